@@ -1,0 +1,62 @@
+# Kefu Sandbox. Quick start: `make run` (set up and serve), `make test` (set up and run every test).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app app
+export FLASK_APP := app
+
+.PHONY: run test setup setup-dev frontend translations db chromium lint bench clean
+
+run: setup db
+	$(FLASK) demo seed
+	@echo "Serving on http://127.0.0.1:5000  (Ctrl-C to stop)"
+	$(PY) app.py
+
+setup: $(VENV)/.installed frontend translations
+
+setup-dev: setup $(VENV)/.installed-dev
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# Front-end libraries come from the npm registry, never a CDN; the page loads them from static/vendor.
+frontend: static/vendor/socket.io.min.js
+
+static/vendor/socket.io.min.js: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p static/vendor
+	cp node_modules/socket.io-client/dist/socket.io.min.js node_modules/socket.io-client/dist/socket.io.min.js.map static/vendor/
+
+translations: $(VENV)/.installed
+	$(VENV)/bin/pybabel compile -q -d translations
+
+db: setup
+	$(FLASK) db upgrade
+
+# End-to-end tests drive Debian's Chromium through Playwright (never `playwright install`).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
+
+lint: setup-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: setup-dev chromium lint
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: setup-dev
+	$(PY) bench/kb_search.py
+	$(PY) bench/chat_load.py
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor instance

@@ -1,0 +1,50 @@
+"""Role checks for routes and socket events. Every route and every socket event goes through one of these."""
+
+from __future__ import annotations
+
+import functools
+
+from flask import abort, jsonify, request
+from flask_login import current_user
+from flask_socketio import disconnect
+
+
+def role_required(*roles: str):
+    """Route decorator: 401 when not logged in, 403 for a role not in ``roles``."""
+
+    def deco(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                if request.path.startswith("/api/"):
+                    return jsonify(error="login required"), 401
+                from flask_login import login_url
+
+                from flask import redirect, url_for
+
+                return redirect(login_url(url_for("accounts.login"), next_url=request.full_path))
+            if roles and current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return deco
+
+
+def socket_role_required(*roles: str):
+    """Socket.IO handler decorator: refuse (and say why) an event from the wrong role or an anonymous socket."""
+
+    def deco(handler):
+        @functools.wraps(handler)
+        def wrapped(self, *args, **kwargs):
+            if not current_user.is_authenticated:
+                disconnect()
+                return {"ok": False, "error": "login required"}
+            if roles and current_user.role not in roles:
+                return {"ok": False, "error": f"role '{current_user.role}' may not do this"}
+            return handler(self, *args, **kwargs)
+
+        return wrapped
+
+    return deco

@@ -1,0 +1,166 @@
+"""create_app(config) -> Flask app. ``python app.py`` serves on http://127.0.0.1:5000."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask, redirect, request, session, url_for
+from flask_login import current_user
+
+from clock import clock
+from config import Config, config_by_name
+from extensions import babel, csrf, db, login_manager, media_loop, migrate, redis_store, socketio
+
+# The one explicit, ordered registration list. Each package exposes init_app(app).
+PACKAGES = (
+    "accounts",
+    "contacts",
+    "routing",
+    "tickets",
+    "knowledge_base",
+    "scenarios",
+    "channels",
+    "simulator",
+    "console",
+)
+
+
+def _select_locale() -> str:
+    langs = ["zh_CN", "en"]
+    if request.args.get("lang") in langs:
+        session["lang"] = request.args["lang"]
+    if session.get("lang") in langs:
+        return session["lang"]
+    if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale in langs:
+        return current_user.locale
+    return request.accept_languages.best_match(langs) or "zh_CN"
+
+
+def create_app(config: type[Config] | str | None = None, **overrides) -> Flask:
+    """Build the app: bind extensions, then call each package's init_app in PACKAGES order."""
+    if config is None or isinstance(config, str):
+        config = config_by_name(config or os.environ.get("KEFU_CONFIG"))
+    config.init()
+    app = Flask(__name__, instance_path=config.INSTANCE_DIR, template_folder="templates", static_folder="static")
+    app.config.from_object(config)
+    app.config.update(overrides)
+    clock.configure(app.config["CLOCK_SPEED"])
+
+    db.init_app(app)
+    _sqlite_pragmas(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    redis_store.init_app(app)
+    socketio.init_app(
+        app,
+        async_mode="threading",
+        message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"),
+        cors_allowed_origins=[],  # same origin only
+        max_http_buffer_size=64 * 1024,
+    )
+
+    import importlib
+
+    # Models are imported before init_app so that create_all sees every table.
+    for name in ("accounts.models", "contacts.models", "tickets.models", "knowledge_base.models", "simulator.models"):
+        importlib.import_module(name)
+    for name in PACKAGES:
+        importlib.import_module(name).init_app(app)
+
+    from flask_babel import get_locale
+
+    @app.context_processor
+    def inject_locale():
+        return {"current_locale": str(get_locale()), "languages": app.config["LANGUAGES"]}
+
+    _error_handlers(app)
+
+    @app.route("/")
+    def index():
+        if not current_user.is_authenticated:
+            return redirect(url_for("accounts.login"))
+        return redirect(url_for("accounts.home"))
+
+    return app
+
+
+def _error_handlers(app: Flask) -> None:
+    """JSON errors for /api/ and clear pages elsewhere; CSRF failures say what was wrong."""
+    from flask import jsonify, render_template
+    from flask_wtf.csrf import CSRFError
+    from werkzeug.exceptions import HTTPException
+
+    def wants_json() -> bool:
+        return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(e):
+        if wants_json():
+            return jsonify(error=f"CSRF check failed: {e.description}"), 400
+        return render_template("error.html", code=400, message=e.description), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(e):
+        if wants_json():
+            return jsonify(error=e.description or e.name), e.code
+        return render_template("error.html", code=e.code, message=e.description), e.code
+
+    @app.errorhandler(Exception)
+    def unexpected(e):
+        app.logger.exception("unhandled error on %s", request.path)
+        db.session.rollback()
+        if wants_json():
+            return jsonify(error="internal error; it has been logged"), 500
+        return render_template("error.html", code=500, message="internal error; it has been logged"), 500
+
+
+def _sqlite_pragmas(app: Flask) -> None:
+    """SQLite serves many threads here: WAL and a busy timeout keep writers from failing on a locked file."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    from sqlalchemy import event
+
+    with app.app_context():
+
+        @event.listens_for(db.engine, "connect")
+        def _pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+
+def start_background_services(app: Flask) -> None:
+    """Start what runs beside the web server: the media loop, the periodic ticker (ACW timers, callbacks,
+    the simulator's clock), and the simulator. Called by ``main`` and by the live test server."""
+    from routing.actions import rebuild_live_state, register_periodic, start_ticker
+    from tickets.actions import tick_callbacks
+
+    media_loop.start()
+    with app.app_context():
+        rebuild_live_state()
+    register_periodic(app, tick_callbacks)
+    sim = app.extensions.get("kefu_simulator")
+    if sim is not None and app.config.get("SIMULATOR_ENABLED"):
+        if hasattr(sim, "recover"):
+            with app.app_context():
+                sim.recover()
+        register_periodic(app, sim.tick)
+    start_ticker(app)
+
+
+def main() -> None:
+    app = create_app()
+    start_background_services(app)
+    host = os.environ.get("KEFU_HOST", "127.0.0.1")
+    port = int(os.environ.get("KEFU_PORT", 5000))
+    socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True)
+
+
+if __name__ == "__main__":
+    main()

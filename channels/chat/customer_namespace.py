@@ -1,0 +1,112 @@
+"""/customer: a person playing the customer (role-play) in the customer chat page.
+
+The customer proves which contact is theirs with the contact's ``customer_token`` (kept by the page in
+sessionStorage, so a reload or a reconnect resumes the same conversation). Anyone may open a chat, as on a
+shop's website; a per-connection rate limit keeps one socket from flooding a queue.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from flask import request
+from flask_socketio import Namespace, join_room
+
+from contacts.actions import ActionError
+from contacts.events import contact_room
+from extensions import db
+
+from . import customer_side
+from .transcript import events_after
+
+_RATE = 5.0  # events per second per connection, with a burst of 10
+_BURST = 10.0
+_buckets: dict[str, list[float]] = {}
+_lock = threading.Lock()
+
+
+def _allow(sid: str) -> bool:
+    now = time.monotonic()
+    with _lock:
+        tokens, last = _buckets.get(sid, [_BURST, now])
+        tokens = min(_BURST, tokens + (now - last) * _RATE)
+        if tokens < 1:
+            _buckets[sid] = [tokens, now]
+            return False
+        _buckets[sid] = [tokens - 1, now]
+        return True
+
+
+def _handler(fn):
+    def wrapped(self, data=None):
+        if not _allow(request.sid):
+            return {"ok": False, "error": "too many messages; slow down"}
+        try:
+            if not isinstance(data, dict):
+                raise ActionError("expected a JSON object")
+            return fn(self, data)
+        except ActionError as e:
+            db.session.rollback()
+            return {"ok": False, "error": str(e)}
+        finally:
+            db.session.remove()
+
+    wrapped.__name__ = fn.__name__
+    wrapped.__doc__ = fn.__doc__
+    return wrapped
+
+
+def _mine(data):
+    return customer_side.contact_for_token(data.get("contact_id"), data.get("token"))
+
+
+class CustomerNamespace(Namespace):
+    def on_disconnect(self, reason=None):
+        with _lock:
+            _buckets.pop(request.sid, None)
+
+    @_handler
+    def on_start(self, data):
+        """Open a chat: name, queue (chat.*), language, optional subject."""
+        lang = data.get("lang") if data.get("lang") in ("zh_CN", "en") else "zh_CN"
+        subject = (data.get("subject") or "").strip()[:200] or None
+        contact = customer_side.start_chat(lang=lang, queue=str(data.get("queue") or "chat.general"),
+                                           customer_name=data.get("name") or "", subject=subject)
+        join_room(contact_room(contact.id))
+        return {"ok": True, "contact_id": contact.id, "token": contact.customer_token,
+                "status": contact.status}
+
+    @_handler
+    def on_resume(self, data):
+        """Rejoin a conversation after a reload or a dropped socket; get what was missed."""
+        contact = _mine(data)
+        join_room(contact_room(contact.id))
+        try:
+            after = int(data.get("after_seq", 0))
+        except (TypeError, ValueError) as e:
+            raise ActionError("after_seq must be a number") from e
+        return {"ok": True, "status": contact.status, "events": events_after(contact, after, staff=False)}
+
+    @_handler
+    def on_send(self, data):
+        """The customer writes; ``client_id`` makes a resend idempotent."""
+        contact = _mine(data)
+        ev, created = customer_side.customer_say(contact, data.get("text"), client_id=data.get("client_id"))
+        return {"ok": True, "seq": ev["seq"], "duplicate": not created}
+
+    @_handler
+    def on_typing(self, data):
+        customer_side.customer_typing(_mine(data), bool(data.get("typing")))
+        return {"ok": True}
+
+    @_handler
+    def on_leave(self, data):
+        contact = customer_side.customer_leave(_mine(data))
+        return {"ok": True, "status": contact.status}
+
+    @_handler
+    def on_rate(self, data):
+        """Answer the CSAT survey (1-5)."""
+        customer_side.customer_rate(_mine(data), data.get("score"), (data.get("comment") or "")[:500] or None)
+        return {"ok": True}

@@ -1,0 +1,82 @@
+"""The customer side of web chat: what a customer can do. The /customer Socket.IO namespace (a person
+playing the customer) and the simulator (in-process) both call these, so a simulated customer goes
+through exactly the path a person does."""
+
+from __future__ import annotations
+
+from contacts.actions import ActionError, do_create_contact, do_end_contact, do_post_message, do_set_typing
+from contacts.models import Contact
+from extensions import db
+
+
+def start_chat(
+    *,
+    lang: str,
+    queue: str,
+    customer_name: str,
+    customer_id: int | None = None,
+    subject: str | None = None,
+    scenario_id: str | None = None,
+    simulated: bool = False,
+    priority: int = 0,
+    required_level: str | None = None,
+    exercise_id: int | None = None,
+) -> Contact:
+    """Open a chat contact as a customer; the returned contact's ``customer_token`` is the customer's key."""
+    if not queue.startswith("chat."):
+        raise ActionError(f"{queue!r} is not a chat queue")
+    name = (customer_name or "").strip()
+    if not name or len(name) > 80:
+        raise ActionError("give a name of 1 to 80 characters")
+    return do_create_contact(
+        "chat",
+        queue,
+        lang=lang,
+        customer_id=customer_id,
+        customer_name=name,
+        subject=subject,
+        priority=priority,
+        required_level=required_level,
+        scenario_id=scenario_id,
+        exercise_id=exercise_id,
+        simulated=simulated,
+    )
+
+
+def contact_for_token(contact_id, token: str | None) -> Contact:
+    """The contact whose customer holds ``token``; ActionError for an unknown id or a wrong token."""
+    try:
+        contact = db.session.get(Contact, int(contact_id))
+    except (TypeError, ValueError) as e:
+        raise ActionError("unknown contact") from e
+    if contact is None or not token or contact.customer_token != token:
+        raise ActionError("unknown contact")
+    return contact
+
+
+def customer_say(contact: Contact, text: str, client_id: str | None = None) -> tuple[dict, bool]:
+    """The customer writes a message."""
+    return do_post_message(contact, "customer", text, client_id=client_id)
+
+
+def customer_typing(contact: Contact, typing: bool) -> None:
+    do_set_typing(contact, "customer", typing)
+
+
+def customer_leave(contact: Contact, reason: str = "customer_left") -> Contact:
+    """The customer closes the chat (satisfied, gave up, or just left)."""
+    return do_end_contact(contact, "customer", reason=reason)
+
+
+def customer_rate(contact: Contact, score: int, comment: str | None = None) -> None:
+    """The customer answers the CSAT survey (1-5)."""
+    from tickets.actions import do_record_csat
+
+    try:
+        score = int(score)
+    except (TypeError, ValueError) as e:
+        raise ActionError("CSAT score must be a whole number from 1 to 5") from e
+    try:
+        do_record_csat(contact, score, comment)
+    except ValueError as e:
+        raise ActionError(str(e)) from e

@@ -1,0 +1,171 @@
+"""/desk: the trainee's live channel. Thin handlers: validate -> action -> ack."""
+
+from __future__ import annotations
+
+from flask_login import current_user
+from flask_socketio import Namespace, join_room
+
+from accounts.roles import socket_role_required
+from contacts.actions import (
+    ActionError,
+    do_end_contact,
+    do_post_message,
+    do_set_typing,
+    do_transfer_contact,
+    do_wrap_up_contact,
+    get_contact,
+    open_contacts_for_agent,
+)
+from contacts.events import contact_room
+from extensions import db
+
+from .transcript import events_after
+
+AGENT_ROLES = ("trainee", "lead", "admin")
+
+
+def _payload(data) -> dict:
+    if not isinstance(data, dict):
+        raise ActionError("expected a JSON object")
+    return data
+
+
+def _own_contact(data):
+    contact = get_contact(_payload(data).get("contact_id"))
+    if contact.agent_id != current_user.id:
+        raise ActionError(f"contact {contact.id} is not on your desk")
+    return contact
+
+
+def _safe(fn):
+    """Turn refused actions into {"ok": false, "error": ...} acks; never let bad input reach the server log."""
+
+    def wrapped(self, data=None):
+        try:
+            return fn(self, data)
+        except ActionError as e:
+            db.session.rollback()
+            return {"ok": False, "error": str(e)}
+        finally:
+            db.session.remove()
+
+    wrapped.__name__ = fn.__name__
+    wrapped.__doc__ = fn.__doc__
+    return wrapped
+
+
+class DeskNamespace(Namespace):
+    def on_connect(self, auth=None):
+        if not current_user.is_authenticated or current_user.role not in AGENT_ROLES:
+            return False  # refuse the connection
+        join_room(f"agent:{current_user.id}")
+        for c in open_contacts_for_agent(current_user.id):
+            join_room(contact_room(c.id))
+        db.session.remove()
+
+    @socket_role_required(*AGENT_ROLES)
+    @_safe
+    def on_hello(self, data=None):
+        """The desk's state after (re)connecting: agent state, open contacts and their events."""
+        from routing.actions import agent_snapshot, queue_figures
+
+        contacts = []
+        for c in open_contacts_for_agent(current_user.id):
+            join_room(contact_room(c.id))
+            contacts.append({"contact": c.summary(), "events": events_after(c, 0, staff=True)})
+        return {"ok": True, "agent": agent_snapshot(current_user.id), "contacts": contacts,
+                "queues": queue_figures()}
+
+    @socket_role_required(*AGENT_ROLES)
+    @_safe
+    def on_set_state(self, data):
+        """Switch agent state: available, away (with a reason) or offline."""
+        from routing.actions import do_set_agent_state
+
+        data = _payload(data)
+        state = data.get("state")
+        if state not in ("available", "away", "offline"):
+            raise ActionError("state must be available, away or offline")
+        snap = do_set_agent_state(current_user._get_current_object(), state, reason=data.get("reason"))
+        return {"ok": True, "agent": snap}
+
+    @socket_role_required(*AGENT_ROLES)
+    @_safe
+    def on_join_contact(self, data):
+        """Join a newly assigned contact's room and get its events so far."""
+        contact = _own_contact(data)
+        join_room(contact_room(contact.id))
+        return {"ok": True, "contact": contact.summary(), "events": events_after(contact, 0, staff=True)}
+
+    @socket_role_required(*AGENT_ROLES)
+    @_safe
+    def on_send(self, data):
+        """Send a message to the customer. ``client_id`` makes a resend after a dropped socket idempotent."""
+        contact = _own_contact(data)
+        if contact.status != "active":
+            raise ActionError(f"contact {contact.id} is {contact.status}")
+        ev, created = do_post_message(contact, "agent", data.get("text"), actor_id=current_user.id,
+                                      client_id=data.get("client_id"))
+        return {"ok": True, "event": ev, "duplicate": not created}
+
+    @socket_role_required(*AGENT_ROLES)
+    @_safe
+    def on_typing(self, data):
+        contact = _own_contact(data)
+        do_set_typing(contact, "agent", bool(data.get("typing")), actor_id=current_user.id)
+        return {"ok": True}
+
+    @socket_role_required(*AGENT_ROLES)
+    @_safe
+    def on_sync(self, data):
+        """Events after ``after_seq``: a reconnecting desk catches up without losing or doubling any."""
+        contact = _own_contact(data)
+        try:
+            after = int(data.get("after_seq", 0))
+        except (TypeError, ValueError) as e:
+            raise ActionError("after_seq must be a number") from e
+        join_room(contact_room(contact.id))
+        return {"ok": True, "contact": contact.summary(), "events": events_after(contact, after, staff=True)}
+
+    @socket_role_required(*AGENT_ROLES)
+    @_safe
+    def on_end(self, data):
+        """End the conversation; the contact moves to wrap-up."""
+        contact = _own_contact(data)
+        do_end_contact(contact, "agent", actor_id=current_user.id, reason="agent_ended")
+        return {"ok": True, "contact": contact.summary()}
+
+    @socket_role_required(*AGENT_ROLES)
+    @_safe
+    def on_wrap_up(self, data):
+        """Close with a wrap-up code and notes; after-call work starts."""
+        contact = _own_contact(data)
+        do_wrap_up_contact(contact, current_user._get_current_object(), data.get("code"), data.get("notes") or "")
+        return {"ok": True, "contact": contact.summary()}
+
+    @socket_role_required(*AGENT_ROLES)
+    @_safe
+    def on_transfer(self, data):
+        """Transfer to a queue, a level or a named agent, with a note."""
+        contact = _own_contact(data)
+        do_transfer_contact(contact, current_user._get_current_object(), target_kind=data.get("target_kind"),
+                            target=str(data.get("target") or ""), note=data.get("note") or "")
+        return {"ok": True, "contact": contact.summary()}
+
+    @socket_role_required(*AGENT_ROLES)
+    @_safe
+    def on_figures(self, data=None):
+        """Queue figures and the agent's own state, for the desk's periodic refresh."""
+        from routing.actions import agent_snapshot, queue_figures
+
+        return {"ok": True, "queues": queue_figures(), "agent": agent_snapshot(current_user.id)}
+
+    @socket_role_required(*AGENT_ROLES)
+    @_safe
+    def on_send_article(self, data):
+        """Send a KB article to the customer: one message with the article, and a kb.send event."""
+        from .articles import do_send_article
+
+        contact = _own_contact(data)
+        ev = do_send_article(contact, current_user._get_current_object(), str(data.get("slug") or ""))
+        return {"ok": True, "event": ev}

@@ -1,0 +1,10 @@
+"""CHANNEL_TYPES: every channel type the sandbox knows. Config ENABLED_CHANNELS says which are switched on."""
+
+from __future__ import annotations
+
+from .base import BaseChannel
+from .chat.channel import ChatChannel
+
+CHANNEL_TYPES: dict[str, type[BaseChannel]] = {
+    ChatChannel.name: ChatChannel,
+}

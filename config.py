@@ -1,0 +1,87 @@
+"""Configuration classes, read from the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("KEFU_INSTANCE", BASE_DIR / "instance"))
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in instance/."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        # Heroku-style URLs name the driver "postgres"; SQLAlchemy wants psycopg 3 spelled out.
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url[len("postgres://") :]
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
+        return url
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{INSTANCE_DIR / 'kefu.db'}"
+
+
+class Config:
+    SECRET_KEY = None  # filled in by init()
+    SQLALCHEMY_DATABASE_URI = None
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    REDIS_EMBEDDED_PATH = str(INSTANCE_DIR / "redis.db")
+    REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "kefu:")
+    SOCKETIO_MESSAGE_QUEUE = os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None
+    INSTANCE_DIR = str(INSTANCE_DIR)
+    CONTENT_DIR = str(BASE_DIR / "scenarios" / "packs")
+
+    BABEL_DEFAULT_LOCALE = os.environ.get("KEFU_LOCALE", "zh_CN")
+    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
+    LANGUAGES = ["zh_CN", "en"]
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None
+
+    # The explicit lists of what is switched on: channels and evaluators are registries, enabled here.
+    ENABLED_CHANNELS = ["chat"]
+
+    MAX_MESSAGE_CHARS = 2000
+    CHAT_CAPACITY = int(os.environ.get("KEFU_CHAT_CAPACITY", 3))
+    ACW_SECONDS = int(os.environ.get("KEFU_ACW_SECONDS", 30))
+    SERVICE_LEVEL_SECONDS = 20
+    CLOCK_SPEED = float(os.environ.get("KEFU_CLOCK_SPEED", 1.0))
+    SIMULATOR_ENABLED = os.environ.get("KEFU_SIMULATOR", "1") != "0"
+    TICK_SECONDS = 0.25
+
+    @classmethod
+    def init(cls) -> None:
+        cls.SECRET_KEY = cls.SECRET_KEY or _secret_key()
+        cls.SQLALCHEMY_DATABASE_URI = cls.SQLALCHEMY_DATABASE_URI or _database_url()
+
+
+class TestingConfig(Config):
+    TESTING = True
+    WTF_CSRF_ENABLED = False  # tests that check CSRF switch it back on
+    SECRET_KEY = "test-secret"
+    ACW_SECONDS = 2
+    TICK_SECONDS = 0.05
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = os.environ.get("KEFU_SECURE_COOKIES", "1") == "1"
+
+
+def config_by_name(name: str | None) -> type[Config]:
+    return {"testing": TestingConfig, "production": ProductionConfig}.get(name or "", Config)

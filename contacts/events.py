@@ -1,0 +1,164 @@
+"""Appending to a contact's recording, and publishing typed events.
+
+``append_event`` is the only writer of ContactEvent. ``send_event`` is the only publisher: it emits to the
+Socket.IO rooms the action chose, publishes on Redis for other processes, and calls in-process listeners
+(the simulator, the floor figures).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from clock import clock
+from extensions import db, redis_store, socketio
+
+from .models import Contact, ContactEvent
+
+log = logging.getLogger(__name__)
+
+# Event types a customer may see on their own contact; everything else (ticket changes, KB searches, notes)
+# is internal to the centre.
+CUSTOMER_VISIBLE = frozenset({"message", "typing", "assignment", "contact.ended", "csat.invited", "transfer"})
+
+_listeners: list[Callable[[dict], None]] = []
+_listeners_lock = threading.Lock()
+
+
+def subscribe(listener: Callable[[dict], None]) -> None:
+    """Register an in-process listener; it must return quickly (hand work to its own thread)."""
+    with _listeners_lock:
+        if listener not in _listeners:
+            _listeners.append(listener)
+
+
+def unsubscribe(listener: Callable[[dict], None]) -> None:
+    with _listeners_lock:
+        if listener in _listeners:
+            _listeners.remove(listener)
+
+
+def append_event(
+    contact: Contact | int,
+    type: str,
+    actor: str,
+    *,
+    actor_id: int | None = None,
+    text: str | None = None,
+    data: dict | None = None,
+    client_id: str | None = None,
+    commit: bool = True,
+) -> tuple[ContactEvent, bool]:
+    """Append one event to a contact's log with the next sequence number and a server timestamp.
+
+    Returns ``(event, created)``. When ``client_id`` repeats one already recorded for this contact (a client
+    resending after a dropped socket), the existing event is returned with ``created=False`` and nothing is
+    written twice. With ``commit=True`` the event is durable when this returns.
+    """
+    contact_id = contact if isinstance(contact, int) else contact.id
+    if client_id:
+        existing = db.session.scalar(
+            select(ContactEvent).where(ContactEvent.contact_id == contact_id, ContactEvent.client_id == client_id)
+        )
+        if existing is not None:
+            return existing, False
+    # Atomic per-contact sequence on SQLite and PostgreSQL alike: the row update serialises writers.
+    seq = db.session.execute(
+        update(Contact)
+        .where(Contact.id == contact_id)
+        .values(event_count=Contact.event_count + 1)
+        .returning(Contact.event_count)
+    ).scalar_one()
+    event = ContactEvent(
+        contact_id=contact_id,
+        seq=seq,
+        type=type,
+        actor=actor,
+        actor_id=actor_id,
+        ts=clock.timestamp(),
+        client_id=client_id,
+        text=text,
+        data=data or {},
+    )
+    db.session.add(event)
+    if commit:
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            if client_id:  # lost a race with the same retry: return the winner
+                existing = db.session.scalar(
+                    select(ContactEvent).where(
+                        ContactEvent.contact_id == contact_id, ContactEvent.client_id == client_id
+                    )
+                )
+                if existing is not None:
+                    return existing, False
+            raise
+    return event, True
+
+
+def customer_view(ev: dict) -> dict:
+    """What the customer sees of an event: no staff ids, no internal notes."""
+    data = ev.get("data") or {}
+    keep = {"typing": ("typing",), "assignment": ("agent_name",), "contact.ended": ("reason",), "transfer": ()}
+    return {
+        "contact_id": ev["contact_id"],
+        "seq": ev["seq"],
+        "type": ev["type"],
+        "actor": ev["actor"],
+        "ts": ev["ts"],
+        "client_id": ev["client_id"] if ev["actor"] == "customer" else None,
+        "text": ev["text"] if ev["type"] == "message" else None,
+        "data": {k: data[k] for k in keep.get(ev["type"], ()) if k in data},
+    }
+
+
+def contact_room(contact_id: int) -> str:
+    return f"contact:{contact_id}"
+
+
+def send_event(event: dict, rooms: Iterable[tuple[str, str]] = ()) -> None:
+    """Publish a typed event (``event["type"]`` is required) to Socket.IO ``(namespace, room)`` pairs,
+    to Redis channel ``<prefix>events``, and to in-process listeners. Never raises into the caller's action:
+    the event is already committed, so a failed publish is logged, not lost."""
+    assert "type" in event, "events are typed"
+    for namespace, room in rooms:
+        try:
+            socketio.emit("event", event, to=room, namespace=namespace)
+        except Exception:  # a dead socket must not undo a committed action
+            log.exception("emit failed for %s %s", namespace, room)
+    try:
+        if redis_store.client is not None:
+            redis_store.client.publish(redis_store.key("events"), json.dumps(event, default=str))
+    except Exception:
+        log.exception("redis publish failed")
+    with _listeners_lock:
+        listeners = list(_listeners)
+    for listener in listeners:
+        try:
+            listener(event)
+        except Exception:
+            log.exception("listener %r failed", listener)
+
+
+def publish_contact_event(ev: ContactEvent, extra_rooms: Iterable[tuple[str, str]] = ()) -> dict:
+    """Publish a recorded ContactEvent: to the desk and floor rooms of its contact, and to the customer's
+    room when the customer may see it."""
+    payload = {"type": "contact_event", "event": ev.as_dict()}
+    room = contact_room(ev.contact_id)
+    rooms = [("/desk", room), ("/floor", room)]
+    rooms.extend(extra_rooms)
+    send_event(payload, rooms)
+    if ev.type in CUSTOMER_VISIBLE:
+        try:
+            socketio.emit("event", {"type": "contact_event", "event": customer_view(payload["event"])},
+                          to=room, namespace="/customer")
+        except Exception:
+            log.exception("emit to customer failed")
+    return payload

@@ -1,0 +1,92 @@
+"""Contact list, the transcript page and the JSON export of a recording."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, jsonify, render_template, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from accounts.models import User
+from accounts.roles import role_required
+from extensions import db
+
+from .models import Contact, ContactEvent
+
+bp = Blueprint("contacts", __name__)
+
+STAFF = ("trainee", "lead", "grader", "admin")
+
+
+def can_view(user, contact: Contact) -> bool:
+    """Trainees see their own contacts; leads those of their groups; graders and admins all."""
+    if user.role in ("grader", "admin"):
+        return True
+    if user.role == "trainee":
+        return contact.agent_id == user.id
+    if user.role == "lead":
+        if contact.agent_id is None or contact.agent_id == user.id:
+            return True
+        agent = db.session.get(User, contact.agent_id)
+        return agent is not None and user.leads_group_of(agent)
+    return False
+
+
+def _load(contact_id: int) -> Contact:
+    contact = db.session.get(Contact, contact_id)
+    if contact is None:
+        abort(404)
+    if not can_view(current_user, contact):
+        abort(403)
+    return contact
+
+
+@bp.route("/contacts")
+@role_required(*STAFF)
+def contact_list():
+    q = select(Contact).order_by(Contact.id.desc())
+    if current_user.role == "trainee":
+        q = q.where(Contact.agent_id == current_user.id)
+    status = request.args.get("status")
+    if status:
+        q = q.where(Contact.status == status)
+    contacts = [c for c in db.session.scalars(q.limit(500)) if can_view(current_user, c)][:200]
+    return render_template("contacts/list.html", contacts=contacts)
+
+
+@bp.route("/contacts/<int:contact_id>")
+@role_required(*STAFF)
+def transcript(contact_id: int):
+    contact = _load(contact_id)
+    events = db.session.scalars(
+        select(ContactEvent).where(ContactEvent.contact_id == contact.id).order_by(ContactEvent.seq)
+    ).all()
+    return render_template("contacts/transcript.html", contact=contact, events=events)
+
+
+@bp.route("/contacts/<int:contact_id>/export.json")
+@role_required(*STAFF)
+def export_json(contact_id: int):
+    """The recording: the contact and every event in order."""
+    contact = _load(contact_id)
+    events = db.session.scalars(
+        select(ContactEvent).where(ContactEvent.contact_id == contact.id).order_by(ContactEvent.seq)
+    )
+    resp = jsonify({"contact": contact.summary(), "events": [e.as_dict() for e in events]})
+    resp.headers["Content-Disposition"] = f'attachment; filename="contact-{contact.id}.json"'
+    return resp
+
+
+@bp.route("/api/contacts/<int:contact_id>/events")
+@role_required(*STAFF)
+def api_events(contact_id: int):
+    contact = _load(contact_id)
+    try:
+        after = int(request.args.get("after_seq", 0))
+    except ValueError:
+        return jsonify(error="after_seq must be a number"), 400
+    events = db.session.scalars(
+        select(ContactEvent)
+        .where(ContactEvent.contact_id == contact.id, ContactEvent.seq > after)
+        .order_by(ContactEvent.seq)
+    )
+    return jsonify(contact=contact.summary(), events=[e.as_dict() for e in events])

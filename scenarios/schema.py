@@ -1,0 +1,262 @@
+"""The content-pack schema (pydantic). A pack is a folder per language holding:
+
+- ``pack.yaml``    : PackInfo  (lang, name, the move lexicon, wrap-up codes, service phrases, queues)
+- ``crm.yaml``     : CrmFile   (customers with orders/accounts)
+- ``kb.yaml``      : KbFile    (category taxonomy + articles)
+- ``scenarios/*.yaml`` : one Scenario per file
+
+The loader (scenarios/loader.py) reports every error with file, line and field.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Level = Literal["L5", "L4", "L3"]
+Channel = Literal["chat", "voice", "video", "email", "group", "livestream"]
+CustomerType = Literal["rational", "emotional", "hesitant", "dominant", "talkative", "suspicious", "elderly", "vip"]
+# Emotion levels 0..3: calm, annoyed, angry, furious (the simulator's scale; the desk never shows it).
+EMOTIONS = ("calm", "annoyed", "angry", "furious")
+Emotion = Literal["calm", "annoyed", "angry", "furious"]
+
+# Agent moves the simulator recognises. The lexicon in pack.yaml gives each one's synonyms and patterns.
+AGENT_MOVES = (
+    "greeting",  # 您好 / hello
+    "empathy",  # apology or empathy: 抱歉, 理解您的心情 / sorry, I understand
+    "ask_verification",  # asks for identity details (phone, ID digits, name)
+    "ask_order",  # asks for the order number
+    "ask_detail",  # asks a clarifying question about the problem
+    "answer",  # gives the KB-correct answer (scenario.answer says what "correct" means)
+    "offer_compensation",  # offers a coupon, refund, credit...
+    "escalate",  # escalates / transfers to a specialist or supervisor
+    "promise_followup",  # promises a callback or follow-up with a time
+    "closing",  # 还有什么可以帮您 / anything else, goodbye
+    "dismissal",  # brushes the customer off: 不知道, 没办法
+    "forbidden",  # a forbidden phrase (pack-level list plus scenario.expected.forbidden_phrases)
+    "hold",  # asks the customer to wait while checking
+)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MoveLexicon(Strict):
+    """How one agent move is recognised: any synonym (matched on jieba tokens, so word order inside a phrase
+    matters but spacing and punctuation do not) or any regular expression."""
+
+    synonyms: list[str] = []
+    patterns: list[str] = []
+
+
+class WrapUpCode(Strict):
+    code: str
+    label: str
+
+
+class Snippet(Strict):
+    """A service phrase the trainee inserts with '/' in the desk."""
+
+    key: str
+    text: str
+
+
+class EscalationTarget(Strict):
+    """Where a case can be escalated to (the desk offers these; Expected.escalation_target names one)."""
+
+    code: str  # e.g. supervisor, complaints_team, crisis_team
+    label: str
+
+
+class QueueDef(Strict):
+    id: str  # e.g. chat.general
+    channel: Channel
+    label: str
+    skill: str | None = None
+
+
+class PackInfo(Strict):
+    lang: Literal["zh_CN", "en"]
+    name: str
+    moves: dict[str, MoveLexicon]
+    forbidden_phrases: list[str] = []
+    wrap_up_codes: list[WrapUpCode]
+    snippets: list[Snippet] = []
+    queues: list[QueueDef]
+    escalation_targets: list[EscalationTarget] = []
+    # Discretionary compensation limit per trainee level, in yuan (the level's authority).
+    compensation_limits: dict[Level, float] = {"L5": 0, "L4": 50, "L3": 200}
+    # Seconds without an agent reply after which a waiting customer's emotion rises one step.
+    slow_reply_seconds: float = 60
+
+    @field_validator("moves")
+    @classmethod
+    def known_moves(cls, v: dict[str, MoveLexicon]) -> dict[str, MoveLexicon]:
+        unknown = sorted(set(v) - set(AGENT_MOVES))
+        if unknown:
+            raise ValueError(f"unknown move(s) {unknown}; known: {list(AGENT_MOVES)}")
+        return v
+
+
+class OrderRec(Strict):
+    order_no: str
+    product: str
+    amount: float
+    status: Literal["paid", "shipped", "delivered", "returned", "refunded", "cancelled"]
+    placed_at: str
+    delivered_at: str | None = None
+    details: dict = {}
+
+
+class CustomerRec(Strict):
+    ref: str
+    name: str
+    phone: str
+    email: str | None = None
+    id_number: str | None = None
+    vip: bool = False
+    tier: str = "standard"
+    city: str | None = None
+    notes: str | None = None
+    accounts: dict = {}
+    orders: list[OrderRec] = []
+
+
+class CrmFile(Strict):
+    customers: list[CustomerRec]
+
+
+class CategoryRec(Strict):
+    code: str
+    zh: str
+    en: str
+    parent: str | None = None
+
+
+class ArticleRec(Strict):
+    slug: str
+    category: str
+    title: str
+    body: str
+    tags: list[str] = []
+
+
+class KbFile(Strict):
+    categories: list[CategoryRec]
+    articles: list[ArticleRec]
+
+    @model_validator(mode="after")
+    def categories_exist(self) -> KbFile:
+        codes = {c.code for c in self.categories}
+        for i, a in enumerate(self.articles):
+            if a.category not in codes:
+                # The "articles[i].category:" prefix lets the loader point at the file line.
+                raise ValueError(f"articles[{i}].category: category {a.category!r} is not in categories")
+        return self
+
+
+class Fact(Strict):
+    """Something the customer knows and reveals only when the agent asks (one of ``reveal_on`` moves)."""
+
+    value: str
+    reveal_on: list[str] = ["ask_verification"]
+    say: str  # what the customer writes when revealing it; may use {value}
+
+
+class Persona(Strict):
+    crm_ref: str | None = None  # the CRM customer this persona is
+    name: str
+    type: CustomerType
+    emotion: Emotion = "calm"
+    patience: float = Field(180, gt=0, description="seconds the customer waits without a useful reply")
+    facts: dict[str, Fact] = {}
+
+
+class Rule(Strict):
+    """What the customer does in reply to an agent move.
+
+    A rule fires when the agent's message shows ``on`` (a move), every goal in ``after`` is done, and the rule
+    has not fired more than ``times``. The customer says ``say`` (one line picked deterministically), reveals
+    ``reveal`` facts, moves emotion by ``emotion`` (-2..+2) and marks ``goal`` done.
+    """
+
+    on: str
+    after: list[str] = []
+    say: list[str] = []
+    reveal: list[str] = []
+    emotion: int = Field(0, ge=-2, le=2)
+    goal: str | None = None
+    times: int = 1
+    end: Literal["satisfied", "abandon", None] = None
+
+
+class Answer(Strict):
+    """What counts as the KB-correct answer: at least ``min_keywords`` of ``keywords`` (each a list of
+    synonyms) in one agent message, or sending/opening the article ``kb_slug``."""
+
+    kb_slug: str | None = None
+    keywords: list[list[str]] = []
+    min_keywords: int = 1
+
+
+class Expected(Strict):
+    """The expected outcome, compared with the end state by grading."""
+
+    ticket: dict[str, str] | None = None  # category, priority, risk_level, status
+    escalation_target: str | None = None
+    kb_articles: list[str] = []
+    compensation_limit: float | None = None  # overrides the pack's level limit
+    required_phrases: dict[str, list[str]] = {}  # step -> synonyms
+    forbidden_phrases: list[str] = []
+    steps: list[str] = []  # required order of moves/desk actions, e.g. [greeting, verify_identity, answer, closing]
+    verify_before_disclose: bool = False
+    wrap_up_code: str | None = None
+
+
+class Scenario(Strict):
+    id: str
+    title: str
+    level: Level
+    channel: Channel
+    queue: str
+    family: str | None = None  # variants of one situation share a family (pass^k)
+    skills: list[str] = Field(min_length=1)
+    tags: list[str] = []
+    customer: Persona
+    opening: list[str] = Field(min_length=1)  # the customer's first message(s)
+    goals: list[str] = Field(min_length=1)  # goals that must be done for the customer to be satisfied
+    answer: Answer | None = None
+    rules: list[Rule] = []
+    satisfied_say: list[str] = []  # said when every goal is done
+    abandon_say: list[str] = []  # said when patience runs out
+    expected: Expected = Expected()
+
+    @field_validator("skills")
+    @classmethod
+    def skill_codes(cls, v: list[str]) -> list[str]:
+        import re
+
+        bad = [s for s in v if not re.fullmatch(r"L[345]/\d\.\d\.\d", s)]
+        if bad:
+            raise ValueError(f"skill codes must look like L4/1.2.1: {bad}")
+        return v
+
+    @model_validator(mode="after")
+    def references(self) -> Scenario:
+        moves = set(AGENT_MOVES) | {"verify_identity", "kb_open", "ticket_created", "ticket_escalated"}
+        goals = set(self.goals) | {r.goal for r in self.rules if r.goal}
+        for i, r in enumerate(self.rules):
+            if r.on not in moves:
+                raise ValueError(f"rules[{i}].on: unknown move {r.on!r}")
+            for f in r.reveal:
+                if f not in self.customer.facts:
+                    raise ValueError(f"rules[{i}].reveal: fact {f!r} is not in customer.facts")
+            for g in r.after:
+                if g not in goals:
+                    raise ValueError(f"rules[{i}].after: goal {g!r} is never set by a rule")
+        for g in self.goals:
+            if not any(r.goal == g for r in self.rules):
+                raise ValueError(f"goals: no rule sets goal {g!r}")
+        return self

@@ -1,0 +1,28 @@
+"""Exercise: a run of scenarios for a group of trainees (practice or exam)."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Float, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from clock import clock
+from extensions import db
+
+
+class Exercise(db.Model):
+    __tablename__ = "exercises"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(10), default="practice")  # practice | exam
+    lang: Mapped[str] = mapped_column(String(8), default="zh_CN")
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"), nullable=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    seed: Mapped[int] = mapped_column(default=1)
+    rate_per_minute: Mapped[float] = mapped_column(Float, default=1.0)
+    duration_seconds: Mapped[int] = mapped_column(default=600)
+    mix: Mapped[dict] = mapped_column(JSON, default=dict)  # scenario id -> weight
+    schedule: Mapped[list] = mapped_column(JSON, default=list)  # [[offset_seconds, scenario_id], ...]
+    status: Mapped[str] = mapped_column(String(12), default="planned")  # planned, running, finished, stopped
+    started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float, default=lambda: clock.timestamp())

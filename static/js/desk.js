@@ -1,0 +1,293 @@
+// The trainee desk: agent state, contacts, the conversation. Panels (CRM, ticket, KB) live in desk_panels.js.
+import { api, clientId, el, fmtSeconds, readConfig } from './common.js';
+import { initPanels } from './desk_panels.js';
+
+const cfg = readConfig('desk-config');
+const T = cfg.i18n;
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  contacts: new Map(), // id -> {contact, events: [], lastSeq, customerTyping}
+  current: null,
+  agent: null,
+  pending: new Map(), // client_id -> {contact_id, text}
+  connected: false,
+};
+
+const socket = io('/desk', { transports: ['websocket', 'polling'] });
+const panels = initPanels({ cfg, getCurrent: () => state.current, socket, onArticleSent: () => {} });
+
+function emit(event, data) {
+  return new Promise((resolve) => socket.timeout(10000).emit(event, data, (err, res) => {
+    resolve(err ? { ok: false, error: 'timeout' } : res);
+  }));
+}
+
+socket.on('connect', async () => {
+  state.connected = true;
+  $('conn-status').textContent = T.connected;
+  const res = await emit('hello', {});
+  if (!res || !res.ok) return;
+  renderAgent(res.agent);
+  renderQueues(res.queues);
+  const seen = new Set();
+  for (const { contact, events } of res.contacts) {
+    seen.add(contact.id);
+    upsertContact(contact, events);
+  }
+  for (const id of [...state.contacts.keys()]) {
+    if (!seen.has(id)) { const c = state.contacts.get(id); c.contact.status = 'closed'; }
+  }
+  if (!state.current && res.contacts.length) selectContact(res.contacts[0].contact.id);
+  renderContactList();
+  renderConversation();
+  // Resend what the server never acknowledged; client_id makes this safe.
+  for (const [cid, p] of state.pending) sendMessage(p.contact_id, p.text, cid);
+});
+
+socket.on('disconnect', () => {
+  state.connected = false;
+  $('conn-status').textContent = T.disconnected;
+});
+
+socket.on('event', (msg) => {
+  if (msg.type === 'contact_event') onContactEvent(msg.event);
+  else if (msg.type === 'agent_state' && msg.agent && cfg.me.id === msg.agent.agent_id) renderAgent(msg.agent);
+  else if (msg.type === 'queue_figures') renderQueues(msg.queues);
+  else if (msg.type === 'callback_due') panels.callbackDue(msg);
+});
+
+async function onContactEvent(ev) {
+  let entry = state.contacts.get(ev.contact_id);
+  if (!entry) {
+    if (ev.type !== 'assignment' || ev.data.agent_id !== cfg.me.id) return;
+    const res = await emit('join_contact', { contact_id: ev.contact_id });
+    if (!res.ok) return;
+    upsertContact(res.contact, res.events);
+    if (!state.current) selectContact(ev.contact_id);
+    renderContactList();
+    renderConversation();
+    return;
+  }
+  if (ev.seq <= entry.lastSeq) return; // already have it (catch-up and live push can overlap)
+  if (ev.seq > entry.lastSeq + 1) { await resync(ev.contact_id); return; }
+  applyEvent(entry, ev);
+  renderContactList();
+  if (state.current === ev.contact_id) renderConversation();
+  if (ev.type === 'message' && ev.actor === 'customer') panels.customerSpoke(ev.contact_id);
+}
+
+async function resync(contactId) {
+  const entry = state.contacts.get(contactId);
+  const res = await emit('sync', { contact_id: contactId, after_seq: entry.lastSeq });
+  if (!res.ok) return;
+  entry.contact = res.contact;
+  for (const ev of res.events) if (ev.seq > entry.lastSeq) applyEvent(entry, ev);
+  renderContactList();
+  if (state.current === contactId) renderConversation();
+}
+
+function upsertContact(contact, events) {
+  const entry = state.contacts.get(contact.id) || { contact, events: [], lastSeq: 0, customerTyping: false, unread: 0 };
+  entry.contact = contact;
+  for (const ev of events) if (ev.seq > entry.lastSeq) applyEvent(entry, ev);
+  state.contacts.set(contact.id, entry);
+  return entry;
+}
+
+function applyEvent(entry, ev) {
+  entry.events.push(ev);
+  entry.lastSeq = ev.seq;
+  if (ev.type === 'typing' && ev.actor === 'customer') entry.customerTyping = ev.data.typing;
+  if (ev.type === 'message' && ev.actor === 'customer') {
+    entry.customerTyping = false;
+    if (state.current !== ev.contact_id) entry.unread += 1;
+  }
+  if (ev.type === 'message' && ev.client_id) state.pending.delete(ev.client_id);
+  if (ev.type === 'contact.ended') entry.contact.status = 'wrap_up';
+  if (ev.type === 'wrap_up') entry.contact.status = 'closed';
+  if (ev.type === 'transfer') entry.contact.status = 'transferred';
+  if (ev.type === 'assignment') entry.contact.status = 'active';
+}
+
+function renderAgent(agent) {
+  state.agent = agent;
+  const s = agent.effective_state || agent.state;
+  $('agent-state').textContent = T[s] || s;
+  $('agent-state').dataset.state = s;
+  document.querySelectorAll('#state-switch button').forEach((b) => b.classList.toggle('on', b.dataset.state === agent.state));
+  $('state-timer').textContent = agent.acw_until ? `(${T.acw})` : '';
+}
+
+function renderQueues(queues) {
+  const body = $('queue-figures').querySelector('tbody');
+  body.replaceChildren();
+  for (const [q, f] of Object.entries(queues || {})) {
+    if (!q.startsWith('chat.')) continue;
+    const sl = f.service_level === null || f.service_level === undefined ? '-' : `${Math.round(f.service_level * 100)}%`;
+    body.append(el('tr', { dataset: { queue: q } }, el('td', {}, q), el('td', { class: 'waiting' }, f.waiting),
+      el('td', {}, fmtSeconds(f.longest_wait)), el('td', {}, sl)));
+  }
+}
+
+function renderContactList() {
+  const ul = $('contact-list');
+  ul.replaceChildren();
+  for (const [id, entry] of state.contacts) {
+    if (entry.contact.status === 'closed' || entry.contact.status === 'transferred') continue;
+    const li = el('li', { class: `contact ${state.current === id ? 'on' : ''}`, dataset: { contactId: id },
+      onclick: () => { selectContact(id); renderContactList(); renderConversation(); } },
+      el('span', { class: 'name' }, entry.contact.customer_name || `#${id}`),
+      el('span', { class: 'tag' }, entry.contact.queue),
+      entry.unread ? el('span', { class: 'badge' }, entry.unread) : null,
+      entry.contact.status === 'wrap_up' ? el('span', { class: 'tag warn' }, T.ended) : null);
+    ul.append(li);
+  }
+}
+
+function selectContact(id) {
+  state.current = id;
+  const entry = state.contacts.get(id);
+  if (entry) entry.unread = 0;
+  panels.contactChanged(entry ? entry.contact : null);
+}
+
+function renderConversation() {
+  const entry = state.current ? state.contacts.get(state.current) : null;
+  const box = $('messages');
+  box.replaceChildren();
+  const active = entry && entry.contact.status === 'active';
+  $('composer').disabled = !active;
+  $('send').disabled = !active;
+  $('end-contact').disabled = !active;
+  $('wrap-up-go').disabled = !entry || !['active', 'wrap_up'].includes(entry.contact.status);
+  if (!entry) { $('conv-title').textContent = ''; return; }
+  $('conv-title').textContent = `${entry.contact.customer_name || ''} #${entry.contact.id}`;
+  $('conv-status').textContent = entry.contact.status;
+  for (const ev of entry.events) {
+    if (ev.type === 'message') {
+      box.append(el('div', { class: `msg ${ev.actor}`, dataset: { seq: ev.seq } },
+        el('span', { class: 'who' }, T[ev.actor] || ev.actor), el('div', { class: 'text' }, ev.text)));
+    } else if (['assignment', 'transfer', 'contact.ended', 'wrap_up', 'kb.send', 'csat.answered'].includes(ev.type)) {
+      const label = ev.type === 'csat.answered' ? `${T.csat}: ${ev.data.score}` : ev.type === 'kb.send' ? `${T.sentArticle}: ${ev.data.title || ev.data.slug}` : ev.type;
+      box.append(el('div', { class: 'sys', dataset: { seq: ev.seq } }, label));
+    }
+  }
+  for (const [cid, p] of state.pending) {
+    if (p.contact_id === entry.contact.id) box.append(el('div', { class: 'msg agent pending', dataset: { clientId: cid } }, el('div', { class: 'text' }, p.text)));
+  }
+  $('typing-indicator').hidden = !entry.customerTyping;
+  box.scrollTop = box.scrollHeight;
+}
+
+async function sendMessage(contactId, text, cid) {
+  cid = cid || clientId();
+  state.pending.set(cid, { contact_id: contactId, text });
+  renderConversation();
+  const res = await emit('send', { contact_id: contactId, text, client_id: cid });
+  if (res && res.ok) {
+    state.pending.delete(cid);
+    $('send-error').hidden = true;
+    const entry = state.contacts.get(contactId);
+    if (entry && res.event.seq === entry.lastSeq + 1) applyEvent(entry, res.event);
+    else if (entry && res.event.seq > entry.lastSeq) await resync(contactId);
+    renderConversation();
+  } else if (res && res.error !== 'timeout') {
+    state.pending.delete(cid);
+    $('send-error').textContent = res.error;
+    $('send-error').hidden = false;
+    renderConversation();
+  }
+}
+
+// Composer: '/' opens service-phrase snippets; typing start/stop are recorded.
+let typingTimer = null;
+let typingOn = false;
+function setTyping(on) {
+  if (!state.current || typingOn === on) return;
+  typingOn = on;
+  emit('typing', { contact_id: state.current, typing: on });
+}
+
+$('composer').addEventListener('input', (e) => {
+  const v = e.target.value;
+  $('char-count').textContent = `${v.length}/${cfg.maxChars}`;
+  setTyping(v.length > 0);
+  clearTimeout(typingTimer);
+  typingTimer = setTimeout(() => setTyping(false), 4000);
+  renderSnippets(v);
+});
+
+$('composer').addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); $('send').click(); }
+});
+
+function renderSnippets(v) {
+  const menu = $('snippet-menu');
+  const m = v.match(/(?:^|\s)\/(\S*)$/);
+  if (!m) { menu.hidden = true; return; }
+  const q = m[1].toLowerCase();
+  const hits = cfg.snippets.filter((s) => s.key.toLowerCase().includes(q) || s.text.toLowerCase().includes(q)).slice(0, 8);
+  menu.replaceChildren(...hits.map((s) => el('li', { class: 'snippet', dataset: { key: s.key }, onclick: () => {
+    const c = $('composer');
+    c.value = c.value.slice(0, c.value.length - m[0].length) + (m[0].startsWith(' ') ? ' ' : '') + s.text;
+    menu.hidden = true;
+    c.focus();
+    c.dispatchEvent(new Event('input'));
+  } }, el('b', {}, `/${s.key}`), ' ', s.text)));
+  menu.hidden = hits.length === 0;
+}
+
+$('send').addEventListener('click', () => {
+  const text = $('composer').value.trim();
+  if (!text || !state.current) return;
+  $('composer').value = '';
+  $('char-count').textContent = `0/${cfg.maxChars}`;
+  $('snippet-menu').hidden = true;
+  setTyping(false);
+  sendMessage(state.current, text);
+});
+
+document.querySelectorAll('#state-switch button').forEach((b) => b.addEventListener('click', async () => {
+  const res = await emit('set_state', { state: b.dataset.state });
+  if (res.ok) renderAgent(res.agent);
+}));
+
+$('end-contact').addEventListener('click', async () => {
+  if (!state.current) return;
+  const res = await emit('end', { contact_id: state.current });
+  if (!res.ok) alert(res.error);
+});
+
+$('wrap-up-go').addEventListener('click', async () => {
+  if (!state.current) return;
+  const res = await emit('wrap_up', { contact_id: state.current, code: $('wrap-up-code').value, notes: $('wrap-up-notes').value });
+  if (!res.ok) { alert(res.error); return; }
+  const entry = state.contacts.get(state.current);
+  entry.contact = res.contact;
+  $('wrap-up-notes').value = '';
+  state.current = null;
+  const next = [...state.contacts.values()].find((e) => ['active', 'wrap_up'].includes(e.contact.status));
+  if (next) selectContact(next.contact.id); else panels.contactChanged(null);
+  renderContactList();
+  renderConversation();
+});
+
+$('transfer-go').addEventListener('click', async () => {
+  if (!state.current) return;
+  const res = await emit('transfer', { contact_id: state.current, target_kind: $('transfer-kind').value,
+    target: $('transfer-target').value, note: $('transfer-note').value });
+  if (!res.ok) { alert(res.error); return; }
+  state.contacts.get(state.current).contact.status = 'transferred';
+  state.current = null;
+  renderContactList();
+  renderConversation();
+});
+
+setInterval(async () => {
+  if (!state.connected) return;
+  const res = await emit('figures', {});
+  if (res && res.ok) { renderQueues(res.queues); if (res.agent) renderAgent(res.agent); }
+}, 5000);
+
+window.kefuDesk = { state, socket }; // for e2e tests and debugging

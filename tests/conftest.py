@@ -1,0 +1,101 @@
+"""Shared fixtures: app, client, auth, socket_client. Real SQLite (or DATABASE_URL) and real Redis."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from app import create_app
+from config import TestingConfig
+from extensions import db, redis_store
+
+from . import factories
+
+
+@pytest.fixture
+def app(tmp_path, request):
+    """A fresh app per test: its own database (SQLite file, or a schema-reset DATABASE_URL) and Redis prefix."""
+    url = os.environ.get("DATABASE_URL")
+    overrides = {
+        "SQLALCHEMY_DATABASE_URI": _db_url(url, tmp_path),
+        "REDIS_PREFIX": f"kefu-test-{uuid.uuid4().hex[:8]}:",
+        "REDIS_EMBEDDED_PATH": os.environ.get("KEFU_TEST_REDIS", "/tmp/kefu-test-redis.db"),
+        "SIMULATOR_ENABLED": False,
+    }
+    marker = request.node.get_closest_marker("app_config")
+    if marker:
+        overrides.update(marker.kwargs)
+    app = create_app(TestingConfig, **overrides)
+    with app.app_context():
+        if url:
+            db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        redis_store.flush_prefix()
+        db.session.remove()
+        if url:
+            db.drop_all()
+        db.engine.dispose()
+    for name in ("kefu_simulator", "kefu_ticker"):
+        svc = app.extensions.get(name)
+        if svc is not None and hasattr(svc, "stop"):
+            svc.stop()
+
+
+def _db_url(url, tmp_path):
+    if not url:
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class AuthActions:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, username, password="pass1234"):
+        return self.client.post("/login", data={"username": username, "password": password})
+
+    def logout(self):
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def make_user(app):
+    def make(username, role="trainee", level="L4", password="pass1234", **kw):
+        with app.app_context():
+            return factories.user(username, role=role, level=level, password=password, **kw).id
+
+    return make
+
+
+@pytest.fixture
+def socket_client(app, client):
+    """Factory for a Socket.IO test client on a namespace, sharing the HTTP client's login cookie."""
+    from extensions import socketio
+
+    made = []
+
+    def make(namespace, http_client=None):
+        sc = socketio.test_client(app, namespace=namespace, flask_test_client=http_client or client)
+        made.append((sc, namespace))
+        return sc
+
+    yield make
+    for sc, ns in made:
+        if sc.is_connected(ns):
+            sc.disconnect(ns)

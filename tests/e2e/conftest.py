@@ -1,0 +1,95 @@
+"""Chromium fixtures: a live server in its own process, and Playwright driving Debian's chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_PASSWORD = "kefu-demo-2026"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """A real server on a free loopback port, with the demo content and users, simulator and ticker on."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian chromium is not installed (make test installs it)")
+    inst = tmp_path_factory.mktemp("instance")
+    port = _free_port()
+    env = {**os.environ, "KEFU_INSTANCE": str(inst), "SECRET_KEY": "e2e-secret", "KEFU_ACW_SECONDS": "3",
+           "KEFU_SIMULATOR": "1", "PYTHONPATH": str(ROOT)}
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    log = open(inst / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "tests.e2e.live_server", str(port)], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"live server exited: {(inst / 'server.log').read_text()[-3000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        raise RuntimeError("live server did not start")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture
+def browser_context(playwright_instance, tmp_path):
+    """A fresh Chromium profile (its own cookies): call it again through `new_context` for a second person."""
+    made = []
+
+    def new_context():
+        d = tmp_path / f"profile{len(made)}"
+        ctx = playwright_instance.chromium.launch_persistent_context(
+            str(d), executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        ctx.set_default_timeout(15000)
+        made.append(ctx)
+        return ctx
+
+    yield new_context
+    for ctx in made:
+        ctx.close()
+
+
+def login(page, base, username, password=DEMO_PASSWORD):
+    page.goto(f"{base}/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#submit")
+    page.wait_for_load_state()
