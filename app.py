@@ -65,7 +65,8 @@ def create_app(config: type[Config] | str | None = None, **overrides) -> Flask:
     import importlib
 
     # Models are imported before init_app so that create_all sees every table.
-    for name in ("accounts.models", "contacts.models", "tickets.models", "knowledge_base.models", "simulator.models"):
+    for name in ("accounts.models", "contacts.models", "routing.models", "tickets.models", "knowledge_base.models",
+                 "simulator.models", "scenarios.models"):
         importlib.import_module(name)
     for name in PACKAGES:
         importlib.import_module(name).init_app(app)
@@ -138,12 +139,10 @@ def _sqlite_pragmas(app: Flask) -> None:
 def start_background_services(app: Flask) -> None:
     """Start what runs beside the web server: the media loop, the periodic ticker (ACW timers, callbacks,
     the simulator's clock), and the simulator. Called by ``main`` and by the live test server."""
-    from routing.actions import rebuild_live_state, register_periodic, start_ticker
-    from tickets.actions import tick_callbacks
+    from routing.ticker import register_periodic, start_ticker
+    from tickets.callbacks import tick_callbacks
 
     media_loop.start()
-    with app.app_context():
-        rebuild_live_state()
     register_periodic(app, tick_callbacks)
     sim = app.extensions.get("kefu_simulator")
     if sim is not None and app.config.get("SIMULATOR_ENABLED"):
@@ -151,7 +150,7 @@ def start_background_services(app: Flask) -> None:
             with app.app_context():
                 sim.recover()
         register_periodic(app, sim.tick)
-    start_ticker(app)
+    start_ticker(app)  # rebuilds the waiting queues from the database first
 
 
 def main() -> None:

@@ -35,7 +35,7 @@ def floor_snapshot(lead: User) -> dict:
         if ids is not None and aid not in ids:
             continue
         u = users.get(aid)
-        agents.append({**a, "name": u.display_name if u else str(aid), "level": u.level if u else None})
+        agents.append({**a, "name": u.display_name if u else a.get("name", str(aid))})
     q = select(Contact).where(Contact.status.in_(("queued", "active", "wrap_up"))).order_by(Contact.created_at)
     contacts = [c.summary() for c in db.session.scalars(q) if ids is None or c.agent_id is None or c.agent_id in ids]
     return {"agents": agents, "queues": queue_figures(), "contacts": contacts}
