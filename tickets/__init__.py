@@ -1,0 +1,11 @@
+"""Tickets, CRM customers and orders, callbacks and CSAT surveys: the desk's JSON API and the ticket pages.
+
+``tickets.actions`` holds every state change; ``tickets.actions.tick_callbacks`` is meant for the periodic
+ticker (it turns callbacks due and tells the agent's desk).
+"""
+
+
+def init_app(app) -> None:
+    from . import views
+
+    app.register_blueprint(views.bp)
