@@ -143,14 +143,11 @@ def start_background_services(app: Flask) -> None:
     from tickets.callbacks import tick_callbacks
 
     media_loop.start()
-    register_periodic(app, tick_callbacks)
+    register_periodic(app, tick_callbacks)  # the simulator registers its own tick in its init_app
+    start_ticker(app)  # rebuilds the waiting queues from the database first
     sim = app.extensions.get("kefu_simulator")
     if sim is not None and app.config.get("SIMULATOR_ENABLED"):
-        if hasattr(sim, "recover"):
-            with app.app_context():
-                sim.recover()
-        register_periodic(app, sim.tick)
-    start_ticker(app)  # rebuilds the waiting queues from the database first
+        sim.ensure_started()  # rebuilds the waiting queues from the database first
 
 
 def main() -> None:

@@ -1,0 +1,27 @@
+"""Simulated customers: move recognition (moves), the persona state machine (persona), arrival plans
+(arrivals) and the engine that drives live customers through the chat channel's customer side (engine).
+
+``init_app`` creates the engine (``app.extensions["kefu_simulator"]``) and the JSON API blueprint. No thread
+starts here: with ``SIMULATOR_ENABLED`` the engine's ``tick`` is registered on the app's periodic ticker and
+the engine starts its worker (and recovers from a restart) on its first tick or first request, so CLI commands
+that build the app never touch live simulated contacts. Tests set ``SIMULATOR_ENABLED`` False and drive the
+engine with ``tick`` / ``run_until_idle``.
+"""
+
+
+def init_app(app) -> None:
+    from . import models  # noqa: F401  (the Exercise table, for create_all and migrations)
+    from .engine import SimulatorEngine
+    from .views import bp
+
+    engine = SimulatorEngine(app)
+    app.extensions["kefu_simulator"] = engine
+    app.register_blueprint(bp)
+    if app.config.get("SIMULATOR_ENABLED"):
+        from routing.ticker import register_periodic
+
+        register_periodic(app, engine.tick)
+
+        @app.before_request
+        def _start_simulator() -> None:
+            engine.ensure_started()

@@ -1,0 +1,432 @@
+"""The simulated customer's mind: a pure state machine over one scenario.
+
+No database, no sockets, no wall clock: every method is given the sandbox timestamp, and every random choice
+comes from ``random.Random`` seeded with (seed, scenario id), so one seed always gives the same conversation.
+The engine (simulator/engine.py) feeds it the agent's messages and desk actions and carries out its reactions
+through the customer side of the channel.
+
+Emotion runs 0..3 (calm, annoyed, angry, furious):
+- rises one step per ``pack.slow_reply_seconds`` the customer waits for an agent reply, and at a forbidden
+  phrase (+1, +2 for emotional and dominant customers) or a brush-off (+1, +2 for emotional customers);
+- falls at empathy (-1 when emotion > 0, at most twice), at the first correct answer (-1), and by a rule's
+  ``emotion``.
+
+Patience is a budget of seconds (``persona.patience`` times the type's factor) spent while waiting without a
+useful reply; it drains ``1 + 0.5 * emotion`` times faster than the clock (a furious customer leaves sooner) and
+is refilled by a useful reply (a rule fired, a fact revealed, the answer, calming empathy) or by a hold
+("请稍等", at most twice; once for dominant and VIP customers). At zero the customer abandons.
+
+Customer types (``TRAITS``):
+- rational: empathy calms only once the answer was given; nudges ask for facts.
+- emotional: forbidden phrases and brush-offs raise emotion two steps; empathy calms two steps.
+- hesitant: patience x1.25; when every goal is done asks one follow-up question first, and is satisfied by the
+  agent's next (polite) message.
+- dominant: patience x0.6; forbidden phrases +2; the answer calms only once the agent escalated or offered
+  compensation; one hold only; nudges demand a supervisor.
+- talkative: patience x1.2, types longer. suspicious: empathy calms only after the answer.
+- elderly: patience x1.5, types slowly, tolerates slow replies 1.5x longer.
+- vip: patience x0.8, notices slow replies sooner (x0.75), one hold only.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from scenarios.schema import EMOTIONS, PackInfo, Scenario
+
+from . import lines as generic
+from .moves import MoveRecogniser
+
+MAX_RULES_PER_MESSAGE = 2
+MAX_EMPATHY_CALMS = 2
+
+
+@dataclass(frozen=True)
+class TypeTraits:
+    """How a customer type shapes emotion, patience and typing (see the module docstring)."""
+
+    patience: float = 1.0  # multiplies persona.patience
+    typing: float = 1.0  # multiplies typing time
+    slow: float = 1.0  # multiplies pack.slow_reply_seconds
+    forbidden_rise: int = 1
+    dismissal_rise: int = 1
+    empathy_calm: int = 1
+    empathy_needs_answer: bool = False
+    answer_needs: tuple[str, ...] = ()  # the answer calms only after one of these moves
+    max_holds: int = 2
+    follow_up: bool = False
+    nudge: str | None = None  # variant of the generic nudge lines
+    transfer_emotion: int = 0  # emotion change when the agent transfers the contact
+
+
+TRAITS: dict[str, TypeTraits] = {
+    "rational": TypeTraits(empathy_needs_answer=True, nudge="rational"),
+    "emotional": TypeTraits(forbidden_rise=2, dismissal_rise=2, empathy_calm=2, nudge="emotional", transfer_emotion=1),
+    "hesitant": TypeTraits(patience=1.25, follow_up=True, nudge="hesitant"),
+    "dominant": TypeTraits(
+        patience=0.6,
+        forbidden_rise=2,
+        max_holds=1,
+        nudge="dominant",
+        transfer_emotion=-1,
+        answer_needs=("escalate", "offer_compensation", "ticket_escalated"),
+    ),
+    "talkative": TypeTraits(patience=1.2, typing=1.3, nudge="talkative"),
+    "suspicious": TypeTraits(empathy_needs_answer=True, nudge="suspicious"),
+    "elderly": TypeTraits(patience=1.5, typing=1.8, slow=1.5, nudge="elderly"),
+    "vip": TypeTraits(patience=0.8, slow=0.75, max_holds=1),
+}
+
+# Desk actions the customer notices (event type -> move); kb.send is checked against Scenario.answer.kb_slug.
+DESK_MOVES = {
+    "crm.verify": "verify_identity",
+    "kb.open": "kb_open",
+    "ticket.created": "ticket_created",
+    "ticket.escalated": "ticket_escalated",
+}
+
+
+@dataclass
+class Reaction:
+    """What the customer does in reply: say ``lines`` after ``delay`` seconds of typing, and maybe leave."""
+
+    lines: list[str] = field(default_factory=list)
+    delay: float = 0.0
+    emotion_delta: int = 0
+    emotion: int = 0
+    revealed: list[str] = field(default_factory=list)
+    goals_done: list[str] = field(default_factory=list)
+    end: str | None = None  # None | "satisfied" | "abandoned"
+    moves: list[str] = field(default_factory=list)
+    rules_fired: list[int] = field(default_factory=list)
+    kind: str = "reply"  # reply | rule | nudge | complaint | hold | followup | waiting | abandon | transfer
+
+    def as_tuple(self) -> tuple:
+        """A comparable summary (tests of determinism)."""
+        return (
+            tuple(self.lines),
+            round(self.delay, 6),
+            self.emotion_delta,
+            self.emotion,
+            tuple(self.revealed),
+            tuple(self.goals_done),
+            self.end,
+            tuple(self.moves),
+            tuple(self.rules_fired),
+            self.kind,
+        )
+
+
+class CustomerState:
+    """One simulated customer working through ``scenario``; see the module docstring for the rules."""
+
+    def __init__(self, scenario: Scenario, pack: PackInfo, seed: int = 0, recogniser: MoveRecogniser | None = None):
+        self.scenario = scenario
+        self.pack = pack
+        self.lang = pack.lang
+        self.seed = seed
+        self.rng = random.Random(f"{seed}|{scenario.id}")
+        self.recogniser = recogniser or MoveRecogniser(pack)
+        self.type = scenario.customer.type
+        self.traits = TRAITS.get(self.type, TypeTraits())
+        self.emotion = EMOTIONS.index(scenario.customer.emotion)
+        self.patience_budget = scenario.customer.patience * self.traits.patience
+        self.patience_left = self.patience_budget
+        self.slow_seconds = pack.slow_reply_seconds * self.traits.slow
+        self.revealed: list[str] = []
+        self.goals_done: list[str] = []
+        self.fired: dict[int, int] = {}
+        self.seen_moves: set[str] = set()
+        self.finished: str | None = None
+        self.answered = False
+        self.answer_calm_pending = False
+        self.empathy_calms = 0
+        self.holds_used = 0
+        self.restated = False
+        self.followup_asked = False
+        self.waiting_since: float | None = None  # when the customer started waiting for the agent
+        self.slow_steps = 0  # slow-reply emotion steps already applied in this wait
+        self.last_tick: float | None = None
+        self.last_kind: str | None = None
+
+    # -- public API -------------------------------------------------------------------------------------
+
+    @property
+    def emotion_name(self) -> str:
+        return EMOTIONS[self.emotion]
+
+    def opening(self, ts: float | None = None) -> list[str]:
+        """The customer's first message(s); with ``ts`` (when they are sent) the wait for an agent starts."""
+        if ts is not None:
+            self._start_wait(ts)
+        return list(self.scenario.opening)
+
+    def on_agent_message(self, text: str, ts: float) -> Reaction:
+        """React to one agent message sent at ``ts``."""
+        if self.finished:
+            return Reaction(emotion=self.emotion, kind="finished")
+        moves = self.recogniser.moves(text, self.scenario)
+        return self._react(moves, ts, spoken=True)
+
+    def on_desk_event(self, event_type: str, data: dict, ts: float) -> Reaction | None:
+        """React to a desk action the customer notices (identity verified, article sent, ticket, transfer)."""
+        if self.finished:
+            return None
+        data = data or {}
+        if event_type == "transfer":
+            return self._on_transfer(ts)
+        if event_type == "kb.send":
+            slug = data.get("slug") or data.get("article_slug")
+            answer = self.scenario.answer
+            moves = ["kb_open", "answer"] if answer and answer.kb_slug and slug == answer.kb_slug else ["kb_open"]
+        elif event_type == "crm.verify":
+            if not _verified(data):
+                return None
+            moves = ["verify_identity"]
+        elif event_type in DESK_MOVES:
+            moves = [DESK_MOVES[event_type]]
+        else:
+            return None
+        reaction = self._react(moves, ts, spoken=False)
+        if not (reaction.lines or reaction.end or reaction.emotion_delta or reaction.goals_done):
+            return None
+        return reaction
+
+    def on_tick(self, ts: float) -> Reaction | None:
+        """Time passes: slow replies raise emotion, patience drains, and at zero the customer abandons."""
+        if self.finished:
+            return None
+        if self.waiting_since is None:
+            self._start_wait(ts)
+        prev = self.last_tick if self.last_tick is not None else ts
+        self.last_tick = ts
+        if ts <= self.waiting_since:  # still typing a reply: not waiting yet
+            return None
+        elapsed = ts - max(prev, self.waiting_since)
+        self.patience_left -= max(0.0, elapsed) * (1 + 0.5 * self.emotion)
+        before = self.emotion
+        out: list[str] = []
+        steps = int((ts - self.waiting_since) // self.slow_seconds) if self.slow_seconds > 0 else 0
+        kind = "waiting"
+        if steps > self.slow_steps:
+            self.emotion = _clamp(self.emotion + steps - self.slow_steps)
+            self.slow_steps = steps
+            out.append(generic.pick(self.lang, "waiting", self.rng, "angry" if self.emotion >= 2 else None))
+        end = None
+        if self.patience_left <= 0:
+            end, kind = "abandoned", "abandon"
+            out = [self._line(self.scenario.abandon_say, "abandon")]
+            self.finished = "abandoned"
+        if not out:
+            return None
+        self.last_kind = kind
+        return Reaction(
+            lines=out,
+            delay=self._typing_delay(out),
+            emotion_delta=self.emotion - before,
+            emotion=self.emotion,
+            end=end,
+            kind=kind,
+        )
+
+    def csat(self) -> int:
+        """CSAT 1..5 from the final state: 5 - emotion - 1 if a goal is unmet - 1 if the customer abandoned."""
+        unmet = any(g not in self.goals_done for g in self.scenario.goals)
+        score = 5 - self.emotion - (1 if unmet else 0) - (1 if self.finished == "abandoned" else 0)
+        return max(1, min(5, score))
+
+    def snapshot(self) -> dict:
+        """The customer's state as plain data (for the lead's view of a simulation, and for tests)."""
+        return {
+            "scenario_id": self.scenario.id,
+            "type": self.type,
+            "emotion": self.emotion,
+            "emotion_name": self.emotion_name,
+            "patience_left": round(self.patience_left, 3),
+            "patience_budget": self.patience_budget,
+            "revealed": list(self.revealed),
+            "goals_done": list(self.goals_done),
+            "fired": dict(self.fired),
+            "finished": self.finished,
+        }
+
+    # -- internals --------------------------------------------------------------------------------------
+
+    def _start_wait(self, ts: float) -> None:
+        self.waiting_since = ts
+        self.slow_steps = 0
+        if self.last_tick is None or self.last_tick < ts:
+            self.last_tick = ts
+
+    def _refill(self) -> None:
+        self.patience_left = self.patience_budget
+
+    def _line(self, options: list[str], kind: str, variant: str | None = None) -> str:
+        return self.rng.choice(options) if options else generic.pick(self.lang, kind, self.rng, variant)
+
+    def _typing_delay(self, out: list[str]) -> float:
+        """Reading and typing time: proportional to length, faster when upset, slower for some types."""
+        chars = sum(len(s) for s in out)
+        per_char = 0.25 if self.lang.startswith("zh") else 0.07
+        speed = 1.0 - 0.12 * self.emotion
+        delay = (1.5 + chars * per_char) * self.traits.typing * speed * self.rng.uniform(0.85, 1.15)
+        return round(min(45.0, max(0.5, delay)), 3)
+
+    def _on_transfer(self, ts: float) -> Reaction:
+        before = self.emotion
+        self.emotion = _clamp(self.emotion + self.traits.transfer_emotion)
+        self._refill()
+        self._start_wait(ts)
+        self.last_kind = "transfer"
+        return Reaction(emotion_delta=self.emotion - before, emotion=self.emotion, kind="transfer")
+
+    def _react(self, moves: list[str], ts: float, *, spoken: bool) -> Reaction:
+        before = self.emotion
+        out: list[str] = []
+        useful = False
+        kind = "reply"
+        self.seen_moves.update(moves)
+
+        if "forbidden" in moves:
+            self.emotion = _clamp(self.emotion + self.traits.forbidden_rise)
+        if "dismissal" in moves:
+            self.emotion = _clamp(self.emotion + self.traits.dismissal_rise)
+        rose = self.emotion > before
+
+        first_answer = "answer" in moves and not self.answered
+        if first_answer:
+            self.answered = True
+            useful = True
+            self.answer_calm_pending = True
+        if self.answer_calm_pending and (
+            not self.traits.answer_needs or self.seen_moves.intersection(self.traits.answer_needs)
+        ):
+            self.answer_calm_pending = False
+            self.emotion = _clamp(self.emotion - 1)
+        if (
+            "empathy" in moves
+            and self.emotion > 0
+            and self.empathy_calms < MAX_EMPATHY_CALMS
+            and (not self.traits.empathy_needs_answer or self.answered)
+        ):
+            self.empathy_calms += 1
+            self.emotion = _clamp(self.emotion - self.traits.empathy_calm)
+            useful = True
+
+        revealed: list[str] = []
+        for name, fact in self.scenario.customer.facts.items():
+            if name not in self.revealed and set(fact.reveal_on) & set(moves):
+                self.revealed.append(name)
+                revealed.append(name)
+                out.append(fact.say.format(value=fact.value))
+
+        goals_before = list(self.goals_done)
+        fired, end = self._fire_rules(moves, out, revealed)
+        if fired or revealed:
+            useful = True
+            kind = "rule" if fired else "reply"
+
+        if spoken and self.followup_asked and not self.finished and not rose and end is None:
+            end = "satisfied"  # a hesitant customer's last doubt was answered
+        if end is None and all(g in self.goals_done for g in self.scenario.goals):
+            if self.traits.follow_up and not self.followup_asked:
+                self.followup_asked = True
+                out.append(generic.pick(self.lang, "followup", self.rng))
+                kind = "followup"
+            else:
+                end = "satisfied"
+        if end == "satisfied" and not any(self.scenario.rules[i].end == "satisfied" for i in fired):
+            out.append(self._line(self.scenario.satisfied_say, "satisfied"))
+        if end == "abandoned" and not out:
+            out.append(self._line(self.scenario.abandon_say, "abandon"))
+
+        if spoken and not useful and end is None and not out:
+            if "hold" in moves and self.holds_used < self.traits.max_holds:
+                self.holds_used += 1
+                useful = True
+                kind = "hold"
+                out.append(generic.pick(self.lang, "hold_ack", self.rng))
+            elif rose:
+                kind = "complaint"
+                out.append(generic.pick(self.lang, "complaint", self.rng))
+            elif "greeting" in moves and not self.restated:
+                self.restated = True
+                kind = "reply"
+                out.append(self.scenario.opening[-1])
+            elif self.last_kind != "nudge":
+                kind = "nudge"
+                out.append(generic.pick(self.lang, "nudge", self.rng, self.traits.nudge))
+            else:
+                kind = "silent"  # one nudge is enough; the customer now just waits (and loses patience)
+
+        if useful:
+            self._refill()
+        if end:
+            self.finished = end
+        delay = self._typing_delay(out) if out else 0.0
+        if spoken or out:
+            # An agent message restarts the slow-reply clock; the customer's own reply starts a new wait.
+            self._start_wait(ts + delay)
+        if out or spoken:
+            self.last_kind = kind
+        return Reaction(
+            lines=out,
+            delay=delay,
+            emotion_delta=self.emotion - before,
+            emotion=self.emotion,
+            revealed=revealed,
+            goals_done=[g for g in self.goals_done if g not in goals_before],
+            end=end,
+            moves=list(moves),
+            rules_fired=fired,
+            kind=kind if end is None else ("abandon" if end == "abandoned" else "satisfied"),
+        )
+
+    def _fire_rules(self, moves: list[str], out: list[str], revealed: list[str]) -> tuple[list[int], str | None]:
+        """Fire the matching rules: the most specific first (more ``after`` goals), at most one per move and
+        ``MAX_RULES_PER_MESSAGE`` in all. A rule's ``reveal`` marks facts revealed; their ``say`` lines are
+        spoken only when the rule has no line of its own (which then carries the fact)."""
+        present = set(moves)
+        done = set(self.goals_done)
+        candidates = [
+            (i, r)
+            for i, r in enumerate(self.scenario.rules)
+            if r.on in present and all(g in done for g in r.after) and self.fired.get(i, 0) < r.times
+        ]
+        candidates.sort(key=lambda ir: (-len(ir[1].after), ir[0]))
+        fired: list[int] = []
+        used_moves: set[str] = set()
+        end: str | None = None
+        for i, rule in candidates:
+            if len(fired) >= MAX_RULES_PER_MESSAGE or rule.on in used_moves:
+                continue
+            used_moves.add(rule.on)
+            fired.append(i)
+            self.fired[i] = self.fired.get(i, 0) + 1
+            if rule.say:
+                out.append(self.rng.choice(rule.say))
+            for name in rule.reveal:
+                if name not in self.revealed:
+                    self.revealed.append(name)
+                    revealed.append(name)
+                    if not rule.say:
+                        fact = self.scenario.customer.facts[name]
+                        out.append(fact.say.format(value=fact.value))
+            self.emotion = _clamp(self.emotion + rule.emotion)
+            if rule.goal and rule.goal not in self.goals_done:
+                self.goals_done.append(rule.goal)
+            if rule.end and end is None:
+                end = "abandoned" if rule.end == "abandon" else "satisfied"
+        return fired, end
+
+
+def _clamp(emotion: int) -> int:
+    return max(0, min(len(EMOTIONS) - 1, emotion))
+
+
+def _verified(data: dict) -> bool:
+    """A crm.verify event records a verification attempt; only a passed one counts as verify_identity."""
+    if data.get("verified") is True:
+        return True
+    return str(data.get("result", "")).lower() in ("verified", "ok", "pass", "passed", "success")

@@ -1,0 +1,125 @@
+"""Scenario and PackInfo objects built in Python, so simulator tests do not depend on the content packs."""
+
+from __future__ import annotations
+
+from scenarios.schema import PackInfo, Scenario
+
+QUEUES = [{"id": "chat.general", "channel": "chat", "label": "General"}]
+WRAP = [{"code": "resolved", "label": "Resolved"}]
+
+
+def zh_pack(**kw) -> PackInfo:
+    data = {
+        "lang": "zh_CN",
+        "name": "测试包",
+        "moves": {
+            "greeting": {"synonyms": ["您好", "你好"]},
+            "empathy": {"synonyms": ["抱歉", "理解您的心情", "不好意思"]},
+            "ask_verification": {"synonyms": ["手机号", "身份证"], "patterns": [r"手机.{0,4}号码"]},
+            "ask_order": {"synonyms": ["订单号"]},
+            "ask_detail": {"synonyms": ["具体"]},
+            "offer_compensation": {"synonyms": ["优惠券", "补偿"]},
+            "escalate": {"synonyms": ["转接", "主管"]},
+            "closing": {"synonyms": ["还有什么可以帮您", "再见"]},
+            "dismissal": {"synonyms": ["不知道", "没办法"]},
+            "forbidden": {"synonyms": ["你自己看"]},
+            "hold": {"synonyms": ["请稍等", "稍等"]},
+        },
+        "forbidden_phrases": ["这是规定"],
+        "wrap_up_codes": WRAP,
+        "queues": QUEUES,
+        "slow_reply_seconds": 60,
+    }
+    data.update(kw)
+    return PackInfo.model_validate(data)
+
+
+def en_pack(**kw) -> PackInfo:
+    data = {
+        "lang": "en",
+        "name": "Test pack",
+        "moves": {
+            "greeting": {"synonyms": ["hello", "hi", "good morning"]},
+            "empathy": {"synonyms": ["sorry", "I understand"]},
+            "ask_verification": {"synonyms": ["phone number", "date of birth"]},
+            "ask_order": {"synonyms": ["order number"]},
+            "dismissal": {"synonyms": ["no idea", "can't help"]},
+            "forbidden": {"synonyms": ["calm down"]},
+            "hold": {"synonyms": ["one moment"], "patterns": [r"\bhold on\b"]},
+            "closing": {"synonyms": ["anything else"]},
+        },
+        "forbidden_phrases": ["that's policy"],
+        "wrap_up_codes": WRAP,
+        "queues": QUEUES,
+        "slow_reply_seconds": 60,
+    }
+    data.update(kw)
+    return PackInfo.model_validate(data)
+
+
+def zh_refund(**customer) -> Scenario:
+    """A refund that has not arrived: the customer gives the order number when asked, wants the refund time.
+
+    Goals: identified (agent asks for the order number), answered (the correct answer after identifying)."""
+    persona = {
+        "crm_ref": "C9001",
+        "name": "王女士",
+        "type": "rational",
+        "emotion": "annoyed",
+        "patience": 180,
+        "facts": {
+            "order_no": {"value": "A20240501", "reveal_on": ["ask_order"], "say": "订单号是{value}。"},
+            "phone": {"value": "13800001234", "reveal_on": ["ask_verification"], "say": "手机号{value}。"},
+        },
+    }
+    persona.update(customer)
+    return Scenario.model_validate(
+        {
+            "id": "zh-test-refund",
+            "title": "退款未到账",
+            "level": "L4",
+            "channel": "chat",
+            "queue": "chat.general",
+            "skills": ["L4/1.2.1"],
+            "customer": persona,
+            "opening": ["你好，我上周申请的退款到现在还没到账。"],
+            "goals": ["identified", "answered"],
+            "answer": {
+                "kb_slug": "refund-time",
+                "keywords": [["3个工作日", "三个工作日"], ["原路退回", "原路返回"]],
+                "min_keywords": 2,
+            },
+            "rules": [
+                {"on": "greeting", "say": ["你好，我的退款一直没到。"]},
+                {"on": "ask_order", "reveal": ["order_no"], "goal": "identified"},
+                {"on": "answer", "after": ["identified"], "goal": "answered", "say": ["好的，三个工作日是吧。"]},
+                {"on": "answer", "say": ["你都没查我的订单，怎么知道？"], "times": 2},
+                {"on": "verify_identity", "say": ["好的，核实了就好。"]},
+                {"on": "offer_compensation", "say": ["那行吧。"], "emotion": -1},
+            ],
+            "satisfied_say": ["好的，谢谢，我再等等。"],
+            "abandon_say": ["算了，我去投诉。"],
+            "expected": {"forbidden_phrases": ["这不归我管"]},
+        }
+    )
+
+
+def en_late_parcel(**customer) -> Scenario:
+    persona = {"name": "Ms Green", "type": "emotional", "emotion": "calm", "patience": 120}
+    persona.update(customer)
+    return Scenario.model_validate(
+        {
+            "id": "en-test-parcel",
+            "title": "Late parcel",
+            "level": "L5",
+            "channel": "chat",
+            "queue": "chat.general",
+            "skills": ["L5/1.1.1"],
+            "customer": persona,
+            "opening": ["Hi, my parcel is three days late."],
+            "goals": ["answered"],
+            "answer": {"keywords": [["two days", "48 hours"]], "min_keywords": 1},
+            "rules": [{"on": "answer", "goal": "answered", "say": ["OK, two days then."]}],
+            "satisfied_say": ["Thanks, bye."],
+        }
+    )
