@@ -1,0 +1,1 @@
+"""Maintenance scripts for the content packs."""

@@ -1,0 +1,154 @@
+"""Write a validated pack into the database. Every writer compares before it assigns, so a second load of
+the same pack leaves every row untouched (no version bumps, no updated_at changes)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from clock import clock
+from extensions import db
+from knowledge_base.models import Article, ArticleVersion, Category
+from tickets.models import Customer, Order
+
+from .loader import LoadReport, Pack, PackError
+from .models import PackRecord, ScenarioRecord
+
+
+def upsert_pack(pack: Pack) -> LoadReport:
+    """Upsert everything in ``pack`` in one transaction; roll back and raise PackError on a conflict."""
+    report = LoadReport(lang=pack.lang)
+    try:
+        _check_scenario_ids(pack)
+        _upsert_crm(pack, report)
+        _upsert_kb(pack, report)
+        _upsert_scenarios(pack, report)
+        _upsert_pack_record(pack, report)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return report
+
+
+def _assign(obj, values: dict) -> bool:
+    """Set the attributes that differ; True when anything changed."""
+    changed = False
+    for key, value in values.items():
+        if getattr(obj, key) != value:
+            setattr(obj, key, value)
+            changed = True
+    return changed
+
+
+def _money(value: float) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def _check_scenario_ids(pack: Pack) -> None:
+    """Scenario ids are global: a zh_CN pack must not overwrite an en scenario of the same id."""
+    ids = [s.id for s in pack.scenarios]
+    rows = db.session.scalars(select(ScenarioRecord).where(ScenarioRecord.id.in_(ids))).all()
+    clashes = [r.id for r in rows if r.lang != pack.lang]
+    if clashes:
+        raise PackError([f"{pack.path}: scenario id(s) {clashes} already belong to another language's pack"])
+
+
+def _upsert_crm(pack: Pack, report: LoadReport) -> None:
+    lang = pack.lang
+    customers = {c.ref: c for c in db.session.scalars(select(Customer).where(Customer.lang == lang))}
+    orders = {o.order_no: o for o in db.session.scalars(select(Order).join(Customer).where(Customer.lang == lang))}
+    for rec in pack.crm.customers:
+        values = rec.model_dump(exclude={"orders"})
+        row = customers.get(rec.ref)
+        if row is None:
+            row = Customer(lang=lang, **values)
+            db.session.add(row)
+            report.add("customers", "created")
+        else:
+            report.add("customers", "updated" if _assign(row, values) else "unchanged")
+        db.session.flush()
+        for o in rec.orders:
+            values = o.model_dump()
+            values["amount"] = _money(o.amount)
+            values["customer_id"] = row.id
+            existing = orders.get(o.order_no)
+            if existing is None:
+                db.session.add(Order(**values))
+                report.add("orders", "created")
+            else:
+                report.add("orders", "updated" if _assign(existing, values) else "unchanged")
+
+
+def _upsert_kb(pack: Pack, report: LoadReport) -> None:
+    cats = {c.code: c for c in db.session.scalars(select(Category))}
+    for rec in pack.kb.categories:
+        values = {"name_zh": rec.zh, "name_en": rec.en, "parent_code": rec.parent}
+        row = cats.get(rec.code)
+        if row is None:
+            db.session.add(Category(code=rec.code, **values))
+            report.add("categories", "created")
+        else:
+            report.add("categories", "updated" if _assign(row, values) else "unchanged")
+
+    lang = pack.lang
+    articles = {a.slug: a for a in db.session.scalars(select(Article).where(Article.lang == lang))}
+    for rec in pack.kb.articles:
+        row = articles.get(rec.slug)
+        content = {"title": rec.title, "body": rec.body, "tags": list(rec.tags)}
+        if row is None:
+            row = Article(slug=rec.slug, lang=lang, category_code=rec.category, version=1, **content)
+            row.versions.append(ArticleVersion(version=1, **content))
+            db.session.add(row)
+            report.add("articles", "created")
+            continue
+        moved = _assign(row, {"category_code": rec.category})
+        if any(getattr(row, k) != v for k, v in content.items()):
+            # Changed text is a new version: the old one stays readable in ArticleVersion.
+            _assign(row, content)
+            row.version = (row.version or 0) + 1
+            row.updated_at = clock.timestamp()
+            row.versions.append(ArticleVersion(version=row.version, **content))
+            report.add("article_versions", "created")
+            report.add("articles", "updated")
+        else:
+            report.add("articles", "updated" if moved else "unchanged")
+
+
+def _upsert_scenarios(pack: Pack, report: LoadReport) -> None:
+    ids = [s.id for s in pack.scenarios]
+    rows = {r.id: r for r in db.session.scalars(select(ScenarioRecord).where(ScenarioRecord.id.in_(ids)))}
+    for sc in pack.scenarios:
+        values = {
+            "lang": pack.lang,
+            "channel": sc.channel,
+            "level": sc.level,
+            "queue": sc.queue,
+            "title": sc.title,
+            "family": sc.family,
+            "data": sc.model_dump(mode="json"),
+        }
+        row = rows.get(sc.id)
+        if row is None:
+            db.session.add(ScenarioRecord(id=sc.id, **values))
+            report.add("scenarios", "created")
+        elif _assign(row, values):
+            row.updated_at = clock.timestamp()
+            report.add("scenarios", "updated")
+        else:
+            report.add("scenarios", "unchanged")
+
+
+def _upsert_pack_record(pack: Pack, report: LoadReport) -> None:
+    data = pack.info.model_dump(mode="json")
+    row = db.session.get(PackRecord, pack.lang)
+    if row is None:
+        db.session.add(PackRecord(lang=pack.lang, data=data))
+        report.add("pack", "created")
+    elif row.data != data:
+        row.data = data
+        row.updated_at = clock.timestamp()
+        report.add("pack", "updated")
+    else:
+        report.add("pack", "unchanged")
