@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask, redirect, request, session, url_for
+from flask import Flask, redirect, request, url_for
 from flask_login import current_user
 
 from clock import clock
 from config import Config, config_by_name
 from extensions import babel, csrf, db, login_manager, media_loop, migrate, redis_store, socketio
+from i18n import current_lang, select_locale
 
 # The one explicit, ordered registration list. Each package exposes init_app(app).
 PACKAGES = (
@@ -23,17 +24,6 @@ PACKAGES = (
     "simulator",
     "console",
 )
-
-
-def _select_locale() -> str:
-    langs = ["zh_CN", "en"]
-    if request.args.get("lang") in langs:
-        session["lang"] = request.args["lang"]
-    if session.get("lang") in langs:
-        return session["lang"]
-    if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale in langs:
-        return current_user.locale
-    return request.accept_languages.best_match(langs) or "zh_CN"
 
 
 def create_app(config: type[Config] | str | None = None, **overrides) -> Flask:
@@ -52,7 +42,7 @@ def create_app(config: type[Config] | str | None = None, **overrides) -> Flask:
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=_select_locale)
+    babel.init_app(app, locale_selector=select_locale)
     redis_store.init_app(app)
     socketio.init_app(
         app,
@@ -65,17 +55,22 @@ def create_app(config: type[Config] | str | None = None, **overrides) -> Flask:
     import importlib
 
     # Models are imported before init_app so that create_all sees every table.
-    for name in ("accounts.models", "contacts.models", "routing.models", "tickets.models", "knowledge_base.models",
-                 "simulator.models", "scenarios.models"):
+    for name in (
+        "accounts.models",
+        "contacts.models",
+        "routing.models",
+        "tickets.models",
+        "knowledge_base.models",
+        "simulator.models",
+        "scenarios.models",
+    ):
         importlib.import_module(name)
     for name in PACKAGES:
         importlib.import_module(name).init_app(app)
 
-    from flask_babel import get_locale
-
     @app.context_processor
     def inject_locale():
-        return {"current_locale": str(get_locale()), "languages": app.config["LANGUAGES"]}
+        return {"current_locale": current_lang(), "languages": app.config["LANGUAGES"]}
 
     _error_handlers(app)
 
@@ -147,7 +142,7 @@ def start_background_services(app: Flask) -> None:
     start_ticker(app)  # rebuilds the waiting queues from the database first
     sim = app.extensions.get("kefu_simulator")
     if sim is not None and app.config.get("SIMULATOR_ENABLED"):
-        sim.ensure_started()  # rebuilds the waiting queues from the database first
+        sim.ensure_started()
 
 
 def main() -> None:

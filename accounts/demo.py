@@ -62,6 +62,6 @@ def seed_cmd(no_content):
             click.echo(f"content {lang_dir.name}: {report}")
     rows = seed_demo()
     click.echo("")
-    click.echo("Demo logins (password for all: %s)" % DEMO_PASSWORD)
+    click.echo(f"Demo logins (password for all: {DEMO_PASSWORD})")
     for username, role, level in rows:
         click.echo(f"  {username:12} {role:8} {level}")

@@ -19,7 +19,11 @@ class LoginForm(FlaskForm):
 class UserForm(FlaskForm):
     username = StringField(
         _l("Username"),
-        validators=[DataRequired(), Length(min=2, max=64), Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("Letters, digits, _ . - only"))],
+        validators=[
+            DataRequired(),
+            Length(min=2, max=64),
+            Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("Letters, digits, _ . - only")),
+        ],
     )
     display_name = StringField(_l("Display name"), validators=[DataRequired(), Length(max=80)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=8, max=128)])

@@ -18,9 +18,8 @@ def role_required(*roles: str):
             if not current_user.is_authenticated:
                 if request.path.startswith("/api/"):
                     return jsonify(error="login required"), 401
-                from flask_login import login_url
-
                 from flask import redirect, url_for
+                from flask_login import login_url
 
                 return redirect(login_url(url_for("accounts.login"), next_url=request.full_path))
             if roles and current_user.role not in roles:

@@ -13,8 +13,16 @@ class AccountError(ValueError):
     pass
 
 
-def create_user(username: str, password: str, role: str, *, display_name: str | None = None,
-                level: str | None = None, group: Group | None = None, locale: str | None = None) -> User:
+def create_user(
+    username: str,
+    password: str,
+    role: str,
+    *,
+    display_name: str | None = None,
+    level: str | None = None,
+    group: Group | None = None,
+    locale: str | None = None,
+) -> User:
     """Create a user with a hashed password. Trainees need a level (L5, L4 or L3)."""
     if role not in ROLES:
         raise AccountError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
@@ -24,8 +32,13 @@ def create_user(username: str, password: str, role: str, *, display_name: str | 
         raise AccountError("password must be at least 8 characters")
     if db.session.scalar(select(User).where(User.username == username)):
         raise AccountError(f"user {username!r} already exists")
-    user = User(username=username, display_name=display_name or username, role=role,
-                level=level if role == "trainee" else None, locale=locale)
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        role=role,
+        level=level if role == "trainee" else None,
+        locale=locale,
+    )
     user.set_password(password)
     if group is not None:
         user.group = group

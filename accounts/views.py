@@ -18,7 +18,12 @@ from .services import AccountError, create_group, create_user
 
 bp = Blueprint("accounts", __name__)
 
-HOME_BY_ROLE = {"trainee": "desk.desk", "lead": "console.floor", "grader": "contacts.contact_list", "admin": "accounts.admin_users"}
+HOME_BY_ROLE = {
+    "trainee": "desk.desk",
+    "lead": "console.floor",
+    "grader": "contacts.contact_list",
+    "admin": "accounts.admin_users",
+}
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -63,8 +68,14 @@ def admin_users():
     if form.validate_on_submit():
         group = db.session.get(Group, form.group_id.data) if form.group_id.data else None
         try:
-            user = create_user(form.username.data, form.password.data, form.role.data,
-                               display_name=form.display_name.data, level=form.level.data or None, group=group)
+            user = create_user(
+                form.username.data,
+                form.password.data,
+                form.role.data,
+                display_name=form.display_name.data,
+                level=form.level.data or None,
+                group=group,
+            )
         except AccountError as e:
             flash(str(e), "error")
         else:

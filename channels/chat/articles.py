@@ -22,7 +22,8 @@ def do_send_article(contact: Contact, agent, slug: str) -> dict:
     text = f"【{article.title}】\n{article.body}"
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    do_record_desk_event(contact, agent, "kb.send", {"slug": article.slug, "title": article.title,
-                                                     "version": article.version})
+    do_record_desk_event(
+        contact, agent, "kb.send", {"slug": article.slug, "title": article.title, "version": article.version}
+    )
     ev, _ = do_post_message(contact, "agent", text, actor_id=agent.id)
     return ev

@@ -71,11 +71,14 @@ class CustomerNamespace(Namespace):
         """Open a chat: name, queue (chat.*), language, optional subject."""
         lang = data.get("lang") if data.get("lang") in ("zh_CN", "en") else "zh_CN"
         subject = (data.get("subject") or "").strip()[:200] or None
-        contact = customer_side.start_chat(lang=lang, queue=str(data.get("queue") or "chat.general"),
-                                           customer_name=data.get("name") or "", subject=subject)
+        contact = customer_side.start_chat(
+            lang=lang,
+            queue=str(data.get("queue") or "chat.general"),
+            customer_name=data.get("name") or "",
+            subject=subject,
+        )
         join_room(contact_room(contact.id))
-        return {"ok": True, "contact_id": contact.id, "token": contact.customer_token,
-                "status": contact.status}
+        return {"ok": True, "contact_id": contact.id, "token": contact.customer_token, "status": contact.status}
 
     @_handler
     def on_resume(self, data):

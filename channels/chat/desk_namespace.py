@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from flask_login import current_user
 from flask_socketio import Namespace, join_room
 
@@ -54,14 +56,46 @@ def _safe(fn):
     return wrapped
 
 
+DISCONNECTED = "desk disconnected"
+_desks: dict[int, int] = {}  # agent id -> open desk sockets in this process
+_desks_lock = threading.Lock()
+
+
 class DeskNamespace(Namespace):
+    """An agent whose last desk socket drops is set away (reason "desk disconnected") so the ACD stops
+    offering contacts to a desk nobody sees; the contacts already held stay theirs, and reconnecting
+    puts the agent back to available."""
+
     def on_connect(self, auth=None):
         if not current_user.is_authenticated or current_user.role not in AGENT_ROLES:
             return False  # refuse the connection
         join_room(f"agent:{current_user.id}")
         for c in open_contacts_for_agent(current_user.id):
             join_room(contact_room(c.id))
+        with _desks_lock:
+            _desks[current_user.id] = _desks.get(current_user.id, 0) + 1
+        from routing.actions import agent_snapshot, do_set_agent_state
+
+        snap = agent_snapshot(current_user.id)
+        if snap.get("state") == "away" and snap.get("reason") == DISCONNECTED:
+            do_set_agent_state(current_user._get_current_object(), "available")
         db.session.remove()
+
+    def on_disconnect(self, reason=None):
+        if not current_user.is_authenticated:
+            return
+        with _desks_lock:
+            left = _desks.get(current_user.id, 1) - 1
+            _desks[current_user.id] = max(0, left)
+        if left > 0:
+            return
+        from routing.actions import agent_snapshot, do_set_agent_state
+
+        try:
+            if agent_snapshot(current_user.id).get("state") in ("available", "acw"):
+                do_set_agent_state(current_user._get_current_object(), "away", reason=DISCONNECTED)
+        finally:
+            db.session.remove()
 
     @socket_role_required(*AGENT_ROLES)
     @_safe
@@ -73,8 +107,7 @@ class DeskNamespace(Namespace):
         for c in open_contacts_for_agent(current_user.id):
             join_room(contact_room(c.id))
             contacts.append({"contact": c.summary(), "events": events_after(c, 0, staff=True)})
-        return {"ok": True, "agent": agent_snapshot(current_user.id), "contacts": contacts,
-                "queues": queue_figures()}
+        return {"ok": True, "agent": agent_snapshot(current_user.id), "contacts": contacts, "queues": queue_figures()}
 
     @socket_role_required(*AGENT_ROLES)
     @_safe
@@ -104,8 +137,9 @@ class DeskNamespace(Namespace):
         contact = _own_contact(data)
         if contact.status != "active":
             raise ActionError(f"contact {contact.id} is {contact.status}")
-        ev, created = do_post_message(contact, "agent", data.get("text"), actor_id=current_user.id,
-                                      client_id=data.get("client_id"))
+        ev, created = do_post_message(
+            contact, "agent", data.get("text"), actor_id=current_user.id, client_id=data.get("client_id")
+        )
         return {"ok": True, "event": ev, "duplicate": not created}
 
     @socket_role_required(*AGENT_ROLES)
@@ -148,8 +182,13 @@ class DeskNamespace(Namespace):
     def on_transfer(self, data):
         """Transfer to a queue, a level or a named agent, with a note."""
         contact = _own_contact(data)
-        do_transfer_contact(contact, current_user._get_current_object(), target_kind=data.get("target_kind"),
-                            target=str(data.get("target") or ""), note=data.get("note") or "")
+        do_transfer_contact(
+            contact,
+            current_user._get_current_object(),
+            target_kind=data.get("target_kind"),
+            target=str(data.get("target") or ""),
+            note=data.get("note") or "",
+        )
         return {"ok": True, "contact": contact.summary()}
 
     @socket_role_required(*AGENT_ROLES)

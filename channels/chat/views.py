@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
-from flask_babel import get_locale
 from flask_login import current_user
 
 from accounts.roles import role_required
+from i18n import current_lang
 
 desk_bp = Blueprint("desk", __name__)
 customer_bp = Blueprint("customer", __name__)
@@ -24,14 +24,29 @@ def _categories() -> list[dict]:
     from extensions import db
     from knowledge_base.models import Category
 
-    return [{"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en}
-            for c in db.session.scalars(select(Category).order_by(Category.code))]
+    return [
+        {"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en}
+        for c in db.session.scalars(select(Category).order_by(Category.code))
+    ]
+
+
+def _practice_scenarios(lang: str) -> list[dict]:
+    """Chat scenarios a trainee may practise: those at or below their level."""
+    from accounts.models import LEVEL_RANK
+    from scenarios.registry import list_scenarios
+
+    rank = LEVEL_RANK.get(current_user.level or "L3", 3)
+    return [
+        {"id": s.id, "title": s.title, "level": s.level}
+        for s in list_scenarios(lang=lang, channel="chat")
+        if LEVEL_RANK[s.level] <= rank
+    ]
 
 
 @desk_bp.route("/desk")
 @role_required("trainee", "lead", "admin")
 def desk():
-    lang = str(get_locale())
+    lang = current_lang()
     pack = _pack_for(lang)
     return render_template(
         "desk/desk.html",
@@ -39,6 +54,7 @@ def desk():
         snippets=[s.model_dump() for s in pack.snippets] if pack else [],
         queues=[q.model_dump() for q in pack.queues] if pack else [],
         categories=_categories(),
+        practice=_practice_scenarios(lang),
         max_chars=current_app.config["MAX_MESSAGE_CHARS"],
         me={"id": current_user.id, "name": current_user.display_name, "level": current_user.level},
         lang=lang,
@@ -48,9 +64,13 @@ def desk():
 @customer_bp.route("/customer/chat")
 def customer_chat():
     """Role-play: a person plays the customer (no staff login needed, as on a shop's website)."""
-    lang = str(get_locale())
+    lang = current_lang()
     pack = _pack_for(lang)
-    queues = [q.model_dump() for q in pack.queues if q.channel == "chat"] if pack else [
-        {"id": "chat.general", "label": "chat.general"}]
-    return render_template("desk/customer_chat.html", queues=queues, lang=lang,
-                           max_chars=current_app.config["MAX_MESSAGE_CHARS"])
+    queues = (
+        [q.model_dump() for q in pack.queues if q.channel == "chat"]
+        if pack
+        else [{"id": "chat.general", "label": "chat.general"}]
+    )
+    return render_template(
+        "desk/customer_chat.html", queues=queues, lang=lang, max_chars=current_app.config["MAX_MESSAGE_CHARS"]
+    )

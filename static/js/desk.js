@@ -284,6 +284,15 @@ $('transfer-go').addEventListener('click', async () => {
   renderConversation();
 });
 
+$('practice-start').addEventListener('click', async () => {
+  const id = $('practice-scenario').value;
+  if (!id) return;
+  try {
+    await api('POST', '/api/sim/customers', { scenario_id: id });
+    $('practice-status').textContent = T.practiceStarted;
+  } catch (e) { $('practice-status').textContent = e.message; }
+});
+
 setInterval(async () => {
   if (!state.connected) return;
   const res = await emit('figures', {});

@@ -30,13 +30,24 @@ def live_server(tmp_path_factory):
         pytest.skip("Debian chromium is not installed (make test installs it)")
     inst = tmp_path_factory.mktemp("instance")
     port = _free_port()
-    env = {**os.environ, "KEFU_INSTANCE": str(inst), "SECRET_KEY": "e2e-secret", "KEFU_ACW_SECONDS": "3",
-           "KEFU_SIMULATOR": "1", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "KEFU_INSTANCE": str(inst),
+        "SECRET_KEY": "e2e-secret",
+        "KEFU_ACW_SECONDS": "3",
+        "KEFU_SIMULATOR": "1",
+        "PYTHONPATH": str(ROOT),
+    }
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
-    log = open(inst / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "tests.e2e.live_server", str(port)], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    log = open(inst / "server.log", "w")  # noqa: SIM115  (held open for the server process lifetime)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.e2e.live_server", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.time() + 60
     while time.time() < deadline:
         if proc.poll() is not None:
@@ -74,9 +85,18 @@ def browser_context(playwright_instance, tmp_path):
     def new_context():
         d = tmp_path / f"profile{len(made)}"
         ctx = playwright_instance.chromium.launch_persistent_context(
-            str(d), executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-quic"],
+            str(d),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
         )
         ctx.set_default_timeout(15000)
         made.append(ctx)
