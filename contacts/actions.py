@@ -80,8 +80,14 @@ def do_create_contact(
         contact,
         "contact.created",
         "system",
-        data={"channel": channel, "queue": queue, "priority": priority, "required_level": required_level,
-              "scenario_id": scenario_id, "simulated": simulated},
+        data={
+            "channel": channel,
+            "queue": queue,
+            "priority": priority,
+            "required_level": required_level,
+            "scenario_id": scenario_id,
+            "simulated": simulated,
+        },
     )
     publish_contact_event(ev)
     _floor_summary(contact)
@@ -138,8 +144,12 @@ def do_assign_contact(contact_id: int, agent_id: int) -> Contact:
         contact,
         "assignment",
         "system",
-        data={"agent_id": agent_id, "agent_name": agent.display_name, "wait_seconds": round(wait, 3),
-              "after_transfer": transferred},
+        data={
+            "agent_id": agent_id,
+            "agent_name": agent.display_name,
+            "wait_seconds": round(wait, 3),
+            "after_transfer": transferred,
+        },
     )
     publish_contact_event(ev, extra_rooms=[("/desk", f"agent:{agent_id}")])
     _floor_summary(contact)
@@ -167,7 +177,11 @@ def do_transfer_contact(contact: Contact, agent: User, *, target_kind: str, targ
 
     target_data = do_requeue_for_transfer(contact, agent, target_kind, target)
     ev, _ = append_event(
-        contact, "transfer", "agent", actor_id=agent.id, text=note,
+        contact,
+        "transfer",
+        "agent",
+        actor_id=agent.id,
+        text=note,
         data={"from_agent_id": agent.id, "target_kind": target_kind, "target": target, **target_data},
     )
     publish_contact_event(ev, extra_rooms=[("/desk", f"agent:{agent.id}")])

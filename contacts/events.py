@@ -157,8 +157,12 @@ def publish_contact_event(ev: ContactEvent, extra_rooms: Iterable[tuple[str, str
     send_event(payload, rooms)
     if ev.type in CUSTOMER_VISIBLE:
         try:
-            socketio.emit("event", {"type": "contact_event", "event": customer_view(payload["event"])},
-                          to=room, namespace="/customer")
+            socketio.emit(
+                "event",
+                {"type": "contact_event", "event": customer_view(payload["event"])},
+                to=room,
+                namespace="/customer",
+            )
         except Exception:
             log.exception("emit to customer failed")
     return payload

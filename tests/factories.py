@@ -7,8 +7,13 @@ from extensions import db
 
 
 def user(username, role="trainee", level="L4", password="pass1234", group=None, **kw) -> User:
-    u = User(username=username, display_name=kw.pop("display_name", username), role=role,
-             level=level if role == "trainee" else None, **kw)
+    u = User(
+        username=username,
+        display_name=kw.pop("display_name", username),
+        role=role,
+        level=level if role == "trainee" else None,
+        **kw,
+    )
     u.set_password(password)
     if group is not None:
         u.group = group
