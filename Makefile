@@ -60,3 +60,8 @@ bench: setup-dev
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor instance
+
+# After changing UI text: refresh the catalogs, translate the new zh_CN entries, then `make translations`.
+translations-update: $(VENV)/.installed
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ -o translations/messages.pot --ignore-dirs='.venv node_modules tests bench' .
+	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations

@@ -27,3 +27,23 @@ def current_lang() -> str:
     if loc is None:
         return "zh_CN"
     return "en" if loc.language == "en" else "zh_CN"
+
+
+def N_(message: str) -> str:
+    """Mark a string for extraction without translating it here (codes translated where they are shown)."""
+    return message
+
+
+# Codes the pages show through _(code): listed so that pybabel finds them.
+SHOWN_CODES = (
+    # roles and actors
+    N_("trainee"), N_("lead"), N_("grader"), N_("admin"), N_("customer"), N_("agent"), N_("system"),
+    N_("simulator"),
+    # contact statuses
+    N_("queued"), N_("active"), N_("wrap_up"), N_("closed"), N_("abandoned"),
+    # ticket statuses, priorities, risk levels
+    N_("new"), N_("open"), N_("pending"), N_("escalated"), N_("resolved"),
+    N_("low"), N_("normal"), N_("high"), N_("urgent"), N_("none"), N_("medium"), N_("crisis"),
+    # agent states
+    N_("available"), N_("away"), N_("acw"), N_("busy"), N_("offline"),
+)  # fmt: skip
