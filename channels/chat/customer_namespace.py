@@ -7,6 +7,7 @@ shop's website; a per-connection rate limit keeps one socket from flooding a que
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 
@@ -15,9 +16,9 @@ from flask_socketio import Namespace, join_room
 
 from contacts.actions import ActionError
 from contacts.events import contact_room
-from extensions import db
 
 from . import customer_side
+from .acks import ack_errors
 from .transcript import events_after
 
 _RATE = 5.0  # events per second per connection, with a burst of 10
@@ -39,21 +40,17 @@ def _allow(sid: str) -> bool:
 
 
 def _handler(fn):
+    """Rate-limit per connection, insist on a JSON object, and ack refusals with their reason."""
+
+    @functools.wraps(fn)
+    @ack_errors
     def wrapped(self, data=None):
         if not _allow(request.sid):
             return {"ok": False, "error": "too many messages; slow down"}
-        try:
-            if not isinstance(data, dict):
-                raise ActionError("expected a JSON object")
-            return fn(self, data)
-        except ActionError as e:
-            db.session.rollback()
-            return {"ok": False, "error": str(e)}
-        finally:
-            db.session.remove()
+        if not isinstance(data, dict):
+            raise ActionError("expected a JSON object")
+        return fn(self, data)
 
-    wrapped.__name__ = fn.__name__
-    wrapped.__doc__ = fn.__doc__
     return wrapped
 
 

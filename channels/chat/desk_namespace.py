@@ -21,6 +21,7 @@ from contacts.actions import (
 from contacts.events import contact_room
 from extensions import db
 
+from .acks import ack_errors
 from .transcript import events_after
 
 AGENT_ROLES = ("trainee", "lead", "admin")
@@ -37,23 +38,6 @@ def _own_contact(data):
     if contact.agent_id != current_user.id:
         raise ActionError(f"contact {contact.id} is not on your desk")
     return contact
-
-
-def _safe(fn):
-    """Turn refused actions into {"ok": false, "error": ...} acks; never let bad input reach the server log."""
-
-    def wrapped(self, data=None):
-        try:
-            return fn(self, data)
-        except ActionError as e:
-            db.session.rollback()
-            return {"ok": False, "error": str(e)}
-        finally:
-            db.session.remove()
-
-    wrapped.__name__ = fn.__name__
-    wrapped.__doc__ = fn.__doc__
-    return wrapped
 
 
 DISCONNECTED = "desk disconnected"
@@ -98,7 +82,7 @@ class DeskNamespace(Namespace):
             db.session.remove()
 
     @socket_role_required(*AGENT_ROLES)
-    @_safe
+    @ack_errors
     def on_hello(self, data=None):
         """The desk's state after (re)connecting: agent state, open contacts and their events."""
         from routing.actions import agent_snapshot, queue_figures
@@ -110,7 +94,7 @@ class DeskNamespace(Namespace):
         return {"ok": True, "agent": agent_snapshot(current_user.id), "contacts": contacts, "queues": queue_figures()}
 
     @socket_role_required(*AGENT_ROLES)
-    @_safe
+    @ack_errors
     def on_set_state(self, data):
         """Switch agent state: available, away (with a reason) or offline."""
         from routing.actions import do_set_agent_state
@@ -123,7 +107,7 @@ class DeskNamespace(Namespace):
         return {"ok": True, "agent": snap}
 
     @socket_role_required(*AGENT_ROLES)
-    @_safe
+    @ack_errors
     def on_join_contact(self, data):
         """Join a newly assigned contact's room and get its events so far."""
         contact = _own_contact(data)
@@ -131,7 +115,7 @@ class DeskNamespace(Namespace):
         return {"ok": True, "contact": contact.summary(), "events": events_after(contact, 0, staff=True)}
 
     @socket_role_required(*AGENT_ROLES)
-    @_safe
+    @ack_errors
     def on_send(self, data):
         """Send a message to the customer. ``client_id`` makes a resend after a dropped socket idempotent."""
         contact = _own_contact(data)
@@ -143,14 +127,14 @@ class DeskNamespace(Namespace):
         return {"ok": True, "event": ev, "duplicate": not created}
 
     @socket_role_required(*AGENT_ROLES)
-    @_safe
+    @ack_errors
     def on_typing(self, data):
         contact = _own_contact(data)
         do_set_typing(contact, "agent", bool(data.get("typing")), actor_id=current_user.id)
         return {"ok": True}
 
     @socket_role_required(*AGENT_ROLES)
-    @_safe
+    @ack_errors
     def on_sync(self, data):
         """Events after ``after_seq``: a reconnecting desk catches up without losing or doubling any."""
         contact = _own_contact(data)
@@ -162,7 +146,7 @@ class DeskNamespace(Namespace):
         return {"ok": True, "contact": contact.summary(), "events": events_after(contact, after, staff=True)}
 
     @socket_role_required(*AGENT_ROLES)
-    @_safe
+    @ack_errors
     def on_end(self, data):
         """End the conversation; the contact moves to wrap-up."""
         contact = _own_contact(data)
@@ -170,7 +154,7 @@ class DeskNamespace(Namespace):
         return {"ok": True, "contact": contact.summary()}
 
     @socket_role_required(*AGENT_ROLES)
-    @_safe
+    @ack_errors
     def on_wrap_up(self, data):
         """Close with a wrap-up code and notes; after-call work starts."""
         contact = _own_contact(data)
@@ -178,7 +162,7 @@ class DeskNamespace(Namespace):
         return {"ok": True, "contact": contact.summary()}
 
     @socket_role_required(*AGENT_ROLES)
-    @_safe
+    @ack_errors
     def on_transfer(self, data):
         """Transfer to a queue, a level or a named agent, with a note."""
         contact = _own_contact(data)
@@ -192,7 +176,7 @@ class DeskNamespace(Namespace):
         return {"ok": True, "contact": contact.summary()}
 
     @socket_role_required(*AGENT_ROLES)
-    @_safe
+    @ack_errors
     def on_figures(self, data=None):
         """Queue figures and the agent's own state, for the desk's periodic refresh."""
         from routing.actions import agent_snapshot, queue_figures
@@ -200,7 +184,7 @@ class DeskNamespace(Namespace):
         return {"ok": True, "queues": queue_figures(), "agent": agent_snapshot(current_user.id)}
 
     @socket_role_required(*AGENT_ROLES)
-    @_safe
+    @ack_errors
     def on_send_article(self, data):
         """Send a KB article to the customer: one message with the article, and a kb.send event."""
         from .articles import do_send_article
