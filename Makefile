@@ -36,7 +36,7 @@ static/vendor/socket.io.min.js: package.json package-lock.json
 	cp node_modules/socket.io-client/dist/socket.io.min.js node_modules/socket.io-client/dist/socket.io.min.js.map static/vendor/
 
 translations: $(VENV)/.installed
-	$(VENV)/bin/pybabel compile -q -d translations
+	$(VENV)/bin/pybabel compile -d translations >/dev/null
 
 db: setup
 	$(FLASK) db upgrade
