@@ -24,7 +24,9 @@ class Group(db.Model):
     __tablename__ = "groups"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
-    lead_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", use_alter=True), nullable=True)
+    lead_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", use_alter=True, name="fk_groups_lead_id"), nullable=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=lambda: clock.now())
 
     lead = relationship("User", foreign_keys=[lead_id])

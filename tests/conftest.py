@@ -30,19 +30,29 @@ def app(tmp_path, request):
     app = create_app(TestingConfig, **overrides)
     with app.app_context():
         if url:
-            db.drop_all()
+            _reset_schema()
         db.create_all()
     yield app
     with app.app_context():
         redis_store.flush_prefix()
         db.session.remove()
         if url:
-            db.drop_all()
+            _reset_schema()
         db.engine.dispose()
     for name in ("kefu_simulator", "kefu_ticker"):
         svc = app.extensions.get(name)
         if svc is not None and hasattr(svc, "stop"):
             svc.stop()
+
+
+def _reset_schema():
+    """A clean PostgreSQL schema for each test (drop_all cannot order the users<->groups cycle)."""
+    from sqlalchemy import text
+
+    db.session.remove()
+    with db.engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
 
 
 def _db_url(url, tmp_path):

@@ -44,7 +44,7 @@ def upgrade():
     sa.Column('name', sa.String(length=80), nullable=False),
     sa.Column('lead_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['lead_id'], ['users.id'], use_alter=True),
+    sa.ForeignKeyConstraint(['lead_id'], ['users.id'], use_alter=True, name='fk_groups_lead_id'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
     )
