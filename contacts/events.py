@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 # is internal to the centre.
 CUSTOMER_VISIBLE = frozenset({"message", "typing", "assignment", "contact.ended", "csat.invited", "transfer"})
 
+# Recorded for grading and leads, never sent to the live desk: the trainee must read the customer's mood from
+# their words, not from the simulator's state.
+AGENT_HIDDEN = frozenset({"customer.state"})
+
 _listeners: list[Callable[[dict], None]] = []
 _listeners_lock = threading.Lock()
 
@@ -152,7 +156,7 @@ def publish_contact_event(ev: ContactEvent, extra_rooms: Iterable[tuple[str, str
     room when the customer may see it."""
     payload = {"type": "contact_event", "event": ev.as_dict()}
     room = contact_room(ev.contact_id)
-    rooms = [("/desk", room), ("/floor", room)]
+    rooms = [("/floor", room)] if ev.type in AGENT_HIDDEN else [("/desk", room), ("/floor", room)]
     rooms.extend(extra_rooms)
     send_event(payload, rooms)
     if ev.type in CUSTOMER_VISIBLE:

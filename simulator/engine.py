@@ -419,10 +419,36 @@ class SimulatorEngine:
                 self._schedule(live, reaction, ts)
 
     def _schedule(self, live: LiveCustomer, reaction: Reaction, ts: float) -> None:
+        self._record_state(live, reaction)
         last = self._schedule_lines(live, reaction.lines, ts, reaction.delay)
         if reaction.end:
             reason = "satisfied" if reaction.end == "satisfied" else "abandoned"
             self._push(max(last, ts) + LEAVE_AFTER_SECONDS, live.contact_id, "leave", reason)
+
+    def _record_state(self, live: LiveCustomer, reaction: Reaction) -> None:
+        """Record the customer's mind after each reaction (``customer.state``): emotion, goals, what was
+        recognised. Grading reads the final emotion from it; the live desk never receives it."""
+        from contacts.events import append_event, publish_contact_event
+
+        snap = live.state.snapshot()
+        data = {
+            "emotion": snap["emotion"],
+            "emotion_name": snap["emotion_name"],
+            "emotion_delta": reaction.emotion_delta,
+            "patience_left": snap["patience_left"],
+            "moves": list(reaction.moves),
+            "reaction": reaction.kind,
+            "goals_done": snap["goals_done"],
+            "goals": list(live.state.scenario.goals),
+            "revealed": snap["revealed"],
+            "end": reaction.end,
+        }
+        try:
+            ev, _ = append_event(live.contact_id, "customer.state", "simulator", data=data)
+            publish_contact_event(ev)
+        except Exception:
+            db.session.rollback()
+            log.exception("could not record the customer state of contact %s", live.contact_id)
 
     def _schedule_lines(self, live: LiveCustomer, lines: list[str], ts: float, delay: float) -> float:
         """Typing starts soon after ``ts``; line i is sent at ts + delay + i * LINE_GAP_SECONDS, never before the

@@ -77,6 +77,14 @@ def test_simulated_customer_follows_the_scenario_and_rates(app, engine):
         assert db.session.get(Contact, cid).csat == 5
         assert engine.live_count() == 0
 
+        # The customer's mind is recorded after every reaction, for grading and leads, but not for the desk.
+        states = [e for e in _events(cid) if e.type == "customer.state"]
+        assert states and states[-1].actor == "simulator" and states[-1].data["end"] == "satisfied"
+        assert set(states[-1].data["goals_done"]) == set(states[-1].data["goals"])
+        from channels.chat.transcript import events_after
+
+        assert not [e for e in events_after(contact, 0, staff=True) if e["type"] == "customer.state"]
+
 
 def test_agent_ending_early_gets_a_low_rating(app, engine):
     """When the agent ends the chat before the customer's goals are met, the customer rates it low."""
