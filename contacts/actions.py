@@ -53,6 +53,7 @@ def do_create_contact(
     scenario_id: str | None = None,
     exercise_id: int | None = None,
     simulated: bool = False,
+    reserved_agent_id: int | None = None,
 ) -> Contact:
     """Open a new contact, record ``contact.created`` and put it in its queue for the ACD.
 
@@ -71,6 +72,7 @@ def do_create_contact(
         scenario_id=scenario_id,
         exercise_id=exercise_id,
         simulated=simulated,
+        reserved_agent_id=reserved_agent_id,
         customer_token=secrets.token_urlsafe(24),
         status="queued",
     )
@@ -87,6 +89,7 @@ def do_create_contact(
             "required_level": required_level,
             "scenario_id": scenario_id,
             "simulated": simulated,
+            "reserved_agent_id": reserved_agent_id,
         },
     )
     publish_contact_event(ev)

@@ -33,6 +33,8 @@ class Contact(db.Model):
     exercise_id: Mapped[int | None] = mapped_column(ForeignKey("exercises.id"), nullable=True, index=True)
 
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True, index=True)
+    # Reserved for one agent (a trainee's own practice customer): the ACD offers it to nobody else.
+    reserved_agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     wrap_up_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
     csat: Mapped[int | None] = mapped_column(nullable=True)
 
@@ -43,6 +45,7 @@ class Contact(db.Model):
     event_count: Mapped[int] = mapped_column(default=0)
 
     agent = relationship("User", foreign_keys=[agent_id])
+    reserved_agent = relationship("User", foreign_keys=[reserved_agent_id])
     events = relationship("ContactEvent", back_populates="contact", order_by="ContactEvent.seq", lazy="dynamic")
 
     @property

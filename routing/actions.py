@@ -176,6 +176,7 @@ def do_enqueue_contact(contact: Contact) -> None:
         enqueued_at=contact.created_at,
         priority=contact.priority or 0,
         rank=_required_rank(contact),
+        target_agent_id=contact.reserved_agent_id,
     )
     do_dispatch()
 
@@ -330,7 +331,7 @@ def _enqueue_waiting(contact: Contact | None, *, count_offer: bool) -> bool:
     transfer (front of its queue, with the target or the excluded sender from its last transfer event)."""
     if contact is None or contact.status != "queued":
         return False
-    kw = {"priority": contact.priority or 0}
+    kw = {"priority": contact.priority or 0, "target_agent_id": contact.reserved_agent_id}
     enqueued_at = contact.created_at
     if contact.agent_id is not None:
         ev = db.session.scalar(

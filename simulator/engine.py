@@ -168,7 +168,12 @@ class SimulatorEngine:
     # -- customers --------------------------------------------------------------------------------------
 
     def start_customer(
-        self, scenario_id: str, exercise_id: int | None = None, seed: int | None = None, started_by: int | None = None
+        self,
+        scenario_id: str,
+        exercise_id: int | None = None,
+        seed: int | None = None,
+        started_by: int | None = None,
+        reserve_for: int | None = None,
     ) -> int:
         """Open a chat contact as the scenario's customer and send the opening after a short pause.
         Returns the contact id. SimulatorError for an unknown or non-chat scenario."""
@@ -202,6 +207,7 @@ class SimulatorEngine:
                 priority=1 if (customer is not None and customer.vip) or persona.type == "vip" else 0,
                 required_level=scenario.level if scenario.level in ("L3", "L4") else None,
                 exercise_id=exercise_id,
+                reserved_agent_id=reserve_for,
             )
             state = CustomerState(scenario, pack, seed, recogniser=self._recogniser(pack))
             live = LiveCustomer(contact.id, scenario.id, lang, state, exercise_id=exercise_id, started_by=started_by)

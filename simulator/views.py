@@ -77,7 +77,11 @@ def start_customer():
     if not engine.content.exists(scenario_id.strip()):
         return _error(f"no scenario {scenario_id.strip()!r}", 404)
     try:
-        contact_id = engine.start_customer(scenario_id.strip(), seed=seed, started_by=current_user.id)
+        # A trainee's practice customer is theirs: reserved, so the ACD offers it to nobody else.
+        reserve = current_user.id if current_user.role == "trainee" else None
+        contact_id = engine.start_customer(
+            scenario_id.strip(), seed=seed, started_by=current_user.id, reserve_for=reserve
+        )
     except (SimulatorError, ActionError) as e:
         return _error(str(e))
     return jsonify(contact_id=contact_id, scenario_id=scenario_id.strip()), 201

@@ -21,6 +21,7 @@ def start_chat(
     priority: int = 0,
     required_level: str | None = None,
     exercise_id: int | None = None,
+    reserved_agent_id: int | None = None,
 ) -> Contact:
     """Open a chat contact as a customer; the returned contact's ``customer_token`` is the customer's key."""
     if not queue.startswith("chat."):
@@ -40,6 +41,7 @@ def start_chat(
         scenario_id=scenario_id,
         exercise_id=exercise_id,
         simulated=simulated,
+        reserved_agent_id=reserved_agent_id,
     )
 
 

@@ -179,3 +179,17 @@ def test_worker_thread_drives_customers_in_the_background(app, engine):
         do_post_message(db.session.get(Contact, cid), "agent", "请提供订单号。", actor_id=agent.id)
         assert wait_for(lambda: "订单号是A20240501。" in _customer_lines(cid))
     engine.stop()
+
+
+def test_practice_customer_is_reserved_for_its_trainee(app, engine):
+    """A practice customer reserved for a trainee waits for that trainee even when another agent is idle longer."""
+    with app.app_context():
+        idle_longer = factories.user("idle", role="trainee", level="L4")
+        mine = factories.user("mine", role="trainee", level="L4")
+        do_set_agent_state(idle_longer, "available")
+        cid = engine.start_customer("zh-test-refund", seed=1, started_by=mine.id, reserve_for=mine.id)
+        assert db.session.get(Contact, cid).status == "queued"  # not offered to the other agent
+        do_set_agent_state(mine, "available")
+        contact = db.session.get(Contact, cid)
+        db.session.refresh(contact)
+        assert contact.status == "active" and contact.agent_id == mine.id
