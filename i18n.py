@@ -46,4 +46,6 @@ SHOWN_CODES = (
     N_("low"), N_("normal"), N_("high"), N_("urgent"), N_("none"), N_("medium"), N_("crisis"),
     # agent states
     N_("available"), N_("away"), N_("acw"), N_("busy"), N_("offline"),
+    # exercises
+    N_("practice"), N_("exam"), N_("planned"), N_("running"), N_("finished"), N_("stopped"),
 )  # fmt: skip

@@ -22,3 +22,24 @@ def floor():
 @role_required("lead", "admin")
 def api_floor():
     return jsonify(floor_snapshot(current_user))
+
+
+@bp.route("/floor/exercises")
+@role_required("lead", "admin")
+def exercises():
+    """Plan, start and stop exercises: a mix of simulated customers arriving as a Poisson process."""
+    from sqlalchemy import select
+
+    from accounts.models import Group
+    from extensions import db
+    from i18n import current_lang
+    from scenarios.registry import list_scenarios
+    from simulator.models import Exercise
+
+    lang = current_lang()
+    rows = db.session.scalars(select(Exercise).order_by(Exercise.id.desc()).limit(100)).all()
+    groups = db.session.scalars(select(Group).order_by(Group.name)).all()
+    if current_user.role == "lead":
+        groups = [g for g in groups if g.lead_id == current_user.id]
+    scenarios = [{"id": s.id, "title": s.title, "level": s.level} for s in list_scenarios(lang=lang, channel="chat")]
+    return render_template("console/exercises.html", exercises=rows, groups=groups, scenarios=scenarios, lang=lang)

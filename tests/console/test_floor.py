@@ -50,3 +50,18 @@ def test_floor_refuses_trainees(app):
     assert http.get("/floor").status_code == 403
     fl = socketio.test_client(app, namespace="/floor", flask_test_client=http)
     assert not fl.is_connected("/floor")
+
+
+def test_exercises_page_lists_and_refuses_trainees(app):
+    """Leads open the exercises page and see a created exercise; trainees are refused."""
+    from simulator.models import Exercise
+
+    with app.app_context():
+        factories.user("leadX", role="lead")
+        factories.user("tx", level="L4")
+        db.session.add(Exercise(name="早班演练", kind="practice", mix={"zh-x": 1.0}, seed=7))
+        db.session.commit()
+    http = _login(app, "leadX")
+    page = http.get("/floor/exercises").get_data(as_text=True)
+    assert "早班演练" in page and 'id="exercise-form"' in page
+    assert _login(app, "tx").get("/floor/exercises").status_code == 403
