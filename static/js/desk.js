@@ -168,9 +168,9 @@ function renderConversation() {
     if (ev.type === 'message') {
       box.append(el('div', { class: `msg ${ev.actor}`, dataset: { seq: ev.seq } },
         el('span', { class: 'who' }, T[ev.actor] || ev.actor), el('div', { class: 'text' }, ev.text)));
-    } else if (['assignment', 'transfer', 'contact.ended', 'wrap_up', 'kb.send', 'csat.answered'].includes(ev.type)) {
-      const label = ev.type === 'csat.answered' ? `${T.csat}: ${ev.data.score}` : ev.type === 'kb.send' ? `${T.sentArticle}: ${ev.data.title || ev.data.slug}` : ev.type;
-      box.append(el('div', { class: 'sys', dataset: { seq: ev.seq } }, label));
+    } else {
+      const label = systemLabel(ev);
+      if (label) box.append(el('div', { class: 'sys', dataset: { seq: ev.seq, type: ev.type } }, label));
     }
   }
   for (const [cid, p] of state.pending) {
@@ -178,6 +178,21 @@ function renderConversation() {
   }
   $('typing-indicator').hidden = !entry.customerTyping;
   box.scrollTop = box.scrollHeight;
+}
+
+// One line in the conversation for the events a trainee should notice; the rest stay in the transcript.
+function systemLabel(ev) {
+  switch (ev.type) {
+    case 'assignment': return ev.data.after_transfer ? `${T.transferredToYou} · ${ev.data.agent_name}` : `${T.assigned} · ${ev.data.agent_name}`;
+    case 'transfer': return `${T.transferred} → ${ev.data.target}: ${ev.text || ''}`;
+    case 'contact.ended': return `${T.ended} (${T.reasons[ev.data.reason] || ev.data.reason})`;
+    case 'wrap_up': return `${T.closed} · ${ev.data.code}`;
+    case 'kb.send': return `${T.sentArticle}: ${ev.data.title || ev.data.slug}`;
+    case 'csat.answered': return `${T.csat}: ${ev.data.score}/5`;
+    case 'ticket.created': return `${T.ticket} ${ev.data.number}`;
+    case 'crm.verify': return `${T.identity}: ${ev.data.result === 'verified' ? T.verified : T.notVerified}`;
+    default: return null;
+  }
 }
 
 async function sendMessage(contactId, text, cid) {

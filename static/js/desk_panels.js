@@ -47,7 +47,7 @@ export function initPanels({ cfg, getCurrent, socket }) {
           el('dt', {}, '☎'), el('dd', { id: 'profile-phone' }, c.phone || ''),
           el('dt', {}, 'ID'), el('dd', { id: 'profile-id' }, c.id_number || ''),
           el('dt', {}, 'tier'), el('dd', {}, c.tier || ''),
-          el('dt', {}, '¥'), el('dd', {}, c.accounts ? JSON.stringify(c.accounts) : '')),
+          ...Object.entries(c.accounts || {}).flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, typeof v === 'object' ? JSON.stringify(v) : String(v))])),
         el('h4', {}, T.orders),
         el('ul', { class: 'orders' }, ...orders.map((o) => el('li', {}, `${o.order_no} · ${o.product} · ${o.amount} · ${o.status}`))));
       $('verify-row').hidden = !getCurrent();
@@ -136,6 +136,7 @@ export function initPanels({ cfg, getCurrent, socket }) {
     try {
       const data = await api('GET', `/api/kb/search?q=${encodeURIComponent(q)}&lang=${cfg.lang}&contact_id=${getCurrent() || ''}`);
       const rows = list(data, 'results', 'articles');
+      $('kb-results-head').hidden = false;
       if (rows.length) renderArticles($('kb-results'), rows);
       else $('kb-results').replaceChildren(el('li', { class: 'muted' }, T.noResults));
     } catch (e) { showError($('kb-results'), e); }
@@ -156,7 +157,7 @@ export function initPanels({ cfg, getCurrent, socket }) {
     if (!cid) { $('kb-suggestions').replaceChildren(); return; }
     try {
       const data = await api('GET', `/api/kb/suggest?contact_id=${cid}`);
-      renderArticles($('kb-suggestions'), list(data, 'suggestions', 'results'));
+      renderArticles($('kb-suggestions'), list(data, 'suggestions', 'results').slice(0, 5));
     } catch (e) { $('kb-suggestions').replaceChildren(); }
   }
 

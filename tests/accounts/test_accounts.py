@@ -124,3 +124,12 @@ def test_login_redirect_is_local_only(client, make_user):
     make_user("nx")
     resp = client.post("/login?next=https://evil.example/", data={"username": "nx", "password": "pass1234"})
     assert resp.status_code == 302 and "evil" not in resp.headers["Location"]
+
+
+def test_ui_speaks_both_languages(client):
+    """The login page is in Chinese with ?lang=zh_CN and in English with ?lang=en (the choice sticks)."""
+    zh = client.get("/login?lang=zh_CN").get_data(as_text=True)
+    assert "登录" in zh and 'lang="zh-CN"' in zh
+    assert "登录" in client.get("/login").get_data(as_text=True)  # remembered in the session
+    en = client.get("/login?lang=en").get_data(as_text=True)
+    assert "Log in" in en and "登录" not in en
