@@ -163,7 +163,7 @@ function renderConversation() {
   $('wrap-up-go').disabled = !entry || !['active', 'wrap_up'].includes(entry.contact.status);
   if (!entry) { $('conv-title').textContent = ''; return; }
   $('conv-title').textContent = `${entry.contact.customer_name || ''} #${entry.contact.id}`;
-  $('conv-status').textContent = entry.contact.status;
+  $('conv-status').textContent = T.statuses[entry.contact.status] || entry.contact.status;
   for (const ev of entry.events) {
     if (ev.type === 'message') {
       box.append(el('div', { class: `msg ${ev.actor}`, dataset: { seq: ev.seq } },

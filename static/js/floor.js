@@ -24,7 +24,7 @@ function render(snap) {
     const s = a.effective_state || a.state;
     const load = Object.entries(a.load || {}).map(([ch, n]) => `${ch} ${n}/${(a.capacity || {})[ch] ?? '-'}`).join(' ');
     return el('tr', { dataset: { agentId: a.agent_id } }, el('td', {}, a.name), el('td', {}, a.level || ''),
-      el('td', { class: `state-${s}` }, s), el('td', {}, fmtSeconds(a.since ? now - a.since : null)), el('td', {}, load));
+      el('td', { class: `state-${s}` }, cfg.i18n.codes[s] || s), el('td', {}, fmtSeconds(a.since ? now - a.since : null)), el('td', {}, load));
   }));
   const qb = document.querySelector('#floor-queues tbody');
   qb.replaceChildren(...Object.entries(snap.queues).map(([q, f]) => el('tr', { dataset: { queue: q } }, el('td', {}, q),
@@ -34,7 +34,7 @@ function render(snap) {
   const cb = document.querySelector('#floor-contacts tbody');
   cb.replaceChildren(...snap.contacts.map((c) => el('tr', { dataset: { contactId: c.id } },
     el('td', {}, el('a', { href: `/contacts/${c.id}`, title: cfg.i18n.open }, `#${c.id}`)), el('td', {}, c.queue),
-    el('td', {}, c.customer_name || ''), el('td', {}, names[c.agent_id] || ''), el('td', {}, c.status),
+    el('td', {}, c.customer_name || ''), el('td', {}, names[c.agent_id] || ''), el('td', {}, cfg.i18n.codes[c.status] || c.status),
     el('td', {}, fmtSeconds(now - c.created_at)))));
 }
 
