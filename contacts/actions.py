@@ -28,6 +28,22 @@ def _floor_summary(contact: Contact) -> None:
     send_event({"type": "contact_state", "contact": contact.summary()}, [("/floor", "floor")])
 
 
+def _report_to_senders(contact: Contact, result: dict) -> None:
+    """Tell every agent who transferred this contact what became of it (taken by whom, closed how)."""
+    from .models import ContactEvent
+
+    senders = {
+        e.data.get("from_agent_id")
+        for e in db.session.scalars(
+            select(ContactEvent).where(ContactEvent.contact_id == contact.id, ContactEvent.type == "transfer")
+        )
+    }
+    senders.discard(None)
+    senders.discard(contact.agent_id)
+    payload = {"type": "transfer_result", "contact_id": contact.id, "customer_name": contact.customer_name, **result}
+    send_event(payload, [("/desk", f"agent:{sid}") for sid in sorted(senders)])
+
+
 def get_contact(contact_id) -> Contact:
     """The contact with this id, or ActionError (unknown ids are bad input, not a crash)."""
     try:
@@ -156,6 +172,8 @@ def do_assign_contact(contact_id: int, agent_id: int) -> Contact:
     )
     publish_contact_event(ev, extra_rooms=[("/desk", f"agent:{agent_id}")])
     _floor_summary(contact)
+    if transferred:
+        _report_to_senders(contact, {"status": "taken", "agent_name": agent.display_name})
     return contact
 
 
@@ -247,6 +265,7 @@ def do_wrap_up_contact(contact: Contact, agent: User, code: str, notes: str = ""
     ev, _ = append_event(contact, "wrap_up", "agent", actor_id=agent.id, text=notes or None, data={"code": code})
     publish_contact_event(ev)
     _floor_summary(contact)
+    _report_to_senders(contact, {"status": "closed", "agent_name": agent.display_name, "code": code})
     from routing.actions import do_release_seat
 
     do_release_seat(agent, contact)

@@ -54,8 +54,17 @@ socket.on('event', (msg) => {
   if (msg.type === 'contact_event') onContactEvent(msg.event);
   else if (msg.type === 'agent_state' && msg.agent && cfg.me.id === msg.agent.agent_id) renderAgent(msg.agent);
   else if (msg.type === 'queue_figures') renderQueues(msg.queues);
-  else if (msg.type === 'callback_due') panels.callbackDue(msg);
+  else if (msg.type === 'callback_due') { panels.callbackDue(msg); notice(`${T.callbackDue}: ${msg.callback ? msg.callback.note || '' : ''}`); }
+  else if (msg.type === 'transfer_result') {
+    const who = msg.status === 'taken' ? T.transferTaken : T.transferClosed;
+    notice(`#${msg.contact_id} ${msg.customer_name || ''} · ${who} ${msg.agent_name}${msg.code ? ` (${msg.code})` : ''}`);
+  }
 });
+
+function notice(text) {
+  $('notices-card').hidden = false;
+  $('notices').prepend(el('li', { class: 'notice' }, `${new Date().toLocaleTimeString()} ${text}`));
+}
 
 async function onContactEvent(ev) {
   let entry = state.contacts.get(ev.contact_id);

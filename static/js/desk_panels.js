@@ -124,6 +124,19 @@ export function initPanels({ cfg, getCurrent, socket }) {
     } catch (err) { alert(err.message); }
   });
 
+  $('callback-go').addEventListener('click', async () => {
+    const due = $('callback-due').value;
+    if (!due || !getCurrent()) return;
+    const body = { contact_id: getCurrent(), due_at: new Date(due).toISOString(), note: $('callback-note').value };
+    if (ticket) body.ticket_number = ticket.number;
+    if (profileId) body.customer_id = profileId;
+    try {
+      await api('POST', '/api/callbacks', body);
+      $('callback-status').textContent = T.callbackScheduled;
+      $('callback-note').value = '';
+    } catch (err) { $('callback-status').textContent = err.message; }
+  });
+
   // --- Knowledge base ---
   function renderArticles(ul, rows) {
     ul.replaceChildren(...rows.map((a) => el('li', { class: 'result', dataset: { slug: a.slug }, onclick: () => openArticle(a.slug) },

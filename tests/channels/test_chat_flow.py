@@ -260,6 +260,8 @@ def test_transfer_to_named_agent_with_note(app, agent_ready, make_user):
         callback=True,
     )
     assert r["ok"], r
+    taken = [e for e in _events(first, "/desk") if e["type"] == "transfer_result"]
+    assert taken and taken[0]["status"] == "taken"
     with app.app_context():
         c = db.session.get(Contact, cid)
         assert c.agent.username == target and c.status == "active"
@@ -267,3 +269,8 @@ def test_transfer_to_named_agent_with_note(app, agent_ready, make_user):
     assert join["ok"]
     notes = [e["text"] for e in join["events"] if e["type"] == "transfer"]
     assert notes == ["客户要求退款，已核实身份"]
+    # the sender hears what became of it: taken, then closed with the receiver's wrap-up code
+    first.get_received("/desk")
+    second.emit("wrap_up", {"contact_id": cid, "code": "refund"}, namespace="/desk", callback=True)
+    results = [e for e in _events(first, "/desk") if e["type"] == "transfer_result"]
+    assert results and results[-1]["status"] == "closed" and results[-1]["code"] == "refund"
