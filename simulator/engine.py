@@ -30,8 +30,9 @@ from contacts.actions import ActionError
 from contacts.models import Contact
 from extensions import db
 
-from .arrivals import plan_arrivals
 from .content import ContentError, RegistryContent
+from .errors import SimulatorError  # noqa: F401  (re-exported)
+from .exercises import ExerciseSchedule, ExerciseStateError, _Arrival  # noqa: F401  (re-exported)
 from .models import Exercise
 from .moves import MoveRecogniser
 from .persona import DESK_MOVES, CustomerState, Reaction
@@ -46,14 +47,6 @@ WATCHED = frozenset(
 CLOSED_LINGER_SECONDS = 300  # forget a customer this long after their contact closed without a CSAT answer
 LINE_GAP_SECONDS = 1.5  # between two lines of one reply
 LEAVE_AFTER_SECONDS = 1.0
-
-
-class SimulatorError(ValueError):
-    """A refused simulator request (unknown scenario, wrong channel); the message is shown as is."""
-
-
-class ExerciseStateError(SimulatorError):
-    """The exercise is not in a state that allows this (starting a running one, stopping a finished one)."""
 
 
 @dataclass
@@ -80,16 +73,7 @@ class _Action:
     value: object = field(compare=False, default=None)
 
 
-@dataclass(order=True)
-class _Arrival:
-    due: float
-    seq: int
-    exercise_id: int = field(compare=False)
-    scenario_id: str = field(compare=False)
-    seed: int = field(compare=False)
-
-
-class SimulatorEngine:
+class SimulatorEngine(ExerciseSchedule):
     """Drives simulated customers for one app. Stored as ``app.extensions["kefu_simulator"]``."""
 
     def __init__(self, app, content=None):
@@ -229,53 +213,6 @@ class SimulatorEngine:
                 and (exercise_id is None or lc.exercise_id == exercise_id)
                 and (started_by is None or lc.started_by == started_by)
             )
-
-    # -- exercises --------------------------------------------------------------------------------------
-
-    def start_exercise(self, exercise: Exercise) -> None:
-        """Plan the arrivals (stored in ``exercise.schedule``), mark it running and start customers at their
-        offsets on later ticks."""
-        with self._lock, self._context():
-            if exercise.status != "planned":
-                raise ExerciseStateError(f"exercise {exercise.id} is {exercise.status}; only a planned one can start")
-            unknown = [sid for sid in exercise.mix if not self.content.exists(sid)]
-            if unknown:
-                raise SimulatorError(f"unknown scenario(s) in the mix: {', '.join(sorted(unknown))}")
-            plan = plan_arrivals(exercise.mix, exercise.rate_per_minute, exercise.duration_seconds, exercise.seed)
-            exercise.schedule = [[offset, sid] for offset, sid in plan]
-            exercise.status = "running"
-            exercise.started_at = clock.timestamp()
-            db.session.commit()
-            self._queue_arrivals(exercise)
-
-    def stop_exercise(self, exercise: Exercise, *, end_customers: bool = True) -> None:
-        """Stop a running exercise: no more arrivals; its customers still in conversation leave."""
-        with self._lock, self._context():
-            if exercise.status != "running":
-                raise ExerciseStateError(f"exercise {exercise.id} is {exercise.status}; only a running one can stop")
-            self._arrivals = [a for a in self._arrivals if a.exercise_id != exercise.id]
-            heapq.heapify(self._arrivals)
-            self._running_exercises.discard(exercise.id)
-            exercise.status = "stopped"
-            exercise.ended_at = clock.timestamp()
-            db.session.commit()
-            if end_customers:
-                for live in list(self.live.values()):
-                    if live.exercise_id == exercise.id and live.closed_at is None:
-                        self._drop_actions(live.contact_id, kinds=("typing", "say", "leave"))
-                        self._perform(
-                            _Action(clock.timestamp(), next(self._seq), live.contact_id, "leave", "exercise_stopped")
-                        )
-
-    def _queue_arrivals(self, exercise: Exercise, after: float | None = None) -> None:
-        started = exercise.started_at or clock.timestamp()
-        for i, (offset, sid) in enumerate(exercise.schedule or []):
-            due = started + float(offset)
-            if after is not None and due <= after:
-                continue
-            seed = exercise.seed * 100_003 + i  # one seed per arrival, fixed by the exercise's seed
-            heapq.heappush(self._arrivals, _Arrival(due, next(self._seq), exercise.id, sid, seed))
-        self._running_exercises.add(exercise.id)
 
     # -- driving ----------------------------------------------------------------------------------------
 
@@ -517,6 +454,9 @@ class SimulatorEngine:
             db.session.rollback()
             log.exception("simulated customer on contact %s: %s failed", contact.id, action.kind)
 
+    def _leave_now(self, contact_id: int, reason: str) -> None:
+        self._perform(_Action(clock.timestamp(), next(self._seq), contact_id, "leave", reason))
+
     def _forget(self, live: LiveCustomer) -> None:
         live.done = True
         if live.closed_at is None:
@@ -525,27 +465,8 @@ class SimulatorEngine:
         self.live.pop(live.contact_id, None)
         self._ids.discard(live.contact_id)
 
-    def _start_due_arrivals(self, now: float) -> None:
-        while self._arrivals and self._arrivals[0].due <= now:
-            arrival = heapq.heappop(self._arrivals)
-            try:
-                self.start_customer(arrival.scenario_id, exercise_id=arrival.exercise_id, seed=arrival.seed)
-            except Exception:
-                db.session.rollback()
-                log.exception("exercise %s: could not start a %s customer", arrival.exercise_id, arrival.scenario_id)
-
     def _housekeeping(self, now: float) -> None:
         for live in list(self.live.values()):
             if live.closed_at is not None and now - live.closed_at > CLOSED_LINGER_SECONDS:
                 self._forget(live)
-        for ex_id in list(self._running_exercises):
-            if any(a.exercise_id == ex_id for a in self._arrivals):
-                continue
-            if any(lc.exercise_id == ex_id for lc in self.live.values()):
-                continue
-            self._running_exercises.discard(ex_id)
-            exercise = db.session.get(Exercise, ex_id)
-            if exercise is not None and exercise.status == "running":
-                exercise.status = "finished"
-                exercise.ended_at = now
-                db.session.commit()
+        self._finish_exercises(now)

@@ -1,0 +1,99 @@
+"""Exercises on the simulator: plan Poisson arrivals for a scenario mix, start customers when they are due,
+stop early, and mark an exercise finished when its last customer is gone. A mixin of SimulatorEngine."""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from dataclasses import dataclass, field
+
+from clock import clock
+from extensions import db
+
+from .arrivals import plan_arrivals
+from .errors import ExerciseStateError, SimulatorError
+from .models import Exercise
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(order=True)
+class _Arrival:
+    due: float
+    seq: int
+    exercise_id: int = field(compare=False)
+    scenario_id: str = field(compare=False)
+    seed: int = field(compare=False)
+
+
+class ExerciseSchedule:
+    """Exercise scheduling for SimulatorEngine (which provides _lock, _context, _seq, _arrivals,
+    _running_exercises, live, content, start_customer, _drop_actions and _leave_now)."""
+
+    # -- exercises --------------------------------------------------------------------------------------
+
+    def start_exercise(self, exercise: Exercise) -> None:
+        """Plan the arrivals (stored in ``exercise.schedule``), mark it running and start customers at their
+        offsets on later ticks."""
+        with self._lock, self._context():
+            if exercise.status != "planned":
+                raise ExerciseStateError(f"exercise {exercise.id} is {exercise.status}; only a planned one can start")
+            unknown = [sid for sid in exercise.mix if not self.content.exists(sid)]
+            if unknown:
+                raise SimulatorError(f"unknown scenario(s) in the mix: {', '.join(sorted(unknown))}")
+            plan = plan_arrivals(exercise.mix, exercise.rate_per_minute, exercise.duration_seconds, exercise.seed)
+            exercise.schedule = [[offset, sid] for offset, sid in plan]
+            exercise.status = "running"
+            exercise.started_at = clock.timestamp()
+            db.session.commit()
+            self._queue_arrivals(exercise)
+
+    def stop_exercise(self, exercise: Exercise, *, end_customers: bool = True) -> None:
+        """Stop a running exercise: no more arrivals; its customers still in conversation leave."""
+        with self._lock, self._context():
+            if exercise.status != "running":
+                raise ExerciseStateError(f"exercise {exercise.id} is {exercise.status}; only a running one can stop")
+            self._arrivals = [a for a in self._arrivals if a.exercise_id != exercise.id]
+            heapq.heapify(self._arrivals)
+            self._running_exercises.discard(exercise.id)
+            exercise.status = "stopped"
+            exercise.ended_at = clock.timestamp()
+            db.session.commit()
+            if end_customers:
+                for live in list(self.live.values()):
+                    if live.exercise_id == exercise.id and live.closed_at is None:
+                        self._drop_actions(live.contact_id, kinds=("typing", "say", "leave"))
+                        self._leave_now(live.contact_id, "exercise_stopped")
+
+    def _queue_arrivals(self, exercise: Exercise, after: float | None = None) -> None:
+        started = exercise.started_at or clock.timestamp()
+        for i, (offset, sid) in enumerate(exercise.schedule or []):
+            due = started + float(offset)
+            if after is not None and due <= after:
+                continue
+            seed = exercise.seed * 100_003 + i  # one seed per arrival, fixed by the exercise's seed
+            heapq.heappush(self._arrivals, _Arrival(due, next(self._seq), exercise.id, sid, seed))
+        self._running_exercises.add(exercise.id)
+
+    def _start_due_arrivals(self, now: float) -> None:
+        while self._arrivals and self._arrivals[0].due <= now:
+            arrival = heapq.heappop(self._arrivals)
+            try:
+                self.start_customer(arrival.scenario_id, exercise_id=arrival.exercise_id, seed=arrival.seed)
+            except Exception:
+                db.session.rollback()
+                log.exception("exercise %s: could not start a %s customer", arrival.exercise_id, arrival.scenario_id)
+
+    def _finish_exercises(self, now: float) -> None:
+        """A running exercise with no arrivals left and no live customer is finished."""
+        for ex_id in list(self._running_exercises):
+            if any(a.exercise_id == ex_id for a in self._arrivals):
+                continue
+            if any(lc.exercise_id == ex_id for lc in self.live.values()):
+                continue
+            self._running_exercises.discard(ex_id)
+            exercise = db.session.get(Exercise, ex_id)
+            if exercise is not None and exercise.status == "running":
+                exercise.status = "finished"
+                exercise.ended_at = now
+                db.session.commit()
