@@ -7,7 +7,7 @@ LANGS = ("zh_CN", "en")
 
 def select_locale() -> str:
     """Flask-Babel's locale selector: ?lang= (remembered in the session), the user's own, then the browser's."""
-    from flask import request, session
+    from flask import current_app, request, session
     from flask_login import current_user
 
     if request.args.get("lang") in LANGS:
@@ -16,7 +16,7 @@ def select_locale() -> str:
         return session["lang"]
     if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale in LANGS:
         return current_user.locale
-    return request.accept_languages.best_match(LANGS) or "zh_CN"
+    return request.accept_languages.best_match(LANGS) or current_app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")
 
 
 def current_lang() -> str:

@@ -11,8 +11,9 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from clock import clock
@@ -57,20 +58,15 @@ def append_event(
     data: dict | None = None,
     client_id: str | None = None,
     commit: bool = True,
-) -> tuple[ContactEvent, bool]:
+) -> tuple[ContactEvent | RecordedEvent, bool]:
     """Append one event to a contact's log with the next sequence number and a server timestamp.
 
     Returns ``(event, created)``. When ``client_id`` repeats one already recorded for this contact (a client
     resending after a dropped socket), the existing event is returned with ``created=False`` and nothing is
-    written twice. With ``commit=True`` the event is durable when this returns.
+    written twice: the unique (contact, client_id) index decides, so the common case costs no extra lookup.
+    With ``commit=True`` the event is durable when this returns.
     """
     contact_id = contact if isinstance(contact, int) else contact.id
-    if client_id:
-        existing = db.session.scalar(
-            select(ContactEvent).where(ContactEvent.contact_id == contact_id, ContactEvent.client_id == client_id)
-        )
-        if existing is not None:
-            return existing, False
     # Atomic per-contact sequence on SQLite and PostgreSQL alike: the row update serialises writers.
     seq = db.session.execute(
         update(Contact)
@@ -78,33 +74,65 @@ def append_event(
         .values(event_count=Contact.event_count + 1)
         .returning(Contact.event_count)
     ).scalar_one()
-    event = ContactEvent(
-        contact_id=contact_id,
-        seq=seq,
-        type=type,
-        actor=actor,
-        actor_id=actor_id,
-        ts=clock.timestamp(),
-        client_id=client_id,
-        text=text,
-        data=data or {},
-    )
-    db.session.add(event)
-    if commit:
-        try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            if client_id:  # lost a race with the same retry: return the winner
-                existing = db.session.scalar(
-                    select(ContactEvent).where(
-                        ContactEvent.contact_id == contact_id, ContactEvent.client_id == client_id
-                    )
-                )
-                if existing is not None:
-                    return existing, False
-            raise
-    return event, True
+    values = {
+        "contact_id": contact_id,
+        "seq": seq,
+        "type": type,
+        "actor": actor,
+        "actor_id": actor_id,
+        "ts": clock.timestamp(),
+        "client_id": client_id,
+        "text": text,
+        "data": data or {},
+    }
+    if not commit:
+        event = ContactEvent(**values)
+        db.session.add(event)
+        return event, True
+    try:
+        # A Core insert: the ORM unit of work costs more than the whole write on this hot path.
+        event_id = db.session.execute(insert(ContactEvent).values(**values).returning(ContactEvent.id)).scalar_one()
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()  # also undoes the sequence increment above
+        if client_id:  # a resend (or a race with the same retry): return what was recorded first
+            existing = db.session.scalar(
+                select(ContactEvent).where(ContactEvent.contact_id == contact_id, ContactEvent.client_id == client_id)
+            )
+            if existing is not None:
+                return existing, False
+        raise
+    return RecordedEvent(id=event_id, **values), True
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """A ContactEvent just written: the same fields and ``as_dict`` as the row, without reading it back."""
+
+    id: int
+    contact_id: int
+    seq: int
+    type: str
+    actor: str
+    actor_id: int | None
+    ts: float
+    client_id: str | None
+    text: str | None
+    data: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "contact_id": self.contact_id,
+            "seq": self.seq,
+            "type": self.type,
+            "actor": self.actor,
+            "actor_id": self.actor_id,
+            "ts": self.ts,
+            "client_id": self.client_id,
+            "text": self.text,
+            "data": dict(self.data),
+        }
 
 
 def customer_view(ev: dict) -> dict:
@@ -151,15 +179,16 @@ def send_event(event: dict, rooms: Iterable[tuple[str, str]] = ()) -> None:
             log.exception("listener %r failed", listener)
 
 
-def publish_contact_event(ev: ContactEvent, extra_rooms: Iterable[tuple[str, str]] = ()) -> dict:
+def publish_contact_event(ev: ContactEvent | RecordedEvent, extra_rooms: Iterable[tuple[str, str]] = ()) -> dict:
     """Publish a recorded ContactEvent: to the desk and floor rooms of its contact, and to the customer's
     room when the customer may see it."""
-    payload = {"type": "contact_event", "event": ev.as_dict()}
-    room = contact_room(ev.contact_id)
-    rooms = [("/floor", room)] if ev.type in AGENT_HIDDEN else [("/desk", room), ("/floor", room)]
+    event = ev.as_dict()  # from the values kept at append time: no reload after the commit
+    payload = {"type": "contact_event", "event": event}
+    room = contact_room(event["contact_id"])
+    rooms = [("/floor", room)] if event["type"] in AGENT_HIDDEN else [("/desk", room), ("/floor", room)]
     rooms.extend(extra_rooms)
     send_event(payload, rooms)
-    if ev.type in CUSTOMER_VISIBLE:
+    if event["type"] in CUSTOMER_VISIBLE:
         try:
             socketio.emit(
                 "event",
