@@ -22,7 +22,9 @@ PACKAGES = (
     "scenarios",
     "channels",
     "simulator",
+    "grading",
     "console",
+    "theory",
 )
 
 
@@ -63,6 +65,7 @@ def create_app(config: type[Config] | str | None = None, **overrides) -> Flask:
         "knowledge_base.models",
         "simulator.models",
         "scenarios.models",
+        "theory.models",
     ):
         importlib.import_module(name)
     for name in PACKAGES:

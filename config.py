@@ -64,6 +64,8 @@ class Config:
     CLOCK_SPEED = float(os.environ.get("KEFU_CLOCK_SPEED", 1.0))
     SIMULATOR_ENABLED = os.environ.get("KEFU_SIMULATOR", "1") != "0"
     TICK_SECONDS = 0.25
+    GRADING_EVALUATORS = None  # None: every registered evaluator; or a list of names
+    GRADING_AUTO = True  # grade simulated practice contacts when they are wrapped up
 
     @classmethod
     def init(cls) -> None:

@@ -60,6 +60,9 @@ def seed_cmd(no_content):
         for lang_dir in sorted(p for p in root.iterdir() if p.is_dir()):
             report = load_pack_into_db(lang_dir)
             click.echo(f"content {lang_dir.name}: {report}")
+        from theory.loader import load_all_banks
+
+        click.echo(f"theory banks: {load_all_banks()}")
     rows = seed_demo()
     click.echo("")
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD})")

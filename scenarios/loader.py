@@ -41,6 +41,7 @@ class Pack:
     crm: CrmFile
     kb: KbFile
     scenarios: list[Scenario]
+    rubrics: list = field(default_factory=list)  # grading.rubric.Rubric, from rubrics/*.yaml
 
     @property
     def lang(self) -> str:
@@ -103,6 +104,8 @@ def load_pack(path: str | Path) -> Pack:
         if sc is not None:
             scenarios.append((doc, sc))
 
+    rubrics = _read_rubrics(path, info, [sc for _d, sc in scenarios], errors)
+
     if info is not None:
         errors += _check_pack_info(info_doc, info, path)
     if crm is not None:
@@ -113,7 +116,7 @@ def load_pack(path: str | Path) -> Pack:
 
     if errors:
         raise PackError(errors)
-    return Pack(path=path, info=info, crm=crm, kb=kb, scenarios=[sc for _d, sc in scenarios])
+    return Pack(path=path, info=info, crm=crm, kb=kb, scenarios=[sc for _d, sc in scenarios], rubrics=rubrics)
 
 
 def load_pack_into_db(path: str | Path | Pack) -> LoadReport:
@@ -164,6 +167,34 @@ def _duplicates(doc: YamlDoc, items: list, attr: str, list_loc: tuple, what: str
         else:
             seen[key] = i
     return errors
+
+
+def _read_rubrics(path: Path, info: PackInfo | None, scenarios: list[Scenario], errors: list[str]) -> list:
+    """Validate rubrics/*.yaml (optional folder): the Rubric schema, then the cross-checks of
+    ``grading.rubric.rubric_problems`` (evaluators and their params), the pack language and scenario ids."""
+    from grading.rubric import Rubric, rubric_problems
+
+    folder = path / "rubrics"
+    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]) if folder.is_dir() else []
+    rubrics, first_file = [], {}
+    scenario_ids = {sc.id for sc in scenarios}
+    for f in files:
+        doc, rubric = _read_model(f, Rubric, errors)
+        if rubric is None:
+            continue
+        problems = rubric_problems(rubric)
+        if info is not None and rubric.lang != info.lang:
+            problems.append((("lang",), f"{rubric.lang!r} does not match the pack language {info.lang!r}"))
+        if rubric.id in first_file:
+            problems.append((("id",), f"duplicate rubric id {rubric.id!r} (also in {first_file[rubric.id]})"))
+        first_file.setdefault(rubric.id, doc.name)
+        for i, sid in enumerate(rubric.scenarios):
+            if sid not in scenario_ids:
+                problems.append((("scenarios", i), f"scenario {sid!r} is not in this pack"))
+        errors += [doc.error(loc, msg) for loc, msg in problems]
+        if not problems:
+            rubrics.append(rubric)
+    return rubrics
 
 
 def _check_pack_info(doc: YamlDoc, info: PackInfo, path: Path) -> list[str]:

@@ -31,3 +31,15 @@ class PackRecord(db.Model):
     lang: Mapped[str] = mapped_column(String(8), primary_key=True)
     data: Mapped[dict] = mapped_column(JSON)
     updated_at: Mapped[float] = mapped_column(Float, default=lambda: clock.timestamp())
+
+
+class RubricRecord(db.Model):
+    """A validated grading rubric (``grading.rubric.Rubric.model_dump()``), loaded from a pack's rubrics/."""
+
+    __tablename__ = "rubric_records"
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    version: Mapped[int] = mapped_column(default=1)
+    lang: Mapped[str] = mapped_column(String(8), index=True)
+    channel: Mapped[str] = mapped_column(String(16), index=True)
+    data: Mapped[dict] = mapped_column(JSON)
+    updated_at: Mapped[float] = mapped_column(Float, default=lambda: clock.timestamp())

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from extensions import db, redis_store
 
-from .models import PackRecord, ScenarioRecord
+from .models import PackRecord, RubricRecord, ScenarioRecord
 from .schema import PackInfo, Scenario
 
 _EXT = "kefu_content_cache"
@@ -43,7 +43,13 @@ def _cache() -> dict:
             for r in db.session.scalars(select(ScenarioRecord).order_by(ScenarioRecord.id))
         }
         packs = {r.lang: PackInfo.model_validate(r.data) for r in db.session.scalars(select(PackRecord))}
-        cache = {"generation": gen, "scenarios": scenarios, "packs": packs, "langs": _langs()}
+        from grading.rubric import Rubric
+
+        rubrics = {
+            r.id: Rubric.model_validate(r.data)
+            for r in db.session.scalars(select(RubricRecord).order_by(RubricRecord.id))
+        }
+        cache = {"generation": gen, "scenarios": scenarios, "packs": packs, "langs": _langs(), "rubrics": rubrics}
         current_app.extensions[_EXT] = cache
     return cache
 
@@ -75,3 +81,17 @@ def list_scenarios(lang: str | None = None, channel: str | None = None) -> list[
 def get_pack(lang: str) -> PackInfo | None:
     """The loaded pack info (move lexicon, wrap-up codes, snippets, queues, limits) for a language, or None."""
     return _cache()["packs"].get(lang)
+
+
+def get_rubric(rubric_id: str):
+    """The loaded rubric (grading.rubric.Rubric) with this id, or None."""
+    return _cache()["rubrics"].get(rubric_id)
+
+
+def list_rubrics(lang: str | None = None, channel: str | None = None) -> list:
+    """Loaded rubrics, sorted by id, optionally only one language and/or one channel."""
+    return [
+        r
+        for r in _cache()["rubrics"].values()
+        if (lang is None or r.lang == lang) and (channel is None or r.channel == channel)
+    ]

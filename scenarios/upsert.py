@@ -13,7 +13,7 @@ from knowledge_base.models import Article, ArticleVersion, Category
 from tickets.models import Customer, Order
 
 from .loader import LoadReport, Pack, PackError
-from .models import PackRecord, ScenarioRecord
+from .models import PackRecord, RubricRecord, ScenarioRecord
 
 
 def upsert_pack(pack: Pack) -> LoadReport:
@@ -24,6 +24,7 @@ def upsert_pack(pack: Pack) -> LoadReport:
         _upsert_crm(pack, report)
         _upsert_kb(pack, report)
         _upsert_scenarios(pack, report)
+        _upsert_rubrics(pack, report)
         _upsert_pack_record(pack, report)
         db.session.commit()
     except Exception:
@@ -138,6 +139,31 @@ def _upsert_scenarios(pack: Pack, report: LoadReport) -> None:
             report.add("scenarios", "updated")
         else:
             report.add("scenarios", "unchanged")
+
+
+def _upsert_rubrics(pack: Pack, report: LoadReport) -> None:
+    """Rubric ids are global like scenario ids; a changed rubric keeps its id (its ``version`` says which)."""
+    ids = [r.id for r in pack.rubrics]
+    rows = {r.id: r for r in db.session.scalars(select(RubricRecord).where(RubricRecord.id.in_(ids)))}
+    clashes = [r.id for r in rows.values() if r.lang != pack.lang]
+    if clashes:
+        raise PackError([f"{pack.path}: rubric id(s) {clashes} already belong to another language's pack"])
+    for rubric in pack.rubrics:
+        values = {
+            "version": rubric.version,
+            "lang": rubric.lang,
+            "channel": rubric.channel,
+            "data": rubric.model_dump(mode="json"),
+        }
+        row = rows.get(rubric.id)
+        if row is None:
+            db.session.add(RubricRecord(id=rubric.id, **values))
+            report.add("rubrics", "created")
+        elif _assign(row, values):
+            row.updated_at = clock.timestamp()
+            report.add("rubrics", "updated")
+        else:
+            report.add("rubrics", "unchanged")
 
 
 def _upsert_pack_record(pack: Pack, report: LoadReport) -> None:

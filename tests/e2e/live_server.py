@@ -22,6 +22,9 @@ def main(port: int) -> None:
         root = Path(app.config["CONTENT_DIR"])
         for lang_dir in sorted(p for p in root.iterdir() if p.is_dir()):
             load_pack_into_db(lang_dir)
+        from theory.loader import load_all_banks
+
+        load_all_banks()
         seed_demo()
     start_background_services(app)
     print("READY", flush=True)

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 4c05ecdbba73
+Revision ID: d7104a799c21
 Revises: 
-Create Date: 2026-11-22 20:08:29.503107
+Create Date: 2026-11-22 20:44:02.347332
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '4c05ecdbba73'
+revision = 'd7104a799c21'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -44,7 +44,7 @@ def upgrade():
     sa.Column('name', sa.String(length=80), nullable=False),
     sa.Column('lead_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['lead_id'], ['users.id'], use_alter=True, name='fk_groups_lead_id'),
+    sa.ForeignKeyConstraint(['lead_id'], ['users.id'], name='fk_groups_lead_id', use_alter=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
     )
@@ -76,6 +76,19 @@ def upgrade():
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('code')
     )
+    op.create_table('rubric_records',
+    sa.Column('id', sa.String(length=80), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('lang', sa.String(length=8), nullable=False),
+    sa.Column('channel', sa.String(length=16), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('updated_at', sa.Float(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('rubric_records', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_rubric_records_channel'), ['channel'], unique=False)
+        batch_op.create_index(batch_op.f('ix_rubric_records_lang'), ['lang'], unique=False)
+
     op.create_table('scenario_packs',
     sa.Column('lang', sa.String(length=8), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
@@ -99,6 +112,27 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_scenario_records_family'), ['family'], unique=False)
         batch_op.create_index(batch_op.f('ix_scenario_records_lang'), ['lang'], unique=False)
         batch_op.create_index(batch_op.f('ix_scenario_records_level'), ['level'], unique=False)
+
+    op.create_table('theory_questions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('qid', sa.String(length=16), nullable=False),
+    sa.Column('lang', sa.String(length=8), nullable=False),
+    sa.Column('area', sa.String(length=32), nullable=False),
+    sa.Column('levels', sa.JSON(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('stem', sa.Text(), nullable=False),
+    sa.Column('options', sa.JSON(), nullable=False),
+    sa.Column('answer', sa.JSON(), nullable=False),
+    sa.Column('explanation', sa.Text(), nullable=False),
+    sa.Column('source', sa.String(length=200), nullable=False),
+    sa.Column('content_hash', sa.String(length=64), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('qid', 'lang', name='uq_theory_question_lang')
+    )
+    with op.batch_alter_table('theory_questions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_theory_questions_area'), ['area'], unique=False)
+        batch_op.create_index(batch_op.f('ix_theory_questions_qid'), ['qid'], unique=False)
 
     op.create_table('ticket_sequences',
     sa.Column('day', sa.String(length=8), nullable=False),
@@ -211,6 +245,36 @@ def upgrade():
     with op.batch_alter_table('kb_proposals', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_kb_proposals_article_id'), ['article_id'], unique=False)
 
+    op.create_table('theory_exams',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('candidate_id', sa.Integer(), nullable=False),
+    sa.Column('level', sa.String(length=4), nullable=False),
+    sa.Column('lang', sa.String(length=8), nullable=False),
+    sa.Column('practice', sa.Boolean(), nullable=False),
+    sa.Column('n_questions', sa.Integer(), nullable=False),
+    sa.Column('duration_minutes', sa.Integer(), nullable=False),
+    sa.Column('assigned_by_id', sa.Integer(), nullable=True),
+    sa.Column('assigned_at', sa.DateTime(), nullable=True),
+    sa.Column('seed', sa.String(length=32), nullable=True),
+    sa.Column('question_ids', sa.JSON(), nullable=False),
+    sa.Column('key', sa.JSON(), nullable=False),
+    sa.Column('started_at', sa.DateTime(), nullable=True),
+    sa.Column('due_at', sa.DateTime(), nullable=True),
+    sa.Column('submitted_at', sa.DateTime(), nullable=True),
+    sa.Column('auto_submitted', sa.Boolean(), nullable=False),
+    sa.Column('answers', sa.JSON(), nullable=False),
+    sa.Column('score', sa.Float(), nullable=True),
+    sa.Column('passed', sa.Boolean(), nullable=True),
+    sa.Column('per_area', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['assigned_by_id'], ['users.id'], ),
+    sa.ForeignKeyConstraint(['candidate_id'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('theory_exams', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_theory_exams_candidate_id'), ['candidate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_theory_exams_due_at'), ['due_at'], unique=False)
+
     op.create_table('contacts',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('channel', sa.String(length=16), nullable=False),
@@ -227,6 +291,7 @@ def upgrade():
     sa.Column('scenario_id', sa.String(length=80), nullable=True),
     sa.Column('exercise_id', sa.Integer(), nullable=True),
     sa.Column('agent_id', sa.Integer(), nullable=True),
+    sa.Column('reserved_agent_id', sa.Integer(), nullable=True),
     sa.Column('wrap_up_code', sa.String(length=40), nullable=True),
     sa.Column('csat', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.Float(), nullable=False),
@@ -237,6 +302,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['agent_id'], ['users.id'], ),
     sa.ForeignKeyConstraint(['customer_id'], ['crm_customers.id'], ),
     sa.ForeignKeyConstraint(['exercise_id'], ['exercises.id'], ),
+    sa.ForeignKeyConstraint(['reserved_agent_id'], ['users.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('contacts', schema=None) as batch_op:
@@ -280,6 +346,29 @@ def upgrade():
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('contact_id')
     )
+    op.create_table('scorecards',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('contact_id', sa.Integer(), nullable=False),
+    sa.Column('rubric_id', sa.String(length=80), nullable=False),
+    sa.Column('rubric_version', sa.Integer(), nullable=False),
+    sa.Column('level', sa.String(length=4), nullable=False),
+    sa.Column('total', sa.Float(), nullable=False),
+    sa.Column('passed', sa.Boolean(), nullable=False),
+    sa.Column('gated', sa.Boolean(), nullable=False),
+    sa.Column('complete', sa.Boolean(), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('manual_scores', sa.JSON(), nullable=False),
+    sa.Column('content_hash', sa.String(length=64), nullable=False),
+    sa.Column('current', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.Float(), nullable=False),
+    sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('scorecards', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_scorecards_contact_id'), ['contact_id'], unique=False)
+        batch_op.create_index('ix_scorecards_current', ['contact_id', 'rubric_id', 'current'], unique=False)
+        batch_op.create_index(batch_op.f('ix_scorecards_rubric_id'), ['rubric_id'], unique=False)
+
     op.create_table('tickets',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('number', sa.String(length=20), nullable=False),
@@ -404,6 +493,12 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_tickets_assignee_id'))
 
     op.drop_table('tickets')
+    with op.batch_alter_table('scorecards', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_scorecards_rubric_id'))
+        batch_op.drop_index('ix_scorecards_current')
+        batch_op.drop_index(batch_op.f('ix_scorecards_contact_id'))
+
+    op.drop_table('scorecards')
     op.drop_table('csat_surveys')
     with op.batch_alter_table('contact_events', schema=None) as batch_op:
         batch_op.drop_index('ix_contact_events_type')
@@ -421,6 +516,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_contacts_agent_id'))
 
     op.drop_table('contacts')
+    with op.batch_alter_table('theory_exams', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_theory_exams_due_at'))
+        batch_op.drop_index(batch_op.f('ix_theory_exams_candidate_id'))
+
+    op.drop_table('theory_exams')
     with op.batch_alter_table('kb_proposals', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_kb_proposals_article_id'))
 
@@ -444,6 +544,11 @@ def downgrade():
 
     op.drop_table('crm_orders')
     op.drop_table('ticket_sequences')
+    with op.batch_alter_table('theory_questions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_theory_questions_qid'))
+        batch_op.drop_index(batch_op.f('ix_theory_questions_area'))
+
+    op.drop_table('theory_questions')
     with op.batch_alter_table('scenario_records', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_scenario_records_level'))
         batch_op.drop_index(batch_op.f('ix_scenario_records_lang'))
@@ -452,6 +557,11 @@ def downgrade():
 
     op.drop_table('scenario_records')
     op.drop_table('scenario_packs')
+    with op.batch_alter_table('rubric_records', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_rubric_records_lang'))
+        batch_op.drop_index(batch_op.f('ix_rubric_records_channel'))
+
+    op.drop_table('rubric_records')
     op.drop_table('kb_categories')
     with op.batch_alter_table('kb_articles', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_kb_articles_slug'))

@@ -1,0 +1,18 @@
+"""Grading: rubrics as data, the evaluator registry, the pure ``grade(recording, rubric)``, stored scorecards,
+regrading (``flask grading``), practice auto-grading and the scorecard page.
+
+Public API: ``grading.recording.load_recording``, ``grading.scoring.grade`` / ``scorecard_json``,
+``grading.actions.do_grade_contact`` / ``regrade`` / ``select_contacts``, ``grading.evaluators.EVALUATORS``.
+"""
+
+
+def init_app(app) -> None:
+    from . import cli, models, views  # noqa: F401  (models: so create_all sees the scorecards table)
+    from .auto import AutoGrader
+
+    app.register_blueprint(views.bp)
+    cli.register(app)
+    grader = AutoGrader(app)
+    app.extensions["kefu_grading"] = grader
+    if app.config.get("GRADING_AUTO", True):
+        grader.start()

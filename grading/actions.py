@@ -1,0 +1,209 @@
+"""Grading actions: grade one contact, regrade many, and the queries that choose what to regrade.
+
+Grading never appends to the contact's recording (the recording is its input; writing to it would change
+the next regrade). It stores a Scorecard row and publishes a typed ``scorecard.graded`` event instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from contacts.events import send_event
+from contacts.models import Contact
+from extensions import db
+
+from .evaluators import enabled_evaluators
+from .models import Scorecard
+from .recording import Recording, load_recording, load_recordings
+from .rubric import Rubric, choose_rubric
+from .scoring import content_hash, grade
+
+log = logging.getLogger(__name__)
+
+GRADABLE_STATUSES = ("wrap_up", "closed")
+
+
+class GradingError(ValueError):
+    """A contact cannot be graded (unknown, never handled, no rubric); the message says why."""
+
+
+def rubric_for(recording: Recording, rubrics: list[Rubric] | None = None) -> Rubric | None:
+    """The rubric this recording is graded by (grading.rubric.choose_rubric over the loaded rubrics, or over
+    ``rubrics`` when the caller already holds them)."""
+    from scenarios import registry
+
+    return choose_rubric(
+        registry.list_rubrics() if rubrics is None else rubrics,
+        lang=recording.lang,
+        channel=recording.channel,
+        level=recording.level,
+        scenario_id=recording.scenario_id,
+    )
+
+
+def current_scorecard(contact_id: int, rubric_id: str | None = None) -> Scorecard | None:
+    """The current scorecard of a contact (of one rubric, or the newest of any)."""
+    q = select(Scorecard).where(Scorecard.contact_id == contact_id, Scorecard.current.is_(True))
+    if rubric_id:
+        q = q.where(Scorecard.rubric_id == rubric_id)
+    return db.session.scalars(q.order_by(Scorecard.id.desc())).first()
+
+
+def _store(recording: Recording, rubric: Rubric, previous: Scorecard | None) -> tuple[Scorecard, bool]:
+    """Grade and keep one current row per contact+rubric; an unchanged result keeps the existing row."""
+    manual = dict(previous.manual_scores or {}) if previous is not None else {}
+    sc = grade(recording, rubric, manual_scores=manual, evaluators=enabled_evaluators(current_app.config))
+    digest = content_hash(sc)
+    if previous is not None and previous.content_hash == digest:
+        return previous, False
+    if previous is not None:
+        previous.current = False
+    row = Scorecard(
+        contact_id=recording.contact_id,
+        rubric_id=rubric.id,
+        rubric_version=rubric.version,
+        level=sc["level"],
+        total=sc["total"],
+        passed=sc["passed"],
+        gated=sc["gated"],
+        complete=sc["complete"],
+        data=sc,
+        manual_scores=manual,
+        content_hash=digest,
+        current=True,
+    )
+    db.session.add(row)
+    return row, True
+
+
+def _exercise_kind(contact_id: int) -> str | None:
+    from simulator.models import Exercise
+
+    return db.session.scalar(
+        select(Exercise.kind).join(Contact, Contact.exercise_id == Exercise.id).where(Contact.id == contact_id)
+    )
+
+
+def do_grade_contact(contact_id: int) -> Scorecard:
+    """Grade one contact from its recording and store the scorecard (one current per contact+rubric; the
+    graders' manual scores are carried over). Publishes ``scorecard.graded`` to the agent's desk, except for
+    exam contacts (no feedback until the panel finishes). Raises GradingError when it cannot be graded."""
+    try:
+        recording = load_recording(int(contact_id))
+    except (LookupError, ValueError, TypeError) as e:
+        raise GradingError(f"no contact {contact_id!r}") from e
+    if recording.agent_id is None:
+        raise GradingError(f"contact {contact_id} was never handled by an agent")
+    rubric = rubric_for(recording)
+    if rubric is None:
+        raise GradingError(f"no {recording.channel} rubric in {recording.lang} for level {recording.level}")
+    row, _changed = _store(recording, rubric, current_scorecard(recording.contact_id, rubric.id))
+    db.session.commit()
+    if _exercise_kind(recording.contact_id) != "exam":
+        send_event(
+            {
+                "type": "scorecard.graded",
+                "contact_id": recording.contact_id,
+                "scorecard_id": row.id,
+                "rubric_id": rubric.id,
+                "total": row.total,
+                "passed": row.passed,
+                "gated": row.gated,
+            },
+            [("/desk", f"agent:{recording.agent_id}")],
+        )
+    return row
+
+
+@dataclass
+class RegradeReport:
+    """What a regrade did: contacts graded, scorecards that changed (new or different), contacts skipped
+    (no rubric) and errors (contact id -> message)."""
+
+    graded: int = 0
+    changed: int = 0
+    skipped: int = 0
+    errors: dict[int, str] = field(default_factory=dict)
+
+
+def select_contacts(
+    contact_ids: Iterable[int] = (), exercise_id: int | None = None, everything: bool = False
+) -> list[int]:
+    """Ids of handled, ended contacts to regrade: the given ids, an exercise's contacts, or all of them."""
+    q = select(Contact.id).where(Contact.agent_id.is_not(None), Contact.status.in_(GRADABLE_STATUSES))
+    ids = [int(i) for i in contact_ids]
+    if not everything:
+        if not ids and exercise_id is None:
+            return []
+        if ids:
+            q = q.where(Contact.id.in_(ids))
+        if exercise_id is not None:
+            q = q.where(Contact.exercise_id == exercise_id)
+    return list(db.session.scalars(q.order_by(Contact.id)))
+
+
+def regrade(contact_ids: list[int], progress: Callable[[int], None] | None = None, chunk: int = 200) -> RegradeReport:
+    """Recompute the scorecards of ``contact_ids`` (the code path of ``flask grading regrade``): recordings
+    and current scorecards are read in chunks, each chunk is committed once. ``progress(n)`` is called with
+    the number of contacts done in each chunk. Publishes nothing: a bulk regrade is not live feedback."""
+    from scenarios import registry
+
+    report = RegradeReport()
+    ids = sorted(set(contact_ids))
+    rubrics = registry.list_rubrics()
+    for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
+        current = {
+            (s.contact_id, s.rubric_id): s
+            for s in db.session.scalars(
+                select(Scorecard).where(Scorecard.contact_id.in_(part), Scorecard.current.is_(True))
+            )
+        }
+        for recording in load_recordings(part, chunk=chunk):
+            rubric = rubric_for(recording, rubrics)
+            if rubric is None:
+                report.skipped += 1
+                continue
+            try:
+                _row, changed = _store(recording, rubric, current.get((recording.contact_id, rubric.id)))
+            except Exception as e:  # one broken recording must not stop a regrade of thousands
+                log.exception("grading contact %s failed", recording.contact_id)
+                report.errors[recording.contact_id] = f"{type(e).__name__}: {e}"
+                continue
+            report.graded += 1
+            report.changed += int(changed)
+        db.session.commit()
+        if progress:
+            progress(len(part))
+    return report
+
+
+def set_manual_scores(scorecard: Scorecard, scores: dict) -> Scorecard:
+    """Merge graders' scores for manual items into a contact's current scorecard and regrade it (the panel
+    work builds on this). Raises GradingError for an unknown item id."""
+    from scenarios import registry
+
+    rubric = registry.get_rubric(scorecard.rubric_id)
+    if rubric is None:
+        raise GradingError(f"rubric {scorecard.rubric_id} is not loaded")
+    manual = dict(scorecard.manual_scores or {})
+    for item_id, value in scores.items():
+        item = rubric.item(item_id)
+        if item is None or item.scoring != "manual":
+            raise GradingError(f"{item_id!r} is not a manual item of {rubric.id}")
+        manual[item_id] = value
+    db.session.execute(update(Scorecard).where(Scorecard.id == scorecard.id).values(manual_scores=manual))
+    db.session.expire(scorecard)
+    recording = load_recording(scorecard.contact_id)
+    try:
+        row, _ = _store(recording, rubric, scorecard)
+    except ValueError as e:  # a score outside the item's scale
+        db.session.rollback()
+        raise GradingError(str(e)) from e
+    db.session.commit()
+    return row

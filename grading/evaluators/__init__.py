@@ -1,0 +1,51 @@
+"""The evaluator registry: ``EVALUATORS`` maps a rubric's ``evaluator`` name to its BaseEvaluator subclass.
+
+Built from one explicit list (no folder scanning, no monkey-patching). Later channels add their modules and
+list their classes here. ``GRADING_EVALUATORS`` in the config may restrict which are enabled.
+"""
+
+from __future__ import annotations
+
+from .base import ALL_CHANNELS, BaseEvaluator, Evidence, ItemResult, evidence
+from .desk import (
+    CompensationLimit,
+    Escalation,
+    KbArticle,
+    TicketEndState,
+    TransferNote,
+    VerifyBeforeDisclose,
+    WrapUpCode,
+)
+from .outcome import CustomerOutcome
+from .phrases import ForbiddenPhrases, RequiredPhrases, StepOrder
+from .timing import FirstResponse, ReplyGaps
+
+_ALL: tuple[type[BaseEvaluator], ...] = (
+    FirstResponse,
+    ReplyGaps,
+    RequiredPhrases,
+    ForbiddenPhrases,
+    StepOrder,
+    VerifyBeforeDisclose,
+    TicketEndState,
+    Escalation,
+    CompensationLimit,
+    KbArticle,
+    CustomerOutcome,
+    TransferNote,
+    WrapUpCode,
+)
+
+EVALUATORS: dict[str, type[BaseEvaluator]] = {cls.name: cls for cls in _ALL}
+assert len(EVALUATORS) == len(_ALL), "evaluator names are unique"
+
+
+def enabled_evaluators(config: dict | None = None) -> dict[str, type[BaseEvaluator]]:
+    """The evaluators switched on: all of them, or those named in ``config["GRADING_EVALUATORS"]``."""
+    names = (config or {}).get("GRADING_EVALUATORS")
+    if names is None:
+        return dict(EVALUATORS)
+    return {n: EVALUATORS[n] for n in names if n in EVALUATORS}
+
+
+__all__ = ["ALL_CHANNELS", "EVALUATORS", "BaseEvaluator", "Evidence", "ItemResult", "enabled_evaluators", "evidence"]

@@ -1,0 +1,107 @@
+"""BaseEvaluator, ItemResult and Evidence: the fixed shape every evaluator has."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ..recording import Event, Recording
+
+Status = Literal["pass", "fail", "na"]
+ALL_CHANNELS = frozenset({"chat", "voice", "video", "email", "group", "livestream"})
+QUOTE_MAX = 160
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What decided a result: the event (id, seq, timestamp), a quote of its text and a note saying why.
+    ``event_id`` is None for evidence about something absent (no ticket, no reply)."""
+
+    event_id: int | None
+    seq: int | None
+    ts: float | None
+    quote: str = ""
+    note: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "event_id": self.event_id,
+            "seq": self.seq,
+            "ts": round(self.ts, 3) if self.ts is not None else None,
+            "quote": self.quote,
+            "note": self.note,
+        }
+
+
+def evidence(event: Event | None, note: str = "", quote: str | None = None) -> Evidence:
+    """Evidence pointing at ``event`` (quoting its text unless ``quote`` is given), or at nothing."""
+    if event is None:
+        return Evidence(None, None, None, quote or "", note)
+    text = quote if quote is not None else (event.text or "")
+    if len(text) > QUOTE_MAX:
+        text = text[: QUOTE_MAX - 1] + "…"
+    return Evidence(event.id, event.seq, event.ts, text, note)
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """An evaluator's verdict: ``status`` pass/fail/na, ``fraction`` of the item's points earned (0..1; partial
+    credit), the evidence that decided it, and a one-line ``note`` for the scorecard."""
+
+    status: Status
+    fraction: float = 0.0
+    evidence: tuple[Evidence, ...] = field(default_factory=tuple)
+    note: str = ""
+
+    @classmethod
+    def na(cls, note: str) -> ItemResult:
+        return cls("na", 0.0, (), note)
+
+    @classmethod
+    def of(cls, passed: bool, evidence_list: list[Evidence], note: str = "", fraction: float | None = None):
+        frac = (1.0 if passed else 0.0) if fraction is None else max(0.0, min(1.0, fraction))
+        return cls("pass" if passed else "fail", frac, tuple(evidence_list), note)
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BaseEvaluator:
+    """An automatic check of one rubric item. Subclasses set ``name`` (the rubric's ``evaluator``), the
+    ``channels`` they can grade and a ``Params`` pydantic model (extra fields forbidden) for the rubric's
+    ``params``; ``evaluate`` reads only the Recording and returns an ItemResult with evidence. Evaluators keep
+    no state between calls: the same recording and params always give the same result."""
+
+    name: ClassVar[str] = ""
+    channels: ClassVar[frozenset[str]] = ALL_CHANNELS
+    Params: ClassVar[type[BaseModel]] = NoParams
+
+    def evaluate(self, recording: Recording, params: BaseModel) -> ItemResult:
+        raise NotImplementedError
+
+    def run(self, recording: Recording, params: dict) -> ItemResult:
+        """Validate ``params`` with ``Params`` and evaluate."""
+        return self.evaluate(recording, self.Params.model_validate(params or {}))
+
+
+def held_spans(recording: Recording) -> list[tuple[float, float]]:
+    """Periods an agent held the contact: from each assignment to the next transfer or the contact's end."""
+    spans, start = [], None
+    for e in recording.events:
+        if e.type == "assignment":
+            start = e.ts if start is None else start
+        elif e.type in ("transfer", "contact.ended", "contact.abandoned", "wrap_up") and start is not None:
+            spans.append((start, e.ts))
+            start = None
+    if start is not None:
+        spans.append((start, float("inf")))
+    return spans
+
+
+def end_ts(recording: Recording) -> float | None:
+    """When the conversation ended (contact.ended / abandoned), or None while it runs."""
+    ends = recording.of_type("contact.ended", "contact.abandoned")
+    return ends[0].ts if ends else None

@@ -1,0 +1,257 @@
+"""Desk-action evaluators: verification before disclosure, ticket end state, escalation, compensation limit,
+KB article, transfer note and wrap-up code. They compare what the agent did on the desk (recorded events) and
+the end state of linked tickets with the scenario's expected outcome, in the manner of τ²-bench."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..recording import Event, Recording, TicketState
+from .base import BaseEvaluator, ItemResult, evidence
+
+TICKET_FIELDS = ("category", "priority", "status", "risk_level", "escalation_target")
+
+
+class _P(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VerifyBeforeDiscloseParams(_P):
+    always: bool = False  # also grade contacts whose scenario does not require verification
+
+
+class VerifyBeforeDisclose(BaseEvaluator):
+    """Account details are disclosed only after the caller's identity was verified: fails on a ``crm.disclose``
+    with ``verified`` false, or one recorded before any ``crm.verify`` with result verified. Passes when
+    nothing was disclosed unverified. N/A when the scenario does not set ``verify_before_disclose`` (unless
+    ``always``)."""
+
+    name = "verify_before_disclose"
+    Params = VerifyBeforeDiscloseParams
+
+    def evaluate(self, recording: Recording, params: VerifyBeforeDiscloseParams) -> ItemResult:
+        sc = recording.scenario
+        if not params.always and not (sc and sc.expected.verify_before_disclose):
+            return ItemResult.na("the scenario does not require verification before disclosure")
+        verified_at: Event | None = None
+        bad, ok = [], []
+        for e in recording.events:
+            if e.type == "crm.verify" and e.data.get("result") == "verified" and verified_at is None:
+                verified_at = e
+            elif e.type == "crm.disclose":
+                who = e.data.get("customer_ref") or e.data.get("customer_id")
+                if not e.data.get("verified") or verified_at is None:
+                    bad.append(evidence(e, f"details of {who} disclosed before verification", quote=""))
+                else:
+                    ok.append(evidence(e, f"details of {who} disclosed after verification", quote=""))
+        if bad:
+            return ItemResult.of(False, bad, "disclosed before verifying identity")
+        ev = ([evidence(verified_at, f"verified by {verified_at.data.get('method', '?')}")] if verified_at else []) + ok
+        return ItemResult.of(True, ev, "no disclosure before verification")
+
+
+def _setting_event(recording: Recording, ticket: TicketState, field: str) -> Event | None:
+    """The last event that set ``field`` on this ticket (ticket.created data or ticket.updated changes)."""
+    found = None
+    for e in recording.events:
+        if e.data.get("ticket_id") != ticket.id:
+            continue
+        if (e.type == "ticket.created" and field in e.data) or (
+            e.type == "ticket.updated" and field in (e.data.get("changes") or {})
+        ):
+            found = e
+    return found
+
+
+class TicketEndStateParams(_P):
+    fields: list[str] = list(TICKET_FIELDS)  # which expected fields this item checks
+
+    @field_validator("fields")
+    @classmethod
+    def known(cls, v: list[str]) -> list[str]:
+        bad = [f for f in v if f not in TICKET_FIELDS]
+        if bad or not v:
+            raise ValueError(f"fields must be some of {list(TICKET_FIELDS)}")
+        return v
+
+
+class TicketEndState(BaseEvaluator):
+    """The end state of the contact's linked tickets matches the scenario: ``expected.ticket`` fields
+    (category, priority, risk_level, status) and ``expected.escalation_target``, limited to ``fields``. With
+    several tickets the best-matching one counts. fraction = matching fields / expected fields; pass when all
+    match. N/A when the scenario expects none of these fields."""
+
+    name = "ticket_end_state"
+    Params = TicketEndStateParams
+
+    def evaluate(self, recording: Recording, params: TicketEndStateParams) -> ItemResult:
+        sc = recording.scenario
+        expected: dict[str, str] = {}
+        if sc is not None:
+            expected.update({k: v for k, v in (sc.expected.ticket or {}).items() if k in params.fields})
+            if sc.expected.escalation_target and "escalation_target" in params.fields:
+                expected["escalation_target"] = sc.expected.escalation_target
+        if not expected:
+            return ItemResult.na("the scenario expects no ticket")
+        if not recording.tickets:
+            return ItemResult.of(False, [evidence(None, f"no ticket linked; expected {expected}")], "no ticket")
+        keys = sorted(expected)
+
+        def score(t: TicketState) -> int:
+            return sum(1 for k in keys if t.get(k) == expected[k])
+
+        best = max(recording.tickets, key=lambda t: (score(t), -t.id))
+        ev = []
+        for k in keys:
+            got = best.get(k)
+            mark = "matches" if got == expected[k] else f"expected {expected[k]!r}"
+            ev.append(evidence(_setting_event(recording, best, k), f"{best.number} {k} = {got!r}: {mark}", quote=""))
+        n = score(best)
+        note = f"{n} of {len(keys)} ticket fields as expected ({best.number})"
+        return ItemResult.of(n == len(keys), ev, note, fraction=n / len(keys))
+
+
+class EscalationParams(_P):
+    risk_levels: list[str] = []  # only when the scenario's expected risk level is one of these (empty: any)
+
+
+class Escalation(BaseEvaluator):
+    """The case is escalated to the scenario's ``expected.escalation_target``: a ``ticket.escalated`` event with
+    that target, or a linked ticket ending with it. With ``risk_levels`` (e.g. [high, crisis]) the item only
+    applies when the scenario's expected ticket risk level is one of them: a missed crisis escalation. N/A when
+    the scenario expects no escalation (or another risk level)."""
+
+    name = "escalation"
+    Params = EscalationParams
+
+    def evaluate(self, recording: Recording, params: EscalationParams) -> ItemResult:
+        sc = recording.scenario
+        target = sc.expected.escalation_target if sc else None
+        if not target:
+            return ItemResult.na("the scenario expects no escalation")
+        risk = (sc.expected.ticket or {}).get("risk_level")
+        if params.risk_levels and risk not in params.risk_levels:
+            return ItemResult.na(f"risk level {risk!r} is not one of {params.risk_levels}")
+        escalations = recording.of_type("ticket.escalated")
+        hit = next((e for e in escalations if e.data.get("target") == target), None)
+        if hit is not None:
+            return ItemResult.of(True, [evidence(hit, f"escalated to {target}")], f"escalated to {target}")
+        ticket = next((t for t in recording.tickets if t.escalation_target == target), None)
+        if ticket is not None:
+            ev = evidence(_setting_event(recording, ticket, "escalation_target"), f"{ticket.number} ends with {target}")
+            return ItemResult.of(True, [ev], f"escalated to {target}")
+        ev = [evidence(e, f"escalated to {e.data.get('target')!r}, expected {target!r}") for e in escalations]
+        return ItemResult.of(
+            False, ev or [evidence(None, f"never escalated to {target}")], f"no escalation to {target}"
+        )
+
+
+class CompensationLimitParams(_P):
+    pass
+
+
+class CompensationLimit(BaseEvaluator):
+    """Compensation put on the contact's tickets stays within the limit: the scenario's
+    ``expected.compensation_limit``, else the pack's discretionary limit for the trainee's level. The amount
+    offered is the highest ``compensation_amount`` any ``ticket.updated`` set, or a linked ticket ends with.
+    N/A when nothing was offered and the scenario sets no limit."""
+
+    name = "compensation_limit"
+    Params = CompensationLimitParams
+
+    def evaluate(self, recording: Recording, params: CompensationLimitParams) -> ItemResult:
+        sc = recording.scenario
+        limit = sc.expected.compensation_limit if sc else None
+        offers: list[tuple[float, Event | None, str]] = []
+        for e in recording.of_type("ticket.updated"):
+            change = (e.data.get("changes") or {}).get("compensation_amount")
+            if change and change[1] is not None:
+                offers.append((float(change[1]), e, e.data.get("number") or ""))
+        for t in recording.tickets:
+            if t.compensation_amount is not None:
+                offers.append((t.compensation_amount, _setting_event(recording, t, "compensation_amount"), t.number))
+        offers = [o for o in offers if o[0] > 0]
+        if not offers and limit is None:
+            return ItemResult.na("no compensation offered and none expected")
+        if limit is None:
+            limits = recording.pack.compensation_limits if recording.pack else {}
+            limit = limits.get(recording.level, 0)
+        if not offers:
+            return ItemResult.of(True, [], f"no compensation offered (limit {limit:g})")
+        top = max(offers, key=lambda o: (o[0], o[1].seq if o[1] else 0))
+        ok = top[0] <= limit
+        note = f"compensation {top[0]:g} on {top[2]} {'within' if ok else 'over'} the limit of {limit:g}"
+        return ItemResult.of(ok, [evidence(top[1], note, quote="")], note)
+
+
+class KbArticleParams(_P):
+    require_send: bool = False  # the article must have been sent to the customer, not only opened
+
+
+class KbArticle(BaseEvaluator):
+    """The agent used a right knowledge-base article: a ``kb.open`` (or, with ``require_send``, a ``kb.send``)
+    of one of the scenario's ``expected.kb_articles``. N/A when the scenario names no articles."""
+
+    name = "kb_article"
+    Params = KbArticleParams
+
+    def evaluate(self, recording: Recording, params: KbArticleParams) -> ItemResult:
+        expected = recording.scenario.expected.kb_articles if recording.scenario else []
+        if not expected:
+            return ItemResult.na("the scenario names no knowledge-base article")
+        types = ("kb.send",) if params.require_send else ("kb.open", "kb.send")
+        used = recording.of_type(*types)
+        hit = next((e for e in used if e.data.get("slug") in expected), None)
+        if hit is not None:
+            return ItemResult.of(True, [evidence(hit, f"{hit.type} {hit.data['slug']}", quote="")], "right article")
+        ev = [evidence(e, f"{e.type} {e.data.get('slug')}: not one of {expected}", quote="") for e in used]
+        return ItemResult.of(
+            False, ev or [evidence(None, f"no article used; expected one of {expected}")], "no right article"
+        )
+
+
+class TransferNoteParams(_P):
+    min_chars: int = Field(5, ge=1)
+
+
+class TransferNote(BaseEvaluator):
+    """Every transfer carries a note for the receiver of at least ``min_chars`` characters. fraction = share of
+    transfers with such a note. N/A when the contact was not transferred."""
+
+    name = "transfer_note"
+    Params = TransferNoteParams
+
+    def evaluate(self, recording: Recording, params: TransferNoteParams) -> ItemResult:
+        transfers = recording.of_type("transfer")
+        if not transfers:
+            return ItemResult.na("no transfer")
+        ev, good = [], 0
+        for e in transfers:
+            note = (e.text or "").strip()
+            if len(note) >= params.min_chars:
+                good += 1
+                ev.append(evidence(e, f"transfer to {e.data.get('target')} with a note"))
+            else:
+                ev.append(evidence(e, f"transfer to {e.data.get('target')} without a useful note"))
+        note = f"{good} of {len(transfers)} transfers with a note"
+        return ItemResult.of(good == len(transfers), ev, note, fraction=good / len(transfers))
+
+
+class WrapUpCode(BaseEvaluator):
+    """The wrap-up code chosen matches the scenario's ``expected.wrap_up_code``; fails when it differs or the
+    contact was never wrapped up. N/A when the scenario expects no code."""
+
+    name = "wrap_up_code"
+
+    def evaluate(self, recording: Recording, params: BaseModel) -> ItemResult:
+        expected = recording.scenario.expected.wrap_up_code if recording.scenario else None
+        if not expected:
+            return ItemResult.na("the scenario expects no wrap-up code")
+        wraps = recording.of_type("wrap_up")
+        if not wraps:
+            return ItemResult.of(False, [evidence(None, f"not wrapped up; expected {expected}")], "no wrap-up")
+        last = wraps[-1]
+        code = last.data.get("code")
+        ok = code == expected
+        note = f"wrap-up {code}" + ("" if ok else f", expected {expected}")
+        return ItemResult.of(ok, [evidence(last, note, quote="")], note)

@@ -1,0 +1,212 @@
+"""Wording evaluators: required phrases per step, forbidden phrases, and the order of required steps.
+
+Moves are recognised by the simulator's MoveRecogniser (grading.phrases), so a trainee is judged by the same
+lexicon that the simulated customer reacts to; a scenario's own phrase lists are matched the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from scenarios.loader import KNOWN_STEPS
+
+from ..phrases import agent_moves, find_phrase
+from ..recording import Event, Recording
+from .base import BaseEvaluator, Evidence, ItemResult, evidence
+
+# Recorded desk actions that count as a step (as the simulator's persona reads them: persona.DESK_MOVES).
+DESK_STEPS = {"kb.open": ("kb_open",), "ticket.created": ("ticket_created",)}
+NOT_STEPS = frozenset({"forbidden", "dismissal"})
+
+
+def _known_step(v: str | None) -> str | None:
+    if v is not None and v not in KNOWN_STEPS:
+        raise ValueError(f"unknown step {v!r}; known: {sorted(KNOWN_STEPS)}")
+    return v
+
+
+def _scenario_phrases(recording: Recording, step: str) -> list[str]:
+    sc = recording.scenario
+    return list(sc.expected.required_phrases.get(step, [])) if sc else []
+
+
+def upset_moment(recording: Recording, min_emotion: int) -> tuple[bool, Event | None, str]:
+    """Whether the customer was upset: the scenario's initial emotion, else the first ``customer.state`` with
+    emotion >= ``min_emotion``. Returns (upset, the event it showed in or None, a note)."""
+    sc = recording.scenario
+    if sc is not None and sc.customer.emotion != "calm":
+        return True, None, f"the customer starts {sc.customer.emotion}"
+    for e in recording.of_type("customer.state"):
+        if int(e.data.get("emotion", 0) or 0) >= min_emotion:
+            return True, e, f"the customer became {e.data.get('emotion_name') or e.data.get('emotion')}"
+    return False, None, "the customer stayed calm"
+
+
+class RequiredPhrasesParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    step: str | None = None  # None: every step of the scenario's expected.required_phrases
+    when: Literal["always", "customer_upset", "verify_before_disclose", "scenario_step"] = "always"
+    upset_emotion: int = Field(1, ge=1, le=3)
+
+    @field_validator("step")
+    @classmethod
+    def known_step(cls, v: str | None) -> str | None:
+        return _known_step(v)
+
+
+class RequiredPhrases(BaseEvaluator):
+    """The agent shows a step in words: ``step`` (greeting, empathy, ask_verification, closing...) recognised by
+    the pack's move lexicon or by the scenario's ``expected.required_phrases`` for that step.
+
+    ``when`` limits the occasion: ``customer_upset`` (N/A unless the scenario's customer starts upset or a
+    ``customer.state`` shows emotion >= ``upset_emotion``; the step must come after the customer became upset),
+    ``verify_before_disclose`` (N/A unless the scenario requires verification), ``scenario_step`` (N/A unless
+    the scenario lists the step). With no ``step``: every step in the scenario's required_phrases must appear
+    with one of its phrases; fraction = share of those steps; N/A when the scenario lists none."""
+
+    name = "required_phrases"
+    Params = RequiredPhrasesParams
+
+    def evaluate(self, recording: Recording, params: RequiredPhrasesParams) -> ItemResult:
+        if params.step is None:
+            return self._scenario_steps(recording)
+        sc = recording.scenario
+        step, after_seq, why = params.step, 0, []
+        if params.when == "customer_upset":
+            upset, ev, note = upset_moment(recording, params.upset_emotion)
+            if not upset:
+                return ItemResult.na(note)
+            after_seq = ev.seq if ev else 0
+            why.append(evidence(ev, note, quote="") if ev else evidence(None, note))
+        elif params.when == "verify_before_disclose" and not (sc and sc.expected.verify_before_disclose):
+            return ItemResult.na("the scenario does not require identity verification")
+        elif params.when == "scenario_step" and not (
+            sc and (step in sc.expected.steps or step in sc.expected.required_phrases)
+        ):
+            return ItemResult.na(f"the scenario does not ask for {step}")
+        extra = _scenario_phrases(recording, step)
+        for msg, moves in agent_moves(recording):
+            if msg.seq <= after_seq:
+                continue
+            phrase = moves.get(step) or find_phrase(msg.text, extra, recording.lang)
+            if phrase:
+                return ItemResult.of(True, [*why, evidence(msg, f"{step}: “{phrase}”")], f"{step} shown")
+        return ItemResult.of(False, [*why, evidence(None, f"no agent message shows {step}")], f"no {step}")
+
+    def _scenario_steps(self, recording: Recording) -> ItemResult:
+        required = recording.scenario.expected.required_phrases if recording.scenario else {}
+        if not required:
+            return ItemResult.na("the scenario lists no required phrases")
+        ev: list[Evidence] = []
+        found = 0
+        for step in sorted(required):
+            hit = None
+            for msg in recording.messages("agent"):
+                phrase = find_phrase(msg.text, required[step], recording.lang)
+                if phrase:
+                    hit = evidence(msg, f"{step}: “{phrase}”")
+                    break
+            if hit:
+                found += 1
+                ev.append(hit)
+            else:
+                ev.append(evidence(None, f"{step}: none of {required[step]}"))
+        note = f"{found} of {len(required)} required steps in the scenario's words"
+        return ItemResult.of(found == len(required), ev, note, fraction=found / len(required))
+
+
+class ForbiddenPhrasesParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    include_dismissal: bool = False  # also fail brush-offs ("I don't know", "nothing I can do")
+
+
+class ForbiddenPhrases(BaseEvaluator):
+    """No agent message uses a forbidden phrase: the pack's ``forbidden_phrases`` and ``forbidden`` move lexicon
+    plus the scenario's ``expected.forbidden_phrases`` (and brush-offs with ``include_dismissal``). Fails
+    quoting every offending message. N/A when the agent wrote nothing."""
+
+    name = "forbidden_phrases"
+    Params = ForbiddenPhrasesParams
+
+    def evaluate(self, recording: Recording, params: ForbiddenPhrasesParams) -> ItemResult:
+        analysed = agent_moves(recording)
+        if not analysed:
+            return ItemResult.na("the agent wrote nothing")
+        kinds = ("forbidden", "dismissal") if params.include_dismissal else ("forbidden",)
+        ev = []
+        for msg, moves in analysed:
+            for kind in kinds:
+                if kind in moves:
+                    ev.append(evidence(msg, f"{kind}: “{moves[kind]}”"))
+        if ev:
+            return ItemResult.of(False, ev, f"{len(ev)} forbidden phrase(s)")
+        return ItemResult.of(True, [], f"none in {len(analysed)} agent messages")
+
+
+class StepOrderParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def observed_steps(recording: Recording) -> list[tuple[int, str, Event, str]]:
+    """Every step the agent took, in order: (seq, step, event, how it showed). Moves come from agent messages
+    (pack lexicon, scenario answer keywords and required phrases); desk actions from recorded events:
+    crm.verify verified -> verify_identity, kb.open -> kb_open, kb.send of the answer article -> answer,
+    ticket.created -> ticket_created, ticket.escalated -> ticket_escalated and escalate."""
+    sc = recording.scenario
+    required = sc.expected.required_phrases if sc else {}
+    answer_slug = sc.answer.kb_slug if sc and sc.answer else None
+    out: list[tuple[int, str, Event, str]] = []
+    moves_by_seq = {m.seq: moves for m, moves in agent_moves(recording)}
+    for e in recording.events:
+        if e.seq in moves_by_seq:
+            shown = dict(moves_by_seq[e.seq])
+            for step in sorted(required):
+                if step not in shown:
+                    phrase = find_phrase(e.text, required[step], recording.lang)
+                    if phrase:
+                        shown[step] = phrase
+            out += [(e.seq, s, e, f"“{p}”") for s, p in shown.items() if s not in NOT_STEPS]
+        elif e.type == "crm.verify" and e.data.get("result") == "verified":
+            out.append((e.seq, "verify_identity", e, f"verified by {e.data.get('method', '?')}"))
+        elif e.type in DESK_STEPS:
+            out += [(e.seq, s, e, e.type) for s in DESK_STEPS[e.type]]
+        elif e.type == "kb.send" and answer_slug and e.data.get("slug") == answer_slug:
+            out.append((e.seq, "answer", e, f"sent article {answer_slug}"))
+        elif e.type == "ticket.escalated":
+            out += [(e.seq, "ticket_escalated", e, "ticket escalated"), (e.seq, "escalate", e, "ticket escalated")]
+    return out
+
+
+class StepOrder(BaseEvaluator):
+    """The scenario's ``expected.steps`` happen in that order (ABCD-style action flow), each step a recognised
+    move or a desk action (see ``observed_steps``). Steps are matched greedily: each at its first occurrence
+    after the previous matched step (two steps in one message count in the order they appear in it).
+    fraction = steps matched in order / steps expected; pass when all are. N/A when the scenario lists no
+    steps (or there is no scenario)."""
+
+    name = "step_order"
+    Params = StepOrderParams
+
+    def evaluate(self, recording: Recording, params: StepOrderParams) -> ItemResult:
+        steps = recording.scenario.expected.steps if recording.scenario else []
+        if not steps:
+            return ItemResult.na("the scenario lists no required steps")
+        seen = observed_steps(recording)
+        # Positions in the observed list, not seqs: one message may show two steps in order (hello + order no).
+        last, matched, ev = -1, 0, []
+        for step in steps:
+            at = next((i for i, o in enumerate(seen) if o[1] == step and i > last), None)
+            if at is not None:
+                matched += 1
+                last = at
+                ev.append(evidence(seen[at][2], f"{step}: {seen[at][3]}"))
+                continue
+            earlier = next((o for o in seen if o[1] == step), None)
+            if earlier is not None:
+                ev.append(evidence(earlier[2], f"{step}: out of order (came before the previous step)"))
+            else:
+                ev.append(evidence(None, f"{step}: missing"))
+        note = f"{matched} of {len(steps)} steps in order: {' → '.join(steps)}"
+        return ItemResult.of(matched == len(steps), ev, note, fraction=matched / len(steps))

@@ -1,0 +1,98 @@
+"""Phrase and move recognition for grading, done by the simulator's ``MoveRecogniser`` (one matcher in the
+project: jieba-aware, whole-token matching, the pack's lexicon and the scenario's answer keywords).
+
+- ``agent_moves(recording)``: for each agent message, the moves it shows and the phrase that shows each
+  (``MoveRecogniser.evidence`` with the scenario), computed once per Recording and shared by the evaluators.
+- ``find_phrase(text, phrases, lang)``: the first of a scenario's phrase list found in a message. The list is
+  given to a MoveRecogniser of its own (as the synonyms of one move of a one-move pack), so a scenario's
+  "required phrases" match exactly the way the simulator matches the pack's synonyms.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import OrderedDict
+from functools import lru_cache
+
+from scenarios.schema import MoveLexicon, PackInfo
+from simulator.moves import MoveRecogniser
+
+from .recording import Event, Recording
+
+_lock = threading.Lock()
+_pack_recognisers: dict[int, tuple[PackInfo, MoveRecogniser]] = {}
+_analysis: weakref.WeakKeyDictionary[Recording, list] = weakref.WeakKeyDictionary()
+_MAX_PACKS = 16
+_MEMO_MAX = 50_000
+_moves_memo: OrderedDict[tuple, tuple] = OrderedDict()
+
+
+def pack_recogniser(pack: PackInfo) -> MoveRecogniser:
+    """One MoveRecogniser per PackInfo object (a reloaded pack is a new object and gets a new one)."""
+    with _lock:
+        hit = _pack_recognisers.get(id(pack))
+        if hit is not None and hit[0] is pack:
+            return hit[1]
+    rec = MoveRecogniser(pack)
+    with _lock:
+        if len(_pack_recognisers) >= _MAX_PACKS:
+            _pack_recognisers.clear()
+        _pack_recognisers[id(pack)] = (pack, rec)  # the pack is held, so its id stays unique while cached
+    return rec
+
+
+def agent_moves(recording: Recording) -> list[tuple[Event, dict[str, str]]]:
+    """``[(agent message, {move: phrase})]`` in order; empty moves for every message when there is no pack."""
+    with _lock:
+        cached = _analysis.get(recording)
+    if cached is not None:
+        return cached
+    msgs = recording.messages("agent")
+    if recording.pack is None:
+        result = [(m, {}) for m in msgs]
+    else:
+        rec = pack_recogniser(recording.pack)
+        result = [(m, _evidence(rec, m.text or "", recording.scenario)) for m in msgs]
+    with _lock:
+        _analysis[recording] = result
+    return result
+
+
+def _evidence(rec: MoveRecogniser, text: str, scenario) -> dict[str, str]:
+    """``rec.evidence(text, scenario)``, memoised: agents insert the same service phrases ("/" snippets) in
+    contact after contact, and a regrade reads every message again. The key holds the recogniser and scenario
+    objects' identities (checked on a hit), so a reloaded pack or scenario never reuses an old answer."""
+    key = (id(rec), id(scenario), text)
+    with _lock:
+        hit = _moves_memo.get(key)
+        if hit is not None and hit[0] is rec and hit[1] is scenario:
+            _moves_memo.move_to_end(key)
+            return hit[2]
+    found = rec.evidence(text, scenario)
+    with _lock:
+        _moves_memo[key] = (rec, scenario, found)
+        if len(_moves_memo) > _MEMO_MAX:
+            _moves_memo.popitem(last=False)
+    return found
+
+
+@lru_cache(maxsize=512)
+def _phrase_recogniser(phrases: tuple[str, ...], lang: str) -> MoveRecogniser:
+    # "greeting" is only a carrier: the one-move pack's single lexicon is the scenario's phrase list.
+    pack = PackInfo(
+        lang=lang, name="phrases", moves={"greeting": MoveLexicon(synonyms=list(phrases))}, wrap_up_codes=[], queues=[]
+    )
+    return MoveRecogniser(pack)
+
+
+@lru_cache(maxsize=65536)
+def _find(text: str, phrases: tuple[str, ...], lang: str) -> str | None:
+    return _phrase_recogniser(phrases, lang).evidence(text).get("greeting")
+
+
+def find_phrase(text: str | None, phrases: list[str] | tuple[str, ...], lang: str = "zh_CN") -> str | None:
+    """The first phrase of ``phrases`` that ``text`` shows (as the pack's synonyms match), or None."""
+    if not text or not phrases:
+        return None
+    return _find(text, tuple(phrases), lang if lang in ("zh_CN", "en") else "zh_CN")

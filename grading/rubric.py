@@ -1,0 +1,152 @@
+"""Rubrics as data: the schema of scenarios/packs/<lang>/rubrics/*.yaml and how a contact finds its rubric.
+
+A rubric lists items; each item is tied to skill codes of the standard, carries points, and is scored either
+automatically (``evaluator`` + ``params``, the params validated by that evaluator's own ``Params`` model) or by
+a grader (``scale`` yes_no or 0..N, with ``guidance``). ``gate`` says what a failed item does beyond its
+points: ``section`` zeroes its function, ``scorecard`` fails the whole scorecard.
+
+The content loader (scenarios/loader.py) reads the files, validates them with ``Rubric`` and then
+``rubric_problems`` (cross-checks against the evaluator registry and the standard), and names file, line and
+field for every problem.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from scenarios.schema import Channel, Level
+
+from .standard import SKILL_CODES
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_SCALE = re.compile(r"^(yes_no|0\.\.([1-9]|10))$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RubricItem(_Strict):
+    """One scored item of a rubric."""
+
+    id: str
+    title: str
+    skills: list[str] = Field(min_length=1)  # the first code decides the function the item rolls up into
+    points: float = Field(gt=0, le=100)
+    scoring: Literal["auto", "manual"] = "auto"
+    evaluator: str | None = None
+    params: dict = {}
+    gate: Literal["none", "section", "scorecard"] = "none"
+    guidance: str | None = None  # manual items: what the grader looks for
+    scale: str | None = None  # manual items: "yes_no" or "0..N" (N 1-10)
+
+    @field_validator("id")
+    @classmethod
+    def item_id(cls, v: str) -> str:
+        if not _ID.match(v):
+            raise ValueError("use lower-case letters, digits, '_', '-' or '.'")
+        return v
+
+    @field_validator("skills")
+    @classmethod
+    def known_skills(cls, v: list[str]) -> list[str]:
+        bad = [s for s in v if s not in SKILL_CODES]
+        if bad:
+            raise ValueError(f"unknown skill code(s) {bad}: use codes of the standard, e.g. L4/2.2.2")
+        return v
+
+    @model_validator(mode="after")
+    def scoring_fields(self) -> RubricItem:
+        if self.scoring == "auto":
+            if not self.evaluator:
+                raise ValueError("evaluator: an automatic item names its evaluator")
+            if self.scale is not None:
+                raise ValueError("scale: only manual items have a scale")
+        else:
+            if self.evaluator or self.params:
+                raise ValueError("evaluator: a manual item has no evaluator or params")
+            if not self.scale or not _SCALE.match(self.scale):
+                raise ValueError("scale: a manual item needs a scale: yes_no or 0..N (N from 1 to 10)")
+            if not self.guidance:
+                raise ValueError("guidance: a manual item tells the grader what to look for")
+        return self
+
+    @property
+    def scale_max(self) -> int:
+        """The top of a manual scale (1 for yes_no)."""
+        if self.scale == "yes_no" or not self.scale:
+            return 1
+        return int(self.scale.split("..")[1])
+
+
+class Rubric(_Strict):
+    """A versioned rubric for one language and channel, for the listed levels (and, when ``scenarios`` is not
+    empty, only for those scenarios: a scenario-specific rubric wins over the channel's general one)."""
+
+    id: str
+    version: int = Field(1, ge=1)
+    lang: Literal["zh_CN", "en"]
+    channel: Channel
+    levels: list[Level] = Field(min_length=1)
+    title: str
+    scenarios: list[str] = []
+    items: list[RubricItem] = Field(min_length=1)
+
+    @field_validator("id")
+    @classmethod
+    def rubric_id(cls, v: str) -> str:
+        if not _ID.match(v):
+            raise ValueError("use lower-case letters, digits, '_', '-' or '.'")
+        return v
+
+    def item(self, item_id: str) -> RubricItem | None:
+        return next((i for i in self.items if i.id == item_id), None)
+
+
+def rubric_problems(rubric: Rubric, enabled: list[str] | None = None) -> list[tuple[tuple, str]]:
+    """Cross-checks the schema cannot do alone: duplicate item ids, unknown or disabled evaluators, an
+    evaluator that does not grade this channel, and params its ``Params`` model refuses. Returns
+    ``[(loc, message)]`` with locs like ``("items", 3, "params", "within_seconds")``."""
+    from .evaluators import EVALUATORS
+
+    problems: list[tuple[tuple, str]] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(rubric.items):
+        if item.id in seen:
+            problems.append((("items", i, "id"), f"duplicate item id {item.id!r} (first at item {seen[item.id]})"))
+        seen.setdefault(item.id, i)
+        if item.scoring != "auto":
+            continue
+        cls = EVALUATORS.get(item.evaluator or "")
+        if cls is None:
+            known = sorted(EVALUATORS)
+            problems.append((("items", i, "evaluator"), f"unknown evaluator {item.evaluator!r}; known: {known}"))
+            continue
+        if enabled is not None and item.evaluator not in enabled:
+            problems.append((("items", i, "evaluator"), f"evaluator {item.evaluator!r} is not enabled"))
+        if rubric.channel not in cls.channels:
+            msg = f"evaluator {item.evaluator!r} grades {sorted(cls.channels)}, not {rubric.channel}"
+            problems.append((("items", i, "evaluator"), msg))
+        try:
+            cls.Params.model_validate(item.params)
+        except ValidationError as e:
+            for err in e.errors(include_url=False):
+                problems.append((("items", i, "params", *err["loc"]), err["msg"].removeprefix("Value error, ")))
+    return problems
+
+
+def choose_rubric(
+    rubrics: list[Rubric], *, lang: str, channel: str, level: str, scenario_id: str | None = None
+) -> Rubric | None:
+    """The rubric a contact is graded by: among the rubrics of its language and channel that cover the
+    trainee's level, one naming the scenario wins; else a general one (no ``scenarios``); ties go to the
+    lowest id, so the choice never depends on load order."""
+    fits = [r for r in rubrics if r.lang == lang and r.channel == channel and level in r.levels]
+    specific = sorted((r for r in fits if scenario_id and scenario_id in r.scenarios), key=lambda r: r.id)
+    if specific:
+        return specific[0]
+    general = sorted((r for r in fits if not r.scenarios), key=lambda r: r.id)
+    return general[0] if general else None

@@ -1,0 +1,65 @@
+"""The parts of the national standard that scoring needs, kept here as data so the app never reads ../shared.
+
+Source: National Occupational Skill Standard "Call Centre Service Staff" (呼叫中心服务员), 2021 edition, as
+structured in ../shared/standard/skills-2021.yaml: ``weights.skills`` (§4.2, the skill-test weight table, in
+percent) and ``levels.<L>[].function`` (the function number -> key of each level). The skill codes are the
+``levels.<L>[].contents[].skills`` keys. Copied by hand; re-copy when the standard file changes.
+"""
+
+from __future__ import annotations
+
+import re
+
+LEVELS = ("L5", "L4", "L3")
+PASS_MARK = 60.0
+
+# §4.2 skill-test weights (percent) per function key and level.
+SKILL_WEIGHTS: dict[str, dict[str, int]] = {
+    "service_response": {"L5": 35, "L4": 20, "L3": 5},
+    "business_handling": {"L5": 35, "L4": 40, "L3": 35},
+    "information_records": {"L5": 30, "L4": 20, "L3": 15},
+    "data_analysis": {"L5": 0, "L4": 0, "L3": 15},
+    "operations": {"L5": 0, "L4": 20, "L3": 30},
+}
+FUNCTION_KEYS = tuple(SKILL_WEIGHTS)
+
+# Function number -> key, per level: the numbering differs (L3 function 4 is data analysis, L4's is operations).
+FUNCTIONS: dict[str, dict[int, str]] = {
+    "L5": {1: "service_response", 2: "business_handling", 3: "information_records"},
+    "L4": {1: "service_response", 2: "business_handling", 3: "information_records", 4: "operations"},
+    "L3": {
+        1: "service_response",
+        2: "business_handling",
+        3: "information_records",
+        4: "data_analysis",
+        5: "operations",
+    },
+}
+
+_SKILLS_BY_LEVEL = {
+    "L5": "1.1.1 1.1.2 1.1.3 1.1.4 1.2.1 1.2.2 1.3.1 1.3.2 2.1.1 2.1.2 2.1.3 2.1.4 2.1.5 2.1.6 2.1.7 2.1.8 "
+    "2.2.1 2.2.2 2.2.3 3.1.1 3.1.2 3.1.3 3.2.1 3.2.2",
+    "L4": "1.1.1 1.1.2 1.2.1 1.2.2 1.3.1 1.3.2 2.1.1 2.1.2 2.2.1 2.2.2 2.3.1 2.3.2 2.4.1 2.4.2 2.5.1 2.5.2 "
+    "3.1.1 3.1.2 3.2.1 4.1.1 4.1.2 4.2.1 4.2.2",
+    "L3": "1.1.1 1.1.2 1.2.1 1.2.2 2.1.1 2.1.2 2.1.3 2.2.1 2.2.2 2.3.1 2.3.2 2.3.3 2.4.1 2.4.2 3.1.1 3.1.2 "
+    "3.2.1 3.2.2 4.1.1 4.1.2 4.1.3 4.2.1 4.2.2 4.2.3 5.1.1 5.1.2 5.1.3 5.1.4 5.2.1 5.2.2 5.2.3",
+}
+SKILL_CODES: frozenset[str] = frozenset(f"{lvl}/{n}" for lvl, codes in _SKILLS_BY_LEVEL.items() for n in codes.split())
+
+_CODE = re.compile(r"^(L[345])/(\d)\.\d\.\d$")
+
+
+def function_of(skill_code: str) -> str:
+    """The function key a skill code rolls up into: the first digit after the code's own level, read in that
+    level's table (L4/2.3.1 -> function 2 of L4 -> business_handling). ValueError for an unknown code."""
+    m = _CODE.match(skill_code or "")
+    if not m or skill_code not in SKILL_CODES:
+        raise ValueError(f"unknown skill code {skill_code!r}")
+    return FUNCTIONS[m.group(1)][int(m.group(2))]
+
+
+def weights_for(level: str) -> dict[str, int]:
+    """Function key -> §4.2 skill weight (percent) for a level."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown level {level!r}")
+    return {key: row[level] for key, row in SKILL_WEIGHTS.items()}

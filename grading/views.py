@@ -1,0 +1,28 @@
+"""The scorecard page of a recorded contact: items with status, points and evidence linked to the transcript."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template
+from flask_login import current_user
+
+from accounts.roles import role_required
+from contacts.models import Contact
+from contacts.views import STAFF, can_view
+from extensions import db
+
+from .actions import current_scorecard
+
+bp = Blueprint("grading", __name__)
+
+
+@bp.route("/contacts/<int:contact_id>/scorecard")
+@role_required(*STAFF)
+def scorecard(contact_id: int):
+    """The trainee who handled the contact (their practice feedback), leads of their group, graders, admins."""
+    contact = db.session.get(Contact, contact_id)
+    if contact is None:
+        abort(404)
+    if not can_view(current_user, contact):
+        abort(403)
+    row = current_scorecard(contact.id)
+    return render_template("grading/scorecard.html", contact=contact, row=row, sc=row.data if row else None)

@@ -1,0 +1,103 @@
+"""A simulated chat graded from the database: auto-grading at wrap-up, the regrade and show commands, and who
+may see the scorecard page."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from contacts.actions import do_post_message, do_wrap_up_contact
+from contacts.models import Contact, ContactEvent
+from extensions import db
+from grading.models import Scorecard
+from routing.actions import do_set_agent_state
+from scenarios.loader import load_pack_into_db
+
+from .. import factories
+from .builders import PACKS
+
+
+@pytest.fixture
+def graded(app):
+    """The en pack loaded, one simulated delivery enquiry handled by trainee t1 and wrapped up."""
+    engine = app.extensions["kefu_simulator"]
+    with app.app_context():
+        load_pack_into_db(PACKS / "en")
+        lead = factories.user("lead1", role="lead")
+        team = factories.group("team", lead=lead)
+        agent = factories.user("t1", role="trainee", level="L5", group=team)
+        do_set_agent_state(agent, "available")
+        cid = engine.start_customer("en-delivery-status", seed=1)
+        engine.run_until_idle(60)
+        contact = db.session.get(Contact, cid)
+        do_post_message(contact, "agent", "Hello! Could you give me your order number?", actor_id=agent.id)
+        engine.run_until_idle(60)
+        do_post_message(contact, "agent", "It is at the Columbus hub, expected June 1.", actor_id=agent.id)
+        do_post_message(contact, "agent", "Is there anything else I can help with?", actor_id=agent.id)
+        engine.run_until_idle(60)
+        db.session.refresh(contact)
+        do_wrap_up_contact(contact, agent, "ENQ_DELIVERY")
+        assert app.extensions["kefu_grading"].wait_idle(20)
+    yield cid
+    app.extensions["kefu_grading"].stop()
+
+
+def test_wrapped_up_practice_chat_is_graded_from_the_db(app, graded):
+    """Wrap-up triggers grading on the worker: one current scorecard, evidence pointing at recorded events."""
+    with app.app_context():
+        rows = db.session.scalars(select(Scorecard).where(Scorecard.contact_id == graded)).all()
+        assert len(rows) == 1 and rows[0].current and rows[0].rubric_id == "en-chat-standard"
+        sc = rows[0].data
+        items = {i["id"]: i for i in sc["items"]}
+        assert items["greeting"]["status"] == "pass" and items["closing"]["status"] == "pass"
+        assert items["kb-article"]["status"] == "fail"  # the trainee answered without opening the article
+        assert items["wrap-up-code"]["status"] == "pass" and items["step-order"]["status"] == "pass"
+        assert items["empathy"]["status"] == "na" and items["tone-and-wording"]["status"] == "pending"
+        assert items["customer-outcome"]["status"] == "pass"
+        seqs = set(db.session.scalars(select(ContactEvent.seq).where(ContactEvent.contact_id == graded)))
+        cited = {e["seq"] for i in sc["items"] for e in i["evidence"] if e["seq"] is not None}
+        assert cited and cited <= seqs
+        assert sc["level"] == "L5" and 0 <= sc["total"] <= 100 and not sc["gated"]
+
+
+def test_regrade_and_show_commands(app, graded):
+    """Regrading an unchanged recording changes nothing; a new rubric version does; show prints the card."""
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["grading", "regrade", "--all"])
+    assert out.exit_code == 0, out.output
+    assert "1 graded, 0 scorecard(s) changed" in out.output
+    out = runner.invoke(args=["grading", "regrade", "--contact", str(graded)])
+    assert "0 scorecard(s) changed" in out.output
+    with app.app_context():
+        first = db.session.scalars(select(Scorecard).where(Scorecard.contact_id == graded)).one()
+        # The lead's manual score is merged and kept by later regrades.
+        from grading.actions import set_manual_scores
+
+        row = set_manual_scores(first, {"tone-and-wording": {"value": 4, "by": "grader1"}})
+        assert row.id != first.id and row.data["items"][-3]["status"] == "pass"
+    out = runner.invoke(args=["grading", "regrade", "--all"])
+    assert "0 scorecard(s) changed" in out.output
+    with app.app_context():
+        rows = db.session.scalars(select(Scorecard).where(Scorecard.contact_id == graded)).all()
+        assert [r.current for r in rows] == [False, True]  # history kept, one current
+    out = runner.invoke(args=["grading", "show", str(graded)])
+    assert out.exit_code == 0 and "rubric en-chat-standard v1" in out.output and "greeting" in out.output
+    assert runner.invoke(args=["grading", "regrade"]).exit_code != 0  # says what to name
+
+
+def test_scorecard_page_access(app, client, auth, graded, make_user):
+    """The trainee who handled it, the lead of their group and graders see it; another trainee gets 403."""
+    make_user("t2", role="trainee")
+    make_user("g1", role="grader")
+    url = f"/contacts/{graded}/scorecard"
+    for user, code in (("t1", 200), ("lead1", 200), ("g1", 200), ("t2", 403)):
+        auth.login(user)
+        resp = client.get(url)
+        assert resp.status_code == code, user
+        if code == 200:
+            page = resp.get_data(as_text=True)
+            assert 'id="scorecard-total"' in page and f"/contacts/{graded}#ev-" in page
+        auth.logout()
+    auth.login("g1")
+    assert client.get("/contacts/99999/scorecard").status_code == 404
+    assert 'id="ev-1"' in client.get(f"/contacts/{graded}").get_data(as_text=True)

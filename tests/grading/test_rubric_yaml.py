@@ -1,0 +1,80 @@
+"""Rubric YAML in a pack: loaded with the pack, errors name file, line and field."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from scenarios.loader import PackError, load_pack
+
+from .builders import PACKS
+
+BAD = """id: en-bad
+lang: en
+channel: chat
+levels: [L4]
+title: Bad rubric
+scenarios: [en-no-such-scenario]
+items:
+  - id: fly
+    title: Unknown evaluator
+    skills: [L4/2.2.2]
+    points: 5
+    evaluator: teleport
+  - id: slow
+    title: Bad params
+    skills: [L4/2.2.2]
+    points: 5
+    evaluator: first_response
+    params: {within_seconds: -3}
+  - id: tone
+    title: Manual without a scale
+    skills: [L9/1.1.1]
+    points: 5
+    scoring: manual
+"""
+
+
+def test_shipped_packs_have_a_chat_rubric_per_language():
+    """Both packs ship a valid chat rubric covering L5-L3 with manual items."""
+    for lang in ("en", "zh_CN"):
+        rubrics = load_pack(PACKS / lang).rubrics
+        assert [r.channel for r in rubrics] == ["chat"] and rubrics[0].levels == ["L5", "L4", "L3"]
+        assert sum(i.points for i in rubrics[0].items) == 100
+        assert sum(1 for i in rubrics[0].items if i.scoring == "manual") >= 2
+
+
+def test_rubric_errors_name_file_line_and_field(tmp_path):
+    """Unknown evaluator, refused params, unknown scenario: each reported with its file, line and field."""
+    pack = tmp_path / "en"
+    shutil.copytree(PACKS / "en", pack)
+    (pack / "rubrics" / "bad.yaml").write_text(
+        BAD.replace(
+            "  - id: tone\n    title: Manual without a scale\n"
+            "    skills: [L9/1.1.1]\n    points: 5\n"
+            "    scoring: manual\n",
+            "",
+        )
+    )
+    with pytest.raises(PackError) as e:
+        load_pack(pack)
+    errors = "\n".join(e.value.errors)
+    assert "bad.yaml line 12: items[0].evaluator: unknown evaluator 'teleport'" in errors
+    assert "bad.yaml line 18: items[1].params.within_seconds:" in errors
+    assert "bad.yaml line 6: scenarios[0]: scenario 'en-no-such-scenario' is not in this pack" in errors
+
+
+def test_rubric_schema_errors(tmp_path):
+    """Schema errors (an unknown skill code, a manual item without scale) point at the item's lines."""
+    pack = tmp_path / "en"
+    shutil.copytree(PACKS / "en", pack)
+    (pack / "rubrics" / "bad.yaml").write_text(BAD)
+    with pytest.raises(PackError) as e:
+        load_pack(pack)
+    errors = "\n".join(e.value.errors)
+    assert "bad.yaml line 21: items[2].skills: unknown skill code(s) ['L9/1.1.1']" in errors
+    (pack / "rubrics" / "bad.yaml").write_text(BAD.replace("L9/1.1.1", "L5/1.2.1"))
+    with pytest.raises(PackError) as e:
+        load_pack(pack)
+    assert "bad.yaml line 19: items[2].scale: a manual item needs a scale" in "\n".join(e.value.errors)

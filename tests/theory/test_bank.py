@@ -1,0 +1,135 @@
+"""The shipped question banks: validation, counts, loading, and error messages for malformed banks."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from extensions import db
+from theory.loader import DEFAULT_ROOT, BankError, load_all_banks, load_banks
+from theory.models import TheoryQuestion
+from theory.weights import AREAS, THEORY_WEIGHTS, weights_for
+
+
+def test_weights_sum_to_100_per_level():
+    """The copied §4.1 table sums to 100 for every level and matches the standard's figures for L3."""
+    for level in ("L5", "L4", "L3"):
+        assert sum(weights_for(level).values()) == 100
+    assert THEORY_WEIGHTS["data_analysis"] == {"L5": 0, "L4": 0, "L3": 15}
+    assert THEORY_WEIGHTS["service_response"]["L5"] == 30
+
+
+def test_both_banks_validate_with_same_ids_and_enough_questions():
+    """Each language has at least 150 questions, the same ids, and every area is covered."""
+    banks = load_banks()
+    assert set(banks) == {"zh_CN", "en"}
+    ids = {lang: {bq.q.id for bq in qs} for lang, qs in banks.items()}
+    assert len(ids["en"]) >= 150 and ids["en"] == ids["zh_CN"]
+    per_area = Counter(bq.area for bq in banks["en"])
+    assert set(per_area) == set(AREAS)
+    kinds = Counter(bq.q.kind for bq in banks["en"])
+    assert kinds["single"] and kinds["multiple"] and kinds["true_false"]
+
+
+@pytest.mark.parametrize("level", ["L5", "L4", "L3"])
+def test_bank_can_supply_a_100_question_exam_per_level(level):
+    """For each level and area, the bank holds at least as many suitable questions as a 100-question exam needs."""
+    for lang, qs in load_banks().items():
+        for area, pct in weights_for(level).items():
+            have = sum(1 for bq in qs if bq.area == area and level in bq.q.levels)
+            assert have >= pct, (lang, level, area, have, pct)
+
+
+def test_load_is_idempotent(app):
+    """Loading twice creates every question once and changes nothing the second time."""
+    with app.app_context():
+        first = load_all_banks()
+        assert first.counts["en"]["created"] >= 150
+        second = load_all_banks()
+        assert second.changed == 0
+        assert db.session.scalar(db.select(db.func.count(TheoryQuestion.id))) == 2 * first.counts["en"]["created"]
+
+
+def test_cli_load(app):
+    """`flask theory load` loads the default banks and reports the counts."""
+    result = app.test_cli_runner().invoke(args=["theory", "load"])
+    assert result.exit_code == 0, result.output
+    assert "en: 156 questions (156 new, 0 updated, 0 retired)" in result.output
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(TheoryQuestion.id))) >= 300
+
+
+def _copy_banks(tmp_path: Path) -> Path:
+    root = tmp_path / "banks"
+    shutil.copytree(DEFAULT_ROOT, root)
+    return root
+
+
+def _errors(root: Path) -> list[str]:
+    with pytest.raises(BankError) as exc:
+        load_banks(root)
+    return exc.value.errors
+
+
+def _line_of(path: Path, text: str) -> int:
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if text in line:
+            return i
+    raise AssertionError(text)
+
+
+def test_answer_letter_not_in_options_names_file_line_field(tmp_path):
+    """A single-choice answer naming a missing option is reported with the file, the line and 'answer'."""
+    root = _copy_banks(tmp_path)
+    f = root / "en" / "business_handling.yaml"
+    text = f.read_text(encoding="utf-8")
+    f.write_text(text.replace("  answer: B\n", "  answer: E\n", 1), encoding="utf-8")
+    errors = _errors(root)
+    first_e = _line_of(f, "answer: E")
+    assert any(
+        "business_handling.yaml" in e and f"line {first_e}:" in e and "answer" in e and "'E'" in e for e in errors
+    ), errors
+
+
+def test_multiple_with_one_answer_and_unknown_area_and_duplicate_id(tmp_path):
+    """A multiple with one correct letter, an unknown area and a duplicated id are each named with file and line."""
+    root = _copy_banks(tmp_path)
+    bh = root / "zh_CN" / "business_handling.yaml"
+    bh.write_text(bh.read_text(encoding="utf-8").replace("answer: [A, B, D]", "answer: [A]", 1), encoding="utf-8")
+    pe = root / "zh_CN" / "professional_ethics.yaml"
+    pe.write_text(pe.read_text(encoding="utf-8").replace("area: professional_ethics", "area: ethics", 1), "utf-8")
+    ir = root / "en" / "information_records.yaml"
+    ir.write_text(ir.read_text(encoding="utf-8").replace("id: ir-002", "id: ir-001", 1), encoding="utf-8")
+    errors = _errors(root)
+    joined = "\n".join(errors)
+    assert f"business_handling.yaml line {_line_of(bh, 'answer: [A]')}: questions[1].answer" in joined
+    assert "at least two correct letters" in joined
+    assert (
+        f"professional_ethics.yaml line {_line_of(pe, 'area: ethics')}: area: unknown knowledge area 'ethics'" in joined
+    )
+    dup_line = [i for i, ln in enumerate(ir.read_text().splitlines(), 1) if "id: ir-001" in ln][1]
+    assert f"information_records.yaml line {dup_line}: id: duplicate question id 'ir-001'" in joined
+
+
+def test_languages_must_agree_on_answers(tmp_path):
+    """A translated question whose answer differs from the other language is an error naming both places."""
+    root = _copy_banks(tmp_path)
+    f = root / "zh_CN" / "data_analysis.yaml"
+    text = f.read_text(encoding="utf-8")
+    f.write_text(text.replace("  answer: B\n", "  answer: C\n", 1), encoding="utf-8")
+    errors = _errors(root)
+    assert any("data_analysis.yaml line" in e and "answer: 'C' differs" in e for e in errors), errors
+
+
+def test_yaml_syntax_error_names_line(tmp_path):
+    """Broken YAML is reported with the file and line instead of a traceback."""
+    root = _copy_banks(tmp_path)
+    f = root / "en" / "operations.yaml"
+    lines = f.read_text(encoding="utf-8").splitlines()
+    lines[7] = lines[7] + " : : ["
+    f.write_text("\n".join(lines), encoding="utf-8")
+    errors = _errors(root)
+    assert any("operations.yaml line" in e and "YAML syntax error" in e for e in errors), errors
