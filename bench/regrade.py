@@ -172,6 +172,8 @@ def main() -> None:
     from contacts.models import ContactEvent
     from extensions import db, redis_store
     from grading.actions import regrade, select_contacts
+    from grading.models import Scorecard
+    from grading.parallel import regrade_in_workers
     from scenarios.loader import load_pack_into_db
 
     app = create_app(
@@ -194,14 +196,22 @@ def main() -> None:
             f"in {time.perf_counter() - t:.1f} s"
         )
         db.session.remove()
-        for label in ("first regrade (writes every scorecard)", "second regrade (unchanged recordings)"):
+        passes = (
+            ("first regrade, worker processes (writes every scorecard)", "workers", True),
+            ("second regrade, worker processes (unchanged recordings)", "workers", False),
+            ("first regrade, one process (writes every scorecard)", "single", True),
+        )
+        for label, mode, fresh in passes:
+            if fresh:
+                db.session.query(Scorecard).delete()
+                db.session.commit()
             t, c = time.perf_counter(), time.process_time()
             ids = select_contacts(everything=True)
-            report = regrade(ids)
+            report = regrade_in_workers(ids) if mode == "workers" else regrade(ids)
             wall, cpu = time.perf_counter() - t, time.process_time() - c
             print(
                 f"{label}: {len(ids)} contacts, {report.graded} graded, {report.changed} changed, "
-                f"{len(report.errors)} errors: {wall:.2f} s wall, {cpu:.2f} s CPU "
+                f"{len(report.errors)} errors: {wall:.2f} s wall, {cpu:.2f} s CPU in this process "
                 f"({1000 * wall / max(1, len(ids)):.2f} ms/contact)"
             )
             db.session.remove()

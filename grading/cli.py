@@ -12,15 +12,17 @@ grading_cli = AppGroup("grading", help="Grade recorded contacts and show scoreca
 @click.option("--contact", "contacts", type=int, multiple=True, help="A contact id (repeatable).")
 @click.option("--exercise", "exercise_id", type=int, default=None, help="Every contact of this exercise.")
 @click.option("--all", "everything", is_flag=True, help="Every handled, ended contact.")
-def regrade_cmd(contacts, exercise_id, everything):
+@click.option("--workers", type=int, default=None, help="Worker processes (default: one per core).")
+def regrade_cmd(contacts, exercise_id, everything, workers):
     """Recompute scorecards from the recordings; prints how many changed."""
-    from .actions import regrade, select_contacts
+    from .actions import select_contacts
+    from .parallel import regrade_in_workers
 
     if not (contacts or exercise_id is not None or everything):
         raise click.UsageError("name --contact ID, --exercise ID or --all")
     ids = select_contacts(contacts, exercise_id, everything)
     with click.progressbar(length=len(ids), label="Regrading", show_pos=True) as bar:
-        report = regrade(ids, progress=bar.update)
+        report = regrade_in_workers(ids, workers=workers, progress=bar.update)
     click.echo(
         f"{report.graded} graded, {report.changed} scorecard(s) changed, {report.skipped} skipped (no rubric), "
         f"{len(report.errors)} error(s)"

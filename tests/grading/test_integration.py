@@ -101,3 +101,19 @@ def test_scorecard_page_access(app, client, auth, graded, make_user):
     auth.login("g1")
     assert client.get("/contacts/99999/scorecard").status_code == 404
     assert 'id="ev-1"' in client.get(f"/contacts/{graded}").get_data(as_text=True)
+
+
+def test_regrade_in_worker_processes_gives_the_same_scorecard(app, graded):
+    """Regrading split over two worker processes writes the same scorecard content as grading in-process."""
+    from grading.parallel import regrade_in_workers
+
+    with app.app_context():
+        before = db.session.scalar(select(Scorecard).where(Scorecard.contact_id == graded, Scorecard.current))
+        want = before.content_hash
+        db.session.query(Scorecard).delete()
+        db.session.commit()
+        report = regrade_in_workers([graded, 10**6], workers=2, min_per_worker=1)  # the second id is unknown
+        assert report.graded == 1 and report.changed == 1 and not report.errors
+        db.session.expire_all()
+        after = db.session.scalar(select(Scorecard).where(Scorecard.contact_id == graded, Scorecard.current))
+        assert after is not None and after.content_hash == want
