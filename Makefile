@@ -41,11 +41,14 @@ translations: $(VENV)/.installed
 db: setup
 	$(FLASK) db upgrade
 
-# End-to-end tests drive Debian's Chromium through Playwright (never `playwright install`).
+# End-to-end tests drive Debian's Chromium through Playwright (never `playwright install`); Chinese text in
+# pages and PDF reports needs a CJK font (fonts-noto-cjk).
+SYSTEM_PACKAGES := chromium fonts-noto-cjk
 chromium:
-	@command -v chromium >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
+	@if ! command -v chromium >/dev/null || [ ! -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); fi; \
+	fi
 
 lint: setup-dev
 	$(VENV)/bin/ruff check .

@@ -25,6 +25,7 @@ PACKAGES = (
     "grading",
     "console",
     "theory",
+    "reports",
 )
 
 
@@ -50,7 +51,9 @@ def create_app(config: type[Config] | str | None = None, **overrides) -> Flask:
         app,
         async_mode="threading",
         message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"),
-        cors_allowed_origins=[],  # same origin only
+        # None = same origin only (the Host header): a page on another site cannot open a socket with our
+        # cookies. ([] would switch the origin check off altogether.)
+        cors_allowed_origins=app.config.get("SOCKETIO_ALLOWED_ORIGINS"),
         max_http_buffer_size=64 * 1024,
     )
 
@@ -141,6 +144,9 @@ def start_background_services(app: Flask) -> None:
     from tickets.callbacks import tick_callbacks
 
     media_loop.start()
+    from channels.email.smtp import start_smtp
+
+    start_smtp(app)
     register_periodic(app, tick_callbacks)  # the simulator registers its own tick in its init_app
     start_ticker(app)  # rebuilds the waiting queues from the database first
     sim = app.extensions.get("kefu_simulator")

@@ -43,6 +43,8 @@ class Config:
     REDIS_EMBEDDED_PATH = str(INSTANCE_DIR / "redis.db")
     REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "kefu:")
     SOCKETIO_MESSAGE_QUEUE = os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None
+    # Extra origins allowed to open Socket.IO connections (comma-separated); the site's own origin always is.
+    SOCKETIO_ALLOWED_ORIGINS = [o for o in os.environ.get("KEFU_ALLOWED_ORIGINS", "").split(",") if o] or None
     INSTANCE_DIR = str(INSTANCE_DIR)
     CONTENT_DIR = str(BASE_DIR / "scenarios" / "packs")
 
@@ -55,10 +57,24 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
 
     # The explicit lists of what is switched on: channels and evaluators are registries, enabled here.
-    ENABLED_CHANNELS = ["chat"]
+    ENABLED_CHANNELS = ["chat", "email"]
 
     MAX_MESSAGE_CHARS = 2000
     CHAT_CAPACITY = int(os.environ.get("KEFU_CHAT_CAPACITY", 3))
+    EMAIL_CAPACITY = int(os.environ.get("KEFU_EMAIL_CAPACITY", 5))
+
+    # Email channel: the SMTP endpoint (on the media loop), loopback by default; port 0 picks a free port.
+    SMTP_HOST = os.environ.get("KEFU_SMTP_HOST", "127.0.0.1")
+    SMTP_PORT = int(os.environ.get("KEFU_SMTP_PORT", 2525))
+    SMTP_MAX_MESSAGE_BYTES = 10 * 1024 * 1024
+    SMTP_RATE_PER_MINUTE = int(os.environ.get("KEFU_SMTP_RATE_PER_MINUTE", 20))  # accepted messages per sender
+    SMTP_RELAY = os.environ.get("KEFU_SMTP_RELAY") or None  # "host:port" of an outside smarthost for replies
+    EMAIL_ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024
+    EMAIL_STORAGE_DIR = os.environ.get("KEFU_EMAIL_DIR") or None  # raw mail and attachments; None: instance/email
+    EMAIL_REPLY_MAX_CHARS = 20000
+    EMAIL_FROM_NAME = os.environ.get("KEFU_EMAIL_FROM_NAME", "Kefu Mall Customer Service")
+    # The centre's addresses and the queue each one feeds.
+    EMAIL_ADDRESS_QUEUES = {"service@kefu.local": "email.service", "complaints@kefu.local": "email.complaints"}
     ACW_SECONDS = int(os.environ.get("KEFU_ACW_SECONDS", 30))
     SERVICE_LEVEL_SECONDS = 20
     CLOCK_SPEED = float(os.environ.get("KEFU_CLOCK_SPEED", 1.0))
@@ -83,6 +99,7 @@ class TestingConfig(Config):
     SECRET_KEY = "test-secret"
     ACW_SECONDS = 2
     TICK_SECONDS = 0.05
+    SMTP_PORT = 0  # a free port per test app
 
 
 class ProductionConfig(Config):

@@ -21,7 +21,7 @@ bp = Blueprint("accounts", __name__)
 HOME_BY_ROLE = {
     "trainee": "desk.desk",
     "lead": "console.floor",
-    "grader": "contacts.contact_list",
+    "grader": "review.panel_list",
     "admin": "accounts.admin_users",
 }
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from .base import BaseChannel
 from .chat.channel import ChatChannel
+from .email.channel import EmailChannel
 
 CHANNEL_TYPES: dict[str, type[BaseChannel]] = {
     ChatChannel.name: ChatChannel,
+    EmailChannel.name: EmailChannel,
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_login import current_user
 from flask_socketio import Namespace, join_room, leave_room
 
-from accounts.roles import socket_role_required
+from accounts.roles import remember_socket_identity, socket_role_required
 from contacts.actions import ActionError, get_contact
 from contacts.events import contact_room
 from extensions import db
@@ -19,6 +19,7 @@ class FloorNamespace(Namespace):
     def on_connect(self, auth=None):
         if not current_user.is_authenticated or current_user.role not in LEADS:
             return False
+        remember_socket_identity()
         join_room("floor")
 
     @socket_role_required(*LEADS)

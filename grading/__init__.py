@@ -11,6 +11,12 @@ def init_app(app) -> None:
     from .auto import AutoGrader
 
     app.register_blueprint(views.bp)
+    from . import review
+
+    app.register_blueprint(review.bp)  # the review page and grader panels
+    from .exam_views import init_exams
+
+    init_exams(app)  # the "exams" blueprint and its periodic serving tick
     cli.register(app)
     grader = AutoGrader(app)
     app.extensions["kefu_grading"] = grader

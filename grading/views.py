@@ -24,5 +24,9 @@ def scorecard(contact_id: int):
         abort(404)
     if not can_view(current_user, contact):
         abort(403)
+    from .exams import feedback_withheld
+
+    if feedback_withheld(current_user, contact.id):  # an exam candidate sees nothing before the release
+        abort(403, description="the result of this exam has not been released yet")
     row = current_scorecard(contact.id)
     return render_template("grading/scorecard.html", contact=contact, row=row, sc=row.data if row else None)

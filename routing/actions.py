@@ -48,17 +48,16 @@ def agent_level(user: User) -> str:
 
 
 def channel_capacities() -> dict[str, int]:
-    """Seats per enabled channel: chat from CHAT_CAPACITY, others from their channel class (else 1)."""
+    """Seats per enabled channel, as each channel's ``capacity(app)`` says (chat: CHAT_CAPACITY, email:
+    EMAIL_CAPACITY, else the class default; 1 for a channel without a class)."""
     try:
         from channels.registry import CHANNEL_TYPES
     except ImportError:
         CHANNEL_TYPES = {}
     caps = {}
     for ch in current_app.config["ENABLED_CHANNELS"]:
-        if ch == "chat":
-            caps[ch] = int(current_app.config.get("CHAT_CAPACITY", 3))
-        else:
-            caps[ch] = int(getattr(CHANNEL_TYPES.get(ch), "default_capacity", 1))
+        cls = CHANNEL_TYPES.get(ch)
+        caps[ch] = int(cls().capacity(current_app)) if cls is not None else 1
     return caps
 
 

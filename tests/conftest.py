@@ -24,8 +24,8 @@ def app(tmp_path, request):
         "REDIS_EMBEDDED_PATH": os.environ.get("KEFU_TEST_REDIS", "/tmp/kefu-test-redis.db"),
         "SIMULATOR_ENABLED": False,
     }
-    marker = request.node.get_closest_marker("app_config")
-    if marker:
+    # Module-level app_config markers first, then the test's own (closest wins on a clash).
+    for marker in reversed(list(request.node.iter_markers("app_config"))):
         overrides.update(marker.kwargs)
     app = create_app(TestingConfig, **overrides)
     with app.app_context():

@@ -7,7 +7,7 @@ import threading
 from flask_login import current_user
 from flask_socketio import Namespace, join_room
 
-from accounts.roles import socket_role_required
+from accounts.roles import remember_socket_identity, socket_identity, socket_role_required
 from contacts.actions import (
     ActionError,
     do_end_contact,
@@ -33,9 +33,14 @@ def _payload(data) -> dict:
     return data
 
 
+def _me() -> int:
+    """This socket's user id (remembered at connect: no user query per event on the hot path)."""
+    return socket_identity()["id"]
+
+
 def _own_contact(data):
     contact = get_contact(_payload(data).get("contact_id"))
-    if contact.agent_id != current_user.id:
+    if contact.agent_id != _me():
         raise ActionError(f"contact {contact.id} is not on your desk")
     return contact
 
@@ -53,6 +58,7 @@ class DeskNamespace(Namespace):
     def on_connect(self, auth=None):
         if not current_user.is_authenticated or current_user.role not in AGENT_ROLES:
             return False  # refuse the connection
+        remember_socket_identity()
         join_room(f"agent:{current_user.id}")
         for c in open_contacts_for_agent(current_user.id):
             join_room(contact_room(c.id))
@@ -122,7 +128,7 @@ class DeskNamespace(Namespace):
         if contact.status != "active":
             raise ActionError(f"contact {contact.id} is {contact.status}")
         ev, created = do_post_message(
-            contact, "agent", data.get("text"), actor_id=current_user.id, client_id=data.get("client_id")
+            contact, "agent", data.get("text"), actor_id=_me(), client_id=data.get("client_id")
         )
         return {"ok": True, "event": ev, "duplicate": not created}
 
@@ -130,7 +136,7 @@ class DeskNamespace(Namespace):
     @ack_errors
     def on_typing(self, data):
         contact = _own_contact(data)
-        do_set_typing(contact, "agent", bool(data.get("typing")), actor_id=current_user.id)
+        do_set_typing(contact, "agent", bool(data.get("typing")), actor_id=_me())
         return {"ok": True}
 
     @socket_role_required(*AGENT_ROLES)
@@ -181,7 +187,7 @@ class DeskNamespace(Namespace):
         """Queue figures and the agent's own state, for the desk's periodic refresh."""
         from routing.actions import agent_snapshot, queue_figures
 
-        return {"ok": True, "queues": queue_figures(), "agent": agent_snapshot(current_user.id)}
+        return {"ok": True, "queues": queue_figures(), "agent": agent_snapshot(_me())}
 
     @socket_role_required(*AGENT_ROLES)
     @ack_errors

@@ -274,3 +274,11 @@ def test_transfer_to_named_agent_with_note(app, agent_ready, make_user):
     second.emit("wrap_up", {"contact_id": cid, "code": "refund"}, namespace="/desk", callback=True)
     results = [e for e in _events(first, "/desk") if e["type"] == "transfer_result"]
     assert results and results[-1]["status"] == "closed" and results[-1]["code"] == "refund"
+
+
+def test_socket_from_another_site_is_refused(client):
+    """A page on another origin cannot open a Socket.IO connection riding on our cookies (CSWSH)."""
+    evil = client.get("/socket.io/?EIO=4&transport=polling", headers={"Origin": "https://evil.example"})
+    assert evil.status_code == 400 and b"Not an accepted origin" in evil.data
+    same = client.get("/socket.io/?EIO=4&transport=polling", headers={"Origin": "http://localhost"})
+    assert same.status_code == 200

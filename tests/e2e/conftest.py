@@ -37,6 +37,7 @@ def live_server(tmp_path_factory):
         "KEFU_ACW_SECONDS": "3",
         "KEFU_SIMULATOR": "1",
         "PYTHONPATH": str(ROOT),
+        "KEFU_SMTP_PORT": "0",  # a free port: never collide with a running sandbox
     }
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)

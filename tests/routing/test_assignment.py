@@ -14,6 +14,9 @@ from routing.models import AgentStateChange
 
 from .helpers import agent, contact, fresh, waiting
 
+# These tests count chat seats; with only chat on, a full chat load makes an agent "busy".
+pytestmark = pytest.mark.app_config(ENABLED_CHANNELS=["chat"])
+
 
 def test_longest_idle_agent_gets_the_contact(app, make_user):
     """Among free agents the one idle longest answers; going away and back restarts an agent's idle time."""

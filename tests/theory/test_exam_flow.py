@@ -113,7 +113,7 @@ def test_practice_quiz_through_the_pages(floor, client):
         exam = db.session.scalars(db.select(TheoryExam)).one()
         answers = [(q, correct_answer(exam, q)) for q in exam.question_ids[:3]]
         exam_id, explanation_probe = exam.id, exam.question_ids[0]
-    assert b"explanation" not in page.data  # no key, no explanations before submission
+    assert b'class="muted explanation"' not in page.data  # no key, no explanations before submission
     for qid, ans in answers:
         r = client.post(f"/api/theory/exams/{exam_id}/answers", json={"question_id": qid, "answer": ans})
         assert r.status_code == 200 and r.json["ok"]
@@ -123,7 +123,7 @@ def test_practice_quiz_through_the_pages(floor, client):
     r = client.post(f"/theory/exams/{exam_id}/submit")
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/theory/exams/{exam_id}/result")
     res = client.get(f"/theory/exams/{exam_id}/result")
-    assert res.status_code == 200 and b"60.00" in res.data and b"explanation" in res.data
+    assert res.status_code == 200 and b"60.00" in res.data and b'class="muted explanation"' in res.data
     assert f'data-qid="{explanation_probe}"'.encode() in res.data
     r = client.post(f"/api/theory/exams/{exam_id}/answers", json={"question_id": answers[0][0], "answer": None})
     assert r.status_code == 409

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: d7104a799c21
+Revision ID: 5b2cac986fab
 Revises: 
-Create Date: 2026-11-22 20:44:02.347332
+Create Date: 2026-11-22 21:04:41.944032
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'd7104a799c21'
+revision = '5b2cac986fab'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -205,6 +205,19 @@ def upgrade():
     sa.ForeignKeyConstraint(['group_id'], ['groups.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
+    op.create_table('grading_panels',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('calibration', sa.Boolean(), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('contact_ids', sa.JSON(), nullable=False),
+    sa.Column('grader_ids', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.Float(), nullable=False),
+    sa.Column('finished_at', sa.Float(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
     op.create_table('kb_article_versions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('article_id', sa.Integer(), nullable=False),
@@ -315,6 +328,35 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_contacts_scenario_id'), ['scenario_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_contacts_status'), ['status'], unique=False)
 
+    op.create_table('skill_exams',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('candidate_id', sa.Integer(), nullable=False),
+    sa.Column('scheduled_by_id', sa.Integer(), nullable=True),
+    sa.Column('level', sa.String(length=4), nullable=False),
+    sa.Column('lang', sa.String(length=8), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('duration_minutes', sa.Integer(), nullable=False),
+    sa.Column('k', sa.Integer(), nullable=False),
+    sa.Column('scenario_ids', sa.JSON(), nullable=False),
+    sa.Column('exercise_id', sa.Integer(), nullable=True),
+    sa.Column('started_at', sa.Float(), nullable=True),
+    sa.Column('ends_at', sa.Float(), nullable=True),
+    sa.Column('ended_at', sa.Float(), nullable=True),
+    sa.Column('end_reason', sa.String(length=20), nullable=True),
+    sa.Column('result', sa.JSON(), nullable=False),
+    sa.Column('total', sa.Float(), nullable=True),
+    sa.Column('passed', sa.Boolean(), nullable=True),
+    sa.Column('released_at', sa.Float(), nullable=True),
+    sa.Column('created_at', sa.Float(), nullable=False),
+    sa.ForeignKeyConstraint(['candidate_id'], ['users.id'], ),
+    sa.ForeignKeyConstraint(['exercise_id'], ['exercises.id'], ),
+    sa.ForeignKeyConstraint(['scheduled_by_id'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('skill_exams', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_skill_exams_candidate_id'), ['candidate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_skill_exams_status'), ['status'], unique=False)
+
     op.create_table('contact_events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('contact_id', sa.Integer(), nullable=False),
@@ -346,6 +388,27 @@ def upgrade():
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('contact_id')
     )
+    op.create_table('grading_panel_assignments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('panel_id', sa.Integer(), nullable=False),
+    sa.Column('contact_id', sa.Integer(), nullable=False),
+    sa.Column('grader_id', sa.Integer(), nullable=True),
+    sa.Column('is_key', sa.Boolean(), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('submitted_at', sa.Float(), nullable=True),
+    sa.Column('submitted_by', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], ),
+    sa.ForeignKeyConstraint(['grader_id'], ['users.id'], ),
+    sa.ForeignKeyConstraint(['panel_id'], ['grading_panels.id'], ),
+    sa.ForeignKeyConstraint(['submitted_by'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('grading_panel_assignments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_grading_panel_assignments_contact_id'), ['contact_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_grading_panel_assignments_grader_id'), ['grader_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_grading_panel_assignments_panel_id'), ['panel_id'], unique=False)
+        batch_op.create_index('ux_panel_assignment', ['panel_id', 'contact_id', 'grader_id', 'is_key'], unique=True)
+
     op.create_table('scorecards',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('contact_id', sa.Integer(), nullable=False),
@@ -368,6 +431,26 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_scorecards_contact_id'), ['contact_id'], unique=False)
         batch_op.create_index('ix_scorecards_current', ['contact_id', 'rubric_id', 'current'], unique=False)
         batch_op.create_index(batch_op.f('ix_scorecards_rubric_id'), ['rubric_id'], unique=False)
+
+    op.create_table('skill_exam_attempts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('exam_id', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('scenario_id', sa.String(length=80), nullable=False),
+    sa.Column('family', sa.String(length=80), nullable=False),
+    sa.Column('attempt', sa.Integer(), nullable=False),
+    sa.Column('contact_id', sa.Integer(), nullable=True),
+    sa.Column('outcome', sa.String(length=12), nullable=False),
+    sa.Column('note', sa.String(length=200), nullable=True),
+    sa.Column('served_at', sa.Float(), nullable=True),
+    sa.Column('ended_at', sa.Float(), nullable=True),
+    sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], ),
+    sa.ForeignKeyConstraint(['exam_id'], ['skill_exams.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('skill_exam_attempts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_skill_exam_attempts_contact_id'), ['contact_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_skill_exam_attempts_exam_id'), ['exam_id'], unique=False)
 
     op.create_table('tickets',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -420,6 +503,19 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_callbacks_contact_id'), ['contact_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_callbacks_due_at'), ['due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_callbacks_ticket_id'), ['ticket_id'], unique=False)
+
+    op.create_table('grading_panel_scores',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('assignment_id', sa.Integer(), nullable=False),
+    sa.Column('item_id', sa.String(length=80), nullable=False),
+    sa.Column('value', sa.Integer(), nullable=False),
+    sa.Column('note', sa.String(length=2000), nullable=True),
+    sa.ForeignKeyConstraint(['assignment_id'], ['grading_panel_assignments.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('grading_panel_scores', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_grading_panel_scores_assignment_id'), ['assignment_id'], unique=False)
+        batch_op.create_index('ux_panel_score', ['assignment_id', 'item_id'], unique=True)
 
     op.create_table('ticket_changes',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -479,6 +575,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_ticket_changes_ticket_id'))
 
     op.drop_table('ticket_changes')
+    with op.batch_alter_table('grading_panel_scores', schema=None) as batch_op:
+        batch_op.drop_index('ux_panel_score')
+        batch_op.drop_index(batch_op.f('ix_grading_panel_scores_assignment_id'))
+
+    op.drop_table('grading_panel_scores')
     with op.batch_alter_table('callbacks', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_callbacks_ticket_id'))
         batch_op.drop_index(batch_op.f('ix_callbacks_due_at'))
@@ -493,18 +594,35 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_tickets_assignee_id'))
 
     op.drop_table('tickets')
+    with op.batch_alter_table('skill_exam_attempts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_skill_exam_attempts_exam_id'))
+        batch_op.drop_index(batch_op.f('ix_skill_exam_attempts_contact_id'))
+
+    op.drop_table('skill_exam_attempts')
     with op.batch_alter_table('scorecards', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_scorecards_rubric_id'))
         batch_op.drop_index('ix_scorecards_current')
         batch_op.drop_index(batch_op.f('ix_scorecards_contact_id'))
 
     op.drop_table('scorecards')
+    with op.batch_alter_table('grading_panel_assignments', schema=None) as batch_op:
+        batch_op.drop_index('ux_panel_assignment')
+        batch_op.drop_index(batch_op.f('ix_grading_panel_assignments_panel_id'))
+        batch_op.drop_index(batch_op.f('ix_grading_panel_assignments_grader_id'))
+        batch_op.drop_index(batch_op.f('ix_grading_panel_assignments_contact_id'))
+
+    op.drop_table('grading_panel_assignments')
     op.drop_table('csat_surveys')
     with op.batch_alter_table('contact_events', schema=None) as batch_op:
         batch_op.drop_index('ix_contact_events_type')
         batch_op.drop_index(batch_op.f('ix_contact_events_contact_id'))
 
     op.drop_table('contact_events')
+    with op.batch_alter_table('skill_exams', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_skill_exams_status'))
+        batch_op.drop_index(batch_op.f('ix_skill_exams_candidate_id'))
+
+    op.drop_table('skill_exams')
     with op.batch_alter_table('contacts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_contacts_status'))
         batch_op.drop_index(batch_op.f('ix_contacts_scenario_id'))
@@ -529,6 +647,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_kb_article_versions_article_id'))
 
     op.drop_table('kb_article_versions')
+    op.drop_table('grading_panels')
     op.drop_table('exercises')
     with op.batch_alter_table('agent_state_changes', schema=None) as batch_op:
         batch_op.drop_index('ix_agent_state_changes_agent_ts')

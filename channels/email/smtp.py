@@ -1,0 +1,153 @@
+"""The centre's SMTP endpoint: aiosmtpd's protocol served from the media loop (the one asyncio thread,
+DESIGN.md "Runtime"), not aiosmtpd's own Controller thread.
+
+SMTP replies: an unknown centre address -> 550 at RCPT; over the size limit -> 552 (aiosmtpd, before DATA is
+handed over, so nothing is stored); more than ``SMTP_RATE_PER_MINUTE`` accepted messages from one sender in a
+minute -> 451; accepted mail -> 250 only after the recording is committed. The recording (database and files)
+runs in a worker thread with an app context; the loop only waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict, deque
+from concurrent.futures import ThreadPoolExecutor
+
+from aiosmtpd.smtp import SMTP
+
+from clock import clock
+from extensions import media_loop
+
+log = logging.getLogger(__name__)
+_EXT = "kefu_smtp"
+RATE_WINDOW_SECONDS = 60.0
+
+
+class CentreHandler:
+    """aiosmtpd handler for the centre's addresses. Its state is touched only on the media loop."""
+
+    def __init__(self, app, executor: ThreadPoolExecutor) -> None:
+        self.app = app
+        self.executor = executor
+        self.addresses = {a.lower() for a in app.config["EMAIL_ADDRESS_QUEUES"]}
+        self.rate = int(app.config["SMTP_RATE_PER_MINUTE"])
+        self.accepted: dict[str, deque] = defaultdict(deque)  # sender -> times of accepted messages
+
+    def _over_rate(self, sender: str) -> bool:
+        times = self.accepted[sender]
+        now = clock.timestamp()
+        while times and times[0] <= now - RATE_WINDOW_SECONDS:
+            times.popleft()
+        if not times:
+            self.accepted.pop(sender, None)
+        return len(times) >= self.rate
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self._over_rate((address or "").lower()):
+            return f"451 4.7.1 Too many messages from {address}; try again in a minute"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() not in self.addresses:
+            return f"550 5.1.1 <{address}>: no such address at this centre"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        sender = (envelope.mail_from or "").lower()
+        if self._over_rate(sender):  # several messages in one session
+            return f"451 4.7.1 Too many messages from {envelope.mail_from}; try again in a minute"
+        raw = envelope.original_content or envelope.content
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogateescape")
+        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(
+                self.executor, _record, self.app, raw, envelope.mail_from, list(envelope.rcpt_tos), peer
+            )
+        except Exception:
+            log.exception("recording an inbound email failed")
+            return "451 4.3.0 The message could not be recorded; try again later"
+        self.accepted[sender].append(clock.timestamp())
+        return f"250 2.0.0 OK: recorded on contact {result['contact_id']}"
+
+
+def _record(app, raw: bytes, mail_from: str, rcpt_tos: list[str], peer: str) -> dict:
+    """Worker thread: record the message with an app context (never DB work on the asyncio loop)."""
+    from extensions import db
+
+    from .ingest import do_receive_email
+
+    with app.app_context():
+        try:
+            return do_receive_email(raw, mail_from=mail_from, rcpt_tos=rcpt_tos, peer=peer)
+        except Exception:
+            db.session.rollback()
+            raise
+        finally:
+            db.session.remove()
+
+
+class SmtpEndpoint:
+    """The running server: ``host``, ``port`` (the bound one, also when configured as 0), ``stop()``."""
+
+    def __init__(self, server, executor: ThreadPoolExecutor, host: str, port: int) -> None:
+        self.server = server
+        self.executor = executor
+        self.host = host
+        self.port = port
+
+    def stop(self) -> None:
+        async def close():
+            self.server.close()
+            await self.server.wait_closed()
+
+        if media_loop.loop is not None and media_loop.loop.is_running():
+            try:
+                media_loop.submit(close()).result(5)
+            except Exception:
+                log.exception("closing the SMTP server failed")
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def start_smtp(app) -> SmtpEndpoint | None:
+    """Serve SMTP for ``app`` on SMTP_HOST:SMTP_PORT from the media loop; returns the endpoint (also kept in
+    ``app.extensions["kefu_smtp"]``). A port already in use is logged, and the web app runs on without mail."""
+    if app.extensions.get(_EXT) is not None:
+        return app.extensions[_EXT]
+    host, port = app.config["SMTP_HOST"], int(app.config["SMTP_PORT"])
+    executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="email-ingest")
+    handler = CentreHandler(app, executor)
+    limit = int(app.config["SMTP_MAX_MESSAGE_BYTES"])
+
+    async def serve():
+        loop = asyncio.get_running_loop()
+        return await loop.create_server(
+            lambda: SMTP(handler, data_size_limit=limit, hostname="kefu.local", ident="Kefu Sandbox SMTP"),
+            host=host,
+            port=port,
+        )
+
+    media_loop.start()
+    try:
+        server = media_loop.submit(serve()).result(10)
+    except OSError as e:
+        log.error("SMTP endpoint not started on %s:%s: %s", host, port, e)
+        executor.shutdown(wait=False)
+        return None
+    bound = server.sockets[0].getsockname()[1]
+    endpoint = SmtpEndpoint(server, executor, host, bound)
+    app.extensions[_EXT] = endpoint
+    log.info("SMTP endpoint on %s:%s", host, bound)
+    return endpoint
+
+
+def stop_smtp(app) -> None:
+    endpoint = app.extensions.pop(_EXT, None)
+    if endpoint is not None:
+        endpoint.stop()

@@ -1,0 +1,167 @@
+"""The email workspace (/desk/email) and its JSON API. Thin: validate -> action -> respond."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template, request, send_file
+from flask_login import current_user
+from sqlalchemy import select
+
+from accounts.roles import role_required
+from contacts.actions import ActionError, do_wrap_up_contact
+from contacts.models import Contact, ContactEvent
+from extensions import db
+from i18n import current_lang
+
+from .parse import sanitise_html
+from .storage import resolve
+
+bp = Blueprint("email_desk", __name__)
+AGENT_ROLES = ("trainee", "lead", "admin")
+# What the thread view shows: the mails, and the facts about them an agent needs beside them.
+THREAD_TYPES = (
+    "email.received",
+    "email.sent",
+    "email.relayed",
+    "email.relay_failed",
+    "assignment",
+    "transfer",
+    "ticket.created",
+    "ticket.linked",
+    "contact.ended",
+    "wrap_up",
+)
+LIST_STATUSES = ("active", "wrap_up")
+
+
+def _error(message: str, status: int = 400):
+    return jsonify(error=message), status
+
+
+def _own(contact_id: int) -> Contact | tuple:
+    contact = db.session.get(Contact, contact_id)
+    if contact is None or contact.channel != "email":
+        return _error(f"no email contact {contact_id}", 404)
+    if contact.agent_id != current_user.id:
+        return _error("this contact is not on your desk", 403)
+    return contact
+
+
+def _thread_event(ev: ContactEvent) -> dict:
+    d = ev.as_dict()
+    data = dict(d["data"])
+    if data.get("html"):
+        data["html"] = sanitise_html(data["html"])  # again on the way out: the page inserts it as HTML
+    data.pop("rendered", None)  # the raw MIME is in the recording, not needed on the desk
+    data.pop("raw_path", None)
+    for att in data.get("attachments") or []:
+        att.pop("path", None)
+    d["data"] = data
+    return d
+
+
+@bp.route("/desk/email")
+@role_required(*AGENT_ROLES)
+def workspace():
+    from scenarios.registry import get_pack
+
+    lang = current_lang()
+    pack = get_pack(lang)
+    return render_template(
+        "email/workspace.html",
+        wrap_up_codes=[c.model_dump() for c in pack.wrap_up_codes] if pack else [],
+        snippets=[s.model_dump() for s in pack.snippets] if pack else [],
+        lang=lang,
+    )
+
+
+@bp.route("/api/email/contacts")
+@role_required(*AGENT_ROLES)
+def api_contacts():
+    contacts = db.session.scalars(
+        select(Contact)
+        .where(Contact.agent_id == current_user.id, Contact.channel == "email", Contact.status.in_(LIST_STATUSES))
+        .order_by(Contact.assigned_at)
+    )
+    return jsonify(contacts=[c.summary() for c in contacts])
+
+
+@bp.route("/api/email/contacts/<int:contact_id>/thread")
+@role_required(*AGENT_ROLES)
+def api_thread(contact_id):
+    contact = _own(contact_id)
+    if not isinstance(contact, Contact):
+        return contact
+    from tickets.actions import tickets_for_contact
+
+    events = db.session.scalars(
+        select(ContactEvent)
+        .where(ContactEvent.contact_id == contact.id, ContactEvent.type.in_(THREAD_TYPES))
+        .order_by(ContactEvent.seq)
+    )
+    return jsonify(
+        contact=contact.summary(),
+        events=[_thread_event(e) for e in events],
+        tickets=[
+            {"number": t.number, "subject": t.subject, "status": t.status} for t in tickets_for_contact(contact.id)
+        ],
+    )
+
+
+@bp.route("/api/email/contacts/<int:contact_id>/reply", methods=["POST"])
+@role_required(*AGENT_ROLES)
+def api_reply(contact_id):
+    contact = _own(contact_id)
+    if not isinstance(contact, Contact):
+        return contact
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return _error("expected a JSON object")
+    from .actions import do_send_email_reply
+
+    try:
+        event = do_send_email_reply(
+            current_user._get_current_object(), contact, body.get("body_text"), body.get("html")
+        )
+    except ActionError as e:
+        return _error(str(e))
+    return jsonify(ok=True, event=_thread_event_dict(event))
+
+
+def _thread_event_dict(event: dict) -> dict:
+    data = {k: v for k, v in event["data"].items() if k not in ("rendered", "raw_path")}
+    return {**event, "data": data}
+
+
+@bp.route("/api/email/contacts/<int:contact_id>/wrap_up", methods=["POST"])
+@role_required(*AGENT_ROLES)
+def api_wrap_up(contact_id):
+    contact = _own(contact_id)
+    if not isinstance(contact, Contact):
+        return contact
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return _error("expected a JSON object")
+    try:
+        do_wrap_up_contact(contact, current_user._get_current_object(), body.get("code"), body.get("notes") or "")
+    except ActionError as e:
+        return _error(str(e))
+    return jsonify(ok=True, contact=contact.summary())
+
+
+@bp.route("/api/email/contacts/<int:contact_id>/attachments/<int:event_id>/<int:index>")
+@role_required(*AGENT_ROLES)
+def api_attachment(contact_id, event_id, index):
+    contact = _own(contact_id)
+    if not isinstance(contact, Contact):
+        return contact
+    ev = db.session.get(ContactEvent, event_id)
+    if ev is None or ev.contact_id != contact.id or ev.type != "email.received":
+        return _error(f"no email {event_id} on contact {contact.id}", 404)
+    atts = (ev.data or {}).get("attachments") or []
+    if not 0 <= index < len(atts) or not atts[index].get("path"):
+        return _error("no stored attachment with that number", 404)
+    path = resolve(atts[index]["path"])
+    if path is None:
+        return _error("the attachment file is missing", 404)
+    # Always a download, never rendered inline: customer files are untrusted.
+    return send_file(path, as_attachment=True, download_name=atts[index]["name"], mimetype="application/octet-stream")

@@ -1,0 +1,130 @@
+// The email workspace: the agent's email contacts, the thread, a plain-text reply with KB insertion, wrap-up.
+// Customer HTML (already sanitised by the server) is shown only inside a sandboxed iframe with no scripts.
+import { api, el, readConfig } from './common.js';
+
+const cfg = readConfig('email-config');
+const L = cfg.labels;
+const $ = (id) => document.getElementById(id);
+let current = null;
+
+function fmtTime(ts) {
+  return new Date(ts * 1000).toLocaleString();
+}
+
+function insertAtCursor(text) {
+  const box = $('reply-body');
+  const at = box.selectionStart ?? box.value.length;
+  box.value = box.value.slice(0, at) + text + box.value.slice(box.selectionEnd ?? at);
+  box.focus();
+}
+
+async function loadList() {
+  const data = await api('GET', '/api/email/contacts');
+  const list = $('email-list');
+  list.replaceChildren(...data.contacts.map((c) => el('li', { class: c.id === current ? 'selected' : '' },
+    el('a', { href: '#', onclick: (e) => { e.preventDefault(); openThread(c.id); } },
+      `${c.customer_name || '-'} · ${c.subject || ''}`), ' ', el('span', { class: 'muted' }, c.status))));
+  $('email-list-empty').hidden = data.contacts.length > 0;
+  if (current && !data.contacts.some((c) => c.id === current)) current = null;
+}
+
+function mailView(ev) {
+  const d = ev.data || {};
+  const who = ev.type === 'email.received' ? `${L.customer}: ${d.from?.name || ''} <${d.from?.address || ''}>` : `${L.agent}: ${d.from?.address || ''}`;
+  const box = el('article', { class: `mail ${ev.type === 'email.sent' ? 'outbound' : 'inbound'}` },
+    el('header', {}, el('strong', {}, d.subject || ''), el('div', { class: 'muted' }, `${who} · ${fmtTime(ev.ts)}`)));
+  if (d.html && ev.type === 'email.received') {
+    const frame = el('iframe', { sandbox: '', class: 'mail-html', title: d.subject || 'email' });
+    frame.srcdoc = d.html;
+    box.append(frame);
+  } else {
+    box.append(el('pre', { class: 'mail-text' }, ev.text || ''));
+  }
+  if ((d.attachments || []).length) {
+    box.append(el('p', {}, `${L.attachments}:`), el('ul', {}, ...d.attachments.map((a, i) => el('li', {},
+      `${a.name} (${a.type}, ${a.size} B) `,
+      a.note ? el('span', { class: 'muted' }, a.note)
+        : el('a', { href: `/api/email/contacts/${ev.contact_id}/attachments/${ev.id}/${i}` }, L.download)))));
+  }
+  if ((d.notes || []).length) box.append(el('p', { class: 'muted' }, `${L.notes}: ${d.notes.join('; ')}`));
+  if (d.format) box.append(formatView(d.format));
+  return box;
+}
+
+function formatView(f) {
+  if (!f.missing.length && !f.forbidden.length) return el('p', { class: 'ok' }, L.format_ok);
+  return el('p', { class: 'warn' },
+    f.missing.length ? `${L.missing}: ${f.missing.join(', ')}. ` : '',
+    f.forbidden.length ? `${L.forbidden}: ${f.forbidden.join(', ')}` : '');
+}
+
+async function openThread(id) {
+  current = id;
+  const data = await api('GET', `/api/email/contacts/${id}/thread`);
+  $('thread-subject').textContent = data.contact.subject || '';
+  $('thread-tickets').textContent = data.tickets.length ? `${L.tickets}: ${data.tickets.map((t) => `${t.number} (${t.status})`).join(', ')}` : '';
+  $('thread').replaceChildren(...data.events.filter((e) => e.type.startsWith('email.')).map(mailView));
+  const active = data.contact.status === 'active';
+  $('reply-card').hidden = !active;
+  $('wrap-card').hidden = !['active', 'wrap_up'].includes(data.contact.status);
+  loadList();
+}
+
+$('send-reply').addEventListener('click', async () => {
+  if (!current) return;
+  $('reply-status').textContent = '';
+  try {
+    const res = await api('POST', `/api/email/contacts/${current}/reply`, { body_text: $('reply-body').value });
+    $('reply-body').value = '';
+    $('reply-status').textContent = L.sent;
+    $('format-result').replaceChildren(formatView(res.event.data.format));
+    openThread(current);
+  } catch (e) {
+    $('reply-status').textContent = e.message;
+  }
+});
+
+$('snippet').addEventListener('change', (e) => {
+  const s = cfg.snippets[Number(e.target.value)];
+  if (s) insertAtCursor(s.text);
+  e.target.value = '';
+});
+
+$('wrap-up').addEventListener('click', async () => {
+  if (!current) return;
+  try {
+    await api('POST', `/api/email/contacts/${current}/wrap_up`, { code: $('wrap-code').value, notes: $('wrap-notes').value });
+    $('wrap-status').textContent = L.wrapped;
+    current = null;
+    $('thread').replaceChildren();
+    $('reply-card').hidden = true;
+    $('wrap-card').hidden = true;
+    loadList();
+  } catch (e) {
+    $('wrap-status').textContent = e.message;
+  }
+});
+
+$('kb-search').addEventListener('click', async () => {
+  const q = $('kb-q').value.trim();
+  if (!q) return;
+  const params = new URLSearchParams({ q, lang: cfg.lang });
+  if (current) params.set('contact_id', current);
+  try {
+    const data = await api('GET', `/api/kb/search?${params}`);
+    $('kb-results').replaceChildren(...(data.results.length ? data.results.map((r) => el('li', {},
+      r.title, ' ', el('button', { onclick: () => insertArticle(r.lang || cfg.lang, r.slug) }, L.insert)))
+      : [el('li', { class: 'muted' }, L.no_results)]));
+  } catch (e) {
+    $('kb-results').replaceChildren(el('li', { class: 'warn' }, e.message));
+  }
+});
+
+async function insertArticle(lang, slug) {
+  const params = current ? `?contact_id=${current}` : '';
+  const data = await api('GET', `/api/kb/articles/${encodeURIComponent(lang)}/${encodeURIComponent(slug)}${params}`);
+  insertAtCursor(`${data.article.body}\n`);
+}
+
+loadList();
+setInterval(() => { loadList(); }, 5000);

@@ -1,0 +1,20 @@
+// Report tables: click a column header to sort by it (numbers numerically), click again to reverse.
+const num = (s) => (s.trim() !== '' && !Number.isNaN(Number(s)) ? Number(s) : null);
+
+for (const table of document.querySelectorAll('table.sortable')) {
+  const body = table.tBodies[0];
+  table.querySelectorAll('thead th').forEach((th, col) => {
+    th.style.cursor = 'pointer';
+    th.addEventListener('click', () => {
+      const dir = th.dataset.dir === 'asc' ? -1 : 1;
+      th.dataset.dir = dir === 1 ? 'asc' : 'desc';
+      const rows = [...body.rows];
+      rows.sort((a, b) => {
+        const x = a.cells[col].textContent, y = b.cells[col].textContent;
+        const nx = num(x), ny = num(y);
+        return dir * (nx !== null && ny !== null ? nx - ny : x.localeCompare(y));
+      });
+      rows.forEach((r) => body.appendChild(r));
+    });
+  });
+}
