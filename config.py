@@ -87,7 +87,11 @@ class Config:
     def init(cls) -> None:
         cls.SECRET_KEY = cls.SECRET_KEY or _secret_key()
         cls.SQLALCHEMY_DATABASE_URI = cls.SQLALCHEMY_DATABASE_URI or _database_url()
-        if not cls.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
+        if cls.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
+            # Every Socket.IO connection is a thread here: a larger pool keeps busy moments from failing on
+            # "QueuePool limit reached" (SQLite itself serialises the writes, in WAL mode readers never wait).
+            cls.SQLALCHEMY_ENGINE_OPTIONS = {"pool_size": 20, "max_overflow": 60, **cls.SQLALCHEMY_ENGINE_OPTIONS}
+        else:
             # A server connection can die between uses; a local SQLite file cannot, so it skips the ping.
             cls.SQLALCHEMY_ENGINE_OPTIONS = {**cls.SQLALCHEMY_ENGINE_OPTIONS, "pool_pre_ping": True}
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import functools
+import logging
 
 from contacts.actions import ActionError
 from extensions import db
+
+log = logging.getLogger(__name__)
 
 
 def ack_errors(fn):
@@ -19,6 +22,10 @@ def ack_errors(fn):
         except ActionError as e:
             db.session.rollback()
             return {"ok": False, "error": str(e)}
+        except Exception:  # e.g. the database is overloaded: say so; the client may resend with its client_id
+            log.exception("socket event %s failed", fn.__name__)
+            db.session.rollback()
+            return {"ok": False, "error": "the server could not do this now; it has been logged, try again"}
         finally:
             db.session.remove()
 

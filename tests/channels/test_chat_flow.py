@@ -282,3 +282,18 @@ def test_socket_from_another_site_is_refused(client):
     assert evil.status_code == 400 and b"Not an accepted origin" in evil.data
     same = client.get("/socket.io/?EIO=4&transport=polling", headers={"Origin": "http://localhost"})
     assert same.status_code == 200
+
+
+def test_unexpected_failure_is_acked_not_dropped(app):
+    """An unexpected error inside a socket handler (an overloaded database, say) is answered with a clear
+    error ack, so the client knows to resend, instead of leaving it waiting for an ack that never comes."""
+    from channels.chat.acks import ack_errors
+
+    class Probe:
+        @ack_errors
+        def on_boom(self, data=None):
+            raise RuntimeError("QueuePool limit reached")
+
+    with app.app_context():
+        res = Probe().on_boom({})
+    assert res["ok"] is False and "try again" in res["error"]
