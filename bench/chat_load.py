@@ -314,6 +314,11 @@ def main(argv=None) -> int:
     finally:
         problems = server.log_problems()
         server.stop()
+        if problems:  # keep the whole log to read the tracebacks (bench/results/ is git-ignored)
+            keep = Path(__file__).resolve().parent / "results" / "chat_load-server.log"
+            keep.parent.mkdir(exist_ok=True)
+            shutil.copy(server.log_path, keep)
+            print(f"server log kept at {keep}", flush=True)
         shutil.rmtree(tmp, ignore_errors=True)
     rows = result.get("rows", [])
     held = [

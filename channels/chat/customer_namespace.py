@@ -43,15 +43,14 @@ def _handler(fn):
     """Rate-limit per connection, insist on a JSON object, and ack refusals with their reason."""
 
     @functools.wraps(fn)
-    @ack_errors
-    def wrapped(self, data=None):
+    def checked(self, data=None):
         if not _allow(request.sid):
             return {"ok": False, "error": "too many messages; slow down"}
         if not isinstance(data, dict):
             raise ActionError("expected a JSON object")
         return fn(self, data)
 
-    return wrapped
+    return ack_errors(checked)
 
 
 def _mine(data):
