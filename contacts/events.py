@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from clock import clock
 from extensions import db, redis_store, socketio
 
-from .models import Contact, ContactEvent
+from .models import Contact, ContactEvent, event_dict
 
 log = logging.getLogger(__name__)
 
@@ -121,18 +121,7 @@ class RecordedEvent:
     data: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {
-            "id": self.id,
-            "contact_id": self.contact_id,
-            "seq": self.seq,
-            "type": self.type,
-            "actor": self.actor,
-            "actor_id": self.actor_id,
-            "ts": self.ts,
-            "client_id": self.client_id,
-            "text": self.text,
-            "data": dict(self.data),
-        }
+        return event_dict(self)
 
 
 def customer_view(ev: dict) -> dict:

@@ -97,15 +97,14 @@ class ContactEvent(db.Model):
     contact = relationship("Contact", back_populates="events")
 
     def as_dict(self) -> dict:
-        return {
-            "id": self.id,
-            "contact_id": self.contact_id,
-            "seq": self.seq,
-            "type": self.type,
-            "actor": self.actor,
-            "actor_id": self.actor_id,
-            "ts": self.ts,
-            "client_id": self.client_id,
-            "text": self.text,
-            "data": self.data or {},
-        }
+        return event_dict(self)
+
+
+EVENT_FIELDS = ("id", "contact_id", "seq", "type", "actor", "actor_id", "ts", "client_id", "text", "data")
+
+
+def event_dict(ev) -> dict:
+    """The plain form of a recorded event (a ContactEvent row or an events.RecordedEvent)."""
+    out = {name: getattr(ev, name) for name in EVENT_FIELDS}
+    out["data"] = dict(out["data"] or {})
+    return out
