@@ -10,7 +10,7 @@ export FLASK_APP := app
 
 run: setup db
 	$(FLASK) demo seed
-	@echo "Serving on http://127.0.0.1:5000  (Ctrl-C to stop)"
+	@echo "Serving on http://$${KEFU_HOST:-127.0.0.1}:$${KEFU_PORT:-5000}  (Ctrl-C to stop)"
 	$(PY) app.py
 
 setup: $(VENV)/.installed frontend translations
