@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 
-class BaseChannel:
+
+class BaseChannel(ABC):
     """A customer channel (chat, voice, video, email, group, livestream).
 
     A channel names itself, says how many of its contacts an agent holds at once by default, and binds its
@@ -14,8 +16,9 @@ class BaseChannel:
     default_capacity: int = 1
     label_key: str = ""  # the UI label, translated
 
+    @abstractmethod
     def init_app(self, app) -> None:
-        raise NotImplementedError  # every registered channel binds its endpoints
+        """Bind the channel's endpoints (namespaces, blueprints, servers) to ``app``."""
 
     def capacity(self, app) -> int:
         return self.default_capacity
