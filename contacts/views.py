@@ -31,13 +31,17 @@ def can_view(user, contact: Contact) -> bool:
     return False
 
 
-def _load(contact_id: int) -> Contact:
+def load_contact_for(contact_id: int, may_see=can_view) -> Contact:
+    """The contact, or 404 when there is none and 403 when ``may_see(current_user, contact)`` says no."""
     contact = db.session.get(Contact, contact_id)
     if contact is None:
         abort(404)
-    if not can_view(current_user, contact):
+    if not may_see(current_user, contact):
         abort(403)
     return contact
+
+
+_load = load_contact_for
 
 
 @bp.route("/contacts")

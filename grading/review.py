@@ -13,7 +13,7 @@ from sqlalchemy import select
 from accounts.models import User
 from accounts.roles import role_required
 from contacts.models import Contact, ContactEvent
-from contacts.views import STAFF, can_view
+from contacts.views import STAFF, can_view, load_contact_for
 from extensions import db
 
 from . import panels
@@ -40,12 +40,7 @@ def can_review(user, contact: Contact) -> bool:
 
 
 def _contact(contact_id: int) -> Contact:
-    contact = db.session.get(Contact, contact_id)
-    if contact is None:
-        abort(404)
-    if not can_review(current_user, contact):
-        abort(403)
-    return contact
+    return load_contact_for(contact_id, can_review)
 
 
 def _fail(e: panels.PanelError, back: str):

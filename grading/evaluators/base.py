@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
@@ -69,7 +70,7 @@ class NoParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class BaseEvaluator:
+class BaseEvaluator(ABC):
     """An automatic check of one rubric item. Subclasses set ``name`` (the rubric's ``evaluator``), the
     ``channels`` they can grade and a ``Params`` pydantic model (extra fields forbidden) for the rubric's
     ``params``; ``evaluate`` reads only the Recording and returns an ItemResult with evidence. Evaluators keep
@@ -79,8 +80,9 @@ class BaseEvaluator:
     channels: ClassVar[frozenset[str]] = ALL_CHANNELS
     Params: ClassVar[type[BaseModel]] = NoParams
 
+    @abstractmethod
     def evaluate(self, recording: Recording, params: BaseModel) -> ItemResult:
-        raise NotImplementedError
+        """Check the recording against ``params``; return pass, fail or N/A with the evidence that decided it."""
 
     def run(self, recording: Recording, params: dict) -> ItemResult:
         """Validate ``params`` with ``Params`` and evaluate."""
