@@ -62,8 +62,15 @@ class LiveMedia:
     """The media of one livestream. ``on_event(kind, data)`` is called on the loop for what the web side must
     record (publishing, publisher_dropped, recording, presenter_samples); it must hand work to a thread."""
 
-    def __init__(self, stream_id: int, record_dir: str | None, on_event: Callable[[str, dict], None]) -> None:
+    def __init__(
+        self,
+        stream_id: int,
+        record_dir: str | None,
+        on_event: Callable[[str, dict], None],
+        analyse_frame: Callable | None = None,
+    ) -> None:
         self.stream_id = stream_id
+        self.analyse_frame = analyse_frame
         self.on_event = on_event
         self.record_dir = record_dir
         self.publisher: RTCPeerConnection | None = None
@@ -125,7 +132,7 @@ class LiveMedia:
         if self.record_dir is None:
             return
         if self.recorder is None:
-            self.recorder = BroadcastRecorder(self.record_dir, self.stream_id, self._notify)
+            self.recorder = BroadcastRecorder(self.record_dir, self.stream_id, self._notify, self.analyse_frame)
             self.started_at = time.time()
         if self.video is not None:
             self.recorder.attach_video(self.video)
@@ -147,6 +154,8 @@ class LiveMedia:
         if self._watch is not None and self._watch is not asyncio.current_task():
             self._watch.cancel()
         self._watch = None
+        if encoders:
+            self._notify("publisher_dropped", {"reason": reason})
         if self.recorder is not None:
             rec, self.recorder = self.recorder, None
             await rec.close()
@@ -156,8 +165,6 @@ class LiveMedia:
         # (a later publish starts new encoders; the pages watch again when told the presenter is back).
         for key in list(self.viewers):
             await self.leave(key)
-        if encoders:
-            self._notify("publisher_dropped", {"reason": reason})
 
     # -- viewers ---------------------------------------------------------------------------------------
     async def watch(self, viewer_key: str, offer: dict) -> dict:
