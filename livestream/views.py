@@ -102,14 +102,40 @@ def _stream_or_404(stream_id: int):
         abort(404)
 
 
+def _i18n() -> dict:
+    """Text the livestream scripts show, in the page's language."""
+    return {
+        "connecting": _("Connecting…"),
+        "live": _("Live"),
+        "offline": _("Not live"),
+        "waiting": _("Waiting for the presenter…"),
+        "dropped": _("The presenter's connection dropped. The stream resumes when they are back."),
+        "ended": _("This livestream has ended."),
+        "answered": _("answered"),
+        "pinned": _("Pinned"),
+        "markAnswered": _("Mark answered"),
+        "pin": _("Pin answer"),
+        "moveToChat": _("Move to 1:1 chat"),
+        "reply": _("Reply"),
+        "movedToChat": _("moved to a one-to-one chat"),
+        "presenter": _("Presenter"),
+        "pinPrompt": _("Answer to pin above the chat:"),
+        "privateChat": _("The presenter invited you to a private chat."),
+        "openChat": _("Open private chat"),
+        "viewers": _("viewers"),
+        "camError": _("Camera or microphone unavailable:"),
+        "reconnecting": _("Connection lost — reconnecting…"),
+    }
+
+
 def _page_config(contact, role: str, guest: str | None = None) -> dict:
-    cfg = current_app.config
     return {
         "streamId": contact.id,
         "title": contact.subject,
         "role": role,
         "guest": guest,
-        "maxChars": cfg["LIVESTREAM_COMMENT_MAX_CHARS"],
+        "maxChars": current_app.config["LIVESTREAM_COMMENT_MAX_CHARS"],
+        "i18n": _i18n(),
     }
 
 
@@ -124,7 +150,7 @@ def present(stream_id: int):
         "livestream/present.html",
         stream=contact,
         guest_link=url_for("livestream.guest", token=guest_token(contact), _external=True),
-        config=_page_config(contact, "presenter"),
+        page=_page_config(contact, "presenter"),
     )
 
 
@@ -135,7 +161,7 @@ def watch(stream_id: int):
     contact = _stream_or_404(stream_id)
     if not may_watch(current_user, contact):
         abort(403, _("This livestream is for another group."))
-    return render_template("livestream/watch.html", stream=contact, config=_page_config(contact, "viewer"))
+    return render_template("livestream/watch.html", stream=contact, page=_page_config(contact, "viewer"))
 
 
 @livestream_bp.route("/livestream/guest/<token>")
@@ -145,7 +171,7 @@ def guest(token: str):
         contact = contact_for_guest_token(token)
     except ActionError:
         abort(404)
-    return render_template("livestream/watch.html", stream=contact, config=_page_config(contact, "guest", token))
+    return render_template("livestream/watch.html", stream=contact, page=_page_config(contact, "guest", token))
 
 
 @livestream_bp.route("/api/livestream/<int:stream_id>/guest-link")
