@@ -24,6 +24,7 @@ class LivestreamBridge:
     def __init__(self) -> None:
         self.app = None
         self._streams: dict[int, LiveMedia] = {}  # media loop only
+        self._peers = None  # one PeerRegistry for every livestream's peers, closed at exit
         self._pool = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="livestream-events"
         )  # one: events keep their order
@@ -94,9 +95,18 @@ class LivestreamBridge:
                 self.record_dir,
                 lambda kind, data: self._on_media_event(stream_id, kind, data),
                 analyse_frame=_face_analyser(),
+                peers=self._registry(),
             )
             self._streams[stream_id] = live
         return live
+
+    def _registry(self):
+        if self._peers is None:
+            from media.peers import PeerRegistry, install_shutdown
+
+            self._peers = PeerRegistry()
+            install_shutdown(media_loop.loop, self._peers)
+        return self._peers
 
     def _on_media_event(self, stream_id: int, kind: str, data: dict) -> None:
         self._pool.submit(self._record, stream_id, kind, data)

@@ -14,9 +14,12 @@ import logging
 import time
 from collections.abc import Callable
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection
 from aiortc.contrib.media import MediaBlackhole
 from aiortc.rtcrtpsender import RTCRtpSender
+
+from media.peers import PeerRegistry
+from media.signalling import SignallingError, answer_offer
 
 from .fanout import EncodedTrack, SharedAudioEncoder, SharedVideoEncoder
 from .recorder import BroadcastRecorder
@@ -28,33 +31,26 @@ class MediaError(ValueError):
     """A refused media request (bad SDP, no publisher, stream ended); the message is shown as is."""
 
 
-def _check_offer(offer) -> RTCSessionDescription:
+def _offer_sdp(offer) -> str:
     if not isinstance(offer, dict) or offer.get("type") != "offer" or not isinstance(offer.get("sdp"), str):
         raise MediaError("expected an SDP offer: {type: 'offer', sdp: '...'}")
-    sdp = offer["sdp"]
-    if len(sdp) > 20000 or not sdp.startswith("v=0") or "m=" not in sdp:
-        raise MediaError("malformed SDP offer")
-    return RTCSessionDescription(sdp=sdp, type="offer")
+    return offer["sdp"]
 
 
-async def _answer(pc: RTCPeerConnection, offer: RTCSessionDescription, prepare: Callable[[], None]) -> dict:
-    """Apply the offer, let ``prepare`` attach tracks, answer after ICE gathering completes (aiortc does that
-    inside setLocalDescription), and return the answer as a dict."""
+async def _answer(pc: RTCPeerConnection, offer) -> dict:
+    """Validate and answer with the voice helper's signalling (after ICE gathering completes)."""
+    sdp = _offer_sdp(offer)
     try:
-        await pc.setRemoteDescription(offer)
-    except Exception as e:  # aiortc raises ValueError and friends on SDP it cannot use
-        raise MediaError(f"the SDP offer was refused: {e}") from e
-    prepare()
-    answer = await pc.createAnswer()
-    await pc.setLocalDescription(answer)
-    return {"type": pc.localDescription.type, "sdp": pc.localDescription.sdp}
+        answer = await answer_offer(pc, sdp, kinds=("audio", "video"))
+    except SignallingError as e:
+        raise MediaError(str(e)) from e
+    return {"type": "answer", "sdp": answer}
 
 
-def _vp8_and_opus_only(transceiver) -> None:
-    """The shared packets are VP8 and Opus: a viewer must receive exactly those codecs."""
-    kind = transceiver.kind
-    wanted = "video/VP8" if kind == "video" else "audio/opus"
-    codecs = [c for c in RTCRtpSender.getCapabilities(kind).codecs if c.mimeType == wanted]
+def _vp8_only(transceiver) -> None:
+    """The shared video packets are VP8: a viewer must receive exactly that codec (Opus is preferred for
+    audio by ``answer_offer``)."""
+    codecs = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType == "video/VP8"]
     transceiver.setCodecPreferences(codecs)
 
 
@@ -68,7 +64,10 @@ class LiveMedia:
         record_dir: str | None,
         on_event: Callable[[str, dict], None],
         analyse_frame: Callable | None = None,
+        peers: PeerRegistry | None = None,
     ) -> None:
+        self.peers = peers or PeerRegistry()
+        self.session = f"live:{stream_id}"
         self.stream_id = stream_id
         self.analyse_frame = analyse_frame
         self.on_event = on_event
@@ -86,18 +85,16 @@ class LiveMedia:
     # -- publisher -------------------------------------------------------------------------------------
     async def publish(self, offer: dict) -> dict:
         """Take the presenter's camera and microphone offer; answer it; start the shared encoders on arrival."""
-        desc = _check_offer(offer)
+        _offer_sdp(offer)
         if self.ended:
             raise MediaError("this livestream has ended")
         if self.publisher is not None:
             await self._drop_publisher("replaced")  # a presenter reconnecting replaces the old peer
-        pc = RTCPeerConnection()
+        pc = self.peers.create(self.session, "publisher").pc
         self.publisher = pc
-        tracks: dict[str, object] = {}
 
         @pc.on("track")
         def on_track(track):
-            tracks[track.kind] = track
             self._start_encoder(track)
 
         @pc.on("connectionstatechange")
@@ -105,12 +102,12 @@ class LiveMedia:
             if pc.connectionState in ("failed", "closed") and self.publisher is pc:
                 await self._drop_publisher("connection " + pc.connectionState)
 
-        def prepare():
-            for t in pc.getTransceivers():
-                t.direction = "recvonly"
-
-        answer = await _answer(pc, desc, prepare)
-        return answer
+        try:
+            return await _answer(pc, offer)
+        except MediaError:
+            self.publisher = None
+            await self.peers.close(self.session, "publisher")
+            raise
 
     def _start_encoder(self, track) -> None:
         if track.kind == "video" and self.video is None:
@@ -160,6 +157,7 @@ class LiveMedia:
             rec, self.recorder = self.recorder, None
             await rec.close()
         if pc is not None:
+            await self.peers.close(self.session, "publisher")
             await pc.close()
         # Viewers' peers carried the old encoders' tracks: close them, so their players see the end at once
         # (a later publish starts new encoders; the pages watch again when told the presenter is back).
@@ -169,13 +167,13 @@ class LiveMedia:
     # -- viewers ---------------------------------------------------------------------------------------
     async def watch(self, viewer_key: str, offer: dict) -> dict:
         """Answer a viewer's receive-only offer with the shared tracks (no encoder of its own)."""
-        desc = _check_offer(offer)
+        _offer_sdp(offer)
         if self.ended:
             raise MediaError("this livestream has ended")
         if self.video is None:
             raise MediaError("the presenter is not live yet")
         await self.leave(viewer_key)
-        pc = RTCPeerConnection()
+        pc = self.peers.create(self.session, f"viewer:{viewer_key}").pc
         tracks: list[EncodedTrack] = []
         self.viewers[viewer_key] = (pc, tracks)
 
@@ -184,22 +182,19 @@ class LiveMedia:
             if pc.connectionState in ("failed", "closed"):
                 await self.leave(viewer_key, pc)
 
-        def prepare():
-            for transceiver in pc.getTransceivers():
-                encoder = self.video if transceiver.kind == "video" else self.audio
-                if encoder is None:
-                    continue
-                track = EncodedTrack(transceiver.kind, on_overflow=self._keyframe_request)
-                tracks.append(track)
-                sender = pc.addTrack(track)
-                _vp8_and_opus_only(transceiver)
-                if transceiver.kind == "video":
-                    _forward_keyframe_requests(sender, self._keyframe_request)
-                encoder.add_sink(track.push)
-                transceiver.direction = "sendonly"
-
+        # The shared tracks go in before the offer is applied; aiortc matches them to its sections by kind.
+        for encoder in (self.video, self.audio):
+            if encoder is None:
+                continue
+            track = EncodedTrack(encoder.kind, on_overflow=self._keyframe_request)
+            tracks.append(track)
+            sender = pc.addTrack(track)
+            if encoder.kind == "video":
+                _vp8_only(next(t for t in pc.getTransceivers() if t.sender is sender))
+                _forward_keyframe_requests(sender, self._keyframe_request)
+            encoder.add_sink(track.push)
         try:
-            answer = await _answer(pc, desc, prepare)
+            answer = await _answer(pc, offer)
         except Exception:
             await self.leave(viewer_key, pc)
             raise
@@ -221,6 +216,7 @@ class LiveMedia:
                 if enc is not None:
                     enc.remove_sink(track.push)
             track.stop()
+        await self.peers.close(self.session, f"viewer:{viewer_key}")
         await vpc.close()
 
     async def stop(self, reason: str = "stopped") -> None:
