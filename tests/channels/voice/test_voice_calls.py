@@ -23,8 +23,8 @@ def test_answered_call_carries_audio_both_ways_records_and_measures(call, browse
     import time
 
     time.sleep(2.0)
-    assert (heard_since(agent_pc, n_agent) > -30).sum() > 40, "the trainee hears the caller"
-    assert (heard_since(call["caller_pc"], n_caller) > -30).sum() > 40, "the caller hears the trainee"
+    wait_for(lambda: (heard_since(agent_pc, n_agent) > -30).sum() > 40, timeout=10)  # the trainee hears the caller
+    wait_for(lambda: (heard_since(call["caller_pc"], n_caller) > -30).sum() > 40, timeout=10)  # and vice versa
     res = call["voice"].emit("hang_up", {"contact_id": cid}, namespace="/voice", callback=True)
     assert res["ok"], res
     assert contact_status(app, cid) == "wrap_up"
