@@ -5,8 +5,10 @@ from __future__ import annotations
 from .base import BaseChannel
 from .chat.channel import ChatChannel
 from .email.channel import EmailChannel
+from .video.channel import VideoChannel
 
 CHANNEL_TYPES: dict[str, type[BaseChannel]] = {
     ChatChannel.name: ChatChannel,
     EmailChannel.name: EmailChannel,
+    VideoChannel.name: VideoChannel,
 }

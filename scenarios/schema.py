@@ -201,6 +201,43 @@ class Answer(Strict):
     min_keywords: int = 1
 
 
+class IdCardShown(Strict):
+    """The identity card a video customer holds up: what is printed on it (it may not match the CRM)."""
+
+    name: str
+    id_number: str
+    birth: str | None = None
+    address: str | None = None
+
+
+class ProductShown(Strict):
+    """A product a video customer shows for shopping guidance: its name and the lines on its label."""
+
+    name: str
+    lines: list[str] = []
+
+
+class FaultShown(Strict):
+    """A faulty item a video customer shows for after-sales, with the fault drawn on it."""
+
+    item: str
+    kind: Literal["crack", "scratch", "dent", "burn"] = "crack"
+
+
+class VideoSpec(Strict):
+    """What the customer's camera shows on a video call besides the person: at most one prop."""
+
+    id_card: IdCardShown | None = None
+    product: ProductShown | None = None
+    fault: FaultShown | None = None
+
+    @model_validator(mode="after")
+    def one_prop(self) -> VideoSpec:
+        if sum(x is not None for x in (self.id_card, self.product, self.fault)) > 1:
+            raise ValueError("show one prop at most: id_card, product or fault")
+        return self
+
+
 class Expected(Strict):
     """The expected outcome, compared with the end state by grading."""
 
@@ -213,6 +250,8 @@ class Expected(Strict):
     steps: list[str] = []  # required order of moves/desk actions, e.g. [greeting, verify_identity, answer, closing]
     verify_before_disclose: bool = False
     wrap_up_code: str | None = None
+    # Video identity check: the right decision on the card shown (approved only when it matches the CRM).
+    id_decision: Literal["approved", "refused"] | None = None
 
 
 class Scenario(Strict):
@@ -232,6 +271,7 @@ class Scenario(Strict):
     satisfied_say: list[str] = []  # said when every goal is done
     abandon_say: list[str] = []  # said when patience runs out
     expected: Expected = Expected()
+    video: VideoSpec | None = None  # what the customer's camera shows (video scenarios)
 
     @field_validator("skills")
     @classmethod
@@ -246,6 +286,7 @@ class Scenario(Strict):
     @model_validator(mode="after")
     def references(self) -> Scenario:
         moves = set(AGENT_MOVES) | {"verify_identity", "kb_open", "ticket_created", "ticket_escalated"}
+        moves |= {"id_approved", "id_refused"}  # the video identity decision
         goals = set(self.goals) | {r.goal for r in self.rules if r.goal}
         for i, r in enumerate(self.rules):
             if r.on not in moves:
@@ -259,4 +300,8 @@ class Scenario(Strict):
         for g in self.goals:
             if not any(r.goal == g for r in self.rules):
                 raise ValueError(f"goals: no rule sets goal {g!r}")
+        if self.expected.id_decision and not (self.video and self.video.id_card):
+            raise ValueError("expected.id_decision: the scenario shows no id_card (video.id_card)")
+        if self.video is not None and self.channel != "video":
+            raise ValueError(f"video: only video scenarios show a picture; this one is {self.channel}")
         return self

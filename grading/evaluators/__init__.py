@@ -19,6 +19,7 @@ from .desk import (
 from .outcome import CustomerOutcome
 from .phrases import ForbiddenPhrases, RequiredPhrases, StepOrder
 from .timing import FirstResponse, ReplyGaps
+from .video import CameraFraming, FacePresence, IdVerification
 
 _ALL: tuple[type[BaseEvaluator], ...] = (
     FirstResponse,
@@ -34,6 +35,9 @@ _ALL: tuple[type[BaseEvaluator], ...] = (
     CustomerOutcome,
     TransferNote,
     WrapUpCode,
+    IdVerification,
+    FacePresence,
+    CameraFraming,
 )
 
 EVALUATORS: dict[str, type[BaseEvaluator]] = {cls.name: cls for cls in _ALL}
