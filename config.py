@@ -57,7 +57,7 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
 
     # The explicit lists of what is switched on: channels and evaluators are registries, enabled here.
-    ENABLED_CHANNELS = ["chat", "email", "voice", "livestream"]
+    ENABLED_CHANNELS = ["chat", "email", "voice", "livestream", "video"]
 
     MAX_MESSAGE_CHARS = 2000
     CHAT_CAPACITY = int(os.environ.get("KEFU_CHAT_CAPACITY", 3))
@@ -69,6 +69,8 @@ class Config:
     MEDIA_TRANSPORT = os.environ.get("KEFU_MEDIA_TRANSPORT", "local")
     RECORDINGS_DIR = os.environ.get("KEFU_RECORDINGS_DIR") or None  # None: instance/recordings
     MEDIA_CONNECT_TIMEOUT = float(os.environ.get("KEFU_MEDIA_CONNECT_TIMEOUT", 20))
+    VIDEO_CAPACITY = int(os.environ.get("KEFU_VIDEO_CAPACITY", 1))
+    VIDEO_FPS = int(os.environ.get("KEFU_VIDEO_FPS", 15))  # the simulated customer's camera
 
     # Email channel: the SMTP endpoint (on the media loop), loopback by default; port 0 picks a free port.
     SMTP_HOST = os.environ.get("KEFU_SMTP_HOST", "127.0.0.1")
