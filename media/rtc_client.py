@@ -32,16 +32,18 @@ def voice_like(n: int, start: int, f0: float = 150.0, amplitude: float = 0.3) ->
 
 
 class ToneTrack(MediaStreamTrack):
-    """A microphone that talks (a speech-like buzz at pitch ``freq``) while ``speaking`` and is silent
-    otherwise, paced in real time like a browser's capture."""
+    """A microphone that sounds while ``speaking`` and is silent otherwise, paced in real time like a
+    browser's capture: a pure tone at ``freq`` Hz, or with ``voice=True`` a speech-like buzz at pitch ``freq``
+    (which voice activity detection takes for talk)."""
 
     kind = "audio"
 
-    def __init__(self, freq: float = 150.0, amplitude: float = 0.3, speaking: bool = True) -> None:
+    def __init__(self, freq: float = 440.0, amplitude: float = 0.3, speaking: bool = True, voice: bool = False) -> None:
         super().__init__()
         self.freq = freq
         self.amplitude = amplitude
         self.speaking = speaking
+        self.voice = voice
         self._pts = 0
         self._start: float | None = None
 
@@ -54,7 +56,11 @@ class ToneTrack(MediaStreamTrack):
         if wait > 0:
             await asyncio.sleep(wait)
         if self.speaking:
-            pcm = voice_like(SAMPLES, self._pts, self.freq, self.amplitude)
+            if self.voice:
+                pcm = voice_like(SAMPLES, self._pts, self.freq, self.amplitude)
+            else:
+                t = (np.arange(SAMPLES) + self._pts) / RATE
+                pcm = (self.amplitude * 32767 * np.sin(2 * math.pi * self.freq * t)).astype(np.int16)
         else:
             pcm = np.zeros(SAMPLES, dtype=np.int16)
         frame = AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")

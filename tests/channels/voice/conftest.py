@@ -122,7 +122,7 @@ def call(voice_app, make_user, browsers):
     cid, token = dial["contact_id"], dial["token"]
     wait_for(lambda: contact_status(app, cid) == "active")
     who = {"contact_id": cid, "token": token}
-    caller_pc = connect(browsers, caller, "caller_offer", who, ToneTrack(220, speaking=False))
+    caller_pc = connect(browsers, caller, "caller_offer", who, ToneTrack(220, voice=True, speaking=False))
     return {
         "app": app,
         "cid": cid,

@@ -18,7 +18,7 @@ def test_restart_mid_call_closes_contact_and_keeps_recording(call, browsers):
     next start the call is ended with reason server_restart, its WAVs are repaired to the length recorded and
     the metrics are computed from them."""
     app, cid = call["app"], call["cid"]
-    agent_pc = connect(browsers, call["voice"], "answer", {"contact_id": cid}, ToneTrack(150))
+    agent_pc = connect(browsers, call["voice"], "answer", {"contact_id": cid}, ToneTrack(150, voice=True))
     rec = wait_for(lambda: events_of(app, cid, "call.recording"))[0]["data"]
     time.sleep(2.5)
     worker = app.extensions["kefu_media_worker"]
