@@ -16,6 +16,14 @@ from .desk import (
     VerifyBeforeDisclose,
     WrapUpCode,
 )
+from .livestream import (
+    AudioLevel,
+    ComplaintOffline,
+    FacePresent,
+    LiveForbiddenWords,
+    QuestionsAnswered,
+    ResponseTime,
+)
 from .outcome import CustomerOutcome
 from .phrases import ForbiddenPhrases, RequiredPhrases, StepOrder
 from .timing import FirstResponse, ReplyGaps
@@ -34,6 +42,12 @@ _ALL: tuple[type[BaseEvaluator], ...] = (
     CustomerOutcome,
     TransferNote,
     WrapUpCode,
+    QuestionsAnswered,
+    ResponseTime,
+    LiveForbiddenWords,
+    ComplaintOffline,
+    FacePresent,
+    AudioLevel,
 )
 
 EVALUATORS: dict[str, type[BaseEvaluator]] = {cls.name: cls for cls in _ALL}
