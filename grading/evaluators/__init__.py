@@ -27,6 +27,7 @@ from .livestream import (
 from .outcome import CustomerOutcome
 from .phrases import ForbiddenPhrases, RequiredPhrases, StepOrder
 from .timing import FirstResponse, ReplyGaps
+from .voice import DeadAir, HoldTime, Overtalk, ResponseLatency, TalkRatio
 
 _ALL: tuple[type[BaseEvaluator], ...] = (
     FirstResponse,
@@ -48,6 +49,11 @@ _ALL: tuple[type[BaseEvaluator], ...] = (
     ComplaintOffline,
     FacePresent,
     AudioLevel,
+    DeadAir,
+    Overtalk,
+    ResponseLatency,
+    TalkRatio,
+    HoldTime,
 )
 
 EVALUATORS: dict[str, type[BaseEvaluator]] = {cls.name: cls for cls in _ALL}
