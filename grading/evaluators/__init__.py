@@ -27,6 +27,7 @@ from .livestream import (
 from .outcome import CustomerOutcome
 from .phrases import ForbiddenPhrases, RequiredPhrases, StepOrder
 from .timing import FirstResponse, ReplyGaps
+from .video import CameraFraming, FacePresence, IdVerification
 from .voice import DeadAir, HoldTime, Overtalk, ResponseLatency, TalkRatio
 
 _ALL: tuple[type[BaseEvaluator], ...] = (
@@ -49,6 +50,9 @@ _ALL: tuple[type[BaseEvaluator], ...] = (
     ComplaintOffline,
     FacePresent,
     AudioLevel,
+    IdVerification,
+    FacePresence,
+    CameraFraming,
     DeadAir,
     Overtalk,
     ResponseLatency,
