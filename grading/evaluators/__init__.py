@@ -16,6 +16,7 @@ from .desk import (
     VerifyBeforeDisclose,
     WrapUpCode,
 )
+from .email import EmailForbiddenPhrases, EmailFormat, EmailResponseTime
 from .outcome import CustomerOutcome
 from .phrases import ForbiddenPhrases, RequiredPhrases, StepOrder
 from .timing import FirstResponse, ReplyGaps
@@ -34,6 +35,9 @@ _ALL: tuple[type[BaseEvaluator], ...] = (
     CustomerOutcome,
     TransferNote,
     WrapUpCode,
+    EmailFormat,
+    EmailForbiddenPhrases,
+    EmailResponseTime,
 )
 
 EVALUATORS: dict[str, type[BaseEvaluator]] = {cls.name: cls for cls in _ALL}
