@@ -57,7 +57,7 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
 
     # The explicit lists of what is switched on: channels and evaluators are registries, enabled here.
-    ENABLED_CHANNELS = ["chat", "email"]
+    ENABLED_CHANNELS = ["chat", "email", "livestream"]
 
     MAX_MESSAGE_CHARS = 2000
     CHAT_CAPACITY = int(os.environ.get("KEFU_CHAT_CAPACITY", 3))
@@ -79,6 +79,11 @@ class Config:
     EMAIL_CUSTOMER_PACE = float(os.environ.get("KEFU_EMAIL_CUSTOMER_PACE", 1.0))
     ACW_SECONDS = int(os.environ.get("KEFU_ACW_SECONDS", 30))
     SERVICE_LEVEL_SECONDS = 20
+    # Floor alerts (console/alerts.py): how long a contact may wait in queue per channel (default
+    # SERVICE_LEVEL_SECONDS), and how long a chat customer's message may go unanswered.
+    ALERT_WAIT_SECONDS = {"email": 4 * 3600}
+    RESPONSE_SLA_SECONDS = int(os.environ.get("KEFU_RESPONSE_SLA_SECONDS", 60))
+    RESPONSE_SLA_CHANNELS = ["chat"]
     CLOCK_SPEED = float(os.environ.get("KEFU_CLOCK_SPEED", 1.0))
     SIMULATOR_ENABLED = os.environ.get("KEFU_SIMULATOR", "1") != "0"
     TICK_SECONDS = 0.25

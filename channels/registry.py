@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from livestream.channel import LivestreamChannel
+
 from .base import BaseChannel
 from .chat.channel import ChatChannel
 from .email.channel import EmailChannel
@@ -9,4 +11,5 @@ from .email.channel import EmailChannel
 CHANNEL_TYPES: dict[str, type[BaseChannel]] = {
     ChatChannel.name: ChatChannel,
     EmailChannel.name: EmailChannel,
+    LivestreamChannel.name: LivestreamChannel,
 }

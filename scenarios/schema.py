@@ -263,6 +263,42 @@ class EmailSpec(Strict):
         return self
 
 
+# Quick phrases a trainee can mark as said on a call (the customer cannot hear words without ASR). "answer" is
+# not one: whether an answer is right is shown by opening the scenario's KB article; forbidden phrases and
+# brush-offs are never self-reported.
+QUICK_PHRASE_MOVES = tuple(m for m in AGENT_MOVES if m not in ("answer", "forbidden", "dismissal"))
+
+
+class VoiceStage(Strict):
+    """Lines the caller says, one per agent turn that shows nothing the customer can observe, while any goal of
+    ``until`` is not done (the first such stage is the current one). When they run out the caller nudges once,
+    then waits."""
+
+    until: list[str] = Field(min_length=1)
+    say: list[str] = Field(min_length=1)
+
+
+class VoiceScript(Strict):
+    """What a voice scenario adds (simulator/voice_customer.py). Without speech recognition the caller reacts to
+    turn-taking and timing, hold, desk actions and quick phrases (scenario rules ``on`` those moves)."""
+
+    direction: Literal["inbound", "outbound"] = "inbound"
+    answer_say: list[str] = []  # outbound: what the customer says on picking up
+    quick_phrases: list[str] = ["greeting", "empathy", "ask_verification", "hold", "promise_followup", "closing"]
+    stages: list[VoiceStage] = []
+    silence_seconds: float = Field(8, gt=0)  # agent silence before the caller speaks up; emotion +1 per period
+    hold_seconds: float = Field(45, gt=0)  # a hold longer than this raises emotion a step per period
+    interrupt_after: float = Field(6, gt=0)  # agent monologue after which an angry, impatient caller cuts in
+
+    @field_validator("quick_phrases")
+    @classmethod
+    def known_quick_phrases(cls, v: list[str]) -> list[str]:
+        bad = [m for m in v if m not in QUICK_PHRASE_MOVES]
+        if bad:
+            raise ValueError(f"unknown quick phrase(s) {bad}; known: {list(QUICK_PHRASE_MOVES)}")
+        return v
+
+
 class Scenario(Strict):
     id: str
     title: str
@@ -281,6 +317,7 @@ class Scenario(Strict):
     abandon_say: list[str] = []  # said when patience runs out
     expected: Expected = Expected()
     email: EmailSpec | None = None  # email scenarios only: how the customer's mail is written and sent
+    voice: VoiceScript | None = None  # channel voice: how the caller behaves on the phone
 
     @field_validator("skills")
     @classmethod
@@ -310,4 +347,13 @@ class Scenario(Strict):
                 raise ValueError(f"goals: no rule sets goal {g!r}")
         if (self.channel == "email") != (self.email is not None):
             raise ValueError("email: an email scenario needs an email block, and only email scenarios have one")
+        if self.voice is not None:
+            if self.channel != "voice":
+                raise ValueError("voice: only a channel voice scenario has a voice script")
+            for i, stage in enumerate(self.voice.stages):
+                for g in stage.until:
+                    if g not in goals:
+                        raise ValueError(f"voice.stages[{i}].until: goal {g!r} is never set by a rule")
+        elif self.channel == "voice":
+            raise ValueError("voice: a channel voice scenario needs a voice script")
         return self

@@ -20,6 +20,7 @@ from .email import EmailForbiddenPhrases, EmailFormat, EmailResponseTime
 from .outcome import CustomerOutcome
 from .phrases import ForbiddenPhrases, RequiredPhrases, StepOrder
 from .timing import FirstResponse, ReplyGaps
+from .voice import DeadAir, HoldTime, Overtalk, ResponseLatency, TalkRatio
 
 _ALL: tuple[type[BaseEvaluator], ...] = (
     FirstResponse,
@@ -38,6 +39,11 @@ _ALL: tuple[type[BaseEvaluator], ...] = (
     EmailFormat,
     EmailForbiddenPhrases,
     EmailResponseTime,
+    DeadAir,
+    Overtalk,
+    ResponseLatency,
+    TalkRatio,
+    HoldTime,
 )
 
 EVALUATORS: dict[str, type[BaseEvaluator]] = {cls.name: cls for cls in _ALL}
