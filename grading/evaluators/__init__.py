@@ -20,6 +20,7 @@ from .email import EmailForbiddenPhrases, EmailFormat, EmailResponseTime
 from .outcome import CustomerOutcome
 from .phrases import ForbiddenPhrases, RequiredPhrases, StepOrder
 from .timing import FirstResponse, ReplyGaps
+from .video import CameraFraming, FacePresence, IdVerification
 from .voice import DeadAir, HoldTime, Overtalk, ResponseLatency, TalkRatio
 
 _ALL: tuple[type[BaseEvaluator], ...] = (
@@ -39,6 +40,9 @@ _ALL: tuple[type[BaseEvaluator], ...] = (
     EmailFormat,
     EmailForbiddenPhrases,
     EmailResponseTime,
+    IdVerification,
+    FacePresence,
+    CameraFraming,
     DeadAir,
     Overtalk,
     ResponseLatency,
