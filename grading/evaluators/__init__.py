@@ -16,6 +16,7 @@ from .desk import (
     VerifyBeforeDisclose,
     WrapUpCode,
 )
+from .email import EmailForbiddenPhrases, EmailFormat, EmailResponseTime
 from .livestream import (
     AudioLevel,
     ComplaintOffline,
@@ -44,6 +45,9 @@ _ALL: tuple[type[BaseEvaluator], ...] = (
     CustomerOutcome,
     TransferNote,
     WrapUpCode,
+    EmailFormat,
+    EmailForbiddenPhrases,
+    EmailResponseTime,
     QuestionsAnswered,
     ResponseTime,
     LiveForbiddenWords,
