@@ -133,3 +133,14 @@ def test_api_records_and_refuses(app, client, auth):
     assert client.post(url, json={"decision": "approved"}).status_code == 403
     with app.app_context():
         assert len(_events(cid, "video.id_verification")) == 1
+
+
+def test_desk_page_carries_the_video_panel(app, client, auth):
+    """The desk includes the video call panel (hidden until a video contact is shown) and its module, with
+    the hint texts in the page language."""
+    with app.app_context():
+        factories.user("vidpage")
+    auth.login("vidpage")
+    html = client.get("/desk?lang=zh_CN").get_data(as_text=True)
+    assert 'id="video-call"' in html and "js/desk_video.js" in html and 'id="id-check"' in html
+    assert "video-config" in html
