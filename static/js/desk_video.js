@@ -148,6 +148,15 @@ $('id-check').addEventListener('submit', async (e) => {
   } catch (err) { $('id-check-status').textContent = err.message; }
 });
 
+if ($('video-practice-start')) {
+  $('video-practice-start').addEventListener('click', async () => {
+    try {
+      await api('POST', '/api/video/practice', { scenario_id: $('video-practice-scenario').value });
+      $('video-practice-status').textContent = T.practiceStarted;
+    } catch (e) { $('video-practice-status').textContent = e.message; }
+  });
+}
+
 // Which contact the desk shows: a video contact shows this panel; leaving it keeps the call running.
 document.addEventListener('kefu:contact-selected', (ev) => {
   const contact = ev.detail && ev.detail.contact;
