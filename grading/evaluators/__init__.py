@@ -16,6 +16,7 @@ from .desk import (
     VerifyBeforeDisclose,
     WrapUpCode,
 )
+from .email import EmailForbiddenPhrases, EmailFormat, EmailResponseTime
 from .outcome import CustomerOutcome
 from .phrases import ForbiddenPhrases, RequiredPhrases, StepOrder
 from .timing import FirstResponse, ReplyGaps
@@ -36,6 +37,9 @@ _ALL: tuple[type[BaseEvaluator], ...] = (
     CustomerOutcome,
     TransferNote,
     WrapUpCode,
+    EmailFormat,
+    EmailForbiddenPhrases,
+    EmailResponseTime,
     IdVerification,
     FacePresence,
     CameraFraming,
