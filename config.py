@@ -84,6 +84,8 @@ class Config:
     EMAIL_FROM_NAME = os.environ.get("KEFU_EMAIL_FROM_NAME", "Kefu Mall Customer Service")
     # The centre's addresses and the queue each one feeds.
     EMAIL_ADDRESS_QUEUES = {"service@kefu.local": "email.service", "complaints@kefu.local": "email.complaints"}
+    # Simulated email customers' delays (reply, chaser, follow-up) x this: 1 = realistic, 0.05 = classroom pace.
+    EMAIL_CUSTOMER_PACE = float(os.environ.get("KEFU_EMAIL_CUSTOMER_PACE", 1.0))
     ACW_SECONDS = int(os.environ.get("KEFU_ACW_SECONDS", 30))
     SERVICE_LEVEL_SECONDS = 20
     # Floor alerts (console/alerts.py): how long a contact may wait in queue per channel (default

@@ -254,6 +254,54 @@ class Expected(Strict):
     id_decision: Literal["approved", "refused"] | None = None
 
 
+class EmailAttachmentSpec(Strict):
+    """A file the simulated customer attaches (our own writing: a receipt, a photo description...)."""
+
+    name: str
+    content_type: str = "text/plain"
+    text: str  # the file's content; written as UTF-8 bytes
+
+
+class EmailFollowUp(Strict):
+    """A later, new email about the same case (not a reply): sent ``after_seconds`` of sandbox time after the
+    contact is wrapped up, with the ticket number the customer was given as "[T...]" in its subject, so it must
+    thread onto the existing ticket."""
+
+    after_seconds: float = Field(3600, gt=0)
+    subject: str | None = None  # default: the first subject
+    body: list[str] = Field(min_length=1)
+
+
+class EmailSpec(Strict):
+    """How an email scenario's customer writes: the envelope, the encoding of their mail client, attachments,
+    and how they behave between replies (all delays in sandbox seconds)."""
+
+    to: str = "service@kefu.local"
+    from_address: str
+    subject: str
+    charset: Literal["utf-8", "gbk", "gb2312", "gb18030"] = "utf-8"
+    transfer_encoding: Literal["base64", "quoted-printable", "8bit"] = "base64"
+    html: bool = False  # an HTML-only mail (as some webmail clients send)
+    attachments: list[EmailAttachmentSpec] = []
+    reply_delay: tuple[float, float] = (600.0, 2400.0)  # how long they take to answer a reply
+    when_satisfied: Literal["thank", "silence"] = "thank"  # write a thank-you, or just stop writing
+    chase_after: float | None = Field(7200.0, gt=0)  # one "any news?" mail when no reply came by then
+    escalate_after: int | None = Field(None, ge=1)  # replies without progress before they escalate by email
+    escalate_to: str = "complaints@kefu.local"
+    escalate_say: list[str] = []
+    follow_up: EmailFollowUp | None = None
+    sign_off: str | None = None  # the name under their mails; default: the persona's name
+
+    @model_validator(mode="after")
+    def delays(self) -> EmailSpec:
+        lo, hi = self.reply_delay
+        if not 0 <= lo <= hi:
+            raise ValueError("reply_delay: give [shortest, longest] seconds, shortest first")
+        if self.escalate_after is not None and not self.escalate_say:
+            raise ValueError("escalate_say: say what the customer writes when they escalate")
+        return self
+
+
 # Quick phrases a trainee can mark as said on a call (the customer cannot hear words without ASR). "answer" is
 # not one: whether an answer is right is shown by opening the scenario's KB article; forbidden phrases and
 # brush-offs are never self-reported.
@@ -307,6 +355,7 @@ class Scenario(Strict):
     satisfied_say: list[str] = []  # said when every goal is done
     abandon_say: list[str] = []  # said when patience runs out
     expected: Expected = Expected()
+    email: EmailSpec | None = None  # email scenarios only: how the customer's mail is written and sent
     video: VideoSpec | None = None  # what the customer's camera shows (video scenarios)
     voice: VoiceScript | None = None  # channel voice: how the caller behaves on the phone
 
@@ -337,6 +386,8 @@ class Scenario(Strict):
         for g in self.goals:
             if not any(r.goal == g for r in self.rules):
                 raise ValueError(f"goals: no rule sets goal {g!r}")
+        if (self.channel == "email") != (self.email is not None):
+            raise ValueError("email: an email scenario needs an email block, and only email scenarios have one")
         if self.expected.id_decision and not (self.video and self.video.id_card):
             raise ValueError("expected.id_decision: the scenario shows no id_card (video.id_card)")
         if self.video is not None and self.channel != "video":

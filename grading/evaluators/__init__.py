@@ -16,6 +16,15 @@ from .desk import (
     VerifyBeforeDisclose,
     WrapUpCode,
 )
+from .email import EmailForbiddenPhrases, EmailFormat, EmailResponseTime
+from .livestream import (
+    AudioLevel,
+    ComplaintOffline,
+    FacePresent,
+    LiveForbiddenWords,
+    QuestionsAnswered,
+    ResponseTime,
+)
 from .outcome import CustomerOutcome
 from .phrases import ForbiddenPhrases, RequiredPhrases, StepOrder
 from .timing import FirstResponse, ReplyGaps
@@ -36,6 +45,15 @@ _ALL: tuple[type[BaseEvaluator], ...] = (
     CustomerOutcome,
     TransferNote,
     WrapUpCode,
+    EmailFormat,
+    EmailForbiddenPhrases,
+    EmailResponseTime,
+    QuestionsAnswered,
+    ResponseTime,
+    LiveForbiddenWords,
+    ComplaintOffline,
+    FacePresent,
+    AudioLevel,
     IdVerification,
     FacePresence,
     CameraFraming,
