@@ -19,12 +19,10 @@ from contacts.actions import ActionError, do_create_contact, do_end_contact, do_
 from contacts.events import append_event, publish_contact_event, send_event
 from contacts.models import Contact, ContactEvent
 from extensions import db
-from scenarios.schema import AGENT_MOVES
+from scenarios.schema import QUICK_PHRASE_MOVES
 
 from .service import media_client, recordings_dir
 
-# The moves a trainee may mark as said (the customer cannot hear words; see README "Voice").
-QUICK_PHRASE_MOVES = tuple(m for m in AGENT_MOVES if m not in ("dismissal", "forbidden"))
 
 
 def call_id(contact: Contact) -> str:
