@@ -24,7 +24,6 @@ from scenarios.schema import QUICK_PHRASE_MOVES
 from .service import media_client, recordings_dir
 
 
-
 def call_id(contact: Contact) -> str:
     return str(contact.id)
 

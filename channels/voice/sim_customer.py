@@ -164,7 +164,8 @@ class SimulatedCallCustomer:
         self._maybe_hang_up()
 
     def _maybe_hang_up(self) -> None:
-        end = self._end or self.customer.state.finished
+        # A finished caller still has its last lines to say (the policy releases them on later ticks).
+        end = self._end or (self.customer.state.finished if not getattr(self.customer, "pending", None) else None)
         if not end or self.hung_up or self.player.playing or not self._lines.empty():
             return
         self.hung_up = True
