@@ -37,6 +37,18 @@ INTERRUPT_COOLDOWN_S = 15.0
 COMPENSATION_KINDS = ("compensation.offered", "ticket.compensation")
 
 
+def compensation_offered(kind: str, detail: dict) -> bool:
+    """Whether a desk event offers the caller compensation: a ticket update that sets a compensation amount
+    above zero (``changes.compensation_amount`` = [old, new]) or an explicit compensation event."""
+    if kind in COMPENSATION_KINDS:
+        return True
+    change = (detail.get("changes") or {}).get("compensation_amount") if kind == "ticket.updated" else None
+    try:
+        return bool(change) and float(change[1] or 0) > 0
+    except (TypeError, ValueError, IndexError):
+        return False
+
+
 @dataclass(frozen=True)
 class Utterance:
     """One line the caller says. ``move`` names the kind of line (opening, pickup, rule, reply, stage, nudge,
@@ -200,7 +212,7 @@ class VoiceCustomer:
         slug = detail.get("slug") or detail.get("article_slug")
         if kind in ("kb.open", "kb.send") and answer and answer.kb_slug and slug == answer.kb_slug:
             reaction: Reaction | None = self.mind._react(["kb_open", "answer"], at, spoken=False)
-        elif kind in COMPENSATION_KINDS or (kind == "ticket.updated" and detail.get("compensation_amount")):
+        elif compensation_offered(kind, detail):
             reaction = self.mind._react(["offer_compensation"], at, spoken=False)
         else:
             reaction = self.mind.on_desk_event(kind, detail, at)
