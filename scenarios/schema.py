@@ -221,6 +221,10 @@ class Expected(Strict):
 QUICK_PHRASE_MOVES = tuple(m for m in AGENT_MOVES if m not in ("answer", "forbidden", "dismissal"))
 
 
+# Desk actions a caller learns of (the agent tells them) and reacts to as moves (simulator/voice_customer.py).
+CALL_DESK_MOVES = ("verify_identity", "kb_open", "ticket_created", "ticket_escalated", "offer_compensation")
+
+
 class VoiceStage(Strict):
     """Lines the caller says, one per agent turn that shows nothing the customer can observe, while any goal of
     ``until`` is not done (the first such stage is the current one). When they run out the caller nudges once,
@@ -299,6 +303,20 @@ class Scenario(Strict):
         if self.voice is not None:
             if self.channel != "voice":
                 raise ValueError("voice: only a channel voice scenario has a voice script")
+            # Honesty check: without speech recognition the caller only knows the quick phrases the trainee marks
+            # and the desk actions; a rule on anything else could never fire on a call.
+            seen = set(self.voice.quick_phrases) | set(CALL_DESK_MOVES)
+            if self.answer and self.answer.kb_slug:
+                seen.add("answer")
+            for i, r in enumerate(self.rules):
+                if r.on not in seen:
+                    raise ValueError(
+                        f"rules[{i}].on: a caller cannot observe {r.on!r} (not a quick phrase of this scenario"
+                        " nor a desk action)"
+                    )
+            for name, fact in self.customer.facts.items():
+                if not set(fact.reveal_on) & seen and not any(name in r.reveal for r in self.rules):
+                    raise ValueError(f"customer.facts.{name}.reveal_on: a caller can never be asked this on a call")
             for i, stage in enumerate(self.voice.stages):
                 for g in stage.until:
                     if g not in goals:
