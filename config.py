@@ -57,11 +57,13 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
 
     # The explicit lists of what is switched on: channels and evaluators are registries, enabled here.
-    ENABLED_CHANNELS = ["chat", "email", "livestream"]
+    ENABLED_CHANNELS = ["chat", "email", "livestream", "video"]
 
     MAX_MESSAGE_CHARS = 2000
     CHAT_CAPACITY = int(os.environ.get("KEFU_CHAT_CAPACITY", 3))
     EMAIL_CAPACITY = int(os.environ.get("KEFU_EMAIL_CAPACITY", 5))
+    VIDEO_CAPACITY = int(os.environ.get("KEFU_VIDEO_CAPACITY", 1))
+    VIDEO_FPS = int(os.environ.get("KEFU_VIDEO_FPS", 15))  # the simulated customer's camera
 
     # Email channel: the SMTP endpoint (on the media loop), loopback by default; port 0 picks a free port.
     SMTP_HOST = os.environ.get("KEFU_SMTP_HOST", "127.0.0.1")
@@ -75,6 +77,8 @@ class Config:
     EMAIL_FROM_NAME = os.environ.get("KEFU_EMAIL_FROM_NAME", "Kefu Mall Customer Service")
     # The centre's addresses and the queue each one feeds.
     EMAIL_ADDRESS_QUEUES = {"service@kefu.local": "email.service", "complaints@kefu.local": "email.complaints"}
+    # Simulated email customers' delays (reply, chaser, follow-up) x this: 1 = realistic, 0.05 = classroom pace.
+    EMAIL_CUSTOMER_PACE = float(os.environ.get("KEFU_EMAIL_CUSTOMER_PACE", 1.0))
     ACW_SECONDS = int(os.environ.get("KEFU_ACW_SECONDS", 30))
     SERVICE_LEVEL_SECONDS = 20
     # Floor alerts (console/alerts.py): how long a contact may wait in queue per channel (default

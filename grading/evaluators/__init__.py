@@ -16,9 +16,19 @@ from .desk import (
     VerifyBeforeDisclose,
     WrapUpCode,
 )
+from .email import EmailForbiddenPhrases, EmailFormat, EmailResponseTime
+from .livestream import (
+    AudioLevel,
+    ComplaintOffline,
+    FacePresent,
+    LiveForbiddenWords,
+    QuestionsAnswered,
+    ResponseTime,
+)
 from .outcome import CustomerOutcome
 from .phrases import ForbiddenPhrases, RequiredPhrases, StepOrder
 from .timing import FirstResponse, ReplyGaps
+from .video import CameraFraming, FacePresence, IdVerification
 from .voice import DeadAir, HoldTime, Overtalk, ResponseLatency, TalkRatio
 
 _ALL: tuple[type[BaseEvaluator], ...] = (
@@ -35,6 +45,18 @@ _ALL: tuple[type[BaseEvaluator], ...] = (
     CustomerOutcome,
     TransferNote,
     WrapUpCode,
+    EmailFormat,
+    EmailForbiddenPhrases,
+    EmailResponseTime,
+    QuestionsAnswered,
+    ResponseTime,
+    LiveForbiddenWords,
+    ComplaintOffline,
+    FacePresent,
+    AudioLevel,
+    IdVerification,
+    FacePresence,
+    CameraFraming,
     DeadAir,
     Overtalk,
     ResponseLatency,

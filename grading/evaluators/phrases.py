@@ -190,6 +190,8 @@ def observed_steps(recording: Recording) -> list[tuple[int, str, Event, str]]:
             out.append((e.seq, "answer", e, f"sent article {answer_slug}"))
         elif e.type == "ticket.escalated":
             out += [(e.seq, "ticket_escalated", e, "ticket escalated"), (e.seq, "escalate", e, "ticket escalated")]
+        elif e.type == "video.id_verification" and e.data.get("decision") in ("approved", "refused"):
+            out.append((e.seq, f"id_{e.data['decision']}", e, f"ID {e.data['decision']} on video"))
     return out
 
 

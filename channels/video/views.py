@@ -1,0 +1,121 @@
+"""The video desk's JSON API. Thin: check the role and the contact, call one action, answer."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+from flask_login import current_user
+
+from accounts.roles import role_required
+from contacts.actions import ActionError, get_contact
+
+from .actions import do_record_camera_unavailable, do_record_id_verification
+
+bp = Blueprint("video", __name__)
+AGENT_ROLES = ("trainee", "lead", "admin")
+
+
+@bp.errorhandler(ActionError)
+def _refused(e: ActionError):
+    return jsonify(error=str(e)), 400
+
+
+def _body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ActionError("send a JSON object")
+    return data
+
+
+def _own_video_contact(contact_id: int):
+    contact = get_contact(contact_id)
+    if contact.channel != "video":
+        raise ActionError(f"contact {contact.id} is not a video call")
+    if contact.agent_id != current_user.id:
+        return None
+    return contact
+
+
+@bp.post("/api/video/contacts/<int:contact_id>/id-verification")
+@role_required(*AGENT_ROLES)
+def api_id_verification(contact_id: int):
+    """Record approved / refused (with a reason) for the ID the caller showed."""
+    data = _body()
+    contact = _own_video_contact(contact_id)
+    if contact is None:
+        return jsonify(error="this contact is not on your desk"), 403
+    event = do_record_id_verification(
+        current_user._get_current_object(), contact, data.get("decision"), data.get("reason") or ""
+    )
+    return jsonify(ok=True, event=event)
+
+
+@bp.post("/api/video/contacts/<int:contact_id>/camera-unavailable")
+@role_required(*AGENT_ROLES)
+def api_camera_unavailable(contact_id: int):
+    """The browser could not open the camera: the call continues voice-only, and the recording says why."""
+    data = _body()
+    contact = _own_video_contact(contact_id)
+    if contact is None:
+        return jsonify(error="this contact is not on your desk"), 403
+    event = do_record_camera_unavailable(
+        current_user._get_current_object(), contact, str(data.get("reason") or ""), str(data.get("detail") or "")
+    )
+    return jsonify(ok=True, event=event)
+
+
+def practice_scenarios(lang: str) -> list[dict]:
+    """Video scenarios the current trainee may practise: those at or below their level."""
+    from accounts.models import LEVEL_RANK
+    from scenarios.registry import list_scenarios
+
+    if not current_user.is_authenticated:
+        return []
+    rank = LEVEL_RANK.get(current_user.level or "L3", 3)
+    return [
+        {"id": s.id, "title": s.title, "level": s.level}
+        for s in list_scenarios(lang=lang, channel="video")
+        if LEVEL_RANK[s.level] <= rank
+    ]
+
+
+@bp.app_context_processor
+def _video_practice():
+    # A function, so only the pages that list video practice scenarios (the desk) pay for the look-up.
+    return {"video_practice_scenarios": practice_scenarios}
+
+
+@bp.post("/api/video/practice")
+@role_required(*AGENT_ROLES)
+def api_practice():
+    """A simulated customer of a video scenario calls the trainee (reserved for them)."""
+    from scenarios.registry import get_scenario, scenario_lang
+    from tickets.models import Customer
+
+    from .actions import do_create_video_call
+
+    data = request.get_json(silent=True) or {}
+    scenario = get_scenario(str(data.get("scenario_id") or ""))
+    if scenario is None or scenario.channel != "video":
+        return jsonify(error="choose a video scenario"), 400
+    lang = scenario_lang(scenario.id) or "zh_CN"
+    customer = None
+    if scenario.customer.crm_ref:
+        from sqlalchemy import select
+
+        from extensions import db
+
+        customer = db.session.scalar(
+            select(Customer).where(Customer.ref == scenario.customer.crm_ref, Customer.lang == lang)
+        )
+    contact = do_create_video_call(
+        scenario.queue,
+        lang=lang,
+        scenario_id=scenario.id,
+        simulated=True,
+        # The caller claims to be the CRM customer; the card shown may say otherwise.
+        customer_name=scenario.customer.name,
+        customer_id=customer.id if customer is not None else None,
+        subject=scenario.title,
+        reserved_agent_id=current_user.id,
+    )
+    return jsonify(contact=contact.summary()), 201
