@@ -57,7 +57,7 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
 
     # The explicit lists of what is switched on: channels and evaluators are registries, enabled here.
-    ENABLED_CHANNELS = ["chat", "email"]
+    ENABLED_CHANNELS = ["chat", "email", "group"]
 
     MAX_MESSAGE_CHARS = 2000
     CHAT_CAPACITY = int(os.environ.get("KEFU_CHAT_CAPACITY", 3))
@@ -75,6 +75,13 @@ class Config:
     EMAIL_FROM_NAME = os.environ.get("KEFU_EMAIL_FROM_NAME", "Kefu Mall Customer Service")
     # The centre's addresses and the queue each one feeds.
     EMAIL_ADDRESS_QUEUES = {"service@kefu.local": "email.service", "complaints@kefu.local": "email.complaints"}
+    # Group chat: audience size a room may be opened with, members a room holds, per-customer message rate.
+    GROUP_MAX_AUDIENCE = int(os.environ.get("KEFU_GROUP_MAX_AUDIENCE", 50))
+    GROUP_MAX_MEMBERS = int(os.environ.get("KEFU_GROUP_MAX_MEMBERS", 60))
+    GROUP_MESSAGE_MAX_CHARS = 1000
+    GROUP_MEMBER_RATE = 0.5  # messages a second per customer, with a burst of GROUP_MEMBER_BURST
+    GROUP_MEMBER_BURST = 4
+    GROUP_MAX_PINNED = 10
     ACW_SECONDS = int(os.environ.get("KEFU_ACW_SECONDS", 30))
     SERVICE_LEVEL_SECONDS = 20
     CLOCK_SPEED = float(os.environ.get("KEFU_CLOCK_SPEED", 1.0))

@@ -5,8 +5,10 @@ from __future__ import annotations
 from .base import BaseChannel
 from .chat.channel import ChatChannel
 from .email.channel import EmailChannel
+from .group.channel import GroupChannel
 
 CHANNEL_TYPES: dict[str, type[BaseChannel]] = {
     ChatChannel.name: ChatChannel,
     EmailChannel.name: EmailChannel,
+    GroupChannel.name: GroupChannel,
 }

@@ -16,6 +16,7 @@ from .desk import (
     VerifyBeforeDisclose,
     WrapUpCode,
 )
+from .group import GroupAnswerTime, GroupForbiddenPhrases, GroupIndividualMoved, GroupNeedsAnswered
 from .outcome import CustomerOutcome
 from .phrases import ForbiddenPhrases, RequiredPhrases, StepOrder
 from .timing import FirstResponse, ReplyGaps
@@ -34,6 +35,10 @@ _ALL: tuple[type[BaseEvaluator], ...] = (
     CustomerOutcome,
     TransferNote,
     WrapUpCode,
+    GroupNeedsAnswered,
+    GroupAnswerTime,
+    GroupIndividualMoved,
+    GroupForbiddenPhrases,
 )
 
 EVALUATORS: dict[str, type[BaseEvaluator]] = {cls.name: cls for cls in _ALL}
