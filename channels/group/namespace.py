@@ -12,7 +12,7 @@ from flask import request
 from flask_login import current_user
 from flask_socketio import Namespace, join_room
 
-from accounts.roles import remember_socket_identity, socket_identity, socket_role_required
+from accounts.roles import remember_socket_identity, socket_identity
 from channels.chat.acks import ack_errors
 from contacts.actions import ActionError
 
@@ -49,6 +49,23 @@ def _handler(fn):
         return fn(self, data)
 
     return ack_errors(checked)
+
+
+def _staff_only(fn):
+    """Staff events: refuse (with the reason, keeping the socket) an anonymous customer's socket or a role that
+    does not serve rooms. (accounts.roles.socket_role_required would disconnect an anonymous socket, and a
+    customer's socket in this namespace is anonymous by design.)"""
+
+    @functools.wraps(fn)
+    def wrapped(self, data=None):
+        ident = socket_identity()
+        if ident is None:
+            return {"ok": False, "error": "login required"}
+        if ident["role"] not in STAFF_ROLES:
+            return {"ok": False, "error": f"role '{ident['role']}' may not do this"}
+        return fn(self, data)
+
+    return wrapped
 
 
 def _after(data) -> int:
@@ -89,7 +106,7 @@ class GroupNamespace(Namespace):
 
     # -- the agent's side -----------------------------------------------------------------------------------
 
-    @socket_role_required(*STAFF_ROLES)
+    @_staff_only
     @_handler
     def on_watch(self, data):
         """The room page (re)connects: join the staff room, get the live view and the events after ``after_seq``."""
@@ -97,7 +114,7 @@ class GroupNamespace(Namespace):
         join_room(staff_room(room.id))
         return {"ok": True, "room": room_state(room.id).snapshot(), "events": staff_events_after(room, _after(data))}
 
-    @socket_role_required(*STAFF_ROLES)
+    @_staff_only
     @_handler
     def on_reply(self, data):
         """Post to the room: ``mentions`` (member ids), ``reply_to`` (a member), ``cluster`` (a need id)."""
@@ -113,7 +130,7 @@ class GroupNamespace(Namespace):
         )
         return {"ok": True, "event": ev, "answered": answered}
 
-    @socket_role_required(*STAFF_ROLES)
+    @_staff_only
     @_handler
     def on_pin(self, data):
         """Pin an announcement (optionally as the answer to one need cluster)."""
@@ -121,13 +138,13 @@ class GroupNamespace(Namespace):
         ev, answered = actions.do_pin_announcement(room, _me(), data.get("text"), cluster=data.get("cluster") or None)
         return {"ok": True, "event": ev, "answered": answered}
 
-    @socket_role_required(*STAFF_ROLES)
+    @_staff_only
     @_handler
     def on_unpin(self, data):
         room = _served_room(data)
         return {"ok": True, "event": actions.do_unpin_announcement(room, _me(), data.get("seq"))}
 
-    @socket_role_required(*STAFF_ROLES)
+    @_staff_only
     @_handler
     def on_move_private(self, data):
         """Move a member's individual need to a one-to-one chat reserved for the room's agent."""
@@ -135,7 +152,7 @@ class GroupNamespace(Namespace):
         ev, contact, _token = actions.do_move_member_to_private(room, _me(), str(data.get("member") or ""))
         return {"ok": True, "event": ev, "contact_id": contact.id}
 
-    @socket_role_required(*STAFF_ROLES)
+    @_staff_only
     @_handler
     def on_close(self, data):
         room = _served_room(data)

@@ -6,8 +6,13 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from channels.group.actions import do_close_group_room, do_move_member_to_private, do_pin_announcement, room_state
-from channels.group.actions import do_reply_in_group
+from channels.group.actions import (
+    do_close_group_room,
+    do_move_member_to_private,
+    do_pin_announcement,
+    do_reply_in_group,
+    room_state,
+)
 from channels.group.sessions import start_group_room
 from contacts.models import Contact, ContactEvent
 from extensions import db
