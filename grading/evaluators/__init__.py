@@ -20,6 +20,8 @@ from .group import GroupAnswerTime, GroupForbiddenPhrases, GroupIndividualMoved,
 from .outcome import CustomerOutcome
 from .phrases import ForbiddenPhrases, RequiredPhrases, StepOrder
 from .timing import FirstResponse, ReplyGaps
+from .video import CameraFraming, FacePresence, IdVerification
+from .voice import DeadAir, HoldTime, Overtalk, ResponseLatency, TalkRatio
 
 _ALL: tuple[type[BaseEvaluator], ...] = (
     FirstResponse,
@@ -35,6 +37,14 @@ _ALL: tuple[type[BaseEvaluator], ...] = (
     CustomerOutcome,
     TransferNote,
     WrapUpCode,
+    IdVerification,
+    FacePresence,
+    CameraFraming,
+    DeadAir,
+    Overtalk,
+    ResponseLatency,
+    TalkRatio,
+    HoldTime,
     GroupNeedsAnswered,
     GroupAnswerTime,
     GroupIndividualMoved,
