@@ -57,11 +57,18 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
 
     # The explicit lists of what is switched on: channels and evaluators are registries, enabled here.
-    ENABLED_CHANNELS = ["chat", "email", "livestream", "video"]
+    ENABLED_CHANNELS = ["chat", "email", "voice", "livestream", "video"]
 
     MAX_MESSAGE_CHARS = 2000
     CHAT_CAPACITY = int(os.environ.get("KEFU_CHAT_CAPACITY", 3))
     EMAIL_CAPACITY = int(os.environ.get("KEFU_EMAIL_CAPACITY", 5))
+    VOICE_CAPACITY = 1  # calls an agent holds at once
+
+    # Voice: where the media worker runs ("local": the media thread of this process; "redis": `flask media
+    # worker` processes), where recordings go, and how long a peer may take to connect.
+    MEDIA_TRANSPORT = os.environ.get("KEFU_MEDIA_TRANSPORT", "local")
+    RECORDINGS_DIR = os.environ.get("KEFU_RECORDINGS_DIR") or None  # None: instance/recordings
+    MEDIA_CONNECT_TIMEOUT = float(os.environ.get("KEFU_MEDIA_CONNECT_TIMEOUT", 20))
     VIDEO_CAPACITY = int(os.environ.get("KEFU_VIDEO_CAPACITY", 1))
     VIDEO_FPS = int(os.environ.get("KEFU_VIDEO_FPS", 15))  # the simulated customer's camera
 

@@ -8,10 +8,12 @@ from .base import BaseChannel
 from .chat.channel import ChatChannel
 from .email.channel import EmailChannel
 from .video.channel import VideoChannel
+from .voice.channel import VoiceChannel
 
 CHANNEL_TYPES: dict[str, type[BaseChannel]] = {
     ChatChannel.name: ChatChannel,
     EmailChannel.name: EmailChannel,
+    VoiceChannel.name: VoiceChannel,
     VideoChannel.name: VideoChannel,
     LivestreamChannel.name: LivestreamChannel,
 }

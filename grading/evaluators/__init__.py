@@ -17,6 +17,14 @@ from .desk import (
     WrapUpCode,
 )
 from .email import EmailForbiddenPhrases, EmailFormat, EmailResponseTime
+from .livestream import (
+    AudioLevel,
+    ComplaintOffline,
+    FacePresent,
+    LiveForbiddenWords,
+    QuestionsAnswered,
+    ResponseTime,
+)
 from .outcome import CustomerOutcome
 from .phrases import ForbiddenPhrases, RequiredPhrases, StepOrder
 from .timing import FirstResponse, ReplyGaps
@@ -40,6 +48,12 @@ _ALL: tuple[type[BaseEvaluator], ...] = (
     EmailFormat,
     EmailForbiddenPhrases,
     EmailResponseTime,
+    QuestionsAnswered,
+    ResponseTime,
+    LiveForbiddenWords,
+    ComplaintOffline,
+    FacePresent,
+    AudioLevel,
     IdVerification,
     FacePresence,
     CameraFraming,

@@ -1,5 +1,8 @@
 // The email workspace: the agent's email contacts, the thread, a plain-text reply with KB insertion, wrap-up.
 // Customer HTML (already sanitised by the server) is shown only inside a sandboxed iframe with no scripts.
+// Live: the page holds the desk's Socket.IO connection (/desk checks the agent role, joins the agent's room and
+// the rooms of their open contacts), so new mail, assignments and sent replies show at once; a slow poll
+// remains as a safety net when the socket is down.
 import { api, el, readConfig } from './common.js';
 
 const cfg = readConfig('email-config');
@@ -126,5 +129,30 @@ async function insertArticle(lang, slug) {
   insertAtCursor(`${data.article.body}\n`);
 }
 
+// Recorded events that change what the workspace shows.
+const THREAD_EVENTS = new Set(['email.received', 'email.sent', 'email.relayed', 'email.relay_failed',
+  'ticket.created', 'ticket.linked', 'transfer', 'contact.ended', 'wrap_up']);
+const socket = io('/desk', { transports: ['websocket', 'polling'] });
+window.kefuEmail = { socket, get current() { return current; } };
+
+socket.on('connect', async () => {
+  $('live-status').textContent = L.live;
+  loadList();
+  if (current) openThread(current);
+});
+socket.on('disconnect', () => { $('live-status').textContent = L.offline; });
+socket.on('event', (msg) => {
+  if (msg.type !== 'contact_event') return;
+  const ev = msg.event;
+  if (ev.type === 'assignment' && ev.data && ev.data.agent_id === cfg.me) {
+    // A newly routed contact: join its room so its later mail reaches this page too.
+    socket.emit('join_contact', { contact_id: ev.contact_id }, () => {});
+    loadList();
+  } else if (THREAD_EVENTS.has(ev.type)) {
+    if (ev.contact_id === current) openThread(current);
+    else loadList();
+  }
+});
+
 loadList();
-setInterval(() => { loadList(); }, 5000);
+setInterval(() => { if (!socket.connected) loadList(); }, 15000);

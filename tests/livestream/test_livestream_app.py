@@ -147,6 +147,11 @@ def test_publish_and_watch_with_one_encoder_then_publisher_drop(app, people, soc
     assert "livestream.publishing" in types and "livestream.publisher_dropped" in types
     assert types.index("livestream.publisher_dropped") < types.index("livestream.recording")
     assert files["video"]["packets"] > 10 and files["audio"]["seconds"] > 0.5
+    with app.app_context():
+        samples = [s for e in db.session.scalars(db.select(ContactEvent).where(ContactEvent.contact_id == sid,
+                   ContactEvent.type == "livestream.presenter_samples")) for s in e.data["samples"]]  # fmt: skip
+    assert samples and all(s["face"] for s in samples)  # the presenter's face, found by the video helper's Haar
+    assert all(-20 < s["level_dbfs"] < -10 for s in samples if s["level_dbfs"] is not None)  # the -12 dBFS tone
     assert wait_until(lambda: all(v.ended.is_set() for v in viewers), 15)
     for v in viewers:
         peers.run(v.close())
