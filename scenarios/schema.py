@@ -308,6 +308,10 @@ class EmailSpec(Strict):
 QUICK_PHRASE_MOVES = tuple(m for m in AGENT_MOVES if m not in ("answer", "forbidden", "dismissal"))
 
 
+# Desk actions a caller learns of (the agent tells them) and reacts to as moves (simulator/voice_customer.py).
+CALL_DESK_MOVES = ("verify_identity", "kb_open", "ticket_created", "ticket_escalated", "offer_compensation")
+
+
 class VoiceStage(Strict):
     """Lines the caller says, one per agent turn that shows nothing the customer can observe, while any goal of
     ``until`` is not done (the first such stage is the current one). When they run out the caller nudges once,
@@ -395,6 +399,21 @@ class Scenario(Strict):
         if self.voice is not None:
             if self.channel not in ("voice", "video"):  # a video call's customer speaks like a caller
                 raise ValueError("voice: only a voice or video scenario has a voice script")
+            if self.channel == "voice":
+                # Honesty check: without speech recognition a caller only knows the quick phrases the trainee
+                # marks and the desk actions; a rule on anything else could never fire on a call.
+                seen = set(self.voice.quick_phrases) | set(CALL_DESK_MOVES)
+                if self.answer and self.answer.kb_slug:
+                    seen.add("answer")
+                for i, r in enumerate(self.rules):
+                    if r.on not in seen:
+                        raise ValueError(
+                            f"rules[{i}].on: a caller cannot observe {r.on!r} (not a quick phrase of this scenario"
+                            " nor a desk action)"
+                        )
+                for name, fact in self.customer.facts.items():
+                    if not set(fact.reveal_on) & seen and not any(name in r.reveal for r in self.rules):
+                        raise ValueError(f"customer.facts.{name}.reveal_on: a caller can never be asked this on a call")
             for i, stage in enumerate(self.voice.stages):
                 for g in stage.until:
                     if g not in goals:
