@@ -114,3 +114,10 @@ def test_video_calls_verify_a_matching_id_and_refuse_a_mismatch(live_server, med
         assert finals and finals[-1]["data"]["face_present_ratio"] >= 0.8, finals
         for t in ("call.answered", "call.connected", "call.quick_phrase", "call.ended", "wrap_up"):
             assert t in [e["type"] for e in rec["events"]], t
+        # Practice contacts are graded at wrap-up: both decisions right, so the ID items pass and nothing gates.
+        page.goto(f"{live_server}/contacts/{contact_id}/scorecard?lang=en")
+        page.wait_for_selector("tr[data-item='id-decision']")
+        assert "status-pass" in page.get_attribute("tr[data-item='id-decision']", "class")
+        assert page.locator("#scorecard-gates").count() == 0
+        page.goto(f"{live_server}/desk?lang=en")
+        page.wait_for_function("window.kefuDesk && window.kefuDesk.socket.connected")
