@@ -145,6 +145,10 @@ class MediaWorker:
             session.legs[leg].connected = True
             if session.recorder is None and leg == "agent":
                 self._start_recording(session)
+            driver = self.customers.get(session.call_id)
+            if leg == "agent" and driver is not None and not getattr(driver, "connected", False):
+                driver.connected = True
+                driver.on_connected(session.seconds)
             self.emit({"type": "leg_connected", "call_id": session.call_id, "leg": leg})
             return
         if session.closed:

@@ -19,15 +19,12 @@ from contacts.actions import ActionError, do_create_contact, do_end_contact, do_
 from contacts.events import append_event, publish_contact_event, send_event
 from contacts.models import Contact, ContactEvent
 from extensions import db
-from scenarios.schema import AGENT_MOVES
+from scenarios.schema import QUICK_PHRASE_MOVES
 
 from .service import media_client, recordings_dir
 
 # Channels whose contacts are calls through the media worker: a video call is a voice call with cameras.
 CALL_CHANNELS = ("voice", "video")
-
-# The moves a trainee may mark as said (the customer cannot hear words; see README "Voice").
-QUICK_PHRASE_MOVES = tuple(m for m in AGENT_MOVES if m not in ("dismissal", "forbidden"))
 
 
 def call_id(contact: Contact) -> str:
@@ -222,9 +219,11 @@ def do_hang_up_call(contact: Contact, actor: str, *, actor_id: int | None = None
     reply = media_client().request("hangup", call_id=call_id(contact))
     files = reply.get("files") if reply.get("ok") else None
     seconds = float(reply.get("seconds") or 0.0)
+    # Metrics first (reading the files takes a moment), so call.ended and call.metrics land together.
+    metrics = _compute_metrics(contact, files, reply.get("started_at")) if files else None
     _record(contact, "call.ended", actor, actor_id=actor_id, data={"reason": reason, "seconds": seconds})
-    if files:
-        _record_metrics(contact, files, reply.get("started_at"))
+    if metrics is not None:
+        _record(contact, "call.metrics", "system", data=metrics)
     do_end_contact(contact, actor, actor_id=actor_id, reason=reason)
     return contact
 
@@ -243,15 +242,16 @@ def hold_intervals(contact: Contact, started_at: float | None) -> list[list[floa
     return out
 
 
-def _record_metrics(contact: Contact, files: dict, started_at: float | None) -> None:
+def _compute_metrics(contact: Contact, files: dict, started_at: float | None) -> dict | None:
+    """``media.call_metrics`` over the recorded agent and customer legs (None when a leg is missing)."""
     from media.call_metrics import compute_call_metrics_from_files
 
     legs = files.get("legs", {})
     if "agent" not in legs or "customer" not in legs:
-        return
+        return None
     root = recordings_dir(current_app)
     try:
-        metrics = compute_call_metrics_from_files(
+        return compute_call_metrics_from_files(
             root / legs["agent"]["path"],
             root / legs["customer"]["path"],
             hold_intervals(contact, started_at),
@@ -260,8 +260,13 @@ def _record_metrics(contact: Contact, files: dict, started_at: float | None) -> 
         )
     except Exception as e:  # a damaged file must not stop the hang-up; say so in the recording
         current_app.logger.exception("call metrics for contact %s failed", contact.id)
-        metrics = {"error": f"metrics could not be computed: {e}"}
-    _record(contact, "call.metrics", "system", data=metrics)
+        return {"error": f"metrics could not be computed: {e}"}
+
+
+def _record_metrics(contact: Contact, files: dict, started_at: float | None) -> None:
+    metrics = _compute_metrics(contact, files, started_at)
+    if metrics is not None:
+        _record(contact, "call.metrics", "system", data=metrics)
 
 
 def do_place_callback_call(agent: User, callback_id: int) -> Contact:

@@ -15,7 +15,11 @@ from .aiortc_peers import Viewer, start_publisher, wait_for
 
 
 def run(coro):
-    return asyncio.new_event_loop().run_until_complete(coro)
+    """Run on a fresh loop in its own thread: the e2e tests' Playwright keeps a loop running on this one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result(120)
 
 
 def test_viewers_receive_frames_from_one_shared_encoder(tmp_path):

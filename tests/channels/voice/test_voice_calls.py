@@ -36,6 +36,10 @@ def test_answered_call_carries_audio_both_ways_records_and_measures(call, browse
     assert metrics["legs"]["agent"]["talk_time"] > 1.0
     assert metrics["legs"]["customer"]["talk_time"] > 1.0
     assert abs(metrics["duration"] - ended["seconds"]) < 0.1
+    page = call["http"].get(f"/contacts/{cid}")
+    assert page.status_code == 200
+    assert f'src="/contacts/{cid}/recording/call.wav"'.encode() in page.data
+    assert b'id="call-metrics"' in page.data and b"Talk-to-listen ratio" in page.data
     wav = call["http"].get(f"/contacts/{cid}/recording/call.wav")
     assert wav.status_code == 200 and wav.mimetype == "audio/wav"
     import io
