@@ -217,6 +217,8 @@ async def serve(args) -> list[dict]:
     async def signalling():
         while True:
             kind, key, offer = await asyncio.to_thread(requests.get)
+            if kind == "quit":
+                return
             if kind == "publish":
                 pub_answers.put(await live.publish(offer))
             else:
@@ -302,7 +304,8 @@ async def serve(args) -> list[dict]:
     for q in commands:
         q.put(("stop",))
     stop_pub.set()
-    sig.cancel()
+    requests.put(("quit", None, None))  # unblocks the reader thread, so the loop can shut down
+    await sig
     await live.stop()
     for p in procs:
         p.join(5)
