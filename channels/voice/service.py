@@ -19,7 +19,15 @@ log = logging.getLogger(__name__)
 
 # Desk actions the simulated voice customer notices (the desk already records them as contact events).
 FORWARDED_DESK_EVENTS = frozenset(
-    {"crm.verify", "kb.open", "kb.send", "ticket.created", "ticket.escalated", "ticket.updated"}
+    {
+        "crm.verify",
+        "kb.open",
+        "kb.send",
+        "ticket.created",
+        "ticket.escalated",
+        "ticket.updated",
+        "video.id_verification",
+    }
 )
 
 
@@ -46,13 +54,17 @@ def make_worker(app: Flask, worker_id: str = "local"):
     async def factory(worker, session, spec):
         return await customer_factory(app, worker, session, spec)
 
-    return MediaWorker(
+    worker = MediaWorker(
         recordings_dir(app),
         sink,
         customer_factory=factory,
         connect_timeout=float(app.config.get("MEDIA_CONNECT_TIMEOUT", 20)),
         worker_id=worker_id,
     )
+    from channels.video.media_ops import install as install_video
+
+    install_video(worker, fps=int(app.config.get("VIDEO_FPS", 15)))  # video calls: cameras on the same calls
+    return worker
 
 
 def _apply_event(app: Flask, event: dict) -> None:
