@@ -175,11 +175,10 @@ class Bench:
             return cid
 
     def stop(self) -> None:
-        for p in reversed(self.procs):
+        for p in reversed(self.procs):  # the workers first (they unregister in Redis), redis-server last
             p.terminate()
-        for p in self.procs:
             try:
-                p.wait(10)
+                p.wait(15)
             except subprocess.TimeoutExpired:
                 p.kill()
         if not self.args.keep:
