@@ -46,13 +46,17 @@ def make_worker(app: Flask, worker_id: str = "local"):
     async def factory(worker, session, spec):
         return await customer_factory(app, worker, session, spec)
 
-    return MediaWorker(
+    worker = MediaWorker(
         recordings_dir(app),
         sink,
         customer_factory=factory,
         connect_timeout=float(app.config.get("MEDIA_CONNECT_TIMEOUT", 20)),
         worker_id=worker_id,
     )
+    from media.monitor import install as install_monitor
+
+    install_monitor(worker)  # the console's monitoring legs: listen, whisper, barge
+    return worker
 
 
 def _apply_event(app: Flask, event: dict) -> None:
