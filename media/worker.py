@@ -258,6 +258,9 @@ class MediaWorker:
         return {"files": files, "seconds": round(seconds, 3), "started_at": meta.get("started_at"), "known": True}
 
     async def _op_stats(self, req: dict) -> dict:
+        """Calls, peers and the media clock's tick lag; ``reset`` starts a new measuring window."""
+        if req.get("reset"):
+            self.clock.lateness.clear()
         return {
             "calls": len(self.calls),
             "peers": len(self.peers),

@@ -23,6 +23,9 @@ from scenarios.schema import QUICK_PHRASE_MOVES
 
 from .service import media_client, recordings_dir
 
+# Channels whose contacts are calls through the media worker: a video call is a voice call with cameras.
+CALL_CHANNELS = ("voice", "video")
+
 
 def call_id(contact: Contact) -> str:
     return str(contact.id)
@@ -86,7 +89,7 @@ def call_state(contact: Contact) -> dict:
 
 
 def _own_call(contact: Contact, agent: User) -> dict:
-    if contact.channel != "voice":
+    if contact.channel not in CALL_CHANNELS:
         raise ActionError(f"contact {contact.id} is not a call")
     if contact.agent_id != agent.id:
         raise ActionError(f"call {contact.id} is not on your desk")
@@ -142,7 +145,12 @@ def do_answer_call(contact: Contact, agent: User, sdp) -> dict:
     offer; returns the server's answer. A call waiting after a transfer comes off hold."""
     state = _own_call(contact, agent)
     _media("open_call", contact, contact_id=contact.id, customer=_customer_spec(contact))
-    reply = _media("offer", contact, leg="agent", sdp=sdp)
+    if contact.channel == "video":
+        from channels.video.media import video_offer_fields
+
+        reply = _media("video_offer", contact, leg="agent", sdp=sdp, **video_offer_fields(contact))
+    else:
+        reply = _media("offer", contact, leg="agent", sdp=sdp)
     _record(contact, "call.answered", "agent", actor_id=agent.id, data={"agent_id": agent.id})
     if state["held"]:
         do_resume_call(contact, agent, reason="answered")
@@ -204,7 +212,7 @@ def do_hang_up_call(contact: Contact, actor: str, *, actor_id: int | None = None
     """End the call: the media side closes its peers and finishes the recording; ``call.ended`` and the
     ``call.metrics`` computed from the recorded legs are appended; the contact goes to wrap-up (after-call
     work). Hanging up an ended call does nothing."""
-    if contact.channel != "voice":
+    if contact.channel not in CALL_CHANNELS:
         raise ActionError(f"contact {contact.id} is not a call")
     if call_state(contact)["ended"]:
         return contact

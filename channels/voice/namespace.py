@@ -29,7 +29,7 @@ def _payload(data) -> dict:
 
 def _own_call(data):
     contact = get_contact(_payload(data).get("contact_id"))
-    if contact.channel != "voice":
+    if contact.channel not in actions.CALL_CHANNELS:
         raise ActionError(f"contact {contact.id} is not a call")
     if contact.agent_id != socket_identity()["id"]:
         raise ActionError(f"call {contact.id} is not on your desk")

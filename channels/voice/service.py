@@ -19,7 +19,15 @@ log = logging.getLogger(__name__)
 
 # Desk actions the simulated voice customer notices (the desk already records them as contact events).
 FORWARDED_DESK_EVENTS = frozenset(
-    {"crm.verify", "kb.open", "kb.send", "ticket.created", "ticket.escalated", "ticket.updated"}
+    {
+        "crm.verify",
+        "kb.open",
+        "kb.send",
+        "ticket.created",
+        "ticket.escalated",
+        "ticket.updated",
+        "video.id_verification",
+    }
 )
 
 
@@ -53,6 +61,9 @@ def make_worker(app: Flask, worker_id: str = "local"):
         connect_timeout=float(app.config.get("MEDIA_CONNECT_TIMEOUT", 20)),
         worker_id=worker_id,
     )
+    from channels.video.media_ops import install as install_video
+
+    install_video(worker, fps=int(app.config.get("VIDEO_FPS", 15)))  # video calls: cameras on the same calls
     from media.monitor import install as install_monitor
 
     install_monitor(worker)  # the console's monitoring legs: listen, whisper, barge
