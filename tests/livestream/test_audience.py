@@ -74,3 +74,34 @@ def test_audience_posts_rate_limited_comments_in_batches(app, socket_client):
     per_viewer = Counter(r.data["viewer"] for r in rows)
     assert max(per_viewer.values()) <= 2 * 2  # two per 5 s window, over 4 s at most two windows' worth
     assert audiences.refused >= 0
+
+
+def test_simulated_complainer_moved_to_chat_becomes_the_complaint_customer(app):
+    """Moving the simulated complainer opens the simulator's late-delivery complaint chat, reserved for the
+    presenter and linked back to the livestream; the audience stops complaining."""
+    from pathlib import Path
+
+    from contacts.models import Contact
+    from livestream.actions import do_post_comment, start_livestream
+    from livestream.handoff import do_move_viewer_to_chat
+    from scenarios.loader import load_pack_into_db
+
+    with app.app_context():
+        load_pack_into_db(Path(app.config["CONTENT_DIR"]) / "en")
+        ann = factories.user("ann")
+        contact = start_livestream(ann, title="Sale", lang="en", audience_size=5, seed=2)
+        script = audiences.start(contact.id)
+        audiences.stop(contact.id)  # drive it by hand below, not on the thread
+        audiences._scripts[contact.id] = script
+        complaint = next(c for c in (script.next_comment(t) for t in range(0, 400, 30)) if c.kind == "complaint")
+        posted = do_post_comment(contact, complaint.viewer, complaint.name, complaint.text, sim={"kind": "complaint"})
+        ev = do_move_viewer_to_chat(contact, ann.id, posted["seq"])
+        chat = db.session.get(Contact, ev["data"]["chat_contact_id"])
+        assert chat.scenario_id == "en-late-delivery-complaint" and chat.reserved_agent_id == ann.id
+        origin = db.session.scalar(
+            db.select(ContactEvent).where(ContactEvent.contact_id == chat.id, ContactEvent.type == "livestream.origin")
+        )
+        assert origin.data["livestream_id"] == contact.id
+        assert complaint.viewer in script.moved  # heard through the published event
+        assert not [c for c in (script.next_comment(t) for t in range(400, 800, 30)) if c.kind == "complaint"]
+        audiences.stop(contact.id)

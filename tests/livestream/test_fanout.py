@@ -108,6 +108,7 @@ def test_late_joiner_gets_a_picture_from_the_next_keyframe(tmp_path):
 
     got, early_frames, keyframes, delay = run(scenario())
     assert got and early_frames > 30
+    assert delay is not None and delay < 5.0  # keyframe on join (or the 1.5 s periodic one), not "never"
     assert keyframes >= 2  # the first one, and the one the late joiner asked for (or the periodic one)
 
 
