@@ -149,7 +149,7 @@ class Bench:
             self.workers[wid] = proc
         from extensions import redis_store
 
-        deadline = time.time() + 60
+        deadline = time.time() + 240  # a worker imports the whole app: slow on a loaded machine
         while len(redis_store.client.smembers(redis_store.key("media", "workers"))) < self.args.workers:
             if time.time() > deadline:
                 raise RuntimeError("media workers did not start; see " + str(self.tmp))
