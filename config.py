@@ -57,7 +57,7 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
 
     # The explicit lists of what is switched on: channels and evaluators are registries, enabled here.
-    ENABLED_CHANNELS = ["chat", "email", "voice", "livestream", "video"]
+    ENABLED_CHANNELS = ["chat", "email", "voice", "group", "livestream", "video"]
 
     MAX_MESSAGE_CHARS = 2000
     CHAT_CAPACITY = int(os.environ.get("KEFU_CHAT_CAPACITY", 3))
@@ -84,6 +84,13 @@ class Config:
     EMAIL_FROM_NAME = os.environ.get("KEFU_EMAIL_FROM_NAME", "Kefu Mall Customer Service")
     # The centre's addresses and the queue each one feeds.
     EMAIL_ADDRESS_QUEUES = {"service@kefu.local": "email.service", "complaints@kefu.local": "email.complaints"}
+    # Group chat: audience size a room may be opened with, members a room holds, per-customer message rate.
+    GROUP_MAX_AUDIENCE = int(os.environ.get("KEFU_GROUP_MAX_AUDIENCE", 50))
+    GROUP_MAX_MEMBERS = int(os.environ.get("KEFU_GROUP_MAX_MEMBERS", 60))
+    GROUP_MESSAGE_MAX_CHARS = 1000
+    GROUP_MEMBER_RATE = 0.5  # messages a second per customer, with a burst of GROUP_MEMBER_BURST
+    GROUP_MEMBER_BURST = 4
+    GROUP_MAX_PINNED = 10
     # Simulated email customers' delays (reply, chaser, follow-up) x this: 1 = realistic, 0.05 = classroom pace.
     EMAIL_CUSTOMER_PACE = float(os.environ.get("KEFU_EMAIL_CUSTOMER_PACE", 1.0))
     ACW_SECONDS = int(os.environ.get("KEFU_ACW_SECONDS", 30))

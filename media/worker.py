@@ -145,6 +145,10 @@ class MediaWorker:
             session.legs[leg].connected = True
             if session.recorder is None and leg == "agent":
                 self._start_recording(session)
+            driver = self.customers.get(session.call_id)
+            if leg == "agent" and driver is not None and not getattr(driver, "connected", False):
+                driver.connected = True
+                driver.on_connected(session.seconds)
             self.emit({"type": "leg_connected", "call_id": session.call_id, "leg": leg})
             return
         if session.closed:
@@ -254,6 +258,9 @@ class MediaWorker:
         return {"files": files, "seconds": round(seconds, 3), "started_at": meta.get("started_at"), "known": True}
 
     async def _op_stats(self, req: dict) -> dict:
+        """Calls, peers and the media clock's tick lag; ``reset`` starts a new measuring window."""
+        if req.get("reset"):
+            self.clock.lateness.clear()
         return {
             "calls": len(self.calls),
             "peers": len(self.peers),

@@ -157,9 +157,16 @@ class EmailCustomers:
         local, _, domain = address.partition("@")
         return f"{local}+{key}@{domain}"
 
-    def live_count(self) -> int:
+    def live_count(self, *, exercise_id: int | None = None, started_by: int | None = None) -> int:
+        """Customers still writing (optionally of one exercise, or started by one user)."""
         with self._lock:
-            return sum(1 for c in self.customers.values() if not c.done)
+            return sum(
+                1
+                for c in self.customers.values()
+                if not c.done
+                and (exercise_id is None or c.exercise_id == exercise_id)
+                and (started_by is None or c.started_by == started_by)
+            )
 
     # -- driving --------------------------------------------------------------------------------------
 
@@ -174,6 +181,9 @@ class EmailCustomers:
             due = []
             while self._mails and self._mails[0].due <= now:
                 due.append(heapq.heappop(self._mails))
+            pending = {m.key for m in self._mails} | {m.key for m in due}
+            for cust in [c for c in self.customers.values() if c.done and c.key not in pending]:
+                self._forget(cust)  # nothing more to write: free their mailbox address
         for mail in due:  # SMTP outside the lock: ingest publishes events our listener queues
             cust = self.customers.get(mail.key)
             if cust is not None:  # a satisfied customer's thank-you still goes out
@@ -199,6 +209,9 @@ class EmailCustomers:
             cust = self.customers.get(self._by_contact.get(item["contact_id"], -1))
             if cust is not None and cust.contact_id == item["contact_id"] and cust.wrapped_at is None:
                 cust.wrapped_at = float(item.get("ts") or now)
+                spec = cust.state.scenario.email
+                if not spec.follow_up or cust.follow_up_sent:
+                    cust.done = True  # the case is closed and they have nothing more to write
             return
         from channels.email import mailbox
         from channels.email.parse import TICKET_TOKEN_RE

@@ -19,12 +19,12 @@ from contacts.actions import ActionError, do_create_contact, do_end_contact, do_
 from contacts.events import append_event, publish_contact_event, send_event
 from contacts.models import Contact, ContactEvent
 from extensions import db
-from scenarios.schema import AGENT_MOVES
+from scenarios.schema import QUICK_PHRASE_MOVES
 
 from .service import media_client, recordings_dir
 
-# The moves a trainee may mark as said (the customer cannot hear words; see README "Voice").
-QUICK_PHRASE_MOVES = tuple(m for m in AGENT_MOVES if m not in ("dismissal", "forbidden"))
+# Channels whose contacts are calls through the media worker: a video call is a voice call with cameras.
+CALL_CHANNELS = ("voice", "video")
 
 
 def call_id(contact: Contact) -> str:
@@ -89,7 +89,7 @@ def call_state(contact: Contact) -> dict:
 
 
 def _own_call(contact: Contact, agent: User) -> dict:
-    if contact.channel != "voice":
+    if contact.channel not in CALL_CHANNELS:
         raise ActionError(f"contact {contact.id} is not a call")
     if contact.agent_id != agent.id:
         raise ActionError(f"call {contact.id} is not on your desk")
@@ -145,7 +145,12 @@ def do_answer_call(contact: Contact, agent: User, sdp) -> dict:
     offer; returns the server's answer. A call waiting after a transfer comes off hold."""
     state = _own_call(contact, agent)
     _media("open_call", contact, contact_id=contact.id, customer=_customer_spec(contact))
-    reply = _media("offer", contact, leg="agent", sdp=sdp)
+    if contact.channel == "video":
+        from channels.video.media import video_offer_fields
+
+        reply = _media("video_offer", contact, leg="agent", sdp=sdp, **video_offer_fields(contact))
+    else:
+        reply = _media("offer", contact, leg="agent", sdp=sdp)
     _record(contact, "call.answered", "agent", actor_id=agent.id, data={"agent_id": agent.id})
     if state["held"]:
         do_resume_call(contact, agent, reason="answered")
@@ -207,16 +212,18 @@ def do_hang_up_call(contact: Contact, actor: str, *, actor_id: int | None = None
     """End the call: the media side closes its peers and finishes the recording; ``call.ended`` and the
     ``call.metrics`` computed from the recorded legs are appended; the contact goes to wrap-up (after-call
     work). Hanging up an ended call does nothing."""
-    if contact.channel != "voice":
+    if contact.channel not in CALL_CHANNELS:
         raise ActionError(f"contact {contact.id} is not a call")
     if call_state(contact)["ended"]:
         return contact
     reply = media_client().request("hangup", call_id=call_id(contact))
     files = reply.get("files") if reply.get("ok") else None
     seconds = float(reply.get("seconds") or 0.0)
+    # Metrics first (reading the files takes a moment), so call.ended and call.metrics land together.
+    metrics = _compute_metrics(contact, files, reply.get("started_at")) if files else None
     _record(contact, "call.ended", actor, actor_id=actor_id, data={"reason": reason, "seconds": seconds})
-    if files:
-        _record_metrics(contact, files, reply.get("started_at"))
+    if metrics is not None:
+        _record(contact, "call.metrics", "system", data=metrics)
     do_end_contact(contact, actor, actor_id=actor_id, reason=reason)
     return contact
 
@@ -235,15 +242,16 @@ def hold_intervals(contact: Contact, started_at: float | None) -> list[list[floa
     return out
 
 
-def _record_metrics(contact: Contact, files: dict, started_at: float | None) -> None:
+def _compute_metrics(contact: Contact, files: dict, started_at: float | None) -> dict | None:
+    """``media.call_metrics`` over the recorded agent and customer legs (None when a leg is missing)."""
     from media.call_metrics import compute_call_metrics_from_files
 
     legs = files.get("legs", {})
     if "agent" not in legs or "customer" not in legs:
-        return
+        return None
     root = recordings_dir(current_app)
     try:
-        metrics = compute_call_metrics_from_files(
+        return compute_call_metrics_from_files(
             root / legs["agent"]["path"],
             root / legs["customer"]["path"],
             hold_intervals(contact, started_at),
@@ -252,8 +260,13 @@ def _record_metrics(contact: Contact, files: dict, started_at: float | None) -> 
         )
     except Exception as e:  # a damaged file must not stop the hang-up; say so in the recording
         current_app.logger.exception("call metrics for contact %s failed", contact.id)
-        metrics = {"error": f"metrics could not be computed: {e}"}
-    _record(contact, "call.metrics", "system", data=metrics)
+        return {"error": f"metrics could not be computed: {e}"}
+
+
+def _record_metrics(contact: Contact, files: dict, started_at: float | None) -> None:
+    metrics = _compute_metrics(contact, files, started_at)
+    if metrics is not None:
+        _record(contact, "call.metrics", "system", data=metrics)
 
 
 def do_place_callback_call(agent: User, callback_id: int) -> Contact:
@@ -271,6 +284,7 @@ def do_place_callback_call(agent: User, callback_id: int) -> Contact:
     if cb.status not in ("scheduled", "due"):
         raise ActionError(f"callback {cb.id} is {cb.status}")
     origin = db.session.get(Contact, cb.contact_id) if cb.contact_id else None
+    name = (origin.customer_name if origin else None) or (cb.customer.name if cb.customer else None)
     simulated = bool(origin and origin.simulated and origin.channel == "voice" and origin.scenario_id)
     contact = do_create_call(
         "voice.outbound",
@@ -278,7 +292,7 @@ def do_place_callback_call(agent: User, callback_id: int) -> Contact:
         scenario_id=origin.scenario_id if simulated else None,
         simulated=simulated,
         customer_id=cb.customer_id,
-        customer_name=origin.customer_name if origin else None,
+        customer_name=name,
         subject=cb.note,
         reserved_agent_id=agent.id,
     )

@@ -8,7 +8,7 @@ import logging
 from contacts.models import Contact
 from extensions import db
 
-from .actions import _record, do_hang_up_call, notify_customer
+from .actions import CALL_CHANNELS, _record, do_hang_up_call, notify_customer
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ def apply_media_event(event: dict) -> None:
     """Record one media event: ``leg_connected``, ``leg_failed``, ``recording_started``, ``utterance``,
     ``customer_state``, ``customer_hangup``."""
     contact = _contact(event)
-    if contact is None or contact.channel != "voice":
+    if contact is None or contact.channel not in CALL_CHANNELS:
         log.warning("media event %s for unknown call %r", event.get("type"), event.get("call_id"))
         return
     kind = event.get("type")
@@ -76,5 +76,9 @@ def apply_media_event(event: dict) -> None:
 
             do_abandon_contact(contact, reason=event.get("reason") or "abandoned")
             notify_customer(contact, "call.ended", {"reason": "abandoned"})
+    elif kind in ("camera_hint", "camera_summary"):  # the video call's analysis of the trainee's camera
+        from channels.video.media import apply_camera_event
+
+        apply_camera_event(contact, event)
     else:
         log.warning("unknown media event %r", kind)

@@ -13,7 +13,7 @@ from contacts.models import Contact, ContactEvent
 from extensions import db
 from media.recorder import repair_wav
 
-from .actions import _record, _record_metrics, call_state
+from .actions import CALL_CHANNELS, _record, _record_metrics, call_state
 from .service import recordings_dir
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ def recover_interrupted_calls(contact_ids: list[int] | None = None) -> list[int]
     for one worker's calls). Returns the ids closed."""
     from contacts.actions import do_end_contact
 
-    q = select(Contact).where(Contact.channel == "voice", Contact.status == "active")
+    q = select(Contact).where(Contact.channel.in_(CALL_CHANNELS), Contact.status == "active")
     if contact_ids is not None:
         q = q.where(Contact.id.in_(contact_ids))
     closed = []

@@ -66,8 +66,12 @@ class SimulatedCallCustomer:
         self._last_state: dict | None = None
         self._ticks = 0
         session.add_local_leg("customer", self.player, sink=self.hear)
+        self._end: str | None = None  # the caller hangs up after its last line ("satisfied"/"abandoned")
         self._speaker = asyncio.ensure_future(self._speak_loop())
-        self.say(customer.opening())
+
+    def on_connected(self, at: float) -> None:
+        """The agent's audio is up: an outbound callee picks up, an inbound caller starts its clock."""
+        self.say(self.customer.opening(at))
 
     # -- what the customer hears -----------------------------------------------------------------------------
 
@@ -114,9 +118,13 @@ class SimulatedCallCustomer:
         loop = asyncio.get_running_loop()
         while not self.closed:
             u = await self._lines.get()
-            emotion = int(getattr(self.customer.state, "emotion", 0) or 0)
+            if u.end:
+                self._end = u.end
+            if not u.text:  # a caller on hold hangs up without a word
+                self._maybe_hang_up()
+                continue
             try:
-                pcm = await loop.run_in_executor(None, synthesise, u.text, self.lang, emotion)
+                pcm = await loop.run_in_executor(None, synthesise, u.text, self.lang, u.emotion)
             except Exception:
                 log.exception("speech synthesis failed for %r", u.text)
                 continue
@@ -145,20 +153,23 @@ class SimulatedCallCustomer:
         return max(0.0, (self.session.frames - (frame0 or 0)) * 0.02) if frame0 is not None else 0.0
 
     def _report_state(self) -> None:
+        """Record the caller's state (for leads and graders, hidden from the desk) when its emotion, goals,
+        hold or end change; patience alone drains every tick and is carried along, not a reason to record."""
         state = self.customer.state
-        snap = {k: getattr(state, k, None) for k in ("emotion", "patience", "finished", "abandoned")}
-        if snap != self._last_state:
-            self._last_state = snap
+        key = (state.emotion, state.finished, state.on_hold, state.goals_done)
+        if key != self._last_state:
+            self._last_state = key
+            snap = self.customer.snapshot()
             self.worker.emit({"type": "customer_state", "call_id": self.session.call_id, "state": snap})
         self._maybe_hang_up()
 
     def _maybe_hang_up(self) -> None:
-        state = self.customer.state
-        done = getattr(state, "finished", False) or getattr(state, "abandoned", False)
-        if not done or self.hung_up or self.player.playing or not self._lines.empty():
+        # A finished caller still has its last lines to say (the policy releases them on later ticks).
+        end = self._end or (self.customer.state.finished if not getattr(self.customer, "pending", None) else None)
+        if not end or self.hung_up or self.player.playing or not self._lines.empty():
             return
         self.hung_up = True
-        reason = "customer_abandoned" if getattr(state, "abandoned", False) else "customer_finished"
+        reason = "customer_abandoned" if end == "abandoned" else "customer_satisfied"
         self.worker.emit({"type": "customer_hangup", "call_id": self.session.call_id, "reason": reason})
 
     def close(self) -> None:

@@ -52,6 +52,25 @@ def recording_file(contact_id: int, name: str):
     return send_file(full, mimetype="audio/wav", conditional=True, download_name=f"contact-{contact.id}-{name}.wav")
 
 
+def practice_scenarios(lang: str) -> list[dict]:
+    """Voice scenarios the current user may practise: those at or below their level."""
+    from accounts.models import LEVEL_RANK
+    from scenarios.registry import list_scenarios
+
+    rank = LEVEL_RANK.get(current_user.level or "L3", 3)
+    return [
+        {"id": s.id, "title": s.title, "level": s.level}
+        for s in list_scenarios(lang=lang, channel="voice")
+        if LEVEL_RANK[s.level] <= rank
+    ]
+
+
+@bp.app_context_processor
+def _voice_practice():
+    # A function, so only the pages that list voice practice scenarios (the desk) pay for the look-up.
+    return {"voice_practice_scenarios": practice_scenarios}
+
+
 @bp.route("/customer/call")
 def caller_page():
     """Role-play: a person calls the centre from the browser (no staff login needed)."""

@@ -17,6 +17,7 @@ from .desk import (
     WrapUpCode,
 )
 from .email import EmailForbiddenPhrases, EmailFormat, EmailResponseTime
+from .group import GroupAnswerTime, GroupForbiddenPhrases, GroupIndividualMoved, GroupNeedsAnswered
 from .livestream import (
     AudioLevel,
     ComplaintOffline,
@@ -62,6 +63,10 @@ _ALL: tuple[type[BaseEvaluator], ...] = (
     ResponseLatency,
     TalkRatio,
     HoldTime,
+    GroupNeedsAnswered,
+    GroupAnswerTime,
+    GroupIndividualMoved,
+    GroupForbiddenPhrases,
 )
 
 EVALUATORS: dict[str, type[BaseEvaluator]] = {cls.name: cls for cls in _ALL}

@@ -144,7 +144,7 @@ $('id-check').addEventListener('submit', async (e) => {
   if (picked.value === 'refused' && reason.length < 4) { $('id-check-status').textContent = T.needReason; return; }
   try {
     await api('POST', `/api/video/contacts/${call.contact.id}/id-verification`, { decision: picked.value, reason });
-    $('id-check-status').textContent = T.saved;
+    $('id-check-status').textContent = `${T[picked.value]} · ${T.saved}`;
   } catch (err) { $('id-check-status').textContent = err.message; }
 });
 

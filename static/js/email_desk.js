@@ -15,6 +15,7 @@ function fmtTime(ts) {
 }
 
 function insertAtCursor(text) {
+  if ($('rich-toggle').checked) { $('reply-rich').focus(); document.execCommand('insertText', false, text); return; }
   const box = $('reply-body');
   const at = box.selectionStart ?? box.value.length;
   box.value = box.value.slice(0, at) + text + box.value.slice(box.selectionEnd ?? at);
@@ -69,6 +70,8 @@ async function openThread(id) {
   $('thread').replaceChildren(...data.events.filter((e) => e.type.startsWith('email.')).map(mailView));
   const active = data.contact.status === 'active';
   $('reply-card').hidden = !active;
+  $('ticket-card').hidden = !active;
+  if (!$('ticket-subject').value) $('ticket-subject').value = data.contact.subject || '';
   $('wrap-card').hidden = !['active', 'wrap_up'].includes(data.contact.status);
   loadList();
 }
@@ -77,8 +80,13 @@ $('send-reply').addEventListener('click', async () => {
   if (!current) return;
   $('reply-status').textContent = '';
   try {
-    const res = await api('POST', `/api/email/contacts/${current}/reply`, { body_text: $('reply-body').value });
+    const rich = $('rich-toggle').checked;
+    // Rich text: the editor's HTML goes as the alternative part (the server sanitises it) with its plain text.
+    const body = rich ? { body_text: $('reply-rich').innerText, html: $('reply-rich').innerHTML }
+      : { body_text: $('reply-body').value };
+    const res = await api('POST', `/api/email/contacts/${current}/reply`, body);
     $('reply-body').value = '';
+    $('reply-rich').replaceChildren();
     $('reply-status').textContent = L.sent;
     $('format-result').replaceChildren(formatView(res.event.data.format));
     openThread(current);
@@ -86,6 +94,41 @@ $('send-reply').addEventListener('click', async () => {
     $('reply-status').textContent = e.message;
   }
 });
+
+$('rich-toggle').addEventListener('change', (e) => {
+  const rich = e.target.checked;
+  if (rich) $('reply-rich').textContent = $('reply-body').value;
+  else $('reply-body').value = $('reply-rich').innerText;
+  $('reply-rich').hidden = !rich;
+  $('rich-tools').hidden = !rich;
+  $('reply-body').hidden = rich;
+});
+for (const b of document.querySelectorAll('#rich-tools button')) {
+  b.addEventListener('click', () => { $('reply-rich').focus(); document.execCommand(b.dataset.cmd); });
+}
+
+$('ticket-create').addEventListener('click', async () => {
+  if (!current) return;
+  try {
+    const res = await api('POST', '/api/tickets', { contact_id: current, subject: $('ticket-subject').value,
+      category: $('ticket-category').value, priority: $('ticket-priority').value });
+    $('ticket-status').textContent = `${L.created} ${res.number || ''}`;
+    openThread(current);
+  } catch (e) {
+    $('ticket-status').textContent = e.message;
+  }
+});
+
+if ($('practice-start')) {
+  $('practice-start').addEventListener('click', async () => {
+    try {
+      await api('POST', '/api/sim/customers', { scenario_id: $('practice-scenario').value });
+      $('practice-status').textContent = L.started;
+    } catch (e) {
+      $('practice-status').textContent = e.message;
+    }
+  });
+}
 
 $('snippet').addEventListener('change', (e) => {
   const s = cfg.snippets[Number(e.target.value)];
@@ -139,6 +182,12 @@ socket.on('connect', async () => {
   $('live-status').textContent = L.live;
   loadList();
   if (current) openThread(current);
+});
+$('go-available').addEventListener('click', () => {
+  socket.emit('set_state', { state: 'available' }, (res) => {
+    $('agent-state').textContent = res && res.ok ? res.agent.state : (res && res.error) || '';
+    $('agent-state').dataset.state = res && res.ok ? res.agent.state : '';
+  });
 });
 socket.on('disconnect', () => { $('live-status').textContent = L.offline; });
 socket.on('event', (msg) => {

@@ -45,6 +45,20 @@ def test_shipped_packs_have_a_chat_rubric_per_language():
         assert sum(1 for i in rubrics[0].items if i.scoring == "manual") >= 2
 
 
+def test_shipped_packs_have_a_group_rubric_per_language():
+    """Both packs ship a group-chat rubric of 100 points, its evaluators for the group channel, one manual item."""
+    for lang in ("en", "zh_CN"):
+        (rubric,) = [r for r in load_pack(PACKS / lang).rubrics if r.channel == "group"]
+        assert sum(i.points for i in rubric.items) == 100
+        assert {i.evaluator for i in rubric.items if i.scoring == "auto"} == {
+            "group_needs_answered",
+            "group_answer_time",
+            "group_individual_moved",
+            "group_forbidden_phrases",
+        }
+        assert sum(1 for i in rubric.items if i.scoring == "manual") == 1
+
+
 def test_shipped_packs_have_an_email_rubric_per_language():
     """Both packs ship an email rubric of 100 points with the email skill codes, the six format parts, the SLA and
     forbidden phrases as automatic items, and manual items for the grader."""
