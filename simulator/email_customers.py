@@ -157,13 +157,15 @@ class EmailCustomers:
         local, _, domain = address.partition("@")
         return f"{local}+{key}@{domain}"
 
-    def live_count(self, *, exercise_id: int | None = None) -> int:
-        """Customers still writing (optionally of one exercise)."""
+    def live_count(self, *, exercise_id: int | None = None, started_by: int | None = None) -> int:
+        """Customers still writing (optionally of one exercise, or started by one user)."""
         with self._lock:
             return sum(
                 1
                 for c in self.customers.values()
-                if not c.done and (exercise_id is None or c.exercise_id == exercise_id)
+                if not c.done
+                and (exercise_id is None or c.exercise_id == exercise_id)
+                and (started_by is None or c.started_by == started_by)
             )
 
     # -- driving --------------------------------------------------------------------------------------

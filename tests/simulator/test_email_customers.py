@@ -237,3 +237,22 @@ def test_unknown_or_chat_scenarios_are_refused(app, world):
 
     with app.app_context(), pytest.raises(SimulatorError, match="not email"):
         world["mail"].start("en-delivery-status")
+
+
+def test_a_trainee_starts_practice_emails_up_to_the_limit(app, client, auth, world):
+    """The practice API starts an email customer reserved for the trainee; email customers count towards the
+    trainee's limit of live practice customers, and a second customer of the same scenario gets its own
+    (plus-)address."""
+    auth.login("mail4")
+    ids = []
+    for _ in range(3):
+        r = client.post("/api/sim/customers", json={"scenario_id": "en-email-order-status", "seed": 1})
+        assert r.status_code == 201, r.get_json()
+        ids.append(r.get_json()["contact_id"])
+    r = client.post("/api/sim/customers", json={"scenario_id": "en-email-order-status"})
+    assert r.status_code == 409
+    with app.app_context():
+        contacts = [db.session.get(Contact, i) for i in ids]
+        assert {c.reserved_agent_id for c in contacts} == {world["agent"]} and all(c.simulated for c in contacts)
+        senders = {mails(i)[0].data["from"]["address"] for i in ids}
+        assert len(senders) == 3 and "nancy.lopez17@example.com" in senders
