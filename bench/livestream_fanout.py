@@ -82,6 +82,9 @@ def viewer_proc(index, to_server, from_server, commands, results, decode) -> Non
             key = f"p{index}v{n}"
             to_server.put(("watch", key, await offer_of(pc)))
             answer = await asyncio.to_thread(from_server.get)
+            if answer is None:
+                await pc.close()
+                return
             await pc.setRemoteDescription(RTCSessionDescription(**answer))
             viewers.append((pc, seen, decoding))
 
@@ -217,6 +220,8 @@ async def serve(args) -> list[dict]:
     async def signalling():
         while True:
             kind, key, offer = await asyncio.to_thread(requests.get)
+            if kind == "quit":
+                return
             if kind == "publish":
                 pub_answers.put(await live.publish(offer))
             else:
@@ -225,6 +230,7 @@ async def serve(args) -> list[dict]:
                     answer_queues[proc].put(await live.watch(key, offer))
                 except Exception as e:
                     print("watch failed:", e, file=sys.stderr)
+                    answer_queues[proc].put(None)  # the viewer gives up instead of waiting forever
 
     sig = asyncio.ensure_future(signalling())
     while live.video is None or live.video.frames_in < 10:
@@ -241,6 +247,9 @@ async def serve(args) -> list[dict]:
             await asyncio.to_thread(results.get)
         have = target
         await asyncio.sleep(args.warmup)
+        if live.video is None:
+            print("stopping: the publisher dropped (a starved client loses its connection)", flush=True)
+            break
         lags: list[float] = []
         stop = asyncio.Event()
         probe = asyncio.ensure_future(lag_probe(lags, stop))
@@ -251,6 +260,7 @@ async def serve(args) -> list[dict]:
             _, idx, rep = await asyncio.to_thread(results.get)
             before[idx] = rep
         tracks = [t for _, ts in live.viewers.values() for t in ts if t.kind == "video"]
+        all0 = sum(t.packets_out for _, ts in live.viewers.values() for t in ts)
         out0 = sum(t.packets_out for t in tracks)
         drop0 = sum(t.dropped for t in tracks)
         made0, frames0 = live.video.packets_made, live.video.frames_in
@@ -259,6 +269,10 @@ async def serve(args) -> list[dict]:
         await asyncio.sleep(args.seconds)
         cpu = (time.process_time() - cpu0) / (time.monotonic() - wall0)
         elapsed = time.monotonic() - wall0
+        if live.video is None:
+            print("stopping: the publisher dropped during the step", flush=True)
+            stop.set()
+            break
         stop.set()
         await probe
         for i in range(args.client_procs):
@@ -269,6 +283,7 @@ async def serve(args) -> list[dict]:
             after[idx] = rep
         tracks = [t for _, ts in live.viewers.values() for t in ts if t.kind == "video"]
         sent = sum(t.packets_out for t in tracks) - out0
+        sent_all = sum(t.packets_out for _, ts in live.viewers.values() for t in ts) - all0
         dropped = sum(t.dropped for t in tracks) - drop0
         made = live.video.packets_made - made0
         recv_rates, decoded = [], []
@@ -288,6 +303,10 @@ async def serve(args) -> list[dict]:
             "loop_lag_p99_ms": round(pct(lags, 0.99), 1),
             "server_cpu": round(cpu, 2),
             "server_cpu_ms_per_viewer_s": round(1000 * cpu / max(1, len(live.viewers)), 2),
+            # Media packets (video + audio) handed to viewers' senders, and the server's CPU per packet: the
+            # per-viewer cost that decides capacity, whatever the machine's load did to the frame rate.
+            "packets_per_viewer_s": round(sent_all / elapsed / max(1, len(live.viewers)), 1),
+            "server_cpu_us_per_packet": round(1e6 * cpu * elapsed / sent_all, 1) if sent_all else None,
             "delivered_share": round(sent / (made * len(tracks)), 3) if made and tracks else None,
             "dropped_packets": dropped,
             "rtp_packets_in_per_viewer_s_median": round(statistics.median(recv_rates), 1) if recv_rates else None,
@@ -302,7 +321,8 @@ async def serve(args) -> list[dict]:
     for q in commands:
         q.put(("stop",))
     stop_pub.set()
-    sig.cancel()
+    requests.put(("quit", None, None))  # unblocks the reader thread, so the loop can shut down
+    await sig
     await live.stop()
     for p in procs:
         p.join(5)

@@ -127,12 +127,14 @@ def test_publish_and_watch_with_one_encoder_then_publisher_drop(app, people, soc
     assert fanout.ENCODERS_ALIVE["video"] == 1 and fanout.ENCODERS_ALIVE["audio"] == 1, fanout.ENCODERS_ALIVE
     assert before == fanout.ENCODERS_ALIVE  # three viewers joined; no encoder was added for them
 
+    for sc in sockets:
+        sc.get_received("/livestream")
     peers.run(pub.close())
-    assert wait_until(
-        lambda: all(received(sc, "contact_event") or False for sc in sockets) or _has(app, sid, "livestream.recording"),
-        40,
-    )
     assert wait_until(lambda: _has(app, sid, "livestream.recording"), 40)
+    time.sleep(0.5)
+    for sc in sockets:  # every viewer's page is told, through the stream's room
+        told = [m["event"]["type"] for m in received(sc, "contact_event")]
+        assert "livestream.publisher_dropped" in told and "livestream.recording" in told
     with app.app_context():
         types = [
             e.type
