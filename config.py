@@ -59,11 +59,13 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
 
     # The explicit lists of what is switched on: channels and evaluators are registries, enabled here.
-    ENABLED_CHANNELS = ["chat", "email"]
+    ENABLED_CHANNELS = ["chat", "email", "livestream", "video"]
 
     MAX_MESSAGE_CHARS = 2000
     CHAT_CAPACITY = int(os.environ.get("KEFU_CHAT_CAPACITY", 3))
     EMAIL_CAPACITY = int(os.environ.get("KEFU_EMAIL_CAPACITY", 5))
+    VIDEO_CAPACITY = int(os.environ.get("KEFU_VIDEO_CAPACITY", 1))
+    VIDEO_FPS = int(os.environ.get("KEFU_VIDEO_FPS", 15))  # the simulated customer's camera
 
     # Email channel: the SMTP endpoint (on the media loop), loopback by default; port 0 picks a free port.
     SMTP_HOST = os.environ.get("KEFU_SMTP_HOST", "127.0.0.1")
@@ -79,6 +81,11 @@ class Config:
     EMAIL_ADDRESS_QUEUES = {"service@kefu.local": "email.service", "complaints@kefu.local": "email.complaints"}
     ACW_SECONDS = int(os.environ.get("KEFU_ACW_SECONDS", 30))
     SERVICE_LEVEL_SECONDS = 20
+    # Floor alerts (console/alerts.py): how long a contact may wait in queue per channel (default
+    # SERVICE_LEVEL_SECONDS), and how long a chat customer's message may go unanswered.
+    ALERT_WAIT_SECONDS = {"email": 4 * 3600}
+    RESPONSE_SLA_SECONDS = int(os.environ.get("KEFU_RESPONSE_SLA_SECONDS", 60))
+    RESPONSE_SLA_CHANNELS = ["chat"]
     CLOCK_SPEED = float(os.environ.get("KEFU_CLOCK_SPEED", 1.0))
     SIMULATOR_ENABLED = os.environ.get("KEFU_SIMULATOR", "1") != "0"
     TICK_SECONDS = 0.25

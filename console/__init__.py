@@ -1,11 +1,13 @@
-"""Team-lead console: the floor view (agents, states, queues, live contacts) and live transcripts."""
+"""Team-lead console: the floor view (agents, states, queues, live contacts, alerts) and monitoring."""
 
 
 def init_app(app) -> None:
     from extensions import socketio
 
+    from .alerts import init_alerts
     from .namespace import FloorNamespace
     from .views import bp
 
     app.register_blueprint(bp)
     socketio.on_namespace(FloorNamespace("/floor"))
+    init_alerts(app)

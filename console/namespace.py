@@ -1,4 +1,10 @@
-"""/floor: leads' live floor. Every event is role-checked; watching a contact outside one's groups is refused."""
+"""/floor: the leads' live floor and monitoring. Thin handlers: validate -> action -> ack.
+
+Leads and admins open it for the floor; graders open it to monitor silently. Each socket joins the rooms of
+what it may see: ``floor`` (contact and agent changes, alerts about contacts nobody holds yet), one room per
+group it leads, its own lead room, and ``floor:all`` for admins (every alert). Every event checks the role, and
+every monitoring action checks the contact (console/monitoring.py).
+"""
 
 from __future__ import annotations
 
@@ -6,45 +12,108 @@ from flask_login import current_user
 from flask_socketio import Namespace, join_room, leave_room
 
 from accounts.roles import remember_socket_identity, socket_role_required
+from channels.chat.acks import ack_errors
 from contacts.actions import ActionError, get_contact
 from contacts.events import contact_room
-from extensions import db
 
-from .floor import floor_snapshot, may_watch
+from . import monitoring
+from .alerts import ALL_ROOM, group_room, lead_room
+from .floor import floor_snapshot
 
 LEADS = ("lead", "admin")
+MONITORS = ("lead", "admin", "grader")
+
+
+def _payload(data) -> dict:
+    if not isinstance(data, dict):
+        raise ActionError("expected a JSON object")
+    return data
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+def _contact(data):
+    return get_contact(_payload(data).get("contact_id"))
 
 
 class FloorNamespace(Namespace):
     def on_connect(self, auth=None):
-        if not current_user.is_authenticated or current_user.role not in LEADS:
+        if not current_user.is_authenticated or current_user.role not in MONITORS:
             return False
         remember_socket_identity()
+        if current_user.role == "grader":
+            return  # graders monitor contacts; the floor itself is the leads'
         join_room("floor")
+        join_room(lead_room(current_user.id))
+        if current_user.role == "admin":
+            join_room(ALL_ROOM)
+        for gid in current_user.led_group_ids():
+            join_room(group_room(gid))
 
     @socket_role_required(*LEADS)
+    @ack_errors
     def on_snapshot(self, data=None):
-        try:
-            return {"ok": True, **floor_snapshot(current_user)}
-        finally:
-            db.session.remove()
+        """Agents, queues, live contacts by channel and the live alerts of this lead's groups."""
+        return {"ok": True, **floor_snapshot(_me())}
 
-    @socket_role_required(*LEADS)
+    @socket_role_required(*MONITORS)
+    @ack_errors
     def on_watch(self, data):
-        """Follow one contact's events live."""
-        try:
-            contact = get_contact((data or {}).get("contact_id") if isinstance(data, dict) else None)
-            if not may_watch(current_user, contact):
-                return {"ok": False, "error": "this contact is outside your groups"}
-            join_room(contact_room(contact.id))
-            return {"ok": True, "contact": contact.summary()}
-        except ActionError as e:
-            return {"ok": False, "error": str(e)}
-        finally:
-            db.session.remove()
+        """Follow one contact's events live (silent: ``monitor.watch`` is recorded, the desk is not told).
+        ``record: false`` re-joins after a reconnect without recording again."""
+        data = _payload(data)
+        contact = _contact(data)
+        monitoring.require_right(_me(), contact, "watch")
+        if data.get("record", True) and contact.is_open:
+            monitoring.do_start_monitoring(_me(), contact, "watch")
+        join_room(contact_room(contact.id))
+        return {
+            "ok": True,
+            "contact": contact.summary(),
+            "events": _all_events(contact),
+            "rights": sorted(monitoring.monitor_rights(_me(), contact)),
+        }
+
+    @socket_role_required(*MONITORS)
+    @ack_errors
+    def on_unwatch(self, data):
+        data = _payload(data)
+        contact = _contact(data)
+        leave_room(contact_room(contact.id))
+        if contact.is_open and "watch" in monitoring.monitor_rights(_me(), contact):
+            monitoring.do_stop_monitoring(_me(), contact, "watch")
+        return {"ok": True}
 
     @socket_role_required(*LEADS)
-    def on_unwatch(self, data):
-        if isinstance(data, dict) and str(data.get("contact_id", "")).isdigit():
-            leave_room(contact_room(int(data["contact_id"])))
-        return {"ok": True}
+    @ack_errors
+    def on_coach(self, data):
+        """A private coaching note to the agent on this contact."""
+        data = _payload(data)
+        event = monitoring.do_send_coaching_note(_me(), _contact(data), data.get("text"))
+        return {"ok": True, "event": event}
+
+    @socket_role_required(*LEADS)
+    @ack_errors
+    def on_take_over(self, data):
+        """The lead becomes the contact's agent; the desk takes it from here."""
+        event = monitoring.do_take_over_contact(_me(), _contact(data))
+        return {"ok": True, "event": event}
+
+    @socket_role_required(*LEADS)
+    @ack_errors
+    def on_ack_alert(self, data):
+        event = monitoring.do_acknowledge_alert(_me(), _payload(data).get("id"))
+        return {"ok": True, "event": event}
+
+
+def _all_events(contact) -> list[dict]:
+    """The whole recording so far, including what the desk never gets (the customer's mood, monitoring)."""
+    from sqlalchemy import select
+
+    from contacts.models import ContactEvent
+    from extensions import db
+
+    q = select(ContactEvent).where(ContactEvent.contact_id == contact.id).order_by(ContactEvent.seq)
+    return [e.as_dict() for e in db.session.scalars(q)]

@@ -1,4 +1,4 @@
-"""The floor page."""
+"""The floor page, the monitoring page and the exercises page."""
 
 from __future__ import annotations
 
@@ -22,6 +22,27 @@ def floor():
 @role_required("lead", "admin")
 def api_floor():
     return jsonify(floor_snapshot(current_user))
+
+
+@bp.route("/floor/monitor/<int:contact_id>")
+@role_required("lead", "admin", "grader")
+def monitor(contact_id: int):
+    """Watch one live contact: its transcript and the customer's mood live; coach, take over; on calls listen,
+    whisper and barge. 403 for a contact outside the lead's groups."""
+    from flask import abort
+
+    from contacts.models import Contact
+    from extensions import db
+
+    from .monitoring import monitor_rights
+
+    contact = db.session.get(Contact, contact_id)
+    if contact is None:
+        abort(404)
+    rights = monitor_rights(current_user, contact)
+    if "watch" not in rights:
+        abort(403, description="this contact is outside your groups")
+    return render_template("console/monitor.html", contact=contact, rights=sorted(rights))
 
 
 @bp.route("/floor/exercises")

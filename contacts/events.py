@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 CUSTOMER_VISIBLE = frozenset({"message", "typing", "assignment", "contact.ended", "csat.invited", "transfer"})
 
 # Recorded for grading and leads, never sent to the live desk: the trainee must read the customer's mood from
-# their words, not from the simulator's state.
-AGENT_HIDDEN = frozenset({"customer.state"})
+# their words, not from the simulator's state; silent monitoring is silent (console/monitoring.py).
+AGENT_HIDDEN = frozenset({"customer.state", "monitor.watch", "monitor.listen", "monitor.stop", "monitor.alert_ack"})
 
 _listeners: list[Callable[[dict], None]] = []
 _listeners_lock = threading.Lock()

@@ -14,11 +14,11 @@ from accounts.roles import role_required
 from clock import clock
 from extensions import db
 
+from .exam_results import attempts_of, combined_result
 from .exams import (
     MAX_K,
     MIN_MINUTES,
     ExamError,
-    attempts_of,
     do_close_skill_exam_grading,
     do_finish_skill_exam,
     do_release_skill_exam_result,
@@ -161,6 +161,7 @@ def exam_page(exam_id: int):
         remaining=remaining,
         functions=FUNCTION_KEYS,
         manage=may_manage(current_user, exam),
+        combined=combined_result(exam) if exam.status == "graded" else None,
     )
 
 

@@ -18,7 +18,7 @@ from .schema import AGENT_MOVES, CrmFile, KbFile, PackInfo, Scenario
 from .yamlsrc import YamlDoc, read_yaml, split_path_prefix
 
 # Desk actions a rule, a step or a required phrase may name besides the agent moves (as in Scenario.references).
-DESK_ACTIONS = ("verify_identity", "kb_open", "ticket_created", "ticket_escalated")
+DESK_ACTIONS = ("verify_identity", "kb_open", "ticket_created", "ticket_escalated", "id_approved", "id_refused")
 KNOWN_STEPS = frozenset(AGENT_MOVES) | frozenset(DESK_ACTIONS)
 TICKET_FIELDS = ("category", "priority", "risk_level", "status")
 PACK_LANGS = ("zh_CN", "en")
@@ -270,7 +270,25 @@ def _check_scenarios(
         if slugs is not None and sc.answer and sc.answer.kb_slug and sc.answer.kb_slug not in slugs:
             errors.append(err(("answer", "kb_slug"), f"article {sc.answer.kb_slug!r} is not in kb.yaml"))
         errors += _check_expected(doc, sc, slugs, categories, wrap_codes, targets)
+        errors += _check_id_card(doc, sc, crm)
     return errors
+
+
+def _check_id_card(doc, sc: Scenario, crm: CrmFile | None) -> list[str]:
+    """A video ID check's expected decision must agree with the CRM: approved exactly when the card's name
+    and ID number are the record's (so a content author cannot make a mismatch "correct" to approve)."""
+    card = sc.video.id_card if sc.video else None
+    if card is None or crm is None or not sc.expected.id_decision:
+        return []
+    rec = next((c for c in crm.customers if c.ref == sc.customer.crm_ref), None)
+    if rec is None:
+        return [doc.error(("customer", "crm_ref"), "an ID check needs the CRM customer the caller claims to be")]
+    matches = card.name == rec.name and card.id_number.upper() == (rec.id_number or "").upper()
+    if matches != (sc.expected.id_decision == "approved"):
+        how = "matches" if matches else "does not match"
+        msg = f"the card {how} CRM {rec.ref} ({rec.name}, {rec.id_number}): not {sc.expected.id_decision!r}"
+        return [doc.error(("expected", "id_decision"), msg)]
+    return []
 
 
 def _check_expected(doc, sc: Scenario, slugs, categories, wrap_codes, targets) -> list[str]:

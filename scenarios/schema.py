@@ -201,6 +201,43 @@ class Answer(Strict):
     min_keywords: int = 1
 
 
+class IdCardShown(Strict):
+    """The identity card a video customer holds up: what is printed on it (it may not match the CRM)."""
+
+    name: str
+    id_number: str
+    birth: str | None = None
+    address: str | None = None
+
+
+class ProductShown(Strict):
+    """A product a video customer shows for shopping guidance: its name and the lines on its label."""
+
+    name: str
+    lines: list[str] = []
+
+
+class FaultShown(Strict):
+    """A faulty item a video customer shows for after-sales, with the fault drawn on it."""
+
+    item: str
+    kind: Literal["crack", "scratch", "dent", "burn"] = "crack"
+
+
+class VideoSpec(Strict):
+    """What the customer's camera shows on a video call besides the person: at most one prop."""
+
+    id_card: IdCardShown | None = None
+    product: ProductShown | None = None
+    fault: FaultShown | None = None
+
+    @model_validator(mode="after")
+    def one_prop(self) -> VideoSpec:
+        if sum(x is not None for x in (self.id_card, self.product, self.fault)) > 1:
+            raise ValueError("show one prop at most: id_card, product or fault")
+        return self
+
+
 class Expected(Strict):
     """The expected outcome, compared with the end state by grading."""
 
@@ -213,6 +250,44 @@ class Expected(Strict):
     steps: list[str] = []  # required order of moves/desk actions, e.g. [greeting, verify_identity, answer, closing]
     verify_before_disclose: bool = False
     wrap_up_code: str | None = None
+    # Video identity check: the right decision on the card shown (approved only when it matches the CRM).
+    id_decision: Literal["approved", "refused"] | None = None
+
+
+# Quick phrases a trainee can mark as said on a call (the customer cannot hear words without ASR). "answer" is
+# not one: whether an answer is right is shown by opening the scenario's KB article; forbidden phrases and
+# brush-offs are never self-reported.
+QUICK_PHRASE_MOVES = tuple(m for m in AGENT_MOVES if m not in ("answer", "forbidden", "dismissal"))
+
+
+class VoiceStage(Strict):
+    """Lines the caller says, one per agent turn that shows nothing the customer can observe, while any goal of
+    ``until`` is not done (the first such stage is the current one). When they run out the caller nudges once,
+    then waits."""
+
+    until: list[str] = Field(min_length=1)
+    say: list[str] = Field(min_length=1)
+
+
+class VoiceScript(Strict):
+    """What a voice scenario adds (simulator/voice_customer.py). Without speech recognition the caller reacts to
+    turn-taking and timing, hold, desk actions and quick phrases (scenario rules ``on`` those moves)."""
+
+    direction: Literal["inbound", "outbound"] = "inbound"
+    answer_say: list[str] = []  # outbound: what the customer says on picking up
+    quick_phrases: list[str] = ["greeting", "empathy", "ask_verification", "hold", "promise_followup", "closing"]
+    stages: list[VoiceStage] = []
+    silence_seconds: float = Field(8, gt=0)  # agent silence before the caller speaks up; emotion +1 per period
+    hold_seconds: float = Field(45, gt=0)  # a hold longer than this raises emotion a step per period
+    interrupt_after: float = Field(6, gt=0)  # agent monologue after which an angry, impatient caller cuts in
+
+    @field_validator("quick_phrases")
+    @classmethod
+    def known_quick_phrases(cls, v: list[str]) -> list[str]:
+        bad = [m for m in v if m not in QUICK_PHRASE_MOVES]
+        if bad:
+            raise ValueError(f"unknown quick phrase(s) {bad}; known: {list(QUICK_PHRASE_MOVES)}")
+        return v
 
 
 class Scenario(Strict):
@@ -232,6 +307,8 @@ class Scenario(Strict):
     satisfied_say: list[str] = []  # said when every goal is done
     abandon_say: list[str] = []  # said when patience runs out
     expected: Expected = Expected()
+    video: VideoSpec | None = None  # what the customer's camera shows (video scenarios)
+    voice: VoiceScript | None = None  # channel voice: how the caller behaves on the phone
 
     @field_validator("skills")
     @classmethod
@@ -246,6 +323,7 @@ class Scenario(Strict):
     @model_validator(mode="after")
     def references(self) -> Scenario:
         moves = set(AGENT_MOVES) | {"verify_identity", "kb_open", "ticket_created", "ticket_escalated"}
+        moves |= {"id_approved", "id_refused"}  # the video identity decision
         goals = set(self.goals) | {r.goal for r in self.rules if r.goal}
         for i, r in enumerate(self.rules):
             if r.on not in moves:
@@ -259,4 +337,17 @@ class Scenario(Strict):
         for g in self.goals:
             if not any(r.goal == g for r in self.rules):
                 raise ValueError(f"goals: no rule sets goal {g!r}")
+        if self.expected.id_decision and not (self.video and self.video.id_card):
+            raise ValueError("expected.id_decision: the scenario shows no id_card (video.id_card)")
+        if self.video is not None and self.channel != "video":
+            raise ValueError(f"video: only video scenarios show a picture; this one is {self.channel}")
+        if self.voice is not None:
+            if self.channel not in ("voice", "video"):  # a video call's customer speaks like a caller
+                raise ValueError("voice: only a voice or video scenario has a voice script")
+            for i, stage in enumerate(self.voice.stages):
+                for g in stage.until:
+                    if g not in goals:
+                        raise ValueError(f"voice.stages[{i}].until: goal {g!r} is never set by a rule")
+        elif self.channel == "voice":
+            raise ValueError("voice: a channel voice scenario needs a voice script")
         return self

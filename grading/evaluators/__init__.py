@@ -19,6 +19,8 @@ from .desk import (
 from .outcome import CustomerOutcome
 from .phrases import ForbiddenPhrases, RequiredPhrases, StepOrder
 from .timing import FirstResponse, ReplyGaps
+from .video import CameraFraming, FacePresence, IdVerification
+from .voice import DeadAir, HoldTime, Overtalk, ResponseLatency, TalkRatio
 
 _ALL: tuple[type[BaseEvaluator], ...] = (
     FirstResponse,
@@ -34,6 +36,14 @@ _ALL: tuple[type[BaseEvaluator], ...] = (
     CustomerOutcome,
     TransferNote,
     WrapUpCode,
+    IdVerification,
+    FacePresence,
+    CameraFraming,
+    DeadAir,
+    Overtalk,
+    ResponseLatency,
+    TalkRatio,
+    HoldTime,
 )
 
 EVALUATORS: dict[str, type[BaseEvaluator]] = {cls.name: cls for cls in _ALL}

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from scenarios.loader import KNOWN_STEPS
+from simulator.voice_customer import compensation_offered
 
 from ..phrases import agent_moves, find_phrase
 from ..recording import Event, Recording
@@ -58,7 +59,8 @@ class RequiredPhrasesParams(BaseModel):
 
 class RequiredPhrases(BaseEvaluator):
     """The agent shows a step in words: ``step`` (greeting, empathy, ask_verification, closing...) recognised by
-    the pack's move lexicon or by the scenario's ``expected.required_phrases`` for that step.
+    the pack's move lexicon or by the scenario's ``expected.required_phrases`` for that step. On a call the
+    quick phrase the agent marked as said (``call.quick_phrase`` with that move) counts too.
 
     ``when`` limits the occasion: ``customer_upset`` (N/A unless the scenario's customer starts upset or a
     ``customer.state`` shows emotion >= ``upset_emotion``; the step must come after the customer became upset),
@@ -93,6 +95,9 @@ class RequiredPhrases(BaseEvaluator):
             phrase = moves.get(step) or find_phrase(msg.text, extra, recording.lang)
             if phrase:
                 return ItemResult.of(True, [*why, evidence(msg, f"{step}: “{phrase}”")], f"{step} shown")
+        for marked in recording.of_type("call.quick_phrase"):
+            if marked.seq > after_seq and marked.data.get("move") == step:
+                return ItemResult.of(True, [*why, evidence(marked, f"{step}: marked as said")], f"{step} marked")
         return ItemResult.of(False, [*why, evidence(None, f"no agent message shows {step}")], f"no {step}")
 
     def _scenario_steps(self, recording: Recording) -> ItemResult:
@@ -153,10 +158,13 @@ def observed_steps(recording: Recording) -> list[tuple[int, str, Event, str]]:
     """Every step the agent took, in order: (seq, step, event, how it showed). Moves come from agent messages
     (pack lexicon, scenario answer keywords and required phrases); desk actions from recorded events:
     crm.verify verified -> verify_identity, kb.open -> kb_open, kb.send of the answer article -> answer,
-    ticket.created -> ticket_created, ticket.escalated -> ticket_escalated and escalate."""
+    ticket.created -> ticket_created, ticket.escalated -> ticket_escalated and escalate. On a call, where words are
+    not recognised, the quick phrases the agent marked as said (``call.quick_phrase``) are its moves, opening the
+    answer article counts as answering, and setting compensation on the ticket as offering it."""
     sc = recording.scenario
     required = sc.expected.required_phrases if sc else {}
     answer_slug = sc.answer.kb_slug if sc and sc.answer else None
+    voice = recording.channel == "voice"
     out: list[tuple[int, str, Event, str]] = []
     moves_by_seq = {m.seq: moves for m, moves in agent_moves(recording)}
     for e in recording.events:
@@ -172,10 +180,18 @@ def observed_steps(recording: Recording) -> list[tuple[int, str, Event, str]]:
             out.append((e.seq, "verify_identity", e, f"verified by {e.data.get('method', '?')}"))
         elif e.type in DESK_STEPS:
             out += [(e.seq, s, e, e.type) for s in DESK_STEPS[e.type]]
+            if e.type == "kb.open" and voice and answer_slug and e.data.get("slug") == answer_slug:
+                out.append((e.seq, "answer", e, f"opened article {answer_slug} on the call"))
+        elif e.type == "call.quick_phrase" and e.data.get("move"):
+            out.append((e.seq, str(e.data["move"]), e, "quick phrase marked as said"))
+        elif voice and e.type == "ticket.updated" and compensation_offered(e.type, e.data):
+            out.append((e.seq, "offer_compensation", e, "compensation set on the ticket"))
         elif e.type == "kb.send" and answer_slug and e.data.get("slug") == answer_slug:
             out.append((e.seq, "answer", e, f"sent article {answer_slug}"))
         elif e.type == "ticket.escalated":
             out += [(e.seq, "ticket_escalated", e, "ticket escalated"), (e.seq, "escalate", e, "ticket escalated")]
+        elif e.type == "video.id_verification" and e.data.get("decision") in ("approved", "refused"):
+            out.append((e.seq, f"id_{e.data['decision']}", e, f"ID {e.data['decision']} on video"))
     return out
 
 

@@ -69,7 +69,8 @@ function notice(text) {
 async function onContactEvent(ev) {
   let entry = state.contacts.get(ev.contact_id);
   if (!entry) {
-    if (ev.type !== 'assignment' || ev.data.agent_id !== cfg.me.id) return;
+    // A contact reaches this desk by assignment, or when this lead takes it over from a trainee.
+    if (!['assignment', 'monitor.takeover'].includes(ev.type) || ev.data.agent_id !== cfg.me.id) return;
     const res = await emit('join_contact', { contact_id: ev.contact_id });
     if (!res.ok) return;
     upsertContact(res.contact, res.events);
@@ -79,8 +80,10 @@ async function onContactEvent(ev) {
     return;
   }
   if (ev.seq <= entry.lastSeq) return; // already have it (catch-up and live push can overlap)
-  if (ev.seq > entry.lastSeq + 1) { await resync(ev.contact_id); return; }
+  // A takeover is applied at once: the contact is no longer this desk's, so a resync would be refused.
+  if (ev.seq > entry.lastSeq + 1 && ev.type !== 'monitor.takeover') { await resync(ev.contact_id); return; }
   applyEvent(entry, ev);
+  monitorNotice(entry, ev);
   renderContactList();
   if (state.current === ev.contact_id) renderConversation();
   if (ev.type === 'message' && ev.actor === 'customer') panels.customerSpoke(ev.contact_id);
@@ -91,7 +94,11 @@ async function resync(contactId) {
   const res = await emit('sync', { contact_id: contactId, after_seq: entry.lastSeq });
   if (!res.ok) return;
   entry.contact = res.contact;
-  for (const ev of res.events) if (ev.seq > entry.lastSeq) applyEvent(entry, ev);
+  for (const ev of res.events) {
+    if (ev.seq <= entry.lastSeq) continue;
+    applyEvent(entry, ev);
+    monitorNotice(entry, ev);
+  }
   renderContactList();
   if (state.current === contactId) renderConversation();
 }
@@ -117,6 +124,20 @@ function applyEvent(entry, ev) {
   if (ev.type === 'wrap_up') entry.contact.status = 'closed';
   if (ev.type === 'transfer') entry.contact.status = 'transferred';
   if (ev.type === 'assignment') entry.contact.status = 'active';
+  if (ev.type === 'monitor.takeover') {
+    entry.contact.agent_id = ev.data.agent_id;
+    if (ev.data.agent_id !== cfg.me.id) {
+      entry.contact.status = 'transferred'; // the lead has it now
+      if (state.current === ev.contact_id) state.current = null;
+    }
+  }
+}
+
+// Live monitoring events worth a notice beside the conversation (not replayed on reconnect).
+function monitorNotice(entry, ev) {
+  const who = `#${ev.contact_id} ${entry.contact.customer_name || ''}`;
+  if (ev.type === 'monitor.takeover' && ev.data.agent_id !== cfg.me.id) notice(`${who} · ${T.takenOver} ${ev.data.agent_name}`);
+  if (ev.type === 'monitor.coach' && ev.data.to_agent_id === cfg.me.id) notice(`${who} · ${T.coachNote}: ${ev.text}`);
 }
 
 function renderAgent(agent) {
@@ -199,6 +220,10 @@ function systemLabel(ev) {
     case 'kb.send': return `${T.sentArticle}: ${ev.data.title || ev.data.slug}`;
     case 'csat.answered': return `${T.csat}: ${ev.data.score}/5`;
     case 'ticket.created': return `${T.ticket} ${ev.data.number}`;
+    case 'monitor.coach': return `${T.coachNote}: ${ev.text}`;
+    case 'monitor.takeover': return `${T.takenOver} ${ev.data.agent_name}`;
+    case 'monitor.whisper': return `${T.leadWhispering} · ${ev.data.monitor_name}`;
+    case 'monitor.barge': return `${T.leadBarged} · ${ev.data.monitor_name}`;
     case 'crm.verify': return `${T.identity}: ${ev.data.result === 'verified' ? T.verified : T.notVerified}`;
     default: return null;
   }

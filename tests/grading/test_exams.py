@@ -13,22 +13,21 @@ from contacts.actions import do_post_message, do_wrap_up_contact
 from contacts.events import subscribe, unsubscribe
 from contacts.models import Contact, ContactEvent
 from extensions import db
+from grading.exam_results import attempts_of, combined_result, compute_result, pass_k
 from grading.exams import (
     ExamError,
-    attempts_of,
-    compute_result,
     do_close_skill_exam_grading,
     do_release_skill_exam_result,
     do_schedule_skill_exam,
     do_start_skill_exam,
     feedback_withheld,
-    pass_k,
     plan_attempts,
     tick_skill_exams,
 )
 from grading.models import Scorecard, SkillExam
 from routing.actions import do_set_agent_state
 from scenarios.loader import load_pack_into_db
+from theory.models import TheoryExam
 
 from .. import factories
 from .builders import PACKS
@@ -121,9 +120,10 @@ def test_serving_order_and_reservation(floor):
         assert exam.status == "running"
 
 
-def test_time_up_ends_open_contacts_without_feedback(floor):
+def test_time_up_ends_open_contacts_without_feedback(floor, client, auth):
     """At time-up the open contact is ended with reason exam_time_up, the rest not served, grading is silent
-    to the candidate and the result waits for release."""
+    to the candidate and the result waits for release; the graded exam's page shows the theory result beside
+    it (certification needs both)."""
     engine = floor.extensions["kefu_simulator"]
     published = []
     subscribe(published.append)
@@ -167,6 +167,19 @@ def test_time_up_ends_open_contacts_without_feedback(floor):
             assert exam.status == "graded"
             do_release_skill_exam_result(_u("lead1"), exam)
             assert not feedback_withheld(cand, cid)
+            assert combined_result(exam) is None  # no theory exam yet
+            db.session.add(
+                TheoryExam(
+                    candidate_id=cand.id, level="L4", lang="en", submitted_at=clock.now(), score=72.0, passed=True
+                )
+            )
+            db.session.commit()
+            combined = combined_result(exam)
+            assert combined["theory_passed"] and combined["both_passed"] is bool(exam.passed)
+            exam_id = exam.id
+        auth.login("lead1")
+        page = client.get(f"/exams/{exam_id}").get_data(as_text=True)
+        assert 'id="exam-combined"' in page and "72.00" in page
     finally:
         unsubscribe(published.append)
 

@@ -158,9 +158,10 @@ def test_cli_load_and_check(app):
     result = runner.invoke(args=["content", "load", str(PACKS)])
     assert result.exit_code == 0, result.output
     assert "zh_CN: customers 56 (56 new" in result.output
-    assert "en: " in result.output and "scenarios 15 (15 new" in result.output
+    n = len(list((PACKS / "en" / "scenarios").glob("*.yaml")))  # the channels keep adding scenarios
+    assert "en: " in result.output and f"scenarios {n} ({n} new" in result.output
     result = runner.invoke(args=["content", "load", str(PACKS / "en")])
-    assert result.exit_code == 0 and "scenarios 15 (0 new, 0 updated)" in result.output
+    assert result.exit_code == 0 and f"scenarios {n} (0 new, 0 updated)" in result.output
 
 
 def test_cli_fails_cleanly_on_malformed_pack(app, pack):

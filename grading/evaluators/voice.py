@@ -1,0 +1,232 @@
+"""Call evaluators: dead air, overtalk, response latency, talk-to-listen ratio and hold, from the recording.
+
+The metrics come from the ``call.metrics`` event the voice channel appends at hang-up (``media.call_metrics``
+computed them from the two recorded legs; times there are seconds from the start of the recording). Evidence
+points at that event, with the moment in the call as sandbox time (``call.recording``'s ``started_at`` plus
+the offset) and the offset itself in the note (m:ss), so a grader can jump to it in the player. Holds are read
+from ``call.held`` / ``call.resumed`` events themselves. A contact without metrics (never connected, or the
+files were damaged: the event then holds an ``error``) is N/A for the metric items, never failed.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..recording import Event, Recording
+from .base import BaseEvaluator, Evidence, ItemResult, evidence
+
+CALL_CHANNELS = frozenset({"voice", "video"})
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _mmss(seconds: float) -> str:
+    seconds = max(0.0, float(seconds))
+    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
+
+
+class _Metrics:
+    """The call's metrics event and how to place its offsets in sandbox time."""
+
+    def __init__(self, event: Event, start: float | None):
+        self.event = event
+        self.data = event.data
+        self.start = start
+
+    def at(self, offset: float, note: str) -> Evidence:
+        ts = self.start + offset if self.start is not None else self.event.ts
+        return Evidence(self.event.id, self.event.seq, ts, "", f"{note} at {_mmss(offset)}")
+
+    def whole(self, note: str) -> Evidence:
+        return evidence(self.event, note, quote="")
+
+
+def call_metrics(recording: Recording) -> tuple[_Metrics | None, str]:
+    """The last usable ``call.metrics`` of the call, or None and why there is none."""
+    events = recording.of_type("call.metrics")
+    if not events:
+        return None, "no call metrics recorded (the call never connected or is not over)"
+    last = events[-1]
+    if last.data.get("error") or "legs" not in last.data:
+        return None, f"call metrics unavailable: {last.data.get('error') or 'no legs'}"
+    started = recording.of_type("call.recording")
+    start = started[0].data.get("started_at") if started else None
+    return _Metrics(last, float(start) if start is not None else None), ""
+
+
+class DeadAirParams(_Params):
+    max_periods: int = Field(0, ge=0)  # dead-air periods allowed
+    min_seconds: float = Field(5.0, gt=0)  # count only silences longer than this (the metrics hold those > 5 s)
+
+
+class DeadAir(BaseEvaluator):
+    """Dead air: both sides silent for more than ``min_seconds`` outside hold. Pass with at most
+    ``max_periods`` such silences; evidence gives each one's moment and length."""
+
+    name = "dead_air"
+    channels = CALL_CHANNELS
+    Params = DeadAirParams
+
+    def evaluate(self, recording: Recording, params: DeadAirParams) -> ItemResult:
+        m, why = call_metrics(recording)
+        if m is None:
+            return ItemResult.na(why)
+        periods = [(s, e) for s, e in m.data["dead_air"]["intervals"] if e - s > params.min_seconds]
+        ev = [m.at(s, f"dead air {e - s:.1f} s") for s, e in periods]
+        note = f"{len(periods)} silence(s) over {params.min_seconds:g} s (allowed {params.max_periods})"
+        return ItemResult.of(len(periods) <= params.max_periods, ev or [m.whole(note)], note)
+
+
+class OvertalkParams(_Params):
+    max_periods: int = Field(0, ge=0)
+    by: Literal["agent", "any"] = "agent"  # agent: only overtalk the agent started (cutting the customer off)
+
+
+class Overtalk(BaseEvaluator):
+    """Overtalk: both sides speaking at once for 1 s or more. By default only the agent cutting in counts (an
+    angry customer interrupting is not the agent's fault). Pass with at most ``max_periods``."""
+
+    name = "overtalk"
+    channels = CALL_CHANNELS
+    Params = OvertalkParams
+
+    def evaluate(self, recording: Recording, params: OvertalkParams) -> ItemResult:
+        m, why = call_metrics(recording)
+        if m is None:
+            return ItemResult.na(why)
+        found = [o for o in m.data["overtalk"]["intervals"] if params.by == "any" or o["by"] == "agent"]
+        ev = [m.at(o["start"], f"overtalk {o['end'] - o['start']:.1f} s, {o['by']} cut in") for o in found]
+        who = "the agent started" if params.by == "agent" else "in all"
+        note = f"{len(found)} overtalk period(s) {who} (allowed {params.max_periods})"
+        return ItemResult.of(len(found) <= params.max_periods, ev or [m.whole(note)], note)
+
+
+class ResponseLatencyParams(_Params):
+    max_seconds: float = Field(2.0, gt=0)
+    pass_share: float = Field(0.8, gt=0, le=1)
+
+
+class ResponseLatency(BaseEvaluator):
+    """After the customer stops talking, the agent starts within ``max_seconds``. fraction = share of customer
+    turns answered in time; pass at ``pass_share``. N/A when the agent never answered a finished customer turn.
+    Evidence: each slow answer, or the slowest when none was slow."""
+
+    name = "response_latency"
+    channels = CALL_CHANNELS
+    Params = ResponseLatencyParams
+
+    def evaluate(self, recording: Recording, params: ResponseLatencyParams) -> ItemResult:
+        m, why = call_metrics(recording)
+        if m is None:
+            return ItemResult.na(why)
+        values = m.data["response_latency"]["values"]
+        if not values:
+            return ItemResult.na("the agent never answered a finished customer turn")
+        slow = [v for v in values if v["latency"] > params.max_seconds]
+        share = (len(values) - len(slow)) / len(values)
+        ev = [m.at(v["customer_end"], f"answered after {v['latency']:.1f} s") for v in slow]
+        if not ev:
+            worst = max(values, key=lambda v: v["latency"])
+            ev = [m.at(worst["customer_end"], f"slowest answer {worst['latency']:.1f} s")]
+        note = f"{len(values) - len(slow)} of {len(values)} answers within {params.max_seconds:g} s"
+        return ItemResult.of(share >= params.pass_share, ev, note, fraction=share)
+
+
+class TalkRatioParams(_Params):
+    min_ratio: float = Field(0.4, ge=0)  # agent talk / customer talk
+    max_ratio: float = Field(2.5, gt=0)
+    max_monologue: float | None = Field(None, gt=0)  # also fail an agent monologue longer than this (seconds)
+
+
+class TalkRatio(BaseEvaluator):
+    """The agent's talk-to-listen ratio (agent talk time / customer talk time) lies in [min_ratio, max_ratio]:
+    neither lecturing nor leaving the customer to do all the talking; with ``max_monologue`` the agent's
+    longest monologue must not be longer. N/A when the customer never spoke."""
+
+    name = "talk_ratio"
+    channels = CALL_CHANNELS
+    Params = TalkRatioParams
+
+    def evaluate(self, recording: Recording, params: TalkRatioParams) -> ItemResult:
+        m, why = call_metrics(recording)
+        if m is None:
+            return ItemResult.na(why)
+        agent, customer = m.data["legs"]["agent"], m.data["legs"]["customer"]
+        ratio = agent.get("talk_ratio")
+        if ratio is None:
+            return ItemResult.na("the customer never spoke")
+        ok = params.min_ratio <= ratio <= params.max_ratio
+        note = (
+            f"talk-to-listen {ratio:.2f} (agent {agent['talk_time']:.1f} s, customer {customer['talk_time']:.1f} s; "
+            f"wanted {params.min_ratio:g}-{params.max_ratio:g})"
+        )
+        ev = [m.whole(note)]
+        longest = agent.get("longest_monologue") or 0.0
+        if params.max_monologue is not None and longest > params.max_monologue:
+            ok = False
+            ev.append(m.at(agent.get("longest_monologue_start") or 0.0, f"agent monologue {longest:.1f} s"))
+            note += f"; monologue {longest:.1f} s over {params.max_monologue:g} s"
+        return ItemResult.of(ok, ev, note)
+
+
+class HoldTimeParams(_Params):
+    max_single: float = Field(60, gt=0)  # seconds one hold may last
+    max_total: float = Field(120, gt=0)
+    ask_first: bool = False  # each hold comes after the "hold" quick phrase (asking the customer to wait)
+    ask_within: float = Field(60, gt=0)  # how long before the hold that request may be
+
+
+class HoldTime(BaseEvaluator):
+    """Holds are short: none longer than ``max_single`` and all together at most ``max_total`` seconds; with
+    ``ask_first`` each hold follows the agent asking the customer to wait (the ``hold`` quick phrase within
+    ``ask_within`` s before). Transfer holds are not counted (the transfer items grade those). N/A with no hold.
+    A hold still open at the end lasts until the call ended."""
+
+    name = "hold_time"
+    channels = CALL_CHANNELS
+    Params = HoldTimeParams
+
+    def evaluate(self, recording: Recording, params: HoldTimeParams) -> ItemResult:
+        holds = _holds(recording)
+        if not holds:
+            return ItemResult.na("the customer was never put on hold")
+        asks = [e.ts for e in recording.of_type("call.quick_phrase") if e.data.get("move") == "hold"]
+        ok, ev, total = True, [], 0.0
+        for held, resumed, seconds in holds:
+            total += seconds
+            long = seconds > params.max_single
+            asked = any(held.ts - params.ask_within <= t <= held.ts for t in asks)
+            problems = ([f"over {params.max_single:g} s"] if long else []) + (
+                ["without asking the customer to wait"] if params.ask_first and not asked else []
+            )
+            ok = ok and not problems
+            note = f"hold {seconds:.1f} s" + (": " + ", ".join(problems) if problems else "")
+            ev.append(evidence(held, note, quote=""))
+            if resumed is not None:
+                ev.append(evidence(resumed, "resumed", quote=""))
+        if total > params.max_total:
+            ok = False
+        limits = f"limit {params.max_single:g} s each, {params.max_total:g} s"
+        note = f"{len(holds)} hold(s), {total:.1f} s in all ({limits})"
+        return ItemResult.of(ok, ev, note)
+
+
+def _holds(recording: Recording) -> list[tuple[Event, Event | None, float]]:
+    """(held event, resumed event or None, seconds) for each hold that is not a transfer's."""
+    out, open_hold = [], None
+    end = next((e.ts for e in recording.of_type("call.ended", "contact.ended")), None)
+    for e in recording.events:
+        if e.type == "call.held" and open_hold is None:
+            open_hold = e
+        elif e.type == "call.resumed" and open_hold is not None:
+            if open_hold.data.get("reason") != "transfer":
+                out.append((open_hold, e, e.ts - open_hold.ts))
+            open_hold = None
+    if open_hold is not None and open_hold.data.get("reason") != "transfer":
+        last = end if end is not None else recording.events[-1].ts
+        out.append((open_hold, None, max(0.0, last - open_hold.ts)))
+    return out

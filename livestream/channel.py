@@ -1,0 +1,56 @@
+"""The livestream channel: its /livestream namespace, pages, media bridge, comment batcher and audience."""
+
+from __future__ import annotations
+
+import os
+
+from channels.base import BaseChannel
+
+DEFAULTS = {
+    "LIVESTREAM_COMMENT_MAX_CHARS": 300,
+    # Per viewer: this many comments per window (seconds); more are refused with "slow down".
+    "LIVESTREAM_COMMENTS_PER_WINDOW": int(os.environ.get("KEFU_LIVESTREAM_COMMENTS_PER_WINDOW", 3)),
+    "LIVESTREAM_COMMENT_WINDOW": float(os.environ.get("KEFU_LIVESTREAM_COMMENT_WINDOW", 5.0)),
+    "LIVESTREAM_BATCH_MS": int(os.environ.get("KEFU_LIVESTREAM_BATCH_MS", 150)),  # one emit per stream per batch
+    "LIVESTREAM_RECORD_DIR": os.environ.get("KEFU_LIVESTREAM_DIR") or None,  # None: instance/livestream
+}
+
+
+class LivestreamChannel(BaseChannel):
+    """One presenter to many viewers: WebRTC publish, encode-once fan-out, a batched live chat."""
+
+    name = "livestream"
+    default_capacity = 1
+    label_key = "Livestream"
+
+    def init_app(self, app) -> None:
+        from extensions import socketio
+        from livestream.audience import audiences
+        from livestream.bridge import bridge
+        from livestream.comments import batcher
+        from livestream.namespace import LivestreamNamespace
+        from livestream.views import livestream_bp
+
+        for key, value in DEFAULTS.items():
+            app.config.setdefault(key, value)
+        batcher.configure(app)
+        bridge.init_app(app)
+        audiences.init_app(app)
+        bridge.listeners.append(_start_audience_when_live(app))
+        app.register_blueprint(livestream_bp)
+        socketio.on_namespace(LivestreamNamespace("/livestream"))
+
+
+def _start_audience_when_live(app):
+    def listener(stream_id: int, kind: str, data: dict) -> None:
+        if kind == "publishing" and data.get("kind") == "video":
+            from extensions import db
+            from livestream.audience import audiences
+
+            with app.app_context():
+                try:
+                    audiences.start(stream_id)
+                finally:
+                    db.session.remove()
+
+    return listener

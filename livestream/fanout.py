@@ -1,0 +1,269 @@
+"""Encode-once fan-out of a published stream to many viewers.
+
+aiortc's ``RTCRtpSender`` encodes for itself whenever its track returns ``av.Frame``s, so ``MediaRelay`` costs
+one encode per viewer (DESIGN.md: a core holds 4-6 viewers at 480p). When a track returns already-encoded
+``av.Packet``s instead, the sender only packetises them (``RTCRtpSender._next_encoded_frame`` -> the codec's
+``pack``). So the publisher's video is decoded once (by its receiver), encoded once here by one
+``SharedVideoEncoder``, and the same packets are handed to every viewer's ``EncodedTrack``. Audio likewise:
+one ``SharedAudioEncoder`` (Opus) for all.
+
+On that path a sender ignores its viewer's keyframe requests (they only set a flag for its own encoder), so
+the shared encoder forces a keyframe every ``KEYFRAME_SECONDS`` and takes forwarded requests (a viewer joined,
+a viewer's PLI/FIR, a viewer whose queue overflowed) at most once a second. A viewer's track holds packets back
+until the first keyframe, so a late joiner starts cleanly at the next one.
+
+Everything here runs on the media loop; nothing imports Flask.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import logging
+import time
+from collections.abc import Callable
+
+import av
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+log = logging.getLogger(__name__)
+
+VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
+AUDIO_RATE = 48000
+KEYFRAME_SECONDS = 1.5
+KEYFRAME_REQUEST_MIN_SECONDS = 1.0
+VIDEO_BITRATE = 900_000
+VIEWER_QUEUE = 60  # packets; ~1 s of video + audio. A viewer that falls further behind skips to a keyframe.
+
+# How many encoders exist right now, by kind: the tests assert it does not grow with the audience.
+ENCODERS_ALIVE: dict[str, int] = {"video": 0, "audio": 0}
+
+
+class EncodedTrack(MediaStreamTrack):
+    """A viewer's track: returns the shared encoder's ``av.Packet``s, so the viewer's sender only packetises."""
+
+    def __init__(self, kind: str, on_overflow: Callable[[], None] | None = None) -> None:
+        super().__init__()
+        self.kind = kind
+        self._queue: asyncio.Queue = asyncio.Queue(maxsize=VIEWER_QUEUE)
+        self._on_overflow = on_overflow
+        # Video starts at a keyframe: before it a decoder has nothing to refer to.
+        self._waiting_for_keyframe = kind == "video"
+        self.packets_out = 0
+        self.dropped = 0
+
+    def push(self, packet: av.Packet | None) -> None:
+        """Queue one shared packet (None ends the stream). Never blocks the encoder."""
+        if packet is None:
+            self._put(None)
+            return
+        if self._waiting_for_keyframe:
+            if not packet.is_keyframe:
+                self.dropped += 1
+                return
+            self._waiting_for_keyframe = False
+        if self._queue.full():
+            # This viewer is behind: drop its backlog and restart at the next keyframe rather than stall others.
+            self.dropped += self._queue.qsize()
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            if self.kind == "video":
+                self._waiting_for_keyframe = True
+                self.dropped += 1
+                if self._on_overflow:
+                    self._on_overflow()
+                return
+        self._queue.put_nowait(packet)
+
+    def _put(self, item) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self._queue.get_nowait()
+            self._queue.put_nowait(item)
+
+    async def recv(self) -> av.Packet:
+        if self.readyState != "live":
+            raise MediaStreamError
+        packet = await self._queue.get()
+        if packet is None:
+            self.stop()
+            raise MediaStreamError
+        self.packets_out += 1
+        return packet
+
+
+class _SharedEncoder:
+    """Reads one decoded source track, encodes each frame once, and hands the packets to every sink."""
+
+    kind = ""
+
+    def __init__(self, source: MediaStreamTrack) -> None:
+        self.source = source
+        self.sinks: set[Callable[[av.Packet | None], None]] = set()
+        self.frame_taps: list[Callable[[av.Frame], None]] = []  # see decoded frames (recorder, analysis)
+        self.frames_in = 0
+        self.packets_made = 0
+        self.ended = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        ENCODERS_ALIVE[self.kind] += 1
+        self._counted = True
+
+    def start(self) -> None:
+        self._task = asyncio.ensure_future(self._run())
+
+    def add_sink(self, sink: Callable[[av.Packet | None], None]) -> None:
+        self.sinks.add(sink)
+
+    def remove_sink(self, sink: Callable[[av.Packet | None], None]) -> None:
+        self.sinks.discard(sink)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                try:
+                    frame = await self.source.recv()
+                except MediaStreamError:
+                    break
+                self.frames_in += 1
+                for tap in list(self.frame_taps):
+                    try:
+                        tap(frame)
+                    except Exception:  # a failing tap must not stop the broadcast
+                        log.exception("frame tap failed")
+                packets = await self._encode(loop, frame)
+                for packet in packets:
+                    self.packets_made += 1
+                    for sink in list(self.sinks):
+                        sink(packet)
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("%s encoder stopped", self.kind)
+        finally:
+            for sink in list(self.sinks):
+                sink(None)
+            self._uncount()
+            self.ended.set()
+
+    async def _encode(self, loop, frame) -> list[av.Packet]:
+        raise NotImplementedError
+
+    def _uncount(self) -> None:
+        if self._counted:
+            ENCODERS_ALIVE[self.kind] -= 1
+            self._counted = False
+
+    async def stop(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._uncount()
+
+
+class SharedVideoEncoder(_SharedEncoder):
+    """One VP8 encoder for the whole audience, with a keyframe every ``KEYFRAME_SECONDS`` and forwarded
+    keyframe requests at most once a second."""
+
+    kind = "video"
+
+    def __init__(self, source: MediaStreamTrack, bitrate: int = VIDEO_BITRATE) -> None:
+        super().__init__(source)
+        self.bitrate = bitrate
+        self.codec: av.VideoCodecContext | None = None
+        self.size: tuple[int, int] | None = None
+        self.keyframes = 0
+        self._last_keyframe = -1e9
+        self._last_request = -1e9
+        self._requested = False
+
+    def request_keyframe(self) -> bool:
+        """Ask for the next frame to be a keyframe; ignored within a second of the last request granted."""
+        now = time.monotonic()
+        if now - self._last_request < KEYFRAME_REQUEST_MIN_SECONDS:
+            return False
+        self._last_request = now
+        self._requested = True
+        return True
+
+    def _open(self, width: int, height: int) -> None:
+        codec = av.CodecContext.create("libvpx", "w")
+        codec.width, codec.height = width, height
+        codec.pix_fmt = "yuv420p"
+        codec.bit_rate = self.bitrate
+        codec.time_base = VIDEO_TIME_BASE
+        codec.gop_size = 3000  # keyframes are forced by time, not by frame count (the frame rate varies)
+        codec.qmin, codec.qmax = 2, 56
+        codec.thread_count = 1
+        # The same real-time settings aiortc's own Vp8Encoder uses.
+        codec.options = {
+            "bufsize": str(self.bitrate),
+            "cpu-used": "-6",
+            "deadline": "realtime",
+            "lag-in-frames": "0",
+            "minrate": str(self.bitrate),
+            "maxrate": str(self.bitrate),
+            "noise-sensitivity": "4",
+            "overshoot-pct": "15",
+            "partitions": "0",
+            "static-thresh": "1",
+            "undershoot-pct": "100",
+        }
+        self.codec = codec
+        self.size = (width, height)
+        self._last_keyframe = -1e9
+
+    def _encode_sync(self, frame: av.VideoFrame, keyframe: bool) -> list[av.Packet]:
+        if self.codec is None or self.size != (frame.width, frame.height):
+            self._open(frame.width, frame.height)  # a new size starts a new stream, with a keyframe
+        if frame.format.name != "yuv420p":
+            frame = frame.reformat(format="yuv420p")
+        pts, time_base = frame.pts, frame.time_base
+        frame.pict_type = av.video.frame.PictureType.I if keyframe else av.video.frame.PictureType.NONE
+        frame.pts = int(pts * time_base / VIDEO_TIME_BASE) if pts is not None and time_base else None
+        frame.time_base = VIDEO_TIME_BASE
+        out = []
+        for packet in self.codec.encode(frame):
+            packet.pts = frame.pts
+            packet.time_base = VIDEO_TIME_BASE
+            out.append(packet)
+        return out
+
+    async def _encode(self, loop, frame) -> list[av.Packet]:
+        now = time.monotonic()
+        keyframe = self._requested or now - self._last_keyframe >= KEYFRAME_SECONDS
+        self._requested = False
+        # libvpx releases the GIL: encode in a worker thread so the loop keeps serving every viewer meanwhile.
+        packets = await loop.run_in_executor(None, self._encode_sync, frame, keyframe)
+        if any(p.is_keyframe for p in packets):
+            self._last_keyframe = now
+            self.keyframes += 1
+        return packets
+
+
+class SharedAudioEncoder(_SharedEncoder):
+    """One Opus encoder for the whole audience (20 ms frames, stereo 48 kHz as aiortc's own encoder)."""
+
+    kind = "audio"
+
+    def __init__(self, source: MediaStreamTrack) -> None:
+        super().__init__(source)
+        self.codec = av.CodecContext.create("libopus", "w")
+        self.codec.bit_rate = 64000
+        self.codec.sample_rate = AUDIO_RATE
+        self.codec.layout = "stereo"
+        self.codec.format = "s16"
+        self.codec.time_base = fractions.Fraction(1, AUDIO_RATE)
+        self.resampler = av.AudioResampler(format="s16", layout="stereo", rate=AUDIO_RATE, frame_size=960)
+
+    async def _encode(self, loop, frame) -> list[av.Packet]:
+        # 0.3 ms per frame (DESIGN.md): cheaper inline than a hop to a worker thread.
+        out = []
+        for f in self.resampler.resample(frame):
+            for packet in self.codec.encode(f):
+                packet.time_base = fractions.Fraction(1, AUDIO_RATE)
+                out.append(packet)
+        return out

@@ -1,0 +1,1 @@
+"""Media: everything aiortc, on the one media asyncio thread (extensions.media_loop)."""

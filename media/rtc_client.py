@@ -1,0 +1,102 @@
+"""aiortc peers playing the trainee's (or a role-play customer's) browser in tests and benches: send a tone
+or silence, count and keep what they receive."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import math
+import time
+
+import numpy as np
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av import AudioFrame
+
+from media.audio import frame_to_mono, level_dbov
+
+RATE = 48000
+SAMPLES = 960
+
+
+class ToneTrack(MediaStreamTrack):
+    """A microphone that says a tone (``freq`` Hz) while ``speaking`` and is silent otherwise, paced in
+    real time like a browser's capture."""
+
+    kind = "audio"
+
+    def __init__(self, freq: float = 440.0, amplitude: float = 0.3, speaking: bool = True) -> None:
+        super().__init__()
+        self.freq = freq
+        self.amplitude = amplitude
+        self.speaking = speaking
+        self._pts = 0
+        self._start: float | None = None
+
+    async def recv(self) -> AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        wait = self._start + self._pts / RATE - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        if self.speaking:
+            t = (np.arange(SAMPLES) + self._pts) / RATE
+            pcm = (self.amplitude * 32767 * np.sin(2 * math.pi * self.freq * t)).astype(np.int16)
+        else:
+            pcm = np.zeros(SAMPLES, dtype=np.int16)
+        frame = AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = RATE
+        frame.pts = self._pts
+        frame.time_base = fractions.Fraction(1, RATE)
+        self._pts += SAMPLES
+        return frame
+
+
+class RtcClient:
+    """One browser-like peer: ``offer()`` gives the SDP after ICE gathering, ``accept(answer)`` applies the
+    answer; received audio levels are kept in ``levels`` (one per frame)."""
+
+    def __init__(self, track: MediaStreamTrack | None = None, keep_audio: bool = False) -> None:
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.track = track or ToneTrack()
+        self.pc.addTrack(self.track)
+        self.levels: list[int] = []
+        self.audio: list[np.ndarray] = []
+        self.keep_audio = keep_audio
+        self._reader: asyncio.Task | None = None
+
+        @self.pc.on("track")
+        def _on_track(track):
+            self._reader = asyncio.ensure_future(self._read(track))
+
+    async def _read(self, track) -> None:
+        try:
+            while True:
+                frame = await track.recv()
+                pcm = frame_to_mono(frame)
+                self.levels.append(level_dbov(pcm))
+                if self.keep_audio:
+                    self.audio.append(pcm)
+        except (MediaStreamError, asyncio.CancelledError):
+            pass
+
+    async def offer(self) -> str:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        return self.pc.localDescription.sdp
+
+    async def accept(self, sdp: str) -> None:
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+
+    async def wait_connected(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.pc.connectionState != "connected":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"client stayed {self.pc.connectionState}")
+            await asyncio.sleep(0.02)
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+        await self.pc.close()

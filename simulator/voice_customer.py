@@ -1,0 +1,378 @@
+"""The simulated caller of a voice scenario: pure Python, deterministic for a seed, no audio and no database.
+
+It cannot understand words (there is no speech recognition by default), so the call moves on what it can
+observe, and the voice scenarios are written around exactly that:
+
+- turn-taking and timing: when the trainee's turn ends (VAD), the caller answers after a human gap with the
+  reaction to what was observable in that turn, else the next line of the current ``voice.stages`` stage (its
+  story, told piece by piece), else one nudge, else a short "mm-hm". While the trainee talks the caller waits;
+  an angry caller (emotion >= 2) low on patience (< half) cuts in after ``interrupt_after`` seconds of
+  monologue (sooner when furious), or at once when it already has a reply waiting.
+- silence: when it is the trainee's turn and nothing is said for ``silence_seconds``, the caller asks
+  "hello?" and its emotion rises a step per period; patience drains as in chat (simulator/persona.py) until the
+  caller hangs up.
+- hold: silent while held; the persona's hold budget refills patience; a hold longer than ``hold_seconds`` raises
+  emotion a step per period and drains patience, and the caller complains on resume.
+- desk actions (identity verified in the CRM, the scenario's KB article opened, ticket created/escalated,
+  compensation offered) and quick phrases the trainee marks as said become the persona's moves, so the
+  scenario's rules (``on: verify_identity``, ``on: empathy``...) fire exactly as in chat. Opening the scenario's
+  answer article counts as giving the answer: on the phone the trainee reads it out.
+
+Emotion, patience, goals and rules are the chat persona's (``CustomerState``); this class adds the timing.
+Replies are released by ``tick(at)``; the media side calls it every 100-250 ms and plays what it returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scenarios.schema import EMOTIONS, QUICK_PHRASE_MOVES, PackInfo, Scenario, VoiceScript
+
+from . import voice_lines
+from .moves import MoveRecogniser
+from .persona import CustomerState, Reaction, _clamp
+
+FIRST_WORDS_S = 3.0  # an inbound caller who hears nothing after connecting starts talking
+INTERRUPT_COOLDOWN_S = 15.0
+COMPENSATION_KINDS = ("compensation.offered", "ticket.compensation")
+
+
+def compensation_offered(kind: str, detail: dict) -> bool:
+    """Whether a desk event offers the caller compensation: a ticket update that sets a compensation amount
+    above zero (``changes.compensation_amount`` = [old, new]) or an explicit compensation event."""
+    if kind in COMPENSATION_KINDS:
+        return True
+    change = (detail.get("changes") or {}).get("compensation_amount") if kind == "ticket.updated" else None
+    try:
+        return bool(change) and float(change[1] or 0) > 0
+    except (TypeError, ValueError, IndexError):
+        return False
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One line the caller says. ``move`` names the kind of line (opening, pickup, rule, reply, stage, nudge,
+    ack, silence, interrupt, long_hold, complaint, hold, followup, satisfied, abandon); ``interrupt`` means say
+    it now, over the agent; ``emotion`` (0..3) is for the voice (media.tts); ``end`` = satisfied/abandoned means
+    the caller hangs up after it (the text is empty when a caller on hold hangs up silently)."""
+
+    text: str
+    move: str
+    interrupt: bool = False
+    emotion: int = 0
+    end: str | None = None
+
+
+@dataclass(frozen=True)
+class VoiceState:
+    """The caller's state as the call pipeline and the lead's view see it."""
+
+    emotion: int
+    emotion_name: str
+    patience: float
+    patience_budget: float
+    finished: str | None  # None | satisfied | abandoned
+    abandoned: bool
+    on_hold: bool
+    agent_speaking: bool
+    goals_done: tuple[str, ...]
+
+
+def _bare_pack(lang: str) -> PackInfo:
+    """A pack with no lexicon: the caller never reads text, so no jieba dictionary is loaded."""
+    return PackInfo(lang=lang, name="voice", moves={}, wrap_up_codes=[], queues=[])
+
+
+class VoiceCustomer:
+    """One caller working through ``scenario`` (see the module docstring). ``pack`` is optional: only its
+    language and settings are used."""
+
+    def __init__(self, scenario: Scenario, lang: str, seed: int = 0, pack: PackInfo | None = None):
+        pack = pack or _bare_pack(lang)
+        self.scenario = scenario
+        self.lang = lang
+        self.script = scenario.voice or VoiceScript()
+        self.mind = CustomerState(scenario, pack, seed, recogniser=MoveRecogniser(_bare_pack(lang)))
+        self.rng = self.mind.rng
+        self.mind.slow_seconds = self.script.silence_seconds * self.mind.traits.slow
+        self.connected_at: float | None = None
+        self.opened = False
+        self.pending: list[tuple[float | None, Utterance]] = []  # (due, line); due None = after the agent's turn
+        self.busy_until = 0.0  # the caller is speaking until then (estimated from the text)
+        self.agent_speaking = False
+        self.agent_started: float | None = None
+        self.last_interrupt = float("-inf")
+        self.turn_moves: list[str] = []
+        self.on_hold_since: float | None = None
+        self.hold_steps = 0
+        self.stage_used: dict[int, int] = {}
+
+    # -- the contract -----------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> VoiceState:
+        m = self.mind
+        return VoiceState(
+            m.emotion,
+            EMOTIONS[m.emotion],
+            round(m.patience_left, 3),
+            m.patience_budget,
+            m.finished,
+            m.finished == "abandoned",
+            self.on_hold_since is not None,
+            self.agent_speaking,
+            tuple(m.goals_done),
+        )
+
+    def opening(self, at: float | None = None) -> list[Utterance]:
+        """What the caller says as the call connects: an outbound callee picks up ("Hello?"); an inbound caller
+        says nothing yet: it waits for the agent's greeting (or FIRST_WORDS_S of silence) and then says the
+        scenario's opening."""
+        if at is not None:
+            self.connected_at = at
+        if self.script.direction == "outbound":
+            text = self.rng.choice(self.script.answer_say) if self.script.answer_say else self._generic("pickup")
+            return [self._say(text, "pickup", at)]
+        return []
+
+    def on_agent_speech_start(self, at: float) -> list[Utterance]:
+        """The agent started talking: the caller holds its reply, or cuts in with it when angry and impatient."""
+        if self.mind.finished or self.on_hold_since is not None:
+            return []
+        self.agent_speaking, self.agent_started = True, at
+        if self.pending and self._impatient() and at - self.last_interrupt >= INTERRUPT_COOLDOWN_S:
+            self.last_interrupt = at
+            _, first = self.pending.pop(0)
+            return [self._say(first.text, first.move, at, interrupt=True, end=first.end)]
+        return []
+
+    def on_agent_turn_end(self, at: float) -> list[Utterance]:
+        """The agent's turn ended at ``at`` (end of its speech): the reply comes out of ``tick`` after a gap."""
+        self.agent_speaking = False
+        if self.on_hold_since is not None:
+            return []
+        due = at + self._gap()
+        # A desk reaction held back while the agent talked is part of this turn's answer.
+        held = bool(self.pending)
+        self.pending = [(due if d is None else d, u) for d, u in self.pending]
+        if self.mind.finished:
+            return []
+        moves, self.turn_moves = self.turn_moves, []
+        lines: list[Utterance] = []
+        if not self.opened:
+            self.opened = True
+            lines += [self._line(t, "opening") for t in self.scenario.opening]
+        if moves:
+            if lines:
+                self.mind.restated = True  # the opening is being said: no need to restate it for a greeting
+            lines += self._from_reaction(self.mind._react(moves, at, spoken=True), plain=bool(lines) or held)
+        if not lines and not held:
+            lines = self._plain_turn(at)
+        self._schedule(lines, due)
+        return []
+
+    def on_hold(self, at: float) -> list[Utterance]:
+        """The agent put the caller on hold: silent from now on; within the persona's hold budget patience is
+        refilled."""
+        if self.mind.finished or self.on_hold_since is not None:
+            return []
+        self.on_hold_since, self.hold_steps = at, 0
+        self.agent_speaking = False
+        self.pending = [(None, u) for _, u in self.pending]  # said after the hold, when it is the caller's turn
+        if self.mind.holds_used < self.mind.traits.max_holds:
+            self.mind.holds_used += 1
+            self.mind._refill()
+        return []
+
+    def on_resume(self, at: float) -> list[Utterance]:
+        """The hold ended: after a long hold the caller complains; then it waits for the agent to speak."""
+        if self.on_hold_since is None or self.mind.finished:
+            self.on_hold_since = None
+            self.pending = [(at + self._gap() if d is None else d, u) for d, u in self.pending]
+            return []
+        hung_up = self._hold_effects(at)
+        held, self.on_hold_since = at - self.on_hold_since, None
+        if hung_up:
+            return hung_up
+        self.mind._start_wait(at)
+        self.mind.last_tick = at
+        self.pending = [(at + self._gap() if d is None else d, u) for d, u in self.pending]
+        if held > self.script.hold_seconds:
+            self._schedule([self._line(self._generic("long_hold", angry=True), "long_hold")], at + self._gap())
+        return []
+
+    def on_desk_action(self, kind: str, detail: dict | None, at: float) -> list[Utterance]:
+        """A desk action the caller learns of (the agent tells them): CRM identity verified, KB article opened
+        or sent, ticket created/escalated, compensation offered, transfer. The reaction is said when the agent's
+        turn ends (at once, after a gap, when the agent is silent)."""
+        if self.mind.finished:
+            return []
+        detail = detail or {}
+        answer = self.scenario.answer
+        slug = detail.get("slug") or detail.get("article_slug")
+        if kind in ("kb.open", "kb.send") and answer and answer.kb_slug and slug == answer.kb_slug:
+            reaction: Reaction | None = self.mind._react(["kb_open", "answer"], at, spoken=False)
+        elif compensation_offered(kind, detail):
+            reaction = self.mind._react(["offer_compensation"], at, spoken=False)
+        else:
+            reaction = self.mind.on_desk_event(kind, detail, at)
+        if reaction is None:
+            return []
+        lines = self._from_reaction(reaction, plain=True)
+        busy = self.agent_speaking or self.on_hold_since is not None
+        self._schedule(lines, None if busy else at + self._gap())
+        return []
+
+    def on_quick_phrase(self, move: str, at: float) -> list[Utterance]:
+        """The trainee marked ``move`` (greeting, empathy, ask_verification, hold, closing...) as said. During
+        the agent's turn it counts for that turn; marked just after, it replaces the plain reply not yet said."""
+        if move not in QUICK_PHRASE_MOVES:
+            raise ValueError(f"unknown quick phrase {move!r}; known: {list(QUICK_PHRASE_MOVES)}")
+        if self.mind.finished:
+            return []
+        if self.agent_speaking or self.on_hold_since is not None:
+            self.turn_moves.append(move)
+            return []
+        plain = {"stage", "nudge", "ack"}
+        due = min((d for d, u in self.pending if u.move in plain and d is not None), default=None)
+        self.pending = [(d, u) for d, u in self.pending if u.move not in plain]
+        lines = self._from_reaction(self.mind._react([move], at, spoken=True), plain=True)
+        self._schedule(lines, due if due is not None else at + self._gap())
+        return []
+
+    def tick(self, at: float) -> list[Utterance]:
+        """Time passes: release replies that are due, cut in on a long monologue, speak up in silence, grow
+        impatient on hold, and hang up when patience runs out."""
+        if self.mind.finished and not self.pending:
+            return []
+        if self.connected_at is None:
+            self.connected_at = at
+        if self.on_hold_since is not None:
+            return self._hold_effects(at)
+        if self.agent_speaking:
+            return self._maybe_interrupt(at)
+        out = [u for d, u in self.pending if d is not None and d <= at]
+        if out:
+            self.pending = [(d, u) for d, u in self.pending if not (d is not None and d <= at)]
+            return [self._say(u.text, u.move, at, end=u.end, emotion=u.emotion) for u in out]
+        if self.pending or at < self.busy_until or self.mind.finished:
+            return []
+        if not self.opened and self.script.direction == "inbound" and at - self.connected_at >= FIRST_WORDS_S:
+            self.opened = True
+            return [self._say(t, "opening", at) for t in self.scenario.opening]
+        reaction = self.mind.on_tick(at)
+        if reaction is None:
+            return []
+        if reaction.end == "abandoned":
+            return [self._say(reaction.lines[-1], "abandon", at, end="abandoned")]
+        return [self._say(self._generic("silence", angry=True), "silence", at)]
+
+    def csat(self) -> int:
+        """CSAT 1..5 from the caller's end state (as in chat)."""
+        return self.mind.csat()
+
+    def snapshot(self) -> dict:
+        """Plain data for a ``customer.state`` event (the keys the chat simulator records, plus hold)."""
+        snap = self.mind.snapshot()
+        snap.update(goals=list(self.scenario.goals), on_hold=self.on_hold_since is not None)
+        return snap
+
+    # -- internals --------------------------------------------------------------------------------------
+
+    def _impatient(self) -> bool:
+        m = self.mind
+        return m.emotion >= 2 and m.patience_left < 0.5 * m.patience_budget
+
+    def _gap(self) -> float:
+        """A human pause before answering: 0.3-0.9 s, shorter when upset, longer for elderly callers."""
+        base = self.rng.uniform(0.3, 0.9) * (1 - 0.15 * self.mind.emotion)
+        return round(base * (1.6 if self.mind.type == "elderly" else 1.0), 3)
+
+    def _generic(self, kind: str, angry: bool = False) -> str:
+        emotion = self.mind.emotion
+        variant = ("furious" if emotion >= 3 else "angry") if angry and emotion >= 2 else None
+        if kind == "interrupt" and emotion >= 3:
+            variant = "furious"
+        return voice_lines.pick(self.lang, kind, self.rng, variant)
+
+    def _line(self, text: str, move: str, end: str | None = None) -> Utterance:
+        return Utterance(text, move, False, self.mind.emotion, end)
+
+    def _say(
+        self,
+        text: str,
+        move: str,
+        at: float | None,
+        *,
+        interrupt: bool = False,
+        end: str | None = None,
+        emotion: int | None = None,
+    ) -> Utterance:
+        """A line said now: the caller is busy while it speaks, and its wait for the agent starts after."""
+        emotion = self.mind.emotion if emotion is None else emotion
+        if at is not None:
+            self.busy_until = max(self.busy_until, at) + voice_lines.speaking_seconds(text, self.lang, emotion)
+            self.mind._start_wait(self.busy_until)
+        return Utterance(text, move, interrupt, emotion, end)
+
+    def _schedule(self, lines: list[Utterance], due: float | None) -> None:
+        self.pending += [(due, u) for u in lines]
+
+    def _from_reaction(self, r: Reaction, plain: bool) -> list[Utterance]:
+        """The persona's reaction as lines; with ``plain`` its filler kinds (nudge, silent) are dropped."""
+        if plain and r.kind in ("nudge", "silent") and not r.end:
+            return []
+        kind = {"reply": "reply", "abandon": "abandon", "satisfied": "satisfied"}.get(r.kind, r.kind)
+        lines = [self._line(t, kind) for t in r.lines]
+        if r.end and lines:
+            lines[-1] = self._line(lines[-1].text, kind, r.end)
+        elif r.end:
+            lines = [self._line("", kind, r.end)]
+        return lines
+
+    def _plain_turn(self, at: float) -> list[Utterance]:
+        """Nothing observable happened in the agent's turn: the stage's next line, else one nudge, else ack."""
+        for i, stage in enumerate(self.script.stages):
+            if all(g in self.mind.goals_done for g in stage.until):
+                continue
+            used = self.stage_used.get(i, 0)
+            if used < len(stage.say):
+                self.stage_used[i] = used + 1
+                return [self._line(stage.say[used], "stage")]
+            break
+        r = self.mind._react([], at, spoken=True)
+        if r.lines:
+            return [self._line(t, "nudge") for t in r.lines]
+        return [self._line(self._generic("ack"), "ack")]
+
+    def _maybe_interrupt(self, at: float) -> list[Utterance]:
+        limit = self.script.interrupt_after * (0.6 if self.mind.emotion >= 3 else 1.0)
+        if (
+            self.agent_started is None
+            or not self._impatient()
+            or at - self.agent_started < limit
+            or at - self.last_interrupt < INTERRUPT_COOLDOWN_S
+        ):
+            return []
+        self.last_interrupt = at
+        return [self._say(self._generic("interrupt"), "interrupt", at, interrupt=True)]
+
+    def _hold_effects(self, at: float) -> list[Utterance]:
+        """Past ``hold_seconds`` on hold: emotion +1 per period, patience drains; at zero the caller hangs up."""
+        held = at - self.on_hold_since
+        over = held - self.script.hold_seconds
+        if over <= 0:
+            return []
+        m = self.mind
+        steps = int(held // self.script.hold_seconds)
+        if steps > self.hold_steps:
+            m.emotion = _clamp(m.emotion + steps - self.hold_steps)
+            self.hold_steps = steps
+        last = max(m.last_tick or at, self.on_hold_since + self.script.hold_seconds)
+        m.patience_left -= max(0.0, at - last) * (1 + 0.5 * m.emotion)
+        m.last_tick = at
+        if m.patience_left <= 0 and not m.finished:
+            m.finished = "abandoned"
+            self.pending = []
+            return [Utterance("", "abandon", False, m.emotion, "abandoned")]
+        return []
