@@ -27,6 +27,9 @@ import os
 import sys
 
 ASYNC_MODES = ("threading", "gevent")
+# The OS thread whose gevent hub serves the sockets, and that hub (set by patch_if_requested).
+_hub_thread: int | None = None
+_main_hub = None
 
 
 def requested_mode() -> str:
@@ -45,6 +48,11 @@ def patch_if_requested() -> str:
         from gevent import monkey
 
         monkey.patch_all()
+        import gevent
+
+        global _hub_thread, _main_hub
+        _hub_thread = monkey.get_original("_thread", "get_ident")()
+        _main_hub = gevent.get_hub()
     return mode
 
 
@@ -65,6 +73,23 @@ def effective_mode(configured: str) -> str:
     if configured not in ASYNC_MODES:
         raise ValueError(f"ASYNC_MODE must be one of {', '.join(ASYNC_MODES)}, not {configured!r}")
     return "threading"
+
+
+def off_hub_thread() -> bool:
+    """True on a native thread (the media loop, its workers) of a gevent process: such a thread must not touch
+    gevent objects of the hub thread (sockets, queues), see ``spawn_on_hub``."""
+    if _hub_thread is None or not gevent_active():
+        return False
+    from gevent import monkey
+
+    return monkey.get_original("_thread", "get_ident")() != _hub_thread
+
+
+def spawn_on_hub(fn, *args) -> None:
+    """Run ``fn(*args)`` in a new greenlet on the hub thread; callable from any thread, returns at once."""
+    import gevent
+
+    _main_hub.loop.run_callback_threadsafe(gevent.spawn, fn, *args)
 
 
 def gevent_server_options() -> dict:
@@ -106,8 +131,66 @@ def media_event_loop():
     from gevent import monkey
 
     loop = asyncio.SelectorEventLoop(monkey.get_original("selectors", "EpollSelector")())
-    loop.set_default_executor(NativeThreadPoolExecutor(max_workers=4, thread_name_prefix="media-executor"))
+    # as many workers as the stdlib default executor would have
+    workers = min(32, (os.cpu_count() or 1) + 4)
+    loop.set_default_executor(NativeThreadPoolExecutor(max_workers=workers, thread_name_prefix="media-executor"))
     return loop
+
+
+def redis_connection_pool(url: str, **kwargs):
+    """A redis-py connection pool for ``url``. Under gevent a connection belongs to the OS thread that opened it
+    (its socket is bound to that thread's hub), so native threads get pools of their own."""
+    import redis
+
+    if not gevent_active():
+        return redis.ConnectionPool.from_url(url, **kwargs)
+    global _per_thread_pool_class
+    if _per_thread_pool_class is None:
+        _per_thread_pool_class = _make_per_thread_pool()
+    return _per_thread_pool_class.from_url(url, **kwargs)
+
+
+_per_thread_pool_class = None
+
+
+def _make_per_thread_pool():
+    import redis
+    from gevent import monkey
+
+    get_ident = monkey.get_original("_thread", "get_ident")
+
+    class PerThreadConnectionPool(redis.ConnectionPool):
+        """Connections for the hub thread from this pool; each other OS thread gets a pool of its own."""
+
+        def __init__(self, **kwargs) -> None:
+            super().__init__(**kwargs)
+            self._kwargs = kwargs
+            self._owner = get_ident()
+            self._others: dict[int, redis.ConnectionPool] = {}
+
+        def _mine(self):
+            tid = get_ident()
+            if tid == self._owner:
+                return None
+            pool = self._others.get(tid)
+            if pool is None:
+                pool = self._others[tid] = redis.ConnectionPool(**self._kwargs)
+            return pool
+
+        def get_connection(self, *args, **kwargs):
+            pool = self._mine()
+            return super().get_connection(*args, **kwargs) if pool is None else pool.get_connection(*args, **kwargs)
+
+        def release(self, connection) -> None:
+            pool = self._mine()
+            return super().release(connection) if pool is None else pool.release(connection)
+
+        def disconnect(self, *args, **kwargs) -> None:
+            for pool in list(self._others.values()):
+                pool.disconnect(*args, **kwargs)
+            return super().disconnect(*args, **kwargs)
+
+    return PerThreadConnectionPool
 
 
 def thread_pool_executor(max_workers: int, thread_name_prefix: str = "") -> concurrent.futures.Executor:

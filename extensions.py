@@ -43,13 +43,14 @@ class RedisStore:
     def init_app(self, app) -> None:
         self.prefix = app.config["REDIS_PREFIX"]
         url = app.config.get("REDIS_URL")
+        from concurrency import redis_connection_pool
+
         if url:
-            self.client = redis.Redis.from_url(url, decode_responses=True)
             self.url = url
         else:
             self._embedded = _embedded_redis(app.config["REDIS_EMBEDDED_PATH"])
             self.url = f"unix://{self._embedded.socket_file}"
-            self.client = redis.Redis(unix_socket_path=self._embedded.socket_file, decode_responses=True)
+        self.client = redis.Redis(connection_pool=redis_connection_pool(self.url, decode_responses=True))
         self.client.ping()
         app.extensions["kefu_redis"] = self
 

@@ -15,10 +15,12 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from flask import current_app, has_app_context
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from clock import clock
+from concurrency import off_hub_thread, spawn_on_hub
 from extensions import db, redis_store, socketio
 
 from .models import Contact, ContactEvent, event_dict
@@ -203,6 +205,9 @@ def send_event(event: dict, rooms: Iterable[tuple[str, str]] = ()) -> None:
     to Redis channel ``<prefix>events``, and to in-process listeners. Never raises into the caller's action:
     the event is already committed, so a failed publish is logged, not lost."""
     assert "type" in event, "events are typed"
+    if off_hub_thread():
+        _on_hub(send_event, event, list(rooms))
+        return
     for namespace, room in rooms:
         try:
             socketio.emit("event", event, to=room, namespace=namespace)
@@ -230,15 +235,38 @@ def publish_contact_event(ev: ContactEvent | RecordedEvent, extra_rooms: Iterabl
     room = contact_room(event["contact_id"])
     rooms = [("/floor", room)] if event["type"] in AGENT_HIDDEN else [("/desk", room), ("/floor", room)]
     rooms.extend(extra_rooms)
+    if off_hub_thread():
+        _on_hub(_deliver_contact_event, payload, rooms)
+    else:
+        _deliver_contact_event(payload, rooms)
+    return payload
+
+
+def _deliver_contact_event(payload: dict, rooms: list[tuple[str, str]]) -> None:
     send_event(payload, rooms)
+    event = payload["event"]
     if event["type"] in CUSTOMER_VISIBLE:
         try:
             socketio.emit(
                 "event",
-                {"type": "contact_event", "event": customer_view(payload["event"])},
-                to=room,
+                {"type": "contact_event", "event": customer_view(event)},
+                to=contact_room(event["contact_id"]),
                 namespace="/customer",
             )
         except Exception:
             log.exception("emit to customer failed")
-    return payload
+
+
+def _on_hub(fn, *args) -> None:
+    """Under gevent, the Socket.IO sockets (and the Redis publisher) belong to the hub thread: an event recorded
+    on a native thread (the media loop's workers) is delivered from a greenlet there, in the app's context."""
+    app = current_app._get_current_object() if has_app_context() else None
+
+    def deliver() -> None:
+        if app is None:
+            fn(*args)
+            return
+        with app.app_context():
+            fn(*args)
+
+    spawn_on_hub(deliver)

@@ -216,7 +216,7 @@ def _ev(kind: str, actor: str | None = None, text: str | None = None):
 def test_gevent_server_serves_a_chat_and_takes_mail(gevent_server):
     """In gevent mode an agent logs in, goes available and gets the customer's chat; messages go both ways
     over WebSockets and are acked; a mail to the centre's SMTP address is accepted (250 comes only after the
-    recording is committed on a native worker thread); the server log has no errors."""
+    recording is committed on a native worker thread) and its assignment reaches the desk; no errors logged."""
     url = gevent_server["url"]
     cookie = _login(url)
     desk, customer = socketio.Client(reconnection=False), socketio.Client(reconnection=False)
@@ -245,18 +245,21 @@ def test_gevent_server_serves_a_chat_and_takes_mail(gevent_server):
             "send", {"contact_id": cid, "token": token, "text": "我的订单还没到", "client_id": "c1"}, "/customer", 10
         )
         assert again["ok"] and again["duplicate"] and again["seq"] == sent["seq"]
+
+        # Mail is recorded on a native worker thread; its events still reach the desk's socket (hub thread).
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = "li@example.com", "service@kefu.local", "Where is my refund?"
+        msg.set_content("I returned the kettle two weeks ago and have no refund yet.")
+        try:
+            with smtplib.SMTP("127.0.0.1", gevent_server["smtp_port"], timeout=20) as smtp:
+                assert smtp.send_message(msg) == {}
+        except smtplib.SMTPException as e:
+            raise AssertionError(f"{e}\n{gevent_server['log'].read_text()}") from e
+        mail = desk_inbox.wait_for(lambda m: _ev("assignment")(m) and m["event"]["contact_id"] != cid, timeout=20)
+        assert mail["event"]["data"]["agent_name"] == "Agent G"
     finally:
         customer.disconnect()
         desk.disconnect()
-
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = "li@example.com", "service@kefu.local", "Where is my refund?"
-    msg.set_content("I returned the kettle two weeks ago and have no refund yet.")
-    try:
-        with smtplib.SMTP("127.0.0.1", gevent_server["smtp_port"], timeout=20) as smtp:
-            assert smtp.send_message(msg) == {}
-    except smtplib.SMTPException as e:
-        raise AssertionError(f"{e}\n{gevent_server['log'].read_text()}") from e
 
     log = gevent_server["log"].read_text()
     assert "in gevent mode" in log
