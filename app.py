@@ -157,6 +157,10 @@ def start_background_services(app: Flask) -> None:
     from channels.email.smtp import start_smtp
 
     start_smtp(app)
+    if "kefu_media" in app.extensions:  # the voice channel: close calls cut off by a restart, serve new ones
+        from channels.voice.service import start_media
+
+        start_media(app)
     register_periodic(app, tick_callbacks)  # the simulator registers its own tick in its init_app
     start_ticker(app)  # rebuilds the waiting queues from the database first
     sim = app.extensions.get("kefu_simulator")

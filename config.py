@@ -59,11 +59,18 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
 
     # The explicit lists of what is switched on: channels and evaluators are registries, enabled here.
-    ENABLED_CHANNELS = ["chat", "email", "livestream", "video"]
+    ENABLED_CHANNELS = ["chat", "email", "voice", "group", "livestream", "video"]
 
     MAX_MESSAGE_CHARS = 2000
     CHAT_CAPACITY = int(os.environ.get("KEFU_CHAT_CAPACITY", 3))
     EMAIL_CAPACITY = int(os.environ.get("KEFU_EMAIL_CAPACITY", 5))
+    VOICE_CAPACITY = 1  # calls an agent holds at once
+
+    # Voice: where the media worker runs ("local": the media thread of this process; "redis": `flask media
+    # worker` processes), where recordings go, and how long a peer may take to connect.
+    MEDIA_TRANSPORT = os.environ.get("KEFU_MEDIA_TRANSPORT", "local")
+    RECORDINGS_DIR = os.environ.get("KEFU_RECORDINGS_DIR") or None  # None: instance/recordings
+    MEDIA_CONNECT_TIMEOUT = float(os.environ.get("KEFU_MEDIA_CONNECT_TIMEOUT", 20))
     VIDEO_CAPACITY = int(os.environ.get("KEFU_VIDEO_CAPACITY", 1))
     VIDEO_FPS = int(os.environ.get("KEFU_VIDEO_FPS", 15))  # the simulated customer's camera
 
@@ -79,6 +86,15 @@ class Config:
     EMAIL_FROM_NAME = os.environ.get("KEFU_EMAIL_FROM_NAME", "Kefu Mall Customer Service")
     # The centre's addresses and the queue each one feeds.
     EMAIL_ADDRESS_QUEUES = {"service@kefu.local": "email.service", "complaints@kefu.local": "email.complaints"}
+    # Group chat: audience size a room may be opened with, members a room holds, per-customer message rate.
+    GROUP_MAX_AUDIENCE = int(os.environ.get("KEFU_GROUP_MAX_AUDIENCE", 50))
+    GROUP_MAX_MEMBERS = int(os.environ.get("KEFU_GROUP_MAX_MEMBERS", 60))
+    GROUP_MESSAGE_MAX_CHARS = 1000
+    GROUP_MEMBER_RATE = 0.5  # messages a second per customer, with a burst of GROUP_MEMBER_BURST
+    GROUP_MEMBER_BURST = 4
+    GROUP_MAX_PINNED = 10
+    # Simulated email customers' delays (reply, chaser, follow-up) x this: 1 = realistic, 0.05 = classroom pace.
+    EMAIL_CUSTOMER_PACE = float(os.environ.get("KEFU_EMAIL_CUSTOMER_PACE", 1.0))
     ACW_SECONDS = int(os.environ.get("KEFU_ACW_SECONDS", 30))
     SERVICE_LEVEL_SECONDS = 20
     # Floor alerts (console/alerts.py): how long a contact may wait in queue per channel (default

@@ -7,11 +7,15 @@ from livestream.channel import LivestreamChannel
 from .base import BaseChannel
 from .chat.channel import ChatChannel
 from .email.channel import EmailChannel
+from .group.channel import GroupChannel
 from .video.channel import VideoChannel
+from .voice.channel import VoiceChannel
 
 CHANNEL_TYPES: dict[str, type[BaseChannel]] = {
     ChatChannel.name: ChatChannel,
     EmailChannel.name: EmailChannel,
+    GroupChannel.name: GroupChannel,
+    VoiceChannel.name: VoiceChannel,
     VideoChannel.name: VideoChannel,
     LivestreamChannel.name: LivestreamChannel,
 }

@@ -4,6 +4,7 @@
 def init_app(app) -> None:
     from extensions import socketio
 
+    from . import sessions  # noqa: F401  (its routes join the console blueprint)
     from .alerts import init_alerts
     from .namespace import FloorNamespace
     from .views import bp

@@ -8,6 +8,9 @@ every monitoring action checks the contact (console/monitoring.py).
 
 from __future__ import annotations
 
+import threading
+
+from flask import request
 from flask_login import current_user
 from flask_socketio import Namespace, join_room, leave_room
 
@@ -21,6 +24,8 @@ from .alerts import ALL_ROOM, group_room, lead_room
 from .floor import floor_snapshot
 
 LEADS = ("lead", "admin")
+_call_monitors: dict[str, set[int]] = {}  # socket id -> contacts whose call it has joined (hung up on disconnect)
+_call_monitors_lock = threading.Lock()
 MONITORS = ("lead", "admin", "grader")
 
 
@@ -51,6 +56,23 @@ class FloorNamespace(Namespace):
             join_room(ALL_ROOM)
         for gid in current_user.led_group_ids():
             join_room(group_room(gid))
+
+    def on_disconnect(self, reason=None):
+        """A lead who closes the page leaves the calls they were monitoring (recorded as monitor.stop)."""
+        with _call_monitors_lock:
+            joined = _call_monitors.pop(request.sid, set())
+        if not joined or not current_user.is_authenticated:
+            return
+        from extensions import db
+
+        from .call_monitor import do_leave_call_monitor
+
+        for cid in joined:
+            try:
+                do_leave_call_monitor(_me(), get_contact(cid))
+            except Exception:  # the call may have ended meanwhile; nothing is left to undo
+                db.session.rollback()
+        db.session.remove()
 
     @socket_role_required(*LEADS)
     @ack_errors
@@ -100,6 +122,38 @@ class FloorNamespace(Namespace):
         """The lead becomes the contact's agent; the desk takes it from here."""
         event = monitoring.do_take_over_contact(_me(), _contact(data))
         return {"ok": True, "event": event}
+
+    @socket_role_required(*MONITORS)
+    @ack_errors
+    def on_monitor_call(self, data):
+        """Join a live call with the browser's SDP offer as ``lead:<id>`` in listen, whisper or barge mode."""
+        from .call_monitor import do_join_call_monitor
+
+        data = _payload(data)
+        contact = _contact(data)
+        reply = do_join_call_monitor(_me(), contact, str(data.get("mode") or ""), data.get("sdp"))
+        with _call_monitors_lock:
+            _call_monitors.setdefault(request.sid, set()).add(contact.id)
+        return {"ok": True, **reply}
+
+    @socket_role_required(*MONITORS)
+    @ack_errors
+    def on_monitor_mode(self, data):
+        """Switch between listen, whisper and barge on a call already joined."""
+        from .call_monitor import do_set_call_monitor_mode
+
+        data = _payload(data)
+        return {"ok": True, "event": do_set_call_monitor_mode(_me(), _contact(data), str(data.get("mode") or ""))}
+
+    @socket_role_required(*MONITORS)
+    @ack_errors
+    def on_monitor_hang_up(self, data):
+        from .call_monitor import do_leave_call_monitor
+
+        contact = _contact(data)
+        with _call_monitors_lock:
+            _call_monitors.get(request.sid, set()).discard(contact.id)
+        return {"ok": True, "event": do_leave_call_monitor(_me(), contact)}
 
     @socket_role_required(*LEADS)
     @ack_errors

@@ -316,7 +316,8 @@ def open_contacts_for_agent(agent_id: int) -> list[Contact]:
     return list(
         db.session.scalars(
             select(Contact)
-            .where(Contact.agent_id == agent_id, Contact.status.in_(("active", "wrap_up")))
+            # A group room has its own page (channels/group): it is not a conversation on the desk.
+            .where(Contact.agent_id == agent_id, Contact.status.in_(("active", "wrap_up")), Contact.channel != "group")
             .order_by(Contact.assigned_at)
         )
     )

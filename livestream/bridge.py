@@ -130,16 +130,12 @@ class LivestreamBridge:
 
 
 def _face_analyser():
-    """The video helper's face analysis (Haar face, brightness), applied to one presenter frame a second;
-    None while that module is absent (the samples then carry the audio level only)."""
-    try:
-        from media.face_analysis import analyse_frame
-    except ImportError:
-        return None
+    """The video helper's frame analysis (Haar face, brightness), applied to one presenter frame a second."""
+    from media.face_analysis import analyse_frame
 
-    def analyse(image):
-        result = analyse_frame(image)
-        return {"face": bool(result.get("face_present")), "brightness": result.get("brightness")}
+    def analyse(image) -> dict:
+        a = analyse_frame(image)
+        return {"face": a.face, "brightness": a.brightness, "dark": a.dark}
 
     return analyse
 

@@ -21,7 +21,7 @@ from aiortc.rtcrtpsender import RTCRtpSender
 from media.peers import PeerRegistry
 from media.signalling import SignallingError, answer_offer
 
-from .fanout import EncodedTrack, SharedAudioEncoder, SharedVideoEncoder
+from .fanout import ENCODERS_ALIVE, EncodedTrack, SharedAudioEncoder, SharedVideoEncoder
 from .recorder import BroadcastRecorder
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ class LiveMedia:
         if not self.ended:
             await self._drop_publisher("media ended")
 
-    async def _drop_publisher(self, reason: str) -> None:
+    async def _drop_publisher(self, reason: str, notify: bool = True) -> None:
         pc, self.publisher = self.publisher, None
         encoders = [e for e in (self.video, self.audio) if e is not None]
         self.video = self.audio = None
@@ -151,7 +151,7 @@ class LiveMedia:
         if self._watch is not None and self._watch is not asyncio.current_task():
             self._watch.cancel()
         self._watch = None
-        if encoders:
+        if encoders and notify:  # a deliberate stop is recorded as the contact's end, not as a drop
             self._notify("publisher_dropped", {"reason": reason})
         if self.recorder is not None:
             rec, self.recorder = self.recorder, None
@@ -223,7 +223,7 @@ class LiveMedia:
         """End the livestream: viewers' tracks end, the recording closes, every peer closes."""
         if self.ended:
             return
-        await self._drop_publisher(reason)
+        await self._drop_publisher(reason, notify=False)
         self.ended = True
         for key in list(self.viewers):
             await self.leave(key)
@@ -236,6 +236,7 @@ class LiveMedia:
             "video_frames_in": self.video.frames_in if self.video else 0,
             "video_packets": self.video.packets_made if self.video else 0,
             "keyframes": self.video.keyframes if self.video else 0,
+            "encoders_in_process": dict(ENCODERS_ALIVE),  # what "encode once" means: not one per viewer
         }
 
     def _notify(self, kind: str, data: dict) -> None:

@@ -141,12 +141,11 @@ class CallSession:
         return leg
 
     def remove_leg(self, name: str) -> None:
+        """Take a leg out (its peer went away, or a transfer). Routes naming it stay: a leg that comes back
+        under the same name (the next agent after a transfer) is heard as before; absent legs are skipped."""
         leg = self.legs.pop(name, None)
         if leg is not None:
             leg.stop()
-        self.routes.pop(name, None)
-        for dest in self.routes:
-            self.routes[dest] = [s for s in self.routes[dest] if s != name]
 
     # -- routes, hold, mute ----------------------------------------------------------------------------------
 

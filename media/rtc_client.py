@@ -19,17 +19,31 @@ RATE = 48000
 SAMPLES = 960
 
 
+def voice_like(n: int, start: int, f0: float = 150.0, amplitude: float = 0.3) -> np.ndarray:
+    """A speech-like buzz: harmonics of a gliding pitch around ``f0`` with a 4 Hz syllable envelope, which
+    webrtcvad takes for speech (a pure tone above ~600 Hz it does not)."""
+    t = (np.arange(n) + start) / RATE
+    pitch = f0 + 0.2 * f0 * np.sin(2 * math.pi * 3 * t)
+    phase = 2 * math.pi * (f0 * t - 0.2 * f0 / (2 * math.pi * 3) * np.cos(2 * math.pi * 3 * t))
+    del pitch
+    x = sum(np.sin(k * phase) / k for k in range(1, 12)) / 2.0
+    env = 0.55 + 0.45 * np.sin(2 * math.pi * 4 * t)
+    return (amplitude * 32767 * np.clip(x * env, -1, 1)).astype(np.int16)
+
+
 class ToneTrack(MediaStreamTrack):
-    """A microphone that says a tone (``freq`` Hz) while ``speaking`` and is silent otherwise, paced in
-    real time like a browser's capture."""
+    """A microphone that sounds while ``speaking`` and is silent otherwise, paced in real time like a
+    browser's capture: a pure tone at ``freq`` Hz, or with ``voice=True`` a speech-like buzz at pitch ``freq``
+    (which voice activity detection takes for talk)."""
 
     kind = "audio"
 
-    def __init__(self, freq: float = 440.0, amplitude: float = 0.3, speaking: bool = True) -> None:
+    def __init__(self, freq: float = 440.0, amplitude: float = 0.3, speaking: bool = True, voice: bool = False) -> None:
         super().__init__()
         self.freq = freq
         self.amplitude = amplitude
         self.speaking = speaking
+        self.voice = voice
         self._pts = 0
         self._start: float | None = None
 
@@ -42,8 +56,11 @@ class ToneTrack(MediaStreamTrack):
         if wait > 0:
             await asyncio.sleep(wait)
         if self.speaking:
-            t = (np.arange(SAMPLES) + self._pts) / RATE
-            pcm = (self.amplitude * 32767 * np.sin(2 * math.pi * self.freq * t)).astype(np.int16)
+            if self.voice:
+                pcm = voice_like(SAMPLES, self._pts, self.freq, self.amplitude)
+            else:
+                t = (np.arange(SAMPLES) + self._pts) / RATE
+                pcm = (self.amplitude * 32767 * np.sin(2 * math.pi * self.freq * t)).astype(np.int16)
         else:
             pcm = np.zeros(SAMPLES, dtype=np.int16)
         frame = AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")

@@ -347,18 +347,28 @@ class CustomerVideoRenderer:
         return out
 
 
-def scene_from_scenario(scenario, lang: str | None = None) -> VideoScene:
-    """The VideoScene of a scenario's ``video`` section (an empty room with the person when it has none)."""
-    spec = getattr(scenario, "video", None)
-    lang = lang or ("zh_CN" if scenario.id.startswith("zh") else "en")
-    if spec is None:
-        return VideoScene(lang=lang)
+def scene_from_spec(spec: dict | None, lang: str) -> VideoScene:
+    """A VideoScene from a plain dict shaped like a scenario's ``video`` section (``id_card`` / ``product`` /
+    ``fault``): what crosses the media interface. Unknown or empty: the person alone."""
+    spec = spec if isinstance(spec, dict) else {}
     prop = None
-    if spec.id_card is not None:
-        c = spec.id_card
-        prop = IdCardProp(c.name, c.id_number, c.birth, c.address)
-    elif spec.product is not None:
-        prop = ProductProp(spec.product.name, tuple(spec.product.lines))
-    elif spec.fault is not None:
-        prop = FaultProp(spec.fault.item, spec.fault.kind)
-    return VideoScene(lang=lang, prop=prop)
+    card, product, fault = spec.get("id_card"), spec.get("product"), spec.get("fault")
+    if isinstance(card, dict) and card.get("name") and card.get("id_number"):
+        prop = IdCardProp(str(card["name"]), str(card["id_number"]), card.get("birth"), card.get("address"))
+    elif isinstance(product, dict) and product.get("name"):
+        prop = ProductProp(str(product["name"]), tuple(str(x) for x in product.get("lines") or ()))
+    elif isinstance(fault, dict) and fault.get("item"):
+        kind = fault.get("kind") if fault.get("kind") in FAULT_KINDS else "crack"
+        prop = FaultProp(str(fault["item"]), kind)
+    return VideoScene(lang=lang if lang in ("zh_CN", "en") else "zh_CN", prop=prop)
+
+
+def scene_spec(scenario) -> dict | None:
+    """The plain dict of a scenario's ``video`` section (None when it has none)."""
+    spec = getattr(scenario, "video", None)
+    return spec.model_dump(mode="json") if spec is not None else None
+
+
+def scene_from_scenario(scenario, lang: str) -> VideoScene:
+    """The VideoScene of a scenario's ``video`` section (the person alone when it has none)."""
+    return scene_from_spec(scene_spec(scenario), lang)

@@ -36,6 +36,7 @@ class CustomerVideoTrack(VideoStreamTrack):
         self.renderer = renderer
         self.fps = int(fps)
         self.frames_sent = 0
+        self.speaking_source = None  # callable() -> bool: is the customer's voice sounding now (moves the mouth)
         self._step = VIDEO_CLOCK_RATE // self.fps
         self._time_base = fractions.Fraction(1, VIDEO_CLOCK_RATE)
         self._start: float | None = None
@@ -57,6 +58,8 @@ class CustomerVideoTrack(VideoStreamTrack):
 
     async def recv(self) -> VideoFrame:
         pts, time_base = await self.next_timestamp()
+        if self.speaking_source is not None:
+            self.renderer.speaking = bool(self.speaking_source())
         frame = VideoFrame.from_ndarray(self.renderer.frame(pts / VIDEO_CLOCK_RATE), format="bgr24")
         frame.pts = pts
         frame.time_base = time_base

@@ -6,7 +6,7 @@ A request is a dict ``{"op": ..., "call_id": ..., ...}``; the reply is ``{"ok": 
 itself (a peer connected, failed or never connected; the simulated customer spoke or hung up; the recording
 started) go to ``event_sink(event_dict)``, which records them on the contact.
 
-Ops: ``open_call``, ``offer`` (a leg's SDP offer -> answer), ``hold``, ``resume``, ``mute``, ``route``,
+Ops: ``open_call``, ``offer`` (a leg's SDP offer -> answer), ``hold``, ``resume``, ``park``, ``mute``, ``route``,
 ``desk_action``, ``quick_phrase``, ``hangup``, ``stats``. Plugins (the simulated customer, video, console
 legs) come in through ``customer_factory`` and ``register_op``.
 """
@@ -57,7 +57,8 @@ class MediaWorker:
         self.customers: dict[str, object] = {}  # call id -> simulated customer driver
         self.meta: dict[str, dict] = {}
         self._ops: dict[str, Handler] = {}
-        for op in ("open_call", "offer", "hold", "resume", "mute", "route", "desk_action", "quick_phrase", "hangup"):
+        ops = ("open_call", "offer", "hold", "resume", "park", "mute", "route", "desk_action", "quick_phrase", "hangup")
+        for op in ops:
             self._ops[op] = getattr(type(self), f"_op_{op}")
         self._ops["stats"] = type(self)._op_stats
         self.peers.on_state(self._peer_state)
@@ -144,6 +145,10 @@ class MediaWorker:
             session.legs[leg].connected = True
             if session.recorder is None and leg == "agent":
                 self._start_recording(session)
+            driver = self.customers.get(session.call_id)
+            if leg == "agent" and driver is not None and not getattr(driver, "connected", False):
+                driver.connected = True
+                driver.on_connected(session.seconds)
             self.emit({"type": "leg_connected", "call_id": session.call_id, "leg": leg})
             return
         if session.closed:
@@ -176,7 +181,7 @@ class MediaWorker:
                 "type": "recording_started",
                 "call_id": session.call_id,
                 "started_at": started_at,
-                "files": recorder.files(relative_to=self.recordings_dir.parent),
+                "files": recorder.files(relative_to=self.recordings_dir),
             }
         )
 
@@ -195,6 +200,15 @@ class MediaWorker:
         if driver is not None:
             driver.on_resume()
         return {"held": False}
+
+    async def _op_park(self, req: dict) -> dict:
+        """A transfer: the agent's leg leaves (its peer closed) and the customer waits on hold for the next
+        agent, who answers with a new ``offer`` on the same call (the recording goes on)."""
+        session = self.call(req)
+        await self._op_hold(req)
+        session.remove_leg("agent")
+        await self.peers.close(session.call_id, "agent")
+        return {"held": True}
 
     async def _op_mute(self, req: dict) -> dict:
         session = self.call(req)
@@ -240,10 +254,13 @@ class MediaWorker:
         seconds = session.recorder.seconds if session.recorder is not None else 0.0
         session.close()
         meta = self.meta.pop(call_id, {})
-        files = session.recorder.files(relative_to=self.recordings_dir.parent) if session.recorder else None
+        files = session.recorder.files(relative_to=self.recordings_dir) if session.recorder else None
         return {"files": files, "seconds": round(seconds, 3), "started_at": meta.get("started_at"), "known": True}
 
     async def _op_stats(self, req: dict) -> dict:
+        """Calls, peers and the media clock's tick lag; ``reset`` starts a new measuring window."""
+        if req.get("reset"):
+            self.clock.lateness.clear()
         return {
             "calls": len(self.calls),
             "peers": len(self.peers),

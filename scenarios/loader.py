@@ -113,6 +113,7 @@ def load_pack(path: str | Path) -> Pack:
     if kb is not None:
         errors += _check_kb(kb_doc, kb)
     errors += _check_scenarios(scenarios, info, crm, kb)
+    errors += _check_group(path, [sc for _d, sc in scenarios])
 
     if errors:
         raise PackError(errors)
@@ -195,6 +196,13 @@ def _read_rubrics(path: Path, info: PackInfo | None, scenarios: list[Scenario], 
         if not problems:
             rubrics.append(rubric)
     return rubrics
+
+
+def _check_group(path: Path, scenarios: list[Scenario]) -> list[str]:
+    """The pack's group-chat scenarios (group/*.yaml; channels/group/content.py has their schema)."""
+    from channels.group.content import check_group_folder
+
+    return check_group_folder(path, path.name, {sc.id for sc in scenarios if sc.channel == "chat"})
 
 
 def _check_pack_info(doc: YamlDoc, info: PackInfo, path: Path) -> list[str]:

@@ -254,10 +254,62 @@ class Expected(Strict):
     id_decision: Literal["approved", "refused"] | None = None
 
 
+class EmailAttachmentSpec(Strict):
+    """A file the simulated customer attaches (our own writing: a receipt, a photo description...)."""
+
+    name: str
+    content_type: str = "text/plain"
+    text: str  # the file's content; written as UTF-8 bytes
+
+
+class EmailFollowUp(Strict):
+    """A later, new email about the same case (not a reply): sent ``after_seconds`` of sandbox time after the
+    contact is wrapped up, with the ticket number the customer was given as "[T...]" in its subject, so it must
+    thread onto the existing ticket."""
+
+    after_seconds: float = Field(3600, gt=0)
+    subject: str | None = None  # default: the first subject
+    body: list[str] = Field(min_length=1)
+
+
+class EmailSpec(Strict):
+    """How an email scenario's customer writes: the envelope, the encoding of their mail client, attachments,
+    and how they behave between replies (all delays in sandbox seconds)."""
+
+    to: str = "service@kefu.local"
+    from_address: str
+    subject: str
+    charset: Literal["utf-8", "gbk", "gb2312", "gb18030"] = "utf-8"
+    transfer_encoding: Literal["base64", "quoted-printable", "8bit"] = "base64"
+    html: bool = False  # an HTML-only mail (as some webmail clients send)
+    attachments: list[EmailAttachmentSpec] = []
+    reply_delay: tuple[float, float] = (600.0, 2400.0)  # how long they take to answer a reply
+    when_satisfied: Literal["thank", "silence"] = "thank"  # write a thank-you, or just stop writing
+    chase_after: float | None = Field(7200.0, gt=0)  # one "any news?" mail when no reply came by then
+    escalate_after: int | None = Field(None, ge=1)  # replies without progress before they escalate by email
+    escalate_to: str = "complaints@kefu.local"
+    escalate_say: list[str] = []
+    follow_up: EmailFollowUp | None = None
+    sign_off: str | None = None  # the name under their mails; default: the persona's name
+
+    @model_validator(mode="after")
+    def delays(self) -> EmailSpec:
+        lo, hi = self.reply_delay
+        if not 0 <= lo <= hi:
+            raise ValueError("reply_delay: give [shortest, longest] seconds, shortest first")
+        if self.escalate_after is not None and not self.escalate_say:
+            raise ValueError("escalate_say: say what the customer writes when they escalate")
+        return self
+
+
 # Quick phrases a trainee can mark as said on a call (the customer cannot hear words without ASR). "answer" is
 # not one: whether an answer is right is shown by opening the scenario's KB article; forbidden phrases and
 # brush-offs are never self-reported.
 QUICK_PHRASE_MOVES = tuple(m for m in AGENT_MOVES if m not in ("answer", "forbidden", "dismissal"))
+
+
+# Desk actions a caller learns of (the agent tells them) and reacts to as moves (simulator/voice_customer.py).
+CALL_DESK_MOVES = ("verify_identity", "kb_open", "ticket_created", "ticket_escalated", "offer_compensation")
 
 
 class VoiceStage(Strict):
@@ -307,6 +359,7 @@ class Scenario(Strict):
     satisfied_say: list[str] = []  # said when every goal is done
     abandon_say: list[str] = []  # said when patience runs out
     expected: Expected = Expected()
+    email: EmailSpec | None = None  # email scenarios only: how the customer's mail is written and sent
     video: VideoSpec | None = None  # what the customer's camera shows (video scenarios)
     voice: VoiceScript | None = None  # channel voice: how the caller behaves on the phone
 
@@ -337,6 +390,8 @@ class Scenario(Strict):
         for g in self.goals:
             if not any(r.goal == g for r in self.rules):
                 raise ValueError(f"goals: no rule sets goal {g!r}")
+        if (self.channel == "email") != (self.email is not None):
+            raise ValueError("email: an email scenario needs an email block, and only email scenarios have one")
         if self.expected.id_decision and not (self.video and self.video.id_card):
             raise ValueError("expected.id_decision: the scenario shows no id_card (video.id_card)")
         if self.video is not None and self.channel != "video":
@@ -344,6 +399,21 @@ class Scenario(Strict):
         if self.voice is not None:
             if self.channel not in ("voice", "video"):  # a video call's customer speaks like a caller
                 raise ValueError("voice: only a voice or video scenario has a voice script")
+            if self.channel == "voice":
+                # Honesty check: without speech recognition a caller only knows the quick phrases the trainee
+                # marks and the desk actions; a rule on anything else could never fire on a call.
+                seen = set(self.voice.quick_phrases) | set(CALL_DESK_MOVES)
+                if self.answer and self.answer.kb_slug:
+                    seen.add("answer")
+                for i, r in enumerate(self.rules):
+                    if r.on not in seen:
+                        raise ValueError(
+                            f"rules[{i}].on: a caller cannot observe {r.on!r} (not a quick phrase of this scenario"
+                            " nor a desk action)"
+                        )
+                for name, fact in self.customer.facts.items():
+                    if not set(fact.reveal_on) & seen and not any(name in r.reveal for r in self.rules):
+                        raise ValueError(f"customer.facts.{name}.reveal_on: a caller can never be asked this on a call")
             for i, stage in enumerate(self.voice.stages):
                 for g in stage.until:
                     if g not in goals:

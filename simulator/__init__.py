@@ -11,16 +11,21 @@ engine with ``tick`` / ``run_until_idle``.
 
 def init_app(app) -> None:
     from . import models  # noqa: F401  (the Exercise table, for create_all and migrations)
+    from .email_customers import EXT as EMAIL_EXT
+    from .email_customers import EmailCustomers
     from .engine import SimulatorEngine
     from .views import bp
 
     engine = SimulatorEngine(app)
     app.extensions["kefu_simulator"] = engine
+    # Email scenarios' customers write through the SMTP endpoint; the engine hands them their scenarios.
+    engine.email_customers = app.extensions[EMAIL_EXT] = EmailCustomers(app, engine.content)
     app.register_blueprint(bp)
     if app.config.get("SIMULATOR_ENABLED"):
         from routing.ticker import register_periodic
 
         register_periodic(app, engine.tick)
+        register_periodic(app, engine.email_customers.tick)
 
         @app.before_request
         def _start_simulator() -> None:

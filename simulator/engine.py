@@ -92,6 +92,7 @@ class SimulatorEngine(ExerciseSchedule):
         self._recognisers: dict[str, MoveRecogniser] = {}
         self._worker: threading.Thread | None = None
         self._started = False
+        self.email_customers = None  # set by simulator.init_app (EmailCustomers)
         from contacts.events import subscribe
 
         subscribe(self._on_event)
@@ -169,9 +170,13 @@ class SimulatorEngine(ExerciseSchedule):
                 scenario, pack, lang = self.content.find(scenario_id)
             except ContentError as e:
                 raise SimulatorError(str(e)) from e
+            if scenario.channel == "email":  # simulator/email_customers.py: they write through SMTP
+                return self.email_customers.start(
+                    scenario_id, seed=seed, exercise_id=exercise_id, started_by=started_by, reserve_for=reserve_for
+                )
             if scenario.channel != "chat":
                 raise SimulatorError(
-                    f"scenario {scenario_id!r} is a {scenario.channel} scenario; only chat is simulated"
+                    f"scenario {scenario_id!r} is a {scenario.channel} scenario; only chat and email are simulated"
                 )
             if seed is None:
                 seed = random.SystemRandom().randrange(2**31)

@@ -91,6 +91,9 @@ class ExerciseSchedule:
                 continue
             if any(lc.exercise_id == ex_id for lc in self.live.values()):
                 continue
+            mail = getattr(self, "email_customers", None)  # email customers write for hours: wait for them too
+            if mail is not None and mail.live_count(exercise_id=ex_id):
+                continue
             self._running_exercises.discard(ex_id)
             exercise = db.session.get(Exercise, ex_id)
             if exercise is not None and exercise.status == "running":

@@ -184,6 +184,8 @@ class CustomerState:
             if not _verified(data):
                 return None
             moves = ["verify_identity"]
+        elif event_type == "video.id_verification" and data.get("decision") in ("approved", "refused"):
+            moves = [f"id_{data['decision']}"]  # the agent tells the caller the outcome of the ID check
         elif event_type in DESK_MOVES:
             moves = [DESK_MOVES[event_type]]
         else:

@@ -72,7 +72,8 @@ def start_customer():
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         return _error("seed must be a whole number")
     engine = _engine()
-    if current_user.role == "trainee" and engine.live_count(started_by=current_user.id) >= TRAINEE_LIVE_LIMIT:
+    live = engine.live_count(started_by=current_user.id) + engine.email_customers.live_count(started_by=current_user.id)
+    if current_user.role == "trainee" and live >= TRAINEE_LIVE_LIMIT:
         return _error(f"you already have {TRAINEE_LIVE_LIMIT} practice customers in conversation", 409)
     if not engine.content.exists(scenario_id.strip()):
         return _error(f"no scenario {scenario_id.strip()!r}", 404)

@@ -39,7 +39,7 @@ def app(tmp_path, request):
         if url:
             _reset_schema()
         db.engine.dispose()
-    for name in ("kefu_simulator", "kefu_ticker", "kefu_grading"):
+    for name in ("kefu_simulator", "kefu_ticker", "kefu_grading", "kefu_group_audience"):
         svc = app.extensions.get(name)
         if svc is not None and hasattr(svc, "stop"):
             svc.stop()

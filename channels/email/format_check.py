@@ -111,7 +111,8 @@ def check_email_format(
     else:
         evidence["next_steps"] = timing
     evidence["closing"] = _search(CLOSING[lang], text) or moves.get("closing")
-    evidence["signature"] = _search(SIGNATURE[lang], tail)
+    # The whole signature line is the evidence (a grader wants to see "Kefu Mall Customer Service", not a word).
+    evidence["signature"] = next((ln.strip() for ln in tail.split("\n") if _search(SIGNATURE[lang], ln)), None)
 
     forbidden = []
     if moves.get("forbidden"):

@@ -128,6 +128,7 @@ def do_receive_email(raw: bytes, *, mail_from: str, rcpt_tos: list[str], peer: s
             customer_id=customer.id if customer else (earlier.customer_id if earlier else None),
             customer_name=(customer.name if customer else parsed.from_name or sender or None),
             subject=(parsed.subject or "(no subject)")[:200],
+            **_simulated(parsed),
         )
         if customer is not None and customer.name:
             contact.customer_name = customer.name[:80]
@@ -173,6 +174,29 @@ def do_receive_email(raw: bytes, *, mail_from: str, rcpt_tos: list[str], peer: s
         "duplicate": False,
         "threaded_by": threaded_by,
         "ticket_number": data["ticket_number"],
+    }
+
+
+def _simulated(parsed: ParsedEmail) -> dict:
+    """Contact fields for the sandbox's own simulated customer (a validly signed X-Kefu-Simulation header):
+    the scenario, its exercise, the trainee it is reserved for, its level and priority. {} for anyone else."""
+    from .simtag import verify
+
+    fields = verify(current_app.config["SECRET_KEY"], parsed.message_id, parsed.simulation)
+    if fields is None:
+        return {}
+    from scenarios.registry import get_scenario
+
+    scenario = get_scenario(fields["scenario"])
+    if scenario is None or scenario.channel != "email":
+        return {}
+    return {
+        "scenario_id": scenario.id,
+        "simulated": True,
+        "exercise_id": fields["exercise"],
+        "reserved_agent_id": fields["reserve"],
+        "required_level": scenario.level if scenario.level in ("L3", "L4") else None,
+        "priority": 1 if scenario.customer.type == "vip" else 0,
     }
 
 

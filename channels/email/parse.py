@@ -71,6 +71,7 @@ class ParsedEmail:
     ticket_number: str | None = None
     notes: list[str] = field(default_factory=list)
     parse_error: str | None = None
+    simulation: str | None = None  # the X-Kefu-Simulation header, checked by ingest (channels/email/simtag.py)
 
     @property
     def thread_ids(self) -> list[str]:
@@ -283,6 +284,7 @@ def _parse(msg: EmailMessage, raw: bytes, digest: str, notes: list[str], attachm
         references=_ids(_raw_header(msg, "References")),
         ticket_number=ticket_token(subject),
         notes=notes,
+        simulation=clean_str(_raw_header(msg, "X-Kefu-Simulation") or "").strip() or None,
     )
     _body(msg, parsed, attachment_limit)
     defects = [type(d).__name__ for part in msg.walk() for d in part.defects]

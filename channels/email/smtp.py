@@ -149,6 +149,11 @@ def start_smtp(app) -> SmtpEndpoint | None:
     return endpoint
 
 
+def endpoint_of(app) -> SmtpEndpoint | None:
+    """The app's running SMTP endpoint (host and bound port), or None when it is not serving."""
+    return app.extensions.get(_EXT)
+
+
 def stop_smtp(app) -> None:
     endpoint = app.extensions.pop(_EXT, None)
     if endpoint is not None:

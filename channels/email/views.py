@@ -62,6 +62,7 @@ def _thread_event(ev: ContactEvent) -> dict:
 @bp.route("/desk/email")
 @role_required(*AGENT_ROLES)
 def workspace():
+    from channels.chat.views import _categories
     from scenarios.registry import get_pack
 
     lang = current_lang()
@@ -70,8 +71,23 @@ def workspace():
         "email/workspace.html",
         wrap_up_codes=[c.model_dump() for c in pack.wrap_up_codes] if pack else [],
         snippets=[s.model_dump() for s in pack.snippets] if pack else [],
+        categories=_categories(),
+        practice=_practice_scenarios(lang),
         lang=lang,
     )
+
+
+def _practice_scenarios(lang: str) -> list[dict]:
+    """Email scenarios a trainee may practise: those at or below their level."""
+    from accounts.models import LEVEL_RANK
+    from scenarios.registry import list_scenarios
+
+    rank = LEVEL_RANK.get(current_user.level or "L3", 3)
+    return [
+        {"id": s.id, "title": s.title, "level": s.level}
+        for s in list_scenarios(lang=lang, channel="email")
+        if LEVEL_RANK[s.level] <= rank
+    ]
 
 
 @bp.route("/api/email/contacts")

@@ -61,3 +61,61 @@ def api_camera_unavailable(contact_id: int):
         current_user._get_current_object(), contact, str(data.get("reason") or ""), str(data.get("detail") or "")
     )
     return jsonify(ok=True, event=event)
+
+
+def practice_scenarios(lang: str) -> list[dict]:
+    """Video scenarios the current trainee may practise: those at or below their level."""
+    from accounts.models import LEVEL_RANK
+    from scenarios.registry import list_scenarios
+
+    if not current_user.is_authenticated:
+        return []
+    rank = LEVEL_RANK.get(current_user.level or "L3", 3)
+    return [
+        {"id": s.id, "title": s.title, "level": s.level}
+        for s in list_scenarios(lang=lang, channel="video")
+        if LEVEL_RANK[s.level] <= rank
+    ]
+
+
+@bp.app_context_processor
+def _video_practice():
+    # A function, so only the pages that list video practice scenarios (the desk) pay for the look-up.
+    return {"video_practice_scenarios": practice_scenarios}
+
+
+@bp.post("/api/video/practice")
+@role_required(*AGENT_ROLES)
+def api_practice():
+    """A simulated customer of a video scenario calls the trainee (reserved for them)."""
+    from scenarios.registry import get_scenario, scenario_lang
+    from tickets.models import Customer
+
+    from .actions import do_create_video_call
+
+    data = request.get_json(silent=True) or {}
+    scenario = get_scenario(str(data.get("scenario_id") or ""))
+    if scenario is None or scenario.channel != "video":
+        return jsonify(error="choose a video scenario"), 400
+    lang = scenario_lang(scenario.id) or "zh_CN"
+    customer = None
+    if scenario.customer.crm_ref:
+        from sqlalchemy import select
+
+        from extensions import db
+
+        customer = db.session.scalar(
+            select(Customer).where(Customer.ref == scenario.customer.crm_ref, Customer.lang == lang)
+        )
+    contact = do_create_video_call(
+        scenario.queue,
+        lang=lang,
+        scenario_id=scenario.id,
+        simulated=True,
+        # The caller claims to be the CRM customer; the card shown may say otherwise.
+        customer_name=scenario.customer.name,
+        customer_id=customer.id if customer is not None else None,
+        subject=scenario.title,
+        reserved_agent_id=current_user.id,
+    )
+    return jsonify(contact=contact.summary()), 201

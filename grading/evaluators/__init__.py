@@ -16,6 +16,16 @@ from .desk import (
     VerifyBeforeDisclose,
     WrapUpCode,
 )
+from .email import EmailForbiddenPhrases, EmailFormat, EmailResponseTime
+from .group import GroupAnswerTime, GroupForbiddenPhrases, GroupIndividualMoved, GroupNeedsAnswered
+from .livestream import (
+    AudioLevel,
+    ComplaintOffline,
+    FacePresent,
+    LiveForbiddenWords,
+    QuestionsAnswered,
+    ResponseTime,
+)
 from .outcome import CustomerOutcome
 from .phrases import ForbiddenPhrases, RequiredPhrases, StepOrder
 from .timing import FirstResponse, ReplyGaps
@@ -36,6 +46,15 @@ _ALL: tuple[type[BaseEvaluator], ...] = (
     CustomerOutcome,
     TransferNote,
     WrapUpCode,
+    EmailFormat,
+    EmailForbiddenPhrases,
+    EmailResponseTime,
+    QuestionsAnswered,
+    ResponseTime,
+    LiveForbiddenWords,
+    ComplaintOffline,
+    FacePresent,
+    AudioLevel,
     IdVerification,
     FacePresence,
     CameraFraming,
@@ -44,6 +63,10 @@ _ALL: tuple[type[BaseEvaluator], ...] = (
     ResponseLatency,
     TalkRatio,
     HoldTime,
+    GroupNeedsAnswered,
+    GroupAnswerTime,
+    GroupIndividualMoved,
+    GroupForbiddenPhrases,
 )
 
 EVALUATORS: dict[str, type[BaseEvaluator]] = {cls.name: cls for cls in _ALL}

@@ -180,6 +180,8 @@ function selectContact(id) {
   const entry = state.contacts.get(id);
   if (entry) entry.unread = 0;
   panels.contactChanged(entry ? entry.contact : null);
+  // Channel modules (desk_video.js) show their own panels for the selected contact.
+  document.dispatchEvent(new CustomEvent('kefu:contact-selected', { detail: { contact: entry ? entry.contact : null } }));
 }
 
 function renderConversation() {

@@ -1,5 +1,8 @@
 // The email workspace: the agent's email contacts, the thread, a plain-text reply with KB insertion, wrap-up.
 // Customer HTML (already sanitised by the server) is shown only inside a sandboxed iframe with no scripts.
+// Live: the page holds the desk's Socket.IO connection (/desk checks the agent role, joins the agent's room and
+// the rooms of their open contacts), so new mail, assignments and sent replies show at once; a slow poll
+// remains as a safety net when the socket is down.
 import { api, el, readConfig } from './common.js';
 
 const cfg = readConfig('email-config');
@@ -12,6 +15,7 @@ function fmtTime(ts) {
 }
 
 function insertAtCursor(text) {
+  if ($('rich-toggle').checked) { $('reply-rich').focus(); document.execCommand('insertText', false, text); return; }
   const box = $('reply-body');
   const at = box.selectionStart ?? box.value.length;
   box.value = box.value.slice(0, at) + text + box.value.slice(box.selectionEnd ?? at);
@@ -66,6 +70,8 @@ async function openThread(id) {
   $('thread').replaceChildren(...data.events.filter((e) => e.type.startsWith('email.')).map(mailView));
   const active = data.contact.status === 'active';
   $('reply-card').hidden = !active;
+  $('ticket-card').hidden = !active;
+  if (!$('ticket-subject').value) $('ticket-subject').value = data.contact.subject || '';
   $('wrap-card').hidden = !['active', 'wrap_up'].includes(data.contact.status);
   loadList();
 }
@@ -74,8 +80,13 @@ $('send-reply').addEventListener('click', async () => {
   if (!current) return;
   $('reply-status').textContent = '';
   try {
-    const res = await api('POST', `/api/email/contacts/${current}/reply`, { body_text: $('reply-body').value });
+    const rich = $('rich-toggle').checked;
+    // Rich text: the editor's HTML goes as the alternative part (the server sanitises it) with its plain text.
+    const body = rich ? { body_text: $('reply-rich').innerText, html: $('reply-rich').innerHTML }
+      : { body_text: $('reply-body').value };
+    const res = await api('POST', `/api/email/contacts/${current}/reply`, body);
     $('reply-body').value = '';
+    $('reply-rich').replaceChildren();
     $('reply-status').textContent = L.sent;
     $('format-result').replaceChildren(formatView(res.event.data.format));
     openThread(current);
@@ -83,6 +94,41 @@ $('send-reply').addEventListener('click', async () => {
     $('reply-status').textContent = e.message;
   }
 });
+
+$('rich-toggle').addEventListener('change', (e) => {
+  const rich = e.target.checked;
+  if (rich) $('reply-rich').textContent = $('reply-body').value;
+  else $('reply-body').value = $('reply-rich').innerText;
+  $('reply-rich').hidden = !rich;
+  $('rich-tools').hidden = !rich;
+  $('reply-body').hidden = rich;
+});
+for (const b of document.querySelectorAll('#rich-tools button')) {
+  b.addEventListener('click', () => { $('reply-rich').focus(); document.execCommand(b.dataset.cmd); });
+}
+
+$('ticket-create').addEventListener('click', async () => {
+  if (!current) return;
+  try {
+    const res = await api('POST', '/api/tickets', { contact_id: current, subject: $('ticket-subject').value,
+      category: $('ticket-category').value, priority: $('ticket-priority').value });
+    $('ticket-status').textContent = `${L.created} ${res.number || ''}`;
+    openThread(current);
+  } catch (e) {
+    $('ticket-status').textContent = e.message;
+  }
+});
+
+if ($('practice-start')) {
+  $('practice-start').addEventListener('click', async () => {
+    try {
+      await api('POST', '/api/sim/customers', { scenario_id: $('practice-scenario').value });
+      $('practice-status').textContent = L.started;
+    } catch (e) {
+      $('practice-status').textContent = e.message;
+    }
+  });
+}
 
 $('snippet').addEventListener('change', (e) => {
   const s = cfg.snippets[Number(e.target.value)];
@@ -126,5 +172,36 @@ async function insertArticle(lang, slug) {
   insertAtCursor(`${data.article.body}\n`);
 }
 
+// Recorded events that change what the workspace shows.
+const THREAD_EVENTS = new Set(['email.received', 'email.sent', 'email.relayed', 'email.relay_failed',
+  'ticket.created', 'ticket.linked', 'transfer', 'contact.ended', 'wrap_up']);
+const socket = io('/desk', { transports: ['websocket', 'polling'] });
+window.kefuEmail = { socket, get current() { return current; } };
+
+socket.on('connect', async () => {
+  $('live-status').textContent = L.live;
+  loadList();
+  if (current) openThread(current);
+});
+$('go-available').addEventListener('click', () => {
+  socket.emit('set_state', { state: 'available' }, (res) => {
+    $('agent-state').textContent = res && res.ok ? res.agent.state : (res && res.error) || '';
+    $('agent-state').dataset.state = res && res.ok ? res.agent.state : '';
+  });
+});
+socket.on('disconnect', () => { $('live-status').textContent = L.offline; });
+socket.on('event', (msg) => {
+  if (msg.type !== 'contact_event') return;
+  const ev = msg.event;
+  if (ev.type === 'assignment' && ev.data && ev.data.agent_id === cfg.me) {
+    // A newly routed contact: join its room so its later mail reaches this page too.
+    socket.emit('join_contact', { contact_id: ev.contact_id }, () => {});
+    loadList();
+  } else if (THREAD_EVENTS.has(ev.type)) {
+    if (ev.contact_id === current) openThread(current);
+    else loadList();
+  }
+});
+
 loadList();
-setInterval(() => { loadList(); }, 5000);
+setInterval(() => { if (!socket.connected) loadList(); }, 15000);

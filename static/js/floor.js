@@ -44,10 +44,17 @@ function render(snap) {
     el('td', {}, el('a', { href: `/contacts/${c.id}`, title: T.open }, `#${c.id}`)), el('td', {}, c.channel), el('td', {}, c.queue),
     el('td', {}, c.customer_name || ''), el('td', {}, names[c.agent_id] || ''), el('td', {}, T.codes[c.status] || c.status),
     el('td', {}, fmtSeconds(now - c.created_at)),
-    el('td', {}, ['queued', 'active'].includes(c.status) ? el('a', { class: 'monitor', href: `/floor/monitor/${c.id}` }, T.monitor) : ''))));
+    el('td', {}, ['queued', 'active'].includes(c.status) ? el('a', { class: 'monitor', href: monitorUrl(c) }, T.monitor) : ''))));
   alerts.clear();
   for (const a of snap.alerts) alerts.set(a.id, a);
   renderAlerts();
+}
+
+// One-to-many sessions are watched on their own pages; every other contact on the monitor page.
+function monitorUrl(c) {
+  if (c.channel === 'livestream') return `/livestream/${c.id}/watch`;
+  if (c.channel === 'group') return `/group/rooms/${c.id}`;
+  return `/floor/monitor/${c.id}`;
 }
 
 function renderAlerts() {

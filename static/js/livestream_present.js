@@ -113,4 +113,5 @@ $('ls-go-live').addEventListener('click', goLive);
 $('ls-stop').addEventListener('click', stop);
 $('ls-send').addEventListener('click', sendReply);
 $('ls-reply').addEventListener('keydown', (e) => { if (e.key === 'Enter') sendReply(); });
+window.kefuLive = { socket, ask: (event, data) => ask(socket, event, { stream_id: sid, ...data }) };
 camera().catch((e) => showError($('ls-error'), `${T.camError} ${e.message}`));

@@ -90,10 +90,11 @@ socket.on('event', (msg) => {
   else if (msg.type === 'contact_event' && msg.event.contact_id === sid) {
     const ev = msg.event;
     feed.event(ev);
-    if (ev.type === 'livestream.publisher_dropped') { status(T.dropped, T.offline); if (pc) pc.close(); pc = null; }
+    if (ev.type === 'livestream.publisher_dropped' && !ended) { status(T.dropped, T.offline); if (pc) pc.close(); pc = null; }
     if (ev.type === 'livestream.publishing' && ev.data.kind === 'video') retry = setTimeout(watch, 500);
     if (ev.type === 'contact.ended') finish();
   }
 });
+window.kefuLive = { socket, ask: (event, data) => ask(socket, event, { stream_id: sid, ...data }) };
 $('ls-send').addEventListener('click', send);
 $('ls-comment').addEventListener('keydown', (e) => { if (e.key === 'Enter') send(); });

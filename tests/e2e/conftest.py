@@ -38,6 +38,7 @@ def live_server(tmp_path_factory):
         "KEFU_SIMULATOR": "1",
         "PYTHONPATH": str(ROOT),
         "KEFU_SMTP_PORT": "0",  # a free port: never collide with a running sandbox
+        "KEFU_EMAIL_CUSTOMER_PACE": "0.003",  # simulated email customers answer in seconds, not an hour
     }
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)

@@ -21,7 +21,7 @@ def scenario(sid: str, lang: str = "en"):
 
 
 def rubric(lang: str = "en"):
-    return pack(lang).rubrics[0]
+    return next(r for r in pack(lang).rubrics if r.channel == "chat")
 
 
 def ev(type_, actor="system", text=None, data=None, ts=0.0):

@@ -37,12 +37,40 @@ items:
 
 
 def test_shipped_packs_have_a_chat_rubric_per_language():
-    """Both packs ship a valid chat rubric covering L5-L3 with manual items."""
+    """Both packs ship a valid chat rubric covering L5-L3 with manual items (other channels add their own)."""
     for lang in ("en", "zh_CN"):
         rubrics = [r for r in load_pack(PACKS / lang).rubrics if r.channel == "chat"]  # other channels add theirs
         assert len(rubrics) == 1 and rubrics[0].levels == ["L5", "L4", "L3"]
         assert sum(i.points for i in rubrics[0].items) == 100
         assert sum(1 for i in rubrics[0].items if i.scoring == "manual") >= 2
+
+
+def test_shipped_packs_have_a_group_rubric_per_language():
+    """Both packs ship a group-chat rubric of 100 points, its evaluators for the group channel, one manual item."""
+    for lang in ("en", "zh_CN"):
+        (rubric,) = [r for r in load_pack(PACKS / lang).rubrics if r.channel == "group"]
+        assert sum(i.points for i in rubric.items) == 100
+        assert {i.evaluator for i in rubric.items if i.scoring == "auto"} == {
+            "group_needs_answered",
+            "group_answer_time",
+            "group_individual_moved",
+            "group_forbidden_phrases",
+        }
+        assert sum(1 for i in rubric.items if i.scoring == "manual") == 1
+
+
+def test_shipped_packs_have_an_email_rubric_per_language():
+    """Both packs ship an email rubric of 100 points with the email skill codes, the six format parts, the SLA and
+    forbidden phrases as automatic items, and manual items for the grader."""
+    for lang in ("en", "zh_CN"):
+        (rubric,) = [r for r in load_pack(PACKS / lang).rubrics if r.channel == "email"]
+        assert sum(i.points for i in rubric.items) == 100
+        codes = {c for i in rubric.items for c in i.skills}
+        assert {"L5/1.2.2", "L4/1.2.2"} <= codes
+        parts = {i.params.get("part") for i in rubric.items if i.evaluator == "email_format"}
+        assert parts == {"salutation", "acknowledgement", "answer", "next_steps", "closing", "signature"}
+        assert {"email_response_time", "email_forbidden_phrases"} <= {i.evaluator for i in rubric.items}
+        assert sum(1 for i in rubric.items if i.scoring == "manual") >= 2
 
 
 def test_rubric_errors_name_file_line_and_field(tmp_path):

@@ -133,3 +133,33 @@ def test_quick_phrases_and_call_desk_steps_count_as_moves(good_metrics):
     assert order.status == "pass", order.note
     chat = build(events, sid=sc.id, channel="chat")
     assert run("step_order", chat).fraction < 1  # in chat, opening an article is not the answer
+
+
+def test_grading_a_call_with_the_voice_rubric(good_metrics):
+    """The shipped voice rubric grades a simulated call end to end: metric items pass with evidence, quick
+    phrases count, manual items wait for graders, and grading twice gives the same scorecard."""
+    from grading.scoring import grade, scorecard_json
+    from tests.grading.builders import pack, scenario
+
+    sc = scenario("en-voice-order-status")
+    rubric = next(r for r in pack("en").rubrics if r.channel == "voice")
+    events = [
+        ev("assignment", data={"agent_id": 7}, ts=START - 2),
+        ev("call.answered", "agent", ts=START - 1),
+        ev("call.recording", data={"started_at": START, "files": {}}, ts=START),
+        ev("call.quick_phrase", "agent", data={"move": "greeting"}, ts=START + 1),
+        ev("call.quick_phrase", "agent", data={"move": "ask_verification"}, ts=START + 5),
+        ev("crm.verify", "agent", data={"result": "verified", "method": "phone"}, ts=START + 9),
+        ev("kb.open", "agent", data={"slug": "delivery-tracking"}, ts=START + 12),
+        ev("call.quick_phrase", "agent", data={"move": "closing"}, ts=START + 18),
+        ev("call.ended", "agent", ts=START + 21),
+        ev("call.metrics", data=good_metrics, ts=START + 21),
+    ]
+    rec = build(events, sid=sc.id, channel="voice", level="L5")
+    card = grade(rec, rubric)
+    by_id = {i["id"]: i for i in card["items"]}
+    for item in ("greeting", "dead-air", "response-latency", "overtalk", "step-order", "kb-article", "closing"):
+        assert by_id[item]["status"] == "pass", (item, by_id[item])
+    assert by_id["hold-etiquette"]["status"] == "na"
+    assert by_id["voice-tone"]["status"] == "pending"
+    assert scorecard_json(grade(rec, rubric)) == scorecard_json(card)

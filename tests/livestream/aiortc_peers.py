@@ -11,9 +11,12 @@ import numpy as np
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack, VideoStreamTrack
 
+from media.video_render import draw_face
+
 
 class MovingPicture(VideoStreamTrack):
-    """640x480 frames that change every frame (a moving bar), so the encoder has real work to do."""
+    """640x480 frames of a presenter: a face (the video helper's ``draw_face``, which Haar detects) and a moving
+    bar, so the encoder has real work to do every frame."""
 
     def __init__(self, width=640, height=480):
         super().__init__()
@@ -25,6 +28,7 @@ class MovingPicture(VideoStreamTrack):
         img = np.full((self.height, self.width, 3), 90, np.uint8)
         x = (self.n * 8) % self.width
         img[:, x : x + 40] = (40, 200, 240)
+        draw_face(img, self.width // 2, self.height // 2, self.height // 6)
         self.n += 1
         frame = av.VideoFrame.from_ndarray(img, format="bgr24")
         frame.pts, frame.time_base = pts, time_base

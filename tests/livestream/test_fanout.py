@@ -15,7 +15,11 @@ from .aiortc_peers import Viewer, start_publisher, wait_for
 
 
 def run(coro):
-    return asyncio.new_event_loop().run_until_complete(coro)
+    """Run on a fresh loop in its own thread: the e2e tests' Playwright keeps a loop running on this one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result(120)
 
 
 def test_viewers_receive_frames_from_one_shared_encoder(tmp_path):
@@ -104,6 +108,7 @@ def test_late_joiner_gets_a_picture_from_the_next_keyframe(tmp_path):
 
     got, early_frames, keyframes, delay = run(scenario())
     assert got and early_frames > 30
+    assert delay is not None and delay < 5.0  # keyframe on join (or the 1.5 s periodic one), not "never"
     assert keyframes >= 2  # the first one, and the one the late joiner asked for (or the periodic one)
 
 

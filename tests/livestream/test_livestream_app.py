@@ -127,12 +127,14 @@ def test_publish_and_watch_with_one_encoder_then_publisher_drop(app, people, soc
     assert fanout.ENCODERS_ALIVE["video"] == 1 and fanout.ENCODERS_ALIVE["audio"] == 1, fanout.ENCODERS_ALIVE
     assert before == fanout.ENCODERS_ALIVE  # three viewers joined; no encoder was added for them
 
+    for sc in sockets:
+        sc.get_received("/livestream")
     peers.run(pub.close())
-    assert wait_until(
-        lambda: all(received(sc, "contact_event") or False for sc in sockets) or _has(app, sid, "livestream.recording"),
-        40,
-    )
     assert wait_until(lambda: _has(app, sid, "livestream.recording"), 40)
+    time.sleep(0.5)
+    for sc in sockets:  # every viewer's page is told, through the stream's room
+        told = [m["event"]["type"] for m in received(sc, "contact_event")]
+        assert "livestream.publisher_dropped" in told and "livestream.recording" in told
     with app.app_context():
         types = [
             e.type
@@ -147,6 +149,11 @@ def test_publish_and_watch_with_one_encoder_then_publisher_drop(app, people, soc
     assert "livestream.publishing" in types and "livestream.publisher_dropped" in types
     assert types.index("livestream.publisher_dropped") < types.index("livestream.recording")
     assert files["video"]["packets"] > 10 and files["audio"]["seconds"] > 0.5
+    with app.app_context():
+        samples = [s for e in db.session.scalars(db.select(ContactEvent).where(ContactEvent.contact_id == sid,
+                   ContactEvent.type == "livestream.presenter_samples")) for s in e.data["samples"]]  # fmt: skip
+    assert samples and all(s["face"] for s in samples)  # the presenter's face, found by the video helper's Haar
+    assert all(-20 < s["level_dbfs"] < -10 for s in samples if s["level_dbfs"] is not None)  # the -12 dBFS tone
     assert wait_until(lambda: all(v.ended.is_set() for v in viewers), 15)
     for v in viewers:
         peers.run(v.close())

@@ -64,3 +64,22 @@ def test_pages_check_roles(app, client, auth):
     assert client.get(f"/livestream/{sid}/watch").status_code == 403
     assert b"Members day" not in client.get("/livestream").data
     assert client.get("/livestream/99999/watch").status_code == 404
+
+
+def test_livestream_recording_opens_in_the_transcript_and_export(app, client, auth):
+    """A livestream's comments and presenter actions are one contact's recording: the transcript page and the
+    JSON export show them in order."""
+    from livestream.actions import do_mark_answered, do_post_comment
+
+    _setup(app)
+    with app.app_context():
+        ann = db.session.scalar(db.select(factories.User).where(factories.User.username == "ann"))
+        contact = start_livestream(ann, title="Members day", lang="en")
+        seq = do_post_comment(contact, "u9", "Viewer", "How do points work?")["seq"]
+        do_mark_answered(contact, ann.id, seq)
+        sid = contact.id
+    auth.login("gina")
+    assert client.get(f"/contacts/{sid}").status_code == 200
+    data = client.get(f"/contacts/{sid}/export.json").get_json()
+    text = str(data)
+    assert "How do points work?" in text and "livestream.answered" in text

@@ -74,7 +74,7 @@ def test_call_connects_audio_flows_both_ways_and_is_recorded(tmp_path):
     assert "recording_started" in types and "leg_connected" in types
     heard = np.array(client.levels)
     assert (heard > -30).sum() >= 30, "the trainee heard the customer's 1 s clip"
-    root = tmp_path
+    root = tmp_path / "recordings"
     agent = wav_rms(root / done["files"]["legs"]["agent"]["path"])
     customer = wav_rms(root / done["files"]["legs"]["customer"]["path"])
     assert np.abs(agent).max() > 3000, "the agent's tone is recorded"

@@ -132,3 +132,29 @@ def test_format_check_finds_what_is_missing():
         ticket_number="T202611220001",
     )
     assert zh["missing"] == [] and zh["score"] == 1.0
+
+
+def test_rich_text_reply_is_sanitised_and_sent_as_an_alternative(app, send, agent, client, auth):
+    """A rich-text reply goes out as multipart/alternative: the plain text and the HTML with scripts, event
+    handlers and javascript: links removed; the recording keeps the sanitised HTML."""
+    send(raw_text("Hello?", from_addr="rich@example.com"), sender="rich@example.com")
+    with app.app_context():
+        cid = db.session.scalars(select(Contact)).one().id
+    mailbox.fetch("rich@example.com")
+    auth.login("mailagent")
+    html = (
+        "<p>Dear Ms Li,</p><p><b>It ships today.</b><script>alert(1)</script></p>"
+        '<a href="javascript:x()" onclick="y()">x</a>'
+    )
+    resp = client.post(
+        f"/api/email/contacts/{cid}/reply", json={"body_text": "Dear Ms Li,\n\nIt ships today.", "html": html}
+    )
+    assert resp.status_code == 200, resp.get_json()
+    (delivered,) = mailbox.fetch("rich@example.com")
+    assert delivered.get_content_type() == "multipart/alternative"
+    sent_html = delivered.get_body(preferencelist=("html",)).get_content()
+    assert "<b>It ships today.</b>" in sent_html
+    assert "<script" not in sent_html and "onclick" not in sent_html and "javascript:" not in sent_html
+    assert delivered.get_body(preferencelist=("plain",)).get_content().startswith("Dear Ms Li,")
+    (sent,) = _one(app, "email.sent")
+    assert "<script" not in sent.data["html"] and "<b>It ships today.</b>" in sent.data["html"]

@@ -205,3 +205,11 @@ def test_complaints_address_feeds_the_complaints_queue(app, send, agent):
     send(raw_text("I want to complain", to="complaints@kefu.local"), to=["Complaints@kefu.local"])
     (contact,) = _contacts(app)
     assert contact.queue == "email.complaints" and contact.lang == "en"
+
+
+def test_an_agent_holds_five_email_contacts_and_the_sixth_waits(app, send, agent):
+    """Email capacity per agent is 5 by default: six new mails give five active contacts and one queued."""
+    for i in range(6):
+        send(raw_text(f"mail {i}", from_addr=f"c{i}@example.com"), sender=f"c{i}@example.com")
+    statuses = sorted(c.status for c in _contacts(app))
+    assert statuses == ["active"] * 5 + ["queued"]

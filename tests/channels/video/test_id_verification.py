@@ -133,3 +133,34 @@ def test_api_records_and_refuses(app, client, auth):
     assert client.post(url, json={"decision": "approved"}).status_code == 403
     with app.app_context():
         assert len(_events(cid, "video.id_verification")) == 1
+
+
+def test_desk_page_carries_the_video_panel(app, client, auth):
+    """The desk includes the video call panel (hidden until a video contact is shown) and its module, with
+    the hint texts in the page language."""
+    with app.app_context():
+        factories.user("vidpage")
+    auth.login("vidpage")
+    html = client.get("/desk?lang=zh_CN").get_data(as_text=True)
+    assert 'id="video-call"' in html and "js/desk_video.js" in html and 'id="id-check"' in html
+    assert "video-config" in html
+
+
+def test_practice_video_call_is_queued_for_the_trainee(app, client, auth):
+    """Starting video practice creates a simulated video contact reserved for the trainee, with the claimed
+    CRM customer; a chat scenario or an unknown id is refused."""
+    from scenarios.loader import load_pack_into_db
+
+    with app.app_context():
+        factories.user("vidprac", level="L4")
+        load_pack_into_db("scenarios/packs/en")
+    auth.login("vidprac")
+    html = client.get("/desk?lang=en").get_data(as_text=True)
+    assert 'id="video-practice"' in html and "en-video-refund-other-card" in html
+    r = client.post("/api/video/practice", json={"scenario_id": "en-video-refund-other-card"})
+    assert r.status_code == 201, r.get_json()
+    c = r.get_json()["contact"]
+    assert c["channel"] == "video" and c["queue"] == "video.general" and c["simulated"]
+    assert c["customer_name"] == "Jason Brooks" and c["customer_id"] is not None
+    assert client.post("/api/video/practice", json={"scenario_id": "en-delivery-status"}).status_code == 400
+    assert client.post("/api/video/practice", json={"scenario_id": "nope"}).status_code == 400

@@ -1,0 +1,28 @@
+"""Voice calls: the /voice Socket.IO namespace (signalling and call controls), the caller's page, recordings
+served to those who may see the contact, and the media worker behind the message interface."""
+
+from __future__ import annotations
+
+from ..base import BaseChannel
+
+
+class VoiceChannel(BaseChannel):
+    name = "voice"
+    default_capacity = 1
+    label_key = "Voice"
+
+    def init_app(self, app) -> None:
+        from extensions import socketio
+
+        from .cli import media_cli
+        from .namespace import VoiceNamespace
+        from .service import init_media
+        from .views import bp
+
+        app.register_blueprint(bp)
+        app.cli.add_command(media_cli)
+        socketio.on_namespace(VoiceNamespace("/voice"))
+        init_media(app)
+
+    def capacity(self, app) -> int:
+        return int(app.config.get("VOICE_CAPACITY", self.default_capacity))

@@ -1,0 +1,178 @@
+"""The simulated voice customer on a call: voicesim's ``VoiceCustomer`` policy, heard and voiced through the
+call's media. Lives on the media loop.
+
+What the trainee says reaches the policy as turn-taking only (``media.vad.TurnDetector`` on the audio routed
+to the customer): speech start, turn end. Hold/resume, the desk actions (forwarded by the web side) and the
+quick phrases the trainee marks as said reach it as calls. Its utterances are synthesised offline
+(``media.tts``, in a thread: espeak-ng is a blocking C call) and played on the customer leg, each recorded as a
+``call.utterance`` event with its offset in the recording.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from flask import Flask
+
+from media.audio import ClipPlayer
+
+log = logging.getLogger(__name__)
+
+TICK_EVERY = 10  # media ticks (200 ms) between the policy's own ticks
+
+
+async def customer_factory(app: Flask, worker, session, spec: dict):
+    """Build the simulated customer of ``spec`` (``scenario_id``, ``lang``, ``seed``) on ``session``."""
+    from media.worker import MediaRequestError
+
+    loop = asyncio.get_running_loop()
+    try:
+        customer = await loop.run_in_executor(None, _build_policy, app, spec)
+    except LookupError as e:
+        raise MediaRequestError(str(e)) from e
+    return SimulatedCallCustomer(worker, session, customer, spec.get("lang") or "zh_CN")
+
+
+def _build_policy(app: Flask, spec: dict):
+    """The VoiceCustomer for a scenario id, from the loaded content (a thread with an app context)."""
+    from simulator.voice_customer import VoiceCustomer
+
+    with app.app_context():
+        from scenarios.registry import get_scenario
+
+        scenario = get_scenario(spec["scenario_id"])
+        if scenario is None:
+            raise LookupError(f"no scenario {spec['scenario_id']!r}")
+        return VoiceCustomer(scenario, spec.get("lang") or "zh_CN", seed=int(spec.get("seed") or 0))
+
+
+class SimulatedCallCustomer:
+    """Plays a VoiceCustomer on a CallSession's ``customer`` leg."""
+
+    def __init__(self, worker, session, customer, lang: str) -> None:
+        from media.vad import TurnDetector
+
+        self.worker = worker
+        self.session = session
+        self.customer = customer
+        self.lang = lang
+        self.player = ClipPlayer()
+        self.detector = TurnDetector(sample_rate=48000, mode=2)
+        self.closed = False
+        self.hung_up = False
+        self._speaking: asyncio.Task | None = None
+        self._lines: asyncio.Queue = asyncio.Queue()
+        self._last_state: dict | None = None
+        self._ticks = 0
+        session.add_local_leg("customer", self.player, sink=self.hear)
+        self._end: str | None = None  # the caller hangs up after its last line ("satisfied"/"abandoned")
+        self._speaker = asyncio.ensure_future(self._speak_loop())
+
+    def on_connected(self, at: float) -> None:
+        """The agent's audio is up: an outbound callee picks up, an inbound caller starts its clock."""
+        self.say(self.customer.opening(at))
+
+    # -- what the customer hears -----------------------------------------------------------------------------
+
+    def hear(self, pcm, at: float) -> None:
+        if self.closed or self.session.held:
+            return  # on hold the customer hears the hold tone, not the agent
+        for ev in self.detector.feed(pcm, at):
+            if ev.kind == "speech_start":
+                self.say(self.customer.on_agent_speech_start(ev.at))
+            else:
+                self.say(self.customer.on_agent_turn_end(ev.at))
+
+    def tick(self, at: float) -> None:
+        self._ticks += 1
+        if self.closed or self._ticks % TICK_EVERY:
+            return
+        self.say(self.customer.tick(at))
+        self._report_state()
+
+    def on_hold(self) -> None:
+        self.player.clear()
+        self.say(self.customer.on_hold(self.session.seconds))
+
+    def on_resume(self) -> None:
+        self.say(self.customer.on_resume(self.session.seconds))
+
+    def on_desk_action(self, kind: str, detail: dict) -> None:
+        self.say(self.customer.on_desk_action(kind, detail, self.session.seconds))
+
+    def on_quick_phrase(self, move: str) -> None:
+        self.say(self.customer.on_quick_phrase(move, self.session.seconds))
+
+    # -- what the customer says ------------------------------------------------------------------------------
+
+    def say(self, utterances) -> None:
+        for u in utterances or ():
+            if u.interrupt:
+                self.player.clear()
+            self._lines.put_nowait(u)
+
+    async def _speak_loop(self) -> None:
+        from media.tts import synthesise
+
+        loop = asyncio.get_running_loop()
+        while not self.closed:
+            u = await self._lines.get()
+            if u.end:
+                self._end = u.end
+            if not u.text:  # a caller on hold hangs up without a word
+                self._maybe_hang_up()
+                continue
+            try:
+                pcm = await loop.run_in_executor(None, synthesise, u.text, self.lang, u.emotion)
+            except Exception:
+                log.exception("speech synthesis failed for %r", u.text)
+                continue
+            if self.closed:
+                return
+            if u.interrupt:
+                self.player.clear()
+            offset = self._offset()
+            seconds = self.player.enqueue(pcm)
+            self.worker.emit(
+                {
+                    "type": "utterance",
+                    "call_id": self.session.call_id,
+                    "text": u.text,
+                    "move": u.move,
+                    "interrupt": bool(u.interrupt),
+                    "offset": round(offset + self.player.remaining_seconds - seconds, 3),
+                    "seconds": round(seconds, 3),
+                }
+            )
+            self._maybe_hang_up()
+
+    def _offset(self) -> float:
+        """Seconds from the recording's start (the call's media time before the agent connected excluded)."""
+        frame0 = self.worker.meta.get(self.session.call_id, {}).get("frame0")
+        return max(0.0, (self.session.frames - (frame0 or 0)) * 0.02) if frame0 is not None else 0.0
+
+    def _report_state(self) -> None:
+        """Record the caller's state (for leads and graders, hidden from the desk) when its emotion, goals,
+        hold or end change; patience alone drains every tick and is carried along, not a reason to record."""
+        state = self.customer.state
+        key = (state.emotion, state.finished, state.on_hold, state.goals_done)
+        if key != self._last_state:
+            self._last_state = key
+            snap = self.customer.snapshot()
+            self.worker.emit({"type": "customer_state", "call_id": self.session.call_id, "state": snap})
+        self._maybe_hang_up()
+
+    def _maybe_hang_up(self) -> None:
+        # A finished caller still has its last lines to say (the policy releases them on later ticks).
+        end = self._end or (self.customer.state.finished if not getattr(self.customer, "pending", None) else None)
+        if not end or self.hung_up or self.player.playing or not self._lines.empty():
+            return
+        self.hung_up = True
+        reason = "customer_abandoned" if end == "abandoned" else "customer_satisfied"
+        self.worker.emit({"type": "customer_hangup", "call_id": self.session.call_id, "reason": reason})
+
+    def close(self) -> None:
+        self.closed = True
+        self._speaker.cancel()
+        self.player.clear()

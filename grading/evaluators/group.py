@@ -1,0 +1,222 @@
+"""Group-chat evaluators: distinct needs answered, time to first answer per need, individual needs moved to a
+one-to-one chat, forbidden phrases in the agent's posts.
+
+They fold the room's events with the same ``RoomState`` the live room page uses (channels/group/room.py), so
+"answered" means on the scorecard what it meant in the room: a post that reached the customer (a mention, a
+reply, a cluster answer, an announcement, a post to everyone) and answered their need by its keywords
+(simulator.group_match). The needs come from the recording's ``group.opened`` event, not from the content
+files: grading reads only the recording.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..recording import Event, Recording
+from .base import BaseEvaluator, ItemResult, evidence
+
+GROUP = frozenset({"group"})
+
+
+@dataclass
+class NeedFigure:
+    """One need as the room saw it: who asked it first and when, and the first post that answered it."""
+
+    need: dict
+    asked: Event | None = None
+    askers: set = field(default_factory=set)
+    answered: Event | None = None
+    answered_how: str | None = None
+    moved: list[Event] = field(default_factory=list)
+
+    @property
+    def seconds_to_answer(self) -> float | None:
+        if self.asked is None or self.answered is None:
+            return None
+        return self.answered.ts - self.asked.ts
+
+
+def need_figures(recording: Recording) -> dict[str, NeedFigure]:
+    """Per need id, in the order of ``group.opened``: first question, askers, first answer, moves to 1:1."""
+    from channels.group.room import RoomState
+
+    state = RoomState(recording.contact_id)
+    figures: dict[str, NeedFigure] = {}
+    for e in recording.events:
+        ev = {
+            "contact_id": recording.contact_id,
+            "id": e.id,
+            "seq": e.seq,
+            "ts": e.ts,
+            "type": e.type,
+            "actor": e.actor,
+            "text": e.text,
+            "data": e.data,
+        }
+        answered = state.apply(ev)
+        if e.type == "group.opened":
+            figures = {n["id"]: NeedFigure(n) for n in state.needs}
+        elif e.type == "message" and e.actor == "customer":
+            member = state.members.get((e.data or {}).get("member"))
+            if member is not None and member.need in figures and member.asked_seq == e.seq:
+                fig = figures[member.need]
+                fig.askers.add(member.id)
+                fig.asked = fig.asked or e
+        elif e.type == "group.moved_private":
+            need = (e.data or {}).get("need")
+            if need in figures:
+                figures[need].moved.append(e)
+        for m in answered:
+            fig = figures.get(m.need)
+            if fig is not None and fig.answered is None:
+                fig.answered, fig.answered_how = e, m.answered_how
+    return figures
+
+
+class NeedsAnsweredParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pass_share: float = Field(0.8, gt=0, le=1)
+
+
+class GroupNeedsAnswered(BaseEvaluator):
+    """Share of the distinct common needs customers asked that the agent answered in the group (at least one
+    asker reached by a post answering it). Passes at ``pass_share``; the fraction is the share. Evidence: each
+    need's first question and its first answer, or "unanswered". N/A when no common need was asked."""
+
+    name = "group_needs_answered"
+    channels = GROUP
+    Params = NeedsAnsweredParams
+
+    def evaluate(self, recording: Recording, params: NeedsAnsweredParams) -> ItemResult:
+        asked = [f for f in need_figures(recording).values() if f.asked is not None and not f.need.get("individual")]
+        if not asked:
+            return ItemResult.na("no common need was asked")
+        ev = []
+        for f in asked:
+            title = f.need.get("title") or f.need["id"]
+            if f.answered is not None:
+                ev.append(evidence(f.answered, f"answers “{title}” ({f.answered_how}; asked by {len(f.askers)})"))
+            else:
+                ev.append(evidence(f.asked, f"unanswered: “{title}” (asked by {len(f.askers)})"))
+        done = sum(1 for f in asked if f.answered is not None)
+        share = done / len(asked)
+        return ItemResult.of(share >= params.pass_share, ev, f"{done} of {len(asked)} distinct needs answered", share)
+
+
+class AnswerTimeParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    within_seconds: float = Field(120, gt=0)
+    pass_share: float = Field(0.8, gt=0, le=1)
+
+
+class GroupAnswerTime(BaseEvaluator):
+    """Time to first answer per need: from the first customer asking a common need to the first post answering
+    it, within ``within_seconds``. The fraction is the share of asked needs answered in time (unanswered ones
+    count as late); passes at ``pass_share``. N/A when no common need was asked."""
+
+    name = "group_answer_time"
+    channels = GROUP
+    Params = AnswerTimeParams
+
+    def evaluate(self, recording: Recording, params: AnswerTimeParams) -> ItemResult:
+        asked = [f for f in need_figures(recording).values() if f.asked is not None and not f.need.get("individual")]
+        if not asked:
+            return ItemResult.na("no common need was asked")
+        ev, in_time = [], 0
+        for f in asked:
+            title = f.need.get("title") or f.need["id"]
+            secs = f.seconds_to_answer
+            if secs is None:
+                ev.append(evidence(f.asked, f"“{title}”: never answered"))
+                continue
+            ok = secs <= params.within_seconds
+            in_time += ok
+            ev.append(evidence(f.answered, f"“{title}”: first answer {secs:.0f} s after the first question"))
+        share = in_time / len(asked)
+        note = f"{in_time} of {len(asked)} needs answered within {params.within_seconds:g} s"
+        return ItemResult.of(share >= params.pass_share, ev, note, share)
+
+
+class GroupIndividualMoved(BaseEvaluator):
+    """Customers with an individual need (identity verification needed) are moved to a one-to-one chat, not
+    served in the group. The fraction is the share moved; passes when all were. Evidence: the move, or the
+    customer's unmoved question. N/A when nobody asked an individual need."""
+
+    name = "group_individual_moved"
+    channels = GROUP
+
+    def evaluate(self, recording: Recording, params) -> ItemResult:
+        figs = [f for f in need_figures(recording).values() if f.need.get("individual") and f.asked is not None]
+        if not figs:
+            return ItemResult.na("no individual need was asked")
+        from channels.group.room import RoomState
+
+        state = RoomState.replay(
+            recording.contact_id,
+            [
+                {
+                    "contact_id": recording.contact_id,
+                    "seq": e.seq,
+                    "ts": e.ts,
+                    "type": e.type,
+                    "actor": e.actor,
+                    "text": e.text,
+                    "data": e.data,
+                }
+                for e in recording.events
+            ],
+        )
+        individual_ids = {f.need["id"] for f in figs}
+        askers = [m for m in state.members.values() if m.need in individual_ids]
+        moved_events = {(e.data or {}).get("member"): e for f in figs for e in f.moved}
+        by_seq = {e.seq: e for e in recording.events}
+        ev, moved = [], 0
+        for m in askers:
+            if m.id in moved_events:
+                moved += 1
+                ev.append(evidence(moved_events[m.id], f"{m.name} moved to one-to-one chat"))
+            else:
+                ask = by_seq.get(m.asked_seq) if m.asked_seq else None
+                ev.append(evidence(ask, f"{m.name}: individual need left in the group ({m.status})"))
+        share = moved / len(askers) if askers else 0.0
+        return ItemResult.of(moved == len(askers), ev, f"{moved} of {len(askers)} moved to one-to-one", share)
+
+
+class GroupForbiddenParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    include_dismissal: bool = False
+
+
+class GroupForbiddenPhrases(BaseEvaluator):
+    """No agent post in the room (reply or announcement) uses a forbidden phrase of the pack (and brush-offs with
+    ``include_dismissal``). Fails quoting every offending post. N/A when the agent posted nothing."""
+
+    name = "group_forbidden_phrases"
+    channels = GROUP
+    Params = GroupForbiddenParams
+
+    def evaluate(self, recording: Recording, params: GroupForbiddenParams) -> ItemResult:
+        posts = [
+            e
+            for e in recording.events
+            if (e.type == "message" and e.actor in ("agent", "lead")) or e.type == "group.announcement"
+        ]
+        if not posts:
+            return ItemResult.na("the agent posted nothing")
+        if recording.pack is None:
+            return ItemResult.na("no language pack to read the posts with")
+        from ..phrases import pack_recogniser
+
+        rec = pack_recogniser(recording.pack)
+        kinds = ("forbidden", "dismissal") if params.include_dismissal else ("forbidden",)
+        ev = []
+        for p in posts:
+            found = rec.evidence(p.text or "")
+            for kind in kinds:
+                if kind in found:
+                    ev.append(evidence(p, f"{kind}: “{found[kind]}”"))
+        if ev:
+            return ItemResult.of(False, ev, f"{len(ev)} forbidden phrase(s)")
+        return ItemResult.of(True, [], f"none in {len(posts)} posts")

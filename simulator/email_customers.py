@@ -1,0 +1,397 @@
+"""Simulated email customers: they write their scenario's email, send it through the centre's real SMTP
+endpoint, read the trainee's reply from their mailbox, and answer by email as their scenario says.
+
+The customer's mind is the chat simulator's persona (``simulator.persona.CustomerState``, with the same move
+recogniser): a reply is one agent message to it. What it says back becomes the next email:
+- a follow-up question or a complaint (the rules' lines) as a reply in the thread;
+- satisfied: a thank-you, or silence when the scenario says the customer just stops writing;
+- escalation: after ``escalate_after`` replies that moved nothing on, a mail to the complaints address in the
+  same thread (``escalate_say``);
+- no reply within ``chase_after``: one chaser in the thread;
+- after the contact is wrapped up, a scenario's ``follow_up``: a new mail days later with the ticket number the
+  customer was given in its subject, so it must thread onto the existing ticket.
+
+Delays are on the sandbox clock (``clock``): a reply takes ``reply_delay`` seconds to come (faster when upset),
+all scaled by ``EMAIL_CUSTOMER_PACE`` (1 = realistic; a classroom may use 0.05). The ticker calls ``tick``;
+tests call it after advancing the clock. Each reaction is recorded as ``customer.state`` on the contact (the
+grading reads the final emotion from it).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import random
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from email.utils import make_msgid
+
+from flask import current_app, has_app_context
+
+from clock import clock
+
+from .content import ContentError, RegistryContent
+from .email_compose import CHASER, SendError, body_text, compose, send
+from .errors import SimulatorError
+from .moves import MoveRecogniser
+from .persona import CustomerState, Reaction
+
+log = logging.getLogger(__name__)
+EXT = "kefu_email_customers"
+RETRY_SECONDS = 60.0
+MAX_TRIES = 3
+
+
+@dataclass
+class EmailCustomer:
+    """One simulated email customer (across the contacts of their thread)."""
+
+    key: int
+    scenario_id: str
+    lang: str
+    state: CustomerState
+    address: str
+    name: str
+    seed: int
+    exercise_id: int | None = None
+    started_by: int | None = None
+    reserve_for: int | None = None
+    contact_id: int | None = None
+    subject: str = ""
+    last_sent_id: str | None = None  # the customer's own last Message-ID
+    thread_refs: list[str] = field(default_factory=list)
+    last_reply: dict | None = None  # the last reply read: message_id, subject, references
+    ticket_number: str | None = None
+    waiting_since: float | None = None  # when they last wrote and started waiting for a reply
+    chased: bool = False
+    satisfied: bool = False
+    stalled_replies: int = 0
+    escalated: bool = False
+    wrapped_at: float | None = None
+    follow_up_sent: bool = False
+    done: bool = False
+
+
+@dataclass(order=True)
+class _Mail:
+    due: float
+    seq: int
+    key: int = field(compare=False)
+    kind: str = field(compare=False)  # opening | reply | chaser | escalation | follow_up
+    lines: list = field(compare=False, default_factory=list)
+    tries: int = field(compare=False, default=0)
+
+
+class EmailCustomers:
+    """The app's simulated email customers (``app.extensions["kefu_email_customers"]``)."""
+
+    def __init__(self, app, content=None):
+        self.app = app
+        self.content = content or RegistryContent()
+        self.customers: dict[int, EmailCustomer] = {}
+        self._by_address: dict[str, int] = {}
+        self._by_contact: dict[int, int] = {}
+        self._mails: list[_Mail] = []
+        self._inbox: deque[dict] = deque()
+        self._seq = itertools.count(1)
+        self._lock = threading.RLock()
+        self._recognisers: dict[str, MoveRecogniser] = {}
+        from contacts.events import subscribe
+
+        subscribe(self._on_event)
+
+    @property
+    def pace(self) -> float:
+        return float(self.app.config.get("EMAIL_CUSTOMER_PACE", 1.0))
+
+    # -- starting -------------------------------------------------------------------------------------
+
+    def start(self, scenario_id: str, *, seed=None, exercise_id=None, started_by=None, reserve_for=None) -> int:
+        """Send the scenario's opening email through the SMTP endpoint; returns the contact it opened.
+        SimulatorError for an unknown or non-email scenario, or when the endpoint refuses the mail."""
+        try:
+            scenario, pack, lang = self.content.find(scenario_id)
+        except ContentError as e:
+            raise SimulatorError(str(e)) from e
+        if scenario.channel != "email" or scenario.email is None:
+            raise SimulatorError(f"scenario {scenario_id!r} is a {scenario.channel} scenario, not email")
+        if seed is None:
+            seed = random.SystemRandom().randrange(2**31)
+        spec = scenario.email
+        with self._lock:
+            key = next(self._seq)
+            rec = self._recognisers.get(lang)
+            if rec is None or rec.pack is not pack:
+                rec = self._recognisers[lang] = MoveRecogniser(pack)
+            address = self._free_address(spec.from_address, key)
+            cust = EmailCustomer(
+                key,
+                scenario.id,
+                lang,
+                CustomerState(scenario, pack, seed, recogniser=rec),
+                address,
+                spec.sign_off or scenario.customer.name,
+                seed,
+                exercise_id,
+                started_by,
+                reserve_for,
+                subject=spec.subject,
+            )
+            self.customers[key] = cust
+            self._by_address[address] = key
+        mail = _Mail(clock.timestamp(), 0, key, "opening", list(scenario.opening))
+        contact_id = self._send(cust, mail)
+        if contact_id is None:
+            self._forget(cust)
+            raise SimulatorError("the SMTP endpoint did not record the customer's email")
+        return contact_id
+
+    def _free_address(self, address: str, key: int) -> str:
+        """The scenario's address, or a plus-address of it when another live customer already uses it (each
+        customer needs their own mailbox)."""
+        address = address.lower()
+        if address not in self._by_address:
+            return address
+        local, _, domain = address.partition("@")
+        return f"{local}+{key}@{domain}"
+
+    def live_count(self, *, exercise_id: int | None = None, started_by: int | None = None) -> int:
+        """Customers still writing (optionally of one exercise, or started by one user)."""
+        with self._lock:
+            return sum(
+                1
+                for c in self.customers.values()
+                if not c.done
+                and (exercise_id is None or c.exercise_id == exercise_id)
+                and (started_by is None or c.started_by == started_by)
+            )
+
+    # -- driving --------------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Read new replies, wrap-ups and due mails on the sandbox clock and act on them."""
+        with self._lock:
+            now = clock.timestamp()
+            while self._inbox:
+                self._apply(self._inbox.popleft(), now)
+            for cust in list(self.customers.values()):
+                self._timers(cust, now)
+            due = []
+            while self._mails and self._mails[0].due <= now:
+                due.append(heapq.heappop(self._mails))
+            pending = {m.key for m in self._mails} | {m.key for m in due}
+            for cust in [c for c in self.customers.values() if c.done and c.key not in pending]:
+                self._forget(cust)  # nothing more to write: free their mailbox address
+        for mail in due:  # SMTP outside the lock: ingest publishes events our listener queues
+            cust = self.customers.get(mail.key)
+            if cust is not None:  # a satisfied customer's thank-you still goes out
+                self._send(cust, mail)
+
+    def next_due(self) -> float | None:
+        with self._lock:
+            return self._mails[0].due if self._mails else None
+
+    def _on_event(self, payload: dict) -> None:
+        """Listener: replies delivered to our customers' mailboxes and the end of their contacts."""
+        if not (has_app_context() and current_app._get_current_object() is self.app):
+            return
+        if payload.get("type") == "email_delivered" and payload.get("to") in self._by_address:
+            self._inbox.append({"kind": "mail", "to": payload["to"]})
+        elif payload.get("type") == "contact_event":
+            ev = payload.get("event") or {}
+            if ev.get("contact_id") in self._by_contact and ev.get("type") in ("wrap_up", "contact.ended"):
+                self._inbox.append({"kind": "closed", "contact_id": ev["contact_id"], "ts": ev.get("ts")})
+
+    def _apply(self, item: dict, now: float) -> None:
+        if item["kind"] == "closed":
+            cust = self.customers.get(self._by_contact.get(item["contact_id"], -1))
+            if cust is not None and cust.contact_id == item["contact_id"] and cust.wrapped_at is None:
+                cust.wrapped_at = float(item.get("ts") or now)
+                spec = cust.state.scenario.email
+                if not spec.follow_up or cust.follow_up_sent:
+                    cust.done = True  # the case is closed and they have nothing more to write
+            return
+        from channels.email import mailbox
+        from channels.email.parse import TICKET_TOKEN_RE
+
+        cust = self.customers.get(self._by_address.get(item["to"], -1))
+        if cust is None or cust.done:
+            return
+        for msg in mailbox.fetch(cust.address):  # the customer opens their inbox
+            body = msg.get_body(preferencelist=("plain", "html"))
+            text = body.get_content() if body is not None else ""
+            cust.last_reply = {
+                "message_id": msg["Message-ID"],
+                "subject": " ".join(str(msg["Subject"] or "").split()),
+                "references": str(msg["References"] or "").split(),
+            }
+            token = TICKET_TOKEN_RE.search(cust.last_reply["subject"]) or TICKET_TOKEN_RE.search(text)
+            if token:
+                cust.ticket_number = token.group(1).upper()
+            cust.waiting_since = None
+            cust.chased = False
+            self._react(cust, cust.state.on_agent_message(text, now), now)
+
+    def _react(self, cust: EmailCustomer, reaction: Reaction, now: float) -> None:
+        spec = cust.state.scenario.email
+        progress = bool(reaction.goals_done or reaction.revealed or reaction.end == "satisfied")
+        cust.stalled_replies = 0 if progress else cust.stalled_replies + 1
+        kind, lines = "reply", list(reaction.lines)
+        if reaction.end == "satisfied" and spec.when_satisfied == "silence":
+            kind, lines = "silence", []
+        elif (
+            spec.escalate_after is not None
+            and not cust.escalated
+            and cust.stalled_replies >= spec.escalate_after
+            and reaction.end is None
+        ):
+            cust.escalated = True
+            cust.state.emotion = min(3, cust.state.emotion + 1)
+            kind, lines = "escalation", [*lines, *spec.escalate_say]
+        self._record_state(cust, reaction, kind)
+        if reaction.end:
+            cust.satisfied = reaction.end == "satisfied"
+            cust.done = not (spec.follow_up and not cust.follow_up_sent)
+        if lines:
+            upset = 1.0 - 0.15 * cust.state.emotion  # an upset customer answers sooner
+            lo, hi = spec.reply_delay
+            delay = cust.state.rng.uniform(lo, hi) * upset * self.pace
+            heapq.heappush(self._mails, _Mail(now + delay, next(self._seq), cust.key, kind, lines))
+
+    def _timers(self, cust: EmailCustomer, now: float) -> None:
+        spec = cust.state.scenario.email
+        if cust.done:
+            return
+        if (
+            spec.chase_after
+            and cust.waiting_since is not None
+            and not cust.chased
+            and not cust.satisfied
+            and cust.wrapped_at is None
+            and now - cust.waiting_since >= spec.chase_after * self.pace
+        ):
+            cust.chased = True
+            cust.state.emotion = min(3, cust.state.emotion + 1)  # waiting long for an answer upsets them
+            line = cust.state.rng.choice(CHASER["zh_CN" if cust.lang.startswith("zh") else "en"])
+            heapq.heappush(self._mails, _Mail(now, next(self._seq), cust.key, "chaser", [line]))
+        if (
+            spec.follow_up
+            and not cust.follow_up_sent
+            and cust.wrapped_at is not None
+            and now - cust.wrapped_at >= spec.follow_up.after_seconds * self.pace
+        ):
+            cust.follow_up_sent = True
+            heapq.heappush(self._mails, _Mail(now, next(self._seq), cust.key, "follow_up", list(spec.follow_up.body)))
+
+    # -- sending --------------------------------------------------------------------------------------
+
+    def _send(self, cust: EmailCustomer, mail: _Mail) -> int | None:
+        """Compose and send one mail; returns the contact it was recorded on (None when it failed)."""
+        from channels.email.simtag import sign
+        from channels.email.smtp import endpoint_of
+
+        spec = cust.state.scenario.email
+        endpoint = endpoint_of(self.app)
+        if endpoint is None:
+            raise SimulatorError("the SMTP endpoint is not running")
+        reply = cust.last_reply
+        to, subject, in_reply_to, refs = spec.to, cust.subject, None, []
+        if mail.kind == "follow_up":
+            base = spec.follow_up.subject or cust.subject
+            if cust.ticket_number:  # a new mail quoting the ticket number they were given
+                subject = f"{base} [{cust.ticket_number}]"
+            elif reply:  # no number: they answer the last mail they got, days later
+                subject, in_reply_to, refs = reply["subject"], reply["message_id"], reply["references"]
+            self._fresh_mind(cust)
+        elif mail.kind != "opening":
+            if reply:
+                subject, in_reply_to, refs = reply["subject"], reply["message_id"], reply["references"]
+                if not subject.lower().startswith(("re:", "回复")):
+                    subject = "Re: " + subject
+            elif cust.last_sent_id:  # a chaser before any reply: answers their own mail
+                subject, in_reply_to, refs = "Re: " + cust.subject, cust.last_sent_id, cust.thread_refs
+            if mail.kind == "escalation":
+                to = spec.escalate_to
+        # The signature covers the Message-ID, so the id is chosen first.
+        msgid = make_msgid(domain=cust.address.rsplit("@", 1)[-1])
+        fields = {"scenario": cust.scenario_id, "exercise": cust.exercise_id, "reserve": cust.reserve_for}
+        raw, msgid = compose(
+            spec,
+            from_name=cust.state.scenario.customer.name,
+            from_address=cust.address,
+            to=to,
+            subject=subject,
+            text=body_text(mail.lines, cust.name, cust.lang),
+            in_reply_to=in_reply_to,
+            references=refs,
+            attachments=mail.kind == "opening",
+            message_id=msgid,
+            sim_header=sign(self.app.config["SECRET_KEY"], msgid, **fields),
+        )
+        try:
+            contact_id = send(endpoint.host, endpoint.port, cust.address, to, raw)
+        except SendError as e:
+            log.warning("simulated email customer %s: %s", cust.address, e)
+            if e.temporary and mail.tries + 1 < MAX_TRIES:
+                mail.tries += 1
+                mail.due = clock.timestamp() + RETRY_SECONDS
+                with self._lock:
+                    heapq.heappush(self._mails, mail)
+            return None
+        with self._lock:
+            cust.last_sent_id = msgid
+            cust.thread_refs = [*refs, *([in_reply_to] if in_reply_to else [])][-10:]
+            cust.waiting_since = clock.timestamp()
+            cust.chased = cust.chased and mail.kind == "chaser"
+            if contact_id is not None and contact_id != cust.contact_id:
+                cust.contact_id = contact_id
+                cust.wrapped_at = None
+                self._by_contact[contact_id] = cust.key
+        return contact_id
+
+    def _fresh_mind(self, cust: EmailCustomer) -> None:
+        """A follow-up days later is a new conversation about the same case: the customer again needs an
+        answer (their goals start over), in the mood the last one left them in."""
+        old = cust.state
+        new = CustomerState(old.scenario, old.pack, old.seed + 1, recogniser=old.recogniser)
+        new.emotion = max(old.emotion, 1)  # having to write again is annoying
+        cust.state = new
+        cust.stalled_replies = 0
+        cust.satisfied = False
+        cust.escalated = False
+
+    def _record_state(self, cust: EmailCustomer, reaction: Reaction, kind: str) -> None:
+        """``customer.state`` on the contact, as the chat engine records it (grading reads the last one)."""
+        from contacts.events import append_event, publish_contact_event
+        from extensions import db
+
+        if cust.contact_id is None:
+            return
+        snap = cust.state.snapshot()
+        data = {
+            "emotion": snap["emotion"],
+            "emotion_name": snap["emotion_name"],
+            "emotion_delta": reaction.emotion_delta,
+            "moves": list(reaction.moves),
+            "reaction": kind if kind in ("escalation", "silence") else reaction.kind,
+            "goals_done": snap["goals_done"],
+            "goals": list(cust.state.scenario.goals),
+            "revealed": snap["revealed"],
+            "end": reaction.end,
+            "channel": "email",
+        }
+        try:
+            ev, _ = append_event(cust.contact_id, "customer.state", "simulator", data=data)
+            publish_contact_event(ev)
+        except Exception:
+            db.session.rollback()
+            log.exception("could not record the customer state of contact %s", cust.contact_id)
+
+    def _forget(self, cust: EmailCustomer) -> None:
+        with self._lock:
+            cust.done = True
+            self.customers.pop(cust.key, None)
+            if self._by_address.get(cust.address) == cust.key:
+                self._by_address.pop(cust.address, None)

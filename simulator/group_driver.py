@@ -1,0 +1,250 @@
+"""GroupAudienceDriver: runs the simulated audiences of group rooms on the sandbox clock.
+
+Like the chat simulator (simulator/engine.py), it listens to recorded events (``contacts.events.subscribe``) and
+only queues those of the rooms it drives; ``tick`` (the app's ticker, or a test) applies them to the customers'
+minds (simulator/group_audience.py) and carries out what is due through the same actions a person's page uses
+(``channels.group.actions``: join, post, leave). Each reaction of a mind is recorded as a ``customer.state``
+event on the room (member, what it recognised and how), which the agent never sees.
+
+Minds are in memory: a restart ends the audience (the recording stays whole; the room's agent can close it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+from flask import current_app, has_app_context
+
+from clock import clock
+from contacts.actions import ActionError
+from extensions import db
+
+from .group_audience import GroupCustomer, Line, plan_audience
+
+log = logging.getLogger(__name__)
+WATCHED = frozenset({"message", "group.announcement", "group.moved_private", "contact.ended", "wrap_up"})
+
+
+@dataclass
+class LiveRoom:
+    room_id: int
+    scenario: object
+    lang: str
+    customers: list[GroupCustomer]
+    by_member: dict[str, GroupCustomer] = field(default_factory=dict)
+
+
+@dataclass(order=True)
+class _Due:
+    due: float
+    seq: int
+    room_id: int = field(compare=False)
+    index: int = field(compare=False)
+    kind: str = field(compare=False)  # join | post | leave
+    line: Line | None = field(compare=False, default=None)
+
+
+class GroupAudienceDriver:
+    """Stored as ``app.extensions["kefu_group_audience"]``."""
+
+    def __init__(self, app):
+        self.app = app
+        self.rooms: dict[int, LiveRoom] = {}
+        self._ids: set[int] = set()
+        self._due: list[_Due] = []
+        self._seq = itertools.count()
+        self._inbox: deque[dict] = deque()
+        self._lock = threading.RLock()
+        from contacts.events import subscribe
+
+        subscribe(self._on_event)
+
+    def stop(self) -> None:
+        from contacts.events import unsubscribe
+
+        unsubscribe(self._on_event)
+
+    def start_room(self, room_id: int, scenario, lang: str, size: int, mix, seed: int) -> None:
+        """Plan the room's audience and schedule each customer's joining on the sandbox clock."""
+        with self._lock:
+            customers = plan_audience(scenario, size, mix, seed)
+            self.rooms[room_id] = LiveRoom(room_id, scenario, lang, customers)
+            self._ids.add(room_id)
+            now = clock.timestamp()
+            for c in customers:
+                self._push(now + c.join_after, room_id, c.index, "join")
+
+    def stop_room(self, room_id: int) -> None:
+        with self._lock:
+            self.rooms.pop(room_id, None)
+            self._ids.discard(room_id)
+            self._due = [d for d in self._due if d.room_id != room_id]
+            heapq.heapify(self._due)
+
+    def live_members(self, room_id: int) -> int:
+        room = self.rooms.get(room_id)
+        return sum(1 for c in room.customers if c.status not in ("left", "private")) if room else 0
+
+    # -- driving ------------------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Apply queued events, carry out what is due, and let waiting customers lose patience."""
+        with self._lock, self._context():
+            now = clock.timestamp()
+            for _ in range(20):
+                progressed = self._drain()
+                progressed = self._run_due(now) or progressed
+                if not progressed:
+                    break
+            for room in list(self.rooms.values()):
+                for c in room.customers:
+                    lines = c.on_tick(now, room.scenario)
+                    if lines:
+                        self._schedule(room, c, lines, now, reason="patience")
+            self._run_due(now)
+
+    def next_due(self) -> float | None:
+        with self._lock:
+            return self._due[0].due if self._due else None
+
+    def run_for(self, seconds: float, step: float = 1.0) -> None:
+        """Advance the sandbox clock by ``seconds`` in steps, ticking each step (tests, benchmarks)."""
+        left = seconds
+        self.tick()
+        while left > 0:
+            jump = min(step, left)
+            clock.advance(jump)
+            left -= jump
+            self.tick()
+
+    # -- internals ----------------------------------------------------------------------------------------
+
+    def _context(self):
+        if has_app_context() and current_app._get_current_object() is self.app:
+            return contextlib.nullcontext()
+        return self.app.app_context()
+
+    def _on_event(self, payload: dict) -> None:
+        if payload.get("type") != "contact_event":
+            return
+        ev = payload.get("event") or {}
+        if ev.get("contact_id") not in self._ids or ev.get("type") not in WATCHED:
+            return
+        if ev["type"] == "message" and ev.get("actor") == "customer":
+            return
+        if not (has_app_context() and current_app._get_current_object() is self.app):
+            return
+        self._inbox.append(ev)
+
+    def _drain(self) -> bool:
+        progressed = False
+        while self._inbox:
+            ev = self._inbox.popleft()
+            progressed = True
+            room = self.rooms.get(ev["contact_id"])
+            if room is None:
+                continue
+            try:
+                self._apply(room, ev)
+            except Exception:
+                db.session.rollback()
+                log.exception("group audience could not apply event %s", ev.get("id"))
+        return progressed
+
+    def _apply(self, room: LiveRoom, ev: dict) -> None:
+        ts = float(ev["ts"])
+        if ev["type"] in ("contact.ended", "wrap_up"):
+            self.stop_room(room.room_id)
+            return
+        if ev["type"] == "group.moved_private":
+            c = room.by_member.get((ev.get("data") or {}).get("member"))
+            if c is not None:
+                self._drop(room.room_id, c.index)
+                self._schedule(room, c, c.on_moved(room.scenario), ts, reason="moved")
+            return
+        for c in room.customers:
+            lines = c.on_agent_post(ev, room.scenario)
+            if lines or c.answered_seq == ev["seq"]:
+                self._schedule(room, c, lines, ts, reason="answered")
+
+    def _schedule(self, room: LiveRoom, c: GroupCustomer, lines: list[Line], ts: float, *, reason: str) -> None:
+        self._record_state(room, c, reason)
+        at = ts
+        for line in lines:
+            at += line.delay
+            self._push(at, room.room_id, c.index, "leave" if line.text is None else "post", line)
+
+    def _record_state(self, room: LiveRoom, c: GroupCustomer, reason: str) -> None:
+        from channels.group.actions import do_record_member_state
+
+        if c.member_id is None:
+            return
+        data = {
+            "member": c.member_id,
+            "kind": c.kind,
+            "need": c.need["id"] if c.need else None,
+            "status": c.status,
+            "reaction": reason,
+            "answered_seq": c.answered_seq,
+            "answered_how": c.answered_how,
+        }
+        try:
+            do_record_member_state(room.room_id, data)
+        except Exception:
+            db.session.rollback()
+            log.exception("could not record a group member's state in room %s", room.room_id)
+
+    def _push(self, due: float, room_id: int, index: int, kind: str, line: Line | None = None) -> None:
+        heapq.heappush(self._due, _Due(due, next(self._seq), room_id, index, kind, line))
+
+    def _drop(self, room_id: int, index: int) -> None:
+        self._due = [d for d in self._due if not (d.room_id == room_id and d.index == index)]
+        heapq.heapify(self._due)
+
+    def _run_due(self, now: float) -> bool:
+        progressed = False
+        while self._due and self._due[0].due <= now:
+            item = heapq.heappop(self._due)
+            progressed = True
+            room = self.rooms.get(item.room_id)
+            if room is not None:
+                self._perform(room, room.customers[item.index], item)
+        return progressed
+
+    def _perform(self, room: LiveRoom, c: GroupCustomer, item: _Due) -> None:
+        """Carry out one due thing through the room's customer-side actions."""
+        from channels.group.actions import do_join_group_member, do_leave_group_member, do_post_group_message
+        from channels.group.recording import get_room
+
+        try:
+            contact = get_room(room.room_id)
+            if item.kind == "join":
+                c.member_id, _ = do_join_group_member(contact, c.name, simulated=True)
+                room.by_member[c.member_id] = c
+                for line in c.opening(room.scenario):
+                    self._push(item.due + line.delay, room.room_id, c.index, "post", line)
+            elif item.kind == "post":
+                line = item.line
+                ev, _ = do_post_group_message(
+                    contact,
+                    c.member_id,
+                    line.text,
+                    need=line.need,
+                    kind=line.kind,
+                    client_id=f"gsim-{room.room_id}-{c.index}-{item.seq}",
+                )
+                c.on_posted(float(ev["ts"]), line.kind)
+            elif item.kind == "leave":
+                do_leave_group_member(contact, c.member_id, "impatient" if c.status == "left" else "left")
+        except ActionError as e:
+            db.session.rollback()
+            log.info("group room %s member %s: %s refused: %s", room.room_id, c.member_id, item.kind, e)
+        except Exception:
+            db.session.rollback()
+            log.exception("group room %s member %s: %s failed", room.room_id, c.member_id, item.kind)

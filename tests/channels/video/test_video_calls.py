@@ -1,0 +1,128 @@
+"""Simulated video calls end to end: the ACD gives the trainee a video practice call, the trainee (an aiortc
+peer sending a face and a voice) answers through /voice; the customer's camera shows the ID card, the
+simulated customer speaks and hears the ID decision, the server records the trainee's camera hints and the
+final figures at hang-up."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+
+from media.face_analysis import analyse_frame
+from media.rtc_client import ToneTrack
+from scenarios.loader import load_pack_into_db
+from tests.channels.voice.conftest import agent_sockets, contact_status, events_of, wait_for
+from tests.media.faces import face_frame
+from tests.media.test_video_tracks import StillTrack
+
+
+class VideoClient:
+    """A trainee's browser on a video call: microphone and camera out; the customer's audio and video in."""
+
+    def __init__(self, image=None):
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.pc.addTrack(ToneTrack(150, voice=True, speaking=False))  # silent: the caller speaks first
+        if image is not None:
+            self.pc.addTrack(StillTrack(image))
+        else:
+            self.pc.addTransceiver("video", direction="recvonly")
+        self.frames = []
+        self.audio_frames = 0
+        self._tasks = []
+        self.pc.on("track", lambda t: self._tasks.append(asyncio.ensure_future(self._read(t))))
+
+    async def _read(self, track):
+        try:
+            while True:
+                frame = await track.recv()
+                if track.kind == "video":
+                    self.frames = [*self.frames[-4:], frame]
+                else:
+                    self.audio_frames += 1
+        except (MediaStreamError, asyncio.CancelledError):
+            pass
+
+    async def offer(self):
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        return self.pc.localDescription.sdp
+
+    async def accept(self, sdp):
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp, "answer"))
+
+    async def close(self):
+        for t in self._tasks:
+            t.cancel()
+        await self.pc.close()
+
+
+def _practice_call(app, make_user, scenario_id):
+    with app.app_context():
+        load_pack_into_db("scenarios/packs/en")
+    make_user("vagent", level="L4")
+    desk, voice, http = agent_sockets(app, "vagent")
+    r = http.post("/api/video/practice", json={"scenario_id": scenario_id})
+    assert r.status_code == 201, r.get_json()
+    cid = r.get_json()["contact"]["id"]
+    wait_for(lambda: contact_status(app, cid) == "active")
+    return cid, desk, voice, http
+
+
+def _answer(browsers, voice, cid, image):
+    client = browsers.run(_make(image))
+    sdp = browsers.run(client.offer())
+    res = voice.emit("answer", {"contact_id": cid, "sdp": sdp}, namespace="/voice", callback=True)
+    assert res["ok"], res
+    assert "m=video" in res["sdp"]
+    browsers.run(client.accept(res["sdp"]))
+    return client
+
+
+async def _make(image):
+    return VideoClient(image)
+
+
+def test_simulated_video_call_with_id_check(voice_app, make_user, browsers):
+    """The trainee sees the card and hears the customer; the server sees the trainee's face (hint ok); the
+    refusal is recorded and the customer reacts to it by voice; hang-up records the final camera summary."""
+    app = voice_app
+    cid, desk, voice, http = _practice_call(app, make_user, "en-video-refund-other-card")
+    client = _answer(browsers, voice, cid, face_frame())
+    wait_for(lambda: len(client.frames) >= 3, timeout=20)
+    img = client.frames[-1].to_ndarray(format="bgr24")
+    assert img.shape == (480, 640, 3) and analyse_frame(img).face
+    wait_for(lambda: events_of(app, cid, "call.connected"), timeout=20)
+    wait_for(lambda: [e for e in events_of(app, cid, "video.camera_hint") if e["data"]["hint"] == "ok"], timeout=20)
+    wait_for(lambda: events_of(app, cid, "call.utterance"), timeout=30)  # the customer's opening, by voice
+    r = http.post(
+        f"/api/video/contacts/{cid}/id-verification",
+        json={"decision": "refused", "reason": "The card is not in the account holder's name."},
+    )
+    assert r.status_code == 200, r.get_json()
+    wait_for(
+        lambda: [e for e in events_of(app, cid, "call.utterance") if "supposed to do" in (e["text"] or "")],
+        timeout=30,
+    )
+    res = voice.emit("hang_up", {"contact_id": cid}, namespace="/voice", callback=True)
+    assert res["ok"], res
+    final = wait_for(lambda: [e for e in events_of(app, cid, "video.camera_summary") if e["data"]["final"]])
+    assert final[0]["data"]["face_present_ratio"] >= 0.8 and final[0]["data"]["samples"] >= 4
+    assert contact_status(app, cid) == "wrap_up"
+    assert client.audio_frames > 50
+    browsers.run(client.close())
+
+
+def test_voice_only_trainee_still_sees_the_customer(voice_app, make_user, browsers):
+    """Without a camera the trainee's browser offers to receive video only: the call connects, the customer's
+    camera arrives, and no camera figures are recorded (the browser reports the missing camera itself)."""
+    app = voice_app
+    cid, desk, voice, http = _practice_call(app, make_user, "en-video-purifier-guidance")
+    r = http.post(f"/api/video/contacts/{cid}/camera-unavailable", json={"reason": "permission_denied"})
+    assert r.status_code == 200
+    client = _answer(browsers, voice, cid, None)
+    wait_for(lambda: len(client.frames) >= 3, timeout=20)
+    voice.emit("hang_up", {"contact_id": cid}, namespace="/voice", callback=True)
+    assert not events_of(app, cid, "video.camera_hint")
+    assert events_of(app, cid, "video.camera_unavailable")[0]["data"]["reason"] == "permission_denied"
+    browsers.run(client.close())

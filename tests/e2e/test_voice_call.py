@@ -1,0 +1,91 @@
+"""Chromium with fake media devices: a trainee answers a simulated voice call on the desk, holds and resumes,
+hangs up; the recording plays on the contact page."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import CHROMIUM, login
+
+pytestmark = pytest.mark.e2e
+
+SCENARIO = "en-voice-order-status"  # a calm caller asking where her smartwatch is (demo pack, L5)
+MEDIA_FLAGS = [
+    "--use-fake-device-for-media-stream",  # a beeping fake microphone
+    "--use-fake-ui-for-media-stream",  # microphone permission granted without a prompt
+    "--allow-loopback-in-peer-connection",
+]
+
+
+@pytest.fixture
+def media_context(playwright_instance, tmp_path):
+    ctx = playwright_instance.chromium.launch_persistent_context(
+        str(tmp_path / "voice-profile"),
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            *MEDIA_FLAGS,
+        ],
+    )
+    ctx.set_default_timeout(20000)
+    yield ctx
+    ctx.close()
+
+
+def test_trainee_answers_holds_resumes_hangs_up_and_the_recording_plays(live_server, media_context):
+    """Answer a simulated caller with the (fake) microphone, hold and resume, hang up; the contact page's
+    audio element plays the stereo recording, whose length matches the call."""
+    page = media_context.new_page()
+    login(page, live_server, "trainee_en")
+    page.goto(f"{live_server}/desk?lang=en")
+    page.wait_for_function("window.kefuDesk && window.kefuDesk.socket.connected")
+    page.click("#go-available")
+    page.wait_for_function("document.getElementById('agent-state').dataset.state === 'available'")
+    page.select_option("#voice-practice-scenario", SCENARIO)
+    page.click("#voice-practice-start")
+    page.wait_for_selector("#voice-call:not([hidden])", timeout=20000)
+    page.wait_for_function("document.getElementById('call-status').textContent === 'Incoming call'")
+    contact_id = page.evaluate("window.kefuDesk.state.current")
+
+    page.click("#call-answer")
+    page.wait_for_function("document.getElementById('call-status').textContent === 'On the call'", timeout=30000)
+    assert page.is_enabled("#call-hold")
+    page.wait_for_timeout(4000)  # the caller speaks (its opening) after the fake microphone's first beeps
+    page.click("#call-hold")
+    page.wait_for_function("document.getElementById('call-status').textContent === 'Customer on hold'")
+    assert page.inner_text("#call-hold") == "Resume"
+    page.wait_for_timeout(1500)
+    page.click("#call-hold")
+    page.wait_for_function("document.getElementById('call-hold').textContent === 'Hold'")
+    page.wait_for_timeout(1500)
+    page.click("#call-hangup")
+    page.wait_for_function("document.getElementById('call-status').textContent.startsWith('Call ended')", timeout=30000)
+
+    page.goto(f"{live_server}/contacts/{contact_id}?lang=en")
+    page.wait_for_selector("#recording-audio")
+    assert page.locator("#call-metrics").count() == 1
+    duration = page.evaluate(
+        """async () => {
+            const a = document.getElementById('recording-audio');
+            a.muted = true;
+            await a.play();
+            await new Promise((r) => setTimeout(r, 1500));
+            return {duration: a.duration, time: a.currentTime, error: a.error && a.error.code};
+        }"""
+    )
+    assert duration["error"] is None
+    assert duration["time"] > 0.5, duration  # it is playing
+    assert 6 < duration["duration"] < 60, duration
+    events = page.evaluate(f"fetch('/contacts/{contact_id}/export.json').then((r) => r.json())")["events"]
+    types = [e["type"] for e in events]
+    for t in ("call.answered", "call.connected", "call.recording", "call.held", "call.resumed", "call.ended"):
+        assert t in types, t
+    ended = next(e for e in events if e["type"] == "call.ended")
+    assert abs(ended["data"]["seconds"] - duration["duration"]) < 0.1
+    assert any(e["type"] == "call.utterance" for e in events), "the simulated caller spoke"
