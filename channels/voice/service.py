@@ -64,6 +64,9 @@ def make_worker(app: Flask, worker_id: str = "local"):
     from channels.video.media_ops import install as install_video
 
     install_video(worker, fps=int(app.config.get("VIDEO_FPS", 15)))  # video calls: cameras on the same calls
+    from media.monitor import install as install_monitor
+
+    install_monitor(worker)  # the console's monitoring legs: listen, whisper, barge
     return worker
 
 
