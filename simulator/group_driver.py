@@ -219,7 +219,8 @@ class GroupAudienceDriver:
 
     def _perform(self, room: LiveRoom, c: GroupCustomer, item: _Due) -> None:
         """Carry out one due thing through the room's customer-side actions."""
-        from channels.group.actions import do_join_group_member, do_leave_group_member, do_post_group_message, get_room
+        from channels.group.actions import do_join_group_member, do_leave_group_member, do_post_group_message
+        from channels.group.recording import get_room
 
         try:
             contact = get_room(room.room_id)

@@ -111,14 +111,17 @@ class VoiceCustomer:
 
     @property
     def state(self) -> VoiceState:
+        """``finished`` / ``abandoned`` turn true only once the caller's last lines have come out of ``tick``,
+        so a pipeline that hangs up when they do never cuts off the goodbye."""
         m = self.mind
+        finished = None if self.pending else m.finished
         return VoiceState(
             m.emotion,
             EMOTIONS[m.emotion],
             round(m.patience_left, 3),
             m.patience_budget,
-            m.finished,
-            m.finished == "abandoned",
+            finished,
+            finished == "abandoned",
             self.on_hold_since is not None,
             self.agent_speaking,
             tuple(m.goals_done),
@@ -322,7 +325,7 @@ class VoiceCustomer:
         """The persona's reaction as lines; with ``plain`` its filler kinds (nudge, silent) are dropped."""
         if plain and r.kind in ("nudge", "silent") and not r.end:
             return []
-        kind = {"reply": "reply", "abandon": "abandon", "satisfied": "satisfied"}.get(r.kind, r.kind)
+        kind = r.kind
         lines = [self._line(t, kind) for t in r.lines]
         if r.end and lines:
             lines[-1] = self._line(lines[-1].text, kind, r.end)

@@ -6,13 +6,12 @@ agent reply with ``mentions`` / ``reply_to`` / ``cluster``), ``group.announcemen
 ``group.moved_private`` (the one-to-one chat contact opened for a member), ``group.member_left``,
 ``customer.state`` (a simulated member's recognition; never sent to the agent), ``contact.ended`` + ``wrap_up``.
 
-Each action appends (committed), applies the event to the live RoomState and publishes it: the full event to
-the staff room of the /group namespace and the floor, a customer's view of it to the members' room.
+Each action records its event through ``recording.record``: appended (committed), folded into the live
+RoomState and published.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import threading
 import time
@@ -23,132 +22,22 @@ from sqlalchemy import select
 from accounts.models import User
 from clock import clock
 from contacts.actions import ActionError
-from contacts.events import append_event, publish_contact_event, send_event
-from contacts.models import Contact, ContactEvent
+from contacts.events import append_event, publish_contact_event
+from contacts.models import Contact
 from extensions import db
 
+from .recording import (
+    GROUP_QUEUE,
+    STAFF_ROLES,
+    floor,
+    may_serve,
+    member_room,
+    record,
+    room_lock,
+    room_state,
+    token_hash,
+)
 from .room import Member, RoomState
-
-GROUP_QUEUE = "group.room"
-STAFF_ROLES = ("trainee", "lead", "admin")
-_EXT = "kefu_group_rooms"
-_locks: dict[int, threading.RLock] = {}
-_locks_guard = threading.Lock()
-
-# Customer-visible event types, and the fields of each a customer may see.
-CUSTOMER_FIELDS = {
-    "message": ("member", "name", "mentions", "mention_names", "reply_to"),
-    "group.announcement": ("cluster",),
-    "group.unpinned": ("announcement_seq",),
-    "group.member_joined": ("member", "name"),
-    "group.member_left": ("member", "name"),
-    "contact.ended": ("reason",),
-}
-
-
-def staff_room(room_id: int) -> str:
-    return f"room:{room_id}:staff"
-
-
-def members_room(room_id: int) -> str:
-    return f"room:{room_id}:members"
-
-
-def member_room(room_id: int, member_id: str) -> str:
-    return f"room:{room_id}:member:{member_id}"
-
-
-def _lock(room_id: int) -> threading.RLock:
-    with _locks_guard:
-        return _locks.setdefault(room_id, threading.RLock())
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def room_state(room_id: int) -> RoomState:
-    """This room's live view (rebuilt from the recording on first use in this process)."""
-    rooms = current_app.extensions.setdefault(_EXT, {})
-    with _lock(room_id):
-        state = rooms.get(room_id)
-        if state is None:
-            events = [
-                e.as_dict()
-                for e in db.session.scalars(
-                    select(ContactEvent).where(ContactEvent.contact_id == room_id).order_by(ContactEvent.seq)
-                )
-            ]
-            state = rooms[room_id] = RoomState.replay(room_id, events)
-        return state
-
-
-def get_room(room_id) -> Contact:
-    """The group room contact with this id, or ActionError."""
-    try:
-        rid = int(room_id)
-    except (TypeError, ValueError) as e:
-        raise ActionError("room id must be a number") from e
-    room = db.session.get(Contact, rid)
-    if room is None or room.channel != "group":
-        raise ActionError(f"no group room {rid}")
-    return room
-
-
-def may_serve(user: User, room: Contact) -> bool:
-    """The room's own agent, the lead of that agent's group, or an admin."""
-    if user.role == "admin" or room.agent_id == user.id:
-        return True
-    agent = db.session.get(User, room.agent_id) if room.agent_id else None
-    return user.role == "lead" and agent is not None and user.leads_group_of(agent)
-
-
-def customer_view_of(ev: dict) -> dict:
-    data = ev.get("data") or {}
-    keep = CUSTOMER_FIELDS.get(ev["type"], ())
-    return {
-        "room_id": ev["contact_id"],
-        "seq": ev["seq"],
-        "type": ev["type"],
-        "actor": ev["actor"],
-        "ts": ev["ts"],
-        "text": ev["text"] if ev["type"] in ("message", "group.announcement") else None,
-        "client_id": ev["client_id"] if ev["actor"] == "customer" else None,
-        "data": {k: data[k] for k in keep if k in data},
-    }
-
-
-def customer_visible(ev: dict) -> bool:
-    return ev["type"] in CUSTOMER_FIELDS
-
-
-def _record(room: Contact | int, type: str, actor: str, *, actor_id=None, text=None, data=None, client_id=None):
-    """Append one event to the room, fold it into the live view and publish it. Returns (event dict, created,
-    members this event answered)."""
-    room_id = room if isinstance(room, int) else room.id
-    with _lock(room_id):
-        state = room_state(room_id)
-        ev, created = append_event(room_id, type, actor, actor_id=actor_id, text=text, data=data, client_id=client_id)
-        event = ev.as_dict()
-        if not created:
-            return event, False, []
-        answered = state.apply(event)
-        if type == "customer.state":
-            publish_contact_event(ev)  # floor and in-process listeners only: the agent never sees a mind
-        else:
-            publish_contact_event(ev, extra_rooms=[("/group", staff_room(room_id))])
-            if customer_visible(event):
-                from extensions import socketio
-
-                try:
-                    socketio.emit("event", customer_view_of(event), to=members_room(room_id), namespace="/group")
-                except Exception:  # the event is committed; a dead socket must not undo it
-                    current_app.logger.exception("emit to group members failed")
-        return event, True, answered
-
-
-def _floor(room: Contact) -> None:
-    send_event({"type": "contact_state", "contact": room.summary()}, [("/floor", "floor")])
 
 
 def do_open_group_room(
@@ -206,7 +95,7 @@ def do_open_group_room(
     ev, _ = append_event(room, "contact.created", "system", data={"channel": "group", "queue": GROUP_QUEUE})
     publish_contact_event(ev)
     by = started_by or agent
-    _record(
+    record(
         room,
         "group.opened",
         "lead" if by.role in ("lead", "admin") and by.id != agent.id else "agent",
@@ -223,10 +112,10 @@ def do_open_group_room(
             "needs": [n.snapshot() for n in scenario.needs],
         },
     )
-    _record(
+    record(
         room, "assignment", "system", data={"agent_id": agent.id, "agent_name": agent.display_name, "wait_seconds": 0}
     )
-    _floor(room)
+    floor(room)
     audience_driver = current_app.extensions.get("kefu_group_audience")
     if audience_driver is not None and audience > 0:
         audience_driver.start_room(room.id, scenario, lang, audience, mix_model, seed)
@@ -246,14 +135,14 @@ def do_join_group_member(room: Contact, name: str, *, simulated: bool = False) -
     name = (name or "").strip()
     if not name or len(name) > 40:
         raise ActionError("give a name of 1 to 40 characters")
-    with _lock(room.id):
+    with room_lock(room.id):
         state = _open_room(room)
         top = int(current_app.config.get("GROUP_MAX_MEMBERS", 60))
         if len(state.members) >= top:
             raise ActionError(f"the room is full ({top} members)")
         member_id = f"m{len(state.members) + 1}"
         token = None if simulated else secrets.token_urlsafe(18)
-        _record(
+        record(
             room,
             "group.member_joined",
             "customer",
@@ -261,7 +150,7 @@ def do_join_group_member(room: Contact, name: str, *, simulated: bool = False) -
                 "member": member_id,
                 "name": name,
                 "simulated": simulated,
-                "token_hash": _hash(token) if token else None,
+                "token_hash": token_hash(token) if token else None,
             },
         )
     return member_id, token
@@ -270,7 +159,7 @@ def do_join_group_member(room: Contact, name: str, *, simulated: bool = False) -
 def member_for_token(room: Contact, member_id, token) -> Member:
     """The member holding ``token``; ActionError otherwise (a person can only post as themselves)."""
     member = room_state(room.id).members.get(str(member_id or ""))
-    if member is None or member.simulated or not token or member.token_hash != _hash(str(token)):
+    if member is None or member.simulated or not token or member.token_hash != token_hash(str(token)):
         raise ActionError("unknown member")
     return member
 
@@ -335,7 +224,7 @@ def do_post_group_message(
     data = {"member": member_id, "name": member.name, "simulated": member.simulated}
     if member.simulated:
         data.update({"need": need, "kind": kind})
-    ev, created, _ = _record(room, "message", "customer", text=text, data=data, client_id=client_id)
+    ev, created, _ = record(room, "message", "customer", text=text, data=data, client_id=client_id)
     return ev, created
 
 
@@ -378,7 +267,7 @@ def do_reply_in_group(
         "cluster": str(cluster) if cluster is not None else None,
     }
     actor = "agent" if agent.id == room.agent_id else "lead"
-    ev, _, answered = _record(room, "message", actor, actor_id=agent.id, text=text, data=data, client_id=client_id)
+    ev, _, answered = record(room, "message", actor, actor_id=agent.id, text=text, data=data, client_id=client_id)
     return ev, [m.id for m in answered]
 
 
@@ -392,7 +281,7 @@ def do_pin_announcement(room: Contact, agent: User, text: str, *, cluster: str |
     if len(state.pinned) >= int(current_app.config.get("GROUP_MAX_PINNED", 10)):
         raise ActionError("too many pinned announcements; unpin one first")
     data = {"cluster": str(cluster) if cluster is not None else None, "pinned": True}
-    ev, _, answered = _record(room, "group.announcement", "agent", actor_id=agent.id, text=text, data=data)
+    ev, _, answered = record(room, "group.announcement", "agent", actor_id=agent.id, text=text, data=data)
     return ev, [m.id for m in answered]
 
 
@@ -405,7 +294,7 @@ def do_unpin_announcement(room: Contact, agent: User, announcement_seq) -> dict:
         raise ActionError("announcement_seq must be a number") from e
     if seq not in state.pinned:
         raise ActionError(f"no pinned announcement {seq}")
-    ev, _, _ = _record(room, "group.unpinned", "agent", actor_id=agent.id, data={"announcement_seq": seq})
+    ev, _, _ = record(room, "group.unpinned", "agent", actor_id=agent.id, data={"announcement_seq": seq})
     return ev
 
 
@@ -449,7 +338,7 @@ def do_move_member_to_private(room: Contact, agent: User, member_id: str) -> tup
         "private_contact_id": contact.id,
         "private_scenario": scenario_id if member.simulated else None,
     }
-    ev, _, _ = _record(room, "group.moved_private", "agent", actor_id=agent.id, data=data)
+    ev, _, _ = record(room, "group.moved_private", "agent", actor_id=agent.id, data=data)
     token = None
     if not member.simulated:
         token = contact.customer_token
@@ -473,7 +362,7 @@ def do_leave_group_member(room: Contact, member_id: str, reason: str = "left") -
     if member.status == "left" or not state.open:
         return None
     reason = reason if reason in ("satisfied", "impatient", "left", "moved") else "left"
-    ev, _, _ = _record(
+    ev, _, _ = record(
         room,
         "group.member_left",
         "customer",
@@ -485,7 +374,7 @@ def do_leave_group_member(room: Contact, member_id: str, reason: str = "left") -
 def do_record_member_state(room_id: int, data: dict) -> None:
     """Record a simulated member's mind after a reaction (recognised answer, patience); hidden from the agent,
     read by review and the floor."""
-    _record(room_id, "customer.state", "simulator", data=data)
+    record(room_id, "customer.state", "simulator", data=data)
 
 
 def do_close_group_room(room: Contact, user: User, *, code: str = "GROUP", notes: str = "") -> Contact:
@@ -507,9 +396,9 @@ def do_close_group_room(room: Contact, user: User, *, code: str = "GROUP", notes
     room.ended_at = room.ended_at or now
     room.closed_at = now
     room.wrap_up_code = code
-    _record(room, "contact.ended", "agent", actor_id=user.id, data={"reason": "room_closed", "waiting": waiting})
-    _record(room, "wrap_up", "agent", actor_id=user.id, text=notes or None, data={"code": code})
-    _floor(room)
+    record(room, "contact.ended", "agent", actor_id=user.id, data={"reason": "room_closed", "waiting": waiting})
+    record(room, "wrap_up", "agent", actor_id=user.id, text=notes or None, data={"code": code})
+    floor(room)
     driver = current_app.extensions.get("kefu_group_audience")
     if driver is not None:
         driver.stop_room(room.id)

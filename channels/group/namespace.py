@@ -17,7 +17,7 @@ from channels.chat.acks import ack_errors
 from contacts.actions import ActionError
 
 from . import actions
-from .actions import STAFF_ROLES, get_room, member_room, members_room, room_state, staff_room
+from .recording import STAFF_ROLES, get_room, member_room, members_room, room_state, staff_room
 from .transcript import customer_events_after, staff_events_after
 
 _RATE, _BURST = 5.0, 10.0  # events a second per connection (on top of the per-member message limit)

@@ -8,7 +8,7 @@ from contacts.events import AGENT_HIDDEN
 from contacts.models import Contact, ContactEvent
 from extensions import db
 
-from .actions import CUSTOMER_FIELDS, customer_view_of
+from .recording import CUSTOMER_FIELDS, customer_view_of
 
 
 def staff_events_after(room: Contact, after_seq: int) -> list[dict]:

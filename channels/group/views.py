@@ -13,8 +13,9 @@ from contacts.actions import ActionError
 from extensions import db
 from i18n import current_lang
 
-from .actions import STAFF_ROLES, get_room, may_serve, open_rooms_for, room_state
+from .actions import open_rooms_for
 from .content import GroupContentError, group_scenarios
+from .recording import STAFF_ROLES, get_room, may_serve, room_state
 from .sessions import start_group_room
 
 bp = Blueprint("group", __name__)

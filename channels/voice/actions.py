@@ -284,6 +284,7 @@ def do_place_callback_call(agent: User, callback_id: int) -> Contact:
     if cb.status not in ("scheduled", "due"):
         raise ActionError(f"callback {cb.id} is {cb.status}")
     origin = db.session.get(Contact, cb.contact_id) if cb.contact_id else None
+    name = (origin.customer_name if origin else None) or (cb.customer.name if cb.customer else None)
     simulated = bool(origin and origin.simulated and origin.channel == "voice" and origin.scenario_id)
     contact = do_create_call(
         "voice.outbound",
@@ -291,7 +292,7 @@ def do_place_callback_call(agent: User, callback_id: int) -> Contact:
         scenario_id=origin.scenario_id if simulated else None,
         simulated=simulated,
         customer_id=cb.customer_id,
-        customer_name=origin.customer_name if origin else None,
+        customer_name=name,
         subject=cb.note,
         reserved_agent_id=agent.id,
     )

@@ -6,7 +6,7 @@ contact's customer token and may only dial, send its offer and hang up on its ow
 
 from __future__ import annotations
 
-from flask import request, session
+from flask import request, session, url_for
 from flask_login import current_user
 from flask_socketio import Namespace, join_room
 
@@ -139,7 +139,12 @@ class VoiceNamespace(Namespace):
         except (TypeError, ValueError) as e:
             raise ActionError("callback_id must be a number") from e
         contact = actions.do_place_callback_call(current_user._get_current_object(), callback_id)
-        return {"ok": True, "contact": contact.summary()}
+        reply = {"ok": True, "contact": contact.summary()}
+        if not contact.simulated:  # a person plays the customer: they answer from this link
+            reply["answer_url"] = url_for(
+                "voice.caller_page", contact=contact.id, token=contact.customer_token, _external=True
+            )
+        return reply
 
     @socket_role_required(*AGENT_ROLES)
     @ack_errors

@@ -64,6 +64,9 @@ def make_worker(app: Flask, worker_id: str = "local"):
     from channels.video.media_ops import install as install_video
 
     install_video(worker, fps=int(app.config.get("VIDEO_FPS", 15)))  # video calls: cameras on the same calls
+    from media.monitor import install as install_monitor
+
+    install_monitor(worker)  # the console's monitoring legs: listen, whisper, barge
     return worker
 
 
@@ -110,14 +113,47 @@ def _forward(event: dict) -> None:
     if event.get("type") != "contact_event":
         return
     ev = event["event"]
-    if ev.get("type") not in FORWARDED_DESK_EVENTS or ev.get("actor") != "agent":
+    kind = ev.get("type")
+    if kind in ENDING_EVENTS:
+        handler = _hang_up_if_live
+    elif kind in FORWARDED_DESK_EVENTS and ev.get("actor") == "agent":
+        handler = _send_desk_action
+    else:
         return
     try:
         app = current_app._get_current_object()
     except RuntimeError:
         return
     if "kefu_media" in app.extensions:
-        _desk_pool.submit(_send_desk_action, app, ev)
+        _desk_pool.submit(handler, app, ev)
+
+
+# A voice contact ended by any path but a hang-up (the chat desk's End button, a wrap-up straight from the
+# call, a lead's action, an abandoned queue): its media must not go on. Hanging up twice does nothing.
+ENDING_EVENTS = frozenset({"contact.ended", "contact.abandoned", "wrap_up"})
+
+
+def _hang_up_if_live(app: Flask, ev: dict) -> None:
+    from extensions import db
+
+    with app.app_context():
+        try:
+            from contacts.models import Contact
+
+            from .actions import call_state, do_hang_up_call
+
+            contact = db.session.get(Contact, ev["contact_id"])
+            if contact is None or contact.channel != "voice" or call_state(contact)["ended"]:
+                return
+            if not call_state(contact)["answered"]:
+                media_client(app).request("hangup", call_id=str(contact.id))  # nothing recorded yet
+                return
+            do_hang_up_call(contact, "system", reason=(ev.get("data") or {}).get("reason") or "contact_ended")
+        except Exception:
+            log.exception("hanging up the media of ended contact %s failed", ev.get("contact_id"))
+            db.session.rollback()
+        finally:
+            db.session.remove()
 
 
 def _send_desk_action(app: Flask, ev: dict) -> None:

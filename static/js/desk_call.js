@@ -154,7 +154,12 @@ function addCallback(cb) {
   const li = el('li', { dataset: { callbackId: cb.id } }, `${cb.note || ''} `,
     el('button', { class: 'call-back', onclick: async () => {
       const res = await emit('call_back', { callback_id: cb.id });
-      $('voice-practice-status').textContent = res.ok ? T.callbackPlaced : res.error;
+      const status = $('voice-practice-status');
+      status.replaceChildren(res.ok ? T.callbackPlaced : res.error);
+      if (res.ok && res.answer_url) {
+        // No simulated customer: whoever plays the customer answers from this link in their own browser.
+        status.append(' ', el('a', { href: res.answer_url, target: '_blank', rel: 'noopener', id: 'callback-answer-link' }, T.customerLink));
+      }
       if (res.ok) li.remove();
     } }, T.callBack));
   $('due-callbacks').append(li);

@@ -80,3 +80,64 @@ def test_launcher_needs_csrf_when_it_is_on(app, people):
     app.config["WTF_CSRF_ENABLED"] = True
     res = http.post("/api/floor/sessions/livestream", json={"presenter_id": people["t1"], "title": "x"})
     assert res.status_code == 400 and "CSRF" in res.get_json()["error"]
+
+
+@pytest.fixture
+def packs(app):
+    from pathlib import Path
+
+    from scenarios.loader import load_pack_into_db
+
+    with app.app_context():
+        for lang in ("zh_CN", "en"):
+            load_pack_into_db(Path(app.config["CONTENT_DIR"]) / lang)
+
+
+def test_lead_starts_group_rooms_for_their_group_with_audience_and_mix(app, people, packs):
+    """One room per trainee of the group, each with the chosen audience size and mix (per cent -> shares);
+    the launcher page offers the group's scenarios and lists the room as running."""
+    http = _login(app, "leadA")
+    page = http.get("/floor/sessions?lang=en").get_data(as_text=True)
+    assert 'id="group-form"' in page and "en-group-sale" in page
+    res = http.post(
+        "/api/floor/sessions/group",
+        json={"scenario_id": "en-group-sale", "target": f"group:{people['ga']}", "audience": 5,
+              "mix": {"off_topic": 20, "rude": 10, "individual": 10}, "seed": 3},
+    )  # fmt: skip
+    assert res.status_code == 201, res.get_json()
+    (room,) = res.get_json()["rooms"]
+    assert room["agent_id"] == people["t1"] and room["url"] == f"/group/rooms/{room['id']}"
+    with app.app_context():
+        opened = db.session.scalar(
+            select(ContactEvent).where(ContactEvent.contact_id == room["id"], ContactEvent.type == "group.opened")
+        )
+        assert opened.data["audience"] == 5 and opened.actor == "lead"
+        assert opened.data["mix"]["off_topic"] == pytest.approx(0.2) and opened.data["mix"]["rude"] == pytest.approx(
+            0.1
+        )
+    page = http.get("/floor/sessions").get_data(as_text=True)
+    assert f'data-contact-id="{room["id"]}"' in page
+
+
+def test_group_room_launcher_refusals(app, people, packs):
+    """Another lead's group, a bad mix, a bad target and an unknown scenario are refused with a clear error;
+    no room is opened."""
+    http = _login(app, "leadB")
+    res = http.post(
+        "/api/floor/sessions/group", json={"scenario_id": "en-group-sale", "target": f"group:{people['ga']}"}
+    )
+    assert res.status_code == 400 and "do not lead this group" in res.get_json()["error"]
+    http = _login(app, "leadA")
+    bad = [
+        ({"target": f"group:{people['ga']}", "mix": {"rude": 150}}, "0 to 100"),
+        ({"target": f"group:{people['ga']}", "mix": {"angry": 10}}, "mix takes percentages"),
+        ({"target": f"group:{people['ga']}", "mix": {"rude": "lots"}}, "percentage"),
+        ({"target": "everyone"}, "choose a group or a trainee"),
+        ({"target": f"user:{people['t2']}"}, "may not start a room"),
+        ({"target": f"group:{people['ga']}", "scenario_id": "nope"}, ""),
+    ]
+    for body, message in bad:
+        res = http.post("/api/floor/sessions/group", json={"scenario_id": "en-group-sale", **body})
+        assert res.status_code == 400 and message in res.get_json()["error"], (body, res.get_json())
+    with app.app_context():
+        assert db.session.scalar(select(Contact).where(Contact.channel == "group")) is None

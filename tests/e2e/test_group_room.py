@@ -65,8 +65,8 @@ def test_trainee_answers_a_cluster_and_pins(live_server, browser_context):
 
     page.fill("#composer", ANNOUNCEMENT)
     page.click("#pin")
-    page.wait_for_selector("#pinned .ann", has_text="1 张店铺券")
-    guest.wait_for_selector("#pinned .ann", has_text="1 张店铺券")
+    page.locator("#pinned .ann", has_text="1 张店铺券").wait_for()
+    guest.locator("#pinned .ann", has_text="1 张店铺券").wait_for()
 
     room_id = page.evaluate("window.kefuGroup.state.room.room_id")
     export = page.request.get(f"{live_server}/contacts/{room_id}/export.json")

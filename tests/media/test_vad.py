@@ -57,3 +57,22 @@ def test_other_sample_rates_and_bad_input():
     assert speech_segments(pcm16, 16000) == [pytest.approx((1.0, 2.0), abs=FRAME)]
     with pytest.raises(ValueError, match="int16"):
         TurnDetector().feed(np.zeros(960, np.float32), 0.0)
+
+
+def test_synthesised_sentences_are_one_turn_each():
+    """Real synthesised speech (espeak-ng, both languages): each sentence, commas and all, is one turn, and
+    turns start within a frame or two of the audio."""
+    from media.tts import synthesise
+
+    for lang, lines in (
+        ("zh_CN", ["您好，我的快递三天了还没到，物流也不更新。", "请帮我查一下，好吗？"]),
+        ("en", ["Hello, my parcel is late, and the tracking has not moved.", "Can you check it, please?"]),
+    ):
+        a, b = (synthesise(t, lang) for t in lines)
+        gap = np.zeros(int(1.5 * SR), np.int16)
+        pcm = np.concatenate([gap, a, gap, b, gap])
+        segs = speech_segments(pcm, SR)
+        assert len(segs) == 2, (lang, segs)
+        assert segs[0][0] == pytest.approx(1.5, abs=3 * FRAME)
+        assert segs[1][0] == pytest.approx(3.0 + a.size / SR, abs=3 * FRAME)
+        assert segs[0][1] <= 1.5 + a.size / SR + FRAME

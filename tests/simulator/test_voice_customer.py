@@ -116,6 +116,7 @@ def test_quick_phrases_and_desk_actions_drive_the_rules():
     assert said == ["Good.", "Tomorrow then. OK."]
     assert c.state.goals_done == ("verified", "answered")
     agent_turn(c, 18.0, 19.0, phrases=["closing"])
+    assert c.mind.finished == "satisfied" and c.state.finished is None  # the goodbye is still to be said
     said = run(c, 19.1, 22.0)
     assert said[-1][1].end == "satisfied" and c.state.finished == "satisfied"
     assert run(c, 22.0, 40.0) == []
@@ -215,3 +216,16 @@ def test_voice_script_is_validated():
         voice_scenario(voice={"stages": [{"until": ["nope"], "say": ["x"]}]})
     with pytest.raises(ValidationError, match="unknown quick phrase"):
         voice_scenario(voice={"quick_phrases": ["forbidden"]})
+
+
+def test_caller_left_on_hold_too_long_hangs_up():
+    """Held far beyond its patience, the caller hangs up silently (an empty line that ends the call)."""
+    c = VoiceCustomer(voice_scenario(customer={"patience": 60}), "en", seed=8)
+    c.opening(0.0)
+    agent_turn(c, 0.5, 1.5)
+    run(c, 1.6, 6.0)
+    c.on_hold(6.0)
+    said = run(c, 6.0, 300.0, step=0.5)
+    assert [(u.text, u.end) for _, u in said] == [("", "abandoned")]
+    assert c.state.abandoned and c.state.on_hold
+    assert 60 < said[0][0] < 120

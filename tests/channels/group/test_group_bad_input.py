@@ -14,10 +14,10 @@ from channels.group.actions import (
     do_post_group_message,
     do_reply_in_group,
     do_unpin_announcement,
-    get_room,
     member_for_token,
     room_state,
 )
+from channels.group.recording import get_room
 from channels.group.sessions import start_group_room
 from contacts.actions import ActionError
 from contacts.models import ContactEvent

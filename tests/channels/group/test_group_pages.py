@@ -127,3 +127,5 @@ def test_trainee_start_form_and_socket_flow(app, client, auth, people, socket_cl
     assert not after["ok"] and "private chat" in after["error"]
     closed = staff.emit("close", {"room_id": room_id, "code": "PRESALES"}, namespace="/group", callback=True)
     assert closed["ok"]
+    transcript = client.get(f"/contacts/{room_id}")
+    assert transcript.status_code == 200 and b"How many days does delivery take?" in transcript.data

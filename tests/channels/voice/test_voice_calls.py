@@ -176,3 +176,19 @@ def test_transfer_parks_the_caller_and_the_next_agent_answers(call, browsers, ma
     assert held[0]["data"]["reason"] == "transfer"
     browsers.run(agent_pc.close())
     browsers.run(pc2.close())
+
+
+def test_ending_the_contact_from_the_chat_desk_hangs_up_the_call(call, browsers):
+    """The desk's generic End button on a call (not Hang up): the media is hung up too, the recording is
+    finished and call.ended/call.metrics follow."""
+    app, cid = call["app"], call["cid"]
+    agent_pc = connect(browsers, call["voice"], "answer", {"contact_id": cid}, ToneTrack(150, voice=True))
+    wait_for(lambda: events_of(app, cid, "call.recording"))
+    res = call["desk"].emit("end", {"contact_id": cid}, namespace="/desk", callback=True)
+    assert res["ok"], res
+    ended = wait_for(lambda: events_of(app, cid, "call.ended"))
+    assert ended[0]["data"]["reason"] == "agent_ended"
+    wait_for(lambda: events_of(app, cid, "call.metrics"))
+    worker = app.extensions["kefu_media_worker"]
+    assert str(cid) not in worker.calls and len(worker.peers) == 0
+    browsers.run(agent_pc.close())
