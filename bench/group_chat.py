@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import random
 import re
+import signal
 import statistics
 import sys
 import tempfile
@@ -233,6 +234,8 @@ def main() -> None:
     a = p.parse_args()
     a.room_sizes = [int(x) for x in a.room_sizes.split(",") if x]
     a.rooms = [int(x) for x in a.rooms.split(",") if x]
+    # ``timeout`` (or a kill) sends SIGTERM: exit through the step's ``finally`` so the server and its Redis stop.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     asyncio.run(main_async(a))
 
 

@@ -175,11 +175,10 @@ class Bench:
             return cid
 
     def stop(self) -> None:
-        for p in reversed(self.procs):
+        for p in reversed(self.procs):  # the workers first (they unregister in Redis), redis-server last
             p.terminate()
-        for p in self.procs:
             try:
-                p.wait(10)
+                p.wait(15)
             except subprocess.TimeoutExpired:
                 p.kill()
         if not self.args.keep:
@@ -225,8 +224,10 @@ async def run(args) -> list[dict]:
                     *(open_call(bench, loop, track_cls, len(calls) + i) for i in range(batch))
                 )
             await asyncio.sleep(3)  # settle after the ramp
-            for wid in bench.workers:
-                await loop.run_in_executor(None, bench.worker_request, wid, {"op": "stats", "reset": True})
+            start = {
+                w: await loop.run_in_executor(None, bench.worker_request, w, {"op": "stats", "reset": True})
+                for w in bench.workers
+            }
             cpu0 = {w: cpu_seconds(p.pid) for w, p in bench.workers.items()}
             got0 = [len(c.levels) for _, c, _ in calls]
             t0 = time.monotonic()
@@ -238,6 +239,12 @@ async def run(args) -> list[dict]:
             }
             received = [(len(c.levels) - g) / (50 * elapsed) for (_, c, _), g in zip(calls, got0, strict=True)]
             lag99 = max(s.get("lag_p99_ms", 0) for s in stats.values())
+            # CPU per second of call media actually served (load-independent: a starved worker serves less
+            # media but spends CPU in proportion), from each worker's own ticks and process time.
+            call_seconds = sum(
+                (stats[w]["ticks"] - start[w]["ticks"]) * 0.02 * stats[w]["calls"] for w in bench.workers
+            )
+            cpu_used = sum(stats[w]["cpu_s"] - start[w]["cpu_s"] for w in bench.workers)
             row = {
                 "calls": len(calls),
                 "lag_p50_ms": max(s.get("lag_p50_ms", 0) for s in stats.values()),
@@ -246,6 +253,9 @@ async def run(args) -> list[dict]:
                 "cpu_pct_per_call": round(100 * sum(cpu.values()) / len(calls), 2),
                 "calls_per_worker": {w: s.get("calls") for w, s in stats.items()},
                 "audio_received_min_pct": round(100 * min(received), 1),
+                "audio_received_median_pct": round(100 * sorted(received)[len(received) // 2], 1),
+                "cpu_pct_per_call_media_s": round(100 * cpu_used / call_seconds, 2) if call_seconds else None,
+                "media_served_pct": round(100 * call_seconds / (elapsed * len(calls)), 1),
                 "load_avg": os.getloadavg()[0],
             }
             row["held"] = lag99 < 50 and min(received) >= 0.95

@@ -266,6 +266,8 @@ class MediaWorker:
             "peers": len(self.peers),
             "lag_p99_ms": round(self.clock.lag_percentile(99) * 1000, 2),
             "lag_p50_ms": round(self.clock.lag_percentile(50) * 1000, 2),
+            "ticks": self.clock.ticks,  # 20 ms media ticks run since the worker started
+            "cpu_s": round(time.process_time(), 3),  # this process's CPU time
             "worker": self.worker_id,
         }
 

@@ -181,6 +181,7 @@ function onEvent(msg) {
   if (ev.type === 'video.camera_hint') showHint(ev.data.hint);
   else if (ev.type === 'video.id_verification') $('id-check-status').textContent = T[ev.data.decision] || ev.data.decision;
   else if (ev.type === 'call.ended' || ev.type === 'contact.ended') { hangUpLocal(); status(T.ended); $('video-answer').disabled = true; }
+  else if (ev.type === 'wrap_up') { hangUpLocal(); call.contact = null; $('video-call').hidden = true; }
 }
 
 // desk.js creates the /desk socket; it is there once its module has run (modules run in order).
