@@ -140,10 +140,10 @@ def _hang_up_if_live(app: Flask, ev: dict) -> None:
         try:
             from contacts.models import Contact
 
-            from .actions import call_state, do_hang_up_call
+            from .actions import CALL_CHANNELS, call_state, do_hang_up_call
 
             contact = db.session.get(Contact, ev["contact_id"])
-            if contact is None or contact.channel != "voice" or call_state(contact)["ended"]:
+            if contact is None or contact.channel not in CALL_CHANNELS or call_state(contact)["ended"]:
                 return
             if not call_state(contact)["answered"]:
                 media_client(app).request("hangup", call_id=str(contact.id))  # nothing recorded yet
