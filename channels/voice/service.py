@@ -12,6 +12,7 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
+from concurrency import thread_pool_executor
 from extensions import media_loop, redis_store
 from media.interface import LocalTransport, MediaClient, RedisTransport
 
@@ -46,7 +47,8 @@ def make_worker(app: Flask, worker_id: str = "local"):
 
     from .sim_customer import customer_factory
 
-    events = ThreadPoolExecutor(1, thread_name_prefix="voice-events")  # one thread: a call's events in order
+    # One thread: a call's events in order. Submitted to from the media loop's thread, so native under gevent.
+    events = thread_pool_executor(1, thread_name_prefix="voice-events")
 
     def sink(event: dict) -> None:
         events.submit(_apply_event, app, event)
