@@ -3,6 +3,7 @@
 Parts (each timed over many repetitions, thread CPU time and wall clock, medians):
 - render: one frame of the customer's camera (CustomerVideoRenderer.frame, 640x480, ID card scene);
 - encode: VP8 of that frame with aiortc's own encoder (what each RTCRtpSender runs), 640x480;
+- decode: VP8 decode of such a frame (what the server does for every frame of the trainee's camera);
 - analyse: one sample of the trainee's camera (media.face_analysis.analyse_frame on a 640x480 grey frame).
 Per call the server renders and encodes 15 fps, decodes the trainee's camera at its rate and analyses 2 fps.
 
@@ -62,6 +63,23 @@ def parts() -> dict:
         enc.encode(frames[i % 60])
 
     out["encode"] = _median_ms(encode, 300)
+    from aiortc.codecs.vpx import Vp8Decoder, vp8_depayload
+    from aiortc.jitterbuffer import JitterFrame
+
+    packets = []
+    enc2 = Vp8Encoder()
+    for i, f in enumerate(frames):
+        f.pts = i * 6000
+        payloads, ts = enc2.encode(f)
+        packets.append((b"".join(vp8_depayload(p) for p in payloads), ts))
+    dec = Vp8Decoder()
+    it2 = iter(range(10**9))
+
+    def decode():
+        d, ts = packets[next(it2) % 60]
+        dec.decode(JitterFrame(data=d, timestamp=ts))
+
+    out["decode"] = _median_ms(decode, 300)
     gray = cv2.cvtColor(face_frame(), cv2.COLOR_BGR2GRAY)
     out["analyse"] = _median_ms(lambda: analyse_frame(gray), 100)
     return out

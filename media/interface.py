@@ -89,8 +89,11 @@ def serve_redis(worker, media_loop, client, key, *, stop: threading.Event, poll:
     Runs in a plain thread: it blocks on the shared list and on this worker's own list, hands each request
     to the media loop, and pushes the reply. A call opened here is remembered as this worker's.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     shared = key("media", "requests")
     own = key("media", "requests", worker.worker_id)
+    replies = ThreadPoolExecutor(2, thread_name_prefix="media-replies")  # Redis writes stay off the media loop
     client.sadd(key("media", "workers"), worker.worker_id)
     try:
         while not stop.is_set():
@@ -104,8 +107,9 @@ def serve_redis(worker, media_loop, client, key, *, stop: threading.Event, poll:
                 continue
             reply_key = req.pop("_reply", None)
             fut = media_loop.submit(worker.handle(req))
-            fut.add_done_callback(lambda f, r=req, k=reply_key: _reply(client, key, worker, r, k, f))
+            fut.add_done_callback(lambda f, r=req, k=reply_key: replies.submit(_reply, client, key, worker, r, k, f))
     finally:
+        replies.shutdown(wait=True)
         client.srem(key("media", "workers"), worker.worker_id)
 
 

@@ -67,6 +67,13 @@ def test_trainee_answers_holds_resumes_hangs_up_and_the_recording_plays(live_ser
     page.click("#call-hangup")
     page.wait_for_function("document.getElementById('call-status').textContent.startsWith('Call ended')", timeout=30000)
 
+    # call.metrics is appended right after call.ended (which the desk shows): wait for it before the page
+    page.wait_for_function(
+        f"""fetch('/contacts/{contact_id}/export.json').then((r) => r.json())
+            .then((d) => d.events.some((e) => e.type === 'call.metrics'))""",
+        polling=500,
+        timeout=30000,
+    )
     page.goto(f"{live_server}/contacts/{contact_id}?lang=en")
     page.wait_for_selector("#recording-audio")
     assert page.locator("#call-metrics").count() == 1

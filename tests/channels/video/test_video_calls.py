@@ -126,3 +126,46 @@ def test_voice_only_trainee_still_sees_the_customer(voice_app, make_user, browse
     assert not events_of(app, cid, "video.camera_hint")
     assert events_of(app, cid, "video.camera_unavailable")[0]["data"]["reason"] == "permission_denied"
     browsers.run(client.close())
+
+
+def test_restart_mid_video_call_closes_it_and_keeps_what_was_recorded(voice_app, make_user, browsers):
+    """The media worker dies mid video call: at the next start the call is ended (server_restart), the contact
+    goes to wrap-up, and the camera hints recorded before the crash stay in the recording."""
+    from channels.voice.recovery import recover_interrupted_calls
+    from extensions import db, media_loop
+
+    app = voice_app
+    cid, desk, voice, http = _practice_call(app, make_user, "en-video-phone-change-id")
+    client = _answer(browsers, voice, cid, face_frame())
+    wait_for(lambda: events_of(app, cid, "video.camera_hint"), timeout=20)
+    worker = app.extensions["kefu_media_worker"]
+
+    async def crash():
+        worker.calls.pop(str(cid))
+        worker.clock.remove(str(cid))
+        worker.video_calls.pop(str(cid), None)
+        await worker.peers.close_session(str(cid))
+
+    media_loop.submit(crash()).result(10)
+    with app.app_context():
+        closed = recover_interrupted_calls()
+        db.session.remove()
+    assert closed == [cid] and contact_status(app, cid) == "wrap_up"
+    assert events_of(app, cid, "call.ended")[0]["data"]["reason"] == "server_restart"
+    assert events_of(app, cid, "video.camera_hint")[0]["data"]["hint"] == "ok"
+    browsers.run(client.close())
+
+
+def test_ending_a_video_contact_from_the_desk_hangs_up_its_media(voice_app, make_user, browsers):
+    """The chat desk's End on a live video call (not the call bar's hang-up) still hangs up the media: the call
+    is ended on the worker and recorded as ended."""
+    app = voice_app
+    cid, desk, voice, http = _practice_call(app, make_user, "en-video-purifier-guidance")
+    client = _answer(browsers, voice, cid, face_frame())
+    wait_for(lambda: events_of(app, cid, "call.connected"), timeout=20)
+    res = desk.emit("end", {"contact_id": cid}, namespace="/desk", callback=True)
+    assert res["ok"], res
+    wait_for(lambda: events_of(app, cid, "call.ended"), timeout=20)
+    worker = app.extensions["kefu_media_worker"]
+    assert str(cid) not in worker.calls and str(cid) not in worker.video_calls
+    browsers.run(client.close())
