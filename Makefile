@@ -6,12 +6,17 @@ PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app app
 export FLASK_APP := app
 
-.PHONY: run test setup setup-dev frontend translations db chromium lint bench clean
+.PHONY: run run-gevent test setup setup-dev frontend translations db chromium lint bench clean
 
 run: setup db
 	$(FLASK) demo seed
 	@echo "Serving on http://$${KEFU_HOST:-127.0.0.1}:$${KEFU_PORT:-5000}  (Ctrl-C to stop)"
 	$(PY) app.py
+
+# The same, with the web process on gevent (KEFU_ASYNC_MODE=gevent, concurrency.py): many more chat sockets.
+run-gevent: setup db
+	$(FLASK) demo seed
+	KEFU_ASYNC_MODE=gevent $(PY) app.py
 
 setup: $(VENV)/.installed frontend translations
 

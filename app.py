@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import os
 
+if __name__ == "__main__":
+    # KEFU_ASYNC_MODE=gevent: patch the standard library before anything else imports sockets or threads.
+    from concurrency import patch_if_requested
+
+    patch_if_requested()
+
 from flask import Flask, redirect, request, url_for
 from flask_login import current_user
 
 from clock import clock
+from concurrency import effective_mode, gevent_server_options, serialise_sqlite_writers
 from config import Config, config_by_name
 from extensions import babel, csrf, db, login_manager, media_loop, migrate, redis_store, socketio
 from i18n import current_lang, select_locale
@@ -49,7 +56,7 @@ def create_app(config: type[Config] | str | None = None, **overrides) -> Flask:
     redis_store.init_app(app)
     socketio.init_app(
         app,
-        async_mode="threading",
+        async_mode=effective_mode(app.config["ASYNC_MODE"]),
         message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"),
         # None = same origin only (the Host header): a page on another site cannot open a socket with our
         # cookies. ([] would switch the origin check off altogether.)
@@ -136,6 +143,9 @@ def _sqlite_pragmas(app: Flask) -> None:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
+        if effective_mode(app.config["ASYNC_MODE"]) == "gevent":
+            serialise_sqlite_writers(db.engine)
+
 
 def start_background_services(app: Flask) -> None:
     """Start what runs beside the web server: the media loop, the periodic ticker (ACW timers, callbacks,
@@ -163,7 +173,9 @@ def main() -> None:
     start_background_services(app)
     host = os.environ.get("KEFU_HOST", "127.0.0.1")
     port = int(os.environ.get("KEFU_PORT", 5000))
-    socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True)
+    print(f"serving on http://{host}:{port} in {socketio.async_mode} mode", flush=True)
+    options = gevent_server_options() if socketio.async_mode == "gevent" else {"allow_unsafe_werkzeug": True}
+    socketio.run(app, host=host, port=port, **options)
 
 
 if __name__ == "__main__":

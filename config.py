@@ -42,6 +42,8 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL") or None
     REDIS_EMBEDDED_PATH = str(INSTANCE_DIR / "redis.db")
     REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "kefu:")
+    # threading (default) or gevent: see concurrency.py; gevent takes effect only under `python app.py`.
+    ASYNC_MODE = os.environ.get("KEFU_ASYNC_MODE", "threading").strip().lower() or "threading"
     SOCKETIO_MESSAGE_QUEUE = os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None
     # Extra origins allowed to open Socket.IO connections (comma-separated); the site's own origin always is.
     SOCKETIO_ALLOWED_ORIGINS = [o for o in os.environ.get("KEFU_ALLOWED_ORIGINS", "").split(",") if o] or None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import threading
+import logging
+import time
 
 import redis
 from flask_babel import Babel
@@ -42,13 +43,14 @@ class RedisStore:
     def init_app(self, app) -> None:
         self.prefix = app.config["REDIS_PREFIX"]
         url = app.config.get("REDIS_URL")
+        from concurrency import redis_connection_pool
+
         if url:
-            self.client = redis.Redis.from_url(url, decode_responses=True)
             self.url = url
         else:
             self._embedded = _embedded_redis(app.config["REDIS_EMBEDDED_PATH"])
             self.url = f"unix://{self._embedded.socket_file}"
-            self.client = redis.Redis(unix_socket_path=self._embedded.socket_file, decode_responses=True)
+        self.client = redis.Redis(connection_pool=redis_connection_pool(self.url, decode_responses=True))
         self.client.ping()
         app.extensions["kefu_redis"] = self
 
@@ -80,27 +82,43 @@ redis_store = RedisStore()
 class MediaLoop:
     """The one asyncio thread that owns aiortc objects and the SMTP server (DESIGN.md "Runtime").
 
-    Other threads reach it only through ``submit(coro)``, which wraps ``run_coroutine_threadsafe``.
+    Other threads reach it only through ``submit(coro)``, which wraps ``run_coroutine_threadsafe``. It is a
+    real OS thread in both async modes (under gevent too: concurrency.native_thread), so code on the loop must
+    hand blocking work to ``loop.run_in_executor(None, ...)`` (native worker threads) rather than start threads
+    or stdlib executors of its own.
     """
 
     def __init__(self) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
+        self._running = False  # set by the loop's own thread; polled, so it works in either async mode
 
     def start(self) -> None:
-        if self._thread and self._thread.is_alive():
+        if self._running:
             return
-        self._ready.clear()
-        self._thread = threading.Thread(target=self._run, name="media-loop", daemon=True)
-        self._thread.start()
-        self._ready.wait(5)
+        from concurrency import native_thread
+
+        native_thread(self._run, name="media-loop")
+        deadline = time.monotonic() + 5
+        while not self._running and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if not self._running:
+            raise RuntimeError("the media loop did not start (see the log)")
 
     def _run(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self.loop)
-        self._ready.set()
-        self.loop.run_forever()
+        from concurrency import media_event_loop
+
+        try:
+            loop = media_event_loop()
+        except Exception:
+            logging.getLogger(__name__).exception("the media loop could not be created")
+            raise
+        asyncio.set_event_loop(loop)
+        self.loop = loop
+        self._running = True
+        try:
+            loop.run_forever()
+        finally:
+            self._running = False
 
     def submit(self, coro):
         """Schedule ``coro`` on the media loop; returns a concurrent.futures.Future."""
@@ -109,11 +127,12 @@ class MediaLoop:
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def stop(self) -> None:
-        if self.loop and self.loop.is_running():
-            self.loop.call_soon_threadsafe(self.loop.stop)
-        if self._thread:
-            self._thread.join(2)
-        self._thread = None
+        loop = self.loop
+        if loop and loop.is_running():
+            loop.call_soon_threadsafe(loop.stop)
+            deadline = time.monotonic() + 2
+            while self._running and time.monotonic() < deadline:
+                time.sleep(0.005)
         self.loop = None
 
 

@@ -22,7 +22,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 AGENT_PREFIX = "bench_agent_"
 # Inherited settings that would point the server at something other than its own instance folder.
-_ENV_DROP = ("REDIS_URL", "DATABASE_URL", "SOCKETIO_MESSAGE_QUEUE", "KEFU_CONFIG", "REDIS_PREFIX", "KEFU_CLOCK_SPEED")
+_ENV_DROP = (
+    "REDIS_URL",
+    "DATABASE_URL",
+    "SOCKETIO_MESSAGE_QUEUE",
+    "KEFU_CONFIG",
+    "REDIS_PREFIX",
+    "KEFU_CLOCK_SPEED",
+    "KEFU_ASYNC_MODE",
+)
 
 
 def free_port() -> int:
@@ -86,7 +94,15 @@ class ServerProcess:
     """``python app.py`` on 127.0.0.1:<port> with a private instance folder; stop() always cleans up."""
 
     def __init__(
-        self, instance_dir: Path, *, port: int, chat_capacity: int, agents: int, password: str, acw_seconds: int = 0
+        self,
+        instance_dir: Path,
+        *,
+        port: int,
+        chat_capacity: int,
+        agents: int,
+        password: str,
+        acw_seconds: int = 0,
+        async_mode: str = "threading",
     ) -> None:
         self.instance_dir = Path(instance_dir)
         self.port = port
@@ -103,6 +119,7 @@ class ServerProcess:
             # ACW blocks every seat of an agent; with churn at 20 chats per agent it would stall the floor.
             KEFU_ACW_SECONDS=str(acw_seconds),
             KEFU_SIMULATOR="0",
+            KEFU_ASYNC_MODE=async_mode,
             SECRET_KEY=os.urandom(16).hex(),
             PYTHONUNBUFFERED="1",
         )

@@ -82,6 +82,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--target-ms", type=float, default=100.0)
     p.add_argument("--give-up-ms", type=float, default=1000.0)
     p.add_argument("--max-seconds", type=float, default=900.0)
+    p.add_argument(
+        "--async-mode",
+        choices=("threading", "gevent"),
+        default="threading",
+        help="the server's KEFU_ASYNC_MODE (default threading, as `make run`)",
+    )
     p.add_argument("--json", dest="json_out", default=None, help="write every figure to this file")
     a = p.parse_args(argv)
     if a.steps:
@@ -287,7 +293,9 @@ def main(argv=None) -> int:
     a = parse_args(argv)
     capacity = math.ceil(max(a.steps) / a.agents)
     tmp = Path(tempfile.mkdtemp(prefix="kefu-chat-load-"))
-    server = ServerProcess(tmp, port=free_port(), chat_capacity=capacity, agents=a.agents, password=PASSWORD)
+    server = ServerProcess(
+        tmp, port=free_port(), chat_capacity=capacity, agents=a.agents, password=PASSWORD, async_mode=a.async_mode
+    )
     info = {
         "nproc": os.cpu_count(),
         "python": platform.python_version(),
@@ -297,7 +305,8 @@ def main(argv=None) -> int:
         "args": {k: v for k, v in vars(a).items() if k != "json_out"},
     }
     print(
-        f"chat_load: steps {a.steps}, {a.agents} agents x {capacity} chats, window {a.window:.0f}s, "
+        f"chat_load: {a.async_mode} server, steps {a.steps}, {a.agents} agents x {capacity} chats, "
+        f"window {a.window:.0f}s, "
         f"messages every {a.interval[0]:g}-{a.interval[1]:g}s; {info['nproc']} cores, Python {info['python']}",
         flush=True,
     )

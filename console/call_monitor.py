@@ -68,7 +68,27 @@ def do_leave_call_monitor(user: User, contact: Contact) -> dict:
         raise ActionError(f"contact {contact.id} is not a call")
     if contact.status in ("queued", "active"):
         _media("monitor", contact, leg=lead_leg(user), mode="stop")
-    return do_stop_monitoring(user, contact, "listen")
+    return do_stop_monitoring(user, contact, _last_mode(user, contact))
+
+
+def _last_mode(user: User, contact: Contact) -> str:
+    """The mode this lead was last in on this call (recorded with the stop, for the review)."""
+    from sqlalchemy import select
+
+    from contacts.models import ContactEvent
+    from extensions import db
+
+    last = db.session.scalar(
+        select(ContactEvent.type)
+        .where(
+            ContactEvent.contact_id == contact.id,
+            ContactEvent.actor_id == user.id,
+            ContactEvent.type.in_([f"monitor.{m}" for m in VOICE_MODES]),
+        )
+        .order_by(ContactEvent.seq.desc())
+        .limit(1)
+    )
+    return last.split(".", 1)[1] if last else "listen"
 
 
 def _leave_quietly(contact: Contact, user: User) -> None:

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import queue
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, select, update
+from flask import current_app, has_app_context
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from clock import clock
+from concurrency import off_hub_thread, spawn_on_hub
 from extensions import db, redis_store, socketio
 
 from .models import Contact, ContactEvent, event_dict
@@ -48,6 +52,19 @@ def unsubscribe(listener: Callable[[dict], None]) -> None:
             _listeners.remove(listener)
 
 
+# Built once: Core statements on the tables, not the ORM entities. On this hot path (every message) the ORM's
+# bulk-DML layer and a fresh statement per call (whose cache key SQLAlchemy must compute each time) cost more
+# than the database work. (The ORM Contact in the session keeps its old event_count until the commit expires it.)
+_contacts, _events = Contact.__table__, ContactEvent.__table__
+_NEXT_SEQ = (
+    update(_contacts)
+    .where(_contacts.c.id == bindparam("contact_id"))
+    .values(event_count=_contacts.c.event_count + 1)
+    .returning(_contacts.c.event_count)
+)
+_INSERT_EVENT = insert(_events).returning(_events.c.id)
+
+
 def append_event(
     contact: Contact | int,
     type: str,
@@ -68,12 +85,7 @@ def append_event(
     """
     contact_id = contact if isinstance(contact, int) else contact.id
     # Atomic per-contact sequence on SQLite and PostgreSQL alike: the row update serialises writers.
-    seq = db.session.execute(
-        update(Contact)
-        .where(Contact.id == contact_id)
-        .values(event_count=Contact.event_count + 1)
-        .returning(Contact.event_count)
-    ).scalar_one()
+    seq = db.session.execute(_NEXT_SEQ, {"contact_id": contact_id}).scalar_one()
     values = {
         "contact_id": contact_id,
         "seq": seq,
@@ -90,8 +102,7 @@ def append_event(
         db.session.add(event)
         return event, True
     try:
-        # A Core insert: the ORM unit of work costs more than the whole write on this hot path.
-        event_id = db.session.execute(insert(ContactEvent).values(**values).returning(ContactEvent.id)).scalar_one()
+        event_id = db.session.execute(_INSERT_EVENT, values).scalar_one()
         db.session.commit()
     except IntegrityError:
         db.session.rollback()  # also undoes the sequence increment above
@@ -140,6 +151,51 @@ def customer_view(ev: dict) -> dict:
     }
 
 
+class _RedisPublisher:
+    """Publishes events on Redis from one background worker, in pipelined batches and in order: a round trip
+    to Redis per event was the largest single cost of a chat message. Pub/sub delivers to whoever listens at
+    that moment and to no one else, so publishing a few milliseconds after the emit changes nothing for a
+    subscriber; the event itself is already committed."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def publish(self, client, channel: str, message: str) -> None:
+        if self._pid != os.getpid():  # first use, or a forked child (whose worker thread did not survive)
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._queue = queue.SimpleQueue()
+                    threading.Thread(target=self._run, args=(self._queue,), name="redis-publisher", daemon=True).start()
+                    self._pid = os.getpid()
+        self._queue.put((client, channel, message))
+
+    @staticmethod
+    def _run(q: queue.SimpleQueue) -> None:
+        while True:
+            batch = [q.get()]
+            while len(batch) < 500:
+                try:
+                    batch.append(q.get_nowait())
+                except queue.Empty:
+                    break
+            by_client: dict[int, tuple] = {}
+            for client, channel, message in batch:
+                by_client.setdefault(id(client), (client, []))[1].append((channel, message))
+            for client, items in by_client.values():
+                try:
+                    pipe = client.pipeline(transaction=False)
+                    for channel, message in items:
+                        pipe.publish(channel, message)
+                    pipe.execute()
+                except Exception:
+                    log.exception("redis publish of %d events failed", len(items))
+
+
+_publisher = _RedisPublisher()
+
+
 def contact_room(contact_id: int) -> str:
     return f"contact:{contact_id}"
 
@@ -149,6 +205,9 @@ def send_event(event: dict, rooms: Iterable[tuple[str, str]] = ()) -> None:
     to Redis channel ``<prefix>events``, and to in-process listeners. Never raises into the caller's action:
     the event is already committed, so a failed publish is logged, not lost."""
     assert "type" in event, "events are typed"
+    if off_hub_thread():
+        _on_hub(send_event, event, list(rooms))
+        return
     for namespace, room in rooms:
         try:
             socketio.emit("event", event, to=room, namespace=namespace)
@@ -156,7 +215,7 @@ def send_event(event: dict, rooms: Iterable[tuple[str, str]] = ()) -> None:
             log.exception("emit failed for %s %s", namespace, room)
     try:
         if redis_store.client is not None:
-            redis_store.client.publish(redis_store.key("events"), json.dumps(event, default=str))
+            _publisher.publish(redis_store.client, redis_store.key("events"), json.dumps(event, default=str))
     except Exception:
         log.exception("redis publish failed")
     with _listeners_lock:
@@ -176,15 +235,38 @@ def publish_contact_event(ev: ContactEvent | RecordedEvent, extra_rooms: Iterabl
     room = contact_room(event["contact_id"])
     rooms = [("/floor", room)] if event["type"] in AGENT_HIDDEN else [("/desk", room), ("/floor", room)]
     rooms.extend(extra_rooms)
+    if off_hub_thread():
+        _on_hub(_deliver_contact_event, payload, rooms)
+    else:
+        _deliver_contact_event(payload, rooms)
+    return payload
+
+
+def _deliver_contact_event(payload: dict, rooms: list[tuple[str, str]]) -> None:
     send_event(payload, rooms)
+    event = payload["event"]
     if event["type"] in CUSTOMER_VISIBLE:
         try:
             socketio.emit(
                 "event",
-                {"type": "contact_event", "event": customer_view(payload["event"])},
-                to=room,
+                {"type": "contact_event", "event": customer_view(event)},
+                to=contact_room(event["contact_id"]),
                 namespace="/customer",
             )
         except Exception:
             log.exception("emit to customer failed")
-    return payload
+
+
+def _on_hub(fn, *args) -> None:
+    """Under gevent, the Socket.IO sockets (and the Redis publisher) belong to the hub thread: an event recorded
+    on a native thread (the media loop's workers) is delivered from a greenlet there, in the app's context."""
+    app = current_app._get_current_object() if has_app_context() else None
+
+    def deliver() -> None:
+        if app is None:
+            fn(*args)
+            return
+        with app.app_context():
+            fn(*args)
+
+    spawn_on_hub(deliver)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
 
+from concurrency import thread_pool_executor
 from extensions import db, media_loop
 
 from .media import LiveMedia, MediaError
@@ -25,9 +25,8 @@ class LivestreamBridge:
         self.app = None
         self._streams: dict[int, LiveMedia] = {}  # media loop only
         self._peers = None  # one PeerRegistry for every livestream's peers, closed at exit
-        self._pool = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="livestream-events"
-        )  # one: events keep their order
+        # one: events keep their order; submitted to from the media loop's thread, so native under gevent
+        self._pool = thread_pool_executor(1, thread_name_prefix="livestream-events")
         self.listeners: list = []  # callables(stream_id, kind, data) run after an event is recorded
 
     def init_app(self, app) -> None:

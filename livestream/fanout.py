@@ -149,7 +149,8 @@ class _SharedEncoder:
             self.ended.set()
 
     async def _encode(self, loop, frame) -> list[av.Packet]:
-        raise NotImplementedError
+        """Encode one decoded frame into packets (each kind's encoder says how)."""
+        raise NotImplementedError  # the base is never used on its own: video and audio override this
 
     def _uncount(self) -> None:
         if self._counted:

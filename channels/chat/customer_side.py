@@ -4,7 +4,15 @@ through exactly the path a person does."""
 
 from __future__ import annotations
 
-from contacts.actions import ActionError, do_create_contact, do_end_contact, do_post_message, do_set_typing
+from contacts.actions import (
+    ActionError,
+    ContactHead,
+    do_create_contact,
+    do_end_contact,
+    do_post_message,
+    do_set_typing,
+    get_contact_head,
+)
 from contacts.models import Contact
 from extensions import db
 
@@ -56,12 +64,23 @@ def contact_for_token(contact_id, token: str | None) -> Contact:
     return contact
 
 
-def customer_say(contact: Contact, text: str, client_id: str | None = None) -> tuple[dict, bool]:
+def contact_head_for_token(contact_id, token: str | None) -> ContactHead:
+    """As contact_for_token, but only the contact's head (the cheap read for messages and typing)."""
+    try:
+        head = get_contact_head(contact_id)
+    except ActionError as e:
+        raise ActionError("unknown contact") from e
+    if not token or head.customer_token != token:
+        raise ActionError("unknown contact")
+    return head
+
+
+def customer_say(contact: Contact | ContactHead, text: str, client_id: str | None = None) -> tuple[dict, bool]:
     """The customer writes a message."""
     return do_post_message(contact, "customer", text, client_id=client_id)
 
 
-def customer_typing(contact: Contact, typing: bool) -> None:
+def customer_typing(contact: Contact | ContactHead, typing: bool) -> None:
     do_set_typing(contact, "customer", typing)
 
 

@@ -16,6 +16,7 @@ from contacts.actions import (
     do_transfer_contact,
     do_wrap_up_contact,
     get_contact,
+    get_contact_head,
     open_contacts_for_agent,
 )
 from contacts.events import contact_room
@@ -43,6 +44,14 @@ def _own_contact(data):
     if contact.agent_id != _me():
         raise ActionError(f"contact {contact.id} is not on your desk")
     return contact
+
+
+def _own_contact_head(data):
+    """As _own_contact, reading only the contact's head (the message path's cheap read)."""
+    head = get_contact_head(_payload(data).get("contact_id"))
+    if head.agent_id != _me():
+        raise ActionError(f"contact {head.id} is not on your desk")
+    return head
 
 
 DISCONNECTED = "desk disconnected"
@@ -124,7 +133,7 @@ class DeskNamespace(Namespace):
     @ack_errors
     def on_send(self, data):
         """Send a message to the customer. ``client_id`` makes a resend after a dropped socket idempotent."""
-        contact = _own_contact(data)
+        contact = _own_contact_head(data)
         if contact.status != "active":
             raise ActionError(f"contact {contact.id} is {contact.status}")
         ev, created = do_post_message(
@@ -135,7 +144,7 @@ class DeskNamespace(Namespace):
     @socket_role_required(*AGENT_ROLES)
     @ack_errors
     def on_typing(self, data):
-        contact = _own_contact(data)
+        contact = _own_contact_head(data)
         do_set_typing(contact, "agent", bool(data.get("typing")), actor_id=_me())
         return {"ok": True}
 

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from aiosmtpd.smtp import SMTP
 
 from clock import clock
+from concurrency import thread_pool_executor
 from extensions import media_loop
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,8 @@ def start_smtp(app) -> SmtpEndpoint | None:
     if app.extensions.get(_EXT) is not None:
         return app.extensions[_EXT]
     host, port = app.config["SMTP_HOST"], int(app.config["SMTP_PORT"])
-    executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="email-ingest")
+    # native threads under gevent too: it is submitted to from the media loop's thread (concurrency.py)
+    executor = thread_pool_executor(max_workers=2, thread_name_prefix="email-ingest")
     handler = CentreHandler(app, executor)
     limit = int(app.config["SMTP_MAX_MESSAGE_BYTES"])
 

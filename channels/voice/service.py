@@ -12,6 +12,7 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
+from concurrency import thread_pool_executor
 from extensions import media_loop, redis_store
 from media.interface import LocalTransport, MediaClient, RedisTransport
 
@@ -46,7 +47,8 @@ def make_worker(app: Flask, worker_id: str = "local"):
 
     from .sim_customer import customer_factory
 
-    events = ThreadPoolExecutor(1, thread_name_prefix="voice-events")  # one thread: a call's events in order
+    # One thread: a call's events in order. Submitted to from the media loop's thread, so native under gevent.
+    events = thread_pool_executor(1, thread_name_prefix="voice-events")
 
     def sink(event: dict) -> None:
         events.submit(_apply_event, app, event)
@@ -140,10 +142,10 @@ def _hang_up_if_live(app: Flask, ev: dict) -> None:
         try:
             from contacts.models import Contact
 
-            from .actions import call_state, do_hang_up_call
+            from .actions import CALL_CHANNELS, call_state, do_hang_up_call
 
             contact = db.session.get(Contact, ev["contact_id"])
-            if contact is None or contact.channel != "voice" or call_state(contact)["ended"]:
+            if contact is None or contact.channel not in CALL_CHANNELS or call_state(contact)["ended"]:
                 return
             if not call_state(contact)["answered"]:
                 media_client(app).request("hangup", call_id=str(contact.id))  # nothing recorded yet

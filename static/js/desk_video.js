@@ -162,6 +162,7 @@ document.addEventListener('kefu:contact-selected', (ev) => {
   const contact = ev.detail && ev.detail.contact;
   const isVideo = !!(contact && contact.channel === 'video');
   $('video-call').hidden = !isVideo;
+  $('conversation').classList.toggle('on-video', isVideo);
   $('id-check').hidden = !isVideo || !['active', 'wrap_up'].includes(contact.status);
   if (!isVideo) return;
   if (!call.contact || call.contact.id !== contact.id) {
@@ -181,7 +182,12 @@ function onEvent(msg) {
   if (ev.type === 'video.camera_hint') showHint(ev.data.hint);
   else if (ev.type === 'video.id_verification') $('id-check-status').textContent = T[ev.data.decision] || ev.data.decision;
   else if (ev.type === 'call.ended' || ev.type === 'contact.ended') { hangUpLocal(); status(T.ended); $('video-answer').disabled = true; }
-  else if (ev.type === 'wrap_up') { hangUpLocal(); call.contact = null; $('video-call').hidden = true; }
+  else if (ev.type === 'wrap_up') {
+    hangUpLocal();
+    call.contact = null;
+    $('video-call').hidden = true;
+    $('conversation').classList.remove('on-video');
+  }
 }
 
 // desk.js creates the /desk socket; it is there once its module has run (modules run in order).

@@ -114,6 +114,7 @@ def test_lead_listens_whispers_and_barges_on_a_live_call(call, browsers):
 
     types = [e["type"] for e in events_of(app, cid) if e["type"].startswith("monitor.")]
     assert types == ["monitor.listen", "monitor.whisper", "monitor.barge", "monitor.stop"]
+    assert events_of(app, cid, "monitor.stop")[0]["data"]["mode"] == "barge"
     desk_seen = [
         m["args"][0]["event"]["type"]
         for m in call["desk"].get_received("/desk")

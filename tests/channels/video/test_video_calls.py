@@ -154,3 +154,18 @@ def test_restart_mid_video_call_closes_it_and_keeps_what_was_recorded(voice_app,
     assert events_of(app, cid, "call.ended")[0]["data"]["reason"] == "server_restart"
     assert events_of(app, cid, "video.camera_hint")[0]["data"]["hint"] == "ok"
     browsers.run(client.close())
+
+
+def test_ending_a_video_contact_from_the_desk_hangs_up_its_media(voice_app, make_user, browsers):
+    """The chat desk's End on a live video call (not the call bar's hang-up) still hangs up the media: the call
+    is ended on the worker and recorded as ended."""
+    app = voice_app
+    cid, desk, voice, http = _practice_call(app, make_user, "en-video-purifier-guidance")
+    client = _answer(browsers, voice, cid, face_frame())
+    wait_for(lambda: events_of(app, cid, "call.connected"), timeout=20)
+    res = desk.emit("end", {"contact_id": cid}, namespace="/desk", callback=True)
+    assert res["ok"], res
+    wait_for(lambda: events_of(app, cid, "call.ended"), timeout=20)
+    worker = app.extensions["kefu_media_worker"]
+    assert str(cid) not in worker.calls and str(cid) not in worker.video_calls
+    browsers.run(client.close())

@@ -1,0 +1,302 @@
+"""How the web process runs its concurrent work: ``threading`` (the default) or ``gevent`` (opt-in).
+
+``KEFU_ASYNC_MODE=threading`` (default): Flask-SocketIO in threading mode (werkzeug + simple-websocket), a
+few OS threads per socket. Simple and what the tests use; about 100 chat conversations per process.
+
+``KEFU_ASYNC_MODE=gevent``: ``python app.py`` monkey-patches the standard library first thing
+(``patch_if_requested``), then serves with gevent's pywsgi + simple-websocket: every socket and every handler
+is a greenlet on one OS thread, switching only where it waits on I/O. What stays on real OS threads:
+
+- the media loop (``extensions.media_loop``: aiortc and the SMTP server) runs on a *native* thread with its
+  own epoll selector (``native_thread``, ``media_event_loop``), so its C work (codecs, OpenCV) can use the
+  second core and its event loop never waits on the gevent hub;
+- blocking work that the media loop hands off (``loop.run_in_executor``) runs on native worker threads
+  (``NativeThreadPoolExecutor``): a stdlib ThreadPoolExecutor submitted to from the media thread would start
+  greenlets on a hub that never runs there, and hang.
+
+With SQLite under gevent, writers take turns on a cooperative lock (``serialise_sqlite_writers``): SQLite's own
+lock would make a second writer's greenlet sleep inside C (``busy_timeout``), freezing the one thread while the
+first writer, which yielded mid-transaction, can never finish.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import os
+import sys
+
+ASYNC_MODES = ("threading", "gevent")
+# The OS thread whose gevent hub serves the sockets, and that hub (set by patch_if_requested).
+_hub_thread: int | None = None
+_main_hub = None
+
+
+def requested_mode() -> str:
+    """The async mode named by ``KEFU_ASYNC_MODE`` (default ``threading``); ValueError for anything else."""
+    mode = (os.environ.get("KEFU_ASYNC_MODE") or "threading").strip().lower()
+    if mode not in ASYNC_MODES:
+        raise ValueError(f"KEFU_ASYNC_MODE must be one of {', '.join(ASYNC_MODES)}, not {mode!r}")
+    return mode
+
+
+def patch_if_requested() -> str:
+    """Monkey-patch the standard library for gevent when ``KEFU_ASYNC_MODE=gevent``. Call it before anything
+    else is imported (``python app.py`` does, at its top); returns the mode."""
+    mode = requested_mode()
+    if mode == "gevent":
+        from gevent import monkey
+
+        monkey.patch_all()
+        import gevent
+
+        global _hub_thread, _main_hub
+        _hub_thread = monkey.get_original("_thread", "get_ident")()
+        _main_hub = gevent.get_hub()
+    return mode
+
+
+def gevent_active() -> bool:
+    """True when the standard library's sockets and threads are gevent's (patched before the app started)."""
+    if "gevent.monkey" not in sys.modules:
+        return False
+    from gevent import monkey
+
+    return monkey.is_module_patched("socket") and monkey.is_module_patched("threading")
+
+
+def effective_mode(configured: str) -> str:
+    """The Socket.IO async mode to use: gevent only when asked for *and* the process is patched (a ``flask``
+    CLI command run with KEFU_ASYNC_MODE=gevent in its environment serves nothing, so threading is right)."""
+    if configured == "gevent" and gevent_active():
+        return "gevent"
+    if configured not in ASYNC_MODES:
+        raise ValueError(f"ASYNC_MODE must be one of {', '.join(ASYNC_MODES)}, not {configured!r}")
+    return "threading"
+
+
+def off_hub_thread() -> bool:
+    """True on a native thread (the media loop, its workers) of a gevent process: such a thread must not touch
+    gevent objects of the hub thread (sockets, queues), see ``spawn_on_hub``."""
+    if _hub_thread is None or not gevent_active():
+        return False
+    from gevent import monkey
+
+    return monkey.get_original("_thread", "get_ident")() != _hub_thread
+
+
+def spawn_on_hub(fn, *args) -> None:
+    """Run ``fn(*args)`` in a new greenlet on the hub thread; callable from any thread, returns at once."""
+    import gevent
+
+    _main_hub.loop.run_callback_threadsafe(gevent.spawn, fn, *args)
+
+
+def gevent_server_options() -> dict:
+    """Extra options for ``socketio.run`` under gevent: a pywsgi handler that closes the TCP connection once a
+    WebSocket on it has ended. (simple-websocket speaks on a duplicate of the socket; without this, pywsgi reads
+    the WebSocket's closing frame as the next HTTP request and logs "Invalid HTTP method" for every hang-up.)"""
+    from gevent.pywsgi import WSGIHandler
+
+    class WebSocketAwareHandler(WSGIHandler):
+        def run_application(self):
+            try:
+                super().run_application()
+            finally:
+                if (self.environ or {}).get("HTTP_UPGRADE", "").lower() == "websocket":
+                    self.close_connection = True
+
+    return {"handler_class": WebSocketAwareHandler}
+
+
+def native_thread(target, name: str) -> None:
+    """Run ``target()`` on a real OS thread, even when ``threading`` is patched into greenlets."""
+    if gevent_active():
+        from gevent import monkey
+
+        monkey.get_original("_thread", "start_new_thread")(target, ())
+    else:
+        import threading
+
+        threading.Thread(target=target, name=name, daemon=True).start()
+
+
+def media_event_loop():
+    """A new asyncio loop for a native thread: on the real epoll selector under gevent (gevent's selector
+    would park the thread on a hub of its own), with native worker threads as its default executor."""
+    import asyncio
+
+    if not gevent_active():
+        return asyncio.new_event_loop()
+    from gevent import monkey
+
+    loop = asyncio.SelectorEventLoop(monkey.get_original("selectors", "EpollSelector")())
+    # as many workers as the stdlib default executor would have
+    workers = min(32, (os.cpu_count() or 1) + 4)
+    loop.set_default_executor(NativeThreadPoolExecutor(max_workers=workers, thread_name_prefix="media-executor"))
+    return loop
+
+
+def redis_connection_pool(url: str, **kwargs):
+    """A redis-py connection pool for ``url``. Under gevent a connection belongs to the OS thread that opened it
+    (its socket is bound to that thread's hub), so native threads get pools of their own."""
+    import redis
+
+    if not gevent_active():
+        return redis.ConnectionPool.from_url(url, **kwargs)
+    global _per_thread_pool_class
+    if _per_thread_pool_class is None:
+        _per_thread_pool_class = _make_per_thread_pool()
+    return _per_thread_pool_class.from_url(url, **kwargs)
+
+
+_per_thread_pool_class = None
+
+
+def _make_per_thread_pool():
+    import redis
+    from gevent import monkey
+
+    get_ident = monkey.get_original("_thread", "get_ident")
+
+    class PerThreadConnectionPool(redis.ConnectionPool):
+        """Connections for the hub thread from this pool; each other OS thread gets a pool of its own."""
+
+        def __init__(self, **kwargs) -> None:
+            super().__init__(**kwargs)
+            self._kwargs = kwargs
+            self._owner = get_ident()
+            self._others: dict[int, redis.ConnectionPool] = {}
+
+        def _mine(self):
+            tid = get_ident()
+            if tid == self._owner:
+                return None
+            pool = self._others.get(tid)
+            if pool is None:
+                pool = self._others[tid] = redis.ConnectionPool(**self._kwargs)
+            return pool
+
+        def get_connection(self, *args, **kwargs):
+            pool = self._mine()
+            return super().get_connection(*args, **kwargs) if pool is None else pool.get_connection(*args, **kwargs)
+
+        def release(self, connection) -> None:
+            pool = self._mine()
+            return super().release(connection) if pool is None else pool.release(connection)
+
+        def disconnect(self, *args, **kwargs) -> None:
+            for pool in list(self._others.values()):
+                pool.disconnect(*args, **kwargs)
+            return super().disconnect(*args, **kwargs)
+
+    return PerThreadConnectionPool
+
+
+def thread_pool_executor(max_workers: int, thread_name_prefix: str = "") -> concurrent.futures.Executor:
+    """A thread pool for blocking work handed off by the media loop: the stdlib's, or native threads under
+    gevent (see the module docstring)."""
+    if gevent_active():
+        return NativeThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=thread_name_prefix)
+    return concurrent.futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=thread_name_prefix)
+
+
+class NativeThreadPoolExecutor(concurrent.futures.ThreadPoolExecutor):
+    """A fixed pool of real OS threads fed from the unpatched C ``SimpleQueue``, usable from any thread while
+    gevent has patched ``threading`` and ``queue``. Workers start on first use. (A ThreadPoolExecutor subclass
+    only because asyncio's ``set_default_executor`` insists on one; none of the parent's machinery is used.)"""
+
+    _counter = itertools.count()
+
+    def __init__(self, max_workers: int = 4, thread_name_prefix: str = "") -> None:  # noqa: B026
+        from gevent import monkey
+
+        self._queue = monkey.get_original("queue", "SimpleQueue")()
+        self._start = monkey.get_original("_thread", "start_new_thread")
+        self._lock = monkey.get_original("_thread", "allocate_lock")()
+        self._max = max(1, int(max_workers))
+        self._workers = 0
+        self._idle = 0
+        self._shutdown = False
+        self.name = thread_name_prefix or f"native-pool-{next(self._counter)}"
+
+    def submit(self, fn, /, *args, **kwargs) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot submit after shutdown")
+            if self._idle == 0 and self._workers < self._max:
+                self._workers += 1
+                self._start(self._work, ())
+            self._queue.put((future, fn, args, kwargs))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+            item = self._queue.get()
+            with self._lock:
+                self._idle -= 1
+            if item is None:
+                return
+            future, fn, args, kwargs = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as e:  # handed back to whoever waits on the future
+                future.set_exception(e)
+            else:
+                future.set_result(result)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            self._shutdown = True
+            workers = self._workers
+        for _ in range(workers):
+            self._queue.put(None)
+
+
+def serialise_sqlite_writers(engine) -> None:
+    """Under gevent, let one connection at a time write to the SQLite file, waiting for its turn
+    cooperatively; the turn ends with the transaction (commit, rollback, or the pool's reset on return)."""
+    import threading  # patched: a gevent lock, so a waiting greenlet lets the others run
+
+    from sqlalchemy import event
+
+    turn = threading.Lock()
+    key = "kefu_sqlite_writer"
+
+    def release(dbapi_conn_info: dict) -> None:
+        if dbapi_conn_info.pop(key, False):
+            turn.release()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _take_turn(conn, cursor, statement, parameters, context, executemany):
+        info = conn.connection.info  # the pooled DB-API connection's info: lives as long as the transaction
+        if info.get(key):
+            return
+        head = statement.lstrip()[:8].upper()
+        if head.startswith(("SELECT", "PRAGMA", "WITH")):  # readers never block in WAL mode
+            return
+        if not turn.acquire(timeout=30):
+            raise TimeoutError("waited 30 s for the SQLite writer's turn")
+        info[key] = True
+
+    @event.listens_for(engine, "commit")
+    def _committed(conn):
+        # Fired just before the commit itself; no greenlet can run in between (the commit does no gevent I/O).
+        release(conn.connection.info)
+
+    @event.listens_for(engine, "rollback")
+    def _rolled_back(conn):
+        release(conn.connection.info)
+
+    @event.listens_for(engine, "reset")
+    def _reset(dbapi_conn, record, reset_state=None):
+        release(record.info)
+
+    @event.listens_for(engine, "close")
+    def _closed(dbapi_conn, record):
+        release(record.info)

@@ -1,0 +1,33 @@
+"""Recorded events reach Redis subscribers (other processes) in order, published from the background worker."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from contacts.actions import do_create_contact, do_post_message
+from extensions import db, redis_store
+
+
+def test_events_are_published_on_redis_in_order(app):
+    """Every message of a contact is published on <prefix>events, in the order recorded, shortly after."""
+    with app.app_context():
+        pubsub = redis_store.client.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(redis_store.key("events"))
+        try:
+            contact = do_create_contact("chat", "chat.general", customer_name="订阅测试")
+            cid = contact.id
+            for i in range(20):
+                do_post_message(db.session.get(type(contact), cid), "customer", f"第{i}条")
+            seen, deadline = [], time.monotonic() + 5
+            while time.monotonic() < deadline and len(seen) < 20:
+                msg = pubsub.get_message(timeout=0.2)
+                if msg is None:
+                    continue
+                payload = json.loads(msg["data"])
+                ev = payload.get("event") or {}
+                if payload.get("type") == "contact_event" and ev.get("contact_id") == cid and ev["type"] == "message":
+                    seen.append(ev["text"])
+        finally:
+            pubsub.close()
+    assert seen == [f"第{i}条" for i in range(20)]
