@@ -109,3 +109,9 @@ def socket_client(app, client):
     for sc, ns in made:
         if sc.is_connected(ns):
             sc.disconnect(ns)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Chromium tests run last: Playwright's sync API keeps an asyncio loop running in the main thread for the
+    rest of the session, and the media tests that follow would then fail in ``asyncio.run``."""
+    items.sort(key=lambda item: "/tests/e2e/" in str(item.path).replace("\\", "/"))

@@ -51,7 +51,7 @@ def live_server(tmp_path_factory):
         stderr=subprocess.STDOUT,
     )
     # Loading both demo packs takes a while on a loaded shared machine: KEFU_E2E_START_SECONDS waits longer.
-    deadline = time.time() + float(os.environ.get("KEFU_E2E_START_SECONDS", 60))
+    deadline = time.time() + float(os.environ.get("KEFU_E2E_START_SECONDS", 180))
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"live server exited: {(inst / 'server.log').read_text()[-3000:]}")
