@@ -184,7 +184,9 @@ def _parse_contact_ids(text: str) -> list[str]:
 def panel_new():
     from simulator.models import Exercise
 
-    graders = db.session.scalars(select(User).where(User.role == "grader", User.active.is_(True)).order_by(User.id))
+    graders = db.session.scalars(
+        select(User).where(User.role == "grader", User.active.is_(True)).order_by(User.id)
+    ).all()
     exercises = db.session.scalars(select(Exercise).order_by(Exercise.id.desc()).limit(100)).all()
     form = request.form
     if request.method == "POST":
