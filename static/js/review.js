@@ -1,6 +1,15 @@
 // Review page: clicking an evidence quote scrolls to the event it cites (by seq) in the transcript and the
 // timeline and highlights it. Events with no chat bubble (ticket actions, state changes) are in the timeline.
 
+// On a call, the recording seeks to the cited event's moment (the event's time minus the recording's start).
+function seekRecording(seq) {
+  const audio = document.getElementById('recording-audio');
+  const row = document.getElementById(`tl-${seq}`);
+  if (!audio || !row || !row.dataset.ts) return;
+  const at = Number(row.dataset.ts) - Number(audio.dataset.startedAt);
+  if (Number.isFinite(at)) audio.currentTime = Math.max(0, at);
+}
+
 function highlight(seq) {
   document.querySelectorAll('.highlight').forEach((n) => n.classList.remove('highlight'));
   const targets = [document.getElementById(`ev-${seq}`), document.getElementById(`tl-${seq}`)].filter(Boolean);
@@ -16,6 +25,7 @@ document.addEventListener('click', (ev) => {
   if (!link) return;
   ev.preventDefault();
   if (highlight(link.dataset.seq)) history.replaceState(null, '', `#ev-${link.dataset.seq}`);
+  seekRecording(link.dataset.seq);
 });
 
 const m = /^#ev-(\d+)$/.exec(window.location.hash);

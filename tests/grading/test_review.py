@@ -58,7 +58,7 @@ def test_review_page_shows_transcript_timeline_evidence_and_manual_form(app, cli
     assert 'id="review-total"' in html and 'id="review-functions"' in html
     assert "Polite, warm and clear" in html  # guidance of tone-and-wording
     assert 'name="item-ticket-notes-accuracy" value="1"' in html and 'id="manual-save"' in html
-    assert 'id="media-players"' not in html  # a chat has no media
+    assert 'id="call-recording"' not in html  # a chat has no media
 
 
 def test_review_page_access(app, client, auth, world):

@@ -13,7 +13,8 @@ from .conftest import agent_sockets, connect, contact_status, events_of, heard_s
 
 def test_answered_call_carries_audio_both_ways_records_and_measures(call, browsers):
     """The trainee answers; each side hears the other; hang-up records call.ended and call.metrics, the
-    contact goes to wrap-up and the stereo recording (the call's length) is served to the trainee."""
+    contact goes to wrap-up and the stereo recording (the call's length) is served to the trainee and plays on
+    the review page."""
     app, cid = call["app"], call["cid"]
     agent_track = ToneTrack(150, voice=True, speaking=True)
     agent_pc = connect(browsers, call["voice"], "answer", {"contact_id": cid}, agent_track)
@@ -40,6 +41,9 @@ def test_answered_call_carries_audio_both_ways_records_and_measures(call, browse
     assert page.status_code == 200
     assert f'src="/contacts/{cid}/recording/call.wav"'.encode() in page.data
     assert b'id="call-metrics"' in page.data and b"Talk-to-listen ratio" in page.data
+    review = call["http"].get(f"/review/contacts/{cid}")  # the grader's page plays it too, seekable by evidence
+    assert review.status_code == 200 and f'src="/contacts/{cid}/recording/call.wav"'.encode() in review.data
+    assert b'id="recording-audio"' in review.data and b'data-ts="' in review.data
     wav = call["http"].get(f"/contacts/{cid}/recording/call.wav")
     assert wav.status_code == 200 and wav.mimetype == "audio/wav"
     import io
