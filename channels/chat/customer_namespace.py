@@ -7,10 +7,6 @@ shop's website; a per-connection rate limit keeps one socket from flooding a que
 
 from __future__ import annotations
 
-import functools
-import threading
-import time
-
 from flask import request
 from flask_socketio import Namespace, join_room
 
@@ -18,39 +14,11 @@ from contacts.actions import ActionError
 from contacts.events import contact_room
 
 from . import customer_side
-from .acks import ack_errors
+from .acks import ConnectionRateLimit
 from .transcript import events_after
 
-_RATE = 5.0  # events per second per connection, with a burst of 10
-_BURST = 10.0
-_buckets: dict[str, list[float]] = {}
-_lock = threading.Lock()
-
-
-def _allow(sid: str) -> bool:
-    now = time.monotonic()
-    with _lock:
-        tokens, last = _buckets.get(sid, [_BURST, now])
-        tokens = min(_BURST, tokens + (now - last) * _RATE)
-        if tokens < 1:
-            _buckets[sid] = [tokens, now]
-            return False
-        _buckets[sid] = [tokens - 1, now]
-        return True
-
-
-def _handler(fn):
-    """Rate-limit per connection, insist on a JSON object, and ack refusals with their reason."""
-
-    @functools.wraps(fn)
-    def checked(self, data=None):
-        if not _allow(request.sid):
-            return {"ok": False, "error": "too many messages; slow down"}
-        if not isinstance(data, dict):
-            raise ActionError("expected a JSON object")
-        return fn(self, data)
-
-    return ack_errors(checked)
+_limit = ConnectionRateLimit(rate=5.0, burst=10.0)  # events a second per connection
+_handler = _limit.handler
 
 
 def _mine(data):
@@ -64,8 +32,7 @@ def _my_head(data):
 
 class CustomerNamespace(Namespace):
     def on_disconnect(self, reason=None):
-        with _lock:
-            _buckets.pop(request.sid, None)
+        _limit.forget(request.sid)
 
     @_handler
     def on_start(self, data):

@@ -5,50 +5,21 @@ ack; refusals are acked with their reason, never raised into the server."""
 from __future__ import annotations
 
 import functools
-import threading
-import time
 
 from flask import request
 from flask_login import current_user
 from flask_socketio import Namespace, join_room
 
 from accounts.roles import remember_socket_identity, socket_identity
-from channels.chat.acks import ack_errors
+from channels.chat.acks import ConnectionRateLimit
 from contacts.actions import ActionError
 
 from . import actions
 from .recording import STAFF_ROLES, get_room, member_room, members_room, room_state, staff_room
 from .transcript import customer_events_after, staff_events_after
 
-_RATE, _BURST = 5.0, 10.0  # events a second per connection (on top of the per-member message limit)
-_buckets: dict[str, list[float]] = {}
-_lock = threading.Lock()
-
-
-def _allow(sid: str) -> bool:
-    now = time.monotonic()
-    with _lock:
-        tokens, last = _buckets.get(sid, [_BURST, now])
-        tokens = min(_BURST, tokens + (now - last) * _RATE)
-        if tokens < 1:
-            _buckets[sid] = [tokens, now]
-            return False
-        _buckets[sid] = [tokens - 1, now]
-        return True
-
-
-def _handler(fn):
-    """Rate-limit per connection, insist on a JSON object, ack refusals with their reason."""
-
-    @functools.wraps(fn)
-    def checked(self, data=None):
-        if not _allow(request.sid):
-            return {"ok": False, "error": "too many messages; slow down"}
-        if not isinstance(data, dict):
-            raise ActionError("expected a JSON object")
-        return fn(self, data)
-
-    return ack_errors(checked)
+_limit = ConnectionRateLimit(rate=5.0, burst=10.0)  # events a second per connection
+_handler = _limit.handler
 
 
 def _staff_only(fn):
@@ -101,8 +72,7 @@ class GroupNamespace(Namespace):
             remember_socket_identity()
 
     def on_disconnect(self, reason=None):
-        with _lock:
-            _buckets.pop(request.sid, None)
+        _limit.forget(request.sid)
 
     # -- the agent's side -----------------------------------------------------------------------------------
 

@@ -6,12 +6,14 @@ contact's customer token and may only dial, send its offer and hang up on its ow
 
 from __future__ import annotations
 
+import functools
+
 from flask import request, session, url_for
 from flask_login import current_user
 from flask_socketio import Namespace, join_room
 
 from accounts.roles import remember_socket_identity, socket_identity, socket_role_required
-from channels.chat.acks import ack_errors
+from channels.chat.acks import ConnectionRateLimit, ack_errors
 from channels.chat.customer_side import contact_for_token
 from contacts.actions import ActionError, get_contact
 
@@ -47,15 +49,15 @@ def _caller_call(data):
     return contact
 
 
+_limit = ConnectionRateLimit(rate=5.0, burst=10.0)  # a caller's events a second per connection, as in chat
+
+
 def _limited(fn):
     """A caller's events are rate-limited per connection, as the chat customer's are."""
-    import functools
-
-    from channels.chat.customer_namespace import _allow
 
     @functools.wraps(fn)
     def wrapped(self, data=None):
-        if not _allow(request.sid):
+        if not _limit.allow(request.sid):
             return {"ok": False, "error": "too many requests; slow down"}
         return fn(self, data)
 
@@ -63,6 +65,9 @@ def _limited(fn):
 
 
 class VoiceNamespace(Namespace):
+    def on_disconnect(self, reason=None):
+        _limit.forget(request.sid)
+
     def on_connect(self, auth=None):
         if current_user.is_authenticated and current_user.role in AGENT_ROLES:
             remember_socket_identity()
