@@ -80,28 +80,39 @@ def playwright_instance():
         yield p
 
 
+BASE_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+# Fake camera and microphone, granted without a prompt; loopback ICE (this host has only loopback).
+MEDIA_ARGS = [
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
 @pytest.fixture
 def browser_context(playwright_instance, tmp_path):
-    """A fresh Chromium profile (its own cookies): call it again through `new_context` for a second person."""
+    """A fresh Chromium profile (its own cookies): call it again for a second person. ``media=True`` gives it
+    fake media devices (Chromium's beeping microphone and test-pattern camera), ``camera=PATH`` a .y4m file as
+    the camera."""
     made = []
 
-    def new_context():
-        d = tmp_path / f"profile{len(made)}"
+    def new_context(media: bool = False, camera=None):
+        args = [*BASE_ARGS, *(MEDIA_ARGS if media or camera else [])]
+        if camera:
+            args.append(f"--use-file-for-fake-video-capture={camera}")
         ctx = playwright_instance.chromium.launch_persistent_context(
-            str(d),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-            ],
+            str(tmp_path / f"profile{len(made)}"), executable_path=CHROMIUM, headless=True, args=args
         )
-        ctx.set_default_timeout(15000)
+        ctx.set_default_timeout(20000 if media or camera else 15000)
         made.append(ctx)
         return ctx
 

@@ -6,40 +6,17 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import CHROMIUM, login
+from .conftest import login
 
 pytestmark = pytest.mark.e2e
 
 SCENARIO = "en-voice-order-status"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-]
 
 
 @pytest.fixture
-def media_browser(playwright_instance, tmp_path):
+def media_browser(browser_context):
     """Fresh Chromium profiles with fake media devices: one per person."""
-    made = []
-
-    def new_context():
-        ctx = playwright_instance.chromium.launch_persistent_context(
-            str(tmp_path / f"media-profile{len(made)}"), executable_path=CHROMIUM, headless=True, args=ARGS
-        )
-        ctx.set_default_timeout(20000)
-        made.append(ctx)
-        return ctx
-
-    yield new_context
-    for ctx in made:
-        ctx.close()
+    return lambda: browser_context(media=True)
 
 
 INBOUND_AUDIO = """async () => {

@@ -6,40 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import CHROMIUM, login
+from .conftest import login
 
 pytestmark = pytest.mark.e2e
 
-MEDIA_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-    "--autoplay-policy=no-user-gesture-required",
-]
-
 
 @pytest.fixture
-def media_context(playwright_instance, tmp_path):
+def media_context(browser_context):
     """A fresh Chromium profile with a fake camera and microphone (each call: another person)."""
-    made = []
-
-    def new_context():
-        ctx = playwright_instance.chromium.launch_persistent_context(
-            str(tmp_path / f"live{len(made)}"), executable_path=CHROMIUM, headless=True, args=MEDIA_ARGS
-        )
-        ctx.set_default_timeout(20000)
-        made.append(ctx)
-        return ctx
-
-    yield new_context
-    for ctx in made:
-        ctx.close()
+    return lambda: browser_context(media=True)
 
 
 def _video_playing(page):

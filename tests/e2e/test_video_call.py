@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from .conftest import CHROMIUM, login
+from .conftest import login
 from .fake_camera import write_face_y4m
 
 pytestmark = pytest.mark.e2e
@@ -20,30 +20,10 @@ CALLS = [
 
 
 @pytest.fixture
-def media_page(playwright_instance, tmp_path):
+def media_page(browser_context, tmp_path):
     """A Chromium whose camera is the drawn face and whose microphone is Chromium's fake beep."""
     camera = write_face_y4m(tmp_path / "face.y4m", seconds=1.0)
-    ctx = playwright_instance.chromium.launch_persistent_context(
-        str(tmp_path / "profile"),
-        executable_path=CHROMIUM,
-        headless=True,
-        args=[
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={camera}",
-            "--allow-loopback-in-peer-connection",
-            "--autoplay-policy=no-user-gesture-required",
-        ],
-    )
-    ctx.set_default_timeout(20000)
-    yield ctx.new_page()
-    ctx.close()
+    return browser_context(camera=camera).new_page()
 
 
 def _take_call(page, base, scenario_id, decision, reason) -> int:

@@ -5,37 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import CHROMIUM, login
+from .conftest import login
 
 pytestmark = pytest.mark.e2e
 
 SCENARIO = "en-voice-order-status"  # a calm caller asking where her smartwatch is (demo pack, L5)
-MEDIA_FLAGS = [
-    "--use-fake-device-for-media-stream",  # a beeping fake microphone
-    "--use-fake-ui-for-media-stream",  # microphone permission granted without a prompt
-    "--allow-loopback-in-peer-connection",
-]
 
 
 @pytest.fixture
-def media_context(playwright_instance, tmp_path):
-    ctx = playwright_instance.chromium.launch_persistent_context(
-        str(tmp_path / "voice-profile"),
-        executable_path=CHROMIUM,
-        headless=True,
-        args=[
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            *MEDIA_FLAGS,
-        ],
-    )
-    ctx.set_default_timeout(20000)
-    yield ctx
-    ctx.close()
+def media_context(browser_context):
+    """A Chromium profile whose microphone is Chromium's fake beep, granted without a prompt."""
+    return browser_context(media=True)
 
 
 def test_trainee_answers_holds_resumes_hangs_up_and_the_recording_plays(live_server, media_context):
