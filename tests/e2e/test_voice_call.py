@@ -46,6 +46,10 @@ def test_trainee_answers_holds_resumes_hangs_up_and_the_recording_plays(live_ser
     page.wait_for_timeout(1500)
     page.click("#call-hangup")
     page.wait_for_function("document.getElementById('call-status').textContent.startsWith('Call ended')", timeout=30000)
+    # Wrap up as a trainee would: the voice seat stays taken until then.
+    page.select_option("#wrap-up-code", index=1)
+    page.click("#wrap-up-go")
+    page.wait_for_function(f"window.kefuDesk.state.contacts.get({contact_id}).contact.status === 'closed'")
 
     # call.metrics is appended right after call.ended (which the desk shows): wait for it before the page
     page.wait_for_function(
