@@ -146,13 +146,15 @@ class LiveMedia:
         pc, self.publisher = self.publisher, None
         encoders = [e for e in (self.video, self.audio) if e is not None]
         self.video = self.audio = None
+        # The drop is told first: stopping the encoders ends the recorder's input, and its closing report must
+        # follow the drop on the contact's timeline.
+        if encoders and notify:  # a deliberate stop is recorded as the contact's end, not as a drop
+            self._notify("publisher_dropped", {"reason": reason})
         for enc in encoders:
             await enc.stop()  # pushes end-of-stream to every viewer track
         if self._watch is not None and self._watch is not asyncio.current_task():
             self._watch.cancel()
         self._watch = None
-        if encoders and notify:  # a deliberate stop is recorded as the contact's end, not as a drop
-            self._notify("publisher_dropped", {"reason": reason})
         if self.recorder is not None:
             rec, self.recorder = self.recorder, None
             await rec.close()

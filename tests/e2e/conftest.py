@@ -127,3 +127,11 @@ def login(page, base, username, password=DEMO_PASSWORD):
     page.fill("#password", password)
     page.click("#submit")
     page.wait_for_load_state()
+
+
+def offered_contact(page, scenario_id: str, timeout: float = 30000) -> int:
+    """The id of the active contact of ``scenario_id`` on this desk, once it has been offered."""
+    find = """(sid) => [...window.kefuDesk.state.contacts.values()]
+        .find((e) => e.contact.scenario_id === sid && e.contact.status === 'active')"""
+    page.wait_for_function(f"(sid) => !!({find})(sid)", arg=scenario_id, timeout=timeout)
+    return page.evaluate(f"(sid) => ({find})(sid).contact.id", scenario_id)
