@@ -6,6 +6,10 @@ customer's persona (simulator/persona.py) and schedules the reply on the sandbox
 ``tick`` carries it out with ``channels.chat.customer_side`` (typing, say, leave, rate) - exactly what a
 person playing the customer does.
 
+This module holds the engine's lifecycle, its listener and the clock-driven loop (``tick``, ``run_until_idle``,
+``run_for``); the per-customer reaction loop is simulator/chat_customers.py, exercise arrivals
+simulator/exercises.py (both mixins of SimulatorEngine).
+
 State of live customers is in memory, keyed by contact id. A restart loses the simulated customers' minds but
 never their recorded events; on start, simulated contacts still open are ended cleanly with reason
 ``simulator_restarted``, and running exercises resume their remaining arrivals.
@@ -14,28 +18,26 @@ never their recorded events; on start, simulated contacts still open are ended c
 from __future__ import annotations
 
 import contextlib
-import heapq
 import itertools
 import logging
 import random
 import threading
 from collections import deque
-from dataclasses import dataclass, field
 
 from flask import current_app, has_app_context
 from sqlalchemy import select
 
 from clock import clock
-from contacts.actions import ActionError
 from contacts.models import Contact
 from extensions import db
 
+from .chat_customers import ChatCustomers, LiveCustomer, _Action
 from .content import ContentError, RegistryContent
 from .errors import SimulatorError  # noqa: F401  (re-exported)
 from .exercises import ExerciseSchedule, ExerciseStateError, _Arrival  # noqa: F401  (re-exported)
 from .models import Exercise
 from .moves import MoveRecogniser
-from .persona import DESK_MOVES, CustomerState, Reaction
+from .persona import DESK_MOVES
 
 log = logging.getLogger(__name__)
 
@@ -44,36 +46,9 @@ WATCHED = frozenset(
     {"message", "transfer", "kb.send", "contact.ended", "contact.abandoned", "csat.invited", "csat.answered"}
     | set(DESK_MOVES)
 )
-CLOSED_LINGER_SECONDS = 300  # forget a customer this long after their contact closed without a CSAT answer
-LINE_GAP_SECONDS = 1.5  # between two lines of one reply
-LEAVE_AFTER_SECONDS = 1.0
 
 
-@dataclass
-class LiveCustomer:
-    """One simulated customer on one contact."""
-
-    contact_id: int
-    scenario_id: str
-    lang: str
-    state: CustomerState
-    exercise_id: int | None = None
-    started_by: int | None = None
-    busy_until: float = 0.0  # the last scheduled line: a new reply waits for it
-    closed_at: float | None = None  # the contact stopped taking messages
-    done: bool = False
-
-
-@dataclass(order=True)
-class _Action:
-    due: float
-    seq: int
-    contact_id: int = field(compare=False)
-    kind: str = field(compare=False)  # typing | say | leave | rate
-    value: object = field(compare=False, default=None)
-
-
-class SimulatorEngine(ExerciseSchedule):
+class SimulatorEngine(ExerciseSchedule, ChatCustomers):
     """Drives simulated customers for one app. Stored as ``app.extensions["kefu_simulator"]``."""
 
     def __init__(self, app, content=None):
@@ -162,9 +137,6 @@ class SimulatorEngine(ExerciseSchedule):
     ) -> int:
         """Open a chat contact as the scenario's customer and send the opening after a short pause.
         Returns the contact id. SimulatorError for an unknown or non-chat scenario."""
-        from channels.chat.customer_side import start_chat
-        from tickets.models import Customer
-
         with self._lock, self._context():
             try:
                 scenario, pack, lang = self.content.find(scenario_id)
@@ -180,33 +152,15 @@ class SimulatorEngine(ExerciseSchedule):
                 )
             if seed is None:
                 seed = random.SystemRandom().randrange(2**31)
-            persona = scenario.customer
-            customer = None
-            if persona.crm_ref:
-                customer = db.session.scalar(
-                    select(Customer).where(Customer.ref == persona.crm_ref, Customer.lang == lang)
-                )
-            contact = start_chat(
-                lang=lang,
-                queue=scenario.queue,
-                customer_name=customer.name if customer else persona.name,
-                customer_id=customer.id if customer else None,
-                scenario_id=scenario.id,
-                simulated=True,
-                priority=1 if (customer is not None and customer.vip) or persona.type == "vip" else 0,
-                required_level=scenario.level if scenario.level in ("L3", "L4") else None,
+            return self._start_chat(
+                scenario,
+                pack,
+                lang,
+                seed=seed,
                 exercise_id=exercise_id,
-                reserved_agent_id=reserve_for,
+                started_by=started_by,
+                reserve_for=reserve_for,
             )
-            state = CustomerState(scenario, pack, seed, recogniser=self._recogniser(pack))
-            live = LiveCustomer(contact.id, scenario.id, lang, state, exercise_id=exercise_id, started_by=started_by)
-            self.live[contact.id] = live
-            self._ids.add(contact.id)
-            now = clock.timestamp()
-            pause = random.Random(f"open|{seed}|{scenario.id}").uniform(1.0, 3.0)
-            opening = state.opening(ts=now + pause)
-            self._schedule_lines(live, opening, now, pause)
-            return contact.id
 
     def live_count(self, *, exercise_id: int | None = None, started_by: int | None = None) -> int:
         """How many simulated customers are still in conversation (optionally of one exercise or starter)."""
@@ -291,13 +245,6 @@ class SimulatorEngine(ExerciseSchedule):
             return contextlib.nullcontext()
         return self.app.app_context()
 
-    def _recogniser(self, pack) -> MoveRecogniser:
-        # One per language; a reloaded pack (a new PackInfo object) replaces the old lexicon.
-        rec = self._recognisers.get(pack.lang)
-        if rec is None or rec.pack is not pack:
-            rec = self._recognisers[pack.lang] = MoveRecogniser(pack)
-        return rec
-
     def _on_event(self, payload: dict) -> None:
         """Listener (runs in the publisher's thread): queue events about our contacts, never block."""
         if payload.get("type") != "contact_event":
@@ -342,136 +289,3 @@ class SimulatorEngine(ExerciseSchedule):
                 db.session.rollback()
                 log.exception("simulator could not apply event %s", ev.get("id"))
         return progressed
-
-    def _apply_event(self, ev: dict) -> None:
-        live = self.live.get(ev["contact_id"])
-        if live is None:
-            return
-        kind, ts, state = ev["type"], float(ev["ts"]), live.state
-        if kind == "message":
-            if live.closed_at is None:
-                self._schedule(live, state.on_agent_message(ev.get("text") or "", ts), ts)
-        elif kind in ("contact.ended", "contact.abandoned"):
-            live.closed_at = ts
-            self._drop_actions(live.contact_id, kinds=("typing", "say", "leave"))
-            if kind == "contact.abandoned":
-                self._forget(live)
-        elif kind == "csat.invited":
-            pause = random.Random(f"csat|{state.seed}|{live.contact_id}").uniform(2.0, 6.0)
-            self._push(ts + pause, live.contact_id, "rate")
-        elif kind == "csat.answered":
-            self._forget(live)
-        elif live.closed_at is None:
-            reaction = state.on_desk_event(kind, ev.get("data") or {}, ts)
-            if reaction is not None:
-                self._schedule(live, reaction, ts)
-
-    def _schedule(self, live: LiveCustomer, reaction: Reaction, ts: float) -> None:
-        self._record_state(live, reaction)
-        last = self._schedule_lines(live, reaction.lines, ts, reaction.delay)
-        if reaction.end:
-            reason = "satisfied" if reaction.end == "satisfied" else "abandoned"
-            self._push(max(last, ts) + LEAVE_AFTER_SECONDS, live.contact_id, "leave", reason)
-
-    def _record_state(self, live: LiveCustomer, reaction: Reaction) -> None:
-        """Record the customer's mind after each reaction (``customer.state``): emotion, goals, what was
-        recognised. Grading reads the final emotion from it; the live desk never receives it."""
-        from contacts.events import append_event, publish_contact_event
-
-        snap = live.state.snapshot()
-        data = {
-            "emotion": snap["emotion"],
-            "emotion_name": snap["emotion_name"],
-            "emotion_delta": reaction.emotion_delta,
-            "patience_left": snap["patience_left"],
-            "moves": list(reaction.moves),
-            "reaction": reaction.kind,
-            "goals_done": snap["goals_done"],
-            "goals": list(live.state.scenario.goals),
-            "revealed": snap["revealed"],
-            "end": reaction.end,
-        }
-        try:
-            ev, _ = append_event(live.contact_id, "customer.state", "simulator", data=data)
-            publish_contact_event(ev)
-        except Exception:
-            db.session.rollback()
-            log.exception("could not record the customer state of contact %s", live.contact_id)
-
-    def _schedule_lines(self, live: LiveCustomer, lines: list[str], ts: float, delay: float) -> float:
-        """Typing starts soon after ``ts``; line i is sent at ts + delay + i * LINE_GAP_SECONDS, never before the
-        lines already scheduled. Returns the time of the last line."""
-        if not lines:
-            return ts
-        start = max(ts, live.busy_until)
-        self._push(start + min(1.5, delay * 0.3), live.contact_id, "typing", True)
-        due = start + delay
-        for i, line in enumerate(lines):
-            self._push(due + i * LINE_GAP_SECONDS, live.contact_id, "say", line)
-        live.busy_until = due + (len(lines) - 1) * LINE_GAP_SECONDS
-        return live.busy_until
-
-    def _push(self, due: float, contact_id: int, kind: str, value=None) -> None:
-        heapq.heappush(self._actions, _Action(due, next(self._seq), contact_id, kind, value))
-
-    def _drop_actions(self, contact_id: int, kinds: tuple[str, ...]) -> None:
-        kept = [a for a in self._actions if not (a.contact_id == contact_id and a.kind in kinds)]
-        if len(kept) != len(self._actions):
-            self._actions = kept
-            heapq.heapify(self._actions)
-
-    def _run_due(self, now: float) -> bool:
-        progressed = False
-        while self._actions and self._actions[0].due <= now:
-            action = heapq.heappop(self._actions)
-            progressed = True
-            self._perform(action)
-        return progressed
-
-    def _perform(self, action: _Action) -> None:
-        """Carry out one action through the customer side of the chat channel."""
-        from channels.chat import customer_side
-
-        live = self.live.get(action.contact_id)
-        if live is None:
-            return
-        contact = db.session.get(Contact, action.contact_id)
-        if contact is None:
-            self._forget(live)
-            return
-        try:
-            if action.kind == "typing":
-                customer_side.customer_typing(contact, True)
-            elif action.kind == "say":
-                customer_side.customer_say(contact, str(action.value), client_id=f"sim-{contact.id}-{action.seq}")
-            elif action.kind == "leave":
-                customer_side.customer_leave(contact, reason=str(action.value))
-            elif action.kind == "rate":
-                customer_side.customer_rate(contact, live.state.csat())
-        except ActionError as e:
-            # The contact moved on (ended by the agent, already rated): the customer stops talking.
-            db.session.rollback()
-            log.info("simulated customer on contact %s: %s refused: %s", contact.id, action.kind, e)
-            if action.kind in ("say", "leave"):
-                live.closed_at = live.closed_at or clock.timestamp()
-                self._drop_actions(contact.id, kinds=("typing", "say", "leave"))
-        except Exception:
-            db.session.rollback()
-            log.exception("simulated customer on contact %s: %s failed", contact.id, action.kind)
-
-    def _leave_now(self, contact_id: int, reason: str) -> None:
-        self._perform(_Action(clock.timestamp(), next(self._seq), contact_id, "leave", reason))
-
-    def _forget(self, live: LiveCustomer) -> None:
-        live.done = True
-        if live.closed_at is None:
-            live.closed_at = clock.timestamp()
-        self._drop_actions(live.contact_id, kinds=("typing", "say", "leave", "rate"))
-        self.live.pop(live.contact_id, None)
-        self._ids.discard(live.contact_id)
-
-    def _housekeeping(self, now: float) -> None:
-        for live in list(self.live.values()):
-            if live.closed_at is not None and now - live.closed_at > CLOSED_LINGER_SECONDS:
-                self._forget(live)
-        self._finish_exercises(now)
