@@ -1,16 +1,18 @@
 """Encode-once fan-out of a published stream to many viewers.
 
 aiortc's ``RTCRtpSender`` encodes for itself whenever its track returns ``av.Frame``s, so ``MediaRelay`` costs
-one encode per viewer (DESIGN.md: a core holds 4-6 viewers at 480p). When a track returns already-encoded
-``av.Packet``s instead, the sender only packetises them (``RTCRtpSender._next_encoded_frame`` -> the codec's
-``pack``). So the publisher's video is decoded once (by its receiver), encoded once here by one
-``SharedVideoEncoder``, and the same packets are handed to every viewer's ``EncodedTrack``. Audio likewise:
-one ``SharedAudioEncoder`` (Opus) for all.
+one encode per viewer (DESIGN.md: a core holds 4-6 viewers at 480p). Here the publisher's video is decoded once
+(by its receiver) and encoded once by one ``SharedVideoEncoder``; audio likewise by one ``SharedAudioEncoder``
+(Opus). Their ``av.Packet``s go to sinks: the recorder, and ``LiveMedia``, which packetises each frame once and
+sends it to every viewer (``livestream.rtpout``) and to the other media workers (``livestream.relay``).
 
-On that path a sender ignores its viewer's keyframe requests (they only set a flag for its own encoder), so
-the shared encoder forces a keyframe every ``KEYFRAME_SECONDS`` and takes forwarded requests (a viewer joined,
-a viewer's PLI/FIR, a viewer whose queue overflowed) at most once a second. A viewer's track holds packets back
-until the first keyframe, so a late joiner starts cleanly at the next one.
+Viewers' keyframe requests (a viewer joined or connected, a viewer's PLI/FIR) reach the shared encoder, which
+grants at most one a second and forces one every ``KEYFRAME_SECONDS`` anyway; a viewer's stream starts at a
+keyframe, so a late joiner starts cleanly at the next one.
+
+What a packet costs per viewer is what decides the audience one core holds, so the shared encoders make few
+packets: video at most ``max_fps`` frames a second (frames the camera sends faster are skipped before
+encoding) and ``bitrate``; audio in ``frame_ms`` Opus frames (60 ms: a third of the packets of 20 ms frames).
 
 Everything here runs on the media loop; nothing imports Flask.
 """
@@ -33,65 +35,13 @@ VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
 AUDIO_RATE = 48000
 KEYFRAME_SECONDS = 1.5
 KEYFRAME_REQUEST_MIN_SECONDS = 1.0
-VIDEO_BITRATE = 900_000
-VIEWER_QUEUE = 60  # packets; ~1 s of video + audio. A viewer that falls further behind skips to a keyframe.
+# Defaults of the app's LIVESTREAM_VIDEO_KBPS / _VIDEO_FPS / _AUDIO_FRAME_MS (bench/README.md livestream_fanout).
+VIDEO_BITRATE = 700_000
+VIDEO_MAX_FPS = 20
+AUDIO_FRAME_MS = 60
 
 # How many encoders exist right now, by kind: the tests assert it does not grow with the audience.
 ENCODERS_ALIVE: dict[str, int] = {"video": 0, "audio": 0}
-
-
-class EncodedTrack(MediaStreamTrack):
-    """A viewer's track: returns the shared encoder's ``av.Packet``s, so the viewer's sender only packetises."""
-
-    def __init__(self, kind: str, on_overflow: Callable[[], None] | None = None) -> None:
-        super().__init__()
-        self.kind = kind
-        self._queue: asyncio.Queue = asyncio.Queue(maxsize=VIEWER_QUEUE)
-        self._on_overflow = on_overflow
-        # Video starts at a keyframe: before it a decoder has nothing to refer to.
-        self._waiting_for_keyframe = kind == "video"
-        self.packets_out = 0
-        self.dropped = 0
-
-    def push(self, packet: av.Packet | None) -> None:
-        """Queue one shared packet (None ends the stream). Never blocks the encoder."""
-        if packet is None:
-            self._put(None)
-            return
-        if self._waiting_for_keyframe:
-            if not packet.is_keyframe:
-                self.dropped += 1
-                return
-            self._waiting_for_keyframe = False
-        if self._queue.full():
-            # This viewer is behind: drop its backlog and restart at the next keyframe rather than stall others.
-            self.dropped += self._queue.qsize()
-            while not self._queue.empty():
-                self._queue.get_nowait()
-            if self.kind == "video":
-                self._waiting_for_keyframe = True
-                self.dropped += 1
-                if self._on_overflow:
-                    self._on_overflow()
-                return
-        self._queue.put_nowait(packet)
-
-    def _put(self, item) -> None:
-        try:
-            self._queue.put_nowait(item)
-        except asyncio.QueueFull:
-            self._queue.get_nowait()
-            self._queue.put_nowait(item)
-
-    async def recv(self) -> av.Packet:
-        if self.readyState != "live":
-            raise MediaStreamError
-        packet = await self._queue.get()
-        if packet is None:
-            self.stop()
-            raise MediaStreamError
-        self.packets_out += 1
-        return packet
 
 
 class _SharedEncoder:
@@ -137,7 +87,10 @@ class _SharedEncoder:
                 for packet in packets:
                     self.packets_made += 1
                     for sink in list(self.sinks):
-                        sink(packet)
+                        try:
+                            sink(packet)
+                        except Exception:  # one failing sink (a viewer, the relay) must not stop the others
+                            log.exception("%s sink failed", self.kind)
         except asyncio.CancelledError:
             pass
         except Exception:
@@ -171,9 +124,12 @@ class SharedVideoEncoder(_SharedEncoder):
 
     kind = "video"
 
-    def __init__(self, source: MediaStreamTrack, bitrate: int = VIDEO_BITRATE) -> None:
+    def __init__(self, source: MediaStreamTrack, bitrate: int = VIDEO_BITRATE, max_fps: float = VIDEO_MAX_FPS) -> None:
         super().__init__(source)
         self.bitrate = bitrate
+        self.interval = 1.0 / max_fps if max_fps else 0.0
+        self._next_t: float | None = None  # the source time (seconds) from which the next frame is encoded
+        self.frames_skipped = 0
         self.codec: av.VideoCodecContext | None = None
         self.size: tuple[int, int] | None = None
         self.keyframes = 0
@@ -233,7 +189,23 @@ class SharedVideoEncoder(_SharedEncoder):
             out.append(packet)
         return out
 
+    def _due(self, frame: av.VideoFrame) -> bool:
+        """Keep at most ``max_fps`` frames a second of the camera's (by its own timestamps)."""
+        if not self.interval or frame.pts is None or not frame.time_base:
+            return True
+        t = float(frame.pts * frame.time_base)
+        due = self._next_t
+        # Early by more than a tenth of an interval: skip. (Over a second early: the clock jumped; start over.)
+        if due is not None and due - 1.0 < t < due - self.interval / 10:
+            self.frames_skipped += 1
+            return False
+        behind = due is None or t < due - 1.0 or t - due > self.interval
+        self._next_t = t + self.interval if behind else due + self.interval
+        return True
+
     async def _encode(self, loop, frame) -> list[av.Packet]:
+        if not self._due(frame):
+            return []
         now = time.monotonic()
         keyframe = self._requested or now - self._last_keyframe >= KEYFRAME_SECONDS
         self._requested = False
@@ -246,19 +218,25 @@ class SharedVideoEncoder(_SharedEncoder):
 
 
 class SharedAudioEncoder(_SharedEncoder):
-    """One Opus encoder for the whole audience (20 ms frames, stereo 48 kHz as aiortc's own encoder)."""
+    """One Opus encoder for the whole audience (stereo 48 kHz as aiortc's own encoder), in ``frame_ms`` frames
+    (20, 40 or 60: RFC 7587 allows up to 120 ms a packet, and browsers' decoders take them)."""
 
     kind = "audio"
 
-    def __init__(self, source: MediaStreamTrack) -> None:
+    def __init__(self, source: MediaStreamTrack, frame_ms: int = AUDIO_FRAME_MS) -> None:
         super().__init__(source)
+        if frame_ms not in (10, 20, 40, 60):
+            raise ValueError(f"an Opus frame is 10, 20, 40 or 60 ms, not {frame_ms}")
+        self.frame_ms = frame_ms
         self.codec = av.CodecContext.create("libopus", "w")
         self.codec.bit_rate = 64000
         self.codec.sample_rate = AUDIO_RATE
         self.codec.layout = "stereo"
         self.codec.format = "s16"
         self.codec.time_base = fractions.Fraction(1, AUDIO_RATE)
-        self.resampler = av.AudioResampler(format="s16", layout="stereo", rate=AUDIO_RATE, frame_size=960)
+        self.codec.options = {"frame_duration": str(frame_ms)}
+        samples = AUDIO_RATE * frame_ms // 1000
+        self.resampler = av.AudioResampler(format="s16", layout="stereo", rate=AUDIO_RATE, frame_size=samples)
 
     async def _encode(self, loop, frame) -> list[av.Packet]:
         # 0.3 ms per frame (DESIGN.md): cheaper inline than a hop to a worker thread.

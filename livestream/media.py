@@ -1,10 +1,14 @@
-"""One livestream's media on the media loop: the publisher's peer, the shared encoders, viewers' peers and the
-recorder. Web code never touches these objects; it goes through ``livestream.bridge`` (media_loop.submit).
+"""One livestream's media on a media worker's loop.
 
-The publisher's incoming tracks are decoded once by aiortc; ``SharedVideoEncoder`` / ``SharedAudioEncoder``
-encode once; every viewer's peer gets ``EncodedTrack``s fed with the same packets. The recorder taps the same
-packets (video, remuxed into .mkv without re-encoding) and the decoded audio (WAV), so recording costs the
-same with one viewer or two hundred.
+``LiveMedia`` is the stream on the worker that holds the publisher: its peer, the shared encoders (decoded
+once, encoded once), the recorder, and the viewers placed on this worker. Each encoded frame is packetised
+once (``rtpout.Packetiser``) and sent to this worker's viewers (``viewers.Viewers``) and to the other workers
+that serve some of the audience (``relay.RelaySource``). ``RelayedLive`` is the stream on such a worker: its
+viewers fed with the frames the relay brings, nothing decoded or encoded. Web code never touches these
+objects; it goes through ``livestream.bridge`` and the media worker's ops (``livestream.worker_ops``).
+
+The recorder taps the same packets (video, remuxed into .mkv without re-encoding) and the decoded audio
+(WAV), so recording costs the same with one viewer or two hundred.
 """
 
 from __future__ import annotations
@@ -16,47 +20,26 @@ from collections.abc import Callable
 
 from aiortc import RTCPeerConnection
 from aiortc.contrib.media import MediaBlackhole
-from aiortc.rtcrtpsender import RTCRtpSender
 
 from media.peers import PeerRegistry
-from media.signalling import SignallingError, answer_offer
 
-from .fanout import ENCODERS_ALIVE, EncodedTrack, SharedAudioEncoder, SharedVideoEncoder
+from . import fanout
+from .errors import MediaError
+from .fanout import ENCODERS_ALIVE, SharedAudioEncoder, SharedVideoEncoder
 from .recorder import BroadcastRecorder
+from .relay import RelayEndpoint, RelaySink, RelaySource
+from .rtpout import Packetiser
+from .viewers import Viewers, answer, offer_sdp
 
 log = logging.getLogger(__name__)
 
-
-class MediaError(ValueError):
-    """A refused media request (bad SDP, no publisher, stream ended); the message is shown as is."""
-
-
-def _offer_sdp(offer) -> str:
-    if not isinstance(offer, dict) or offer.get("type") != "offer" or not isinstance(offer.get("sdp"), str):
-        raise MediaError("expected an SDP offer: {type: 'offer', sdp: '...'}")
-    return offer["sdp"]
-
-
-async def _answer(pc: RTCPeerConnection, offer) -> dict:
-    """Validate and answer with the voice helper's signalling (after ICE gathering completes)."""
-    sdp = _offer_sdp(offer)
-    try:
-        answer = await answer_offer(pc, sdp, kinds=("audio", "video"))
-    except SignallingError as e:
-        raise MediaError(str(e)) from e
-    return {"type": "answer", "sdp": answer}
-
-
-def _vp8_only(transceiver) -> None:
-    """The shared video packets are VP8: a viewer must receive exactly that codec (Opus is preferred for
-    audio by ``answer_offer``)."""
-    codecs = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType == "video/VP8"]
-    transceiver.setCodecPreferences(codecs)
+__all__ = ["LiveMedia", "MediaError", "RelayedLive"]
 
 
 class LiveMedia:
-    """The media of one livestream. ``on_event(kind, data)`` is called on the loop for what the web side must
-    record (publishing, publisher_dropped, recording, presenter_samples); it must hand work to a thread."""
+    """The media of one livestream on the worker that holds its publisher. ``on_event(kind, data)`` is called
+    on the loop for what the web side must record (publishing, publisher_dropped, recording,
+    presenter_samples, viewers); it must hand work to a thread."""
 
     def __init__(
         self,
@@ -65,6 +48,11 @@ class LiveMedia:
         on_event: Callable[[str, dict], None],
         analyse_frame: Callable | None = None,
         peers: PeerRegistry | None = None,
+        relay: RelayEndpoint | None = None,
+        *,
+        video_fps: float = fanout.VIDEO_MAX_FPS,
+        video_bitrate: int = fanout.VIDEO_BITRATE,
+        audio_frame_ms: int = fanout.AUDIO_FRAME_MS,
     ) -> None:
         self.peers = peers or PeerRegistry()
         self.session = f"live:{stream_id}"
@@ -72,10 +60,14 @@ class LiveMedia:
         self.analyse_frame = analyse_frame
         self.on_event = on_event
         self.record_dir = record_dir
+        self.encoding = {"video_fps": video_fps, "video_bitrate": video_bitrate, "audio_frame_ms": audio_frame_ms}
         self.publisher: RTCPeerConnection | None = None
         self.video: SharedVideoEncoder | None = None
         self.audio: SharedAudioEncoder | None = None
-        self.viewers: dict[str, tuple[RTCPeerConnection, list[EncodedTrack]]] = {}
+        self.viewers = Viewers(self.session, self.peers, self._keyframe_request, self._viewer_count)
+        self.relay = None
+        if relay is not None:  # other workers serve part of the audience: they are sent the frames too
+            self.relay = RelaySource(relay, stream_id, lambda: self.video is not None, self._keyframe_request)
         self.recorder: BroadcastRecorder | None = None
         self.ended = False
         self.started_at: float | None = None
@@ -85,7 +77,7 @@ class LiveMedia:
     # -- publisher -------------------------------------------------------------------------------------
     async def publish(self, offer: dict) -> dict:
         """Take the presenter's camera and microphone offer; answer it; start the shared encoders on arrival."""
-        _offer_sdp(offer)
+        offer_sdp(offer)
         if self.ended:
             raise MediaError("this livestream has ended")
         if self.publisher is not None:
@@ -103,7 +95,7 @@ class LiveMedia:
                 await self._drop_publisher("connection " + pc.connectionState)
 
         try:
-            return await _answer(pc, offer)
+            return await answer(pc, offer)
         except MediaError:
             self.publisher = None
             await self.peers.close(self.session, "publisher")
@@ -111,19 +103,34 @@ class LiveMedia:
 
     def _start_encoder(self, track) -> None:
         if track.kind == "video" and self.video is None:
-            self.video = SharedVideoEncoder(track)
-            self._attach_recorder()
-            self.video.start()
-            self._notify("publishing", {"kind": "video"})
-            self._watch = asyncio.ensure_future(self._watch_source(self.video))
+            enc = self.video = SharedVideoEncoder(
+                track, bitrate=self.encoding["video_bitrate"], max_fps=self.encoding["video_fps"]
+            )
         elif track.kind == "audio" and self.audio is None:
-            self.audio = SharedAudioEncoder(track)
-            self._attach_recorder()
-            self.audio.start()
-            self._notify("publishing", {"kind": "audio"})
+            enc = self.audio = SharedAudioEncoder(track, frame_ms=self.encoding["audio_frame_ms"])
         else:
             self._sink.addTrack(track)  # a second track of a kind: drained, never piled up in memory
             asyncio.ensure_future(self._sink.start())
+            return
+        enc.add_sink(self._fan_out(Packetiser(track.kind)))
+        self._attach_recorder()
+        enc.start()
+        self._notify("publishing", {"kind": track.kind})
+        if track.kind == "video":
+            self._watch = asyncio.ensure_future(self._watch_source(enc))
+
+    def _fan_out(self, packetise: Packetiser):
+        """The encoder's sink: each packet packetised once, then to this worker's viewers and the relays."""
+
+        def sink(packet) -> None:
+            if packet is None:
+                return
+            frame = packetise(packet)
+            self.viewers.deliver(frame)
+            if self.relay is not None:
+                self.relay.forward(frame)
+
+        return sink
 
     def _attach_recorder(self) -> None:
         if self.record_dir is None:
@@ -151,95 +158,68 @@ class LiveMedia:
         if encoders and notify:  # a deliberate stop is recorded as the contact's end, not as a drop
             self._notify("publisher_dropped", {"reason": reason})
         for enc in encoders:
-            await enc.stop()  # pushes end-of-stream to every viewer track
+            await enc.stop()
         if self._watch is not None and self._watch is not asyncio.current_task():
             self._watch.cancel()
         self._watch = None
+        if self.relay is not None:
+            self.relay.end()  # the other workers close their viewers too
         if self.recorder is not None:
             rec, self.recorder = self.recorder, None
             await rec.close()
         if pc is not None:
             await self.peers.close(self.session, "publisher")
             await pc.close()
-        # Viewers' peers carried the old encoders' tracks: close them, so their players see the end at once
-        # (a later publish starts new encoders; the pages watch again when told the presenter is back).
-        for key in list(self.viewers):
-            await self.leave(key)
+        # Viewers' peers carried the old stream: close them, so their players see the end at once (a later
+        # publish starts new encoders; the pages watch again when told the presenter is back).
+        await self.viewers.close_all()
 
     # -- viewers ---------------------------------------------------------------------------------------
     async def watch(self, viewer_key: str, offer: dict) -> dict:
-        """Answer a viewer's receive-only offer with the shared tracks (no encoder of its own)."""
-        _offer_sdp(offer)
+        """Answer a viewer's receive-only offer; the viewer is sent the shared frames (no encoder of its own)."""
+        offer_sdp(offer)
         if self.ended:
             raise MediaError("this livestream has ended")
         if self.video is None:
             raise MediaError("the presenter is not live yet")
-        await self.leave(viewer_key)
-        pc = self.peers.create(self.session, f"viewer:{viewer_key}").pc
-        tracks: list[EncodedTrack] = []
-        self.viewers[viewer_key] = (pc, tracks)
-
-        @pc.on("connectionstatechange")
-        async def on_state():
-            if pc.connectionState in ("failed", "closed"):
-                await self.leave(viewer_key, pc)
-
-        # The shared tracks go in before the offer is applied; aiortc matches them to its sections by kind.
-        for encoder in (self.video, self.audio):
-            if encoder is None:
-                continue
-            track = EncodedTrack(encoder.kind, on_overflow=self._keyframe_request)
-            tracks.append(track)
-            sender = pc.addTrack(track)
-            if encoder.kind == "video":
-                _vp8_only(next(t for t in pc.getTransceivers() if t.sender is sender))
-                _forward_keyframe_requests(sender, self._keyframe_request)
-            encoder.add_sink(track.push)
-        try:
-            answer = await _answer(pc, offer)
-        except Exception:
-            await self.leave(viewer_key, pc)
-            raise
+        kinds = [k for k, enc in (("video", self.video), ("audio", self.audio)) if enc is not None]
+        reply = await self.viewers.add(viewer_key, offer, kinds)
         self._keyframe_request()  # a new viewer gets a picture within a second, not at the next forced one
-        return answer
+        return reply
 
     def _keyframe_request(self) -> None:
         if self.video is not None:
             self.video.request_keyframe()
 
-    async def leave(self, viewer_key: str, pc: RTCPeerConnection | None = None) -> None:
-        entry = self.viewers.get(viewer_key)
-        if entry is None or (pc is not None and entry[0] is not pc):
-            return
-        del self.viewers[viewer_key]
-        vpc, tracks = entry
-        for track in tracks:
-            for enc in (self.video, self.audio):
-                if enc is not None:
-                    enc.remove_sink(track.push)
-            track.stop()
-        await self.peers.close(self.session, f"viewer:{viewer_key}")
-        await vpc.close()
+    async def leave(self, viewer_key: str) -> None:
+        await self.viewers.remove(viewer_key)
 
     async def stop(self, reason: str = "stopped") -> None:
-        """End the livestream: viewers' tracks end, the recording closes, every peer closes."""
+        """End the livestream: the recording closes, every peer closes, the relays are told."""
         if self.ended:
             return
         await self._drop_publisher(reason, notify=False)
         self.ended = True
-        for key in list(self.viewers):
-            await self.leave(key)
+        await self.viewers.close_all()
+        if self.relay is not None:
+            self.relay.close()
         await self._sink.stop()
 
     def stats(self) -> dict:
         return {
             "live": self.video is not None,
-            "viewers": len(self.viewers),
+            "role": "publisher",
+            **self.viewers.stats(),
             "video_frames_in": self.video.frames_in if self.video else 0,
+            "video_frames_skipped": self.video.frames_skipped if self.video else 0,
             "video_packets": self.video.packets_made if self.video else 0,
             "keyframes": self.video.keyframes if self.video else 0,
+            "relays": len(self.relay.subscribers) if self.relay else 0,
             "encoders_in_process": dict(ENCODERS_ALIVE),  # what "encode once" means: not one per viewer
         }
+
+    def _viewer_count(self, n: int) -> None:
+        self._notify("viewers", {"count": n})
 
     def _notify(self, kind: str, data: dict) -> None:
         try:
@@ -248,13 +228,64 @@ class LiveMedia:
             log.exception("livestream %s: on_event %s failed", self.stream_id, kind)
 
 
-def _forward_keyframe_requests(sender: RTCRtpSender, request: Callable[[], None]) -> None:
-    """A viewer's PLI/FIR reaches ``RTCRtpSender._send_keyframe``, which only flags the sender's own encoder
-    (unused on the packet path). Forward it to the shared encoder too, which grants at most one a second."""
-    own = sender._send_keyframe
+class RelayedLive:
+    """A livestream's viewers on a worker that does not hold its publisher: fed the owner's packetised frames
+    through the relay (``owner`` is the owner worker's relay address)."""
 
-    def send_keyframe() -> None:
-        own()
-        request()
+    def __init__(self, stream_id: int, relay: RelayEndpoint, owner: tuple, on_event: Callable[[str, dict], None],
+                 peers: PeerRegistry | None = None) -> None:  # fmt: skip
+        self.stream_id = stream_id
+        self.session = f"live:{stream_id}"
+        self.peers = peers or PeerRegistry()
+        self.on_event = on_event
+        self.ended = False
+        self.sink = RelaySink(relay, stream_id, owner, self._deliver, self._lost, self._owner_ended)
+        self.viewers = Viewers(self.session, self.peers, self.sink.request_keyframe, self._viewer_count)
 
-    sender._send_keyframe = send_keyframe
+    def _deliver(self, frame) -> None:
+        self.viewers.deliver(frame)
+
+    def _lost(self) -> None:
+        self.viewers.restart_at_keyframe()
+
+    def _owner_ended(self) -> None:
+        asyncio.ensure_future(self.viewers.close_all())
+
+    async def watch(self, viewer_key: str, offer: dict) -> dict:
+        offer_sdp(offer)
+        if self.ended:
+            raise MediaError("this livestream has ended")
+        await self.viewers.remove(viewer_key)  # (a re-watch) before subscribing: the last one leaving pauses it
+        if not await self.sink.subscribe():
+            raise MediaError("the presenter is not live yet")
+        reply = await self.viewers.add(viewer_key, offer)
+        self.sink.request_keyframe()
+        return reply
+
+    async def leave(self, viewer_key: str) -> None:
+        await self.viewers.remove(viewer_key)
+
+    async def stop(self, reason: str = "stopped") -> None:
+        if self.ended:
+            return
+        self.ended = True
+        await self.viewers.close_all()
+        self.sink.close()
+
+    def stats(self) -> dict:
+        return {
+            "live": bool(self.sink.live),
+            "role": "relay",
+            **self.viewers.stats(),
+            "relayed_frames_in": self.sink.frames_in,
+            "relayed_frames_lost": self.sink.lost,
+            "encoders_in_process": dict(ENCODERS_ALIVE),
+        }
+
+    def _viewer_count(self, n: int) -> None:
+        if n == 0:
+            self.sink.pause()  # nobody here watches: the owner stops sending (a new viewer subscribes again)
+        try:
+            self.on_event("viewers", {"count": n})
+        except Exception:
+            log.exception("livestream %s: viewers event failed", self.stream_id)

@@ -37,7 +37,7 @@ from .actions import (
 )
 from .bridge import bridge
 from .comments import check_rate
-from .media import MediaError
+from .errors import MediaError
 
 log = logging.getLogger(__name__)
 IDENTITY = "kefu_live_identity"

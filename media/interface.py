@@ -8,8 +8,10 @@ transports.
   goes to any worker (the shared list), later requests to that worker's own list (``call:<id>:worker``).
 
 Web code only ever calls ``MediaClient.request(op, **fields)`` and gets a dict back; it never touches an
-aiortc object. Media events (peer connected/failed, the simulated customer spoke) are recorded by the worker's
-event sink in whichever process hosts the worker.
+aiortc object. A request with ``_worker`` goes to that worker (a livestream's viewer placed on a chosen
+worker); ``MediaClient.workers()`` names the workers there are. Media events of calls (peer connected/failed,
+the simulated customer spoke) are recorded by the worker's event sink in whichever process hosts the worker;
+livestream events come back to the web side over a Redis list (``push_event`` / ``serve_events``).
 """
 
 from __future__ import annotations
@@ -38,12 +40,16 @@ class LocalTransport:
         self.worker = worker
 
     def request(self, req: dict, timeout: float) -> dict:
+        req.pop("_worker", None)  # one worker here
         fut = self.media_loop.submit(self.worker.handle(req))
         try:
             return fut.result(timeout)
         except FutureTimeout as e:
             fut.cancel()
             raise MediaUnavailable(f"the media worker did not answer {req.get('op')} within {timeout:.0f} s") from e
+
+    def workers(self) -> list[str]:
+        return [self.worker.worker_id]
 
 
 class RedisTransport:
@@ -53,9 +59,14 @@ class RedisTransport:
         self.client = client  # redis.Redis with decode_responses=True
         self.key = key  # the RedisStore's key(*parts) (the app's prefix)
 
+    def workers(self) -> list[str]:
+        return sorted(self.client.smembers(self.key("media", "workers")))
+
     def request(self, req: dict, timeout: float) -> dict:
         call_id = req.get("call_id")
-        worker = self.client.get(self.key("media", "call", call_id, "worker")) if call_id else None
+        worker = req.pop("_worker", None)
+        if worker is None and call_id:
+            worker = self.client.get(self.key("media", "call", call_id, "worker"))
         if req.get("op") != "open_call" and call_id and worker is None:
             # No worker holds this call (it ended, or its worker restarted): nothing to do for a hang-up.
             if req.get("op") == "hangup":
@@ -81,6 +92,43 @@ class MediaClient:
 
     def request(self, op: str, *, timeout: float | None = None, **fields) -> dict:
         return self.transport.request({"op": op, **fields}, timeout or self.timeout)
+
+    def workers(self) -> list[str]:
+        """The ids of the media workers serving now (one, "local", with the embedded thread)."""
+        return self.transport.workers()
+
+
+EVENTS_TTL = 3600
+
+
+def push_event(client, key, channel: str, event: dict) -> None:
+    """A worker process's event for the web side (blocking Redis I/O: call it off the media loop)."""
+    name = key("media", "events", channel)
+    client.rpush(name, json.dumps(event, default=str))
+    client.expire(name, EVENTS_TTL)  # nobody consuming (no web process up): the events expire, not pile up
+
+
+def serve_events(client, key, channel: str, handler, *, stop: threading.Event, poll: float = 1.0) -> None:
+    """The web side: hand each event pushed on ``channel`` to ``handler(event)`` in order, until ``stop``."""
+    name = key("media", "events", channel)
+    while not stop.is_set():
+        try:
+            got = client.blpop([name], timeout=poll)
+        except Exception:  # Redis restarting: try again shortly, lose nothing that is still queued
+            log.exception("reading media events failed")
+            stop.wait(poll)
+            continue
+        if got is None:
+            continue
+        try:
+            event = json.loads(got[1])
+        except ValueError:
+            log.warning("dropped a media event that is not JSON")
+            continue
+        try:
+            handler(event)
+        except Exception:
+            log.exception("media event handler failed")
 
 
 def serve_redis(worker, media_loop, client, key, *, stop: threading.Event, poll: float = 1.0) -> None:

@@ -57,6 +57,7 @@ class MediaWorker:
         self.customers: dict[str, object] = {}  # call id -> simulated customer driver
         self.meta: dict[str, dict] = {}
         self._ops: dict[str, Handler] = {}
+        self.on_shutdown: list[Callable[[], Awaitable[None]]] = []  # plugins' own closing (livestreams)
         ops = ("open_call", "offer", "hold", "resume", "park", "mute", "route", "desk_action", "quick_phrase", "hangup")
         for op in ops:
             self._ops[op] = getattr(type(self), f"_op_{op}")
@@ -289,4 +290,9 @@ class MediaWorker:
         """Close every peer and finish every recording (process exit)."""
         for call_id in list(self.calls):
             await self._op_hangup({"call_id": call_id})
+        for hook in self.on_shutdown:
+            try:
+                await hook()
+            except Exception:
+                log.exception("media worker shutdown hook failed")
         await self.peers.close_all()

@@ -69,6 +69,8 @@ def make_worker(app: Flask, worker_id: str = "local"):
     from media.monitor import install as install_monitor
 
     install_monitor(worker)  # the console's monitoring legs: listen, whisper, barge
+    for install in app.extensions.get("kefu_media_installers", ()):
+        install(worker)  # other channels' ops on the same worker (the livestream's)
     return worker
 
 

@@ -95,6 +95,7 @@ socket.on('event', (msg) => {
     if (ev.type === 'contact.ended') finish();
   }
 });
-window.kefuLive = { socket, ask: (event, data) => ask(socket, event, { stream_id: sid, ...data }) };
+// peer(): the receiving connection, for its getStats() (the browser tests read what audio and video arrived).
+window.kefuLive = { socket, ask: (event, data) => ask(socket, event, { stream_id: sid, ...data }), peer: () => pc };
 $('ls-send').addEventListener('click', send);
 $('ls-comment').addEventListener('keydown', (e) => { if (e.key === 'Enter') send(); });

@@ -25,6 +25,29 @@ def _video_playing(page):
     )
 
 
+def _inbound_audio(page) -> dict:
+    return page.evaluate(
+        """async () => {
+            const stats = await window.kefuLive.peer().getStats();
+            let a = null;
+            stats.forEach((r) => {
+                if (r.type === 'inbound-rtp' && r.kind === 'audio') {
+                    a = { packets: r.packetsReceived, samples: r.totalSamplesReceived,
+                          concealed: r.concealedSamples, duration: r.totalSamplesDuration };
+                }
+            });
+            return a;
+        }"""
+    )
+
+
+def live_server_config(name: str):
+    """What the live server runs with (its defaults: the e2e server takes no overrides for these)."""
+    from livestream.channel import DEFAULTS
+
+    return DEFAULTS[name]
+
+
 def test_trainee_presents_to_two_browser_viewers_with_simulated_audience(live_server, media_context):
     """Presenter goes live; the lead and a guest see moving video and the audience's comments; one encoder."""
     presenter = media_context().new_page()
@@ -56,6 +79,19 @@ def test_trainee_presents_to_two_browser_viewers_with_simulated_audience(live_se
     # The simulated audience's comments reach the presenter and both viewers (batched emits).
     for page in (presenter, lead, guest):
         page.wait_for_function("document.querySelectorAll('#ls-feed .msg').length >= 3", timeout=45000)
+
+    # Chromium plays the shared audio as sent (Opus in long frames, see LIVESTREAM_AUDIO_FRAME_MS): packets
+    # arrive at the encoder's frame rate and the decoder fills the time with samples, hardly any concealed.
+    first = _inbound_audio(lead)
+    lead.wait_for_timeout(3000)
+    second = _inbound_audio(lead)
+    seconds = second["duration"] - first["duration"]
+    assert seconds > 2.0, (first, second)
+    concealed = (second["concealed"] - first["concealed"]) / max(1, second["samples"] - first["samples"])
+    assert concealed < 0.1, (first, second)
+    rate = (second["packets"] - first["packets"]) / seconds
+    frame_ms = live_server_config("LIVESTREAM_AUDIO_FRAME_MS")
+    assert abs(rate - 1000 / frame_ms) < 0.25 * 1000 / frame_ms, (rate, frame_ms)
 
     stats = presenter.evaluate("window.kefuLive.ask('stats', {})")
     assert stats["ok"] and stats["media"]["viewers"] == 2

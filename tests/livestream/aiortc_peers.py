@@ -88,10 +88,36 @@ class Viewer:
         self.size = None
         self.ended = asyncio.Event()
         self._tasks = []
+        self.first_video_payload: bytes | None = None  # the first VP8 RTP payload that arrived
+        self.video_rtp_packets = 0
+        for t in self.pc.getTransceivers():
+            if t.kind == "video":
+                self._spy(t.receiver)
 
         @self.pc.on("track")
         def on_track(track):
             self._tasks.append(asyncio.ensure_future(self._read(track)))
+
+    def _spy(self, receiver):
+        """Keep the first video payload as it came off the wire (did the stream start at a keyframe?)."""
+        own = receiver._handle_rtp_packet
+
+        async def handle(packet, arrival_time_ms):
+            self.video_rtp_packets += 1
+            if self.first_video_payload is None:
+                self.first_video_payload = packet.payload
+            await own(packet, arrival_time_ms)
+
+        receiver._handle_rtp_packet = handle
+
+    def started_on_keyframe(self) -> bool:
+        """The first VP8 payload begins a frame (S bit) whose P bit says keyframe (RFC 6386 9.1: 0 = key)."""
+        from aiortc.codecs.vpx import VpxPayloadDescriptor
+
+        if not self.first_video_payload:
+            return False
+        descriptor, data = VpxPayloadDescriptor.parse(self.first_video_payload)
+        return descriptor.partition_start == 1 and (data[0] & 0x01) == 0
 
     async def _read(self, track):
         try:

@@ -84,7 +84,7 @@ def test_publisher_drop_ends_viewers_and_closes_recording(tmp_path):
 
 
 def test_late_joiner_gets_a_picture_from_the_next_keyframe(tmp_path):
-    """A viewer joining two seconds in starts decoding within about a second (keyframe on request)."""
+    """A viewer joining two seconds in starts at a keyframe (its first packet) within about a second."""
 
     async def scenario():
         live = LiveMedia(3, None, lambda kind, data: None)
@@ -100,14 +100,16 @@ def test_late_joiner_gets_a_picture_from_the_next_keyframe(tmp_path):
 
         delay = (late.first_video_at or time.monotonic()) - t0 if late.first_video_at else None
         keyframes = live.video.keyframes
+        on_key = (early.started_on_keyframe(), late.started_on_keyframe())
         await live.stop()
         await pub.close()
         await early.close()
         await late.close()
-        return got, early.video_frames, keyframes, delay
+        return got, early.video_frames, keyframes, delay, on_key
 
-    got, early_frames, keyframes, delay = run(scenario())
+    got, early_frames, keyframes, delay, on_key = run(scenario())
     assert got and early_frames > 30
+    assert on_key == (True, True)  # the first packet each viewer got begins a keyframe
     assert delay is not None and delay < 5.0  # keyframe on join (or the 1.5 s periodic one), not "never"
     assert keyframes >= 2  # the first one, and the one the late joiner asked for (or the periodic one)
 

