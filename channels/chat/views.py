@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, render_template
 from flask_login import current_user
 
 from accounts.roles import role_required
+from channels.practice import practice_scenarios
 from i18n import current_lang
 
 desk_bp = Blueprint("desk", __name__)
@@ -30,19 +31,6 @@ def _categories() -> list[dict]:
     ]
 
 
-def _practice_scenarios(lang: str) -> list[dict]:
-    """Chat scenarios a trainee may practise: those at or below their level."""
-    from accounts.models import LEVEL_RANK
-    from scenarios.registry import list_scenarios
-
-    rank = LEVEL_RANK.get(current_user.level or "L3", 3)
-    return [
-        {"id": s.id, "title": s.title, "level": s.level}
-        for s in list_scenarios(lang=lang, channel="chat")
-        if LEVEL_RANK[s.level] <= rank
-    ]
-
-
 @desk_bp.route("/desk")
 @role_required("trainee", "lead", "admin")
 def desk():
@@ -54,7 +42,7 @@ def desk():
         snippets=[s.model_dump() for s in pack.snippets] if pack else [],
         queues=[q.model_dump() for q in pack.queues] if pack else [],
         categories=_categories(),
-        practice=_practice_scenarios(lang),
+        practice=practice_scenarios("chat", lang),
         max_chars=current_app.config["MAX_MESSAGE_CHARS"],
         me={"id": current_user.id, "name": current_user.display_name, "level": current_user.level},
         lang=lang,

@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from accounts.roles import role_required
+from channels.practice import practice_scenarios
 from contacts.actions import ActionError, do_wrap_up_contact
 from contacts.models import Contact, ContactEvent
 from extensions import db
@@ -72,22 +73,9 @@ def workspace():
         wrap_up_codes=[c.model_dump() for c in pack.wrap_up_codes] if pack else [],
         snippets=[s.model_dump() for s in pack.snippets] if pack else [],
         categories=_categories(),
-        practice=_practice_scenarios(lang),
+        practice=practice_scenarios("email", lang),
         lang=lang,
     )
-
-
-def _practice_scenarios(lang: str) -> list[dict]:
-    """Email scenarios a trainee may practise: those at or below their level."""
-    from accounts.models import LEVEL_RANK
-    from scenarios.registry import list_scenarios
-
-    rank = LEVEL_RANK.get(current_user.level or "L3", 3)
-    return [
-        {"id": s.id, "title": s.title, "level": s.level}
-        for s in list_scenarios(lang=lang, channel="email")
-        if LEVEL_RANK[s.level] <= rank
-    ]
 
 
 @bp.route("/api/email/contacts")
@@ -123,24 +111,31 @@ def api_thread(contact_id):
     )
 
 
-@bp.route("/api/email/contacts/<int:contact_id>/reply", methods=["POST"])
-@role_required(*AGENT_ROLES)
-def api_reply(contact_id):
+def _on_own_contact(contact_id, act):
+    """Run ``act(agent, contact, body)`` on the agent's own email contact with the request's JSON object; a
+    contact that is not theirs, a body that is not an object or a refused action is answered with its error."""
     contact = _own(contact_id)
     if not isinstance(contact, Contact):
         return contact
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return _error("expected a JSON object")
-    from .actions import do_send_email_reply
-
     try:
-        event = do_send_email_reply(
-            current_user._get_current_object(), contact, body.get("body_text"), body.get("html")
-        )
+        return act(current_user._get_current_object(), contact, body)
     except ActionError as e:
         return _error(str(e))
-    return jsonify(ok=True, event=_thread_event_dict(event))
+
+
+@bp.route("/api/email/contacts/<int:contact_id>/reply", methods=["POST"])
+@role_required(*AGENT_ROLES)
+def api_reply(contact_id):
+    from .actions import do_send_email_reply
+
+    def reply(agent, contact, body):
+        event = do_send_email_reply(agent, contact, body.get("body_text"), body.get("html"))
+        return jsonify(ok=True, event=_thread_event_dict(event))
+
+    return _on_own_contact(contact_id, reply)
 
 
 def _thread_event_dict(event: dict) -> dict:
@@ -151,17 +146,11 @@ def _thread_event_dict(event: dict) -> dict:
 @bp.route("/api/email/contacts/<int:contact_id>/wrap_up", methods=["POST"])
 @role_required(*AGENT_ROLES)
 def api_wrap_up(contact_id):
-    contact = _own(contact_id)
-    if not isinstance(contact, Contact):
-        return contact
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return _error("expected a JSON object")
-    try:
-        do_wrap_up_contact(contact, current_user._get_current_object(), body.get("code"), body.get("notes") or "")
-    except ActionError as e:
-        return _error(str(e))
-    return jsonify(ok=True, contact=contact.summary())
+    def wrap_up(agent, contact, body):
+        do_wrap_up_contact(contact, agent, body.get("code"), body.get("notes") or "")
+        return jsonify(ok=True, contact=contact.summary())
+
+    return _on_own_contact(contact_id, wrap_up)
 
 
 @bp.route("/api/email/contacts/<int:contact_id>/attachments/<int:event_id>/<int:index>")

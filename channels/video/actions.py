@@ -101,36 +101,11 @@ def do_record_camera_unavailable(agent: User, contact: Contact, reason: str, det
     return ev.as_dict()
 
 
-def do_create_video_call(
-    queue: str = "video.general",
-    *,
-    lang: str = "zh_CN",
-    scenario_id: str | None = None,
-    simulated: bool = False,
-    customer_id: int | None = None,
-    customer_name: str | None = None,
-    subject: str | None = None,
-    reserved_agent_id: int | None = None,
-    required_level: str | None = None,
-    exercise_id: int | None = None,
-) -> Contact:
+def do_create_video_call(queue: str = "video.general", **fields) -> Contact:
     """A customer starts a video call: a video contact in ``queue`` for the ACD (one video call per agent at a
     time). A simulated customer (``scenario_id``) is played by the server: their voice, and their camera
-    showing the scenario's card, product or fault."""
-    from contacts.actions import do_create_contact
-    from routing.actions import validate_queue
+    showing the scenario's card, product or fault. The keyword arguments are ``do_create_call``'s: a video
+    call is a voice call with cameras (channels/voice/actions.py)."""
+    from channels.voice.actions import do_create_call
 
-    validate_queue(queue, channel="video")
-    return do_create_contact(
-        "video",
-        queue,
-        lang=lang,
-        scenario_id=scenario_id,
-        simulated=simulated,
-        customer_id=customer_id,
-        customer_name=customer_name,
-        subject=subject,
-        reserved_agent_id=reserved_agent_id,
-        required_level=required_level,
-        exercise_id=exercise_id,
-    )
+    return do_create_call(queue, channel="video", **fields)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
 from accounts.roles import role_required
+from channels.practice import practice_scenarios
 from contacts.actions import ActionError, get_contact
 
 from .actions import do_record_camera_unavailable, do_record_id_verification
@@ -63,25 +66,10 @@ def api_camera_unavailable(contact_id: int):
     return jsonify(ok=True, event=event)
 
 
-def practice_scenarios(lang: str) -> list[dict]:
-    """Video scenarios the current trainee may practise: those at or below their level."""
-    from accounts.models import LEVEL_RANK
-    from scenarios.registry import list_scenarios
-
-    if not current_user.is_authenticated:
-        return []
-    rank = LEVEL_RANK.get(current_user.level or "L3", 3)
-    return [
-        {"id": s.id, "title": s.title, "level": s.level}
-        for s in list_scenarios(lang=lang, channel="video")
-        if LEVEL_RANK[s.level] <= rank
-    ]
-
-
 @bp.app_context_processor
 def _video_practice():
     # A function, so only the pages that list video practice scenarios (the desk) pay for the look-up.
-    return {"video_practice_scenarios": practice_scenarios}
+    return {"video_practice_scenarios": functools.partial(practice_scenarios, "video")}
 
 
 @bp.post("/api/video/practice")

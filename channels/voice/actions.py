@@ -108,6 +108,7 @@ def _customer_spec(contact: Contact) -> dict:
 def do_create_call(
     queue: str = "voice.general",
     *,
+    channel: str = "voice",
     lang: str = "zh_CN",
     scenario_id: str | None = None,
     simulated: bool = False,
@@ -119,13 +120,16 @@ def do_create_call(
     required_level: str | None = None,
     exercise_id: int | None = None,
 ) -> Contact:
-    """A customer calls in: a voice contact in ``queue`` for the ACD. A simulated customer (``scenario_id``)
-    is played by the server; otherwise a person calls from the customer page with the contact's token."""
+    """A customer calls in: a call contact (``channel`` voice, or video: a voice call with cameras) in ``queue``
+    for the ACD. A simulated customer (``scenario_id``) is played by the server; otherwise a person calls from
+    the customer page with the contact's token."""
     from routing.actions import validate_queue
 
-    validate_queue(queue, channel="voice")
+    if channel not in CALL_CHANNELS:
+        raise ActionError(f"{channel!r} is not a call channel")
+    validate_queue(queue, channel=channel)
     return do_create_contact(
-        "voice",
+        channel,
         queue,
         lang=lang,
         scenario_id=scenario_id,

@@ -3,11 +3,14 @@ starting a simulated practice call."""
 
 from __future__ import annotations
 
+import functools
+
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file
 from flask_login import current_user
 from sqlalchemy import select
 
 from accounts.roles import role_required
+from channels.practice import practice_scenarios
 from contacts.actions import ActionError
 from contacts.models import ContactEvent
 from contacts.views import STAFF, load_contact_for
@@ -52,23 +55,10 @@ def recording_file(contact_id: int, name: str):
     return send_file(full, mimetype="audio/wav", conditional=True, download_name=f"contact-{contact.id}-{name}.wav")
 
 
-def practice_scenarios(lang: str) -> list[dict]:
-    """Voice scenarios the current user may practise: those at or below their level."""
-    from accounts.models import LEVEL_RANK
-    from scenarios.registry import list_scenarios
-
-    rank = LEVEL_RANK.get(current_user.level or "L3", 3)
-    return [
-        {"id": s.id, "title": s.title, "level": s.level}
-        for s in list_scenarios(lang=lang, channel="voice")
-        if LEVEL_RANK[s.level] <= rank
-    ]
-
-
 @bp.app_context_processor
 def _voice_practice():
     # A function, so only the pages that list voice practice scenarios (the desk) pay for the look-up.
-    return {"voice_practice_scenarios": practice_scenarios}
+    return {"voice_practice_scenarios": functools.partial(practice_scenarios, "voice")}
 
 
 @bp.route("/customer/call")
