@@ -14,7 +14,7 @@ from flask import Flask, redirect, request, url_for
 from flask_login import current_user
 
 from clock import clock
-from concurrency import effective_mode, gevent_server_options, serialise_sqlite_writers
+from concurrency import effective_mode, serialise_sqlite_writers, server_options
 from config import Config, config_by_name
 from extensions import babel, csrf, db, login_manager, media_loop, migrate, redis_store, socketio
 from i18n import current_lang, select_locale
@@ -174,8 +174,7 @@ def main() -> None:
     host = os.environ.get("KEFU_HOST", "127.0.0.1")
     port = int(os.environ.get("KEFU_PORT", 5000))
     print(f"serving on http://{host}:{port} in {socketio.async_mode} mode", flush=True)
-    options = gevent_server_options() if socketio.async_mode == "gevent" else {"allow_unsafe_werkzeug": True}
-    socketio.run(app, host=host, port=port, **options)
+    socketio.run(app, host=host, port=port, **server_options(socketio.async_mode))
 
 
 if __name__ == "__main__":
