@@ -264,14 +264,19 @@ def do_end_contact(contact: Contact, actor: str, *, actor_id: int | None = None,
 
 
 def do_abandon_contact(contact: Contact, *, reason: str = "abandoned") -> Contact:
-    """A waiting customer left before an agent answered (counts against the queue's abandon rate)."""
+    """A waiting customer left before an agent answered (counts against the queue's abandon rate).
+    ``contact.abandoned`` records the reason and, when the contact was still in a queue, which queue and how
+    long the customer waited there (``queue``, ``wait_seconds``)."""
     from routing.actions import do_remove_from_queue
 
-    do_remove_from_queue(contact)
+    removed = do_remove_from_queue(contact)
     contact.status = "abandoned"
     contact.ended_at = contact.ended_at or clock.timestamp()
     contact.closed_at = contact.ended_at
-    ev, _ = append_event(contact, "contact.abandoned", "customer", data={"reason": reason})
+    data = {"reason": reason}
+    if removed is not None:
+        data.update(queue=removed[0], wait_seconds=round(removed[1], 3))
+    ev, _ = append_event(contact, "contact.abandoned", "customer", data=data)
     publish_contact_event(ev)
     _floor_summary(contact)
     return contact

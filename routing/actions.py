@@ -180,10 +180,11 @@ def do_enqueue_contact(contact: Contact) -> None:
     do_dispatch()
 
 
-def do_remove_from_queue(contact: Contact) -> None:
+def do_remove_from_queue(contact: Contact) -> tuple[str, float] | None:
     """A waiting customer left: take the contact out of its queue and count the abandonment (with its wait)
-    in the queue's figures. Nothing happens if the contact is not waiting."""
-    get_acd().remove(contact.id, clock.timestamp(), current_app.config["SERVICE_LEVEL_SECONDS"])
+    in the queue's figures. Returns (queue, seconds waited there); None, and nothing happens, if the contact
+    is not waiting."""
+    return get_acd().remove(contact.id, clock.timestamp(), current_app.config["SERVICE_LEVEL_SECONDS"])
 
 
 def _resolve_agent(target) -> User:

@@ -7,12 +7,13 @@ customer's persona (simulator/persona.py) and schedules the reply on the sandbox
 person playing the customer does.
 
 This module holds the engine's lifecycle, its listener and the clock-driven loop (``tick``, ``run_until_idle``,
-``run_for``); the per-customer reaction loop is simulator/chat_customers.py, exercise arrivals
-simulator/exercises.py (both mixins of SimulatorEngine).
+``run_for``); the per-customer reaction loop is simulator/chat_customers.py, simulated callers waiting in a
+queue simulator/queued_callers.py, exercise arrivals simulator/exercises.py (mixins of SimulatorEngine).
 
 State of live customers is in memory, keyed by contact id. A restart loses the simulated customers' minds but
 never their recorded events; on start, simulated contacts still open are ended cleanly with reason
-``simulator_restarted``, and running exercises resume their remaining arrivals.
+``simulator_restarted`` (simulated calls still waiting in their first queue go on waiting), and running
+exercises resume their remaining arrivals.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from .exercises import ExerciseSchedule, ExerciseStateError, _Arrival  # noqa: F
 from .models import Exercise
 from .moves import MoveRecogniser
 from .persona import DESK_MOVES
+from .queued_callers import QueuedCallers, WaitingCaller
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,7 @@ WATCHED = frozenset(
 )
 
 
-class SimulatorEngine(ExerciseSchedule, ChatCustomers):
+class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers):
     """Drives simulated customers for one app. Stored as ``app.extensions["kefu_simulator"]``."""
 
     def __init__(self, app, content=None):
@@ -56,6 +58,8 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers):
         self.content = content or RegistryContent()
         self.live: dict[int, LiveCustomer] = {}
         self._ids: set[int] = set()  # read by the listener without the lock
+        self._callers: dict[int, WaitingCaller] = {}  # simulated calls waiting in a queue
+        self._caller_ids: set[int] = set()  # read by the listener without the lock
         self._actions: list[_Action] = []
         self._arrivals: list[_Arrival] = []
         self._running_exercises: set[int] = set()
@@ -106,7 +110,8 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers):
 
     def recover(self) -> None:
         """After a restart: end simulated contacts this engine does not drive (their customer's mind is lost),
-        and resume the remaining arrivals of running exercises."""
+        except simulated calls still waiting in their first queue, which go on waiting; and resume the remaining
+        arrivals of running exercises."""
         from channels.chat.customer_side import customer_leave
 
         with self._lock:
@@ -114,7 +119,7 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers):
                 select(Contact).where(Contact.simulated.is_(True), Contact.status.in_(("queued", "active")))
             ).all()
             for contact in orphans:
-                if contact.id in self.live:
+                if contact.id in self.live or self._resume_caller(contact):
                     continue
                 try:
                     customer_leave(contact, reason="simulator_restarted")
@@ -192,6 +197,7 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers):
                     reaction = live.state.on_tick(now)
                     if reaction is not None:
                         self._schedule(live, reaction, now)
+            self._tick_callers(now)
             self._run_due(now)
             self._housekeeping(now)
 
@@ -250,9 +256,10 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers):
         if payload.get("type") != "contact_event":
             return
         ev = payload.get("event") or {}
-        if ev.get("contact_id") not in self._ids or ev.get("type") not in WATCHED:
-            return
-        if ev["type"] == "message" and ev.get("actor") != "agent":
+        if ev.get("contact_id") in self._ids:
+            if ev.get("type") not in WATCHED or (ev["type"] == "message" and ev.get("actor") != "agent"):
+                return
+        elif not self._watches_caller(ev):
             return
         if not (has_app_context() and current_app._get_current_object() is self.app):
             return  # another app in this process (tests) with the same contact ids
@@ -284,7 +291,8 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers):
             ev = self._inbox.popleft()
             progressed = True
             try:
-                self._apply_event(ev)
+                if not self._apply_caller_event(ev):
+                    self._apply_event(ev)
             except Exception:
                 db.session.rollback()
                 log.exception("simulator could not apply event %s", ev.get("id"))

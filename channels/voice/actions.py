@@ -338,14 +338,15 @@ def do_customer_offer(contact: Contact, sdp) -> dict:
     return {"sdp": reply["sdp"], "type": "answer"}
 
 
-def do_customer_hang_up(contact: Contact) -> Contact:
-    """The caller hangs up: an answered call ends (wrap-up follows); a waiting one is abandoned."""
+def do_customer_hang_up(contact: Contact, *, reason: str = "customer_hung_up") -> Contact:
+    """The caller hangs up: an answered call ends (wrap-up follows); a waiting one is abandoned (the queue's
+    figures count it with its wait). ``reason`` says why (the simulated caller in a queue: out of patience)."""
     if contact.status == "active":
-        return do_hang_up_call(contact, "customer", reason="customer_hung_up")
+        return do_hang_up_call(contact, "customer", reason=reason)
     if contact.status == "queued":
         from contacts.actions import do_abandon_contact
 
         media_client().request("hangup", call_id=call_id(contact))
-        do_abandon_contact(contact, reason="customer_hung_up")
-        notify_customer(contact, "call.ended", {"reason": "customer_hung_up"})
+        do_abandon_contact(contact, reason=reason)
+        notify_customer(contact, "call.ended", {"reason": reason})
     return contact

@@ -1,0 +1,153 @@
+"""Simulated callers waiting in a queue (voice and video calls): a mixin of SimulatorEngine.
+
+A simulated call has no media until an agent answers: the caller's voice (channels/voice/sim_customer.py) is
+built when the agent's answer opens the call on the media worker. Until then the caller waits in the queue as
+a chat customer waits for a reply (simulator/persona.py): the persona's patience (``customer.patience`` times
+the customer type's factor) drains while nobody answers, faster as the caller grows annoyed (one emotion step
+per ``pack.slow_reply_seconds``, times the type's factor). At zero the caller hangs up: the contact is
+abandoned through the voice channel's customer side (``do_customer_hang_up``, as a person hanging up on the
+caller page), which takes it out of the queue and counts the abandonment with its wait in the queue's
+figures. The caller's mind at that moment is recorded (``customer.state``, with ``waited``).
+
+The ACD assigning an agent ends the wait: the call then rings on the desk, and the media side's caller takes
+over once it is answered. A call sent back to a queue by a transfer is not tracked here: its caller is on
+hold on the media side, which has its own hold patience.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from contacts.models import Contact
+from extensions import db
+
+from .content import ContentError
+from .moves import MoveRecogniser
+from .persona import CustomerState, Reaction
+from .voice_customer import _bare_pack
+
+log = logging.getLogger(__name__)
+
+CALL_CHANNELS = ("voice", "video")
+# Events that end a caller's wait: an agent was assigned, or the contact ended some other way.
+WAIT_ENDS = frozenset({"assignment", "contact.abandoned", "contact.ended"})
+ABANDON_REASON = "customer_abandoned"  # as when a connected simulated caller runs out of patience
+
+
+@dataclass
+class WaitingCaller:
+    """One simulated caller in a queue."""
+
+    contact_id: int
+    scenario_id: str
+    since: float  # when the caller joined the queue
+    mind: CustomerState
+
+
+def joins_queue(ev: dict) -> bool:
+    """Whether a recorded event is a simulated call entering its queue (``contact.created``)."""
+    data = ev.get("data") or {}
+    return (
+        ev.get("type") == "contact.created"
+        and bool(data.get("simulated"))
+        and data.get("channel") in CALL_CHANNELS
+        and bool(data.get("scenario_id"))
+    )
+
+
+class QueuedCallers:
+    """The waiting simulated callers of SimulatorEngine (which provides content, _callers and _caller_ids,
+    and calls these under its lock, in an app context)."""
+
+    def _watches_caller(self, ev: dict) -> bool:
+        """For the listener (no lock): an event that starts or ends a caller's wait."""
+        if ev.get("contact_id") in self._caller_ids:
+            return ev.get("type") in WAIT_ENDS
+        return joins_queue(ev)
+
+    def _apply_caller_event(self, ev: dict) -> bool:
+        """Start or end a caller's wait; False when the event is not about a waiting caller."""
+        if joins_queue(ev):
+            data = ev["data"]
+            self._caller_waits(ev["contact_id"], data["scenario_id"], float(ev["ts"]))
+            return True
+        if ev.get("contact_id") in self._caller_ids and ev.get("type") in WAIT_ENDS:
+            self._callers.pop(ev["contact_id"], None)
+            self._caller_ids.discard(ev["contact_id"])
+            return True
+        return False
+
+    def _caller_waits(self, contact_id: int, scenario_id: str, since: float) -> WaitingCaller | None:
+        """Start (or, after a restart, resume) the wait of a simulated caller who joined the queue at ``since``.
+        Seeded with the contact id, as the media side's caller is. None when the scenario is not loaded: such a
+        caller cannot be played at all, and waits until someone ends it."""
+        if contact_id in self._callers:
+            return self._callers[contact_id]
+        try:
+            scenario, pack, lang = self.content.find(scenario_id)
+        except ContentError as e:
+            log.warning("simulated call %s cannot wait with a persona: %s", contact_id, e)
+            return None
+        # The caller reads no text: a lexicon-free recogniser (no jieba dictionary is loaded for it).
+        mind = CustomerState(scenario, pack, contact_id, recogniser=MoveRecogniser(_bare_pack(lang)))
+        mind.opening(ts=since)  # dialling is the caller's opening move: the wait for an agent starts there
+        caller = WaitingCaller(contact_id, scenario_id, since, mind)
+        self._callers[contact_id] = caller
+        self._caller_ids.add(contact_id)
+        return caller
+
+    def _resume_caller(self, contact: Contact) -> bool:
+        """After a restart: a simulated call still in its first queue goes on waiting, its patience spent
+        since it was created. False for any other contact."""
+        if not (
+            contact.channel in CALL_CHANNELS
+            and contact.status == "queued"
+            and contact.agent_id is None
+            and contact.scenario_id
+        ):
+            return False
+        return self._caller_waits(contact.id, contact.scenario_id, contact.created_at) is not None
+
+    def waiting_callers(self) -> list[int]:
+        """Contact ids of the simulated callers waiting in a queue now."""
+        with self._lock:
+            return sorted(self._callers)
+
+    def _tick_callers(self, now: float) -> None:
+        """Spend each waiting caller's patience up to ``now``; those who run out hang up."""
+        for caller in list(self._callers.values()):
+            reaction = caller.mind.on_tick(now)
+            if reaction is not None and reaction.end == "abandoned":
+                self._callers.pop(caller.contact_id, None)
+                self._caller_ids.discard(caller.contact_id)
+                self._caller_gives_up(caller, reaction, now)
+
+    def _caller_gives_up(self, caller: WaitingCaller, reaction: Reaction, now: float) -> None:
+        from channels.voice.actions import do_customer_hang_up
+        from contacts.events import append_event, publish_contact_event
+
+        contact = db.session.get(Contact, caller.contact_id)
+        if contact is None or contact.status != "queued":
+            return  # answered or ended meanwhile (its event is on the way)
+        snap = caller.mind.snapshot()
+        state = {
+            "emotion": snap["emotion"],
+            "emotion_name": snap["emotion_name"],
+            "emotion_delta": reaction.emotion_delta,
+            "patience_left": snap["patience_left"],
+            "moves": [],
+            "reaction": reaction.kind,
+            "goals_done": snap["goals_done"],
+            "goals": list(caller.mind.scenario.goals),
+            "revealed": snap["revealed"],
+            "end": reaction.end,
+            "waited": round(now - caller.since, 3),
+        }
+        try:
+            ev, _ = append_event(contact, "customer.state", "simulator", data=state)
+            publish_contact_event(ev)
+            do_customer_hang_up(contact, reason=ABANDON_REASON)
+        except Exception:
+            db.session.rollback()
+            log.exception("the simulated caller of contact %s could not hang up", caller.contact_id)
