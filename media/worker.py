@@ -7,8 +7,8 @@ itself (a peer connected, failed or never connected; the simulated customer spok
 started) go to ``event_sink(event_dict)``, which records them on the contact.
 
 Ops: ``open_call``, ``offer`` (a leg's SDP offer -> answer), ``hold``, ``resume``, ``park``, ``mute``, ``route``,
-``desk_action``, ``quick_phrase``, ``hangup``, ``stats``. Plugins (the simulated customer, video, console
-legs) come in through ``customer_factory`` and ``register_op``.
+``desk_action``, ``quick_phrase``, ``announce`` (a queue announcement to a waiting caller), ``hangup``, ``stats``.
+Plugins (the simulated customer, video, console legs) come in through ``customer_factory`` and ``register_op``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 
 from clock import clock
 
+from .audio import ClipPlayer
 from .calls import CallSession, MediaClock
 from .peers import PeerRegistry
 from .signalling import CONNECT_TIMEOUT, SignallingError, answer_offer, wait_connected
@@ -28,6 +29,8 @@ from .signalling import CONNECT_TIMEOUT, SignallingError, answer_offer, wait_con
 log = logging.getLogger(__name__)
 
 Handler = Callable[["MediaWorker", dict], Awaitable[dict]]
+# The local leg that speaks queue announcements to a caller waiting for an agent (heard by the customer only).
+QUEUE_LEG = "queue"
 
 
 class MediaRequestError(ValueError):
@@ -58,7 +61,19 @@ class MediaWorker:
         self.meta: dict[str, dict] = {}
         self._ops: dict[str, Handler] = {}
         self.on_shutdown: list[Callable[[], Awaitable[None]]] = []  # plugins' own closing (livestreams)
-        ops = ("open_call", "offer", "hold", "resume", "park", "mute", "route", "desk_action", "quick_phrase", "hangup")
+        ops = (
+            "open_call",
+            "offer",
+            "hold",
+            "resume",
+            "park",
+            "mute",
+            "route",
+            "desk_action",
+            "quick_phrase",
+            "announce",
+            "hangup",
+        )
         for op in ops:
             self._ops[op] = getattr(type(self), f"_op_{op}")
         self._ops["stats"] = type(self)._op_stats
@@ -129,6 +144,8 @@ class MediaWorker:
             raise MediaRequestError(f"unknown leg {leg!r}")
         if leg == "customer" and session.call_id in self.customers:
             raise MediaRequestError("this call's customer is simulated")
+        if leg == "agent":
+            session.remove_leg(QUEUE_LEG)  # the agent picks up: the queue announcement stops mid-sentence
         peer = self.peers.create(session.call_id, leg)
         session.add_remote_leg(leg, peer.pc)
         try:
@@ -239,6 +256,29 @@ class MediaWorker:
         if driver is not None:
             driver.on_quick_phrase(str(req.get("move") or ""))
         return {}
+
+    async def _op_announce(self, req: dict) -> dict:
+        """Speak ``text`` (in ``lang``, synthesised by media.tts) to a caller waiting for an agent: played on the
+        ``queue`` leg, which only the customer hears, in place of any announcement still playing. Refused once
+        an agent is on the call (the agent's offer also stops it). Returns the announcement's ``seconds``."""
+        from .tts import TTSError, synthesise
+
+        session = self.call(req)
+        if "agent" in session.legs or session.recorder is not None:  # answered once: a transfer's wait is a hold
+            raise MediaRequestError("an agent has answered this call; there is nothing to announce")
+        loop = asyncio.get_running_loop()
+        try:  # espeak-ng is a blocking C call: off the media loop
+            pcm = await loop.run_in_executor(None, synthesise, str(req.get("text") or ""), str(req.get("lang") or ""))
+        except TTSError as e:
+            raise MediaRequestError(str(e)) from e
+        if session.closed or "agent" in session.legs:
+            return {"seconds": 0.0}  # the agent answered while the line was being synthesised
+        leg = session.legs.get(QUEUE_LEG)
+        if leg is None:
+            leg = session.add_local_leg(QUEUE_LEG, ClipPlayer())
+            session.set_route("customer", [*session.route_of("customer"), QUEUE_LEG])
+        leg.player.clear()
+        return {"seconds": round(leg.player.enqueue(pcm), 3)}
 
     async def _op_hangup(self, req: dict) -> dict:
         """End the call: close its peers, stop its tracks, finish the recording. Returns the files and the

@@ -112,6 +112,12 @@ class ACD:
     def is_waiting(self, contact_id: int) -> bool:
         return bool(self.client.exists(self.key("c", contact_id)))
 
+    def position(self, contact_id: int, queue: str) -> int | None:
+        """The contact's place in ``queue`` in the order of offering (1 = next), or None when it is not waiting
+        there."""
+        rank = self.client.zrank(self.key("q", queue), contact_id)
+        return None if rank is None else rank + 1
+
     def clear_waiting(self) -> None:
         """Forget every waiting contact (before rebuilding the queues from the database)."""
         names = [self.key("tagents"), self.key("wqueues")]

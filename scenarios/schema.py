@@ -90,6 +90,22 @@ class PackInfo(Strict):
     compensation_limits: dict[Level, float] = {"L5": 0, "L4": 50, "L3": 200}
     # Seconds without an agent reply after which a waiting customer's emotion rises one step.
     slow_reply_seconds: float = 60
+    # What a caller waiting for an agent hears every ~30 s (channels/voice/queue_announcements.py); {position}
+    # is their place in the queue. Empty: the sandbox's own line in the pack's language.
+    queue_announcement: str = ""
+
+    @field_validator("queue_announcement")
+    @classmethod
+    def announcement_says_position(cls, v: str) -> str:
+        if not v:
+            return v
+        if "{position}" not in v:
+            raise ValueError("queue_announcement must say {position}: the caller's place in the queue")
+        try:
+            v.format(position=1)
+        except (KeyError, IndexError, ValueError) as e:
+            raise ValueError(f"queue_announcement: only {{position}} may stand in braces ({e!r})") from e
+        return v
 
     @field_validator("moves")
     @classmethod

@@ -6,7 +6,8 @@ MediaClient (``channels.voice.service``).
 Events: ``call.answered``, ``call.connected`` / ``call.connect_failed`` (from the media side),
 ``call.recording`` (files and start offsets), ``call.held`` / ``call.resumed`` (hold, and the wait of a
 transfer), ``call.muted`` / ``call.unmuted``, ``call.quick_phrase``, ``call.utterance`` (the simulated
-customer spoke), ``call.ended``, ``call.metrics``, ``call.outbound`` (a callback call placed).
+customer spoke), ``call.ended``, ``call.metrics``, ``call.outbound`` (a callback call placed),
+``call.queue_announcement`` (channels/voice/queue_announcements.py).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def _record(contact: Contact, type: str, actor: str, *, actor_id=None, data=None
 
 
 def _customer_safe(type: str, data: dict) -> dict:
-    return {k: data[k] for k in ("reason", "leg", "seconds", "timeout") if k in data}
+    return {k: data[k] for k in ("reason", "leg", "seconds", "timeout", "position") if k in data}
 
 
 def notify_customer(contact: Contact, event_type: str, data: dict | None = None) -> None:

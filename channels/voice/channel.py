@@ -13,9 +13,11 @@ class VoiceChannel(BaseChannel):
 
     def init_app(self, app) -> None:
         from extensions import socketio
+        from routing.ticker import register_periodic
 
         from .cli import media_cli
         from .namespace import VoiceNamespace
+        from .queue_announcements import announce_waiting_callers
         from .service import init_media
         from .views import bp
 
@@ -23,6 +25,7 @@ class VoiceChannel(BaseChannel):
         app.cli.add_command(media_cli)
         socketio.on_namespace(VoiceNamespace("/voice"))
         init_media(app)
+        register_periodic(app, announce_waiting_callers)  # callers waiting with the line open hear their place
 
     def capacity(self, app) -> int:
         return int(app.config.get("VOICE_CAPACITY", self.default_capacity))

@@ -176,3 +176,18 @@ def test_cli_fails_cleanly_on_malformed_pack(app, pack):
         assert db.session.scalar(select(Article).limit(1)) is None
     result = runner.invoke(args=["content", "load", str(pack / "scenarios")])
     assert result.exit_code != 0 and "no pack.yaml" in result.output
+
+
+def test_queue_announcement_must_say_the_position(pack):
+    """A queue announcement without {position}, or with another placeholder, is refused at its line; the
+    shipped one says the caller's place."""
+    assert "{position}" in load_pack(pack).info.queue_announcement
+    text = (pack / "pack.yaml").read_text(encoding="utf-8")
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if ln.startswith("queue_announcement:"))
+    for bad, says in (("Please hold.", "must say {position}"), ("You are {position} of {total}.", "only {position}")):
+        (pack / "pack.yaml").write_text(
+            "\n".join(f'queue_announcement: "{bad}"' if i == line else ln for i, ln in enumerate(text.splitlines(), 1)),
+            encoding="utf-8",
+        )
+        (err,) = _errors(pack)
+        assert f"pack.yaml line {line}: queue_announcement" in err and says in err
