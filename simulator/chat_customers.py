@@ -54,6 +54,33 @@ class _Action:
     value: object = field(compare=False, default=None)
 
 
+def record_customer_state(contact_id: int, mind: CustomerState, reaction: Reaction, **extra) -> None:
+    """Record the customer's mind after a reaction (``customer.state``): emotion, patience, goals, what was
+    recognised, and ``extra``. Grading reads the final emotion from it; the live desk never receives it."""
+    from contacts.events import append_event, publish_contact_event
+
+    snap = mind.snapshot()
+    data = {
+        "emotion": snap["emotion"],
+        "emotion_name": snap["emotion_name"],
+        "emotion_delta": reaction.emotion_delta,
+        "patience_left": snap["patience_left"],
+        "moves": list(reaction.moves),
+        "reaction": reaction.kind,
+        "goals_done": snap["goals_done"],
+        "goals": list(mind.scenario.goals),
+        "revealed": snap["revealed"],
+        "end": reaction.end,
+        **extra,
+    }
+    try:
+        ev, _ = append_event(contact_id, "customer.state", "simulator", data=data)
+        publish_contact_event(ev)
+    except Exception:
+        db.session.rollback()
+        log.exception("could not record the customer state of contact %s", contact_id)
+
+
 class ChatCustomers:
     """The chat customers of SimulatorEngine (which provides live, _ids, _actions, _seq, _recognisers and
     _finish_exercises)."""
@@ -130,36 +157,11 @@ class ChatCustomers:
                 self._schedule(live, reaction, ts)
 
     def _schedule(self, live: LiveCustomer, reaction: Reaction, ts: float) -> None:
-        self._record_state(live, reaction)
+        record_customer_state(live.contact_id, live.state, reaction)
         last = self._schedule_lines(live, reaction.lines, ts, reaction.delay)
         if reaction.end:
             reason = "satisfied" if reaction.end == "satisfied" else "abandoned"
             self._push(max(last, ts) + LEAVE_AFTER_SECONDS, live.contact_id, "leave", reason)
-
-    def _record_state(self, live: LiveCustomer, reaction: Reaction) -> None:
-        """Record the customer's mind after each reaction (``customer.state``): emotion, goals, what was
-        recognised. Grading reads the final emotion from it; the live desk never receives it."""
-        from contacts.events import append_event, publish_contact_event
-
-        snap = live.state.snapshot()
-        data = {
-            "emotion": snap["emotion"],
-            "emotion_name": snap["emotion_name"],
-            "emotion_delta": reaction.emotion_delta,
-            "patience_left": snap["patience_left"],
-            "moves": list(reaction.moves),
-            "reaction": reaction.kind,
-            "goals_done": snap["goals_done"],
-            "goals": list(live.state.scenario.goals),
-            "revealed": snap["revealed"],
-            "end": reaction.end,
-        }
-        try:
-            ev, _ = append_event(live.contact_id, "customer.state", "simulator", data=data)
-            publish_contact_event(ev)
-        except Exception:
-            db.session.rollback()
-            log.exception("could not record the customer state of contact %s", live.contact_id)
 
     def _schedule_lines(self, live: LiveCustomer, lines: list[str], ts: float, delay: float) -> float:
         """Typing starts soon after ``ts``; line i is sent at ts + delay + i * LINE_GAP_SECONDS, never before the

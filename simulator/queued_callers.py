@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from contacts.models import Contact
 from extensions import db
 
+from .chat_customers import record_customer_state
 from .content import ContentError
 from .moves import MoveRecogniser
 from .persona import CustomerState, Reaction
@@ -125,28 +126,12 @@ class QueuedCallers:
 
     def _caller_gives_up(self, caller: WaitingCaller, reaction: Reaction, now: float) -> None:
         from channels.voice.actions import do_customer_hang_up
-        from contacts.events import append_event, publish_contact_event
 
         contact = db.session.get(Contact, caller.contact_id)
         if contact is None or contact.status != "queued":
             return  # answered or ended meanwhile (its event is on the way)
-        snap = caller.mind.snapshot()
-        state = {
-            "emotion": snap["emotion"],
-            "emotion_name": snap["emotion_name"],
-            "emotion_delta": reaction.emotion_delta,
-            "patience_left": snap["patience_left"],
-            "moves": [],
-            "reaction": reaction.kind,
-            "goals_done": snap["goals_done"],
-            "goals": list(caller.mind.scenario.goals),
-            "revealed": snap["revealed"],
-            "end": reaction.end,
-            "waited": round(now - caller.since, 3),
-        }
+        record_customer_state(contact.id, caller.mind, reaction, waited=round(now - caller.since, 3))
         try:
-            ev, _ = append_event(contact, "customer.state", "simulator", data=state)
-            publish_contact_event(ev)
             do_customer_hang_up(contact, reason=ABANDON_REASON)
         except Exception:
             db.session.rollback()
