@@ -18,12 +18,17 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from .opus import DTX_PAYLOAD, encode_frame, new_encoder
+
 SAMPLE_RATE = 48000
 FRAME_SAMPLES = 960  # 20 ms at 48 kHz
 FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
 TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
 RECORD_RATE = 16000
 SILENCE = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+SILENCE_16K = np.zeros(FRAME_SAMPLES // 3, dtype=np.int16)
+SILENCE.flags.writeable = False  # shared by every silent leg: nobody may write into it
+SILENCE_16K.flags.writeable = False
 _MIN_DBOV = -127
 
 
@@ -40,8 +45,17 @@ def level_dbov(pcm: np.ndarray) -> int:
 
 def frame_to_mono(frame: av.AudioFrame) -> np.ndarray:
     """A decoded frame (s16 packed, mono or stereo, 48 kHz as aiortc's Opus decoder gives) as mono int16."""
+    channels = frame.layout.nb_channels
+    if channels == 2 and frame.sample_rate == SAMPLE_RATE and frame.format.name == "s16":
+        # aiortc's Opus decoder always gives this (stereo, packed): average the pair in integers straight
+        # from the frame's buffer, a third of what to_ndarray and a float mean cost, on every incoming frame
+        # of every call.
+        pair = np.frombuffer(frame.planes[0], np.int16, count=2 * frame.samples).reshape(-1, 2)
+        mono = pair[:, 0].astype(np.int32)
+        mono += pair[:, 1]
+        mono >>= 1
+        return mono.astype(np.int16)
     arr = frame.to_ndarray()
-    channels = len(frame.layout.channels)
     if frame.format.is_planar:
         arr = arr.mean(axis=0) if arr.shape[0] > 1 else arr[0]
     elif channels > 1:
@@ -64,9 +78,16 @@ def resample(pcm: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
 
 
 def to_16k(pcm48: np.ndarray) -> np.ndarray:
-    """48 kHz -> 16 kHz by averaging each 3 samples (a box low-pass before decimating: no aliasing squeal)."""
+    """48 kHz -> 16 kHz by averaging each 3 samples (a box low-pass before decimating: no aliasing squeal).
+    Integer arithmetic: it runs for every leg of every call on each 20 ms tick."""
+    if pcm48 is SILENCE:
+        return SILENCE_16K
     n = pcm48.size - pcm48.size % 3
-    return pcm48[:n].reshape(-1, 3).mean(axis=1).astype(np.int16)
+    acc = pcm48[0:n:3].astype(np.int32)
+    acc += pcm48[1:n:3]
+    acc += pcm48[2:n:3]
+    acc //= 3
+    return acc.astype(np.int16)
 
 
 def mix(frames: list[np.ndarray]) -> np.ndarray:
@@ -97,17 +118,24 @@ class ClipPlayer:
 
     def __init__(self) -> None:
         self._frames: list[np.ndarray] = []
+        self._packets: list[bytes | None] = []  # each frame's Opus payload, when the clip came encoded
         self._pos = 0
+        self.packet: bytes | None = None  # the Opus payload of the frame ``next_frame`` returned last, if any
         self.on_clip_end = None  # callable() when the queue runs dry after a clip
 
-    def enqueue(self, pcm: np.ndarray) -> float:
-        """Queue a clip; returns its length in seconds."""
+    def enqueue(self, pcm: np.ndarray, packets: list[bytes] | None = None) -> float:
+        """Queue a clip, with its frames' Opus payloads if it has them (``media.opus.clip_packets``: one per
+        20 ms frame); returns its length in seconds."""
         frames = split_frames(pcm)
+        if packets is not None and len(packets) != len(frames):
+            raise ValueError(f"a clip of {len(frames)} frames came with {len(packets)} Opus packets")
         self._frames.extend(frames)
+        self._packets.extend(packets if packets is not None else [None] * len(frames))
         return len(frames) * FRAME_SECONDS
 
     def clear(self) -> None:
         self._frames.clear()
+        self._packets.clear()
         self._pos = 0
 
     @property
@@ -120,8 +148,10 @@ class ClipPlayer:
 
     def next_frame(self) -> np.ndarray:
         if self._pos >= len(self._frames):
+            self.packet = None
             return SILENCE
         frame = self._frames[self._pos]
+        self.packet = self._packets[self._pos]
         self._pos += 1
         if self._pos >= len(self._frames):
             self.clear()
@@ -134,7 +164,8 @@ class PcmOutTrack(MediaStreamTrack):
     """An outgoing mono audio track fed one 20 ms PCM frame per media tick (``push``), sent as Opus packets.
 
     The media clock paces it: ``recv`` waits for the next pushed frame. A consumer that falls behind loses the
-    oldest frames (bounded queue), so latency never grows.
+    oldest frames (bounded queue), so latency never grows. A frame pushed with its Opus payload (a clip
+    encoded once, ``media.opus.clip_packets``) is sent as that payload, not encoded again.
     """
 
     kind = "audio"
@@ -143,25 +174,26 @@ class PcmOutTrack(MediaStreamTrack):
 
     def __init__(self) -> None:
         super().__init__()
-        self._queue: asyncio.Queue[np.ndarray | None] = asyncio.Queue(self.QUEUE_FRAMES)
+        self._queue: asyncio.Queue[tuple[np.ndarray, bytes | None] | None] = asyncio.Queue(self.QUEUE_FRAMES)
         self._pts = 0
-        self._codec = av.CodecContext.create("libopus", "w")
-        self._codec.bit_rate = 32000
-        self._codec.format = "s16"
-        self._codec.layout = "mono"
-        self._codec.sample_rate = SAMPLE_RATE
-        self._codec.time_base = TIME_BASE
-        self._codec.options = {"application": "voip"}
+        self._codec = new_encoder()
         self._silence_payload: bytes | None = None
         self._quiet_frames = self.HANGOVER_FRAMES
-        self.level = _MIN_DBOV  # of the last frame sent, for meters
+        self._last: np.ndarray = SILENCE
+        self.frames_encoded = 0  # frames this track's own encoder encoded (the rest: cached or ready packets)
+        self.frames_forwarded = 0  # frames sent as the ready payload pushed with them
 
-    def push(self, pcm: np.ndarray) -> None:
+    @property
+    def level(self) -> int:
+        """Audio level (dBov) of the last frame sent, for meters: computed when asked, not per frame."""
+        return level_dbov(self._last)
+
+    def push(self, pcm: np.ndarray, packet: bytes | None = None) -> None:
         if self.readyState != "live":
             return
         if self._queue.full():
             self._queue.get_nowait()
-        self._queue.put_nowait(pcm)
+        self._queue.put_nowait((pcm, packet))
 
     def stop(self) -> None:
         if self.readyState == "live":
@@ -173,31 +205,35 @@ class PcmOutTrack(MediaStreamTrack):
         super().stop()
 
     def _encode(self, pcm: np.ndarray) -> bytes:
-        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = SAMPLE_RATE
-        frame.pts = self._pts
-        frame.time_base = TIME_BASE
-        packets = self._codec.encode(frame)
-        return bytes(packets[0]) if packets else b""
+        self.frames_encoded += 1
+        return encode_frame(self._codec, pcm, self._pts)
 
     async def recv(self) -> av.Packet:
         if self.readyState != "live" and self._queue.empty():
             raise MediaStreamError
-        pcm = await self._queue.get()
-        if pcm is None:
+        item = await self._queue.get()
+        if item is None:
             raise MediaStreamError
-        self.level = level = level_dbov(pcm)
-        if level <= _MIN_DBOV:
-            self._quiet_frames += 1
+        pcm, ready = item
+        self._last = pcm
+        if ready is not None:
+            self._quiet_frames = 0  # after the clip, the hangover zeros come from our own encoder
+            self.frames_forwarded += 1
+            payload = ready
         else:
-            self._quiet_frames = 0
-        if self._quiet_frames > self.HANGOVER_FRAMES:
-            if self._silence_payload is None:
-                self._silence_payload = self._encode(SILENCE)
-            payload = self._silence_payload
-        else:
-            payload = self._encode(pcm)
-        packet = av.Packet(payload or b"\xf8\xff\xfe")  # an Opus DTX frame if the encoder was still priming
+            # Digital silence (a silent leg's mix is the shared SILENCE frame itself) goes out as the cached
+            # silence packet after the hangover; anything else is encoded.
+            if pcm is SILENCE or not pcm.any():
+                self._quiet_frames += 1
+            else:
+                self._quiet_frames = 0
+            if self._quiet_frames > self.HANGOVER_FRAMES:
+                if self._silence_payload is None:
+                    self._silence_payload = self._encode(SILENCE)
+                payload = self._silence_payload
+            else:
+                payload = self._encode(pcm)
+        packet = av.Packet(payload or DTX_PAYLOAD)  # an Opus DTX frame if the encoder was still priming
         packet.pts = self._pts
         packet.time_base = TIME_BASE
         self._pts += FRAME_SAMPLES

@@ -24,7 +24,18 @@ import numpy as np
 from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from .audio import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, SILENCE, ClipPlayer, PcmOutTrack, frame_to_mono, mix
+from .audio import (
+    FRAME_SAMPLES,
+    FRAME_SECONDS,
+    RECORD_RATE,
+    SAMPLE_RATE,
+    SILENCE,
+    ClipPlayer,
+    PcmOutTrack,
+    frame_to_mono,
+    mix,
+    to_16k,
+)
 from .recorder import CallRecorder
 
 log = logging.getLogger(__name__)
@@ -47,21 +58,28 @@ class Leg:
     """One party of a call. ``source`` gives its 20 ms input frames; ``out`` (remote legs) or ``sink`` (local
     legs: the simulator) receives the mix routed to it."""
 
-    def __init__(self, name: str, *, player: ClipPlayer | None = None, sink: Callable | None = None) -> None:
+    def __init__(
+        self, name: str, *, player: ClipPlayer | None = None, sink: Callable | None = None, sink_rate: int = SAMPLE_RATE
+    ) -> None:
         self.name = name
         self.player = player
-        self.sink = sink  # callable(pcm48_frame, at_seconds) for local listeners
+        self.sink = sink  # callable(pcm_frame, at_seconds) for local listeners
+        self.sink_rate = sink_rate  # what the sink takes: 48 kHz, or 16 kHz (the rate recordings and VAD use)
         self.out: PcmOutTrack | None = None
         self.inbox: collections.deque[np.ndarray] = collections.deque(maxlen=50)
         self.muted = False
         self.remote = player is None
         self.connected = not self.remote
         self.frames_in = 0  # frames received from the remote side (tests and monitoring)
+        self.packet: bytes | None = None  # this tick's frame as a ready Opus payload (local players only)
         self._reader: asyncio.Task | None = None
 
     def pull(self) -> np.ndarray:
+        self.packet = None
         if self.player is not None:
             frame = self.player.next_frame()
+            if not self.muted:
+                self.packet = self.player.packet  # the frame's ready Opus payload, if its clip came encoded
         elif self.inbox:
             while len(self.inbox) > JITTER_FRAMES:
                 self.inbox.popleft()
@@ -132,9 +150,14 @@ class CallSession:
             self.recorder.add_leg(name)
         return leg
 
-    def add_local_leg(self, name: str, player: ClipPlayer, sink: Callable | None = None) -> Leg:
-        """A server-side party (the simulated customer): ``player`` speaks for it, ``sink`` hears for it."""
-        leg = Leg(name, player=player, sink=sink)
+    def add_local_leg(
+        self, name: str, player: ClipPlayer, sink: Callable | None = None, *, sink_rate: int = SAMPLE_RATE
+    ) -> Leg:
+        """A server-side party (the simulated customer): ``player`` speaks for it, ``sink`` hears for it, at
+        ``sink_rate`` (48 kHz, or RECORD_RATE: 16 kHz frames the recorder has already made)."""
+        if sink_rate not in (SAMPLE_RATE, RECORD_RATE):
+            raise ValueError(f"a local leg's sink takes {SAMPLE_RATE} or {RECORD_RATE} Hz, not {sink_rate}")
+        leg = Leg(name, player=player, sink=sink, sink_rate=sink_rate)
         self.legs[name] = leg
         if self.recorder is not None:
             self.recorder.add_leg(name)
@@ -194,16 +217,27 @@ class CallSession:
         if self.closed:
             return
         frames = {name: leg.pull() for name, leg in self.legs.items()}
+        # Each leg at 16 kHz, made once a tick and shared by the recorder and 16 kHz sinks (the simulated
+        # customer's turn detection hears the agent's frame the recorder has just decimated).
+        low: dict[str, np.ndarray] = {}
         if self.recorder is not None:
-            self.recorder.write(frames)
+            low = {name: to_16k(frame) for name, frame in frames.items()}
+            self.recorder.write(frames, low)
         at = self.seconds
         for name, leg in self.legs.items():
-            out = mix([frames[s] for s in self._effective_sources(name) if s in frames])
+            sources = [s for s in self._effective_sources(name) if s in frames]
+            out = mix([frames[s] for s in sources])
             if self.held and name == "customer":
                 out = mix([out, self._hold_frame()])
             if leg.out is not None:
-                leg.out.push(out)
+                # One unmixed source playing an encoded clip: send its packet as is (no encoding per call).
+                ready = self.legs[sources[0]].packet if len(sources) == 1 and out is frames[sources[0]] else None
+                leg.out.push(out, ready)
             elif leg.sink is not None:
+                if leg.sink_rate == RECORD_RATE:
+                    # the mix of one source is that source's frame: reuse its 16 kHz copy when there is one
+                    same = len(sources) == 1 and out is frames[sources[0]]
+                    out = low[sources[0]] if same and sources[0] in low else to_16k(out)
                 try:
                     leg.sink(out, at)
                 except Exception:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import RECORD_RATE, to_16k
+from .audio import FRAME_SAMPLES, RECORD_RATE, SILENCE_16K, to_16k
 
 HEADER_BYTES = 44
 FLUSH_EVERY_FRAMES = 50  # 1 s of 20 ms frames
@@ -56,9 +56,11 @@ class WavWriter:
 
     def write(self, samples: np.ndarray) -> None:
         """``samples``: int16, shape (n,) for mono or (n, channels) interleaved."""
-        data = np.ascontiguousarray(samples, dtype="<i2").tobytes()
-        self._file.write(data)
-        self.data_bytes += len(data)
+        data = samples
+        if data.dtype != "<i2" or not data.flags.c_contiguous:
+            data = np.ascontiguousarray(samples, "<i2")
+        self._file.write(data)  # the array's own buffer, no bytes copy
+        self.data_bytes += data.nbytes
 
     def sync(self) -> None:
         """Rewrite the header's sizes and flush, so the file on disk is a complete WAV up to now."""
@@ -116,6 +118,9 @@ class CallRecorder:
     Files go to ``directory``: ``<leg>.wav`` per leg (mono, 16 kHz) and ``call.wav`` (stereo: agent left,
     customer right). Legs added later (a lead barging in) get their own file from the moment they join;
     ``offsets`` says where each file starts, in seconds from the call's start.
+
+    Each tick is written as it comes (a crash keeps what was written; ``repair_wav`` fixes the header), using
+    the 16 kHz frames the media tick has already made (``write(frames, low)``) and one reused stereo buffer.
     """
 
     STEREO = ("agent", "customer")
@@ -128,6 +133,7 @@ class CallRecorder:
         self.legs: dict[str, WavWriter] = {}
         self.offsets: dict[str, float] = {}
         self.stereo = WavWriter(self.directory / "call.wav", channels=2)
+        self._stereo_frame = np.zeros((FRAME_SAMPLES // 3, 2), dtype="<i2")  # one tick, interleaved, reused
         self.closed = False
         for leg in legs:
             self.add_leg(leg)
@@ -139,16 +145,22 @@ class CallRecorder:
         self.legs[leg] = WavWriter(self.directory / f"{safe}.wav")
         self.offsets[leg] = self.frames * 0.02
 
-    def write(self, frames: dict[str, np.ndarray]) -> None:
+    def write(self, frames: dict[str, np.ndarray], low: dict[str, np.ndarray] | None = None) -> None:
+        """Record one tick: ``frames`` at 48 kHz by leg; ``low`` may carry legs already brought to 16 kHz."""
         if self.closed:
             return
-        low = {}
+        low = low or {}
+        stereo = self._stereo_frame
+        stereo.fill(0)
         for leg, writer in self.legs.items():
-            pcm = frames.get(leg)
-            low[leg] = to_16k(pcm) if pcm is not None else np.zeros(320, dtype=np.int16)
-            writer.write(low[leg])
-        left, right = (low.get(name, np.zeros(320, dtype=np.int16)) for name in self.STEREO)
-        self.stereo.write(np.column_stack([left, right]))
+            pcm = low.get(leg)
+            if pcm is None:
+                pcm48 = frames.get(leg)
+                pcm = to_16k(pcm48) if pcm48 is not None else SILENCE_16K
+            writer.write(pcm)
+            if leg in self.STEREO:
+                stereo[:, self.STEREO.index(leg)] = pcm
+        self.stereo.write(stereo)
         self.frames += 1
         if self.frames % FLUSH_EVERY_FRAMES == 0:
             self.sync()

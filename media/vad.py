@@ -95,12 +95,15 @@ class TurnDetector:
             self._t = at
         elif at - expected > FRAME_S:
             events += self._silence_until(at)
-        self._src = np.concatenate([self._src, pcm.reshape(-1)])
-        step = 3 if self.sample_rate == 3 * VAD_RATE else 1
-        usable = self._src.size // step * step
-        if usable:
-            self._buf = np.concatenate([self._buf, to_vad_rate(self._src[:usable], self.sample_rate)])
-            self._src = self._src[usable:]
+        if self.sample_rate == VAD_RATE:  # the media tick's 16 kHz frames: no conversion, one copy
+            self._buf = np.concatenate([self._buf, pcm.reshape(-1)]) if self._buf.size else pcm.reshape(-1)
+        else:
+            self._src = np.concatenate([self._src, pcm.reshape(-1)])
+            step = 3 if self.sample_rate == 3 * VAD_RATE else 1
+            usable = self._src.size // step * step
+            if usable:
+                self._buf = np.concatenate([self._buf, to_vad_rate(self._src[:usable], self.sample_rate)])
+                self._src = self._src[usable:]
         n_frames = self._buf.size // FRAME_SAMPLES
         for i in range(n_frames):
             frame = self._buf[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES]
@@ -139,7 +142,8 @@ class TurnDetector:
         return events
 
     def _voiced(self, frame: np.ndarray) -> bool:
-        rms = float(np.sqrt(np.mean(frame.astype(np.float64) ** 2)))
+        x = frame.astype(np.float32)
+        rms = float(np.sqrt(np.dot(x, x) / x.size))
         if rms < max(ABS_FLOOR, LEVEL_FLOOR * self._level) or not self.vad.is_speech(frame.tobytes(), VAD_RATE):
             return False
         self._level = rms if self._level == 0 else 0.9 * self._level + 0.1 * rms

@@ -15,7 +15,7 @@ import logging
 
 from flask import Flask
 
-from media.audio import ClipPlayer
+from media.audio import RECORD_RATE, ClipPlayer
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,17 @@ def _build_policy(app: Flask, spec: dict):
         return VoiceCustomer(scenario, spec.get("lang") or "zh_CN", seed=int(spec.get("seed") or 0))
 
 
+def _voice(text: str, lang: str, emotion: int):
+    """A line as speech and its Opus packets (off the media loop: both block). A line said before, on any
+    call of this process, comes from the TTS cache and its packets from ``clip_packets``'s: no work."""
+    from media.audio import split_frames
+    from media.opus import clip_packets
+    from media.tts import synthesise
+
+    pcm = synthesise(text, lang, emotion)
+    return pcm, clip_packets(split_frames(pcm), pcm)
+
+
 class SimulatedCallCustomer:
     """Plays a VoiceCustomer on a CallSession's ``customer`` leg."""
 
@@ -58,14 +69,15 @@ class SimulatedCallCustomer:
         self.customer = customer
         self.lang = lang
         self.player = ClipPlayer()
-        self.detector = TurnDetector(sample_rate=48000, mode=2)
+        self.detector = TurnDetector(sample_rate=RECORD_RATE, mode=2)
         self.closed = False
         self.hung_up = False
         self._speaking: asyncio.Task | None = None
         self._lines: asyncio.Queue = asyncio.Queue()
         self._last_state: dict | None = None
         self._ticks = 0
-        session.add_local_leg("customer", self.player, sink=self.hear)
+        # hears at 16 kHz, the rate webrtcvad works at: the frames the recorder has already decimated
+        session.add_local_leg("customer", self.player, sink=self.hear, sink_rate=RECORD_RATE)
         self._end: str | None = None  # the caller hangs up after its last line ("satisfied"/"abandoned")
         self._speaker = asyncio.ensure_future(self._speak_loop())
 
@@ -113,8 +125,6 @@ class SimulatedCallCustomer:
             self._lines.put_nowait(u)
 
     async def _speak_loop(self) -> None:
-        from media.tts import synthesise
-
         loop = asyncio.get_running_loop()
         while not self.closed:
             u = await self._lines.get()
@@ -124,7 +134,7 @@ class SimulatedCallCustomer:
                 self._maybe_hang_up()
                 continue
             try:
-                pcm = await loop.run_in_executor(None, synthesise, u.text, self.lang, u.emotion)
+                pcm, packets = await loop.run_in_executor(None, _voice, u.text, self.lang, u.emotion)
             except Exception:
                 log.exception("speech synthesis failed for %r", u.text)
                 continue
@@ -133,7 +143,7 @@ class SimulatedCallCustomer:
             if u.interrupt:
                 self.player.clear()
             offset = self._offset()
-            seconds = self.player.enqueue(pcm)
+            seconds = self.player.enqueue(pcm, packets)
             self.worker.emit(
                 {
                     "type": "utterance",
