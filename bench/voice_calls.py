@@ -1,32 +1,40 @@
 """Concurrent recorded voice calls against real media workers: how many calls hold with the media loop's lag
-p99 under 50 ms, and what each call costs in CPU.
+p99 under 50 ms, and what each call costs the workers in CPU.
 
 Set-up (all real): a temporary instance (SQLite file, the demo packs loaded), a Debian ``redis-server`` on a
 unix socket, and ``--workers`` ``flask media worker`` processes serving the voice channel's message interface
 over Redis. Each call is a voice contact with a simulated caller (voicesim's VoiceCustomer, espeak-ng speech,
 webrtcvad turn detection on the trainee's audio, a customer-state event on change), recorded to WAV (two legs
-and the stereo mix) and answered by an aiortc trainee in this process. The trainee "talks" 1.5 s out of every
-4.5 s (a speech-like buzz sent as pre-encoded Opus, so the clients cost little) and reads what it receives.
+and the stereo mix) and answered by an aiortc trainee. The trainees live in ``--client-procs`` processes of
+their own (bench/_voice_clients.py), standing in for browsers on other machines: each "talks" 1.5 s out of
+every 4.5 s (pre-encoded Opus) and, unless ``--decode``, counts the RTP packets it receives instead of
+decoding them, so the clients cost the shared cores little.
 
 Steps: calls are added in steps (``--steps 10,20,30,40``), each held ``--hold`` seconds; per step the workers
-report the lateness of their 20 ms media ticks (the loop lag: p50, p99) and /proc gives their CPU. A step
-"holds" when every worker's tick lag p99 is under 50 ms and the trainees received at least 95 % of the audio
-frames they should have (50 a second).
+report the lateness of their 20 ms media ticks (the loop lag: p50, p99) and their own CPU time, and /proc gives
+the CPU of the workers and of the client processes, reported apart. A step "holds" when every worker's tick
+lag p99 is under 50 ms and every trainee received at least 95 % of the audio frames it should have (50 a
+second; without ``--decode``, RTP packets: one per 20 ms frame).
 
-Usage: ``.venv/bin/python bench/voice_calls.py [--workers 1] [--steps 10,20,30,40] [--hold 20]``
+``--worker-roots A,B`` runs worker i from checkout ``roots[i % n]`` (each with its own ``.venv``): two versions
+of the media code side by side under the same load, compared by their per-worker CPU per call-second.
+
+Usage: ``.venv/bin/python bench/voice_calls.py [--workers 2] [--client-procs 2] [--steps 10,20,30,40] [--hold 20]``
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import fractions
+import itertools
 import json
+import multiprocessing as mp
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -43,61 +51,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def talk_packets():
-    """One 4.5 s cycle of the trainee's voice as Opus payloads: 1.5 s of speech-like buzz, 3 s of silence."""
-    import numpy as np
-
-    from media.audio import FRAME_SAMPLES, PcmOutTrack
-    from media.rtc_client import voice_like
-
-    enc = PcmOutTrack()
-    out = []
-    for i in range(225):
-        pcm = voice_like(FRAME_SAMPLES, i * FRAME_SAMPLES, 140, 0.3) if i < 75 else np.zeros(FRAME_SAMPLES, "int16")
-        out.append(enc._encode(pcm))
-        enc._pts += FRAME_SAMPLES
-    return out
-
-
-def make_track(payloads):
-    import av
-    from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-
-    class TalkTrack(MediaStreamTrack):
-        """A trainee's microphone replaying pre-encoded Opus in real time (no encoding per call)."""
-
-        kind = "audio"
-
-        def __init__(self, offset: int) -> None:
-            super().__init__()
-            self.i = offset
-            self.pts = 0
-            self.start = None
-
-        async def recv(self):
-            if self.readyState != "live":
-                raise MediaStreamError
-            if self.start is None:
-                self.start = time.monotonic()
-            wait = self.start + self.pts / 48000 - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            packet = av.Packet(payloads[self.i % len(payloads)])
-            packet.pts = self.pts
-            packet.time_base = fractions.Fraction(1, 48000)
-            self.i += 1
-            self.pts += 960
-            return packet
-
-    return TalkTrack
-
-
 class Bench:
     def __init__(self, args) -> None:
         self.args = args
         self.tmp = Path(tempfile.mkdtemp(prefix="kefu-voicebench-"))
         self.procs: list[subprocess.Popen] = []
         self.workers: dict[str, subprocess.Popen] = {}
+        self.roots: dict[str, str] = {}  # worker id -> the checkout it runs from
         self.env = {
             k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SOCKETIO_MESSAGE_QUEUE")
         }
@@ -135,13 +95,16 @@ class Bench:
             from scenarios.loader import load_pack_into_db
 
             load_pack_into_db(ROOT / "scenarios" / "packs" / "en")
+        roots = [Path(r).resolve() for r in self.args.worker_roots.split(",")] if self.args.worker_roots else [ROOT]
         for i in range(self.args.workers):
             wid = f"bench-w{i}"
+            root = roots[i % len(roots)]
+            self.roots[wid] = str(root)
             log = open(self.tmp / f"{wid}.log", "w")  # noqa: SIM115
             proc = subprocess.Popen(
-                [str(ROOT / ".venv/bin/flask"), "--app", "app", "media", "worker", "--id", wid],
-                cwd=ROOT,
-                env=self.env,
+                [str(root / ".venv/bin/flask"), "--app", "app", "media", "worker", "--id", wid],
+                cwd=root,
+                env={**self.env, "PYTHONPATH": str(root)},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -185,11 +148,75 @@ class Bench:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-async def open_call(bench: Bench, loop, track_cls, n: int):
-    """One call: a contact, open_call with its simulated caller, the trainee's offer and answer."""
+class ClientProcs:
+    """The trainees' processes (bench/_voice_clients.py): commands out on one queue each, replies back on one
+    shared queue read by a thread that resolves the asking coroutine's future."""
+
+    def __init__(self, n: int, decode: bool, loop: asyncio.AbstractEventLoop) -> None:
+        from bench._voice_clients import client_proc
+
+        ctx = mp.get_context("spawn")  # a fresh interpreter: no app, Redis client or threads inherited
+        self.loop = loop
+        self.results = ctx.Queue()
+        self.commands = [ctx.Queue() for _ in range(n)]
+        self.procs = [
+            ctx.Process(target=client_proc, args=(i, self.commands[i], self.results, decode), daemon=True)
+            for i in range(n)
+        ]
+        for p in self.procs:
+            p.start()
+        self._ids = itertools.count()
+        self._pending: dict[int, asyncio.Future] = {}
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            item = self.results.get()
+            if item is None:
+                return
+            rid, payload = item
+            fut = self._pending.pop(rid, None)
+            if fut is not None:
+                self.loop.call_soon_threadsafe(lambda f=fut, p=payload: f.done() or f.set_result(p))
+
+    async def ask(self, proc: int, op: str, arg=None, timeout: float = 90.0):
+        rid = next(self._ids)
+        fut = self.loop.create_future()
+        self._pending[rid] = fut
+        self.commands[proc].put((rid, op, arg))
+        payload = await asyncio.wait_for(fut, timeout)
+        if isinstance(payload, dict) and "error" in payload:
+            raise RuntimeError(payload["error"])
+        return payload
+
+    async def counts(self) -> dict[int, int]:
+        """Frames (packets) each trainee received so far, by call number."""
+        out: dict[int, int] = {}
+        for got in await asyncio.gather(*(self.ask(i, "count") for i in range(len(self.procs)))):
+            out.update({int(n): c for n, c in got.items()})
+        return out
+
+    def cpu(self) -> float:
+        return sum(cpu_seconds(p.pid) for p in self.procs)
+
+    async def stop(self) -> None:
+        try:
+            await asyncio.gather(*(self.ask(i, "stop", timeout=20) for i in range(len(self.procs))))
+        except Exception as e:
+            print(f"client processes did not stop cleanly: {e}", file=sys.stderr)
+        self.results.put(None)
+        for p in self.procs:
+            p.join(5)
+            if p.is_alive():
+                p.kill()
+
+
+async def open_call(bench: Bench, loop, clients: ClientProcs, n: int):
+    """One call: a contact, open_call with its simulated caller, the trainee's offer (made in client process
+    n mod client-procs) and the worker's answer."""
     from extensions import redis_store
     from media.interface import MediaClient, RedisTransport
-    from media.rtc_client import RtcClient
 
     cid = await loop.run_in_executor(None, bench.new_contact)
     media = MediaClient(RedisTransport(redis_store.client, redis_store.key))
@@ -199,63 +226,79 @@ async def open_call(bench: Bench, loop, track_cls, n: int):
     )
     if not reply.get("ok"):
         raise RuntimeError(reply)
-    client = RtcClient(track_cls(n * 37))
-    sdp = await client.offer()
+    proc = n % len(clients.procs)
+    sdp = await clients.ask(proc, "offer", n)
     reply = await loop.run_in_executor(None, lambda: media.request("offer", call_id=str(cid), leg="agent", sdp=sdp))
     if not reply.get("ok"):
         raise RuntimeError(reply)
-    await client.accept(reply["sdp"])
-    await client.wait_connected(30)
-    return cid, client, media
+    await clients.ask(proc, "accept", (n, reply["sdp"]))
+    return cid, n, media
 
 
 async def run(args) -> list[dict]:
     bench = Bench(args)
     loop = asyncio.get_running_loop()
+    clients = ClientProcs(args.client_procs, args.decode, loop)
     rows = []
     calls = []
     try:
         await loop.run_in_executor(None, bench.start)
-        track_cls = make_track(talk_packets())
         for target in [int(s) for s in args.steps.split(",")]:
             while len(calls) < target:
                 batch = min(5, target - len(calls))
-                calls += await asyncio.gather(
-                    *(open_call(bench, loop, track_cls, len(calls) + i) for i in range(batch))
-                )
+                calls += await asyncio.gather(*(open_call(bench, loop, clients, len(calls) + i) for i in range(batch)))
             await asyncio.sleep(3)  # settle after the ramp
             start = {
                 w: await loop.run_in_executor(None, bench.worker_request, w, {"op": "stats", "reset": True})
                 for w in bench.workers
             }
             cpu0 = {w: cpu_seconds(p.pid) for w, p in bench.workers.items()}
-            got0 = [len(c.levels) for _, c, _ in calls]
+            client_cpu0, bench_cpu0 = clients.cpu(), time.process_time()
+            got0 = await clients.counts()
             t0 = time.monotonic()
             await asyncio.sleep(args.hold)
+            got1 = await clients.counts()
             elapsed = time.monotonic() - t0
             cpu = {w: (cpu_seconds(p.pid) - cpu0[w]) / elapsed for w, p in bench.workers.items()}
+            client_cpu = (clients.cpu() - client_cpu0) / elapsed
+            bench_cpu = (time.process_time() - bench_cpu0) / elapsed
             stats = {
                 w: await loop.run_in_executor(None, bench.worker_request, w, {"op": "stats"}) for w in bench.workers
             }
-            received = [(len(c.levels) - g) / (50 * elapsed) for (_, c, _), g in zip(calls, got0, strict=True)]
+            received = [(got1.get(n, 0) - got0.get(n, 0)) / (50 * elapsed) for _, n, _ in calls]
             lag99 = max(s.get("lag_p99_ms", 0) for s in stats.values())
             # CPU per second of call media actually served (load-independent: a starved worker serves less
             # media but spends CPU in proportion), from each worker's own ticks and process time.
-            call_seconds = sum(
-                (stats[w]["ticks"] - start[w]["ticks"]) * 0.02 * stats[w]["calls"] for w in bench.workers
-            )
-            cpu_used = sum(stats[w]["cpu_s"] - start[w]["cpu_s"] for w in bench.workers)
+            per_worker = {}
+            for w in bench.workers:
+                served = (stats[w]["ticks"] - start[w]["ticks"]) * 0.02 * stats[w]["calls"]
+                used = stats[w]["cpu_s"] - start[w]["cpu_s"]
+                per_worker[w] = {
+                    "root": bench.roots[w],
+                    "calls": stats[w]["calls"],
+                    "cpu_pct": round(100 * cpu[w], 1),
+                    "lag_p99_ms": stats[w].get("lag_p99_ms"),
+                    "call_s": round(served, 1),
+                    "cpu_s": round(used, 2),
+                    "cpu_pct_per_call_media_s": round(100 * used / served, 2) if served else None,
+                }
+            call_seconds = sum(p["call_s"] for p in per_worker.values())
+            cpu_used = sum(p["cpu_s"] for p in per_worker.values())
             row = {
                 "calls": len(calls),
                 "lag_p50_ms": max(s.get("lag_p50_ms", 0) for s in stats.values()),
                 "lag_p99_ms": lag99,
                 "worker_cpu_pct": round(100 * sum(cpu.values()), 1),
                 "cpu_pct_per_call": round(100 * sum(cpu.values()) / len(calls), 2),
-                "calls_per_worker": {w: s.get("calls") for w, s in stats.items()},
-                "audio_received_min_pct": round(100 * min(received), 1),
-                "audio_received_median_pct": round(100 * sorted(received)[len(received) // 2], 1),
                 "cpu_pct_per_call_media_s": round(100 * cpu_used / call_seconds, 2) if call_seconds else None,
                 "media_served_pct": round(100 * call_seconds / (elapsed * len(calls)), 1),
+                "client_cpu_pct": round(100 * client_cpu, 1),
+                "client_cpu_pct_per_call": round(100 * client_cpu / len(calls), 2),
+                "bench_cpu_pct": round(100 * bench_cpu, 1),
+                "counted": "frames decoded" if args.decode else "RTP packets",
+                "audio_received_min_pct": round(100 * min(received), 1),
+                "audio_received_median_pct": round(100 * sorted(received)[len(received) // 2], 1),
+                "workers": per_worker,
                 "load_avg": os.getloadavg()[0],
             }
             row["held"] = lag99 < 50 and min(received) >= 0.95
@@ -263,17 +306,20 @@ async def run(args) -> list[dict]:
             print(json.dumps(row), flush=True)
             if not row["held"] and args.stop_on_fail:
                 break
-        for cid, client, media in calls:
+        for cid, _, media in calls:
             await loop.run_in_executor(None, lambda c=cid, m=media: m.request("hangup", call_id=str(c)))
-            await client.close()
     finally:
+        await clients.stop()
         await loop.run_in_executor(None, bench.stop)
     return rows
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--client-procs", type=int, default=2, help="processes the trainees are spread over")
+    ap.add_argument("--decode", action="store_true", help="trainees decode what they receive (counts frames)")
+    ap.add_argument("--worker-roots", default="", help="checkouts the workers run from, in turn (A/B runs)")
     ap.add_argument("--steps", default="10,20,30,40")
     ap.add_argument("--hold", type=float, default=20.0)
     ap.add_argument("--stop-on-fail", action="store_true")
@@ -282,7 +328,10 @@ def main() -> None:
     print(f"uptime load average at start: {os.getloadavg()}", flush=True)
     rows = asyncio.run(run(args))
     held = [r["calls"] for r in rows if r["held"]]
-    print(f"held: {max(held) if held else 0} calls with {args.workers} worker(s); load now {os.getloadavg()}")
+    print(
+        f"held: {max(held) if held else 0} calls with {args.workers} worker(s) and {args.client_procs} client "
+        f"process(es); load now {os.getloadavg()}"
+    )
 
 
 if __name__ == "__main__":
