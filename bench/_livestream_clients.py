@@ -88,7 +88,7 @@ def viewer_proc(index, to_server, from_server, commands, results, decode) -> Non
                         stats = await r.getStats()
                         got[r.track.kind] += sum(s.packetsReceived for s in stats.values() if s.type == "inbound-rtp")
                 out.append({"packets": got["video"], "audio_packets": got["audio"], "frames": seen["frames"],
-                            "decoding": decoding})  # fmt: skip
+                            "decoding": decoding, "state": pc.connectionState})  # fmt: skip
             return out
 
         while True:

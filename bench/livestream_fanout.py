@@ -212,6 +212,8 @@ def row_of(args, s0: dict, s1: dict, before: dict, after: dict, elapsed: float, 
         "rtp_video_in_per_viewer_s_median": round(statistics.median(recv_rates), 1) if recv_rates else None,
         "rtp_audio_in_per_viewer_s_median": round(statistics.median(audio_rates), 1) if audio_rates else None,
         "decoded_fps_median": round(statistics.median(decoded), 1) if decoded else None,
+        "clients_connected": sum(1 for reps in after.values() for r in reps if r.get("state") == "connected"),
+        "clients": sum(len(reps) for reps in after.values()),
         "workers": workers,
         "load_avg_1m": round(load0, 2),
     }

@@ -29,6 +29,7 @@ import av
 from aiortc import clock
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtcdtlstransport import State
 from aiortc.rtcrtpsender import RTCRtpSender, random_sequence_number
 from aiortc.rtp import pack_header_extensions
 
@@ -38,6 +39,7 @@ CLOCK_RATE = {"video": 90000, "audio": 48000}
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 HISTORY = 128  # packets kept per viewer and kind for NACKs (aiortc keeps the same)
+DTLS_CONNECTED = State.CONNECTED
 
 
 @dataclass(slots=True)
@@ -125,6 +127,8 @@ class RtpOut:
         self.packets = 0
         self.octets = 0
         self.skipped = 0  # frames not sent: before the connection or before the first keyframe
+        self._cached = None
+        self._dtls = None
         own_send = sender.send
 
         async def send(parameters) -> None:  # aiortc calls this once the answer is applied
@@ -145,14 +149,26 @@ class RtpOut:
         self.payload_type = codec.payloadType
 
     def _path(self):
-        """(protect, sendto, addr) once DTLS is up and ICE has a pair; None before (or after close)."""
+        """(protect, sock, transport, addr) once DTLS is up and ICE has a pair, looked up once and then only
+        re-checked by identity (a profile showed the lookups costing a quarter of a viewer's packets); None
+        before the connection or after it closed."""
+        if self._cached is not None:
+            if self._dtls._state is DTLS_CONNECTED:
+                return self._cached
+            self._cached = None
+            return None
         dtls = self.sender.transport
-        if self.payload_type is None or dtls.state != "connected":
+        if self.payload_type is None or dtls._state is not DTLS_CONNECTED:
             return None
         pair = dtls.transport._connection._nominated.get(1)
         if pair is None or pair.protocol.transport is None:
             return None
-        return dtls._tx_srtp.protect, pair.protocol.transport.sendto, pair.remote_addr
+        transport = pair.protocol.transport
+        # The socket itself: asyncio's sendto adds checks per call; a full buffer falls back to it (it queues).
+        sock = getattr(transport, "_sock", None)
+        self._dtls = dtls
+        self._cached = (_protector(dtls._tx_srtp), sock, transport, pair.remote_addr)
+        return self._cached
 
     def send(self, frame: EncodedFrame, ext: FrameExtensions) -> int:
         """Send one frame now; returns the packets sent (0 while connecting or waiting for a keyframe)."""
@@ -166,7 +182,7 @@ class RtpOut:
                 self.on_keyframe_needed()  # connected now: ask (rate-limited) rather than wait for the periodic one
                 return 0
             self.waiting_for_keyframe = False
-        protect, sendto, addr = path
+        protect, sock, transport, addr = path
         block = ext.block(self.ext_key)
         first = 0x90 if block else 0x80
         timestamp = (self.ts_origin + frame.timestamp) & 0xFFFFFFFF
@@ -176,7 +192,13 @@ class RtpOut:
         for i, payload in enumerate(frame.payloads):
             data = pack("!BBHLL", first, ((i == last) << 7) | pt, seq, timestamp, ssrc) + block + payload
             history[seq % HISTORY] = data
-            sendto(protect(data), addr)
+            datagram = protect(data)
+            try:
+                sock.sendto(datagram, addr)
+            except (BlockingIOError, InterruptedError, AttributeError):  # full (or no raw socket): asyncio queues
+                transport.sendto(datagram, addr)
+            except OSError:  # e.g. an ICMP error from a viewer gone away: its peer closes on its own
+                pass
             octets += len(payload)
             seq = (seq + 1) & 0xFFFF
         n = len(frame.payloads)
@@ -198,8 +220,36 @@ class RtpOut:
             return
         path = self._path()
         if path is not None:
-            protect, sendto, addr = path
-            sendto(protect(data), addr)
+            protect, _, transport, addr = path
+            transport.sendto(protect(data), addr)
+
+
+def _protector(session):
+    """``session.protect`` without pylibsrtp's per-call allocation and checks: the same C call on the session's
+    own buffer (pylibsrtp 1.0's attributes; its ``protect`` where they are missing)."""
+    try:
+        from pylibsrtp import SRTP_MAX_TRAILER_LEN, Error
+        from pylibsrtp._binding import ffi, lib
+
+        srtp, cdata, buffer = session._srtp[0], session._cdata, session._buffer
+    except (ImportError, AttributeError):
+        return session.protect
+    limit = len(buffer) - SRTP_MAX_TRAILER_LEN
+    length = ffi.new("int *")
+    srtp_protect, ok = lib.srtp_protect, lib.srtp_err_status_ok
+
+    def protect(data: bytes, _session=session) -> bytes:  # (the session kept alive: it owns srtp and buffer)
+        n = len(data)
+        if n > limit:
+            raise ValueError("packet is too long")
+        length[0] = n
+        buffer[0:n] = data
+        rc = srtp_protect(srtp, cdata, length)
+        if rc != ok:
+            raise Error(f"srtp_protect failed ({rc})")
+        return buffer[0 : length[0]]
+
+    return protect
 
 
 def check_internals(sender: RTCRtpSender) -> None:
