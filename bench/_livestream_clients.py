@@ -29,6 +29,23 @@ def publisher_proc(to_server, from_server, stop) -> None:
     asyncio.run(main())
 
 
+def count_only(receiver, clockrate: int) -> None:
+    """A viewer that stands in for a browser elsewhere, made light: every RTP packet still arrives through ICE,
+    SRTP and RTP parsing and is counted in aiortc's own per-stream statistics (``inbound-rtp``
+    ``packetsReceived``, which also feed its receiver reports), but goes no further (no jitter buffer, no
+    decoding). In this client process only (bench/_voice_clients.py does the same), never in the server."""
+    from aiortc.rtcrtpreceiver import StreamStatistics
+
+    async def count_rtp(packet, arrival_time_ms: int) -> None:
+        streams = receiver._RTCRtpReceiver__remote_streams
+        stats = streams.get(packet.ssrc)
+        if stats is None:
+            stats = streams[packet.ssrc] = StreamStatistics(clockrate)
+        stats.add(packet)
+
+    receiver._handle_rtp_packet = count_rtp
+
+
 def viewer_proc(index, to_server, from_server, commands, results, decode) -> None:
     """Adds viewers on command ("add", n) and reports ("report") received packets per viewer."""
     from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -44,6 +61,9 @@ def viewer_proc(index, to_server, from_server, commands, results, decode) -> Non
             pc.addTransceiver("audio", direction="recvonly")
             seen = {"frames": 0}
             decoding = len(viewers) < decode
+            if not decoding:
+                for t in pc.getTransceivers():
+                    count_only(t.receiver, 90000 if t.kind == "video" else 48000)
 
             @pc.on("track")
             def on_track(track):

@@ -321,7 +321,7 @@ def main() -> None:
     ap.add_argument("--fps", type=float, default=20.0, help="frames a second the shared video encoder keeps")
     ap.add_argument("--kbps", type=int, default=700, help="the shared video encoder's bitrate")
     ap.add_argument("--audio-ms", type=int, default=60, help="Opus frame length (20, 40 or 60 ms)")
-    ap.add_argument("--owner-weight", type=float, default=20.0, help="viewers the owner's encoding counts as")
+    ap.add_argument("--owner-weight", type=float, default=60.0, help="viewers the owner's encoding counts as")
     ap.add_argument("--json", help="write the rows here")
     args = ap.parse_args()
     args.steps = [int(s) for s in args.steps.split(",")]

@@ -129,7 +129,7 @@ class LivestreamBridge:
     def _place(self, stream_id: int, owner: str) -> str:
         """The worker with the fewest of this stream's viewers, counting the owner's encoding as viewers."""
         loads = redis_store.client.hgetall(self._key(stream_id, "load"))
-        weight = float(self.app.config.get("LIVESTREAM_OWNER_WEIGHT", 20))
+        weight = float(self.app.config.get("LIVESTREAM_OWNER_WEIGHT", 60))
         workers = self._workers() or [owner]
         return min(workers, key=lambda w: (int(loads.get(w, 0)) + (weight if w == owner else 0), w != owner))
 

@@ -19,7 +19,7 @@ DEFAULTS = {
     "LIVESTREAM_AUDIO_FRAME_MS": int(os.environ.get("KEFU_LIVESTREAM_AUDIO_FRAME_MS", 60)),
     # Media workers (KEFU_MEDIA_TRANSPORT=redis): the owner's encoding counts as this many viewers when viewers
     # are spread over the workers; the address the workers' relay sockets bind (reachable by the other workers).
-    "LIVESTREAM_OWNER_WEIGHT": float(os.environ.get("KEFU_LIVESTREAM_OWNER_WEIGHT", 20)),
+    "LIVESTREAM_OWNER_WEIGHT": float(os.environ.get("KEFU_LIVESTREAM_OWNER_WEIGHT", 60)),
     "LIVESTREAM_RELAY_HOST": os.environ.get("KEFU_LIVESTREAM_RELAY_HOST", "127.0.0.1"),
 }
 
