@@ -71,6 +71,8 @@ class Config:
     MEDIA_TRANSPORT = os.environ.get("KEFU_MEDIA_TRANSPORT", "local")
     RECORDINGS_DIR = os.environ.get("KEFU_RECORDINGS_DIR") or None  # None: instance/recordings
     MEDIA_CONNECT_TIMEOUT = float(os.environ.get("KEFU_MEDIA_CONNECT_TIMEOUT", 20))
+    # The event loop of `flask media worker` processes: "uvloop" (when installed) or "asyncio"
+    MEDIA_WORKER_LOOP = os.environ.get("KEFU_MEDIA_WORKER_LOOP", "uvloop").strip().lower()
     VIDEO_CAPACITY = int(os.environ.get("KEFU_VIDEO_CAPACITY", 1))
     VIDEO_FPS = int(os.environ.get("KEFU_VIDEO_FPS", 15))  # the simulated customer's camera
 

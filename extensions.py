@@ -91,10 +91,13 @@ class MediaLoop:
     def __init__(self) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._running = False  # set by the loop's own thread; polled, so it works in either async mode
+        self._uvloop = False
 
-    def start(self) -> None:
+    def start(self, uvloop: bool = False) -> None:
+        """Start the loop's thread (``uvloop``: on uvloop's loop, see ``concurrency.media_event_loop``)."""
         if self._running:
             return
+        self._uvloop = uvloop
         from concurrency import native_thread
 
         native_thread(self._run, name="media-loop")
@@ -108,7 +111,7 @@ class MediaLoop:
         from concurrency import media_event_loop
 
         try:
-            loop = media_event_loop()
+            loop = media_event_loop(uvloop=self._uvloop)
         except Exception:
             logging.getLogger(__name__).exception("the media loop could not be created")
             raise

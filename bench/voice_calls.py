@@ -275,6 +275,7 @@ async def run(args) -> list[dict]:
                 used = stats[w]["cpu_s"] - start[w]["cpu_s"]
                 per_worker[w] = {
                     "root": bench.roots[w],
+                    "loop": stats[w].get("loop"),
                     "calls": stats[w]["calls"],
                     "cpu_pct": round(100 * cpu[w], 1),
                     "lag_p99_ms": stats[w].get("lag_p99_ms"),

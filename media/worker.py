@@ -309,6 +309,7 @@ class MediaWorker:
             "lag_p50_ms": round(self.clock.lag_percentile(50) * 1000, 2),
             "ticks": self.clock.ticks,  # 20 ms media ticks run since the worker started
             "cpu_s": round(time.process_time(), 3),  # this process's CPU time
+            "loop": type(asyncio.get_running_loop()).__module__.split(".")[0],  # "asyncio" or "uvloop"
             "worker": self.worker_id,
         }
 

@@ -209,7 +209,7 @@ def run_worker(app: Flask, worker_id: str, stop: threading.Event) -> None:
 
     worker = make_worker(app, worker_id)
     app.extensions["kefu_media_worker"] = worker
-    media_loop.start()
+    media_loop.start(uvloop=app.config.get("MEDIA_WORKER_LOOP", "uvloop") == "uvloop")
     _install_shutdown(worker)
     try:
         serve_redis(worker, media_loop, redis_store.client, redis_store.key, stop=stop)

@@ -8,6 +8,7 @@ import wave
 import numpy as np
 import pytest
 
+from concurrency import media_event_loop
 from media.audio import ClipPlayer
 from media.recorder import wav_seconds
 from media.rtc_client import RtcClient, ToneTrack
@@ -19,8 +20,9 @@ def tone(seconds: float, freq: float = 660.0) -> np.ndarray:
     return (0.4 * 32767 * np.sin(2 * np.pi * freq * t)).astype(np.int16)
 
 
-def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 60))
+def run(coro, loop_factory=None):
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(asyncio.wait_for(coro, 60))
 
 
 def make_worker(tmp_path, events, **kw):
@@ -43,9 +45,10 @@ def wav_rms(path, channel=None):
     return data
 
 
-def test_call_connects_audio_flows_both_ways_and_is_recorded(tmp_path):
+@pytest.mark.parametrize("uvloop", [False, True], ids=["asyncio", "uvloop"])
+def test_call_connects_audio_flows_both_ways_and_is_recorded(tmp_path, uvloop):
     """The trainee connects, hears the customer's clip, and each leg's audio lands in its own WAV whose
-    length matches the time the call was up."""
+    length matches the time the call was up; on asyncio's loop and on uvloop's (media worker processes)."""
     events = []
 
     async def scenario():
@@ -66,9 +69,10 @@ def test_call_connects_audio_flows_both_ways_and_is_recorded(tmp_path):
         up = worker.calls["c1"].recorder.seconds
         done = await worker.handle({"op": "hangup", "call_id": "c1"})
         await client.close()
+        assert type(asyncio.get_running_loop()).__module__.startswith("uvloop" if uvloop else "asyncio")
         return client, done, up
 
-    client, done, up = run(scenario())
+    client, done, up = run(scenario(), (lambda: media_event_loop(uvloop=True)) if uvloop else None)
     assert done["ok"] and done["files"]
     types = [e["type"] for e in events]
     assert "recording_started" in types and "leg_connected" in types
