@@ -92,10 +92,15 @@ class Workers:
     """The server is ``--workers`` ``flask media worker`` processes; this process is the web side."""
 
     async def start(self, args) -> None:
+        import atexit
+        import shutil
         import subprocess
         import tempfile
 
         self.tmp = tempfile.mkdtemp(prefix="kefu-bench-live-")
+        self.keep_tmp = True
+        # At exit, after the embedded Redis (started below, so its own exit handler runs first) has stopped.
+        atexit.register(lambda: self.keep_tmp or shutil.rmtree(self.tmp, ignore_errors=True))
         env = {
             "KEFU_INSTANCE": self.tmp,
             "DATABASE_URL": f"sqlite:///{self.tmp}/bench.db",
@@ -177,6 +182,8 @@ class Workers:
                     p.wait(10)
                 except Exception:
                     p.kill()
+            self.bridge.close()
+            self.keep_tmp = any(p.returncode not in (0, -15) for p in self.procs)  # a failing worker's log stays
 
 
 def row_of(args, s0: dict, s1: dict, before: dict, after: dict, elapsed: float, load0: float) -> dict:

@@ -43,12 +43,16 @@ class LivestreamBridge:
         self._events_stop: threading.Event | None = None
 
     def init_app(self, app) -> None:
+        self.close()
         self.app = app
         self.listeners = []  # bound to this app (tests build many apps in one process)
+        app.extensions["kefu_livestream"] = self
+
+    def close(self) -> None:
+        """Stop reading the workers' events (Redis mode; the reader stops within a second)."""
         if self._events_stop is not None:
             self._events_stop.set()
             self._events_stop = None
-        app.extensions["kefu_livestream"] = self
 
     @property
     def record_dir(self) -> str:

@@ -91,14 +91,16 @@ class LiveOps:
         self.encoding = encoding or {}
         self.streams: dict[int, LiveMedia | RelayedLive] = {}
         self.relay: RelayEndpoint | None = None
+        self._relay_lock = asyncio.Lock()
         self.lag = LagProbe()
         for op in OPS:
             worker.register_op(op, _refusals_as_errors(getattr(self, f"_{op}")))
         worker.on_shutdown.append(self.shutdown)
 
     async def _relay(self) -> RelayEndpoint | None:
-        if self.relay is None and self.relay_secret is not None:
-            self.relay = await RelayEndpoint.open(self.relay_secret, self.relay_host)
+        async with self._relay_lock:  # requests come concurrently: one socket per worker
+            if self.relay is None and self.relay_secret is not None:
+                self.relay = await RelayEndpoint.open(self.relay_secret, self.relay_host)
         return self.relay
 
     def _relay_address(self) -> str | None:
@@ -121,20 +123,24 @@ class LiveOps:
 
     async def _live_publish(self, worker, req: dict) -> dict:
         sid = self._stream_id(req)
+        relay = await self._relay()
         live = self.streams.get(sid)
         if not isinstance(live, LiveMedia) or live.ended:
-            if live is not None:
-                await live.stop("replaced")
-            live = LiveMedia(
-                sid,
-                self.record_dir,
-                self._events(sid),
-                analyse_frame=self.analyse_frame() if self.analyse_frame else None,
-                peers=worker.peers,
-                relay=await self._relay(),
-                **self.encoding,
+            previous, live = (
+                live,
+                LiveMedia(
+                    sid,
+                    self.record_dir,
+                    self._events(sid),
+                    analyse_frame=self.analyse_frame() if self.analyse_frame else None,
+                    peers=worker.peers,
+                    relay=relay,
+                    **self.encoding,
+                ),
             )
-            self.streams[sid] = live
+            self.streams[sid] = live  # before any await: a request at the same moment finds this one
+            if previous is not None:
+                await previous.stop("replaced")
         self.lag.start()
         answer = await live.publish(req.get("offer"))
         return {"answer": answer, "worker": worker.worker_id, "relay": self._relay_address()}
@@ -152,9 +158,11 @@ class LiveOps:
             relay = await self._relay()
             if relay is None:
                 raise MediaError("this media worker has no relay for other workers' livestreams")
-            host, _, port = str(source).rpartition(":")
-            live = RelayedLive(sid, relay, (host, int(port)), self._events(sid), peers=worker.peers)
-            self.streams[sid] = live
+            live = self.streams.get(sid)  # a viewer asking at the same moment may have made it meanwhile
+            if live is None or live.ended:
+                host, _, port = str(source).rpartition(":")
+                live = RelayedLive(sid, relay, (host, int(port)), self._events(sid), peers=worker.peers)
+                self.streams[sid] = live
         self.lag.start()
         return {"answer": await live.watch(viewer, req.get("offer")), "worker": worker.worker_id}
 
