@@ -189,8 +189,16 @@ async def packets_received(client) -> int:
 
 def client_proc(index: int, commands, results, decode: bool) -> None:
     """A client process's main: serve ``commands`` until ``stop``; every reply goes on ``results`` as
-    ``(request id, payload)``, an error as ``(request id, {"error": text})``."""
-    asyncio.run(_serve(index, commands, results, decode))
+    ``(request id, payload)``, an error as ``(request id, {"error": text})``. On uvloop when it is installed,
+    as the media workers are."""
+    try:
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    except ImportError:
+        factory = None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(_serve(index, commands, results, decode))
 
 
 async def _serve(index: int, commands, results, decode: bool) -> None:
