@@ -96,7 +96,7 @@ class RelayEndpoint(asyncio.DatagramProtocol):
 
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        except OSError:
+        except (OSError, AttributeError):  # the kernel's limits stand, or the loop hides its socket
             pass
         endpoint.address = transport.get_extra_info("sockname")[:2]
         return endpoint

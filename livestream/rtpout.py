@@ -149,7 +149,7 @@ class RtpOut:
         self.payload_type = codec.payloadType
 
     def _path(self):
-        """(protect, sock, transport, addr) once DTLS is up and ICE has a pair, looked up once and then only
+        """(protect, send, transport, addr) once DTLS is up and ICE has a pair, looked up once and then only
         re-checked by identity (a profile showed the lookups costing a quarter of a viewer's packets); None
         before the connection or after it closed."""
         if self._cached is not None:
@@ -164,10 +164,12 @@ class RtpOut:
         if pair is None or pair.protocol.transport is None:
             return None
         transport = pair.protocol.transport
-        # The socket itself: asyncio's sendto adds checks per call; a full buffer falls back to it (it queues).
+        # asyncio's loop: the socket itself (its transport's sendto adds Python checks per call; a full buffer
+        # falls back to it, it queues). uvloop's transport (flask media worker) sends in C: use it as it is.
         sock = getattr(transport, "_sock", None)
+        send = sock.sendto if sock is not None and hasattr(sock, "sendto") else transport.sendto
         self._dtls = dtls
-        self._cached = (_protector(dtls._tx_srtp), sock, transport, pair.remote_addr)
+        self._cached = (_protector(dtls._tx_srtp), send, transport, pair.remote_addr)
         return self._cached
 
     def send(self, frame: EncodedFrame, ext: FrameExtensions) -> int:
@@ -182,7 +184,7 @@ class RtpOut:
                 self.on_keyframe_needed()  # connected now: ask (rate-limited) rather than wait for the periodic one
                 return 0
             self.waiting_for_keyframe = False
-        protect, sock, transport, addr = path
+        protect, send, transport, addr = path
         block = ext.block(self.ext_key)
         first = 0x90 if block else 0x80
         timestamp = (self.ts_origin + frame.timestamp) & 0xFFFFFFFF
@@ -194,8 +196,8 @@ class RtpOut:
             history[seq % HISTORY] = data
             datagram = protect(data)
             try:
-                sock.sendto(datagram, addr)
-            except (BlockingIOError, InterruptedError, AttributeError):  # full (or no raw socket): asyncio queues
+                send(datagram, addr)
+            except (BlockingIOError, InterruptedError):  # the socket's buffer is full: the transport queues it
                 transport.sendto(datagram, addr)
             except OSError:  # e.g. an ICMP error from a viewer gone away: its peer closes on its own
                 pass

@@ -4,18 +4,36 @@ asking at the same moment on the other (fed through the relay), and refusals as 
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from aiortc import RTCSessionDescription
 
 from livestream.worker_ops import LiveOps
 from media.worker import MediaWorker
 
 from .aiortc_peers import Viewer, offer_of, start_publisher, wait_for
-from .test_fanout import run
 
 
-def test_viewers_asking_at_once_on_a_relayed_worker_all_get_the_stream(tmp_path):
-    """Three viewers ask the second worker at the same moment: one relay subscription, every one decodes."""
+def run_on(loop_name: str, coro):
+    """On a fresh loop in a thread of its own: asyncio's, or uvloop's (what `flask media worker` runs)."""
+
+    def go():
+        if loop_name == "uvloop":
+            import uvloop
+
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                return runner.run(coro)
+        return asyncio.run(coro)
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(go).result(120)
+
+
+@pytest.mark.parametrize("loop_name", ["asyncio", "uvloop"])
+def test_viewers_asking_at_once_on_a_relayed_worker_all_get_the_stream(tmp_path, loop_name):
+    """Three viewers ask the second worker at the same moment: one relay subscription, every one decodes (on
+    asyncio's loop and on uvloop's)."""
     events = []
 
     async def scenario():
@@ -78,7 +96,7 @@ def test_viewers_asking_at_once_on_a_relayed_worker_all_get_the_stream(tmp_path)
             await w.shutdown()
         return refused, got, relay_stats, owner_stats, keyed
 
-    refused, got, relay_stats, owner_stats, keyed = run(scenario())
+    refused, got, relay_stats, owner_stats, keyed = run_on(loop_name, scenario())
     assert not refused["ok"] and "SDP offer" in refused["error"]  # a refusal comes back as the error reply
     assert got and keyed == [True, True, True]
     assert relay_stats["role"] == "relay" and relay_stats["viewers"] == 3 and relay_stats["relayed_frames_in"] > 10
