@@ -28,7 +28,9 @@ TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
 BIT_RATE = 32000
 DTX_PAYLOAD = b"\xf8\xff\xfe"  # an empty Opus frame (sent while an encoder is still priming)
 
-_lock = threading.Lock()
+# Re-entrant: a clip's weakref callback (``_forget``) runs wherever the clip is freed, which may be inside a
+# garbage collection that started while this thread held the lock.
+_lock = threading.RLock()
 _clips: dict[int, tuple[weakref.ref, list[bytes]]] = {}  # id(clip) -> (the clip, its packets)
 
 
