@@ -1,39 +1,50 @@
 """Chat load benchmark: N simulated customers and M agents as real Socket.IO clients against a running server.
 
-Run from the repo root:  .venv/bin/python bench/chat_load.py [--customers 2000] [--steps 50,100,...,2000]
-                                                            [--agents 100] [--window 45] [--json out.json]
+Run from the repo root:  .venv/bin/python bench/chat_load.py [--profile bench|realistic] [--customers 2000]
+                             [--steps 50,100,...,2000] [--agents 100] [--window 45] [--client-procs K] [--json out]
 
 It starts ``python app.py`` as a subprocess on a free 127.0.0.1 port with a temporary instance folder (SQLite +
 embedded Redis, the normal config with CSRF on, the simulator off, KEFU_CHAT_CAPACITY = ceil(N / M)), creates
-M trainee accounts, logs each agent in over HTTP and connects it to /desk. Customers are then added in steps;
-each customer connects /customer, starts a chat and writes a message every 5-10 s; each agent answers every
-customer message after a 0.5-1.5 s think time. Each step holds its level for a measured window and reports:
+M trainee accounts, and spreads the clients over K client processes (bench/_chat_worker.py; agent i and
+customer j in process i % K and j % K), each one asyncio loop. Agents log in over HTTP and connect to /desk.
+Customers are then added in steps; each customer connects /customer, starts a chat and writes at the profile's
+pace; each agent answers every customer message after a think time.
+
+Profiles (explicit flags override a profile's values):
+
+- ``bench`` (default, the stress pace this benchmark has always used): a customer line every 5-10 s, every
+  line answered after 0.5-1.5 s, no typing indicators, no desk polls, chats of 5 minutes on average;
+- ``realistic`` (a real web-chat desk's pace, reasoned in bench/README.md): a customer line every 30-90 s,
+  typed for 5-20 s; the agent starts typing 5-20 s after it and types for 5-25 s; typing start/stop sent as
+  customer_chat.js and desk.js send them; every desk polls ``figures`` every 5 s as desk.js does; chats of
+  12 minutes on average; one agent per 3 customers of the last step (the default KEFU_CHAT_CAPACITY).
+
+Each step holds its level for a measured window and reports:
 
 - the server round trip of a customer ``send`` (emit -> ack) p50/p95/p99, and of an agent ``send``;
 - delivery customer -> agent and agent -> customer (emit -> the other side's ``event``), and messages lost;
 - the assignment latency (customer emits ``start`` -> the agent receives its ``assignment`` event), for chats
   started while the level is held (churn: customers leave and new chats start at level / --chat-minutes per
   minute, so the level stays put; the agent wraps each ended chat up, which frees the seat) and for the burst
-  of the step's ramp;
-- CPU of the web process, of its Redis and of this client process (100% = one core), the whole machine's busy
-  share of its cores, the server's RSS and threads, and this client's event-loop lag (if the client lags,
-  it inflates every figure).
+  of the step's ramp; typing and figures round trips when the profile sends them;
+- CPU of the web process (and per chat message: server CPU-ms / msg), of its Redis and of the client
+  processes (100% = one core; the busiest process too), the whole machine's busy share of its cores and the
+  load average, the server's RSS and threads, and the clients' event-loop lag (if a client lags, it inflates
+  every figure).
 
 A step is held when its customer send p99 is under --target-ms with no error, no dropped socket and no lost
 message (one still undelivered 30 s after the customers stop counts as lost). The run stops ramping after a
 step whose p99 passes --give-up-ms (the server is past its knee), and stops by itself after --max-seconds in
-any case; the server is killed on exit. Traffic goes only to 127.0.0.1.
+any case; the server and the client processes are ended on exit. Traffic goes only to 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import math
 import os
 import platform
-import random
 import shutil
 import sys
 import tempfile
@@ -42,20 +53,34 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _chat_clients import Agent, Customer, Plan, Recorder, now, watch_loop_lag  # noqa: E402
-from _server import ServerProcess, agent_usernames, free_port, machine_busy  # noqa: E402
+from _chat_clients import Plan, now  # noqa: E402
+from _chat_report import StepTimes, markdown, merge, print_row, row  # noqa: E402
+from _chat_worker import ClientPool, default_processes, share  # noqa: E402
+from _server import ServerProcess, _proc_stat, agent_usernames, free_port, machine_busy  # noqa: E402
 
 PASSWORD = "bench-pass-1234"
 # Fine steps at the low end find the knee; the ramp stops after the first step past --give-up-ms.
 DEFAULT_STEPS = (50, 100, 150, 200, 300, 500, 1000, 1500)
-
-
-def pct(values: list[float], p: float) -> float | None:
-    """Nearest-rank percentile, in milliseconds."""
-    if not values:
-        return None
-    s = sorted(values)
-    return 1000.0 * s[max(0, math.ceil(p / 100.0 * len(s)) - 1)]
+PROFILES = {
+    "bench": {
+        "interval": "5,10",
+        "think": "0.5,1.5",
+        "customer_compose": "0,0",
+        "agent_compose": "0,0",
+        "typing": False,
+        "figures_every": 0.0,
+        "chat_minutes": 5.0,
+    },
+    "realistic": {
+        "interval": "30,90",
+        "think": "5,20",
+        "customer_compose": "5,20",
+        "agent_compose": "5,25",
+        "typing": True,
+        "figures_every": 5.0,
+        "chat_minutes": 12.0,
+    },
+}
 
 
 def _pair(text: str) -> tuple[float, float]:
@@ -65,6 +90,7 @@ def _pair(text: str) -> tuple[float, float]:
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Socket.IO chat load benchmark (see the module docstring).")
+    p.add_argument("--profile", choices=sorted(PROFILES), default="bench", help="the pace (default bench)")
     p.add_argument("--customers", type=int, default=2000, help="the last step (default 2000)")
     p.add_argument(
         "--steps",
@@ -72,13 +98,18 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="comma-separated customer counts (default: 50,100,150,200,300,"
         "500,1000,1500 up to --customers, then --customers)",
     )
-    p.add_argument("--agents", type=int, default=100)
+    p.add_argument("--agents", type=int, default=None, help="default 100 (bench) or a third of the last step")
+    p.add_argument("--client-procs", type=int, default=None, help="client processes (default: 1 per ~600 sockets)")
     p.add_argument("--window", type=float, default=45.0, help="measured seconds per step")
     p.add_argument("--settle", type=float, default=5.0, help="seconds after a ramp before measuring")
     p.add_argument("--ramp-rate", type=float, default=25.0, help="new customers per second while ramping")
-    p.add_argument("--chat-minutes", type=float, default=5.0, help="mean chat length: sets the churn rate")
-    p.add_argument("--interval", default="5,10", help="seconds between one customer's messages (lo,hi)")
-    p.add_argument("--think", default="0.5,1.5", help="agent think time before a reply, seconds (lo,hi)")
+    p.add_argument("--chat-minutes", type=float, default=None, help="mean chat length: sets the churn rate")
+    p.add_argument("--interval", default=None, help="seconds between one customer's messages (lo,hi)")
+    p.add_argument("--think", default=None, help="agent's delay before starting a reply, seconds (lo,hi)")
+    p.add_argument("--customer-compose", default=None, help="seconds a customer types a line (lo,hi)")
+    p.add_argument("--agent-compose", default=None, help="seconds an agent types a reply (lo,hi)")
+    p.add_argument("--typing", action=argparse.BooleanOptionalAction, default=None, help="send typing start/stop")
+    p.add_argument("--figures-every", type=float, default=None, help="seconds between a desk's figures polls")
     p.add_argument("--target-ms", type=float, default=100.0)
     p.add_argument("--give-up-ms", type=float, default=1000.0)
     p.add_argument("--max-seconds", type=float, default=900.0)
@@ -90,202 +121,121 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--json", dest="json_out", default=None, help="write every figure to this file")
     a = p.parse_args(argv)
+    for key, value in PROFILES[a.profile].items():
+        if getattr(a, key) is None:
+            setattr(a, key, value)
     if a.steps:
         a.steps = sorted({int(x) for x in a.steps.split(",") if x.strip()})
     else:
         a.steps = sorted({s for s in DEFAULT_STEPS if s < a.customers} | {a.customers})
-    a.interval, a.think = _pair(a.interval), _pair(a.think)
+    if a.agents is None:
+        a.agents = 100 if a.profile == "bench" else max(1, math.ceil(max(a.steps) / 3))
+    for key in ("interval", "think", "customer_compose", "agent_compose"):
+        setattr(a, key, _pair(getattr(a, key)))
+    if a.client_procs is None:
+        a.client_procs = default_processes(max(a.steps), a.agents)
     return a
 
 
 class Meter:
-    """CPU seconds of the server, its Redis, this process and the machine between two readings."""
+    """CPU seconds of the server, its Redis, the client processes and the machine between two readings."""
 
-    def __init__(self, server: ServerProcess) -> None:
-        self.server = server
-        self.t, self.s, self.c, self.m = now(), server.stats(), _self_cpu(), machine_busy()
+    def __init__(self, server: ServerProcess, client_pids: list[int]) -> None:
+        self.server, self.pids = server, client_pids
+        self.t, self.s, self.c, self.m = now(), server.stats(), self._clients(), machine_busy()
+
+    def _clients(self) -> list[float]:
+        out = []
+        for pid in self.pids:
+            try:
+                out.append(_proc_stat(pid)[0])
+            except OSError:
+                out.append(0.0)
+        t = os.times()
+        return [*out, t.user + t.system]  # the parent too
 
     def read(self) -> dict:
-        t, s, c, m = now(), self.server.stats(), _self_cpu(), machine_busy()
+        t, s, c, m = now(), self.server.stats(), self._clients(), machine_busy()
         dt = max(1e-6, t - self.t)
         busy = (m[0] - self.m[0]) / max(1.0, m[1] - self.m[1])
-        ours = ((s["cpu"] - self.s["cpu"]) + (s["redis_cpu"] - self.s["redis_cpu"]) + (c - self.c)) / dt
+        per_proc = [max(0.0, b - a) / dt for a, b in zip(self.c, c, strict=True)]
+        ours = (s["cpu"] - self.s["cpu"]) / dt + (s["redis_cpu"] - self.s["redis_cpu"]) / dt + sum(per_proc)
         cores = os.cpu_count() or 1
         return {
             "server_cpu_pct": 100.0 * (s["cpu"] - self.s["cpu"]) / dt,
             "redis_cpu_pct": 100.0 * (s["redis_cpu"] - self.s["redis_cpu"]) / dt,
-            "client_cpu_pct": 100.0 * (c - self.c) / dt,
+            "client_cpu_pct": 100.0 * sum(per_proc),
+            "client_cpu_max_pct": 100.0 * max(per_proc),
             "machine_busy_pct": 100.0 * busy,
             # Whatever else ran on the machine meanwhile (other test runs share these cores), in cores.
             "other_cores": max(0.0, busy * cores - ours),
+            "load_avg": os.getloadavg()[0],
             "server_rss_mb": s["rss"] / 2**20,
             "server_threads": s["threads"],
             "server_fds": s["fds"],
         }
 
 
-def _self_cpu() -> float:
-    t = os.times()
-    return t.user + t.system
-
-
-def summarise(a, rec: Recorder, i: int, customers: int, held_now: int, meter: dict, window: float) -> dict:
-    b = rec.buckets[i]
-    row = {
-        "customers": customers,
-        "conversations": held_now,
-        "agents": a.agents,
-        "msgs_per_s": (b.sent + b.replies) / window,
-        "customer_sends": b.sent,
-        "chats_churned": b.churned,
-        "agent_replies": b.replies,
-        "errors": dict(b.errors),
-        "dropped": b.dropped,
-    }
-    for name, values in (
-        ("send_rtt", b.send_rtt),
-        ("agent_send_rtt", b.agent_send_rtt),
-        ("c2a", b.c2a),
-        ("a2c", b.a2c),
-        ("assign", b.assign),
-        ("assign_ramp", b.assign_ramp),
-        ("start_rtt", b.start_rtt),
-        ("loop_lag", b.loop_lag),
-    ):
-        row[name] = {"n": len(values), **{f"p{p}": pct(values, p) for p in (50, 95, 99)}, "max": pct(values, 100)}
-    row.update(meter)
-    return row
-
-
-def _ms(v) -> str:
-    return "-" if v is None else (f"{v:.0f}" if v >= 10 else f"{v:.1f}")
-
-
-def print_row(r: dict) -> None:
-    s, c2a, a2c, asg = r["send_rtt"], r["c2a"], r["a2c"], r["assign"]
-    print(
-        f"  {r['conversations']:>5} conversations  {r['msgs_per_s']:6.1f} msg/s  send RTT p50/p95/p99 "
-        f"{_ms(s['p50'])}/{_ms(s['p95'])}/{_ms(s['p99'])} ms (n={s['n']})  c->a p99 {_ms(c2a['p99'])}  "
-        f"a->c p99 {_ms(a2c['p99'])}  assign p50/p99 {_ms(asg['p50'])}/{_ms(asg['p99'])} ms (n={asg['n']}), "
-        f"in the ramp {_ms(r['assign_ramp']['p50'])}/{_ms(r['assign_ramp']['p99'])} ms  "
-        f"server {r['server_cpu_pct']:.0f}% redis {r['redis_cpu_pct']:.0f}% client {r['client_cpu_pct']:.0f}% "
-        f"machine {r['machine_busy_pct']:.0f}% (others {r['other_cores']:.2f} cores)  "
-        f"rss {r['server_rss_mb']:.0f} MB  threads {r['server_threads']}  "
-        f"loop lag p99 {_ms(r['loop_lag']['p99'])} ms  errors {sum(r['errors'].values())} dropped {r['dropped']}",
-        flush=True,
-    )
-    if r["errors"]:
-        print(f"  errors: {r['errors']}", flush=True)
-
-
-def markdown(rows: list[dict]) -> str:
-    head = (
-        "| customers | held | msg/s | send RTT p50 / p95 / p99 ms | agent send p50 / p99 | c→a p50 / p99 | "
-        "a→c p50 / p99 | assign p50 / p99 (n) | assign in ramp p50 / p99 | server CPU | redis CPU | client CPU | "
-        "machine busy (others) | server RSS MB | threads | errors / dropped / lost |"
-    )
-    lines = [head, "|" + "---|" * (head.count("|") - 1)]
-    for r in rows:
-        s, ag, c2a, a2c, asg = r["send_rtt"], r["agent_send_rtt"], r["c2a"], r["a2c"], r["assign"]
-        ramp = r["assign_ramp"]
-        lost = r.get("lost_c2a", 0) + r.get("lost_a2c", 0)
-        lines.append(
-            f"| {r['customers']} | {r['conversations']} | {r['msgs_per_s']:.0f} | "
-            f"{_ms(s['p50'])} / {_ms(s['p95'])} / {_ms(s['p99'])} | {_ms(ag['p50'])} / {_ms(ag['p99'])} | "
-            f"{_ms(c2a['p50'])} / {_ms(c2a['p99'])} | {_ms(a2c['p50'])} / {_ms(a2c['p99'])} | "
-            f"{_ms(asg['p50'])} / {_ms(asg['p99'])} ({asg['n']}) | {_ms(ramp['p50'])} / {_ms(ramp['p99'])} | "
-            f"{r['server_cpu_pct']:.0f}% | {r['redis_cpu_pct']:.0f}% | "
-            f"{r['client_cpu_pct']:.0f}% | {r['machine_busy_pct']:.0f}% ({r['other_cores']:.2f}) | "
-            f"{r['server_rss_mb']:.0f} | "
-            f"{r['server_threads']} | {sum(r['errors'].values())} / {r['dropped']} / {lost} |"
-        )
-    return "\n".join(lines)
-
-
-async def login_agents(plan: Plan, rec: Recorder, count: int) -> list[Agent]:
-    agents = [Agent(plan, rec, name, PASSWORD, i) for i, name in enumerate(agent_usernames(count))]
-    gate = asyncio.Semaphore(4)  # each login checks a scrypt hash (~0.4 s of server CPU)
-
-    async def one(agent: Agent) -> None:
-        async with gate:
-            await agent.start()
-
-    await asyncio.gather(*(one(ag) for ag in agents))
-    return agents
-
-
-async def churn(customers: list[Customer], rate: float, seconds: float) -> None:
-    """For ``seconds``: every 1/rate s a random customer in a running chat ends it and starts a new one."""
-    end = now() + seconds
-    while (left := end - now()) > 0:
-        await asyncio.sleep(min(left, 1.0 / rate) if rate > 0 else left)
-        candidates = [c for c in customers if c.ready and not c.churn]
-        if rate > 0 and candidates and now() < end:
-            random.choice(candidates).churn = True
-
-
-async def bench(a, server: ServerProcess) -> dict:
-    plan = Plan(url=server.url, interval=a.interval, think=a.think)
-    rec = Recorder()
-    rec.new_step()  # step 0 collects the set-up's errors, if any
-    stop, close = asyncio.Event(), asyncio.Event()
-    lag_task = asyncio.create_task(watch_loop_lag(rec, stop))
+def run(a, server: ServerProcess, pool: ClientPool, deadline: float) -> dict:
+    """The steps, the drain and the close; returns the rows and the run's totals."""
+    k = len(pool)
     t = now()
-    agents = await login_agents(plan, rec, a.agents)
-    print(f"{len(agents)} agents logged in and available in {now() - t:.1f}s", flush=True)
-    customers: list[Customer] = []
-    tasks: list[asyncio.Task] = []
-    rows: list[dict] = []
-    setup_errors = dict(rec.cur.errors)
+    names = list(enumerate(agent_usernames(a.agents)))
+    # each login checks a password hash on the server: at most 4 at a time over all processes
+    pool.each("login", lambda i: (share(names, k, i), PASSWORD, max(1, 4 // k)), timeout=deadline - now())
+    print(f"{a.agents} agents logged in and available in {now() - t:.1f}s ({k} client processes)", flush=True)
+    steps: list[StepTimes] = []
+    meters: list[tuple[int, dict]] = []
+    have = 0
     for level in a.steps:
-        rec.new_step()
-        t_ramp = now()
-        first = len(customers)
-        for idx in range(len(customers), level):
-            c = Customer(plan, rec, idx, stop, close)
-            customers.append(c)
-            tasks.append(asyncio.create_task(c.run()))
-            await asyncio.sleep(1.0 / a.ramp_rate)
-        # Wait (bounded) until every new customer has its chat started, or has given up.
-        deadline = now() + 120
-        while now() < deadline and not all(c.ready or tasks[i].done() for i, c in enumerate(customers[first:], first)):
-            await asyncio.sleep(0.2)
-        ramp_s = now() - t_ramp
-        await asyncio.sleep(a.settle)
-        meter = Meter(server)
-        rec.window = True
-        await churn(customers, level / (60.0 * a.chat_minutes), a.window)
-        rec.window = False
+        if now() > deadline:
+            print(f"stopped after --max-seconds {a.max_seconds:.0f}", flush=True)
+            break
+        st = StepTimes(level, ramp_start=now())
+        if steps:
+            steps[-1].end = st.ramp_start
+        steps.append(st)
+        new = list(range(have, level))
+        have = level
+        pool.each("ramp", lambda i, new=new: (share(new, k, i), a.ramp_rate / k), timeout=deadline - now())
+        ramp_s = now() - st.ramp_start
+        time.sleep(a.settle)
+        meter = Meter(server, pool.pids)
+        st.window_start = now()
+        ready = pool.all("churn", level / (60.0 * a.chat_minutes) / k, a.window, timeout=a.window + 60)
+        st.window_end = now()
         reading = meter.read()
-        held_now = sum(1 for c in customers if c.ready)
-        row = summarise(a, rec, len(rec.buckets) - 1, level, held_now, reading, a.window)
-        row["ramp_s"] = ramp_s
-        rows.append(row)
+        reading["ramp_s"] = ramp_s
+        meters.append((sum(r["ready"] for r in ready), reading))
+        # figures of this step so far, to print it and decide whether to go on (losses are counted at the end)
+        raw = merge(pool.all("peek"), [StepTimes(level, st.ramp_start, st.window_start, st.window_end)])[0][0]
         print(f"step {level} customers (ramp {ramp_s:.1f}s):", flush=True)
-        print_row(row)
+        r = row(level, meters[-1][0], a.agents, raw, reading, a.window)
+        print_row(r)
         if not server.alive():
             print("the server process died", flush=True)
             break
-        p99 = row["send_rtt"]["p99"]
+        p99 = r["send_rtt"]["p99"]
         if p99 is None or p99 > a.give_up_ms:
-            print(f"stopping the ramp: send p99 {_ms(p99)} ms is past --give-up-ms {a.give_up_ms:.0f}", flush=True)
+            print(f"stopping the ramp: send p99 {p99 or 0:.0f} ms is past --give-up-ms {a.give_up_ms:.0f}", flush=True)
             break
     # Drain: customers stop writing; replies and deliveries still in flight get up to 30 s to land.
-    stop.set()
-    await asyncio.sleep(a.think[1] + 1.0)
-    deadline = now() + 30.0
-    while now() < deadline and any(sum(c.values()) for c in rec.undelivered()):
-        await asyncio.sleep(0.5)
-    rec.stopping = True
-    close.set()
-    lost_c2a, lost_a2c = rec.undelivered()
-    for i, row in enumerate(rows, 1):
-        row["lost_c2a"], row["lost_a2c"] = lost_c2a.get(i, 0), lost_a2c.get(i, 0)
-    unassigned = rec.unassigned()
-    closers = [ag.close() for ag in agents]
-    await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)
-    await asyncio.wait_for(asyncio.gather(*closers, return_exceptions=True), 30)
-    lag_task.cancel()
+    pool.all("stop")
+    time.sleep(a.think[1] + a.agent_compose[1] + 1.0)
+    drain_until = now() + 30.0
+    while now() < drain_until:
+        b = pool.all("balance")
+        sent = sum(x["sends_acked"] for x in b) + sum(x["replies_acked"] for x in b)
+        seen = sum(x["reached_agent"] for x in b) + sum(x["reached_customer"] for x in b)
+        if seen >= sent:
+            break
+        time.sleep(0.5)
+    logs = pool.all("close", timeout=120)
+    raws, setup_errors, unassigned = merge(logs, steps)
+    rows = []
+    for st, raw, (held_now, reading) in zip(steps, raws, meters, strict=False):
+        rows.append(row(st.level, held_now, a.agents, raw, reading, a.window))
+        rows[-1]["ramp_s"] = reading["ramp_s"]
     return {"rows": rows, "setup_errors": setup_errors, "unassigned_at_end": unassigned}
 
 
@@ -302,25 +252,41 @@ def main(argv=None) -> int:
         "platform": platform.platform(),
         "command": " ".join([".venv/bin/python", "bench/chat_load.py", *(argv if argv is not None else sys.argv[1:])]),
         "chat_capacity": capacity,
+        "load_avg_at_start": os.getloadavg(),
         "args": {k: v for k, v in vars(a).items() if k != "json_out"},
     }
     print(
-        f"chat_load: {a.async_mode} server, steps {a.steps}, {a.agents} agents x {capacity} chats, "
-        f"window {a.window:.0f}s, "
-        f"messages every {a.interval[0]:g}-{a.interval[1]:g}s; {info['nproc']} cores, Python {info['python']}",
+        f"chat_load ({a.profile}): {a.async_mode} server, steps {a.steps}, {a.agents} agents x {capacity} chats, "
+        f"window {a.window:.0f}s, customer lines every {a.interval[0]:g}-{a.interval[1]:g}s, replies after "
+        f"{a.think[0]:g}-{a.think[1]:g}s (+ typing {a.agent_compose[0]:g}-{a.agent_compose[1]:g}s), typing "
+        f"events {'on' if a.typing else 'off'}, desk figures every {a.figures_every:g}s; {a.client_procs} client "
+        f"processes; {info['nproc']} cores, Python {info['python']}, load {os.getloadavg()[0]:.2f}",
         flush=True,
+    )
+    plan = Plan(
+        url=server.url,
+        interval=a.interval,
+        think=a.think,
+        customer_compose=a.customer_compose,
+        agent_compose=a.agent_compose,
+        typing=a.typing,
+        figures_every=a.figures_every,
     )
     result: dict = {}
     started = time.monotonic()
+    pool = None
     try:
         t = time.monotonic()
         server.setup()
         server.start()
         print(f"server up on {server.url} (set-up + start {time.monotonic() - t:.1f}s)", flush=True)
-        result = asyncio.run(asyncio.wait_for(bench(a, server), a.max_seconds))
-    except TimeoutError:
-        print(f"stopped after --max-seconds {a.max_seconds:.0f}", flush=True)
+        pool = ClientPool(a.client_procs, plan)
+        result = run(a, server, pool, now() + a.max_seconds)
+    except (TimeoutError, RuntimeError) as e:  # a client process failed or did not answer: end the run
+        print(f"stopped: {e}", flush=True)
     finally:
+        if pool is not None:
+            pool.terminate()
         problems = server.log_problems()
         server.stop()
         if problems:  # keep the whole log to read the tracebacks (bench/results/ is git-ignored)
@@ -347,6 +313,7 @@ def main(argv=None) -> int:
         "server_log_problems": problems[:50],
         "server_log_problem_count": len(problems),
         "wall_seconds": time.monotonic() - started,
+        "load_avg_at_end": os.getloadavg(),
     }
     print(
         f"\nlargest step held with customer send p99 < {a.target_ms:.0f} ms and nothing lost: "
