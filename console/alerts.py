@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from clock import clock
 from contacts.events import send_event
+from contacts.redis_writer import redis_writer
 from extensions import db, redis_store
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,8 @@ def _alert_id(kind: str, contact_id: int) -> str:
 
 
 def list_alerts() -> list[dict]:
-    """Every live alert, oldest first."""
+    """Every live alert, oldest first (after this process's queued bookkeeping has run)."""
+    redis_writer.flush()
     alerts_key, _, _ = _keys()
     out = []
     for raw in redis_store.client.hvals(alerts_key):
@@ -74,6 +76,7 @@ def list_alerts() -> list[dict]:
 
 
 def get_alert(alert_id: str) -> dict | None:
+    redis_writer.flush()
     raw = redis_store.client.hget(_keys()[0], str(alert_id))
     return json.loads(raw) if raw else None
 
@@ -134,10 +137,16 @@ def clear_alert(kind: str, contact_id: int, *, reason: str) -> bool:
     """Take an alert off the floor because its cause is gone (this also forgets an acknowledgement)."""
     alerts_key, acked_key, _ = _keys()
     aid = _alert_id(kind, contact_id)
-    r = redis_store.client
-    r.srem(acked_key, aid)
-    raw = r.hget(alerts_key, aid)
-    if raw is None or not r.hdel(alerts_key, aid):
+    pipe = redis_store.client.pipeline(transaction=False)
+    pipe.srem(acked_key, aid)
+    pipe.hget(alerts_key, aid)
+    return _take_down(alerts_key, aid, pipe.execute()[1], reason)
+
+
+def _take_down(alerts_key: str, aid: str, raw, reason: str) -> bool:
+    """Remove a live alert read as ``raw`` and tell the floor; False when there was none (or another process
+    removed it first)."""
+    if not isinstance(raw, str) or not redis_store.client.hdel(alerts_key, aid):
         return False
     send_event({"type": "alert_cleared", "id": aid, "reason": reason}, alert_rooms(json.loads(raw)))
     return True
@@ -158,6 +167,7 @@ def acknowledge_alert(alert_id: str) -> dict | None:
 
 
 def clear_contact(contact_id: int, *, reason: str, kinds: tuple[str, ...] = ALERT_KINDS) -> None:
+    redis_writer.flush()  # a queued "awaiting a reply" of this contact must not land after it is cleared
     for kind in kinds:
         clear_alert(kind, contact_id, reason=reason)
     if "sla_response" in kinds:
@@ -190,12 +200,18 @@ def on_contact_event(ev: dict) -> None:
         if _is_crisis(ev):
             raise_alert("crisis", cid, {"ticket": data.get("number"), "subject": ev.get("text")})
     elif kind == "message":
-        awaiting = _keys()[2]
+        # Every chat line passes here: its bookkeeping is queued (contacts/redis_writer.py), in order, so the
+        # line's handler waits for no Redis round trip; readers of the board flush the queue first.
+        alerts_key, acked_key, awaiting = _keys()
         if ev["actor"] == "customer":
-            redis_store.client.hsetnx(awaiting, cid, repr(float(ev["ts"])))
+            redis_writer.submit(redis_store.client, [("hsetnx", (awaiting, cid, repr(float(ev["ts"]))))])
         elif ev["actor"] in ("agent", "lead"):
-            redis_store.client.hdel(awaiting, cid)
-            clear_alert("sla_response", cid, reason="answered")
+            aid = _alert_id("sla_response", cid)
+            redis_writer.submit(
+                redis_store.client,
+                [("hdel", (awaiting, cid)), ("srem", (acked_key, aid)), ("hget", (alerts_key, aid))],
+                on_result=lambda res: _take_down(alerts_key, aid, res[2], "answered"),
+            )
     elif kind in ("assignment", "monitor.takeover"):
         clear_alert("sla_wait", cid, reason="answered")
     elif kind == "contact.ended":
@@ -227,6 +243,7 @@ def scan(now: float | None = None) -> list[dict]:
     """Raise SLA alerts for contacts waiting in queue past their wait SLA, and for chat customers waiting for a
     reply past RESPONSE_SLA_SECONDS; clear wait alerts of contacts no longer waiting. Returns what it raised."""
     now = clock.timestamp() if now is None else now
+    redis_writer.flush()
     acd = current_app.extensions["kefu_acd"]
     r = redis_store.client
     raised = []

@@ -81,7 +81,7 @@ def get_contact_head(contact_id) -> ContactHead:
         cid = int(contact_id)
     except (TypeError, ValueError) as e:
         raise ActionError(f"contact id must be a number, not {contact_id!r}") from e
-    row = db.session.execute(_HEAD, {"contact_id": cid}).first()
+    row = db.session.connection().execute(_HEAD, {"contact_id": cid}).first()
     if row is None:
         raise ActionError(f"no contact {cid}")
     return ContactHead(*row)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import queue
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from flask import current_app, has_app_context
+from socketio.manager import Manager as LocalManager
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -24,6 +23,7 @@ from concurrency import off_hub_thread, spawn_on_hub
 from extensions import db, redis_store, socketio
 
 from .models import Contact, ContactEvent, event_dict
+from .redis_writer import redis_writer
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def append_event(
     """
     contact_id = contact if isinstance(contact, int) else contact.id
     # Atomic per-contact sequence on SQLite and PostgreSQL alike: the row update serialises writers.
-    seq = db.session.execute(_NEXT_SEQ, {"contact_id": contact_id}).scalar_one()
+    seq = db.session.connection().execute(_NEXT_SEQ, {"contact_id": contact_id}).scalar_one()
     values = {
         "contact_id": contact_id,
         "seq": seq,
@@ -102,7 +102,7 @@ def append_event(
         db.session.add(event)
         return event, True
     try:
-        event_id = db.session.execute(_INSERT_EVENT, values).scalar_one()
+        event_id = db.session.connection().execute(_INSERT_EVENT, values).scalar_one()
         db.session.commit()
     except IntegrityError:
         db.session.rollback()  # also undoes the sequence increment above
@@ -151,53 +151,18 @@ def customer_view(ev: dict) -> dict:
     }
 
 
-class _RedisPublisher:
-    """Publishes events on Redis from one background worker, in pipelined batches and in order: a round trip
-    to Redis per event was the largest single cost of a chat message. Pub/sub delivers to whoever listens at
-    that moment and to no one else, so publishing a few milliseconds after the emit changes nothing for a
-    subscriber; the event itself is already committed."""
-
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue | None = None
-        self._pid: int | None = None
-        self._lock = threading.Lock()
-
-    def publish(self, client, channel: str, message: str) -> None:
-        if self._pid != os.getpid():  # first use, or a forked child (whose worker thread did not survive)
-            with self._lock:
-                if self._pid != os.getpid():
-                    self._queue = queue.SimpleQueue()
-                    threading.Thread(target=self._run, args=(self._queue,), name="redis-publisher", daemon=True).start()
-                    self._pid = os.getpid()
-        self._queue.put((client, channel, message))
-
-    @staticmethod
-    def _run(q: queue.SimpleQueue) -> None:
-        while True:
-            batch = [q.get()]
-            while len(batch) < 500:
-                try:
-                    batch.append(q.get_nowait())
-                except queue.Empty:
-                    break
-            by_client: dict[int, tuple] = {}
-            for client, channel, message in batch:
-                by_client.setdefault(id(client), (client, []))[1].append((channel, message))
-            for client, items in by_client.values():
-                try:
-                    pipe = client.pipeline(transaction=False)
-                    for channel, message in items:
-                        pipe.publish(channel, message)
-                    pipe.execute()
-                except Exception:
-                    log.exception("redis publish of %d events failed", len(items))
-
-
-_publisher = _RedisPublisher()
-
-
 def contact_room(contact_id: int) -> str:
     return f"contact:{contact_id}"
+
+
+def _nobody_in(namespace: str, room: str) -> bool:
+    """True when this process alone serves Socket.IO (no message queue) and nobody is in ``room``: emitting would
+    encode a packet for no one. (Every chat line goes to its contact's /floor room, empty unless a lead watches.)
+    With a message queue, members may sit in other processes, so every emit goes out."""
+    server = socketio.server
+    if server is None or type(server.manager) is not LocalManager:
+        return False
+    return not server.manager.rooms.get(namespace, {}).get(room)
 
 
 def send_event(event: dict, rooms: Iterable[tuple[str, str]] = ()) -> None:
@@ -209,13 +174,17 @@ def send_event(event: dict, rooms: Iterable[tuple[str, str]] = ()) -> None:
         _on_hub(send_event, event, list(rooms))
         return
     for namespace, room in rooms:
+        if _nobody_in(namespace, room):
+            continue
         try:
             socketio.emit("event", event, to=room, namespace=namespace)
         except Exception:  # a dead socket must not undo a committed action
             log.exception("emit failed for %s %s", namespace, room)
     try:
         if redis_store.client is not None:
-            _publisher.publish(redis_store.client, redis_store.key("events"), json.dumps(event, default=str))
+            # pipelined and in order from a background worker (contacts/redis_writer.py); pub/sub delivers to
+            # whoever listens at that moment, so publishing a few ms after the emit changes nothing for a subscriber
+            redis_writer.publish(redis_store.client, redis_store.key("events"), json.dumps(event, default=str))
     except Exception:
         log.exception("redis publish failed")
     with _listeners_lock:
@@ -245,7 +214,7 @@ def publish_contact_event(ev: ContactEvent | RecordedEvent, extra_rooms: Iterabl
 def _deliver_contact_event(payload: dict, rooms: list[tuple[str, str]]) -> None:
     send_event(payload, rooms)
     event = payload["event"]
-    if event["type"] in CUSTOMER_VISIBLE:
+    if event["type"] in CUSTOMER_VISIBLE and not _nobody_in("/customer", contact_room(event["contact_id"])):
         try:
             socketio.emit(
                 "event",
