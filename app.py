@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 if __name__ == "__main__":
@@ -13,10 +14,11 @@ if __name__ == "__main__":
 from flask import Flask, redirect, request, url_for
 from flask_login import current_user
 
+from accounts.sessions import SocketSessionInterface
 from clock import clock
 from concurrency import effective_mode, serialise_sqlite_writers, server_options
 from config import Config, config_by_name
-from extensions import babel, csrf, db, login_manager, media_loop, migrate, redis_store, socketio
+from extensions import SocketPacket, babel, csrf, db, login_manager, media_loop, migrate, redis_store, socketio
 from i18n import current_lang, select_locale
 
 # The one explicit, ordered registration list. Each package exposes init_app(app).
@@ -42,6 +44,7 @@ def create_app(config: type[Config] | str | None = None, **overrides) -> Flask:
         config = config_by_name(config or os.environ.get("KEFU_CONFIG"))
     config.init()
     app = Flask(__name__, instance_path=config.INSTANCE_DIR, template_folder="templates", static_folder="static")
+    app.session_interface = SocketSessionInterface()
     app.config.from_object(config)
     app.config.update(overrides)
     clock.configure(app.config["CLOCK_SPEED"])
@@ -62,6 +65,7 @@ def create_app(config: type[Config] | str | None = None, **overrides) -> Flask:
         # cookies. ([] would switch the origin check off altogether.)
         cors_allowed_origins=app.config.get("SOCKETIO_ALLOWED_ORIGINS"),
         max_http_buffer_size=64 * 1024,
+        serializer=SocketPacket,
     )
 
     import importlib
@@ -171,6 +175,10 @@ def start_background_services(app: Flask) -> None:
 def main() -> None:
     app = create_app()
     start_background_services(app)
+    # What is loaded by now (the app, jieba's dictionary, the KB search indexes, ~190k objects) lives as long as
+    # the process: take it out of the cyclic collector's walks. A full collection cost ~0.1 s of CPU with it in,
+    # a pause every socket of a gevent server waits out; now it walks only what serving creates.
+    gc.freeze()
     host = os.environ.get("KEFU_HOST", "127.0.0.1")
     port = int(os.environ.get("KEFU_PORT", 5000))
     print(f"serving on http://{host}:{port} in {socketio.async_mode} mode", flush=True)
