@@ -14,7 +14,10 @@ decoders would need more cores than the server under test has. Decoding viewers 
 rest count what arrives (inbound-rtp stats).
 
     .venv/bin/python bench/livestream_fanout.py --steps 25,50,100,150,200 --seconds 15
-    .venv/bin/python bench/livestream_fanout.py --workers 2 --steps 50,100,200 --fps 20 --audio-ms 60
+    .venv/bin/python bench/livestream_fanout.py --workers 2 --client-procs 4 --steps 50,100,150,200
+
+Rows also say how many client peers are connected (``clients_connected``, ``client_states``): on 2 cores two
+client processes cannot keep 200 peers up, four can.
 
 Prints one line per step and a JSON summary (``--json PATH``).
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import multiprocessing as mp
 import os
@@ -220,6 +224,7 @@ def row_of(args, s0: dict, s1: dict, before: dict, after: dict, elapsed: float, 
         "rtp_audio_in_per_viewer_s_median": round(statistics.median(audio_rates), 1) if audio_rates else None,
         "decoded_fps_median": round(statistics.median(decoded), 1) if decoded else None,
         "clients_connected": sum(1 for reps in after.values() for r in reps if r.get("state") == "connected"),
+        "client_states": dict(collections.Counter(r.get("state") for reps in after.values() for r in reps)),
         "clients": sum(len(reps) for reps in after.values()),
         "workers": workers,
         "load_avg_1m": round(load0, 2),

@@ -14,6 +14,7 @@ Load on the machine slows everything alike; the two paths are run alternately in
 
     .venv/bin/python bench/livestream_sendcost.py --path aiortc --steps 0,20,60
     .venv/bin/python bench/livestream_sendcost.py --path shared --steps 0,20,60 --fps 20 --audio-ms 60
+    .venv/bin/python bench/livestream_sendcost.py --path shared --loop uvloop   (the media workers' loop)
 """
 
 from __future__ import annotations
@@ -222,11 +223,18 @@ def main() -> None:
     ap.add_argument("--audio-ms", type=int, default=60)
     ap.add_argument("--loop-seconds", type=float, default=6.0, help="seconds of pre-encoded media, looped")
     ap.add_argument("--client-procs", type=int, default=2)
+    ap.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio", help="uvloop: as flask media worker")
     args = ap.parse_args()
     args.steps = [int(s) for s in args.steps.split(",")]
     mp.set_start_method("spawn")
     print(f"# {os.cpu_count()} cores; load average at start {os.getloadavg()}; {vars(args)}", flush=True)
-    asyncio.run(run(args))
+    if args.loop == "uvloop":
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(run(args))
+    else:
+        asyncio.run(run(args))
 
 
 if __name__ == "__main__":
