@@ -31,6 +31,13 @@ KEY_TTL = 24 * 3600
 STATS_TIMEOUT = 3.0
 
 
+class WorkerSilent(MediaError):
+    """The media worker a request went to did not answer in time."""
+
+
+SILENT_LOAD = 1_000_000  # the placement load of a worker that did not answer: the others are chosen first
+
+
 class LivestreamBridge:
     """Signalling and events of the livestreams' media; no aiortc object lives here."""
 
@@ -102,7 +109,7 @@ class LivestreamBridge:
         try:
             reply = media_client(self.app).request(op, timeout=timeout, **fields)
         except MediaUnavailable as e:
-            raise MediaError(str(e)) from e
+            raise WorkerSilent(str(e)) from e
         if not reply.get("ok"):
             raise MediaError(reply.get("error") or f"{op} failed")
         return reply
@@ -157,6 +164,11 @@ class LivestreamBridge:
         try:
             reply = self._request("live_view", stream_id=stream_id, viewer=viewer, offer=offer, _worker=target,
                                   source=None if target == owner["worker"] else owner["relay"])  # fmt: skip
+        except WorkerSilent:
+            # Gone (killed, not yet unregistered): no more of this stream's viewers there; the page asks again.
+            r.hset(self._key(stream_id, "load"), target, SILENT_LOAD)
+            r.hdel(self._key(stream_id, "where"), viewer)
+            raise
         except MediaError:
             r.hincrby(self._key(stream_id, "load"), target, -1)
             r.hdel(self._key(stream_id, "where"), viewer)

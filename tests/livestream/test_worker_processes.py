@@ -80,7 +80,8 @@ def peers():
 @pytest.mark.app_config(MEDIA_TRANSPORT="redis", LIVESTREAM_OWNER_WEIGHT=1)
 def test_two_workers_share_the_audience_of_one_encoder(app, tmp_path, socket_client, peers):
     """Publisher on one worker, four viewers spread two and two, one video and one audio encoder in all;
-    a late viewer on the relayed worker starts at a keyframe; the drop and the recording reach the contact."""
+    a late viewer on the relayed worker starts at a keyframe; a silent worker is avoided after one failed
+    try; the drop and the recording reach the contact."""
     app.config["LIVESTREAM_RECORD_DIR"] = str(tmp_path / "live")
     assert "kefu_media_worker" not in app.extensions  # the web process runs no media
     with app.app_context():
@@ -105,7 +106,7 @@ def test_two_workers_share_the_audience_of_one_encoder(app, tmp_path, socket_cli
         peers.run(pub.setRemoteDescription(RTCSessionDescription(**ack["answer"])))
         assert wait_until(lambda: any(t == "livestream.publishing" for t, _ in events(app, sid)), 30)
 
-        def watch(key):
+        def watch(key, retry=True):
             v = peers.run(_viewer())
             offer = peers.run(offer_of(v.pc))
             deadline = time.time() + 15
@@ -114,7 +115,8 @@ def test_two_workers_share_the_audience_of_one_encoder(app, tmp_path, socket_cli
                     answer = bridge.watch(sid, key, offer)
                     break
                 except Exception:
-                    if time.time() > deadline:
+                    if time.time() > deadline or not retry:
+                        peers.run(v.close())
                         raise
                     time.sleep(0.3)
             peers.run(v.pc.setRemoteDescription(RTCSessionDescription(**answer)))
@@ -136,6 +138,21 @@ def test_two_workers_share_the_audience_of_one_encoder(app, tmp_path, socket_cli
         relay_worker = next(w for w, s in bridge.stats(sid)["workers"].items() if s["role"] == "relay")
         assert redis_store.client.hget(redis_store.key("media", "live", sid, "where"), "late") == relay_worker
 
+        # A worker killed before it could unregister: a viewer sent there gets an error (after the client's
+        # timeout), and the viewer's next try goes to a worker that answers.
+        redis_store.client.sadd(redis_store.key("media", "workers"), "lw-gone")
+        from channels.voice.service import media_client
+
+        media_client(app).timeout = 3
+        from livestream.bridge import WorkerSilent
+
+        with pytest.raises(WorkerSilent):
+            watch("again", retry=False)
+        again = watch("again")
+        assert redis_store.client.hget(redis_store.key("media", "live", sid, "where"), "again") in ("lw1", "lw2")
+        assert wait_until(lambda: again.video_frames >= 5, 30)
+        redis_store.client.srem(redis_store.key("media", "workers"), "lw-gone")
+
         peers.run(pub.close())  # the presenter's connection goes: the owner drops it and closes the recording
         assert wait_until(lambda: any(t == "livestream.recording" for t, _ in events(app, sid)), 60)
         types = [t for t, _ in events(app, sid)]
@@ -146,8 +163,8 @@ def test_two_workers_share_the_audience_of_one_encoder(app, tmp_path, socket_cli
             assert sum(1 for _ in c.decode(video=0)) >= 20
         assert files["audio"]["seconds"] > 0.5
         # Viewers on both workers see the end (the relayed worker is told by the owner).
-        assert wait_until(lambda: all(v.ended.is_set() for v in [*viewers, late]), 20)
-        for v in [*viewers, late]:
+        assert wait_until(lambda: all(v.ended.is_set() for v in [*viewers, late, again]), 20)
+        for v in [*viewers, late, again]:
             peers.run(v.close())
         bridge.stop(sid, "test")
     finally:
