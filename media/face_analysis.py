@@ -174,10 +174,12 @@ async def watch_track(
     rate: float = 2.0,
     monitor: CameraMonitor | None = None,
     now: Callable[[], float] = time.monotonic,
+    on_frame: Callable[[object], None] | None = None,
 ) -> dict:
     """Read every frame of an incoming video ``track`` until it ends; analyse ``rate`` frames a second in a
     worker thread and call ``on_notes(notes, analysis)`` after each sample (on the loop, so it must be quick:
-    hand DB writes to a thread). Returns the monitor's final summary."""
+    hand DB writes to a thread). ``on_frame(frame)``, if given, sees every frame (a video call records and
+    relays the same camera). Returns the monitor's final summary."""
     from aiortc.mediastreams import MediaStreamError
 
     monitor = monitor or CameraMonitor()
@@ -189,6 +191,11 @@ async def watch_track(
             frame = await track.recv()
         except MediaStreamError:
             break
+        if on_frame is not None:
+            try:
+                on_frame(frame)
+            except Exception:
+                log.exception("camera frame callback failed")
         t = now()
         if t < next_at:
             continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import logging
 import time
 
 from aiortc import VideoStreamTrack
@@ -16,6 +17,8 @@ from aiortc.mediastreams import MediaStreamError
 from av import VideoFrame
 
 from .video_render import CustomerVideoRenderer, VideoScene
+
+log = logging.getLogger(__name__)
 
 VIDEO_CLOCK_RATE = 90000  # RTP's video clock
 DEFAULT_FPS = 15
@@ -37,6 +40,7 @@ class CustomerVideoTrack(VideoStreamTrack):
         self.fps = int(fps)
         self.frames_sent = 0
         self.speaking_source = None  # callable() -> bool: is the customer's voice sounding now (moves the mouth)
+        self.on_frame = None  # callable(frame): sees every frame sent (the call's video recording)
         self._step = VIDEO_CLOCK_RATE // self.fps
         self._time_base = fractions.Fraction(1, VIDEO_CLOCK_RATE)
         self._start: float | None = None
@@ -64,4 +68,9 @@ class CustomerVideoTrack(VideoStreamTrack):
         frame.pts = pts
         frame.time_base = time_base
         self.frames_sent += 1
+        if self.on_frame is not None:
+            try:
+                self.on_frame(frame)
+            except Exception:  # the recording must never stop the customer's camera
+                log.exception("customer video frame callback failed")
         return frame

@@ -60,6 +60,7 @@ class MediaWorker:
         self.customers: dict[str, object] = {}  # call id -> simulated customer driver
         self.meta: dict[str, dict] = {}
         self._ops: dict[str, Handler] = {}
+        self._tick_hooks: list[Callable[[CallSession, float], None]] = []
         self.on_shutdown: list[Callable[[], Awaitable[None]]] = []  # plugins' own closing (livestreams)
         ops = (
             "open_call",
@@ -82,6 +83,11 @@ class MediaWorker:
     def register_op(self, op: str, handler: Handler) -> None:
         """Add an op (video and console legs): ``handler(worker, request) -> reply``."""
         self._ops[op] = handler
+
+    def add_tick_hook(self, hook: Callable[[CallSession, float], None]) -> None:
+        """Run ``hook(session, at)`` after every 20 ms media tick of every call (the video recording samples
+        its cameras on it, in step with the audio)."""
+        self._tick_hooks.append(hook)
 
     def emit(self, event: dict) -> None:
         try:
@@ -319,6 +325,11 @@ class MediaWorker:
         driver = self.customers.get(session.call_id)
         if driver is not None:
             driver.tick(at)
+        for hook in self._tick_hooks:
+            try:
+                hook(session, at)
+            except Exception:
+                log.exception("tick hook failed for call %s", session.call_id)
 
     async def _peer_state(self, call_id: str, leg: str, state: str) -> None:
         if state == "failed" and call_id in self.calls:
@@ -328,9 +339,10 @@ class MediaWorker:
                 session.remove_leg(leg)
 
     async def shutdown(self) -> None:
-        """Close every peer and finish every recording (process exit)."""
+        """Close every peer and finish every recording (process exit). Through the registered hang-up, so
+        plugins (the video recording) finish theirs too."""
         for call_id in list(self.calls):
-            await self._op_hangup({"call_id": call_id})
+            await self._ops["hangup"](self, {"call_id": call_id})
         for hook in self.on_shutdown:
             try:
                 await hook()

@@ -101,6 +101,39 @@ def do_record_camera_unavailable(agent: User, contact: Contact, reason: str, det
     return ev.as_dict()
 
 
+def do_record_video_recording(contact: Contact, data: dict) -> dict:
+    """A camera of the call is being recorded (``video.recording``): the leg (agent or customer), the file
+    (relative to the recordings folder), its ``offset`` in seconds from the start of the call's audio recording
+    and ``started_at`` (sandbox time), frame rate and size. The file plays in step with ``call.wav`` from there.
+    """
+    _video_contact(contact)
+    leg = str(data.get("leg") or "")
+    if leg not in ("agent", "customer") or not data.get("path"):
+        raise ActionError(f"a video recording needs a leg and a file, not {data!r}")
+    keep = {k: data.get(k) for k in ("path", "offset", "started_at", "fps", "width", "height")}
+    ev, _ = append_event(contact, "video.recording", "system", data={"leg": leg, "codec": "vp8", **keep})
+    publish_contact_event(ev)
+    return ev.as_dict()
+
+
+def do_record_customer_camera_unavailable(contact: Contact, reason: str, detail: str = "") -> dict:
+    """A role-play customer's browser has no camera for this call: they go on audio (still seeing the
+    trainee), and the trainee's desk is told (``video.customer_camera_unavailable``)."""
+    _video_contact(contact)
+    if contact.simulated:
+        raise ActionError("this call's customer is simulated")
+    if contact.status not in ("queued", "active"):
+        raise ActionError("this call has ended")
+    if reason not in CAMERA_UNAVAILABLE_REASONS:
+        raise ActionError(f"reason must be one of {', '.join(CAMERA_UNAVAILABLE_REASONS)}")
+    detail = str(detail or "")[:200]
+    ev, _ = append_event(
+        contact, "video.customer_camera_unavailable", "customer", text=detail or None, data={"reason": reason}
+    )
+    publish_contact_event(ev)
+    return ev.as_dict()
+
+
 def do_create_video_call(queue: str = "video.general", **fields) -> Contact:
     """A customer starts a video call: a video contact in ``queue`` for the ACD (one video call per agent at a
     time). A simulated customer (``scenario_id``) is played by the server: their voice, and their camera

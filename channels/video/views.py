@@ -10,6 +10,7 @@ from flask_login import current_user
 from accounts.roles import role_required
 from channels.practice import practice_scenarios
 from contacts.actions import ActionError, get_contact
+from contacts.views import STAFF, load_contact_for
 
 from .actions import do_record_camera_unavailable, do_record_id_verification
 
@@ -64,6 +65,33 @@ def api_camera_unavailable(contact_id: int):
         current_user._get_current_object(), contact, str(data.get("reason") or ""), str(data.get("detail") or "")
     )
     return jsonify(ok=True, event=event)
+
+
+def video_recordings(contact_id: int) -> dict[str, dict]:
+    """The last ``video.recording`` event's data of each leg: {leg: {path, offset, started_at, ...}}."""
+    from sqlalchemy import select
+
+    from contacts.models import ContactEvent
+    from extensions import db
+
+    evs = db.session.scalars(
+        select(ContactEvent)
+        .where(ContactEvent.contact_id == contact_id, ContactEvent.type == "video.recording")
+        .order_by(ContactEvent.seq)
+    )
+    return {e.data["leg"]: dict(e.data) for e in evs if (e.data or {}).get("leg")}
+
+
+@bp.get("/contacts/<int:contact_id>/recording/<leg>.webm")
+@role_required(*STAFF)
+def recording_video_file(contact_id: int, leg: str):
+    """One camera of a video call's recording (``agent`` or ``customer``), to those who may see the contact.
+    Only files the recording's own events name are served."""
+    from channels.voice.views import send_recording
+
+    contact = load_contact_for(contact_id)
+    rec = video_recordings(contact.id).get(leg)
+    return send_recording(rec and rec.get("path"), "video/webm", f"contact-{contact.id}-{leg}-video.webm")
 
 
 @bp.app_context_processor

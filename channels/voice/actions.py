@@ -315,27 +315,32 @@ def do_place_callback_call(agent: User, callback_id: int) -> Contact:
 
 
 def do_customer_dial(*, name: str, queue: str = "voice.general", lang: str = "zh_CN") -> Contact:
-    """A person calls in from the customer page: a voice contact in ``queue``; the returned contact's
+    """A person calls in from the customer page: a voice contact in ``queue``, or a video call when ``queue``
+    is a video queue (the caller's camera is relayed to the trainee and back); the returned contact's
     ``customer_token`` is the caller's key."""
     name = (name or "").strip()
     if not name or len(name) > 80:
         raise ActionError("give a name of 1 to 80 characters")
     if lang not in ("zh_CN", "en"):
         lang = "zh_CN"
+    if str(queue or "").startswith("video."):
+        from channels.video.actions import do_create_video_call
+
+        return do_create_video_call(queue, lang=lang, customer_name=name)
     return do_create_call(queue, lang=lang, customer_name=name)
 
 
 def do_customer_offer(contact: Contact, sdp) -> dict:
-    """The caller's browser sends its SDP offer; the server answers. The caller waits in the queue (hearing
-    silence) until an agent answers."""
-    if contact.channel != "voice":
+    """The caller's browser sends its SDP offer (with its camera on a video call); the server answers. The
+    caller waits in the queue (hearing silence) until an agent answers."""
+    if contact.channel not in CALL_CHANNELS:
         raise ActionError(f"contact {contact.id} is not a call")
     if contact.simulated:
         raise ActionError("this call's customer is simulated")
     if contact.status not in ("queued", "active") or call_state(contact)["ended"]:
         raise ActionError("this call has ended")
     _media("open_call", contact, contact_id=contact.id, customer={"kind": "person"})
-    reply = _media("offer", contact, leg="customer", sdp=sdp)
+    reply = _media("video_offer" if contact.channel == "video" else "offer", contact, leg="customer", sdp=sdp)
     return {"sdp": reply["sdp"], "type": "answer"}
 
 

@@ -76,9 +76,9 @@ def apply_media_event(event: dict) -> None:
 
             do_abandon_contact(contact, reason=event.get("reason") or "abandoned")
             notify_customer(contact, "call.ended", {"reason": "abandoned"})
-    elif kind in ("camera_hint", "camera_summary"):  # the video call's analysis of the trainee's camera
-        from channels.video.media import apply_camera_event
+    elif kind in ("camera_hint", "camera_summary", "video_recording"):  # a video call's cameras
+        from channels.video.media import apply_video_event
 
-        apply_camera_event(contact, event)
+        apply_video_event(contact, event)
     else:
         log.warning("unknown media event %r", kind)

@@ -1,7 +1,8 @@
 """/voice: call signalling and call controls. Thin handlers: validate -> action -> ack.
 
 Staff (trainee, lead, admin) control the calls on their own desk. A role-play caller connects with the
-contact's customer token and may only dial, send its offer and hang up on its own call.
+contact's customer token and may only dial (a voice or a video line), send its offer, say it has no camera and
+hang up on its own call.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def _caller_call(data):
     """The caller's own call: by the contact id and token they hold."""
     data = _payload(data)
     contact = contact_for_token(data.get("contact_id"), data.get("token"))
-    if contact.channel != "voice":
+    if contact.channel not in actions.CALL_CHANNELS:
         raise ActionError("unknown call")
     session[CALLER] = contact.id
     join_room(actions.customer_room(contact.id))
@@ -163,7 +164,8 @@ class VoiceNamespace(Namespace):
     @_limited
     @ack_errors
     def on_dial(self, data):
-        """A person calls in: name, queue (voice.*), language. The ack carries the call's id and token."""
+        """A person calls in: name, queue (voice.*, or video.* for a video call), language. The ack carries the
+        call's id and token."""
         data = _payload(data)
         contact = actions.do_customer_dial(
             name=data.get("name") or "", queue=str(data.get("queue") or "voice.general"), lang=data.get("lang")
@@ -178,6 +180,17 @@ class VoiceNamespace(Namespace):
         """The caller's SDP offer (after ICE gathering); the ack carries the answer."""
         contact = _caller_call(data)
         return {"ok": True, **actions.do_customer_offer(contact, data.get("sdp"))}
+
+    @_limited
+    @ack_errors
+    def on_caller_camera_unavailable(self, data):
+        """On a video call the caller's browser has no camera (``reason``): they go on with sound only and
+        the trainee's desk is told."""
+        from channels.video.actions import do_record_customer_camera_unavailable
+
+        contact = _caller_call(data)
+        do_record_customer_camera_unavailable(contact, str(data.get("reason") or ""), str(data.get("detail") or ""))
+        return {"ok": True}
 
     @_limited
     @ack_errors

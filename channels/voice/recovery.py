@@ -1,6 +1,7 @@
 """Calls cut off by a server restart: the media worker that held them is gone, so at the next start each
 such call is closed cleanly (``call.ended`` with reason ``server_restart``) and its recording, repaired, is
-kept up to the moment the server stopped."""
+kept up to the moment the server stopped (the WAVs' headers fixed, a video call's WebM files rewritten with their
+duration and cues)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,10 @@ def recover_interrupted_calls(contact_ids: list[int] | None = None) -> list[int]
                     got = repair_wav(root / path)
                     if got is not None and path == files.get("stereo"):
                         seconds = got
+        if contact.channel == "video":  # its camera files, cut off too
+            from channels.video.media import repair_video_recordings
+
+            repair_video_recordings(contact, root)
         _record(contact, "call.ended", "system", data={"reason": "server_restart", "seconds": round(seconds, 3)})
         if files:
             _record_metrics(contact, files, rec.data.get("started_at"))

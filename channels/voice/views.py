@@ -46,13 +46,19 @@ def recording_file(contact_id: int, name: str):
         abort(404)
     files = rec.get("files") or {}
     path = files.get("stereo") if name == "call" else (files.get("legs", {}).get(name) or {}).get("path")
+    return send_recording(path, "audio/wav", f"contact-{contact.id}-{name}.wav")
+
+
+def send_recording(path: str | None, mimetype: str, download_name: str):
+    """A file under the recordings folder, as a recording event names it (404 for anything else). Served
+    with range requests, which players need to seek."""
     if not path:
         abort(404)
     root = recordings_dir(current_app).resolve()
     full = (root / path).resolve()
     if root not in full.parents or not full.is_file():
         abort(404)
-    return send_file(full, mimetype="audio/wav", conditional=True, download_name=f"contact-{contact.id}-{name}.wav")
+    return send_file(full, mimetype=mimetype, conditional=True, download_name=download_name)
 
 
 @bp.app_context_processor
@@ -63,14 +69,15 @@ def _voice_practice():
 
 @bp.route("/customer/call")
 def caller_page():
-    """Role-play: a person calls the centre from the browser (no staff login needed)."""
+    """Role-play: a person calls the centre from the browser (no staff login needed), by voice or, on a video
+    line, with their camera."""
     from scenarios.registry import get_pack
 
     lang = current_lang()
     pack = get_pack(lang)
-    queues = [q.model_dump() for q in pack.queues if q.channel == "voice"] if pack else []
+    queues = [q.model_dump() for q in pack.queues if q.channel in ("voice", "video")] if pack else []
     if not queues:
-        queues = [{"id": "voice.general", "label": "voice.general"}]
+        queues = [{"id": "voice.general", "label": "voice.general", "channel": "voice"}]
     return render_template("voice/caller.html", queues=queues, lang=lang)
 
 

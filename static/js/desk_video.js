@@ -1,6 +1,7 @@
 // The video call on the desk: answer with camera and microphone (voice-only when the camera is refused or
 // missing, with a clear message), the customer's video, the trainee's self-view with the server's live hints,
-// call controls and quick phrases on the /voice namespace, and the identity-check decision.
+// call controls, transfer and quick phrases on the /voice namespace, and the identity-check decision. The
+// customer's video is the simulated customer's rendered camera or a role-play customer's own, relayed.
 // desk.js tells us which contact is shown (the 'kefu:contact-selected' event); contact events arrive on its
 // /desk socket (window.kefuDesk.socket).
 import { api, readConfig } from './common.js';
@@ -109,6 +110,7 @@ function setControls(live) {
   $('video-hold').disabled = !live;
   $('video-mute').disabled = !live;
   $('video-hangup').disabled = !live;
+  $('video-transfer-go').disabled = !live;
   $('video-answer').disabled = live;
   $('video-phrases').hidden = !live;
   $('video-hold').textContent = call.held ? T.resume : T.hold;
@@ -133,6 +135,13 @@ $('video-mute').addEventListener('click', async () => {
     if (call.stream) call.stream.getAudioTracks().forEach((t) => { t.enabled = !call.muted; });
     setControls(true);
   }
+});
+// Transfer: the customer waits on hold (their video paused) until the receiver answers the same call.
+$('video-transfer-go').addEventListener('click', async () => {
+  const res = await control('transfer', {
+    target_kind: $('video-transfer-kind').value, target: $('video-transfer-target').value, note: $('video-transfer-note').value,
+  });
+  if (res) { hangUpLocal(); status(T.transferred); $('video-answer').disabled = true; }
 });
 document.querySelectorAll('#video-phrases .phrase').forEach((b) => b.addEventListener('click', () => control('quick_phrase', { move: b.dataset.move })));
 
@@ -176,10 +185,17 @@ document.addEventListener('kefu:contact-selected', (ev) => {
   $('video-answer').disabled = !!call.pc || contact.status !== 'active';
 });
 
+function me() {
+  const cfg = document.getElementById('desk-config');
+  return cfg ? readConfig('desk-config').me.id : null;
+}
+
 function onEvent(msg) {
   if (!msg || msg.type !== 'contact_event' || !call.contact || msg.event.contact_id !== call.contact.id) return;
   const ev = msg.event;
   if (ev.type === 'video.camera_hint') showHint(ev.data.hint);
+  else if (ev.type === 'video.customer_camera_unavailable') status(T.customerNoCamera);
+  else if (ev.type === 'transfer' && call.pc && ev.data.from_agent_id === me()) { hangUpLocal(); status(T.transferred); }
   else if (ev.type === 'video.id_verification') $('id-check-status').textContent = T[ev.data.decision] || ev.data.decision;
   else if (ev.type === 'call.ended' || ev.type === 'contact.ended') { hangUpLocal(); status(T.ended); $('video-answer').disabled = true; }
   else if (ev.type === 'wrap_up') {

@@ -27,13 +27,17 @@ export async function openMicrophone(messages) {
   }
 }
 
-// Start a peer: returns {pc, offer, stream}. `audioEl` plays what the server sends.
-export async function startPeer(stream, audioEl, onState) {
+// Start a peer: returns {pc, offer}. `mediaEl` (an <audio>, or a <video> on a video call) plays what the
+// server sends. With `receiveVideo`, a stream without a camera still asks for the other side's video.
+export async function startPeer(stream, mediaEl, onState, { receiveVideo = false } = {}) {
   const pc = new RTCPeerConnection({ iceServers: [] });
   stream.getTracks().forEach((t) => pc.addTrack(t, stream));
+  if (receiveVideo && !stream.getVideoTracks().length) pc.addTransceiver('video', { direction: 'recvonly' });
+  const remote = new MediaStream();
   pc.addEventListener('track', (ev) => {
-    audioEl.srcObject = ev.streams[0] || new MediaStream([ev.track]);
-    audioEl.play().catch(() => {});
+    remote.addTrack(ev.track);
+    mediaEl.srcObject = remote;
+    mediaEl.play().catch(() => {});
   });
   pc.addEventListener('connectionstatechange', () => onState && onState(pc.connectionState));
   await pc.setLocalDescription(await pc.createOffer());

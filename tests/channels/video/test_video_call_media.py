@@ -1,6 +1,7 @@
 """A video call through the media worker with aiortc on both sides, in-process: the trainee receives the
 customer's rendered camera (the ID card), the server analyses the trainee's camera and reports hints and a
-final summary at hang-up; offers with bad SDP are refused."""
+final summary at hang-up, both cameras are recorded to WebM in step with the audio; offers with bad SDP are
+refused."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from channels.video.media_ops import install
 from media.face_analysis import analyse_frame
 from media.rtc_client import ToneTrack
+from media.video_recorder import webm_info
 from media.worker import MediaWorker
 from tests.media.faces import empty_frame, face_frame
 from tests.media.test_video_tracks import StillTrack
@@ -88,6 +90,31 @@ def test_voice_only_fallback_still_sees_the_customer(tmp_path):
     assert not [e for e in events if e["type"] in ("camera_hint", "camera_summary")]
 
 
+def test_both_cameras_are_recorded_in_step_with_the_audio(tmp_path):
+    """The trainee's camera and the customer's rendered one go to 320x240 WebM files beside the WAVs; each is
+    reported with its offset into the audio recording, has about 10 frames a second, and ends with the call
+    (its offset plus its length is the audio's length, within half a second). The trainee's file shows the
+    face."""
+    events, _, hung = run(_call(tmp_path, face_frame(), 4.0))
+    video = hung["video"]
+    assert set(video) == {"agent", "customer"}, hung
+    started = {e["leg"]: e for e in events if e["type"] == "video_recording"}
+    assert set(started) == {"agent", "customer"}
+    for leg, f in video.items():
+        assert started[leg]["path"] == f["path"] == f"v1/{leg}-video.webm"
+        assert started[leg]["offset"] == f["offset"] and 0 <= f["offset"] < 2.0
+        info = webm_info(tmp_path / "rec" / f["path"])
+        assert (info["width"], info["height"]) == (320, 240)
+        expected = hung["seconds"] - f["offset"]
+        assert abs(info["seconds"] - expected) < 0.5, (leg, info, expected)
+        assert info["frames"] >= 0.9 * expected * 10 and f["dropped"] == 0, (leg, info)
+    import av
+
+    with av.open(str(tmp_path / "rec" / video["agent"]["path"])) as c:
+        last = list(c.decode(video=0))[-1].to_ndarray(format="bgr24")
+    assert analyse_frame(last).face
+
+
 @pytest.mark.parametrize("sdp, message", [("", "no SDP"), ("v=0\r\nnonsense", "no media section")])
 def test_bad_offer_is_refused(tmp_path, sdp, message):
     """Malformed SDP gets a clear error and the call stays usable."""
@@ -98,11 +125,14 @@ def test_bad_offer_is_refused(tmp_path, sdp, message):
         await worker.handle({"op": "open_call", "call_id": "v2"})
         reply = await worker.handle({"op": "video_offer", "call_id": "v2", "sdp": sdp, "scene": CARD})
         unknown = await worker.handle({"op": "video_offer", "call_id": "nope", "sdp": sdp})
-        agent_only = await worker.handle({"op": "video_offer", "call_id": "v2", "leg": "customer", "sdp": sdp})
+        lead = await worker.handle({"op": "video_offer", "call_id": "v2", "leg": "lead:1", "sdp": sdp})
+        person = await worker.handle({"op": "video_offer", "call_id": "v2", "leg": "customer", "sdp": sdp})
         await worker.shutdown()
-        return reply, unknown, agent_only
+        return reply, unknown, lead, person
 
-    reply, unknown, agent_only = run(go())
+    reply, unknown, lead, person = run(go())
     assert not reply["ok"] and message in reply["error"]
     assert not unknown["ok"] and "no call" in unknown["error"]
-    assert not agent_only["ok"] and "only the agent" in agent_only["error"]
+    assert not lead["ok"] and "agent's and the customer's" in lead["error"]
+    # The agent's offer rendered a simulated customer here: nobody else may show up as the customer.
+    assert not person["ok"] and "simulated" in person["error"]

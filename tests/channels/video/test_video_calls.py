@@ -1,17 +1,20 @@
 """Simulated video calls end to end: the ACD gives the trainee a video practice call, the trainee (an aiortc
 peer sending a face and a voice) answers through /voice; the customer's camera shows the ID card, the
 simulated customer speaks and hears the ID decision, the server records the trainee's camera hints and the
-final figures at hang-up."""
+final figures at hang-up; both cameras are recorded, across a transfer and up to a crash."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from pathlib import Path
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
 from media.face_analysis import analyse_frame
 from media.rtc_client import ToneTrack
+from media.video_recorder import webm_info
 from scenarios.loader import load_pack_into_db
 from tests.channels.voice.conftest import agent_sockets, contact_status, events_of, wait_for
 from tests.media.faces import face_frame
@@ -138,21 +141,27 @@ def test_restart_mid_video_call_closes_it_and_keeps_what_was_recorded(voice_app,
     cid, desk, voice, http = _practice_call(app, make_user, "en-video-phone-change-id")
     client = _answer(browsers, voice, cid, face_frame())
     wait_for(lambda: events_of(app, cid, "video.camera_hint"), timeout=20)
+    wait_for(lambda: len(events_of(app, cid, "video.recording")) == 2, timeout=20)
+    time.sleep(3.0)  # a few seconds of video: its clusters (1 s each) reach the disk
     worker = app.extensions["kefu_media_worker"]
 
-    async def crash():
+    async def crash():  # the worker vanishes: nothing is closed, the video files have no trailer
         worker.calls.pop(str(cid))
         worker.clock.remove(str(cid))
         worker.video_calls.pop(str(cid), None)
         await worker.peers.close_session(str(cid))
 
     media_loop.submit(crash()).result(10)
+    time.sleep(0.3)  # a frame still in an encoder thread lands
     with app.app_context():
         closed = recover_interrupted_calls()
         db.session.remove()
     assert closed == [cid] and contact_status(app, cid) == "wrap_up"
     assert events_of(app, cid, "call.ended")[0]["data"]["reason"] == "server_restart"
     assert events_of(app, cid, "video.camera_hint")[0]["data"]["hint"] == "ok"
+    for rec in events_of(app, cid, "video.recording"):  # repaired: whole, with a duration, playable to the cut
+        info = webm_info(Path(app.config["RECORDINGS_DIR"]) / rec["data"]["path"])
+        assert info["frames"] >= 15 and info["duration"] is not None, (rec, info)
     browsers.run(client.close())
 
 
@@ -169,3 +178,55 @@ def test_ending_a_video_contact_from_the_desk_hangs_up_its_media(voice_app, make
     worker = app.extensions["kefu_media_worker"]
     assert str(cid) not in worker.calls and str(cid) not in worker.video_calls
     browsers.run(client.close())
+
+
+def test_transfer_keeps_the_video_call_and_the_receiver_gets_its_video(voice_app, make_user, browsers):
+    """A video call transferred to a named agent with a note: the customer waits on hold, the receiver answers
+    the same call with their camera and sees the customer's; one audio recording, and each camera's file goes
+    on across the transfer (the agent's file covers both trainees, black while nobody held the call)."""
+    app = voice_app
+    cid, desk, voice, http = _practice_call(app, make_user, "en-video-purifier-guidance")
+    client = _answer(browsers, voice, cid, face_frame())
+    wait_for(lambda: len(client.frames) >= 3, timeout=20)
+    wait_for(lambda: len(events_of(app, cid, "video.recording")) == 2, timeout=20)
+    receiver = make_user("vagent2", level="L4")
+    desk2, voice2, _ = agent_sockets(app, "vagent2")
+    res = voice.emit(
+        "transfer",
+        {"contact_id": cid, "target_kind": "agent", "target": "vagent2", "note": "wants to see the filter"},
+        namespace="/voice",
+        callback=True,
+    )
+    assert res["ok"], res
+    wait_for(lambda: _agent_of(app, cid) == receiver and contact_status(app, cid) == "active")
+    client2 = _answer(browsers, voice2, cid, face_frame(x=280))
+    wait_for(lambda: len(client2.frames) >= 3, timeout=20)
+    img = client2.frames[-1].to_ndarray(format="bgr24")
+    assert img.shape == (480, 640, 3) and img.std() > 10  # the customer's rendered camera, not a blank
+    wait_for(lambda: [e for e in events_of(app, cid, "call.connected") if e["data"]["leg"] == "agent"][1:], timeout=20)
+    res = voice2.emit("hang_up", {"contact_id": cid}, namespace="/voice", callback=True)
+    assert res["ok"], res
+    types = [e["type"] for e in events_of(app, cid)]
+    assert types.count("call.answered") == 2 and "transfer" in types and types.count("call.recording") == 1
+    assert events_of(app, cid, "call.held")[0]["data"]["reason"] == "transfer"
+    assert events_of(app, cid, "transfer")[0]["text"] == "wants to see the filter"
+    recs = events_of(app, cid, "video.recording")
+    assert sorted(r["data"]["leg"] for r in recs) == ["agent", "customer"]  # the files went on
+    seconds = events_of(app, cid, "call.ended")[0]["data"]["seconds"]
+    agent = next(r["data"] for r in recs if r["data"]["leg"] == "agent")
+    info = webm_info(Path(app.config["RECORDINGS_DIR"]) / agent["path"])
+    assert abs(info["seconds"] - (seconds - agent["offset"])) < 0.6, (info, seconds, agent)
+    worker = app.extensions["kefu_media_worker"]
+    assert str(cid) not in worker.video_calls and len(worker.peers) == 0
+    browsers.run(client.close())
+    browsers.run(client2.close())
+
+
+def _agent_of(app, cid):
+    from contacts.models import Contact
+    from extensions import db
+
+    with app.app_context():
+        agent = db.session.get(Contact, cid).agent_id
+        db.session.remove()
+    return agent
