@@ -135,3 +135,42 @@ def offered_contact(page, scenario_id: str, timeout: float = 30000) -> int:
         .find((e) => e.contact.scenario_id === sid && e.contact.status === 'active')"""
     page.wait_for_function(f"(sid) => !!({find})(sid)", arg=scenario_id, timeout=timeout)
     return page.evaluate(f"(sid) => ({find})(sid).contact.id", scenario_id)
+
+
+def recorded_video_plays(page, base, contact_id: int, legs=("agent", "customer")) -> dict:
+    """Open the contact page of a finished video call, play its recording and seek it, and check that every
+    camera file named in ``legs`` plays in step with the audio (within 0.6 s while playing, 0.3 s after a seek).
+    Returns what was measured."""
+    page.goto(f"{base}/contacts/{contact_id}?lang=en")
+    for leg in legs:
+        page.wait_for_selector(f"#recording-video-{leg}", state="attached")
+    got = page.evaluate(
+        """async () => {
+            const a = document.getElementById('recording-audio');
+            const vs = [...document.querySelectorAll('video.recording-video')];
+            const ready = (v) => (v.readyState >= 1 ? null
+              : new Promise((r) => v.addEventListener('loadedmetadata', r, { once: true })));
+            await Promise.all(vs.map(ready));
+            a.muted = true;
+            await a.play();
+            await new Promise((r) => setTimeout(r, 2500));
+            const playing = vs.map((v) => ({ leg: v.dataset.leg, offset: Number(v.dataset.offset), width: v.videoWidth,
+              height: v.videoHeight, duration: v.duration, time: v.currentTime, paused: v.paused,
+              error: v.error && v.error.code }));
+            const audio = { time: a.currentTime, duration: a.duration };
+            a.pause();
+            a.currentTime = Math.max(0, Math.min(a.duration - 1, 5)); // as an evidence click does
+            await new Promise((r) => setTimeout(r, 1000));
+            return { playing, audio, seekTo: a.currentTime, after: vs.map((v) => v.currentTime) };
+        }"""
+    )
+    assert sorted(v["leg"] for v in got["playing"]) == sorted(legs), got
+    for v, after in zip(got["playing"], got["after"], strict=True):
+        assert v["error"] is None and (v["width"], v["height"]) == (320, 240), got
+        assert v["duration"] > 2, got
+        expected = got["audio"]["time"] - v["offset"]
+        if 0 < expected < v["duration"]:
+            assert not v["paused"] and abs(v["time"] - expected) < 0.6, got
+        seek_expected = min(max(0, got["seekTo"] - v["offset"]), v["duration"])
+        assert abs(after - seek_expected) < 0.3, got
+    return got

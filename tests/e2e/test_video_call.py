@@ -1,6 +1,7 @@
 """Chromium with fake media devices (a drawn face as the camera): a trainee takes two simulated video calls,
 approves the ID that matches the CRM and refuses the one that does not; the server sees the trainee's face,
-and the recordings hold the decisions, the camera figures and grade as expected."""
+and the recordings hold the decisions, the camera figures and both cameras, which play on the contact page in
+step with the call audio, and grade as expected."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 
 import pytest
 
-from .conftest import login
+from .conftest import login, recorded_video_plays
 from .fake_camera import write_face_y4m
 
 pytestmark = pytest.mark.e2e
@@ -73,7 +74,8 @@ def _take_call(page, base, scenario_id, decision, reason) -> int:
 def test_video_calls_verify_a_matching_id_and_refuse_a_mismatch(live_server, media_page):
     """Two simulated video calls on the desk: the matching ID approved, the mismatching one refused with a
     reason; each recording has the decision, the server's camera hints and a final summary with the face seen
-    most of the time; neither scorecard is gated."""
+    most of the time; the first one's cameras play on the contact page in step with its audio; neither
+    scorecard is gated."""
     page = media_page
     login(page, live_server, "trainee_en")
     page.goto(f"{live_server}/desk?lang=en")
@@ -94,6 +96,14 @@ def test_video_calls_verify_a_matching_id_and_refuse_a_mismatch(live_server, med
         assert finals and finals[-1]["data"]["face_present_ratio"] >= 0.8, finals
         for t in ("call.answered", "call.connected", "call.quick_phrase", "call.ended", "wrap_up"):
             assert t in [e["type"] for e in rec["events"]], t
+        if scenario_id == CALLS[0][0]:  # the contact page plays both cameras with the call audio
+            page.wait_for_function(
+                f"""fetch('/contacts/{contact_id}/export.json').then((r) => r.json())
+                    .then((d) => d.events.filter((e) => e.type === 'video.recording').length === 2)""",
+                polling=500,
+                timeout=15000,
+            )
+            recorded_video_plays(page, live_server, contact_id)
         # Practice contacts are graded at wrap-up: both decisions right, so the ID items pass and nothing gates.
         page.goto(f"{live_server}/contacts/{contact_id}/scorecard?lang=en")
         page.wait_for_selector("tr[data-item='id-decision']")

@@ -1,0 +1,57 @@
+"""Two Chromiums with fake cameras: a person calls the video line from the caller page with their camera, a
+trainee answers on the desk with theirs; each sees the other through the server; after the call both cameras
+play on the contact page in step with the audio."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import login, recorded_video_plays
+from .fake_camera import write_face_y4m
+
+pytestmark = pytest.mark.e2e
+
+CALLER_NAME = "Ms Lin (e2e video)"
+
+
+def test_roleplay_video_call_both_ways_and_its_recording(live_server, browser_context, tmp_path):
+    """The caller sees the trainee's face and the trainee sees the caller's (Chromium's test-pattern) camera,
+    both as moving video; the caller is told when the call ends; the contact page plays both recorded cameras."""
+    desk = browser_context(camera=write_face_y4m(tmp_path / "face.y4m", seconds=1.0)).new_page()
+    login(desk, live_server, "trainee_en")
+    desk.goto(f"{live_server}/desk?lang=en")
+    desk.wait_for_function("window.kefuDesk && window.kefuDesk.socket.connected")
+    desk.click("#go-available")
+    desk.wait_for_function("document.getElementById('agent-state').dataset.state === 'available'")
+
+    caller = browser_context(media=True).new_page()
+    caller.goto(f"{live_server}/customer/call?lang=en")
+    caller.fill("#caller-name", CALLER_NAME)
+    caller.select_option("#caller-queue", "video.general")
+    caller.click("#dial")
+    caller.wait_for_selector("#caller-video:not([hidden])")
+    assert caller.is_hidden("#caller-notice")  # the camera was granted: no sound-only notice
+
+    find = """(name) => [...window.kefuDesk.state.contacts.values()]
+        .find((e) => e.contact.customer_name === name && e.contact.status === 'active')"""
+    desk.wait_for_function(f"(name) => !!({find})(name)", arg=CALLER_NAME, timeout=30000)
+    contact_id = desk.evaluate(f"(name) => ({find})(name).contact.id", CALLER_NAME)
+    desk.click(f"#contact-list li[data-contact-id='{contact_id}']")
+    desk.wait_for_selector("#video-call:not([hidden])")
+    desk.click("#video-answer")
+    desk.wait_for_function("document.getElementById('video-status').textContent === 'Connected'", timeout=30000)
+    moving = """(id) => { const v = document.getElementById(id);
+        return v.videoWidth > 0 && v.currentTime > 1.5; }"""
+    desk.wait_for_function(moving, arg="video-customer", timeout=30000)  # the caller's camera, relayed
+    caller.wait_for_function(moving, arg="caller-remote", timeout=30000)  # the trainee's face, relayed
+    caller.wait_for_function(
+        "document.getElementById('caller-status').textContent.startsWith('Connected')", timeout=15000
+    )
+    desk.wait_for_timeout(2000)
+    desk.click("#video-hangup")
+    desk.wait_for_function("document.getElementById('video-status').textContent === 'Call ended'")
+    caller.wait_for_function("document.getElementById('caller-status').textContent === 'The call has ended.'")
+    desk.select_option("#wrap-up-code", index=1)
+    desk.click("#wrap-up-go")
+    desk.wait_for_function(f"window.kefuDesk.state.contacts.get({contact_id}).contact.status === 'closed'")
+    recorded_video_plays(desk, live_server, contact_id)
