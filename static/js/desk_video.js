@@ -22,6 +22,9 @@ function emit(event, data) {
 function status(text) { $('video-status').textContent = text || ''; }
 function error(text) { $('video-error').textContent = text || ''; $('video-error').hidden = !text; }
 
+// About the customer's side (a role-play customer without a camera): kept while the call is shown.
+function customerNote(text) { $('video-customer-note').textContent = text || ''; $('video-customer-note').hidden = !text; }
+
 function showHint(hint) {
   const p = $('video-hint');
   p.dataset.hint = hint || '';
@@ -181,6 +184,8 @@ document.addEventListener('kefu:contact-selected', (ev) => {
     error('');
     $('id-check-status').textContent = '';
   }
+  const entry = window.kefuDesk && window.kefuDesk.state.contacts.get(contact.id);
+  customerNote(entry && entry.events.some((e) => e.type === 'video.customer_camera_unavailable') ? T.customerNoCamera : '');
   call.contact = contact;
   $('video-answer').disabled = !!call.pc || contact.status !== 'active';
 });
@@ -194,7 +199,7 @@ function onEvent(msg) {
   if (!msg || msg.type !== 'contact_event' || !call.contact || msg.event.contact_id !== call.contact.id) return;
   const ev = msg.event;
   if (ev.type === 'video.camera_hint') showHint(ev.data.hint);
-  else if (ev.type === 'video.customer_camera_unavailable') status(T.customerNoCamera);
+  else if (ev.type === 'video.customer_camera_unavailable') customerNote(T.customerNoCamera);
   else if (ev.type === 'transfer' && call.pc && ev.data.from_agent_id === me()) { hangUpLocal(); status(T.transferred); }
   else if (ev.type === 'video.id_verification') $('id-check-status').textContent = T[ev.data.decision] || ev.data.decision;
   else if (ev.type === 'call.ended' || ev.type === 'contact.ended') { hangUpLocal(); status(T.ended); $('video-answer').disabled = true; }

@@ -55,3 +55,54 @@ def test_roleplay_video_call_both_ways_and_its_recording(live_server, browser_co
     desk.click("#wrap-up-go")
     desk.wait_for_function(f"window.kefuDesk.state.contacts.get({contact_id}).contact.status === 'closed'")
     recorded_video_plays(desk, live_server, contact_id)
+
+
+DENY_CAMERA = """(() => {
+  const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = (c) => (c && c.video
+    ? Promise.reject(new DOMException('Permission denied', 'NotAllowedError')) : real(c));
+})();"""
+
+
+def test_roleplay_caller_without_camera_permission_goes_on_with_sound(live_server, browser_context, tmp_path):
+    """A caller whose browser refuses the camera is told the call goes on with sound only; the call connects,
+    the caller still sees the trainee, and the trainee's panel says the customer has no camera."""
+    desk = browser_context(camera=write_face_y4m(tmp_path / "face.y4m", seconds=1.0)).new_page()
+    login(desk, live_server, "trainee_en")
+    desk.goto(f"{live_server}/desk?lang=en")
+    desk.wait_for_function("window.kefuDesk && window.kefuDesk.socket.connected")
+    desk.click("#go-available")
+    desk.wait_for_function("document.getElementById('agent-state').dataset.state === 'available'")
+
+    ctx = browser_context(media=True)
+    ctx.add_init_script(DENY_CAMERA)  # the browser's answer when the person refuses the camera
+    caller = ctx.new_page()
+    caller.goto(f"{live_server}/customer/call?lang=en")
+    caller.fill("#caller-name", "Mr Wu (e2e no camera)")
+    caller.select_option("#caller-queue", "video.general")
+    caller.click("#dial")
+    caller.wait_for_selector("#caller-notice:not([hidden])")
+    assert "Camera permission was refused" in caller.inner_text("#caller-notice")
+
+    find = """(name) => [...window.kefuDesk.state.contacts.values()]
+        .find((e) => e.contact.customer_name === name && e.contact.status === 'active')"""
+    desk.wait_for_function(f"(name) => !!({find})(name)", arg="Mr Wu (e2e no camera)", timeout=30000)
+    contact_id = desk.evaluate(f"(name) => ({find})(name).contact.id", "Mr Wu (e2e no camera)")
+    desk.click(f"#contact-list li[data-contact-id='{contact_id}']")
+    desk.wait_for_selector("#video-call:not([hidden])")
+    desk.click("#video-answer")
+    caller.wait_for_function(
+        """(() => { const v = document.getElementById('caller-remote');
+                    return v.videoWidth > 0 && v.currentTime > 1.5; })()""",
+        timeout=30000,
+    )
+    desk.wait_for_function(
+        "document.getElementById('video-customer-note').textContent.startsWith('The customer has no camera')",
+        timeout=15000,
+    )
+    assert desk.evaluate("document.getElementById('video-customer').videoWidth") == 0
+    caller.click("#caller-hang-up")
+    caller.wait_for_function("document.getElementById('caller-status').textContent === 'The call has ended.'")
+    desk.select_option("#wrap-up-code", index=1)
+    desk.click("#wrap-up-go")
+    desk.wait_for_function(f"window.kefuDesk.state.contacts.get({contact_id}).contact.status === 'closed'")
