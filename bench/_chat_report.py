@@ -132,6 +132,9 @@ def row(level: int, held_now: int, agents: int, raw: dict, meter: dict, window: 
     # Server CPU-ms per chat message (starts, leaves, wrap-ups, typing and polls included in the CPU): the figure
     # that survives a loaded machine.
     r["server_cpu_ms_per_msg"] = 10.0 * meter["server_cpu_pct"] / r["msgs_per_s"] if msgs else None
+    # ... and per event a client sent (messages, typing changes, desk figure polls): the realistic pace's figure
+    events = r["msgs_per_s"] + r["typing_per_s"] + r["figures_per_s"]
+    r["server_cpu_ms_per_event"] = 10.0 * meter["server_cpu_pct"] / events if events else None
     return r
 
 
@@ -152,7 +155,8 @@ def print_row(r: dict) -> None:
         f"{_ms(s['p50'])}/{_ms(s['p95'])}/{_ms(s['p99'])} ms (n={s['n']})  c->a p99 {_ms(c2a['p99'])}  "
         f"a->c p99 {_ms(a2c['p99'])}  assign p50/p99 {_ms(asg['p50'])}/{_ms(asg['p99'])} ms (n={asg['n']}), "
         f"in the ramp {_ms(r['assign_ramp']['p50'])}/{_ms(r['assign_ramp']['p99'])} ms{extra}\n"
-        f"  server {r['server_cpu_pct']:.0f}% ({_ms(r['server_cpu_ms_per_msg'])} CPU-ms/msg) "
+        f"  server {r['server_cpu_pct']:.0f}% ({_ms(r['server_cpu_ms_per_msg'])} CPU-ms/msg, "
+        f"{_ms(r['server_cpu_ms_per_event'])} per event) "
         f"redis {r['redis_cpu_pct']:.0f}% clients {r['client_cpu_pct']:.0f}% "
         f"(busiest process {r['client_cpu_max_pct']:.0f}%) machine {r['machine_busy_pct']:.0f}% "
         f"(others {r['other_cores']:.2f} cores, load {r['load_avg']:.2f})  "
@@ -168,7 +172,7 @@ def markdown(rows: list[dict]) -> str:
     head = (
         "| customers | held | msg/s | send RTT p50 / p95 / p99 ms | agent send p50 / p99 | c→a p50 / p99 | "
         "a→c p50 / p99 | assign p50 / p99 (n) | assign in ramp p50 / p99 | typing /s, p99 | server CPU | "
-        "CPU-ms/msg | redis CPU | clients CPU (busiest) | machine busy (others) | server RSS MB | "
+        "CPU-ms per msg / event | redis CPU | clients CPU (busiest) | machine busy (others) | server RSS MB | "
         "errors / dropped / lost |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
@@ -182,7 +186,7 @@ def markdown(rows: list[dict]) -> str:
             f"{_ms(c2a['p50'])} / {_ms(c2a['p99'])} | {_ms(a2c['p50'])} / {_ms(a2c['p99'])} | "
             f"{_ms(asg['p50'])} / {_ms(asg['p99'])} ({asg['n']}) | {_ms(ramp['p50'])} / {_ms(ramp['p99'])} | "
             f"{r['typing_per_s']:.0f}, {_ms(ty['p99'])} | {r['server_cpu_pct']:.0f}% | "
-            f"{_ms(r['server_cpu_ms_per_msg'])} | {r['redis_cpu_pct']:.0f}% | "
+            f"{_ms(r['server_cpu_ms_per_msg'])} / {_ms(r['server_cpu_ms_per_event'])} | {r['redis_cpu_pct']:.0f}% | "
             f"{r['client_cpu_pct']:.0f}% ({r['client_cpu_max_pct']:.0f}%) | "
             f"{r['machine_busy_pct']:.0f}% ({r['other_cores']:.2f}) | {r['server_rss_mb']:.0f} | "
             f"{sum(r['errors'].values())} / {r['dropped']} / {lost} |"

@@ -17,7 +17,8 @@ Profiles (explicit flags override a profile's values):
 - ``realistic`` (a real web-chat desk's pace, reasoned in bench/README.md): a customer line every 30-90 s,
   typed for 5-20 s; the agent starts typing 5-20 s after it and types for 5-25 s; typing start/stop sent as
   customer_chat.js and desk.js send them; every desk polls ``figures`` every 5 s as desk.js does; chats of
-  12 minutes on average; one agent per 3 customers of the last step (the default KEFU_CHAT_CAPACITY).
+  12 minutes on average; one agent per 3 customers of the last step (the default KEFU_CHAT_CAPACITY); 90 s of
+  settling after each ramp (a new customer's first line comes up to 90 s in) and 60 s windows.
 
 Each step holds its level for a measured window and reports:
 
@@ -70,6 +71,9 @@ PROFILES = {
         "typing": False,
         "figures_every": 0.0,
         "chat_minutes": 5.0,
+        "settle": 5.0,
+        "window": 45.0,
+        "max_seconds": 900.0,
     },
     "realistic": {
         "interval": "30,90",
@@ -79,6 +83,10 @@ PROFILES = {
         "typing": True,
         "figures_every": 5.0,
         "chat_minutes": 12.0,
+        # a new customer's first line comes 1-90 s in: measure once every conversation is in its stride
+        "settle": 90.0,
+        "window": 60.0,
+        "max_seconds": 1800.0,
     },
 }
 
@@ -100,8 +108,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--agents", type=int, default=None, help="default 100 (bench) or a third of the last step")
     p.add_argument("--client-procs", type=int, default=None, help="client processes (default: 1 per ~600 sockets)")
-    p.add_argument("--window", type=float, default=45.0, help="measured seconds per step")
-    p.add_argument("--settle", type=float, default=5.0, help="seconds after a ramp before measuring")
+    p.add_argument("--window", type=float, default=None, help="measured seconds per step (45; realistic 60)")
+    p.add_argument("--settle", type=float, default=None, help="seconds after a ramp before measuring (5; realistic 90)")
     p.add_argument("--ramp-rate", type=float, default=25.0, help="new customers per second while ramping")
     p.add_argument("--chat-minutes", type=float, default=None, help="mean chat length: sets the churn rate")
     p.add_argument("--interval", default=None, help="seconds between one customer's messages (lo,hi)")
@@ -112,7 +120,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--figures-every", type=float, default=None, help="seconds between a desk's figures polls")
     p.add_argument("--target-ms", type=float, default=100.0)
     p.add_argument("--give-up-ms", type=float, default=1000.0)
-    p.add_argument("--max-seconds", type=float, default=900.0)
+    p.add_argument("--max-seconds", type=float, default=None, help="stop by itself after this (900; realistic 1800)")
     p.add_argument(
         "--async-mode",
         choices=("threading", "gevent"),

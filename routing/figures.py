@@ -6,9 +6,13 @@ first contact a queue ever saw (or since live state was last wiped).
 
 from __future__ import annotations
 
+import time
+
 from flask import current_app
 
 from clock import clock
+
+SHARED_KEY = "kefu_queue_figures_shared"
 
 
 def queue_figures(queues: list[str] | None = None) -> dict[str, dict]:
@@ -49,3 +53,16 @@ def queue_figures(queues: list[str] | None = None) -> dict[str, dict]:
             "abandon_rate": round(abandoned / (answered + abandoned), 4) if answered + abandoned else None,
         }
     return out
+
+
+def shared_queue_figures(max_age: float = 1.0) -> dict[str, dict]:
+    """Every queue's figures as ``queue_figures()`` computed them at most ``max_age`` seconds ago in this process.
+    Each open desk polls the figures every 5 s (static/js/desk.js): with hundreds of desks that was hundreds of
+    identical reads a second; now one per ``max_age`` serves them all."""
+    cached = current_app.extensions.get(SHARED_KEY)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < max_age:
+        return cached[1]
+    figures = queue_figures()
+    current_app.extensions[SHARED_KEY] = (now, figures)
+    return figures

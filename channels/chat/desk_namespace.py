@@ -193,10 +193,11 @@ class DeskNamespace(Namespace):
     @socket_role_required(*AGENT_ROLES)
     @ack_errors
     def on_figures(self, data=None):
-        """Queue figures and the agent's own state, for the desk's periodic refresh."""
-        from routing.actions import agent_snapshot, queue_figures
+        """Queue figures (at most a second old) and the agent's own state, for the desk's periodic refresh."""
+        from routing.actions import agent_snapshot
+        from routing.figures import shared_queue_figures
 
-        return {"ok": True, "queues": queue_figures(), "agent": agent_snapshot(_me())}
+        return {"ok": True, "queues": shared_queue_figures(), "agent": agent_snapshot(_me())}
 
     @socket_role_required(*AGENT_ROLES)
     @ack_errors

@@ -66,3 +66,16 @@ def test_abandoned_contact_leaves_the_queue(app, make_user):
         agent(ann)
         assert fresh(gone).status == "abandoned" and fresh(gone).agent_id is None
         assert fresh(stays).agent_id == ann
+
+
+def test_desks_share_one_reading_of_the_figures_for_a_second(app):
+    """Desks polling within a second get one shared reading; a reading older than that is taken again."""
+    from routing.figures import shared_queue_figures
+
+    with app.app_context():
+        contact()
+        first = shared_queue_figures()
+        assert first["chat.general"]["waiting"] == 1
+        contact()
+        assert shared_queue_figures()["chat.general"]["waiting"] == 1  # the same reading, under a second old
+        assert shared_queue_figures(max_age=0)["chat.general"]["waiting"] == 2
