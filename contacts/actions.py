@@ -81,7 +81,11 @@ def get_contact_head(contact_id) -> ContactHead:
         cid = int(contact_id)
     except (TypeError, ValueError) as e:
         raise ActionError(f"contact id must be a number, not {contact_id!r}") from e
-    row = db.session.connection().execute(_HEAD, {"contact_id": cid}).first()
+    if db.session().in_transaction():  # the caller's session may hold changes of its own: read through it
+        row = db.session.connection().execute(_HEAD, {"contact_id": cid}).first()
+    else:  # a fresh handler: a short connection is cheaper than beginning the session
+        with db.engine.connect() as conn:
+            row = conn.execute(_HEAD, {"contact_id": cid}).first()
     if row is None:
         raise ActionError(f"no contact {cid}")
     return ContactHead(*row)

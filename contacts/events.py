@@ -84,28 +84,23 @@ def append_event(
     With ``commit=True`` the event is durable when this returns.
     """
     contact_id = contact if isinstance(contact, int) else contact.id
-    # Atomic per-contact sequence on SQLite and PostgreSQL alike: the row update serialises writers.
-    seq = db.session.connection().execute(_NEXT_SEQ, {"contact_id": contact_id}).scalar_one()
-    values = {
-        "contact_id": contact_id,
-        "seq": seq,
-        "type": type,
-        "actor": actor,
-        "actor_id": actor_id,
-        "ts": clock.timestamp(),
-        "client_id": client_id,
-        "text": text,
-        "data": data or {},
-    }
-    if not commit:
-        event = ContactEvent(**values)
-        db.session.add(event)
-        return event, True
+    fields = {"type": type, "actor": actor, "actor_id": actor_id, "client_id": client_id, "text": text}
+    fields["data"] = data or {}
     try:
-        event_id = db.session.connection().execute(_INSERT_EVENT, values).scalar_one()
-        db.session.commit()
+        if commit and not db.session().in_transaction():
+            # Nothing of the caller's is pending (a chat line or a typing change in a fresh handler): a connection
+            # of its own, begun and committed here, costs much less than beginning and committing the session.
+            with db.engine.begin() as conn:
+                values, event_id = _insert(conn, contact_id, fields)
+            return RecordedEvent(id=event_id, **values), True
+        values, event_id = _insert(db.session.connection(), contact_id, fields, returning=commit)
+        if not commit:
+            event = ContactEvent(**values)
+            db.session.add(event)
+            return event, True
+        db.session.commit()  # with whatever the caller changed in the session
     except IntegrityError:
-        db.session.rollback()  # also undoes the sequence increment above
+        db.session.rollback()  # also undoes the sequence increment
         if client_id:  # a resend (or a race with the same retry): return what was recorded first
             existing = db.session.scalar(
                 select(ContactEvent).where(ContactEvent.contact_id == contact_id, ContactEvent.client_id == client_id)
@@ -114,6 +109,16 @@ def append_event(
                 return existing, False
         raise
     return RecordedEvent(id=event_id, **values), True
+
+
+def _insert(conn, contact_id: int, fields: dict, *, returning: bool = True) -> tuple[dict, int | None]:
+    """Take the contact's next sequence number and (``returning``) insert the event on ``conn``."""
+    # Atomic per-contact sequence on SQLite and PostgreSQL alike: the row update serialises writers.
+    seq = conn.execute(_NEXT_SEQ, {"contact_id": contact_id}).scalar_one()
+    values = {"contact_id": contact_id, "seq": seq, "ts": clock.timestamp(), **fields}
+    if not returning:
+        return values, None
+    return values, conn.execute(_INSERT_EVENT, values).scalar_one()
 
 
 @dataclass(frozen=True)
