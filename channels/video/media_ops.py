@@ -14,8 +14,9 @@
 
 Both cameras are recorded (media.video_recorder), one WebM per leg beside the call's WAVs, sampled on the
 media tick in step with the audio; each file's start is reported as a ``video_recording`` event. ``park`` (a
-transfer) drops the agent's video; the next agent's ``video_offer`` gets the customer's video again and the
-recording goes on. ``hangup`` records the final camera summary and closes the video files, then the call.
+transfer) drops the agent's video and records the transferring trainee's camera figures (the receiver's are
+counted afresh); the next agent's ``video_offer`` gets the customer's video again and the recording goes on.
+``hangup`` records the final camera summary and closes the video files, then the call.
 """
 
 from __future__ import annotations
@@ -84,9 +85,11 @@ def install(worker, *, fps: int = DEFAULT_FPS) -> None:
         return {**reply, "video": video} if video else reply
 
     async def park(w, req: dict) -> dict:
-        call = w.video_calls.get(str(req.get("call_id") or ""))
+        call_id = str(req.get("call_id") or "")
+        call = w.video_calls.get(call_id)
         if call is not None:
             call.set_out("agent", None)  # the next agent's offer gets the customer's video anew
+            _hand_over_camera_figures(w, call_id, call)
         return await park_op(w, req)
 
     worker.register_op("video_offer", _op_video_offer)
@@ -97,6 +100,16 @@ def install(worker, *, fps: int = DEFAULT_FPS) -> None:
 
 def _emit(worker, call_id: str, kind: str, at: float | None, **data) -> None:
     worker.emit({"type": kind, "call_id": call_id, "at": None if at is None else round(at, 2), **data})
+
+
+def _hand_over_camera_figures(worker, call_id: str, call: VideoCall) -> None:
+    """A transfer: the figures so far are the transferring trainee's (recorded now as a summary); the
+    receiver's camera is judged afresh, so the final summary at hang-up is theirs alone."""
+    if call.monitor.samples:
+        session = worker.calls.get(call_id)
+        at = session.seconds if session else None
+        _emit(worker, call_id, "camera_summary", at, summary=call.monitor.summary())
+    call.monitor = CameraMonitor(summary_every=SUMMARY_EVERY)
 
 
 def _tick(worker, session) -> None:

@@ -183,7 +183,8 @@ def test_ending_a_video_contact_from_the_desk_hangs_up_its_media(voice_app, make
 def test_transfer_keeps_the_video_call_and_the_receiver_gets_its_video(voice_app, make_user, browsers):
     """A video call transferred to a named agent with a note: the customer waits on hold, the receiver answers
     the same call with their camera and sees the customer's; one audio recording, and each camera's file goes
-    on across the transfer (the agent's file covers both trainees, black while nobody held the call)."""
+    on across the transfer (the agent's file covers both trainees, black while nobody held the call); the camera
+    figures are each trainee's own."""
     app = voice_app
     cid, desk, voice, http = _practice_call(app, make_user, "en-video-purifier-guidance")
     client = _answer(browsers, voice, cid, face_frame())
@@ -204,6 +205,8 @@ def test_transfer_keeps_the_video_call_and_the_receiver_gets_its_video(voice_app
     img = client2.frames[-1].to_ndarray(format="bgr24")
     assert img.shape == (480, 640, 3) and img.std() > 10  # the customer's rendered camera, not a blank
     wait_for(lambda: [e for e in events_of(app, cid, "call.connected") if e["data"]["leg"] == "agent"][1:], timeout=20)
+    # The receiver's camera is judged afresh: its own hint (ok: a face) settles again.
+    wait_for(lambda: [e["data"]["hint"] for e in events_of(app, cid, "video.camera_hint")] == ["ok", "ok"], timeout=20)
     res = voice2.emit("hang_up", {"contact_id": cid}, namespace="/voice", callback=True)
     assert res["ok"], res
     types = [e["type"] for e in events_of(app, cid)]
@@ -216,6 +219,14 @@ def test_transfer_keeps_the_video_call_and_the_receiver_gets_its_video(voice_app
     agent = next(r["data"] for r in recs if r["data"]["leg"] == "agent")
     info = webm_info(Path(app.config["RECORDINGS_DIR"]) / agent["path"])
     assert abs(info["seconds"] - (seconds - agent["offset"])) < 0.6, (info, seconds, agent)
+    # The camera figures are each trainee's own: a summary for the sender at the transfer, the final one for the
+    # receiver alone (fewer samples than the whole call's).
+    wait_for(lambda: len(events_of(app, cid, "video.camera_summary")) >= 2)
+    summaries = [e["data"] for e in events_of(app, cid, "video.camera_summary")]
+    assert len(summaries) == 2, summaries
+    handed, final = summaries
+    assert not handed["final"] and handed["samples"] >= 2 and handed["face_present_ratio"] == 1.0
+    assert final["final"] and final["samples"] >= 2 and final["seconds"] < seconds - handed["seconds"] + 0.5
     worker = app.extensions["kefu_media_worker"]
     assert str(cid) not in worker.video_calls and len(worker.peers) == 0
     browsers.run(client.close())
