@@ -5,11 +5,7 @@ as events."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import av
 import pytest
@@ -20,44 +16,10 @@ from extensions import db, redis_store
 from livestream.actions import start_livestream
 from livestream.bridge import bridge
 from tests import factories
+from tests.media_workers import start_media_worker, wait_registered
 
 from .aiortc_peers import MovingPicture, Tone, Viewer, offer_of
 from .test_livestream_app import PeerLoop, ask, logged_in, wait_until
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def start_worker(app, tmp_path, worker_id):
-    env = {
-        **os.environ,
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": redis_store.url,
-        "REDIS_PREFIX": app.config["REDIS_PREFIX"],
-        "KEFU_INSTANCE": str(tmp_path / "worker-instance"),
-        "KEFU_LIVESTREAM_DIR": app.config["LIVESTREAM_RECORD_DIR"],
-        "KEFU_MEDIA_TRANSPORT": "redis",
-        "KEFU_SIMULATOR": "0",
-        "KEFU_SMTP_PORT": "0",
-        "KEFU_CONFIG": "testing",
-        "PYTHONPATH": str(ROOT),
-        "PYTHONFAULTHANDLER": "1",
-    }
-    log = open(tmp_path / f"{worker_id}.log", "a")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "app", "media", "worker", "--id", worker_id],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    return proc
-
-
-def wait_registered(procs, tmp_path, ids):
-    workers = redis_store.key("media", "workers")
-    ok = wait_until(
-        lambda: set(ids) <= redis_store.client.smembers(workers) or any(p.poll() is not None for p in procs),
-        timeout=180,  # an app import takes seconds; on a loaded shared machine, many
-    )
-    logs = "\n".join((tmp_path / f"{i}.log").read_text()[-2000:] for i in ids)
-    assert ok and all(p.poll() is None for p in procs), logs
 
 
 def events(app, sid):
@@ -88,7 +50,7 @@ def test_two_workers_share_the_audience_of_one_encoder(app, tmp_path, socket_cli
         ann = factories.user("ann")
         sid = start_livestream(ann, title="Two workers", lang="en", audience_size=0).id
         db.session.remove()
-    procs = [start_worker(app, tmp_path, w) for w in ("lw1", "lw2")]
+    procs = [start_media_worker(app, tmp_path, w) for w in ("lw1", "lw2")]
     try:
         wait_registered(procs, tmp_path, ("lw1", "lw2"))
         presenter = socket_client("/livestream", logged_in(app, "ann"))

@@ -3,10 +3,7 @@ restarted and closes the call cleanly, keeping its recording."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,41 +13,14 @@ from contacts.models import Contact
 from extensions import db, redis_store, socketio
 from media.recorder import wav_seconds
 from media.rtc_client import ToneTrack
+from tests.media_workers import start_media_worker, wait_registered
 
 from .conftest import agent_sockets, connect, contact_status, events_of, wait_for
 
-ROOT = Path(__file__).resolve().parents[3]
-
 
 def start_worker(app, tmp_path, worker_id):
-    env = {
-        **os.environ,
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": redis_store.url,
-        "REDIS_PREFIX": app.config["REDIS_PREFIX"],
-        "KEFU_INSTANCE": str(tmp_path / "worker-instance"),
-        "KEFU_RECORDINGS_DIR": app.config["RECORDINGS_DIR"],
-        "KEFU_MEDIA_TRANSPORT": "redis",
-        "KEFU_SIMULATOR": "0",
-        "KEFU_SMTP_PORT": "0",
-        "KEFU_CONFIG": "testing",
-        "PYTHONPATH": str(ROOT),
-        "PYTHONFAULTHANDLER": "1",
-    }
-    log = open(tmp_path / f"{worker_id}.log", "a")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "app", "media", "worker", "--id", worker_id],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    workers = redis_store.key("media", "workers")
-    wait_for(
-        lambda: worker_id in redis_store.client.smembers(workers) or proc.poll() is not None,
-        timeout=120,  # an app import takes seconds; on a loaded shared machine, many
-    )
-    assert proc.poll() is None, (tmp_path / f"{worker_id}.log").read_text()[-3000:]
+    proc = start_media_worker(app, tmp_path, worker_id)
+    wait_registered([proc], tmp_path, [worker_id])
     return proc
 
 
