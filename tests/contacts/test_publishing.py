@@ -31,3 +31,18 @@ def test_events_are_published_on_redis_in_order(app):
         finally:
             pubsub.close()
     assert seen == [f"第{i}条" for i in range(20)]
+
+
+def test_queued_redis_writes_run_in_order_and_flush_waits_for_them(app):
+    """Writes queued on the background worker land in the order submitted; flush() returns once they have, and
+    each write's follow-up sees its own results."""
+    from contacts.redis_writer import redis_writer
+
+    with app.app_context():
+        key = redis_store.key("writer-test")
+        seen = []
+        for i in range(50):
+            redis_writer.submit(redis_store.client, [("rpush", (key, i)), ("llen", (key,))], on_result=seen.append)
+        assert redis_writer.flush(timeout=5)
+        assert redis_store.client.lrange(key, 0, -1) == [str(i) for i in range(50)]
+        assert [res[1] for res in seen] == list(range(1, 51))

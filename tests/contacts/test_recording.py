@@ -90,3 +90,24 @@ def test_export_and_access(app, client, auth, make_user):
     assert data["contact"]["id"] == cid and data["events"][0]["type"] == "contact.created"
     assert client.get("/api/contacts/999999/events").get_json()["error"]
     assert client.get(f"/api/contacts/{cid}/events?after_seq=x").status_code == 400
+
+
+def test_resend_from_a_fresh_handler_is_recorded_once(app):
+    """A chat line written as a socket handler writes it (the contact's head only, nothing begun in the session)
+    and then resent with the same client id is one event; the refused resend leaves the sequence untouched."""
+    from contacts.actions import get_contact_head
+
+    cid = _contact(app)
+    with app.app_context():
+        db.session.remove()
+        ev1, created1 = do_post_message(get_contact_head(cid), "customer", "在吗？", client_id="fresh-1")
+        db.session.remove()
+        assert not db.session().in_transaction()
+        ev2, created2 = do_post_message(get_contact_head(cid), "customer", "在吗？", client_id="fresh-1")
+        ev3, _ = do_post_message(get_contact_head(cid), "customer", "有人吗？", client_id="fresh-2")
+        assert created1 and not created2 and ev2["id"] == ev1["id"]
+        assert ev3["seq"] == ev1["seq"] + 1
+        texts = db.session.scalars(
+            select(ContactEvent.text).where(ContactEvent.contact_id == cid, ContactEvent.type == "message")
+        ).all()
+        assert texts == ["在吗？", "有人吗？"]
