@@ -164,7 +164,6 @@ def member_for_token(room: Contact, member_id, token) -> Member:
     return member
 
 
-_buckets: dict[tuple[int, str], list[float]] = {}
 _buckets_lock = threading.Lock()
 
 
@@ -173,13 +172,16 @@ def _allow(room_id: int, member_id: str) -> bool:
     rate = float(current_app.config.get("GROUP_MEMBER_RATE", 0.5))
     burst = float(current_app.config.get("GROUP_MEMBER_BURST", 4))
     now = time.monotonic()
+    # The buckets belong to the app, not the module: another app in the same process (a test's fresh database)
+    # reuses room and member ids, and must not inherit their spent tokens.
+    buckets: dict[tuple[int, str], list[float]] = current_app.extensions.setdefault("kefu_group_post_buckets", {})
     with _buckets_lock:
-        tokens, last = _buckets.get((room_id, member_id), [burst, now])
+        tokens, last = buckets.get((room_id, member_id), [burst, now])
         tokens = min(burst, tokens + (now - last) * rate)
         if tokens < 1:
-            _buckets[(room_id, member_id)] = [tokens, now]
+            buckets[(room_id, member_id)] = [tokens, now]
             return False
-        _buckets[(room_id, member_id)] = [tokens - 1, now]
+        buckets[(room_id, member_id)] = [tokens - 1, now]
         return True
 
 
