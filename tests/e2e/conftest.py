@@ -137,6 +137,20 @@ def offered_contact(page, scenario_id: str, timeout: float = 30000) -> int:
     return page.evaluate(f"(sid) => ({find})(sid).contact.id", scenario_id)
 
 
+def answer_video_call(page, contact_id: int) -> None:
+    """Open the offered video call on the desk, answer it and wait until the customer's camera plays (640x480
+    frames, time advancing)."""
+    page.click(f"#contact-list li[data-contact-id='{contact_id}']")
+    page.wait_for_selector("#video-call:not([hidden])")
+    page.click("#video-answer")
+    page.wait_for_function("document.getElementById('video-status').textContent === 'Connected'", timeout=30000)
+    page.wait_for_function(
+        """(() => { const v = document.getElementById('video-customer');
+                    return v.videoWidth === 640 && v.currentTime > 1; })()""",
+        timeout=30000,
+    )
+
+
 def recorded_video_plays(page, base, contact_id: int, legs=("agent", "customer")) -> dict:
     """Open the contact page of a finished video call, play its recording and seek it, and check that every
     camera file named in ``legs`` plays in step with the audio (within 0.6 s while playing, 0.3 s after a seek).

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from .conftest import login, recorded_video_plays
+from .conftest import answer_video_call, login, recorded_video_plays
 from .fake_camera import write_face_y4m
 
 pytestmark = pytest.mark.e2e
@@ -41,16 +41,7 @@ def _take_call(page, base, scenario_id, decision, reason) -> int:
              .find((e) => e.contact.scenario_id === sid).contact.id""",
         scenario_id,
     )
-    page.click(f"#contact-list li[data-contact-id='{contact_id}']")
-    page.wait_for_selector("#video-call:not([hidden])")
-    page.click("#video-answer")
-    page.wait_for_function("document.getElementById('video-status').textContent === 'Connected'", timeout=30000)
-    # The customer's rendered camera plays: 640x480 frames, time advancing.
-    page.wait_for_function(
-        """(() => { const v = document.getElementById('video-customer');
-                    return v.videoWidth === 640 && v.currentTime > 1; })()""",
-        timeout=30000,
-    )
+    answer_video_call(page, contact_id)  # the customer's rendered camera plays
     # The server found the trainee's (fake camera's) face and said so on the self-view.
     page.wait_for_function("document.getElementById('video-hint').dataset.hint === 'ok'", timeout=30000)
     page.click("#video-phrases .phrase[data-move='greeting']")

@@ -14,15 +14,21 @@ pytestmark = pytest.mark.e2e
 CALLER_NAME = "Ms Lin (e2e video)"
 
 
-def test_roleplay_video_call_both_ways_and_its_recording(live_server, browser_context, tmp_path):
-    """The caller sees the trainee's face and the trainee sees the caller's (Chromium's test-pattern) camera,
-    both as moving video; the caller is told when the call ends; the contact page plays both recorded cameras."""
+def _available_desk(live_server, browser_context, tmp_path):
+    """trainee_en's desk with a fake camera showing a face, available for calls."""
     desk = browser_context(camera=write_face_y4m(tmp_path / "face.y4m", seconds=1.0)).new_page()
     login(desk, live_server, "trainee_en")
     desk.goto(f"{live_server}/desk?lang=en")
     desk.wait_for_function("window.kefuDesk && window.kefuDesk.socket.connected")
     desk.click("#go-available")
     desk.wait_for_function("document.getElementById('agent-state').dataset.state === 'available'")
+    return desk
+
+
+def test_roleplay_video_call_both_ways_and_its_recording(live_server, browser_context, tmp_path):
+    """The caller sees the trainee's face and the trainee sees the caller's (Chromium's test-pattern) camera,
+    both as moving video; the caller is told when the call ends; the contact page plays both recorded cameras."""
+    desk = _available_desk(live_server, browser_context, tmp_path)
 
     caller = browser_context(media=True).new_page()
     caller.goto(f"{live_server}/customer/call?lang=en")
@@ -67,12 +73,7 @@ DENY_CAMERA = """(() => {
 def test_roleplay_caller_without_camera_permission_goes_on_with_sound(live_server, browser_context, tmp_path):
     """A caller whose browser refuses the camera is told the call goes on with sound only; the call connects,
     the caller still sees the trainee, and the trainee's panel says the customer has no camera."""
-    desk = browser_context(camera=write_face_y4m(tmp_path / "face.y4m", seconds=1.0)).new_page()
-    login(desk, live_server, "trainee_en")
-    desk.goto(f"{live_server}/desk?lang=en")
-    desk.wait_for_function("window.kefuDesk && window.kefuDesk.socket.connected")
-    desk.click("#go-available")
-    desk.wait_for_function("document.getElementById('agent-state').dataset.state === 'available'")
+    desk = _available_desk(live_server, browser_context, tmp_path)
 
     ctx = browser_context(media=True)
     ctx.add_init_script(DENY_CAMERA)  # the browser's answer when the person refuses the camera

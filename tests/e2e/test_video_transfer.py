@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from .conftest import login, offered_contact
+from .conftest import answer_video_call, login, offered_contact
 from .fake_camera import write_face_y4m
 
 pytestmark = pytest.mark.e2e
@@ -25,18 +25,6 @@ def _desk(browser_context, camera, base, username):
     return page
 
 
-def _answer_and_see(page, contact_id):
-    page.click(f"#contact-list li[data-contact-id='{contact_id}']")
-    page.wait_for_selector("#video-call:not([hidden])")
-    page.click("#video-answer")
-    page.wait_for_function("document.getElementById('video-status').textContent === 'Connected'", timeout=30000)
-    page.wait_for_function(
-        """(() => { const v = document.getElementById('video-customer');
-                    return v.videoWidth === 640 && v.currentTime > 1; })()""",
-        timeout=30000,
-    )
-
-
 def test_video_call_transferred_from_the_video_panel(live_server, browser_context, tmp_path):
     """trainee_en transfers a live video call to trainee3 by name with a note: their panel says so, trainee3's
     desk gets the call, answers it with video and sees the customer's camera; the recording has both answers,
@@ -47,7 +35,7 @@ def test_video_call_transferred_from_the_video_panel(live_server, browser_contex
     sender.select_option("#video-practice-scenario", SCENARIO)
     sender.click("#video-practice-start")
     contact_id = offered_contact(sender, SCENARIO)
-    _answer_and_see(sender, contact_id)
+    answer_video_call(sender, contact_id)
 
     sender.click("#video-transfer-box summary")
     sender.select_option("#video-transfer-kind", "agent")
@@ -61,7 +49,7 @@ def test_video_call_transferred_from_the_video_panel(live_server, browser_contex
                       return !!e && e.contact.status === 'active'; }})()""",
         timeout=30000,
     )
-    _answer_and_see(receiver, contact_id)
+    answer_video_call(receiver, contact_id)
     receiver.wait_for_timeout(1500)
     receiver.click("#video-hangup")
     receiver.wait_for_function("document.getElementById('video-status').textContent === 'Call ended'")
