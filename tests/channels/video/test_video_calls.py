@@ -190,6 +190,9 @@ def test_transfer_keeps_the_video_call_and_the_receiver_gets_its_video(voice_app
     client = _answer(browsers, voice, cid, face_frame())
     wait_for(lambda: len(client.frames) >= 3, timeout=20)
     wait_for(lambda: len(events_of(app, cid, "video.recording")) == 2, timeout=20)
+    # The sender's camera has been judged (its hint settles after two samples, half a second apart) before the
+    # transfer: otherwise the only hint would be the receiver's and the sender's summary would have one sample.
+    wait_for(lambda: events_of(app, cid, "video.camera_hint"), timeout=20)
     receiver = make_user("vagent2", level="L4")
     desk2, voice2, _ = agent_sockets(app, "vagent2")
     res = voice.emit(
