@@ -16,7 +16,7 @@ from accounts.models import User
 from clock import clock
 from extensions import db
 
-from .events import append_event, publish_contact_event, send_event
+from .events import append_event, event_connection, publish_contact_event, send_event, session_in_transaction
 from .models import Contact
 
 
@@ -81,11 +81,14 @@ def get_contact_head(contact_id) -> ContactHead:
         cid = int(contact_id)
     except (TypeError, ValueError) as e:
         raise ActionError(f"contact id must be a number, not {contact_id!r}") from e
-    if db.session().in_transaction():  # the caller's session may hold changes of its own: read through it
+    if session_in_transaction():  # the caller's session may hold changes of its own: read through it
         row = db.session.connection().execute(_HEAD, {"contact_id": cid}).first()
-    else:  # a fresh handler: a short connection is cheaper than beginning the session
-        with db.engine.connect() as conn:
+    else:  # a fresh handler: the event connection is cheaper than beginning the session
+        conn = event_connection()
+        try:
             row = conn.execute(_HEAD, {"contact_id": cid}).first()
+        finally:
+            conn.rollback()  # end the read: the event's write begins a transaction of its own
     if row is None:
         raise ActionError(f"no contact {cid}")
     return ContactHead(*row)
@@ -152,9 +155,16 @@ def do_create_contact(
 
 
 def do_post_message(
-    contact: Contact | ContactHead, actor: str, text: str, *, actor_id: int | None = None, client_id: str | None = None
+    contact: Contact | ContactHead,
+    actor: str,
+    text: str,
+    *,
+    actor_id: int | None = None,
+    client_id: str | None = None,
+    skip_sid: str | None = None,
 ) -> tuple[dict, bool]:
-    """Record a chat message from ``actor`` ("agent", "customer" or "lead") and deliver it.
+    """Record a chat message from ``actor`` ("agent", "customer" or "lead") and deliver it (to every socket of
+    the contact's rooms but ``skip_sid``, the writer's own, which gets the event in its ack).
 
     Over-long or empty messages are refused with a clear error. A repeated ``client_id`` (a resend after a
     dropped socket) returns the recorded event without recording or delivering it twice.
@@ -171,16 +181,25 @@ def do_post_message(
         raise ActionError(f"contact {contact.id} is {contact.status}; it takes no more messages")
     ev, created = append_event(contact, "message", actor, actor_id=actor_id, text=text, client_id=client_id)
     if created:
-        publish_contact_event(ev)
+        publish_contact_event(ev, skip_sid=skip_sid)
     return ev.as_dict(), created
 
 
-def do_set_typing(contact: Contact | ContactHead, actor: str, typing: bool, *, actor_id: int | None = None) -> None:
-    """Record a typing indicator change (start/stop), so the recording shows composing time."""
+def do_set_typing(
+    contact: Contact | ContactHead,
+    actor: str,
+    typing: bool,
+    *,
+    actor_id: int | None = None,
+    skip_sid: str | None = None,
+) -> dict | None:
+    """Record a typing indicator change (start/stop), so the recording shows composing time. Delivered to the
+    contact's rooms but ``skip_sid``; returns the event (None when the contact is not active)."""
     if contact.status != "active":
-        return
+        return None
     ev, _ = append_event(contact, "typing", actor, actor_id=actor_id, data={"typing": bool(typing)})
-    publish_contact_event(ev)
+    publish_contact_event(ev, skip_sid=skip_sid)
+    return ev.as_dict()
 
 
 def do_assign_contact(contact_id: int, agent_id: int) -> Contact:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from flask import current_app, has_app_context
+from flask import current_app, g, has_app_context
 from socketio.manager import Manager as LocalManager
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -65,6 +65,30 @@ _NEXT_SEQ = (
 _INSERT_EVENT = insert(_events).returning(_events.c.id)
 
 
+def session_in_transaction() -> bool:
+    """True when this context's ORM session holds a transaction; asks without creating a session (creating one
+    just to ask was a tenth of a chat line's cost)."""
+    return db.session.registry.has() and db.session().in_transaction()
+
+
+def event_connection():
+    """The pooled connection that a fresh handler's chat line or typing change reads the contact head and writes
+    its event on: one checkout per socket event instead of one per statement group (returned to the pool when
+    the app context ends, see ``close_event_connection``). Use it only while the ORM session holds no
+    transaction of its own; each use ends its own transaction."""
+    conn = g.get("_kefu_event_conn")
+    if conn is None or conn.closed:
+        conn = g._kefu_event_conn = db.engine.connect()
+    return conn
+
+
+def close_event_connection(_exc=None) -> None:
+    """Return the handler's event connection to the pool (teardown of the app context)."""
+    conn = g.pop("_kefu_event_conn", None)
+    if conn is not None:
+        conn.close()
+
+
 def append_event(
     contact: Contact | int,
     type: str,
@@ -87,10 +111,11 @@ def append_event(
     fields = {"type": type, "actor": actor, "actor_id": actor_id, "client_id": client_id, "text": text}
     fields["data"] = data or {}
     try:
-        if commit and not db.session().in_transaction():
+        if commit and not session_in_transaction():
             # Nothing of the caller's is pending (a chat line or a typing change in a fresh handler): a connection
             # of its own, begun and committed here, costs much less than beginning and committing the session.
-            with db.engine.begin() as conn:
+            conn = event_connection()
+            with conn.begin():
                 values, event_id = _insert(conn, contact_id, fields)
             return RecordedEvent(id=event_id, **values), True
         values, event_id = _insert(db.session.connection(), contact_id, fields, returning=commit)
@@ -160,29 +185,31 @@ def contact_room(contact_id: int) -> str:
     return f"contact:{contact_id}"
 
 
-def _nobody_in(namespace: str, room: str) -> bool:
-    """True when this process alone serves Socket.IO (no message queue) and nobody is in ``room``: emitting would
-    encode a packet for no one. (Every chat line goes to its contact's /floor room, empty unless a lead watches.)
-    With a message queue, members may sit in other processes, so every emit goes out."""
+def _nobody_in(namespace: str, room: str, skip_sid: str | None = None) -> bool:
+    """True when this process alone serves Socket.IO (no message queue) and nobody (but ``skip_sid``) is in
+    ``room``: emitting would encode a packet for no one. (Every chat line goes to its contact's /floor room, empty
+    unless a lead watches; the customer's room holds only the customer, who wrote the line.) With a message
+    queue, members may sit in other processes, so every emit goes out."""
     server = socketio.server
     if server is None or type(server.manager) is not LocalManager:
         return False
-    return not server.manager.rooms.get(namespace, {}).get(room)
+    members = server.manager.rooms.get(namespace, {}).get(room)
+    return not members or (skip_sid is not None and len(members) == 1 and skip_sid in members)
 
 
-def send_event(event: dict, rooms: Iterable[tuple[str, str]] = ()) -> None:
-    """Publish a typed event (``event["type"]`` is required) to Socket.IO ``(namespace, room)`` pairs,
-    to Redis channel ``<prefix>events``, and to in-process listeners. Never raises into the caller's action:
-    the event is already committed, so a failed publish is logged, not lost."""
+def send_event(event: dict, rooms: Iterable[tuple[str, str]] = (), skip_sid: str | None = None) -> None:
+    """Publish a typed event (``event["type"]`` is required) to Socket.IO ``(namespace, room)`` pairs (all but
+    the ``skip_sid`` socket), to Redis channel ``<prefix>events``, and to in-process listeners. Never raises into
+    the caller's action: the event is already committed, so a failed publish is logged, not lost."""
     assert "type" in event, "events are typed"
     if off_hub_thread():
-        _on_hub(send_event, event, list(rooms))
+        _on_hub(send_event, event, list(rooms), skip_sid)
         return
     for namespace, room in rooms:
-        if _nobody_in(namespace, room):
+        if _nobody_in(namespace, room, skip_sid):
             continue
         try:
-            socketio.emit("event", event, to=room, namespace=namespace)
+            socketio.emit("event", event, to=room, namespace=namespace, skip_sid=skip_sid)
         except Exception:  # a dead socket must not undo a committed action
             log.exception("emit failed for %s %s", namespace, room)
     try:
@@ -201,31 +228,35 @@ def send_event(event: dict, rooms: Iterable[tuple[str, str]] = ()) -> None:
             log.exception("listener %r failed", listener)
 
 
-def publish_contact_event(ev: ContactEvent | RecordedEvent, extra_rooms: Iterable[tuple[str, str]] = ()) -> dict:
+def publish_contact_event(
+    ev: ContactEvent | RecordedEvent, extra_rooms: Iterable[tuple[str, str]] = (), *, skip_sid: str | None = None
+) -> dict:
     """Publish a recorded ContactEvent: to the desk and floor rooms of its contact, and to the customer's
-    room when the customer may see it."""
+    room when the customer may see it. ``skip_sid``: the socket that caused the event and gets it in its ack
+    instead (a chat line, a typing change), so it is not sent the same event twice."""
     event = ev.as_dict()  # from the values kept at append time: no reload after the commit
     payload = {"type": "contact_event", "event": event}
     room = contact_room(event["contact_id"])
     rooms = [("/floor", room)] if event["type"] in AGENT_HIDDEN else [("/desk", room), ("/floor", room)]
     rooms.extend(extra_rooms)
     if off_hub_thread():
-        _on_hub(_deliver_contact_event, payload, rooms)
+        _on_hub(_deliver_contact_event, payload, rooms, skip_sid)
     else:
-        _deliver_contact_event(payload, rooms)
+        _deliver_contact_event(payload, rooms, skip_sid)
     return payload
 
 
-def _deliver_contact_event(payload: dict, rooms: list[tuple[str, str]]) -> None:
-    send_event(payload, rooms)
+def _deliver_contact_event(payload: dict, rooms: list[tuple[str, str]], skip_sid: str | None = None) -> None:
+    send_event(payload, rooms, skip_sid)
     event = payload["event"]
-    if event["type"] in CUSTOMER_VISIBLE and not _nobody_in("/customer", contact_room(event["contact_id"])):
+    if event["type"] in CUSTOMER_VISIBLE and not _nobody_in("/customer", contact_room(event["contact_id"]), skip_sid):
         try:
             socketio.emit(
                 "event",
                 {"type": "contact_event", "event": customer_view(event)},
                 to=contact_room(event["contact_id"]),
                 namespace="/customer",
+                skip_sid=skip_sid,
             )
         except Exception:
             log.exception("emit to customer failed")

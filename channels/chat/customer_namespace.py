@@ -11,7 +11,7 @@ from flask import request
 from flask_socketio import Namespace, join_room
 
 from contacts.actions import ActionError
-from contacts.events import contact_room
+from contacts.events import contact_room, customer_view
 
 from . import customer_side
 from .acks import ConnectionRateLimit
@@ -61,15 +61,19 @@ class CustomerNamespace(Namespace):
 
     @_handler
     def on_send(self, data):
-        """The customer writes; ``client_id`` makes a resend idempotent."""
+        """The customer writes; ``client_id`` makes a resend idempotent. The ack carries the recorded event
+        (this socket is not sent it again)."""
         contact = _my_head(data)
-        ev, created = customer_side.customer_say(contact, data.get("text"), client_id=data.get("client_id"))
-        return {"ok": True, "seq": ev["seq"], "duplicate": not created}
+        ev, created = customer_side.customer_say(
+            contact, data.get("text"), client_id=data.get("client_id"), skip_sid=request.sid
+        )
+        return {"ok": True, "seq": ev["seq"], "event": customer_view(ev), "duplicate": not created}
 
     @_handler
     def on_typing(self, data):
-        customer_side.customer_typing(_my_head(data), bool(data.get("typing")))
-        return {"ok": True}
+        """Typing started or stopped; the ack carries the recorded event (none when the chat is not active)."""
+        ev = customer_side.customer_typing(_my_head(data), bool(data.get("typing")), skip_sid=request.sid)
+        return {"ok": True, "event": None if ev is None else customer_view(ev)}
 
     @_handler
     def on_leave(self, data):

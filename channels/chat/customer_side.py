@@ -75,13 +75,16 @@ def contact_head_for_token(contact_id, token: str | None) -> ContactHead:
     return head
 
 
-def customer_say(contact: Contact | ContactHead, text: str, client_id: str | None = None) -> tuple[dict, bool]:
-    """The customer writes a message."""
-    return do_post_message(contact, "customer", text, client_id=client_id)
+def customer_say(
+    contact: Contact | ContactHead, text: str, client_id: str | None = None, *, skip_sid: str | None = None
+) -> tuple[dict, bool]:
+    """The customer writes a message (``skip_sid``: the writing socket, which gets the event in its ack)."""
+    return do_post_message(contact, "customer", text, client_id=client_id, skip_sid=skip_sid)
 
 
-def customer_typing(contact: Contact | ContactHead, typing: bool) -> None:
-    do_set_typing(contact, "customer", typing)
+def customer_typing(contact: Contact | ContactHead, typing: bool, *, skip_sid: str | None = None) -> dict | None:
+    """The customer starts or stops typing; returns the recorded event (None if the chat is not active)."""
+    return do_set_typing(contact, "customer", typing, skip_sid=skip_sid)
 
 
 def customer_leave(contact: Contact, reason: str = "customer_left") -> Contact:

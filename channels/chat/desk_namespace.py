@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from flask import request
 from flask_login import current_user
 from flask_socketio import Namespace, join_room
 
@@ -137,16 +138,17 @@ class DeskNamespace(Namespace):
         if contact.status != "active":
             raise ActionError(f"contact {contact.id} is {contact.status}")
         ev, created = do_post_message(
-            contact, "agent", data.get("text"), actor_id=_me(), client_id=data.get("client_id")
+            contact, "agent", data.get("text"), actor_id=_me(), client_id=data.get("client_id"), skip_sid=request.sid
         )
         return {"ok": True, "event": ev, "duplicate": not created}
 
     @socket_role_required(*AGENT_ROLES)
     @ack_errors
     def on_typing(self, data):
+        """Typing started or stopped; the ack carries the recorded event (this socket is not sent it again)."""
         contact = _own_contact_head(data)
-        do_set_typing(contact, "agent", bool(data.get("typing")), actor_id=_me())
-        return {"ok": True}
+        ev = do_set_typing(contact, "agent", bool(data.get("typing")), actor_id=_me(), skip_sid=request.sid)
+        return {"ok": True, "event": ev}
 
     @socket_role_required(*AGENT_ROLES)
     @ack_errors

@@ -81,7 +81,9 @@ async function send(text, cid) {
   }
   const res = await emit('send', { contact_id: chat.contact_id, token: chat.token, text, client_id: cid });
   if (res.ok) {
-    if (res.seq > lastSeq) await resume();
+    // The ack carries our own line (the server does not send it to this socket again).
+    if (res.event && res.event.seq === lastSeq + 1) addEvent(res.event);
+    else if (res.seq > lastSeq) await resume();
     pending.delete(cid);
     $('cust-messages').querySelector(`[data-client-id="${CSS.escape(cid)}"]`)?.remove();
   } else if (res.error !== 'timeout') {
@@ -92,11 +94,19 @@ async function send(text, cid) {
   }
 }
 
+// Typing start/stop is recorded; the ack carries the event (it takes a sequence number like any other).
+async function sendTyping(on) {
+  const res = await emit('typing', { contact_id: chat.contact_id, token: chat.token, typing: on });
+  if (!res.ok || !res.event || res.event.seq <= lastSeq) return;
+  if (res.event.seq === lastSeq + 1) addEvent(res.event);
+  else resume();
+}
+
 $('cust-send').addEventListener('click', () => {
   const text = $('cust-composer').value.trim();
   if (!text || !chat) return;
   $('cust-composer').value = '';
-  emit('typing', { contact_id: chat.contact_id, token: chat.token, typing: false });
+  if (typing) { typing = false; clearTimeout(typingTimer); sendTyping(false); }
   send(text);
 });
 $('cust-composer').addEventListener('keydown', (e) => { if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); $('cust-send').click(); } });
@@ -104,9 +114,9 @@ let typingTimer = null;
 let typing = false;
 $('cust-composer').addEventListener('input', () => {
   if (!chat) return;
-  if (!typing) { typing = true; emit('typing', { contact_id: chat.contact_id, token: chat.token, typing: true }); }
+  if (!typing) { typing = true; sendTyping(true); }
   clearTimeout(typingTimer);
-  typingTimer = setTimeout(() => { typing = false; emit('typing', { contact_id: chat.contact_id, token: chat.token, typing: false }); }, 3000);
+  typingTimer = setTimeout(() => { typing = false; sendTyping(false); }, 3000);
 });
 $('cust-leave').addEventListener('click', async () => { if (chat) await emit('leave', { contact_id: chat.contact_id, token: chat.token }); });
 document.querySelectorAll('button.csat').forEach((b) => b.addEventListener('click', async () => {

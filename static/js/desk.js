@@ -257,7 +257,8 @@ let typingOn = false;
 function setTyping(on) {
   if (!state.current || typingOn === on) return;
   typingOn = on;
-  emit('typing', { contact_id: state.current, typing: on });
+  // The ack carries the recorded event (the server does not send it to this socket again).
+  emit('typing', { contact_id: state.current, typing: on }).then((res) => { if (res && res.ok && res.event) onContactEvent(res.event); });
 }
 
 $('composer').addEventListener('input', (e) => {

@@ -93,6 +93,41 @@ def test_customer_reaches_agent_and_both_talk(app, agent_ready):
     assert seqs == list(range(1, len(seqs) + 1))
 
 
+def test_the_writer_gets_its_own_line_and_typing_in_the_ack_not_twice(app, agent_ready, make_user):
+    """A chat line or a typing change reaches the other side as an event and the writer in its ack only: the
+    writer's socket is not sent the same event again. A second socket of the same desk (another tab) still
+    gets it, and every sequence number is accounted for on each side."""
+    desk = agent_ready
+    cust = _customer(app)
+    start = _start(cust)
+    cid, token = start["contact_id"], start["token"]
+    desk.emit("join_contact", {"contact_id": cid}, namespace="/desk", callback=True)
+    tab2 = _desk(app, "agent1")
+    assert tab2.emit("join_contact", {"contact_id": cid}, namespace="/desk", callback=True)["ok"]
+    for sc, ns in ((desk, "/desk"), (tab2, "/desk"), (cust, "/customer")):
+        sc.get_received(ns)
+
+    mine = {"contact_id": cid, "token": token}
+    typed = cust.emit("typing", {**mine, "typing": True}, namespace="/customer", callback=True)
+    said = cust.emit("send", {**mine, "text": "在吗", "client_id": "k1"}, namespace="/customer", callback=True)
+    assert typed["ok"] and typed["event"]["type"] == "typing" and typed["event"]["data"] == {"typing": True}
+    assert said["ok"] and said["event"]["text"] == "在吗" and said["event"]["client_id"] == "k1"
+    assert said["event"]["seq"] == typed["event"]["seq"] + 1 == said["seq"]
+    assert "actor_id" not in said["event"]  # the customer's view of the event
+    assert _events(cust, "/customer") == []  # not sent again
+    for sc in (desk, tab2):
+        got = [(e["event"]["type"], e["event"]["seq"]) for e in _events(sc, "/desk")]
+        assert got == [("typing", typed["event"]["seq"]), ("message", said["seq"])]
+
+    a_typed = desk.emit("typing", {"contact_id": cid, "typing": True}, namespace="/desk", callback=True)
+    a_said = desk.emit("send", {"contact_id": cid, "text": "您好", "client_id": "a9"}, namespace="/desk", callback=True)
+    assert a_typed["event"]["actor"] == "agent" and a_said["event"]["seq"] == a_typed["event"]["seq"] + 1
+    assert _events(desk, "/desk") == []  # the writing tab has both in its acks
+    assert [e["event"]["seq"] for e in _events(tab2, "/desk")] == [a_typed["event"]["seq"], a_said["event"]["seq"]]
+    seen = [(e["event"]["type"], e["event"]["actor"]) for e in _events(cust, "/customer")]
+    assert seen == [("typing", "agent"), ("message", "agent")]
+
+
 def test_typing_end_wrap_up_and_csat(app, agent_ready):
     """Typing is recorded; ending invites CSAT; wrap-up closes with a code and starts after-call work."""
     desk = agent_ready
