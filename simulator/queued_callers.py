@@ -10,8 +10,9 @@ caller page), which takes it out of the queue and counts the abandonment with it
 figures. The caller's mind at that moment is recorded (``customer.state``, with ``waited``).
 
 The ACD assigning an agent ends the wait: the call then rings on the desk, and the media side's caller takes
-over once it is answered. A call sent back to a queue by a transfer is not tracked here: its caller is on
-hold on the media side, which has its own hold patience.
+over once it is answered, starting where the whole wait (queue and ringing) left the same persona
+(``VoiceCustomer.carry_wait``: patience spent, annoyance). A call sent back to a queue by a transfer is not
+tracked here: its caller is on hold on the media side, which has its own hold patience.
 """
 
 from __future__ import annotations

@@ -78,6 +78,9 @@ class VoiceState:
     goals_done: tuple[str, ...]
 
 
+MIN_PATIENCE_AFTER_WAIT = 0.1  # share of the patience budget a caller kept waiting past it still has
+
+
 def _bare_pack(lang: str) -> PackInfo:
     """A pack with no lexicon: the caller never reads text, so no jieba dictionary is loaded."""
     return PackInfo(lang=lang, name="voice", moves={}, wrap_up_codes=[], queues=[])
@@ -106,6 +109,24 @@ class VoiceCustomer:
         self.on_hold_since: float | None = None
         self.hold_steps = 0
         self.stage_used: dict[int, int] = {}
+
+    def carry_wait(self, waited: float, pack: PackInfo | None = None, seed: int = 0) -> None:
+        """The caller waited ``waited`` seconds (in the queue, then ringing) before the answer. The same persona
+        waited in the queue (simulator/queued_callers.py: this scenario, ``pack`` and ``seed``), spending patience
+        and growing annoyed; the call starts from where that wait left it. A caller kept past their patience (no
+        queue simulator ran to hang them up) stays on the line with a tenth of it left, angry, rather than
+        hanging up as the agent answers. An outbound call's callee waited for nothing: unchanged."""
+        if waited <= 0 or self.script.direction == "outbound":
+            return
+        queued = CustomerState(
+            self.scenario, pack or _bare_pack(self.lang), seed, recogniser=MoveRecogniser(_bare_pack(self.lang))
+        )
+        queued.opening(ts=0.0)  # dialling: the wait starts there
+        queued.on_tick(waited)
+        m = self.mind
+        spent = 1.0 - max(0.0, queued.patience_left) / queued.patience_budget if queued.patience_budget else 0.0
+        m.patience_left = min(m.patience_left, m.patience_budget * max(MIN_PATIENCE_AFTER_WAIT, 1.0 - spent))
+        m.emotion = max(m.emotion, queued.emotion)
 
     # -- the contract -----------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from accounts.models import User
+from clock import clock
 from contacts.actions import ActionError, do_create_contact, do_end_contact, do_transfer_contact
 from contacts.events import append_event, publish_contact_event, send_event
 from contacts.models import Contact, ContactEvent
@@ -102,7 +103,13 @@ def _own_call(contact: Contact, agent: User) -> dict:
 
 def _customer_spec(contact: Contact) -> dict:
     if contact.simulated and contact.scenario_id:
-        return {"kind": "simulated", "scenario_id": contact.scenario_id, "lang": contact.lang, "seed": contact.id}
+        return {
+            "kind": "simulated",
+            "scenario_id": contact.scenario_id,
+            "lang": contact.lang,
+            "seed": contact.id,
+            "waited": round(max(0.0, clock.timestamp() - contact.created_at), 3),  # in the queue, then ringing
+        }
     return {"kind": "person"}
 
 

@@ -23,7 +23,8 @@ TICK_EVERY = 10  # media ticks (200 ms) between the policy's own ticks
 
 
 async def customer_factory(app: Flask, worker, session, spec: dict):
-    """Build the simulated customer of ``spec`` (``scenario_id``, ``lang``, ``seed``) on ``session``."""
+    """Build the simulated customer of ``spec`` (``scenario_id``, ``lang``, ``seed``, ``waited``: seconds from
+    dialling to the answer) on ``session``."""
     from media.worker import MediaRequestError
 
     loop = asyncio.get_running_loop()
@@ -39,12 +40,16 @@ def _build_policy(app: Flask, spec: dict):
     from simulator.voice_customer import VoiceCustomer
 
     with app.app_context():
-        from scenarios.registry import get_scenario
+        from scenarios.registry import get_pack, get_scenario
 
         scenario = get_scenario(spec["scenario_id"])
         if scenario is None:
             raise LookupError(f"no scenario {spec['scenario_id']!r}")
-        return VoiceCustomer(scenario, spec.get("lang") or "zh_CN", seed=int(spec.get("seed") or 0))
+        lang, seed = spec.get("lang") or "zh_CN", int(spec.get("seed") or 0)
+        customer = VoiceCustomer(scenario, lang, seed=seed)
+        # The caller's wait in the queue and while the desk rang spent patience, as the queue's simulator counted it.
+        customer.carry_wait(float(spec.get("waited") or 0), get_pack(lang), seed=seed)
+        return customer
 
 
 def _voice(text: str, lang: str, emotion: int):

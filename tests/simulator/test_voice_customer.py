@@ -229,3 +229,30 @@ def test_caller_left_on_hold_too_long_hangs_up():
     assert [(u.text, u.end) for _, u in said] == [("", "abandoned")]
     assert c.state.abandoned and c.state.on_hold
     assert 60 < said[0][0] < 120
+
+
+def test_the_wait_before_the_answer_spends_the_callers_patience():
+    """A caller answered after a long wait starts the call annoyed and with less patience, as the queue's persona
+    left them; one kept past their patience still has a tenth of it; no wait, or an outbound callee, changes
+    nothing."""
+    scenario = voice_scenario(customer={"type": "rational", "emotion": "calm", "patience": 120})
+    fresh = VoiceCustomer(scenario, "en", seed=3)
+    budget = fresh.mind.patience_budget
+    assert fresh.mind.emotion == 0 and fresh.mind.patience_left == budget
+
+    waited = VoiceCustomer(scenario, "en", seed=3)
+    waited.carry_wait(60.0, seed=3)
+    assert waited.mind.emotion > 0, "a minute on hold music annoys a calm caller"
+    assert 0.1 * budget < waited.mind.patience_left < budget - 60 + 1e-6
+
+    kept = VoiceCustomer(scenario, "en", seed=3)
+    kept.carry_wait(10_000.0, seed=3)
+    assert kept.mind.patience_left == pytest.approx(0.1 * budget) and not kept.mind.finished
+
+    none = VoiceCustomer(scenario, "en", seed=3)
+    none.carry_wait(0.0)
+    assert (none.mind.emotion, none.mind.patience_left) == (0, budget)
+    outbound = VoiceCustomer(voice_scenario(voice={"direction": "outbound", "answer_say": ["Hello?"]}), "en")
+    before = (outbound.mind.emotion, outbound.mind.patience_left)
+    outbound.carry_wait(600.0)
+    assert (outbound.mind.emotion, outbound.mind.patience_left) == before

@@ -12,6 +12,8 @@ from pathlib import Path
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
+from contacts.models import Contact
+from extensions import db
 from media.face_analysis import analyse_frame
 from media.rtc_client import ToneTrack
 from media.video_recorder import webm_info
@@ -244,3 +246,20 @@ def _agent_of(app, cid):
         agent = db.session.get(Contact, cid).agent_id
         db.session.remove()
     return agent
+
+
+def test_the_callers_wait_before_the_answer_carries_into_the_call(voice_app, make_user, browsers):
+    """A simulated caller answered two and a half minutes after dialling starts the call with that wait's
+    patience spent (and annoyed), not fresh: the first recorded customer state says so."""
+    app = voice_app
+    cid, desk, voice, http = _practice_call(app, make_user, "en-video-purifier-guidance")
+    with app.app_context():
+        contact = db.session.get(Contact, cid)
+        contact.created_at -= 150  # dialled 150 s ago: in the queue, then ringing on the desk
+        db.session.commit()
+    client = _answer(browsers, voice, cid, face_frame())
+    state = wait_for(lambda: events_of(app, cid, "customer.state"), timeout=20)[0]["data"]
+    assert state["patience_left"] <= state["patience_budget"] - 150, state
+    assert state["emotion"] >= 1, state
+    voice.emit("hang_up", {"contact_id": cid}, namespace="/voice", callback=True)
+    browsers.run(client.close())
