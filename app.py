@@ -18,7 +18,18 @@ from accounts.sessions import SocketSessionInterface
 from clock import clock
 from concurrency import effective_mode, serialise_sqlite_writers, server_options
 from config import Config, config_by_name
-from extensions import SocketPacket, babel, csrf, db, login_manager, media_loop, migrate, redis_store, socketio
+from extensions import (
+    SocketJSON,
+    SocketPacket,
+    babel,
+    csrf,
+    db,
+    login_manager,
+    media_loop,
+    migrate,
+    redis_store,
+    socketio,
+)
 from i18n import current_lang, select_locale
 
 # The one explicit, ordered registration list. Each package exposes init_app(app).
@@ -66,6 +77,7 @@ def create_app(config: type[Config] | str | None = None, **overrides) -> Flask:
         cors_allowed_origins=app.config.get("SOCKETIO_ALLOWED_ORIGINS"),
         max_http_buffer_size=64 * 1024,
         serializer=SocketPacket,
+        json=SocketJSON,
     )
 
     import importlib

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 
+import orjson
 import redis
 from flask_babel import Babel
 from flask_login import LoginManager
@@ -164,3 +166,21 @@ class SocketPacket(SocketIOPacket):
             elif isinstance(item, dict):
                 stack.extend(item.values())
         return False
+
+
+class SocketJSON:
+    """The JSON codec of Socket.IO and Engine.IO packets: orjson, several times faster both ways than the
+    standard library (which took a tenth of a chat line's server time). What orjson refuses to encode (a
+    non-string dict key, an integer beyond 64 bits) goes through the standard library as before. Decoding an
+    over-long integer gives a float, so a hostile packet cannot make int() parse a huge number."""
+
+    @staticmethod
+    def dumps(obj, **kwargs) -> str:
+        try:
+            return orjson.dumps(obj).decode()
+        except TypeError:  # orjson.JSONEncodeError
+            return json.dumps(obj, **kwargs)
+
+    @staticmethod
+    def loads(data, **_kwargs):
+        return orjson.loads(data)
