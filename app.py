@@ -184,6 +184,9 @@ def start_background_services(app: Flask) -> None:
         sim.ensure_started()
 
 
+FULL_GC_AFTER = 1000  # middle-generation collections between two full ones (CPython's default: 10)
+
+
 def main() -> None:
     app = create_app()
     start_background_services(app)
@@ -191,6 +194,13 @@ def main() -> None:
     # the process: take it out of the cyclic collector's walks. A full collection cost ~0.1 s of CPU with it in,
     # a pause every socket of a gevent server waits out; now it walks only what serving creates.
     gc.freeze()
+    # A full collection walks every live object the sockets hold (~180k at 1,000 chats, ~160 ms with the one gevent
+    # thread stopped); by the default rule (every 10th middle collection, once a quarter more objects have been
+    # promoted) it ran every ~7 s under chat load and made the whole p99 (bench/README.md, "GC pauses"). Young and
+    # middle collections stay as they are (2-8 ms); a full one waits for 1,000 middle ones (~15 min under load).
+    # What only a full collection frees (reference cycles, ~10,000 objects a minute at that load) waits that long.
+    gen0, gen1, _ = gc.get_threshold()
+    gc.set_threshold(gen0, gen1, FULL_GC_AFTER)
     host = os.environ.get("KEFU_HOST", "127.0.0.1")
     port = int(os.environ.get("KEFU_PORT", 5000))
     print(f"serving on http://{host}:{port} in {socketio.async_mode} mode", flush=True)
