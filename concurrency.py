@@ -1,7 +1,8 @@
 """How the web process runs its concurrent work: ``threading`` (the default) or ``gevent`` (opt-in).
 
 ``KEFU_ASYNC_MODE=threading`` (default): Flask-SocketIO in threading mode (werkzeug + simple-websocket), a
-few OS threads per socket. Simple and what the tests use; about 100 chat conversations per process.
+few OS threads per socket. Simple and what the tests use; about 500 chat conversations per process at a stress
+pace (bench/README.md).
 
 ``KEFU_ASYNC_MODE=gevent``: ``python app.py`` monkey-patches the standard library first thing
 (``patch_if_requested``), then serves with gevent's pywsgi + simple-websocket: every socket and every handler
