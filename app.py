@@ -16,7 +16,7 @@ from flask_login import current_user
 
 from accounts.sessions import SocketSessionInterface
 from clock import clock
-from concurrency import effective_mode, serialise_sqlite_writers, server_options
+from concurrency import effective_mode, handle_quick_events_inline, serialise_sqlite_writers, server_options
 from config import Config, config_by_name
 from extensions import (
     SocketJSON,
@@ -79,6 +79,7 @@ def create_app(config: type[Config] | str | None = None, **overrides) -> Flask:
         serializer=SocketPacket,
         json=SocketJSON,
     )
+    handle_quick_events_inline(socketio.server)  # the chat's per-line events skip a task each (concurrency.py)
 
     import importlib
 

@@ -341,3 +341,32 @@ def serialise_sqlite_writers(engine) -> None:
     @event.listens_for(engine, "close")
     def _closed(dbapi_conn, record):
         release(record.info)
+
+
+def handle_quick_events_inline(server) -> None:
+    """Run the events a namespace lists in its ``inline_events`` (its per-line chat events: quick, never waiting on
+    another process) on the connection's own reader, in order; start every other event on a task of its own, as
+    python-socketio does for all of them with ``async_handlers``.
+
+    A task per event cost a quarter of the server's CPU per chat line under gevent (a greenlet spawned, scheduled
+    and switched to for every line, typing change and figures poll): bench/README.md, chat_load. Events that may
+    wait long (media ops wait on a media worker up to 30 s) keep their own task, so they never hold up the other
+    namespaces sharing the page's connection, nor its pings. With ``async_handlers`` off (Flask-SocketIO's test
+    client turns it off) every event runs inline, as before.
+
+    This replaces ``Server._handle_event`` of the pinned python-socketio (5.18.1); tests/test_concurrency.py checks
+    that the replacement is in place and which events run where."""
+
+    def _handle_event(eio_sid, namespace, id, data):
+        namespace = namespace or "/"
+        sid = server.manager.sid_from_eio_sid(eio_sid, namespace)
+        if not server.manager.is_connected(sid, namespace):
+            server.logger.warning("%s is not connected to namespace %s", sid, namespace)
+            return
+        handler = server.namespace_handlers.get(namespace)
+        if not server.async_handlers or (data and data[0] in getattr(handler, "inline_events", ())):
+            server._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+        else:
+            server.start_background_task(server._handle_event_internal, server, sid, eio_sid, data, namespace, id)
+
+    server._handle_event = _handle_event

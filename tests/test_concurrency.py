@@ -288,3 +288,44 @@ def test_threading_server_turns_nagle_off_on_accepted_connections():
             assert r.read() != b"0"
     finally:
         server.shutdown()
+
+
+def test_quick_events_run_on_the_connections_reader_and_the_rest_on_a_task(app):
+    """A namespace's ``inline_events`` run where the connection's packet is read (no task each); its other events
+    start a task of their own, so a slow one (a media op) never holds the connection up. The chat's per-line
+    events are the inline ones."""
+    from flask_socketio import Namespace
+
+    from channels.chat.customer_namespace import CustomerNamespace
+    from channels.chat.desk_namespace import DeskNamespace
+    from extensions import socketio as kefu_socketio
+
+    seen: dict[str, int] = {}
+    slow_done = threading.Event()
+
+    class Probe(Namespace):
+        inline_events = frozenset({"quick"})
+
+        def on_quick(self, data=None):
+            seen["quick"] = threading.get_ident()
+            return {"ok": True}
+
+        def on_slow(self, data=None):
+            seen["slow"] = threading.get_ident()
+            slow_done.set()
+
+    kefu_socketio.on_namespace(Probe("/probe"))
+    client = kefu_socketio.test_client(app, namespace="/probe")
+    server = kefu_socketio.server
+    assert server._handle_event.__qualname__.startswith("handle_quick_events_inline")
+    server.async_handlers = True  # as served (Flask-SocketIO's test client turns it off to run events in line)
+    try:
+        assert client.emit("quick", {}, namespace="/probe", callback=True) == {"ok": True}
+        client.emit("slow", {}, namespace="/probe")
+        assert slow_done.wait(5)
+    finally:
+        server.async_handlers = False
+        client.disconnect(namespace="/probe")
+    assert seen["quick"] == threading.get_ident()  # in line, on the reader (here: the test's thread)
+    assert seen["slow"] != threading.get_ident()  # a task of its own
+    assert {"send", "typing"} <= DeskNamespace.inline_events and {"send", "typing"} <= CustomerNamespace.inline_events

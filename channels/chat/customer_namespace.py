@@ -31,6 +31,9 @@ def _my_head(data):
 
 
 class CustomerNamespace(Namespace):
+    # Quick per-line events, run on the connection's reader without a task each (concurrency.py).
+    inline_events = frozenset({"send", "typing"})
+
     def on_disconnect(self, reason=None):
         _limit.forget(request.sid)
 

@@ -65,6 +65,9 @@ class DeskNamespace(Namespace):
     offering contacts to a desk nobody sees; the contacts already held stay theirs, and reconnecting
     puts the agent back to available."""
 
+    # Quick per-line events, run on the connection's reader without a task each (concurrency.py).
+    inline_events = frozenset({"send", "typing", "figures"})
+
     def on_connect(self, auth=None):
         if not current_user.is_authenticated or current_user.role not in AGENT_ROLES:
             return False  # refuse the connection
