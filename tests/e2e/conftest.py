@@ -129,6 +129,17 @@ def login(page, base, username, password=DEMO_PASSWORD):
     page.wait_for_load_state()
 
 
+def available_desk(browser_context, camera, base, username):
+    """``username``'s desk (English) in a browser whose fake camera plays ``camera`` (a .y4m), set available."""
+    page = browser_context(camera=camera).new_page()
+    login(page, base, username)
+    page.goto(f"{base}/desk?lang=en")
+    page.wait_for_function("window.kefuDesk && window.kefuDesk.socket.connected")
+    page.click("#go-available")
+    page.wait_for_function("document.getElementById('agent-state').dataset.state === 'available'")
+    return page
+
+
 def offered_contact(page, scenario_id: str, timeout: float = 30000) -> int:
     """The id of the active contact of ``scenario_id`` on this desk, once it has been offered."""
     find = """(sid) => [...window.kefuDesk.state.contacts.values()]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import login, recorded_video_plays
+from .conftest import available_desk, recorded_video_plays
 from .fake_camera import write_face_y4m
 
 pytestmark = pytest.mark.e2e
@@ -16,13 +16,9 @@ CALLER_NAME = "Ms Lin (e2e video)"
 
 def _available_desk(live_server, browser_context, tmp_path):
     """trainee_en's desk with a fake camera showing a face, available for calls."""
-    desk = browser_context(camera=write_face_y4m(tmp_path / "face.y4m", seconds=1.0)).new_page()
-    login(desk, live_server, "trainee_en")
-    desk.goto(f"{live_server}/desk?lang=en")
-    desk.wait_for_function("window.kefuDesk && window.kefuDesk.socket.connected")
-    desk.click("#go-available")
-    desk.wait_for_function("document.getElementById('agent-state').dataset.state === 'available'")
-    return desk
+    return available_desk(
+        browser_context, write_face_y4m(tmp_path / "face.y4m", seconds=1.0), live_server, "trainee_en"
+    )
 
 
 def test_roleplay_video_call_both_ways_and_its_recording(live_server, browser_context, tmp_path):

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from .conftest import answer_video_call, login, offered_contact
+from .conftest import answer_video_call, available_desk, offered_contact
 from .fake_camera import write_face_y4m
 
 pytestmark = pytest.mark.e2e
@@ -15,23 +15,13 @@ pytestmark = pytest.mark.e2e
 SCENARIO = "en-video-purifier-guidance"  # shopping guidance: no identity check to settle first
 
 
-def _desk(browser_context, camera, base, username):
-    page = browser_context(camera=camera).new_page()
-    login(page, base, username)
-    page.goto(f"{base}/desk?lang=en")
-    page.wait_for_function("window.kefuDesk && window.kefuDesk.socket.connected")
-    page.click("#go-available")
-    page.wait_for_function("document.getElementById('agent-state').dataset.state === 'available'")
-    return page
-
-
 def test_video_call_transferred_from_the_video_panel(live_server, browser_context, tmp_path):
     """trainee_en transfers a live video call to trainee3 by name with a note: their panel says so, trainee3's
     desk gets the call, answers it with video and sees the customer's camera; the recording has both answers,
     the transfer with its note, and one audio recording."""
     camera = write_face_y4m(tmp_path / "face.y4m", seconds=1.0)
-    sender = _desk(browser_context, camera, live_server, "trainee_en")
-    receiver = _desk(browser_context, camera, live_server, "trainee3")
+    sender = available_desk(browser_context, camera, live_server, "trainee_en")
+    receiver = available_desk(browser_context, camera, live_server, "trainee3")
     sender.select_option("#video-practice-scenario", SCENARIO)
     sender.click("#video-practice-start")
     contact_id = offered_contact(sender, SCENARIO)
