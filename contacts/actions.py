@@ -180,9 +180,9 @@ def do_post_message(
     if contact.status not in ("queued", "active"):
         raise ActionError(f"contact {contact.id} is {contact.status}; it takes no more messages")
     ev, created = append_event(contact, "message", actor, actor_id=actor_id, text=text, client_id=client_id)
-    if created:
-        publish_contact_event(ev, skip_sid=skip_sid)
-    return ev.as_dict(), created
+    if created:  # the published payload carries the event dict: build it once
+        return publish_contact_event(ev, skip_sid=skip_sid)["event"], True
+    return ev.as_dict(), False
 
 
 def do_set_typing(
@@ -198,8 +198,7 @@ def do_set_typing(
     if contact.status != "active":
         return None
     ev, _ = append_event(contact, "typing", actor, actor_id=actor_id, data={"typing": bool(typing)})
-    publish_contact_event(ev, skip_sid=skip_sid)
-    return ev.as_dict()
+    return publish_contact_event(ev, skip_sid=skip_sid)["event"]
 
 
 def do_assign_contact(contact_id: int, agent_id: int) -> Contact:
