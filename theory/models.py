@@ -12,7 +12,9 @@ from extensions import db
 
 
 class TheoryQuestion(db.Model):
-    """One question in one language. ``qid`` is shared by the zh_CN and en versions of a question."""
+    """One question in one language; ``qid`` is unique per language. ``pool`` keeps practice items off exams;
+    ``knowledge`` is the knowledge-point code, ``clause`` the standard's clause the bank names as its source, and
+    ``source`` where the question was read ("<file> line <n>")."""
 
     __tablename__ = "theory_questions"
     __table_args__ = (UniqueConstraint("qid", "lang", name="uq_theory_question_lang"),)
@@ -23,6 +25,9 @@ class TheoryQuestion(db.Model):
     area: Mapped[str] = mapped_column(String(32), index=True)
     levels: Mapped[list] = mapped_column(JSON)  # e.g. ["L5", "L4", "L3"]
     kind: Mapped[str] = mapped_column(String(16))  # single | multiple | true_false
+    pool: Mapped[str] = mapped_column(String(16), default="exam", server_default="exam", index=True)
+    knowledge: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    clause: Mapped[str] = mapped_column(String(300), default="", server_default="")
     stem: Mapped[str] = mapped_column(Text)
     options: Mapped[dict] = mapped_column(JSON, default=dict)  # {"A": "...", ...}; {} for true_false
     answer: Mapped[object] = mapped_column(JSON)  # "B" | ["A", "C"] | true | false
@@ -56,6 +61,9 @@ class TheoryExam(db.Model):
     seed: Mapped[str | None] = mapped_column(String(32), nullable=True)
     question_ids: Mapped[list] = mapped_column(JSON, default=list)
     key: Mapped[dict] = mapped_column(JSON, default=dict)  # {qid: {"area", "kind", "answer"}}
+    # The form as this candidate saw it: {qid: bank letters in shown order}; shown letter i is bank letter
+    # option_orders[qid][i]. Answers are stored in bank letters, so scoring and item analysis need no mapping.
+    option_orders: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
     due_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
     submitted_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -64,10 +72,18 @@ class TheoryExam(db.Model):
     score: Mapped[float | None] = mapped_column(nullable=True)
     passed: Mapped[bool | None] = mapped_column(nullable=True)
     per_area: Mapped[dict] = mapped_column(JSON, default=dict)  # {area: {"correct", "total", "points", ...}}
+    # A real exam's result stays hidden from the candidate until a lead releases it, showing only what the
+    # centre chose: "score" (score and areas), "marks" (plus right/wrong per question) or "keys" (plus keys).
+    released_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    released_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", name="fk_theory_exams_released_by_id"), nullable=True
+    )
+    release_mode: Mapped[str | None] = mapped_column(String(8), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=lambda: clock.now())
 
     candidate = relationship("User", foreign_keys=[candidate_id])
     assigned_by = relationship("User", foreign_keys=[assigned_by_id])
+    released_by = relationship("User", foreign_keys=[released_by_id])
 
     @property
     def status(self) -> str:

@@ -4,16 +4,20 @@
 lang: en                       # 'zh_CN' or 'en'; must match the folder name
 area: business_handling        # default area of the questions below (one of the §4.1 keys)
 questions:
-  - id: bh-001                 # stable; the same question has the same id in both languages
+  - id: bh-001                 # stable; unique per language (each language's bank is written for it)
     levels: [L5, L4, L3]       # the levels it suits
     kind: single               # single | multiple | true_false
+    pool: exam                 # exam (default) | practice: practice items never appear on an exam
+    knowledge: "L4/2.3#1"      # the knowledge point tested (theory/knowledge_points.yaml)
+    source: "§3 L4/2.3 客户投诉处理方法"   # the standard's clause, human-readable
     stem: ...
     options: {A: ..., B: ..., C: ..., D: ...}   # none for true_false
     answer: B                  # a letter; "ACD" or [A, C, D] for multiple; true/false for true_false
     explanation: ...
 ```
 
-The loader (theory/loader.py) reports every error with file, line and field.
+The loader (theory/loader.py) reports every error with file, line and field. ``pool``, ``knowledge`` and
+``source`` are optional to the loader so that older banks still load; `flask theory check` flags missing ones.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from .weights import AREAS
 Level = Literal["L5", "L4", "L3"]
 Kind = Literal["single", "multiple", "true_false"]
 KINDS = ("single", "multiple", "true_false")
+Pool = Literal["exam", "practice"]
+POOLS = ("exam", "practice")
 _LETTER = re.compile(r"^[A-H]$")
 _QID = re.compile(r"^[a-z]{2}-\d{3}$")
 
@@ -47,6 +53,9 @@ class Question(BaseModel):
     area: str | None = None
     levels: list[Level] = Field(min_length=1)
     kind: Kind
+    pool: Pool = "exam"
+    knowledge: str | None = None
+    source: str | None = Field(default=None, max_length=300)
     stem: str = Field(min_length=1)
     options: dict[str, str] = Field(default_factory=dict)
     answer: str | list[str] | bool
@@ -63,6 +72,21 @@ class Question(BaseModel):
     @classmethod
     def _area(cls, v: str | None) -> str | None:
         return _check_area(v)
+
+    @field_validator("knowledge")
+    @classmethod
+    def _knowledge(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from .knowledge import catalogue
+
+        v = v.strip()
+        if v not in catalogue():
+            raise ValueError(
+                f"unknown knowledge point {v!r}; codes look like '§2.2.5.3' or 'L4/2.3#1' "
+                "(see theory/knowledge_points.yaml)"
+            )
+        return v
 
     @field_validator("levels")
     @classmethod
