@@ -13,7 +13,7 @@ from accounts.models import LEVELS, Group, User
 from clock import clock
 from extensions import db
 
-from .drawing import DrawError, draw_exam
+from .drawing import DrawError, draw_exam, option_order, to_bank_letters
 from .models import TheoryExam, TheoryQuestion, aware
 from .scoring import normalise_answer, score_answers
 from .weights import EXAM_MINUTES_MIN
@@ -147,6 +147,11 @@ def do_start_theory_exam(
     exam.seed = seed
     exam.question_ids = qids
     exam.key = _answer_key(exam.lang, qids)
+    # Options in a per-candidate order (from the form's seed), so a neighbour's letters or a leaked key by
+    # position are worth nothing; answers are mapped back to the bank's letters when saved.
+    exam.option_orders = {
+        qid: option_order(seed, qid, k["options"]) for qid, k in exam.key.items() if k["kind"] != "true_false"
+    }
     exam.answers = {}
     now = clock.now()
     exam.started_at = now
@@ -165,8 +170,9 @@ def _answer_key(lang: str, qids: list[str]) -> dict[str, dict]:
 
 
 def do_save_answer(exam: TheoryExam, question_id: str, answer) -> TheoryExam:
-    """Autosave one answer (None or "" clears it). Refused once submitted, and after the due time on the
-    sandbox clock (the exam is then submitted with the answers saved so far)."""
+    """Autosave one answer, given in the letters the candidate was shown (None or "" clears it); it is stored in
+    the bank's letters. Refused once submitted, and after the due time on the sandbox clock (the exam is then
+    submitted with the answers saved so far)."""
     if exam.status == "assigned":
         raise TheoryError("this exam has not been started", 409)
     if exam.status == "submitted":
@@ -179,6 +185,8 @@ def do_save_answer(exam: TheoryExam, question_id: str, answer) -> TheoryExam:
         raise TheoryError(f"question {question_id!r} is not part of this exam")
     k = exam.key[question_id]
     try:
+        if k["kind"] != "true_false":
+            answer = to_bank_letters((exam.option_orders or {}).get(question_id), answer)
         value = normalise_answer(k["kind"], answer, k.get("options"))
     except ValueError as e:
         raise TheoryError(f"question {question_id}: {e}") from e

@@ -3,11 +3,13 @@ default theory/banks)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 from flask.cli import AppGroup
 
+from .checking import CheckOptions, render, run_check
 from .loader import BankError, load_all_banks, load_banks
 
 theory_cli = AppGroup("theory", help="Check and load the theory-exam question banks.")
@@ -16,14 +18,30 @@ _PATH = click.Path(exists=True, file_okay=False, path_type=Path)
 
 @theory_cli.command("check")
 @click.argument("path", required=False, type=_PATH)
-def check_cmd(path: Path | None):
-    """Validate the banks without touching the database."""
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--forms", default=50, show_default=True, help="Forms drawn per level and language for the simulation.")
+@click.option("--threshold", default=35.0, show_default=True, help="Highest mean no-knowledge score.")
+@click.option("--max-overlap", default=0.30, show_default=True, help="Highest share two L4 or L3 forms may share.")
+@click.option("--no-simulation", is_flag=True, help="Skip the no-knowledge simulation and the form overlap.")
+@click.option("--verbose", is_flag=True, help="List every warning.")
+def check_cmd(path, as_json, forms, threshold, max_overlap, no_simulation, verbose):
+    """Validate the banks and check their quality without touching the database; exit 1 when a hard rule fails."""
     try:
         banks = load_banks(path)
     except BankError as e:
+        if as_json:
+            click.echo(json.dumps({"ok": False, "load_errors": e.errors}, ensure_ascii=False, indent=1))
+            raise SystemExit(1) from e
         raise click.ClickException(f"{len(e.errors)} problem(s):\n{e}") from e
-    for lang, questions in sorted(banks.items()):
-        click.echo(f"{lang}: ok - {len(questions)} questions")
+    opts = CheckOptions(forms=forms, threshold=threshold, max_overlap=max_overlap, simulate=not no_simulation)
+    report, runs = run_check(banks, opts)
+    if as_json:
+        body = {"ok": not report.errors, **report.as_dict(), "simulation": [r.as_dict() for r in runs]}
+        click.echo(json.dumps(body, ensure_ascii=False, indent=1))
+    else:
+        click.echo(render(report, runs, verbose=verbose))
+    if report.errors:
+        raise SystemExit(1)
 
 
 @theory_cli.command("load")

@@ -11,7 +11,7 @@ from theory.drawing import DrawError, allocate, draw_exam
 from theory.models import TheoryQuestion
 from theory.scoring import is_correct, normalise_answer, score_answers
 
-from .helpers import load_banks
+from .helpers import load_banks, load_synthetic
 
 HAND_COUNTS = {
     "L5": {"professional_ethics": 5, "basic_knowledge": 15, "service_response": 30, "business_handling": 30,
@@ -51,27 +51,27 @@ def test_draw_100_by_weights(app, level, lang):
             assert len(kinds) >= 2, (area, kinds)  # kinds are mixed within every area
 
 
-def test_draw_is_deterministic_per_seed(app):
+def test_draw_is_deterministic_per_seed(app, tmp_path):
     """The same seed draws the same list; another seed draws a different one."""
     with app.app_context():
-        load_banks()
+        load_synthetic(tmp_path)
         a = draw_exam("L4", "en", seed=42, n_questions=30, duration_minutes=20, practice=True)
         assert a == draw_exam("L4", "en", seed=42, n_questions=30, duration_minutes=20, practice=True)
         assert a != draw_exam("L4", "en", seed=43, n_questions=30, duration_minutes=20, practice=True)
 
 
-def test_draw_refuses_short_exam_and_short_bank(app):
+def test_draw_refuses_short_exam_and_short_bank(app, tmp_path):
     """A real exam under 60 minutes is refused; an area the bank cannot fill raises a clear error."""
     with app.app_context():
-        load_banks()
+        load_synthetic(tmp_path)
         with pytest.raises(DrawError, match="at least 60 minutes"):
             draw_exam("L5", "en", seed=1, duration_minutes=30)
         assert len(draw_exam("L5", "en", seed=1, n_questions=10, duration_minutes=10, practice=True)) == 10
-        with pytest.raises(DrawError, match=r"has 8 professional_ethics question\(s\) for L3; this exam needs 10"):
+        with pytest.raises(DrawError, match=r"has 8 professional_ethics exam question\(s\) for L3; this form needs 10"):
             draw_exam("L3", "en", seed=1, n_questions=200)
         db.session.execute(db.update(TheoryQuestion).where(TheoryQuestion.area == "operations").values(active=False))
         db.session.commit()
-        with pytest.raises(DrawError, match="has 0 operations question"):
+        with pytest.raises(DrawError, match="has 0 operations exam question"):
             draw_exam("L4", "en", seed=1)
 
 

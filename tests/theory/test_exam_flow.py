@@ -17,14 +17,14 @@ from theory.actions import (
 )
 from theory.models import TheoryExam
 
-from .helpers import correct_answer, load_banks, user, wrong_answer
+from .helpers import correct_answer, load_synthetic, user, wrong_answer
 
 
 @pytest.fixture
-def floor(app):
-    """A group with its lead, two trainees in it, one trainee elsewhere, an admin; banks loaded."""
+def floor(app, tmp_path):
+    """A group with its lead, two trainees in it, one trainee elsewhere, an admin; a synthetic bank loaded."""
     with app.app_context():
-        load_banks()
+        load_synthetic(tmp_path)
         lead = factories.user("lead1", role="lead")
         g = factories.group("A", lead=lead)
         factories.user("t1", level="L4", group=g)
