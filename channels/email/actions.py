@@ -21,6 +21,7 @@ from contacts.events import append_event, publish_contact_event
 from contacts.models import Contact, ContactEvent
 from extensions import db
 
+from .decode import MSGID_RE, clean_header_text
 from .format_check import check_email_format
 from .mailbox import deliver
 from .parse import base_subject, sanitise_html
@@ -33,13 +34,22 @@ REPLY_POLICY = policy.SMTP.clone(cte_type="7bit")
 
 
 def last_inbound(contact: Contact) -> ContactEvent | None:
-    """The latest ``email.received`` on the contact: the message a reply answers."""
-    return db.session.scalar(
+    """The latest ``email.received`` on the contact from its customer (the sender of its first mail): the message
+    a reply answers. Automatic mail (``email.auto_received``) is never answered."""
+    events = db.session.scalars(
         select(ContactEvent)
         .where(ContactEvent.contact_id == contact.id, ContactEvent.type == "email.received")
-        .order_by(ContactEvent.seq.desc())
-        .limit(1)
-    )
+        .order_by(ContactEvent.seq)
+    ).all()
+    if not events:
+        return None
+    customer = _address(events[0])
+    return next((ev for ev in reversed(events) if _address(ev) == customer), events[0])
+
+
+def _address(ev: ContactEvent) -> str:
+    data = ev.data or {}
+    return ((data.get("from") or {}).get("address") or data.get("envelope_from") or "").lower()
 
 
 def reply_subject(subject: str, ticket_number: str | None) -> str:
@@ -63,14 +73,19 @@ def build_reply(
     """A UTF-8 MIME message (text, plus sanitised HTML as an alternative when given) with Date, Message-ID,
     In-Reply-To and References."""
     msg = EmailMessage(policy=REPLY_POLICY)
-    msg["From"] = formataddr((from_name, from_address))
+    # Every header value on one line (a recording made before parse-time cleaning may still hold a CR/LF, which
+    # the email package refuses), and only well-formed ids in the threading headers.
+    to_name = clean_header_text(to_name or "", "name", None)
+    msg["From"] = formataddr((clean_header_text(from_name, "name", None), from_address))
     msg["To"] = formataddr((to_name, to_address)) if to_name else to_address
-    msg["Subject"] = subject
+    msg["Subject"] = clean_header_text(subject, "Subject", None)
     msg["Date"] = format_datetime(clock.now())
     msg["Message-ID"] = make_msgid(domain=from_address.rsplit("@", 1)[-1] or "kefu.local")
+    in_reply_to = in_reply_to if in_reply_to and MSGID_RE.fullmatch(in_reply_to) else None
     if in_reply_to:
+        refs = [r for r in references if isinstance(r, str) and MSGID_RE.fullmatch(r)]
         msg["In-Reply-To"] = in_reply_to
-        msg["References"] = " ".join([*references, in_reply_to][-MAX_REFERENCES:])
+        msg["References"] = " ".join([*refs, in_reply_to][-MAX_REFERENCES:])
     msg.set_content(body_text, charset="utf-8")
     if html:
         msg.add_alternative(sanitise_html(html), subtype="html", charset="utf-8")
@@ -128,8 +143,8 @@ def do_send_email_reply(agent: User, contact: Contact, body_text: str, html: str
 
     data_in = inbound.data or {}
     customer = data_in.get("from") or {}
-    to_address = customer.get("address") or data_in.get("envelope_from") or ""
-    if "@" not in to_address:
+    to_address = _address(inbound)
+    if "@" not in to_address or any(c in to_address for c in "\r\n\x00 <>,"):
         raise ActionError("the customer's email has no usable reply address")
     ticket_number = _ticket_number(contact)
     centre = data_in.get("centre_address") or next(iter(current_app.config["EMAIL_ADDRESS_QUEUES"]))

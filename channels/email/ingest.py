@@ -2,12 +2,20 @@
 queue, or an ``email.received`` event on the contact it answers (threaded by Message-ID / In-Reply-To /
 References or by a ticket token in the subject), with the ticket linked.
 
+A follow-up joins an earlier thread only when it comes from that thread's customer: a stranger quoting a
+customer's Message-ID or guessing a ticket token opens a contact of their own, flagged ``thread_refused`` (the
+trainee's reply can then only go to the stranger, and never lands in the customer's conversation).
+
+Automatic mail (bounces, auto-replies, our own mail coming back) never opens a contact: it is recorded as
+``email.auto_received`` on the open contact whose reply it answers, or only kept on disk (channels/email/auto.py).
+
 Runs in a worker thread with an app context (the SMTP handler hands it over), never on the asyncio loop.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -17,12 +25,15 @@ from contacts.events import append_event, publish_contact_event
 from contacts.models import Contact, ContactEvent
 from extensions import db
 
+from .decode import clean_str
 from .parse import ParsedEmail, parse_message
 from .storage import save_attachments, save_message
 
 EMAIL_EVENT_TYPES = ("email.received", "email.sent")
 OPEN_STATUSES = ("queued", "active")
 _CJK = re.compile(r"[\u3400-\u9fff]")
+NAME_CHARS = 80  # Contact.customer_name
+SUBJECT_CHARS = 200  # Contact.subject
 
 
 def address_queues() -> dict[str, str]:
@@ -51,6 +62,17 @@ def event_by_message_id(message_ids: list[str], types=EMAIL_EVENT_TYPES) -> Cont
     )
 
 
+def customer_address(contact_id: int) -> str | None:
+    """The address a contact's conversation is with: the sender of its first received mail."""
+    first = db.session.scalar(
+        select(ContactEvent)
+        .where(ContactEvent.contact_id == contact_id, ContactEvent.type == "email.received")
+        .order_by(ContactEvent.seq)
+        .limit(1)
+    )
+    return ((first.data or {}).get("from") or {}).get("address") if first is not None else None
+
+
 def _ticket_by_number(number: str | None):
     from tickets.models import Ticket
 
@@ -66,29 +88,61 @@ def _latest_ticket(contact: Contact):
     return tickets[-1] if tickets else None
 
 
-def _latest_email_contact_of(ticket) -> Contact | None:
+def _email_contacts_of(ticket) -> list[Contact]:
     from tickets.models import TicketContactLink
 
     linked = select(TicketContactLink.contact_id).where(TicketContactLink.ticket_id == ticket.id)
-    return db.session.scalar(
-        select(Contact)
-        .where(Contact.channel == "email", (Contact.id.in_(linked)) | (Contact.id == ticket.contact_id))
-        .order_by(Contact.id.desc())
-        .limit(1)
+    return list(
+        db.session.scalars(
+            select(Contact)
+            .where(Contact.channel == "email", (Contact.id.in_(linked)) | (Contact.id == ticket.contact_id))
+            .order_by(Contact.id.desc())
+        )
     )
 
 
-def find_thread(parsed: ParsedEmail) -> tuple[Contact | None, object | None, str | None]:
-    """(earlier contact, ticket, how it was found) for a follow-up; (None, None, None) for a new thread."""
+def _ticket_addresses(ticket, contacts: list[Contact]) -> set[str]:
+    from tickets.models import Customer
+
+    addresses = {customer_address(c.id) for c in contacts}
+    customer = db.session.get(Customer, ticket.customer_id) if ticket.customer_id else None
+    if customer is not None and customer.email:
+        addresses.add(customer.email.lower())
+    return {a for a in addresses if a}
+
+
+@dataclass
+class Thread:
+    """Where a follow-up belongs: the earlier contact and ticket and how they were found; or, for a message whose
+    threading points at another customer's conversation, what it pointed at (``refused``)."""
+
+    earlier: Contact | None = None
+    ticket: object | None = None
+    how: str | None = None
+    refused: dict | None = None
+
+
+def find_thread(parsed: ParsedEmail, sender: str) -> Thread:
+    """The thread a message from ``sender`` continues: by Message-ID (the mail or reply it answers), else by
+    ticket token; each only when ``sender`` is that thread's customer."""
+    refused = None
     ev = event_by_message_id(parsed.thread_ids)
-    ticket = _ticket_by_number(parsed.ticket_number)
     if ev is not None:
-        contact = db.session.get(Contact, ev.contact_id)
-        how = "in_reply_to" if ev.data.get("message_id") in parsed.in_reply_to else "references"
-        return contact, ticket or _latest_ticket(contact), how
+        data = ev.data or {}
+        party = (data.get("to") or []) if ev.type == "email.sent" else [(data.get("from") or {}).get("address")]
+        how = "in_reply_to" if data.get("message_id") in parsed.in_reply_to else "references"
+        if sender and sender in {*party, customer_address(ev.contact_id)}:
+            contact = db.session.get(Contact, ev.contact_id)
+            return Thread(contact, _ticket_by_number(parsed.ticket_number) or _latest_ticket(contact), how)
+        refused = {"contact_id": ev.contact_id, "by": how}
+    ticket = _ticket_by_number(parsed.ticket_number)
     if ticket is not None:
-        return _latest_email_contact_of(ticket), ticket, "ticket_token"
-    return None, None, None
+        contacts = _email_contacts_of(ticket)
+        if sender and sender in _ticket_addresses(ticket, contacts):
+            return Thread(contacts[0] if contacts else None, ticket, "ticket_token")
+        refused = refused or {"contact_id": contacts[0].id if contacts else None, "by": "ticket_token"}
+        refused["ticket_number"] = ticket.number
+    return Thread(refused=refused)
 
 
 def _customer_for(address: str):
@@ -99,8 +153,20 @@ def _customer_for(address: str):
     return db.session.scalar(select(Customer).where(func.lower(Customer.email) == address).limit(1))
 
 
+def json_safe(value):
+    """A value PostgreSQL's JSON takes: strings without NUL or lone surrogates, all the way down."""
+    if isinstance(value, str):
+        return clean_str(value)
+    if isinstance(value, dict):
+        return {clean_str(str(k)): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def do_receive_email(raw: bytes, *, mail_from: str, rcpt_tos: list[str], peer: str | None = None) -> dict:
-    """Record one accepted message; returns ``{"contact_id", "event_id", "new_contact", "duplicate", ...}``.
+    """Record one accepted message; returns ``{"contact_id", "event_id", "new_contact", "duplicate", ...}``
+    (``contact_id`` None, with ``automatic``, for automatic mail that answers no open contact).
 
     The raw bytes are kept in a file referenced from the event, so the recording loses nothing, even when the
     MIME cannot be parsed (the event then carries ``parse_error`` and ``notes``). A message whose Message-ID
@@ -108,35 +174,69 @@ def do_receive_email(raw: bytes, *, mail_from: str, rcpt_tos: list[str], peer: s
     """
     centre_address, queue = queue_for(rcpt_tos)
     parsed = parse_message(raw, attachment_limit=current_app.config["EMAIL_ATTACHMENT_MAX_BYTES"])
-    seen = event_by_message_id([parsed.message_id], types=("email.received",))
+    seen = event_by_message_id([parsed.message_id], types=("email.received", "email.auto_received"))
     if seen is not None:
         return {"contact_id": seen.contact_id, "event_id": seen.id, "new_contact": False, "duplicate": True}
+    sender = parsed.from_address or clean_str(mail_from or "").lower()
+    automatic = _automatic(parsed, mail_from, sender)
+    if automatic:
+        return _receive_automatic(raw, parsed, automatic, mail_from, centre_address, peer)
 
     stored = save_message(raw, "inbound")
     attachments = save_attachments(parsed.attachments)
-    sender = parsed.from_address or (mail_from or "").lower()
-    earlier, ticket, threaded_by = find_thread(parsed)
+    thread = find_thread(parsed, sender)
+    earlier, ticket = thread.earlier, thread.ticket
     contact = earlier if earlier is not None and earlier.status in OPEN_STATUSES else None
     new_contact = contact is None
     if new_contact:
         customer = _customer_for(sender)
         lang = "zh_CN" if _CJK.search(parsed.subject + parsed.text[:2000]) else "en"
+        name = customer.name if customer else parsed.from_name or sender or None
         contact = do_create_contact(
             "email",
             earlier.queue if earlier is not None else queue,
             lang=earlier.lang if earlier is not None else lang,
             customer_id=customer.id if customer else (earlier.customer_id if earlier else None),
-            customer_name=(customer.name if customer else parsed.from_name or sender or None),
-            subject=(parsed.subject or "(no subject)")[:200],
+            customer_name=name[:NAME_CHARS] if name else None,
+            subject=(parsed.subject or "(no subject)")[:SUBJECT_CHARS],
             **_simulated(parsed),
         )
-        if customer is not None and customer.name:
-            contact.customer_name = customer.name[:80]
+    if thread.refused:
+        parsed.notes.append(
+            "this mail's threading points at another customer's conversation"
+            f" ({'ticket ' + thread.refused['ticket_number'] if thread.refused.get('ticket_number') else 'contact'}"
+            f"{' #' + str(thread.refused['contact_id']) if thread.refused.get('contact_id') else ''}), but it comes"
+            " from a different address; it was opened as a contact of its own"
+        )
     data = {
+        **_common(parsed, mail_from, centre_address, peer, stored, attachments),
+        "ticket_number": ticket.number if ticket is not None else (None if thread.refused else parsed.ticket_number),
+        "threaded_by": thread.how,
+        "thread_refused": thread.refused,
+        "follows_contact_id": earlier.id if earlier is not None and earlier.id != contact.id else None,
+    }
+    data["from"]["address"] = sender
+    ev, _ = append_event(contact, "email.received", "customer", text=clean_str(parsed.text), data=json_safe(data))
+    publish_contact_event(ev)
+    _link_tickets(contact, earlier, ticket, new_contact)
+    return {
+        "contact_id": contact.id,
+        "event_id": ev.id,
+        "new_contact": new_contact,
+        "duplicate": False,
+        "threaded_by": thread.how,
+        "thread_refused": bool(thread.refused),
+        "ticket_number": data["ticket_number"],
+    }
+
+
+def _common(parsed: ParsedEmail, mail_from: str, centre_address: str, peer, stored: dict, attachments) -> dict:
+    """The event data every received mail carries."""
+    return {
         "message_id": parsed.message_id,
         "in_reply_to": parsed.in_reply_to,
         "references": parsed.references,
-        "from": {"name": parsed.from_name, "address": sender},
+        "from": {"name": parsed.from_name, "address": parsed.from_address},
         "envelope_from": mail_from,
         "to": parsed.to,
         "cc": parsed.cc,
@@ -145,36 +245,55 @@ def do_receive_email(raw: bytes, *, mail_from: str, rcpt_tos: list[str], peer: s
         "date": parsed.date,
         "html": parsed.html,
         "attachments": attachments,
-        "ticket_number": ticket.number if ticket is not None else parsed.ticket_number,
-        "threaded_by": threaded_by,
-        "follows_contact_id": earlier.id if earlier is not None and earlier.id != contact.id else None,
+        "calendar": parsed.calendar,
         "notes": parsed.notes,
         "parse_error": parsed.parse_error,
         "peer": peer,
         **stored,
     }
-    ev, _ = append_event(contact, "email.received", "customer", text=parsed.text, data=data)
-    publish_contact_event(ev)
-    if ticket is not None:
-        from tickets.actions import do_link_contact
 
+
+def _link_tickets(contact: Contact, earlier: Contact | None, ticket, new_contact: bool) -> None:
+    from tickets.actions import do_link_contact
+
+    if ticket is not None:
         do_link_contact(ticket, contact)
         db.session.commit()
     if earlier is not None and new_contact:
         # A follow-up on a closed contact opens a new one; it carries the earlier contact's tickets along.
         for t in _earlier_tickets(earlier, ticket):
-            from tickets.actions import do_link_contact
-
             do_link_contact(t, contact)
         db.session.commit()
-    return {
-        "contact_id": contact.id,
-        "event_id": ev.id,
-        "new_contact": new_contact,
-        "duplicate": False,
-        "threaded_by": threaded_by,
-        "ticket_number": data["ticket_number"],
-    }
+
+
+def _automatic(parsed: ParsedEmail, mail_from: str, sender: str) -> str | None:
+    """Why this message must not open a contact: automatic mail, or our own mail coming back (a loop)."""
+    if sender in address_queues():
+        return "loop: sent from one of the centre's own addresses"
+    if event_by_message_id([parsed.message_id], types=("email.sent",)) is not None:
+        return "loop: our own reply came back"
+    if parsed.automatic:
+        return parsed.automatic
+    if mail_from == "":  # the null reverse-path: only delivery reports use it (RFC 5321 4.5.5)
+        return "delivery report (null envelope sender)"
+    return None
+
+
+def _receive_automatic(raw: bytes, parsed: ParsedEmail, why: str, mail_from, centre_address, peer) -> dict:
+    """Automatic mail: on the open contact whose reply it answers (by our Message-ID), as
+    ``email.auto_received``; otherwise kept on disk only. Never opens a contact and is never answered."""
+    stored = save_message(raw, "automatic")
+    sent = event_by_message_id([*parsed.thread_ids, *parsed.reported_ids], types=("email.sent",))
+    contact = db.session.get(Contact, sent.contact_id) if sent is not None else None
+    result = {"contact_id": None, "event_id": None, "new_contact": False, "duplicate": False, "automatic": why}
+    if contact is None or contact.status not in OPEN_STATUSES + ("wrap_up",):
+        current_app.logger.info("automatic mail (%s) kept at %s, no contact", why, stored["raw_path"])
+        return result
+    data = {**_common(parsed, mail_from, centre_address, peer, stored, []), "automatic": why}
+    data["answers_event_id"] = sent.id
+    ev, _ = append_event(contact, "email.auto_received", "system", text=clean_str(parsed.text), data=json_safe(data))
+    publish_contact_event(ev)
+    return {**result, "contact_id": contact.id, "event_id": ev.id}
 
 
 def _simulated(parsed: ParsedEmail) -> dict:

@@ -2,16 +2,18 @@
 DESIGN.md "Runtime"), not aiosmtpd's own Controller thread.
 
 SMTP replies: an unknown centre address -> 550 at RCPT; over the size limit -> 552 (aiosmtpd, before DATA is
-handed over, so nothing is stored); more than ``SMTP_RATE_PER_MINUTE`` accepted messages from one sender in a
-minute -> 451; accepted mail -> 250 only after the recording is committed. The recording (database and files)
-runs in a worker thread with an app context; the loop only waits for it.
+handed over, so nothing is stored); a line over ``MAX_LINE_OCTETS`` -> 500 (aiosmtpd, nothing stored; lines
+over RFC 5322's 998 octets up to that limit are accepted and noted); more than ``SMTP_RATE_PER_MINUTE``
+accepted messages from one envelope sender, or ``SMTP_PEER_RATE_PER_MINUTE`` from one client address, in a
+minute -> 451 at MAIL; a recording that fails -> 451 (the sender retries); accepted mail -> 250 only after the
+recording is committed. The recording (database and files) runs in a worker thread with an app context; the
+loop only waits for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 
 from aiosmtpd.smtp import SMTP
@@ -20,9 +22,20 @@ from clock import clock
 from concurrency import thread_pool_executor
 from extensions import media_loop
 
+from .ratelimit import SlidingWindow
+
 log = logging.getLogger(__name__)
 _EXT = "kefu_smtp"
 RATE_WINDOW_SECONDS = 60.0
+# The longest line accepted in DATA, CRLF included. RFC 5322 asks for at most 998 octets, but some clients send
+# whole HTML bodies or base64 on one line; refusing them would lose real customers' mail.
+MAX_LINE_OCTETS = 100_000
+
+
+class CentreSMTP(SMTP):
+    """aiosmtpd's protocol with the longer line limit (a class attribute there; it also sizes the reader)."""
+
+    line_length_limit = MAX_LINE_OCTETS
 
 
 class CentreHandler:
@@ -32,21 +45,23 @@ class CentreHandler:
         self.app = app
         self.executor = executor
         self.addresses = {a.lower() for a in app.config["EMAIL_ADDRESS_QUEUES"]}
-        self.rate = int(app.config["SMTP_RATE_PER_MINUTE"])
-        self.accepted: dict[str, deque] = defaultdict(deque)  # sender -> times of accepted messages
+        rate = int(app.config["SMTP_RATE_PER_MINUTE"])
+        peer_rate = int(app.config.get("SMTP_PEER_RATE_PER_MINUTE") or 10 * rate)
+        self.by_sender = SlidingWindow(rate, RATE_WINDOW_SECONDS)  # envelope sender -> accepted messages
+        self.by_peer = SlidingWindow(peer_rate, RATE_WINDOW_SECONDS)  # client address -> accepted messages
 
-    def _over_rate(self, sender: str) -> bool:
-        times = self.accepted[sender]
+    def _refusal(self, sender: str, peer: str) -> str | None:
         now = clock.timestamp()
-        while times and times[0] <= now - RATE_WINDOW_SECONDS:
-            times.popleft()
-        if not times:
-            self.accepted.pop(sender, None)
-        return len(times) >= self.rate
+        if self.by_peer.over(peer, now):
+            return f"451 4.7.1 Too many messages from {peer}; try again in a minute"
+        if self.by_sender.over(sender, now):
+            return f"451 4.7.1 Too many messages from {sender or '<>'}; try again in a minute"
+        return None
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
-        if self._over_rate((address or "").lower()):
-            return f"451 4.7.1 Too many messages from {address}; try again in a minute"
+        refusal = self._refusal((address or "").lower(), _peer(session))
+        if refusal:
+            return refusal
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -59,13 +74,13 @@ class CentreHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        sender = (envelope.mail_from or "").lower()
-        if self._over_rate(sender):  # several messages in one session
-            return f"451 4.7.1 Too many messages from {envelope.mail_from}; try again in a minute"
+        sender, peer = (envelope.mail_from or "").lower(), _peer(session)
+        refusal = self._refusal(sender, peer)  # several messages in one session
+        if refusal:
+            return refusal
         raw = envelope.original_content or envelope.content
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
-        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
         loop = asyncio.get_running_loop()
         try:
             result = await loop.run_in_executor(
@@ -74,8 +89,18 @@ class CentreHandler:
         except Exception:
             log.exception("recording an inbound email failed")
             return "451 4.3.0 The message could not be recorded; try again later"
-        self.accepted[sender].append(clock.timestamp())
+        now = clock.timestamp()
+        self.by_sender.hit(sender, now)
+        self.by_peer.hit(peer, now)
+        if result.get("contact_id") is None:
+            return f"250 2.0.0 OK: automatic message ({result.get('automatic')}) kept; no contact opened"
+        if result.get("automatic"):
+            return f"250 2.0.0 OK: automatic message recorded on contact {result['contact_id']}"
         return f"250 2.0.0 OK: recorded on contact {result['contact_id']}"
+
+
+def _peer(session) -> str:
+    return str(session.peer[0] if isinstance(session.peer, tuple) else session.peer)
 
 
 def _record(app, raw: bytes, mail_from: str, rcpt_tos: list[str], peer: str) -> dict:
@@ -130,7 +155,7 @@ def start_smtp(app) -> SmtpEndpoint | None:
     async def serve():
         loop = asyncio.get_running_loop()
         return await loop.create_server(
-            lambda: SMTP(handler, data_size_limit=limit, hostname="kefu.local", ident="Kefu Sandbox SMTP"),
+            lambda: CentreSMTP(handler, data_size_limit=limit, hostname="kefu.local", ident="Kefu Sandbox SMTP"),
             host=host,
             port=port,
         )

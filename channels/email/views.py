@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request, send_file
+import json
+
+from flask import Blueprint, current_app, jsonify, make_response, render_template, request, send_file
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -13,7 +15,7 @@ from contacts.models import Contact, ContactEvent
 from extensions import db
 from i18n import current_lang
 
-from .parse import sanitise_html
+from .htmlsafe import allow_remote_images, block_remote_images
 from .storage import resolve
 
 bp = Blueprint("email_desk", __name__)
@@ -21,6 +23,7 @@ AGENT_ROLES = ("trainee", "lead", "admin")
 # What the thread view shows: the mails, and the facts about them an agent needs beside them.
 THREAD_TYPES = (
     "email.received",
+    "email.auto_received",
     "email.sent",
     "email.relayed",
     "email.relay_failed",
@@ -32,6 +35,18 @@ THREAD_TYPES = (
     "wrap_up",
 )
 LIST_STATUSES = ("active", "wrap_up")
+INBOUND_TYPES = ("email.received", "email.auto_received")
+# The customer's HTML with remote images, as its own document: nothing may run, nothing but images load, and the
+# page that shows it (the workspace) is the only one that may frame it.
+LOADED_HTML_CSP = (
+    "default-src 'none'; img-src http: https:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none';"
+    " frame-ancestors 'self'; sandbox"
+)
+
+
+def readable_json(value) -> str:
+    """JSON with non-ASCII text as it is (a template filter; autoescaped like any text on the page)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=False, default=str)
 
 
 def _error(message: str, status: int = 400):
@@ -51,7 +66,9 @@ def _thread_event(ev: ContactEvent) -> dict:
     d = ev.as_dict()
     data = dict(d["data"])
     if data.get("html"):
-        data["html"] = sanitise_html(data["html"])  # again on the way out: the page inserts it as HTML
+        # Sanitised again on the way out (the page inserts it as HTML), and without remote images: the agent
+        # loads those per message (api_loaded_html), so opening a mail tells no tracker it was read.
+        data["html"], data["remote_images"] = block_remote_images(data["html"])
     data.pop("rendered", None)  # the raw MIME is in the recording, not needed on the desk
     data.pop("raw_path", None)
     for att in data.get("attachments") or []:
@@ -66,6 +83,8 @@ def workspace():
     from channels.chat.views import _categories
     from scenarios.registry import get_pack
 
+    from .smtp import endpoint_of
+
     lang = current_lang()
     pack = get_pack(lang)
     return render_template(
@@ -75,6 +94,8 @@ def workspace():
         categories=_categories(),
         practice=practice_scenarios("email", lang),
         lang=lang,
+        smtp=endpoint_of(current_app),
+        centre_addresses=list(current_app.config["EMAIL_ADDRESS_QUEUES"]),
     )
 
 
@@ -153,6 +174,27 @@ def api_wrap_up(contact_id):
     return _on_own_contact(contact_id, wrap_up)
 
 
+@bp.route("/api/email/contacts/<int:contact_id>/mail/<int:event_id>/with-images")
+@role_required(*AGENT_ROLES)
+def api_loaded_html(contact_id, event_id):
+    """One received mail's HTML with its remote images ("load images"), as a document of its own whose
+    Content-Security-Policy lets only images load and sandboxes it, with no Referer sent to the image hosts."""
+    contact = _own(contact_id)
+    if not isinstance(contact, Contact):
+        return contact
+    ev = db.session.get(ContactEvent, event_id)
+    if ev is None or ev.contact_id != contact.id or ev.type not in INBOUND_TYPES or not (ev.data or {}).get("html"):
+        return _error(f"no HTML mail {event_id} on contact {contact.id}", 404)
+    body = '<!doctype html><meta charset="utf-8">' + allow_remote_images(ev.data["html"])
+    resp = make_response(body)
+    resp.headers["Content-Type"] = "text/html; charset=utf-8"
+    resp.headers["Content-Security-Policy"] = LOADED_HTML_CSP
+    resp.headers["Referrer-Policy"] = "no-referrer"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
+
+
 @bp.route("/api/email/contacts/<int:contact_id>/attachments/<int:event_id>/<int:index>")
 @role_required(*AGENT_ROLES)
 def api_attachment(contact_id, event_id, index):
@@ -160,7 +202,7 @@ def api_attachment(contact_id, event_id, index):
     if not isinstance(contact, Contact):
         return contact
     ev = db.session.get(ContactEvent, event_id)
-    if ev is None or ev.contact_id != contact.id or ev.type != "email.received":
+    if ev is None or ev.contact_id != contact.id or ev.type not in INBOUND_TYPES:
         return _error(f"no email {event_id} on contact {contact.id}", 404)
     atts = (ev.data or {}).get("attachments") or []
     if not 0 <= index < len(atts) or not atts[index].get("path"):

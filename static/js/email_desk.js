@@ -1,5 +1,8 @@
 // The email workspace: the agent's email contacts, the thread, a plain-text reply with KB insertion, wrap-up.
-// Customer HTML (already sanitised by the server) is shown only inside a sandboxed iframe with no scripts.
+// Customer HTML (already sanitised by the server, remote images removed) is shown only inside a sandboxed iframe
+// with no scripts; "Load images" swaps it for the server's copy with images, a document whose own policy lets
+// only images load. Each contact keeps its own draft, and the status lines, ticket subject and wrap-up notes
+// are reset when another contact is opened, so nothing typed for one customer is sent to another.
 // Live: the page holds the desk's Socket.IO connection (/desk checks the agent role, joins the agent's room and
 // the rooms of their open contacts), so new mail, assignments and sent replies show at once; a slow poll
 // remains as a safety net when the socket is down.
@@ -32,18 +35,31 @@ async function loadList() {
   if (current && !data.contacts.some((c) => c.id === current)) current = null;
 }
 
+function htmlView(ev, d) {
+  const frame = el('iframe', { sandbox: '', class: 'mail-html', title: d.subject || 'email', referrerpolicy: 'no-referrer' });
+  frame.srcdoc = d.html;
+  if (!d.remote_images) return [frame];
+  const load = el('button', { type: 'button', class: 'load-images' }, L.load_images);
+  const bar = el('p', { class: 'muted images-bar' }, `${L.images_blocked.replace('%(n)s', d.remote_images)} `, load);
+  load.addEventListener('click', () => {
+    frame.removeAttribute('srcdoc');
+    frame.src = `/api/email/contacts/${ev.contact_id}/mail/${ev.id}/with-images`;
+    bar.replaceChildren(L.images_loaded);
+  });
+  return [bar, frame];
+}
+
 function mailView(ev) {
   const d = ev.data || {};
-  const who = ev.type === 'email.received' ? `${L.customer}: ${d.from?.name || ''} <${d.from?.address || ''}>` : `${L.agent}: ${d.from?.address || ''}`;
-  const box = el('article', { class: `mail ${ev.type === 'email.sent' ? 'outbound' : 'inbound'}` },
+  const inbound = ev.type !== 'email.sent';
+  const who = inbound ? `${L.customer}: ${d.from?.name || ''} <${d.from?.address || ''}>` : `${L.agent}: ${d.from?.address || ''}`;
+  const kind = ev.type === 'email.auto_received' ? 'inbound auto' : (inbound ? 'inbound' : 'outbound');
+  const box = el('article', { class: `mail ${kind}`, dataset: { eventId: ev.id } },
     el('header', {}, el('strong', {}, d.subject || ''), el('div', { class: 'muted' }, `${who} · ${fmtTime(ev.ts)}`)));
-  if (d.html && ev.type === 'email.received') {
-    const frame = el('iframe', { sandbox: '', class: 'mail-html', title: d.subject || 'email' });
-    frame.srcdoc = d.html;
-    box.append(frame);
-  } else {
-    box.append(el('pre', { class: 'mail-text' }, ev.text || ''));
-  }
+  if (d.automatic) box.append(el('p', { class: 'warn mail-flag' }, `${L.automatic}: ${d.automatic}`));
+  if (d.thread_refused) box.append(el('p', { class: 'warn mail-flag thread-refused' }, L.thread_refused));
+  if (d.html && inbound) box.append(...htmlView(ev, d));
+  else box.append(el('pre', { class: 'mail-text' }, ev.text || ''));
   if ((d.attachments || []).length) {
     box.append(el('p', {}, `${L.attachments}:`), el('ul', {}, ...d.attachments.map((a, i) => el('li', {},
       `${a.name} (${a.type}, ${a.size} B) `,
@@ -62,36 +78,67 @@ function formatView(f) {
     f.forbidden.length ? `${L.forbidden}: ${f.forbidden.join(', ')}` : '');
 }
 
+// Drafts per contact: what was typed for one customer stays with that customer.
+const drafts = new Map();
+
+function saveDraft() {
+  if (current === null) return;
+  drafts.set(current, { text: $('reply-body').value, html: $('reply-rich').innerHTML, rich: $('rich-toggle').checked,
+    ticketSubject: $('ticket-subject').value, wrapNotes: $('wrap-notes').value });
+}
+
+function showDraft(id, contact) {
+  const draft = drafts.get(id) || { text: '', html: '', rich: false, ticketSubject: contact.subject || '', wrapNotes: '' };
+  $('reply-body').value = draft.text;
+  $('reply-rich').innerHTML = draft.html; // the agent's own editor content, never customer HTML
+  $('rich-toggle').checked = draft.rich;
+  $('reply-rich').hidden = !draft.rich;
+  $('rich-tools').hidden = !draft.rich;
+  $('reply-body').hidden = draft.rich;
+  $('ticket-subject').value = draft.ticketSubject;
+  $('wrap-notes').value = draft.wrapNotes;
+  for (const id of ['reply-status', 'format-result', 'ticket-status', 'wrap-status']) $(id).replaceChildren();
+}
+
 async function openThread(id) {
+  const switching = id !== current;
+  if (switching) saveDraft();
   current = id;
   const data = await api('GET', `/api/email/contacts/${id}/thread`);
+  if (current !== id) return; // another contact was opened meanwhile
+  if (switching) showDraft(id, data.contact);
   $('thread-subject').textContent = data.contact.subject || '';
   $('thread-tickets').textContent = data.tickets.length ? `${L.tickets}: ${data.tickets.map((t) => `${t.number} (${t.status})`).join(', ')}` : '';
-  $('thread').replaceChildren(...data.events.filter((e) => e.type.startsWith('email.')).map(mailView));
+  const mails = data.events.filter((e) => e.type.startsWith('email.'));
+  $('thread').replaceChildren(...mails.map(mailView));
+  const customer = mails.find((e) => e.type === 'email.received');
+  $('reply-to').textContent = customer ? `${L.reply_to}: ${customer.data.from?.name || ''} <${customer.data.from?.address || ''}>` : '';
   const active = data.contact.status === 'active';
   $('reply-card').hidden = !active;
   $('ticket-card').hidden = !active;
-  if (!$('ticket-subject').value) $('ticket-subject').value = data.contact.subject || '';
   $('wrap-card').hidden = !['active', 'wrap_up'].includes(data.contact.status);
   loadList();
 }
 
 $('send-reply').addEventListener('click', async () => {
   if (!current) return;
+  const id = current; // the reply goes to this contact, whatever is opened while it is on its way
   $('reply-status').textContent = '';
   try {
     const rich = $('rich-toggle').checked;
     // Rich text: the editor's HTML goes as the alternative part (the server sanitises it) with its plain text.
     const body = rich ? { body_text: $('reply-rich').innerText, html: $('reply-rich').innerHTML }
       : { body_text: $('reply-body').value };
-    const res = await api('POST', `/api/email/contacts/${current}/reply`, body);
+    const res = await api('POST', `/api/email/contacts/${id}/reply`, body);
+    drafts.delete(id);
+    if (current !== id) return;
     $('reply-body').value = '';
     $('reply-rich').replaceChildren();
     $('reply-status').textContent = L.sent;
     $('format-result').replaceChildren(formatView(res.event.data.format));
-    openThread(current);
+    openThread(id);
   } catch (e) {
-    $('reply-status').textContent = e.message;
+    if (current === id) $('reply-status').textContent = e.message;
   }
 });
 
@@ -109,13 +156,15 @@ for (const b of document.querySelectorAll('#rich-tools button')) {
 
 $('ticket-create').addEventListener('click', async () => {
   if (!current) return;
+  const id = current;
   try {
-    const res = await api('POST', '/api/tickets', { contact_id: current, subject: $('ticket-subject').value,
+    const res = await api('POST', '/api/tickets', { contact_id: id, subject: $('ticket-subject').value,
       category: $('ticket-category').value, priority: $('ticket-priority').value });
+    if (current !== id) return;
     $('ticket-status').textContent = `${L.created} ${res.number || ''}`;
-    openThread(current);
+    openThread(id);
   } catch (e) {
-    $('ticket-status').textContent = e.message;
+    if (current === id) $('ticket-status').textContent = e.message;
   }
 });
 
@@ -138,16 +187,22 @@ $('snippet').addEventListener('change', (e) => {
 
 $('wrap-up').addEventListener('click', async () => {
   if (!current) return;
+  const id = current;
   try {
-    await api('POST', `/api/email/contacts/${current}/wrap_up`, { code: $('wrap-code').value, notes: $('wrap-notes').value });
+    await api('POST', `/api/email/contacts/${id}/wrap_up`, { code: $('wrap-code').value, notes: $('wrap-notes').value });
+    drafts.delete(id);
+    if (current !== id) { loadList(); return; }
+    showDraft(null, {});
     $('wrap-status').textContent = L.wrapped;
     current = null;
     $('thread').replaceChildren();
+    for (const el_ of ['thread-subject', 'thread-tickets', 'reply-to']) $(el_).textContent = '';
     $('reply-card').hidden = true;
+    $('ticket-card').hidden = true;
     $('wrap-card').hidden = true;
     loadList();
   } catch (e) {
-    $('wrap-status').textContent = e.message;
+    if (current === id) $('wrap-status').textContent = e.message;
   }
 });
 
@@ -173,7 +228,7 @@ async function insertArticle(lang, slug) {
 }
 
 // Recorded events that change what the workspace shows.
-const THREAD_EVENTS = new Set(['email.received', 'email.sent', 'email.relayed', 'email.relay_failed',
+const THREAD_EVENTS = new Set(['email.received', 'email.auto_received', 'email.sent', 'email.relayed', 'email.relay_failed',
   'ticket.created', 'ticket.linked', 'transfer', 'contact.ended', 'wrap_up']);
 const socket = io('/desk', { transports: ['websocket', 'polling'] });
 window.kefuEmail = { socket, get current() { return current; } };
