@@ -40,7 +40,7 @@ function htmlView(ev, d) {
   frame.srcdoc = d.html;
   if (!d.remote_images) return [frame];
   const load = el('button', { type: 'button', class: 'load-images' }, L.load_images);
-  const bar = el('p', { class: 'muted images-bar' }, `${L.images_blocked.replace('%(n)s', d.remote_images)} `, load);
+  const bar = el('p', { class: 'muted images-bar' }, `${L.images_blocked.replace('{n}', d.remote_images)} `, load);
   load.addEventListener('click', () => {
     frame.removeAttribute('srcdoc');
     frame.src = `/api/email/contacts/${ev.contact_id}/mail/${ev.id}/with-images`;
