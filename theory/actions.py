@@ -236,3 +236,35 @@ def submit_overdue_exams() -> int:
             do_submit_theory_exam(exam, auto=True)
             done += 1
     return done
+
+
+RELEASE_MODES = ("score", "marks", "keys")
+
+
+def do_release_results(lead: User, exams: list[TheoryExam], mode: str) -> int:
+    """Release submitted real exams' results to their candidates, showing only ``mode``: "score" (score and
+    areas), "marks" (plus right or wrong per question) or "keys" (plus the keys and explanations). Until then
+    a candidate sees that the exam was submitted, nothing more. Returns how many were released (exams not yet
+    submitted are skipped); a lead may release only their group's exams."""
+    if mode not in RELEASE_MODES:
+        raise TheoryError(f"unknown release mode {mode!r}; expected one of {', '.join(RELEASE_MODES)}")
+    if lead.role not in ("lead", "admin"):
+        raise TheoryError("only a lead or an admin may release results", 403)
+    done = 0
+    for exam in exams:
+        if not lead.leads_group_of(exam.candidate):
+            raise TheoryError("you may release only your group's exams", 403)
+        if exam.practice or exam.status != "submitted":
+            continue
+        exam.released_at, exam.released_by_id, exam.release_mode = clock.now(), lead.id, mode
+        done += 1
+    db.session.commit()
+    return done
+
+
+def visible_result(exam: TheoryExam, viewer: User) -> str:
+    """How much of a submitted exam's result ``viewer`` may see: "all" (practice, or the lead/admin),
+    the release mode for a released real exam, or "none" before release."""
+    if exam.practice or viewer.id != exam.candidate_id:
+        return "all"
+    return exam.release_mode if exam.released_at is not None else "none"

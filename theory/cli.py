@@ -55,5 +55,30 @@ def load_cmd(path: Path | None):
     click.echo(report.summary())
 
 
+@theory_cli.command("analysis")
+@click.option("--json", "as_json", is_flag=True, help="Print the analysis as JSON.")
+@click.option("--min-responses", default=10, show_default=True, help="Responses an item needs before it is flagged.")
+def analysis_cmd(as_json, min_responses):
+    """Item analysis of every submitted real exam: difficulty, discrimination, flags, KR-20 per level."""
+    from dataclasses import asdict
+
+    from extensions import db
+
+    from .analysis import AnalysisLimits, analyse
+    from .models import TheoryExam
+
+    exams = db.session.scalars(db.select(TheoryExam).where(TheoryExam.submitted_at.is_not(None))).all()
+    items, forms = analyse(list(exams), AnalysisLimits(min_responses=min_responses))
+    if as_json:
+        click.echo(json.dumps({"forms": [asdict(f) for f in forms], "items": [asdict(i) for i in items]}, indent=1))
+        return
+    for f in forms:
+        click.echo(f"{f.lang} {f.level}: {f.candidates} candidate(s), mean {f.mean_score}, sd {f.sd}, KR-20 {f.kr20}")
+    flagged = [i for i in items if i.flags]
+    click.echo(f"{len(items)} question(s) answered, {len(flagged)} flagged:")
+    for i in flagged:
+        click.echo(f"  {i.qid}: n={i.n} p={i.difficulty} r_pb={i.discrimination}: {'; '.join(i.flags)}")
+
+
 def register(app) -> None:
     app.cli.add_command(theory_cli)

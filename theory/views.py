@@ -15,14 +15,19 @@ from i18n import current_lang
 
 from .actions import (
     PRACTICE_QUESTIONS,
+    RELEASE_MODES,
     TheoryError,
     do_assign_theory_exam,
     do_assign_theory_exam_to_group,
+    do_release_results,
     do_save_answer,
     do_start_theory_exam,
     do_submit_theory_exam,
+    visible_result,
 )
+from .drawing import shown_letters, to_shown_letters
 from .models import TheoryExam, TheoryQuestion
+from .scoring import is_correct
 from .weights import area_name
 
 bp = Blueprint("theory", __name__)
@@ -54,6 +59,26 @@ def _questions(exam: TheoryExam) -> list[TheoryQuestion]:
     )
     by_id = {q.qid: q for q in rows}
     return [by_id[qid] for qid in exam.question_ids if qid in by_id]
+
+
+def _shown(exam: TheoryExam) -> list[dict]:
+    """Each question as this candidate's form shows it: options in the form's order under the letters A, B, ...,
+    the saved answer and the key in those letters (the key is for the result page only)."""
+    rows = []
+    for q in _questions(exam):
+        order = (exam.option_orders or {}).get(q.qid) or sorted(q.options or {})
+        given = (exam.answers or {}).get(q.qid)
+        key = exam.key[q.qid]["answer"]
+        rows.append(
+            {
+                "q": q,
+                "options": [(s, q.options[b]) for s, b in zip(shown_letters(len(order)), order, strict=True)],
+                "given": to_shown_letters(order, given) if q.kind != "true_false" else given,
+                "key": to_shown_letters(order, key) if q.kind != "true_false" else key,
+                "ok": is_correct(q.kind, key, given),
+            }
+        )
+    return rows
 
 
 @bp.route("/theory")
@@ -118,9 +143,7 @@ def exam_page(exam_id: int):
         "speed": clock.speed,
         "i18n": {"saved": _("Saved"), "saving": _("Saving…"), "timeUp": _("Time is up; submitting…")},
     }
-    return render_template(
-        "theory/exam.html", exam=exam, questions=_questions(exam), config=config, area_name=area_name
-    )
+    return render_template("theory/exam.html", exam=exam, rows=_shown(exam), config=config, area_name=area_name)
 
 
 @bp.route("/api/theory/exams/<int:exam_id>/answers", methods=["POST"])
@@ -161,7 +184,27 @@ def result(exam_id: int):
         if exam.candidate_id == current_user.id and exam.status == "in_progress":
             return redirect(url_for("theory.exam_page", exam_id=exam.id))
         abort(409, description=_("This exam has not been submitted yet; results come after submission."))
-    return render_template("theory/result.html", exam=exam, questions=_questions(exam), area_name=area_name)
+    show = visible_result(exam, current_user)
+    rows = _shown(exam) if show in ("all", "marks", "keys") else []
+    return render_template("theory/result.html", exam=exam, rows=rows, show=show, area_name=area_name)
+
+
+@bp.route("/theory/release", methods=["POST"])
+@role_required("lead", "admin")
+def release():
+    """Release the results of the chosen submitted exams with what the centre chose to show."""
+    mode = request.form.get("mode", "score")
+    ids = [int(x) for x in request.form.getlist("exam_id") if x.isdigit()]
+    exams = list(db.session.scalars(db.select(TheoryExam).where(TheoryExam.id.in_(ids or [-1]))))
+    try:
+        n = do_release_results(current_user, exams, mode)
+    except TheoryError as e:
+        if e.status == 403:
+            abort(403, description=e.message)
+        flash(e.message, "error")
+        return redirect(url_for("theory.manage"))
+    flash(_("Results released for %(n)d exam(s).", n=n), "info")
+    return redirect(url_for("theory.manage"))
 
 
 def _led_trainees() -> list[User]:
@@ -187,7 +230,13 @@ def manage():
         db.select(TheoryExam).where(TheoryExam.candidate_id.in_(ids)).order_by(TheoryExam.id.desc())
     ).all()
     return render_template(
-        "theory/manage.html", trainees=trainees, groups=_led_groups(), exams=exams, levels=LEVELS, area_name=area_name
+        "theory/manage.html",
+        trainees=trainees,
+        groups=_led_groups(),
+        exams=exams,
+        levels=LEVELS,
+        area_name=area_name,
+        release_modes=RELEASE_MODES,
     )
 
 
@@ -220,3 +269,30 @@ def assign():
         return redirect(url_for("theory.manage"))
     flash(_("Theory exam assigned to %(n)d trainee(s).", n=len(exams)), "info")
     return redirect(url_for("theory.manage"))
+
+
+@bp.route("/theory/analysis")
+@role_required("lead", "admin")
+def analysis():
+    """Item analysis of the submitted real exams of the lead's trainees: flagged items first, reliability per level."""
+    from .analysis import analyse
+
+    ids = [t.id for t in _led_trainees()] or [-1]
+    exams = db.session.scalars(
+        db.select(TheoryExam).where(
+            TheoryExam.candidate_id.in_(ids), TheoryExam.practice.is_(False), TheoryExam.submitted_at.is_not(None)
+        )
+    ).all()
+    items, forms = analyse(list(exams))
+    questions = {
+        (q.lang, q.qid): q
+        for q in db.session.scalars(
+            db.select(TheoryQuestion).where(TheoryQuestion.qid.in_([s.qid for s in items] or ["-"]))
+        )
+    }
+    langs = {e.lang for e in exams}
+    rows = []
+    for s in sorted(items, key=lambda s: (not s.flags, s.discrimination if s.discrimination is not None else 9)):
+        q = next((questions[(lang, s.qid)] for lang in sorted(langs) if (lang, s.qid) in questions), None)
+        rows.append({"stat": s, "q": q})
+    return render_template("theory/analysis.html", rows=rows, forms=forms, n_exams=len(exams), area_name=area_name)

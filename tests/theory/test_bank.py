@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from extensions import db
-from theory.loader import DEFAULT_ROOT, BankError, load_all_banks, load_banks
+from theory.loader import BankError, load_all_banks, load_banks
 from theory.models import TheoryQuestion
 from theory.weights import AREAS, THEORY_WEIGHTS, weights_for
 
@@ -64,9 +63,47 @@ def test_cli_load(app):
         assert db.session.scalar(db.select(db.func.count(TheoryQuestion.id))) >= 300
 
 
-def _copy_banks(tmp_path: Path) -> Path:
+SMALL = {
+    "en/business_handling.yaml": """lang: en
+area: business_handling
+questions:
+  - id: bh-001
+    levels: [L4]
+    kind: single
+    stem: Which form records a callback?
+    options: {A: one, B: two, C: three, D: four}
+    answer: B
+    explanation: because
+  - id: bh-002
+    levels: [L4, L3]
+    kind: multiple
+    stem: Which two apply?
+    options: {A: one, B: two, C: three, D: four}
+    answer: [A, B, D]
+    explanation: because
+""",
+    "en/information_records.yaml": """lang: en
+area: information_records
+questions:
+  - {id: ir-001, levels: [L4], kind: true_false, stem: a, answer: true, explanation: x}
+  - {id: ir-002, levels: [L4], kind: true_false, stem: b, answer: false, explanation: x}
+""",
+    "zh_CN/professional_ethics.yaml": """lang: zh_CN
+area: professional_ethics
+questions:
+  - {id: pe-001, levels: [L5], kind: true_false, stem: 甲, answer: true, explanation: 乙}
+""",
+}
+
+
+def _small_banks(tmp_path: Path, edits: dict[str, tuple[str, str]] | None = None) -> Path:
+    """A small bank the test writes; ``edits``: {file: (old, new)} applied once to the text."""
     root = tmp_path / "banks"
-    shutil.copytree(DEFAULT_ROOT, root)
+    for name, text in SMALL.items():
+        if edits and name in edits:
+            text = text.replace(*edits[name], 1)
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
     return root
 
 
@@ -83,30 +120,36 @@ def _line_of(path: Path, text: str) -> int:
     raise AssertionError(text)
 
 
+def test_small_bank_loads(tmp_path):
+    """The small bank the next tests break loads as written (so each error below comes from its one edit)."""
+    banks = load_banks(_small_banks(tmp_path))
+    assert sorted(bq.q.id for bq in banks["en"]) == ["bh-001", "bh-002", "ir-001", "ir-002"]
+
+
 def test_answer_letter_not_in_options_names_file_line_field(tmp_path):
     """A single-choice answer naming a missing option is reported with the file, the line and 'answer'."""
-    root = _copy_banks(tmp_path)
+    root = _small_banks(tmp_path, {"en/business_handling.yaml": ("    answer: B\n", "    answer: E\n")})
     f = root / "en" / "business_handling.yaml"
-    text = f.read_text(encoding="utf-8")
-    f.write_text(text.replace("  answer: B\n", "  answer: E\n", 1), encoding="utf-8")
     errors = _errors(root)
-    first_e = _line_of(f, "answer: E")
+    line = _line_of(f, "answer: E")
     assert any(
-        "business_handling.yaml" in e and f"line {first_e}:" in e and "answer" in e and "'E'" in e for e in errors
+        "business_handling.yaml" in e and f"line {line}:" in e and "answer" in e and "'E'" in e for e in errors
     ), errors
 
 
 def test_multiple_with_one_answer_and_unknown_area_and_duplicate_id(tmp_path):
     """A multiple with one correct letter, an unknown area and a duplicated id are each named with file and line."""
-    root = _copy_banks(tmp_path)
-    bh = root / "zh_CN" / "business_handling.yaml"
-    bh.write_text(bh.read_text(encoding="utf-8").replace("answer: [A, B, D]", "answer: [A]", 1), encoding="utf-8")
-    pe = root / "zh_CN" / "professional_ethics.yaml"
-    pe.write_text(pe.read_text(encoding="utf-8").replace("area: professional_ethics", "area: ethics", 1), "utf-8")
+    root = _small_banks(
+        tmp_path,
+        {
+            "en/business_handling.yaml": ("answer: [A, B, D]", "answer: [A]"),
+            "zh_CN/professional_ethics.yaml": ("area: professional_ethics", "area: ethics"),
+            "en/information_records.yaml": ("id: ir-002", "id: ir-001"),
+        },
+    )
+    bh, pe = root / "en" / "business_handling.yaml", root / "zh_CN" / "professional_ethics.yaml"
     ir = root / "en" / "information_records.yaml"
-    ir.write_text(ir.read_text(encoding="utf-8").replace("id: ir-002", "id: ir-001", 1), encoding="utf-8")
-    errors = _errors(root)
-    joined = "\n".join(errors)
+    joined = "\n".join(_errors(root))
     assert f"business_handling.yaml line {_line_of(bh, 'answer: [A]')}: questions[1].answer" in joined
     assert "at least two correct letters" in joined
     assert (
@@ -147,10 +190,6 @@ def test_unknown_knowledge_point_and_pool_named_with_line(tmp_path):
 
 def test_yaml_syntax_error_names_line(tmp_path):
     """Broken YAML is reported with the file and line instead of a traceback."""
-    root = _copy_banks(tmp_path)
-    f = root / "en" / "operations.yaml"
-    lines = f.read_text(encoding="utf-8").splitlines()
-    lines[7] = lines[7] + " : : ["
-    f.write_text("\n".join(lines), encoding="utf-8")
+    root = _small_banks(tmp_path, {"en/information_records.yaml": ("answer: false, explanation: x}", ": : [")})
     errors = _errors(root)
-    assert any("operations.yaml line" in e and "YAML syntax error" in e for e in errors), errors
+    assert any("information_records.yaml line" in e and "YAML syntax error" in e for e in errors), errors
