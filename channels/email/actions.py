@@ -8,8 +8,9 @@ from __future__ import annotations
 import logging
 import smtplib
 from email import policy
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid
+from email.utils import format_datetime, make_msgid
 
 from flask import current_app
 from sqlalchemy import select
@@ -75,9 +76,8 @@ def build_reply(
     msg = EmailMessage(policy=REPLY_POLICY)
     # Every header value on one line (a recording made before parse-time cleaning may still hold a CR/LF, which
     # the email package refuses), and only well-formed ids in the threading headers.
-    to_name = clean_header_text(to_name or "", "name", None)
-    msg["From"] = formataddr((clean_header_text(from_name, "name", None), from_address))
-    msg["To"] = formataddr((to_name, to_address)) if to_name else to_address
+    msg["From"] = _mailbox(from_name, from_address)
+    msg["To"] = _mailbox(to_name, to_address)
     msg["Subject"] = clean_header_text(subject, "Subject", None)
     msg["Date"] = format_datetime(clock.now())
     msg["Message-ID"] = make_msgid(domain=from_address.rsplit("@", 1)[-1] or "kefu.local")
@@ -90,6 +90,16 @@ def build_reply(
     if html:
         msg.add_alternative(sanitise_html(html), subtype="html", charset="utf-8")
     return msg
+
+
+def _mailbox(name: str | None, address: str):
+    """A To/From value the email package renders and parses back as the same name (an Address object: a name
+    pre-rendered with formataddr and parsed again loses everything before a ":" in it)."""
+    name = clean_header_text(name or "", "name", None)
+    try:
+        return Address(display_name=name, addr_spec=address)
+    except (ValueError, IndexError, TypeError):  # an address the header registry cannot take: no name, as it is
+        return address
 
 
 def _ticket_number(contact: Contact) -> str | None:
