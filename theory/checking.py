@@ -19,7 +19,7 @@ OVERLAP_LEVELS = ("L4", "L3")
 class CheckOptions:
     forms: int = 50
     threshold: float = 35.0  # no strategy may average above this (of 100)
-    max_overlap: float = 0.30  # no two forms of an OVERLAP_LEVELS level may share more
+    max_overlap: float = 0.30  # two forms of an OVERLAP_LEVELS level may share no more on average
     simulate: bool = True
     thresholds: Thresholds = field(default_factory=Thresholds)
 
@@ -48,14 +48,16 @@ def run_check(banks: dict[str, list[BankQuestion]], opts: CheckOptions | None = 
                         f"{level}: the {name} strategy scores {s['mean']:.1f} on average (max {s['max']:.0f}) "
                         f"over {run.forms} forms; limit {opts.threshold:g}",
                     )
-            if run.overlap_max > opts.max_overlap:
+            # The rule is on the mean: the bank format sizes pools (3.5-4x) for an expected overlap under 30 %;
+            # the max of many pairs runs ~10 points higher and is reported for the lead to judge.
+            if run.overlap_mean > opts.max_overlap:
                 severity = "error" if level in OVERLAP_LEVELS else "warning"
                 report.add(
                     "form_overlap",
                     severity,
                     lang,
-                    f"{level}: two forms share up to {run.overlap_max:.0%} of their questions (mean "
-                    f"{run.overlap_mean:.0%} over {run.forms} forms); limit {opts.max_overlap:.0%}",
+                    f"{level}: two forms share {run.overlap_mean:.0%} of their questions on average (max "
+                    f"{run.overlap_max:.0%} over {run.forms} forms); limit {opts.max_overlap:.0%}",
                 )
     return report, runs
 

@@ -21,7 +21,7 @@ _PATH = click.Path(exists=True, file_okay=False, path_type=Path)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--forms", default=50, show_default=True, help="Forms drawn per level and language for the simulation.")
 @click.option("--threshold", default=35.0, show_default=True, help="Highest mean no-knowledge score.")
-@click.option("--max-overlap", default=0.30, show_default=True, help="Highest share two L4 or L3 forms may share.")
+@click.option("--max-overlap", default=0.30, show_default=True, help="Highest mean overlap of two L4 or L3 forms.")
 @click.option("--no-simulation", is_flag=True, help="Skip the no-knowledge simulation and the form overlap.")
 @click.option("--verbose", is_flag=True, help="List every warning.")
 def check_cmd(path, as_json, forms, threshold, max_overlap, no_simulation, verbose):

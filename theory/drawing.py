@@ -56,10 +56,11 @@ class _Row:
 
 @dataclass
 class Exposure:
-    """How often and how lately each question was drawn: {qid: (times drawn, index of the last form)}.
+    """How often each question was drawn so far: {qid: (times drawn, index of the last form drawing it)}.
 
-    Drawing prefers the least drawn, then the least recently drawn question, so two forms of a level share as
-    few questions as the pool allows (the exposure control of issue 19)."""
+    Drawing prefers the least drawn questions, ties broken by the form's seed, so two forms of a level share as
+    few questions as the pool allows (the exposure control of issue 19). Recency is deliberately not a tie-break:
+    with a pool of exactly two forms' worth, "least recently drawn" would hand form 3 the very paper of form 1."""
 
     seen: dict[str, tuple[int, int]] = field(default_factory=dict)
     forms: int = 0
@@ -70,8 +71,8 @@ class Exposure:
             count, _last = self.seen.get(qid, (0, 0))
             self.seen[qid] = (count + 1, self.forms)
 
-    def key(self, qid: str) -> tuple[int, int]:
-        return self.seen.get(qid, (0, 0))
+    def key(self, qid: str) -> int:
+        return self.seen.get(qid, (0, 0))[0]
 
 
 def allocate(level: str, n_questions: int) -> dict[str, int]:
