@@ -47,12 +47,11 @@ def clean_str(text: str) -> str:
 
 def clean_header_text(text: str, what: str, notes: list[str] | None) -> str:
     """A decoded header value (or file name) on one line: control characters become spaces, with a note."""
-    text = clean_str(text)
     if _HEADER_CONTROLS.search(text.replace("\t", " ")):
         if notes is not None:
             notes.append(f"control characters (line breaks, NUL, ...) in the {what} were replaced with spaces")
         text = _HEADER_CONTROLS.sub(" ", text)
-    return re.sub(r"\s+", " ", text.replace("\t", " ")).strip()
+    return re.sub(r"\s+", " ", clean_str(text).replace("\t", " ")).strip()
 
 
 def charset_for(name: str | None) -> str | None:

@@ -177,7 +177,7 @@ def do_receive_email(raw: bytes, *, mail_from: str, rcpt_tos: list[str], peer: s
     seen = event_by_message_id([parsed.message_id], types=("email.received", "email.auto_received"))
     if seen is not None:
         return {"contact_id": seen.contact_id, "event_id": seen.id, "new_contact": False, "duplicate": True}
-    sender = parsed.from_address or clean_str(mail_from or "").lower()
+    sender = parsed.from_address or ("" if mail_from == "<>" else clean_str(mail_from or "").lower())
     automatic = _automatic(parsed, mail_from, sender)
     if automatic:
         return _receive_automatic(raw, parsed, automatic, mail_from, centre_address, peer)
@@ -274,7 +274,7 @@ def _automatic(parsed: ParsedEmail, mail_from: str, sender: str) -> str | None:
         return "loop: our own reply came back"
     if parsed.automatic:
         return parsed.automatic
-    if mail_from == "":  # the null reverse-path: only delivery reports use it (RFC 5321 4.5.5)
+    if mail_from in ("", "<>"):  # the null reverse-path: only delivery reports use it (RFC 5321 4.5.5)
         return "delivery report (null envelope sender)"
     return None
 

@@ -45,22 +45,23 @@ def raw_header(part, name: str) -> str | None:
     return None
 
 
-def _param(raw: str | None, name: str):
+def _param(raw: str | None, name: str, notes: list[str]):
     """A parameter of a raw structured header, RFC 2231 continuations joined: a str, or (charset, language,
     latin-1 text of the bytes) for an RFC 2231 encoded value. Read with the compat32 parser, which leaves the
     charset to us."""
     if not raw:
         return None
     holder = Message()
-    holder["X-Param"] = unfold(raw)
+    # Raw 8-bit bytes decoded first: compat32 would turn them into U+FFFD before we saw them.
+    holder["X-Param"] = raw_8bit(unfold(raw), notes, "attachment name")
     return holder.get_param(name, header="x-param")
 
 
 def filename(part, notes: list[str]) -> str | None:
     """The part's file name (Content-Disposition filename, else Content-Type name), decoded and cleaned to a
     base name on one line; None when it has none."""
-    value = _param(raw_header(part, "Content-Disposition"), "filename") or _param(
-        raw_header(part, "Content-Type"), "name"
+    value = _param(raw_header(part, "Content-Disposition"), "filename", notes) or _param(
+        raw_header(part, "Content-Type"), "name", notes
     )
     if value is None:
         return None
@@ -68,7 +69,7 @@ def filename(part, notes: list[str]) -> str | None:
         cs, _lang, text = value
         name = decode_bytes(text.encode("latin-1", "replace"), cs or None, notes, "attachment name")
     else:
-        name = decode_words(raw_8bit(str(value), notes, "attachment name"), notes, "attachment name")
+        name = decode_words(str(value), notes, "attachment name")
     name = clean_header_text(html_lib.unescape(name), "attachment name", notes)
     return name.replace("\\", "/").rsplit("/", 1)[-1].strip() or None
 

@@ -120,10 +120,12 @@ def _record(app, raw: bytes, mail_from: str, rcpt_tos: list[str], peer: str) -> 
 
 
 class SmtpEndpoint:
-    """The running server: ``host``, ``port`` (the bound one, also when configured as 0), ``stop()``."""
+    """The running server: ``host``, ``port`` (the bound one, also when configured as 0), its ``handler`` (the
+    rate tables), ``stop()``."""
 
-    def __init__(self, server, executor: ThreadPoolExecutor, host: str, port: int) -> None:
+    def __init__(self, server, executor: ThreadPoolExecutor, host: str, port: int, handler=None) -> None:
         self.server = server
+        self.handler = handler
         self.executor = executor
         self.host = host
         self.port = port
@@ -168,7 +170,7 @@ def start_smtp(app) -> SmtpEndpoint | None:
         executor.shutdown(wait=False)
         return None
     bound = server.sockets[0].getsockname()[1]
-    endpoint = SmtpEndpoint(server, executor, host, bound)
+    endpoint = SmtpEndpoint(server, executor, host, bound, handler)
     app.extensions[_EXT] = endpoint
     log.info("SMTP endpoint on %s:%s", host, bound)
     return endpoint
