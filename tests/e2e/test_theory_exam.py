@@ -44,18 +44,22 @@ def test_answers_survive_a_reload_and_result_waits_for_release(browser_context, 
     before = _state(page)
     assert len(before) == 100
     picked = {}
+
+    def tick(fieldset, n):
+        """Tick the n-th input and wait for its autosave to be answered by the server."""
+        with page.expect_response(lambda r: "/answers" in r.url and r.status == 200):
+            fieldset.locator("input").nth(n).check()
+
     for q in before[:3]:
         fieldset = page.locator(f"fieldset[data-qid='{q['qid']}']")
         if q["kind"] == "multiple":
-            fieldset.locator("input").nth(0).check()
-            page.wait_for_function("document.getElementById('theory-status').textContent === 'Saved'")
-            fieldset.locator("input").nth(2).check()
+            tick(fieldset, 0)
+            tick(fieldset, 2)
             picked[q["qid"]] = ["A", "C"]
         else:
-            fieldset.locator("input").nth(1).check()
+            tick(fieldset, 1)
             picked[q["qid"]] = ["false"] if q["kind"] == "true_false" else ["B"]
-        page.wait_for_function("document.getElementById('theory-status').textContent === 'Saved'")
-    page.wait_for_function("document.getElementById('theory-answered').textContent === '3'")
+    page.locator("#theory-answered", has_text="3").wait_for()
 
     page.reload()
     page.wait_for_selector("fieldset[data-qid]")
