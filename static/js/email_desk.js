@@ -191,7 +191,8 @@ $('wrap-up').addEventListener('click', async () => {
   try {
     await api('POST', `/api/email/contacts/${id}/wrap_up`, { code: $('wrap-code').value, notes: $('wrap-notes').value });
     drafts.delete(id);
-    if (current !== id) { loadList(); return; }
+    // The wrap-up's own live event may have refreshed the list first (current is then null): still this contact.
+    if (current !== id && current !== null) { loadList(); return; }
     showDraft(null, {});
     $('wrap-status').textContent = L.wrapped;
     current = null;
@@ -202,7 +203,7 @@ $('wrap-up').addEventListener('click', async () => {
     $('wrap-card').hidden = true;
     loadList();
   } catch (e) {
-    if (current === id) $('wrap-status').textContent = e.message;
+    if (current === id || current === null) $('wrap-status').textContent = e.message;
   }
 });
 
