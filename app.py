@@ -40,6 +40,7 @@ PACKAGES = (
     "tickets",
     "knowledge_base",
     "scenarios",
+    "understanding",
     "channels",
     "simulator",
     "grading",
@@ -93,6 +94,7 @@ def create_app(config: type[Config] | str | None = None, **overrides) -> Flask:
         "simulator.models",
         "scenarios.models",
         "theory.models",
+        "understanding.models",
     ):
         importlib.import_module(name)
     for name in PACKAGES:

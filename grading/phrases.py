@@ -1,8 +1,11 @@
-"""Phrase and move recognition for grading, done by the simulator's ``MoveRecogniser`` (one matcher in the
-project: jieba-aware, whole-token matching, the pack's lexicon and the scenario's answer keywords).
+"""What the agent's messages do, for grading: the language understanding's reading (understanding/), the same
+one the simulated customer reacts to, so the scorecard credits exactly what the customer heard.
 
-- ``agent_moves(recording)``: for each agent message, the moves it shows and the phrase that shows each
-  (``MoveRecogniser.evidence`` with the scenario), computed once per Recording and shared by the evaluators.
+- ``agent_moves(recording)``: for each agent message, the acts it performs (read with the customer's previous
+  message as context) and a short piece of evidence for each (the words that showed it, else the nearest
+  training example), computed once per Recording and shared by the evaluators.
+- ``agent_readings(recording)``: the same messages with their full readings (confidence, facts, the scenario's
+  answer keyword groups), for evaluators that need more than the act names.
 - ``find_phrase(text, phrases, lang)``: the first of a scenario's phrase list found in a message. The list is
   given to a MoveRecogniser of its own (as the synonyms of one move of a one-move pack), so a scenario's
   "required phrases" match exactly the way the simulator matches the pack's synonyms.
@@ -16,19 +19,32 @@ from collections import OrderedDict
 from functools import lru_cache
 
 from scenarios.schema import MoveLexicon, PackInfo
-from simulator.moves import MoveRecogniser
+from understanding.lexicon import MoveRecogniser
 
 from .recording import Event, Recording
 
 _lock = threading.Lock()
 _pack_recognisers: dict[int, tuple[PackInfo, MoveRecogniser]] = {}
 _analysis: weakref.WeakKeyDictionary[Recording, list] = weakref.WeakKeyDictionary()
+_readings: weakref.WeakKeyDictionary[Recording, list] = weakref.WeakKeyDictionary()
 _MAX_PACKS = 16
 _MEMO_MAX = 50_000
 _moves_memo: OrderedDict[tuple, tuple] = OrderedDict()
 
 
-def pack_recogniser(pack: PackInfo) -> MoveRecogniser:
+def pack_recogniser(pack: PackInfo):
+    """The language understanding's Reader for a pack (outside an app, e.g. a pure unit test with a hand-made
+    pack, the lexicon recogniser of that pack)."""
+    from flask import has_app_context
+
+    if has_app_context():
+        from understanding.store import reader_for
+
+        return reader_for(pack)
+    return _lexicon_recogniser(pack)
+
+
+def _lexicon_recogniser(pack: PackInfo) -> MoveRecogniser:
     """One MoveRecogniser per PackInfo object (a reloaded pack is a new object and gets a new one)."""
     with _lock:
         hit = _pack_recognisers.get(id(pack))
@@ -48,15 +64,51 @@ def agent_moves(recording: Recording) -> list[tuple[Event, dict[str, str]]]:
         cached = _analysis.get(recording)
     if cached is not None:
         return cached
-    msgs = recording.messages("agent")
-    if recording.pack is None:
-        result = [(m, {}) for m in msgs]
-    else:
-        rec = pack_recogniser(recording.pack)
-        result = [(m, _evidence(rec, m.text or "", recording.scenario)) for m in msgs]
+    readings = agent_readings(recording)
+    result = [(m, _as_evidence(r)) for m, r in readings]
     with _lock:
         _analysis[recording] = result
     return result
+
+
+def agent_readings(recording: Recording) -> list[tuple[Event, object]]:
+    """``[(agent message, Reading or None)]`` in order, each read with the customer's previous message."""
+    with _lock:
+        cached = _readings.get(recording)
+    if cached is not None:
+        return cached
+    msgs = recording.messages("agent")
+    if recording.pack is None:
+        result = [(m, None) for m in msgs]
+    else:
+        rec = pack_recogniser(recording.pack)
+        before = ""
+        result = []
+        agent_seqs = {m.seq for m in msgs}
+        for e in recording.events:
+            if e.type == "message" and e.actor == "customer":
+                before = e.text or ""
+            elif e.seq in agent_seqs:
+                result.append((e, _read(rec, e.text or "", recording.scenario, before)))
+    with _lock:
+        _readings[recording] = result
+    return result
+
+
+def _as_evidence(reading) -> dict[str, str]:
+    if reading is None:
+        return {}
+    if isinstance(reading, dict):
+        return reading  # a lexicon recogniser's evidence
+    return {a.name: (" / ".join(a.words) if a.words else (a.nearest[0] if a.nearest else a.name)) for a in reading.acts}
+
+
+def _read(rec, text: str, scenario, before: str):
+    """The Reader's reading (it memoises itself); a lexicon recogniser's evidence dict outside an app."""
+    if hasattr(rec, "read"):
+        long_text = len(text) > 300 or text.count("\n") > 2
+        return (rec.read_document if long_text else rec.read)(text, scenario, before)
+    return _evidence(rec, text, scenario)
 
 
 def _evidence(rec: MoveRecogniser, text: str, scenario) -> dict[str, str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from .loader import PackError, find_packs, load_pack, load_pack_into_db
+from .loader import PackError, find_packs, load_pack, load_pack_into_db, run_pack_hooks
 
 content_cli = AppGroup("content", help="Check and load content packs (scenarios, CRM, knowledge base).")
 
@@ -20,7 +20,9 @@ def _validated(path: Path) -> list:
     packs, errors = [], []
     for folder in folders:
         try:
-            packs.append(load_pack(folder))
+            pack = load_pack(folder)
+            run_pack_hooks(pack, write=False)
+            packs.append(pack)
         except PackError as e:
             errors += e.errors
     if errors:

@@ -120,14 +120,31 @@ def load_pack(path: str | Path) -> Pack:
     return Pack(path=path, info=info, crm=crm, kb=kb, scenarios=[sc for _d, sc in scenarios], rubrics=rubrics)
 
 
+def add_pack_hook(app, hook) -> None:
+    """Let another package take part in loading packs: ``hook(pack, write)`` is called for every pack checked
+    (``write=False``: validate only, raise PackError) or loaded (``write=True``: validate and add its rows to
+    the load's transaction). The language understanding registers one for its examples and trained model."""
+    app.extensions.setdefault("kefu_pack_hooks", []).append(hook)
+
+
+def run_pack_hooks(pack: Pack, write: bool) -> None:
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        for hook in current_app.extensions.get("kefu_pack_hooks", []):
+            hook(pack, write)
+
+
 def load_pack_into_db(path: str | Path | Pack) -> LoadReport:
     """Validate a pack and upsert it: CRM customers/orders, KB categories/articles (a changed article makes a
-    new version), scenarios and pack info. Idempotent. Raises PackError (nothing written) on any problem."""
+    new version), scenarios and pack info, and what other packages' pack hooks load (the understanding model).
+    Idempotent. Raises PackError (nothing written) on any problem."""
     from . import registry
     from .upsert import upsert_pack
 
     pack = path if isinstance(path, Pack) else load_pack(path)
-    report = upsert_pack(pack)
+    run_pack_hooks(pack, write=False)
+    report = upsert_pack(pack, before_commit=lambda: run_pack_hooks(pack, write=True))
     registry.invalidate(bump=True)
     return report
 

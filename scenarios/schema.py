@@ -38,6 +38,16 @@ AGENT_MOVES = (
     "hold",  # asks the customer to wait while checking
 )
 
+# Every dialogue act the language understanding (understanding/) recognises: the moves above plus acts the
+# standard's scorecard judges that a lexicon could not. Scenario rules may react to any of them.
+ACTS = AGENT_MOVES + (
+    "disclose_private",  # states a customer's private data in full (phone, address, ID, card, email)
+    "refuse_politely",  # declines, giving a reason and an alternative
+    "explain_policy",  # states a general rule or procedure
+    "confirm_understanding",  # restates the customer's problem to check it was understood
+    "thank",  # thanks the customer
+)
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -391,7 +401,7 @@ class Scenario(Strict):
 
     @model_validator(mode="after")
     def references(self) -> Scenario:
-        moves = set(AGENT_MOVES) | {"verify_identity", "kb_open", "ticket_created", "ticket_escalated"}
+        moves = set(ACTS) | {"verify_identity", "kb_open", "ticket_created", "ticket_escalated"}
         moves |= {"id_approved", "id_refused"}  # the video identity decision
         goals = set(self.goals) | {r.goal for r in self.rules if r.goal}
         for i, r in enumerate(self.rules):

@@ -16,8 +16,9 @@ from .loader import LoadReport, Pack, PackError
 from .models import PackRecord, RubricRecord, ScenarioRecord
 
 
-def upsert_pack(pack: Pack) -> LoadReport:
-    """Upsert everything in ``pack`` in one transaction; roll back and raise PackError on a conflict."""
+def upsert_pack(pack: Pack, before_commit=None) -> LoadReport:
+    """Upsert everything in ``pack`` in one transaction (with what ``before_commit`` adds); roll back and raise
+    PackError on a conflict."""
     report = LoadReport(lang=pack.lang)
     try:
         _check_scenario_ids(pack)
@@ -26,6 +27,8 @@ def upsert_pack(pack: Pack) -> LoadReport:
         _upsert_scenarios(pack, report)
         _upsert_rubrics(pack, report)
         _upsert_pack_record(pack, report)
+        if before_commit is not None:
+            before_commit()
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -20,7 +20,6 @@ from contacts.actions import ActionError
 from contacts.models import Contact
 from extensions import db
 
-from .moves import MoveRecogniser
 from .persona import CustomerState, Reaction
 
 log = logging.getLogger(__name__)
@@ -54,6 +53,26 @@ class _Action:
     value: object = field(compare=False, default=None)
 
 
+def identity_of(customer) -> dict | None:
+    """What a customer gives when the agent asks to verify them: name and the last four digits of the phone
+    on their CRM record (the desk's verification checks these were given)."""
+    if customer is None or not customer.phone:
+        return None
+    digits = "".join(ch for ch in customer.phone if ch.isdigit())
+    return {"name": customer.name, "phone_last4": digits[-4:]}
+
+
+def reference_text(scenario, lang: str) -> str:
+    """The body of the KB article the scenario's answer rests on ('' when none)."""
+    slug = scenario.answer.kb_slug if scenario.answer else None
+    if not slug:
+        return ""
+    from knowledge_base.models import Article
+
+    article = db.session.scalar(select(Article).where(Article.slug == slug, Article.lang == lang))
+    return (getattr(article, "body", None) or "") if article is not None else ""
+
+
 def record_customer_state(contact_id: int, mind: CustomerState, reaction: Reaction, **extra) -> None:
     """Record the customer's mind after a reaction (``customer.state``): emotion, patience, goals, what was
     recognised, and ``extra``. Grading reads the final emotion from it; the live desk never receives it."""
@@ -71,6 +90,7 @@ def record_customer_state(contact_id: int, mind: CustomerState, reaction: Reacti
         "goals": list(mind.scenario.goals),
         "revealed": snap["revealed"],
         "end": reaction.end,
+        "notes": list(reaction.notes),
         **extra,
     }
     try:
@@ -116,7 +136,14 @@ class ChatCustomers:
             exercise_id=exercise_id,
             reserved_agent_id=reserve_for,
         )
-        state = CustomerState(scenario, pack, seed, recogniser=self._recogniser(pack))
+        state = CustomerState(
+            scenario,
+            pack,
+            seed,
+            recogniser=self._recogniser(pack),
+            identity=identity_of(customer),
+            reference=reference_text(scenario, lang),
+        )
         live = LiveCustomer(contact.id, scenario.id, lang, state, exercise_id=exercise_id, started_by=started_by)
         self.live[contact.id] = live
         self._ids.add(contact.id)
@@ -126,12 +153,11 @@ class ChatCustomers:
         self._schedule_lines(live, opening, now, pause)
         return contact.id
 
-    def _recogniser(self, pack) -> MoveRecogniser:
-        # One per language; a reloaded pack (a new PackInfo object) replaces the old lexicon.
-        rec = self._recognisers.get(pack.lang)
-        if rec is None or rec.pack is not pack:
-            rec = self._recognisers[pack.lang] = MoveRecogniser(pack)
-        return rec
+    def _recogniser(self, pack):
+        # The language understanding's reader, shared with grading (it is cached per app and pack version).
+        from understanding.store import reader_for
+
+        return reader_for(pack)
 
     def _apply_event(self, ev: dict) -> None:
         live = self.live.get(ev["contact_id"])

@@ -35,7 +35,6 @@ from clock import clock
 from .content import ContentError, RegistryContent
 from .email_compose import CHASER, SendError, body_text, compose, send
 from .errors import SimulatorError
-from .moves import MoveRecogniser
 from .persona import CustomerState, Reaction
 
 log = logging.getLogger(__name__)
@@ -97,7 +96,6 @@ class EmailCustomers:
         self._inbox: deque[dict] = deque()
         self._seq = itertools.count(1)
         self._lock = threading.RLock()
-        self._recognisers: dict[str, MoveRecogniser] = {}
         from contacts.events import subscribe
 
         subscribe(self._on_event)
@@ -122,15 +120,15 @@ class EmailCustomers:
         spec = scenario.email
         with self._lock:
             key = next(self._seq)
-            rec = self._recognisers.get(lang)
-            if rec is None or rec.pack is not pack:
-                rec = self._recognisers[lang] = MoveRecogniser(pack)
+            from understanding.store import reader_for
+
+            rec = reader_for(pack)  # the language understanding shared with chat and grading
             address = self._free_address(spec.from_address, key)
             cust = EmailCustomer(
                 key,
                 scenario.id,
                 lang,
-                CustomerState(scenario, pack, seed, recogniser=rec),
+                CustomerState(scenario, pack, seed, recogniser=rec, closing_grace=False),
                 address,
                 spec.sign_off or scenario.customer.name,
                 seed,
@@ -355,7 +353,7 @@ class EmailCustomers:
         """A follow-up days later is a new conversation about the same case: the customer again needs an
         answer (their goals start over), in the mood the last one left them in."""
         old = cust.state
-        new = CustomerState(old.scenario, old.pack, old.seed + 1, recogniser=old.recogniser)
+        new = CustomerState(old.scenario, old.pack, old.seed + 1, recogniser=old.recogniser, closing_grace=False)
         new.emotion = max(old.emotion, 1)  # having to write again is annoying
         cust.state = new
         cust.stalled_replies = 0

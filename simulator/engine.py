@@ -37,7 +37,6 @@ from .content import ContentError, RegistryContent
 from .errors import SimulatorError  # noqa: F401  (re-exported)
 from .exercises import ExerciseSchedule, ExerciseStateError, _Arrival  # noqa: F401  (re-exported)
 from .models import Exercise
-from .moves import MoveRecogniser
 from .persona import DESK_MOVES
 from .queued_callers import QueuedCallers, WaitingCaller
 
@@ -68,7 +67,6 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers):
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.RLock()
-        self._recognisers: dict[str, MoveRecogniser] = {}
         self._worker: threading.Thread | None = None
         self._started = False
         self.email_customers = None  # set by simulator.init_app (EmailCustomers)

@@ -9,7 +9,7 @@ simulated customers and grading all decide "answered" the same way from the same
 
 from __future__ import annotations
 
-from .moves import _Message, phrase_key
+from understanding.lexicon import _Message, phrase_key
 
 
 def _first(msg: _Message, phrases: list[str]) -> tuple[int, str] | None:

@@ -26,6 +26,17 @@ LINES: dict[str, dict[str, list[str]]] = {
         "followup": ["那如果还是不行，我再找谁？", "确定这样就可以了吗？", "那大概要多久呢？"],
         "satisfied": ["好的，明白了，谢谢。", "行，那就这样吧，谢谢你。"],
         "abandon": ["算了，不等了。", "太慢了，我走了。"],
+        "greeted": ["你好，就是我刚才说的那个问题，麻烦帮我看一下。", "嗯你好，我的问题上面说了，帮我处理下吧。"],
+        "repeat_ask": ["我刚才不是已经说过了吗？", "这个我前面说了呀。", "怎么又问一遍？"],
+        "not_answered": ["你说的这些跟我问的不是一回事啊。", "这没回答我的问题。", "我问的不是这个。"],
+        "wrong_info": [
+            "不对吧？你们页面上写的不是这样的。",
+            "你确定吗？跟我了解的不一样。",
+            "啊？我看到的规定不是这么说的。",
+        ],
+        "dont_know": ["这个我不太清楚。", "这个我也不知道呢。", "我没注意过这个。"],
+        "goodbye": ["没有了，谢谢，再见。", "没别的了，拜拜。", "好的，谢谢，再见。"],
+        "verification": ["手机号后四位是 {phone_last4}，名字是 {name}。", "我叫{name}，手机尾号 {phone_last4}。"],
     },
     "en": {
         "nudge": [
@@ -71,6 +82,20 @@ LINES: dict[str, dict[str, list[str]]] = {
         ],
         "satisfied": ["OK, that's clear. Thank you.", "Great, thanks for your help."],
         "abandon": ["Forget it, I'm not waiting any longer.", "This is taking too long. Bye."],
+        "greeted": ["Hi. It's what I wrote above - could you look into it?", "Hello. My question is just above."],
+        "repeat_ask": ["I already told you that.", "I gave you that a minute ago.", "You asked me that already."],
+        "not_answered": ["That doesn't answer my question.", "That's not what I asked.", "Sorry, how does that help?"],
+        "wrong_info": [
+            "That's not right, is it? Your website says something different.",
+            "Are you sure? That's not what I was told.",
+            "Hm, that doesn't match the policy I read.",
+        ],
+        "dont_know": ["I'm not sure, to be honest.", "I don't know, sorry.", "I didn't check that."],
+        "goodbye": ["No, that's all. Thanks, bye.", "Nothing else, thank you. Bye!", "That's it, thanks. Goodbye."],
+        "verification": [
+            "Sure - my name is {name} and my phone ends in {phone_last4}.",
+            "It's {name}, phone number ending {phone_last4}.",
+        ],
     },
 }
 

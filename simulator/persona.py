@@ -34,49 +34,20 @@ import random
 from dataclasses import dataclass, field
 
 from scenarios.schema import EMOTIONS, PackInfo, Scenario
+from understanding.facts import Figure, contradictions, figures
+from understanding.lexicon import MoveRecogniser
 
 from . import lines as generic
-from .moves import MoveRecogniser
+from .traits import TRAITS, TypeTraits
 
 MAX_RULES_PER_MESSAGE = 2
 MAX_EMPATHY_CALMS = 2
+CLOSING_GRACE_SECONDS = 45.0  # after its last goal the customer waits this long for the agent's closing
+FACT_MATCH_MIN = 0.45  # an unforeseen question is answered from the closest fact when it is at least this close
+ASK_ACTS = ("ask_order", "ask_verification", "ask_detail")
+# What a furious customer needs beside an apology before it calms at all.
+ACTION_ACTS = ("answer", "escalate", "offer_compensation", "promise_followup", "hold", "refuse_politely")
 
-
-@dataclass(frozen=True)
-class TypeTraits:
-    """How a customer type shapes emotion, patience and typing (see the module docstring)."""
-
-    patience: float = 1.0  # multiplies persona.patience
-    typing: float = 1.0  # multiplies typing time
-    slow: float = 1.0  # multiplies pack.slow_reply_seconds
-    forbidden_rise: int = 1
-    dismissal_rise: int = 1
-    empathy_calm: int = 1
-    empathy_needs_answer: bool = False
-    answer_needs: tuple[str, ...] = ()  # the answer calms only after one of these moves
-    max_holds: int = 2
-    follow_up: bool = False
-    nudge: str | None = None  # variant of the generic nudge lines
-    transfer_emotion: int = 0  # emotion change when the agent transfers the contact
-
-
-TRAITS: dict[str, TypeTraits] = {
-    "rational": TypeTraits(empathy_needs_answer=True, nudge="rational"),
-    "emotional": TypeTraits(forbidden_rise=2, dismissal_rise=2, empathy_calm=2, nudge="emotional", transfer_emotion=1),
-    "hesitant": TypeTraits(patience=1.25, follow_up=True, nudge="hesitant"),
-    "dominant": TypeTraits(
-        patience=0.6,
-        forbidden_rise=2,
-        max_holds=1,
-        nudge="dominant",
-        transfer_emotion=-1,
-        answer_needs=("escalate", "offer_compensation", "ticket_escalated"),
-    ),
-    "talkative": TypeTraits(patience=1.2, typing=1.3, nudge="talkative"),
-    "suspicious": TypeTraits(empathy_needs_answer=True, nudge="suspicious"),
-    "elderly": TypeTraits(patience=1.5, typing=1.8, slow=1.5, nudge="elderly"),
-    "vip": TypeTraits(patience=0.8, slow=0.75, max_holds=1),
-}
 
 # Desk actions the customer notices (event type -> move); kb.send is checked against Scenario.answer.kb_slug.
 DESK_MOVES = {
@@ -101,6 +72,7 @@ class Reaction:
     moves: list[str] = field(default_factory=list)
     rules_fired: list[int] = field(default_factory=list)
     kind: str = "reply"  # reply | rule | nudge | complaint | hold | followup | waiting | abandon | transfer
+    notes: list[str] = field(default_factory=list)  # why: wrong_information, not_answered, asked_again...
 
     def as_tuple(self) -> tuple:
         """A comparable summary (tests of determinism)."""
@@ -121,8 +93,23 @@ class Reaction:
 class CustomerState:
     """One simulated customer working through ``scenario``; see the module docstring for the rules."""
 
-    def __init__(self, scenario: Scenario, pack: PackInfo, seed: int = 0, recogniser: MoveRecogniser | None = None):
+    def __init__(
+        self,
+        scenario: Scenario,
+        pack: PackInfo,
+        seed: int = 0,
+        recogniser=None,
+        identity: dict | None = None,
+        reference: str = "",
+        closing_grace: bool = True,
+    ):
+        """``recogniser``: an understanding Reader (or, in unit tests of the state machine, a lexicon
+        MoveRecogniser); ``identity``: what the customer gives when asked to verify (``name``, ``phone_last4``,
+        from the CRM record); ``reference``: the KB article text the case rests on (figures an answer must agree
+        with); ``closing_grace``: after its last goal the customer stays for the agent's closing (chat) or is
+        done at once (an email customer's thank-you is its goodbye)."""
         self.scenario = scenario
+        self.closing_grace = closing_grace
         self.pack = pack
         self.lang = pack.lang
         self.seed = seed
@@ -149,6 +136,15 @@ class CustomerState:
         self.slow_steps = 0  # slow-reply emotion steps already applied in this wait
         self.last_tick: float | None = None
         self.last_kind: str | None = None
+        self.identity = identity or {}
+        self.identity_given = False
+        self.last_said = ""  # the customer's previous line: context for reading the agent's next one
+        self.answer_groups: set[int] = set()  # the scenario's answer keyword groups the agent has covered
+        self.not_answered = 0  # answers that did not answer the question
+        self.wrong_info = 0  # statements that contradicted what the customer knows
+        self.repeat_asks = 0
+        self.grace_until: float | None = None  # every goal done: waiting for the agent's closing until then
+        self.known_figures: list[Figure] = _known_figures(scenario, reference)
 
     # -- public API -------------------------------------------------------------------------------------
 
@@ -160,14 +156,23 @@ class CustomerState:
         """The customer's first message(s); with ``ts`` (when they are sent) the wait for an agent starts."""
         if ts is not None:
             self._start_wait(ts)
+        if self.scenario.opening:
+            self.last_said = self.scenario.opening[-1]
         return list(self.scenario.opening)
 
     def on_agent_message(self, text: str, ts: float) -> Reaction:
-        """React to one agent message sent at ``ts``."""
+        """React to one agent message sent at ``ts``: to the acts it performs (as the language understanding
+        reads them, with the customer's previous line as context), not to its words."""
         if self.finished:
             return Reaction(emotion=self.emotion, kind="finished")
-        moves = self.recogniser.moves(text, self.scenario)
-        return self._react(moves, ts, spoken=True)
+        reading = (
+            self.recogniser.read(text, self.scenario, self.last_said) if hasattr(self.recogniser, "read") else None
+        )
+        moves = reading.names if reading is not None else self.recogniser.moves(text, self.scenario)
+        reaction = self._react(moves, ts, spoken=True, reading=reading, text=text)
+        if reaction.lines:
+            self.last_said = reaction.lines[-1]
+        return reaction
 
     def on_desk_event(self, event_type: str, data: dict, ts: float) -> Reaction | None:
         """React to a desk action the customer notices (identity verified, article sent, ticket, transfer)."""
@@ -201,6 +206,17 @@ class CustomerState:
             return None
         if self.waiting_since is None:
             self._start_wait(ts)
+        if self.grace_until is not None:
+            # Every goal is done: no impatience now; the customer leaves politely when the agent says nothing.
+            self.last_tick = ts
+            if ts < self.grace_until:
+                return None
+            self.finished = "satisfied"
+            out = [generic.pick(self.lang, "goodbye", self.rng)]
+            self.last_kind = "satisfied"
+            return Reaction(
+                lines=out, delay=self._typing_delay(out), emotion=self.emotion, end="satisfied", kind="satisfied"
+            )
         prev = self.last_tick if self.last_tick is not None else ts
         self.last_tick = ts
         if ts <= self.waiting_since:  # still typing a reply: not waiting yet
@@ -283,18 +299,23 @@ class CustomerState:
         self.last_kind = "transfer"
         return Reaction(emotion_delta=self.emotion - before, emotion=self.emotion, kind="transfer")
 
-    def _react(self, moves: list[str], ts: float, *, spoken: bool) -> Reaction:
+    def _react(self, moves: list[str], ts: float, *, spoken: bool, reading=None, text: str = "") -> Reaction:
         before = self.emotion
         out: list[str] = []
         useful = False
         kind = "reply"
+        moves = list(moves)
+        notes: list[str] = []  # why the customer reacted as it did (recorded in customer.state)
+
+        if spoken and reading is not None:
+            moves = self._judge_answer(moves, reading, out, notes)
         self.seen_moves.update(moves)
 
         if "forbidden" in moves:
             self.emotion = _clamp(self.emotion + self.traits.forbidden_rise)
         if "dismissal" in moves:
             self.emotion = _clamp(self.emotion + self.traits.dismissal_rise)
-        rose = self.emotion > before
+        rose = self.emotion > before or bool(notes)
 
         first_answer = "answer" in moves and not self.answered
         if first_answer:
@@ -311,6 +332,9 @@ class CustomerState:
             and self.emotion > 0
             and self.empathy_calms < MAX_EMPATHY_CALMS
             and (not self.traits.empathy_needs_answer or self.answered)
+            # A furious customer is not calmed by an apology alone: it needs something done.
+            and (self.emotion < 3 or set(moves) & set(ACTION_ACTS))
+            and not rose
         ):
             self.empathy_calms += 1
             self.emotion = _clamp(self.emotion - self.traits.empathy_calm)
@@ -322,24 +346,49 @@ class CustomerState:
                 self.revealed.append(name)
                 revealed.append(name)
                 out.append(fact.say.format(value=fact.value))
+        if spoken and "ask_verification" in moves and self.identity and not self.identity_given:
+            if not any("ask_verification" in f.reveal_on for f in self.scenario.customer.facts.values()):
+                out.append(generic.pick(self.lang, "verification", self.rng).format(**self.identity))
+                revealed.append("identity")
+            self.identity_given = True
+            useful = True
 
         goals_before = list(self.goals_done)
         fired, end = self._fire_rules(moves, out, revealed)
         if fired or revealed:
             useful = True
             kind = "rule" if fired else "reply"
+        if spoken and not fired and not revealed:
+            useful |= self._answer_questions(moves, reading, text, out, notes)
 
-        if spoken and self.followup_asked and not self.finished and not rose and end is None:
+        closing_now = spoken and ("closing" in moves or "thank" in moves and self.grace_until is not None)
+        if end == "satisfied" and not closing_now and not any(self.scenario.rules[i].on == "closing" for i in fired):
+            end = None  # the last goal is met: stay for the agent's closing (below) instead of vanishing
+        if (
+            spoken
+            and self.followup_asked
+            and not self.finished
+            and not rose
+            and end is None
+            and self.grace_until is None
+        ):
             end = "satisfied"  # a hesitant customer's last doubt was answered
         if end is None and all(g in self.goals_done for g in self.scenario.goals):
             if self.traits.follow_up and not self.followup_asked:
                 self.followup_asked = True
                 out.append(generic.pick(self.lang, "followup", self.rng))
                 kind = "followup"
-            else:
+            elif self.grace_until is None:
+                if not any(self.scenario.rules[i].end == "satisfied" for i in fired):
+                    out.append(self._line(self.scenario.satisfied_say, "satisfied"))
+                self.grace_until = ts + CLOSING_GRACE_SECONDS
+                kind = "satisfied_waiting"
+                if closing_now or not self.closing_grace:
+                    end = "satisfied"
+            elif closing_now:
                 end = "satisfied"
-        if end == "satisfied" and not any(self.scenario.rules[i].end == "satisfied" for i in fired):
-            out.append(self._line(self.scenario.satisfied_say, "satisfied"))
+                if not fired:
+                    out.append(generic.pick(self.lang, "goodbye", self.rng))
         if end == "abandoned" and not out:
             out.append(self._line(self.scenario.abandon_say, "abandon"))
 
@@ -353,9 +402,11 @@ class CustomerState:
                 kind = "complaint"
                 out.append(generic.pick(self.lang, "complaint", self.rng))
             elif "greeting" in moves and not self.restated:
-                self.restated = True
+                self.restated = True  # a greeting alone: point at the question asked, never re-send it
                 kind = "reply"
-                out.append(self.scenario.opening[-1])
+                out.append(generic.pick(self.lang, "greeted", self.rng))
+            elif self.grace_until is not None:
+                kind = "silent"  # satisfied and waiting for the goodbye
             elif self.last_kind != "nudge":
                 kind = "nudge"
                 out.append(generic.pick(self.lang, "nudge", self.rng, self.traits.nudge))
@@ -383,7 +434,93 @@ class CustomerState:
             moves=list(moves),
             rules_fired=fired,
             kind=kind if end is None else ("abandon" if end == "abandoned" else "satisfied"),
+            notes=notes,
         )
+
+    def _judge_answer(self, moves: list[str], reading, out: list[str], notes: list[str]) -> list[str]:
+        """Whether an answering message answers *this* customer, and rightly. A stated figure that contradicts
+        what the case knows is wrong information (the customer objects, emotion +1, and it is no answer); an
+        answer that covers too little of the scenario's answer is not yet the answer (the second such one
+        annoys); the scenario's answer keyword groups accumulate over the agent's messages. Asking again for
+        what the customer already gave annoys it too."""
+        moves = list(moves)
+        wrong = (
+            contradictions(reading.figures, self.known_figures)
+            if "answer" in moves or "explain_policy" in moves
+            else []
+        )
+        if wrong:
+            self.wrong_info += 1
+            self.emotion = _clamp(self.emotion + 1)
+            out.append(generic.pick(self.lang, "wrong_info", self.rng))
+            notes.append("wrong_information: " + "; ".join(f.text for f, _ in wrong))
+            return [m for m in moves if m != "answer"]
+        answer = self.scenario.answer
+        if "answer" in moves and answer and answer.keywords and not self.answered:
+            self.answer_groups.update(reading.answer_groups)
+            self.answer_groups.update(self._groups_by_figures(reading))
+            if len(self.answer_groups) < min(answer.min_keywords, len(answer.keywords)):
+                moves.remove("answer")
+                self.not_answered += 1
+                if self.not_answered >= 2 and not reading.answer_groups:
+                    self.not_answered = 0
+                    self.emotion = _clamp(self.emotion + 1)
+                    out.append(generic.pick(self.lang, "not_answered", self.rng))
+                    notes.append("not_answered")
+        for ask in ("ask_order", "ask_verification"):
+            if ask not in moves:
+                continue
+            facts = [n for n, f in self.scenario.customer.facts.items() if ask in f.reveal_on]
+            given = facts and all(n in self.revealed for n in facts)
+            if ask == "ask_verification" and not facts:
+                given = self.identity_given
+            if given:
+                self.repeat_asks += 1
+                self.emotion = _clamp(self.emotion + (1 if self.repeat_asks >= 1 else 0))
+                line = generic.pick(self.lang, "repeat_ask", self.rng)
+                again = [
+                    self.scenario.customer.facts[n].say.format(value=self.scenario.customer.facts[n].value)
+                    for n in facts
+                ]
+                out.append(" ".join([line, *again[:1]]))
+                notes.append(f"asked_again: {ask}")
+                moves.remove(ask)
+        return moves
+
+    def _groups_by_figures(self, reading) -> set[int]:
+        """Answer keyword groups whose figures the message states in other words (1号 for 6月1日 is not
+        matched, but "3 to 7 working days" for 3-7个工作日 is)."""
+        out: set[int] = set()
+        for i, group in enumerate(self.scenario.answer.keywords if self.scenario.answer else []):
+            known = [f for p in group for f in figures(p)]
+            if known and any(not contradictions([f], known) for f in reading.figures if f.kind == known[0].kind):
+                out.add(i)
+        return out
+
+    def _answer_questions(self, moves: list[str], reading, text: str, out: list[str], notes: list[str]) -> bool:
+        """A question no rule foresaw: answered in character from the closest fact, or "I don't know"."""
+        if not set(moves) & {"ask_detail", "ask_order"} or out:
+            return False
+        best, best_sim = None, 0.0
+        if reading is not None and hasattr(self.recogniser, "embedder"):
+            from understanding.reader import similarity
+
+            for name, fact in self.scenario.customer.facts.items():
+                sim = similarity(
+                    self.recogniser, text, f"{name.replace('_', ' ')}: {fact.say.format(value=fact.value)}"
+                )
+                if sim > best_sim:
+                    best, best_sim = name, sim
+        if best is not None and best_sim >= FACT_MATCH_MIN:
+            fact = self.scenario.customer.facts[best]
+            out.append(fact.say.format(value=fact.value))
+            if best not in self.revealed:
+                self.revealed.append(best)
+            notes.append(f"answered_from_fact: {best}")
+            return True
+        out.append(generic.pick(self.lang, "dont_know", self.rng))
+        notes.append("dont_know")
+        return True
 
     def _fire_rules(self, moves: list[str], out: list[str], revealed: list[str]) -> tuple[list[int], str | None]:
         """Fire the matching rules: the most specific first (more ``after`` goals), at most one per move and
@@ -421,6 +558,14 @@ class CustomerState:
             if rule.end and end is None:
                 end = "abandoned" if rule.end == "abandon" else "satisfied"
         return fired, end
+
+
+def _known_figures(scenario: Scenario, reference: str) -> list[Figure]:
+    """The figures the customer can check an answer against: the scenario's answer keywords, its facts and the
+    KB article the case rests on."""
+    texts = [p for group in (scenario.answer.keywords if scenario.answer else []) for p in group]
+    texts += [f.value for f in scenario.customer.facts.values()]
+    return [f for t in [*texts, reference or ""] for f in figures(t)]
 
 
 def _clamp(emotion: int) -> int:

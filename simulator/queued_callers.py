@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 from contacts.models import Contact
 from extensions import db
+from understanding.lexicon import MoveRecogniser
 
 from .chat_customers import record_customer_state
 from .content import ContentError
-from .moves import MoveRecogniser
 from .persona import CustomerState, Reaction
 from .voice_customer import _bare_pack
 

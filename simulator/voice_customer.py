@@ -27,9 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scenarios.schema import EMOTIONS, QUICK_PHRASE_MOVES, PackInfo, Scenario, VoiceScript
+from understanding.lexicon import MoveRecogniser
 
 from . import voice_lines
-from .moves import MoveRecogniser
 from .persona import CustomerState, Reaction, _clamp
 
 FIRST_WORDS_S = 3.0  # an inbound caller who hears nothing after connecting starts talking

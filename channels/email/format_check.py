@@ -93,7 +93,7 @@ def check_email_format(
     tail = "\n".join(text.strip().split("\n")[-4:])
     moves: dict[str, str] = {}
     if pack is not None:
-        from simulator.moves import MoveRecogniser
+        from understanding.lexicon import MoveRecogniser
 
         moves = MoveRecogniser(pack).evidence(text, scenario)
 

@@ -1,7 +1,10 @@
-"""Wording evaluators: required phrases per step, forbidden phrases, and the order of required steps.
+"""Wording evaluators: required steps shown in words, forbidden wording, and the order of required steps.
 
-Moves are recognised by the simulator's MoveRecogniser (grading.phrases), so a trainee is judged by the same
-lexicon that the simulated customer reacts to; a scenario's own phrase lists are matched the same way.
+Acts are read by the language understanding (grading.phrases -> understanding/), so a trainee is judged by the
+same reading the simulated customer reacted to. Acts count only in a fitting place: a greeting among the first
+agent messages, a closing among the last, and "answer" only once the scenario's answer has been given (its
+keyword groups, accumulated over the agent's messages) - so pasting stock phrases without solving the problem
+does not earn the steps.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from scenarios.loader import KNOWN_STEPS
 from simulator.voice_customer import compensation_offered
 
-from ..phrases import agent_moves, find_phrase
+from ..phrases import agent_moves, agent_readings, find_phrase
 from ..recording import Event, Recording
 from .base import BaseEvaluator, Evidence, ItemResult, evidence
 
@@ -31,6 +34,42 @@ def _known_step(v: str | None) -> str | None:
 def _scenario_phrases(recording: Recording, step: str) -> list[str]:
     sc = recording.scenario
     return list(sc.expected.required_phrases.get(step, [])) if sc else []
+
+
+PLACE_WINDOW = 2  # a greeting among the first two agent messages, a closing among the last two
+
+
+def _fitting_place(step: str, index: int, count: int) -> bool:
+    """Whether the agent's ``index``-th of ``count`` messages is a fitting place for ``step``."""
+    if step == "greeting":
+        return index < PLACE_WINDOW
+    if step == "closing":
+        return index >= count - PLACE_WINDOW
+    return True
+
+
+def answered_at(recording: Recording) -> set[int]:
+    """Seqs of the agent messages that (with those before them) give the scenario's answer: its answer keyword
+    groups, accumulated over the agent's answering messages, reach ``min_keywords``. Without keywords any
+    answering message counts."""
+    sc = recording.scenario
+    answer = sc.answer if sc else None
+    out: set[int] = set()
+    groups: set[int] = set()
+    for msg, reading in agent_readings(recording):
+        if reading is None or isinstance(reading, dict):
+            if reading and "answer" in reading:
+                out.add(msg.seq)
+            continue
+        if not reading.has("answer"):
+            continue
+        if not (answer and answer.keywords):
+            out.add(msg.seq)
+            continue
+        groups.update(reading.answer_groups)
+        if len(groups) >= min(answer.min_keywords, len(answer.keywords)):
+            out.add(msg.seq)
+    return out
 
 
 def upset_moment(recording: Recording, min_emotion: int) -> tuple[bool, Event | None, str]:
@@ -89,8 +128,9 @@ class RequiredPhrases(BaseEvaluator):
         ):
             return ItemResult.na(f"the scenario does not ask for {step}")
         extra = _scenario_phrases(recording, step)
-        for msg, moves in agent_moves(recording):
-            if msg.seq <= after_seq:
+        analysed = agent_moves(recording)
+        for i, (msg, moves) in enumerate(analysed):
+            if msg.seq <= after_seq or not _fitting_place(step, i, len(analysed)):
                 continue
             phrase = moves.get(step) or find_phrase(msg.text, extra, recording.lang)
             if phrase:
@@ -166,10 +206,17 @@ def observed_steps(recording: Recording) -> list[tuple[int, str, Event, str]]:
     answer_slug = sc.answer.kb_slug if sc and sc.answer else None
     voice = recording.channel == "voice"
     out: list[tuple[int, str, Event, str]] = []
-    moves_by_seq = {m.seq: moves for m, moves in agent_moves(recording)}
+    analysed = agent_moves(recording)
+    moves_by_seq = {m.seq: moves for m, moves in analysed}
+    index_of = {m.seq: i for i, (m, _moves) in enumerate(analysed)}
+    answered = answered_at(recording)
     for e in recording.events:
         if e.seq in moves_by_seq:
-            shown = dict(moves_by_seq[e.seq])
+            shown = {
+                step: how
+                for step, how in moves_by_seq[e.seq].items()
+                if _fitting_place(step, index_of[e.seq], len(analysed)) and (step != "answer" or e.seq in answered)
+            }
             for step in sorted(required):
                 if step not in shown:
                     phrase = find_phrase(e.text, required[step], recording.lang)

@@ -68,8 +68,12 @@ def test_simulated_customer_follows_the_scenario_and_rates(app, engine):
         assert any(e.type == "typing" and e.actor == "customer" and e.seq < reply.seq for e in _events(cid))
 
         do_post_message(contact, "agent", ANSWER, actor_id=agent.id)
-        engine.run_until_idle(60)
+        engine.run_until_idle(20)
         assert _customer_lines(cid)[3:] == ["好的，三个工作日是吧。", "好的，谢谢，我再等等。"]
+        # Every goal is met, but the customer stays for the agent's closing instead of vanishing.
+        assert db.session.get(Contact, cid).status == "active"
+        do_post_message(contact, "agent", "还有别的需要帮忙的吗？祝您生活愉快。", actor_id=agent.id)
+        engine.run_until_idle(60)
         types = [e.type for e in _events(cid)]
         assert types[-3:] == ["contact.ended", "csat.invited", "csat.answered"]
         ended = [e for e in _events(cid) if e.type == "contact.ended"][0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulator.moves import MoveRecogniser, tokenize
+from understanding.lexicon import MoveRecogniser, tokenize
 
 from .builders import en_pack, zh_pack, zh_refund
 

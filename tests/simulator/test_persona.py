@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulator.persona import CustomerState
+from simulator.persona import CLOSING_GRACE_SECONDS, CustomerState
 
 from .builders import en_late_parcel, en_pack, zh_pack, zh_refund
 
@@ -55,14 +55,16 @@ def test_dismissal_raises_emotion():
 
 
 def test_empathy_calms_at_most_twice_and_not_below_calm():
-    """Empathy lowers emotion by one while above calm, at most twice (an emotional customer by two steps)."""
+    """Empathy lowers emotion by one while above calm, at most twice (an emotional customer by two steps); a
+    furious customer is not calmed by an apology alone, only by one that comes with something done."""
     s = state(type="talkative", emotion="furious")
-    assert s.on_agent_message("非常抱歉。", 1).emotion_delta == -1
-    assert s.on_agent_message("真的很抱歉。", 2).emotion_delta == -1
-    assert s.on_agent_message("实在不好意思。", 3).emotion_delta == 0
+    assert s.on_agent_message("非常抱歉。", 1).emotion_delta == 0
+    assert s.on_agent_message("非常抱歉，请稍等。", 2).emotion_delta == -1
+    assert s.on_agent_message("真的很抱歉。", 3).emotion_delta == -1
+    assert s.on_agent_message("实在抱歉。", 4).emotion_delta == 0
     calm = state(type="talkative", emotion="calm")
     assert calm.on_agent_message("抱歉。", 1).emotion_delta == 0
-    emotional = state(type="emotional", emotion="furious")
+    emotional = state(type="emotional", emotion="angry")
     assert emotional.on_agent_message("抱歉。", 1).emotion_delta == -2
 
 
@@ -127,14 +129,27 @@ def test_rule_with_after_wins_over_fallback():
     assert s.fired == {1: 1, 3: 1, 2: 1}
 
 
-def test_satisfied_when_all_goals_done():
-    """With every goal done the customer says a satisfied_say line and ends satisfied; CSAT from the state."""
+def test_satisfied_when_all_goals_done_then_stays_for_the_closing():
+    """With every goal done the customer says a satisfied_say line and stays for the agent's closing; the closing
+    gets a goodbye and ends the chat satisfied; CSAT from the state."""
     s = state(type="talkative", emotion="annoyed")
     s.on_agent_message("请提供订单号。", 1)
     r = s.on_agent_message(ANSWER, 2)
-    assert r.end == "satisfied" and r.lines[-1] == "好的，谢谢，我再等等。"
+    assert r.end is None and r.lines[-1] == "好的，谢谢，我再等等。" and s.grace_until is not None
+    assert s.on_tick(2 + 10) is None  # no impatience while waiting for the goodbye
+    r = s.on_agent_message("还有什么可以帮您？", 20)
+    assert r.end == "satisfied" and r.lines
     assert s.finished == "satisfied" and s.emotion == 0 and s.csat() == 5
-    assert s.on_agent_message("还有什么可以帮您？", 3).lines == []
+    assert s.on_agent_message("再见", 21).lines == []
+
+
+def test_satisfied_customer_leaves_by_itself_when_no_closing_comes():
+    """Without a closing the satisfied customer says goodbye and leaves after the grace period."""
+    s = state(type="talkative")
+    s.on_agent_message("请提供订单号。", 1)
+    s.on_agent_message(ANSWER, 2)
+    r = s.on_tick(2 + CLOSING_GRACE_SECONDS + 1)
+    assert r is not None and r.end == "satisfied" and r.lines
 
 
 def test_hesitant_customer_asks_a_follow_up_first():
@@ -205,7 +220,7 @@ def test_desk_events_move_the_conversation():
     assert s.on_desk_event("crm.verify", {"result": "verified"}, 2).lines == ["好的，核实了就好。"]
     s.on_agent_message("请提供订单号。", 3)
     r = s.on_desk_event("kb.send", {"slug": "refund-time"}, 4)
-    assert "answer" in r.moves and r.end == "satisfied"
+    assert "answer" in r.moves and "answered" in s.goals_done
     t = state(type="emotional")
     t.opening(ts=0)
     t.on_tick(100)

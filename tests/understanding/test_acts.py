@@ -1,0 +1,104 @@
+"""Dialogue acts read by the shipped model, per act, with paraphrase, negation and trap cases in both languages.
+
+These lines are the project's own (not the calibration set's); they guard the behaviours the issue names."""
+
+from __future__ import annotations
+
+import pytest
+
+ZH = [
+    # paraphrases of asks and answers
+    ("您把下单时那一串编号发我一下，我这边看看", {"ask_order"}, set()),
+    ("麻烦报一下注册时留的手机号后四位，核对下身份哈", {"ask_verification"}, set()),
+    ("东西现在到哪一步了您知道吗？有没有收到取件短信", {"ask_detail"}, set()),
+    ("亲您好呀～这边是小美，有啥能帮您的？", {"greeting"}, set()),
+    ("您的包裹昨天晚上已经到了杭州的中转站，估计后天能送到", {"answer"}, set()),
+    ("让您等了这么久，实在过意不去", {"empathy"}, set()),
+    ("我这边已经把情况报给主管了，她会亲自跟进", {"escalate"}, set()),
+    ("明天中午之前我一定给您回个电话说进展", {"promise_followup"}, set()),
+    ("您先别走开，我去系统里翻一下记录", {"hold"}, set()),
+    ("那今天就先这样，祝您周末愉快，再见啦", {"closing"}, set()),
+    ("辛苦您提供的照片，很清楚", {"thank"}, set()),
+    # negation: the act's words negated do not perform it
+    ("不好意思，这种情况我们没办法给您额外补偿", set(), {"offer_compensation"}),
+    ("这个不用等，结果已经出来了：退款昨天已经原路退回", {"answer"}, {"hold"}),
+    # traps: lexicon words that do not perform their act
+    ("退款会原路退回到您付款的那张卡上", {"answer"}, {"offer_compensation"}),
+    ("感谢您的理解和耐心", {"thank"}, {"empathy"}),
+    # rude or dismissive without a listed word
+    ("这个说明书上写得清清楚楚，您是不是压根没看？", {"forbidden"}, {"empathy"}),
+    ("这事不归我们管，您找快递去吧", {"dismissal"}, {"answer"}),
+    # several acts in one line
+    ("您好！麻烦把订单号发我一下，我马上帮您查", {"greeting", "ask_order"}, set()),
+    # private data in full vs masked
+    ("您登记的手机号是13812345678，对吧", {"disclose_private"}, set()),
+    ("您尾号5678的手机号已经核对过了", set(), {"disclose_private"}),
+]
+
+EN = [
+    ("could you send over the number on your order confirmation?", {"ask_order"}, set()),
+    ("For security, can you confirm the last four digits of the phone on the account?", {"ask_verification"}, set()),
+    ("When did the kettle start leaking - the first time you used it?", {"ask_detail"}, set()),
+    ("hey there, Sam here from the Kefu team - what's up?", {"greeting"}, set()),
+    ("Your parcel reached the Leeds depot last night and should be with you on Thursday", {"answer"}, set()),
+    ("I'm really sorry you've had to chase this so many times", {"empathy"}, set()),
+    ("I've passed this to my team leader, who handles refunds above my limit", {"escalate"}, set()),
+    ("I'll email you an update by 5pm tomorrow either way", {"promise_followup"}, set()),
+    ("bear with me a sec while I pull up your account", {"hold"}, set()),
+    ("Is there anything else I can sort out for you today?", {"closing"}, set()),
+    ("thanks for sending the photos, that really helps", {"thank"}, set()),
+    ("I'm afraid we can't offer a voucher for this one", set(), {"offer_compensation"}),
+    ("Your refund goes back to the card you paid with", {"answer"}, {"offer_compensation"}),
+    ("I'll do whatever I can to get this fixed today", set(), {"forbidden"}),
+    ("Honestly, if you'd read the manual you wouldn't be asking this", {"forbidden"}, set()),
+    ("not really our problem, you'd have to take it up with the courier", {"dismissal"}, set()),
+    ("Hi! Could you give me your order number so I can check?", {"greeting", "ask_order"}, set()),
+    ("We have your address as 12 Baker Street, London - is that right?", {"disclose_private"}, set()),
+    ("the card ending 0107 has been refunded", set(), {"disclose_private"}),
+]
+
+
+@pytest.mark.parametrize(("text", "present", "absent"), ZH, ids=[t for t, *_ in ZH])
+def test_zh_acts(readers, text, present, absent):
+    """The Chinese reader finds the acts the line performs and not the ones it only mentions."""
+    got = set(readers["zh_CN"].moves(text))
+    assert present <= got, (text, got)
+    assert not (absent & got), (text, got)
+
+
+@pytest.mark.parametrize(("text", "present", "absent"), EN, ids=[t for t, *_ in EN])
+def test_en_acts(readers, text, present, absent):
+    """The English reader finds the acts the line performs and not the ones it only mentions."""
+    got = set(readers["en"].moves(text))
+    assert present <= got, (text, got)
+    assert not (absent & got), (text, got)
+
+
+def test_every_act_comes_with_confidence_and_evidence(readers):
+    """Each recognised act carries a confidence in (0, 1] and evidence: words or the nearest examples."""
+    reading = readers["zh_CN"].read("您好，麻烦提供一下订单号，我帮您查询")
+    assert reading.acts
+    for act in reading.acts:
+        assert 0 < act.confidence <= 1
+        assert act.words or act.nearest
+    assert reading.model_version == readers["zh_CN"].model.version
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "😀😀🙏", "x" * 2000, "您好hello我想check一下order😀", "\x00\x01\x02\ufffd\ufffd" * 50, "%PDF-1.4 \x89PNG"],
+)
+def test_bad_input_gets_a_reading_without_errors(readers, text):
+    """Empty, emoji-only, 2,000-character, mixed-script and binary-looking messages are read without errors."""
+    for reader in readers.values():
+        reading = reader.read(text)
+        assert isinstance(reading.names, list)
+    assert readers["zh_CN"].read("😀😀🙏").acts == []
+
+
+def test_scenario_answer_keywords_and_figures(readers, scenarios):
+    """With a scenario, the reader reports which of its answer keyword groups a line states and its figures."""
+    sc = scenarios["zh-delivery-status"]
+    reading = readers["zh_CN"].read("查到了，包裹现在在杭州转运中心，预计6月1日送到", sc)
+    assert reading.has("answer") and len(reading.answer_groups) >= 2
+    assert reading.answer_keywords

@@ -1,0 +1,296 @@
+"""The dialogue-act classifier: one logistic regression per act over four kinds of features.
+
+1. the sentence embedding of the whole message (understanding.embedding: paraphrase, other registers, both
+   languages in one space);
+2. character n-grams (TF-IDF, 1-3) of the message's *plain* view: what it says outside negation scopes (typos
+   and unseen words still share most of their n-grams);
+3. character n-grams (1-3) of its *negated* view, as separate features, so "无法补偿" teaches something other than
+   "补偿" (understanding.text);
+4. the pack lexicon's hits (one 0/1 feature per act; hits inside a negation scope do not count, except for the
+   forbidden and dismissal lexicons whose phrases contain their own negation), and two features of the context:
+   whether the customer's previous message asked something, and whether there was one.
+
+Each act's decision threshold is chosen by 5-fold cross-validation on the training examples (best F1), so rare
+acts are not drowned. Training is deterministic for a seed (lbfgs, fixed folds). The trained model is saved
+as one ``.npz`` of arrays (no pickle): vocabularies, IDF weights, coefficients, thresholds, and the training
+examples' embeddings for the "nearest examples" evidence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from scenarios.schema import ACTS
+
+from .examples import Example, examples_digest
+from .text import Views, negation_views, normalise
+
+FEATURE_VERSION = 2  # bump when the features change: older models are then refused
+EMBED_WEIGHT = 1.6  # the embedding block's scale against the TF-IDF blocks (chosen by cross-validation)
+LEXICON_WEIGHT = 1.0
+_QUESTION = re.compile(
+    r"[?？]|吗|呢|怎么|什么|哪|几|多久|多少|是不是|能不能|可不可以|有没有|\b(how|what|when|where|why|which|can|could|will|is|are|do|does)\b"
+)
+
+
+@dataclass
+class Prepared:
+    """One message ready for the classifier."""
+
+    text: str  # normalised
+    views: Views
+    before: str
+
+
+def prepare(text: str, lang: str, before: str | None = None) -> Prepared:
+    norm = normalise(text, lang)
+    return Prepared(norm, negation_views(norm), normalise(before or "", lang))
+
+
+def lexicon_hits(lexicon, prepared: Prepared) -> dict[str, str]:
+    """Act -> the lexicon phrase that shows it. Hits in negation scopes are dropped (see the module docstring)."""
+    if lexicon is None or not prepared.text:
+        return {}
+    full = lexicon.evidence(prepared.text)
+    plain = lexicon.evidence(prepared.views.plain) if prepared.views.scopes else full
+    return {act: phrase for act, phrase in full.items() if act in ("forbidden", "dismissal") or act in plain}
+
+
+def _context(prepared: Prepared) -> list[float]:
+    return [1.0 if _QUESTION.search(prepared.before) else 0.0, 1.0 if prepared.before else 0.0]
+
+
+def words(text: str) -> list[str]:
+    """Word unigrams and bigrams: jieba words for Chinese, lower-case words for English (one analyser for mixed
+    text); the word block of the features."""
+    from .lexicon import tokenize
+
+    toks = [t for t in tokenize(text) if t != "\x1e"]
+    return toks + [f"{a} {b}" for a, b in zip(toks, toks[1:], strict=False)]
+
+
+# The text blocks of the features: (name, view, analyser settings, fitting settings). Changing them changes
+# FEATURE_VERSION.
+BLOCKS = (
+    ("plain", "plain", {"analyzer": "char", "ngram_range": (1, 3)}, {"min_df": 2, "max_features": 20000}),
+    ("neg", "negated", {"analyzer": "char", "ngram_range": (1, 3)}, {"min_df": 1}),
+    ("words", "plain", {"analyzer": words}, {"min_df": 2, "max_features": 20000}),
+)
+
+
+def _vectoriser(settings: dict, **kw):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(sublinear_tf=True, lowercase=False, **settings, **kw)
+
+
+def _view(prepared: Prepared, view: str) -> str:
+    return (prepared.views.plain if view == "plain" else prepared.views.negated) or " "
+
+
+class ActModel:
+    """A trained classifier for one language (see the module docstring). Build with ``train`` or ``load``."""
+
+    def __init__(self, lang: str, embedder_name: str, arrays: dict[str, np.ndarray], meta: dict):
+        self.lang = lang
+        self.embedder_name = embedder_name
+        self.meta = meta
+        self.acts: list[str] = list(meta["acts"])
+        self.version: str = meta["version"]
+        self._blocks = []
+        for name, view, settings, _fit in BLOCKS:
+            vec = _vectoriser(settings, vocabulary=_vocab(arrays[f"{name}_vocab"]))
+            vec.idf_ = arrays[f"{name}_idf"]
+            self._blocks.append((view, vec))
+        self.coef = arrays["coef"].astype(np.float32)  # (acts, features)
+        self.intercept = arrays["intercept"].astype(np.float32)
+        self.thresholds = arrays["thresholds"].astype(np.float32)
+        self.example_vectors = arrays["example_vectors"].astype(np.float32)
+        self.example_texts: list[str] = list(arrays["example_texts"])
+        self.example_acts: list[list[str]] = json.loads(str(arrays["example_acts"]))
+        self.n_plain = len(arrays["plain_vocab"])  # the plain block comes first: its terms are the evidence
+        self.plain_terms = np.asarray(arrays["plain_vocab"])
+
+    # -- reading --------------------------------------------------------------------------------------------
+
+    def features(self, prepared: list[Prepared], vectors: np.ndarray, lexicon) -> sparse.csr_matrix:
+        return _features(self._blocks, prepared, vectors, lexicon)
+
+    def scores(self, x: sparse.csr_matrix) -> np.ndarray:
+        """Probabilities (n, acts)."""
+        z = x @ self.coef.T + self.intercept
+        return 1.0 / (1.0 + np.exp(-np.asarray(z)))
+
+    def top_terms(self, x_row: sparse.csr_matrix, act_index: int, k: int = 3) -> list[str]:
+        """The message's character n-grams that pushed most towards an act (evidence for graders)."""
+        row = x_row.tocsr()
+        cols = row.indices[row.indices < self.n_plain]
+        vals = row.data[row.indices < self.n_plain]
+        if not len(cols):
+            return []
+        contrib = vals * self.coef[act_index, cols]
+        order = np.argsort(-contrib)
+        terms: list[str] = []
+        for i in order:
+            if contrib[i] <= 0 or len(terms) >= k:
+                break
+            term = str(self.plain_terms[cols[i]]).strip()
+            if len(term) >= 2 and not any(term in t or t in term for t in terms):
+                terms.append(term)
+        return terms
+
+    def nearest(self, vector: np.ndarray, act: str, k: int = 2) -> list[str]:
+        """The training examples closest to a message among those that perform ``act``."""
+        sims = self.example_vectors @ vector
+        out: list[str] = []
+        for i in np.argsort(-sims):
+            if act in self.example_acts[i]:
+                out.append(self.example_texts[i])
+                if len(out) >= k:
+                    break
+        return out
+
+    # -- storage --------------------------------------------------------------------------------------------
+
+    def dump(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **self._arrays, meta=np.array(json.dumps(self.meta, ensure_ascii=False)))
+        return buf.getvalue()
+
+    @classmethod
+    def load(cls, blob: bytes) -> ActModel:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        meta = json.loads(str(arrays.pop("meta")))
+        if meta.get("feature_version") != FEATURE_VERSION:
+            raise ValueError(
+                f"the understanding model was trained with features v{meta.get('feature_version')}, this code reads"
+                f" v{FEATURE_VERSION}: run `flask understanding train`"
+            )
+        model = cls(meta["lang"], meta["embedder"], arrays, meta)
+        model._arrays = arrays
+        return model
+
+
+def _vocab(terms: np.ndarray) -> dict[str, int]:
+    return {str(t): i for i, t in enumerate(terms)}
+
+
+def _lexicon_block(prepared: list[Prepared], lexicon) -> np.ndarray:
+    lex = np.zeros((len(prepared), len(ACTS) + 2), dtype=np.float32)
+    for i, p in enumerate(prepared):
+        for act in lexicon_hits(lexicon, p):
+            lex[i, ACTS.index(act)] = LEXICON_WEIGHT
+        lex[i, len(ACTS) :] = _context(p)
+    return lex
+
+
+def _features(
+    blocks, prepared: list[Prepared], vectors: np.ndarray, lexicon, lex: np.ndarray | None = None
+) -> sparse.csr_matrix:
+    texts = [vec.transform([_view(p, view) for p in prepared]) for view, vec in blocks]
+    if lex is None:
+        lex = _lexicon_block(prepared, lexicon)
+    dense = sparse.csr_matrix(np.hstack([vectors * EMBED_WEIGHT, lex]))
+    return sparse.hstack([*texts, dense], format="csr")
+
+
+def train(examples: list[Example], lang: str, embedder, lexicon, seed: int = 0, c: float = 4.0) -> ActModel:
+    """Fit the classifier on a pack's examples (deterministic for ``seed``); thresholds by 5-fold CV."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import KFold
+
+    if len(examples) < 20:
+        raise ValueError(f"{len(examples)} examples for {lang}: a classifier needs at least 20")
+    prepared = [prepare(e.text, lang, e.before) for e in examples]
+    vectors = embedder.encode([p.text for p in prepared])
+    y = np.array([[1 if a in e.acts else 0 for a in ACTS] for e in examples], dtype=np.int8)
+    lex_all = _lexicon_block(prepared, lexicon)  # the lexicon is read once, not once per fold
+
+    def fit(idx: np.ndarray):
+        blocks = []
+        for _name, view, settings, fit_settings in BLOCKS:
+            vec = _vectoriser(settings, **fit_settings)
+            try:
+                vec.fit([_view(prepared[i], view) for i in idx])
+            except ValueError:  # no term survives min_df (a tiny training set): fit on everything
+                vec = _vectoriser(settings).fit([_view(prepared[i], view) for i in idx] + ["x"])
+            blocks.append((view, vec))
+        x = _features(blocks, [prepared[i] for i in idx], vectors[idx], lexicon, lex_all[idx])
+        coefs, inters = [], []
+        for j in range(len(ACTS)):
+            yj = y[idx, j]
+            if yj.min() == yj.max():  # an act with no (or only) examples: a constant
+                coefs.append(np.zeros(x.shape[1]))
+                inters.append(-8.0 if yj.max() == 0 else 8.0)
+                continue
+            # lbfgs: deterministic, and ~20x faster than liblinear on these wide, partly dense rows.
+            clf = LogisticRegression(C=c, class_weight="balanced", solver="lbfgs", max_iter=400, random_state=seed)
+            clf.fit(x, yj)
+            coefs.append(clf.coef_[0])
+            inters.append(clf.intercept_[0])
+        return blocks, np.vstack(coefs), np.array(inters)
+
+    # Thresholds from out-of-fold probabilities.
+    oof = np.zeros(y.shape, dtype=np.float32)
+    folds = KFold(n_splits=5, shuffle=True, random_state=seed)
+    for tr, te in folds.split(np.arange(len(examples))):
+        blocks, coef, inter = fit(tr)
+        x = _features(blocks, [prepared[i] for i in te], vectors[te], lexicon, lex_all[te])
+        oof[te] = 1.0 / (1.0 + np.exp(-(np.asarray(x @ coef.T) + inter)))
+    thresholds = np.array([_best_threshold(oof[:, j], y[:, j]) for j in range(len(ACTS))], dtype=np.float32)
+
+    blocks, coef, inter = fit(np.arange(len(examples)))
+    digest = examples_digest(examples)
+    meta = {
+        "lang": lang,
+        "embedder": embedder.name,
+        "acts": list(ACTS),
+        "feature_version": FEATURE_VERSION,
+        "examples": len(examples),
+        "examples_digest": digest,
+        "seed": seed,
+        "c": c,
+        "cv_f1": {a: round(_f1(oof[:, j] >= thresholds[j], y[:, j]), 4) for j, a in enumerate(ACTS)},
+    }
+    meta["version"] = hashlib.sha256(f"{digest}|{embedder.name}|{FEATURE_VERSION}|{seed}|{c}".encode()).hexdigest()[:12]
+    arrays = {}
+    for (name, *_rest), (_view_name, vec) in zip(BLOCKS, blocks, strict=True):
+        arrays[f"{name}_vocab"] = np.array(sorted(vec.vocabulary_, key=vec.vocabulary_.get))
+        arrays[f"{name}_idf"] = vec.idf_.astype(np.float32)
+    arrays |= {
+        "coef": coef.astype(np.float32),
+        "intercept": inter.astype(np.float32),
+        "thresholds": thresholds,
+        "example_vectors": vectors.astype(np.float16),
+        "example_texts": np.array([e.text for e in examples]),
+        "example_acts": np.array(json.dumps([e.acts for e in examples], ensure_ascii=False)),
+    }
+    model = ActModel(lang, embedder.name, arrays, meta)
+    model._arrays = arrays
+    return model
+
+
+def _f1(pred: np.ndarray, gold: np.ndarray) -> float:
+    tp = float(np.sum(pred & (gold == 1)))
+    fp = float(np.sum(pred & (gold == 0)))
+    fn = float(np.sum(~pred & (gold == 1)))
+    return 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
+
+
+def _best_threshold(prob: np.ndarray, gold: np.ndarray) -> float:
+    if gold.sum() == 0:
+        return 0.5
+    grid = np.arange(0.2, 0.81, 0.025)
+    scores = [_f1(prob >= t, gold) for t in grid]
+    best = max(scores)
+    # The middle of the best plateau: a threshold on the plateau's edge overfits the folds.
+    at = [t for t, s in zip(grid, scores, strict=True) if s >= best - 1e-9]
+    return float(at[len(at) // 2])

@@ -1,0 +1,92 @@
+"""The labelled examples the dialogue-act classifier learns from: data in the content packs.
+
+A pack's ``understanding/*.yaml`` files each hold::
+
+    lang: zh_CN
+    examples:
+      - text: 亲，您把下单时那串单号发我一下哈        # one agent message as typed
+        acts: [ask_order]                          # every act it performs; [] for none
+        before: 我买的东西怎么还没到啊                 # optional: the customer's previous message
+
+A centre adds its own lines in a file of its own there and runs ``flask understanding train``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from scenarios.schema import ACTS
+
+
+class Example(BaseModel):
+    """One labelled agent message."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=2000)
+    acts: list[str] = []
+    before: str | None = None
+
+    @field_validator("before", "text", mode="before")
+    @classmethod
+    def as_text(cls, v):
+        # YAML reads "12345" or "yes" as a number or a boolean: they are still text someone typed.
+        return v if v is None or isinstance(v, str) else str(v)
+
+    @field_validator("acts")
+    @classmethod
+    def known_acts(cls, v: list[str]) -> list[str]:
+        bad = [a for a in v if a not in ACTS]
+        if bad:
+            raise ValueError(f"unknown act(s) {bad}; known: {list(ACTS)}")
+        return sorted(set(v), key=ACTS.index)
+
+
+class ExampleFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lang: str
+    examples: list[Example] = []
+
+
+class ExamplesError(ValueError):
+    """An examples file is malformed (the message names the file and the item)."""
+
+
+def examples_dir(pack_dir: str | Path) -> Path:
+    return Path(pack_dir) / "understanding"
+
+
+def load_examples(pack_dir: str | Path, lang: str) -> list[Example]:
+    """Every example of a pack, in file-name order then file order; duplicates (same text) keep the first."""
+    out: list[Example] = []
+    seen: set[str] = set()
+    folder = examples_dir(pack_dir)
+    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            parsed = ExampleFile.model_validate(raw)
+        except yaml.YAMLError as e:
+            raise ExamplesError(f"{path}: not valid YAML: {e}") from e
+        except ValidationError as e:
+            err = e.errors()[0]
+            where = ".".join(str(x) for x in err["loc"])
+            raise ExamplesError(f"{path}: {where}: {err['msg']}") from e
+        if parsed.lang != lang:
+            raise ExamplesError(f"{path}: lang is {parsed.lang!r} but the pack is {lang!r}")
+        for ex in parsed.examples:
+            if ex.text not in seen:
+                seen.add(ex.text)
+                out.append(ex)
+    return out
+
+
+def examples_digest(examples: list[Example]) -> str:
+    """A content hash of the examples (the model records it, so a stale model is detected)."""
+    blob = json.dumps([[e.text, e.acts, e.before] for e in examples], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()

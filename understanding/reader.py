@@ -1,0 +1,259 @@
+"""Reading an agent message: the dialogue acts it performs, with confidence and evidence, and its facts.
+
+One ``Reader`` per language pack, shared by the simulated customers (what they react to) and grading (what the
+scorecard credits), so the two never disagree about what was said. ``read`` returns a ``Reading``; ``moves`` and
+``evidence`` keep the lexicon recogniser's interface for callers that only need the act names.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from scenarios.schema import ACTS, PackInfo, Scenario
+
+from .classifier import ActModel, lexicon_hits, prepare
+from .facts import Figure, Private, figures, private_data
+from .lexicon import MoveRecogniser, _Message, phrase_key
+
+_MEMO_MAX = 20_000
+# Acts that commit to doing something: negated, they are not performed ("没办法给您补偿", "no need to hold",
+# "I won't transfer you"). An act of these found in a message with a negation scope must survive reading the
+# message without its negated words; acts that are made *by* negating (dismissal, refusals, policy) are exempt.
+NEGATABLE = frozenset({"offer_compensation", "escalate", "hold", "promise_followup"})
+
+
+@dataclass(frozen=True)
+class Act:
+    """One recognised act: how sure, and why (the words that showed it, the nearest training examples)."""
+
+    name: str
+    confidence: float
+    words: tuple[str, ...] = ()
+    nearest: tuple[str, ...] = ()
+    source: str = "model"  # model | lexicon | facts | scenario
+
+    def as_dict(self) -> dict:
+        return {
+            "act": self.name,
+            "confidence": round(self.confidence, 3),
+            "words": list(self.words),
+            "nearest": list(self.nearest),
+            "source": self.source,
+        }
+
+
+@dataclass
+class Reading:
+    """What one agent message does."""
+
+    text: str
+    acts: list[Act] = field(default_factory=list)
+    private: list[Private] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    answer_keywords: str | None = None  # the scenario's answer keywords found ('+'-joined), if enough were
+    answer_groups: tuple[int, ...] = ()  # which of the scenario's answer keyword groups the message hits
+    model_version: str = ""
+
+    @property
+    def names(self) -> list[str]:
+        return [a.name for a in self.acts]
+
+    def has(self, act: str) -> bool:
+        return any(a.name == act for a in self.acts)
+
+    def get(self, act: str) -> Act | None:
+        return next((a for a in self.acts if a.name == act), None)
+
+    def as_dict(self) -> dict:
+        return {
+            "acts": [a.as_dict() for a in self.acts],
+            "private": [{"kind": p.kind, "value": p.value} for p in self.private],
+            "figures": [f.text for f in self.figures],
+            "answer_keywords": self.answer_keywords,
+            "model": self.model_version,
+        }
+
+
+class Reader:
+    """Reads agent messages in one language (see the module docstring)."""
+
+    def __init__(self, pack: PackInfo, model: ActModel, embedder):
+        if model.embedder_name != embedder.name:
+            raise ValueError(
+                f"the {pack.lang} understanding model was trained with {model.embedder_name!r} but the configured"
+                f" embedder is {embedder.name!r}: run `flask understanding train`"
+            )
+        self.pack = pack
+        self.lang = pack.lang
+        self.model = model
+        self.embedder = embedder
+        self.lexicon = MoveRecogniser(pack)
+        self._memo: OrderedDict[tuple, Reading] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # -- the lexicon recogniser's interface ----------------------------------------------------------------
+
+    def moves(self, text: str, scenario: Scenario | None = None, before: str | None = None) -> list[str]:
+        """The acts ``text`` performs (ACTS order)."""
+        return self.read(text, scenario, before).names
+
+    def evidence(self, text: str, scenario: Scenario | None = None, before: str | None = None) -> dict[str, str]:
+        """Act -> a short human-readable reason (the words, else the nearest example)."""
+        out: dict[str, str] = {}
+        for a in self.read(text, scenario, before).acts:
+            out[a.name] = " / ".join(a.words) if a.words else (a.nearest[0] if a.nearest else a.name)
+        return out
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    def read(self, text: str, scenario: Scenario | None = None, before: str | None = None) -> Reading:
+        """Every act the message performs, with confidence and evidence; private data and figures it states.
+        Never raises on odd input: empty, very long, emoji-only or binary-looking text gets a reading (maybe
+        with no acts)."""
+        text = text if isinstance(text, str) else str(text or "")
+        key = (text, scenario.id if scenario else None, before or "")
+        with self._lock:
+            hit = self._memo.get(key)
+            if hit is not None:
+                self._memo.move_to_end(key)
+                return hit
+        reading = self._read(text, scenario, before)
+        with self._lock:
+            self._memo[key] = reading
+            if len(self._memo) > _MEMO_MAX:
+                self._memo.popitem(last=False)
+        return reading
+
+    def read_document(self, text: str, scenario: Scenario | None = None, before: str | None = None) -> Reading:
+        """A long text (an email, a pasted article) read piece by piece: paragraphs, then sentences, up to
+        ``MAX_PIECES``; the acts are the union (highest confidence kept), facts from the whole text."""
+        pieces = _pieces(text or "")
+        if len(pieces) <= 1:
+            return self.read(text, scenario, before)
+        merged: dict[str, Act] = {}
+        whole = Reading(text=text, model_version=self.model.version)
+        groups: set[int] = set()
+        for piece in pieces:
+            r = self.read(piece, scenario, before)
+            for a in r.acts:
+                if a.name not in merged or a.confidence > merged[a.name].confidence:
+                    merged[a.name] = a
+            whole.figures += r.figures
+            groups.update(r.answer_groups)
+            whole.answer_keywords = whole.answer_keywords or r.answer_keywords
+        whole.private = private_data(text)
+        whole.answer_groups = tuple(sorted(groups))
+        order = {a: i for i, a in enumerate(ACTS)}
+        whole.acts = sorted(merged.values(), key=lambda a: order[a.name])
+        return whole
+
+    def _read(self, text: str, scenario: Scenario | None, before: str | None) -> Reading:
+        reading = Reading(text=text, model_version=self.model.version)
+        prepared = prepare(text, self.lang, before)
+        if not any(ch.isalnum() for ch in prepared.text):
+            return reading  # emoji, punctuation or nothing: no act
+        vector = self.embedder.encode([prepared.text])
+        x = self.model.features([prepared], vector, self.lexicon)
+        probs = self.model.scores(x)[0]
+        lex = lexicon_hits(self.lexicon, prepared)
+        found: dict[str, Act] = {}
+        for j, act in enumerate(self.model.acts):
+            p = float(probs[j])
+            if p < float(self.model.thresholds[j]):
+                continue
+            words = self.model.top_terms(x[0], j)
+            if act in lex:
+                words = [lex[act], *[w for w in words if w not in lex[act]]][:3]
+            found[act] = Act(act, p, tuple(words), tuple(self.model.nearest(vector[0], act)))
+
+        if prepared.views.scopes and found.keys() & NEGATABLE:
+            self._drop_negated(prepared, found)
+
+        reading.private = private_data(text)
+        if reading.private and "disclose_private" not in found:
+            found["disclose_private"] = Act(
+                "disclose_private", 0.99, tuple(p.value for p in reading.private), source="facts"
+            )
+        elif not reading.private and "disclose_private" in found:
+            # The model hears "sounds like data"; without a full phone/ID/card/email/address there is none.
+            del found["disclose_private"]
+        reading.figures = figures(prepared.text)
+
+        if scenario is not None:
+            self._scenario_signals(text, scenario, found, reading)
+        order = {a: i for i, a in enumerate(ACTS)}
+        reading.acts = sorted(found.values(), key=lambda a: order[a.name])
+        return reading
+
+    def _drop_negated(self, prepared, found: dict[str, Act]) -> None:
+        """The explicit negation rule (see NEGATABLE): read the plain view alone; a committing act that does not
+        survive was carried only by negated words."""
+        plain = prepare(prepared.views.plain, self.lang, prepared.before)
+        if not any(ch.isalnum() for ch in plain.text):
+            for act in NEGATABLE & found.keys():
+                del found[act]
+            return
+        vector = self.embedder.encode([plain.text])
+        probs = self.model.scores(self.model.features([plain], vector, self.lexicon))[0]
+        for act in NEGATABLE & found.keys():
+            j = self.model.acts.index(act)
+            if probs[j] < float(self.model.thresholds[j]) and found[act].source == "model":
+                del found[act]
+
+    def _scenario_signals(self, text: str, scenario: Scenario, found: dict[str, Act], reading: Reading) -> None:
+        """A scenario's own forbidden phrases; and its answer keywords, which say whether an answer is *the*
+        answer (the keywords alone, without an answering act, do not make one: "退款" in a question)."""
+        msg = _Message(text)
+        for phrase in scenario.expected.forbidden_phrases:
+            key = phrase_key(phrase)
+            if key and msg.find(key) is not None and "forbidden" not in found:
+                # A scenario phrase inside a negation ("我不会说不知道") still counts: taboo words are taboo.
+                found["forbidden"] = Act("forbidden", 0.9, (phrase,), source="scenario")
+        answer = scenario.answer
+        if answer and answer.keywords:
+            hits: list[tuple[int, str]] = []
+            for group in answer.keywords:
+                group_hits = [(msg.find(phrase_key(p)), p) for p in group]
+                group_hits = [(at, p) for at, p in group_hits if at is not None]
+                if group_hits:
+                    hits.append(min(group_hits))
+            reading.answer_groups = tuple(i for i, g in enumerate(answer.keywords) if _group_hit(msg, g))
+            if len(hits) >= min(answer.min_keywords, len(answer.keywords)):
+                reading.answer_keywords = " + ".join(p for _, p in sorted(hits))
+                if "answer" not in found and not (found.keys() & {"ask_detail", "ask_order", "ask_verification"}):
+                    # The case's own facts stated plainly ("杭州转运中心, 预计1号到") are an answer even when
+                    # the model was unsure.
+                    found["answer"] = Act("answer", 0.8, (reading.answer_keywords,), source="scenario")
+
+
+MAX_PIECES = 24
+_SENTENCE_END = re.compile(r"(?<=[。！？!?])|(?<=[.;；])\s+")
+
+
+def _pieces(text: str) -> list[str]:
+    """Paragraphs, and sentences of long paragraphs, of a long text (at most MAX_PIECES, none empty)."""
+    out: list[str] = []
+    for para in re.split(r"\n\s*\n|\n", text):
+        para = para.strip()
+        if not para:
+            continue
+        if len(para) <= 160:
+            out.append(para)
+        else:
+            out.extend(p.strip() for p in _SENTENCE_END.split(para) if p and p.strip())
+    return out[:MAX_PIECES]
+
+
+def _group_hit(msg: _Message, group: list[str]) -> bool:
+    return any(msg.find(phrase_key(p)) is not None for p in group)
+
+
+def similarity(reader: Reader, a: str, b: str) -> float:
+    """Cosine similarity of two texts in the reader's embedding space."""
+    va, vb = reader.embedder.encode([a or " ", b or " "])
+    return float(np.dot(va, vb))
