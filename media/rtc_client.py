@@ -1,5 +1,5 @@
-"""aiortc peers playing the trainee's (or a role-play customer's) browser in tests and benches: send a tone
-or silence, count and keep what they receive."""
+"""aiortc peers playing the trainee's (or a role-play customer's) browser in tests and benches: send a tone,
+synthesised speech or silence, count and keep what they receive."""
 
 from __future__ import annotations
 
@@ -63,6 +63,54 @@ class ToneTrack(MediaStreamTrack):
                 pcm = (self.amplitude * 32767 * np.sin(2 * math.pi * self.freq * t)).astype(np.int16)
         else:
             pcm = np.zeros(SAMPLES, dtype=np.int16)
+        frame = AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = RATE
+        frame.pts = self._pts
+        frame.time_base = fractions.Fraction(1, RATE)
+        self._pts += SAMPLES
+        return frame
+
+
+class SpeechTrack(MediaStreamTrack):
+    """A microphone that plays the clips given to ``say`` (int16 mono at 48 kHz, e.g. ``media.tts`` speech)
+    one after the other, in real time like a browser's capture, and silence in between."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._queue: list[np.ndarray] = []
+        self._pts = 0
+        self._start: float | None = None
+
+    def say(self, pcm: np.ndarray) -> float:
+        """Queue a clip; returns its length in seconds."""
+        self._queue.append(np.asarray(pcm, dtype=np.int16))
+        return len(pcm) / RATE
+
+    @property
+    def speaking(self) -> bool:
+        return bool(self._queue)
+
+    async def recv(self) -> AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        wait = self._start + self._pts / RATE - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        pcm = np.zeros(SAMPLES, dtype=np.int16)
+        filled = 0
+        while self._queue and filled < SAMPLES:
+            clip = self._queue[0]
+            take = min(SAMPLES - filled, clip.size)
+            pcm[filled : filled + take] = clip[:take]
+            filled += take
+            if take == clip.size:
+                self._queue.pop(0)
+            else:
+                self._queue[0] = clip[take:]
         frame = AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = RATE
         frame.pts = self._pts

@@ -82,12 +82,13 @@ class _Engine:
             self.chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
         return 0  # 0 = go on synthesising
 
-    def render(self, text: str, voice: str, emotion: int) -> np.ndarray:
+    def render(self, text: str, voice: str, emotion: int, wpm: int | None = None) -> np.ndarray:
         if voice != self.voice:
             if self.lib.espeak_SetVoiceByName(voice.encode()) != _EE_OK:
                 raise TTSError(f"espeak-ng has no voice {voice!r}")
             self.voice = voice
         rate, pitch = _PROSODY[emotion]
+        rate = wpm or rate
         self.lib.espeak_SetParameter(_RATE, rate, 0)
         self.lib.espeak_SetParameter(_PITCH, pitch, 0)
         data = text.encode("utf-8")
@@ -102,7 +103,7 @@ class _Engine:
 
 _LOCK = threading.Lock()
 _engine: _Engine | None = None
-_cache: OrderedDict[tuple[str, str, int], np.ndarray] = OrderedDict()
+_cache: OrderedDict[tuple[str, str, int, int | None], np.ndarray] = OrderedDict()
 
 
 def voice_for(lang: str) -> str:
@@ -123,17 +124,18 @@ def resample(pcm: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
     return np.clip(np.round(out), -32768, 32767).astype(np.int16)
 
 
-def synthesise(text: str, lang: str, emotion: int = 0) -> np.ndarray:
+def synthesise(text: str, lang: str, emotion: int = 0, *, wpm: int | None = None) -> np.ndarray:
     """Speak ``text`` in ``lang`` ('zh_CN' / 'en'): int16 mono samples at 48 kHz, read-only and cached.
 
-    ``emotion`` 0..3 raises rate and pitch. Empty or blank text gives an empty array. Raises TTSError when
+    ``emotion`` 0..3 raises rate and pitch; ``wpm`` sets the rate instead (speech-recognition benches and
+    tests speak at several speeds). Empty or blank text gives an empty array. Raises TTSError when
     synthesis is impossible (unknown language, library failure)."""
     emotion = max(0, min(3, int(emotion)))
     text = (text or "").strip()
     voice = voice_for(lang)
     if not text:
         return np.zeros(0, np.int16)
-    key = (text, voice, emotion)
+    key = (text, voice, emotion, wpm)
     global _engine
     with _LOCK:
         hit = _cache.get(key)
@@ -142,7 +144,7 @@ def synthesise(text: str, lang: str, emotion: int = 0) -> np.ndarray:
             return hit
         if _engine is None:
             _engine = _Engine()
-        raw = _engine.render(text, voice, emotion)
+        raw = _engine.render(text, voice, emotion, wpm)
         src_rate = _engine.rate
     pcm = resample(raw, src_rate, SAMPLE_RATE)
     pcm.setflags(write=False)
