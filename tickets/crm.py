@@ -21,6 +21,7 @@ from .models import Customer, Order
 from .policy import (
     VERIFY_RESULTS,
     AccessDenied,
+    TicketError,
     actor_for,
     clean_choice,
     clean_text,
@@ -199,6 +200,38 @@ def do_lookup_customers(agent: User, query: str, contact: Contact | None = None)
     return results
 
 
+# Channels where what the customer gave is in the recording as text (calls need the speech transcript).
+TEXT_CHANNELS = frozenset({"chat", "email", "group"})
+
+
+def details_given(contact: Contact, customer: Customer, method: str) -> bool:
+    """Whether the customer's own messages on this contact state the details a verification ``method`` checks
+    against the CRM record (last four phone or ID digits, an order number of theirs, their email). Methods the
+    record cannot check (date of birth, address, a security question, other) need at least one customer message.
+    So a trainee cannot mark *verified* on details nobody gave."""
+    texts = db.session.scalars(
+        select(ContactEvent.text).where(
+            ContactEvent.contact_id == contact.id, ContactEvent.type == "message", ContactEvent.actor == "customer"
+        )
+    ).all()
+    said = " ".join(t or "" for t in texts)
+    digits = re.sub(r"\D", "", said)
+    if not said.strip():
+        return False
+    if method == "phone_last4":
+        phone = re.sub(r"\D", "", customer.phone or "")
+        return len(phone) >= 4 and phone[-4:] in digits
+    if method == "id_last4":
+        idn = (customer.id_number or "").upper()
+        return len(idn) >= 4 and idn[-4:] in said.upper().replace(" ", "")
+    if method == "order_no":
+        numbers = db.session.scalars(select(Order.order_no).where(Order.customer_id == customer.id)).all()
+        return any(n and n.upper() in said.upper() for n in numbers)
+    if method == "email":
+        return bool(customer.email) and customer.email.lower() in said.lower()
+    return True
+
+
 def do_verify_identity(
     agent: User, contact: Contact, customer_id, *, method: str, result: str, details: str = ""
 ) -> dict:
@@ -206,7 +239,8 @@ def do_verify_identity(
     caller's identity against a CRM customer (``crm.verify``). Only the agent holding the contact may.
 
     A successful check on a contact with no customer yet identifies the caller: the contact gets that
-    customer, so tickets opened from it are filed under them."""
+    customer, so tickets opened from it are filed under them. On text channels a successful check needs the
+    details in the customer's own messages (``details_given``)."""
     require_desk_role(agent)
     if contact.agent_id != agent.id:
         raise AccessDenied(f"only the agent holding contact {contact.id} can verify the caller on it")
@@ -214,6 +248,11 @@ def do_verify_identity(
     method = clean_choice(method, "method", verify_methods())
     result = clean_choice(result, "result", VERIFY_RESULTS)
     details = clean_text(details, "details", max_len=500)
+    if result == "verified" and contact.channel in TEXT_CHANNELS and not details_given(contact, customer, method):
+        raise TicketError(
+            f"the customer has not given their {method.replace('_', ' ')} in this conversation: ask for it first",
+            "method",
+        )
     data = {"customer_id": customer.id, "customer_ref": customer.ref, "method": method, "result": result}
     if result == "verified" and contact.customer_id is None:
         contact.customer_id = customer.id

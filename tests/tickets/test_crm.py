@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import User
+from contacts.actions import do_post_message
 from contacts.models import Contact
 from extensions import db
 from tickets.actions import customer_profile, do_lookup_customers, do_open_customer, do_verify_identity, is_verified
@@ -16,8 +17,11 @@ from .helpers import events_of
 
 @pytest.fixture
 def desk(people, crm, ctx):
-    """t1 and their contact c1, plus the CRM."""
-    return db.session.get(User, people.t1), db.session.get(Contact, people.c1), crm
+    """t1 and their contact c1 (where the customer has given their phone's last digits and order number), plus
+    the CRM."""
+    contact = db.session.get(Contact, people.c1)
+    do_post_message(contact, "customer", "我手机尾号8000，订单号SO20250001")
+    return db.session.get(User, people.t1), contact, crm
 
 
 def _refs(results):
@@ -112,6 +116,21 @@ def test_verification_identifies_the_caller_on_an_anonymous_contact(desk):
     do_verify_identity(agent, contact, crm.wang, method="order_no", result="verified")
     assert db.session.get(Contact, contact.id).customer_id == crm.wang
     assert events_of(contact.id, "crm.verify")[0].data["identified"] is True
+
+
+def test_verified_needs_the_details_in_the_customers_own_words(people, crm, ctx):
+    """On a chat a trainee cannot mark the customer verified on details nobody gave: the ID digits were never
+    said, so "verified" by id_last4 is refused and nothing is recorded; "failed" can always be recorded."""
+    agent, contact = db.session.get(User, people.t1), db.session.get(Contact, people.c1)
+    with pytest.raises(TicketError) as e:
+        do_verify_identity(agent, contact, crm.wang, method="phone_last4", result="verified")
+    assert "has not given" in str(e.value)
+    do_post_message(contact, "customer", "我的手机号后四位是8000")
+    with pytest.raises(TicketError):
+        do_verify_identity(agent, contact, crm.wang, method="id_last4", result="verified")
+    assert events_of(contact.id, "crm.verify") == []
+    assert do_verify_identity(agent, contact, crm.wang, method="phone_last4", result="verified")["verified"]
+    assert do_verify_identity(agent, contact, crm.wang, method="id_last4", result="failed")["result"] == "failed"
 
 
 def test_only_the_holding_agent_may_verify_and_values_are_checked(desk, people):
