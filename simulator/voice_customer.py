@@ -1,7 +1,12 @@
 """The simulated caller of a voice scenario: pure Python, deterministic for a seed, no audio and no database.
 
-It cannot understand words (there is no speech recognition by default), so the call moves on what it can
-observe, and the voice scenarios are written around exactly that:
+It hears words when speech recognition is on (``media.asr``, the default): each agent turn's recognised text
+reaches ``on_agent_words`` and is read by the same language understanding as a chat message (the persona's
+``on_agent_message``), so the caller reacts to what was said: asked for the order number, it gives it; a
+dismissal annoys it; a closing ends the call. Until a turn's words arrive the caller waits (the reply to a turn
+is decided by its words, not by its timing alone); a turn whose recognition failed is treated as a turn with
+nothing recognisable. With recognition off (``KEFU_ASR=off``) it moves on what it can observe, and the quick
+phrases the trainee marks as said stand in for words. Either way:
 
 - turn-taking and timing: when the trainee's turn ends (VAD), the caller answers after a human gap with the
   reaction to what was observable in that turn, else the next line of the current ``voice.stages`` stage (its
@@ -90,12 +95,36 @@ class VoiceCustomer:
     """One caller working through ``scenario`` (see the module docstring). ``pack`` is optional: only its
     language and settings are used."""
 
-    def __init__(self, scenario: Scenario, lang: str, seed: int = 0, pack: PackInfo | None = None):
+    def __init__(
+        self,
+        scenario: Scenario,
+        lang: str,
+        seed: int = 0,
+        pack: PackInfo | None = None,
+        *,
+        recogniser=None,
+        identity: dict | None = None,
+        reference: str = "",
+        hears_words: bool = False,
+    ):
+        """``recogniser``: the language understanding's Reader for what the agent says (a bare lexicon when
+        None: the caller then understands only quick phrases); ``identity``/``reference``: as for the chat
+        customer (simulator.chat_customers); ``hears_words``: speech recognition is on, so each turn's reply
+        waits for ``on_agent_words``."""
         pack = pack or _bare_pack(lang)
         self.scenario = scenario
         self.lang = lang
         self.script = scenario.voice or VoiceScript()
-        self.mind = CustomerState(scenario, pack, seed, recogniser=MoveRecogniser(_bare_pack(lang)))
+        self.mind = CustomerState(
+            scenario,
+            pack,
+            seed,
+            recogniser=recogniser if recogniser is not None else MoveRecogniser(_bare_pack(lang)),
+            identity=identity,
+            reference=reference,
+        )
+        self.hears_words = hears_words
+        self.awaiting: list[tuple[float, bool, bool]] = []  # turns waiting for words: (end, opening said, held)
         self.rng = self.mind.rng
         self.mind.slow_seconds = self.script.silence_seconds * self.mind.traits.slow
         self.connected_at: float | None = None
@@ -186,6 +215,11 @@ class VoiceCustomer:
         if not self.opened:
             self.opened = True
             lines += [self._line(t, "opening") for t in self.scenario.opening]
+        if self.hears_words and not moves:
+            # The reply depends on what was said: wait for the words (on_agent_words). The opening is said now.
+            self._schedule(lines, due)
+            self.awaiting.append((at, bool(lines), held))
+            return []
         if moves:
             if lines:
                 self.mind.restated = True  # the opening is being said: no need to restate it for a greeting
@@ -193,6 +227,28 @@ class VoiceCustomer:
         if not lines and not held:
             lines = self._plain_turn(at)
         self._schedule(lines, due)
+        return []
+
+    def on_agent_words(self, text: str | None, turn_end: float, at: float) -> list[Utterance]:
+        """The recognised words of the agent's turn that ended at ``turn_end`` arrive at ``at`` (None or empty:
+        nothing recognisable, or recognition failed). The caller reacts as a chat customer reacts to a message;
+        its reply comes out of ``tick`` a human gap after the turn ended (at once when recognition took longer)."""
+        if self.awaiting:
+            _, opening, held = self.awaiting.pop(0)
+        else:
+            opening, held = False, bool(self.pending)
+        if self.mind.finished or self.on_hold_since is not None:
+            return []
+        due = max(at, turn_end + self._gap())
+        lines: list[Utterance] = []
+        if text and text.strip():
+            if opening:
+                self.mind.restated = True  # the opening is being said: no need to restate it for a greeting
+            reaction = self.mind.on_agent_message(text, at)
+            lines = self._from_reaction(reaction, plain=opening or held)
+        if not lines and not held and not opening and not self.agent_speaking:
+            lines = self._plain_turn(at)
+        self._schedule(lines, None if self.agent_speaking else due)
         return []
 
     def on_hold(self, at: float) -> list[Utterance]:

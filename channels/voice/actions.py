@@ -6,8 +6,9 @@ MediaClient (``channels.voice.service``).
 Events: ``call.answered``, ``call.connected`` / ``call.connect_failed`` (from the media side),
 ``call.recording`` (files and start offsets), ``call.held`` / ``call.resumed`` (hold, and the wait of a
 transfer), ``call.muted`` / ``call.unmuted``, ``call.quick_phrase``, ``call.utterance`` (the simulated
-customer spoke), ``call.ended``, ``call.metrics``, ``call.outbound`` (a callback call placed),
-``call.queue_announcement`` (channels/voice/queue_announcements.py).
+customer spoke), ``call.hearing`` / ``call.heard`` (live recognition), ``call.ended``, ``call.metrics``,
+``call.transcript`` (both legs transcribed after the call, channels/voice/transcripts.py), ``call.outbound``
+(a callback call placed), ``call.queue_announcement`` (channels/voice/queue_announcements.py).
 """
 
 from __future__ import annotations
@@ -237,6 +238,9 @@ def do_hang_up_call(contact: Contact, actor: str, *, actor_id: int | None = None
     if metrics is not None:
         _record(contact, "call.metrics", "system", data=metrics)
     do_end_contact(contact, actor, actor_id=actor_id, reason=reason)
+    from .transcripts import schedule_transcript
+
+    schedule_transcript(contact, files)  # both legs transcribed off the request; call.transcript follows
     return contact
 
 

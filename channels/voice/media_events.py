@@ -22,7 +22,8 @@ def _contact(event: dict) -> Contact | None:
 
 def apply_media_event(event: dict) -> None:
     """Record one media event: ``leg_connected``, ``leg_failed``, ``recording_started``, ``utterance``,
-    ``customer_state``, ``customer_hangup``."""
+    ``hearing`` (recognition or Mark as said), ``heard`` (one recognised agent turn), ``customer_state``,
+    ``customer_hangup``."""
     contact = _contact(event)
     if contact is None or contact.channel not in CALL_CHANNELS:
         log.warning("media event %s for unknown call %r", event.get("type"), event.get("call_id"))
@@ -66,6 +67,12 @@ def apply_media_event(event: dict) -> None:
             text=event.get("text"),
             data={k: event.get(k) for k in ("move", "interrupt", "offset", "seconds")},
         )
+    elif kind == "hearing":
+        # how the simulated caller hears the trainee on this call: recognition, or Mark as said (and why)
+        _record(contact, "call.hearing", "system", data={k: event.get(k) for k in ("mode", "engine", "reason")})
+    elif kind == "heard":
+        keys = ("turn", "start", "end", "confidence", "latency", "error", "dropped", "acts", "emotion", "revealed")
+        _record(contact, "call.heard", "system", text=event.get("text") or None, data={k: event.get(k) for k in keys})
     elif kind == "customer_state":
         _record(contact, "customer.state", "simulator", data=event.get("state") or {})
     elif kind == "customer_hangup":

@@ -55,6 +55,10 @@ def recover_interrupted_calls(contact_ids: list[int] | None = None) -> list[int]
         if files:
             _record_metrics(contact, files, rec.data.get("started_at"))
         do_end_contact(contact, "system", reason="server_restart")
+        if files:
+            from .transcripts import schedule_transcript
+
+            schedule_transcript(contact, files)  # what was recorded before the restart is transcribed too
         closed.append(contact.id)
         log.warning("call %s was cut off by a restart; closed with %.1f s recorded", contact.id, seconds)
     return closed

@@ -1,9 +1,14 @@
 """The simulated voice customer on a call: voicesim's ``VoiceCustomer`` policy, heard and voiced through the
 call's media. Lives on the media loop.
 
-What the trainee says reaches the policy as turn-taking only (``media.vad.TurnDetector`` on the audio routed
-to the customer): speech start, turn end. Hold/resume, the desk actions (forwarded by the web side) and the
-quick phrases the trainee marks as said reach it as calls. Its utterances are synthesised offline
+What the trainee says reaches the policy as turn-taking (``media.vad.TurnDetector`` on the audio routed to
+the customer: speech start, turn end) and, with speech recognition on (``KEFU_ASR``, ``media.asr``), as words:
+each turn is recognised off the loop (``media.asr_live``) and its text handed to the policy, which reads it with
+the language understanding (read ahead on the recognition thread, so the loop only looks the reading up). Every
+recognised turn is recorded (``call.heard``: times, text, confidence, latency, or what failed); the call's
+``call.hearing`` event says whether recognition or Mark as said was used. With recognition off, the quick
+phrases the trainee marks as said stand in for words. Hold/resume and the desk actions (forwarded by the web
+side) reach it as calls. Its utterances are synthesised offline
 (``media.tts``, in a thread: espeak-ng is a blocking C call) and played on the customer leg, each recorded as a
 ``call.utterance`` event with its offset in the recording.
 """
@@ -29,14 +34,19 @@ async def customer_factory(app: Flask, worker, session, spec: dict):
 
     loop = asyncio.get_running_loop()
     try:
-        customer = await loop.run_in_executor(None, _build_policy, app, spec)
+        customer, recogniser, hearing = await loop.run_in_executor(None, _build_policy, app, spec)
     except LookupError as e:
         raise MediaRequestError(str(e)) from e
-    return SimulatedCallCustomer(worker, session, customer, spec.get("lang") or "zh_CN")
+    driver = SimulatedCallCustomer(worker, session, customer, spec.get("lang") or "zh_CN", recogniser=recogniser)
+    worker.emit({"type": "hearing", "call_id": session.call_id, **hearing})
+    return driver
 
 
 def _build_policy(app: Flask, spec: dict):
-    """The VoiceCustomer for a scenario id, from the loaded content (a thread with an app context)."""
+    """(the VoiceCustomer for a scenario id, the speech recogniser or None, what the call hears by) from the
+    loaded content (a thread with an app context). The model loads here, off the loop, on a process's first
+    call."""
+    from media.asr import app_recogniser, asr_setting
     from simulator.voice_customer import VoiceCustomer
 
     with app.app_context():
@@ -46,10 +56,61 @@ def _build_policy(app: Flask, spec: dict):
         if scenario is None:
             raise LookupError(f"no scenario {spec['scenario_id']!r}")
         lang, seed = spec.get("lang") or "zh_CN", int(spec.get("seed") or 0)
-        customer = VoiceCustomer(scenario, lang, seed=seed)
+        pack = get_pack(lang)
+        recogniser = app_recogniser(app)
+        reader, identity, reference, why = None, None, "", ""
+        if recogniser is not None:
+            try:
+                reader, identity, reference = _understanding(app, scenario, pack, lang, spec)
+                _warm(recogniser)
+            except Exception as e:  # no model, a broken engine: the call goes on with Mark as said
+                app.logger.exception("speech recognition unavailable for a simulated call")
+                recogniser, why = None, f"{type(e).__name__}: {e}"[:300]
+        customer = VoiceCustomer(
+            scenario,
+            lang,
+            seed=seed,
+            pack=pack if reader is not None else None,
+            recogniser=reader,
+            identity=identity,
+            reference=reference,
+            hears_words=recogniser is not None,
+        )
         # The caller's wait in the queue and while the desk rang spent patience, as the queue's simulator counted it.
-        customer.carry_wait(float(spec.get("waited") or 0), get_pack(lang), seed=seed)
-        return customer
+        customer.carry_wait(float(spec.get("waited") or 0), pack, seed=seed)
+        if recogniser is not None:
+            hearing = {"mode": "recognition", "engine": recogniser.description}
+        else:
+            setting = asr_setting(app.config)
+            hearing = {"mode": "mark_as_said", "engine": None, "reason": why or f"KEFU_ASR={setting}"}
+        return customer, recogniser, hearing
+
+
+def _understanding(app: Flask, scenario, pack, lang: str, spec: dict):
+    """(Reader, identity, reference) as the chat customer gets them (simulator.chat_customers)."""
+    from sqlalchemy import select
+
+    from extensions import db
+    from simulator.chat_customers import identity_of, reference_text
+    from tickets.models import Customer
+    from understanding.store import reader_for
+
+    if pack is None:
+        raise LookupError(f"no content pack is loaded for {lang}")
+    reader = reader_for(pack)
+    customer = None
+    if scenario.customer.crm_ref:
+        customer = db.session.scalar(
+            select(Customer).where(Customer.ref == scenario.customer.crm_ref, Customer.lang == lang)
+        )
+    return reader, identity_of(customer), reference_text(scenario, lang)
+
+
+def _warm(recogniser) -> None:
+    """Load the model before the call needs it (once per process; a no-op after)."""
+    import numpy as np
+
+    recogniser.recognise(np.zeros(8000, dtype=np.int16), "en")
 
 
 def _voice(text: str, lang: str, emotion: int):
@@ -66,7 +127,7 @@ def _voice(text: str, lang: str, emotion: int):
 class SimulatedCallCustomer:
     """Plays a VoiceCustomer on a CallSession's ``customer`` leg."""
 
-    def __init__(self, worker, session, customer, lang: str) -> None:
+    def __init__(self, worker, session, customer, lang: str, recogniser=None) -> None:
         from media.vad import TurnDetector
 
         self.worker = worker
@@ -85,6 +146,11 @@ class SimulatedCallCustomer:
         session.add_local_leg("customer", self.player, sink=self.hear, sink_rate=RECORD_RATE)
         self._end: str | None = None  # the caller hangs up after its last line ("satisfied"/"abandoned")
         self._speaker = asyncio.ensure_future(self._speak_loop())
+        self.hearing = None
+        if recogniser is not None:
+            from media.asr_live import LiveHearing
+
+            self.hearing = LiveHearing(recogniser, lang, self._on_heard, prepare=self._read_ahead)
 
     def on_connected(self, at: float) -> None:
         """The agent's audio is up: an outbound callee picks up, an inbound caller starts its clock."""
@@ -95,11 +161,63 @@ class SimulatedCallCustomer:
     def hear(self, pcm, at: float) -> None:
         if self.closed or self.session.held:
             return  # on hold the customer hears the hold tone, not the agent
+        if self.hearing is not None:
+            self.hearing.feed(pcm, at)
         for ev in self.detector.feed(pcm, at):
             if ev.kind == "speech_start":
+                if self.hearing is not None:
+                    self.hearing.speech_started(ev.at)
                 self.say(self.customer.on_agent_speech_start(ev.at))
             else:
+                if self.hearing is not None:
+                    self.hearing.speech_ended(ev.at, at)
                 self.say(self.customer.on_agent_turn_end(ev.at))
+
+    def _acts(self, text: str, before: str) -> list[str]:
+        """The acts the understanding read in a turn (a memo look-up: the turn was read ahead)."""
+        reader = self.customer.mind.recogniser
+        if not text or not hasattr(reader, "read"):
+            return []
+        try:
+            return list(reader.read(text, self.customer.mind.scenario, before).names)
+        except Exception:
+            return []
+
+    def _read_ahead(self, text: str) -> None:
+        """On the recognition thread: the understanding's reading of the turn, memoised by the Reader, so
+        the persona's own read on the loop is a look-up."""
+        mind = self.customer.mind
+        reader = mind.recogniser
+        if hasattr(reader, "read"):
+            reader.read(text, mind.scenario, mind.last_said)
+
+    def _on_heard(self, heard) -> None:
+        """A recognised turn (on the loop): recorded, then handed to the caller."""
+        if self.closed:
+            return
+        mind = self.customer.mind
+        before = (mind.emotion, list(mind.revealed))
+        said_before = mind.last_said
+        self.say(self.customer.on_agent_words(heard.text or None, heard.end, self.session.seconds))
+        offset0 = self._offset() - self.session.seconds  # call time -> recording offset
+        self.worker.emit(
+            {
+                "type": "heard",
+                "call_id": self.session.call_id,
+                "turn": heard.turn,
+                "text": heard.text,
+                "confidence": heard.confidence,
+                "start": round(max(0.0, heard.start + offset0), 3),
+                "end": round(max(0.0, heard.end + offset0), 3),
+                "latency": heard.latency,
+                "error": heard.error or None,
+                "dropped": heard.dropped or None,
+                "acts": self._acts(heard.text, said_before),
+                "emotion": [before[0], mind.emotion],
+                "revealed": [n for n in mind.revealed if n not in before[1]],
+            }
+        )
+        self._report_state()
 
     def tick(self, at: float) -> None:
         self._ticks += 1
@@ -189,5 +307,7 @@ class SimulatedCallCustomer:
 
     def close(self) -> None:
         self.closed = True
+        if self.hearing is not None:
+            self.hearing.close()
         self._speaker.cancel()
         self.player.clear()

@@ -28,6 +28,7 @@ from .livestream import (
 )
 from .outcome import CustomerOutcome
 from .phrases import ForbiddenPhrases, RequiredPhrases, StepOrder
+from .spoken import SpokenForbidden, SpokenPhrases, SpokenSteps
 from .timing import FirstResponse, ReplyGaps
 from .video import CameraFraming, FacePresence, IdVerification
 from .voice import DeadAir, HoldTime, Overtalk, ResponseLatency, TalkRatio
@@ -63,6 +64,9 @@ _ALL: tuple[type[BaseEvaluator], ...] = (
     ResponseLatency,
     TalkRatio,
     HoldTime,
+    SpokenPhrases,
+    SpokenForbidden,
+    SpokenSteps,
     GroupNeedsAnswered,
     GroupAnswerTime,
     GroupIndividualMoved,

@@ -39,6 +39,12 @@ def _rec(metrics, extra=()):
     return build(events, channel="voice")
 
 
+def _transcript(*said, speaker="agent"):
+    """``call.transcript`` data with one segment per (start offset, text)."""
+    segs = [{"start": t, "end": t + 2.5, "speaker": speaker, "text": x, "confidence": 0.8} for t, x in said]
+    return {"status": "done", "segments": segs, "engine": "test", "problems": []}
+
+
 def run(name, rec, **params):
     return EVALUATORS[name]().run(rec, params)
 
@@ -136,8 +142,9 @@ def test_quick_phrases_and_call_desk_steps_count_as_moves(good_metrics):
 
 
 def test_grading_a_call_with_the_voice_rubric(good_metrics):
-    """The shipped voice rubric grades a simulated call end to end: metric items pass with evidence, quick
-    phrases count, manual items wait for graders, and grading twice gives the same scorecard."""
+    """The shipped voice rubric grades a simulated call end to end: metric items pass with evidence, what the
+    trainee said is read from the transcript, manual items wait for graders, and grading twice gives the same
+    scorecard."""
     from grading.scoring import grade, scorecard_json
     from tests.grading.builders import pack, scenario
 
@@ -147,13 +154,19 @@ def test_grading_a_call_with_the_voice_rubric(good_metrics):
         ev("assignment", data={"agent_id": 7}, ts=START - 2),
         ev("call.answered", "agent", ts=START - 1),
         ev("call.recording", data={"started_at": START, "files": {}}, ts=START),
-        ev("call.quick_phrase", "agent", data={"move": "greeting"}, ts=START + 1),
-        ev("call.quick_phrase", "agent", data={"move": "ask_verification"}, ts=START + 5),
         ev("crm.verify", "agent", data={"result": "verified", "method": "phone"}, ts=START + 9),
         ev("kb.open", "agent", data={"slug": "delivery-tracking"}, ts=START + 12),
-        ev("call.quick_phrase", "agent", data={"move": "closing"}, ts=START + 18),
         ev("call.ended", "agent", ts=START + 21),
         ev("call.metrics", data=good_metrics, ts=START + 21),
+        ev(
+            "call.transcript",
+            data=_transcript(
+                (1, "Hello, thank you for calling Kefu Mall, how can I help you?"),
+                (5, "May I have your name and the last four digits of your phone to verify the account?"),
+                (18, "Thank you for calling, have a nice day, goodbye."),
+            ),
+            ts=START + 30,
+        ),
     ]
     rec = build(events, sid=sc.id, channel="voice", level="L5")
     card = grade(rec, rubric)

@@ -133,3 +133,19 @@ def call(voice_app, make_user, browsers):
         "caller": caller,
         "caller_pc": caller_pc,
     }
+
+
+@pytest.fixture
+def whisper():
+    """The packaged speech recogniser (loaded once per test session)."""
+    from tests.asr_support import whisper as load
+
+    return load()
+
+
+@pytest.fixture
+def en_reader():
+    """The English language-understanding Reader on the shipped pack (loaded once per test session)."""
+    from tests.asr_support import reader
+
+    return reader("en")

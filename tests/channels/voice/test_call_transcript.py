@@ -1,0 +1,128 @@
+"""A practice call through the whole app with speech recognition on: the trainee speaks (espeak over real
+aiortc), the caller hears and reacts, both legs are transcribed after the call into ``call.transcript``, and the
+voice rubric grades what was said from it (the forbidden-wording gate fails a rude call). With recognition off
+the call falls back to Mark as said and the recording says so."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from extensions import db
+from media import tts
+from media.rtc_client import SpeechTrack
+
+from .conftest import agent_sockets, connect, events_of, wait_for
+
+ROOT = Path(__file__).resolve().parents[3]
+SCENARIO = "en-voice-late-delivery"
+
+
+def _practice_call(app, make_user, browsers):
+    with app.app_context():
+        from scenarios.loader import load_pack_into_db
+
+        load_pack_into_db(ROOT / "scenarios" / "packs" / "en")
+        db.session.remove()
+    make_user("agent1", level="L4")
+    desk, voice, http = agent_sockets(app, "agent1")
+    res = http.post("/api/voice/practice", json={"scenario_id": SCENARIO})
+    assert res.status_code == 201, res.json
+    cid = res.json["contact"]["id"]
+    wait_for(lambda: any(e["type"] == "assignment" for e in events_of(app, cid)))
+    mic = SpeechTrack()
+    pc = connect(browsers, voice, "answer", {"contact_id": cid}, mic)
+    wait_for(lambda: events_of(app, cid, "call.recording"))
+    return cid, voice, mic, pc
+
+
+def _say(app, cid, mic, text):
+    """The trainee says ``text``; returns once the caller has answered and finished speaking."""
+    n = len(events_of(app, cid, "call.utterance"))
+    time.sleep(mic.say(tts.synthesise(text, "en")) + 0.2)
+    said = wait_for(lambda: events_of(app, cid, "call.utterance")[n:], timeout=25)
+    started = events_of(app, cid, "call.recording")[0]["data"]["started_at"]
+    last = said[-1]["data"]
+    time.sleep(max(0.0, started + last["offset"] + last["seconds"] + 0.6 - time.time()))
+
+
+def _hang_up_and_wrap(app, cid, voice):
+    from contacts.actions import do_wrap_up_contact
+    from contacts.models import Contact
+    from grading.actions import current_scorecard
+
+    assert voice.emit("hang_up", {"contact_id": cid}, namespace="/voice", callback=True)["ok"]
+    with app.app_context():
+        from accounts.models import User
+
+        agent = db.session.scalar(select(User).where(User.username == "agent1"))
+        do_wrap_up_contact(db.session.get(Contact, cid), agent, "ENQ_DELIVERY")
+        db.session.remove()
+    assert app.extensions["kefu_transcripts"].wait_idle(180)
+    assert app.extensions["kefu_grading"].wait_idle(60)
+    with app.app_context():
+        card = current_scorecard(cid)
+        data = dict(card.data) if card else None
+        db.session.remove()
+    return data
+
+
+@pytest.mark.app_config(KEFU_ASR="local")
+def test_a_rude_spoken_call_is_heard_transcribed_and_fails_the_gate(voice_app, make_user, browsers, whisper):
+    """The caller hears the greeting and then "calm down, that's not my problem" (it gets angrier, and the
+    recording says recognition was used); after the call both legs are in the transcript with times, and the
+    scorecard passes the greeting but fails the forbidden-wording gate, quoting the line with its time."""
+    app = voice_app
+    cid, voice, mic, pc = _practice_call(app, make_user, browsers)
+    _say(app, cid, mic, "Hello, thank you for calling customer service, how can I help you?")
+    _say(app, cid, mic, "Calm down, that's not my problem.")
+    card = _hang_up_and_wrap(app, cid, voice)
+    browsers.run(pc.close())
+
+    hearing = events_of(app, cid, "call.hearing")
+    assert hearing and hearing[0]["data"]["mode"] == "recognition" and "whisper" in hearing[0]["data"]["engine"]
+    heard = events_of(app, cid, "call.heard")
+    assert len(heard) >= 2 and "help you" in (heard[0]["text"] or "")
+    rude = next(h for h in heard if "problem" in (h["text"] or "").lower())
+    assert {"dismissal", "forbidden"} & set(rude["data"]["acts"])
+    assert rude["data"]["emotion"][1] > rude["data"]["emotion"][0] or rude["data"]["emotion"][0] == 3
+
+    (transcript,) = events_of(app, cid, "call.transcript")
+    segs = transcript["data"]["segments"]
+    assert transcript["data"]["status"] == "done" and transcript["data"]["problems"] == []
+    assert {s["speaker"] for s in segs} == {"agent", "customer"}
+    assert all(s["start"] < s["end"] for s in segs) and [s["start"] for s in segs] == sorted(s["start"] for s in segs)
+    agent_lines = [s for s in segs if s["speaker"] == "agent"]
+    assert "help you" in agent_lines[0]["text"] and "problem" in agent_lines[-1]["text"].lower()
+
+    items = {i["id"]: i for i in card["items"]}
+    assert items["greeting"]["status"] == "pass"
+    gate = items["no-forbidden-wording"]
+    assert gate["status"] == "fail" and card["gated"] and not card["passed"]
+    quoted = gate["evidence"][0]
+    assert "problem" in quoted["quote"].lower() and "agent at" in quoted["note"]
+    started = events_of(app, cid, "call.recording")[0]["data"]["started_at"]
+    assert abs(quoted["ts"] - (started + agent_lines[-1]["start"])) < 0.01
+
+
+def test_with_recognition_off_the_call_falls_back_to_mark_as_said(voice_app, make_user, browsers):
+    """KEFU_ASR=off (the test default): the recording says Mark as said was used and why, a marked quick phrase
+    still reaches the caller, no turn is recognised, and the transcript says it was not made (spoken items N/A)."""
+    app = voice_app
+    cid, voice, mic, pc = _practice_call(app, make_user, browsers)
+    _say(app, cid, mic, "Hello, thank you for calling customer service, how can I help you?")
+    n = len(events_of(app, cid, "call.utterance"))
+    assert voice.emit("quick_phrase", {"contact_id": cid, "move": "ask_order"}, namespace="/voice", callback=True)["ok"]
+    said = wait_for(lambda: events_of(app, cid, "call.utterance")[n:], timeout=20)
+    assert any("2 5 0 5" in (u["text"] or "") for u in said)  # the order number, from the marked phrase
+    card = _hang_up_and_wrap(app, cid, voice)
+    browsers.run(pc.close())
+    hearing = events_of(app, cid, "call.hearing")[0]["data"]
+    assert hearing["mode"] == "mark_as_said" and hearing["reason"] == "KEFU_ASR=off"
+    assert events_of(app, cid, "call.heard") == []
+    assert events_of(app, cid, "call.transcript")[0]["data"]["status"] == "off"
+    items = {i["id"]: i for i in card["items"]}
+    assert items["greeting"]["status"] == "na" and "KEFU_ASR=off" in items["greeting"]["note"]
