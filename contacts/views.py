@@ -53,8 +53,14 @@ def contact_list():
     status = request.args.get("status")
     if status:
         q = q.where(Contact.status == status)
+    words = (request.args.get("q") or "").strip()[:200]
+    if words:
+        # what was written or said: messages, mails and call transcripts (call.transcript's text) alike
+        like = "%" + words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        said = select(ContactEvent.contact_id).where(ContactEvent.text.ilike(like, escape="\\"))
+        q = q.where(Contact.id.in_(said))
     contacts = [c for c in db.session.scalars(q.limit(500)) if can_view(current_user, c)][:200]
-    return render_template("contacts/list.html", contacts=contacts)
+    return render_template("contacts/list.html", contacts=contacts, words=words)
 
 
 @bp.route("/contacts/<int:contact_id>")

@@ -26,6 +26,10 @@ class VoiceChannel(BaseChannel):
         socketio.on_namespace(VoiceNamespace("/voice"))
         init_media(app)
         register_periodic(app, announce_waiting_callers)  # callers waiting with the line open hear their place
+        from media.asr import asr_setting
+
+        # The desk shows Mark as said only when the simulated caller cannot hear (KEFU_ASR=off).
+        app.jinja_env.globals["call_recognition_on"] = lambda: asr_setting(app.config) != "off"
 
     def capacity(self, app) -> int:
         return int(app.config.get("VOICE_CAPACITY", self.default_capacity))

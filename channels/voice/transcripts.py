@@ -149,7 +149,9 @@ def _record_transcript(contact_id: int, data: dict) -> None:
     contact = db.session.get(Contact, contact_id)
     if contact is None:
         return
-    _record(contact, "call.transcript", "system", data=data)
+    # the text too (speaker: words, a line per segment), so searching the contacts' words finds calls
+    text = "\n".join(f"{s['speaker']}: {s['text']}" for s in data.get("segments") or []) or None
+    _record(contact, "call.transcript", "system", data=data, text=text)
     _regrade(contact_id)
 
 

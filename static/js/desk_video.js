@@ -115,7 +115,7 @@ function setControls(live) {
   $('video-hangup').disabled = !live;
   $('video-transfer-go').disabled = !live;
   $('video-answer').disabled = live;
-  $('video-phrases').hidden = !live;
+  $('video-phrases').hidden = !live || $('video-phrases').dataset.recognition === '1'; // the customer hears words
   $('video-hold').textContent = call.held ? T.resume : T.hold;
   $('video-mute').textContent = call.muted ? T.unmute : T.mute;
 }

@@ -36,7 +36,7 @@ def _practice_call(app, make_user, browsers):
     mic = SpeechTrack()
     pc = connect(browsers, voice, "answer", {"contact_id": cid}, mic)
     wait_for(lambda: events_of(app, cid, "call.recording"))
-    return cid, voice, mic, pc
+    return cid, voice, mic, pc, http
 
 
 def _say(app, cid, mic, text):
@@ -73,10 +73,12 @@ def _hang_up_and_wrap(app, cid, voice):
 @pytest.mark.app_config(KEFU_ASR="local")
 def test_a_rude_spoken_call_is_heard_transcribed_and_fails_the_gate(voice_app, make_user, browsers, whisper):
     """The caller hears the greeting and then "calm down, that's not my problem" (it gets angrier, and the
-    recording says recognition was used); after the call both legs are in the transcript with times, and the
-    scorecard passes the greeting but fails the forbidden-wording gate, quoting the line with its time."""
+    recording says recognition was used; the desk shows no Mark as said); after the call both legs are in the
+    transcript with times, shown on the contact page and found by the contacts search, and the scorecard passes
+    the greeting but fails the forbidden-wording gate, quoting the line with its time."""
     app = voice_app
-    cid, voice, mic, pc = _practice_call(app, make_user, browsers)
+    cid, voice, mic, pc, http = _practice_call(app, make_user, browsers)
+    assert 'id="call-phrases" hidden' in http.get("/desk").get_data(as_text=True)  # the caller hears: no buttons
     _say(app, cid, mic, "Hello, thank you for calling customer service, how can I help you?")
     _say(app, cid, mic, "Calm down, that's not my problem.")
     card = _hang_up_and_wrap(app, cid, voice)
@@ -107,12 +109,19 @@ def test_a_rude_spoken_call_is_heard_transcribed_and_fails_the_gate(voice_app, m
     started = events_of(app, cid, "call.recording")[0]["data"]["started_at"]
     assert abs(quoted["ts"] - (started + agent_lines[-1]["start"])) < 0.01
 
+    page = http.get(f"/contacts/{cid}").get_data(as_text=True)
+    assert 'id="call-transcript"' in page and f'data-at="{agent_lines[-1]["start"]}"' in page
+    assert f'href="/contacts/{cid}"' in http.get("/contacts?q=problem").get_data(as_text=True)
+    assert f'href="/contacts/{cid}"' not in http.get("/contacts?q=zebra crossing").get_data(as_text=True)
+
 
 def test_with_recognition_off_the_call_falls_back_to_mark_as_said(voice_app, make_user, browsers):
-    """KEFU_ASR=off (the test default): the recording says Mark as said was used and why, a marked quick phrase
+    """KEFU_ASR=off (the test default): the desk offers Mark as said, the recording says it was used and why, a
+    marked quick phrase
     still reaches the caller, no turn is recognised, and the transcript says it was not made (spoken items N/A)."""
     app = voice_app
-    cid, voice, mic, pc = _practice_call(app, make_user, browsers)
+    cid, voice, mic, pc, http = _practice_call(app, make_user, browsers)
+    assert 'id="call-phrases" hidden' not in http.get("/desk").get_data(as_text=True)
     _say(app, cid, mic, "Hello, thank you for calling customer service, how can I help you?")
     n = len(events_of(app, cid, "call.utterance"))
     assert voice.emit("quick_phrase", {"contact_id": cid, "move": "ask_order"}, namespace="/voice", callback=True)["ok"]
