@@ -309,6 +309,8 @@ class CustomerState:
 
         if spoken and reading is not None:
             moves = self._judge_answer(moves, reading, out, notes)
+        if spoken and self.grace_until is not None:
+            self.grace_until = ts + CLOSING_GRACE_SECONDS  # the agent is still talking: wait for the goodbye
         self.seen_moves.update(moves)
 
         if "forbidden" in moves:

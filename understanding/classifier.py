@@ -32,9 +32,10 @@ from scenarios.schema import ACTS
 from .examples import Example, examples_digest
 from .text import Views, negation_views, normalise
 
-FEATURE_VERSION = 2  # bump when the features change: older models are then refused
+FEATURE_VERSION = 3  # bump when the features change: older models are then refused
 EMBED_WEIGHT = 1.6  # the embedding block's scale against the TF-IDF blocks (chosen by cross-validation)
 LEXICON_WEIGHT = 1.0
+LEXICON_TRUST = 0.9
 _QUESTION = re.compile(
     r"[?？]|吗|呢|怎么|什么|哪|几|多久|多少|是不是|能不能|可不可以|有没有|\b(how|what|when|where|why|which|can|could|will|is|are|do|does)\b"
 )
@@ -112,6 +113,7 @@ class ActModel:
         self.coef = arrays["coef"].astype(np.float32)  # (acts, features)
         self.intercept = arrays["intercept"].astype(np.float32)
         self.thresholds = arrays["thresholds"].astype(np.float32)
+        self.lexicon_trust = arrays["lexicon_trust"].astype(np.float32)
         self.example_vectors = arrays["example_vectors"].astype(np.float32)
         self.example_texts: list[str] = list(arrays["example_texts"])
         self.example_acts: list[list[str]] = json.loads(str(arrays["example_acts"]))
@@ -249,6 +251,15 @@ def train(examples: list[Example], lang: str, embedder, lexicon, seed: int = 0, 
 
     blocks, coef, inter = fit(np.arange(len(examples)))
     digest = examples_digest(examples)
+    # The lexicon as a high-precision signal: an act whose lexicon hits were right on at least LEXICON_TRUST of
+    # the training examples that hit it (and on at least 5) is credited on a hit even when the model is unsure.
+    hits = lex_all[:, : len(ACTS)] > 0
+    trust = np.zeros(len(ACTS), dtype=np.float32)
+    for j in range(len(ACTS)):
+        n = int(hits[:, j].sum())
+        if n >= 5:
+            precision = float((y[hits[:, j], j] == 1).mean())
+            trust[j] = precision if precision >= LEXICON_TRUST else 0.0
     meta = {
         "lang": lang,
         "embedder": embedder.name,
@@ -269,6 +280,7 @@ def train(examples: list[Example], lang: str, embedder, lexicon, seed: int = 0, 
         "coef": coef.astype(np.float32),
         "intercept": inter.astype(np.float32),
         "thresholds": thresholds,
+        "lexicon_trust": trust,
         "example_vectors": vectors.astype(np.float16),
         "example_texts": np.array([e.text for e in examples]),
         "example_acts": np.array(json.dumps([e.acts for e in examples], ensure_ascii=False)),

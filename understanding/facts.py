@@ -70,16 +70,17 @@ _NUM = (
     r"|twenty|thirty|twenty-four|forty-eight)"
 )
 _DURATION = re.compile(
-    _NUM + r"(?:\s*(?:-|~|到|至|to)\s*" + _NUM + r")?\s*(?:个)?\s*"
-    r"(工作日|working days?|business days?|天|日|days?|小时|hours?|h\b|周|weeks?|个月|月|months?|分钟|minutes?)",
+    r"(?<![第\d.])" + _NUM + r"(?:\s*(?:-|~|到|至|to)\s*" + _NUM + r")?\s*(?:个)?\s*"
+    # 月 and 日 alone are dates (5月30日), not durations: only 个月 / 天 / 工作日 count.
+    r"(工作日|working days?|business days?|天|days?|小时|hours?|h\b|周|weeks?|个月|months?|分钟|minutes?)",
     re.IGNORECASE,
 )
 _AMOUNT = re.compile(r"(?:[¥￥$]\s*(\d+(?:\.\d+)?)|(\d+(?:\.\d+)?)\s*(?:元|块|yuan|dollars?|rmb))", re.IGNORECASE)
 _ORDER = re.compile(r"\b[A-Z]{2}\d{8,}\b")
 _UNIT = {
     "工作日": "wd", "working day": "wd", "working days": "wd", "business day": "wd", "business days": "wd",
-    "天": "d", "日": "d", "day": "d", "days": "d", "小时": "h", "hour": "h", "hours": "h", "h": "h",
-    "周": "w", "week": "w", "weeks": "w", "个月": "mo", "月": "mo", "month": "mo", "months": "mo",
+    "天": "d", "day": "d", "days": "d", "小时": "h", "hour": "h", "hours": "h", "h": "h",
+    "周": "w", "week": "w", "weeks": "w", "个月": "mo", "month": "mo", "months": "mo",
     "分钟": "min", "minute": "min", "minutes": "min",
 }  # fmt: skip
 

@@ -171,6 +171,10 @@ class Reader:
                 words = [lex[act], *[w for w in words if w not in lex[act]]][:3]
             found[act] = Act(act, p, tuple(words), tuple(self.model.nearest(vector[0], act)))
 
+        for act, phrase in lex.items():
+            j = self.model.acts.index(act) if act in self.model.acts else -1
+            if act not in found and j >= 0 and self.model.lexicon_trust[j] > 0:
+                found[act] = Act(act, float(self.model.lexicon_trust[j]), (phrase,), source="lexicon")
         if prepared.views.scopes and found.keys() & NEGATABLE:
             self._drop_negated(prepared, found)
 

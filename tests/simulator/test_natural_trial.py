@@ -312,6 +312,9 @@ SCRIPTS: dict[str, list] = {
 
 # Scripts the customer misreads: scenario id -> why (the misread lines, what they meant, and the acts
 # reader.read(text, scenario, before) returned, with confidences). The first one listed blocks the ending.
+# The first line that kept each scenario from its good ending, as observed when it was marked; the reading of
+# other lines can move with a retrained model. The strict mark asserts only that the scenario still fails: when
+# a retrain fixes one, the XPASS fails the suite and the entry must go.
 MISREAD: dict[str, str] = {
     "zh-delivery-status": "'麻烦把下单那串编码发我一下哈' (ask_order) read as [greeting 0.875]; "
     "'包裹5月30号晚上已经到杭州的中转站了' (true answer) gives figure '5月' (a date read as 5 months) -> "
@@ -322,8 +325,6 @@ MISREAD: dict[str, str] = {
     "[answer 0.979, refuse_politely 0.565, explain_policy 0.832], no closing",
     "zh-return-7day": "'我先确认下是哪一笔，下单的编码方便发我吗？' (ask_order) read as "
     "[greeting 0.369, ask_detail 0.887]",
-    "zh-warranty-repair": "'一般约好后第二天就有快递员上门' (true: the next day) gives figure '二天' (2 days) -> "
-    "wrong_information, the customer objects (read as [answer 0.735, closing 0.821, explain_policy 0.618])",
     "zh-scam-call": "'我这就把情况交给我们的账户安全组，让他们给您的账户加一层保护' (escalate) read as "
     "[explain_policy 0.701]; closing '没别的事您就先去歇着吧，有事随时来问我们～' read as [explain_policy 0.942]",
     "zh-damaged-kettle": "'您把这一单的编号发我一下，再说说东西坏成啥样了' (ask_order + ask_detail) read as "
@@ -343,8 +344,10 @@ MISREAD: dict[str, str] = {
     "doesn't turn up by then!' read as [no act]",
     "en-presales-purifier": "closing 'Enjoy the cleaner air, and give us a shout if anything comes up!' (after the "
     "filter answer) read as [answer 0.998, explain_policy 0.526], no closing",
-    "en-return-7day": "'Hey Sophie, sure, we can sort that. What's the order code so I can pull it up?' (greeting + "
-    "ask_order) read as [greeting 0.994]",
+    "en-double-charge": "closing 'Nope, leave the order as it is - one watch ships as normal. Thanks for flagging "
+    "it, Kevin, and enjoy the watch!' read as [answer 0.889, thank 0.619], no closing",
+    "en-points-rules": "closing 'Have fun picking something out for your daughter - come back any time you've got "
+    "questions!' read as [no act]",
     "en-scam-call": "closing 'Look after yourself, Dorothy, and message us any time!' read as [answer 0.725, "
     "explain_policy 0.769]",
     "en-late-delivery-complaint": "'What's the order code? I'll dig in right now.' (after empathy) read as "

