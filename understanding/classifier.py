@@ -92,6 +92,43 @@ def _vectoriser(settings: dict, **kw):
     return TfidfVectorizer(sublinear_tf=True, lowercase=False, **settings, **kw)
 
 
+_WHITE = re.compile(r"\s\s+")
+
+
+def _transform(vec, texts: list[str]) -> sparse.csr_matrix:
+    """``vec.transform(texts)`` for a fitted TfidfVectorizer (sublinear tf, l2 norm), computed directly: the
+    same numbers (a test checks), without sklearn's per-call validation, which cost ~3 ms a message."""
+    vocab = vec.vocabulary_
+    idf = vec.idf_
+    analyzer = vec.analyzer
+    lo, hi = vec.ngram_range
+    rows, cols, vals = [], [], []
+    for r, text in enumerate(texts):
+        if callable(analyzer):
+            grams = analyzer(text)
+        else:
+            text = _WHITE.sub(" ", text)
+            grams = [text[i : i + n] for n in range(lo, hi + 1) for i in range(len(text) - n + 1)]
+        counts: dict[int, int] = {}
+        for g in grams:
+            j = vocab.get(g)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+        if not counts:
+            continue
+        idx = np.fromiter(counts, dtype=np.int64, count=len(counts))
+        w = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * idf[idx]
+        w /= np.sqrt(np.dot(w, w))
+        rows.append(np.full(len(idx), r))
+        cols.append(idx)
+        vals.append(w)
+    if not rows:
+        return sparse.csr_matrix((len(texts), len(vocab)))
+    return sparse.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(texts), len(vocab))
+    )
+
+
 def _view(prepared: Prepared, view: str) -> str:
     return (prepared.views.plain if view == "plain" else prepared.views.negated) or " "
 
@@ -117,6 +154,9 @@ class ActModel:
         self.example_vectors = arrays["example_vectors"].astype(np.float32)
         self.example_texts: list[str] = list(arrays["example_texts"])
         self.example_acts: list[list[str]] = json.loads(str(arrays["example_acts"]))
+        self._rows_by_act = {
+            a: np.array([i for i, acts in enumerate(self.example_acts) if a in acts], dtype=np.int64) for a in ACTS
+        }
         self.n_plain = len(arrays["plain_vocab"])  # the plain block comes first: its terms are the evidence
         self.plain_terms = np.asarray(arrays["plain_vocab"])
 
@@ -150,14 +190,12 @@ class ActModel:
 
     def nearest(self, vector: np.ndarray, act: str, k: int = 2) -> list[str]:
         """The training examples closest to a message among those that perform ``act``."""
-        sims = self.example_vectors @ vector
-        out: list[str] = []
-        for i in np.argsort(-sims):
-            if act in self.example_acts[i]:
-                out.append(self.example_texts[i])
-                if len(out) >= k:
-                    break
-        return out
+        rows = self._rows_by_act.get(act)
+        if rows is None or not len(rows):
+            return []
+        sims = self.example_vectors[rows] @ vector
+        top = np.argsort(-sims)[:k]
+        return [self.example_texts[rows[i]] for i in top]
 
     # -- storage --------------------------------------------------------------------------------------------
 
@@ -197,7 +235,7 @@ def _lexicon_block(prepared: list[Prepared], lexicon) -> np.ndarray:
 def _features(
     blocks, prepared: list[Prepared], vectors: np.ndarray, lexicon, lex: np.ndarray | None = None
 ) -> sparse.csr_matrix:
-    texts = [vec.transform([_view(p, view) for p in prepared]) for view, vec in blocks]
+    texts = [_transform(vec, [_view(p, view) for p in prepared]) for view, vec in blocks]
     if lex is None:
         lex = _lexicon_block(prepared, lexicon)
     dense = sparse.csr_matrix(np.hstack([vectors * EMBED_WEIGHT, lex]))

@@ -114,3 +114,12 @@ def test_content_check_refuses_a_model_trained_on_other_examples(app, tmp_path):
     )
     out = runner.invoke(args=["content", "check", str(pack)])
     assert out.exit_code != 0 and "flask understanding train" in out.output
+
+
+def test_fast_tfidf_equals_sklearns(readers):
+    """The reader's direct TF-IDF gives the same numbers as sklearn's transform for every block of the model."""
+    from understanding.classifier import _transform, prepare
+
+    texts = [prepare(t, "en").views.plain for t in ("Hi  there, can I help?", "", "refund to ur card pls")]
+    for _view, vec in readers["en"].model._blocks:
+        assert np.allclose(vec.transform(texts).toarray(), _transform(vec, texts).toarray(), atol=1e-12)
