@@ -45,6 +45,30 @@ def talk_packets() -> list[bytes]:
     return clip_packets(frames)
 
 
+SPEECH_LINES = [
+    "Could you give me your order number, please?",
+    "I'm sorry for the trouble, let me check that for you.",
+    "Thank you for calling, have a nice day, goodbye.",
+]
+SPEECH_SLOT_FRAMES = 300  # each line starts a 6 s slot: ~2.5 s of speech, then the caller's turn
+
+
+def speech_packets() -> list[bytes]:
+    """For ``--asr``: a cycle of real (espeak) agent lines as Opus payloads, one line every 6 s, so the media
+    workers' recognisers get words to hear at a trainee's pace."""
+    import numpy as np
+
+    from media.audio import FRAME_SAMPLES, split_frames
+    from media.opus import clip_packets
+    from media.tts import synthesise
+
+    frames = []
+    for text in SPEECH_LINES:
+        line = split_frames(np.asarray(synthesise(text, "en")))[:SPEECH_SLOT_FRAMES]
+        frames += line + [np.zeros(FRAME_SAMPLES, "int16")] * (SPEECH_SLOT_FRAMES - len(line))
+    return clip_packets(frames)
+
+
 def make_track(payloads: list[bytes]):
     import av
     from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -187,7 +211,7 @@ async def packets_received(client) -> int:
     return total
 
 
-def client_proc(index: int, commands, results, decode: bool) -> None:
+def client_proc(index: int, commands, results, decode: bool, speech: bool = False) -> None:
     """A client process's main: serve ``commands`` until ``stop``; every reply goes on ``results`` as
     ``(request id, payload)``, an error as ``(request id, {"error": text})``. On uvloop when it is installed,
     as the media workers are."""
@@ -198,14 +222,14 @@ def client_proc(index: int, commands, results, decode: bool) -> None:
     except ImportError:
         factory = None
     with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(_serve(index, commands, results, decode))
+        runner.run(_serve(index, commands, results, decode, speech))
 
 
-async def _serve(index: int, commands, results, decode: bool) -> None:
+async def _serve(index: int, commands, results, decode: bool, speech: bool = False) -> None:
     from media.rtc_client import RtcClient
 
     loop = asyncio.get_running_loop()
-    payloads = talk_packets()
+    payloads = speech_packets() if speech else talk_packets()
     track_cls = make_track(payloads)
     if not decode:
         lighten_aiortc(payloads)
@@ -215,7 +239,9 @@ async def _serve(index: int, commands, results, decode: bool) -> None:
     async def handle(rid, op, arg):
         try:
             if op == "offer":
-                client = clients[arg] = RtcClient(track_cls(arg * 37))
+                # calls start at different points of the cycle (with speech: a whole slot apart, never mid-line)
+                offset = (arg * SPEECH_SLOT_FRAMES) % len(payloads) if speech else arg * 37
+                client = clients[arg] = RtcClient(track_cls(offset))
                 payload = await client.offer()
             elif op == "accept":
                 n, sdp = arg

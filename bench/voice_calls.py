@@ -16,10 +16,17 @@ the CPU of the workers and of the client processes, reported apart. A step "hold
 lag p99 is under 50 ms and every trainee received at least 95 % of the audio frames it should have (50 a
 second; without ``--decode``, RTP packets: one per 20 ms frame).
 
+``--asr``: the workers hear the trainees (``KEFU_ASR=local``, ``KEFU_ASR_THREADS`` from ``--asr-threads``) and
+the trainees speak real words (espeak lines, one every 6 s, instead of the buzz); per step the bench also reads
+the ``call.heard`` events the workers recorded in the window: how long after each turn's end its words reached
+the caller (p50/p95/max), the share within 2 s, and failures. A step then also needs p95 <= 2 s and no failure
+to hold.
+
 ``--worker-roots A,B`` runs worker i from checkout ``roots[i % n]`` (each with its own ``.venv``): two versions
 of the media code side by side under the same load, compared by their per-worker CPU per call-second.
 
-Usage: ``.venv/bin/python bench/voice_calls.py [--workers 2] [--client-procs 2] [--steps 10,20,30,40] [--hold 20]``
+Usage: ``.venv/bin/python bench/voice_calls.py [--workers 2] [--client-procs 2] [--steps 10,20,30,40] [--hold 20]
+[--asr [--asr-threads 1]]``
 """
 
 from __future__ import annotations
@@ -43,6 +50,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SCENARIO = "en-voice-order-status"
 TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _median(xs: list[float]) -> float | None:
+    return round(sorted(xs)[len(xs) // 2], 3) if xs else None
 
 
 def cpu_seconds(pid: int) -> float:
@@ -70,6 +81,9 @@ class Bench:
             KEFU_SIMULATOR="0",
             KEFU_SMTP_PORT="0",
             PYTHONPATH=str(ROOT),
+            KEFU_ASR="local" if args.asr else "off",
+            KEFU_ASR_THREADS=str(args.asr_threads),
+            KEFU_ASR_BEAM=str(args.asr_beam),
         )
         self.sock = sock
 
@@ -137,6 +151,42 @@ class Bench:
             db.session.remove()
             return cid
 
+    def heard(self, since: float, until: float) -> dict:
+        """The live recognitions the workers recorded between two sandbox times (``call.heard``)."""
+        from sqlalchemy import select
+
+        from contacts.models import ContactEvent
+        from extensions import db
+
+        with self.app.app_context():
+            rows = db.session.scalars(
+                select(ContactEvent).where(
+                    ContactEvent.type == "call.heard", ContactEvent.ts >= since, ContactEvent.ts < until
+                )
+            ).all()
+            data = [(dict(r.data or {}), r.text) for r in rows]
+            db.session.remove()
+        lat = sorted(float(d.get("latency") or 0) for d, _ in data if not d.get("error"))
+        failed = [d.get("error") for d, _ in data if d.get("error")]
+
+        def pct(q: float):
+            return round(lat[min(len(lat) - 1, int(q * len(lat)))], 3) if lat else None
+
+        return {
+            "turns": len(data),
+            "failed": len(failed),
+            "failures": sorted(set(failed))[:3],
+            "with_words": sum(1 for d, t in data if t),
+            "latency_p50_s": pct(0.5),
+            "latency_p95_s": pct(0.95),
+            "latency_max_s": lat[-1] if lat else None,
+            "within_2s_pct": round(100 * sum(x <= 2.0 for x in lat) / len(lat), 1) if lat else None,
+            "recognition_p50_s": _median([float(d.get("recognition_s") or 0) for d, _ in data if not d.get("error")]),
+            "early_started_pct": round(100 * sum(bool(d.get("early")) for d, _ in data) / len(data), 1)
+            if data
+            else None,
+        }
+
     def stop(self) -> None:
         for p in reversed(self.procs):  # the workers first (they unregister in Redis), redis-server last
             p.terminate()
@@ -152,7 +202,7 @@ class ClientProcs:
     """The trainees' processes (bench/_voice_clients.py): commands out on one queue each, replies back on one
     shared queue read by a thread that resolves the asking coroutine's future."""
 
-    def __init__(self, n: int, decode: bool, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, n: int, decode: bool, loop: asyncio.AbstractEventLoop, speech: bool = False) -> None:
         from bench._voice_clients import client_proc
 
         ctx = mp.get_context("spawn")  # a fresh interpreter: no app, Redis client or threads inherited
@@ -160,7 +210,7 @@ class ClientProcs:
         self.results = ctx.Queue()
         self.commands = [ctx.Queue() for _ in range(n)]
         self.procs = [
-            ctx.Process(target=client_proc, args=(i, self.commands[i], self.results, decode), daemon=True)
+            ctx.Process(target=client_proc, args=(i, self.commands[i], self.results, decode, speech), daemon=True)
             for i in range(n)
         ]
         for p in self.procs:
@@ -238,7 +288,7 @@ async def open_call(bench: Bench, loop, clients: ClientProcs, n: int):
 async def run(args) -> list[dict]:
     bench = Bench(args)
     loop = asyncio.get_running_loop()
-    clients = ClientProcs(args.client_procs, args.decode, loop)
+    clients = ClientProcs(args.client_procs, args.decode, loop, speech=args.asr)
     rows = []
     calls = []
     try:
@@ -255,7 +305,7 @@ async def run(args) -> list[dict]:
             cpu0 = {w: cpu_seconds(p.pid) for w, p in bench.workers.items()}
             client_cpu0, bench_cpu0 = clients.cpu(), time.process_time()
             got0 = await clients.counts()
-            t0 = time.monotonic()
+            t0, wall0 = time.monotonic(), time.time()
             await asyncio.sleep(args.hold)
             got1 = await clients.counts()
             elapsed = time.monotonic() - t0
@@ -303,6 +353,11 @@ async def run(args) -> list[dict]:
                 "load_avg": os.getloadavg()[0],
             }
             row["held"] = lag99 < 50 and min(received) >= 0.95
+            if args.asr:
+                await asyncio.sleep(2)  # the window's last turns are still being recognised and recorded
+                row["heard"] = await loop.run_in_executor(None, bench.heard, wall0, wall0 + elapsed)
+                p95 = row["heard"]["latency_p95_s"]
+                row["held"] = row["held"] and p95 is not None and p95 <= 2.0 and not row["heard"]["failed"]
             rows.append(row)
             print(json.dumps(row), flush=True)
             if not row["held"] and args.stop_on_fail:
@@ -324,6 +379,9 @@ def main() -> None:
     ap.add_argument("--steps", default="10,20,30,40")
     ap.add_argument("--hold", type=float, default=20.0)
     ap.add_argument("--stop-on-fail", action="store_true")
+    ap.add_argument("--asr", action="store_true", help="the workers recognise what the trainees say")
+    ap.add_argument("--asr-threads", type=int, default=1, help="CTranslate2 threads per recognition (per worker)")
+    ap.add_argument("--asr-beam", type=int, default=5, help="beam size of live recognition")
     ap.add_argument("--keep", action="store_true", help="keep the temporary instance (recordings, logs)")
     args = ap.parse_args()
     print(f"uptime load average at start: {os.getloadavg()}", flush=True)

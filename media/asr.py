@@ -107,6 +107,10 @@ class Recogniser(ABC):
     def recognise(self, pcm: np.ndarray, lang: str, *, beam_size: int | None = None) -> Recognition:
         """The text of ``pcm`` (one phrase or turn, at most ~30 s)."""
 
+    def warm(self) -> None:
+        """Load what recognition needs now (a model), so the first turn of a call is not late."""
+        return None  # a server adapter has nothing to load
+
 
 def _float_audio(pcm: np.ndarray) -> np.ndarray:
     pcm = np.asarray(pcm)
@@ -174,7 +178,9 @@ class WhisperRecogniser(Recogniser):
     _loaded: ClassVar[dict[int, tuple]] = {}
 
     def __init__(self, threads: int | None = None, beam_size: int = 5, compute_type: str = "int8"):
-        self.threads = int(threads or min(2, os.cpu_count() or 1))
+        # KEFU_ASR_THREADS: CTranslate2's threads per recognition (default: up to 2); with several media
+        # workers on one machine, 1 each keeps them from fighting over the cores
+        self.threads = int(threads or os.environ.get("KEFU_ASR_THREADS") or min(2, os.cpu_count() or 1))
         self.beam_size = beam_size
         self.compute_type = compute_type
 
@@ -191,6 +197,9 @@ class WhisperRecogniser(Recogniser):
             if importlib.util.find_spec(mod) is None:
                 return f"the {mod} package is not installed (pip install -r requirements.txt)"
         return None
+
+    def warm(self) -> None:
+        self._model()
 
     def _model(self):
         key = self.threads

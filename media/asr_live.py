@@ -9,6 +9,12 @@ recogniser that raises or hangs yields a failed ``Heard`` (``error`` set), never
 
 A turn longer than a recognition window (a monologue) is recognised in windows as it goes, and the texts are
 joined when it ends, so memory stays bounded and the end of a long turn is not late.
+
+Recognition starts early: the VAD declares a turn over after 700 ms of silence (a pause to think is not a turn's
+end), but a pause of ``EARLY_PAUSE_S`` already starts recognising what was said up to it (``paused``). When the
+turn then ends at that same moment the result is used, saving most of the wait; when the speaker goes on, that
+work is dropped (cancelled if it has not started) and the turn is recognised again at its real end. A turn
+whose recognition has not *started* by its timeout is cancelled, so a backlog never grows without bound.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ KEEP_S = 35.0  # audio kept: a window plus the VAD's hangover and some pre-roll
 PRE_ROLL_S = 0.25  # the VAD stamps a start at its first voiced frame: keep a breath before it
 POST_ROLL_S = 0.2
 DEFAULT_TIMEOUT_S = 8.0
+EARLY_PAUSE_S = 0.3  # silence after which recognition of the turn so far starts (the VAD's turn end is 0.7 s)
 
 _pool: concurrent.futures.ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -87,6 +94,8 @@ class Heard:
     latency: float
     error: str = ""
     dropped: str = ""
+    early: bool = False  # recognition had started at a pause before the turn was declared over
+    seconds: float = 0.0  # recognition time (the engine's own, without waiting in the queue)
 
 
 class LiveHearing:
@@ -116,6 +125,9 @@ class LiveHearing:
         self._start: float | None = None
         self._window_from: float | None = None
         self._partials: list[asyncio.Future] = []
+        self._early: tuple[float, asyncio.Future] | None = None  # (speech end it covers, its recognition)
+        self.early_used = self.early_dropped = 0
+        self._last_was_fresh = True
         self._queue: asyncio.Queue = asyncio.Queue()
         self._task = asyncio.ensure_future(self._deliver_loop())
 
@@ -129,6 +141,24 @@ class LiveHearing:
 
     def speech_started(self, at: float) -> None:
         self._start = self._window_from = max(0.0, at - PRE_ROLL_S)
+        self._drop_early()
+
+    def paused(self, silent_for: float, speech_end: float) -> None:
+        """The leg has been silent ``silent_for`` seconds since ``speech_end`` within a turn: past
+        EARLY_PAUSE_S, start recognising the turn so far (once per pause)."""
+        if silent_for < EARLY_PAUSE_S or self._window_from is None:
+            return
+        if self._early is not None:
+            if abs(self._early[0] - speech_end) < 1e-6:
+                return  # this pause is already being recognised
+            self._drop_early()
+        self._early = (speech_end, self._submit(self._window_from, speech_end + POST_ROLL_S))
+
+    def _drop_early(self) -> None:
+        if self._early is not None:
+            self._early[1].cancel()  # not started yet: never runs; running: its result is ignored
+            self.early_dropped += 1
+            self._early = None
 
     def speech_ended(self, at: float, now: float) -> int:
         """The turn that started at the last ``speech_started`` ended at ``at`` (call time; ``now`` is when the
@@ -136,9 +166,18 @@ class LiveHearing:
         self.turns += 1
         start = self._start if self._start is not None else max(0.0, at - 2.0)
         window_from = self._window_from if self._window_from is not None else start
-        parts = [*self._partials, self._submit(window_from, at + POST_ROLL_S)]
+        self._last_was_fresh = True
+        if self._early is not None and abs(self._early[0] - at) < 1e-6:
+            last, self._early = self._early[1], None  # started at the pause that turned out to be the end
+            self.early_used += 1
+            self._last_was_fresh = False
+        else:
+            self._drop_early()
+            last = self._submit(window_from, at + POST_ROLL_S)
+        parts = [*self._partials, last]
         self._partials, self._start, self._window_from = [], None, None
-        self._queue.put_nowait((self.turns, start, at, time.monotonic() - max(0.0, now - at), parts))
+        early = not self._last_was_fresh
+        self._queue.put_nowait((self.turns, start, at, time.monotonic() - max(0.0, now - at), parts, early))
         return self.turns
 
     def _submit(self, start: float, end: float) -> asyncio.Future:
@@ -157,17 +196,22 @@ class LiveHearing:
 
     async def _deliver_loop(self) -> None:
         while True:
-            turn, start, end, ended_mono, parts = await self._queue.get()
-            texts, confs, error, dropped = [], [], "", ""
+            turn, start, end, ended_mono, parts, early = await self._queue.get()
+            texts, confs, error, dropped, spent = [], [], "", "", 0.0
             for fut in parts:
                 left = max(0.1, self.timeout - (time.monotonic() - ended_mono))
                 try:
                     r = await asyncio.wait_for(asyncio.shield(fut), left)
                 except TimeoutError:
                     error = f"recognition timed out after {self.timeout:.0f} s"
+                    for late in parts:
+                        late.cancel()  # queued work for this turn is dropped, not done too late
                     break
                 except asyncio.CancelledError:
-                    raise
+                    if self.closed:
+                        raise
+                    error = "recognition was cancelled"
+                    break
                 except Exception as e:  # the recogniser crashed: the call goes on without words
                     error = f"recognition failed: {e}"[:300]
                     break
@@ -175,6 +219,7 @@ class LiveHearing:
                     texts.append(r.text)
                     confs.append(r.confidence)
                 dropped = dropped or r.dropped
+                spent += r.seconds
             if self.closed:
                 return
             heard = Heard(
@@ -186,6 +231,8 @@ class LiveHearing:
                 round(time.monotonic() - ended_mono, 3),
                 error,
                 "" if texts else dropped,
+                early,
+                round(spent, 3),
             )
             try:
                 self.deliver(heard)

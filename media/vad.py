@@ -111,6 +111,13 @@ class TurnDetector:
         self._buf = self._buf[n_frames * FRAME_SAMPLES :]
         return events
 
+    def pause(self) -> tuple[float, float] | None:
+        """Within a turn, after some silence: (seconds of silence so far, sandbox time the speech stopped);
+        None outside a turn or while voiced. Lets a listener start work before the turn is declared over."""
+        if not self.speaking or self._silent_run == 0:
+            return None
+        return self._silent_run * FRAME_S, round(self._last_voiced_end, 3)
+
     def close(self, at: float | None = None) -> list[TurnEvent]:
         """The leg ended (hang-up): a turn still open ends at its last voiced frame."""
         if self.speaking:

@@ -17,7 +17,7 @@ def whisper():
     from media.asr import WhisperRecogniser
 
     rec = WhisperRecogniser()
-    rec.recognise(np.zeros(8000, dtype=np.int16), "en")
+    rec.warm()
     return rec
 
 

@@ -71,7 +71,8 @@ def apply_media_event(event: dict) -> None:
         # how the simulated caller hears the trainee on this call: recognition, or Mark as said (and why)
         _record(contact, "call.hearing", "system", data={k: event.get(k) for k in ("mode", "engine", "reason")})
     elif kind == "heard":
-        keys = ("turn", "start", "end", "confidence", "latency", "error", "dropped", "acts", "emotion", "revealed")
+        keys = ("turn", "start", "end", "confidence", "latency", "recognition_s", "early", "error", "dropped")
+        keys += ("acts", "emotion", "revealed")
         _record(contact, "call.heard", "system", text=event.get("text") or None, data={k: event.get(k) for k in keys})
     elif kind == "customer_state":
         _record(contact, "customer.state", "simulator", data=event.get("state") or {})

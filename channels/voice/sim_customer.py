@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 from flask import Flask
 
@@ -108,9 +109,7 @@ def _understanding(app: Flask, scenario, pack, lang: str, spec: dict):
 
 def _warm(recogniser) -> None:
     """Load the model before the call needs it (once per process; a no-op after)."""
-    import numpy as np
-
-    recogniser.recognise(np.zeros(8000, dtype=np.int16), "en")
+    recogniser.warm()
 
 
 def _voice(text: str, lang: str, emotion: int):
@@ -150,7 +149,8 @@ class SimulatedCallCustomer:
         if recogniser is not None:
             from media.asr_live import LiveHearing
 
-            self.hearing = LiveHearing(recogniser, lang, self._on_heard, prepare=self._read_ahead)
+            beam = int(os.environ.get("KEFU_ASR_BEAM") or 0) or None  # live decoding's beam (default: the engine's)
+            self.hearing = LiveHearing(recogniser, lang, self._on_heard, prepare=self._read_ahead, beam_size=beam)
 
     def on_connected(self, at: float) -> None:
         """The agent's audio is up: an outbound callee picks up, an inbound caller starts its clock."""
@@ -172,6 +172,10 @@ class SimulatedCallCustomer:
                 if self.hearing is not None:
                     self.hearing.speech_ended(ev.at, at)
                 self.say(self.customer.on_agent_turn_end(ev.at))
+        if self.hearing is not None:
+            pause = self.detector.pause()
+            if pause is not None:
+                self.hearing.paused(*pause)  # recognition starts before the turn is declared over
 
     def _acts(self, text: str, before: str) -> list[str]:
         """The acts the understanding read in a turn (a memo look-up: the turn was read ahead)."""
@@ -210,6 +214,8 @@ class SimulatedCallCustomer:
                 "start": round(max(0.0, heard.start + offset0), 3),
                 "end": round(max(0.0, heard.end + offset0), 3),
                 "latency": heard.latency,
+                "recognition_s": heard.seconds,
+                "early": heard.early,
                 "error": heard.error or None,
                 "dropped": heard.dropped or None,
                 "acts": self._acts(heard.text, said_before),
