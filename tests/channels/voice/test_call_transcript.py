@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from extensions import db
+from extensions import db, socketio
 from media import tts
 from media.rtc_client import SpeechTrack
 
-from .conftest import agent_sockets, connect, events_of, wait_for
+from .conftest import agent_sockets, connect, contact_status, events_of, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 SCENARIO = "en-voice-late-delivery"
@@ -135,3 +135,35 @@ def test_with_recognition_off_the_call_falls_back_to_mark_as_said(voice_app, mak
     assert events_of(app, cid, "call.transcript")[0]["data"]["status"] == "off"
     items = {i["id"]: i for i in card["items"]}
     assert items["greeting"]["status"] == "na" and "KEFU_ASR=off" in items["greeting"]["note"]
+
+
+@pytest.mark.app_config(KEFU_ASR="local")
+def test_a_role_play_call_is_transcribed_by_speaker(voice_app, make_user, browsers, whisper):
+    """A person calls (role-play, no simulated caller and no live hearing): after the call the transcript has
+    the trainee's and the caller's words, each on their own speaker, in time order."""
+    app = voice_app
+    make_user("agent1")
+    desk, voice, http = agent_sockets(app, "agent1")
+    caller = socketio.test_client(app, namespace="/voice", flask_test_client=app.test_client())
+    who = {"name": "Ms Wang", "queue": "voice.general", "lang": "en"}
+    dial = caller.emit("dial", who, namespace="/voice", callback=True)
+    assert dial["ok"], dial
+    cid = dial["contact_id"]
+    wait_for(lambda: contact_status(app, cid) == "active")
+    caller_mic, agent_mic = SpeechTrack(), SpeechTrack()
+    caller_pc = connect(browsers, caller, "caller_offer", {"contact_id": cid, "token": dial["token"]}, caller_mic)
+    agent_pc = connect(browsers, voice, "answer", {"contact_id": cid}, agent_mic)
+    wait_for(lambda: events_of(app, cid, "call.recording"))
+    time.sleep(agent_mic.say(tts.synthesise("Hello, customer service, how can I help you?", "en")) + 0.8)
+    time.sleep(caller_mic.say(tts.synthesise("Thank you for calling, have a nice day, goodbye.", "en")) + 0.8)
+    assert voice.emit("hang_up", {"contact_id": cid}, namespace="/voice", callback=True)["ok"]
+    assert app.extensions["kefu_transcripts"].wait_idle(120)
+    browsers.run(agent_pc.close())
+    browsers.run(caller_pc.close())
+    assert events_of(app, cid, "call.hearing") == []  # nobody simulated, nothing heard live
+    (tr,) = events_of(app, cid, "call.transcript")
+    segs = tr["data"]["segments"]
+    assert [s["speaker"] for s in segs] == ["agent", "customer"], segs
+    assert "help you" in segs[0]["text"] and "bye" in segs[1]["text"].lower()
+    assert segs[0]["end"] <= segs[1]["start"]
+    assert "agent: " in tr["text"] and "customer: " in tr["text"]
