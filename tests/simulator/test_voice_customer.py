@@ -256,3 +256,68 @@ def test_the_wait_before_the_answer_spends_the_callers_patience():
     before = (outbound.mind.emotion, outbound.mind.patience_left)
     outbound.carry_wait(600.0)
     assert (outbound.mind.emotion, outbound.mind.patience_left) == before
+
+
+# -- a caller that hears (speech recognition on): words reach it through on_agent_words -----------------------
+
+
+def spoken_turn(c: VoiceCustomer, start: float, end: float, words: str | None, late: float = 0.8) -> None:
+    """The agent says ``words`` from ``start`` to ``end``; their recognition arrives ``late`` s after the end."""
+    c.on_agent_speech_start(start)
+    c.on_agent_turn_end(end)
+    c.on_agent_words(words, end, end + late)
+
+
+@pytest.fixture(scope="module")
+def en_reader():
+    from tests.asr_support import reader
+
+    return reader("en")
+
+
+def test_a_hearing_caller_waits_for_the_words_then_reacts_to_them(en_reader):
+    """The opening follows the greeting at once; the reply to a turn waits for its words (none while they are
+    being recognised), and asked for identity details the caller gives them with no button marked."""
+    c = VoiceCustomer(voice_scenario(), "en", seed=3, recogniser=en_reader, hears_words=True)
+    c.opening(0.0)
+    c.on_agent_speech_start(1.0)
+    c.on_agent_turn_end(2.5)
+    assert [u.move for _, u in run(c, 2.6, 4.0)] == ["opening"]  # said while the greeting is recognised
+    c.on_agent_words("Hello, Kefu Mall customer service, how can I help you?", 2.5, 3.2)
+    run(c, 4.1, 10.0)
+    c.on_agent_speech_start(10.0)
+    c.on_agent_turn_end(12.0)
+    assert run(c, 12.1, 14.0) == []  # the words are not in yet: no plain reply meanwhile
+    c.on_agent_words("Could I have your full name and the phone number on the account, please?", 12.0, 14.0)
+    said = [u.text for _, u in run(c, 14.0, 16.0)]
+    assert said == ["Amy Green, phone ending 4421."]
+
+
+def test_a_hearing_caller_is_annoyed_by_a_brush_off_and_leaves_on_the_goodbye(en_reader):
+    """A dismissal raises the caller's emotion; once its goals are met, the agent's spoken goodbye ends the call
+    satisfied."""
+    c = VoiceCustomer(voice_scenario(), "en", seed=3, recogniser=en_reader, hears_words=True)
+    c.opening(0.0)
+    spoken_turn(c, 1.0, 2.0, "Hello, how can I help?")
+    run(c, 2.1, 8.0)
+    before = c.state.emotion
+    spoken_turn(c, 8.0, 10.0, "Calm down, that's not my problem.")
+    run(c, 10.1, 14.0)
+    assert c.state.emotion > before
+    c.on_desk_action("crm.verify", {"verified": True}, 15.0)
+    c.on_desk_action("kb.open", {"slug": "delivery-delay"}, 15.5)
+    run(c, 15.6, 20.0)
+    assert c.state.goals_done == ("verified", "answered")
+    spoken_turn(c, 20.0, 22.0, "Thank you for calling, is there anything else? Goodbye.")
+    said = run(c, 22.1, 26.0)
+    assert said and said[-1][1].end == "satisfied"
+
+
+def test_a_turn_whose_recognition_failed_is_a_plain_turn():
+    """No words (recognition failed or heard nothing): the caller goes on with its story's next line."""
+    c = VoiceCustomer(voice_scenario(), "en", seed=2, hears_words=True)
+    c.opening(0.0)
+    spoken_turn(c, 1.0, 2.0, None)
+    run(c, 2.1, 6.0)
+    spoken_turn(c, 6.0, 8.0, None)
+    assert [u.move for _, u in run(c, 8.1, 11.0)] == ["stage"]
