@@ -22,7 +22,7 @@ def _voice(lang):
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
 def test_enough_voice_scenarios_and_a_rubric(lang):
     """Six or more voice scenarios per language, covering L4/1.1.1-1.1.2 and L5/3.2.1 with an outbound callback,
-    and a voice rubric mixing automatic call-metric items with manual listening items."""
+    and a voice rubric mixing automatic call-metric and transcript items with manual listening items."""
     scenarios = _voice(lang)
     assert len(scenarios) >= 6
     skills = {code for s in scenarios for code in s.skills}
@@ -30,7 +30,10 @@ def test_enough_voice_scenarios_and_a_rubric(lang):
     assert any(s.voice.direction == "outbound" for s in scenarios)
     rubric = next(r for r in load_pack(PACKS / lang).rubrics if r.channel == "voice")
     evaluators = {i.evaluator for i in rubric.items if i.scoring == "auto"}
-    assert {"dead_air", "overtalk", "response_latency", "talk_ratio", "hold_time", "step_order"} <= evaluators
+    assert {"dead_air", "overtalk", "response_latency", "talk_ratio", "hold_time", "spoken_steps"} <= evaluators
+    # what was said is graded from the call's transcript, forbidden wording as a gate; never from clicks
+    assert "required_phrases" not in evaluators and "step_order" not in evaluators
+    assert any(i.evaluator == "spoken_forbidden" and i.gate == "scorecard" for i in rubric.items)
     assert sum(i.points for i in rubric.items) == 100
     assert any(i.scoring == "manual" for i in rubric.items)
 
