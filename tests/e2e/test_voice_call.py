@@ -1,5 +1,6 @@
-"""Chromium with fake media devices: a trainee answers a simulated voice call on the desk, holds and resumes,
-hangs up; the recording plays on the contact page."""
+"""Chromium with fake media devices: a trainee answers a simulated voice call on the desk (no Mark as said:
+the caller hears), holds and resumes, hangs up; the recording plays on the contact page beside its transcript,
+whose lines seek the recording."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ def test_trainee_answers_holds_resumes_hangs_up_and_the_recording_plays(live_ser
     page.click("#call-answer")
     page.wait_for_function("document.getElementById('call-status').textContent === 'On the call'", timeout=30000)
     assert page.is_enabled("#call-hold")
+    # the server recognises speech (KEFU_ASR defaults to local): the caller hears, so no Mark as said buttons
+    assert page.is_hidden("#call-phrases") and page.is_visible("#call-hearing-note")
     page.wait_for_timeout(4000)  # the caller speaks (its opening) after the fake microphone's first beeps
     page.click("#call-hold")
     page.wait_for_function("document.getElementById('call-status').textContent === 'Customer on hold'")
@@ -82,3 +85,22 @@ def test_trainee_answers_holds_resumes_hangs_up_and_the_recording_plays(live_ser
     ended = next(e for e in events if e["type"] == "call.ended")
     assert abs(ended["data"]["seconds"] - duration["duration"]) < 0.1
     assert any(e["type"] == "call.utterance" for e in events), "the simulated caller spoke"
+
+    # After the call both legs are transcribed (the caller's espeak lines at least); the transcript shows beside
+    # the recording and a click on a line seeks the recording to it.
+    page.wait_for_function(
+        f"""fetch('/contacts/{contact_id}/export.json').then((r) => r.json())
+            .then((d) => d.events.some((e) => e.type === 'call.transcript'))""",
+        polling=1000,
+        timeout=120000,
+    )
+    page.goto(f"{live_server}/contacts/{contact_id}?lang=en")
+    lines = page.locator("#call-transcript li.seg-customer")
+    assert lines.count() >= 1, page.inner_text("#call-recording")
+    line = lines.last
+    at = float(line.get_attribute("data-at"))
+    page.evaluate("document.getElementById('recording-audio').muted = true")
+    line.click()
+    page.wait_for_function("!document.getElementById('recording-audio').paused", timeout=10000)
+    now = page.evaluate("document.getElementById('recording-audio').currentTime")
+    assert at - 0.3 <= now <= at + 1.5, (at, now)
