@@ -167,3 +167,27 @@ def test_a_role_play_call_is_transcribed_by_speaker(voice_app, make_user, browse
     assert "help you" in segs[0]["text"] and "bye" in segs[1]["text"].lower()
     assert segs[0]["end"] <= segs[1]["start"]
     assert "agent: " in tr["text"] and "customer: " in tr["text"]
+
+
+@pytest.mark.app_config(KEFU_ASR="local")
+def test_a_damaged_leg_is_reported_and_the_other_still_transcribed(app, tmp_path, whisper):
+    """A leg file that cannot be read is named in the transcript's problems; the other leg is transcribed."""
+    import wave
+
+    import numpy as np
+
+    from channels.voice.transcripts import transcribe_call
+    from tests.asr_support import spoken
+
+    app.config["RECORDINGS_DIR"] = str(tmp_path)
+    (tmp_path / "9").mkdir()
+    (tmp_path / "9" / "agent.wav").write_bytes(b"RIFF\x00\x00not a wav at all")
+    speech = np.concatenate([np.zeros(8000, np.int16), spoken("Thank you for calling, goodbye.", "en")])
+    with wave.open(str(tmp_path / "9" / "customer.wav"), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
+        w.writeframes(speech.tobytes())
+    files = {"legs": {"agent": {"path": "9/agent.wav", "offset": 0.0}, "customer": {"path": "9/customer.wav"}}}
+    data = transcribe_call(app, files, "en")
+    assert data["status"] == "done"
+    assert len(data["problems"]) == 1 and data["problems"][0].startswith("agent: the recorded file could not be read")
+    assert [s["speaker"] for s in data["segments"]] == ["customer"] and "bye" in data["segments"][0]["text"].lower()
