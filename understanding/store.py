@@ -55,13 +55,24 @@ def embedder_for_app(app=None):
     return get_embedder(app.config.get("KEFU_EMBEDDINGS", "use"), app.config.get("KEFU_EMBEDDINGS_MODEL", ""))
 
 
-def _db_model(lang: str) -> tuple[str, bytes] | None:
+def _db_version(lang: str) -> str | None:
+    """Only the stored model's version: the blob (megabytes) is read when the version changes, not per read."""
     from extensions import db
 
     from .models import UnderstandingModel
 
-    row = db.session.get(UnderstandingModel, lang)
-    return (row.version, row.data) if row else None
+    return db.session.scalar(db.select(UnderstandingModel.version).where(UnderstandingModel.lang == lang))
+
+
+def _db_blob(lang: str) -> bytes:
+    from extensions import db
+
+    from .models import UnderstandingModel
+
+    return db.session.scalar(db.select(UnderstandingModel.data).where(UnderstandingModel.lang == lang))
+
+
+_shipped: dict[str, tuple[float, tuple[str, bytes]]] = {}
 
 
 def _shipped_model(lang: str) -> tuple[str, bytes] | None:
@@ -70,23 +81,31 @@ def _shipped_model(lang: str) -> tuple[str, bytes] | None:
     path = model_path(Path(__file__).resolve().parent.parent / "scenarios" / "packs" / lang)
     if not path.is_file():
         return None
-    blob = path.read_bytes()
-    return ("shipped:" + hashlib.sha256(blob).hexdigest()[:12], blob)
+    mtime = path.stat().st_mtime
+    hit = _shipped.get(lang)
+    if hit is None or hit[0] != mtime:  # read and hashed once per file version, not per reading
+        blob = path.read_bytes()
+        hit = _shipped[lang] = (mtime, ("shipped:" + hashlib.sha256(blob).hexdigest()[:12], blob))
+    return hit[1]
 
 
 def reader_for(pack) -> Reader:
     """The app's Reader for a loaded pack (PackInfo), from the model stored by ``flask content load``."""
     cache = current_app.extensions.setdefault(_EXT, {})
-    stored = _db_model(pack.lang) or _shipped_model(pack.lang)
-    if stored is None:
-        raise ModelMissing(
-            f"no understanding model is loaded for {pack.lang}:"
-            " run `flask understanding train` then `flask content load`"
-        )
-    version, blob = stored
+    version = _db_version(pack.lang)
+    shipped = None
+    if version is None:
+        shipped = _shipped_model(pack.lang)
+        if shipped is None:
+            raise ModelMissing(
+                f"no understanding model is loaded for {pack.lang}:"
+                " run `flask understanding train` then `flask content load`"
+            )
+        version = shipped[0]
     hit = cache.get(pack.lang)
     if hit is not None and hit[0] is pack and hit[1] == version:
         return hit[2]
+    blob = shipped[1] if shipped else _db_blob(pack.lang)
     with _lock:
         reader = Reader(pack, ActModel.load(blob), embedder_for_app())
         cache[pack.lang] = (pack, version, reader)
