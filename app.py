@@ -44,6 +44,8 @@ PACKAGES = (
     "channels",
     "simulator",
     "grading",
+    "roleplay",
+    "calibration",
     "console",
     "theory",
     "reports",
@@ -95,6 +97,7 @@ def create_app(config: type[Config] | str | None = None, **overrides) -> Flask:
         "scenarios.models",
         "theory.models",
         "understanding.models",
+        "roleplay.models",
     ):
         importlib.import_module(name)
     for name in PACKAGES:

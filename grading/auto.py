@@ -1,4 +1,4 @@
-"""Practice feedback: grade a simulated practice contact as soon as the agent wraps it up.
+"""Practice feedback: grade a practice contact (simulated or role-played) as soon as the agent wraps it up.
 
 The listener (``contacts.events.subscribe``) runs in the publisher's thread, so it only queues the contact id;
 one worker thread per app grades inside that app's context. Exam contacts are not auto-graded here: they wait
@@ -87,8 +87,8 @@ class AutoGrader:
 
         try:
             contact = db.session.get(Contact, contact_id)
-            if contact is None or not contact.simulated:
-                return
+            if contact is None:
+                return  # simulated and role-played contacts alike: a role-play is graded like practice
             if contact.exercise_id is not None:
                 exercise = db.session.get(Exercise, contact.exercise_id)
                 if exercise is not None and exercise.kind != "practice":

@@ -86,6 +86,13 @@ def order_dict(order: Order, *, verified: bool) -> dict:
     }
 
 
+def customer_by_ref(ref: str | None, lang: str) -> Customer | None:
+    """The CRM customer a scenario's persona is (``crm_ref``) in one language's pack, or None."""
+    if not ref:
+        return None
+    return db.session.scalar(select(Customer).where(Customer.ref == ref, Customer.lang == lang))
+
+
 def customer_summary(customer: Customer) -> dict:
     """One row of a lookup result: always masked."""
     return {

@@ -26,7 +26,7 @@ from contacts.models import Contact, ContactEvent
 from extensions import db
 
 from .decode import clean_str
-from .parse import ParsedEmail, parse_message
+from .parse import ParsedEmail, parse_message, split_tag
 from .storage import save_attachments, save_message
 
 EMAIL_EVENT_TYPES = ("email.received", "email.sent")
@@ -42,12 +42,25 @@ def address_queues() -> dict[str, str]:
 
 
 def queue_for(rcpt_tos: list[str]) -> tuple[str, str]:
-    """(centre address, queue) of the first recipient that is one of the centre's addresses."""
+    """(centre address, queue) of the first recipient that is one of the centre's addresses (a sub-address
+    ``name+tag@`` counts as ``name@``)."""
     table = address_queues()
     for rcpt in rcpt_tos:
-        if rcpt.lower() in table:
-            return rcpt.lower(), table[rcpt.lower()]
+        base, _tag = split_tag(rcpt)
+        if base in table:
+            return base, table[base]
     raise ActionError(f"none of {rcpt_tos!r} is one of the centre's addresses")
+
+
+def roleplay_tag(rcpt_tos: list[str]) -> str | None:
+    """The role-play token a recipient's sub-address carries (``service+rp-TOKEN@``), if any. Tokens are
+    case-sensitive, so the tag is read from the address as written."""
+    for rcpt in rcpt_tos:
+        local = (rcpt or "").rpartition("@")[0]
+        _base, plus, tag = local.partition("+")
+        if plus and tag.lower().startswith("rp-"):
+            return tag[3:]
+    return None
 
 
 def event_by_message_id(message_ids: list[str], types=EMAIL_EVENT_TYPES) -> ContactEvent | None:
@@ -192,15 +205,23 @@ def do_receive_email(raw: bytes, *, mail_from: str, rcpt_tos: list[str], peer: s
         customer = _customer_for(sender)
         lang = "zh_CN" if _CJK.search(parsed.subject + parsed.text[:2000]) else "en"
         name = customer.name if customer else parsed.from_name or sender or None
+        fields = {
+            "lang": earlier.lang if earlier is not None else lang,
+            "customer_id": customer.id if customer else (earlier.customer_id if earlier else None),
+            "customer_name": name[:NAME_CHARS] if name else None,
+            **(_simulated(parsed) or _roleplay(rcpt_tos, sender)),
+        }
+        roleplay_token = fields.pop("roleplay_token", None)
         contact = do_create_contact(
             "email",
             earlier.queue if earlier is not None else queue,
-            lang=earlier.lang if earlier is not None else lang,
-            customer_id=customer.id if customer else (earlier.customer_id if earlier else None),
-            customer_name=name[:NAME_CHARS] if name else None,
             subject=(parsed.subject or "(no subject)")[:SUBJECT_CHARS],
-            **_simulated(parsed),
+            **fields,
         )
+        if roleplay_token:
+            from roleplay.actions import bind_roleplay_contact
+
+            bind_roleplay_contact(roleplay_token, contact.id)
     if thread.refused:
         parsed.notes.append(
             "this mail's threading points at another customer's conversation"
@@ -317,6 +338,21 @@ def _simulated(parsed: ParsedEmail) -> dict:
         "required_level": scenario.level if scenario.level in ("L3", "L4") else None,
         "priority": 1 if scenario.customer.type == "vip" else 0,
     }
+
+
+def _roleplay(rcpt_tos: list[str], sender: str) -> dict:
+    """Contact fields for a role-play's first mail (to ``service+rp-TOKEN@``): the scenario, its CRM customer,
+    the reserved trainee. The first sender is bound to the role-play; {} for an unknown or used link."""
+    token = roleplay_tag(rcpt_tos)
+    if not token:
+        return {}
+    from roleplay.actions import RolePlayError, roleplay_email_fields
+
+    try:
+        return roleplay_email_fields(token, sender)
+    except RolePlayError as e:
+        current_app.logger.info("role-play mail from %s not attached: %s", sender, e)
+        return {}
 
 
 def _earlier_tickets(earlier: Contact, already) -> list:

@@ -320,3 +320,12 @@ def _kind_note(ctype: str, data: bytes, part, parsed: ParsedEmail) -> None:
             f"{parts.SEALED_TYPES[ctype]} encrypted or opaque-signed content: it cannot be read here and is kept"
             " as an attachment"
         )
+
+
+def split_tag(address: str) -> tuple[str, str | None]:
+    """A sub-address: ``service+rp-abc@kefu.local`` -> (``service@kefu.local``, ``rp-abc``) (RFC 5233)."""
+    local, at, domain = (address or "").lower().rpartition("@")
+    if not at:
+        return (address or "").lower(), None
+    base, plus, tag = local.partition("+")
+    return f"{base}@{domain}", (tag or None) if plus else None

@@ -22,6 +22,7 @@ from clock import clock
 from concurrency import thread_pool_executor
 from extensions import media_loop
 
+from .parse import split_tag
 from .ratelimit import SlidingWindow
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class CentreHandler:
         return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.lower() not in self.addresses:
+        if split_tag(address)[0] not in self.addresses:
             return f"550 5.1.1 <{address}>: no such address at this centre"
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)

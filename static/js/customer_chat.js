@@ -1,6 +1,7 @@
 // The customer chat page (role-play). The contact id and token live in sessionStorage so a reload or a
 // dropped connection resumes the same conversation; client ids make resends idempotent.
 import { clientId, el, readConfig } from './common.js';
+import { roleplayToken, showCard, startRoleplay } from './roleplay_card.js';
 
 const cfg = readConfig('customer-config');
 const T = cfg.i18n;
@@ -63,9 +64,27 @@ socket.on('event', (msg) => {
   addEvent(msg.event);
 });
 
+// Opened from a role-play link: the card shows who to play; the chat starts through the role-play (its scenario).
+if (roleplayToken) {
+  for (const id of ['cust-queue', 'cust-subject']) $(id).closest('label').hidden = true;
+  $('cust-name').required = false;
+  showCard($('roleplay-card'));
+}
+
+async function start() {
+  if (!roleplayToken) {
+    return emit('start', { name: $('cust-name').value, queue: $('cust-queue').value, subject: $('cust-subject').value, lang: cfg.lang });
+  }
+  try {
+    return { ok: true, ...(await startRoleplay($('cust-name').value)) };
+  } catch (err) {
+    return { ok: false, error: err.message };
+  }
+}
+
 $('start-form').addEventListener('submit', async (e) => {
   e.preventDefault();
-  const res = await emit('start', { name: $('cust-name').value, queue: $('cust-queue').value, subject: $('cust-subject').value, lang: cfg.lang });
+  const res = await start();
   if (!res.ok) { $('cust-error').textContent = res.error; $('cust-error').hidden = false; return; }
   chat = { contact_id: res.contact_id, token: res.token };
   sessionStorage.setItem(KEY, JSON.stringify(chat));
