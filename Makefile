@@ -33,12 +33,14 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	touch $@
 
 # Front-end libraries come from the npm registry, never a CDN; the page loads them from static/vendor.
-frontend: static/vendor/socket.io.min.js
+# axe-core (the accessibility checks of the browser tests) is read from node_modules by the tests, never served.
+frontend: static/vendor/socket.io.min.js static/vendor/echarts.min.js
 
-static/vendor/socket.io.min.js: package.json package-lock.json
+static/vendor/socket.io.min.js static/vendor/echarts.min.js &: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p static/vendor
 	cp node_modules/socket.io-client/dist/socket.io.min.js node_modules/socket.io-client/dist/socket.io.min.js.map static/vendor/
+	cp node_modules/echarts/dist/echarts.min.js static/vendor/
 
 translations: $(VENV)/.installed
 	$(VENV)/bin/pybabel compile -d translations >/dev/null

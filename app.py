@@ -103,6 +103,10 @@ def create_app(config: type[Config] | str | None = None, **overrides) -> Flask:
     for name in PACKAGES:
         importlib.import_module(name).init_app(app)
 
+    import labels  # the human labels of stored codes, as Jinja filters (labels.py)
+
+    labels.init_app(app)
+
     @app.context_processor
     def inject_locale():
         return {"current_locale": current_lang(), "languages": app.config["LANGUAGES"]}

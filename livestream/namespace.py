@@ -216,7 +216,11 @@ class LivestreamNamespace(Namespace):
 
     @live_event()
     def on_stats(self, contact, data, ident):
-        return {"ok": True, "media": bridge.stats(contact.id)}
+        from .audience import audiences
+
+        # The simulated audience reads and comments without a video connection: counted apart from viewers.
+        script = audiences.script(contact.id)
+        return {"ok": True, "media": bridge.stats(contact.id), "audience": len(script.viewers) if script else 0}
 
 
 def stop_livestream(contact, actor_id, reason: str) -> None:

@@ -123,6 +123,8 @@ def _i18n() -> dict:
         "privateChat": _("The presenter invited you to a private chat."),
         "openChat": _("Open private chat"),
         "viewers": _("viewers"),
+        "watchingVideo": _("%(n)s watching the video", n="__N__"),
+        "inChat": _("%(n)s in the audience", n="__N__"),
         "camError": _("Camera or microphone unavailable:"),
         "reconnecting": _("Connection lost — reconnecting…"),
     }

@@ -8,6 +8,7 @@ from flask_login import current_user
 from accounts.roles import role_required
 from channels.practice import practice_scenarios
 from i18n import current_lang
+from labels import CHANNELS
 
 desk_bp = Blueprint("desk", __name__)
 customer_bp = Blueprint("customer", __name__)
@@ -44,6 +45,8 @@ def desk():
         categories=_categories(),
         practice=practice_scenarios("chat", lang),
         max_chars=current_app.config["MAX_MESSAGE_CHARS"],
+        sla_seconds=current_app.config["RESPONSE_SLA_SECONDS"],
+        channel_labels={code: str(label) for code, label in CHANNELS.items()},
         me={"id": current_user.id, "name": current_user.display_name, "level": current_user.level},
         lang=lang,
     )

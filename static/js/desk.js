@@ -1,5 +1,10 @@
-// The trainee desk: agent state, contacts, the conversation. Panels (CRM, ticket, KB) live in desk_panels.js.
+// The trainee desk: agent state, contacts, the conversation. Panels (CRM, ticket, KB) live in desk_panels.js,
+// the conversation list in desk_list.js, arrival alerts in desk_alerts.js, shortcuts in desk_keys.js; channel
+// modules (desk_call.js, desk_video.js, desk_email.js) show their own pane for the selected contact.
 import { api, clientId, el, fmtSeconds, readConfig } from './common.js';
+import * as alerts from './desk_alerts.js';
+import { initKeys } from './desk_keys.js';
+import { channelIcon, facts, isCall, renderList, tickWaits } from './desk_list.js';
 import { initPanels } from './desk_panels.js';
 
 const cfg = readConfig('desk-config');
@@ -73,8 +78,8 @@ async function onContactEvent(ev) {
     if (!['assignment', 'monitor.takeover'].includes(ev.type) || ev.data.agent_id !== cfg.me.id) return;
     const res = await emit('join_contact', { contact_id: ev.contact_id });
     if (!res.ok) return;
-    upsertContact(res.contact, res.events);
-    if (!state.current) selectContact(ev.contact_id);
+    const entry = upsertContact(res.contact, res.events);
+    announceArrival(entry);
     renderContactList();
     renderConversation();
     return;
@@ -86,7 +91,41 @@ async function onContactEvent(ev) {
   monitorNotice(entry, ev);
   renderContactList();
   if (state.current === ev.contact_id) renderConversation();
-  if (ev.type === 'message' && ev.actor === 'customer') panels.customerSpoke(ev.contact_id);
+  if (ev.type === 'message' && ev.actor === 'customer') {
+    panels.customerSpoke(ev.contact_id);
+    if (state.current !== ev.contact_id || document.hidden) {
+      alerts.chime('message');
+      alerts.notify(T.newMessage, `${entry.contact.customer_name || ''}: ${ev.text || ''}`.slice(0, 120), () => show(ev.contact_id));
+    }
+  }
+  if (ev.type === 'call.answered' || ev.type === 'call.ended' || ev.type === 'contact.ended') renderAgent(state.agent);
+}
+
+// A new contact on this desk: a ringing call takes the middle pane at once (and the answer button the keyboard
+// focus); a chat or mail goes on top of the list with its unread count and a chime, without pulling the agent
+// away from the customer they are writing to. The title and a desktop notification say it either way.
+function announceArrival(entry) {
+  const c = entry.contact;
+  const who = c.customer_name || `#${c.id}`;
+  if (isCall(c) && c.status === 'active') {
+    show(c.id);
+    window.focus();
+    const answer = document.getElementById(c.channel === 'video' ? 'video-answer' : 'call-answer');
+    if (answer) setTimeout(() => answer.focus(), 0);
+    alerts.ring(() => [...state.contacts.values()].some((e) => facts(e).ringing));
+    alerts.notify(T.newCall, who, () => show(c.id));
+    return;
+  }
+  if (!state.current) selectContact(c.id);
+  else if (state.current !== c.id && entry.unread === 0) entry.unread = 1; // the arrival itself is news
+  alerts.chime();
+  alerts.notify(T.newChat, `${who}${c.subject ? ` · ${c.subject}` : ''}`, () => show(c.id));
+}
+
+function show(id) {
+  selectContact(id);
+  renderContactList();
+  renderConversation();
 }
 
 async function resync(contactId) {
@@ -141,9 +180,14 @@ function monitorNotice(entry, ev) {
 }
 
 function renderAgent(agent) {
+  if (!agent) return;
   state.agent = agent;
-  const s = agent.effective_state || agent.state;
-  $('agent-state').textContent = T[s] || s;
+  let s = agent.effective_state || agent.state;
+  // On a call the agent is not free, whatever the chat seats say: the desk shows the call.
+  const calls = [...state.contacts.values()].map(facts);
+  if (calls.some((f) => f.onCall)) s = 'on_call';
+  else if (calls.some((f) => f.ringing)) s = 'ringing';
+  $('agent-state').textContent = s === 'on_call' ? T.onCall : s === 'ringing' ? T.ringing : T[s] || s;
   $('agent-state').dataset.state = s;
   document.querySelectorAll('#state-switch button').forEach((b) => b.classList.toggle('on', b.dataset.state === agent.state));
   $('state-timer').textContent = agent.acw_until ? `(${T.acw})` : '';
@@ -152,27 +196,25 @@ function renderAgent(agent) {
 function renderQueues(queues) {
   const body = $('queue-figures').querySelector('tbody');
   body.replaceChildren();
+  const label = (q) => { const hit = cfg.queues.find((x) => x.id === q); return hit ? hit.label : null; };
   for (const [q, f] of Object.entries(queues || {})) {
-    if (!q.startsWith('chat.')) continue;
+    const name = label(q);
+    if (!name) continue; // queues of another language's pack, group rooms and livestreams are not served here
     const sl = f.service_level === null || f.service_level === undefined ? '-' : `${Math.round(f.service_level * 100)}%`;
-    body.append(el('tr', { dataset: { queue: q } }, el('td', {}, q), el('td', { class: 'waiting' }, f.waiting),
+    body.append(el('tr', { dataset: { queue: q }, class: f.waiting ? 'has-waiting' : '' },
+      el('td', {}, channelIcon(q.split('.')[0], cfg.channels[q.split('.')[0]]), ' ', name), el('td', { class: 'waiting' }, f.waiting),
       el('td', {}, fmtSeconds(f.longest_wait)), el('td', {}, sl)));
   }
 }
 
 function renderContactList() {
-  const ul = $('contact-list');
-  ul.replaceChildren();
-  for (const [id, entry] of state.contacts) {
-    if (entry.contact.status === 'closed' || entry.contact.status === 'transferred') continue;
-    const li = el('li', { class: `contact ${state.current === id ? 'on' : ''}`, dataset: { contactId: id },
-      onclick: () => { selectContact(id); renderContactList(); renderConversation(); } },
-      el('span', { class: 'name' }, entry.contact.customer_name || `#${id}`),
-      el('span', { class: 'tag' }, entry.contact.queue),
-      entry.unread ? el('span', { class: 'badge' }, entry.unread) : null,
-      entry.contact.status === 'wrap_up' ? el('span', { class: 'tag warn' }, T.ended) : null);
-    ul.append(li);
-  }
+  const open = renderList({ state, cfg, T, onSelect: show, now: Date.now() / 1000 });
+  const unread = open.reduce((n, e) => n + (e.unread || 0), 0);
+  const ringing = open.some((e) => e.facts.ringing);
+  $('unread-total').hidden = !unread;
+  $('unread-total').textContent = unread;
+  alerts.setTitle(unread, ringing, T.ringing);
+  if (!ringing) alerts.stopRinging();
 }
 
 function selectContact(id) {
@@ -193,13 +235,21 @@ function renderConversation() {
   $('send').disabled = !active;
   $('end-contact').disabled = !active;
   $('wrap-up-go').disabled = !entry || !['active', 'wrap_up'].includes(entry.contact.status);
-  if (!entry) { $('conv-title').textContent = ''; return; }
-  $('conv-title').textContent = `${entry.contact.customer_name || ''} #${entry.contact.id}`;
-  $('conv-status').textContent = T.statuses[entry.contact.status] || entry.contact.status;
+  $('conv-scorecard').hidden = !entry || entry.contact.status !== 'closed';
+  $('conv-transcript').hidden = !entry;
+  if (!entry) { $('conv-title').textContent = ''; $('conv-channel').replaceChildren(); $('conv-channel-name').textContent = ''; return; }
+  const c = entry.contact;
+  $('conv-title').textContent = `${c.customer_name || ''} #${c.id}`;
+  $('conv-channel').replaceChildren(channelIcon(c.channel, cfg.channels[c.channel]));
+  $('conv-channel-name').textContent = cfg.channels[c.channel] || '';
+  $('conv-status').textContent = T.statuses[c.status] || c.status;
+  $('conv-scorecard').href = `/contacts/${c.id}/scorecard`;
+  $('conv-transcript').href = `/contacts/${c.id}`;
   for (const ev of entry.events) {
     if (ev.type === 'message') {
       box.append(el('div', { class: `msg ${ev.actor}`, dataset: { seq: ev.seq } },
-        el('span', { class: 'who' }, T[ev.actor] || ev.actor), el('div', { class: 'text' }, ev.text)));
+        el('span', { class: 'who' }, T[ev.actor] || ev.actor, el('time', { class: 'time', datetime: new Date(ev.ts * 1000).toISOString() }, fmtTime(ev.ts))),
+        el('div', { class: 'text' }, ev.text)));
     } else {
       const label = systemLabel(ev);
       if (label) box.append(el('div', { class: 'sys', dataset: { seq: ev.seq, type: ev.type } }, label));
@@ -212,13 +262,22 @@ function renderConversation() {
   box.scrollTop = box.scrollHeight;
 }
 
+function fmtTime(ts) {
+  return new Date(ts * 1000).toLocaleTimeString(cfg.lang === 'en' ? 'en-GB' : 'zh-CN', { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+function wrapUpLabel(code) {
+  const hit = [...$('wrap-up-code').options].find((o) => o.value === code);
+  return hit ? hit.textContent : code;
+}
+
 // One line in the conversation for the events a trainee should notice; the rest stay in the transcript.
 function systemLabel(ev) {
   switch (ev.type) {
     case 'assignment': return ev.data.after_transfer ? `${T.transferredToYou} · ${ev.data.agent_name}` : `${T.assigned} · ${ev.data.agent_name}`;
     case 'transfer': return `${T.transferred} → ${ev.data.target}: ${ev.text || ''}`;
     case 'contact.ended': return `${T.ended} (${T.reasons[ev.data.reason] || ev.data.reason})`;
-    case 'wrap_up': return `${T.closed} · ${ev.data.code}`;
+    case 'wrap_up': return `${T.closed} · ${wrapUpLabel(ev.data.code)}`;
     case 'kb.send': return `${T.sentArticle}: ${ev.data.title || ev.data.slug}`;
     case 'csat.answered': return `${T.csat}: ${ev.data.score}/5`;
     case 'ticket.created': return `${T.ticket} ${ev.data.number}`;
@@ -301,6 +360,8 @@ $('send').addEventListener('click', () => {
 });
 
 document.querySelectorAll('#state-switch button').forEach((b) => b.addEventListener('click', async () => {
+  // Going available is the gesture that lets the page play sounds and ask for desktop notifications.
+  if (b.dataset.state === 'available') { alerts.unlock(); alerts.askPermission(); }
   const res = await emit('set_state', { state: b.dataset.state });
   if (res.ok) renderAgent(res.agent);
 }));
@@ -318,6 +379,13 @@ $('wrap-up-go').addEventListener('click', async () => {
   const entry = state.contacts.get(state.current);
   entry.contact = res.contact;
   $('wrap-up-notes').value = '';
+  if (entry.contact.simulated) {
+    // Practice feedback: the scorecard is one click away from the desk (graded in the background).
+    const li = el('li', { class: 'notice scorecard-notice' }, `${new Date().toLocaleTimeString()} #${entry.contact.id} ${entry.contact.customer_name || ''} · `,
+      el('a', { href: `/contacts/${entry.contact.id}/scorecard`, class: 'scorecard-link' }, T.finishedPractice));
+    $('notices-card').hidden = false;
+    $('notices').prepend(li);
+  }
   state.current = null;
   const next = [...state.contacts.values()].find((e) => ['active', 'wrap_up'].includes(e.contact.status));
   if (next) selectContact(next.contact.id); else panels.contactChanged(null);
@@ -351,4 +419,15 @@ setInterval(async () => {
   if (res && res.ok) { renderQueues(res.queues); if (res.agent) renderAgent(res.agent); }
 }, 5000);
 
-window.kefuDesk = { state, socket }; // for e2e tests and debugging
+document.addEventListener('click', alerts.unlock, { once: true });
+function renderSoundButton() {
+  const on = alerts.soundOn();
+  $('alert-sound').setAttribute('aria-pressed', String(on));
+  $('alert-sound').textContent = on ? T.soundOn : T.soundOff;
+}
+$('alert-sound').addEventListener('click', () => { alerts.setSound(!alerts.soundOn()); renderSoundButton(); });
+renderSoundButton();
+initKeys({ select: show, currentId: () => state.current });
+setInterval(() => tickWaits(cfg, Date.now() / 1000), 1000);
+
+window.kefuDesk = { state, socket, alerts }; // for e2e tests and debugging

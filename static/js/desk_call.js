@@ -32,6 +32,7 @@ function render() {
   else if (!call.answered) status(live ? T.ringing : '');
   else if (call.held) status(T.held);
   else if (call.muted) status(T.muted);
+  else if (call.since) status(T.connected); // resumed or unmuted: never keep the old label
 }
 
 function hangUpLocal() {
@@ -43,7 +44,7 @@ async function select(contact) {
   const onCall = !!contact && contact.channel === 'voice';
   $('conversation').classList.toggle('on-call', onCall); // a call has no chat composer
   if (!onCall) { $('voice-call').hidden = true; return; }
-  if (!call.contact || call.contact.id !== contact.id) hangUpLocal();
+  if (!call.contact || call.contact.id !== contact.id) { hangUpLocal(); call.since = null; }
   call.contact = contact;
   $('voice-call').hidden = false;
   error('');

@@ -11,6 +11,15 @@ export function initPanels({ cfg, getCurrent, socket }) {
   let article = null;
   let suggestTimer = null;
 
+  const L = cfg.crm;
+  const money = (v) => (typeof v === 'number' ? `¥${v.toLocaleString(cfg.lang === 'en' ? 'en-GB' : 'zh-CN', { minimumFractionDigits: v % 1 ? 2 : 0 })}` : String(v ?? ''));
+  function accountValue(key, v) {
+    if (key === 'balance') return money(v);
+    if (key === 'membership') return L.tiers[v] || String(v);
+    if (typeof v === 'boolean') return v ? L.yes : L.no;
+    if (v && typeof v === 'object') return Object.entries(v).map(([k, x]) => `${L.fields[k] || k}: ${x}`).join(', ');
+    return String(v ?? '');
+  }
   const cats = $('ticket-category');
   for (const c of cfg.categories || []) cats.append(el('option', { value: c.code }, cfg.lang === 'zh_CN' ? c.name_zh : c.name_en));
 
@@ -43,13 +52,14 @@ export function initPanels({ cfg, getCurrent, socket }) {
         el('h3', {}, c.name, c.vip ? el('span', { class: 'tag vip' }, 'VIP') : null, ' ',
           el('span', { class: 'tag', id: 'verified-flag' }, (p.verified || c.verified) ? T.verified : T.masked)),
         el('dl', { class: 'profile' },
-          el('dt', {}, 'ref'), el('dd', {}, c.ref || ''),
-          el('dt', {}, '☎'), el('dd', { id: 'profile-phone' }, c.phone || ''),
-          el('dt', {}, 'ID'), el('dd', { id: 'profile-id' }, c.id_number || ''),
-          el('dt', {}, 'tier'), el('dd', {}, c.tier || ''),
-          ...Object.entries(c.accounts || {}).flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, typeof v === 'object' ? JSON.stringify(v) : String(v))])),
+          el('dt', {}, L.fields.ref), el('dd', {}, c.ref || ''),
+          el('dt', {}, L.fields.phone), el('dd', { id: 'profile-phone' }, c.phone || ''),
+          el('dt', {}, L.fields.id_number), el('dd', { id: 'profile-id' }, c.id_number || ''),
+          el('dt', {}, L.fields.tier), el('dd', {}, L.tiers[c.tier] || c.tier || ''),
+          ...Object.entries(c.accounts || {}).flatMap(([k, v]) => [el('dt', {}, L.fields[k] || L.fields.other), el('dd', {}, accountValue(k, v))])),
         el('h4', {}, T.orders),
-        el('ul', { class: 'orders' }, ...orders.map((o) => el('li', {}, `${o.order_no} · ${o.product} · ${o.amount} · ${o.status}`))));
+        el('ul', { class: 'orders' }, ...orders.map((o) => el('li', {},
+          `${o.order_no} · ${o.product} · ${money(o.amount)} · ${L.orderStatus[o.status] || o.status}`))));
       $('verify-row').hidden = !getCurrent();
     } catch (e) { showError(box, e); }
   }
@@ -67,6 +77,12 @@ export function initPanels({ cfg, getCurrent, socket }) {
   $('verify-ok').addEventListener('click', () => verify('verified'));
   $('verify-fail').addEventListener('click', () => verify('failed'));
 
+  // Stored codes shown by their labels: the select's own option text, the CRM labels of the desk config.
+  function optionLabel(selectId, code) {
+    const hit = [...$(selectId).options].find((o) => o.value === code);
+    return hit ? hit.textContent : code;
+  }
+
   // --- Ticket ---
   function renderTicket() {
     const box = $('ticket-current');
@@ -74,8 +90,8 @@ export function initPanels({ cfg, getCurrent, socket }) {
     $('ticket-edit').hidden = !ticket;
     if (!ticket) { box.textContent = ''; return; }
     box.replaceChildren(el('a', { href: `/tickets/${ticket.number}`, target: '_blank', id: 'ticket-number' }, ticket.number), ' ',
-      el('span', { class: 'tag' }, ticket.status), ' ', el('span', { class: 'tag' }, ticket.priority), ' ',
-      el('span', { class: 'tag' }, ticket.risk_level), ' ', ticket.subject);
+      el('span', { class: 'tag' }, optionLabel('ticket-status', ticket.status)), ' ', el('span', { class: 'tag' }, optionLabel('ticket-priority', ticket.priority)), ' ',
+      el('span', { class: 'tag' }, optionLabel('ticket-risk', ticket.risk_level)), ' ', ticket.subject);
     $('ticket-status').value = ticket.status;
   }
 

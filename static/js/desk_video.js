@@ -20,6 +20,8 @@ function emit(event, data) {
 }
 
 function status(text) { $('video-status').textContent = text || ''; }
+// The bar always says the call's present state: on hold wins over muted, and back to connected after both.
+function callLabel() { return call.held ? T.held : call.muted ? (T.muted || T.connected) : T.connected; }
 function error(text) { $('video-error').textContent = text || ''; $('video-error').hidden = !text; }
 
 // About the customer's side (a role-play customer without a camera): kept while the call is shown.
@@ -130,13 +132,14 @@ async function control(event, extra = {}) {
 $('video-answer').addEventListener('click', answer);
 $('video-hangup').addEventListener('click', async () => { if (await control('hang_up')) { hangUpLocal(); status(T.ended); } });
 $('video-hold').addEventListener('click', async () => {
-  if (await control(call.held ? 'resume' : 'hold')) { call.held = !call.held; setControls(true); status(call.held ? T.held : T.connected); }
+  if (await control(call.held ? 'resume' : 'hold')) { call.held = !call.held; setControls(true); status(callLabel()); }
 });
 $('video-mute').addEventListener('click', async () => {
   if (await control('mute', { muted: !call.muted })) {
     call.muted = !call.muted;
     if (call.stream) call.stream.getAudioTracks().forEach((t) => { t.enabled = !call.muted; });
     setControls(true);
+    status(callLabel());
   }
 });
 // Transfer: the customer waits on hold (their video paused) until the receiver answers the same call.

@@ -260,4 +260,7 @@ socket.on('event', (msg) => {
 });
 
 loadList();
+// Opened from the desk's email pane (/desk/email?contact=ID): that thread at once.
+const wanted = Number(new URLSearchParams(window.location.search).get('contact'));
+if (wanted) openThread(wanted);
 setInterval(() => { if (!socket.connected) loadList(); }, 15000);

@@ -106,7 +106,10 @@ socket.on('event', (msg) => {
 setInterval(async () => {
   if (ended || !socket.connected) return;
   const res = await ask(socket, 'stats', { stream_id: sid });
-  if (res.ok) $('ls-stats').textContent = `${res.media.viewers} ${T.viewers}`;
+  if (!res.ok) return;
+  const parts = [T.watchingVideo.replace('__N__', res.media.viewers)];
+  if (res.audience) parts.push(T.inChat.replace('__N__', res.audience));
+  $('ls-stats').textContent = parts.join(' · ');
 }, 3000);
 
 $('ls-go-live').addEventListener('click', goLive);

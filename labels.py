@@ -1,0 +1,174 @@
+"""Human labels for the codes the pages, exports and reports show: channels, queues, wrap-up codes, statuses,
+event types, ticket categories, rubric functions. A code is never shown as it is stored; each of these returns
+the label in the request's language (the pack's own label where the pack defines one), and a readable fallback
+for a code nobody labelled (never the raw code). Registered as Jinja filters by ``init_app``."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+CHANNELS = {
+    "chat": _l("Web chat"),
+    "email": _l("Email"),
+    "voice": _l("Phone"),
+    "video": _l("Video call"),
+    "group": _l("Group chat"),
+    "livestream": _l("Livestream"),
+}
+
+# Queue ids are "<channel>.<name>"; the pack labels its own queues, these cover the rest.
+QUEUE_NAMES = {
+    "general": _l("general enquiries"),
+    "aftersales": _l("after-sales"),
+    "complaints": _l("complaints"),
+    "vip": _l("VIP line"),
+    "service": _l("service"),
+    "room": _l("group room"),
+    "open": _l("open to all"),
+}
+
+STATUSES = {
+    "queued": _l("queued"),
+    "active": _l("in progress"),
+    "wrap_up": _l("after-call work"),
+    "closed": _l("closed"),
+    "abandoned": _l("abandoned"),
+    "transferred": _l("transferred"),
+    "submitted": _l("submitted"),
+    "assigned": _l("assigned"),
+    "draft": _l("draft"),
+    "released": _l("released"),
+}
+
+EVENT_TYPES = {
+    "contact.created": _l("Contact created"),
+    "contact.ended": _l("Conversation ended"),
+    "contact.abandoned": _l("Customer gave up"),
+    "assignment": _l("Assigned"),
+    "message": _l("Message"),
+    "typing": _l("Typing"),
+    "transfer": _l("Transfer"),
+    "wrap_up": _l("Wrap-up"),
+    "note": _l("Note"),
+    "crm.lookup": _l("CRM search"),
+    "crm.open": _l("Customer record opened"),
+    "crm.verify": _l("Identity verification"),
+    "ticket.created": _l("Ticket created"),
+    "ticket.updated": _l("Ticket updated"),
+    "ticket.note": _l("Ticket note"),
+    "ticket.linked": _l("Ticket linked"),
+    "ticket.escalated": _l("Ticket escalated"),
+    "kb.search": _l("Knowledge base search"),
+    "kb.open": _l("Article opened"),
+    "kb.send": _l("Article sent"),
+    "csat.invited": _l("Satisfaction survey sent"),
+    "csat.answered": _l("Satisfaction rating"),
+    "callback.scheduled": _l("Callback scheduled"),
+    "compensation": _l("Compensation"),
+    "email.received": _l("Email received"),
+    "email.auto_received": _l("Automatic email received"),
+    "email.sent": _l("Email sent"),
+    "email.relayed": _l("Email relayed"),
+    "call.answered": _l("Call answered"),
+    "call.connected": _l("Call connected"),
+    "call.connect_failed": _l("Call did not connect"),
+    "call.held": _l("On hold"),
+    "call.resumed": _l("Resumed"),
+    "call.muted": _l("Muted"),
+    "call.unmuted": _l("Unmuted"),
+    "call.ended": _l("Call ended"),
+    "call.recording": _l("Call recording"),
+    "call.transcript": _l("Call transcript"),
+    "call.heard": _l("Words recognised"),
+    "call.hearing": _l("How the caller hears"),
+    "call.quick_phrase": _l("Marked as said"),
+    "call.metrics": _l("Call quality"),
+    "video.camera_hint": _l("Camera hint"),
+    "video.camera_summary": _l("Camera summary"),
+    "video.id_verification": _l("ID check on camera"),
+    "video.recording": _l("Video recording"),
+    "livestream.started": _l("Livestream started"),
+    "livestream.comment": _l("Comment"),
+    "livestream.reply": _l("Presenter reply"),
+    "livestream.answered": _l("Question answered"),
+    "livestream.pinned": _l("Answer pinned"),
+    "group.private": _l("Moved to a private chat"),
+    "monitor.coach": _l("Coaching note"),
+    "monitor.whisper": _l("Lead whispering"),
+    "monitor.barge": _l("Lead joined"),
+    "monitor.takeover": _l("Taken over"),
+    "scorecard.graded": _l("Scorecard graded"),
+    "customer.state": _l("Customer mood"),
+}
+
+EVENT_FAMILIES = {
+    "call": _l("Call"),
+    "video": _l("Video"),
+    "livestream": _l("Livestream"),
+    "email": _l("Email"),
+    "ticket": _l("Ticket"),
+    "crm": _l("CRM"),
+    "kb": _l("Knowledge base"),
+    "monitor": _l("Monitoring"),
+    "group": _l("Group chat"),
+    "contact": _l("Contact"),
+}
+
+
+def channel_label(code: str | None) -> str:
+    return str(CHANNELS.get(code or "", _("Other channel")))
+
+
+def _pack():
+    from i18n import current_lang
+    from scenarios.registry import get_pack
+
+    try:
+        return get_pack(current_lang())
+    except Exception:  # no pack loaded (a fresh database): fall back to the generic labels
+        return None
+
+
+def queue_label(code: str | None) -> str:
+    if not code:
+        return ""
+    pack = _pack()
+    for q in (pack.queues if pack else []) or []:
+        if q.id == code:
+            return q.label
+    channel, _sep, name = code.partition(".")
+    part = QUEUE_NAMES.get(name)
+    return f"{channel_label(channel)} · {part}" if part else channel_label(channel)
+
+
+def wrap_up_label(code: str | None) -> str:
+    if not code:
+        return ""
+    pack = _pack()
+    for c in (pack.wrap_up_codes if pack else []) or []:
+        if c.code == code:
+            return c.label
+    return _("Other wrap-up")
+
+
+def status_label(code: str | None) -> str:
+    return str(STATUSES.get(code or "", _(code or "")))
+
+
+def event_label(code: str | None) -> str:
+    if code in EVENT_TYPES:
+        return str(EVENT_TYPES[code])
+    family = (code or "").split(".")[0]
+    return str(EVENT_FAMILIES.get(family, _("Other event")))
+
+
+def init_app(app) -> None:
+    for name, fn in (
+        ("channel_label", channel_label),
+        ("queue_label", queue_label),
+        ("wrap_up_label", wrap_up_label),
+        ("status_label", status_label),
+        ("event_label", event_label),
+    ):
+        app.add_template_filter(fn, name)
