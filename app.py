@@ -49,6 +49,7 @@ PACKAGES = (
     "console",
     "theory",
     "reports",
+    "tasks",
 )
 
 
@@ -97,6 +98,7 @@ def create_app(config: type[Config] | str | None = None, **overrides) -> Flask:
         "scenarios.models",
         "theory.models",
         "understanding.models",
+        "tasks.models",
         "roleplay.models",
     ):
         importlib.import_module(name)

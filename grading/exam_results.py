@@ -34,8 +34,28 @@ def _current_cards(contact_ids: list[int]) -> dict[int, Scorecard]:
     return {r.contact_id: r for r in rows}  # the newest current card per contact wins
 
 
+def add_exam_part_provider(app, rows, still_open) -> None:
+    """Let another package put its own parts in a skill exam (the work items of tasks/): ``rows(exam)`` gives
+    result rows shaped like the attempts' (``{"family", "attempt", "scenario_id", "card"}``, ``card`` in the
+    scorecard shape), ``still_open(exam)`` says whether the candidate still works on one (the exam then does
+    not finish before its time is up)."""
+    app.extensions.setdefault("kefu_exam_parts", []).append((rows, still_open))
+
+
+def _providers() -> list:
+    from flask import current_app, has_app_context
+
+    return current_app.extensions.get("kefu_exam_parts", []) if has_app_context() else []
+
+
+def other_parts_open(exam: SkillExam) -> bool:
+    """True while a provider's part of the exam (a work item) is still being worked on."""
+    return any(still_open(exam) for _rows, still_open in _providers())
+
+
 def exam_result(exam: SkillExam) -> dict:
-    """The exam result from the attempts and their current scorecards (see ``compute_result``)."""
+    """The exam result from the attempts and their current scorecards (see ``compute_result``), with the rows
+    of other parts (work items) that providers add."""
     attempts = attempts_of(exam)
     cards = _current_cards([a.contact_id for a in attempts if a.contact_id])
     rows = []
@@ -49,6 +69,8 @@ def exam_result(exam: SkillExam) -> dict:
                 "card": card.data if card else None,
             }
         )
+    for part_rows, _open in _providers():
+        rows += part_rows(exam)
     return compute_result(exam.level, rows, exam.k)
 
 

@@ -23,7 +23,7 @@ from clock import clock
 from contacts.models import Contact
 from extensions import db
 
-from .exam_results import attempts_of, exam_result
+from .exam_results import attempts_of, exam_result, other_parts_open
 from .models import SkillExam, SkillExamAttempt
 
 log = logging.getLogger(__name__)
@@ -224,7 +224,7 @@ def advance_skill_exam(exam: SkillExam) -> None:
         current.outcome = "wrapped_up" if contact.status == "closed" else "abandoned"
         current.ended_at = contact.closed_at or contact.ended_at or clock.timestamp()
         db.session.commit()
-    if _serve_next(exam) is None:
+    if _serve_next(exam) is None and not other_parts_open(exam):  # work items may still be open
         do_finish_skill_exam(exam, reason="completed")
 
 

@@ -1,0 +1,141 @@
+"""Skill exams with work items: an exam assembled from chat contacts and tasks so that every function the
+§4.2 table weighs for the level has a part, and the result's per-function shares follow the table.
+
+The chat part is scheduled by grading (``do_schedule_skill_exam``); the work items are assigned with the
+exam's id and open only while the exam runs. Grading's result reads them through the part provider registered
+in ``tasks.init_app`` (``rows_for_exam``), and the exam does not finish "completed" while one is open."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from accounts.models import LEVEL_RANK, User
+from extensions import db
+from grading.standard import FUNCTION_KEYS, function_of, weights_for
+
+from .models import TaskSpecRecord, WorkItem
+from .schema import TaskSpec
+
+CHAT_MINUTES = 10  # a chat contact's share of the exam time
+
+
+def _scenario_functions(sc) -> set[str]:
+    out = set()
+    for code in sc.skills:
+        try:
+            out.add(function_of(code))
+        except ValueError:
+            continue
+    return out
+
+
+def _task_functions(spec: TaskSpec) -> dict[str, float]:
+    """Function -> points of the spec's items in it."""
+    out: dict[str, float] = {}
+    for item in spec.items:
+        f = function_of(item.skills[0])
+        out[f] = out.get(f, 0.0) + item.points
+    return out
+
+
+def plan_skill_exam(level: str, lang: str) -> dict:
+    """Choose the parts of a skill exam for ``level`` in ``lang``: for each function weighted > 0 (in §4.2
+    order), a chat scenario that exercises it when one exists at or below the level, else the task spec at
+    the level (or below) with the most points in it. Returns ``{"scenarios", "tasks", "functions": {f:
+    {"weight", "parts"}}, "minutes"}``; ValueError when a weighted function has no part at all."""
+    from scenarios import registry
+
+    weights = weights_for(level)
+    rank = LEVEL_RANK[level]
+    chats = sorted(
+        (sc for sc in registry.list_scenarios(lang=lang, channel="chat") if LEVEL_RANK.get(sc.level, 9) <= rank),
+        key=lambda sc: (-LEVEL_RANK[sc.level], sc.id),
+    )
+    specs = [
+        TaskSpec.model_validate(r.data)
+        for r in db.session.scalars(
+            select(TaskSpecRecord).where(TaskSpecRecord.lang == lang).order_by(TaskSpecRecord.id)
+        )
+        if LEVEL_RANK.get(r.level, 9) <= rank
+    ]
+    scenarios, tasks = [], []
+    covered: dict[str, list[str]] = {f: [] for f in FUNCTION_KEYS}
+
+    def take_scenario(sc):
+        scenarios.append(sc.id)
+        for f in _scenario_functions(sc):
+            covered[f].append(f"chat:{sc.id}")
+
+    def take_task(spec):
+        tasks.append(spec.id)
+        for f in _task_functions(spec):
+            covered[f].append(f"task:{spec.id}")
+
+    for f in FUNCTION_KEYS:
+        if weights[f] == 0 or covered[f]:
+            continue
+        sc = next((s for s in chats if f in _scenario_functions(s) and s.id not in scenarios), None)
+        if sc is not None:
+            take_scenario(sc)
+            continue
+        best = sorted(
+            (s for s in specs if s.id not in tasks and _task_functions(s).get(f)),
+            key=lambda s: (s.level != level, -_task_functions(s)[f], s.id),
+        )
+        if not best:
+            raise ValueError(f"no chat scenario or task in {lang} exercises {f} at {level}")
+        take_task(best[0])
+    if not scenarios:  # grading schedules the exam around at least one served contact
+        sc = next(iter(chats), None)
+        if sc is None:
+            raise ValueError(f"no chat scenario in {lang} at or below {level}")
+        take_scenario(sc)
+    spec_minutes = {s.id: s.minutes for s in specs}
+    minutes = CHAT_MINUTES * len(scenarios) + sum(spec_minutes[t] for t in tasks)
+    functions = {f: {"weight": weights[f], "parts": covered[f]} for f in FUNCTION_KEYS if weights[f] > 0}
+    return {"scenarios": scenarios, "tasks": tasks, "functions": functions, "minutes": max(30, min(240, minutes))}
+
+
+def do_schedule_skill_exam_with_tasks(lead: User, candidate: User, lang: str | None = None,
+                                      duration_minutes: int | None = None) -> tuple:  # fmt: skip
+    """Schedule the candidate's skill exam by the weights: the chat scenarios through grading, the work items
+    assigned with the exam's id (seeded from it). Returns (exam, plan, work items)."""
+    from grading.exams import do_schedule_skill_exam
+
+    from .actions import do_assign_work_item
+
+    lang = lang or candidate.locale or "zh_CN"
+    plan = plan_skill_exam(candidate.level, lang)
+    exam = do_schedule_skill_exam(lead, candidate, plan["scenarios"], duration_minutes or plan["minutes"], 1, lang)
+    items = [
+        do_assign_work_item(lead, sid, candidate, seed=exam.id * 7919 + i, exam_id=exam.id)
+        for i, sid in enumerate(plan["tasks"], start=1)
+    ]
+    return exam, plan, items
+
+
+def exam_items(exam) -> list[WorkItem]:
+    return list(db.session.scalars(select(WorkItem).where(WorkItem.exam_id == exam.id).order_by(WorkItem.id)))
+
+
+def _zero_card(item: WorkItem) -> dict:
+    """An exam's work item never submitted: 0 in the functions its items score (not in every function)."""
+    functions = {
+        f: {"applicable": f in fs, "score": 0.0}
+        for f in FUNCTION_KEYS
+        for fs in [_task_functions(TaskSpec.model_validate(item.spec))]
+    }
+    return {"functions": functions, "passed": False, "gated": False, "complete": True, "total": 0.0}
+
+
+def rows_for_exam(exam) -> list[dict]:
+    """Grading's result rows for the exam's work items (the part provider)."""
+    rows = []
+    for item in exam_items(exam):
+        card = item.scorecard if item.status in ("submitted", "graded") and item.scorecard else _zero_card(item)
+        rows.append({"family": f"task:{item.spec_id}", "attempt": 1, "scenario_id": item.spec_id, "card": card})
+    return rows
+
+
+def open_for_exam(exam) -> bool:
+    return any(i.status in ("assigned", "in_progress") for i in exam_items(exam))
