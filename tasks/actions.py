@@ -174,6 +174,8 @@ def _still_open(item: WorkItem) -> None:
 def do_open_work_item(trainee: User, item: WorkItem) -> WorkItem:
     """The trainee opens an assigned item (first time: recorded, the item is in progress)."""
     _own(trainee, item)
+    if item.exam_id:  # an exam's work is seen only while the exam runs
+        _still_open(item)
     if item.status == "assigned":
         item.status, item.opened_at = "in_progress", clock.timestamp()
         _append(item, "work_item.opened", trainee, {})

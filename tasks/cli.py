@@ -8,12 +8,13 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 tasks_cli = AppGroup("tasks", help="Back-office work items (tasks).")
 
 
 @click.command("coverage")
+@with_appcontext
 @click.argument("path", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="print JSON: {level: {lang: {covered, uncovered}}}")
 def coverage_cmd(path: Path | None, as_json: bool):
