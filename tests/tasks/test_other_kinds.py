@@ -83,8 +83,10 @@ def test_kb_article_sanitised_facts_and_outdated(team, client, auth):
     iid = assign(team, client, auth, "en-task-kb-return-policy-update")
     auth.login("t3")
     open_page(client, iid)
-    good = ("<h3>Returns</h3><p>Within 15 days of delivery; opened goods that can be resold qualify. Members pay no "
-            "postage. Refunds within 3 working days.</p><script>alert(1)</script><img src=x onerror=alert(2)>")  # fmt: skip
+    good = (
+        "<h3>Returns</h3><p>Within 15 days of delivery; opened goods that can be resold qualify. Members pay no "
+        "postage. Refunds within 3 working days.</p><script>alert(1)</script><img src=x onerror=alert(2)>"
+    )
     assert client.post(f"/api/tasks/{iid}/draft", json={"html": good}).status_code == 200
     draft = item(team, iid).draft
     assert "<script" not in draft["html"] and "onerror" not in draft["html"] and "15 days" in draft["text"]
