@@ -14,7 +14,12 @@ from tasks.content import read_specs
 from .. import factories
 from .conftest import PACKS, user
 
-ISSUE_17 = ["L4/2.1.1", "L4/2.5.1", "L4/2.5.2", "L4/3.1.2", "L4/3.2.1", "L4/4.1.1", "L4/4.1.2", "L4/4.2.1", "L4/4.2.2", "L3/2.1.1", "L3/2.2.1", "L3/2.3.3", "L3/2.4.1", "L3/2.4.2", "L3/3.1.1", "L3/3.1.2", "L3/3.2.1", "L3/3.2.2", "L3/4.1.1", "L3/4.1.2", "L3/4.1.3", "L3/4.2.1", "L3/4.2.2", "L3/4.2.3", "L3/5.1.1", "L3/5.1.2", "L3/5.1.3", "L3/5.1.4", "L3/5.2.1", "L3/5.2.2", "L3/5.2.3"]  # fmt: skip
+ISSUE_17 = (
+    "L4/2.1.1", "L4/2.5.1", "L4/2.5.2", "L4/3.1.2", "L4/3.2.1", "L4/4.1.1", "L4/4.1.2", "L4/4.2.1",
+    "L4/4.2.2", "L3/2.1.1", "L3/2.2.1", "L3/2.3.3", "L3/2.4.1", "L3/2.4.2", "L3/3.1.1", "L3/3.1.2",
+    "L3/3.2.1", "L3/3.2.2", "L3/4.1.1", "L3/4.1.2", "L3/4.1.3", "L3/4.2.1", "L3/4.2.2", "L3/4.2.3",
+    "L3/5.1.1", "L3/5.1.2", "L3/5.1.3", "L3/5.1.4", "L3/5.2.1", "L3/5.2.2", "L3/5.2.3",
+)  # fmt: skip
 # Claimed by chat scenarios (escalated-refund-complaint, crisis-power-bank-fire, repeat-repair) but scored by no
 # rubric item: grading content, not tasks (reported to the lead).
 CONTACT_GAPS = {"L4/1.2.1", "L4/2.3.1", "L4/2.4.1", "L3/2.1.2", "L3/2.1.3", "L3/2.2.2"}
