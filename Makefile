@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app app
 export FLASK_APP := app
 
-.PHONY: run run-gevent test setup setup-dev frontend translations db chromium lint bench clean
+.PHONY: run run-gevent run-cluster haproxy test setup setup-dev frontend translations db chromium lint bench clean
 
 run: setup db
 	$(FLASK) demo seed
@@ -17,6 +17,17 @@ run: setup db
 run-gevent: setup db
 	$(FLASK) demo seed
 	KEFU_ASYNC_MODE=gevent $(PY) app.py
+
+# Several web processes behind HAProxy (sticky sessions) and media workers, on PostgreSQL and Redis
+# (DATABASE_URL, REDIS_URL; KEFU_CLUSTER_WEB=3, KEFU_CLUSTER_MEDIA=2): cluster/run.sh, README "Running a cluster".
+run-cluster: setup haproxy
+	cluster/run.sh
+
+haproxy:
+	@if ! command -v haproxy >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy; fi; \
+	fi
 
 setup: $(VENV)/.installed frontend translations
 
@@ -63,6 +74,10 @@ lint: setup-dev
 
 test: setup-dev chromium lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Every page of every role in both languages, screenshotted by Chromium into docs/screenshots (index.html).
+screenshots: setup-dev chromium
+	$(PY) -m tests.e2e.screenshots docs/screenshots
 
 bench: setup-dev
 	$(PY) bench/kb_search.py

@@ -102,6 +102,15 @@ EVENT_TYPES = {
     "customer.state": _l("Customer mood"),
 }
 
+# The functions of the standard's §4.2 table (grading/standard.py FUNCTION_KEYS).
+FUNCTIONS = {
+    "service_response": _l("Service response"),
+    "business_handling": _l("Business handling"),
+    "information_records": _l("Information and records"),
+    "data_analysis": _l("Data analysis"),
+    "operations": _l("Operations management"),
+}
+
 EVENT_FAMILIES = {
     "call": _l("Call"),
     "video": _l("Video"),
@@ -163,12 +172,72 @@ def event_label(code: str | None) -> str:
     return str(EVENT_FAMILIES.get(family, _("Other event")))
 
 
+def datetime_label(ts: float | None) -> str:
+    """A sandbox timestamp as local date and time, to the minute."""
+    if not ts:
+        return ""
+    from datetime import datetime
+
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+
+
+def clock_label(ts: float | None) -> str:
+    """A sandbox timestamp as local time of day, to the second."""
+    if not ts:
+        return ""
+    from datetime import datetime
+
+    return datetime.fromtimestamp(ts).strftime("%H:%M:%S")
+
+
+def duration_label(seconds: float | None) -> str:
+    """12 s, 3:05 or 1:02:03."""
+    if seconds is None:
+        return ""
+    s = max(0, round(seconds))
+    if s < 60:
+        return _("%(s)s s", s=s)
+    h, rest = divmod(s, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+def contact_duration(contact) -> str:
+    """From the agent's pick-up (or the arrival) to the end of the conversation; empty while it runs."""
+    start = contact.assigned_at or contact.created_at
+    end = contact.ended_at or contact.closed_at
+    return duration_label(end - start) if start and end else ""
+
+
+def code_labels() -> dict:
+    """Every label a page's script may need, for its JSON config: channels, queues, statuses, event types."""
+    pack = _pack()
+    queues = {q.id: q.label for q in (pack.queues if pack else [])}
+    return {
+        "channels": {k: str(v) for k, v in CHANNELS.items()},
+        "queues": queues,
+        "statuses": {k: str(v) for k, v in STATUSES.items()},
+        "events": {k: str(v) for k, v in EVENT_TYPES.items()},
+        "families": {k: str(v) for k, v in EVENT_FAMILIES.items()},
+        "otherEvent": _("Other event"),
+    }
+
+
+def function_label(code: str | None) -> str:
+    return str(FUNCTIONS.get(code or "", _("Other function")))
+
+
 def init_app(app) -> None:
+    app.add_template_global(code_labels, "code_labels")
     for name, fn in (
+        ("datetime_label", datetime_label),
+        ("clock_label", clock_label),
+        ("duration_label", duration_label),
+        ("contact_duration", contact_duration),
         ("channel_label", channel_label),
         ("queue_label", queue_label),
         ("wrap_up_label", wrap_up_label),
         ("status_label", status_label),
         ("event_label", event_label),
+        ("function_label", function_label),
     ):
         app.add_template_filter(fn, name)

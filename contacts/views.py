@@ -44,23 +44,60 @@ def load_contact_for(contact_id: int, may_see=can_view) -> Contact:
 _load = load_contact_for
 
 
+PAGE_SIZE = 25
+
+
 @bp.route("/contacts")
 @role_required(*STAFF)
 def contact_list():
+    """Recorded contacts, newest first: words said or written, channel, status and agent filters, 25 a page;
+    each row with its date, duration, score and the links to its transcript and scorecard."""
     q = select(Contact).order_by(Contact.id.desc())
     if current_user.role == "trainee":
         q = q.where(Contact.agent_id == current_user.id)
-    status = request.args.get("status")
-    if status:
-        q = q.where(Contact.status == status)
+    filters = {k: (request.args.get(k) or "").strip()[:40] for k in ("status", "channel", "agent")}
+    if filters["status"]:
+        q = q.where(Contact.status == filters["status"])
+    if filters["channel"]:
+        q = q.where(Contact.channel == filters["channel"])
+    if filters["agent"].isdigit():
+        q = q.where(Contact.agent_id == int(filters["agent"]))
     words = (request.args.get("q") or "").strip()[:200]
     if words:
         # what was written or said: messages, mails and call transcripts (call.transcript's text) alike
         like = "%" + words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         said = select(ContactEvent.contact_id).where(ContactEvent.text.ilike(like, escape="\\"))
         q = q.where(Contact.id.in_(said))
-    contacts = [c for c in db.session.scalars(q.limit(500)) if can_view(current_user, c)][:200]
-    return render_template("contacts/list.html", contacts=contacts, words=words)
+    visible = [c for c in db.session.scalars(q.limit(2000)) if can_view(current_user, c)]
+    pages = max(1, -(-len(visible) // PAGE_SIZE))
+    page = min(max(1, request.args.get("page", 1, type=int) or 1), pages)
+    contacts = visible[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    agents = sorted({c.agent for c in visible if c.agent is not None}, key=lambda u: u.display_name)
+    return render_template(
+        "contacts/list.html",
+        contacts=contacts,
+        words=words,
+        filters=filters,
+        agents=agents,
+        page=page,
+        pages=pages,
+        total=len(visible),
+        scores=_scores([c.id for c in contacts]),
+    )
+
+
+def _scores(contact_ids: list[int]) -> dict[int, dict]:
+    """The current scorecard's total per contact (grading's table, read only, for the list)."""
+    from grading.models import Scorecard  # grading imports contacts: imported here, not at module level
+
+    if not contact_ids:
+        return {}
+    rows = db.session.scalars(
+        select(Scorecard)
+        .where(Scorecard.contact_id.in_(contact_ids), Scorecard.current.is_(True))
+        .order_by(Scorecard.id)
+    )
+    return {r.contact_id: {"total": r.total, "passed": r.passed, "gated": r.gated} for r in rows}
 
 
 @bp.route("/contacts/<int:contact_id>")

@@ -110,8 +110,7 @@ function announceArrival(entry) {
   if (isCall(c) && c.status === 'active') {
     show(c.id);
     window.focus();
-    const answer = document.getElementById(c.channel === 'video' ? 'video-answer' : 'call-answer');
-    if (answer) setTimeout(() => answer.focus(), 0);
+    focusWhenReady(c.channel === 'video' ? 'video-answer' : 'call-answer');
     alerts.ring(() => [...state.contacts.values()].some((e) => facts(e).ringing));
     alerts.notify(T.newCall, who, () => show(c.id));
     return;
@@ -120,6 +119,13 @@ function announceArrival(entry) {
   else if (state.current !== c.id && entry.unread === 0) entry.unread = 1; // the arrival itself is news
   alerts.chime();
   alerts.notify(T.newChat, `${who}${c.subject ? ` · ${c.subject}` : ''}`, () => show(c.id));
+}
+
+// The call bar enables its Answer button once it has the call's state from the server: focus it then.
+function focusWhenReady(id, tries = 50) {
+  const b = $(id);
+  if (b && !b.disabled && b.offsetParent !== null) { b.focus(); return; }
+  if (tries > 0) setTimeout(() => focusWhenReady(id, tries - 1), 100);
 }
 
 function show(id) {

@@ -97,8 +97,7 @@ function item(entry, { state, cfg, T, onSelect, now }) {
   const li = el('li', {
     class: `contact ch-${c.channel} ${on ? 'on' : ''} ${f.ringing ? 'ringing' : ''} ${entry.unread ? 'unread' : ''} ${slaClass(waited, cfg.slaSeconds)}`,
     dataset: { contactId: c.id, channel: c.channel },
-    tabindex: '0',
-    role: 'button',
+    tabindex: '0', // a list item the keyboard reaches: Enter or Space opens it
     'aria-current': on ? 'true' : 'false',
     onclick: () => onSelect(c.id),
     onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); onSelect(c.id); } },

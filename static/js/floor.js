@@ -4,6 +4,8 @@ import { el, fmtSeconds, readConfig } from './common.js';
 
 const cfg = readConfig('floor-config');
 const T = cfg.i18n;
+const L = cfg.labels;
+const queueLabel = (q) => L.queues[q] || L.channels[(q || '').split('.')[0]] || q;
 const socket = io('/floor', { transports: ['websocket', 'polling'] });
 const alerts = new Map();
 let names = {};
@@ -32,16 +34,16 @@ function render(snap) {
       el('td', { class: 'since' }, fmtSeconds(a.since ? now - a.since : null)), el('td', {}, load));
   }));
   const qb = document.querySelector('#floor-queues tbody');
-  qb.replaceChildren(...Object.entries(snap.queues).map(([q, f]) => el('tr', { dataset: { queue: q } }, el('td', {}, q),
+  qb.replaceChildren(...Object.entries(snap.queues).map(([q, f]) => el('tr', { dataset: { queue: q } }, el('td', {}, queueLabel(q)),
     el('td', { class: 'waiting' }, f.waiting), el('td', {}, fmtSeconds(f.longest_wait)),
     el('td', {}, f.service_level == null ? '-' : `${Math.round(f.service_level * 100)}%`),
     el('td', {}, fmtSeconds(f.asa)), el('td', {}, f.abandon_rate == null ? '-' : `${Math.round(f.abandon_rate * 100)}%`))));
   const chb = document.querySelector('#floor-channels tbody');
   chb.replaceChildren(...Object.entries(snap.by_channel).map(([ch, n]) => el('tr', { dataset: { channel: ch } },
-    el('td', {}, ch), el('td', { class: 'active' }, n.active), el('td', {}, n.queued), el('td', {}, n.wrap_up))));
+    el('td', {}, L.channels[ch] || ch), el('td', { class: 'active' }, n.active), el('td', {}, n.queued), el('td', {}, n.wrap_up))));
   const cb = document.querySelector('#floor-contacts tbody');
   cb.replaceChildren(...snap.contacts.map((c) => el('tr', { dataset: { contactId: c.id } },
-    el('td', {}, el('a', { href: `/contacts/${c.id}`, title: T.open }, `#${c.id}`)), el('td', {}, c.channel), el('td', {}, c.queue),
+    el('td', {}, el('a', { href: `/contacts/${c.id}`, title: T.open }, `#${c.id}`)), el('td', {}, L.channels[c.channel] || c.channel), el('td', {}, queueLabel(c.queue)),
     el('td', {}, c.customer_name || ''), el('td', {}, names[c.agent_id] || ''), el('td', {}, T.codes[c.status] || c.status),
     el('td', {}, fmtSeconds(now - c.created_at)),
     el('td', {}, ['queued', 'active'].includes(c.status) ? el('a', { class: 'monitor', href: monitorUrl(c) }, T.monitor) : ''))));
@@ -64,7 +66,7 @@ function renderAlerts() {
   ul.replaceChildren(...list.map((a) => el('li', { class: `notice alert-${a.kind}`, dataset: { alertId: a.id, kind: a.kind, contactId: a.contact_id } },
     el('b', {}, T.kinds[a.kind] || a.kind), ' ',
     el('a', { href: `/floor/monitor/${a.contact_id}` }, `#${a.contact_id} ${a.customer_name || ''}`),
-    ` · ${a.agent_name || a.queue} · ${fmtSeconds(now - a.raised_at)} `,
+    ` · ${a.agent_name || queueLabel(a.queue)} · ${fmtSeconds(now - a.raised_at)} `,
     el('button', { class: 'ack', onclick: () => ack(a.id) }, T.ack))));
   document.getElementById('alert-count').textContent = list.length;
   document.getElementById('no-alerts').hidden = list.length > 0;

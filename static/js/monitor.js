@@ -4,6 +4,8 @@ import { el, fmtSeconds, readConfig } from './common.js';
 
 const cfg = readConfig('monitor-config');
 const T = cfg.i18n;
+const L = cfg.labels;
+const eventLabel = (type) => L.events[type] || L.families[type.split('.')[0]] || L.otherEvent;
 const $ = (id) => document.getElementById(id);
 const socket = io('/floor', { transports: ['websocket', 'polling'] });
 const contactId = cfg.contact.id;
@@ -58,7 +60,7 @@ function line(ev) {
         ev.data.agent_id === cfg.me ? el('a', { href: '/desk' }, ` · ${T.toDesk}`) : null);
     case 'customer.state': return null;
     default:
-      return ev.type.startsWith('typing') ? null : el('div', { class: 'sys', dataset: { seq: ev.seq, type: ev.type } }, ev.type);
+      return ev.type.startsWith('typing') ? null : el('div', { class: 'sys', dataset: { seq: ev.seq, type: ev.type } }, eventLabel(ev.type));
   }
 }
 
