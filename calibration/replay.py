@@ -21,6 +21,7 @@ from config import Config
 from .sessions import Event, Session
 
 PASSWORD = "calibration-2026"
+EXAMINER = "examiner"
 
 
 class CalibrationConfig(Config):
@@ -67,6 +68,18 @@ class ScratchCentre:
             db.create_all()
             for lang_dir in sorted(p for p in Path(packs).iterdir() if (p / "pack.yaml").exists()):
                 load_pack_into_db(lang_dir)
+            self._make_examiner()
+        # The examiner (a lead) opens each role-play for the trainee, as a centre runs an exam with role-players.
+        self.examiner = self.app.test_client()
+        r = self.examiner.post("/login", data={"username": EXAMINER, "password": PASSWORD})
+        if r.status_code not in (302, 303):
+            raise RuntimeError(f"the calibration examiner could not log in ({r.status_code})")
+
+    def _make_examiner(self) -> None:
+        from accounts.services import create_group, create_user
+
+        lead = create_user(EXAMINER, PASSWORD, "lead", display_name="Examiner")
+        self.group_id = create_group("calibration", lead=lead).id
 
     def close(self) -> None:
         from extensions import db, redis_store
@@ -92,7 +105,13 @@ class ScratchCentre:
         out = Replayed(session)
         username = f"cal{next(self._n)}-{session.id}".lower()[:60]
         with self.app.app_context():
-            create_user(username, PASSWORD, "trainee", level=session.level, display_name=username)
+            from accounts.models import Group
+            from extensions import db
+
+            group = db.session.get(Group, self.group_id)
+            trainee_id = create_user(
+                username, PASSWORD, "trainee", level=session.level, display_name=username, group=group
+            ).id
         desk_http, cust_http = self.app.test_client(), self.app.test_client()
         r = desk_http.post("/login", data={"username": username, "password": PASSWORD})
         if r.status_code not in (302, 303):
@@ -101,7 +120,9 @@ class ScratchCentre:
         cust = socketio.test_client(self.app, namespace="/customer", flask_test_client=cust_http)
         try:
             self._ack(desk, "/desk", "set_state", {"state": "available"}, out, "set available")
-            opened = desk_http.post("/api/roleplays", json={"scenario_id": session.scenario})
+            opened = self.examiner.post(
+                "/api/roleplays", json={"scenario_id": session.scenario, "agent_id": trainee_id}
+            )
             if opened.status_code != 201:
                 out.problems.append(f"role-play not opened: {opened.get_json()}")
                 return out

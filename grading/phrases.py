@@ -148,3 +148,28 @@ def find_phrase(text: str | None, phrases: list[str] | tuple[str, ...], lang: st
     if not text or not phrases:
         return None
     return _find(text, tuple(phrases), lang if lang in ("zh_CN", "en") else "zh_CN")
+
+
+_moods: weakref.WeakKeyDictionary[Recording, list] = weakref.WeakKeyDictionary()
+
+
+def customer_moods(recording: Recording) -> list[tuple[Event, object]]:
+    """``[(customer message, Mood)]`` in order: how a person-played customer sounds (understanding.mood); the
+    simulated customer's own ``customer.state`` events say it directly and are preferred where they exist."""
+    from flask import has_app_context
+
+    with _lock:
+        cached = _moods.get(recording)
+    if cached is not None:
+        return cached
+    msgs = recording.messages("customer")
+    if not msgs or not has_app_context():
+        result = []
+    else:
+        from understanding.mood import mood_reader
+
+        reader = mood_reader(recording.lang)
+        result = [(m, reader.read(m.text or "")) for m in msgs]
+    with _lock:
+        _moods[recording] = result
+    return result

@@ -10,7 +10,10 @@ How a scorecard is computed:
 3. The total out of 100 weighs each applicable function by the §4.2 skill weight of the trainee's level,
    re-normalised over the functions that had applicable items (N/A is not failed). If every applicable item
    falls in functions weighted 0 for the level, the total is the plain share of points.
-4. A failed item with gate "scorecard" fails the scorecard whatever the points. Pass at 60.
+4. A failed item with gate "scorecard" fails the scorecard whatever the points, and caps its ``total`` at
+   ``GATE_CAP`` (59); ``points`` keeps the total before the cap. Pass at 60.
+5. Pending manual items make the scorecard ``provisional``: it is not passed until a grader completes them
+   (a gated one is final: no manual score can undo a gate).
 
 The scorecard is plain data (dicts, lists, strings, rounded floats): no time of grading inside, so the same
 inputs give byte-identical ``scorecard_json``.
@@ -27,6 +30,7 @@ from .rubric import Rubric, RubricItem
 from .standard import FUNCTION_KEYS, PASS_MARK, function_of, weights_for
 
 MANUAL_PASS = 0.6  # a manual scale item passes at 60% of its scale (yes_no: yes)
+GATE_CAP = PASS_MARK - 1  # the highest total a gated scorecard can show
 
 
 def _r(x: float, nd: int = 4) -> float:
@@ -135,8 +139,14 @@ def grade(
         possible = sum(f["possible"] for f in functions.values())
         total = 100 * sum(f["earned"] for f in functions.values()) / possible if possible else 0.0
         method = "points" if possible else "none"
-    total = _r(total, 2)
+    points = _r(total, 2)
     gated = bool(gates_failed)
+    # A failed gate fails the scorecard and caps its total below the pass mark, so no report or ranking can show
+    # a gated scorecard among the passes; the points before the cap are kept beside it.
+    total = min(points, GATE_CAP) if gated else points
+    # Pending manual items: the scorecard is provisional (never counted as passed) until a grader completes it,
+    # unless a gate already failed it (no manual score can undo a gate).
+    provisional = bool(pending) and not gated
     return {
         "contact_id": recording.contact_id,
         "scenario_id": recording.scenario_id,
@@ -147,13 +157,16 @@ def grade(
         "items": items,
         "functions": functions,
         "total": total,
+        "points": points,
         "total_method": method,
         "pass_mark": PASS_MARK,
         "gated": gated,
         "gates_failed": gates_failed,
         "pending": pending,
         "complete": not pending,
-        "passed": bool(total >= PASS_MARK and not gated and method != "none"),
+        "provisional": provisional,
+        "scenario_less": recording.scenario is None,
+        "passed": bool(total >= PASS_MARK and not gated and not provisional and method != "none"),
     }
 
 

@@ -60,7 +60,9 @@ def do_open_roleplay(user: User, *, scenario_id=None, channel=None, lang=None, a
             raise RolePlayError(f"a {scenario.channel} scenario cannot be role-played")
         channel, lang = scenario.channel, scenario_lang(scenario.id) or "zh_CN"
         agent = db.session.get(User, serving) if serving else None
-        if agent is not None and LEVEL_RANK.get(agent.level or "L3", 3) < LEVEL_RANK[scenario.level]:
+        # A trainee role-plays at or below their level, as in practice; a lead may set a harder scenario (an exam).
+        below = agent is not None and LEVEL_RANK.get(agent.level or "L3", 3) < LEVEL_RANK[scenario.level]
+        if below and user.role == "trainee":
             raise RolePlayError(f"this scenario is for {scenario.level}; the trainee is {agent.level}")
         scenario_id = scenario.id
     else:

@@ -25,6 +25,11 @@ def _generation() -> str | None:
     return redis_store.client.get(redis_store.key("content", "generation"))
 
 
+def content_generation() -> str | None:
+    """The loaded content's generation (changes on every load): caches built from the content key on it."""
+    return _cache()["generation"]
+
+
 def invalidate(bump: bool = False) -> None:
     """Drop this app's cache; with ``bump``, also tell every other process that the content changed."""
     if bump:

@@ -157,6 +157,37 @@ class Reader:
         prepared = prepare(text, self.lang, before)
         if not any(ch.isalnum() for ch in prepared.text):
             return reading  # emoji, punctuation or nothing: no act
+        found = self._acts(prepared)
+        sentences = _sentences(text)
+        if len(sentences) > 1:
+            # A chat line often does two things in two sentences ("Hello! Could you send me the order number?");
+            # the model, trained mostly on one act per line, can let the stronger one hide the other. Each
+            # sentence is read too (they repeat from chat to chat, so most come from the memo); the acts are
+            # the union, the highest confidence kept.
+            for sentence in sentences:
+                for act in self.read(sentence, None, before).acts:
+                    if act.source == "facts" or act.name in found or act.name in WHOLE_LINE_ONLY:
+                        continue
+                    if act.confidence >= SENTENCE_CONFIDENCE:
+                        found[act.name] = act
+        reading.private = private_data(text)
+        if reading.private and "disclose_private" not in found:
+            found["disclose_private"] = Act(
+                "disclose_private", 0.99, tuple(p.value for p in reading.private), source="facts"
+            )
+        elif not reading.private and "disclose_private" in found:
+            # The model hears "sounds like data"; without a full phone/ID/card/email/address there is none.
+            del found["disclose_private"]
+        reading.figures = figures(prepared.text)
+
+        if scenario is not None:
+            self._scenario_signals(text, scenario, found, reading)
+        order = {a: i for i, a in enumerate(ACTS)}
+        reading.acts = sorted(found.values(), key=lambda a: order[a.name])
+        return reading
+
+    def _acts(self, prepared) -> dict[str, Act]:
+        """The model's and the trusted lexicon's acts for one prepared text, negated committing acts dropped."""
         vector = self.embedder.encode([prepared.text])
         x = self.model.features([prepared], vector, self.lexicon)
         probs = self.model.scores(x)[0]
@@ -177,22 +208,7 @@ class Reader:
                 found[act] = Act(act, float(self.model.lexicon_trust[j]), (phrase,), source="lexicon")
         if prepared.views.scopes and found.keys() & NEGATABLE:
             self._drop_negated(prepared, found)
-
-        reading.private = private_data(text)
-        if reading.private and "disclose_private" not in found:
-            found["disclose_private"] = Act(
-                "disclose_private", 0.99, tuple(p.value for p in reading.private), source="facts"
-            )
-        elif not reading.private and "disclose_private" in found:
-            # The model hears "sounds like data"; without a full phone/ID/card/email/address there is none.
-            del found["disclose_private"]
-        reading.figures = figures(prepared.text)
-
-        if scenario is not None:
-            self._scenario_signals(text, scenario, found, reading)
-        order = {a: i for i, a in enumerate(ACTS)}
-        reading.acts = sorted(found.values(), key=lambda a: order[a.name])
-        return reading
+        return found
 
     def _drop_negated(self, prepared, found: dict[str, Act]) -> None:
         """The explicit negation rule (see NEGATABLE): read the plain view alone; a committing act that does not
@@ -251,6 +267,21 @@ def _pieces(text: str) -> list[str]:
         else:
             out.extend(p.strip() for p in _SENTENCE_END.split(para) if p and p.strip())
     return out[:MAX_PIECES]
+
+
+_CHAT_SENTENCE = re.compile(r"(?<=[。！？!?；;～~])|(?<=[.])\s+")
+MAX_SENTENCES = 6
+# Acts that fail a scorecard's gate are read on the whole line only: a sentence out of context ("You're right,
+# words don't fix it.") can sound like a brush-off the whole line is not.
+WHOLE_LINE_ONLY = frozenset({"forbidden", "dismissal", "disclose_private"})
+SENTENCE_CONFIDENCE = 0.85  # an act seen only in one sentence must be clear there (fewer false unions)
+
+
+def _sentences(text: str) -> list[str]:
+    """The sentences of a chat line that carry words (at most MAX_SENTENCES; a one-sentence line gives one)."""
+    parts = [p.strip() for p in _CHAT_SENTENCE.split(text or "") if p and p.strip()]
+    parts = [p for p in parts if sum(ch.isalnum() for ch in p) >= 2]
+    return parts[:MAX_SENTENCES] if len(parts) <= MAX_SENTENCES else []
 
 
 def _group_hit(msg: _Message, group: list[str]) -> bool:

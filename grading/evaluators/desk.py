@@ -4,7 +4,11 @@ the end state of linked tickets with the scenario's expected outcome, in the man
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from understanding.facts import private_data
 
 from ..recording import Event, Recording, TicketState
 from .base import BaseEvaluator, ItemResult, evidence
@@ -17,23 +21,39 @@ class _P(BaseModel):
 
 
 class VerifyBeforeDiscloseParams(_P):
-    always: bool = False  # also grade contacts whose scenario does not require verification
+    always: bool = False  # also grade account figures on contacts whose scenario does not require verification
+
+
+_DIGITS = re.compile(r"\d")
+
+
+def _digits(text: str) -> str:
+    return "".join(_DIGITS.findall(text or ""))
 
 
 class VerifyBeforeDisclose(BaseEvaluator):
-    """Account details are disclosed only after the caller's identity was verified: fails on a ``crm.disclose``
-    with ``verified`` false, or one recorded before any ``crm.verify`` with result verified. Passes when
-    nothing was disclosed unverified. N/A when the scenario does not set ``verify_before_disclose`` (unless
-    ``always``)."""
+    """Nothing private is disclosed before the customer's identity is verified, on the desk or in the agent's words.
+
+    The occasions, wherever they happen, with or without a scenario:
+    - a ``crm.disclose`` (full details shown on the desk) while not verified;
+    - an agent message stating private data in full (phone, ID, card or bank number, address, email; the language
+      understanding's ``private`` reading) that the customer had not written themself;
+    - where the scenario requires verification (``expected.verify_before_disclose``, or ``always``): an agent
+      message giving account facts (a substantive answer stating figures: balance, points, amounts) before it.
+    Verified means a ``crm.verify`` with result verified earlier in the recording. N/A when none of these occasions
+    arose and the scenario does not require verification."""
 
     name = "verify_before_disclose"
     Params = VerifyBeforeDiscloseParams
 
     def evaluate(self, recording: Recording, params: VerifyBeforeDiscloseParams) -> ItemResult:
+        from ..phrases import agent_readings
+
         sc = recording.scenario
-        if not params.always and not (sc and sc.expected.verify_before_disclose):
-            return ItemResult.na("the scenario does not require verification before disclosure")
+        required = params.always or bool(sc and sc.expected.verify_before_disclose)
+        readings = {m.seq: r for m, r in agent_readings(recording)}
         verified_at: Event | None = None
+        customer_said = ""
         bad, ok = [], []
         for e in recording.events:
             if e.type == "crm.verify" and e.data.get("result") == "verified" and verified_at is None:
@@ -44,10 +64,33 @@ class VerifyBeforeDisclose(BaseEvaluator):
                     bad.append(evidence(e, f"details of {who} disclosed before verification", quote=""))
                 else:
                     ok.append(evidence(e, f"details of {who} disclosed after verification", quote=""))
+            elif e.type == "message" and e.actor == "customer":
+                customer_said += " " + _digits(e.text) + " " + (e.text or "").lower()
+            elif e.type == "message" and e.actor == "agent":
+                reading = readings.get(e.seq)
+                private = [p for p in private_data(e.text or "") if not _echoed(p.value, customer_said)]
+                if verified_at is not None:
+                    if private:
+                        ok.append(evidence(e, "private data written after verification"))
+                elif private:
+                    kinds = ", ".join(sorted({p.kind for p in private}))
+                    bad.append(evidence(e, f"private data ({kinds}) written in full before verification"))
+                elif required and hasattr(reading, "has") and reading.has("answer") and reading.figures:
+                    bad.append(evidence(e, "account facts given before verification"))
         if bad:
             return ItemResult.of(False, bad, "disclosed before verifying identity")
+        if not required and not ok:
+            return ItemResult.na("nothing private was disclosed and the scenario does not require verification")
         ev = ([evidence(verified_at, f"verified by {verified_at.data.get('method', '?')}")] if verified_at else []) + ok
         return ItemResult.of(True, ev, "no disclosure before verification")
+
+
+def _echoed(value: str, customer_said: str) -> bool:
+    """The customer wrote this value themself (repeating it back to confirm is not a disclosure)."""
+    digits = _digits(value)
+    if len(digits) >= 6:
+        return digits in customer_said.replace(" ", "")
+    return bool(value) and value.lower() in customer_said
 
 
 def _setting_event(recording: Recording, ticket: TicketState, field: str) -> Event | None:

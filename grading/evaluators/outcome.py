@@ -9,6 +9,7 @@ from .base import BaseEvaluator, ItemResult, evidence
 
 EMOTION_MAX = 3  # calm 0 .. furious 3 (scenarios.schema.EMOTIONS)
 CSAT_MIN, CSAT_MAX = 1, 5
+NEUTRAL_END = 0.75  # a customer who ends calmly without thanks ("no, that's all") is served, not delighted
 
 
 class CustomerOutcomeParams(BaseModel):
@@ -20,7 +21,8 @@ class CustomerOutcome(BaseEvaluator):
     """How the customer ended: the last ``customer.state`` (the simulated customer's mind: emotion 0..3 and the
     share of goals done) and the CSAT answer (``csat.answered`` score 1..5). The state part is the mean of
     (1 - emotion/3) and goals done/goals; the CSAT part is (score-1)/4; fraction = mean of the parts present.
-    Pass at ``pass_fraction``. N/A when there is neither (a person-played customer who did not rate)."""
+    Pass at ``pass_fraction``. A person-played customer has no state: their last message's mood stands in for it
+    (satisfied 1, neutral 0.75, upset 0). N/A when there is nothing at all."""
 
     name = "customer_outcome"
     Params = CustomerOutcomeParams
@@ -46,7 +48,27 @@ class CustomerOutcome(BaseEvaluator):
             parts.append((score - CSAT_MIN) / (CSAT_MAX - CSAT_MIN))
             ev.append(evidence(answered[-1], f"CSAT {score}/{CSAT_MAX}"))
             notes.append(f"CSAT {score}")
+        if not states:
+            said = self._said(recording)
+            if said is not None:
+                part, e, note = said
+                parts.append(part)
+                ev.append(evidence(e, note))
+                notes.append(note)
         if not parts:
-            return ItemResult.na("no simulated customer state and no CSAT answer")
+            return ItemResult.na("no simulated customer state, no CSAT answer and no customer message")
         fraction = sum(parts) / len(parts)
         return ItemResult.of(fraction >= params.pass_fraction, ev, "; ".join(notes), fraction=fraction)
+
+    @staticmethod
+    def _said(recording: Recording):
+        """A person-played customer's ending, from their last message: satisfied 1, neutral ``NEUTRAL_END``,
+        upset 0 (the language understanding's mood reading)."""
+        from ..phrases import customer_moods
+
+        moods = customer_moods(recording)
+        if not moods:
+            return None
+        msg, mood = moods[-1]
+        part = {"satisfied": 1.0, "neutral": NEUTRAL_END, "upset": 0.0}[mood.mood]
+        return part, msg, f"the customer's last message sounds {mood.mood}"

@@ -16,11 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from scenarios.loader import KNOWN_STEPS
 from simulator.voice_customer import compensation_offered
 
-from ..phrases import agent_moves, agent_readings, find_phrase
+from ..phrases import agent_moves, agent_readings, customer_moods, find_phrase
 from ..recording import Event, Recording
 from .base import BaseEvaluator, Evidence, ItemResult, evidence
 
 # Recorded desk actions that count as a step (as the simulator's persona reads them: persona.DESK_MOVES).
+UPSET_CONFIDENCE = 0.5  # the share of the similarity vote a line needs to count as upset
 DESK_STEPS = {"kb.open": ("kb_open",), "ticket.created": ("ticket_created",)}
 NOT_STEPS = frozenset({"forbidden", "dismissal"})
 
@@ -78,9 +79,14 @@ def upset_moment(recording: Recording, min_emotion: int) -> tuple[bool, Event | 
     sc = recording.scenario
     if sc is not None and sc.customer.emotion != "calm":
         return True, None, f"the customer starts {sc.customer.emotion}"
-    for e in recording.of_type("customer.state"):
+    states = recording.of_type("customer.state")
+    for e in states:
         if int(e.data.get("emotion", 0) or 0) >= min_emotion:
             return True, e, f"the customer became {e.data.get('emotion_name') or e.data.get('emotion')}"
+    if not states:  # a person played the customer: their own words say whether they were upset
+        for msg, mood in customer_moods(recording):
+            if mood.mood == "upset" and mood.confidence >= UPSET_CONFIDENCE:
+                return True, msg, "the customer wrote in anger or distress"
     return False, None, "the customer stayed calm"
 
 

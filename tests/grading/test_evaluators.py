@@ -154,7 +154,7 @@ def test_step_order_in_order_and_out_of_order():
 
 
 def test_verify_before_disclose():
-    """Disclosure unverified fails (gate evidence); after crm.verify passes; N/A when not required."""
+    """Disclosure unverified fails (gate evidence), with or without a scenario; after crm.verify passes."""
     bad = build(
         [assigned(0), ev("crm.disclose", "agent", data={"verified": False, "customer_ref": "C0007"}, ts=3)],
         sid="en-verify-account",
@@ -171,7 +171,8 @@ def test_verify_before_disclose():
     )
     r = run("verify_before_disclose", good)
     assert r.status == "pass" and ids(r) == [102, 103]
-    assert run("verify_before_disclose", bad.__class__(**{**bad.__dict__, "scenario": None})).status == "na"
+    # Without a scenario the gate still holds: an unverified disclosure is one, whatever the script (issue 12).
+    assert run("verify_before_disclose", bad.__class__(**{**bad.__dict__, "scenario": None})).status == "fail"
 
 
 def test_ticket_end_state_fraction():

@@ -342,10 +342,6 @@ MISREAD: dict[str, str] = {
     "zh-vip-refund": "'郑先生，我马上查，退回那台笔记本的订单，号码发我一下。' (ask_order) read as [answer 0.702]",
     "en-delivery-status": "closing 'Great. Keep your phone handy for the driver, and just drop us a line here if it "
     "doesn't turn up by then!' read as [no act]",
-    "en-presales-purifier": "closing 'Enjoy the cleaner air, and give us a shout if anything comes up!' (after the "
-    "filter answer) read as [answer 0.998, explain_policy 0.526], no closing",
-    "en-double-charge": "closing 'Nope, leave the order as it is - one watch ships as normal. Thanks for flagging "
-    "it, Kevin, and enjoy the watch!' read as [answer 0.889, thank 0.619], no closing",
     "en-points-rules": "closing 'Have fun picking something out for your daughter - come back any time you've got "
     "questions!' read as [no act]",
     "en-scam-call": "closing 'Look after yourself, Dorothy, and message us any time!' read as [answer 0.725, "

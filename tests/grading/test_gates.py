@@ -1,0 +1,103 @@
+"""Gates that hold: a failed gate fails the scorecard and caps its total below the pass mark; a scorecard with pending
+manual items is provisional; disclosure is judged from what the agent writes too, with or without a scenario; a
+person-played customer's anger is read from their words."""
+
+from __future__ import annotations
+
+import pytest
+
+from grading.evaluators.desk import VerifyBeforeDisclose, VerifyBeforeDiscloseParams
+from grading.scoring import GATE_CAP, grade
+
+from .builders import assigned, build, ev, msg
+from .test_scoring import ITEMS, make_rubric, recording
+
+
+def test_a_failed_gate_caps_the_total_below_the_pass_mark_and_keeps_the_points():
+    sc = grade(recording("L5"), make_rubric(d={"gate": "scorecard"}))
+    assert sc["gated"] and not sc["passed"]
+    assert sc["points"] == 75.0 and sc["total"] == GATE_CAP < sc["pass_mark"]
+
+
+def test_pending_manual_items_make_a_passing_scorecard_provisional_until_scored():
+    manual = {
+        "id": "tone",
+        "title": "tone",
+        "skills": ["L5/1.2.1"],
+        "points": 4,
+        "scoring": "manual",
+        "scale": "0..4",
+        "guidance": "g",
+    }
+    from grading.rubric import Rubric
+
+    rubric = Rubric(id="t", version=1, lang="en", channel="chat", levels=["L5"], title="t", items=[*ITEMS, manual])
+    pending = grade(recording("L5"), rubric)
+    assert pending["total"] >= 60 and pending["provisional"] and not pending["passed"]
+    scored = grade(recording("L5"), rubric, manual_scores={"tone": {"value": 4, "by": "g1"}})
+    assert not scored["provisional"] and scored["passed"]
+
+
+def _disclose(events, sid=None):
+    return VerifyBeforeDisclose().run(build(events, sid=sid), VerifyBeforeDiscloseParams())
+
+
+def test_private_data_typed_in_the_chat_before_verification_fails_with_or_without_a_scenario():
+    typed = [
+        assigned(0),
+        msg("customer", "Can you check my account?", 1),
+        msg("agent", "Your number is 13812345678.", 5),
+    ]
+    for sid in (None, "en-delivery-status"):
+        res = _disclose(typed, sid)
+        assert res.status == "fail" and "before verification" in res.evidence[0].note, sid
+    verified = [
+        assigned(0),
+        ev("crm.verify", "agent", data={"result": "verified", "method": "id_last4"}, ts=3),
+        msg("agent", "Your number is 13812345678.", 5),
+    ]
+    assert _disclose(verified).status == "pass"
+    # The customer's own number read back to confirm it is not a disclosure; a quiet chat has no occasion.
+    echoed = [assigned(0), msg("customer", "It's 13812345678", 1), msg("agent", "13812345678, got it.", 5)]
+    assert _disclose(echoed).status == "na"
+    assert _disclose([assigned(0), msg("agent", "Hello!", 1)]).status == "na"
+
+
+@pytest.fixture
+def en_app(app):
+    from pathlib import Path
+
+    from scenarios.loader import load_pack_into_db
+
+    with app.app_context():
+        load_pack_into_db(Path(__file__).resolve().parents[2] / "scenarios" / "packs" / "en")
+        yield app
+
+
+def test_a_person_played_customers_anger_makes_empathy_apply_and_ends_the_outcome(en_app):
+    """No simulated state: the customer's words decide whether they were upset and how they ended."""
+    from grading.evaluators.outcome import CustomerOutcome, CustomerOutcomeParams
+    from grading.evaluators.phrases import RequiredPhrases, RequiredPhrasesParams
+
+    angry = build(
+        [
+            assigned(0),
+            msg("customer", "This is a disgrace, three weeks and still nothing! I want my money back now!", 1),
+            msg("agent", "Let me look at that order for you.", 10),
+            msg("customer", "Unbelievable. I'm done with you people, I'll take it to consumer protection.", 20),
+        ]
+    )
+    empathy = RequiredPhrases().run(angry, RequiredPhrasesParams(step="empathy", when="customer_upset"))
+    assert empathy.status == "fail" and "anger" in empathy.evidence[0].note
+    outcome = CustomerOutcome().run(angry, CustomerOutcomeParams())
+    assert outcome.status == "fail"
+    calm = build(
+        [
+            assigned(0),
+            msg("customer", "Hi, could you tell me when my parcel will arrive?", 1),
+            msg("agent", "It arrives on Friday.", 10),
+            msg("customer", "Great, thanks a lot for your help!", 20),
+        ]
+    )
+    assert RequiredPhrases().run(calm, RequiredPhrasesParams(step="empathy", when="customer_upset")).status == "na"
+    assert CustomerOutcome().run(calm, CustomerOutcomeParams()).status == "pass"

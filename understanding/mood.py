@@ -1,0 +1,103 @@
+"""How the customer sounds: upset, neutral or satisfied, read from their own words.
+
+A simulated customer's mood is known (its ``customer.state`` events); a person playing the customer has none, so the
+grader reads their lines. The reading is a similarity vote (k nearest, cosine, weighted) against the content packs'
+own customer lines, labelled by what the scenario says about them: a persona's opening in its starting emotion, the
+lines of rules that raise or lower the emotion, what a satisfied customer says and what one who gives up says. New
+scenarios teach it new lines; nothing is trained or downloaded."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+MOODS = ("upset", "neutral", "satisfied")
+K = 7
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Mood:
+    """A customer line's mood, the vote's confidence (0..1), and the nearest pack line (the evidence)."""
+
+    mood: str
+    confidence: float
+    nearest: str
+
+
+def mood_examples(scenarios) -> list[tuple[str, str]]:
+    """(line, mood) pairs from scenarios' customer lines (openings, rule lines, satisfied and abandon lines)."""
+    out: list[tuple[str, str]] = []
+    for sc in scenarios:
+        start = "neutral" if sc.customer.emotion == "calm" else "upset"
+        out += [(line, start) for line in sc.opening]
+        for rule in sc.rules:
+            if rule.end == "abandon" or rule.emotion > 0:
+                mood = "upset"
+            elif rule.end == "satisfied":
+                mood = "satisfied"
+            else:
+                mood = "neutral"
+            out += [(line, mood) for line in rule.say]
+        out += [(line, "satisfied") for line in sc.satisfied_say]
+        out += [(line, "upset") for line in sc.abandon_say]
+    seen, unique = set(), []
+    for text, mood in out:
+        if text.strip() and text not in seen:
+            seen.add(text)
+            unique.append((text, mood))
+    return unique
+
+
+class MoodReader:
+    """Reads customer lines against one language's labelled pack lines."""
+
+    def __init__(self, embedder, examples: list[tuple[str, str]]):
+        self.embedder = embedder
+        self.texts = [t for t, _ in examples]
+        self.moods = np.array([MOODS.index(m) for _, m in examples], dtype=np.int64)
+        self.vectors = embedder.encode(self.texts) if self.texts else np.zeros((0, 1), dtype=np.float32)
+        self._memo: dict[str, Mood] = {}
+
+    def read(self, text: str) -> Mood:
+        """The mood of one customer line (neutral for an empty line or when there are no examples)."""
+        text = (text or "").strip()
+        if not text or not self.texts:
+            return Mood("neutral", 0.0, "")
+        hit = self._memo.get(text)
+        if hit is not None:
+            return hit
+        v = self.embedder.encode([text])[0]
+        sims = self.vectors @ v
+        top = np.argsort(-sims)[:K]
+        votes = np.zeros(len(MOODS))
+        for i in top:
+            votes[self.moods[i]] += max(float(sims[i]), 0.0)
+        best = int(np.argmax(votes))
+        total = float(votes.sum()) or 1.0
+        mood = Mood(MOODS[best], round(float(votes[best]) / total, 3), self.texts[int(top[0])])
+        if len(self._memo) < 10_000:
+            self._memo[text] = mood
+        return mood
+
+
+def mood_reader(lang: str) -> MoodReader:
+    """The app's MoodReader for ``lang``, rebuilt when the loaded content changes."""
+    from flask import current_app
+
+    from scenarios.registry import content_generation, list_scenarios
+
+    from .store import embedder_for_app
+
+    key = ("kefu_mood_reader", lang)
+    gen = content_generation()
+    with _lock:
+        cached = current_app.extensions.get(key)
+        if cached is not None and cached[0] == gen:
+            return cached[1]
+    reader = MoodReader(embedder_for_app(), mood_examples(list_scenarios(lang=lang)))
+    with _lock:
+        current_app.extensions[key] = (gen, reader)
+    return reader
