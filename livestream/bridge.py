@@ -203,6 +203,27 @@ class LivestreamBridge:
         except Exception as e:
             log.warning("livestream %s: %s failed: %s", fields.get("stream_id"), op, e)
 
+    def forget_worker(self, worker_id: str) -> list[int]:
+        """A media worker stopped (its heartbeat expired): no stream places viewers on it any more, its viewers'
+        places are freed (their pages watch again when their connection drops, and are placed on a live
+        worker), and a stream it carried the presenter of loses its owner so the presenter's next offer goes
+        to a live worker. Returns the streams it served."""
+        r = redis_store.client
+        touched = []
+        for name in r.scan_iter(match=redis_store.key("media", "live", "*", "workers"), count=1000):
+            if not r.srem(name, worker_id):
+                continue
+            stream_id = int(name.rsplit(":", 2)[-2])
+            touched.append(stream_id)
+            r.hdel(self._key(stream_id, "load"), worker_id)
+            where = r.hgetall(self._key(stream_id, "where"))
+            gone = [viewer for viewer, w in where.items() if w == worker_id]
+            if gone:
+                r.hdel(self._key(stream_id, "where"), *gone)
+            if r.hget(self._key(stream_id, "owner"), "worker") == worker_id:
+                r.delete(self._key(stream_id, "owner"))
+        return touched
+
     def _stream_workers(self, stream_id: int) -> list[str]:
         if not self._distributed:
             return [None]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 from concurrent.futures import TimeoutError as FutureTimeout
 
@@ -26,6 +27,10 @@ log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = 30.0
 CALL_KEY_TTL = 24 * 3600
+# A worker beats every WORKER_BEAT_SECONDS; WORKER_TTL_SECONDS without a beat and it counts as gone: no request
+# is sent to it, a request waiting on it fails at once, and a web process ends its calls (sweep_dead_workers).
+WORKER_BEAT_SECONDS = 1.0
+WORKER_TTL_SECONDS = 5.0
 
 
 class MediaUnavailable(RuntimeError):
@@ -52,15 +57,42 @@ class LocalTransport:
         return [self.worker.worker_id]
 
 
+def alive_key(key, worker_id: str) -> str:
+    return key("media", "worker", worker_id, "alive")
+
+
+def calls_key(key, worker_id: str) -> str:
+    return key("media", "worker", worker_id, "calls")
+
+
+def worker_gone_message(worker_id: str) -> str:
+    return (
+        f"media worker {worker_id} has stopped (no heartbeat for {WORKER_TTL_SECONDS:.0f} s); "
+        "its calls are ended and their recordings kept"
+    )
+
+
 class RedisTransport:
-    """Requests to ``flask media worker`` processes through Redis lists."""
+    """Requests to ``flask media worker`` processes through Redis lists. Only workers whose heartbeat is
+    current count: a request for a call on a worker that stopped fails at once with a message that says so
+    (``worker_lost`` in the reply), and one already waiting fails within a second of the worker's expiry."""
 
     def __init__(self, client, key) -> None:
         self.client = client  # redis.Redis with decode_responses=True
         self.key = key  # the RedisStore's key(*parts) (the app's prefix)
 
+    def alive(self, worker_id: str) -> bool:
+        return bool(self.client.exists(alive_key(self.key, worker_id)))
+
     def workers(self) -> list[str]:
-        return sorted(self.client.smembers(self.key("media", "workers")))
+        """The workers registered and beating (a killed one drops out within WORKER_TTL_SECONDS)."""
+        ids = sorted(self.client.smembers(self.key("media", "workers")))
+        if not ids:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for w in ids:
+            pipe.exists(alive_key(self.key, w))
+        return [w for w, alive in zip(ids, pipe.execute(), strict=True) if alive]
 
     def request(self, req: dict, timeout: float) -> dict:
         call_id = req.get("call_id")
@@ -72,15 +104,47 @@ class RedisTransport:
             if req.get("op") == "hangup":
                 return {"ok": True, "files": None, "seconds": 0.0, "known": False}
             return {"ok": False, "error": f"no media worker holds call {call_id}"}
+        if worker is not None and not self.alive(worker):
+            return {"ok": False, "error": worker_gone_message(worker), "worker_lost": worker}
+        if worker is None and not self.workers():
+            raise MediaUnavailable("no media worker is running (start `flask media worker`)")
         queue = self.key("media", "requests", worker) if worker else self.key("media", "requests")
         reply_key = self.key("media", "reply", uuid.uuid4().hex)
         self.client.rpush(queue, json.dumps({**req, "_reply": reply_key}))
-        got = self.client.blpop([reply_key], timeout=max(1, int(timeout)))
-        if got is None:
-            raise MediaUnavailable(
-                f"no media worker answered {req.get('op')} within {timeout:.0f} s (is `flask media worker` running?)"
-            )
-        return json.loads(got[1])
+        deadline = time.monotonic() + timeout
+        while True:  # in one-second waits, so a worker that dies meanwhile is noticed within a second
+            got = self.client.blpop([reply_key], timeout=1)
+            if got is not None:
+                return json.loads(got[1])
+            if worker is not None and not self.alive(worker):
+                return {"ok": False, "error": worker_gone_message(worker), "worker_lost": worker}
+            if time.monotonic() >= deadline:
+                raise MediaUnavailable(
+                    f"no media worker answered {req.get('op')} within {timeout:.0f} s "
+                    "(is `flask media worker` running?)"
+                )
+
+
+def sweep_dead_workers(client, key, on_dead) -> list[str]:
+    """Run by web processes on every liveness beat: a registered worker whose heartbeat expired is taken out of
+    the set (by exactly one process: SREM answers 1 once), its request list and call routes are dropped, and
+    ``on_dead(worker_id, call_ids)`` ends its calls. Returns the workers swept."""
+    swept = []
+    workers = key("media", "workers")
+    for worker in client.smembers(workers):
+        if client.exists(alive_key(key, worker)) or not client.srem(workers, worker):
+            continue
+        calls = sorted(client.smembers(calls_key(key, worker)))
+        names = [calls_key(key, worker), key("media", "requests", worker)]
+        names += [key("media", "call", c, "worker") for c in calls]
+        client.delete(*names)
+        log.warning("media worker %s stopped beating; ending its %d call(s)", worker, len(calls))
+        try:
+            on_dead(worker, calls)
+        except Exception:
+            log.exception("ending the calls of media worker %s failed", worker)
+        swept.append(worker)
+    return swept
 
 
 class MediaClient:
@@ -142,10 +206,32 @@ def serve_redis(worker, media_loop, client, key, *, stop: threading.Event, poll:
     shared = key("media", "requests")
     own = key("media", "requests", worker.worker_id)
     replies = ThreadPoolExecutor(2, thread_name_prefix="media-replies")  # Redis writes stay off the media loop
-    client.sadd(key("media", "workers"), worker.worker_id)
+    beat_at = 0.0
+
+    def beat() -> None:
+        # The heartbeat comes first: a worker is only chosen once it is seen alive. Re-adding itself to the set
+        # every beat also brings it back after Redis lost the set.
+        pipe = client.pipeline(transaction=False)
+        pipe.set(alive_key(key, worker.worker_id), int(time.time()), px=int(WORKER_TTL_SECONDS * 1000))
+        pipe.sadd(key("media", "workers"), worker.worker_id)
+        pipe.execute()
+
     try:
         while not stop.is_set():
-            got = client.blpop([own, shared], timeout=poll)
+            if time.monotonic() >= beat_at:
+                try:
+                    beat()
+                    beat_at = time.monotonic() + WORKER_BEAT_SECONDS
+                except Exception:  # Redis restarting: beat again on the next turn
+                    log.warning("media worker heartbeat failed; retrying")
+                    stop.wait(poll)
+                    continue
+            try:
+                got = client.blpop([own, shared], timeout=min(poll, WORKER_BEAT_SECONDS))
+            except Exception:
+                log.warning("reading media requests failed; retrying")
+                stop.wait(poll)
+                continue
             if got is None:
                 continue
             try:
@@ -159,6 +245,7 @@ def serve_redis(worker, media_loop, client, key, *, stop: threading.Event, poll:
     finally:
         replies.shutdown(wait=True)
         client.srem(key("media", "workers"), worker.worker_id)
+        client.delete(alive_key(key, worker.worker_id))
 
 
 def _reply(client, key, worker, req: dict, reply_key: str | None, fut) -> None:
@@ -169,8 +256,10 @@ def _reply(client, key, worker, req: dict, reply_key: str | None, fut) -> None:
     call_key = key("media", "call", req.get("call_id"), "worker")
     if req.get("op") == "open_call" and reply.get("ok"):
         client.set(call_key, worker.worker_id, ex=CALL_KEY_TTL)
+        client.sadd(calls_key(key, worker.worker_id), str(req.get("call_id")))  # ended by the sweep if we die
     elif req.get("op") == "hangup":
         client.delete(call_key)
+        client.srem(calls_key(key, worker.worker_id), str(req.get("call_id")))
     if reply_key:
         client.rpush(reply_key, json.dumps(reply, default=str))
         client.expire(reply_key, 60)

@@ -126,6 +126,15 @@ class ACD:
         for i in range(0, len(names), 500):
             self.client.delete(*names[i : i + 500])
 
+    def clear_agents(self) -> None:
+        """Forget every registered agent, its seats and availability (before restoring them from the database,
+        when Redis came back with an older snapshot than the database's record)."""
+        names = [self.key("agents"), self.key("acw")]
+        for pattern in ("agent:*", "seats:*", "avail:*"):
+            names.extend(self.client.scan_iter(match=_glob_escape(self.prefix) + pattern, count=1000))
+        for i in range(0, len(names), 500):
+            self.client.delete(*names[i : i + 500])
+
     # -- agents -----------------------------------------------------------------------------------------------
 
     def set_agent(

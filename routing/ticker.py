@@ -45,6 +45,9 @@ class Ticker:
         self._thread = None
 
     def run_once(self) -> None:
+        liveness = self.app.extensions.get("kefu_liveness")
+        if liveness is not None and not liveness.ready:
+            return  # Redis is down or the live state is being rebuilt: no assignment from half a queue
         for fn in list(self.callbacks):
             try:
                 with self.app.app_context():
@@ -68,16 +71,21 @@ def register_periodic(app, fn: Callable[[], None]) -> None:
 
 def start_ticker(app, *, rebuild: bool = True) -> Ticker:
     """Start this app's ticker (once; a second call returns the running one). It runs ``routing.actions.tick``
-    first on every tick. With ``rebuild`` the waiting queues are first rebuilt from the database, so a restart
-    loses no waiting customer."""
+    first on every tick. With ``rebuild`` the live state is first rebuilt from the database when Redis lost it
+    or no other process is alive (routing/liveness.py), so a restart loses no waiting customer and a process
+    joining a running centre touches nobody's queues. A served app (not ``TESTING``) also starts its liveness
+    supervisor here: heartbeat, Redis loss, dead processes (tests drive those by hand)."""
     ticker = app.extensions.get(TICKER_KEY)
     if ticker is not None and ticker.is_alive():
         return ticker
-    from .actions import rebuild_live_state, tick
+    from .actions import tick
+    from .liveness import get_liveness
 
-    if rebuild:
-        with app.app_context():
-            rebuild_live_state()
+    liveness = get_liveness(app)
+    if rebuild and not app.config.get("TESTING"):
+        liveness.start()  # beats, rebuilds if needed, then supervises in its own thread
+    elif rebuild:
+        liveness.ensure_live_state(at_start=True, wait=30.0)
     callbacks = app.extensions.setdefault(PERIODIC_KEY, [])
     if tick not in callbacks:
         callbacks.insert(0, tick)

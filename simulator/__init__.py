@@ -26,6 +26,11 @@ def init_app(app) -> None:
 
         register_periodic(app, engine.tick)
         register_periodic(app, engine.email_customers.tick)
+        from routing.liveness import get_liveness
+
+        liveness = get_liveness(app)
+        liveness.on("reannounce", engine.reannounce)  # Redis lost the owner records: put ours back
+        liveness.on("dead", engine.adopt_from)  # a process stopped: adopt its customers and exercises
 
         @app.before_request
         def _start_simulator() -> None:

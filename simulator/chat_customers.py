@@ -20,10 +20,12 @@ from contacts.actions import ActionError
 from contacts.models import Contact
 from extensions import db
 
-from .persona import CustomerState, Reaction
+from .persona import DESK_MOVES, CustomerState, Reaction
 
 log = logging.getLogger(__name__)
 
+# Recorded desk actions a persona reacts to (replayed when another process's customer is taken over).
+DESK_EVENTS = frozenset({"transfer", "kb.send", *DESK_MOVES})
 CLOSED_LINGER_SECONDS = 300  # forget a customer this long after their contact closed without a CSAT answer
 LINE_GAP_SECONDS = 1.5  # between two lines of one reply
 LEAVE_AFTER_SECONDS = 1.0
@@ -147,11 +149,69 @@ class ChatCustomers:
         live = LiveCustomer(contact.id, scenario.id, lang, state, exercise_id=exercise_id, started_by=started_by)
         self.live[contact.id] = live
         self._ids.add(contact.id)
+        self.ownership.claim("contact", contact.id, seed=seed, exercise_id=exercise_id, started_by=started_by)
         now = clock.timestamp()
         pause = random.Random(f"open|{seed}|{scenario.id}").uniform(1.0, 3.0)
         opening = state.opening(ts=now + pause)
         self._schedule_lines(live, opening, now, pause)
         return contact.id
+
+    def _take_over_chat(self, contact: Contact, record: dict) -> bool:
+        """Go on as the simulated customer of a chat contact whose process stopped: the persona is rebuilt with
+        its seed by replaying the recorded conversation (the agent's lines and desk actions, as it heard them
+        live); if the agent spoke last, the customer now answers. False when it cannot be (not a chat, no seed
+        recorded, scenario not loaded): the caller then ends the contact."""
+        from contacts.models import ContactEvent
+        from tickets.models import Customer
+
+        from .content import ContentError
+
+        if contact.channel != "chat" or not contact.scenario_id or not str(record.get("seed") or "").isdigit():
+            return False
+        try:
+            scenario, pack, lang = self.content.find(contact.scenario_id)
+        except ContentError:
+            return False
+        customer = db.session.get(Customer, contact.customer_id) if contact.customer_id else None
+        seed = int(record["seed"])
+        state = CustomerState(
+            scenario,
+            pack,
+            seed,
+            recogniser=self._recogniser(pack),
+            identity=identity_of(customer),
+            reference=reference_text(scenario, lang),
+        )
+        events = db.session.scalars(
+            select(ContactEvent).where(ContactEvent.contact_id == contact.id).order_by(ContactEvent.seq)
+        ).all()
+        state.opening(ts=events[0].ts if events else contact.created_at)
+        pending = None  # the reaction to the agent's last line, if the customer had not answered it yet
+        for ev in events:
+            if ev.type == "message" and ev.actor == "agent":
+                pending = (state.on_agent_message(ev.text or "", ev.ts), ev.ts)
+            elif ev.type == "message" and ev.actor == "customer":
+                pending = None
+            elif ev.type in DESK_EVENTS:
+                state.on_desk_event(ev.type, ev.data or {}, ev.ts)
+
+        def _int(value):
+            return int(value) if str(value or "").isdigit() else None
+
+        live = LiveCustomer(
+            contact.id,
+            scenario.id,
+            lang,
+            state,
+            exercise_id=_int(record.get("exercise_id")) or contact.exercise_id,
+            started_by=_int(record.get("started_by")),
+        )
+        self.live[contact.id] = live
+        self._ids.add(contact.id)
+        if pending is not None:
+            self._schedule(live, pending[0], clock.timestamp())
+        log.warning("took over the simulated customer of contact %s (%d events replayed)", contact.id, len(events))
+        return True
 
     def _recogniser(self, pack):
         # The language understanding's reader, shared with grading (it is cached per app and pack version).
@@ -260,6 +320,10 @@ class ChatCustomers:
         self._drop_actions(live.contact_id, kinds=("typing", "say", "leave", "rate"))
         self.live.pop(live.contact_id, None)
         self._ids.discard(live.contact_id)
+        try:
+            self.ownership.release("contact", live.contact_id)
+        except Exception:  # Redis away: the record is cleaned up when the contact is found closed
+            log.warning("could not release the owner record of contact %s", live.contact_id)
 
     def _housekeeping(self, now: float) -> None:
         for live in list(self.live.values()):

@@ -155,6 +155,15 @@ class EmailCustomers:
         local, _, domain = address.partition("@")
         return f"{local}+{key}@{domain}"
 
+    def drives(self, contact_id: int) -> bool:
+        """Whether one of this process's email customers writes on ``contact_id``."""
+        with self._lock:
+            return contact_id in self._by_contact
+
+    def contact_ids(self) -> list[int]:
+        with self._lock:
+            return list(self._by_contact)
+
     def live_count(self, *, exercise_id: int | None = None, started_by: int | None = None) -> int:
         """Customers still writing (optionally of one exercise, or started by one user)."""
         with self._lock:
@@ -347,6 +356,7 @@ class EmailCustomers:
                 cust.contact_id = contact_id
                 cust.wrapped_at = None
                 self._by_contact[contact_id] = cust.key
+                self.app.extensions["kefu_simulator"].ownership.claim("contact", contact_id)
         return contact_id
 
     def _fresh_mind(self, cust: EmailCustomer) -> None:

@@ -10,10 +10,13 @@ This module holds the engine's lifecycle, its listener and the clock-driven loop
 ``run_for``); the per-customer reaction loop is simulator/chat_customers.py, simulated callers waiting in a
 queue simulator/queued_callers.py, exercise arrivals simulator/exercises.py (mixins of SimulatorEngine).
 
-State of live customers is in memory, keyed by contact id. A restart loses the simulated customers' minds but
-never their recorded events; on start, simulated contacts still open are ended cleanly with reason
-``simulator_restarted`` (simulated calls still waiting in their first queue go on waiting), and running
-exercises resume their remaining arrivals.
+State of live customers is in memory, keyed by contact id, and each customer and running exercise is recorded
+in Redis with the process that drives it (simulator/ownership.py). A process adopts only what no live process
+owns: on start, after Redis lost the records, and when another process stops beating. An adopted chat
+customer is taken over: its mind is rebuilt from the recorded conversation and it goes on (reason-less; only
+when that fails is the contact ended with ``simulator_restarted``); a simulated call still waiting in its first
+queue goes on waiting; an adopted running exercise resumes its remaining arrivals. Starting a web process beside
+live ones ends nobody's customers and starts no arrival twice.
 """
 
 from __future__ import annotations
@@ -70,6 +73,12 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers):
         self._worker: threading.Thread | None = None
         self._started = False
         self.email_customers = None  # set by simulator.init_app (EmailCustomers)
+        from routing.liveness import get_liveness
+
+        from .ownership import Ownership
+
+        self.liveness = get_liveness(app)
+        self.ownership = Ownership(self.liveness.process_id)
         from contacts.events import subscribe
 
         subscribe(self._on_event)
@@ -106,27 +115,78 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers):
             self._worker.join(2)
         self._worker = None
 
-    def recover(self) -> None:
-        """After a restart: end simulated contacts this engine does not drive (their customer's mind is lost),
-        except simulated calls still waiting in their first queue, which go on waiting; and resume the remaining
-        arrivals of running exercises."""
+    def recover(self) -> dict:
+        """Adopt the simulated customers and running exercises that no live process drives (at start, after a
+        process stopped beating, after Redis lost the records): a chat customer is taken over with its mind
+        rebuilt from the recording (ended with ``simulator_restarted`` only if that fails), a simulated call
+        still in its first queue goes on waiting, an exercise resumes its remaining arrivals. Customers and
+        exercises of live processes are left alone. Returns the ids adopted, ended and resumed."""
         from channels.chat.customer_side import customer_leave
 
+        done = {"taken_over": [], "ended": [], "exercises": []}
         with self._lock:
+            # A record missing is trusted only when nobody else could still re-announce it.
+            trust_missing = self.liveness.settled() or not self.liveness.others_alive()
             orphans = db.session.scalars(
                 select(Contact).where(Contact.simulated.is_(True), Contact.status.in_(("queued", "active")))
             ).all()
+            mail = self.email_customers
             for contact in orphans:
-                if contact.id in self.live or self._resume_caller(contact):
+                if contact.id in self.live or contact.id in self._callers:
+                    continue
+                if mail is not None and mail.drives(contact.id):
+                    continue
+                record = self._adoptable("contact", contact.id, trust_missing)
+                if record is None:
+                    continue
+                if self._resume_caller(contact) or self._take_over_chat(contact, record):
+                    done["taken_over"].append(contact.id)
                     continue
                 try:
                     customer_leave(contact, reason="simulator_restarted")
+                    self.ownership.release("contact", contact.id)
+                    done["ended"].append(contact.id)
                 except Exception:
                     db.session.rollback()
                     log.exception("could not end orphaned simulated contact %s", contact.id)
             now = clock.timestamp()
             for ex in db.session.scalars(select(Exercise).where(Exercise.status == "running")).all():
+                if ex.id in self._running_exercises or self._adoptable("exercise", ex.id, trust_missing) is None:
+                    continue
                 self._queue_arrivals(ex, after=now)
+                done["exercises"].append(ex.id)
+        if any(done.values()):
+            log.warning("simulator adopted %s", done)
+        return done
+
+    def _adoptable(self, kind: str, ident: int, trust_missing: bool) -> dict | None:
+        """The owner record of something no live process drives, now ours; None when it is not ours to take."""
+        record = self.ownership.record(kind, ident)
+        owner = record.get("owner") or None
+        if owner is not None and owner != self.liveness.process_id and self.liveness.is_alive(owner):
+            return None
+        if owner is None and not trust_missing:
+            return None
+        if owner != self.liveness.process_id and not self.ownership.take(kind, ident, owner):
+            return None  # another process adopted it first
+        return record
+
+    def adopt_from(self, process_id: str) -> dict:
+        """The liveness ``dead`` hook: a process stopped beating; adopt what it drove."""
+        return self.recover() if self.enabled and self._started else {}
+
+    def reannounce(self) -> None:
+        """The liveness ``reannounce`` hook: Redis lost the owner records; put back ours."""
+        with self._lock:
+            contacts = {
+                cid: {"exercise_id": lc.exercise_id, "started_by": lc.started_by, "seed": lc.state.seed}
+                for cid, lc in self.live.items()
+            }
+            contacts.update({cid: {} for cid in self._callers})
+            if self.email_customers is not None:
+                contacts.update({cid: {} for cid in self.email_customers.contact_ids()})
+            exercises = sorted(self._running_exercises)
+        self.ownership.reannounce(contacts, exercises)
 
     # -- customers --------------------------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ class ExerciseSchedule:
             exercise.status = "running"
             exercise.started_at = clock.timestamp()
             db.session.commit()
+            self.ownership.claim("exercise", exercise.id)
             self._queue_arrivals(exercise)
 
     def stop_exercise(self, exercise: Exercise, *, end_customers: bool = True) -> None:
@@ -59,6 +60,7 @@ class ExerciseSchedule:
             exercise.status = "stopped"
             exercise.ended_at = clock.timestamp()
             db.session.commit()
+            self.ownership.release("exercise", exercise.id)
             if end_customers:
                 for live in list(self.live.values()):
                     if live.exercise_id == exercise.id and live.closed_at is None:
@@ -100,3 +102,4 @@ class ExerciseSchedule:
                 exercise.status = "finished"
                 exercise.ended_at = now
                 db.session.commit()
+            self.ownership.release("exercise", ex_id)

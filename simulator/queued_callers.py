@@ -77,6 +77,8 @@ class QueuedCallers:
         if ev.get("contact_id") in self._caller_ids and ev.get("type") in WAIT_ENDS:
             self._callers.pop(ev["contact_id"], None)
             self._caller_ids.discard(ev["contact_id"])
+            # answered: the media side plays the caller from now on (and closes it if its worker stops)
+            self.ownership.release("contact", ev["contact_id"])
             return True
         return False
 
@@ -97,6 +99,8 @@ class QueuedCallers:
         caller = WaitingCaller(contact_id, scenario_id, since, mind)
         self._callers[contact_id] = caller
         self._caller_ids.add(contact_id)
+        if self.ownership.record("contact", contact_id).get("owner") != self.ownership.process_id:
+            self.ownership.claim("contact", contact_id)
         return caller
 
     def _resume_caller(self, contact: Contact) -> bool:
@@ -124,6 +128,7 @@ class QueuedCallers:
                 self._callers.pop(caller.contact_id, None)
                 self._caller_ids.discard(caller.contact_id)
                 self._caller_gives_up(caller, reaction, now)
+                self.ownership.release("contact", caller.contact_id)
 
     def _caller_gives_up(self, caller: WaitingCaller, reaction: Reaction, now: float) -> None:
         from channels.voice.actions import do_customer_hang_up

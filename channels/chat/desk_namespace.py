@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 from flask import request
 from flask_login import current_user
 from flask_socketio import Namespace, join_room
@@ -55,15 +53,10 @@ def _own_contact_head(data):
     return head
 
 
-DISCONNECTED = "desk disconnected"
-_desks: dict[int, int] = {}  # agent id -> open desk sockets in this process
-_desks_lock = threading.Lock()
-
-
 class DeskNamespace(Namespace):
-    """An agent whose last desk socket drops is set away (reason "desk disconnected") so the ACD stops
-    offering contacts to a desk nobody sees; the contacts already held stay theirs, and reconnecting
-    puts the agent back to available."""
+    """An agent whose last desk socket drops - counted over every web process (routing/presence.py) - is set
+    away (reason "desk disconnected") so the ACD stops offering contacts to a desk nobody sees; the contacts
+    already held stay theirs, and reconnecting puts the agent back to available."""
 
     # Quick per-line events, run on the connection's reader without a task each (concurrency.py).
     inline_events = frozenset({"send", "typing", "figures"})
@@ -75,9 +68,10 @@ class DeskNamespace(Namespace):
         join_room(f"agent:{current_user.id}")
         for c in open_contacts_for_agent(current_user.id):
             join_room(contact_room(c.id))
-        with _desks_lock:
-            _desks[current_user.id] = _desks.get(current_user.id, 0) + 1
         from routing.actions import agent_snapshot, do_set_agent_state
+        from routing.presence import DISCONNECTED, get_presence
+
+        get_presence().desk_opened(current_user.id)
 
         snap = agent_snapshot(current_user.id)
         if snap.get("state") == "away" and snap.get("reason") == DISCONNECTED:
@@ -87,12 +81,11 @@ class DeskNamespace(Namespace):
     def on_disconnect(self, reason=None):
         if not current_user.is_authenticated:
             return
-        with _desks_lock:
-            left = _desks.get(current_user.id, 1) - 1
-            _desks[current_user.id] = max(0, left)
-        if left > 0:
-            return
         from routing.actions import agent_snapshot, do_set_agent_state
+        from routing.presence import DISCONNECTED, get_presence
+
+        if get_presence().desk_closed(current_user.id) > 0:
+            return  # another desk of theirs is open, on this process or another
 
         try:
             if agent_snapshot(current_user.id).get("state") in ("available", "acw"):

@@ -20,7 +20,9 @@ from accounts.models import User
 from clock import clock
 from contacts.actions import ActionError, do_create_contact, do_end_contact, do_transfer_contact
 from contacts.events import append_event, publish_contact_event, send_event
+from contacts.lifecycle import lock_contact
 from contacts.models import Contact, ContactEvent
+from contacts.transaction import atomic
 from extensions import db
 from scenarios.schema import QUICK_PHRASE_MOVES
 
@@ -35,7 +37,12 @@ def call_id(contact: Contact) -> str:
 
 
 def _media(op: str, contact: Contact, **fields) -> dict:
-    reply = media_client().request(op, call_id=call_id(contact), **fields)
+    from media.interface import MediaUnavailable
+
+    try:
+        reply = media_client().request(op, call_id=call_id(contact), **fields)
+    except MediaUnavailable as e:  # its message says what is wrong; the desk shows it as is
+        raise ActionError(str(e)) from e
     if not reply.get("ok"):
         raise ActionError(reply.get("error") or f"media {op} failed")
     return reply
@@ -216,9 +223,10 @@ def do_transfer_call(contact: Contact, agent: User, *, target_kind: str, target:
     if not (note or "").strip():
         raise ActionError("a transfer needs a note for the receiver")
     _media("park", contact)
-    if not state["held"]:
-        _record(contact, "call.held", "agent", actor_id=agent.id, data={"reason": "transfer"})
-    return do_transfer_contact(contact, agent, target_kind=target_kind, target=target, note=note)
+    with atomic():  # the hold for the transfer and the transfer itself are recorded together
+        if not state["held"]:
+            _record(contact, "call.held", "agent", actor_id=agent.id, data={"reason": "transfer"})
+        return do_transfer_contact(contact, agent, target_kind=target_kind, target=target, note=note)
 
 
 def do_hang_up_call(contact: Contact, actor: str, *, actor_id: int | None = None, reason: str = "hang_up") -> Contact:
@@ -230,14 +238,24 @@ def do_hang_up_call(contact: Contact, actor: str, *, actor_id: int | None = None
     if call_state(contact)["ended"]:
         return contact
     reply = media_client().request("hangup", call_id=call_id(contact))
+    if reply.get("worker_lost"):
+        # The call's media worker stopped: close the call as its sweep would (recording repaired, both told).
+        from .recovery import recover_interrupted_calls
+
+        recover_interrupted_calls([contact.id], reason="media_worker_lost")
+        return contact
     files = reply.get("files") if reply.get("ok") else None
     seconds = float(reply.get("seconds") or 0.0)
     # Metrics first (reading the files takes a moment), so call.ended and call.metrics land together.
     metrics = _compute_metrics(contact, files, reply.get("started_at")) if files else None
-    _record(contact, "call.ended", actor, actor_id=actor_id, data={"reason": reason, "seconds": seconds})
-    if metrics is not None:
-        _record(contact, "call.metrics", "system", data=metrics)
-    do_end_contact(contact, actor, actor_id=actor_id, reason=reason)
+    with atomic():  # call.ended, call.metrics and the contact's end: one transaction, once
+        lock_contact(contact)
+        if call_state(contact)["ended"]:  # hung up meanwhile (the other side, or the agent's other socket)
+            return contact
+        _record(contact, "call.ended", actor, actor_id=actor_id, data={"reason": reason, "seconds": seconds})
+        if metrics is not None:
+            _record(contact, "call.metrics", "system", data=metrics)
+        do_end_contact(contact, actor, actor_id=actor_id, reason=reason)
     from .transcripts import schedule_transcript
 
     schedule_transcript(contact, files)  # both legs transcribed off the request; call.transcript follows

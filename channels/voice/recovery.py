@@ -20,9 +20,11 @@ from .service import recordings_dir
 log = logging.getLogger(__name__)
 
 
-def recover_interrupted_calls(contact_ids: list[int] | None = None) -> list[int]:
+def recover_interrupted_calls(contact_ids: list[int] | None = None, *, reason: str = "server_restart") -> list[int]:
     """Close every active voice contact whose media is gone (all of them at a local-mode start; ``contact_ids``
-    for one worker's calls). Returns the ids closed."""
+    for one worker's calls: ``reason`` ``media_worker_lost`` when its heartbeat stopped). The agent's desk gets
+    ``contact.ended`` (wrap-up follows as after any call), the caller's page ``call.ended`` with the reason.
+    Returns the ids closed."""
     from contacts.actions import do_end_contact
 
     q = select(Contact).where(Contact.channel.in_(CALL_CHANNELS), Contact.status == "active")
@@ -51,14 +53,14 @@ def recover_interrupted_calls(contact_ids: list[int] | None = None) -> list[int]
             from channels.video.media import repair_video_recordings
 
             repair_video_recordings(contact, root)
-        _record(contact, "call.ended", "system", data={"reason": "server_restart", "seconds": round(seconds, 3)})
+        _record(contact, "call.ended", "system", data={"reason": reason, "seconds": round(seconds, 3)})
         if files:
             _record_metrics(contact, files, rec.data.get("started_at"))
-        do_end_contact(contact, "system", reason="server_restart")
+        do_end_contact(contact, "system", reason=reason)
         if files:
             from .transcripts import schedule_transcript
 
             schedule_transcript(contact, files)  # what was recorded before the restart is transcribed too
         closed.append(contact.id)
-        log.warning("call %s was cut off by a restart; closed with %.1f s recorded", contact.id, seconds)
+        log.warning("call %s was cut off (%s); closed with %.1f s recorded", contact.id, reason, seconds)
     return closed

@@ -94,12 +94,44 @@ def init_media(app: Flask) -> None:
     processes through Redis ("redis")."""
     if app.config.get("MEDIA_TRANSPORT", "local") == "redis":
         transport = RedisTransport(redis_store.client, redis_store.key)
+        from routing.liveness import get_liveness
+
+        get_liveness(app).on("periodic", _sweep_media_workers)  # a killed worker's calls end within seconds
     else:
         worker = make_worker(app)
         app.extensions["kefu_media_worker"] = worker
         transport = LocalTransport(media_loop, worker)
     app.extensions["kefu_media"] = MediaClient(transport)
     _forward_desk_actions(app)
+
+
+def _sweep_media_workers() -> None:
+    """The liveness ``periodic`` hook of web processes on the Redis transport (routing/liveness.py)."""
+    from media.interface import sweep_dead_workers
+
+    sweep_dead_workers(redis_store.client, redis_store.key, end_worker_calls)
+
+
+def end_worker_calls(worker_id: str, call_ids: list[str]) -> None:
+    """A media worker stopped: its calls end cleanly (reason ``media_worker_lost``; recordings repaired up to
+    the last header rewrite, metrics computed, both sides told, wrap-up as after any call), and its livestream
+    viewers are placed elsewhere when their pages ask again."""
+    from extensions import db
+
+    from .recovery import recover_interrupted_calls
+
+    ids = [int(c) for c in call_ids if str(c).isdigit()]
+    try:
+        if ids:
+            recover_interrupted_calls(ids, reason="media_worker_lost")
+    except Exception:
+        db.session.rollback()
+        raise
+    finally:
+        db.session.remove()
+    bridge = current_app.extensions.get("kefu_livestream")
+    if bridge is not None:
+        bridge.forget_worker(worker_id)
 
 
 _desk_pool = ThreadPoolExecutor(1, thread_name_prefix="voice-desk")
@@ -180,8 +212,15 @@ def start_media(app: Flask) -> None:
     worker = app.extensions.get("kefu_media_worker")
     if worker is None:
         return  # calls live in `flask media worker` processes, which recover their own
+    from routing.liveness import get_liveness
+
     with app.app_context():
-        recover_interrupted_calls()
+        if get_liveness(app).others_alive():
+            # Calls in the media threads of other live web processes are theirs: a start never ends them.
+            # (Several web processes should serve calls from media workers: KEFU_MEDIA_TRANSPORT=redis.)
+            log.warning("other web processes are alive: no call is closed at this start")
+        else:
+            recover_interrupted_calls()
     media_loop.start()
     _install_shutdown(worker)
 

@@ -37,6 +37,14 @@ async function watch() {
   const media = new MediaStream();
   $('ls-video').srcObject = media;
   pc.addEventListener('track', (e) => media.addTrack(e.track));
+  // The media worker serving this viewer may stop: when the connection drops and does not come back within
+  // two seconds, watch again (the server places the viewer on a worker that is alive).
+  const mine = pc;
+  mine.addEventListener('connectionstatechange', () => {
+    if (!['failed', 'disconnected'].includes(mine.connectionState)) return;
+    clearTimeout(retry);
+    retry = setTimeout(() => { if (!ended && pc === mine && mine.connectionState !== 'connected') watch(); }, 2000);
+  });
   await pc.setLocalDescription(await pc.createOffer());
   await iceComplete(pc);
   const res = await ask(socket, 'watch', { stream_id: sid, offer: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
