@@ -143,7 +143,9 @@ def _error_handlers(app: Flask) -> None:
     def http_error(e):
         if wants_json():
             return jsonify(error=e.description or e.name), e.code
-        return render_template("error.html", code=e.code, message=e.description), e.code
+        # Werkzeug's stock descriptions are English: the page then says it in the reader's language instead.
+        own = e.description if e.description and e.description != type(e).description else None
+        return render_template("error.html", code=e.code, message=own), e.code
 
     @app.errorhandler(Exception)
     def unexpected(e):
@@ -151,7 +153,7 @@ def _error_handlers(app: Flask) -> None:
         db.session.rollback()
         if wants_json():
             return jsonify(error="internal error; it has been logged"), 500
-        return render_template("error.html", code=500, message="internal error; it has been logged"), 500
+        return render_template("error.html", code=500, message=None), 500
 
 
 def _sqlite_pragmas(app: Flask) -> None:

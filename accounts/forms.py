@@ -27,7 +27,7 @@ class UserForm(FlaskForm):
     )
     display_name = StringField(_l("Display name"), validators=[DataRequired(), Length(max=80)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=8, max=128)])
-    role = SelectField(_l("Role"), choices=[(r, r) for r in ROLES])
+    role = SelectField(_l("Role"), choices=[(r, _l(r)) for r in ROLES])  # the role by its label, not its code
     level = SelectField(_l("Level"), choices=[("", "-")] + [(lv, lv) for lv in LEVELS], validators=[Optional()])
     group_id = SelectField(_l("Group"), coerce=int, choices=[], validators=[Optional()])
     submit = SubmitField(_l("Create user"))

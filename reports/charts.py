@@ -1,8 +1,13 @@
-"""Server-side inline SVG charts (no chart library, no CDN): a line of scores over time, a histogram, and
-horizontal bars of rates. Every label is escaped; the SVG is returned as Markup for the template."""
+"""Report charts: Apache ECharts (from npm, served from static/vendor; static/js/reports.js draws them) with
+named axes, a legend and tooltips in the page's language, and the same chart as inline SVG for browsers without
+JavaScript and for tests. A line of scores over time, a histogram, and horizontal bars of rates. Every label is
+escaped (SVG) or JSON-encoded into an attribute (ECharts)."""
 
 from __future__ import annotations
 
+import json
+
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 W, H, PAD = 560, 200, 32
@@ -16,10 +21,70 @@ def _svg(body: str, title: str, height: int = H) -> Markup:
     )
 
 
+def _figure(option: dict, title: str, svg: Markup, height: int = 260) -> Markup:
+    """The ECharts container (its option as JSON in a data attribute) with the SVG as the no-script fallback."""
+    data = escape(json.dumps(option, ensure_ascii=False))
+    return Markup(  # noqa: S704  (escaped above; the rest is our own markup)
+        f'<figure class="chart-box"><div class="echart" style="height:{height}px" data-option="{data}" role="img"'
+        f' aria-label="{escape(title)}"></div><noscript>{svg}</noscript></figure>'
+    )
+
+
+def _base(title: str) -> dict:
+    return {
+        "title": {"text": title, "left": "center", "textStyle": {"fontSize": 14}},
+        "tooltip": {"trigger": "axis"},
+        "legend": {"bottom": 0},
+        "grid": {"left": 56, "right": 24, "top": 44, "bottom": 56, "containLabel": True},
+        "aria": {"enabled": True},
+    }
+
+
 def line_chart(points: list[tuple], title: str, pass_mark: float = 60.0) -> Markup:
     """Scores 0-100 in order (x = the n-th graded contact), with the pass mark as a dashed line."""
     if not points:
         return Markup("")
+    option = _base(title) | {
+        "xAxis": {"type": "category", "name": _("Graded contact"), "nameLocation": "middle", "nameGap": 28,
+                  "data": [f"#{label}" for label, _v in points]},
+        "yAxis": {"type": "value", "name": _("Score"), "min": 0, "max": 100},
+        "series": [{
+            "name": _("Score"), "type": "line", "data": [round(float(v), 1) for _label, v in points],
+            "markLine": {"symbol": "none", "lineStyle": {"type": "dashed", "color": "#c33"},
+                         "label": {"formatter": _("Pass mark") + " {c}"}, "data": [{"yAxis": pass_mark}]},
+        }],
+    }  # fmt: skip
+    return _figure(option, title, _line_svg(points, title, pass_mark))
+
+
+def histogram(bins: list[int], title: str) -> Markup:
+    """Ten columns of counts: scores 0-9, 10-19, ... 90-100."""
+    labels = [f"{10 * i}-{10 * i + 9 if i < 9 else 100}" for i in range(len(bins))]
+    option = _base(title) | {
+        "xAxis": {"type": "category", "name": _("Score"), "nameLocation": "middle", "nameGap": 28, "data": labels},
+        "yAxis": {"type": "value", "name": _("Contacts"), "minInterval": 1},
+        "series": [{"name": _("Contacts"), "type": "bar", "data": list(bins),
+                    "label": {"show": True, "position": "top"}}],
+    }  # fmt: skip
+    return _figure(option, title, _histogram_svg(bins, title))
+
+
+def rate_bars(rows: list[tuple], title: str) -> Markup:
+    """Horizontal bars of rates 0..1 (shown as percent), one per label."""
+    if not rows:
+        return Markup("")
+    option = _base(title) | {
+        "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}},
+        "xAxis": {"type": "value", "name": "%", "min": 0, "max": 100},
+        "yAxis": {"type": "category", "inverse": True, "data": [str(label) for label, _r in rows],
+                  "axisLabel": {"width": 160, "overflow": "truncate"}},
+        "series": [{"name": title, "type": "bar", "data": [round(100 * float(r), 1) for _l, r in rows],
+                    "label": {"show": True, "position": "right", "formatter": "{c}%"}}],
+    }  # fmt: skip
+    return _figure(option, title, _rate_svg(rows, title), height=max(200, 90 + 26 * len(rows)))
+
+
+def _line_svg(points: list[tuple], title: str, pass_mark: float) -> Markup:
     n = len(points)
     xs = [PAD + (W - 2 * PAD) * (i / (n - 1) if n > 1 else 0.5) for i in range(n)]
     ys = [H - PAD - (H - 2 * PAD) * max(0.0, min(100.0, float(v))) / 100 for _label, v in points]
@@ -39,8 +104,7 @@ def line_chart(points: list[tuple], title: str, pass_mark: float = 60.0) -> Mark
     return _svg(body, title)
 
 
-def histogram(bins: list[int], title: str) -> Markup:
-    """Ten columns of counts, labelled 0, 10, ... 90."""
+def _histogram_svg(bins: list[int], title: str) -> Markup:
     top = max(bins) if bins and max(bins) else 1
     bw = (W - 2 * PAD) / len(bins)
     parts = [f'<line x1="{PAD}" y1="{H - PAD}" x2="{W - PAD}" y2="{H - PAD}" stroke="#999"/>']
@@ -59,10 +123,7 @@ def histogram(bins: list[int], title: str) -> Markup:
     return _svg("".join(parts), title)
 
 
-def rate_bars(rows: list[tuple], title: str) -> Markup:
-    """Horizontal bars of rates 0..1, one per label."""
-    if not rows:
-        return Markup("")
+def _rate_svg(rows: list[tuple], title: str) -> Markup:
     row_h, left = 18, 170
     height = PAD + row_h * len(rows)
     parts = []

@@ -97,11 +97,27 @@ def distribution(totals: list[float]) -> list[int]:
     return bins
 
 
+def _verdict(passed: bool) -> str:
+    """Passed / failed in the reader's language (pages, XLSX and PDF alike), never True/False."""
+    return _("Passed") if passed else _("Failed")
+
+
+def _scenario_title(scenario_id: str | None) -> str:
+    """The scenario's title (its id is a code); empty for a contact without a scenario."""
+    from scenarios.registry import get_scenario
+
+    sc = get_scenario(scenario_id) if scenario_id else None
+    return sc.title if sc is not None else ""
+
+
 def trainee_report(user: User, viewer: User) -> dict:
     """Scores over time, weakest skill codes, and the lowest-scoring recordings to review."""
     withheld = _withheld_contacts(user.id) if viewer.id == user.id else set()
     cards = cards_of([user.id], withheld)
-    over_time = [[_when(c.ended_at or c.created_at), c.id, c.scenario_id or "", s.total, s.passed] for c, s in cards]
+    over_time = [
+        [_when(c.ended_at or c.created_at), c.id, _scenario_title(c.scenario_id), s.total, _verdict(s.passed)]
+        for c, s in cards
+    ]
     weakest = skill_pass_rates(cards)[:WEAKEST_N]
     review = sorted(cards, key=lambda cs: (cs[1].total, cs[0].id))[:REVIEW_N]
     return {
@@ -116,7 +132,7 @@ def trainee_report(user: User, viewer: User) -> dict:
             {
                 "key": "over_time",
                 "title": _("Scores over time"),
-                "columns": [_("Ended"), _("Contact"), _("Scenario"), _("Total"), _("Passed")],
+                "columns": [_("Ended"), _("Contact"), _("Scenario"), _("Total"), _("Result")],
                 "rows": over_time,
             },
             {
@@ -129,7 +145,9 @@ def trainee_report(user: User, viewer: User) -> dict:
                 "key": "review",
                 "title": _("Recordings to review"),
                 "columns": [_("Contact"), _("Scenario"), _("Total"), _("Scorecard")],
-                "rows": [[c.id, c.scenario_id or "", s.total, f"/contacts/{c.id}/scorecard"] for c, s in review],
+                "rows": [
+                    [c.id, _scenario_title(c.scenario_id), s.total, f"/contacts/{c.id}/scorecard"] for c, s in review
+                ],
             },
         ],  # fmt: skip
         "charts": {"line": [(c.id, s.total) for c, s in cards], "bars": [(r["skill"], r["rate"]) for r in weakest]},
@@ -184,5 +202,5 @@ def group_report(group: Group) -> dict:
                 ],
             },
         ],  # fmt: skip
-        "charts": {"hist": bins, "bars": [(r["item"], r["share"]) for r in difficulty[:10]]},
+        "charts": {"hist": bins, "bars": [(r["title"] or r["item"], r["share"]) for r in difficulty[:10]]},
     }

@@ -18,3 +18,14 @@ for (const table of document.querySelectorAll('table.sortable')) {
     });
   });
 }
+
+// Charts: Apache ECharts (static/vendor/echarts.min.js, from npm) draws each option the server wrote into a
+// data attribute, as SVG, in the page's language; the inline SVG in <noscript> stays for browsers without scripts.
+if (window.echarts) {
+  const locale = document.documentElement.lang === 'en' ? 'EN' : 'ZH';
+  for (const box of document.querySelectorAll('.echart[data-option]')) {
+    const chart = window.echarts.init(box, null, { renderer: 'svg', locale });
+    chart.setOption(JSON.parse(box.dataset.option));
+    window.addEventListener('resize', () => chart.resize());
+  }
+}
