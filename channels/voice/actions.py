@@ -20,9 +20,16 @@ from accounts.models import User
 from clock import clock
 from contacts.actions import ActionError, do_create_contact, do_end_contact, do_transfer_contact
 from contacts.events import append_event, publish_contact_event, send_event
-from contacts.lifecycle import lock_contact
 from contacts.models import Contact, ContactEvent
-from contacts.transaction import atomic
+# contacts.transaction and contacts.lifecycle (issue 14) are not committed yet: until they are, each action
+# keeps its old commit-per-event behaviour (nullcontext) and no row lock.
+from contextlib import nullcontext as atomic
+
+
+def lock_contact(contact) -> None:
+    return None
+
+
 from extensions import db
 from scenarios.schema import QUICK_PHRASE_MOVES
 
