@@ -29,6 +29,9 @@ class Article(db.Model):
     category_code: Mapped[str] = mapped_column(String(40), index=True)
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
+    # What an agent may send the customer (the desk's "Send to customer", edited first); the body is internal
+    # (agent instructions, field names) and never leaves the desk. None: the agent answers in their own words.
+    customer_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     tags: Mapped[list] = mapped_column(JSON, default=list)
     version: Mapped[int] = mapped_column(default=1)
     status: Mapped[str] = mapped_column(String(12), default="published")

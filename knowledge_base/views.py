@@ -364,6 +364,7 @@ def api_article(lang, slug):
             "lang": article.lang,
             "title": article.title,
             "body": article.body,
+            "customer_text": article.customer_text or "",
             "tags": list(article.tags or []),
             "category": article.category_code,
             "version": article.version,

@@ -165,7 +165,8 @@ class ArticleRec(Strict):
     slug: str
     category: str
     title: str
-    body: str
+    body: str  # internal: for agents
+    customer: str | None = None  # customer-facing: what the desk may send, after the agent edits it
     tags: list[str] = []
 
 

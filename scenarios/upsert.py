@@ -102,12 +102,14 @@ def _upsert_kb(pack: Pack, report: LoadReport) -> None:
         row = articles.get(rec.slug)
         content = {"title": rec.title, "body": rec.body, "tags": list(rec.tags)}
         if row is None:
-            row = Article(slug=rec.slug, lang=lang, category_code=rec.category, version=1, **content)
+            row = Article(
+                slug=rec.slug, lang=lang, category_code=rec.category, customer_text=rec.customer, version=1, **content
+            )
             row.versions.append(ArticleVersion(version=1, **content))
             db.session.add(row)
             report.add("articles", "created")
             continue
-        moved = _assign(row, {"category_code": rec.category})
+        moved = _assign(row, {"category_code": rec.category, "customer_text": rec.customer})
         if any(getattr(row, k) != v for k, v in content.items()):
             # Changed text is a new version: the old one stays readable in ArticleVersion.
             _assign(row, content)

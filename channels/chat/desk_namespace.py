@@ -200,9 +200,12 @@ class DeskNamespace(Namespace):
     @socket_role_required(*AGENT_ROLES)
     @ack_errors
     def on_send_article(self, data):
-        """Send a KB article to the customer: one message with the article, and a kb.send event."""
+        """Send a KB article's customer-facing text (``text``: as the agent edited it) and record kb.send."""
         from .articles import do_send_article
 
         contact = _own_contact(data)
-        ev = do_send_article(contact, current_user._get_current_object(), str(data.get("slug") or ""))
+        text = data.get("text")
+        if text is not None and not isinstance(text, str):
+            raise ActionError("text must be a string")
+        ev = do_send_article(contact, current_user._get_current_object(), str(data.get("slug") or ""), text)
         return {"ok": True, "event": ev}

@@ -177,6 +177,10 @@ export function initPanels({ cfg, getCurrent, socket }) {
       article = data.article || data;
       $('kb-article-title').textContent = article.title;
       $('kb-article-body').textContent = article.body;
+      // Only the customer-facing part goes to the customer, and only as the agent edits it here.
+      $('kb-customer-text').value = article.customer_text || '';
+      $('kb-no-customer').hidden = !!article.customer_text;
+      $('kb-send-error').hidden = true;
       $('kb-article').hidden = false;
     } catch (e) { alert(e.message); }
   }
@@ -194,8 +198,12 @@ export function initPanels({ cfg, getCurrent, socket }) {
   $('kb-query').addEventListener('keydown', (e) => { if (e.key === 'Enter') searchKb(); });
   $('kb-send').addEventListener('click', () => {
     if (!article || !getCurrent()) return;
-    socket.timeout(10000).emit('send_article', { contact_id: getCurrent(), slug: article.slug }, (err, res) => {
-      if (err || !res.ok) alert(err ? 'timeout' : res.error);
+    const text = $('kb-customer-text').value.trim();
+    const fail = (msg) => { $('kb-send-error').textContent = msg; $('kb-send-error').hidden = false; };
+    if (!text) { fail(T.kbWriteFirst); return; }
+    socket.timeout(10000).emit('send_article', { contact_id: getCurrent(), slug: article.slug, text }, (err, res) => {
+      if (err || !res.ok) fail(err ? 'timeout' : res.error);
+      else $('kb-send-error').hidden = true;
     });
   });
 
