@@ -31,6 +31,7 @@ from extensions import (
     socketio,
 )
 from i18n import current_lang, select_locale
+from security import init_security
 
 # The one explicit, ordered registration list. Each package exposes init_app(app).
 PACKAGES = (
@@ -63,6 +64,8 @@ def create_app(config: type[Config] | str | None = None, **overrides) -> Flask:
     app.config.from_object(config)
     app.config.update(overrides)
     clock.configure(app.config["CLOCK_SPEED"])
+    # Before any route exists: bounded int ids, security headers, request size caps (security.py).
+    init_security(app)
 
     db.init_app(app)
     _sqlite_pragmas(app)

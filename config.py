@@ -61,6 +61,15 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None
+    # A sign-in lives server-side (accounts/sessions.py) until logout or this long without a request.
+    SESSION_IDLE_HOURS = float(os.environ.get("KEFU_SESSION_IDLE_HOURS", 12))
+    # Failed sign-ins allowed per account and per address within the window (accounts/throttle.py).
+    LOGIN_FAILURES_PER_ACCOUNT = int(os.environ.get("KEFU_LOGIN_FAILURES_PER_ACCOUNT", 10))
+    LOGIN_FAILURES_PER_ADDRESS = int(os.environ.get("KEFU_LOGIN_FAILURES_PER_ADDRESS", 30))
+    LOGIN_THROTTLE_WINDOW = os.environ.get("KEFU_LOGIN_THROTTLE_WINDOW", "15 minutes")
+    # Request bodies (security.py): uploads (a 5 MB work-item file with its framing) and JSON calls.
+    MAX_CONTENT_LENGTH = int(os.environ.get("KEFU_MAX_REQUEST_BYTES", 8 * 1024 * 1024))
+    MAX_JSON_BYTES = int(os.environ.get("KEFU_MAX_JSON_BYTES", 1024 * 1024))
 
     # The explicit lists of what is switched on: channels and evaluators are registries, enabled here.
     ENABLED_CHANNELS = ["chat", "email", "voice", "group", "livestream", "video"]

@@ -77,7 +77,14 @@ class User(UserMixin, db.Model):
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
+    """The signed-in user, if the server still holds this session (accounts/sessions.py): a cookie copied
+    before logout, or from before the server-side sessions, signs nobody in."""
+    from .sessions import session_alive
+
     try:
-        return db.session.get(User, int(user_id))
+        uid = int(user_id)
     except (TypeError, ValueError):
         return None
+    if not session_alive(uid):
+        return None
+    return db.session.get(User, uid)

@@ -32,23 +32,39 @@ def role_required(*roles: str):
 
 
 SOCKET_IDENTITY = "kefu_identity"
+# How often an open socket re-checks that its sign-in still exists on the server (a logout elsewhere ends it):
+# one Redis read per socket at most this often, instead of one per event on a live desk.
+SESSION_RECHECK_SECONDS = 2.0
 
 
 def remember_socket_identity() -> None:
     """Keep the logged-in user's id and role in this socket's own session (Flask-SocketIO gives each socket a
     copy), so that the many events of a live desk are checked without loading the user from the database
-    each time. A role change takes effect when the socket reconnects."""
+    each time. A role change takes effect when the socket reconnects; a logout within SESSION_RECHECK_SECONDS."""
+    import time
+
     from flask import session
 
-    session[SOCKET_IDENTITY] = {"id": current_user.id, "role": current_user.role}
+    session[SOCKET_IDENTITY] = {"id": current_user.id, "role": current_user.role, "checked": time.monotonic()}
 
 
 def socket_identity() -> dict | None:
-    """{"id", "role"} of this socket's user: remembered at connect, else loaded through Flask-Login."""
+    """{"id", "role"} of this socket's user: remembered at connect, else loaded through Flask-Login. None once
+    the sign-in it was opened with has ended (logout): the socket's events are refused from then on."""
+    import time
+
     from flask import session
+
+    from .sessions import session_alive
 
     ident = session.get(SOCKET_IDENTITY)
     if ident is not None:
+        now = time.monotonic()
+        if now - ident.get("checked", 0.0) >= SESSION_RECHECK_SECONDS:
+            if not session_alive(ident["id"]):
+                session.pop(SOCKET_IDENTITY, None)
+                return None
+            ident["checked"] = now
         return ident
     if current_user.is_authenticated:
         return {"id": current_user.id, "role": current_user.role}

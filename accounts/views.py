@@ -15,6 +15,8 @@ from .forms import GroupForm, LoginForm, UserForm
 from .models import Group, User
 from .roles import role_required
 from .services import AccountError, create_group, create_user
+from .sessions import end_session, start_session
+from .throttle import throttle_login
 
 bp = Blueprint("accounts", __name__)
 
@@ -27,6 +29,7 @@ HOME_BY_ROLE = {
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@throttle_login
 def login():
     form = LoginForm()
     if form.validate_on_submit():
@@ -35,6 +38,7 @@ def login():
             flash(_("Wrong username or password."), "error")
             return render_template("accounts/login.html", form=form), 401
         login_user(user)
+        start_session(user.id)
         nxt = request.args.get("next")
         if nxt and urlparse(nxt).netloc == "" and nxt.startswith("/"):
             return redirect(nxt)
@@ -45,6 +49,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    end_session()
     logout_user()
     return redirect(url_for("accounts.login"))
 

@@ -7,8 +7,10 @@ def init_app(app) -> None:
     from . import sessions  # noqa: F401  (its routes join the console blueprint)
     from .alerts import init_alerts
     from .namespace import FloorNamespace
+    from .pushes import init_pushes
     from .views import bp
 
     app.register_blueprint(bp)
     socketio.on_namespace(FloorNamespace("/floor"))
     init_alerts(app)
+    init_pushes(app)

@@ -28,6 +28,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts.scope import ALL_ROOM, QUEUE_ROOM, group_room, lead_room  # noqa: F401  (re-exported)
 from clock import clock
 from contacts.events import send_event
 from contacts.redis_writer import redis_writer
@@ -38,16 +39,8 @@ log = logging.getLogger(__name__)
 ALERT_KINDS = ("anger", "crisis", "sla_wait", "sla_response")
 TOP_EMOTION = 3  # scenarios.schema.EMOTIONS: calm, annoyed, angry, furious
 SCAN_EVERY_SECONDS = 1.0
-ALL_ROOM = "floor:all"  # admins: every alert
-UNASSIGNED_ROOM = "floor"  # every lead and admin: contacts nobody holds yet are everyone's business
-
-
-def group_room(group_id: int) -> str:
-    return f"floor:group:{group_id}"
-
-
-def lead_room(user_id: int) -> str:
-    return f"floor:lead:{user_id}"
+# The /floor rooms are named in accounts/scope.py, with the group rule they follow.
+UNASSIGNED_ROOM = QUEUE_ROOM  # every lead and admin: contacts nobody holds (nor is reserved for) are everyone's
 
 
 def _keys() -> tuple[str, str, str]:
@@ -81,12 +74,18 @@ def get_alert(alert_id: str) -> dict | None:
     return json.loads(raw) if raw else None
 
 
+def _holder(alert: dict) -> int | None:
+    """Whose the alert's contact is: its agent, else the agent it is reserved for (older alerts: agent only)."""
+    return alert.get("holder_id", alert.get("agent_id"))
+
+
 def alert_rooms(alert: dict) -> list[tuple[str, str]]:
     """The /floor rooms an alert goes to: the agent's group lead, the agent itself when it is a lead, admins;
-    a contact nobody holds goes to every lead."""
-    if alert.get("agent_id") is None:
+    a contact nobody holds (nor is reserved for) goes to every lead."""
+    holder = _holder(alert)
+    if holder is None:
         return [("/floor", UNASSIGNED_ROOM)]
-    rooms = [("/floor", ALL_ROOM), ("/floor", lead_room(alert["agent_id"]))]
+    rooms = [("/floor", ALL_ROOM), ("/floor", lead_room(holder))]
     if alert.get("group_id") is not None:
         rooms.append(("/floor", group_room(alert["group_id"])))
     return rooms
@@ -103,6 +102,7 @@ def _contact_facts(contact_id: int) -> dict | None:
         if c is None:
             return None
         agent = s.get(User, c.agent_id) if c.agent_id else None
+        holder = agent or (s.get(User, c.reserved_agent_id) if c.reserved_agent_id else None)
         return {
             "contact_id": c.id,
             "channel": c.channel,
@@ -111,7 +111,8 @@ def _contact_facts(contact_id: int) -> dict | None:
             "customer_name": c.customer_name,
             "agent_id": c.agent_id,
             "agent_name": agent.display_name if agent else None,
-            "group_id": agent.group_id if agent else None,
+            "holder_id": holder.id if holder else None,
+            "group_id": holder.group_id if holder else None,
         }
 
 
@@ -309,7 +310,7 @@ def visible_alerts(user) -> list[dict]:
     if user.role == "admin":
         return alerts
     groups = set(user.led_group_ids())
-    return [a for a in alerts if a.get("agent_id") in (None, user.id) or a.get("group_id") in groups]
+    return [a for a in alerts if _holder(a) in (None, user.id) or a.get("group_id") in groups]
 
 
 def init_alerts(app) -> None:

@@ -59,7 +59,9 @@ def floor_snapshot(lead: User) -> dict:
             agents.append(_agent_row({"agent_id": aid, "state": "offline", "effective_state": "offline"}, u, groups))
     cq = select(Contact).where(Contact.status.in_(LIVE_STATUSES)).order_by(Contact.created_at)
     if ids is not None:
-        cq = cq.where((Contact.agent_id.is_(None)) | (Contact.agent_id.in_(ids)))
+        # a contact nobody holds is every lead's, unless it is reserved for an agent of another group
+        unheld = Contact.agent_id.is_(None) & (Contact.reserved_agent_id.is_(None) | Contact.reserved_agent_id.in_(ids))
+        cq = cq.where(unheld | Contact.agent_id.in_(ids))
     contacts = [c.summary() for c in db.session.scalars(cq)]
     by_channel: dict[str, Counter] = {}
     for c in contacts:

@@ -5,7 +5,8 @@ the contact (committed) and publishes it.
 Who may do what (``monitor_rights``):
 
 - a lead: everything, on contacts held by agents of the groups they lead (a contact still waiting in a queue
-  may be watched by every lead, as the floor shows it to all of them); never on a contact they hold themselves;
+  may be watched by every lead, as the floor shows it to all of them, unless it is reserved for an agent of
+  another group); never on a contact they hold themselves;
 - an admin: everything, on every contact;
 - a grader (quality assurance): silent monitoring only (watch a chat, listen to a call), on every contact;
 - a trainee: nothing.
@@ -21,6 +22,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from accounts.models import User
+from accounts.scope import lead_sees_contact
 from contacts.actions import ActionError
 from contacts.events import append_event, publish_contact_event, send_event
 from contacts.models import Contact
@@ -48,6 +50,8 @@ def monitor_rights(user: User, contact: Contact) -> set[str]:
         rights = {"watch", "listen"}
     elif user.role == "lead":
         if contact.agent_id is None:
+            if not lead_sees_contact(user, contact):  # reserved for an agent of another group
+                return set()
             rights = {"watch"}
         elif contact.agent_id == user.id or contact.agent_id not in led_agent_ids(user):
             return set()
@@ -144,7 +148,7 @@ def do_take_over_contact(user: User, contact: Contact) -> dict:
     _publish_agent(from_agent_id)
     if acd.agent_exists(user.id):
         _publish_agent(user.id)
-    send_event({"type": "contact_state", "contact": contact.summary()}, [("/floor", "floor")])
+    send_event({"type": "contact_state", "contact": contact.summary()})  # console/pushes.py picks the rooms
     current_app.logger.info("contact %s taken over by %s from %s", contact.id, user.id, from_agent_id)
     return event
 

@@ -1,8 +1,9 @@
 """/floor: the leads' live floor and monitoring. Thin handlers: validate -> action -> ack.
 
 Leads and admins open it for the floor; graders open it to monitor silently. Each socket joins the rooms of
-what it may see: ``floor`` (contact and agent changes, alerts about contacts nobody holds yet), one room per
-group it leads, its own lead room, and ``floor:all`` for admins (every alert). Every event checks the role, and
+what it may see (accounts/scope.py): ``floor:queue`` (contacts nobody holds nor is reserved for), one room per
+group it leads, its own lead room, and ``floor:all`` for admins. State changes and alerts reach only the rooms
+of those who supervise the agent (console/pushes.py, console/alerts.py). Every event checks the role, and
 every monitoring action checks the contact (console/monitoring.py).
 """
 
@@ -15,12 +16,12 @@ from flask_login import current_user
 from flask_socketio import Namespace, join_room, leave_room
 
 from accounts.roles import remember_socket_identity, socket_role_required
+from accounts.scope import floor_rooms_of_user
 from channels.chat.acks import ack_errors
 from contacts.actions import ActionError, get_contact
 from contacts.events import contact_room
 
 from . import monitoring
-from .alerts import ALL_ROOM, group_room, lead_room
 from .floor import floor_snapshot
 
 LEADS = ("lead", "admin")
@@ -50,12 +51,8 @@ class FloorNamespace(Namespace):
         remember_socket_identity()
         if current_user.role == "grader":
             return  # graders monitor contacts; the floor itself is the leads'
-        join_room("floor")
-        join_room(lead_room(current_user.id))
-        if current_user.role == "admin":
-            join_room(ALL_ROOM)
-        for gid in current_user.led_group_ids():
-            join_room(group_room(gid))
+        for room in floor_rooms_of_user(current_user):
+            join_room(room)
 
     def on_disconnect(self, reason=None):
         """A lead who closes the page leaves the calls they were monitoring (recorded as monitor.stop)."""
@@ -103,8 +100,9 @@ class FloorNamespace(Namespace):
     def on_unwatch(self, data):
         data = _payload(data)
         contact = _contact(data)
+        monitoring.require_right(_me(), contact, "watch")
         leave_room(contact_room(contact.id))
-        if contact.is_open and "watch" in monitoring.monitor_rights(_me(), contact):
+        if contact.is_open:
             monitoring.do_stop_monitoring(_me(), contact, "watch")
         return {"ok": True}
 

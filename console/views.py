@@ -58,7 +58,10 @@ def exercises():
     from simulator.models import Exercise
 
     lang = current_lang()
-    rows = db.session.scalars(select(Exercise).order_by(Exercise.id.desc()).limit(100)).all()
+    from simulator.views import may_manage_exercise
+
+    rows = db.session.scalars(select(Exercise).order_by(Exercise.id.desc()).limit(300)).all()
+    rows = [ex for ex in rows if may_manage_exercise(current_user, ex)][:100]
     groups = db.session.scalars(select(Group).order_by(Group.name)).all()
     if current_user.role == "lead":
         groups = [g for g in groups if g.lead_id == current_user.id]

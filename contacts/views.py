@@ -6,8 +6,8 @@ from flask import Blueprint, abort, jsonify, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
 
-from accounts.models import User
 from accounts.roles import role_required
+from accounts.scope import may_see_contact
 from extensions import db
 
 from .models import Contact, ContactEvent
@@ -18,17 +18,9 @@ STAFF = ("trainee", "lead", "grader", "admin")
 
 
 def can_view(user, contact: Contact) -> bool:
-    """Trainees see their own contacts; leads those of their groups; graders and admins all."""
-    if user.role in ("grader", "admin"):
-        return True
-    if user.role == "trainee":
-        return contact.agent_id == user.id
-    if user.role == "lead":
-        if contact.agent_id is None or contact.agent_id == user.id:
-            return True
-        agent = db.session.get(User, contact.agent_id)
-        return agent is not None and user.leads_group_of(agent)
-    return False
+    """Trainees see their own contacts; leads those of their groups (and unreserved ones waiting in a queue);
+    graders and admins all (accounts/scope.py)."""
+    return may_see_contact(user, contact)
 
 
 def load_contact_for(contact_id: int, may_see=can_view) -> Contact:

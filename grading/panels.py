@@ -129,7 +129,10 @@ def _assignment_for(user: User, assignment_id) -> PanelAssignment:
         a = None
     if a is None:
         raise PanelError(f"no panel assignment {assignment_id}", 404)
-    mine = user.role in MANAGERS if a.is_key else a.grader_id == user.id
+    if a.is_key:
+        mine = user.role in MANAGERS and may_view_panel(user, db.session.get(Panel, a.panel_id))
+    else:
+        mine = a.grader_id == user.id
     if not mine:
         raise PanelError("you may score only your own assignments" if not a.is_key else "only leads and admins "
                          "enter the expert key", 403)  # fmt: skip
@@ -256,13 +259,28 @@ def pending_assignment(user: User, contact_id: int) -> PanelAssignment | None:
     if panel is None:
         return None
     for a in _assignments(panel, contact_id):
-        if (a.grader_id == user.id and not a.is_key) or (a.is_key and user.role in MANAGERS):
+        if (a.grader_id == user.id and not a.is_key) or (
+            a.is_key and user.role in MANAGERS and may_view_panel(user, panel)
+        ):
             return a
     return None
 
 
 def may_view_panel(user: User, panel: Panel) -> bool:
-    return user.role in MANAGERS or (user.role == "grader" and user.id in (panel.grader_ids or []))
+    """Admins every panel; a lead the panels they created or whose contacts are all of their groups; a
+    grader the panels they score."""
+    if user.role == "admin":
+        return True
+    if user.role == "lead":
+        if panel.created_by == user.id:
+            return True
+        from contacts.models import Contact
+        from contacts.views import can_view
+
+        return all(
+            (c := db.session.get(Contact, cid)) is not None and can_view(user, c) for cid in panel.contact_ids or []
+        )
+    return user.role == "grader" and user.id in (panel.grader_ids or [])
 
 
 def manual_total(items: list[RubricItem], values: dict[str, int]) -> float:

@@ -160,7 +160,7 @@ def _panel(panel_id: int) -> Panel:
 @bp.route("/review/panels")
 @role_required(*SCORERS)
 def panel_list():
-    """Graders see their assignments; leads and admins every panel."""
+    """Graders see their assignments; leads their groups' panels; admins every panel."""
     mine = []
     if current_user.role == "grader":
         mine = db.session.scalars(
@@ -172,6 +172,7 @@ def panel_list():
         rows = [db.session.get(Panel, i) for i in ids]
     else:
         rows = db.session.scalars(select(Panel).order_by(Panel.id.desc())).all()
+        rows = [p for p in rows if panels.may_view_panel(current_user, p)]  # a lead: their groups' panels
     return render_template("review/panels.html", panels=rows, mine=mine)
 
 
@@ -187,7 +188,10 @@ def panel_new():
     graders = db.session.scalars(
         select(User).where(User.role == "grader", User.active.is_(True)).order_by(User.id)
     ).all()
-    exercises = db.session.scalars(select(Exercise).order_by(Exercise.id.desc()).limit(100)).all()
+    from simulator.views import may_manage_exercise
+
+    exercises = db.session.scalars(select(Exercise).order_by(Exercise.id.desc()).limit(300)).all()
+    exercises = [ex for ex in exercises if may_manage_exercise(current_user, ex)][:100]
     form = request.form
     if request.method == "POST":
         contact_ids = _parse_contact_ids(form.get("contact_ids", ""))
@@ -205,6 +209,8 @@ def panel_new():
                 calibration=bool(form.get("calibration")),
             )
         except panels.PanelError as e:
+            if e.status == 403:  # contacts outside the lead's groups: refused, not a form error
+                abort(403, description=str(e))
             flash(str(e), "error")
         else:
             flash(_("Panel created."), "ok")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, request
 from flask_login import current_user
 
 from accounts.models import Group
@@ -131,6 +131,8 @@ def create_exercise():
         isinstance(group_id, bool) or not isinstance(group_id, int) or db.session.get(Group, group_id) is None
     ):
         return _error("group_id names no group")
+    if group_id is not None and current_user.role != "admin" and group_id not in current_user.led_group_ids():
+        return _error("you may create exercises only for the groups you lead", 403)
     ex = Exercise(
         name=name.strip(),
         kind=kind,
@@ -149,8 +151,22 @@ def create_exercise():
     return jsonify(exercise_dict(ex)), 201
 
 
+def may_manage_exercise(user, ex: Exercise) -> bool:
+    """Admins every exercise; a lead the exercises of the groups they lead, and those they made for no group."""
+    if user.role == "admin":
+        return True
+    if user.role != "lead":
+        return False
+    if ex.group_id is None:
+        return ex.created_by == user.id
+    return ex.group_id in user.led_group_ids()
+
+
 def _get_exercise(exercise_id: int) -> Exercise | None:
-    return db.session.get(Exercise, exercise_id)
+    ex = db.session.get(Exercise, exercise_id)
+    if ex is not None and not may_manage_exercise(current_user, ex):
+        abort(403, description=f"exercise {exercise_id} belongs to a group you do not lead")
+    return ex
 
 
 @bp.get("/api/exercises/<int:exercise_id>")

@@ -8,6 +8,7 @@ import math
 from sqlalchemy import select, update
 
 from accounts.models import User
+from accounts.scope import supervises
 from clock import clock
 from contacts.events import append_event, publish_contact_event, send_event
 from contacts.models import Contact
@@ -103,7 +104,9 @@ def do_complete_callback(agent: User, callback: Callback, outcome: str, *, conta
     """Close a callback with its outcome (``callback.completed``, recorded on ``contact`` when the call back
     is itself a contact, else on the contact the callback was promised on)."""
     require_desk_role(agent)
-    if callback.assignee_id != agent.id and agent.role not in SUPERVISOR_ROLES:
+    if callback.assignee_id != agent.id and not (
+        agent.role in SUPERVISOR_ROLES and supervises(agent, callback.assignee_id)
+    ):
         raise AccessDenied(f"callback {callback.id} is not yours")
     if contact is not None:
         require_access(agent, contact)

@@ -7,9 +7,10 @@ import math
 from decimal import Decimal, InvalidOperation
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from accounts.models import User
+from accounts.scope import lead_sees_contact, supervised_ids
 from contacts.models import Contact
 from extensions import db
 
@@ -110,10 +111,38 @@ def actor_for(user: User) -> str:
 
 
 def can_act_on(user: User, contact: Contact) -> bool:
-    """Agents act only on contacts assigned to them; leads and admins on any."""
+    """Agents act only on contacts assigned to them; leads on those of their groups (and unreserved ones
+    waiting in a queue); admins on any (accounts/scope.py)."""
     if user.role in SUPERVISOR_ROLES:
-        return True
+        return lead_sees_contact(user, contact)
     return user.role == "trainee" and contact.agent_id == user.id
+
+
+def ticket_scope(user: User):
+    """A condition on Ticket for the tickets ``user`` may read, or None for every ticket (graders, admins).
+
+    A ticket is read by its assignee and those who supervise them, by whoever may see a contact it was filed
+    from or linked to, and by an agent serving its customer right now (the customer's history on the desk)."""
+    from .models import Ticket, TicketContactLink
+
+    if user.role in ("grader", "admin"):
+        return None
+    ids = {user.id} if user.role != "lead" else (supervised_ids(user) or {user.id})
+    held = select(Contact.id).where(Contact.agent_id.in_(ids))
+    linked = select(TicketContactLink.ticket_id).where(TicketContactLink.contact_id.in_(held))
+    serving = select(Contact.customer_id).where(
+        Contact.agent_id == user.id, Contact.status.in_(("active", "wrap_up")), Contact.customer_id.is_not(None)
+    )
+    return or_(
+        Ticket.assignee_id.in_(ids), Ticket.contact_id.in_(held), Ticket.id.in_(linked), Ticket.customer_id.in_(serving)
+    )
+
+
+def may_see_ticket(user: User, ticket) -> bool:
+    from .models import Ticket
+
+    scope = ticket_scope(user)
+    return scope is None or db.session.scalar(select(Ticket.id).where(Ticket.id == ticket.id, scope)) is not None
 
 
 def require_desk_role(user: User) -> None:

@@ -4,6 +4,8 @@ through exactly the path a person does."""
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam, select
+
 from contacts.actions import (
     ActionError,
     ContactHead,
@@ -11,7 +13,6 @@ from contacts.actions import (
     do_end_contact,
     do_post_message,
     do_set_typing,
-    get_contact_head,
 )
 from contacts.models import Contact
 from extensions import db
@@ -53,26 +54,45 @@ def start_chat(
     )
 
 
-def contact_for_token(contact_id, token: str | None) -> Contact:
-    """The contact whose customer holds ``token``; ActionError for an unknown id or a wrong token."""
+# A customer token opens its own channel only: a group room's join link or a caller's token is no chat key
+# (on /customer, ``leave`` would end the whole room or call).
+CHAT_CHANNELS = ("chat",)
+
+
+def _id(contact_id) -> int:
     try:
-        contact = db.session.get(Contact, int(contact_id))
+        cid = int(contact_id)
     except (TypeError, ValueError) as e:
         raise ActionError("unknown contact") from e
-    if contact is None or not token or contact.customer_token != token:
+    if not 0 < cid < 2**63:
+        raise ActionError("unknown contact")
+    return cid
+
+
+def contact_for_token(contact_id, token: str | None, channels: tuple[str, ...] = CHAT_CHANNELS) -> Contact:
+    """The contact of one of ``channels`` whose customer holds ``token``; ActionError for an unknown id, a
+    wrong token or a contact of another channel."""
+    contact = db.session.get(Contact, _id(contact_id))
+    if contact is None or not token or contact.customer_token != token or contact.channel not in channels:
         raise ActionError("unknown contact")
     return contact
 
 
+_TOKEN_HEAD = select(
+    Contact.__table__.c.id,
+    Contact.__table__.c.status,
+    Contact.__table__.c.agent_id,
+    Contact.__table__.c.customer_token,
+    Contact.__table__.c.channel,
+).where(Contact.__table__.c.id == bindparam("contact_id"))
+
+
 def contact_head_for_token(contact_id, token: str | None) -> ContactHead:
-    """As contact_for_token, but only the contact's head (the cheap read for messages and typing)."""
-    try:
-        head = get_contact_head(contact_id)
-    except ActionError as e:
-        raise ActionError("unknown contact") from e
-    if not token or head.customer_token != token:
+    """As contact_for_token (chat only), but only the contact's head (the cheap read for messages and typing)."""
+    row = db.session.execute(_TOKEN_HEAD, {"contact_id": _id(contact_id)}).first()
+    if row is None or not token or row.customer_token != token or row.channel not in CHAT_CHANNELS:
         raise ActionError("unknown contact")
-    return head
+    return ContactHead(id=row.id, status=row.status, agent_id=row.agent_id, customer_token=row.customer_token)
 
 
 def customer_say(

@@ -12,13 +12,11 @@ class EmailChannel(BaseChannel):
     label_key = "Email"
 
     def init_app(self, app) -> None:
-        from .csp import init_csp
         from .views import bp, readable_json
 
         app.register_blueprint(bp)
         # The transcript page shows each event's data as JSON: Chinese subjects and names as they are, not \uXXXX.
         app.add_template_filter(readable_json, "readable_json")
-        init_csp(app)  # belongs in the app factory; here because the email workspace is what needs it
 
     def capacity(self, app) -> int:
         return int(app.config.get("EMAIL_CAPACITY", self.default_capacity))

@@ -138,4 +138,4 @@ def record(room: Contact | int, type: str, actor: str, *, actor_id=None, text=No
 
 
 def floor(room: Contact) -> None:
-    send_event({"type": "contact_state", "contact": room.summary()}, [("/floor", "floor")])
+    send_event({"type": "contact_state", "contact": room.summary()})  # console/pushes.py picks the floor rooms

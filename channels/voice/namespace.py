@@ -42,9 +42,10 @@ def _own_call(data):
 def _caller_call(data):
     """The caller's own call: by the contact id and token they hold."""
     data = _payload(data)
-    contact = contact_for_token(data.get("contact_id"), data.get("token"))
-    if contact.channel not in actions.CALL_CHANNELS:
-        raise ActionError("unknown call")
+    try:
+        contact = contact_for_token(data.get("contact_id"), data.get("token"), channels=tuple(actions.CALL_CHANNELS))
+    except ActionError as e:
+        raise ActionError("unknown call") from e
     session[CALLER] = contact.id
     join_room(actions.customer_room(contact.id))
     return contact

@@ -53,13 +53,13 @@ def test_floor_refuses_trainees(app):
 
 
 def test_exercises_page_lists_and_refuses_trainees(app):
-    """Leads open the exercises page and see a created exercise; trainees are refused."""
+    """Leads open the exercises page and see the exercise they created; trainees are refused."""
     from simulator.models import Exercise
 
     with app.app_context():
-        factories.user("leadX", role="lead")
+        lead = factories.user("leadX", role="lead")
         factories.user("tx", level="L4")
-        db.session.add(Exercise(name="早班演练", kind="practice", mix={"zh-x": 1.0}, seed=7))
+        db.session.add(Exercise(name="早班演练", kind="practice", mix={"zh-x": 1.0}, seed=7, created_by=lead.id))
         db.session.commit()
     http = _login(app, "leadX")
     page = http.get("/floor/exercises").get_data(as_text=True)

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from contacts.events import subscribe, unsubscribe
+from extensions import db
 
 from .helpers import build_crm, make_contact
 
@@ -19,7 +20,7 @@ def crm(app):
 
 @pytest.fixture
 def people(app, make_user):
-    """Three trainees (L4, L5, L3), a lead and a grader; c1 is on t1's desk, c2 on t2's."""
+    """Three trainees (L4, L5, L3) in the group of a lead, and a grader; c1 is on t1's desk, c2 on t2's."""
     ns = SimpleNamespace(
         t1=make_user("t1", level="L4"),
         t2=make_user("t2", level="L5"),
@@ -28,6 +29,15 @@ def people(app, make_user):
         grader=make_user("grader1", role="grader"),
     )
     with app.app_context():
+        # lead1 leads the trainees' group: leads act on their own groups' contacts only (accounts/scope.py)
+        from accounts.models import Group, User
+
+        team = Group(name="tickets-team", lead_id=ns.lead)
+        db.session.add(team)
+        db.session.flush()
+        for uid in (ns.t1, ns.t2, ns.t3):
+            db.session.get(User, uid).group_id = team.id
+        db.session.commit()
         ns.c1 = make_contact(ns.t1).id
         ns.c2 = make_contact(ns.t2).id
         ns.c3 = make_contact(ns.t3).id
