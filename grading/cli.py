@@ -45,7 +45,7 @@ def show_cmd(contact_id):
             f"contact {contact_id} has no scorecard; run `flask grading regrade --contact {contact_id}`"
         )
     sc = row.data
-    verdict = "PASS" if sc["passed"] else "FAIL"
+    verdict = "PASS" if sc["passed"] else ("PROVISIONAL (manual items pending)" if sc.get("provisional") else "FAIL")
     click.echo(
         f"Contact {contact_id} · rubric {sc['rubric']['id']} v{sc['rubric']['version']} · level {sc['level']} · "
         f"total {sc['total']:.2f}/100 · {verdict}"

@@ -265,6 +265,15 @@ class VideoSpec(Strict):
         return self
 
 
+class WrongClaim(Strict):
+    """A materially false statement for this case, as a trainee might make it: every group of ``all`` must be
+    said (any one of its phrases) outside a negation ("no need to cancel" is not "cancel"). Graded by the
+    wrong-information gate; ``why`` is what the scorecard says."""
+
+    all: list[list[str]] = Field(min_length=1)
+    why: str
+
+
 class Expected(Strict):
     """The expected outcome, compared with the end state by grading."""
 
@@ -279,6 +288,7 @@ class Expected(Strict):
     wrap_up_code: str | None = None
     # Video identity check: the right decision on the card shown (approved only when it matches the CRM).
     id_decision: Literal["approved", "refused"] | None = None
+    wrong_claims: list[WrongClaim] = []  # common false answers for this case (the wrong-information gate)
 
 
 class EmailAttachmentSpec(Strict):

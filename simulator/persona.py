@@ -34,7 +34,7 @@ import random
 from dataclasses import dataclass, field
 
 from scenarios.schema import EMOTIONS, PackInfo, Scenario
-from understanding.facts import Figure, contradictions, figures
+from understanding.facts import Figure, contradictions, figures, known_figures
 from understanding.lexicon import MoveRecogniser
 
 from . import lines as generic
@@ -144,7 +144,7 @@ class CustomerState:
         self.wrong_info = 0  # statements that contradicted what the customer knows
         self.repeat_asks = 0
         self.grace_until: float | None = None  # every goal done: waiting for the agent's closing until then
-        self.known_figures: list[Figure] = _known_figures(scenario, reference)
+        self.known_figures: list[Figure] = known_figures(scenario, reference)
 
     # -- public API -------------------------------------------------------------------------------------
 
@@ -560,14 +560,6 @@ class CustomerState:
             if rule.end and end is None:
                 end = "abandoned" if rule.end == "abandon" else "satisfied"
         return fired, end
-
-
-def _known_figures(scenario: Scenario, reference: str) -> list[Figure]:
-    """The figures the customer can check an answer against: the scenario's answer keywords, its facts and the
-    KB article the case rests on."""
-    texts = [p for group in (scenario.answer.keywords if scenario.answer else []) for p in group]
-    texts += [f.value for f in scenario.customer.facts.values()]
-    return [f for t in [*texts, reference or ""] for f in figures(t)]
 
 
 def _clamp(emotion: int) -> int:

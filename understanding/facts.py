@@ -137,7 +137,9 @@ def _agrees(a: Figure, b: Figure) -> bool:
         (alo, ahi, au), (blo, bhi, bu) = a.value, b.value
         if au != bu and {au, bu} != {"wd", "d"}:
             return False
-        return blo <= alo <= bhi or blo <= ahi <= bhi or alo <= blo <= ahi
+        # The stated range must lie within the known one: "5 working days" agrees with 3-7, "1-3" does not
+        # (touching at one end is still a promise the case cannot keep).
+        return blo <= alo and ahi <= bhi
     if a.kind == "amount":
         return abs(a.value[0] - b.value[0]) < 0.01
     return a.value == b.value
@@ -156,3 +158,11 @@ def contradictions(stated: list[Figure], known: list[Figure]) -> list[tuple[Figu
         if same and not any(_agrees(f, k) for k in same):
             out.append((f, same))
     return out
+
+
+def known_figures(scenario, reference: str = "") -> list[Figure]:
+    """The figures an answer can be checked against: the scenario's answer keywords, its customer's facts and the
+    KB article the case rests on (``reference``)."""
+    texts = [p for group in (scenario.answer.keywords if scenario.answer else []) for p in group]
+    texts += [f.value for f in scenario.customer.facts.values()]
+    return [f for t in [*texts, reference or ""] for f in figures(t)]

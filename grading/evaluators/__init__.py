@@ -6,6 +6,7 @@ list their classes here. ``GRADING_EVALUATORS`` in the config may restrict which
 
 from __future__ import annotations
 
+from .accuracy import AnswerCorrect
 from .base import ALL_CHANNELS, BaseEvaluator, Evidence, ItemResult, evidence
 from .desk import (
     CompensationLimit,
@@ -40,6 +41,7 @@ _ALL: tuple[type[BaseEvaluator], ...] = (
     ForbiddenPhrases,
     StepOrder,
     VerifyBeforeDisclose,
+    AnswerCorrect,
     TicketEndState,
     Escalation,
     CompensationLimit,

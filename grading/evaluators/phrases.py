@@ -21,7 +21,8 @@ from ..recording import Event, Recording
 from .base import BaseEvaluator, Evidence, ItemResult, evidence
 
 # Recorded desk actions that count as a step (as the simulator's persona reads them: persona.DESK_MOVES).
-UPSET_CONFIDENCE = 0.5  # the share of the similarity vote a line needs to count as upset
+UPSET_CONFIDENCE = 0.6  # the share of the similarity vote a line needs to count as upset (free role-play)
+UPSET_CONFIDENCE_SCRIPTED = 0.85  # the same where the scenario says the customer starts calm
 DESK_STEPS = {"kb.open": ("kb_open",), "ticket.created": ("ticket_created",)}
 NOT_STEPS = frozenset({"forbidden", "dismissal"})
 
@@ -84,8 +85,10 @@ def upset_moment(recording: Recording, min_emotion: int) -> tuple[bool, Event | 
         if int(e.data.get("emotion", 0) or 0) >= min_emotion:
             return True, e, f"the customer became {e.data.get('emotion_name') or e.data.get('emotion')}"
     if not states:  # a person played the customer: their own words say whether they were upset
+        # With a scenario the role-player was given a calm customer: only a clearly upset line changes that.
+        needed = UPSET_CONFIDENCE_SCRIPTED if sc is not None else UPSET_CONFIDENCE
         for msg, mood in customer_moods(recording):
-            if mood.mood == "upset" and mood.confidence >= UPSET_CONFIDENCE:
+            if mood.mood == "upset" and mood.confidence >= needed:
                 return True, msg, "the customer wrote in anger or distress"
     return False, None, "the customer stayed calm"
 

@@ -112,13 +112,14 @@ def test_calibration_pass_fail_kappa(report):
     assert report["n"] >= 10
     assert all(not s["replay_problems"] for s in report["sessions"]), [s["replay_problems"] for s in report["sessions"]]
     assert report["kappa"] is not None and report["kappa"] >= 0.8
+    assert report["pass_fail_agreement"] >= 0.9
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 not met yet: Spearman of totals ~0.65 (target 0.8)")
+@pytest.mark.xfail(strict=True, reason="issue 12 not met yet: Spearman of totals 0.77 (target 0.8)")
 def test_calibration_spearman(report):
     assert report["spearman"] is not None and report["spearman"] >= 0.8
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 not met yet: the wrong-information gate is not automated")
+@pytest.mark.xfail(strict=True, reason="issue 12 not met yet: gates 0.95 (a belittling line without taboo words is missed)")
 def test_calibration_gates_exact(report):
     assert report["gates_exact"] == 1.0

@@ -101,3 +101,27 @@ def test_a_person_played_customers_anger_makes_empathy_apply_and_ends_the_outcom
     )
     assert RequiredPhrases().run(calm, RequiredPhrasesParams(step="empathy", when="customer_upset")).status == "na"
     assert CustomerOutcome().run(calm, CustomerOutcomeParams()).status == "pass"
+
+
+def test_a_wrong_figure_or_a_listed_wrong_claim_fails_the_answer_gate_and_a_true_answer_adds_no_points(en_app):
+    from grading.evaluators.accuracy import AnswerCorrect, AnswerCorrectParams
+    from scenarios.schema import WrongClaim
+
+    from .builders import scenario
+
+    def run(text, sc=None):
+        rec = build([assigned(0), msg("customer", "I was charged twice!", 1), msg("agent", text, 9)])
+        rec = rec.__class__(**{**rec.__dict__, "scenario": sc or scenario("en-double-charge")})
+        return AnswerCorrect().run(rec, AnswerCorrectParams())
+
+    wrong = run("The duplicate was refunded automatically to your PayPal, it takes 7-10 working days to arrive.")
+    assert wrong.status == "fail" and "contradicts the case" in wrong.evidence[0].note
+    right = run("The duplicate was refunded automatically to your PayPal; it arrives in 1-3 working days.")
+    assert right.status == "na" and right.fraction == 0.0
+    base = scenario("en-double-charge")
+    claim = WrongClaim(all=[["cancel"], ["order again", "reorder"]], why="cancelling loses the order")
+    sc = base.model_copy(update={"expected": base.expected.model_copy(update={"wrong_claims": [claim]})})
+    said = run("Please cancel the order and reorder it, that triggers the refund.", sc)
+    assert said.status == "fail" and said.evidence[0].note == "cancelling loses the order"
+    negated = run("You don't need to cancel or reorder anything: the refund has started already.", sc)
+    assert negated.status == "na"
