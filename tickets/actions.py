@@ -235,6 +235,16 @@ def do_create_ticket(
     return ticket
 
 
+def _check_escalation_target(code: str, lang: str) -> None:
+    """An escalation goes to one of the pack's escalation targets, by code (graded by code, never free text)."""
+    from scenarios.registry import get_pack
+
+    pack = get_pack(lang)
+    known = [t.code for t in pack.escalation_targets] if pack is not None else []
+    if known and code not in known:
+        raise TicketError(f"unknown escalation target {code!r}; choose one of {', '.join(known)}", "escalation_target")
+
+
 def do_update_ticket(agent: User, ticket: Ticket, contact: Contact, *, reason: str | None = None, **changes) -> Ticket:
     """Change ticket fields from a contact; records ``ticket.updated`` with ``{field: [old, new]}``, and
     ``ticket.escalated`` when the update escalates (status "escalated" or a new escalation target).
@@ -249,6 +259,8 @@ def do_update_ticket(agent: User, ticket: Ticket, contact: Contact, *, reason: s
         if field not in UPDATABLE:
             raise TicketError(f"{field} cannot be changed on a ticket", field)
     cleaned = {field: UPDATABLE[field](value) for field, value in changes.items()}
+    if cleaned.get("escalation_target") is not None:
+        _check_escalation_target(cleaned["escalation_target"], contact.lang)
     reason = clean_text(reason, "reason", max_len=REASON_MAX)
 
     now = clock.timestamp()

@@ -43,6 +43,7 @@ def desk():
         snippets=[s.model_dump() for s in pack.snippets] if pack else [],
         queues=[q.model_dump() for q in pack.queues] if pack else [],
         categories=_categories(),
+        escalation_targets=[t.model_dump() for t in pack.escalation_targets] if pack else [],
         practice=practice_scenarios("chat", lang),
         max_chars=current_app.config["MAX_MESSAGE_CHARS"],
         sla_seconds=current_app.config["RESPONSE_SLA_SECONDS"],
