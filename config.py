@@ -122,6 +122,18 @@ class Config:
     TICK_SECONDS = 0.25
     GRADING_EVALUATORS = None  # None: every registered evaluator; or a list of names
     GRADING_AUTO = True  # grade simulated practice contacts when they are wrapped up
+    # Where the event types' schemas are declared (contacts/event_types.py): an explicit list, no folder scanning.
+    EVENT_SCHEMA_MODULES = (
+        "contacts.contact_events",
+        "tickets.event_types",
+        "knowledge_base.event_types",
+        "channels.voice.event_types",
+        "channels.video.event_types",
+        "channels.email.event_types",
+        "channels.group.event_types",
+        "livestream.event_types",
+        "console.event_types",
+    )
 
     @classmethod
     def init(cls) -> None:
@@ -144,6 +156,7 @@ class TestingConfig(Config):
     ACW_SECONDS = 2
     TICK_SECONDS = 0.05
     SMTP_PORT = 0  # a free port per test app
+    STRICT_ACTIONS = True  # a commit in the middle of an action raises (contacts/transaction.py)
 
 
 class ProductionConfig(Config):

@@ -23,8 +23,9 @@ from sqlalchemy import select
 
 from accounts.models import User
 from accounts.scope import lead_sees_contact
+from contacts import lifecycle
 from contacts.actions import ActionError
-from contacts.events import append_event, publish_contact_event, send_event
+from contacts.events import append_event, publish_contact_event
 from contacts.models import Contact
 from extensions import db
 
@@ -126,29 +127,21 @@ def do_send_coaching_note(user: User, contact: Contact, text) -> dict:
 
 def do_take_over_contact(user: User, contact: Contact) -> dict:
     """The lead takes the contact over and becomes its agent: the trainee's seat is freed, the contact moves to
-    the lead's desk (``monitor.takeover`` tells both desks) and the lead wraps it up as any agent would."""
+    the lead's desk (``monitor.takeover`` tells both desks) and the lead wraps it up as any agent would. One
+    transaction (contacts.lifecycle); the seat moves after the commit."""
     require_right(user, contact, "take_over")
-    if contact.status != "active":
-        raise ActionError(f"contact {contact.id} is {contact.status}; only an active contact can be taken over")
-    from clock import clock
-    from routing.actions import _publish_agent, _seats_from_db, get_acd
-
     from_agent_id = contact.agent_id
-    contact.agent_id = user.id
-    event = _record(
-        contact,
-        "monitor.takeover",
-        user,
-        data={"from_agent_id": from_agent_id, "agent_id": user.id, "agent_name": user.display_name},
-        rooms=[("/desk", f"agent:{from_agent_id}"), ("/desk", f"agent:{user.id}")],
-    )
-    acd = get_acd()
-    acd.release(from_agent_id, contact.id, clock.timestamp())
-    acd.reseat(user.id, _seats_from_db(user.id))  # a lead not yet on the ACD gets the seat when it registers
-    _publish_agent(from_agent_id)
-    if acd.agent_exists(user.id):
-        _publish_agent(user.id)
-    send_event({"type": "contact_state", "contact": contact.summary()})  # console/pushes.py picks the rooms
+
+    def record(c: Contact) -> dict:
+        return _record(
+            c,
+            "monitor.takeover",
+            user,
+            data={"from_agent_id": from_agent_id, "agent_id": user.id, "agent_name": user.display_name},
+            rooms=[("/desk", f"agent:{from_agent_id}"), ("/desk", f"agent:{user.id}")],
+        )
+
+    event = lifecycle.do_take_over_contact(contact, user, record=record)
     current_app.logger.info("contact %s taken over by %s from %s", contact.id, user.id, from_agent_id)
     return event
 

@@ -22,8 +22,10 @@ from clock import clock
 from concurrency import off_hub_thread, spawn_on_hub
 from extensions import db, redis_store, socketio
 
+from .event_types import validate_event
 from .models import Contact, ContactEvent, event_dict
 from .redis_writer import redis_writer
+from .transaction import in_action, on_commit
 
 log = logging.getLogger(__name__)
 
@@ -105,11 +107,25 @@ def append_event(
     Returns ``(event, created)``. When ``client_id`` repeats one already recorded for this contact (a client
     resending after a dropped socket), the existing event is returned with ``created=False`` and nothing is
     written twice: the unique (contact, client_id) index decides, so the common case costs no extra lookup.
-    With ``commit=True`` the event is durable when this returns.
+    The event must match its type's schema (contacts/event_types.py), or EventSchemaError is raised and nothing
+    is written. With ``commit=True`` the event is durable when this returns. Inside an action
+    (``transaction.atomic``) the event is written with the action and committed with it, whatever ``commit`` says.
     """
     contact_id = contact if isinstance(contact, int) else contact.id
     fields = {"type": type, "actor": actor, "actor_id": actor_id, "client_id": client_id, "text": text}
     fields["data"] = data or {}
+    validate_event(type, actor, text, fields["data"])  # EventSchemaError: nothing is written
+    if in_action():
+        # Part of an action (contacts/transaction.py): written on the session's connection, committed with the
+        # rest of the action. A resend is found by a lookup (an IntegrityError would undo the whole action).
+        if client_id:
+            existing = db.session.scalar(
+                select(ContactEvent).where(ContactEvent.contact_id == contact_id, ContactEvent.client_id == client_id)
+            )
+            if existing is not None:
+                return existing, False
+        values, event_id = _insert(db.session.connection(), contact_id, fields)
+        return RecordedEvent(id=event_id, **values), True
     try:
         if commit and not session_in_transaction():
             # Nothing of the caller's is pending (a chat line or a typing change in a fresh handler): a connection
@@ -202,6 +218,9 @@ def send_event(event: dict, rooms: Iterable[tuple[str, str]] = (), skip_sid: str
     the ``skip_sid`` socket), to Redis channel ``<prefix>events``, and to in-process listeners. Never raises into
     the caller's action: the event is already committed, so a failed publish is logged, not lost."""
     assert "type" in event, "events are typed"
+    if in_action():  # published once the action has committed; a rollback publishes nothing
+        on_commit(send_event, event, list(rooms), skip_sid)
+        return
     if off_hub_thread():
         _on_hub(send_event, event, list(rooms), skip_sid)
         return
@@ -239,11 +258,18 @@ def publish_contact_event(
     room = contact_room(event["contact_id"])
     rooms = [("/floor", room)] if event["type"] in AGENT_HIDDEN else [("/desk", room), ("/floor", room)]
     rooms.extend(extra_rooms)
+    if in_action():  # once the action has committed; a rollback publishes nothing
+        on_commit(_deliver, payload, rooms, skip_sid)
+    else:
+        _deliver(payload, rooms, skip_sid)
+    return payload
+
+
+def _deliver(payload: dict, rooms: list[tuple[str, str]], skip_sid: str | None) -> None:
     if off_hub_thread():
         _on_hub(_deliver_contact_event, payload, rooms, skip_sid)
     else:
         _deliver_contact_event(payload, rooms, skip_sid)
-    return payload
 
 
 def _deliver_contact_event(payload: dict, rooms: list[tuple[str, str]], skip_sid: str | None = None) -> None:

@@ -14,10 +14,10 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
 from accounts.models import Group, User
-from clock import clock
-from contacts.actions import ActionError, _floor_summary, get_contact
+from contacts.actions import ActionError, do_close_contact, do_open_contact, get_contact
 from contacts.events import append_event, publish_contact_event
 from contacts.models import Contact, ContactEvent
+from contacts.transaction import atomic
 from extensions import db
 
 CHANNEL = "livestream"
@@ -104,20 +104,6 @@ def start_livestream(
             raise ActionError("that is not one of your groups")
     elif presenter.group_id is not None:
         group_id = presenter.group_id
-    now = clock.timestamp()
-    contact = Contact(
-        channel=CHANNEL,
-        queue=f"livestream.{group_id or 'open'}",
-        status="active",
-        lang=lang,
-        subject=title,
-        agent_id=presenter.id,
-        assigned_at=now,
-        simulated=audience_size > 0,
-        customer_name=None,
-    )
-    db.session.add(contact)
-    db.session.flush()
     settings = {
         "title": title,
         "group_id": group_id,
@@ -125,14 +111,20 @@ def start_livestream(
         "started_by": starter.id,
         "audience_size": audience_size,
         "comment_rate": comment_rate,
-        "seed": seed if seed is not None else contact.id,
     }
-    ev, _ = append_event(contact, "contact.created", "system", data={"channel": CHANNEL, "queue": contact.queue})
-    publish_contact_event(ev)
-    ev, _ = append_event(contact, "livestream.started", "lead" if starter.role == "lead" else "agent",
-                         actor_id=starter.id, data=settings)  # fmt: skip
-    _publish(ev)
-    _floor_summary(contact)
+    with atomic():  # the contact and its settings are recorded together or not at all
+        contact = do_open_contact(
+            CHANNEL,
+            f"livestream.{group_id or 'open'}",
+            lang=lang,
+            subject=title,
+            simulated=audience_size > 0,
+            agent=presenter,
+        )
+        settings["seed"] = seed if seed is not None else contact.id
+        ev, _ = append_event(contact, "livestream.started", "lead" if starter.role == "lead" else "agent",
+                             actor_id=starter.id, data=settings)  # fmt: skip
+        _publish(ev)
     return contact
 
 
@@ -284,13 +276,13 @@ def do_end_livestream(contact: Contact, actor_id: int | None, reason: str = "pre
     from .comments import batcher
 
     batcher.flush(contact.id)  # the last comments go out before the end
-    now = clock.timestamp()
-    contact.status = "closed"
-    contact.ended_at = contact.closed_at = now
-    ev, _ = append_event(contact, "contact.ended", "agent" if actor_id else "system", actor_id=actor_id,
-                         data={"reason": reason})  # fmt: skip
-    _publish(ev)
-    _floor_summary(contact)
+    do_close_contact(
+        contact,
+        "agent" if actor_id else "system",
+        actor_id=actor_id,
+        reason=reason,
+        extra_rooms=(("/livestream", stream_room(contact.id)),),
+    )
     return contact
 
 

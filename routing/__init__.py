@@ -6,15 +6,18 @@ Public API: ``routing.actions`` (do_* actions, snapshots, figures, tick, rebuild
 
 
 def init_app(app) -> None:
+    from contacts.lifecycle import register_router
     from extensions import redis_store
 
     from . import models  # noqa: F401  (the AgentStateChange table, for create_all and migrations)
     from .acd import ACD
+    from .actions import AcdRouter
     from .liveness import EXT, Liveness
     from .presence import init_presence
     from .rebuild import rebuild_hook
 
     app.extensions["kefu_acd"] = ACD(redis_store.client, redis_store.key("acd") + ":")
+    register_router(AcdRouter())  # contacts' lifecycle asks the ACD through this (contacts.lifecycle.Router)
     liveness = app.extensions[EXT] = Liveness(app)
     liveness.on("rebuild", rebuild_hook)
     init_presence(app)

@@ -15,8 +15,9 @@ from sqlalchemy import select
 
 from accounts.models import LEVEL_RANK, User
 from clock import clock
-from contacts.actions import ActionError
+from contacts.errors import ActionError
 from contacts.events import send_event
+from contacts.lifecycle import do_assign_contact
 from contacts.models import Contact, ContactEvent
 from extensions import db
 
@@ -167,7 +168,8 @@ def _required_rank(contact: Contact) -> int:
 
 def do_enqueue_contact(contact: Contact) -> None:
     """Put a queued contact in its queue (priority 1 = VIP first, its required level, waiting since
-    ``created_at``), count the offer, and dispatch."""
+    ``created_at``), count the offer, and dispatch. Raises when Redis cannot take it (the contact's opener
+    then records it abandoned); a failed dispatch afterwards is only logged (the ticker dispatches again)."""
     get_acd().enqueue(
         contact.id,
         contact.queue,
@@ -177,7 +179,10 @@ def do_enqueue_contact(contact: Contact) -> None:
         rank=_required_rank(contact),
         target_agent_id=contact.reserved_agent_id,
     )
-    do_dispatch()
+    try:
+        do_dispatch()
+    except Exception:
+        log.exception("dispatch after enqueueing contact %s failed", contact.id)
 
 
 def do_remove_from_queue(contact: Contact) -> tuple[str, float] | None:
@@ -202,15 +207,11 @@ def _resolve_agent(target) -> User:
     return user
 
 
-def do_requeue_for_transfer(contact: Contact, agent: User, target_kind: str, target) -> dict:
-    """Put an active contact back into routing for a transfer and free the sender's seat.
-
-    ``target_kind`` "queue": ``target`` is a queue id of the contact's channel; "level": "L5"/"L4"/"L3", only
-    agents of at least that level (a transfer never lowers what the contact already requires); "agent": a
-    user id or username, only that agent. Queue and level transfers never go back to the sender. The contact
-    goes to the front of its new queue (its customer has already waited). The caller records the transfer
-    event, which commits ``contact.status = "queued"``. Returns what was resolved:
-    ``{"queue", "target_agent_id", "required_level"}``.
+def resolve_transfer(contact: Contact, agent: User, target_kind: str, target) -> dict:
+    """Check a transfer's target and say where the contact goes (writes nothing; ActionError when it is not a
+    target). ``target_kind`` "queue": ``target`` is a queue id of the contact's channel; "level": "L5"/"L4"/"L3",
+    only agents of at least that level (a transfer never lowers what the contact already requires); "agent": a
+    user id or username, only that agent. Returns ``{"queue", "target_agent_id", "required_level"}``.
     """
     queue, required, target_agent = contact.queue, contact.required_level, None
     if target_kind == "queue":
@@ -231,27 +232,46 @@ def do_requeue_for_transfer(contact: Contact, agent: User, target_kind: str, tar
             )
     else:
         raise ActionError("transfer target must be a queue, a level or an agent")
+    return {"queue": queue, "target_agent_id": target_agent.id if target_agent else None, "required_level": required}
 
+
+def requeue_for_transfer(contact_id: int, from_agent_id: int, resolved: dict) -> None:
+    """After a transfer committed (the contact is ``queued`` again): free the sender's seat and put the contact at
+    the front of its new queue (its customer has already waited), for the target agent only, or for anyone but
+    the sender; then dispatch."""
+    contact = db.session.get(Contact, contact_id)
+    if contact is None or contact.status != "queued":
+        return
     acd = get_acd()
     now = clock.timestamp()
-    acd.release(agent.id, contact.id, now)
-    contact.queue, contact.required_level, contact.status = queue, required, "queued"
-    # Flushing takes the row's write lock now, so an assignment racing in from another thread lands after
-    # the caller's commit, not under it.
-    db.session.flush()
+    acd.release(from_agent_id, contact_id, now)
+    target_agent_id = resolved.get("target_agent_id")
     acd.enqueue(
-        contact.id,
-        queue,
+        contact_id,
+        contact.queue,
         contact.channel,
         enqueued_at=now,
         order_ts=contact.created_at,
-        rank=LEVEL_RANK.get(required or "", 0),
-        target_agent_id=target_agent.id if target_agent else None,
-        exclude_agent_id=None if target_agent else agent.id,
+        rank=LEVEL_RANK.get(contact.required_level or "", 0),
+        target_agent_id=target_agent_id,
+        exclude_agent_id=None if target_agent_id else from_agent_id,
         transferred=True,
     )
-    _publish_agent(agent.id)
-    return {"queue": queue, "target_agent_id": target_agent.id if target_agent else None, "required_level": required}
+    _publish_agent(from_agent_id)
+    do_dispatch()
+
+
+def move_seat(contact_id: int, from_agent_id: int | None, to_agent_id: int) -> None:
+    """After a take-over committed: the seat goes from the trainee to the lead (a lead not yet on the ACD gets it
+    when it registers), and both are republished."""
+    acd = get_acd()
+    if from_agent_id is not None:
+        acd.release(from_agent_id, contact_id, clock.timestamp())
+    acd.reseat(to_agent_id, _seats_from_db(to_agent_id))
+    if from_agent_id is not None:
+        _publish_agent(from_agent_id)
+    if acd.agent_exists(to_agent_id):
+        _publish_agent(to_agent_id)
 
 
 def do_release_seat(agent: User, contact: Contact) -> dict:
@@ -277,8 +297,6 @@ def do_dispatch() -> list[Assignment]:
     made active on the desk (``contacts.actions.do_assign_contact``) and the answer counted in the queue's
     figures (wait = now - enqueued_at). A contact whose customer left in the meantime gives the seat back.
     """
-    from contacts.actions import do_assign_contact
-
     acd = get_acd()
     sl = current_app.config["SERVICE_LEVEL_SECONDS"]
     done: list[Assignment] = []
@@ -372,3 +390,22 @@ def rebuild_live_state() -> dict:
     for agent_id in agents:
         acd.reseat(agent_id, _seats_from_db(agent_id))
     return {"queued": queued, "agents": len(agents)}
+
+
+class AcdRouter:
+    """The ACD's part in a contact's life, as contacts.lifecycle asks for it (``Router``)."""
+
+    def enqueue(self, contact_id: int) -> None:
+        do_enqueue_contact(db.session.get(Contact, contact_id))
+
+    def remove(self, contact_id: int) -> tuple[str, float] | None:
+        return get_acd().remove(contact_id, clock.timestamp(), current_app.config["SERVICE_LEVEL_SECONDS"])
+
+    resolve_transfer = staticmethod(resolve_transfer)
+    requeue_for_transfer = staticmethod(requeue_for_transfer)
+    move_seat = staticmethod(move_seat)
+
+    def release_seat(self, agent_id: int, contact_id: int) -> None:
+        agent = db.session.get(User, agent_id)
+        if agent is not None:
+            do_release_seat(agent, db.session.get(Contact, contact_id))

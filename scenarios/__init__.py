@@ -2,6 +2,10 @@
 
 
 def init_app(app) -> None:
+    from contacts.lifecycle import register_wrap_up_codes
+
     from . import cli, models  # noqa: F401  (models: so create_all sees the scenario tables)
+    from .registry import wrap_up_code_list
 
     cli.register(app)
+    register_wrap_up_codes(wrap_up_code_list)  # a wrap-up is checked against the loaded pack's codes

@@ -88,6 +88,12 @@ def get_pack(lang: str) -> PackInfo | None:
     return _cache()["packs"].get(lang)
 
 
+def wrap_up_code_list(lang: str) -> list[str] | None:
+    """The wrap-up codes of the loaded pack for ``lang``; None when no pack is loaded for it."""
+    pack = get_pack(lang)
+    return None if pack is None else [c.code for c in pack.wrap_up_codes]
+
+
 def get_rubric(rubric_id: str):
     """The loaded rubric (grading.rubric.Rubric) with this id, or None."""
     return _cache()["rubrics"].get(rubric_id)

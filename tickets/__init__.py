@@ -6,6 +6,10 @@ ticker (it turns callbacks due and tells the agent's desk).
 
 
 def init_app(app) -> None:
+    from contacts.lifecycle import on_ended
+
     from . import views
+    from .csat import do_invite_csat
 
     app.register_blueprint(views.bp)
+    on_ended(do_invite_csat)  # the end of a contact and its survey invitation are one transaction

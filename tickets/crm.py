@@ -14,7 +14,9 @@ from sqlalchemy import func, select
 
 from accounts.models import User
 from contacts.events import append_event, publish_contact_event
+from contacts.lifecycle import set_contact_customer
 from contacts.models import Contact, ContactEvent
+from contacts.transaction import atomic
 from extensions import db
 
 from .models import Customer, Order
@@ -261,11 +263,12 @@ def do_verify_identity(
             "method",
         )
     data = {"customer_id": customer.id, "customer_ref": customer.ref, "method": method, "result": result}
-    if result == "verified" and contact.customer_id is None:
-        contact.customer_id = customer.id
-        data["identified"] = True
-    ev, _ = append_event(contact, "crm.verify", actor_for(agent), actor_id=agent.id, text=details, data=data)
-    publish_contact_event(ev)
+    with atomic():
+        if result == "verified" and contact.customer_id is None:
+            set_contact_customer(contact, customer.id)
+            data["identified"] = True
+        ev, _ = append_event(contact, "crm.verify", actor_for(agent), actor_id=agent.id, text=details, data=data)
+        publish_contact_event(ev)
     verified = is_verified(contact, customer.id)
     return {"customer_id": customer.id, "method": method, "result": result, "verified": verified}
 
@@ -286,13 +289,12 @@ def do_open_customer(agent: User, customer: Customer, contact: Contact | None = 
     if _own(agent, contact):
         base = {"customer_id": customer.id, "customer_ref": customer.ref, "verified": verified}
         actor = actor_for(agent)
-        opened, _ = append_event(contact, "crm.open", actor, actor_id=agent.id, data=base, commit=not disclose)
-        events = [opened]
-        if disclose:
-            ev, _ = append_event(
-                contact, "crm.disclose", actor, actor_id=agent.id, data={**base, "fields": list(DISCLOSED_FIELDS)}
-            )
-            events.append(ev)
-        for ev in events:
-            publish_contact_event(ev)
+        with atomic():
+            opened, _ = append_event(contact, "crm.open", actor, actor_id=agent.id, data=base)
+            publish_contact_event(opened)
+            if disclose:
+                ev, _ = append_event(
+                    contact, "crm.disclose", actor, actor_id=agent.id, data={**base, "fields": list(DISCLOSED_FIELDS)}
+                )
+                publish_contact_event(ev)
     return profile

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from clock import clock
 from contacts.events import append_event, publish_contact_event
+from contacts.lifecycle import set_contact_csat
 from contacts.models import Contact
+from contacts.transaction import atomic
 from extensions import db
 
 from .models import CsatSurvey
@@ -24,18 +25,17 @@ def survey_for(contact: Contact) -> CsatSurvey | None:
 def do_invite_csat(contact: Contact) -> CsatSurvey:
     """Invite the customer to rate the contact (``csat.invited``, which the customer sees). Idempotent: a
     second call, even a concurrent one, returns the first survey and records nothing."""
-    existing = survey_for(contact)
-    if existing is not None:
-        return existing
-    survey = CsatSurvey(contact_id=contact.id, invited_at=clock.timestamp())
-    db.session.add(survey)
-    try:
-        db.session.flush()  # the unique contact_id decides a race between two inviters
-    except IntegrityError:
-        db.session.rollback()
-        return survey_for(contact)
-    ev, _ = append_event(contact, "csat.invited", "system", data={"survey_id": survey.id, "scale": list(CSAT_SCALE)})
-    publish_contact_event(ev)
+    with atomic():  # inside the ending action (contacts.lifecycle.on_ended): one transaction with the end
+        existing = survey_for(contact)
+        if existing is not None:
+            return existing
+        survey = CsatSurvey(contact_id=contact.id, invited_at=clock.timestamp())
+        db.session.add(survey)
+        db.session.flush()  # the unique contact_id refuses a second survey (the end holds the contact's row)
+        ev, _ = append_event(
+            contact, "csat.invited", "system", data={"survey_id": survey.id, "scale": list(CSAT_SCALE)}
+        )
+        publish_contact_event(ev)
     return survey
 
 
@@ -60,18 +60,18 @@ def do_record_csat(contact: Contact, score, comment: str | None = None) -> CsatS
     if survey is None:
         raise TicketError(f"no CSAT survey was sent for contact {contact.id}", "score")
     now = clock.timestamp()
-    answered = db.session.execute(
-        update(CsatSurvey)
-        .where(CsatSurvey.id == survey.id, CsatSurvey.score.is_(None))
-        .values(score=value, comment=comment, answered_at=now)
-    ).rowcount
-    if not answered:
-        db.session.rollback()
-        raise TicketError(f"the CSAT survey for contact {contact.id} was already answered", "score")
-    contact.csat = value
-    ev, _ = append_event(
-        contact, "csat.answered", "customer", text=comment, data={"survey_id": survey.id, "score": value}
-    )
-    publish_contact_event(ev)
+    with atomic():
+        answered = db.session.execute(
+            update(CsatSurvey)
+            .where(CsatSurvey.id == survey.id, CsatSurvey.score.is_(None))
+            .values(score=value, comment=comment, answered_at=now)
+        ).rowcount
+        if not answered:
+            raise TicketError(f"the CSAT survey for contact {contact.id} was already answered", "score")
+        set_contact_csat(contact, value)
+        ev, _ = append_event(
+            contact, "csat.answered", "customer", text=comment, data={"survey_id": survey.id, "score": value}
+        )
+        publish_contact_event(ev)
     db.session.refresh(survey)
     return survey

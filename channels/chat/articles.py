@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from contacts.actions import ActionError, do_post_message, do_record_desk_event
 from contacts.models import Contact
+from contacts.transaction import atomic
 from extensions import db
 from knowledge_base.models import Article
 
@@ -26,8 +27,9 @@ def do_send_article(contact: Contact, agent, slug: str, text: str | None = None)
         raise ActionError(f"article {slug!r} has no customer-facing text: write the answer in your own words")
     if len(text) > limit:
         raise ActionError(f"the message is {len(text)} characters; the limit is {limit}")
-    do_record_desk_event(
-        contact, agent, "kb.send", {"slug": article.slug, "title": article.title, "version": article.version}
-    )
-    ev, _ = do_post_message(contact, "agent", text, actor_id=agent.id)
+    with atomic():  # the kb.send and the message that carries the article are recorded together
+        do_record_desk_event(
+            contact, agent, "kb.send", {"slug": article.slug, "title": article.title, "version": article.version}
+        )
+        ev, _ = do_post_message(contact, "agent", text, actor_id=agent.id)
     return ev

@@ -20,16 +20,15 @@ from flask import current_app
 from sqlalchemy import select
 
 from accounts.models import User
-from clock import clock
 from contacts.actions import ActionError
-from contacts.events import append_event, publish_contact_event
+from contacts.lifecycle import check_wrap_up, do_close_contact, do_open_contact
 from contacts.models import Contact
+from contacts.transaction import atomic
 from extensions import db
 
 from .recording import (
     GROUP_QUEUE,
     STAFF_ROLES,
-    floor,
     may_serve,
     member_room,
     record,
@@ -38,6 +37,8 @@ from .recording import (
     token_hash,
 )
 from .room import Member, RoomState
+
+GROUP_WRAP_UP = "GROUP"  # the room's own wrap-up code, offered beside the pack's (templates/group/room.html)
 
 
 def do_open_group_room(
@@ -74,48 +75,37 @@ def do_open_group_room(
         raise ActionError(f"audience mix: {e}") from e
     if seed is None:
         seed = secrets.randbelow(2**31)
-    now = clock.timestamp()
-    room = Contact(
-        channel="group",
-        queue=GROUP_QUEUE,
-        lang=lang,
-        customer_name=scenario.room_name[:80],
-        subject=scenario.title[:200],
-        scenario_id=scenario.id,
-        simulated=audience > 0,
-        agent_id=agent.id,
-        reserved_agent_id=agent.id,
-        customer_token=secrets.token_urlsafe(18),  # the join link's token
-        status="active",
-        created_at=now,
-        assigned_at=now,
-    )
-    db.session.add(room)
-    db.session.flush()
-    ev, _ = append_event(room, "contact.created", "system", data={"channel": "group", "queue": GROUP_QUEUE})
-    publish_contact_event(ev)
     by = started_by or agent
-    record(
-        room,
-        "group.opened",
-        "lead" if by.role in ("lead", "admin") and by.id != agent.id else "agent",
-        actor_id=by.id,
-        data={
-            "scenario_id": scenario.id,
-            "lang": lang,
-            "room_name": scenario.room_name,
-            "agent_id": agent.id,
-            "audience": audience,
-            "mix": mix_model.model_dump(),
-            "seed": seed,
-            "started_by": by.id,
-            "needs": [n.snapshot() for n in scenario.needs],
-        },
-    )
-    record(
-        room, "assignment", "system", data={"agent_id": agent.id, "agent_name": agent.display_name, "wait_seconds": 0}
-    )
-    floor(room)
+    with atomic():  # the room, its settings and its agent are recorded together or not at all
+        room = do_open_contact(
+            "group",
+            GROUP_QUEUE,
+            lang=lang,
+            customer_name=scenario.room_name[:80],
+            subject=scenario.title[:200],
+            scenario_id=scenario.id,
+            simulated=audience > 0,
+            reserved_agent_id=agent.id,
+            agent=agent,
+            token_bytes=18,  # the join link's token
+        )
+        record(
+            room,
+            "group.opened",
+            "lead" if by.role in ("lead", "admin") and by.id != agent.id else "agent",
+            actor_id=by.id,
+            data={
+                "scenario_id": scenario.id,
+                "lang": lang,
+                "room_name": scenario.room_name,
+                "agent_id": agent.id,
+                "audience": audience,
+                "mix": mix_model.model_dump(),
+                "seed": seed,
+                "started_by": by.id,
+                "needs": [n.snapshot() for n in scenario.needs],
+            },
+        )
     audience_driver = current_app.extensions.get("kefu_group_audience")
     if audience_driver is not None and audience > 0:
         audience_driver.start_room(room.id, scenario, lang, audience, mix_model, seed)
@@ -386,21 +376,25 @@ def do_close_group_room(room: Contact, user: User, *, code: str = "GROUP", notes
         raise ActionError("this group room is not yours")
     if room.status == "closed":
         raise ActionError(f"group room {room.id} is already closed")
-    code = (code or "").strip()
-    if not code or len(code) > 40:
-        raise ActionError("choose a wrap-up code")
-    if len(notes or "") > 2000:
-        raise ActionError("wrap-up notes are over 2000 characters")
+    code, notes = check_wrap_up(room, code, notes, extra_codes=(GROUP_WRAP_UP,))
     state = room_state(room.id)
     waiting = sorted(m.id for m in state.members.values() if m.status == "waiting")
-    now = clock.timestamp()
-    room.status = "closed"
-    room.ended_at = room.ended_at or now
-    room.closed_at = now
-    room.wrap_up_code = code
-    record(room, "contact.ended", "agent", actor_id=user.id, data={"reason": "room_closed", "waiting": waiting})
-    record(room, "wrap_up", "agent", actor_id=user.id, text=notes or None, data={"code": code})
-    floor(room)
+
+    def fold(c, type, actor, *, actor_id=None, text=None, data=None):
+        record(c, type, actor, actor_id=actor_id, text=text, data=data)
+
+    # The room's lock before the contact's row, the order every post in the room takes them (record()).
+    with room_lock(room.id):
+        do_close_contact(
+            room,
+            "agent",
+            actor_id=user.id,
+            reason="room_closed",
+            code=code,
+            notes=notes,
+            end_data={"waiting": waiting},
+            record=fold,
+        )
     driver = current_app.extensions.get("kefu_group_audience")
     if driver is not None:
         driver.stop_room(room.id)

@@ -13,8 +13,6 @@ customer spoke), ``call.hearing`` / ``call.heard`` (live recognition), ``call.en
 
 from __future__ import annotations
 
-from contextlib import nullcontext as atomic  # until contacts.transaction (issue 14) lands: per-event commits
-
 from flask import current_app
 from sqlalchemy import select
 
@@ -22,17 +20,13 @@ from accounts.models import User
 from clock import clock
 from contacts.actions import ActionError, do_create_contact, do_end_contact, do_transfer_contact
 from contacts.events import append_event, publish_contact_event, send_event
+from contacts.lifecycle import lock_contact
 from contacts.models import Contact, ContactEvent
+from contacts.transaction import atomic
 from extensions import db
 from scenarios.schema import QUICK_PHRASE_MOVES
 
 from .service import media_client, recordings_dir
-
-
-def lock_contact(contact) -> None:
-    """No row lock until contacts.lifecycle (issue 14) lands; the call's own ended check still applies."""
-    return None
-
 
 # Channels whose contacts are calls through the media worker: a video call is a voice call with cameras.
 CALL_CHANNELS = ("voice", "video")

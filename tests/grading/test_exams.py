@@ -111,7 +111,7 @@ def test_serving_order_and_reservation(floor):
         assert contact.status == "active" and contact.agent_id == cand.id  # never offered to "other"
         tick_skill_exams()
         assert attempts_of(exam)[1].outcome == "pending"  # still talking: nothing new served
-        do_wrap_up_contact(contact, cand, "resolved")
+        do_wrap_up_contact(contact, cand, "OTHER")
         tick_skill_exams()
         a1, a2 = attempts_of(exam)
         assert a1.outcome == "wrapped_up" and a2.outcome == "served"
@@ -194,7 +194,7 @@ def test_exam_contacts_are_not_auto_graded_at_wrap_up(floor):
         do_start_skill_exam(cand, exam)
         engine.run_until_idle(30)
         cid = attempts_of(exam)[0].contact_id
-        do_wrap_up_contact(db.session.get(Contact, cid), cand, "resolved")
+        do_wrap_up_contact(db.session.get(Contact, cid), cand, "OTHER")
         assert floor.extensions["kefu_grading"].wait_idle(10)
         assert db.session.scalar(select(Scorecard).where(Scorecard.contact_id == cid)) is None
 
