@@ -6,6 +6,8 @@ for leads)."""
 
 def init_app(app) -> None:
     from .cli import calibrate_cmd
+    from .views import bp
 
+    app.register_blueprint(bp)
     # The command belongs with the other grading commands; grading is registered before this package.
     app.cli.commands["grading"].add_command(calibrate_cmd)

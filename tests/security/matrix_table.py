@@ -293,6 +293,10 @@ ROUTES: dict[str, list[Http]] = {
     "roleplay.api_card": [Http(ALL, query=lambda w: {"token": "none"})],
     "roleplay.api_start": [Http(ALL, json=lambda w: {"token": "none"})],
     "roleplay.email_card": [Http(ALL, path=lambda w: {"token": "none"})],
+    # --- the leads' rubric calibration (calibration/): no run exists in this world, so only the role checks.
+    "calibration.index": [Http(LEADS, method="GET"), Http(LEADS, method="POST", form=lambda w: {})],
+    "calibration.run": [Http(LEADS, path=lambda w: {"run_id": "none"})],
+    "calibration.export": [Http(LEADS, path=lambda w: {"run_id": "none"})],
     # --- back-office work items (tasks/): no work item exists in this world, so only the role checks are
     # exercised here (tests/tasks covers who sees which item).
     "tasks.work_list": [Http(STAFF)],
