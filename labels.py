@@ -5,6 +5,8 @@ for a code nobody labelled (never the raw code). Registered as Jinja filters by 
 
 from __future__ import annotations
 
+import re
+
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -125,6 +127,16 @@ EVENT_FAMILIES = {
 }
 
 
+# Why an agreement figure is missing (grading/agreement.py): shown through _() on the panel page.
+AGREEMENT_REASONS = (
+    _l("needs at least 2 subjects"),
+    _l("needs at least 2 raters"),
+    _l("no variance between subjects or raters"),
+    _l("needs at least 1 subject"),
+    _l("every rating is in one category"),
+)
+
+
 def channel_label(code: str | None) -> str:
     return str(CHANNELS.get(code or "", _("Other channel")))
 
@@ -222,12 +234,81 @@ def code_labels() -> dict:
     }
 
 
+TICKET_FIELDS = {
+    "category": _l("Category"),
+    "priority": _l("Priority"),
+    "status": _l("Status"),
+    "risk_level": _l("Risk level"),
+    "escalation_target": _l("Escalation target"),
+    "compensation_amount": _l("Compensation (yuan)"),
+    "assignee_id": _l("Assignee"),
+    "subject": _l("Subject"),
+    "description": _l("Description"),
+    "customer_id": _l("Customer"),
+    "contact_id": _l("Contact"),
+}
+
+
+def category_label(code: str | None) -> str:
+    """A ticket or KB category by its name in the reader's language."""
+    if not code:
+        return ""
+    from extensions import db
+    from i18n import current_lang
+    from knowledge_base.models import Category
+
+    row = db.session.query(Category).filter_by(code=code).first()
+    if row is None:
+        return _("Other category")
+    return row.name_en if current_lang() == "en" else row.name_zh
+
+
+def ticket_field_label(field: str | None) -> str:
+    return str(TICKET_FIELDS.get(field or "", _("Other field")))
+
+
+def ticket_value_label(value, field: str | None = None) -> str:
+    """A ticket field's recorded value as a reader would say it: codes by their labels, amounts in yuan."""
+    if value is None:
+        return ""
+    if field == "category":
+        return category_label(str(value))
+    if field in ("priority", "status", "risk_level"):
+        return _(str(value))
+    if field == "compensation_amount":
+        return f"¥{value:g}" if isinstance(value, int | float) else str(value)
+    return str(value)
+
+
+_CODE_WORD = re.compile(r"(?<![\w.-])([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Z]{4,}|[a-z]+(?:[._][a-z]+)+)(?![\w-])")
+
+
+def humanize_codes(text: str | None) -> str:
+    """Free text written by the grading engine (item and evidence notes) with the stored codes it names replaced
+    by their labels: wrap-up codes, event types, channels, statuses, functions. Other words are left alone."""
+    if not text:
+        return ""
+    pack = _pack()
+    wrap = {c.code: c.label for c in (pack.wrap_up_codes if pack else [])}
+    queues = {q.id: q.label for q in (pack.queues if pack else [])}
+
+    def label(m: re.Match) -> str:
+        code = m.group(1)
+        for table in (wrap, queues, EVENT_TYPES, CHANNELS, STATUSES, FUNCTIONS):
+            if code in table:
+                return f"“{table[code]}”" if table is wrap else str(table[code])
+        return code
+
+    return _CODE_WORD.sub(label, text)
+
+
 def function_label(code: str | None) -> str:
     return str(FUNCTIONS.get(code or "", _("Other function")))
 
 
 def init_app(app) -> None:
     app.add_template_global(code_labels, "code_labels")
+    app.add_template_global(ticket_value_label, "ticket_value_label")
     for name, fn in (
         ("datetime_label", datetime_label),
         ("clock_label", clock_label),
@@ -239,5 +320,8 @@ def init_app(app) -> None:
         ("status_label", status_label),
         ("event_label", event_label),
         ("function_label", function_label),
+        ("humanize_codes", humanize_codes),
+        ("category_label", category_label),
+        ("ticket_field_label", ticket_field_label),
     ):
         app.add_template_filter(fn, name)

@@ -30,7 +30,8 @@ function addEvent(ev) {
     if (ev.client_id) { pending.delete(ev.client_id); box.querySelector(`[data-client-id="${CSS.escape(ev.client_id)}"]`)?.remove(); }
     const who = ev.actor === 'customer' ? T.you : T.agent;
     box.append(el('div', { class: `msg ${ev.actor === 'customer' ? 'self' : 'agent'}`, dataset: { seq: ev.seq } },
-      el('span', { class: 'who' }, who), el('div', { class: 'text' }, ev.text)));
+      el('span', { class: 'who' }, who, el('time', { class: 'time' }, new Date(ev.ts * 1000).toLocaleTimeString(document.documentElement.lang || undefined, { hour12: false }))),
+      el('div', { class: 'text' }, ev.text)));
     if (ev.actor !== 'customer') $('agent-typing').hidden = true;
   } else if (ev.type === 'typing' && ev.actor === 'agent') {
     $('agent-typing').hidden = !ev.data.typing;

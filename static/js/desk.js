@@ -188,13 +188,13 @@ function monitorNotice(entry, ev) {
 function renderAgent(agent) {
   if (!agent) return;
   state.agent = agent;
-  let s = agent.effective_state || agent.state;
-  // On a call the agent is not free, whatever the chat seats say: the desk shows the call.
+  const s = agent.effective_state || agent.state;
+  // On a call the agent is not free, whatever the chat seats say: the desk says so (data-state stays the ACD's).
   const calls = [...state.contacts.values()].map(facts);
-  if (calls.some((f) => f.onCall)) s = 'on_call';
-  else if (calls.some((f) => f.ringing)) s = 'ringing';
-  $('agent-state').textContent = s === 'on_call' ? T.onCall : s === 'ringing' ? T.ringing : T[s] || s;
+  const call = calls.some((f) => f.onCall) ? 'on_call' : calls.some((f) => f.ringing) ? 'ringing' : '';
+  $('agent-state').textContent = call === 'on_call' ? T.onCall : call === 'ringing' ? T.ringing : T[s] || s;
   $('agent-state').dataset.state = s;
+  $('agent-state').dataset.call = call;
   document.querySelectorAll('#state-switch button').forEach((b) => b.classList.toggle('on', b.dataset.state === agent.state));
   $('state-timer').textContent = agent.acw_until ? `(${T.acw})` : '';
 }

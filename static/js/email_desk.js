@@ -30,7 +30,7 @@ async function loadList() {
   const list = $('email-list');
   list.replaceChildren(...data.contacts.map((c) => el('li', { class: c.id === current ? 'selected' : '' },
     el('a', { href: '#', onclick: (e) => { e.preventDefault(); openThread(c.id); } },
-      `${c.customer_name || '-'} · ${c.subject || ''}`), ' ', el('span', { class: 'muted' }, c.status))));
+      `${c.customer_name || '-'} · ${c.subject || ''}`), ' ', el('span', { class: 'muted' }, (L.statuses || {})[c.status] || c.status))));
   $('email-list-empty').hidden = data.contacts.length > 0;
   if (current && !data.contacts.some((c) => c.id === current)) current = null;
 }
@@ -108,7 +108,7 @@ async function openThread(id) {
   if (current !== id) return; // another contact was opened meanwhile
   if (switching) showDraft(id, data.contact);
   $('thread-subject').textContent = data.contact.subject || '';
-  $('thread-tickets').textContent = data.tickets.length ? `${L.tickets}: ${data.tickets.map((t) => `${t.number} (${t.status})`).join(', ')}` : '';
+  $('thread-tickets').textContent = data.tickets.length ? `${L.tickets}: ${data.tickets.map((t) => `${t.number} (${(L.ticketStatuses || {})[t.status] || t.status})`).join(', ')}` : '';
   const mails = data.events.filter((e) => e.type.startsWith('email.'));
   $('thread').replaceChildren(...mails.map(mailView));
   const customer = mails.find((e) => e.type === 'email.received');
@@ -241,7 +241,7 @@ socket.on('connect', async () => {
 });
 $('go-available').addEventListener('click', () => {
   socket.emit('set_state', { state: 'available' }, (res) => {
-    $('agent-state').textContent = res && res.ok ? res.agent.state : (res && res.error) || '';
+    $('agent-state').textContent = res && res.ok ? (L.agentStates || {})[res.agent.state] || res.agent.state : (res && res.error) || '';
     $('agent-state').dataset.state = res && res.ok ? res.agent.state : '';
   });
 });

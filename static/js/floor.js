@@ -27,8 +27,10 @@ function render(snap) {
   document.getElementById('floor-groups').textContent = snap.groups.map((g) => g.name).join(' · ');
   const ab = document.querySelector('#floor-agents tbody');
   ab.replaceChildren(...snap.agents.map((a) => {
-    const s = a.effective_state || a.state;
-    const load = Object.entries(a.load || {}).map(([ch, n]) => `${ch} ${n}/${(a.capacity || {})[ch] ?? '-'}`).join(' ');
+    // An agent holding a call is on that call, whatever their chat seats say (the ACD keeps them "available").
+    const onCall = ['voice', 'video'].some((ch) => ((a.load || {})[ch] || 0) > 0) && ['available', 'busy'].includes(a.effective_state || a.state);
+    const s = onCall ? 'on_call' : a.effective_state || a.state;
+    const load = Object.entries(a.load || {}).map(([ch, n]) => `${L.channels[ch] || ch} ${n}/${(a.capacity || {})[ch] ?? '-'}`).join(' ');
     return el('tr', { dataset: { agentId: a.agent_id, state: s } }, el('td', {}, a.name), el('td', {}, a.group || ''),
       el('td', {}, a.level || ''), el('td', { class: `state-${s}` }, T.codes[s] || s),
       el('td', { class: 'since' }, fmtSeconds(a.since ? now - a.since : null)), el('td', {}, load));

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import login
+from .conftest import DEMO_PASSWORD, login
 
 pytestmark = pytest.mark.e2e
 
@@ -17,7 +17,25 @@ CALL = "zh-voice-late-delivery"
 EMAIL = "zh-email-order-status"
 
 
+def _new_trainee(browser_context, base, username) -> None:
+    """A trainee of its own for each test (created by the admin on /admin/users), so these desks never share
+    contacts with the other browser tests' demo trainees."""
+    page = browser_context().new_page()
+    login(page, base, "admin")
+    page.goto(f"{base}/admin/users?lang=en")
+    page.fill("#username", username)
+    page.fill("#display_name", f"Desk tester {username[4:].title()}")
+    page.fill("#password", DEMO_PASSWORD)
+    page.select_option("#role", "trainee")
+    page.select_option("#level", "L4")
+    page.select_option("#group_id", index=1)  # the demo class, like the demo trainees
+    page.click("#submit")
+    page.wait_for_selector(f"text=Created {username}")
+    page.close()
+
+
 def _desk(browser_context, base, username, media=False):
+    _new_trainee(browser_context, base, username)
     page = browser_context(media=media).new_page()
     login(page, base, username)
     page.goto(f"{base}/desk?lang=zh_CN")
@@ -50,7 +68,7 @@ def _start(page, scenario_id):
 def test_chat_arrival_goes_on_top_with_unread_badge_and_title(live_server, browser_context):
     """While the trainee writes to customer A, customer B arrives: B is first in the list with an unread badge, the
     title shows the count, a chime played, and the conversation on screen is still A's."""
-    page = _desk(browser_context, live_server, "trainee5")
+    page = _desk(browser_context, live_server, "deskarrivals")
     page.select_option("#practice-scenario", CHAT_A)
     page.click("#practice-start")
     a = _offered(page, CHAT_A)
@@ -95,7 +113,7 @@ def test_chat_arrival_goes_on_top_with_unread_badge_and_title(live_server, brows
 def test_ringing_call_takes_focus(live_server, browser_context):
     """A simulated caller rings while a chat is on screen: the call is selected at once, its call bar shows and the
     Answer button holds the keyboard focus; the title says it is ringing and the agent state says so."""
-    page = _desk(browser_context, live_server, "trainee3", media=True)
+    page = _desk(browser_context, live_server, "deskringing", media=True)
     page.select_option("#practice-scenario", CHAT_A)
     page.click("#practice-start")
     chat = _offered(page, CHAT_A)
@@ -109,6 +127,8 @@ def test_ringing_call_takes_focus(live_server, browser_context):
     assert page.is_hidden("#composer")  # a call has no chat composer
     assert "☎" in page.title()
     assert "ring" in page.evaluate("window.kefuDesk.alerts.played")
+    # the agent state follows the call
+    page.wait_for_function("document.getElementById('agent-state').dataset.call === 'ringing'")
     page.wait_for_function(f"!!document.querySelector(\"#contact-list li[data-contact-id='{call}'].ringing\")")
     assert page.evaluate("document.getElementById('contact-list').firstElementChild.dataset.contactId") == str(call)
 
@@ -116,7 +136,7 @@ def test_ringing_call_takes_focus(live_server, browser_context):
 def test_email_contact_opens_the_mail_composer(live_server, browser_context):
     """An email contact on the desk shows its thread as mail and a reply editor; the chat composer, typing line
     and End button are not there, and a reply sent from the desk joins the thread as mail."""
-    page = _desk(browser_context, live_server, "trainee4")
+    page = _desk(browser_context, live_server, "deskemail")
     _start(page, EMAIL)
     contact = _offered(page, EMAIL, timeout=60000)
     page.click(f"#contact-list li[data-contact-id='{contact}']")

@@ -30,7 +30,7 @@ def test_grader_sees_ticket_page_with_notes_and_history(client, auth, ticket_num
     assert r.status_code == 200
     html = r.get_data(as_text=True)
     assert ticket_number in html and "发票抬头错误" in html and "等待财务重开发票" in html
-    assert re.search(r"<td>status</td><td>new</td><td>pending</td>", html)
+    assert re.search(r"<td>Status</td><td>new</td><td>pending</td>", html)  # the field by its label
     assert "王小明" in html
     assert client.get("/tickets/T19990101-9999").status_code == 404
 
