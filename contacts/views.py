@@ -9,6 +9,7 @@ from sqlalchemy import select
 from accounts.roles import role_required
 from accounts.scope import may_see_contact
 from extensions import db
+from security import MAX_ID
 
 from .models import Contact, ContactEvent
 
@@ -52,7 +53,7 @@ def contact_list():
         q = q.where(Contact.status == filters["status"])
     if filters["channel"]:
         q = q.where(Contact.channel == filters["channel"])
-    if filters["agent"].isdigit():
+    if filters["agent"].isdigit() and int(filters["agent"]) <= MAX_ID:  # a larger number names nobody
         q = q.where(Contact.agent_id == int(filters["agent"]))
     words = (request.args.get("q") or "").strip()[:200]
     if words:

@@ -19,6 +19,7 @@ from accounts.roles import role_required
 from contacts.models import Contact, ContactEvent
 from extensions import db
 from i18n import current_lang
+from security import MAX_ID
 
 from . import search as kb_search
 from .actions import (
@@ -304,7 +305,7 @@ def _own_contact(raw: str | None, required: bool = False):
         cid = int(raw)
     except ValueError:
         return None, _error(f"contact_id must be a number, not {raw[:40]!r}", 400)
-    contact = db.session.get(Contact, cid)
+    contact = db.session.get(Contact, cid) if 0 < cid <= MAX_ID else None  # beyond any id: not a 500
     if contact is None:
         return None, _error(f"no contact {cid}", 404)
     if contact.agent_id != current_user.id:

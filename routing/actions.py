@@ -99,7 +99,8 @@ def floor_agents() -> list[dict]:
 
 def _publish_agent(agent_id: int, snapshot: dict | None = None) -> dict:
     snap = snapshot or agent_snapshot(agent_id)
-    send_event({"type": "agent_state", "agent": snap}, [("/floor", "floor"), ("/desk", f"agent:{agent_id}")])
+    # the floor hears it through console/pushes.py, in the rooms of those who supervise this agent
+    send_event({"type": "agent_state", "agent": snap}, [("/desk", f"agent:{agent_id}")])
     return snap
 
 

@@ -120,3 +120,21 @@ def _fill(path: str, name: str, value: str) -> str:
     import re
 
     return re.sub(r"<(?:[^:<>]+:)?" + re.escape(name) + r">", value, path)
+
+
+def test_out_of_range_ids_in_query_strings_are_not_server_errors(app, client, users):
+    """Ids given in query strings (contact_id, agent, customer_id) beyond any id are a 4xx or an empty result,
+    never a 500."""
+    with app.app_context():
+        factories.user("root", role="admin")
+    assert _login(client, "root", "pass1234").status_code == 302
+    big = IDS[-1]
+    for url in (
+        f"/api/kb/suggest?contact_id={big}",
+        f"/api/kb/search?q=order&contact_id={big}",
+        f"/contacts?agent={big}",
+        f"/api/tickets?contact_id={big}",
+        f"/api/tickets?customer_id={big}",
+        f"/api/crm/customers?q=a&contact_id={big}",
+    ):
+        assert client.get(url).status_code < 500, url
