@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from contacts.actions import ActionError, do_create_contact
 from contacts.events import append_event, publish_contact_event
 from contacts.models import Contact, ContactEvent
+from contacts.transaction import atomic
 from extensions import db
 
 from .decode import clean_str
@@ -201,45 +202,50 @@ def do_receive_email(raw: bytes, *, mail_from: str, rcpt_tos: list[str], peer: s
     earlier, ticket = thread.earlier, thread.ticket
     contact = earlier if earlier is not None and earlier.status in OPEN_STATUSES else None
     new_contact = contact is None
-    if new_contact:
-        customer = _customer_for(sender)
-        lang = "zh_CN" if _CJK.search(parsed.subject + parsed.text[:2000]) else "en"
-        name = customer.name if customer else parsed.from_name or sender or None
-        fields = {
-            "lang": earlier.lang if earlier is not None else lang,
-            "customer_id": customer.id if customer else (earlier.customer_id if earlier else None),
-            "customer_name": name[:NAME_CHARS] if name else None,
-            **(_simulated(parsed) or _roleplay(rcpt_tos, sender)),
+    roleplay_token = None
+    # The contact, the mail and its ticket links: one transaction; the ACD is offered the contact after it.
+    with atomic():
+        if new_contact:
+            customer = _customer_for(sender)
+            lang = "zh_CN" if _CJK.search(parsed.subject + parsed.text[:2000]) else "en"
+            name = customer.name if customer else parsed.from_name or sender or None
+            fields = {
+                "lang": earlier.lang if earlier is not None else lang,
+                "customer_id": customer.id if customer else (earlier.customer_id if earlier else None),
+                "customer_name": name[:NAME_CHARS] if name else None,
+                **(_simulated(parsed) or _roleplay(rcpt_tos, sender)),
+            }
+            roleplay_token = fields.pop("roleplay_token", None)
+            contact = do_create_contact(
+                "email",
+                earlier.queue if earlier is not None else queue,
+                subject=(parsed.subject or "(no subject)")[:SUBJECT_CHARS],
+                **fields,
+            )
+        if thread.refused:
+            parsed.notes.append(
+                "this mail's threading points at another customer's conversation"
+                f" ({'ticket ' + thread.refused['ticket_number'] if thread.refused.get('ticket_number') else 'contact'}"
+                f"{' #' + str(thread.refused['contact_id']) if thread.refused.get('contact_id') else ''}), but it comes"
+                " from a different address; it was opened as a contact of its own"
+            )
+        data = {
+            **_common(parsed, mail_from, centre_address, peer, stored, attachments),
+            "ticket_number": ticket.number
+            if ticket is not None
+            else (None if thread.refused else parsed.ticket_number),
+            "threaded_by": thread.how,
+            "thread_refused": thread.refused,
+            "follows_contact_id": earlier.id if earlier is not None and earlier.id != contact.id else None,
         }
-        roleplay_token = fields.pop("roleplay_token", None)
-        contact = do_create_contact(
-            "email",
-            earlier.queue if earlier is not None else queue,
-            subject=(parsed.subject or "(no subject)")[:SUBJECT_CHARS],
-            **fields,
-        )
-        if roleplay_token:
-            from roleplay.actions import bind_roleplay_contact
+        data["from"]["address"] = sender
+        ev, _ = append_event(contact, "email.received", "customer", text=clean_str(parsed.text), data=json_safe(data))
+        publish_contact_event(ev)
+        _link_tickets(contact, earlier, ticket, new_contact)
+    if roleplay_token:
+        from roleplay.actions import bind_roleplay_contact
 
-            bind_roleplay_contact(roleplay_token, contact.id)
-    if thread.refused:
-        parsed.notes.append(
-            "this mail's threading points at another customer's conversation"
-            f" ({'ticket ' + thread.refused['ticket_number'] if thread.refused.get('ticket_number') else 'contact'}"
-            f"{' #' + str(thread.refused['contact_id']) if thread.refused.get('contact_id') else ''}), but it comes"
-            " from a different address; it was opened as a contact of its own"
-        )
-    data = {
-        **_common(parsed, mail_from, centre_address, peer, stored, attachments),
-        "ticket_number": ticket.number if ticket is not None else (None if thread.refused else parsed.ticket_number),
-        "threaded_by": thread.how,
-        "thread_refused": thread.refused,
-        "follows_contact_id": earlier.id if earlier is not None and earlier.id != contact.id else None,
-    }
-    data["from"]["address"] = sender
-    ev, _ = append_event(contact, "email.received", "customer", text=clean_str(parsed.text), data=json_safe(data))
-    publish_contact_event(ev)
-    _link_tickets(contact, earlier, ticket, new_contact)
+        bind_roleplay_contact(roleplay_token, contact.id)
     return {
         "contact_id": contact.id,
         "event_id": ev.id,
@@ -279,12 +285,10 @@ def _link_tickets(contact: Contact, earlier: Contact | None, ticket, new_contact
 
     if ticket is not None:
         do_link_contact(ticket, contact)
-        db.session.commit()
     if earlier is not None and new_contact:
         # A follow-up on a closed contact opens a new one; it carries the earlier contact's tickets along.
         for t in _earlier_tickets(earlier, ticket):
             do_link_contact(t, contact)
-        db.session.commit()
 
 
 def _automatic(parsed: ParsedEmail, mail_from: str, sender: str) -> str | None:

@@ -13,8 +13,9 @@ from sqlalchemy import select
 
 from accounts.models import User
 from contacts.actions import ActionError
-from contacts.events import append_event, publish_contact_event, send_event
+from contacts.events import append_event, publish_contact_event
 from contacts.models import Contact, ContactEvent
+from contacts.transaction import on_commit
 from extensions import db
 
 from .room import RoomState
@@ -127,15 +128,15 @@ def record(room: Contact | int, type: str, actor: str, *, actor_id=None, text=No
             publish_contact_event(ev)  # floor and in-process listeners only: the agent never sees a mind
         else:
             publish_contact_event(ev, extra_rooms=[("/group", staff_room(room_id))])
-            if customer_visible(event):
-                from extensions import socketio
-
-                try:
-                    socketio.emit("event", customer_view_of(event), to=members_room(room_id), namespace="/group")
-                except Exception:  # the event is committed; a dead socket must not undo it
-                    current_app.logger.exception("emit to group members failed")
+            if customer_visible(event):  # after the commit when inside an action (closing the room)
+                on_commit(_emit_to_members, room_id, customer_view_of(event))
         return event, True, answered
 
 
-def floor(room: Contact) -> None:
-    send_event({"type": "contact_state", "contact": room.summary()})  # console/pushes.py picks the floor rooms
+def _emit_to_members(room_id: int, payload: dict) -> None:
+    from extensions import socketio
+
+    try:
+        socketio.emit("event", payload, to=members_room(room_id), namespace="/group")
+    except Exception:  # the event is committed; a dead socket must not undo it
+        current_app.logger.exception("emit to group members failed")

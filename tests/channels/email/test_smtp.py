@@ -94,7 +94,8 @@ def test_attachment_is_stored_and_listed(app, send, agent, client, auth):
     assert (att["name"], att["type"], att["size"]) == ("发票 2026.pdf", "application/pdf", len(pdf))
     auth.login("mailagent")
     thread = client.get(f"/api/email/contacts/{ev.contact_id}/thread").get_json()
-    assert thread["events"][-1]["data"]["attachments"][0]["name"] == "发票 2026.pdf"
+    (mail,) = [e for e in thread["events"] if e["type"] == "email.received"]
+    assert mail["data"]["attachments"][0]["name"] == "发票 2026.pdf"
     resp = client.get(f"/api/email/contacts/{ev.contact_id}/attachments/{ev.id}/0")
     assert resp.status_code == 200 and resp.data == pdf
 
