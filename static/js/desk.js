@@ -4,12 +4,14 @@
 import { api, clientId, el, fmtSeconds, readConfig } from './common.js';
 import * as alerts from './desk_alerts.js';
 import { initKeys } from './desk_keys.js';
+import { conversationLines } from './desk_lines.js';
 import { channelIcon, facts, isCall, renderList, tickWaits } from './desk_list.js';
 import { initPanels } from './desk_panels.js';
 
 const cfg = readConfig('desk-config');
 const T = cfg.i18n;
 const $ = (id) => document.getElementById(id);
+const { fmtTime, systemLabel, renderSnippets } = conversationLines(cfg);
 
 const state = {
   contacts: new Map(), // id -> {contact, events: [], lastSeq, customerTyping}
@@ -268,34 +270,6 @@ function renderConversation() {
   box.scrollTop = box.scrollHeight;
 }
 
-function fmtTime(ts) {
-  return new Date(ts * 1000).toLocaleTimeString(cfg.lang === 'en' ? 'en-GB' : 'zh-CN', { hour: '2-digit', minute: '2-digit', second: '2-digit' });
-}
-
-function wrapUpLabel(code) {
-  const hit = [...$('wrap-up-code').options].find((o) => o.value === code);
-  return hit ? hit.textContent : code;
-}
-
-// One line in the conversation for the events a trainee should notice; the rest stay in the transcript.
-function systemLabel(ev) {
-  switch (ev.type) {
-    case 'assignment': return ev.data.after_transfer ? `${T.transferredToYou} · ${ev.data.agent_name}` : `${T.assigned} · ${ev.data.agent_name}`;
-    case 'transfer': return `${T.transferred} → ${ev.data.target}: ${ev.text || ''}`;
-    case 'contact.ended': return `${T.ended} (${T.reasons[ev.data.reason] || ev.data.reason})`;
-    case 'wrap_up': return `${T.closed} · ${wrapUpLabel(ev.data.code)}`;
-    case 'kb.send': return `${T.sentArticle}: ${ev.data.title || ev.data.slug}`;
-    case 'csat.answered': return `${T.csat}: ${ev.data.score}/5`;
-    case 'ticket.created': return `${T.ticket} ${ev.data.number}`;
-    case 'monitor.coach': return `${T.coachNote}: ${ev.text}`;
-    case 'monitor.takeover': return `${T.takenOver} ${ev.data.agent_name}`;
-    case 'monitor.whisper': return `${T.leadWhispering} · ${ev.data.monitor_name}`;
-    case 'monitor.barge': return `${T.leadBarged} · ${ev.data.monitor_name}`;
-    case 'crm.verify': return `${T.identity}: ${ev.data.result === 'verified' ? T.verified : T.notVerified}`;
-    default: return null;
-  }
-}
-
 async function sendMessage(contactId, text, cid) {
   cid = cid || clientId();
   state.pending.set(cid, { contact_id: contactId, text });
@@ -338,22 +312,6 @@ $('composer').addEventListener('input', (e) => {
 $('composer').addEventListener('keydown', (e) => {
   if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); $('send').click(); }
 });
-
-function renderSnippets(v) {
-  const menu = $('snippet-menu');
-  const m = v.match(/(?:^|\s)\/(\S*)$/);
-  if (!m) { menu.hidden = true; return; }
-  const q = m[1].toLowerCase();
-  const hits = cfg.snippets.filter((s) => s.key.toLowerCase().includes(q) || s.text.toLowerCase().includes(q)).slice(0, 8);
-  menu.replaceChildren(...hits.map((s) => el('li', { class: 'snippet', dataset: { key: s.key }, onclick: () => {
-    const c = $('composer');
-    c.value = c.value.slice(0, c.value.length - m[0].length) + (m[0].startsWith(' ') ? ' ' : '') + s.text;
-    menu.hidden = true;
-    c.focus();
-    c.dispatchEvent(new Event('input'));
-  } }, el('b', {}, `/${s.key}`), ' ', s.text)));
-  menu.hidden = hits.length === 0;
-}
 
 $('send').addEventListener('click', () => {
   const text = $('composer').value.trim();

@@ -16,12 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from .pages import LANGS, ROLES, crawl
+from .pages import LANGS, ROLES, crawl, page_kind
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PASSWORD = "kefu-demo-2026"
-README_SHOTS = {"trainee4": "/desk", "lead": "/floor", "grader": "/review/panels", "admin": "/admin/users"}
+README_SHOTS = {"trainee4": "/desk", "lead": "/floor", "grader": "/contacts/#/scorecard", "admin": "/admin/users"}
 
 
 def _serve(inst: Path) -> tuple[subprocess.Popen, str]:
@@ -64,17 +64,38 @@ def _login(page, base, user):
     page.wait_for_load_state()
 
 
+def _chat(page, scenario, line):
+    page.select_option("#practice-scenario", scenario)
+    page.click("#practice-start")
+    page.wait_for_function(
+        "(sid) => [...window.kefuDesk.state.contacts.values()].some((e) => e.contact.scenario_id === sid"
+        " && e.contact.status === 'active' && e.events.some((ev) => ev.type === 'message'))",
+        arg=scenario,
+        timeout=30000,
+    )
+    cid = page.evaluate(
+        "(sid) => [...window.kefuDesk.state.contacts.values()].find((e) => e.contact.scenario_id === sid"
+        " && e.contact.status === 'active').contact.id",
+        scenario,
+    )
+    page.click(f"#contact-list li[data-contact-id='{cid}']")
+    page.fill("#composer", line)
+    page.click("#send")
+    page.wait_for_timeout(3000)
+    return cid
+
+
 def _practice_chat(page, base):
-    """A simulated chat on trainee4's desk, answered once: the desk has a conversation to show."""
+    """Two simulated chats on trainee4's desk: one served and wrapped up (a graded contact for the record pages),
+    one in progress (the desk has a conversation to show)."""
     page.goto(f"{base}/desk?lang=zh_CN")
     page.wait_for_function("window.kefuDesk && window.kefuDesk.socket.connected")
     page.click("#go-available")
-    page.select_option("#practice-scenario", "zh-delivery-status")
-    page.click("#practice-start")
-    page.wait_for_selector("#messages .msg.customer", timeout=30000)
-    page.fill("#composer", "您好，很高兴为您服务！请问您的订单号是多少？")
-    page.click("#send")
-    page.wait_for_timeout(3000)
+    done = _chat(page, "zh-points-rules", "您好，积分在结算时可以抵扣现金，100 积分抵 1 元。")
+    page.select_option("#wrap-up-code", index=1)
+    page.click("#wrap-up-go")
+    page.wait_for_function(f"window.kefuDesk.state.contacts.get({done}).contact.status === 'closed'")
+    _chat(page, "zh-delivery-status", "您好，很高兴为您服务！请问您的订单号是多少？")
 
 
 def main(out: Path) -> None:
@@ -107,7 +128,7 @@ def main(out: Path) -> None:
                         target.parent.mkdir(parents=True, exist_ok=True)
                         page.screenshot(path=str(target), full_page=True)
                         shots.append((lang, role, path, str(target.relative_to(out))))
-                        if lang == "en" and README_SHOTS.get(role) == path:
+                        if lang == "en" and README_SHOTS.get(role) == page_kind(path):
                             page.screenshot(path=str(out.parent / f"role-{role.rstrip('0123456789')}.png"))
                 ctx.close()
     finally:
