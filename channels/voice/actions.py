@@ -320,23 +320,24 @@ def do_place_callback_call(agent: User, callback_id: int) -> Contact:
     origin = db.session.get(Contact, cb.contact_id) if cb.contact_id else None
     name = (origin.customer_name if origin else None) or (cb.customer.name if cb.customer else None)
     simulated = bool(origin and origin.simulated and origin.channel == "voice" and origin.scenario_id)
-    contact = do_create_call(
-        "voice.outbound",
-        lang=origin.lang if origin else current_app.config["BABEL_DEFAULT_LOCALE"],
-        scenario_id=origin.scenario_id if simulated else None,
-        simulated=simulated,
-        customer_id=cb.customer_id,
-        customer_name=name,
-        subject=cb.note,
-        reserved_agent_id=agent.id,
-    )
-    _record(
-        contact,
-        "call.outbound",
-        "agent",
-        actor_id=agent.id,
-        data={"callback_id": cb.id, "origin_contact_id": origin.id if origin else None, "due_at": cb.due_at},
-    )
+    with atomic():  # the call and its call.outbound are recorded together; the ACD offers it after the commit
+        contact = do_create_call(
+            "voice.outbound",
+            lang=origin.lang if origin else current_app.config["BABEL_DEFAULT_LOCALE"],
+            scenario_id=origin.scenario_id if simulated else None,
+            simulated=simulated,
+            customer_id=cb.customer_id,
+            customer_name=name,
+            subject=cb.note,
+            reserved_agent_id=agent.id,
+        )
+        _record(
+            contact,
+            "call.outbound",
+            "agent",
+            actor_id=agent.id,
+            data={"callback_id": cb.id, "origin_contact_id": origin.id if origin else None, "due_at": cb.due_at},
+        )
     return contact
 
 
