@@ -142,3 +142,24 @@ def test_a_customer_start_that_routing_cannot_take_leaves_no_queued_contact(app)
         abandoned = db.session.scalars(select(ContactEvent).where(ContactEvent.type == "contact.abandoned")).one()
         assert abandoned.data["reason"] == "routing_unavailable"
         assert rebuild_live_state()["queued"] == 0
+
+
+def test_a_contact_opened_inside_an_action_is_offered_only_after_its_commit(app):
+    """The ACD never sees a contact its action has not committed: offered after the commit, never after a
+    rollback."""
+    from routing.actions import get_acd
+
+    with app.app_context():
+        try:
+            with atomic():
+                cid = do_create_contact("chat", "chat.general", lang="en", customer_name="Li").id
+                assert get_acd().waiting("chat.general") == []
+                raise RuntimeError("the rest of the action failed")
+        except RuntimeError:
+            pass
+        assert get_acd().waiting("chat.general") == []
+        assert db.session.get(Contact, cid) is None
+        with atomic():
+            cid = do_create_contact("chat", "chat.general", lang="en", customer_name="Wang").id
+            assert get_acd().waiting("chat.general") == []
+        assert get_acd().waiting("chat.general") == [cid]
