@@ -83,10 +83,25 @@ def item_difficulty(cards) -> list[dict]:
             row[1] += item["status"] == "pass"
             row[2] += 1
     rows = [
-        {"rubric": r, "item": i, "title": t, "passed": p, "scored": n, "share": round(p / n, 4)}
+        {"rubric": r, "item": i, "title": _item_title(r, i, t), "passed": p, "scored": n, "share": round(p / n, 4)}
         for (r, i), (t, p, n) in tally.items()
     ]
     return sorted(rows, key=lambda r: (r["share"], r["rubric"], r["item"]))
+
+
+def _item_title(rubric_id: str, item_id: str, recorded: str) -> str:
+    """An item's title in the reader's language: a class may mix zh and en contacts, whose rubrics are the same
+    rubric in two languages (zh-chat-standard / en-chat-standard) with the same item ids."""
+    from i18n import current_lang
+    from scenarios.registry import get_rubric
+
+    prefix = "en-" if current_lang() == "en" else "zh-"
+    if rubric_id.startswith(("zh-", "en-")) and not rubric_id.startswith(prefix):
+        twin = get_rubric(prefix + rubric_id[3:])
+        for item in twin.items if twin is not None else []:
+            if item.id == item_id:
+                return item.title
+    return recorded
 
 
 def distribution(totals: list[float]) -> list[int]:
