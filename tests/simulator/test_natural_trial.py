@@ -316,49 +316,27 @@ SCRIPTS: dict[str, list] = {
 # other lines can move with a retrained model. The strict mark asserts only that the scenario still fails: when
 # a retrain fixes one, the XPASS fails the suite and the entry must go.
 MISREAD: dict[str, str] = {
-    "zh-delivery-status": "'麻烦把下单那串编码发我一下哈' (ask_order) read as [greeting 0.875]; "
-    "'包裹5月30号晚上已经到杭州的中转站了' (true answer) gives figure '5月' (a date read as 5 months) -> "
-    "wrong_information; closing '有啥情况随时来这儿找我哈～' read as [answer 0.707]",
-    "zh-double-charge": "'您把买手表那笔订单的号码发我？' (ask_order) read as [answer 0.605]",
-    "zh-points-rules": "closing '那您去给闺女挑吧，…用的时候有不明白的再来问我哈～' read as [no act]",
-    "zh-presales-purifier": "closing '放心下单吧，后面有问题随时来找我～' (after the filter answer) read as "
-    "[answer 0.979, refuse_politely 0.565, explain_policy 0.832], no closing",
-    "zh-return-7day": "'我先确认下是哪一笔，下单的编码方便发我吗？' (ask_order) read as "
-    "[greeting 0.369, ask_detail 0.887]",
+    "zh-double-charge": "'…我先核对下支付记录，您把买手表那笔订单的号码发我？' (empathy + ask_order) read as [no act]; "
+    "closing '…直接在这个窗口戳我们就行，拜拜～' read as [answer 0.576, explain_policy 0.56]",
+    "zh-return-7day": "'我先确认下是哪一笔，下单的编码方便发我吗？' (ask_order) read as [greeting 0.859]",
     "zh-scam-call": "'我这就把情况交给我们的账户安全组，让他们给您的账户加一层保护' (escalate) read as "
-    "[explain_policy 0.701]; closing '没别的事您就先去歇着吧，有事随时来问我们～' read as [explain_policy 0.942]",
-    "zh-damaged-kettle": "'您把这一单的编号发我一下，再说说东西坏成啥样了' (ask_order + ask_detail) read as "
-    "[ask_detail 0.982]",
-    "zh-late-delivery-complaint": "'…我马上帮您看，买推车那一单的号码给我一下？' (empathy + ask_order) read as "
-    "[empathy 0.656]",
-    "zh-escalated-refund-complaint": "'…麻烦您再报一次订单的号码，我核对一下。' (empathy + ask_order) read as "
-    "[empathy 0.625]; closing '那今天先这样，钱到了也跟我说一声' read as [no act]",
-    "zh-compensation-limit": "'…换谁都受不了，这个锅我们认。冰箱那一单的编号发我一下' (empathy + ask_order) read as "
-    "[answer 0.87]; '把您的诉求和损失情况整理好，提给值班负责人审批' (escalate) read as [answer 0.8]",
-    "zh-crisis-power-bank-fire": "'看到孩子烫伤真的揪心，先顾人：孩子现在伤得怎么样…' (empathy + ask_detail) read as "
-    "[ask_detail 0.99], never soothed so the escalation cannot land and the furious customer leaves; closing "
-    "'孩子的伤要紧，您先照顾好他' read as [answer 0.746]",
-    "zh-repeat-repair": "'笔记本那笔订单的号码再给我一下' (ask_order) read as [answer 0.609]",
-    "zh-vip-refund": "'郑先生，我马上查，退回那台笔记本的订单，号码发我一下。' (ask_order) read as [answer 0.702]",
+    "[explain_policy 0.732]; closing '没别的事您就先去歇着吧，有事随时来问我们～' read as "
+    "[closing 0.568, explain_policy 0.96]",
+    "zh-escalated-refund-complaint": "'明天这个时候之前我亲自打电话把结果告诉您…' (promise_followup) read as "
+    "[answer 0.992, explain_policy 0.706], no follow-up promised",
+    "zh-crisis-power-bank-fire": "closing '孩子的伤要紧，您先照顾好他，有任何进展我们都会告诉您。' read as "
+    "[empathy 0.837], no closing",
+    "zh-vip-refund": "'郑先生，我马上查，退回那台笔记本的订单，号码发我一下。' (ask_order) read as [answer 0.644]; "
+    "'…到时候我主动打电话跟您确认' (promise_followup) read as [answer 0.671]",
     "en-delivery-status": "closing 'Great. Keep your phone handy for the driver, and just drop us a line here if it "
     "doesn't turn up by then!' read as [no act]",
-    "en-points-rules": "closing 'Have fun picking something out for your daughter - come back any time you've got "
-    "questions!' read as [no act]",
-    "en-scam-call": "closing 'Look after yourself, Dorothy, and message us any time!' read as [answer 0.725, "
-    "explain_policy 0.769]",
-    "en-late-delivery-complaint": "'What's the order code? I'll dig in right now.' (after empathy) read as "
-    "[empathy 0.718, answer 0.663], no ask_order",
-    "en-escalated-refund-complaint": "'Four rounds of chasing your own money is awful, and that's our failure.' "
-    "(empathy) read as [ask_order 0.729, answer 0.81], never soothed; 'I'm putting $30 on your account as an "
-    "apology' (offer_compensation) read as [no act]; closing 'That's it from me for now - speak tomorrow, Karen.' "
-    "read as [forbidden 0.656]",
-    "en-compensation-limit": "'five days without a fridge is a real mess, and it's on us. What's the order code?' "
-    "(empathy + ask_order) read as [answer 0.993]; 'I'm putting your claim and the losses in front of the duty "
-    "lead for approval' (escalate) read as [answer 0.801]",
-    "en-crisis-power-bank-fire": "'That's terrifying - how is your son doing?' (empathy + ask_detail) read as "
-    "[ask_detail 0.996, answer 0.685], never soothed so the escalation cannot land and the furious customer leaves",
-    "en-repeat-repair": "closing 'That's it for today - talk tomorrow, Steven.' read as [answer 0.834]",
-    "en-vip-refund": "'Mr Coleman, straight to it: what's the order code for the laptop?' (ask_order) read as [no act]",
+    "en-late-delivery-complaint": "closing 'Hang in there - you'll hear from me tomorrow.' read as "
+    "[promise_followup 0.916], no closing",
+    "en-escalated-refund-complaint": "closing 'That's it from me for now - speak tomorrow, Karen.' read as [no act]",
+    "en-compensation-limit": "'You'll have their decision by phone within a day.' (promise_followup) read as "
+    "[no act]; closing 'That's all for now - expect our call.' read as [dismissal 0.662]",
+    "en-repeat-repair": "closing 'That's it for today - talk tomorrow, Steven.' read as [answer 0.575]",
+    "en-vip-refund": "closing 'That's all on my end. Speak on the 12th if needed.' read as [answer 0.574]",
 }
 
 
