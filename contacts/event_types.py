@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -106,11 +107,35 @@ def event_type(name: str) -> EventType:
     return et
 
 
+_refusals: deque[tuple[int, str]] = deque(maxlen=100)  # (number, message) of the latest refusals in this process
+_refused = [0]  # refusals so far in this process
+
+
 def validate_event(type: str, actor: str, text: str | None, data: dict[str, Any]) -> None:
     """Raise EventSchemaError unless this event matches its type's schema."""
-    if not isinstance(data, dict):
-        raise EventSchemaError(f"{type}: data must be an object")
-    event_type(type).validate(actor, text, data)
+    try:
+        if not isinstance(data, dict):
+            raise EventSchemaError(f"{type}: data must be an object")
+        event_type(type).validate(actor, text, data)
+    except EventSchemaError as e:
+        # Some callers (media and simulator reports) log a failed append and go on: keep the refusal where a
+        # test can see it too (tests/conftest.py fails any test that had an event refused unexpectedly).
+        with _lock:
+            _refused[0] += 1
+            _refusals.append((_refused[0], str(e)))
+        raise
+
+
+def refusals_count() -> int:
+    """How many events have been refused in this process so far."""
+    with _lock:
+        return _refused[0]
+
+
+def refusals(since: int = 0) -> list[str]:
+    """The refusals after the first ``since`` (of the latest 100)."""
+    with _lock:
+        return [message for number, message in _refusals if number > since]
 
 
 def registered() -> dict[str, tuple[EventType, str]]:

@@ -14,6 +14,19 @@ from extensions import db, redis_store
 from . import factories
 
 
+@pytest.fixture(autouse=True)
+def every_recorded_event_matches_its_schema(request):
+    """Every event a test records is checked against its type's schema when appended (contacts/event_types.py);
+    some callers (media and simulator reports) log a refused append and go on, so a refusal anywhere fails the
+    test here, unless the test is marked ``bad_events`` (it sends bad events on purpose)."""
+    from contacts.event_types import refusals, refusals_count
+
+    before = refusals_count()
+    yield
+    if request.node.get_closest_marker("bad_events") is None:
+        assert not refusals(before), f"events refused by their schema: {refusals(before)}"
+
+
 @pytest.fixture
 def app(tmp_path, request):
     """A fresh app per test: its own database (SQLite file, or a schema-reset DATABASE_URL) and Redis prefix."""

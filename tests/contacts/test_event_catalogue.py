@@ -31,6 +31,7 @@ def test_every_contact_event_type_in_the_code_has_a_schema(app):
         assert name in names, name
 
 
+@pytest.mark.bad_events
 @pytest.mark.parametrize(
     ("type_", "actor", "text", "data", "why"),
     [
