@@ -130,7 +130,7 @@ def test_caller_without_a_camera_goes_on_with_sound_and_the_desk_is_told(voice_a
         "caller_camera_unavailable", {"contact_id": cid, "token": "nope", "reason": "no_device"},
         namespace="/voice", callback=True,
     )  # fmt: skip
-    assert not bad["ok"] and bad["error"] == "unknown contact"
+    assert not bad["ok"] and bad["error"] == "unknown call"
     bad_reason = caller.emit("caller_camera_unavailable", {**who, "reason": "bored"}, namespace="/voice", callback=True)
     assert not bad_reason["ok"] and "reason must be one of" in bad_reason["error"]
     missing = events_of(app, cid, "video.customer_camera_unavailable")

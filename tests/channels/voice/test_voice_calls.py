@@ -140,7 +140,7 @@ def test_controls_are_refused_to_others(call, make_user):
     stranger = socketio.test_client(app, namespace="/voice", flask_test_client=app.test_client())
     bad = {"contact_id": cid, "token": "nope", "sdp": "v=0"}
     res = stranger.emit("caller_offer", bad, namespace="/voice", callback=True)
-    assert not res["ok"] and res["error"] == "unknown contact"
+    assert not res["ok"] and res["error"] == "unknown call"
     res = stranger.emit("hang_up", {"contact_id": cid}, namespace="/voice", callback=True)
     assert not res["ok"] and "login required" in res["error"]
 
