@@ -35,7 +35,7 @@ class RubricItem(_Strict):
     id: str
     title: str
     skills: list[str] = Field(min_length=1)  # the first code decides the function the item rolls up into
-    points: float = Field(gt=0, le=100)
+    points: float = Field(ge=0, le=100)  # 0: a pure gate (it fails the scorecard, never adds or costs points)
     scoring: Literal["auto", "manual"] = "auto"
     evaluator: str | None = None
     params: dict = {}
@@ -60,6 +60,8 @@ class RubricItem(_Strict):
 
     @model_validator(mode="after")
     def scoring_fields(self) -> RubricItem:
+        if self.points == 0 and self.gate != "scorecard":
+            raise ValueError("points: only a scorecard gate may carry 0 points (a pure gate)")
         if self.scoring == "auto":
             if not self.evaluator:
                 raise ValueError("evaluator: an automatic item names its evaluator")

@@ -19,6 +19,7 @@ from simulator.voice_customer import compensation_offered
 from ..phrases import agent_moves, agent_readings, customer_moods, find_phrase
 from ..recording import Event, Recording
 from .base import BaseEvaluator, Evidence, ItemResult, evidence
+from .desk import VerifyBeforeDisclose, VerifyBeforeDiscloseParams
 
 # Recorded desk actions that count as a step (as the simulator's persona reads them: persona.DESK_MOVES).
 UPSET_CONFIDENCE = 0.6  # the share of the similarity vote a line needs to count as upset (free role-play)
@@ -136,12 +137,21 @@ class RequiredPhrases(BaseEvaluator):
             sc and (step in sc.expected.steps or step in sc.expected.required_phrases)
         ):
             return ItemResult.na(f"the scenario does not ask for {step}")
+        before_seq = None
+        if params.when == "verify_before_disclose":
+            # Asking for verification after the details were already given away does not protect them.
+            gate = VerifyBeforeDisclose().evaluate(recording, VerifyBeforeDiscloseParams())
+            seqs = [e.seq for e in gate.evidence if gate.status == "fail" and e.seq is not None]
+            before_seq = min(seqs) if seqs else None
         extra = _scenario_phrases(recording, step)
         analysed = agent_moves(recording)
         for i, (msg, moves) in enumerate(analysed):
             if msg.seq <= after_seq or not _fitting_place(step, i, len(analysed)):
                 continue
             phrase = moves.get(step) or find_phrase(msg.text, extra, recording.lang)
+            if phrase and before_seq is not None and msg.seq > before_seq:
+                note = f"{step} only after the details were disclosed"
+                return ItemResult.of(False, [*why, evidence(msg, note)], note)
             if phrase:
                 return ItemResult.of(True, [*why, evidence(msg, f"{step}: “{phrase}”")], f"{step} shown")
         for marked in recording.of_type("call.quick_phrase"):
