@@ -112,9 +112,13 @@ def distribution(totals: list[float]) -> list[int]:
     return bins
 
 
-def _verdict(passed: bool) -> str:
-    """Passed / failed in the reader's language (pages, XLSX and PDF alike), never True/False."""
-    return _("Passed") if passed else _("Failed")
+def _verdict(passed: bool, complete: bool = True, gated: bool = False) -> str:
+    """Passed / provisional / failed in the reader's language (pages, XLSX and PDF alike), never True/False.
+    A scorecard with manual items pending is provisional (counted as not passed in every rate) unless a gate
+    already failed it."""
+    if passed:
+        return _("Passed")
+    return _("Provisional") if not complete and not gated else _("Failed")
 
 
 def _scenario_title(scenario_id: str | None) -> str:
@@ -130,7 +134,13 @@ def trainee_report(user: User, viewer: User) -> dict:
     withheld = _withheld_contacts(user.id) if viewer.id == user.id else set()
     cards = cards_of([user.id], withheld)
     over_time = [
-        [_when(c.ended_at or c.created_at), c.id, _scenario_title(c.scenario_id), s.total, _verdict(s.passed)]
+        [
+            _when(c.ended_at or c.created_at),
+            c.id,
+            _scenario_title(c.scenario_id),
+            s.total,
+            _verdict(s.passed, s.complete, s.gated),
+        ]
         for c, s in cards
     ]
     weakest = skill_pass_rates(cards)[:WEAKEST_N]

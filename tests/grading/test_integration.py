@@ -99,6 +99,11 @@ def test_scorecard_page_access(app, client, auth, graded, make_user):
             assert 'id="scorecard-total"' in page and f"/contacts/{graded}#ev-" in page
         auth.logout()
     auth.login("g1")
+    with app.app_context():  # the grader's manual items are pending: the verdict says provisional, never passed
+        card = db.session.scalars(select(Scorecard).where(Scorecard.contact_id == graded, Scorecard.current)).one()
+        assert not card.complete and card.data["provisional"] == (not card.gated)
+    page = client.get(url).get_data(as_text=True)
+    assert ("Provisional</span>" in page) == (not card.gated) and 'id="scorecard-verdict">Passed' not in page
     assert client.get("/contacts/99999/scorecard").status_code == 404
     assert 'id="ev-1"' in client.get(f"/contacts/{graded}").get_data(as_text=True)
 

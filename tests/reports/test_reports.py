@@ -77,6 +77,25 @@ def test_trainee_figures_by_hand(dataset):
         assert as_lead["summary"][0][1] == 4 and as_lead["sections"][2]["rows"][0][2] == 0
 
 
+def test_a_provisional_scorecard_is_shown_so_and_not_counted_as_passed(dataset):
+    """A scorecard waiting for a grader's manual items reads "Provisional" in the report, and the pass rate counts
+    it as not passed (it may still fall under the pass mark); a gated one reads "Failed" whatever is pending."""
+    with dataset.test_request_context():
+        t2 = _user("t2")
+        pending = _contact(t2, 500, 72, [(G, "L4/1.1.1", "pass")], passed=False)
+        card = db.session.scalar(db.select(Scorecard).where(Scorecard.contact_id == pending.id))
+        card.complete = False
+        db.session.commit()
+        r = trainee_report(t2, t2)
+        assert r["summary"][2][1] == 0.5  # 95 passed, 72 provisional
+        verdicts = {row[1]: row[4] for row in r["sections"][0]["rows"]}
+        assert verdicts[pending.id] == "Provisional" and "Passed" in verdicts.values()
+        card.gated = True
+        db.session.commit()
+        verdicts = {row[1]: row[4] for row in trainee_report(t2, t2)["sections"][0]["rows"]}
+        assert verdicts[pending.id] == "Failed"
+
+
 def test_group_figures_by_hand(dataset):
     """Group 一组: totals 80, 40, 65, 0, 95 -> bins, pass rate 3/5, item difficulty by share passing."""
     with dataset.test_request_context():  # report titles are translated
