@@ -6,7 +6,7 @@ list their classes here. ``GRADING_EVALUATORS`` in the config may restrict which
 
 from __future__ import annotations
 
-from .accuracy import AnswerCorrect
+from .accuracy import AnswerCorrect, EmailAnswerCorrect
 from .base import ALL_CHANNELS, BaseEvaluator, Evidence, ItemResult, evidence
 from .desk import (
     CompensationLimit,
@@ -29,7 +29,7 @@ from .livestream import (
 )
 from .outcome import CustomerOutcome
 from .phrases import ForbiddenPhrases, RequiredPhrases, StepOrder
-from .spoken import SpokenForbidden, SpokenPhrases, SpokenSteps
+from .spoken import SpokenAnswerCorrect, SpokenForbidden, SpokenPhrases, SpokenSteps
 from .timing import FirstResponse, ReplyGaps
 from .video import CameraFraming, FacePresence, IdVerification
 from .voice import DeadAir, HoldTime, Overtalk, ResponseLatency, TalkRatio
@@ -42,6 +42,8 @@ _ALL: tuple[type[BaseEvaluator], ...] = (
     StepOrder,
     VerifyBeforeDisclose,
     AnswerCorrect,
+    EmailAnswerCorrect,
+    SpokenAnswerCorrect,
     TicketEndState,
     Escalation,
     CompensationLimit,

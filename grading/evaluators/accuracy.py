@@ -8,6 +8,8 @@ customer and the scorecard agree about what was wrong."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pydantic import BaseModel, ConfigDict
 
 from understanding.facts import contradictions, known_figures
@@ -88,3 +90,35 @@ class AnswerCorrect(BaseEvaluator):
         if not answered:
             return ItemResult.na("the case's answer was not given (the solution items carry that)")
         return ItemResult.na("no statement contradicts the case")
+
+
+def _reply_text(text: str) -> str:
+    """What the agent wrote in a reply: quoted lines of the customer's mail ("> ...") are the customer's words."""
+    return "\n".join(line for line in (text or "").splitlines() if not line.lstrip().startswith(">"))
+
+
+def mail_as_messages(recording: Recording) -> Recording:
+    """The mail thread as a conversation: each received mail a customer message and each sent reply an agent
+    message, at the same ``seq`` (so evidence points at the real events), every other event as it was."""
+    events = []
+    for e in recording.events:
+        if e.type == "email.sent" and e.actor == "agent":
+            e = replace(e, type="message", text=_reply_text(e.text or ""))
+        elif e.type == "email.received":
+            e = replace(e, type="message", actor="customer")
+        elif e.type == "message":
+            continue  # a chat line inside a mail contact does not exist; never mix two views
+        events.append(e)
+    return replace(recording, events=tuple(events))
+
+
+class EmailAnswerCorrect(BaseEvaluator):
+    """The wrong-information gate on a mail thread: the agent's replies (without the quoted customer mail) are
+    checked as chat answers are (see ``AnswerCorrect``); N/A the same way."""
+
+    name = "email_answer_correct"
+    channels = frozenset({"email"})
+    Params = AnswerCorrectParams
+
+    def evaluate(self, recording: Recording, params: AnswerCorrectParams) -> ItemResult:
+        return AnswerCorrect().evaluate(mail_as_messages(recording), params)

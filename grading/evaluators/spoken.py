@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..recording import Event, Recording
+from .accuracy import AnswerCorrect, AnswerCorrectParams
 from .base import BaseEvaluator, Evidence, ItemResult
 from .phrases import (
     ForbiddenPhrases,
@@ -142,3 +143,18 @@ class SpokenSteps(BaseEvaluator):
         if view is None:
             return ItemResult.na(why)
         return view.result(StepOrder().evaluate(view.recording, params))
+
+
+class SpokenAnswerCorrect(BaseEvaluator):
+    """The wrong-information gate on what the agent said on the call (its transcript), as ``AnswerCorrect``
+    judges a chat; evidence points at the transcript with the moment in the call."""
+
+    name = "spoken_answer_correct"
+    channels = CALL_CHANNELS
+    Params = AnswerCorrectParams
+
+    def evaluate(self, recording: Recording, params: AnswerCorrectParams) -> ItemResult:
+        view, why = spoken_view(recording)
+        if view is None:
+            return ItemResult.na(why)
+        return view.result(AnswerCorrect().evaluate(view.recording, params))

@@ -125,3 +125,49 @@ def test_a_wrong_figure_or_a_listed_wrong_claim_fails_the_answer_gate_and_a_true
     assert said.status == "fail" and said.evidence[0].note == "cancelling loses the order"
     negated = run("You don't need to cancel or reorder anything: the refund has started already.", sc)
     assert negated.status == "na"
+
+
+def test_the_wrong_information_gate_reads_mail_replies_and_call_transcripts(en_app):
+    """The same gate on a mail thread (the agent's replies, not the customer's quoted mail) and on what was said
+    on a call (its transcript, evidence at the segment's moment); the shipped email, voice and video rubrics
+    carry it as a pure gate."""
+    from grading.evaluators.accuracy import EmailAnswerCorrect
+    from grading.evaluators.spoken import SpokenAnswerCorrect
+
+    from .builders import pack, scenario
+    from .test_spoken_evaluators import START, _events
+
+    sc = scenario("en-double-charge")
+    wrong = "The duplicate was refunded automatically to your PayPal, it takes 7-10 working days to arrive."
+    right = "The duplicate was refunded automatically to your PayPal; it arrives in 1-3 working days."
+
+    def mail(reply):
+        received = ev("email.received", "customer", text="I was charged twice! Someone said 7-10 working days?", ts=1)
+        sent = ev("email.sent", "agent", text=f"Dear customer,\n\n{reply}\n\n> Someone said 7-10 working days?", ts=9)
+        rec = build([assigned(0), received, sent], channel="email")
+        return EmailAnswerCorrect().run(rec.__class__(**{**rec.__dict__, "scenario": sc}), AnswerCorrectParams())
+
+    from grading.evaluators.accuracy import AnswerCorrectParams
+
+    bad = mail(wrong)
+    assert bad.status == "fail" and bad.evidence[0].seq == 3 and "contradicts the case" in bad.evidence[0].note
+    assert mail(right).status == "na"  # the customer's quoted "7-10 working days" is not the agent's claim
+
+    def call(said):
+        rec = build(_events((2.0, "customer", "I was charged twice!"), (6.0, "agent", said)), channel="voice")
+        return SpokenAnswerCorrect().run(rec.__class__(**{**rec.__dict__, "scenario": sc}), AnswerCorrectParams())
+
+    spoken = call(wrong)
+    assert (
+        spoken.status == "fail"
+        and spoken.evidence[0].ts == START + 6.0
+        and "agent at 0:06.0" in spoken.evidence[0].note
+    )
+    assert call(right).status == "na"
+    for channel, name in (
+        ("email", "email_answer_correct"),
+        ("voice", "spoken_answer_correct"),
+        ("video", "spoken_answer_correct"),
+    ):
+        item = next(i for r in pack("en").rubrics if r.channel == channel for i in r.items if i.id == "answer-correct")
+        assert item.evaluator == name and item.points == 0 and item.gate == "scorecard"
