@@ -18,6 +18,7 @@ from .desk import (
     WrapUpCode,
 )
 from .email import EmailForbiddenPhrases, EmailFormat, EmailResponseTime
+from .escalated import EscalatedEnquiry, ExtraHelp, OwnsComplaint, ReportBack, RiskFlagged, WithinAuthority
 from .group import GroupAnswerTime, GroupForbiddenPhrases, GroupIndividualMoved, GroupNeedsAnswered
 from .livestream import (
     AudioLevel,
@@ -75,6 +76,12 @@ _ALL: tuple[type[BaseEvaluator], ...] = (
     GroupAnswerTime,
     GroupIndividualMoved,
     GroupForbiddenPhrases,
+    EscalatedEnquiry,
+    ReportBack,
+    RiskFlagged,
+    OwnsComplaint,
+    WithinAuthority,
+    ExtraHelp,
 )
 
 EVALUATORS: dict[str, type[BaseEvaluator]] = {cls.name: cls for cls in _ALL}

@@ -41,7 +41,11 @@ def test_shipped_packs_have_a_chat_rubric_per_language():
     for lang in ("en", "zh_CN"):
         rubrics = [r for r in load_pack(PACKS / lang).rubrics if r.channel == "chat"]  # other channels add theirs
         assert len(rubrics) == 1 and rubrics[0].levels == ["L5", "L4", "L3"]
-        assert sum(i.points for i in rubrics[0].items) == 100
+        # The items every contact has total 100; the passed-up and senior-care items (N/A unless their occasion
+        # arises: grading/evaluators/escalated.py) come on top.
+        occasional = {"escalated_enquiry", "report_back", "risk_flagged", "owns_complaint", "within_authority",
+                      "extra_help"}  # fmt: skip
+        assert sum(i.points for i in rubrics[0].items if i.evaluator not in occasional) == 100
         assert sum(1 for i in rubrics[0].items if i.scoring == "manual") >= 2
 
 

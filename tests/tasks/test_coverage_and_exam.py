@@ -20,9 +20,11 @@ ISSUE_17 = (
     "L3/3.2.1", "L3/3.2.2", "L3/4.1.1", "L3/4.1.2", "L3/4.1.3", "L3/4.2.1", "L3/4.2.2", "L3/4.2.3",
     "L3/5.1.1", "L3/5.1.2", "L3/5.1.3", "L3/5.1.4", "L3/5.2.1", "L3/5.2.2", "L3/5.2.3",
 )  # fmt: skip
-# Claimed by chat scenarios (escalated-refund-complaint, crisis-power-bank-fire, repeat-repair) but scored by no
-# rubric item: grading content, not tasks (reported to the lead).
-CONTACT_GAPS = {"L4/1.2.1", "L4/2.3.1", "L4/2.4.1", "L3/2.1.2", "L3/2.1.3", "L3/2.2.2"}
+# The contact skills the chat rubric's passed-up and senior-care items score (grading/evaluators/escalated.py).
+CONTACT_ITEMS = {
+    "L4/1.2.1": "escalated-enquiry", "L4/2.3.1": "transfer-report-back", "L4/2.4.1": "risk-recognised",
+    "L3/2.1.2": "owns-escalated-complaint", "L3/2.1.3": "within-authority", "L3/2.2.2": "extra-help",
+}  # fmt: skip
 
 
 @pytest.fixture
@@ -42,16 +44,22 @@ def test_every_issue_17_item_is_covered_by_graded_content(coverage_json):
             assert covered[code]["tasks"] and covered[code]["rubric_items"], (lang, code)
 
 
-def test_only_the_known_contact_gaps_remain(coverage_json):
-    """What is still uncovered is exactly the contact skills scenarios claim and no rubric item scores."""
+def test_the_six_contact_skills_are_scored_by_rubric_items(coverage_json):
+    """The six contact skills scenarios claim are each scored by a chat rubric item, in both languages, and the
+    scenarios that claim them are among those it grades."""
+    claims = {"L4/1.2.1": "escalated-refund-complaint", "L4/2.3.1": "escalated-refund-complaint",
+              "L4/2.4.1": "crisis-power-bank-fire", "L3/2.1.2": "repeat-repair", "L3/2.1.3": "repeat-repair",
+              "L3/2.2.2": "repeat-repair"}  # fmt: skip
+    prefix = {"zh_CN": "zh", "en": "en"}
     for lang in ("zh_CN", "en"):
-        left = set(coverage_json["L4"][lang]["uncovered"]) | set(coverage_json["L3"][lang]["uncovered"])
-        assert left <= CONTACT_GAPS, left - CONTACT_GAPS
+        covered = {c["skill"]: c for lvl in ("L4", "L3") for c in coverage_json[lvl][lang]["covered"]}
+        for code, item in CONTACT_ITEMS.items():
+            assert f"{prefix[lang]}-chat-standard/{item}" in covered[code]["rubric_items"], (lang, code)
+            assert f"{prefix[lang]}-{claims[code]}" in covered[code]["scenarios"], (lang, code)
 
 
-@pytest.mark.xfail(strict=True, reason="six contact skills are claimed by scenarios but scored by no rubric item")
 def test_zero_uncovered_l4_l3_items(coverage_json):
-    """0 uncovered L4/L3 items (xfail until grading's rubrics score the six contact skills)."""
+    """0 uncovered L4/L3 items in either language."""
     for level in ("L4", "L3"):
         for lang in ("zh_CN", "en"):
             assert coverage_json[level][lang]["uncovered"] == []

@@ -1,0 +1,346 @@
+"""Evaluators of contacts passed up the line and of customer care at the senior levels (standard L4/1.2.1,
+L4/2.3.1, L4/2.4.1, L3/2.1.2, L3/2.1.3, L3/2.2.2).
+
+A contact is *passed up* when it reached the trainee from a colleague: a ``transfer`` recorded before the
+trainee's own ``assignment``, or a scenario whose story starts after a junior's hand-off (one of the rubric's
+``tags`` on the scenario: "passed up", "转派"). Only what the trainee did after taking the contact over counts: a
+junior's messages and desk actions before the transfer are theirs, not the trainee's.
+
+Each evaluator is N/A when its occasion did not arise (the contact was not passed up, the case carries no high
+risk, the trainee's level is not one of ``levels``), so adding its item to a channel's standard rubric changes
+nothing for the other scenarios. What the trainee's words did is the shared reading (grading.phrases)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..recording import Event, Recording
+from .base import BaseEvaluator, Evidence, ItemResult, evidence
+
+# The ticket risk scale, lowest first (tickets.models.RISK_LEVELS; repeated so grading reads no other package).
+RISK_ORDER = ("none", "low", "medium", "high", "crisis")
+DESK_LOOKUPS = ("crm.lookup", "crm.open", "crm.verify", "ticket.linked", "kb.open")
+TEXT_CHANNELS = frozenset({"chat"})
+DESK_CHANNELS = frozenset({"chat", "email", "voice", "video"})
+
+
+class OccasionParams(BaseModel):
+    """When an item applies: ``levels`` of the trainee (empty: every level)."""
+
+    model_config = ConfigDict(extra="forbid")
+    levels: list[str] = []
+
+
+class PassedUpParams(OccasionParams):
+    tags: list[str] = []  # scenario tags that mark a case passed up by a colleague before the trainee got it
+
+
+def takeover(recording: Recording) -> Event | None:
+    """The trainee's own assignment: the last ``assignment`` to the contact's agent (or the last one)."""
+    mine = [e for e in recording.of_type("assignment") if e.data.get("agent_id") == recording.agent_id]
+    return (mine or recording.of_type("assignment") or [None])[-1]
+
+
+def passed_up(recording: Recording, tags: list[str]) -> Evidence | None:
+    """Evidence that the contact came up the line to the trainee, or None."""
+    took = takeover(recording)
+    if took is not None and (took.data.get("after_transfer") or _transfers_before(recording, took)):
+        note = "taken over after a transfer"
+        return evidence(took, note, quote="")
+    sc = recording.scenario
+    hit = next((t for t in (sc.tags if sc else []) if t in tags), None)
+    if hit is not None:
+        return evidence(None, f"the case reaches the trainee passed up by a colleague (tag {hit!r})")
+    return None
+
+
+def _transfers_before(recording: Recording, took: Event) -> bool:
+    return any(e.seq < took.seq for e in recording.of_type("transfer"))
+
+
+def _since_takeover(recording: Recording) -> list[Event]:
+    took = takeover(recording)
+    return [e for e in recording.events if took is None or e.seq > took.seq]
+
+
+def _readings_since(recording: Recording) -> list[tuple[Event, object]]:
+    from ..phrases import agent_readings
+
+    took = takeover(recording)
+    return [(m, r) for m, r in agent_readings(recording) if took is None or m.seq > took.seq]
+
+
+def _has(reading, act: str) -> bool:
+    if reading is None:
+        return False
+    if isinstance(reading, dict):  # the lexicon's evidence outside an app
+        return act in reading
+    return reading.has(act)
+
+
+def _first_act(readings, act: str) -> Event | None:
+    return next((m for m, r in readings if _has(r, act)), None)
+
+
+def _ev(event: Event | None, note: str, quote: str | None = None) -> Evidence | None:
+    """Evidence of a part done, or None when ``event`` is None (the part was not done)."""
+    return evidence(event, note, quote=quote) if event is not None else None
+
+
+def _off_level(recording: Recording, params: OccasionParams) -> ItemResult | None:
+    if params.levels and recording.level not in params.levels:
+        return ItemResult.na(f"applies to trainees at {', '.join(params.levels)}, not {recording.level}")
+    return None
+
+
+def _parts(parts: list[tuple[str, Evidence | None, Evidence]], what: str) -> ItemResult:
+    """``parts``: (name, evidence when done else None, evidence when missing); pass when every part is done."""
+    done = [p for p in parts if p[1] is not None]
+    ev = [p[1] if p[1] is not None else p[2] for p in parts]
+    missing = [p[0] for p in parts if p[1] is None]
+    note = f"{len(done)} of {len(parts)} {what}" + (f"; missing: {', '.join(missing)}" if missing else "")
+    return ItemResult.of(not missing, ev, note, fraction=len(done) / len(parts))
+
+
+class EscalatedEnquiry(BaseEvaluator):
+    """L4/1.2.1: an enquiry passed up the line is handled in the chat. After taking it over the trainee (1) looks
+    the case up in the system (CRM, the linked ticket or the KB) instead of starting from nothing, (2) shows the
+    customer, who has already told their story once, empathy, and (3) gives the answer (the scenario's correct
+    answer, as the shared reading recognises it). fraction = parts done / 3. N/A when the contact was not passed
+    up."""
+
+    name = "escalated_enquiry"
+    channels = TEXT_CHANNELS
+    Params = PassedUpParams
+
+    def evaluate(self, recording: Recording, params: PassedUpParams) -> ItemResult:
+        skip = _off_level(recording, params)
+        if skip is not None:
+            return skip
+        if passed_up(recording, params.tags) is None:
+            return ItemResult.na("the contact was not passed up")
+        since = _since_takeover(recording)
+        readings = _readings_since(recording)
+        look = next((e for e in since if e.type in DESK_LOOKUPS), None)
+        empathy, answer = _first_act(readings, "empathy"), _first_act(readings, "answer")
+        no_look = evidence(None, "never looked the case up in the CRM, ticket or KB after taking it over")
+        parts = [
+            ("look-up", _ev(look, f"looked the case up ({look.type if look else ''})", ""), no_look),
+            ("empathy", _ev(empathy, "empathy for a customer passed along"), evidence(None, "no empathy")),
+            ("answer", _ev(answer, "the answer given"), evidence(None, "the answer was never given")),
+        ]
+        return _parts(parts, "parts of an escalated enquiry")
+
+
+class ReportBackParams(PassedUpParams):
+    min_chars: int = Field(15, ge=1)  # a result note shorter than this tells the originator nothing
+
+
+class ReportBack(BaseEvaluator):
+    """L4/2.3.1: a transferred enquiry is taken in the system and its result reported back. After taking the
+    contact over the trainee (1) has it on a ticket (created or linked, or a ticket the contact already had) and
+    (2) writes the result for the colleague who passed it on: a ticket note, or an escalation or wrap-up with a
+    reason, of at least ``min_chars`` characters. fraction = parts done / 2. N/A when the contact was not passed
+    up."""
+
+    name = "report_back"
+    channels = DESK_CHANNELS
+    Params = ReportBackParams
+
+    def evaluate(self, recording: Recording, params: ReportBackParams) -> ItemResult:
+        skip = _off_level(recording, params)
+        if skip is not None:
+            return skip
+        if passed_up(recording, params.tags) is None:
+            return ItemResult.na("the contact was not passed up")
+        since = _since_takeover(recording)
+        on_ticket = next((e for e in since if e.type in ("ticket.created", "ticket.linked")), None)
+        ticket_ev = evidence(on_ticket, f"on ticket {on_ticket.data.get('number')}", quote="") if on_ticket else None
+        if ticket_ev is None and recording.tickets:
+            ticket_ev = evidence(None, f"the contact is on ticket {recording.tickets[0].number}")
+        report_types = ("ticket.note", "ticket.escalated", "wrap_up")
+        reports = [e for e in since if e.type in report_types and len((e.text or "").strip()) >= params.min_chars]
+        report = reports[-1] if reports else None
+        no_report = evidence(None, f"no result of {params.min_chars}+ characters reported back on the ticket")
+        parts = [
+            ("ticket", ticket_ev, evidence(None, "the enquiry was never put on a ticket")),
+            ("result", _ev(report, f"result recorded ({report.type if report else ''})"), no_report),
+        ]
+        return _parts(parts, "parts of taking a transferred enquiry")
+
+
+class RiskFlaggedParams(OccasionParams):
+    risk_levels: list[str] = ["high", "crisis"]  # the case's expected risk levels that make this item apply
+
+
+class RiskFlagged(BaseEvaluator):
+    """L4/2.4.1: a high-risk or crisis event is recognised as one: after taking the contact over the trainee
+    records a ticket risk level (ticket created, updated or escalated) at least as high as the case's. One step
+    lower (high for a crisis) earns half; lower or never earns nothing. N/A when the scenario's expected risk level
+    is not one of ``risk_levels``."""
+
+    name = "risk_flagged"
+    channels = DESK_CHANNELS
+    Params = RiskFlaggedParams
+
+    def evaluate(self, recording: Recording, params: RiskFlaggedParams) -> ItemResult:
+        skip = _off_level(recording, params)
+        if skip is not None:
+            return skip
+        sc = recording.scenario
+        expected = (sc.expected.ticket or {}).get("risk_level") if sc else None
+        if expected not in params.risk_levels or expected not in RISK_ORDER:
+            return ItemResult.na(f"the case's risk level {expected!r} is not one of {params.risk_levels}")
+        best: tuple[int, Event] | None = None
+        for e in _since_takeover(recording):
+            level = None
+            if e.type in ("ticket.created", "ticket.escalated"):
+                level = e.data.get("risk_level")
+            elif e.type == "ticket.updated":
+                level = ((e.data.get("changes") or {}).get("risk_level") or [None, None])[1]
+            if level in RISK_ORDER and (best is None or RISK_ORDER.index(level) > best[0]):
+                best = (RISK_ORDER.index(level), e)
+        want = RISK_ORDER.index(expected)
+        if best is None:
+            return ItemResult.of(
+                False, [evidence(None, f"no risk level recorded; the case is {expected}")], "not flagged"
+            )
+        got, ev = best
+        fraction = 1.0 if got >= want else 0.5 if got == want - 1 and got >= RISK_ORDER.index("high") else 0.0
+        note = f"risk recorded as {RISK_ORDER[got]}; the case is {expected}"
+        return ItemResult.of(fraction == 1.0, [evidence(ev, note, quote="")], note, fraction=fraction)
+
+
+class OwnsComplaint(BaseEvaluator):
+    """L3/2.1.2: a complaint passed up by a colleague is dealt with here, not passed on again. After taking it
+    over the trainee (1) does not transfer it and escalates only to the scenario's expected target (none when
+    the case expects none), (2) gives the answer and (3) closes the loop: a follow-up promised in words or a
+    callback scheduled. fraction = parts done / 3. N/A when the contact was not passed up."""
+
+    name = "owns_complaint"
+    channels = TEXT_CHANNELS
+    Params = PassedUpParams
+
+    def evaluate(self, recording: Recording, params: PassedUpParams) -> ItemResult:
+        skip = _off_level(recording, params)
+        if skip is not None:
+            return skip
+        if passed_up(recording, params.tags) is None:
+            return ItemResult.na("the contact was not passed up")
+        sc = recording.scenario
+        target = sc.expected.escalation_target if sc else None
+        since = _since_takeover(recording)
+        readings = _readings_since(recording)
+        passed_on = next(
+            (
+                e
+                for e in since
+                if e.type == "transfer" or (e.type == "ticket.escalated" and e.data.get("target") != target)
+            ),
+            None,
+        )
+        if passed_on is None:
+            kept = (evidence(None, "kept at this desk" + (f" (escalated only to {target})" if target else "")), None)
+        else:
+            kept = (
+                None,
+                evidence(passed_on, f"passed on again ({passed_on.type} to {passed_on.data.get('target')})", quote=""),
+            )
+        answer = _first_act(readings, "answer")
+        loop = _first_act(readings, "promise_followup") or next(
+            (e for e in since if e.type == "callback.scheduled"), None
+        )
+        parts = [
+            ("kept", kept[0], kept[1] or evidence(None, "")),
+            ("answer", _ev(answer, "the answer given"), evidence(None, "the answer was never given")),
+            ("follow-up", _ev(loop, "the loop closed (follow-up)"), evidence(None, "no follow-up or callback")),
+        ]
+        return _parts(parts, "parts of owning an escalated complaint")
+
+
+class WithinAuthority(BaseEvaluator):
+    """L3/2.1.3: the trainee adjusts the case's business on the desk, within their permissions. After taking a
+    passed-up contact over they (1) set the ticket's category and (2) priority to what the case is (a ticket they
+    created or updated; the scenario's expected ticket), and (3) every change stays within their authority: no
+    ``ticket.updated`` over the compensation limit (the desk records ``over_limit``). Parts the scenario expects
+    nothing of are left out. fraction = parts done / parts. N/A when the contact was not passed up."""
+
+    name = "within_authority"
+    channels = DESK_CHANNELS
+    Params = PassedUpParams
+
+    def evaluate(self, recording: Recording, params: PassedUpParams) -> ItemResult:
+        skip = _off_level(recording, params)
+        if skip is not None:
+            return skip
+        if passed_up(recording, params.tags) is None:
+            return ItemResult.na("the contact was not passed up")
+        sc = recording.scenario
+        expected = dict(sc.expected.ticket or {}) if sc else {}
+        since = _since_takeover(recording)
+        parts = []
+        for field in ("category", "priority"):
+            if field not in expected:
+                continue
+            setter = None
+            for e in since:
+                value = e.data.get(field) if e.type == "ticket.created" else None
+                if e.type == "ticket.updated":
+                    value = ((e.data.get("changes") or {}).get(field) or [None, None])[1]
+                if value is not None:
+                    setter = (e, value)  # the last value the trainee set counts
+            said = f"set to {setter[1]!r}" if setter else "never set"
+            right = setter is not None and setter[1] == expected[field]
+            done = _ev(setter[0], f"{field} {said}", "") if right else None
+            missing = evidence(
+                setter[0] if setter else None, f"{field} {said}; the case is {expected[field]}", quote=""
+            )
+            parts.append((field, done, missing))
+        over = next((e for e in since if e.type == "ticket.updated" and e.data.get("over_limit")), None)
+        within = None if over else evidence(None, "no change beyond the level's authority")
+        beyond = _ev(over, f"compensation over the limit of {over.data.get('limit') if over else ''}", "")
+        parts.append(("authority", within, beyond or evidence(None, "")))
+        return _parts(parts, "parts of handling the business within authority")
+
+
+class ExtraHelpParams(OccasionParams):
+    customer_types: list[str] = []  # the scenario's customer types this applies to (empty: every customer)
+    extra_acts: list[str] = ["offer_compensation", "promise_followup"]
+    extra_events: list[str] = ["kb.send", "callback.scheduled"]
+
+
+class ExtraHelp(BaseEvaluator):
+    """L3/2.2.2: the basic need is met and then something more is done for the customer. Basic: the answer (the
+    shared reading's ``answer`` act); extra, in the same message or after it: one of ``extra_acts`` (goodwill
+    offered, a follow-up promised) or a desk action of ``extra_events`` (an article sent to the customer, a
+    callback scheduled). Half for the answer alone; nothing when the need is not met. N/A for customers not of
+    ``customer_types``."""
+
+    name = "extra_help"
+    channels = TEXT_CHANNELS
+    Params = ExtraHelpParams
+
+    def evaluate(self, recording: Recording, params: ExtraHelpParams) -> ItemResult:
+        skip = _off_level(recording, params)
+        if skip is not None:
+            return skip
+        sc = recording.scenario
+        kind = sc.customer.type if sc else None
+        if params.customer_types and kind not in params.customer_types:
+            return ItemResult.na(f"the customer is {kind or 'unscripted'}, not one of {params.customer_types}")
+        readings = _readings_since(recording)
+        answer = _first_act(readings, "answer")
+        if answer is None:
+            return ItemResult.of(False, [evidence(None, "the basic need was never met (no answer)")], "need not met")
+        later = [(m, r) for m, r in readings if m.seq >= answer.seq]
+        extra = next(((m, a) for m, r in later for a in params.extra_acts if _has(r, a)), None)
+        if extra is not None:
+            ev = evidence(extra[0], f"extra help: {extra[1]}")
+        else:
+            hit = next((e for e in recording.events if e.seq > answer.seq and e.type in params.extra_events), None)
+            ev = evidence(hit, f"extra help: {hit.type}", quote="") if hit else None
+        base = evidence(answer, "the basic need met")
+        if ev is None:
+            nothing = evidence(None, "nothing beyond the basic answer")
+            return ItemResult.of(False, [base, nothing], "no extra help", fraction=0.5)
+        return ItemResult.of(True, [base, ev], "need met and extra help given")
