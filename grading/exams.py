@@ -43,6 +43,46 @@ class ExamError(Exception):
         self.status = status
 
 
+# -- channels -----------------------------------------------------------------------------------------------
+
+ENGINE_CHANNELS = ("chat", "email")  # the simulator engine's own customers (start_customer)
+
+
+def add_exam_channel(app, channel: str, *, start, end=None, find=None) -> None:
+    """Let another package serve one more channel's simulated customers in skill exams.
+
+    ``start(exam, attempt, scenario)`` opens the contact reserved for the candidate, on the exam's exercise, and
+    returns its id (SimulatorError when it cannot); ``end(contact, reason)`` ends an open one at time-up
+    (default: the customer leaves); ``find(scenario_id)`` gives ``(scenario, lang)`` for ids the scenario registry
+    does not hold (group rooms), or None."""
+    app.extensions.setdefault("kefu_exam_channels", {})[channel] = {"start": start, "end": end, "find": find}
+
+
+def _channels() -> dict:
+    from flask import current_app, has_app_context
+
+    return current_app.extensions.get("kefu_exam_channels", {}) if has_app_context() else {}
+
+
+def exam_channels() -> tuple[str, ...]:
+    """The channels a skill exam can serve."""
+    return ENGINE_CHANNELS + tuple(c for c in _channels() if c not in ENGINE_CHANNELS)
+
+
+def find_exam_scenario(sid: str) -> tuple:
+    """(scenario, lang) of an exam part's id from the scenario registry or a channel's ``find``; (None, None)."""
+    from scenarios import registry
+
+    sc = registry.get_scenario(sid)
+    if sc is not None:
+        return sc, registry.scenario_lang(sid)
+    for ch in _channels().values():
+        found = ch["find"](sid) if ch["find"] else None
+        if found:
+            return found
+    return None, None
+
+
 # -- scheduling ---------------------------------------------------------------------------------------------
 
 
@@ -66,10 +106,9 @@ def plan_attempts(scenarios: list, k: int) -> list[tuple[str, str, int]]:
 def do_schedule_skill_exam(
     lead: User, candidate: User, scenario_ids: list[str], duration_minutes: int, k: int = 1, lang: str | None = None
 ) -> SkillExam:
-    """The candidate's lead (or an admin) schedules a skill exam: an ordered set of chat scenarios at or below
-    the candidate's level, in one language, at least 30 minutes; each family is required ``k`` times."""
-    from scenarios import registry
-
+    """The candidate's lead (or an admin) schedules a skill exam: an ordered set of scenarios of the channels an
+    exam serves (``exam_channels``) at or below the candidate's level, in one language, at least 30 minutes; each
+    family is required ``k`` times."""
     if lead.role not in ("lead", "admin") or not lead.leads_group_of(candidate):
         raise ExamError("only the candidate's lead or an admin may schedule a skill exam", 403)
     if candidate.role != "trainee" or candidate.level not in LEVEL_RANK:
@@ -90,13 +129,14 @@ def do_schedule_skill_exam(
     lang = lang or candidate.locale or "zh_CN"
     scenarios = []
     for sid in ids:
-        sc = registry.get_scenario(sid)
+        sc, sc_lang = find_exam_scenario(sid)
         if sc is None:
             raise ExamError(f"no scenario {sid!r} is loaded")
-        if registry.scenario_lang(sid) != lang:
+        if sc_lang != lang:
             raise ExamError(f"scenario {sid!r} is not in {lang}")
-        if sc.channel != "chat":
-            raise ExamError(f"scenario {sid!r} is a {sc.channel} scenario; exams serve simulated chat")
+        if sc.channel not in exam_channels():
+            served = ", ".join(exam_channels())
+            raise ExamError(f"scenario {sid!r} is a {sc.channel} scenario; exams serve simulated {served}")
         if LEVEL_RANK[sc.level] > LEVEL_RANK[candidate.level]:
             raise ExamError(f"scenario {sid!r} is {sc.level}, above the candidate's level {candidate.level}")
         scenarios.append(sc)
@@ -176,13 +216,18 @@ def _serve_next(exam: SkillExam) -> SkillExamAttempt | None:
     for attempt in attempts_of(exam):
         if attempt.outcome != "pending":
             continue
+        sc, _lang = find_exam_scenario(attempt.scenario_id)
+        channel = _channels().get(sc.channel) if sc is not None and sc.channel not in ENGINE_CHANNELS else None
         try:
-            cid = _engine().start_customer(
-                attempt.scenario_id,
-                exercise_id=exam.exercise_id,
-                seed=exam.id * 1009 + attempt.position,
-                reserve_for=exam.candidate_id,
-            )
+            if channel is not None:
+                cid = channel["start"](exam, attempt, sc)
+            else:
+                cid = _engine().start_customer(
+                    attempt.scenario_id,
+                    exercise_id=exam.exercise_id,
+                    seed=exam.id * 1009 + attempt.position,
+                    reserve_for=exam.candidate_id,
+                )
         except SimulatorError as e:
             db.session.rollback()
             attempt.outcome, attempt.note = "not_served", str(e)[:200]
@@ -201,7 +246,8 @@ def _end_open_contact(attempt: SkillExamAttempt, reason: str) -> None:
 
     contact = db.session.get(Contact, attempt.contact_id)
     if contact is not None and contact.is_open:
-        customer_leave(contact, reason=reason)
+        end = (_channels().get(contact.channel) or {}).get("end") or customer_leave
+        end(contact, reason=reason)
     attempt.outcome, attempt.ended_at = "time_up", clock.timestamp()
     attempt.note = reason
 

@@ -7,7 +7,7 @@ def init_app(app) -> None:
     from grading.exam_results import add_exam_part_provider
     from scenarios.loader import add_pack_hook
 
-    from . import cli, models  # noqa: F401  (models: so create_all sees the task tables)
+    from . import cli, exam_channels, models  # noqa: F401  (models: so create_all sees the task tables)
     from .content import pack_hook
     from .exam import open_for_exam, rows_for_exam
     from .views import bp
@@ -16,3 +16,4 @@ def init_app(app) -> None:
     cli.register(app)
     add_pack_hook(app, pack_hook)
     add_exam_part_provider(app, rows_for_exam, open_for_exam)
+    exam_channels.register(app)

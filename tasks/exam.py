@@ -1,9 +1,11 @@
-"""Skill exams with work items: an exam assembled from chat contacts and tasks so that every function the
-§4.2 table weighs for the level has a part, and the result's per-function shares follow the table.
+"""Skill exams with work items: an exam assembled from contacts on every channel an exam can serve (chat,
+email, voice, video, group room: tasks/exam_channels.py) and tasks, so that every function the §4.2 table weighs
+for the level has a part, and the result's per-function shares follow the table.
 
-The chat part is scheduled by grading (``do_schedule_skill_exam``); the work items are assigned with the
-exam's id and open only while the exam runs. Grading's result reads them through the part provider registered
-in ``tasks.init_app`` (``rows_for_exam``), and the exam does not finish "completed" while one is open."""
+The contacts are scheduled by grading (``do_schedule_skill_exam``) and served one after another; the work items
+are assigned with the exam's id and open only while the exam runs. Grading's result reads them through the part
+provider registered in ``tasks.init_app`` (``rows_for_exam``), and the exam does not finish "completed" while one
+is open."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from grading.standard import FUNCTION_KEYS, function_of, weights_for
 from .models import TaskSpecRecord, WorkItem
 from .schema import TaskSpec
 
-CHAT_MINUTES = 10  # a chat contact's share of the exam time
+CHAT_MINUTES = 10  # a one-to-one contact's share of the exam time
+PART_MINUTES = {"group": 15}  # a group room runs longer: its audience arrives over a few minutes
 
 
 def _scenario_functions(sc) -> set[str]:
@@ -38,19 +41,39 @@ def _task_functions(spec: TaskSpec) -> dict[str, float]:
     return out
 
 
+def _contact_candidates(level: str, lang: str) -> dict[str, list]:
+    """Channel -> the scenarios in ``lang`` at or below ``level`` an exam can serve, highest level first."""
+    from grading.exams import exam_channels
+    from scenarios import registry
+
+    from .exam_channels import find_group
+
+    rank = LEVEL_RANK[level]
+    out = {}
+    for channel in exam_channels():
+        if channel == "group":
+            from channels.group.content import group_scenarios
+
+            found = [find_group(sid)[0] for sid in group_scenarios(lang)]
+        else:
+            found = registry.list_scenarios(lang=lang, channel=channel)
+        fit = [sc for sc in found if LEVEL_RANK.get(sc.level, 9) <= rank]
+        out[channel] = sorted(fit, key=lambda sc: (-LEVEL_RANK[sc.level], sc.id))
+    return out
+
+
 def plan_skill_exam(level: str, lang: str) -> dict:
     """Choose the parts of a skill exam for ``level`` in ``lang``: for each function weighted > 0 (in §4.2
-    order), a chat scenario that exercises it when one exists at or below the level, else the task spec at
-    the level (or below) with the most points in it. Returns ``{"scenarios", "tasks", "functions": {f:
-    {"weight", "parts"}}, "minutes"}``; ValueError when a weighted function has no part at all."""
-    from scenarios import registry
+    order), a contact scenario that exercises it (chat first, then the other channels) when one exists at or
+    below the level, else the task spec at the level (or below) with the most points in it; then one contact of
+    every channel an exam serves that has none yet. Returns ``{"scenarios", "tasks", "channels": {channel:
+    [ids]}, "not_served": {channel: why}, "functions": {f: {"weight", "parts"}}, "minutes"}``; ValueError when a
+    weighted function has no part at all."""
+    from .exam_channels import NOT_SERVED
 
     weights = weights_for(level)
     rank = LEVEL_RANK[level]
-    chats = sorted(
-        (sc for sc in registry.list_scenarios(lang=lang, channel="chat") if LEVEL_RANK.get(sc.level, 9) <= rank),
-        key=lambda sc: (-LEVEL_RANK[sc.level], sc.id),
-    )
+    candidates = _contact_candidates(level, lang)
     specs = [
         TaskSpec.model_validate(r.data)
         for r in db.session.scalars(
@@ -58,13 +81,14 @@ def plan_skill_exam(level: str, lang: str) -> dict:
         )
         if LEVEL_RANK.get(r.level, 9) <= rank
     ]
-    scenarios, tasks = [], []
+    taken: dict[str, list] = {ch: [] for ch in candidates}
+    tasks: list[str] = []
     covered: dict[str, list[str]] = {f: [] for f in FUNCTION_KEYS}
 
-    def take_scenario(sc):
-        scenarios.append(sc.id)
+    def take_scenario(channel, sc):
+        taken[channel].append(sc)
         for f in _scenario_functions(sc):
-            covered[f].append(f"chat:{sc.id}")
+            covered[f].append(f"{channel}:{sc.id}")
 
     def take_task(spec):
         tasks.append(spec.id)
@@ -74,32 +98,49 @@ def plan_skill_exam(level: str, lang: str) -> dict:
     for f in FUNCTION_KEYS:
         if weights[f] == 0 or covered[f]:
             continue
-        sc = next((s for s in chats if f in _scenario_functions(s) and s.id not in scenarios), None)
-        if sc is not None:
-            take_scenario(sc)
+        hit = next(
+            ((ch, sc) for ch, scs in candidates.items() for sc in scs if f in _scenario_functions(sc)
+             and sc not in taken[ch]),
+            None,
+        )  # fmt: skip
+        if hit is not None:
+            take_scenario(*hit)
             continue
         best = sorted(
             (s for s in specs if s.id not in tasks and _task_functions(s).get(f)),
             key=lambda s: (s.level != level, -_task_functions(s)[f], s.id),
         )
         if not best:
-            raise ValueError(f"no chat scenario or task in {lang} exercises {f} at {level}")
+            raise ValueError(f"no scenario or task in {lang} exercises {f} at {level}")
         take_task(best[0])
-    if not scenarios:  # grading schedules the exam around at least one served contact
-        sc = next(iter(chats), None)
-        if sc is None:
-            raise ValueError(f"no chat scenario in {lang} at or below {level}")
-        take_scenario(sc)
+    not_served = dict(NOT_SERVED)
+    for channel, scs in candidates.items():  # every channel an exam serves has a contact
+        if not scs:
+            not_served[channel] = f"no {channel} scenario in {lang} at or below {level}"
+        elif not taken[channel]:
+            take_scenario(channel, scs[0])
+    if not any(taken.values()):  # grading schedules the exam around at least one served contact
+        raise ValueError(f"no scenario in {lang} at or below {level}")
+    channels = {ch: [sc.id for sc in scs] for ch, scs in taken.items() if scs}
+    scenarios = [sid for ids in channels.values() for sid in ids]
     spec_minutes = {s.id: s.minutes for s in specs}
-    minutes = CHAT_MINUTES * len(scenarios) + sum(spec_minutes[t] for t in tasks)
+    minutes = sum(PART_MINUTES.get(ch, CHAT_MINUTES) * len(ids) for ch, ids in channels.items())
+    minutes += sum(spec_minutes[t] for t in tasks)
     functions = {f: {"weight": weights[f], "parts": covered[f]} for f in FUNCTION_KEYS if weights[f] > 0}
-    return {"scenarios": scenarios, "tasks": tasks, "functions": functions, "minutes": max(30, min(240, minutes))}
+    return {
+        "scenarios": scenarios,
+        "tasks": tasks,
+        "channels": channels,
+        "not_served": not_served,
+        "functions": functions,
+        "minutes": max(30, min(240, minutes)),
+    }
 
 
 def do_schedule_skill_exam_with_tasks(lead: User, candidate: User, lang: str | None = None,
                                       duration_minutes: int | None = None) -> tuple:  # fmt: skip
-    """Schedule the candidate's skill exam by the weights: the chat scenarios through grading, the work items
-    assigned with the exam's id (seeded from it). Returns (exam, plan, work items)."""
+    """Schedule the candidate's skill exam by the weights: the contacts of every channel through grading, the
+    work items assigned with the exam's id (seeded from it). Returns (exam, plan, work items)."""
     from grading.exams import do_schedule_skill_exam
 
     from .actions import do_assign_work_item

@@ -49,11 +49,13 @@ def do_open_group_room(
     mix: dict | None = None,
     started_by: User | None = None,
     seed: int | None = None,
+    exercise_id: int | None = None,
 ) -> Contact:
     """Open a group room for ``agent`` (a trainee or a lead) with a simulated audience of ``audience`` customers
     (0 to GROUP_MAX_AUDIENCE) drawn from the group scenario's needs and ``mix`` (shares of off-topic, rude and
     individual customers). The room is a contact held by the agent at once (no queue); people may join it too
-    with the room's join link. Returns the room contact."""
+    with the room's join link. ``exercise_id``: the exercise (a skill exam) the room belongs to. Returns the room
+    contact."""
     from .content import GroupContentError, Mix, find_group_scenario
 
     if agent is None or agent.role not in STAFF_ROLES:
@@ -84,6 +86,7 @@ def do_open_group_room(
             customer_name=scenario.room_name[:80],
             subject=scenario.title[:200],
             scenario_id=scenario.id,
+            exercise_id=exercise_id,
             simulated=audience > 0,
             reserved_agent_id=agent.id,
             agent=agent,
