@@ -9,6 +9,8 @@ Assignment rules, all applied inside one Lua script:
   or ``<channel>.*``), whose level rank is at least the contact's required rank (L5=1, L4=2, L3=3), and whose
   load on the contact's channel is below its capacity there; a contact transferred to a named agent goes to
   that agent only, and one transferred to a queue or level never goes back to the agent who sent it;
+- an agent holding a call (voice or video, from ringing to its wrap-up) is on that call: offered nothing else, and
+  its effective state is ``on_call``;
 - among eligible agents the least loaded on that channel wins, then the longest idle. ``idle_since`` is the
   moment the agent last became available (by hand or when ACW ended) or last finished a contact, so for
   single-contact channels this is plain longest-idle-first, and chat agents fill up evenly;
@@ -25,6 +27,7 @@ from . import lua
 TWO32 = 2**32
 TRANSFER_BAND = 11  # above every priority: transferred contacts go to the front of their new queue
 MAX_PRIORITY = 10
+CALL_CHANNELS = ("voice", "video")  # an agent holding one of these is on a call (lua.on_call)
 
 
 @dataclass(frozen=True)
@@ -235,7 +238,9 @@ def _snapshot(agent_id: int, h: dict) -> dict:
     capacity = {k[4:]: int(_num(v)) for k, v in h.items() if k.startswith("cap:")}
     state = h.get("state") or "offline"
     effective = state
-    if state == "available" and capacity and all(load.get(ch, 0) >= cap for ch, cap in capacity.items()):
+    if state == "available" and any(load.get(ch, 0) > 0 for ch in CALL_CHANNELS):
+        effective = "on_call"  # offered nothing else until the call's wrap-up frees its seat (lua.refresh)
+    elif state == "available" and capacity and all(load.get(ch, 0) >= cap for ch, cap in capacity.items()):
         effective = "busy"
     return {
         "agent_id": agent_id,

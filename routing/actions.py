@@ -86,8 +86,9 @@ def _seats_from_db(agent_id: int) -> dict[int, str]:
 
 
 def agent_snapshot(agent_id: int) -> dict:
-    """An agent's live state: state, effective_state (``busy`` when available but every seat is taken), since,
-    reason, level, load and capacity per channel, served queues, idle_since, acw_until."""
+    """An agent's live state: state, effective_state (``on_call`` while it holds a call, ``busy`` when available
+    but every seat is taken), since, reason, level, load and capacity per channel, served queues, idle_since,
+    acw_until."""
     return get_acd().snapshots([int(agent_id)])[0]
 
 

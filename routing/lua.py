@@ -46,6 +46,13 @@ local ACW = P .. 'acw'
 local function chan_of(serve) return string.match(serve, '^([^.]+)%.') or serve end
 local function blank(v) return v == false or v == nil or v == '' end
 
+-- An agent holding a call (ringing, talking or on hold, until its wrap-up frees the seat) is on that call: the
+-- ACD offers it nothing else, as a phone ACD does; chats and mails it already holds stay with it.
+local function on_call(aid)
+  local c = redis.call('HMGET', A(aid), 'load:voice', 'load:video')
+  return (tonumber(c[1]) or 0) > 0 or (tonumber(c[2]) or 0) > 0
+end
+
 -- Put the agent in (or take it out of) the availability sets of every queue it serves.
 local function refresh(aid)
   local a = A(aid)
@@ -53,11 +60,12 @@ local function refresh(aid)
   if blank(f[4]) then return end
   local rank = tonumber(f[2]) or 1
   local idle = tonumber(f[3]) or 0
+  local calling = on_call(aid)
   for serve in string.gmatch(f[4], '[^,]+') do
     local ch = chan_of(serve)
     local lc = redis.call('HMGET', a, 'load:' .. ch, 'cap:' .. ch)
     local load = tonumber(lc[1]) or 0
-    local free = f[1] == 'available' and load < (tonumber(lc[2]) or 0)
+    local free = f[1] == 'available' and not calling and load < (tonumber(lc[2]) or 0)
     for r = 1, 3 do
       if free and r <= rank then
         redis.call('ZADD', AV(serve, r), fmt(load * TWO32 + idle), aid)
@@ -173,7 +181,7 @@ for _, aid in ipairs(redis.call('SMEMBERS', TAGENTS)) do
       redis.call('ZREM', TQ(aid), cid)
     else
       local g = redis.call('HMGET', A(aid), 'state', 'rank', 'load:' .. c[2], 'cap:' .. c[2])
-      if g[1] == 'available' and (tonumber(g[2]) or 0) >= (tonumber(c[3]) or 0)
+      if g[1] == 'available' and not on_call(aid) and (tonumber(g[2]) or 0) >= (tonumber(c[3]) or 0)
          and (tonumber(g[3]) or 0) < (tonumber(g[4]) or 0) then
         unqueue(cid, c[1], aid, c[3])
         seat(cid, aid, c[2])

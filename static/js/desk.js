@@ -191,10 +191,10 @@ function renderAgent(agent) {
   if (!agent) return;
   state.agent = agent;
   const s = agent.effective_state || agent.state;
-  // On a call the agent is not free, whatever the chat seats say: the desk says so (data-state stays the ACD's).
+  // The ACD says on_call from the moment a call rings until its wrap-up; the desk adds whether it still rings.
   const calls = [...state.contacts.values()].map(facts);
   const call = calls.some((f) => f.onCall) ? 'on_call' : calls.some((f) => f.ringing) ? 'ringing' : '';
-  $('agent-state').textContent = call === 'on_call' ? T.onCall : call === 'ringing' ? T.ringing : T[s] || s;
+  $('agent-state').textContent = call === 'ringing' ? T.ringing : s === 'on_call' || call === 'on_call' ? T.onCall : T[s] || s;
   $('agent-state').dataset.state = s;
   $('agent-state').dataset.call = call;
   document.querySelectorAll('#state-switch button').forEach((b) => b.classList.toggle('on', b.dataset.state === agent.state));

@@ -27,9 +27,8 @@ function render(snap) {
   document.getElementById('floor-groups').textContent = snap.groups.map((g) => g.name).join(' · ');
   const ab = document.querySelector('#floor-agents tbody');
   ab.replaceChildren(...snap.agents.map((a) => {
-    // An agent holding a call is on that call, whatever their chat seats say (the ACD keeps them "available").
-    const onCall = ['voice', 'video'].some((ch) => ((a.load || {})[ch] || 0) > 0) && ['available', 'busy'].includes(a.effective_state || a.state);
-    const s = onCall ? 'on_call' : a.effective_state || a.state;
+    // The ACD's own state: an agent holding a call is on_call (offered nothing else) until its wrap-up.
+    const s = a.effective_state || a.state;
     const load = Object.entries(a.load || {}).map(([ch, n]) => `${L.channels[ch] || ch} ${n}/${(a.capacity || {})[ch] ?? '-'}`).join(' ');
     return el('tr', { dataset: { agentId: a.agent_id, state: s } }, el('td', {}, a.name), el('td', {}, a.group || ''),
       el('td', {}, a.level || ''), el('td', { class: `state-${s}` }, T.codes[s] || s),
