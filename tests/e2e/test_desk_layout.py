@@ -129,6 +129,8 @@ def test_ringing_call_takes_focus(live_server, browser_context):
     assert "ring" in page.evaluate("window.kefuDesk.alerts.played")
     # the agent state follows the call
     page.wait_for_function("document.getElementById('agent-state').dataset.call === 'ringing'")
+    # ... and so does the ACD: from the ring on, the agent is on the call (offered nothing else)
+    page.wait_for_function("document.getElementById('agent-state').dataset.state === 'on_call'")
     page.wait_for_function(f"!!document.querySelector(\"#contact-list li[data-contact-id='{call}'].ringing\")")
     assert page.evaluate("document.getElementById('contact-list').firstElementChild.dataset.contactId") == str(call)
 
@@ -142,6 +144,10 @@ def test_email_contact_opens_the_mail_composer(live_server, browser_context):
     page.click(f"#contact-list li[data-contact-id='{contact}']")
     page.wait_for_selector("#email-pane:not([hidden])")
     page.wait_for_selector("#email-thread .mail.inbound")
+    # mail as mail: its headers, not a chat bubble
+    head = page.inner_text("#email-thread .mail.inbound header")
+    assert page.is_visible("#email-thread .mail.inbound .mail-from") and page.is_visible("#email-thread .mail-date")
+    assert "@" in head
     assert page.is_visible("#email-reply-body") and page.is_visible("#email-reply-send")
     assert page.is_hidden("#composer") and page.is_hidden("#end-contact")
     page.fill("#email-reply-body", "尊敬的客户：\n\n您好！您的订单已发货，预计明天送达。\n\n客服中心")
