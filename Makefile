@@ -45,13 +45,16 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 
 # Front-end libraries come from the npm registry, never a CDN; the page loads them from static/vendor.
 # axe-core (the accessibility checks of the browser tests) is read from node_modules by the tests, never served.
-frontend: static/vendor/socket.io.min.js static/vendor/echarts.min.js
+# Swagger UI (swagger-ui-dist) shows the OpenAPI document on /api/docs (apidocs/).
+VENDOR := static/vendor/socket.io.min.js static/vendor/echarts.min.js static/vendor/swagger-ui/swagger-ui-bundle.js
+frontend: $(VENDOR)
 
-static/vendor/socket.io.min.js static/vendor/echarts.min.js &: package.json package-lock.json
+$(VENDOR) &: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
-	mkdir -p static/vendor
+	mkdir -p static/vendor/swagger-ui
 	cp node_modules/socket.io-client/dist/socket.io.min.js node_modules/socket.io-client/dist/socket.io.min.js.map static/vendor/
 	cp node_modules/echarts/dist/echarts.min.js static/vendor/
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css static/vendor/swagger-ui/
 
 translations: $(VENV)/.installed
 	$(VENV)/bin/pybabel compile -d translations >/dev/null

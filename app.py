@@ -51,6 +51,7 @@ PACKAGES = (
     "theory",
     "reports",
     "tasks",
+    "apidocs",  # last: its documents describe the routes and namespaces the others registered
 )
 
 

@@ -15,6 +15,7 @@ from clock import clock
 from contacts.actions import ActionError
 from contacts.models import Contact
 from extensions import db
+from security import MAX_ID
 
 from .models import ROLEPLAY_CHANNELS, RolePlay
 
@@ -36,9 +37,11 @@ def _serving_agent(user: User, agent_id) -> int | None:
     if agent_id in (None, ""):
         return None
     try:
-        agent = db.session.get(User, int(agent_id))
-    except (TypeError, ValueError) as e:
+        agent_id = int(agent_id)
+    except (TypeError, ValueError, OverflowError) as e:
         raise RolePlayError("agent_id must be a user id") from e
+    # An id beyond any table's (64-bit) made the database driver fail: a 500 instead of this refusal.
+    agent = db.session.get(User, agent_id) if 0 <= agent_id <= MAX_ID else None
     if agent is None or agent.role not in ("trainee", "lead", "admin"):
         raise RolePlayError("no such agent")
     if user.role == "lead" and agent.id != user.id and not user.leads_group_of(agent):

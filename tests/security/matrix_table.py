@@ -311,6 +311,10 @@ ROUTES: dict[str, list[Http]] = {
     "tasks.result": [Http(STAFF, path=lambda w: {"item_id": 1})],
     "tasks.grade_page": [Http(SCORERS, path=lambda w: {"item_id": 1})],
     "tasks.download_file": [Http(STAFF, path=lambda w: {"file_id": 1})],
+    # --- the interface documents (apidocs/): public, they describe shapes the open-source code states, no data
+    "apidocs.openapi": [Http(ALL)],
+    "apidocs.asyncapi": [Http(ALL)],
+    "apidocs.docs": [Http(ALL)],
 }
 
 
