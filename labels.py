@@ -302,6 +302,43 @@ def humanize_codes(text: str | None) -> str:
     return _CODE_WORD.sub(label, text)
 
 
+def _note_arg(value):
+    if isinstance(value, dict) and "msg" in value:  # a note inside a note
+        return engine_note({"note": "", "note_i18n": value})
+    if isinstance(value, str):
+        return humanize_codes(value)
+    if isinstance(value, list | tuple):
+        return "、".join(_note_arg(v) for v in value) if _is_zh() else ", ".join(_note_arg(v) for v in value)
+    return value
+
+
+def _is_zh() -> bool:
+    from flask_babel import get_locale
+
+    return str(get_locale() or "").startswith("zh")
+
+
+def engine_note(entry) -> str:
+    """An item's or evidence's note in the reader's language: a note stored with its message and parameters
+    (grading.evaluators.base.N_) is translated now, its codes shown by their labels; an older or free-text note
+    is shown as written, codes labelled. The stored English text never changes, so regrades compare equal."""
+    if not entry:
+        return ""
+    i18n = entry.get("note_i18n") if isinstance(entry, dict) else None
+    if i18n and i18n.get("msg"):
+        args = {k: _note_arg(v) for k, v in (i18n.get("args") or {}).items()}
+        try:
+            return _(i18n["msg"]).format(**args)
+        except (KeyError, IndexError, ValueError):  # a catalog entry that lost a placeholder: the English text
+            return humanize_codes(entry.get("note"))
+    return humanize_codes(entry.get("note") if isinstance(entry, dict) else getattr(entry, "note", ""))
+
+
+def engine_note_lang(entry) -> str | None:
+    """The language of ``engine_note(entry)``: None (the page's) when translated, ``en`` for a stored English note."""
+    return None if isinstance(entry, dict) and entry.get("note_i18n") else "en"
+
+
 def function_label(code: str | None) -> str:
     return str(FUNCTIONS.get(code or "", _("Other function")))
 
@@ -321,6 +358,8 @@ def init_app(app) -> None:
         ("event_label", event_label),
         ("function_label", function_label),
         ("humanize_codes", humanize_codes),
+        ("engine_note", engine_note),
+        ("engine_note_lang", engine_note_lang),
         ("category_label", category_label),
         ("ticket_field_label", ticket_field_label),
     ):

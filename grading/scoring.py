@@ -25,6 +25,7 @@ import hashlib
 import json
 
 from .evaluators import EVALUATORS, BaseEvaluator
+from .evaluators.base import N_, note_fields
 from .recording import Recording
 from .rubric import Rubric, RubricItem
 from .standard import FUNCTION_KEYS, PASS_MARK, function_of, weights_for
@@ -41,13 +42,14 @@ def _r(x: float, nd: int = 4) -> float:
 def _manual(item: RubricItem, manual_scores: dict | None) -> dict:
     entry = (manual_scores or {}).get(item.id)
     if entry is None:
-        return {"status": "pending", "fraction": 0.0, "evidence": [], "note": "awaiting a grader"}
+        return {"status": "pending", "fraction": 0.0, "evidence": [], **note_fields(N_("awaiting a grader"))}
     value = entry.get("value") if isinstance(entry, dict) else entry
     by = entry.get("by") if isinstance(entry, dict) else None
     note = (entry.get("note") if isinstance(entry, dict) else None) or ""
-    ev = [{"event_id": None, "seq": None, "ts": None, "quote": note, "note": f"scored by {by}" if by else "scored"}]
+    scored = N_("scored by {grader}", grader=by) if by else N_("scored")
+    ev = [{"event_id": None, "seq": None, "ts": None, "quote": note, **note_fields(scored)}]
     if value == "na":
-        return {"status": "na", "fraction": 0.0, "evidence": ev, "note": note or "not applicable"}
+        return {"status": "na", "fraction": 0.0, "evidence": ev, **note_fields(note or N_("not applicable"))}
     if isinstance(value, bool):
         value = 1 if value else 0
     if not isinstance(value, int | float) or not 0 <= value <= item.scale_max:
@@ -60,15 +62,17 @@ def _manual(item: RubricItem, manual_scores: dict | None) -> dict:
 def _auto(item: RubricItem, recording: Recording, enabled: dict[str, type[BaseEvaluator]]) -> dict:
     cls = enabled.get(item.evaluator or "")
     if cls is None:
-        return {"status": "na", "fraction": 0.0, "evidence": [], "note": f"evaluator {item.evaluator} is not enabled"}
+        not_enabled = N_("evaluator {name} is not enabled", name=item.evaluator)
+        return {"status": "na", "fraction": 0.0, "evidence": [], **note_fields(not_enabled)}
     if recording.channel not in cls.channels:
-        return {"status": "na", "fraction": 0.0, "evidence": [], "note": f"not graded on {recording.channel}"}
+        not_here = N_("not graded on {channel}", channel=recording.channel)
+        return {"status": "na", "fraction": 0.0, "evidence": [], **note_fields(not_here)}
     res = cls().run(recording, item.params)
     return {
         "status": res.status,
         "fraction": res.fraction if res.status != "na" else 0.0,
         "evidence": [e.as_dict() for e in res.evidence],
-        "note": res.note,
+        **note_fields(res.note),
     }
 
 
@@ -109,6 +113,7 @@ def grade(
                 "fraction": _r(res["fraction"]),
                 "earned": _r(earned),
                 "note": res["note"],
+                **({"note_i18n": res["note_i18n"]} if "note_i18n" in res else {}),
                 "evidence": res["evidence"],
             }
         )

@@ -15,6 +15,50 @@ ALL_CHANNELS = frozenset({"chat", "voice", "video", "email", "group", "livestrea
 QUOTE_MAX = 160
 
 
+class Note(str):
+    """A note for the scorecard: the English text as stored (stable, so regrading gives the same scorecard) that
+    also keeps its message and parameters, so pages show it in the reader's language (labels.engine_note).
+    Made by ``N_``; a plain ``str`` note is shown as written."""
+
+    msgid: str
+    args: dict
+
+    def __new__(cls, msgid: str, args: dict) -> Note:
+        self = super().__new__(cls, msgid.format(**args))
+        # a note inside a note keeps its own message, so both are translated when shown
+        self.msgid = msgid
+        self.args = {k: v.i18n() if isinstance(v, Note) else v for k, v in args.items()}
+        return self
+
+    def __reduce__(self):  # copies and pickles (parallel grading) keep the message
+        return (_restore_note, (str(self), self.msgid, self.args))
+
+    def i18n(self) -> dict:
+        return {"msg": self.msgid, "args": self.args}
+
+
+def _restore_note(text: str, msgid: str, args: dict) -> Note:
+    note = str.__new__(Note, text)
+    note.msgid, note.args = msgid, args
+    return note
+
+
+def N_(msgid: str, **args) -> Note:  # noqa: N802 -- the name pybabel extracts (Makefile translations-update -k N_)
+    """A translatable scorecard note: ``msgid`` is a ``str.format`` template in English, ``args`` JSON values
+    (codes among them are shown by their labels)."""
+    return Note(msgid, args)
+
+
+def join_notes(notes: list[str], sep: str = "; ") -> str:
+    """Several notes as one (each kept translatable)."""
+    return Note(sep.join(f"{{p{i}}}" for i in range(len(notes))), {f"p{i}": n for i, n in enumerate(notes)})
+
+
+def note_fields(note: str) -> dict:
+    """The stored form of a note: its English text, plus its message and parameters when it is translatable."""
+    return {"note": str(note), "note_i18n": note.i18n()} if isinstance(note, Note) else {"note": note}
+
+
 @dataclass(frozen=True)
 class Evidence:
     """What decided a result: the event (id, seq, timestamp), a quote of its text and a note saying why.
@@ -32,7 +76,7 @@ class Evidence:
             "seq": self.seq,
             "ts": round(self.ts, 3) if self.ts is not None else None,
             "quote": self.quote,
-            "note": self.note,
+            **note_fields(self.note),
         }
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from understanding.facts import private_data
 
 from ..recording import Event, Recording, TicketState
-from .base import BaseEvaluator, ItemResult, evidence
+from .base import N_, BaseEvaluator, ItemResult, evidence
 
 TICKET_FIELDS = ("category", "priority", "status", "risk_level", "escalation_target")
 
@@ -61,9 +61,9 @@ class VerifyBeforeDisclose(BaseEvaluator):
             elif e.type == "crm.disclose":
                 who = e.data.get("customer_ref") or e.data.get("customer_id")
                 if not e.data.get("verified") or verified_at is None:
-                    bad.append(evidence(e, f"details of {who} disclosed before verification", quote=""))
+                    bad.append(evidence(e, N_("details of {who} disclosed before verification", who=who), quote=""))
                 else:
-                    ok.append(evidence(e, f"details of {who} disclosed after verification", quote=""))
+                    ok.append(evidence(e, N_("details of {who} disclosed after verification", who=who), quote=""))
             elif e.type == "message" and e.actor == "customer":
                 customer_said += " " + _digits(e.text) + " " + (e.text or "").lower()
             elif e.type == "message" and e.actor == "agent":
@@ -71,18 +71,24 @@ class VerifyBeforeDisclose(BaseEvaluator):
                 private = [p for p in private_data(e.text or "") if not _echoed(p.value, customer_said)]
                 if verified_at is not None:
                     if private:
-                        ok.append(evidence(e, "private data written after verification"))
+                        ok.append(evidence(e, N_("private data written after verification")))
                 elif private:
                     kinds = ", ".join(sorted({p.kind for p in private}))
-                    bad.append(evidence(e, f"private data ({kinds}) written in full before verification"))
+                    bad.append(
+                        evidence(e, N_("private data ({kinds}) written in full before verification", kinds=kinds))
+                    )
                 elif required and hasattr(reading, "has") and reading.has("answer") and reading.figures:
-                    bad.append(evidence(e, "account facts given before verification"))
+                    bad.append(evidence(e, N_("account facts given before verification")))
         if bad:
-            return ItemResult.of(False, bad, "disclosed before verifying identity")
+            return ItemResult.of(False, bad, N_("disclosed before verifying identity"))
         if not required and not ok:
-            return ItemResult.na("nothing private was disclosed and the scenario does not require verification")
-        ev = ([evidence(verified_at, f"verified by {verified_at.data.get('method', '?')}")] if verified_at else []) + ok
-        return ItemResult.of(True, ev, "no disclosure before verification")
+            return ItemResult.na(N_("nothing private was disclosed and the scenario does not require verification"))
+        ev = (
+            [evidence(verified_at, N_("verified by {method}", method=verified_at.data.get("method", "?")))]
+            if verified_at
+            else []
+        ) + ok
+        return ItemResult.of(True, ev, N_("no disclosure before verification"))
 
 
 def _echoed(value: str, customer_said: str) -> bool:
@@ -135,9 +141,11 @@ class TicketEndState(BaseEvaluator):
             if sc.expected.escalation_target and "escalation_target" in params.fields:
                 expected["escalation_target"] = sc.expected.escalation_target
         if not expected:
-            return ItemResult.na("the scenario expects no ticket")
+            return ItemResult.na(N_("the scenario expects no ticket"))
         if not recording.tickets:
-            return ItemResult.of(False, [evidence(None, f"no ticket linked; expected {expected}")], "no ticket")
+            return ItemResult.of(
+                False, [evidence(None, N_("no ticket linked; expected {expected}", expected=expected))], N_("no ticket")
+            )
         keys = sorted(expected)
 
         def score(t: TicketState) -> int:
@@ -147,10 +155,19 @@ class TicketEndState(BaseEvaluator):
         ev = []
         for k in keys:
             got = best.get(k)
-            mark = "matches" if got == expected[k] else f"expected {expected[k]!r}"
-            ev.append(evidence(_setting_event(recording, best, k), f"{best.number} {k} = {got!r}: {mark}", quote=""))
+            if got == expected[k]:
+                note = N_("{ticket} {field} = {got!r}: matches", ticket=best.number, field=k, got=got)
+            else:
+                note = N_(
+                    "{ticket} {field} = {got!r}: expected {expected!r}",
+                    ticket=best.number,
+                    field=k,
+                    got=got,
+                    expected=expected[k],
+                )
+            ev.append(evidence(_setting_event(recording, best, k), note, quote=""))
         n = score(best)
-        note = f"{n} of {len(keys)} ticket fields as expected ({best.number})"
+        note = N_("{n} of {total} ticket fields as expected ({ticket})", n=n, total=len(keys), ticket=best.number)
         return ItemResult.of(n == len(keys), ev, note, fraction=n / len(keys))
 
 
@@ -171,21 +188,35 @@ class Escalation(BaseEvaluator):
         sc = recording.scenario
         target = sc.expected.escalation_target if sc else None
         if not target:
-            return ItemResult.na("the scenario expects no escalation")
+            return ItemResult.na(N_("the scenario expects no escalation"))
         risk = (sc.expected.ticket or {}).get("risk_level")
         if params.risk_levels and risk not in params.risk_levels:
-            return ItemResult.na(f"risk level {risk!r} is not one of {params.risk_levels}")
+            return ItemResult.na(
+                N_("risk level {risk!r} is not one of {risk_levels}", risk=risk, risk_levels=params.risk_levels)
+            )
         escalations = recording.of_type("ticket.escalated")
         hit = next((e for e in escalations if e.data.get("target") == target), None)
         if hit is not None:
-            return ItemResult.of(True, [evidence(hit, f"escalated to {target}")], f"escalated to {target}")
+            return ItemResult.of(
+                True,
+                [evidence(hit, N_("escalated to {target}", target=target))],
+                N_("escalated to {target}", target=target),
+            )
         ticket = next((t for t in recording.tickets if t.escalation_target == target), None)
         if ticket is not None:
-            ev = evidence(_setting_event(recording, ticket, "escalation_target"), f"{ticket.number} ends with {target}")
-            return ItemResult.of(True, [ev], f"escalated to {target}")
-        ev = [evidence(e, f"escalated to {e.data.get('target')!r}, expected {target!r}") for e in escalations]
+            ev = evidence(
+                _setting_event(recording, ticket, "escalation_target"),
+                N_("{number} ends with {target}", number=ticket.number, target=target),
+            )
+            return ItemResult.of(True, [ev], N_("escalated to {target}", target=target))
+        ev = [
+            evidence(e, N_("escalated to {got!r}, expected {target!r}", got=e.data.get("target"), target=target))
+            for e in escalations
+        ]
         return ItemResult.of(
-            False, ev or [evidence(None, f"never escalated to {target}")], f"no escalation to {target}"
+            False,
+            ev or [evidence(None, N_("never escalated to {target}", target=target))],
+            N_("no escalation to {target}", target=target),
         )
 
 
@@ -215,15 +246,25 @@ class CompensationLimit(BaseEvaluator):
                 offers.append((t.compensation_amount, _setting_event(recording, t, "compensation_amount"), t.number))
         offers = [o for o in offers if o[0] > 0]
         if not offers and limit is None:
-            return ItemResult.na("no compensation offered and none expected")
+            return ItemResult.na(N_("no compensation offered and none expected"))
         if limit is None:
             limits = recording.pack.compensation_limits if recording.pack else {}
             limit = limits.get(recording.level, 0)
         if not offers:
-            return ItemResult.of(True, [], f"no compensation offered (limit {limit:g})")
+            return ItemResult.of(True, [], N_("no compensation offered (limit {limit:g})", limit=limit))
         top = max(offers, key=lambda o: (o[0], o[1].seq if o[1] else 0))
         ok = top[0] <= limit
-        note = f"compensation {top[0]:g} on {top[2]} {'within' if ok else 'over'} the limit of {limit:g}"
+        if ok:
+            note = N_(
+                "compensation {amount:g} on {what} within the limit of {limit:g}",
+                amount=top[0],
+                what=top[2],
+                limit=limit,
+            )
+        else:
+            note = N_(
+                "compensation {amount:g} on {what} over the limit of {limit:g}", amount=top[0], what=top[2], limit=limit
+            )
         return ItemResult.of(ok, [evidence(top[1], note, quote="")], note)
 
 
@@ -241,15 +282,28 @@ class KbArticle(BaseEvaluator):
     def evaluate(self, recording: Recording, params: KbArticleParams) -> ItemResult:
         expected = recording.scenario.expected.kb_articles if recording.scenario else []
         if not expected:
-            return ItemResult.na("the scenario names no knowledge-base article")
+            return ItemResult.na(N_("the scenario names no knowledge-base article"))
         types = ("kb.send",) if params.require_send else ("kb.open", "kb.send")
         used = recording.of_type(*types)
         hit = next((e for e in used if e.data.get("slug") in expected), None)
         if hit is not None:
-            return ItemResult.of(True, [evidence(hit, f"{hit.type} {hit.data['slug']}", quote="")], "right article")
-        ev = [evidence(e, f"{e.type} {e.data.get('slug')}: not one of {expected}", quote="") for e in used]
+            return ItemResult.of(
+                True,
+                [evidence(hit, N_("{type} {slug}", type=hit.type, slug=hit.data["slug"]), quote="")],
+                N_("right article"),
+            )
+        ev = [
+            evidence(
+                e,
+                N_("{type} {slug}: not one of {expected}", type=e.type, slug=e.data.get("slug"), expected=expected),
+                quote="",
+            )
+            for e in used
+        ]
         return ItemResult.of(
-            False, ev or [evidence(None, f"no article used; expected one of {expected}")], "no right article"
+            False,
+            ev or [evidence(None, N_("no article used; expected one of {expected}", expected=expected))],
+            N_("no right article"),
         )
 
 
@@ -267,16 +321,16 @@ class TransferNote(BaseEvaluator):
     def evaluate(self, recording: Recording, params: TransferNoteParams) -> ItemResult:
         transfers = recording.of_type("transfer")
         if not transfers:
-            return ItemResult.na("no transfer")
+            return ItemResult.na(N_("no transfer"))
         ev, good = [], 0
         for e in transfers:
             note = (e.text or "").strip()
             if len(note) >= params.min_chars:
                 good += 1
-                ev.append(evidence(e, f"transfer to {e.data.get('target')} with a note"))
+                ev.append(evidence(e, N_("transfer to {target} with a note", target=e.data.get("target"))))
             else:
-                ev.append(evidence(e, f"transfer to {e.data.get('target')} without a useful note"))
-        note = f"{good} of {len(transfers)} transfers with a note"
+                ev.append(evidence(e, N_("transfer to {target} without a useful note", target=e.data.get("target"))))
+        note = N_("{good} of {total} transfers with a note", good=good, total=len(transfers))
         return ItemResult.of(good == len(transfers), ev, note, fraction=good / len(transfers))
 
 
@@ -289,12 +343,18 @@ class WrapUpCode(BaseEvaluator):
     def evaluate(self, recording: Recording, params: BaseModel) -> ItemResult:
         expected = recording.scenario.expected.wrap_up_code if recording.scenario else None
         if not expected:
-            return ItemResult.na("the scenario expects no wrap-up code")
+            return ItemResult.na(N_("the scenario expects no wrap-up code"))
         wraps = recording.of_type("wrap_up")
         if not wraps:
-            return ItemResult.of(False, [evidence(None, f"not wrapped up; expected {expected}")], "no wrap-up")
+            return ItemResult.of(
+                False, [evidence(None, N_("not wrapped up; expected {expected}", expected=expected))], N_("no wrap-up")
+            )
         last = wraps[-1]
         code = last.data.get("code")
         ok = code == expected
-        note = f"wrap-up {code}" + ("" if ok else f", expected {expected}")
+        note = (
+            N_("wrap-up {code}", code=code)
+            if ok
+            else N_("wrap-up {code}, expected {expected}", code=code, expected=expected)
+        )
         return ItemResult.of(ok, [evidence(last, note, quote="")], note)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from channels.email.format_check import CHECKS, check_email_format
 
 from ..recording import Event, Recording
-from .base import BaseEvaluator, ItemResult, evidence
+from .base import N_, BaseEvaluator, ItemResult, evidence
 
 EMAIL = frozenset({"email"})
 Part = Literal["salutation", "acknowledgement", "answer", "next_steps", "closing", "signature"]
@@ -60,7 +60,7 @@ class EmailFormat(BaseEvaluator):
     def evaluate(self, recording: Recording, params: EmailFormatParams) -> ItemResult:
         sent = replies(recording)
         if not sent:
-            return ItemResult.na("the agent sent no email")
+            return ItemResult.na(N_("the agent sent no email"))
         if params.replies == "first":
             sent = sent[:1]
         parts = [params.part] if params.part else list(CHECKS)
@@ -71,13 +71,26 @@ class EmailFormat(BaseEvaluator):
                 total += 1
                 if fmt["checks"][part]:
                     got += 1
-                    ev.append(evidence(reply, f"{part}: present", quote=fmt["evidence"][part]))
+                    ev.append(evidence(reply, N_("{part}: present", part=part), quote=fmt["evidence"][part]))
                 else:
-                    why = "no ticket number with a timing" if part == "next_steps" and fmt["ticket_number"] else ""
-                    ev.append(evidence(reply, f"{part}: missing{' (' + why + ')' if why else ''}", quote=""))
+                    if part == "next_steps" and fmt["ticket_number"]:
+                        note = N_("{part}: missing (no ticket number with a timing)", part=part)
+                    else:
+                        note = N_("{part}: missing", part=part)
+                    ev.append(evidence(reply, note, quote=""))
         fraction = got / total
-        what = params.part or "format parts"
-        note = f"{got} of {total} {what} present in {len(sent)} repl{'y' if len(sent) == 1 else 'ies'}"
+        if params.part:
+            note = N_(
+                "{got} of {total} {part} present in {replies} reply(ies)",
+                got=got,
+                total=total,
+                part=params.part,
+                replies=len(sent),
+            )
+        else:
+            note = N_(
+                "{got} of {total} format parts present in {replies} reply(ies)", got=got, total=total, replies=len(sent)
+            )
         return ItemResult.of(got == total, ev, note, fraction=fraction)
 
 
@@ -97,14 +110,14 @@ class EmailForbiddenPhrases(BaseEvaluator):
     def evaluate(self, recording: Recording, params: EmailForbiddenParams) -> ItemResult:
         sent = replies(recording)
         if not sent:
-            return ItemResult.na("the agent sent no email")
+            return ItemResult.na(N_("the agent sent no email"))
         ev = []
         for reply in sent:
             for phrase in reply_format(recording, reply)["forbidden"]:
-                ev.append(evidence(reply, "forbidden phrase", quote=phrase))
+                ev.append(evidence(reply, N_("forbidden phrase"), quote=phrase))
         if ev:
-            return ItemResult.of(False, ev, f"{len(ev)} forbidden phrase(s)")
-        return ItemResult.of(True, [], f"none in {len(sent)} repl{'y' if len(sent) == 1 else 'ies'}")
+            return ItemResult.of(False, ev, N_("{n} forbidden phrase(s)", n=len(ev)))
+        return ItemResult.of(True, [], N_("none in {replies} reply(ies)", replies=len(sent)))
 
 
 class EmailResponseTimeParams(BaseModel):
@@ -151,7 +164,7 @@ class EmailResponseTime(BaseEvaluator):
             open_for = (end_at - start) if end_at is not None and start != float("inf") else 0.0
             turns.append((waiting, None, max(0.0, open_for)))
         if not turns:
-            return ItemResult.na("no customer email in this contact")
+            return ItemResult.na(N_("no customer email in this contact"))
         limit = params.within_seconds
         ev = []
         late = 0
@@ -159,13 +172,29 @@ class EmailResponseTime(BaseEvaluator):
             if wait > limit:
                 late += 1
                 if reply is None:
-                    ev.append(evidence(mail, f"unanswered for {wait:.0f} s until the contact ended (SLA {limit:g} s)"))
+                    ev.append(
+                        evidence(
+                            mail,
+                            N_(
+                                "unanswered for {wait:.0f} s until the contact ended (SLA {limit:g} s)",
+                                wait=wait,
+                                limit=limit,
+                            ),
+                        )
+                    )
                 else:
-                    ev.append(evidence(mail, f"answered after {wait:.0f} s (SLA {limit:g} s)"))
-                    ev.append(evidence(reply, "the late reply"))
+                    ev.append(
+                        evidence(mail, N_("answered after {wait:.0f} s (SLA {limit:g} s)", wait=wait, limit=limit))
+                    )
+                    ev.append(evidence(reply, N_("the late reply")))
             elif reply is not None:
-                ev.append(evidence(mail, f"answered after {wait:.0f} s", quote=""))
-                ev.append(evidence(reply, "the reply", quote=(reply.data or {}).get("subject") or ""))
+                ev.append(evidence(mail, N_("answered after {wait:.0f} s", wait=wait), quote=""))
+                ev.append(evidence(reply, N_("the reply"), quote=(reply.data or {}).get("subject") or ""))
         share = (len(turns) - late) / len(turns)
-        note = f"{len(turns) - late} of {len(turns)} customer emails answered within {limit:g} s"
+        note = N_(
+            "{answered} of {total} customer emails answered within {limit:g} s",
+            answered=len(turns) - late,
+            total=len(turns),
+            limit=limit,
+        )
         return ItemResult.of(share >= params.pass_share, ev, note, fraction=share)

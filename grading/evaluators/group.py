@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..recording import Event, Recording
-from .base import BaseEvaluator, ItemResult, evidence
+from .base import N_, BaseEvaluator, ItemResult, evidence
 
 GROUP = frozenset({"group"})
 
@@ -92,17 +92,36 @@ class GroupNeedsAnswered(BaseEvaluator):
     def evaluate(self, recording: Recording, params: NeedsAnsweredParams) -> ItemResult:
         asked = [f for f in need_figures(recording).values() if f.asked is not None and not f.need.get("individual")]
         if not asked:
-            return ItemResult.na("no common need was asked")
+            return ItemResult.na(N_("no common need was asked"))
         ev = []
         for f in asked:
             title = f.need.get("title") or f.need["id"]
             if f.answered is not None:
-                ev.append(evidence(f.answered, f"answers “{title}” ({f.answered_how}; asked by {len(f.askers)})"))
+                ev.append(
+                    evidence(
+                        f.answered,
+                        N_(
+                            "answers “{title}” ({answered_how}; asked by {n_askers})",
+                            title=title,
+                            answered_how=f.answered_how,
+                            n_askers=len(f.askers),
+                        ),
+                    )
+                )
             else:
-                ev.append(evidence(f.asked, f"unanswered: “{title}” (asked by {len(f.askers)})"))
+                ev.append(
+                    evidence(
+                        f.asked, N_("unanswered: “{title}” (asked by {n_askers})", title=title, n_askers=len(f.askers))
+                    )
+                )
         done = sum(1 for f in asked if f.answered is not None)
         share = done / len(asked)
-        return ItemResult.of(share >= params.pass_share, ev, f"{done} of {len(asked)} distinct needs answered", share)
+        return ItemResult.of(
+            share >= params.pass_share,
+            ev,
+            N_("{done} of {n_asked} distinct needs answered", done=done, n_asked=len(asked)),
+            share,
+        )
 
 
 class AnswerTimeParams(BaseModel):
@@ -123,19 +142,29 @@ class GroupAnswerTime(BaseEvaluator):
     def evaluate(self, recording: Recording, params: AnswerTimeParams) -> ItemResult:
         asked = [f for f in need_figures(recording).values() if f.asked is not None and not f.need.get("individual")]
         if not asked:
-            return ItemResult.na("no common need was asked")
+            return ItemResult.na(N_("no common need was asked"))
         ev, in_time = [], 0
         for f in asked:
             title = f.need.get("title") or f.need["id"]
             secs = f.seconds_to_answer
             if secs is None:
-                ev.append(evidence(f.asked, f"“{title}”: never answered"))
+                ev.append(evidence(f.asked, N_("“{title}”: never answered", title=title)))
                 continue
             ok = secs <= params.within_seconds
             in_time += ok
-            ev.append(evidence(f.answered, f"“{title}”: first answer {secs:.0f} s after the first question"))
+            ev.append(
+                evidence(
+                    f.answered,
+                    N_("“{title}”: first answer {secs:.0f} s after the first question", title=title, secs=secs),
+                )
+            )
         share = in_time / len(asked)
-        note = f"{in_time} of {len(asked)} needs answered within {params.within_seconds:g} s"
+        note = N_(
+            "{in_time} of {n_asked} needs answered within {within_seconds:g} s",
+            in_time=in_time,
+            n_asked=len(asked),
+            within_seconds=params.within_seconds,
+        )
         return ItemResult.of(share >= params.pass_share, ev, note, share)
 
 
@@ -150,7 +179,7 @@ class GroupIndividualMoved(BaseEvaluator):
     def evaluate(self, recording: Recording, params) -> ItemResult:
         figs = [f for f in need_figures(recording).values() if f.need.get("individual") and f.asked is not None]
         if not figs:
-            return ItemResult.na("no individual need was asked")
+            return ItemResult.na(N_("no individual need was asked"))
         from channels.group.room import RoomState
 
         state = RoomState.replay(
@@ -176,12 +205,21 @@ class GroupIndividualMoved(BaseEvaluator):
         for m in askers:
             if m.id in moved_events:
                 moved += 1
-                ev.append(evidence(moved_events[m.id], f"{m.name} moved to one-to-one chat"))
+                ev.append(evidence(moved_events[m.id], N_("{name} moved to one-to-one chat", name=m.name)))
             else:
                 ask = by_seq.get(m.asked_seq) if m.asked_seq else None
-                ev.append(evidence(ask, f"{m.name}: individual need left in the group ({m.status})"))
+                ev.append(
+                    evidence(
+                        ask, N_("{name}: individual need left in the group ({status})", name=m.name, status=m.status)
+                    )
+                )
         share = moved / len(askers) if askers else 0.0
-        return ItemResult.of(moved == len(askers), ev, f"{moved} of {len(askers)} moved to one-to-one", share)
+        return ItemResult.of(
+            moved == len(askers),
+            ev,
+            N_("{moved} of {n_askers} moved to one-to-one", moved=moved, n_askers=len(askers)),
+            share,
+        )
 
 
 class GroupForbiddenParams(BaseModel):
@@ -204,9 +242,9 @@ class GroupForbiddenPhrases(BaseEvaluator):
             if (e.type == "message" and e.actor in ("agent", "lead")) or e.type == "group.announcement"
         ]
         if not posts:
-            return ItemResult.na("the agent posted nothing")
+            return ItemResult.na(N_("the agent posted nothing"))
         if recording.pack is None:
-            return ItemResult.na("no language pack to read the posts with")
+            return ItemResult.na(N_("no language pack to read the posts with"))
         from ..phrases import pack_recogniser
 
         rec = pack_recogniser(recording.pack)
@@ -216,7 +254,7 @@ class GroupForbiddenPhrases(BaseEvaluator):
             found = rec.evidence(p.text or "")
             for kind in kinds:
                 if kind in found:
-                    ev.append(evidence(p, f"{kind}: “{found[kind]}”"))
+                    ev.append(evidence(p, N_("{kind}: “{found}”", kind=kind, found=found[kind])))
         if ev:
-            return ItemResult.of(False, ev, f"{len(ev)} forbidden phrase(s)")
-        return ItemResult.of(True, [], f"none in {len(posts)} posts")
+            return ItemResult.of(False, ev, N_("{n} forbidden phrase(s)", n=len(ev)))
+        return ItemResult.of(True, [], N_("none in {n_posts} posts", n_posts=len(posts)))

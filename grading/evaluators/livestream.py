@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..phrases import find_phrase, pack_recogniser
 from ..recording import Event, Recording
-from .base import BaseEvaluator, ItemResult, evidence
+from .base import N_, BaseEvaluator, ItemResult, evidence
 
 LIVE = frozenset({"livestream"})
 QUESTION_KINDS = ("question", "repeat")
@@ -83,13 +83,18 @@ class QuestionsAnswered(BaseEvaluator):
     def evaluate(self, recording: Recording, params: AnsweredParams) -> ItemResult:
         needs = questions(recording)
         if len(needs) < params.min_questions:
-            return ItemResult.na("no questions were asked")
+            return ItemResult.na(N_("no questions were asked"))
         answered = [n for n in needs if n.answered]
         acked = [n for n in needs if n.acked]
         share = len(answered) / len(needs)
-        ev = [evidence(n.first, "not answered") for n in needs if not n.answered][:5]
-        ev += [evidence(n.answered, "answered") for n in answered][:3]
-        note = f"{len(answered)}/{len(needs)} distinct questions answered, {len(acked)}/{len(needs)} acknowledged"
+        ev = [evidence(n.first, N_("not answered")) for n in needs if not n.answered][:5]
+        ev += [evidence(n.answered, N_("answered")) for n in answered][:3]
+        note = N_(
+            "{n_answered}/{n_needs} distinct questions answered, {n_acked}/{n_needs} acknowledged",
+            n_answered=len(answered),
+            n_needs=len(needs),
+            n_acked=len(acked),
+        )
         return ItemResult.of(share >= params.pass_share, ev, note, fraction=share)
 
 
@@ -110,13 +115,15 @@ class ResponseTime(BaseEvaluator):
     def evaluate(self, recording: Recording, params: ResponseTimeParams) -> ItemResult:
         needs = questions(recording)
         if not needs:
-            return ItemResult.na("no questions were asked")
+            return ItemResult.na(N_("no questions were asked"))
         end = recording.events[-1].ts
         waits = [((n.acked.ts if n.acked else end) - n.first.ts, n) for n in needs]
         median = statistics.median(w for w, _ in waits)
         slowest = max(waits, key=lambda x: x[0])
-        ev = [evidence(slowest[1].first, f"slowest: {slowest[0]:.0f} s to acknowledge")]
-        return ItemResult.of(median <= params.max_median_seconds, ev, f"median response {median:.0f} s")
+        ev = [evidence(slowest[1].first, N_("slowest: {slowest:.0f} s to acknowledge", slowest=slowest[0]))]
+        return ItemResult.of(
+            median <= params.max_median_seconds, ev, N_("median response {median:.0f} s", median=median)
+        )
 
 
 class LiveForbiddenParams(BaseModel):
@@ -135,7 +142,7 @@ class LiveForbiddenWords(BaseEvaluator):
     def evaluate(self, recording: Recording, params: LiveForbiddenParams) -> ItemResult:
         written = recording.of_type("livestream.reply", "livestream.pinned")
         if not written:
-            return ItemResult.na("the presenter wrote nothing in the chat")
+            return ItemResult.na(N_("the presenter wrote nothing in the chat"))
         phrases = list(params.extra_phrases) + (list(recording.pack.forbidden_phrases) if recording.pack else [])
         rec = pack_recogniser(recording.pack) if recording.pack else None
         ev = []
@@ -144,10 +151,10 @@ class LiveForbiddenWords(BaseEvaluator):
             if hit is None and rec is not None:
                 hit = rec.evidence(e.text or "", None).get("forbidden")
             if hit:
-                ev.append(evidence(e, f"forbidden: “{hit}”"))
+                ev.append(evidence(e, N_("forbidden: “{hit}”", hit=hit)))
         if ev:
-            return ItemResult.of(False, ev, f"{len(ev)} reply(ies) with a forbidden phrase")
-        return ItemResult.of(True, [], f"none in {len(written)} replies and pins")
+            return ItemResult.of(False, ev, N_("{n} reply(ies) with a forbidden phrase", n=len(ev)))
+        return ItemResult.of(True, [], N_("none in {n_written} replies and pins", n_written=len(written)))
 
 
 class ComplaintOffline(BaseEvaluator):
@@ -164,16 +171,16 @@ class ComplaintOffline(BaseEvaluator):
             if ((e.data or {}).get("sim") or {}).get("kind") == "complaint"
         ]
         if not complaints:
-            return ItemResult.na("no complaint in the chat")
+            return ItemResult.na(N_("no complaint in the chat"))
         moved = {(e.data or {}).get("viewer"): e for e in recording.of_type("livestream.moved_to_chat")}
         viewer = complaints[0].data.get("viewer")
         if viewer in moved:
             m = moved[viewer]
             wait = m.ts - complaints[0].ts
-            return ItemResult.of(True, [evidence(m, f"moved to chat contact {m.data.get('chat_contact_id')}")],
-                                 f"taken offline after {wait:.0f} s")  # fmt: skip
-        return ItemResult.of(False, [evidence(complaints[0], "never moved to a one-to-one chat")],
-                             f"{len(complaints)} complaint comment(s) left in the public chat")  # fmt: skip
+            moved_note = N_("moved to chat contact {contact}", contact=m.data.get("chat_contact_id"))
+            return ItemResult.of(True, [evidence(m, moved_note)], N_("taken offline after {wait:.0f} s", wait=wait))
+        left = N_("{n} complaint comment(s) left in the public chat", n=len(complaints))
+        return ItemResult.of(False, [evidence(complaints[0], N_("never moved to a one-to-one chat"))], left)
 
 
 def _samples(recording: Recording) -> list[tuple[Event, dict]]:
@@ -198,11 +205,11 @@ class FacePresent(BaseEvaluator):
     def evaluate(self, recording: Recording, params: FaceParams) -> ItemResult:
         samples = [(e, s) for e, s in _samples(recording) if "face" in s]
         if not samples:
-            return ItemResult.na("no video samples were analysed")
+            return ItemResult.na(N_("no video samples were analysed"))
         ratio = sum(1 for _, s in samples if s["face"]) / len(samples)
         missing = [e for e, s in samples if not s["face"]]
-        ev = [evidence(missing[0], "first sample without a face", quote="")] if missing else []
-        note = f"face present in {ratio:.0%} of {len(samples)} samples"
+        ev = [evidence(missing[0], N_("first sample without a face"), quote="")] if missing else []
+        note = N_("face present in {ratio:.0%} of {n_samples} samples", ratio=ratio, n_samples=len(samples))
         return ItemResult.of(
             ratio >= params.min_ratio, ev, note, fraction=min(1.0, ratio / max(params.min_ratio, 1e-9))
         )
@@ -226,12 +233,18 @@ class AudioLevel(BaseEvaluator):
     def evaluate(self, recording: Recording, params: AudioParams) -> ItemResult:
         levels = [(e, s["level_dbfs"]) for e, s in _samples(recording) if s.get("level_dbfs") is not None]
         if not levels:
-            return ItemResult.na("no audio samples")
+            return ItemResult.na(N_("no audio samples"))
         values = [v for _, v in levels]
         median = statistics.median(values)
         clipping = sum(1 for v in values if v >= -1.0) / len(values)
         silence = sum(1 for v in values if v < -55.0) / len(values)
         ok = median >= params.min_median_dbfs and clipping <= params.max_clipping_share
         ok = ok and silence <= params.max_silence_share
-        note = f"median {median:.0f} dBFS, clipped {clipping:.0%}, silent {silence:.0%} of {len(values)} s"
+        note = N_(
+            "median {median:.0f} dBFS, clipped {clipping:.0%}, silent {silence:.0%} of {n_values} s",
+            median=median,
+            clipping=clipping,
+            silence=silence,
+            n_values=len(values),
+        )
         return ItemResult.of(ok, [evidence(levels[0][0], note, quote="")], note)

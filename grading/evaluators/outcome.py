@@ -5,11 +5,19 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..recording import Recording
-from .base import BaseEvaluator, ItemResult, evidence
+from .base import N_, BaseEvaluator, ItemResult, evidence, join_notes
 
 EMOTION_MAX = 3  # calm 0 .. furious 3 (scenarios.schema.EMOTIONS)
 CSAT_MIN, CSAT_MAX = 1, 5
 NEUTRAL_END = 0.75  # a customer who ends calmly without thanks ("no, that's all") is served, not delighted
+
+
+# one message per mood, so a page in either language reads the mood in its own words
+MOOD_NOTES = {
+    "satisfied": N_("the customer's last message sounds satisfied"),
+    "neutral": N_("the customer's last message sounds neutral"),
+    "upset": N_("the customer's last message sounds upset"),
+}
 
 
 class CustomerOutcomeParams(BaseModel):
@@ -39,15 +47,15 @@ class CustomerOutcome(BaseEvaluator):
             goal_share = len(done) / len(goals) if goals else mood
             parts.append((mood + goal_share) / 2)
             name = last.data.get("emotion_name") or str(emotion)
-            note = f"ended {name}, {len(done)} of {len(goals)} goals done"
+            note = N_("ended {name}, {done} of {goals} goals done", name=name, done=len(done), goals=len(goals))
             ev.append(evidence(last, note, quote=""))
             notes.append(note)
         answered = recording.of_type("csat.answered")
         if answered:
             score = int(answered[-1].data.get("score", CSAT_MIN))
             parts.append((score - CSAT_MIN) / (CSAT_MAX - CSAT_MIN))
-            ev.append(evidence(answered[-1], f"CSAT {score}/{CSAT_MAX}"))
-            notes.append(f"CSAT {score}")
+            ev.append(evidence(answered[-1], N_("CSAT {score}/{max}", score=score, max=CSAT_MAX)))
+            notes.append(N_("CSAT {score}", score=score))
         if not states:
             said = self._said(recording)
             if said is not None:
@@ -56,9 +64,9 @@ class CustomerOutcome(BaseEvaluator):
                 ev.append(evidence(e, note))
                 notes.append(note)
         if not parts:
-            return ItemResult.na("no simulated customer state, no CSAT answer and no customer message")
+            return ItemResult.na(N_("no simulated customer state, no CSAT answer and no customer message"))
         fraction = sum(parts) / len(parts)
-        return ItemResult.of(fraction >= params.pass_fraction, ev, "; ".join(notes), fraction=fraction)
+        return ItemResult.of(fraction >= params.pass_fraction, ev, join_notes(notes), fraction=fraction)
 
     @staticmethod
     def _said(recording: Recording):
@@ -71,4 +79,4 @@ class CustomerOutcome(BaseEvaluator):
             return None
         msg, mood = moods[-1]
         part = {"satisfied": 1.0, "neutral": NEUTRAL_END, "upset": 0.0}[mood.mood]
-        return part, msg, f"the customer's last message sounds {mood.mood}"
+        return part, msg, MOOD_NOTES[mood.mood]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..recording import Recording
-from .base import BaseEvaluator, ItemResult, evidence, held_spans
+from .base import N_, BaseEvaluator, ItemResult, evidence, held_spans
 
 TEXT_CHANNELS = frozenset({"chat", "group"})
 
@@ -27,16 +27,16 @@ class FirstResponse(BaseEvaluator):
     def evaluate(self, recording: Recording, params: FirstResponseParams) -> ItemResult:
         assigned = recording.of_type("assignment")
         if not assigned:
-            return ItemResult.na("never assigned to an agent")
+            return ItemResult.na(N_("never assigned to an agent"))
         start = assigned[0]
         first = next((m for m in recording.messages("agent") if m.seq > start.seq), None)
         if first is None:
-            ev = [evidence(start, "assigned; the agent never wrote", quote="")]
-            return ItemResult.of(False, ev, "no agent message")
+            ev = [evidence(start, N_("assigned; the agent never wrote"), quote="")]
+            return ItemResult.of(False, ev, N_("no agent message"))
         wait = first.ts - start.ts
         ok = wait <= params.within_seconds
-        note = f"first reply after {wait:.1f} s (limit {params.within_seconds:g} s)"
-        return ItemResult.of(ok, [evidence(start, "assigned", quote=""), evidence(first, note)], note)
+        note = N_("first reply after {wait:.1f} s (limit {limit:g} s)", wait=wait, limit=params.within_seconds)
+        return ItemResult.of(ok, [evidence(start, N_("assigned"), quote=""), evidence(first, note)], note)
 
 
 class ReplyGapsParams(BaseModel):
@@ -78,18 +78,23 @@ class ReplyGaps(BaseEvaluator):
         if waiting is not None:
             turns.append((waiting, None, 0.0))  # still open: the recording ends here
         if not turns:
-            return ItemResult.na("the customer wrote nothing while an agent held the contact")
+            return ItemResult.na(N_("the customer wrote nothing while an agent held the contact"))
         late = [(c, a, gap) for c, a, gap in turns if gap > params.max_gap_seconds]
         share = (len(turns) - len(late)) / len(turns)
         ev = []
         for c, a, gap in late:
             if a is None:
-                ev.append(evidence(c, f"left unanswered for {gap:.1f} s until the conversation ended"))
+                ev.append(evidence(c, N_("left unanswered for {gap:.1f} s until the conversation ended", gap=gap)))
             else:
-                ev.append(evidence(c, f"answered after {gap:.1f} s"))
-                ev.append(evidence(a, "the late reply"))
+                ev.append(evidence(c, N_("answered after {gap:.1f} s", gap=gap)))
+                ev.append(evidence(a, N_("the late reply")))
         if not late:
             worst = max(turns, key=lambda t: t[2])
-            ev.append(evidence(worst[0], f"longest wait {worst[2]:.1f} s"))
-        note = f"{len(turns) - len(late)} of {len(turns)} customer turns answered within {params.max_gap_seconds:g} s"
+            ev.append(evidence(worst[0], N_("longest wait {worst:.1f} s", worst=worst[2])))
+        note = N_(
+            "{answered} of {total} customer turns answered within {limit:g} s",
+            answered=len(turns) - len(late),
+            total=len(turns),
+            limit=params.max_gap_seconds,
+        )
         return ItemResult.of(share >= params.pass_share, ev, note, fraction=share)

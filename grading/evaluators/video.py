@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..recording import Event, Recording
-from .base import BaseEvaluator, Evidence, ItemResult, evidence
+from .base import N_, BaseEvaluator, Evidence, ItemResult, evidence
 
 VIDEO = frozenset({"video"})
 HINT_EVIDENCE_MAX = 5  # hint changes quoted as evidence (the moments a grader may want to jump to)
@@ -48,31 +48,44 @@ class IdVerification(BaseEvaluator):
         sc = recording.scenario
         expected = sc.expected.id_decision if sc else None
         if not expected:
-            return ItemResult.na("the scenario has no identity check")
+            return ItemResult.na(N_("the scenario has no identity check"))
         card = _card_text(recording)
         decisions = recording.of_type("video.id_verification")
         if params.fail_on == "approved_mismatch":
             if expected == "approved":
-                return ItemResult.na(f"the card shown ({card}) matches the CRM record")
+                return ItemResult.na(N_("the card shown ({card}) matches the CRM record", card=card))
             approved = [d for d in decisions if d.data.get("decision") == "approved"]
             if approved:
-                ev = [evidence(d, f"approved the card {card}, which does not match the CRM record") for d in approved]
-                return ItemResult.of(False, ev, "approved an ID that does not match the CRM record")
-            ev = [evidence(d, f"refused: {d.text or ''}") for d in decisions]
-            return ItemResult.of(True, ev, "the mismatching ID was never approved")
+                ev = [
+                    evidence(d, N_("approved the card {card}, which does not match the CRM record", card=card))
+                    for d in approved
+                ]
+                return ItemResult.of(False, ev, N_("approved an ID that does not match the CRM record"))
+            ev = [evidence(d, N_("refused: {reason}", reason=d.text or "")) for d in decisions]
+            return ItemResult.of(True, ev, N_("the mismatching ID was never approved"))
         if not decisions:
-            return ItemResult.of(False, [evidence(None, f"no identity decision; expected {expected}")], "no decision")
+            return ItemResult.of(
+                False,
+                [evidence(None, N_("no identity decision; expected {expected}", expected=expected))],
+                N_("no decision"),
+            )
         last = decisions[-1]
         got = last.data.get("decision")
-        ev: list[Evidence] = [evidence(d, f"earlier decision: {d.data.get('decision')}") for d in decisions[:-1]]
+        ev: list[Evidence] = [
+            evidence(d, N_("earlier decision: {decision}", decision=d.data.get("decision"))) for d in decisions[:-1]
+        ]
         if got != expected:
-            ev.append(evidence(last, f"{got}; the card {card} called for {expected}"))
-            return ItemResult.of(False, ev, f"{got}, expected {expected}")
+            ev.append(
+                evidence(
+                    last, N_("{got}; the card {card} called for {expected}", got=got, card=card, expected=expected)
+                )
+            )
+            return ItemResult.of(False, ev, N_("{got}, expected {expected}", got=got, expected=expected))
         if got == "refused" and len((last.text or "").strip()) < params.min_reason_chars:
-            ev.append(evidence(last, "refused without saying why"))
-            return ItemResult.of(False, ev, "refused without a reason")
-        ev.append(evidence(last, f"{got}, as the card {card} called for"))
-        return ItemResult.of(True, ev, f"{got}, correctly")
+            ev.append(evidence(last, N_("refused without saying why")))
+            return ItemResult.of(False, ev, N_("refused without a reason"))
+        ev.append(evidence(last, N_("{got}, as the card {card} called for", got=got, card=card)))
+        return ItemResult.of(True, ev, N_("{got}, correctly", got=got))
 
 
 def _camera(recording: Recording) -> tuple[Event | None, list[Event], Event | None]:
@@ -87,7 +100,7 @@ def _camera(recording: Recording) -> tuple[Event | None, list[Event], Event | No
 
 def _hint_evidence(hints: list[Event], wanted: set[str]) -> list[Evidence]:
     picked = [h for h in hints if h.data.get("hint") in wanted][:HINT_EVIDENCE_MAX]
-    return [evidence(h, f"hint: {h.data.get('hint')}", quote="") for h in picked]
+    return [evidence(h, N_("hint: {hint}", hint=h.data.get("hint")), quote="") for h in picked]
 
 
 class FacePresenceParams(_P):
@@ -110,16 +123,21 @@ class FacePresence(BaseEvaluator):
         summary, hints, missing = _camera(recording)
         if summary is None or not summary.data.get("samples"):
             if missing is not None:
-                note = f"no camera on this video call ({missing.data.get('reason')})"
+                note = N_("no camera on this video call ({reason})", reason=missing.data.get("reason"))
                 if params.camera_missing == "na":
                     return ItemResult.na(note)
                 return ItemResult.of(False, [evidence(missing, note)], note)
-            return ItemResult.na("no camera analysis was recorded")
+            return ItemResult.na(N_("no camera analysis was recorded"))
         samples = int(summary.data["samples"])
         if samples < params.min_samples:
-            return ItemResult.na(f"only {samples} camera samples")
+            return ItemResult.na(N_("only {samples} camera samples", samples=samples))
         ratio = float(summary.data.get("face_present_ratio") or 0.0)
-        note = f"face in the picture {ratio:.0%} of {samples} samples (needs {params.min_ratio:.0%})"
+        note = N_(
+            "face in the picture {ratio:.0%} of {samples} samples (needs {min_ratio:.0%})",
+            ratio=ratio,
+            samples=samples,
+            min_ratio=params.min_ratio,
+        )
         ev = [evidence(summary, note, quote="")] + _hint_evidence(hints, {"no_face"})
         return ItemResult.of(ratio >= params.min_ratio, ev, note, fraction=min(1.0, ratio / params.min_ratio))
 
@@ -143,13 +161,20 @@ class CameraFraming(BaseEvaluator):
         summary, hints, _ = _camera(recording)
         samples = int(summary.data.get("samples") or 0) if summary is not None else 0
         if samples < params.min_samples:
-            return ItemResult.na("no camera analysis was recorded" if summary is None else f"only {samples} samples")
+            return ItemResult.na(
+                N_("no camera analysis was recorded")
+                if summary is None
+                else N_("only {samples} samples", samples=samples)
+            )
         dark = float(summary.data.get("dark_ratio") or 0.0)
         off = float(summary.data.get("off_centre_ratio") or 0.0)
         ok_dark, ok_off = dark <= params.max_dark_ratio, off <= params.max_off_centre_ratio
-        note = (
-            f"too dark {dark:.0%} (max {params.max_dark_ratio:.0%}), "
-            f"off-centre {off:.0%} (max {params.max_off_centre_ratio:.0%})"
+        note = N_(
+            "too dark {dark:.0%} (max {max_dark_ratio:.0%}), off-centre {off:.0%} (max {max_off_centre_ratio:.0%})",
+            dark=dark,
+            max_dark_ratio=params.max_dark_ratio,
+            off=off,
+            max_off_centre_ratio=params.max_off_centre_ratio,
         )
         ev = [evidence(summary, note, quote="")] + _hint_evidence(hints, {"too_dark", "off_centre"})
         return ItemResult.of(ok_dark and ok_off, ev, note, fraction=(ok_dark + ok_off) / 2)

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..recording import Event, Recording
-from .base import BaseEvaluator, Evidence, ItemResult, evidence
+from .base import N_, BaseEvaluator, Evidence, ItemResult, evidence
 
 CALL_CHANNELS = frozenset({"voice", "video"})
 
@@ -39,7 +39,9 @@ class _Metrics:
 
     def at(self, offset: float, note: str) -> Evidence:
         ts = self.start + offset if self.start is not None else self.event.ts
-        return Evidence(self.event.id, self.event.seq, ts, "", f"{note} at {_mmss(offset)}")
+        return Evidence(
+            self.event.id, self.event.seq, ts, "", N_("{note} at {offset}", note=note, offset=_mmss(offset))
+        )
 
     def whole(self, note: str) -> Evidence:
         return evidence(self.event, note, quote="")
@@ -49,10 +51,10 @@ def call_metrics(recording: Recording) -> tuple[_Metrics | None, str]:
     """The last usable ``call.metrics`` of the call, or None and why there is none."""
     events = recording.of_type("call.metrics")
     if not events:
-        return None, "no call metrics recorded (the call never connected or is not over)"
+        return None, N_("no call metrics recorded (the call never connected or is not over)")
     last = events[-1]
     if last.data.get("error") or "legs" not in last.data:
-        return None, f"call metrics unavailable: {last.data.get('error') or 'no legs'}"
+        return None, N_("call metrics unavailable: {error}", error=last.data.get("error") or "no legs")
     started = recording.of_type("call.recording")
     start = started[0].data.get("started_at") if started else None
     return _Metrics(last, float(start) if start is not None else None), ""
@@ -76,8 +78,13 @@ class DeadAir(BaseEvaluator):
         if m is None:
             return ItemResult.na(why)
         periods = [(s, e) for s, e in m.data["dead_air"]["intervals"] if e - s > params.min_seconds]
-        ev = [m.at(s, f"dead air {e - s:.1f} s") for s, e in periods]
-        note = f"{len(periods)} silence(s) over {params.min_seconds:g} s (allowed {params.max_periods})"
+        ev = [m.at(s, N_("dead air {value:.1f} s", value=e - s)) for s, e in periods]
+        note = N_(
+            "{n_periods} silence(s) over {min_seconds:g} s (allowed {max_periods})",
+            n_periods=len(periods),
+            min_seconds=params.min_seconds,
+            max_periods=params.max_periods,
+        )
         return ItemResult.of(len(periods) <= params.max_periods, ev or [m.whole(note)], note)
 
 
@@ -99,9 +106,14 @@ class Overtalk(BaseEvaluator):
         if m is None:
             return ItemResult.na(why)
         found = [o for o in m.data["overtalk"]["intervals"] if params.by == "any" or o["by"] == "agent"]
-        ev = [m.at(o["start"], f"overtalk {o['end'] - o['start']:.1f} s, {o['by']} cut in") for o in found]
-        who = "the agent started" if params.by == "agent" else "in all"
-        note = f"{len(found)} overtalk period(s) {who} (allowed {params.max_periods})"
+        ev = [
+            m.at(o["start"], N_("overtalk {value:.1f} s, {by} cut in", value=o["end"] - o["start"], by=o["by"]))
+            for o in found
+        ]
+        if params.by == "agent":
+            note = N_("{n} overtalk period(s) the agent started (allowed {max})", n=len(found), max=params.max_periods)
+        else:
+            note = N_("{n} overtalk period(s) in all (allowed {max})", n=len(found), max=params.max_periods)
         return ItemResult.of(len(found) <= params.max_periods, ev or [m.whole(note)], note)
 
 
@@ -125,14 +137,19 @@ class ResponseLatency(BaseEvaluator):
             return ItemResult.na(why)
         values = m.data["response_latency"]["values"]
         if not values:
-            return ItemResult.na("the agent never answered a finished customer turn")
+            return ItemResult.na(N_("the agent never answered a finished customer turn"))
         slow = [v for v in values if v["latency"] > params.max_seconds]
         share = (len(values) - len(slow)) / len(values)
-        ev = [m.at(v["customer_end"], f"answered after {v['latency']:.1f} s") for v in slow]
+        ev = [m.at(v["customer_end"], N_("answered after {latency:.1f} s", latency=v["latency"])) for v in slow]
         if not ev:
             worst = max(values, key=lambda v: v["latency"])
-            ev = [m.at(worst["customer_end"], f"slowest answer {worst['latency']:.1f} s")]
-        note = f"{len(values) - len(slow)} of {len(values)} answers within {params.max_seconds:g} s"
+            ev = [m.at(worst["customer_end"], N_("slowest answer {latency:.1f} s", latency=worst["latency"]))]
+        note = N_(
+            "{value} of {n_values} answers within {max_seconds:g} s",
+            value=len(values) - len(slow),
+            n_values=len(values),
+            max_seconds=params.max_seconds,
+        )
         return ItemResult.of(share >= params.pass_share, ev, note, fraction=share)
 
 
@@ -158,18 +175,32 @@ class TalkRatio(BaseEvaluator):
         agent, customer = m.data["legs"]["agent"], m.data["legs"]["customer"]
         ratio = agent.get("talk_ratio")
         if ratio is None:
-            return ItemResult.na("the customer never spoke")
+            return ItemResult.na(N_("the customer never spoke"))
         ok = params.min_ratio <= ratio <= params.max_ratio
-        note = (
-            f"talk-to-listen {ratio:.2f} (agent {agent['talk_time']:.1f} s, customer {customer['talk_time']:.1f} s; "
-            f"wanted {params.min_ratio:g}-{params.max_ratio:g})"
+        note = N_(
+            "talk-to-listen {ratio:.2f} (agent {agent:.1f} s, customer {customer:.1f} s; "
+            "wanted {min_ratio:g}-{max_ratio:g})",
+            ratio=ratio,
+            agent=agent["talk_time"],
+            customer=customer["talk_time"],
+            min_ratio=params.min_ratio,
+            max_ratio=params.max_ratio,
         )
         ev = [m.whole(note)]
         longest = agent.get("longest_monologue") or 0.0
         if params.max_monologue is not None and longest > params.max_monologue:
             ok = False
-            ev.append(m.at(agent.get("longest_monologue_start") or 0.0, f"agent monologue {longest:.1f} s"))
-            note += f"; monologue {longest:.1f} s over {params.max_monologue:g} s"
+            ev.append(
+                m.at(
+                    agent.get("longest_monologue_start") or 0.0, N_("agent monologue {longest:.1f} s", longest=longest)
+                )
+            )
+            note = N_(
+                "{note}; monologue {longest:.1f} s over {limit:g} s",
+                note=note,
+                longest=longest,
+                limit=params.max_monologue,
+            )
         return ItemResult.of(ok, ev, note)
 
 
@@ -193,25 +224,35 @@ class HoldTime(BaseEvaluator):
     def evaluate(self, recording: Recording, params: HoldTimeParams) -> ItemResult:
         holds = _holds(recording)
         if not holds:
-            return ItemResult.na("the customer was never put on hold")
+            return ItemResult.na(N_("the customer was never put on hold"))
         asks = [e.ts for e in recording.of_type("call.quick_phrase") if e.data.get("move") == "hold"]
         ok, ev, total = True, [], 0.0
         for held, resumed, seconds in holds:
             total += seconds
             long = seconds > params.max_single
             asked = any(held.ts - params.ask_within <= t <= held.ts for t in asks)
-            problems = ([f"over {params.max_single:g} s"] if long else []) + (
-                ["without asking the customer to wait"] if params.ask_first and not asked else []
-            )
-            ok = ok and not problems
-            note = f"hold {seconds:.1f} s" + (": " + ", ".join(problems) if problems else "")
+            unasked = params.ask_first and not asked
+            ok = ok and not long and not unasked
+            if long and unasked:
+                note = N_(
+                    "hold {seconds:.1f} s: over {limit:g} s, without asking the customer to wait",
+                    seconds=seconds, limit=params.max_single,
+                )  # fmt: skip
+            elif long:
+                note = N_("hold {seconds:.1f} s: over {limit:g} s", seconds=seconds, limit=params.max_single)
+            elif unasked:
+                note = N_("hold {seconds:.1f} s: without asking the customer to wait", seconds=seconds)
+            else:
+                note = N_("hold {seconds:.1f} s", seconds=seconds)
             ev.append(evidence(held, note, quote=""))
             if resumed is not None:
-                ev.append(evidence(resumed, "resumed", quote=""))
+                ev.append(evidence(resumed, N_("resumed"), quote=""))
         if total > params.max_total:
             ok = False
-        limits = f"limit {params.max_single:g} s each, {params.max_total:g} s"
-        note = f"{len(holds)} hold(s), {total:.1f} s in all ({limits})"
+        note = N_(
+            "{n} hold(s), {total:.1f} s in all (limit {each:g} s each, {all:g} s)",
+            n=len(holds), total=total, each=params.max_single, all=params.max_total,
+        )  # fmt: skip
         return ItemResult.of(ok, ev, note)
 
 
