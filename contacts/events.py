@@ -1,8 +1,9 @@
 """Appending to a contact's recording, and publishing typed events.
 
 ``append_event`` is the only writer of ContactEvent. ``send_event`` is the only publisher: it emits to the
-Socket.IO rooms the action chose, publishes on Redis for other processes, and calls in-process listeners
-(the simulator, the floor figures).
+Socket.IO rooms the action chose, calls in-process listeners (the simulator, the floor figures), and publishes on
+Redis for other processes: on the pub/sub channel ``<prefix>events`` and, for contact events, on the shared log
+``<prefix>events:log`` (contacts/stream.py), which tells which listener kinds this process already dealt with.
 """
 
 from __future__ import annotations
@@ -37,21 +38,23 @@ CUSTOMER_VISIBLE = frozenset({"message", "typing", "assignment", "contact.ended"
 # their words, not from the simulator's state; silent monitoring is silent (console/monitoring.py).
 AGENT_HIDDEN = frozenset({"customer.state", "monitor.watch", "monitor.listen", "monitor.stop", "monitor.alert_ack"})
 
-_listeners: list[Callable[[dict], None]] = []
+_listeners: list[tuple[Callable[[dict], object], str | None]] = []
 _listeners_lock = threading.Lock()
 
 
-def subscribe(listener: Callable[[dict], None]) -> None:
-    """Register an in-process listener; it must return quickly (hand work to its own thread)."""
+def subscribe(listener: Callable[[dict], object], kind: str | None = None) -> None:
+    """Register an in-process listener; it must return quickly (hand work to its own thread). A listener of a
+    ``kind`` that also consumes the shared log (contacts/stream.py) returns True when it dealt with the event here
+    (no other process of that kind needs it), False when it passed on it, None when the event is not for this app
+    (tests build several apps in one process); the log entry carries the answer."""
     with _listeners_lock:
-        if listener not in _listeners:
-            _listeners.append(listener)
+        if all(fn != listener for fn, _ in _listeners):
+            _listeners.append((listener, kind))
 
 
-def unsubscribe(listener: Callable[[dict], None]) -> None:
+def unsubscribe(listener: Callable[[dict], object]) -> None:
     with _listeners_lock:
-        if listener in _listeners:
-            _listeners.remove(listener)
+        _listeners[:] = [(fn, k) for fn, k in _listeners if fn != listener]
 
 
 # Built once: Core statements on the tables, not the ORM entities. On this hot path (every message) the ORM's
@@ -231,20 +234,32 @@ def send_event(event: dict, rooms: Iterable[tuple[str, str]] = (), skip_sid: str
             socketio.emit("event", event, to=room, namespace=namespace, skip_sid=skip_sid)
         except Exception:  # a dead socket must not undo a committed action
             log.exception("emit failed for %s %s", namespace, room)
+    with _listeners_lock:
+        listeners = list(_listeners)
+    runs, handled = [], []
+    for listener, kind in listeners:
+        try:
+            answer = listener(event)
+        except Exception:
+            log.exception("listener %r failed", listener)
+            answer = False  # another process of its kind may still handle it from the log
+        if kind is not None and answer is not None:
+            runs.append(kind)
+            if answer:
+                handled.append(kind)
     try:
         if redis_store.client is not None:
             # pipelined and in order from a background worker (contacts/redis_writer.py); pub/sub delivers to
             # whoever listens at that moment, so publishing a few ms after the emit changes nothing for a subscriber
-            redis_writer.publish(redis_store.client, redis_store.key("events"), json.dumps(event, default=str))
+            encoded = json.dumps(event, default=str)
+            commands = [("publish", (redis_store.key("events"), encoded))]
+            if event["type"] == "contact_event" and has_app_context():
+                from .stream import get_event_log
+
+                commands.append(get_event_log(current_app).append_command(event, runs, handled, encoded))
+            redis_writer.submit(redis_store.client, commands)
     except Exception:
         log.exception("redis publish failed")
-    with _listeners_lock:
-        listeners = list(_listeners)
-    for listener in listeners:
-        try:
-            listener(event)
-        except Exception:
-            log.exception("listener %r failed", listener)
 
 
 def publish_contact_event(

@@ -11,11 +11,13 @@ engine with ``tick`` / ``run_until_idle``.
 
 def init_app(app) -> None:
     from . import models  # noqa: F401  (the Exercise table, for create_all and migrations)
+    from .cli import simulator_cli
     from .email_customers import EXT as EMAIL_EXT
     from .email_customers import EmailCustomers
     from .engine import SimulatorEngine
     from .views import bp
 
+    app.cli.add_command(simulator_cli)
     engine = SimulatorEngine(app)
     app.extensions["kefu_simulator"] = engine
     # Email scenarios' customers write through the SMTP endpoint; the engine hands them their scenarios.

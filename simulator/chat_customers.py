@@ -44,6 +44,9 @@ class LiveCustomer:
     busy_until: float = 0.0  # the last scheduled line: a new reply waits for it
     closed_at: float | None = None  # the contact stopped taking messages
     done: bool = False
+    # Sequence numbers of the events already applied: an event may come in-process and again through the
+    # shared log (a claimed entry, a take-over that replayed it), and is applied once.
+    seen: set[int] = field(default_factory=set)
 
 
 @dataclass(order=True)
@@ -117,8 +120,10 @@ class ChatCustomers:
         exercise_id: int | None,
         started_by: int | None,
         reserve_for: int | None,
+        driver: str | None = None,
     ) -> int:
-        """Open a chat contact as the scenario's customer and schedule the opening after a short pause."""
+        """Open a chat contact as the scenario's customer and schedule the opening after a short pause; with a
+        ``driver`` (a simulator worker, simulator/workers.py) that worker is named its owner and drives it."""
         from channels.chat.customer_side import start_chat
         from tickets.models import Customer
 
@@ -138,6 +143,12 @@ class ChatCustomers:
             exercise_id=exercise_id,
             reserved_agent_id=reserve_for,
         )
+        if driver is not None:
+            self.ownership.claim(
+                "contact", contact.id, owner=driver, seed=seed, exercise_id=exercise_id, started_by=started_by
+            )
+            self.hand_over("contact", contact.id, driver)
+            return contact.id
         state = CustomerState(
             scenario,
             pack,
@@ -185,13 +196,16 @@ class ChatCustomers:
         events = db.session.scalars(
             select(ContactEvent).where(ContactEvent.contact_id == contact.id).order_by(ContactEvent.seq)
         ).all()
-        state.opening(ts=events[0].ts if events else contact.created_at)
-        pending = None  # the reaction to the agent's last line, if the customer had not answered it yet
+        opening = state.opening(ts=events[0].ts if events else contact.created_at)
+        pending = None  # the reaction to the agent's last line
+        answered = 0  # the customer's lines after it
+        spoke = False
         for ev in events:
             if ev.type == "message" and ev.actor == "agent":
-                pending = (state.on_agent_message(ev.text or "", ev.ts), ev.ts)
+                pending, answered = state.on_agent_message(ev.text or "", ev.ts), 0
             elif ev.type == "message" and ev.actor == "customer":
-                pending = None
+                answered += 1
+                spoke = True
             elif ev.type in DESK_EVENTS:
                 state.on_desk_event(ev.type, ev.data or {}, ev.ts)
 
@@ -206,10 +220,20 @@ class ChatCustomers:
             exercise_id=_int(record.get("exercise_id")) or contact.exercise_id,
             started_by=_int(record.get("started_by")),
         )
+        live.seen = {ev.seq for ev in events}
         self.live[contact.id] = live
         self._ids.add(contact.id)
-        if pending is not None:
-            self._schedule(live, pending[0], clock.timestamp())
+        now = clock.timestamp()
+        if not spoke:  # handed over at its start (simulator/workers.py), or its driver died before the opening
+            pause = random.Random(f"open|{seed}|{scenario.id}").uniform(1.0, 3.0)
+            self._schedule_lines(live, opening, now, pause)
+        elif pending is not None and answered == 0:  # the agent spoke last: the customer answers now
+            self._schedule(live, pending, now)
+        elif pending is not None and answered < len(pending.lines):  # cut off in the middle of its answer
+            last = self._schedule_lines(live, pending.lines[answered:], now, LINE_GAP_SECONDS)
+            if pending.end:
+                reason = "satisfied" if pending.end == "satisfied" else "abandoned"
+                self._push(last + LEAVE_AFTER_SECONDS, live.contact_id, "leave", reason)
         log.warning("took over the simulated customer of contact %s (%d events replayed)", contact.id, len(events))
         return True
 
@@ -223,6 +247,11 @@ class ChatCustomers:
         live = self.live.get(ev["contact_id"])
         if live is None:
             return
+        seq = ev.get("seq")
+        if seq is not None:
+            if seq in live.seen:
+                return  # already applied (it came both ways, or was replayed at a take-over)
+            live.seen.add(seq)
         kind, ts, state = ev["type"], float(ev["ts"]), live.state
         if kind == "message":
             if live.closed_at is None:
@@ -294,7 +323,10 @@ class ChatCustomers:
             if action.kind == "typing":
                 customer_side.customer_typing(contact, True)
             elif action.kind == "say":
-                customer_side.customer_say(contact, str(action.value), client_id=f"sim-{contact.id}-{action.seq}")
+                # The process id's random part keeps a line's id unique when another process took the customer
+                # over (its action counter starts again; a repeated id would be taken for a resend and dropped).
+                tag = self.ownership.process_id.rsplit("-", 1)[-1]
+                customer_side.customer_say(contact, str(action.value), client_id=f"sim-{contact.id}-{tag}-{action.seq}")
             elif action.kind == "leave":
                 customer_side.customer_leave(contact, reason=str(action.value))
             elif action.kind == "rate":

@@ -11,7 +11,9 @@ This module holds the engine's lifecycle, its listener and the clock-driven loop
 queue simulator/queued_callers.py, exercise arrivals simulator/exercises.py (mixins of SimulatorEngine).
 
 State of live customers is in memory, keyed by contact id, and each customer and running exercise is recorded
-in Redis with the process that drives it (simulator/ownership.py). A process adopts only what no live process
+in Redis with the process that drives it (simulator/ownership.py); events published by other processes reach it
+through the shared event log, and simulator workers drive customers handed over by web processes
+(simulator/workers.py). A process adopts only what no live process
 owns: on start, after Redis lost the records, and when another process stops beating. An adopted chat
 customer is taken over: its mind is rebuilt from the recorded conversation and it goes on (reason-less; only
 when that fails is the contact ended with ``simulator_restarted``); a simulated call still waiting in its first
@@ -42,6 +44,7 @@ from .exercises import ExerciseSchedule, ExerciseStateError, _Arrival  # noqa: F
 from .models import Exercise
 from .persona import DESK_MOVES
 from .queued_callers import QueuedCallers, WaitingCaller
+from .workers import SimulatorWorkers
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +55,7 @@ WATCHED = frozenset(
 )
 
 
-class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers):
+class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers, SimulatorWorkers):
     """Drives simulated customers for one app. Stored as ``app.extensions["kefu_simulator"]``."""
 
     def __init__(self, app, content=None):
@@ -81,7 +84,7 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers):
         self.ownership = Ownership(self.liveness.process_id)
         from contacts.events import subscribe
 
-        subscribe(self._on_event)
+        subscribe(self._on_event, kind="simulator")
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
@@ -100,6 +103,7 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers):
             self._started = True
             with self._context():
                 self.recover()
+            self._start_stream()  # events of our customers published by other processes
             self._stop.clear()
             self._worker = threading.Thread(target=self._run_worker, name="kefu-simulator", daemon=True)
             self._worker.start()
@@ -109,6 +113,7 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers):
         from contacts.events import unsubscribe
 
         unsubscribe(self._on_event)
+        self._stop_stream()
         self._stop.set()
         self._wake.set()
         if self._worker and self._worker is not threading.current_thread():
@@ -120,10 +125,11 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers):
         process stopped beating, after Redis lost the records): a chat customer is taken over with its mind
         rebuilt from the recording (ended with ``simulator_restarted`` only if that fails), a simulated call
         still in its first queue goes on waiting, an exercise resumes its remaining arrivals. Customers and
-        exercises of live processes are left alone. Returns the ids adopted, ended and resumed."""
+        exercises of live processes are left alone. A web process hands them to a live simulator worker instead
+        (``handed``). Returns the ids adopted, handed, ended and resumed."""
         from channels.chat.customer_side import customer_leave
 
-        done = {"taken_over": [], "ended": [], "exercises": []}
+        done = {"taken_over": [], "handed": [], "ended": [], "exercises": []}
         with self._lock:
             # A record missing is trusted only when nobody else could still re-announce it.
             trust_missing = self.liveness.settled() or not self.liveness.others_alive()
@@ -136,8 +142,13 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers):
                     continue
                 if mail is not None and mail.drives(contact.id):
                     continue
-                record = self._adoptable("contact", contact.id, trust_missing)
+                worker = self._delegate_to()
+                record = self._adoptable("contact", contact.id, trust_missing, to=worker)
                 if record is None:
+                    continue
+                if worker is not None:
+                    self.hand_over("contact", contact.id, worker)
+                    done["handed"].append(contact.id)
                     continue
                 if self._resume_caller(contact) or self._take_over_chat(contact, record):
                     done["taken_over"].append(contact.id)
@@ -151,23 +162,30 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers):
                     log.exception("could not end orphaned simulated contact %s", contact.id)
             now = clock.timestamp()
             for ex in db.session.scalars(select(Exercise).where(Exercise.status == "running")).all():
-                if ex.id in self._running_exercises or self._adoptable("exercise", ex.id, trust_missing) is None:
+                if ex.id in self._running_exercises:
                     continue
-                self._queue_arrivals(ex, after=now)
+                worker = self._delegate_to()
+                if self._adoptable("exercise", ex.id, trust_missing, to=worker) is None:
+                    continue
+                if worker is not None:
+                    self.hand_over("exercise", ex.id, worker)
+                else:
+                    self._queue_arrivals(ex, after=now)
                 done["exercises"].append(ex.id)
         if any(done.values()):
             log.warning("simulator adopted %s", done)
         return done
 
-    def _adoptable(self, kind: str, ident: int, trust_missing: bool) -> dict | None:
-        """The owner record of something no live process drives, now ours; None when it is not ours to take."""
+    def _adoptable(self, kind: str, ident: int, trust_missing: bool, to: str | None = None) -> dict | None:
+        """The owner record of something no live process drives, now ours (or ``to``'s, a simulator worker's);
+        None when it is not ours to take."""
         record = self.ownership.record(kind, ident)
         owner = record.get("owner") or None
         if owner is not None and owner != self.liveness.process_id and self.liveness.is_alive(owner):
             return None
         if owner is None and not trust_missing:
             return None
-        if owner != self.liveness.process_id and not self.ownership.take(kind, ident, owner):
+        if owner != (to or self.liveness.process_id) and not self.ownership.take(kind, ident, owner, to=to):
             return None  # another process adopted it first
         return record
 
@@ -223,6 +241,7 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers):
                 exercise_id=exercise_id,
                 started_by=started_by,
                 reserve_for=reserve_for,
+                driver=self._delegate_to(),
             )
 
     def live_count(self, *, exercise_id: int | None = None, started_by: int | None = None) -> int:
@@ -309,20 +328,27 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers):
             return contextlib.nullcontext()
         return self.app.app_context()
 
-    def _on_event(self, payload: dict) -> None:
-        """Listener (runs in the publisher's thread): queue events about our contacts, never block."""
+    def _on_event(self, payload: dict) -> bool | None:
+        """Listener (runs in the publisher's thread): queue events about our contacts, never block. True when
+        the event is about a customer this process drives (other processes need not pass it on), False when
+        not, None when the simulator does not run here (contacts/stream.py reads the answer)."""
         if payload.get("type") != "contact_event":
-            return
-        ev = payload.get("event") or {}
+            return None
+        if not (has_app_context() and current_app._get_current_object() is self.app):
+            return None  # another app in this process (tests) with the same contact ids
+        taken = self._accept(payload.get("event") or {})
+        return taken if self.enabled and self._started else None
+
+    def _accept(self, ev: dict) -> bool:
+        """Queue an event about a customer this process drives (True), or say it is not ours (False)."""
         if ev.get("contact_id") in self._ids:
             if ev.get("type") not in WATCHED or (ev["type"] == "message" and ev.get("actor") != "agent"):
-                return
+                return True  # ours, with nothing to react to
         elif not self._watches_caller(ev):
-            return
-        if not (has_app_context() and current_app._get_current_object() is self.app):
-            return  # another app in this process (tests) with the same contact ids
+            return False
         self._inbox.append(ev)
         self._wake.set()
+        return True
 
     def _run_worker(self) -> None:
         from routing.ticker import TICKER_KEY

@@ -46,24 +46,37 @@ class ExerciseSchedule:
             exercise.status = "running"
             exercise.started_at = clock.timestamp()
             db.session.commit()
-            self.ownership.claim("exercise", exercise.id)
-            self._queue_arrivals(exercise)
+            worker = self._delegate_to()  # a simulator worker runs it when one is alive (simulator/workers.py)
+            self.ownership.claim("exercise", exercise.id, owner=worker)
+            if worker is not None:
+                self.hand_over("exercise", exercise.id, worker)
+            else:
+                self._queue_arrivals(exercise)
 
     def stop_exercise(self, exercise: Exercise, *, end_customers: bool = True) -> None:
-        """Stop a running exercise: no more arrivals; its customers still in conversation leave."""
+        """Stop a running exercise: no more arrivals; its customers still in conversation leave. When another
+        process runs it (a simulator worker), that process is told to do the same."""
         with self._lock, self._context():
             if exercise.status != "running":
                 raise ExerciseStateError(f"exercise {exercise.id} is {exercise.status}; only a running one can stop")
-            self._arrivals = [a for a in self._arrivals if a.exercise_id != exercise.id]
-            heapq.heapify(self._arrivals)
-            self._running_exercises.discard(exercise.id)
             exercise.status = "stopped"
             exercise.ended_at = clock.timestamp()
             db.session.commit()
-            self.ownership.release("exercise", exercise.id)
+            owner = self.ownership.record("exercise", exercise.id).get("owner")
+            if owner and owner != self.ownership.process_id and self.liveness.is_alive(owner):
+                self._send(owner, {"stop_exercise": exercise.id, "end_customers": end_customers})
+            self._stop_exercise_here(exercise.id, end_customers=end_customers)
+
+    def _stop_exercise_here(self, exercise_id: int, *, end_customers: bool = True) -> None:
+        """No more arrivals of the exercise in this process; its customers driven here leave."""
+        with self._lock:
+            self._arrivals = [a for a in self._arrivals if a.exercise_id != exercise_id]
+            heapq.heapify(self._arrivals)
+            self._running_exercises.discard(exercise_id)
+            self.ownership.release("exercise", exercise_id)
             if end_customers:
                 for live in list(self.live.values()):
-                    if live.exercise_id == exercise.id and live.closed_at is None:
+                    if live.exercise_id == exercise_id and live.closed_at is None:
                         self._drop_actions(live.contact_id, kinds=("typing", "say", "leave"))
                         self._leave_now(live.contact_id, "exercise_stopped")
 

@@ -1,6 +1,7 @@
-"""A small centre of real processes for the multi-process tests: web processes (``python app.py``) and media
-workers (``flask media worker``) on one PostgreSQL database and one Redis server, each with its own log file
-(read it when a process dies), and HTTP / Socket.IO clients that log in like a browser does."""
+"""A small centre of real processes for the multi-process tests: web processes (``python app.py``), media
+workers (``flask media worker``) and simulator workers (``flask simulator worker``) on one PostgreSQL database
+and one Redis server, each with its own log file (read it when a process dies), and HTTP / Socket.IO clients that
+log in like a browser does."""
 
 from __future__ import annotations
 
@@ -77,6 +78,10 @@ class Cluster:
     def start_media_worker(self, name: str) -> None:
         env = {**self.env(name), "KEFU_SIMULATOR": "0", "KEFU_CONFIG": "testing"}
         self._spawn(name, [sys.executable, "-m", "flask", "--app", "app", "media", "worker", "--id", name], env)
+
+    def start_sim_worker(self, name: str) -> None:
+        env = {**self.env(name), "KEFU_SIMULATOR": "1"}
+        self._spawn(name, [sys.executable, "-m", "flask", "--app", "app", "simulator", "worker"], env)
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"

@@ -374,3 +374,121 @@ def test_a_killed_media_worker_ends_its_call_cleanly(centre):
             browsers.run(pc.close())
     finally:
         browsers.stop()
+
+
+# -- simulated customers across processes (the shared event log, simulator workers) ---------------------------
+
+ORDER_Q = "Could you tell me your order number, please?"
+ANSWER = "Your parcel is at the Columbus hub and should arrive on June 1."
+
+
+def _trainee(app, name: str) -> int:
+    from tests import factories
+
+    with app.app_context():
+        factories.user(name, role="trainee", level="L3", password="pass1234")
+        db.session.remove()
+    return _uid(app, name)
+
+
+def _customer_lines(app, cid: int) -> list[str]:
+    return [e.text for e in _events(app, cid, "message") if e.actor == "customer"]
+
+
+def _owner(cid: int) -> str | None:
+    return redis_store.client.hget(redis_store.key("sim", "contact", cid), "owner")
+
+
+def _practice_customer(centre, desk_proc: str, start_proc: str, user: str) -> tuple[int, object]:
+    """``user``'s desk on ``desk_proc``, their practice customer started on ``start_proc``; returns once the
+    customer has been assigned and has opened."""
+    app = centre.app
+    uid = _trainee(app, user)
+    desk = centre.browser(desk_proc, user).socket()
+    _set_state(desk, "available")
+    code, started = centre.browser(start_proc, user).post_json("/api/sim/customers", {"scenario_id": SCENARIO})
+    assert code == 201, started
+    cid = started["contact_id"]
+
+    def holder():
+        with app.app_context():
+            c = db.session.get(Contact, cid)
+            out = (c.status, c.agent_id)
+            db.session.remove()
+            return out
+
+    wait_for(lambda: holder() == ("active", uid), timeout=20, what="the practice customer assigned")
+    wait_for(lambda: any("smartwatch" in t for t in _customer_lines(app, cid)), timeout=20, what="the opening")
+    return cid, desk
+
+
+def _say(desk, cid: int, text: str) -> None:
+    res = desk.call("send", {"contact_id": cid, "text": text}, namespace="/desk", timeout=20)
+    assert res and res.get("ok"), res
+
+
+def _answered(app, cid: int, needle: str, timeout: float = 30) -> list[str]:
+    def lines():
+        got = _customer_lines(app, cid)
+        return got if any(needle in t for t in got) else None
+
+    return wait_for(lines, timeout=timeout, what=f"the customer's answer with {needle!r}")
+
+
+def _no_line_doubled(lines: list[str]) -> None:
+    for needle in ("smartwatch", "US2505280011", "Columbus"):
+        assert sum(needle in t for t in lines) <= 1, f"a line with {needle!r} was sent twice: {lines}"
+    assert not redis_store.client.get(redis_store.key("events", "duplicates", "simulator"))
+
+
+def test_an_agent_on_one_process_chats_with_a_customer_driven_by_another(centre):
+    """Dan's desk is on process b; his practice customer is started (and driven) on process a. His lines cross
+    the shared event log to a, and the customer answers each of them once."""
+    app = centre.app
+    cid, desk = _practice_customer(centre, "b", "a", "dan")
+    owner = _owner(cid)
+    assert owner and owner.split("-")[-2] == str(centre.procs["a"].pid), owner  # host-pid-random
+    _say(desk, cid, ORDER_Q)
+    _answered(app, cid, "US2505280011")
+    _say(desk, cid, ANSWER)
+    lines = _answered(app, cid, "Columbus")
+    _no_line_doubled(lines)
+    assert not _events(app, cid, "contact.abandoned")
+    _set_state(desk, "away", "done")
+
+
+def test_simulator_workers_drive_customers_and_take_over_from_a_killed_one(centre):
+    """Two simulator workers run: Fay's practice customer, started on process a, is handed to one of them. It
+    answers her desk on b; the worker is killed with -9; the other worker takes the customer over from the
+    recording and answers her next line, with no customer ended and no line lost or doubled."""
+    app = centre.app
+    centre.start_sim_worker("s1")
+    centre.start_sim_worker("s2")
+    pids = {str(centre.procs[n].pid): n for n in ("s1", "s2")}
+
+    def workers():
+        names = redis_store.client.smembers(redis_store.key("sim", "workers"))
+        return {pids[w.split("-")[-2]]: w for w in names if w.split("-")[-2] in pids}
+
+    names = wait_for(lambda: len(w := workers()) == 2 and w, timeout=90, what="two simulator workers")
+    cid, desk = _practice_customer(centre, "b", "a", "fay")
+    driver = next(n for n, w in names.items() if w == _owner(cid))  # a worker drives it, not process a
+    _say(desk, cid, ORDER_Q)
+    _answered(app, cid, "US2505280011")
+    reactions = len(_events(app, cid, "customer.state"))
+    centre.kill(driver)
+    killed = time.monotonic()
+    _say(desk, cid, ANSWER)  # said while nobody drives the customer: the adopter finds it in the recording
+    # Taken over once the new driver has reacted to the line (its mind is recorded before it starts typing).
+    wait_for(lambda: len(_events(app, cid, "customer.state")) > reactions, timeout=30, what="the take-over")
+    took = time.monotonic() - killed
+    other = "s2" if driver == "s1" else "s1"
+    assert _owner(cid) == names[other]
+    assert took < float(TTL) + 5.0, f"the customer was taken over {took:.1f} s after its worker was killed"
+    lines = _answered(app, cid, "Columbus", timeout=30)
+    _no_line_doubled(lines)
+    assert not _events(app, cid, "contact.abandoned") and not _events(app, cid, "contact.ended")
+    _say(desk, cid, "Is there anything else I can help you with?")
+    wait_for(lambda: _events(app, cid, "contact.ended"), timeout=30, what="the customer says goodbye")
+    _no_line_doubled(_customer_lines(app, cid))
+    _set_state(desk, "away", "done")

@@ -1,0 +1,308 @@
+"""The shared log of contact events on Redis Streams, and the consumer groups that carry them across processes.
+
+Every published contact event is appended (XADD, trimmed to ``EVENT_LOG_MAXLEN``) to ``<prefix>events:log`` with:
+``e`` the payload (JSON), ``o`` the process that published it, ``t`` its event type, ``c`` its contact, ``r`` the
+listener kinds running in that process and ``h`` the kinds that already dealt with it there (the in-process fast
+path, ``contacts.events.subscribe(listener, kind=...)``).
+
+A listener kind (``StreamKind``: the simulator, say) has one consumer group on the log; each process running it is
+one consumer (named by its process id). So every entry reaches one process of each kind (at least once: XACK only
+after the handler, pending entries of a dead or stuck consumer taken by XAUTOCLAIM after ``claim_idle``). That
+process skips what the publisher already dealt with, and for a kind whose state lives in one process (``owner_of``:
+who drives a simulated customer) forwards the entry to the owner's inbox stream ``events:inbox:<kind>:<owner>``,
+which only the owner reads. An entry is handled at most once per kind as far as the log can tell (a done marker per
+entry id, checked before a claimed entry is handled); a crash between the handler and the marker hands it over
+again, so handlers are idempotent too (the simulator keys them by the event's sequence number). Control messages
+(hand a customer to a simulator worker) travel on the same inboxes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import redis
+
+log = logging.getLogger(__name__)
+
+EXT = "kefu_event_log"
+DONE_TTL = 3600  # seconds a done marker is kept: far longer than any entry stays pending
+
+
+@dataclass
+class StreamKind:
+    """One kind of listener: ``handle(payload)`` runs in the app context of the process the entry is meant for.
+    ``owner_of(payload)`` names the process holding the state the event is about (None: nobody in particular);
+    ``types`` filters on the event type before anything is parsed; ``control(message)`` takes inbox messages."""
+
+    name: str
+    handle: Callable[[dict], None]
+    owner_of: Callable[[dict], str | None] | None = None
+    types: frozenset[str] | None = None
+    control: Callable[[dict], None] | None = None
+
+
+@dataclass
+class Stats:
+    """What one consumer did: entries by outcome (handled, forwarded, skipped, done, control, failed)."""
+
+    outcomes: Counter = field(default_factory=Counter)
+    claimed: int = 0
+    duplicates: int = 0  # a done marker was already there: handled twice (a race of two claims)
+
+
+class EventLog:
+    """The log of one app: appending (from ``contacts.events.send_event``) and its consumers."""
+
+    def __init__(self, app, *, maxlen: int = 20000, block_ms: int = 500, claim_idle_ms: int = 3000) -> None:
+        self.app = app
+        self.maxlen = maxlen
+        self.block_ms = block_ms
+        self.claim_idle_ms = claim_idle_ms
+        self.consumers: dict[str, StreamConsumer] = {}
+
+    @property
+    def client(self) -> redis.Redis:
+        from extensions import redis_store
+
+        return redis_store.client
+
+    def key(self, *parts) -> str:
+        from extensions import redis_store
+
+        return redis_store.key("events", *parts)
+
+    @property
+    def process_id(self) -> str:
+        liveness = self.app.extensions.get("kefu_liveness")  # routing/liveness.py; contacts does not import it
+        return liveness.process_id if liveness is not None else "local"
+
+    def is_alive(self, process_id: str) -> bool:
+        liveness = self.app.extensions.get("kefu_liveness")
+        return liveness.is_alive(process_id) if liveness is not None else process_id == self.process_id
+
+    def append_command(
+        self, payload: dict, runs: list[str], handled: list[str], encoded: str | None = None
+    ) -> tuple[str, tuple]:
+        """The XADD of one published contact event (``encoded``: its JSON, when the caller has it), for the
+        caller's pipeline (contacts/redis_writer.py)."""
+        ev = payload.get("event") or {}
+        fields = {
+            "e": encoded or json.dumps(payload, default=str),
+            "o": self.process_id,
+            "t": str(ev.get("type") or ""),
+            "c": str(ev.get("contact_id") or ""),
+            "r": ",".join(runs),
+            "h": ",".join(handled),
+        }
+        return ("xadd", (self.key("log"), fields, "*", self.maxlen, True))
+
+    def send_control(self, kind: str, process_id: str, message: dict) -> str:
+        """Put a control message in ``process_id``'s inbox for ``kind`` (read by its consumer's ``control``)."""
+        return self.client.xadd(self.key("inbox", kind, process_id), {"x": json.dumps(message)})
+
+    def consumer(self, kind: StreamKind) -> StreamConsumer:
+        if kind.name not in self.consumers:
+            self.consumers[kind.name] = StreamConsumer(self, kind)
+        return self.consumers[kind.name]
+
+    def stop(self) -> None:
+        for c in list(self.consumers.values()):
+            c.stop()
+
+
+def get_event_log(app) -> EventLog:
+    """This app's EventLog (created on first use)."""
+    log_ = app.extensions.get(EXT)
+    if log_ is None:
+        log_ = app.extensions[EXT] = EventLog(
+            app,
+            maxlen=int(app.config.get("EVENT_LOG_MAXLEN", 20000)),
+            claim_idle_ms=int(float(app.config.get("EVENT_LOG_CLAIM_IDLE_SECONDS", 3.0)) * 1000),
+        )
+    return log_
+
+
+class StreamConsumer:
+    """One process's consumer of one kind: reads the log and its own inbox, claims what dead consumers left."""
+
+    def __init__(self, event_log: EventLog, kind: StreamKind) -> None:
+        self.log, self.kind = event_log, kind
+        self.name = event_log.process_id
+        self.stats = Stats()
+        self._groups_ok = False
+        self._next_claim = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def log_key(self) -> str:
+        return self.log.key("log")
+
+    @property
+    def inbox_key(self) -> str:
+        return self.log.key("inbox", self.kind.name, self.name)
+
+    def ensure_groups(self) -> None:
+        """Create the kind's group on the log (from now on) and on this process's inbox (both kept across
+        restarts of other processes; recreated after Redis lost them)."""
+        client = self.log.client
+        for key in (self.log_key, self.inbox_key):
+            try:
+                client.xgroup_create(key, self.kind.name, id="$", mkstream=True)
+            except redis.ResponseError as e:
+                if "BUSYGROUP" not in str(e):
+                    raise
+        self._groups_ok = True
+
+    # -- the loop -------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self.ensure_groups()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"events-{self.kind.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(self.log.block_ms / 1000 + 2)
+        self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.step()
+            except redis.ResponseError as e:
+                if "NOGROUP" in str(e):  # Redis lost the streams (flushed, restarted): make them again
+                    self._groups_ok = False
+                else:
+                    log.exception("event log consumer %s failed", self.kind.name)
+                self._stop.wait(0.2)
+            except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
+                self._groups_ok = False
+                self._stop.wait(0.5)  # the liveness supervisor brings Redis back
+            except Exception:
+                log.exception("event log consumer %s failed", self.kind.name)
+                self._stop.wait(0.2)
+
+    def step(self, block_ms: int | None = None) -> int:
+        """Read and process what is new (waiting up to ``block_ms``), then claim stale entries when due.
+        Returns the number of entries processed."""
+        if not self._groups_ok:
+            self.ensure_groups()
+        block = self.log.block_ms if block_ms is None else block_ms
+        got = self.log.client.xreadgroup(
+            self.kind.name,
+            self.name,
+            {self.log_key: ">", self.inbox_key: ">"},
+            count=100,
+            block=block or None,
+        )
+        n = 0
+        for stream, entries in got or []:
+            n += self._process(stream, entries, claimed=False)
+        if time.monotonic() >= self._next_claim:
+            self._next_claim = time.monotonic() + max(0.5, self.log.claim_idle_ms / 3000)
+            n += self.claim()
+        return n
+
+    def claim(self) -> int:
+        """Take entries of the log left pending longer than ``claim_idle`` (their consumer died or is stuck)
+        and process them; forget consumers of dead processes with nothing pending, and their inboxes."""
+        client, n = self.log.client, 0
+        for key in (self.log_key, self.inbox_key):
+            start = "0-0"
+            while True:
+                res = client.xautoclaim(key, self.kind.name, self.name, self.log.claim_idle_ms, start, count=100)
+                start, entries = res[0], res[1]
+                entries = [(i, f) for i, f in entries if f is not None]  # trimmed meanwhile
+                self.stats.claimed += len(entries)
+                n += self._process(key, entries, claimed=True)
+                if start in ("0-0", b"0-0") or not entries:
+                    break
+        for info in client.xinfo_consumers(self.log_key, self.kind.name):
+            name = info["name"]
+            if name != self.name and not info.get("pending") and not self.log.is_alive(name):
+                client.xgroup_delconsumer(self.log_key, self.kind.name, name)
+                client.delete(self.log.key("inbox", self.kind.name, name))
+        return n
+
+    # -- one batch ------------------------------------------------------------------------------------------
+
+    def _done_key(self, entry_id: str, inbox: bool = False) -> str:
+        """The marker of a log entry handled or forwarded (``inbox``: its forwarded copy handled by the owner)."""
+        return self.log.key("done", self.kind.name, "in" if inbox else "log", entry_id)
+
+    def _process(self, stream: str, entries: list, *, claimed: bool) -> int:
+        inbox = stream == self.inbox_key
+        client = self.log.client
+        if claimed or inbox:  # only these can have been handled already (a first delivery never was)
+            ids = [fields.get("i") or entry_id for entry_id, fields in entries]
+            done = client.mget([self._done_key(i, inbox) for i in ids]) if ids else []
+        else:
+            done = [None] * len(entries)
+        for (entry_id, fields), was_done in zip(entries, done, strict=True):
+            origin_id = fields.get("i") or entry_id
+            outcome = "skipped"
+            try:
+                if was_done:
+                    outcome = "done"
+                elif "x" in fields:
+                    outcome = self._control(fields["x"])
+                else:
+                    outcome = self._deliver(fields, origin_id, inbox)
+            except Exception:  # a handler's bug: logged and acknowledged, not retried for ever
+                log.exception("event log %s: entry %s failed", self.kind.name, entry_id)
+                outcome = "failed"
+            pipe = client.pipeline(transaction=False)
+            if outcome in ("handled", "forwarded"):
+                pipe.set(self._done_key(origin_id, inbox), outcome, nx=True, ex=DONE_TTL)
+            pipe.xack(stream, self.kind.name, entry_id)
+            res = pipe.execute()
+            if outcome in ("handled", "forwarded") and not res[0]:
+                self.stats.duplicates += 1
+                client.incr(self.log.key("duplicates", self.kind.name))
+                log.warning("event log %s: entry %s was %s twice", self.kind.name, origin_id, outcome)
+            self.stats.outcomes[outcome] += 1
+        return len(entries)
+
+    def _control(self, raw: str) -> str:
+        if self.kind.control is not None:
+            with self.log.app.app_context():
+                self.kind.control(json.loads(raw))
+        return "control"
+
+    def _deliver(self, fields: dict, entry_id: str, inbox: bool) -> str:
+        kind = self.kind
+        if not inbox:
+            if kind.name in fields.get("h", "").split(","):
+                return "skipped"  # the publishing process dealt with it in-process
+            if kind.types is not None and fields.get("t") not in kind.types:
+                return "skipped"
+        payload = json.loads(fields["e"])
+        if not inbox:
+            owner = None
+            if kind.owner_of is not None:
+                with self.log.app.app_context():
+                    owner = kind.owner_of(payload)
+            if owner is None:
+                if kind.name in fields.get("r", "").split(","):
+                    return "skipped"  # nobody holds it and the publisher, which runs this kind, passed on it
+            elif owner != self.name:
+                if not self.log.is_alive(owner):
+                    return "skipped"  # the process adopting its work rebuilds it from the recording
+                self.log.client.xadd(
+                    self.log.key("inbox", kind.name, owner), {"i": entry_id, "e": fields["e"]}, maxlen=self.log.maxlen
+                )
+                return "forwarded"
+        with self.log.app.app_context():
+            kind.handle(payload)
+        return "handled"

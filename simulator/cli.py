@@ -1,0 +1,62 @@
+"""``flask simulator worker``: drive simulated customers in a process of their own (issue 18).
+
+A worker beats like every process (routing/liveness.py), registers in ``sim:workers`` with its load, and drives
+the customers and exercises web processes hand it (simulator/workers.py). Killed, its heartbeat expires and a
+live process adopts its customers from their recordings within seconds; stopped with SIGTERM or Ctrl-C, it drops
+its heartbeat at once so that they are adopted on the next beat of another process.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+log = logging.getLogger(__name__)
+
+simulator_cli = AppGroup("simulator", help="Simulated customers.")
+
+
+@simulator_cli.command("worker")
+def worker():
+    """Drive simulated customers handed over by the web processes (run N of them beside the web processes,
+    on the same DATABASE_URL and REDIS_URL)."""
+    from routing.liveness import start_liveness
+
+    app = current_app._get_current_object()
+    if not app.config.get("SIMULATOR_ENABLED"):
+        raise click.ClickException("the simulator is disabled (KEFU_SIMULATOR=0)")
+    app.config["SIMULATOR_WORKER"] = True
+    engine = app.extensions["kefu_simulator"]
+    liveness = start_liveness(app)  # heartbeat, the dead-process hook that adopts, Redis loss
+    engine.ownership.register_worker(0)
+    engine.ensure_started()  # adopts what nobody drives, starts the event-log consumer and the clock loop
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    click.echo(f"simulator worker {liveness.process_id} driving simulated customers (Ctrl-C to stop)", err=True)
+    tick = float(app.config.get("TICK_SECONDS", 0.25))
+    next_beat = 0.0
+    try:
+        while not stop.wait(tick):
+            try:
+                with app.app_context():
+                    engine.email_customers.tick()  # email customers write on their own clock
+                if time.monotonic() >= next_beat:
+                    next_beat = time.monotonic() + liveness.interval
+                    engine.ownership.register_worker(engine.worker_load())
+            except Exception:
+                log.exception("simulator worker step failed")
+    finally:
+        engine.stop()
+        liveness.stop()
+        try:  # others adopt our customers on their next beat rather than after the heartbeat's expiry
+            engine.ownership.unregister_worker()
+            liveness.client.delete(liveness.proc_key(liveness.process_id))
+        except Exception:
+            log.warning("could not say goodbye in Redis; our customers are adopted when our heartbeat expires")

@@ -1,0 +1,160 @@
+"""Simulated customers across processes: the simulator's kind on the shared event log, and simulator workers.
+A mixin of SimulatorEngine.
+
+A simulated customer's mind lives in the process that drives it (its owner, simulator/ownership.py). Events that
+process publishes reach it in-process; events other processes publish (an agent's line typed on a desk served
+by another web process) come through the shared log (contacts/stream.py): the kind ``simulator`` has one
+consumer per process, and whichever process gets an entry forwards it to the owner's inbox. The owner applies
+each event once, keyed by its sequence number (``LiveCustomer.seen``), whichever way it came.
+
+Simulator workers (``flask --app app simulator worker``) are processes that only drive simulated customers. While
+one is alive, a web process hands it the customers and exercises it is asked to start (the least loaded worker:
+the owner record names the worker, and an ``adopt`` message in the worker's inbox makes it take the customer over
+from the recording, opening line first), and the customers of a dead process go to a live worker. With no worker
+(``make run``, the tests) the web process drives them itself, as before.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+
+from contacts.models import Contact
+from extensions import db
+
+from .models import Exercise
+from .queued_callers import WAIT_ENDS
+
+log = logging.getLogger(__name__)
+
+SIM_KIND = "simulator"
+
+
+class SimulatorWorkers:
+    """Cross-process delivery and hand-over for SimulatorEngine (which provides app, liveness, ownership, live,
+    _ids, _callers, _caller_ids, _lock, _inbox, _wake, _accept, _take_over_chat, _resume_caller,
+    _queue_arrivals, _running_exercises and _stop_exercise_here)."""
+
+    _consumer = None
+
+    @property
+    def is_worker(self) -> bool:
+        """True in a simulator worker process (``flask simulator worker``)."""
+        return bool(self.app.config.get("SIMULATOR_WORKER"))
+
+    def _delegate_to(self) -> str | None:
+        """The simulator worker a web process hands new work to; None in a worker, or when none is alive."""
+        if self.is_worker:
+            return None
+        try:
+            return self.ownership.pick_worker(self.liveness.is_alive)
+        except redis.RedisError:
+            return None
+
+    def _send(self, worker: str, message: dict) -> None:
+        from contacts.stream import get_event_log
+
+        get_event_log(self.app).send_control(SIM_KIND, worker, message)
+
+    def hand_over(self, kind: str, ident: int, worker: str) -> None:
+        """Tell ``worker`` (already named the owner) to drive the customer (``contact``) or the exercise."""
+        self._send(worker, {"adopt": kind, "id": ident})
+
+    # -- the shared log -------------------------------------------------------------------------------------
+
+    def _start_stream(self) -> None:
+        from contacts.stream import StreamKind, get_event_log
+
+        from .engine import WATCHED
+
+        kind = StreamKind(
+            SIM_KIND,
+            handle=self._on_stream,
+            owner_of=self._owner_of,
+            types=WATCHED | WAIT_ENDS | {"contact.created"},
+            control=self._on_control,
+        )
+        self._consumer = get_event_log(self.app).consumer(kind)
+        self._consumer.start()
+
+    def _stop_stream(self) -> None:
+        if self._consumer is not None:
+            self._consumer.stop()
+
+    def _owner_of(self, payload: dict) -> str | None:
+        cid = (payload.get("event") or {}).get("contact_id")
+        if cid is None:
+            return None
+        return self.ownership.record("contact", cid).get("owner") or None
+
+    def _on_stream(self, payload: dict) -> None:
+        """An event from another process about a customer this process drives, or one nobody holds."""
+        if payload.get("type") != "contact_event":
+            return
+        ev = payload.get("event") or {}
+        cid = ev.get("contact_id")
+        if cid not in self._ids and cid not in self._caller_ids and self._owner_of(payload) == self.process_id:
+            self._adopt_contact(cid)  # handed to us and the hand-over message is still on its way
+        self._accept(ev)
+
+    def _on_control(self, message: dict) -> None:
+        """A message in this process's inbox: adopt a customer or an exercise, or stop an exercise."""
+        with self._lock:
+            if message.get("adopt") == "contact":
+                self._adopt_contact(int(message["id"]))
+            elif message.get("adopt") == "exercise":
+                self._adopt_exercise(int(message["id"]))
+            elif message.get("stop_exercise"):
+                self._stop_exercise_here(
+                    int(message["stop_exercise"]), end_customers=bool(message.get("end_customers", True))
+                )
+
+    @property
+    def process_id(self) -> str:
+        return self.liveness.process_id
+
+    # -- adopting one thing ---------------------------------------------------------------------------------
+
+    def _adopt_contact(self, contact_id: int) -> bool:
+        """Drive a customer whose owner record names this process: a chat customer taken over from its
+        recording, a simulated caller waiting in its queue. False when it is not (or no longer) ours to drive."""
+        from channels.chat.customer_side import customer_leave
+
+        with self._lock:
+            if contact_id in self.live or contact_id in self._callers:
+                return True
+            record = self.ownership.record("contact", contact_id)
+            if record.get("owner") != self.process_id:
+                return False
+            contact = db.session.get(Contact, contact_id)
+            if contact is None or contact.status not in ("queued", "active"):
+                self.ownership.release("contact", contact_id)
+                return False
+            if self._resume_caller(contact) or self._take_over_chat(contact, record):
+                return True
+            try:
+                customer_leave(contact, reason="simulator_restarted")
+            except Exception:
+                db.session.rollback()
+                log.exception("could not end simulated contact %s", contact_id)
+            self.ownership.release("contact", contact_id)
+            return False
+
+    def _adopt_exercise(self, exercise_id: int) -> bool:
+        """Run the arrivals of an exercise handed to this process (from its start: none is skipped)."""
+        with self._lock:
+            if exercise_id in self._running_exercises:
+                return True
+            if self.ownership.record("exercise", exercise_id).get("owner") != self.process_id:
+                return False
+            ex = db.session.get(Exercise, exercise_id)
+            if ex is None or ex.status != "running":
+                self.ownership.release("exercise", exercise_id)
+                return False
+            self._queue_arrivals(ex)
+            return True
+
+    def worker_load(self) -> int:
+        """How many customers this process drives (a worker reports it on every beat)."""
+        return len(self.live) + len(self._callers)

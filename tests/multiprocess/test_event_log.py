@@ -1,0 +1,164 @@
+"""The shared log of contact events (contacts/stream.py) on the test Redis (embedded by default): each entry
+reaches one consumer of a kind and is acknowledged after its handler; what the publishing process dealt with
+in-process is skipped; a dead consumer's pending entries are claimed and handled by another, once; an entry
+about state another process holds is forwarded to that process's inbox."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from contacts.actions import do_create_contact, do_post_message
+from contacts.events import subscribe, unsubscribe
+from contacts.redis_writer import redis_writer
+from contacts.stream import StreamConsumer, StreamKind, get_event_log
+from extensions import db, redis_store
+
+
+@pytest.fixture
+def log_app(app):
+    """The app with a short claim time, and consumers that are stopped afterwards."""
+    made: list[StreamConsumer] = []
+    with app.app_context():
+        event_log = get_event_log(app)
+        event_log.claim_idle_ms = 100
+
+        def consumer(kind: StreamKind, name: str) -> StreamConsumer:
+            c = StreamConsumer(event_log, kind)
+            c.name = name
+            c.ensure_groups()
+            redis_store.client.set(redis_store.key("proc", name), 1, px=60_000)  # alive
+            made.append(c)
+            return c
+
+        app.consumer = consumer
+        yield app
+        for c in made:
+            c.stop()
+
+
+def _messages(n: int, prefix: str = "line") -> tuple[int, list[str]]:
+    contact = do_create_contact("chat", "chat.general", customer_name="Log test")
+    for i in range(n):
+        do_post_message(db.session.get(type(contact), contact.id), "customer", f"{prefix} {i}")
+    assert redis_writer.flush()
+    return contact.id, [f"{prefix} {i}" for i in range(n)]
+
+
+def _texts(payloads: list[dict], cid: int) -> list[str]:
+    return [p["event"]["text"] for p in payloads if p["event"]["contact_id"] == cid and p["event"]["type"] == "message"]
+
+
+def _drain(*consumers: StreamConsumer, rounds: int = 5) -> None:
+    for _ in range(rounds):
+        if not sum(c.step(block_ms=50) for c in consumers):
+            break
+
+
+def test_each_entry_reaches_one_consumer_of_a_kind_and_is_acknowledged(log_app):
+    """Two processes consume kind k: the 20 lines are handled once between them, none left pending; a second
+    kind gets all 20 too."""
+    got1, got2, other = [], [], []
+    c1 = log_app.consumer(StreamKind("k", handle=got1.append), "p1")
+    c2 = log_app.consumer(StreamKind("k", handle=got2.append), "p2")
+    c3 = log_app.consumer(StreamKind("k2", handle=other.append), "p1")
+    cid, lines = _messages(20)
+    c1.step(block_ms=50)  # p1 takes a first batch, p2 what is left (interleaved reads, one delivery each)
+    _drain(c2, c1, c3)
+    mine1, mine2 = _texts(got1, cid), _texts(got2, cid)
+    assert sorted(mine1 + mine2) == sorted(lines)
+    assert not set(mine1) & set(mine2)
+    assert _texts(other, cid) == lines  # in order, for a kind with one consumer
+    pending = redis_store.client.xpending(get_event_log(log_app).key("log"), "k")
+    assert pending["pending"] == 0
+
+
+def test_what_the_publisher_dealt_with_in_process_is_skipped(log_app):
+    """A listener of kind k in the publishing process says it dealt with lines containing 'here': the log's
+    consumer of k handles only the others; a consumer of another kind still gets them all."""
+    local = []
+
+    def listener(payload):
+        ev = payload.get("event") or {}
+        if ev.get("type") != "message":
+            return False
+        local.append(ev["text"])
+        return "here" in ev["text"]
+
+    subscribe(listener, kind="k")
+    try:
+        c = log_app.consumer(StreamKind("k", handle=(remote := []).append), "p2")
+        cid, _ = _messages(3, "here")
+        cid2, lines2 = _messages(3, "there")
+    finally:
+        unsubscribe(listener)
+    _drain(c)
+    assert _texts(remote, cid) == []
+    # the publisher passed on 'there' lines and nobody owns them: the publisher runs k, so nobody else needs them
+    assert _texts(remote, cid2) == []
+    assert c.stats.outcomes["skipped"] >= 6 and not c.stats.outcomes["handled"]
+    plain = log_app.consumer(StreamKind("plain", handle=(seen := []).append), "p3")
+    cid3, lines3 = _messages(2, "plain")
+    _drain(plain)
+    assert _texts(seen, cid3) == lines3
+
+
+def test_a_dead_consumers_pending_entries_are_claimed_and_handled_once(log_app):
+    """Consumer 'dead' read 5 entries and died before acknowledging them (and had finished one of them, its
+    done marker written): after the claim time a live consumer handles the other 4, once, and the dead consumer
+    is forgotten."""
+    event_log = get_event_log(log_app)
+    handled = []
+    live = log_app.consumer(StreamKind("k", handle=handled.append), "alive")
+    dead = log_app.consumer(StreamKind("k", handle=lambda p: None), "dead")
+    cid, lines = _messages(5, "claim")
+    got = redis_store.client.xreadgroup("k", "dead", {event_log.key("log"): ">"}, count=100)
+    entries = [(i, f) for i, f in got[0][1] if f.get("c") == str(cid) and f.get("t") == "message"]
+    assert len(entries) == 5
+    redis_store.client.set(dead._done_key(entries[0][0]), "handled")  # finished, not yet acknowledged
+    redis_store.client.delete(redis_store.key("proc", "dead"))  # its heartbeat expired
+    assert live.step(block_ms=10) == 0 or True  # nothing new: the entries belong to 'dead'
+    time.sleep(0.15)
+    live._next_claim = 0.0
+    live.step(block_ms=10)
+    assert _texts(handled, cid) == lines[1:]
+    assert live.stats.claimed >= 5 and live.stats.outcomes["done"] >= 1
+    assert redis_store.client.xpending(event_log.key("log"), "k")["pending"] == 0
+    names = [c["name"] for c in redis_store.client.xinfo_consumers(event_log.key("log"), "k")]
+    assert "dead" not in names
+    live._next_claim = 0.0
+    time.sleep(0.15)
+    live.step(block_ms=10)
+    assert _texts(handled, cid) == lines[1:]  # nothing handled a second time
+    assert live.stats.duplicates == 0
+
+
+def test_an_entry_about_state_another_process_holds_goes_to_its_inbox(log_app):
+    """Kind k's state of the contact lives in process 'owner': consumer 'router' forwards the lines to the
+    owner's inbox, the owner handles them in order; a control message in the inbox reaches ``control``."""
+    routed, owned, controls = [], [], []
+    owner_of = {}
+    kind_args = dict(owner_of=lambda p: owner_of.get(p["event"]["contact_id"]), control=controls.append)
+    router = log_app.consumer(StreamKind("k", handle=routed.append, **kind_args), "router")
+    owner = log_app.consumer(StreamKind("k", handle=owned.append, **kind_args), "owner")
+    contact = do_create_contact("chat", "chat.general", customer_name="Owned")
+    owner_of[contact.id] = "owner"
+    for i in range(4):
+        do_post_message(db.session.get(type(contact), contact.id), "agent", f"owned {i}")
+    assert redis_writer.flush()
+    _drain(router)
+    _drain(owner)
+    assert _texts(routed, contact.id) == []
+    assert _texts(owned, contact.id) == [f"owned {i}" for i in range(4)]
+    assert router.stats.outcomes["forwarded"] >= 4
+    get_event_log(log_app).send_control("k", "owner", {"adopt": "contact", "id": contact.id})
+    _drain(owner)
+    assert controls == [{"adopt": "contact", "id": contact.id}]
+    forwarded = router.stats.outcomes["forwarded"]
+    # an owner that stopped beating gets nothing forwarded: whoever adopts its work replays the recording
+    redis_store.client.delete(redis_store.key("proc", "owner"))
+    do_post_message(db.session.get(type(contact), contact.id), "agent", "after the owner died")
+    assert redis_writer.flush()
+    _drain(router)
+    assert _texts(routed, contact.id) == [] and router.stats.outcomes["forwarded"] == forwarded
