@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # A cluster on one machine (`make run-cluster`): WEB web processes behind HAProxy with sticky sessions, MEDIA
-# media workers, all on one PostgreSQL database and one Redis server. Ctrl-C stops everything.
-#   KEFU_CLUSTER_WEB (3), KEFU_CLUSTER_MEDIA (2), KEFU_PORT (5000: the proxy; web processes on the next ports),
+# media workers and SIM simulator workers, all on one PostgreSQL database and one Redis server. Ctrl-C stops
+# everything.
+#   KEFU_CLUSTER_WEB (3), KEFU_CLUSTER_MEDIA (2), KEFU_CLUSTER_SIM (2), KEFU_PORT (5000: the proxy; web processes
+#   on the next ports),
 #   DATABASE_URL (postgresql://postgres@127.0.0.1:5432/kefu), REDIS_URL (redis://127.0.0.1:6379/0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WEB=${KEFU_CLUSTER_WEB:-3}
 MEDIA=${KEFU_CLUSTER_MEDIA:-2}
+SIM=${KEFU_CLUSTER_SIM:-2}
 PORT=${KEFU_PORT:-5000}
 HOST=${KEFU_HOST:-127.0.0.1}
 export DATABASE_URL=${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/kefu}
@@ -33,6 +36,12 @@ for i in $(seq 1 "$MEDIA"); do
   $FLASK media worker --id "$(hostname)-media-$i" > "$RUN/media-$i.log" 2>&1 &
   pids+=($!)
 done
+# Simulated customers are handed to these by the web processes (simulator/workers.py); 0 keeps them in the web
+# processes.
+for i in $(seq 1 "$SIM"); do
+  $FLASK simulator worker > "$RUN/sim-$i.log" 2>&1 &
+  pids+=($!)
+done
 servers=""
 for i in $(seq 1 "$WEB"); do
   port=$((PORT + i))
@@ -49,6 +58,6 @@ d
 haproxy -c -f "$RUN/haproxy.cfg" >/dev/null
 haproxy -db -f "$RUN/haproxy.cfg" > "$RUN/haproxy.log" 2>&1 &
 pids+=($!)
-echo "cluster: $WEB web processes, $MEDIA media workers behind http://$HOST:$PORT (logs in $RUN/; Ctrl-C stops)"
+echo "cluster: $WEB web processes, $MEDIA media workers, $SIM simulator workers behind http://$HOST:$PORT (logs in $RUN/; Ctrl-C stops)"
 wait -n
 echo "a process of the cluster stopped (see $RUN/*.log); stopping the others" >&2
