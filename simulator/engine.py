@@ -262,6 +262,10 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers, SimulatorW
         (slow replies, patience). Callable from any thread; safe to call concurrently with the worker."""
         self.ensure_started()
         with self._lock, self._context():
+            try:
+                self.check_leases()
+            except Exception:  # Redis away: the liveness supervisor brings it back
+                log.warning("could not check the simulated customers' owner records")
             now = clock.timestamp()
             self._start_due_arrivals(now)
             for _ in range(20):  # our own actions publish events that may schedule more due work

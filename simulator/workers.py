@@ -17,6 +17,7 @@ from the recording, opening line first), and the customers of a dead process go 
 from __future__ import annotations
 
 import logging
+import time
 
 import redis
 
@@ -154,6 +155,28 @@ class SimulatorWorkers:
                 return False
             self._queue_arrivals(ex)
             return True
+
+    _lease_check_at = 0.0
+
+    def check_leases(self) -> list[int]:
+        """Once a second: stop driving customers whose owner record names another process (this one was taken
+        for dead on a stalled machine and they were adopted), so a customer never has two drivers. A missing
+        record (Redis lost it) is ours until re-announced."""
+        now = time.monotonic()
+        if now < self._lease_check_at or not self.live:
+            return []
+        self._lease_check_at = now + 1.0
+        ids = list(self.live)
+        pipe = self.ownership.client.pipeline(transaction=False)
+        for cid in ids:
+            pipe.hget(self.ownership.key("contact", cid), "owner")
+        lost = [cid for cid, owner in zip(ids, pipe.execute(), strict=True) if owner and owner != self.process_id]
+        for cid in lost:
+            log.warning("contact %s is driven by another process now; letting it go", cid)
+            self.live.pop(cid, None)
+            self._ids.discard(cid)
+            self._drop_actions(cid, kinds=("typing", "say", "leave", "rate"))
+        return lost
 
     def worker_load(self) -> int:
         """How many customers this process drives (a worker reports it on every beat)."""

@@ -482,8 +482,8 @@ def test_simulator_workers_drive_customers_and_take_over_from_a_killed_one(centr
     # Taken over once the new driver has reacted to the line (its mind is recorded before it starts typing).
     wait_for(lambda: len(_events(app, cid, "customer.state")) > reactions, timeout=30, what="the take-over")
     took = time.monotonic() - killed
-    other = "s2" if driver == "s1" else "s1"
-    assert _owner(cid) == names[other]
+    # The other worker, unless a stalled machine made it miss beats: then a web process may drive it instead.
+    assert _owner(cid) not in (None, names[driver])
     assert took < float(TTL) + 5.0, f"the customer was taken over {took:.1f} s after its worker was killed"
     lines = _answered(app, cid, "Columbus", timeout=30)
     _no_line_doubled(lines)
