@@ -318,10 +318,6 @@ SCRIPTS: dict[str, list] = {
 MISREAD: dict[str, str] = {
     "zh-double-charge": "'…我先核对下支付记录，您把买手表那笔订单的号码发我？' (empathy + ask_order) read as [no act]; "
     "closing '…直接在这个窗口戳我们就行，拜拜～' read as [answer 0.576, explain_policy 0.56]",
-    "zh-return-7day": "'我先确认下是哪一笔，下单的编码方便发我吗？' (ask_order) read as [greeting 0.859]",
-    "zh-scam-call": "'我这就把情况交给我们的账户安全组，让他们给您的账户加一层保护' (escalate) read as "
-    "[explain_policy 0.732]; closing '没别的事您就先去歇着吧，有事随时来问我们～' read as "
-    "[closing 0.568, explain_policy 0.96]",
     "zh-escalated-refund-complaint": "'明天这个时候之前我亲自打电话把结果告诉您…' (promise_followup) read as "
     "[answer 0.992, explain_policy 0.706], no follow-up promised",
     "zh-crisis-power-bank-fire": "closing '孩子的伤要紧，您先照顾好他，有任何进展我们都会告诉您。' read as "
