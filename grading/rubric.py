@@ -95,6 +95,9 @@ class Rubric(_Strict):
     levels: list[Level] = Field(min_length=1)
     title: str
     scenarios: list[str] = []
+    # The least rubric points that must be scored (pass or fail, not N/A or pending) for the scorecard to have a
+    # total; below it the scorecard says "too little evidence" and is not passed.
+    min_scored_points: float = Field(20, ge=0, le=100)
     items: list[RubricItem] = Field(min_length=1)
 
     @field_validator("id")

@@ -32,6 +32,9 @@ from .standard import FUNCTION_KEYS, PASS_MARK, function_of, weights_for
 
 MANUAL_PASS = 0.6  # a manual scale item passes at 60% of its scale (yes_no: yes)
 GATE_CAP = PASS_MARK - 1  # the highest total a gated scorecard can show
+# A function weighs fully once this share of its rubric points was scored (pass or fail); below it, its weight
+# shrinks in proportion, so one small item left among N/A or pending ones never carries the function's weight.
+FULL_WEIGHT_SHARE = 1 / 3
 
 
 def _r(x: float, nd: int = 4) -> float:
@@ -124,26 +127,33 @@ def grade(
         possible = sum(i["points"] for i in mine)
         earned = sum(i["earned"] for i in mine)
         score = 0.0 if key in zeroed or not possible else earned / possible
+        in_rubric = sum(i["points"] for i in items if i["function"] == key)
         functions[key] = {
             "weight": weights[key],
             "applicable": bool(possible),
             "possible": _r(possible),
             "earned": _r(0.0 if key in zeroed else earned),
             "score": _r(score),
+            # How fully the function was scored (see FULL_WEIGHT_SHARE): 1 once a third of its points were.
+            "coverage": _r(min(1.0, possible / (FULL_WEIGHT_SHARE * in_rubric))) if in_rubric else 0.0,
             "zeroed_by_gate": key in zeroed,
             "weight_used": 0.0,
         }
     used = {k: f for k, f in functions.items() if f["applicable"] and f["weight"] > 0}
-    total_weight = sum(f["weight"] for f in used.values())
-    if total_weight:
+    total_weight = sum(f["weight"] * f["coverage"] for f in used.values())
+    scored_points = sum(f["possible"] for f in functions.values())
+    if scored_points < rubric.min_scored_points:
+        # Too little was scored for a total to mean anything (a contact that ended at once, or a rubric whose
+        # items are mostly N/A or waiting for a grader): no total and no pass until there is more evidence.
+        total, method = 0.0, "insufficient"
+    elif total_weight:
         for f in used.values():
-            f["weight_used"] = _r(f["weight"] / total_weight)
-        total = 100 * sum(f["weight"] * f["score"] for f in used.values()) / total_weight
+            f["weight_used"] = _r(f["weight"] * f["coverage"] / total_weight)
+        total = 100 * sum(f["weight"] * f["coverage"] * f["score"] for f in used.values()) / total_weight
         method = "weighted"
     else:
-        possible = sum(f["possible"] for f in functions.values())
-        total = 100 * sum(f["earned"] for f in functions.values()) / possible if possible else 0.0
-        method = "points" if possible else "none"
+        total = 100 * sum(f["earned"] for f in functions.values()) / scored_points if scored_points else 0.0
+        method = "points" if scored_points else "none"
     points = _r(total, 2)
     gated = bool(gates_failed)
     # A failed gate fails the scorecard and caps its total below the pass mark, so no report or ranking can show
@@ -171,7 +181,9 @@ def grade(
         "complete": not pending,
         "provisional": provisional,
         "scenario_less": recording.scenario is None,
-        "passed": bool(total >= PASS_MARK and not gated and not provisional and method != "none"),
+        "scored_points": _r(scored_points),
+        "min_scored_points": _r(rubric.min_scored_points),
+        "passed": bool(total >= PASS_MARK and not gated and not provisional and method in ("weighted", "points")),
     }
 
 

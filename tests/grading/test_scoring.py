@@ -136,3 +136,40 @@ def test_same_recording_gives_byte_identical_scorecards():
     full_a, full_b = grade(rec, rubric("en")), grade(rec, rubric("en"))
     assert scorecard_json(full_a) == scorecard_json(full_b) and content_hash(full_a) == content_hash(full_b)
     assert '"created_at"' not in one and len(full_a["items"]) == len(rubric("en").items)
+
+
+def test_one_small_item_left_in_a_function_does_not_carry_its_weight():
+    """A function whose items are mostly N/A weighs in proportion to what was scored (fully from a third of its
+    points): a 4-point item alone among 40 N/A points of business handling cannot decide half the total."""
+    items = [
+        {"id": "greet", "title": "g", "skills": ["L5/1.2.1"], "points": 40, "evaluator": "wrap_up_code"},
+        {
+            "id": "small",
+            "title": "s",
+            "skills": ["L5/2.1.5"],
+            "points": 4,
+            "evaluator": "first_response",
+            "params": {"within_seconds": 30},
+        },  # fmt: skip
+        {"id": "na", "title": "n", "skills": ["L5/2.1.2"], "points": 40, "evaluator": "transfer_note"},
+    ]
+    rub = Rubric(id="t", lang="en", channel="chat", levels=["L5"], title="t", items=items)
+    sc = grade(recording("L5"), rub)  # greet passes, small fails (late first reply), na is N/A
+    bh = sc["functions"]["business_handling"]
+    assert bh["applicable"] and bh["coverage"] == pytest.approx(4 / (44 / 3), abs=1e-4)
+    # Without the coverage the two functions would weigh 35/35 and the total be 50; now the small item weighs ~21%.
+    assert sc["total"] == pytest.approx(100 * 35 / (35 + 35 * bh["coverage"]), abs=0.01) and sc["total"] > 75
+
+
+def test_too_little_scored_gives_no_total_and_no_pass():
+    """Below the rubric's min_scored_points of pass/fail items the scorecard has no total ('insufficient')."""
+    items = [
+        {"id": "a", "title": "a", "skills": ["L5/1.2.1"], "points": 10, "evaluator": "wrap_up_code"},
+        {"id": "na", "title": "n", "skills": ["L5/3.2.2"], "points": 90, "evaluator": "transfer_note"},
+    ]
+    rub = Rubric(id="t", lang="en", channel="chat", levels=["L5"], title="t", items=items)
+    sc = grade(recording("L5"), rub)
+    assert sc["total_method"] == "insufficient" and sc["total"] == 0.0 and not sc["passed"]
+    assert sc["scored_points"] == 10 and sc["min_scored_points"] == 20
+    enough = grade(recording("L5"), rub.model_copy(update={"min_scored_points": 10}))
+    assert enough["total_method"] == "weighted" and enough["total"] == 100.0 and enough["passed"]
