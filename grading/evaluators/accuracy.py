@@ -17,7 +17,7 @@ from understanding.text import negation_views, normalise
 
 from ..phrases import agent_readings
 from ..recording import Recording
-from .base import BaseEvaluator, ItemResult, evidence
+from .base import N_, BaseEvaluator, ItemResult, evidence
 from .phrases import answered_at
 
 ANSWERING = ("answer", "explain_policy", "refuse_politely", "offer_compensation")
@@ -57,7 +57,7 @@ class AnswerCorrect(BaseEvaluator):
     def evaluate(self, recording: Recording, params: AnswerCorrectParams) -> ItemResult:
         sc = recording.scenario
         if sc is None:
-            return ItemResult.na("no scenario: the case's facts are unknown")
+            return ItemResult.na(N_("no scenario: the case's facts are unknown"))
         # The case's own figures (its answer and facts) decide first; the article's (which often lists the
         # timings of every payment method) only where the case states none of that kind.
         case = known_figures(sc, "")
@@ -76,7 +76,9 @@ class AnswerCorrect(BaseEvaluator):
             if wrong and not any(not contradictions([f], known) for f in reading.figures if f.kind == wrong[0][0].kind):
                 stated = "; ".join(f.text for f, _ in wrong)
                 expected = ", ".join(sorted({k.text for _, ks in wrong for k in ks}))[:120]
-                bad.append(evidence(msg, f"{stated} contradicts the case ({expected})"))
+                bad.append(
+                    evidence(msg, N_("{stated} contradicts the case ({expected})", stated=stated, expected=expected))
+                )
                 continue
             plain = negation_views(normalise(msg.text or "", recording.lang)).plain
             for claim in sc.expected.wrong_claims:
@@ -84,12 +86,12 @@ class AnswerCorrect(BaseEvaluator):
                     bad.append(evidence(msg, claim.why))
                     break
         if bad:
-            return ItemResult.of(False, bad, "a materially false statement")
+            return ItemResult.of(False, bad, N_("a materially false statement"))
         # A gate, not a source of points: a true answer earns its points in the answer and solution items, so a
         # pasted list of the case's keywords gains nothing here (and a chat with no answer loses nothing twice).
         if not answered:
-            return ItemResult.na("the case's answer was not given (the solution items carry that)")
-        return ItemResult.na("no statement contradicts the case")
+            return ItemResult.na(N_("the case's answer was not given (the solution items carry that)"))
+        return ItemResult.na(N_("no statement contradicts the case"))
 
 
 def _reply_text(text: str) -> str:
