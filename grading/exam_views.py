@@ -18,12 +18,14 @@ from .exam_results import attempts_of, combined_result
 from .exams import (
     MAX_K,
     MIN_MINUTES,
+    ROLEPLAY_CHANNELS,
     ExamError,
     do_close_skill_exam_grading,
     do_finish_skill_exam,
     do_release_skill_exam_result,
     do_schedule_skill_exam,
     do_start_skill_exam,
+    find_exam_scenario,
     may_manage,
 )
 from .models import SkillExam
@@ -128,8 +130,14 @@ def schedule():
             if pos > 0:
                 chosen.append((pos, key[4:]))
     ids = [sid for _pos, sid in sorted(chosen)]
+    # Role-played parts: per scenario (rp:<id>), or every part a person can play (roleplay_all).
+    rp = [sid for sid in ids if request.form.get(f"rp:{sid}") or request.form.get("roleplay_all")]
+    if request.form.get("roleplay_all"):
+        rp = [sid for sid in rp if getattr(find_exam_scenario(sid)[0], "channel", None) in ROLEPLAY_CHANNELS]
     try:
-        exam = do_schedule_skill_exam(current_user, candidate, ids, minutes, k=k, lang=request.form.get("lang") or None)
+        exam = do_schedule_skill_exam(
+            current_user, candidate, ids, minutes, k=k, lang=request.form.get("lang") or None, roleplayed=rp
+        )
     except ExamError as e:
         return _refused(e, back)
     flash(_("Skill exam scheduled for %(name)s.", name=candidate.display_name), "info")

@@ -58,10 +58,27 @@ def add_exam_channel(app, channel: str, *, start, end=None, find=None) -> None:
     app.extensions.setdefault("kefu_exam_channels", {})[channel] = {"start": start, "end": end, "find": find}
 
 
-def _channels() -> dict:
+ROLEPLAY_CHANNELS = ("chat", "voice", "video")  # parts a person may play the customer of
+
+
+def add_exam_roleplay(app, *, start, contact_of) -> None:
+    """Let a package serve role-played parts: ``start(exam, attempt, scenario)`` opens the role-play for the
+    candidate (the contact comes when the role-player arrives); ``contact_of(attempt)`` is its contact id or None."""
+    app.extensions["kefu_exam_roleplay"] = {"start": start, "contact_of": contact_of}
+
+
+def _roleplay_contact(attempt: SkillExamAttempt) -> int | None:
+    """Bind a role-played part to its contact once the role-player has started it."""
+    if attempt.contact_id is None and attempt.mode == "roleplay" and _channels(True):
+        attempt.contact_id = _channels(True)["contact_of"](attempt)
+    return attempt.contact_id
+
+
+def _channels(roleplay: bool = False) -> dict:
     from flask import current_app, has_app_context
 
-    return current_app.extensions.get("kefu_exam_channels", {}) if has_app_context() else {}
+    key = "kefu_exam_roleplay" if roleplay else "kefu_exam_channels"
+    return current_app.extensions.get(key, {}) if has_app_context() else {}
 
 
 def exam_channels() -> tuple[str, ...]:
@@ -103,12 +120,12 @@ def plan_attempts(scenarios: list, k: int) -> list[tuple[str, str, int]]:
     return plan
 
 
-def do_schedule_skill_exam(
-    lead: User, candidate: User, scenario_ids: list[str], duration_minutes: int, k: int = 1, lang: str | None = None
-) -> SkillExam:
+def do_schedule_skill_exam(lead: User, candidate: User, scenario_ids: list[str], duration_minutes: int, k: int = 1,
+                           lang: str | None = None, roleplayed=()) -> SkillExam:  # fmt: skip
     """The candidate's lead (or an admin) schedules a skill exam: an ordered set of scenarios of the channels an
     exam serves (``exam_channels``) at or below the candidate's level, in one language, at least 30 minutes; each
-    family is required ``k`` times."""
+    family is required ``k`` times. The parts of the scenarios in ``roleplayed`` (chat, voice, video) are played
+    by a person from a role-play link instead of the simulator."""
     if lead.role not in ("lead", "admin") or not lead.leads_group_of(candidate):
         raise ExamError("only the candidate's lead or an admin may schedule a skill exam", 403)
     if candidate.role != "trainee" or candidate.level not in LEVEL_RANK:
@@ -140,6 +157,12 @@ def do_schedule_skill_exam(
         if LEVEL_RANK[sc.level] > LEVEL_RANK[candidate.level]:
             raise ExamError(f"scenario {sid!r} is {sc.level}, above the candidate's level {candidate.level}")
         scenarios.append(sc)
+    roleplayed = {str(s) for s in roleplayed or ()}
+    for sc in scenarios:
+        if sc.id in roleplayed and (sc.channel not in ROLEPLAY_CHANNELS or not _channels(True)):
+            raise ExamError(f"scenario {sc.id!r} is a {sc.channel} scenario: it cannot be role-played")
+    if roleplayed - set(ids):
+        raise ExamError("a role-played scenario must be one of the exam's scenarios")
     exam = SkillExam(
         candidate_id=candidate.id,
         scheduled_by_id=lead.id,
@@ -154,7 +177,10 @@ def do_schedule_skill_exam(
     db.session.add(exam)
     db.session.flush()
     for pos, (sid, fam, attempt) in enumerate(plan_attempts(scenarios, k), start=1):
-        db.session.add(SkillExamAttempt(exam_id=exam.id, position=pos, scenario_id=sid, family=fam, attempt=attempt))
+        mode = "roleplay" if sid in roleplayed else "simulated"
+        db.session.add(
+            SkillExamAttempt(exam_id=exam.id, position=pos, scenario_id=sid, family=fam, attempt=attempt, mode=mode)
+        )
     db.session.commit()
     return exam
 
@@ -219,7 +245,9 @@ def _serve_next(exam: SkillExam) -> SkillExamAttempt | None:
         sc, _lang = find_exam_scenario(attempt.scenario_id)
         channel = _channels().get(sc.channel) if sc is not None and sc.channel not in ENGINE_CHANNELS else None
         try:
-            if channel is not None:
+            if attempt.mode == "roleplay":  # the contact comes when the role-player starts (see _roleplay_contact)
+                cid = _channels(True)["start"](exam, attempt, sc)
+            elif channel is not None:
                 cid = channel["start"](exam, attempt, sc)
             else:
                 cid = _engine().start_customer(
@@ -244,7 +272,7 @@ def _end_open_contact(attempt: SkillExamAttempt, reason: str) -> None:
     ``contact.ended``/``contact.abandoned`` event with ``reason``; the attempt is recorded as time_up."""
     from channels.chat.customer_side import customer_leave
 
-    contact = db.session.get(Contact, attempt.contact_id)
+    contact = db.session.get(Contact, attempt.contact_id) if _roleplay_contact(attempt) else None
     if contact is not None and contact.is_open:
         end = (_channels().get(contact.channel) or {}).get("end") or customer_leave
         end(contact, reason=reason)
@@ -263,6 +291,10 @@ def advance_skill_exam(exam: SkillExam) -> None:
     attempts = attempts_of(exam)
     current = next((a for a in attempts if a.outcome == "served"), None)
     if current is not None:
+        if current.contact_id is None:  # a role-played part: bound once the role-player has started it
+            if _roleplay_contact(current) is None:
+                return
+            db.session.commit()
         contact = db.session.get(Contact, current.contact_id)
         db.session.refresh(contact)
         if contact.status not in ("closed", "abandoned"):
@@ -299,7 +331,7 @@ def do_finish_skill_exam(exam: SkillExam, reason: str = "ended", actor: User | N
     now = clock.timestamp()
     for attempt in attempts_of(exam):
         if attempt.outcome == "served":
-            contact = db.session.get(Contact, attempt.contact_id)
+            contact = db.session.get(Contact, attempt.contact_id) if _roleplay_contact(attempt) else None
             if contact is not None and contact.status in ("closed", "abandoned"):
                 attempt.outcome = "wrapped_up" if contact.status == "closed" else "abandoned"
                 attempt.ended_at = contact.closed_at or contact.ended_at

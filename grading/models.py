@@ -122,6 +122,8 @@ class SkillExamAttempt(db.Model):
     attempt: Mapped[int] = mapped_column(default=1)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), nullable=True, index=True)
     outcome: Mapped[str] = mapped_column(String(12), default="pending")
+    # simulated: the simulator plays the customer; roleplay: a person does, from a role-play link (roleplay/)
+    mode: Mapped[str] = mapped_column(String(12), default="simulated", server_default="simulated")
     note: Mapped[str | None] = mapped_column(String(200), nullable=True)
     served_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -5,6 +5,8 @@ the scenario, is routed like any other and is graded when wrapped up."""
 
 def init_app(app) -> None:
     from . import models  # noqa: F401  (so create_all sees the table)
+    from .exam import register
     from .views import bp
 
     app.register_blueprint(bp)
+    register(app)  # role-played skill-exam parts

@@ -110,6 +110,10 @@ def _contact_fields(rp: RolePlay, name: str) -> dict:
     from tickets.crm import customer_by_ref
 
     fields = {"lang": rp.lang, "reserved_agent_id": rp.agent_id}
+    if rp.exam_attempt_id is not None:  # a role-played exam part: an exam contact, while the part runs
+        from .exam import exam_fields
+
+        fields.update(exam_fields(rp))
     scenario = get_scenario(rp.scenario_id) if rp.scenario_id else None
     if rp.scenario_id and scenario is None:
         raise RolePlayError("this role-play's scenario is no longer loaded")

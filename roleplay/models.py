@@ -26,6 +26,8 @@ class RolePlay(db.Model):
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), nullable=True, index=True)
+    # A role-played skill-exam part: the contact joins the exam's exercise and grading binds it to the attempt.
+    exam_attempt_id: Mapped[int | None] = mapped_column(ForeignKey("skill_exam_attempts.id"), nullable=True, index=True)
     created_at: Mapped[float] = mapped_column(default=lambda: clock.timestamp())
     expires_at: Mapped[float] = mapped_column()
 
@@ -38,6 +40,7 @@ class RolePlay(db.Model):
             "created_by": self.created_by,
             "agent_id": self.agent_id,
             "contact_id": self.contact_id,
+            "exam_attempt_id": self.exam_attempt_id,
             "created_at": self.created_at,
             "expires_at": self.expires_at,
         }
