@@ -72,6 +72,7 @@ def test_a_role_played_chat_part_is_played_on_customer_and_desk_and_graded_into_
 
     app = floor
     lead, lead2, cand_http = _login(app, "lead1"), _login(app, "lead2"), _login(app, "cand")
+    assert f'name="rp:{SCENARIO}"' in lead.get("/exams").get_data(as_text=True)  # the form's per-part choice
     exam_id = _schedule(app, lead, **{f"rp:{SCENARIO}": "1"})
     with app.app_context():
         (attempt,) = attempts_of(db.session.get(SkillExam, exam_id))
@@ -181,3 +182,34 @@ def test_only_the_candidates_lead_schedules_role_played_parts_of_channels_a_pers
         cand_id = _uid("cand")
     form = {"candidate_id": cand_id, "duration_minutes": 30, f"pos:{SCENARIO}": "1", f"rp:{SCENARIO}": "1"}
     assert lead2_http.post("/exams/schedule", data=form).status_code == 403
+
+
+def test_a_role_played_voice_part_is_a_call_on_the_exam_and_is_hung_up_at_time_up(floor):
+    """A voice part's link is the call page; the call the role-player places is the exam's, reserved for the
+    candidate, and time-up ends it like a simulated caller's."""
+    app = floor
+    lead, cand_http = _login(app, "lead1"), _login(app, "cand")
+    with app.app_context():
+        cand = _uid("cand")
+    form = {"candidate_id": cand, "duration_minutes": 30, "pos:en-voice-late-delivery": "1", "roleplay_all": "1"}
+    assert lead.post("/exams/schedule", data=form).status_code == 302
+    with app.app_context():
+        exam_id = db.session.scalars(select(SkillExam.id)).one()
+    assert cand_http.post(f"/exams/{exam_id}/start").status_code == 302
+    link = re.search(r'class="rp-link" value="([^"]+)"', lead.get(f"/exams/{exam_id}").get_data(as_text=True))
+    assert "/customer/call?roleplay=" in link.group(1)
+    token = re.search(r"roleplay=([\w-]+)", link.group(1)).group(1)
+    started = app.test_client().post("/api/roleplays/start", json={"token": token})
+    assert started.status_code == 201, started.get_json()
+    cid = started.get_json()["contact_id"]
+    with app.app_context():
+        contact = db.session.get(Contact, cid)
+        assert contact.channel == "voice" and contact.reserved_agent_id == cand
+        assert contact.exercise_id == db.session.get(SkillExam, exam_id).exercise_id
+    clock.advance(30 * 60 + 1)
+    with app.app_context():
+        tick_skill_exams()
+        exam = db.session.get(SkillExam, exam_id)
+        (attempt,) = attempts_of(exam)
+        assert attempt.contact_id == cid and attempt.outcome == "time_up"
+        assert not db.session.get(Contact, cid).is_open
