@@ -18,7 +18,7 @@ from simulator.voice_customer import compensation_offered
 
 from ..phrases import agent_moves, agent_readings, customer_moods, find_phrase
 from ..recording import Event, Recording
-from .base import BaseEvaluator, Evidence, ItemResult, evidence
+from .base import N_, BaseEvaluator, Evidence, ItemResult, evidence
 from .desk import VerifyBeforeDisclose, VerifyBeforeDiscloseParams
 
 # Recorded desk actions that count as a step (as the simulator's persona reads them: persona.DESK_MOVES).
@@ -80,11 +80,15 @@ def upset_moment(recording: Recording, min_emotion: int) -> tuple[bool, Event | 
     emotion >= ``min_emotion``. Returns (upset, the event it showed in or None, a note)."""
     sc = recording.scenario
     if sc is not None and sc.customer.emotion != "calm":
-        return True, None, f"the customer starts {sc.customer.emotion}"
+        return True, None, N_("the customer starts {emotion}", emotion=sc.customer.emotion)
     states = recording.of_type("customer.state")
     for e in states:
         if int(e.data.get("emotion", 0) or 0) >= min_emotion:
-            return True, e, f"the customer became {e.data.get('emotion_name') or e.data.get('emotion')}"
+            return (
+                True,
+                e,
+                N_("the customer became {emotion}", emotion=e.data.get("emotion_name") or e.data.get("emotion")),
+            )
     if not states:  # a person played the customer: their own words say whether they were upset
         # With a scenario the role-player was given a calm customer: only a clearly upset line changes that.
         needed = UPSET_CONFIDENCE_SCRIPTED if sc is not None else UPSET_CONFIDENCE
@@ -132,11 +136,11 @@ class RequiredPhrases(BaseEvaluator):
             after_seq = ev.seq if ev else 0
             why.append(evidence(ev, note, quote="") if ev else evidence(None, note))
         elif params.when == "verify_before_disclose" and not (sc and sc.expected.verify_before_disclose):
-            return ItemResult.na("the scenario does not require identity verification")
+            return ItemResult.na(N_("the scenario does not require identity verification"))
         elif params.when == "scenario_step" and not (
             sc and (step in sc.expected.steps or step in sc.expected.required_phrases)
         ):
-            return ItemResult.na(f"the scenario does not ask for {step}")
+            return ItemResult.na(N_("the scenario does not ask for {step}", step=step))
         before_seq = None
         if params.when == "verify_before_disclose":
             # Asking for verification after the details were already given away does not protect them.
@@ -150,19 +154,29 @@ class RequiredPhrases(BaseEvaluator):
                 continue
             phrase = moves.get(step) or find_phrase(msg.text, extra, recording.lang)
             if phrase and before_seq is not None and msg.seq > before_seq:
-                note = f"{step} only after the details were disclosed"
+                note = N_("{step} only after the details were disclosed", step=step)
                 return ItemResult.of(False, [*why, evidence(msg, note)], note)
             if phrase:
-                return ItemResult.of(True, [*why, evidence(msg, f"{step}: “{phrase}”")], f"{step} shown")
+                return ItemResult.of(
+                    True,
+                    [*why, evidence(msg, N_("{step}: “{phrase}”", step=step, phrase=phrase))],
+                    N_("{step} shown", step=step),
+                )
         for marked in recording.of_type("call.quick_phrase"):
             if marked.seq > after_seq and marked.data.get("move") == step:
-                return ItemResult.of(True, [*why, evidence(marked, f"{step}: marked as said")], f"{step} marked")
-        return ItemResult.of(False, [*why, evidence(None, f"no agent message shows {step}")], f"no {step}")
+                return ItemResult.of(
+                    True,
+                    [*why, evidence(marked, N_("{step}: marked as said", step=step))],
+                    N_("{step} marked", step=step),
+                )
+        return ItemResult.of(
+            False, [*why, evidence(None, N_("no agent message shows {step}", step=step))], N_("no {step}", step=step)
+        )
 
     def _scenario_steps(self, recording: Recording) -> ItemResult:
         required = recording.scenario.expected.required_phrases if recording.scenario else {}
         if not required:
-            return ItemResult.na("the scenario lists no required phrases")
+            return ItemResult.na(N_("the scenario lists no required phrases"))
         ev: list[Evidence] = []
         found = 0
         for step in sorted(required):
@@ -170,14 +184,14 @@ class RequiredPhrases(BaseEvaluator):
             for msg in recording.messages("agent"):
                 phrase = find_phrase(msg.text, required[step], recording.lang)
                 if phrase:
-                    hit = evidence(msg, f"{step}: “{phrase}”")
+                    hit = evidence(msg, N_("{step}: “{phrase}”", step=step, phrase=phrase))
                     break
             if hit:
                 found += 1
                 ev.append(hit)
             else:
-                ev.append(evidence(None, f"{step}: none of {required[step]}"))
-        note = f"{found} of {len(required)} required steps in the scenario's words"
+                ev.append(evidence(None, N_("{step}: none of {phrases}", step=step, phrases=", ".join(required[step]))))
+        note = N_("{found} of {n} required steps in the scenario's words", found=found, n=len(required))
         return ItemResult.of(found == len(required), ev, note, fraction=found / len(required))
 
 
@@ -197,16 +211,16 @@ class ForbiddenPhrases(BaseEvaluator):
     def evaluate(self, recording: Recording, params: ForbiddenPhrasesParams) -> ItemResult:
         analysed = agent_moves(recording)
         if not analysed:
-            return ItemResult.na("the agent wrote nothing")
+            return ItemResult.na(N_("the agent wrote nothing"))
         kinds = ("forbidden", "dismissal") if params.include_dismissal else ("forbidden",)
         ev = []
         for msg, moves in analysed:
             for kind in kinds:
                 if kind in moves:
-                    ev.append(evidence(msg, f"{kind}: “{moves[kind]}”"))
+                    ev.append(evidence(msg, N_("{kind}: “{phrase}”", kind=kind, phrase=moves[kind])))
         if ev:
-            return ItemResult.of(False, ev, f"{len(ev)} forbidden phrase(s)")
-        return ItemResult.of(True, [], f"none in {len(analysed)} agent messages")
+            return ItemResult.of(False, ev, N_("{n} forbidden phrase(s)", n=len(ev)))
+        return ItemResult.of(True, [], N_("none in {n} agent messages", n=len(analysed)))
 
 
 class StepOrderParams(BaseModel):
@@ -274,7 +288,7 @@ class StepOrder(BaseEvaluator):
     def evaluate(self, recording: Recording, params: StepOrderParams) -> ItemResult:
         steps = recording.scenario.expected.steps if recording.scenario else []
         if not steps:
-            return ItemResult.na("the scenario lists no required steps")
+            return ItemResult.na(N_("the scenario lists no required steps"))
         seen = observed_steps(recording)
         # Positions in the observed list, not seqs: one message may show two steps in order (hello + order no).
         last, matched, ev = -1, 0, []
@@ -283,12 +297,12 @@ class StepOrder(BaseEvaluator):
             if at is not None:
                 matched += 1
                 last = at
-                ev.append(evidence(seen[at][2], f"{step}: {seen[at][3]}"))
+                ev.append(evidence(seen[at][2], N_("{step}: {how}", step=step, how=seen[at][3])))
                 continue
             earlier = next((o for o in seen if o[1] == step), None)
             if earlier is not None:
-                ev.append(evidence(earlier[2], f"{step}: out of order (came before the previous step)"))
+                ev.append(evidence(earlier[2], N_("{step}: out of order (came before the previous step)", step=step)))
             else:
-                ev.append(evidence(None, f"{step}: missing"))
-        note = f"{matched} of {len(steps)} steps in order: {' → '.join(steps)}"
+                ev.append(evidence(None, N_("{step}: missing", step=step)))
+        note = N_("{matched} of {n} steps in order: {steps}", matched=matched, n=len(steps), steps=" → ".join(steps))
         return ItemResult.of(matched == len(steps), ev, note, fraction=matched / len(steps))
