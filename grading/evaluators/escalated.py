@@ -15,7 +15,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..recording import Event, Recording
-from .base import BaseEvaluator, Evidence, ItemResult, evidence
+from .base import N_, BaseEvaluator, Evidence, ItemResult, evidence
 
 # The ticket risk scale, lowest first (tickets.models.RISK_LEVELS; repeated so grading reads no other package).
 RISK_ORDER = ("none", "low", "medium", "high", "crisis")
@@ -45,12 +45,12 @@ def passed_up(recording: Recording, tags: list[str]) -> Evidence | None:
     """Evidence that the contact came up the line to the trainee, or None."""
     took = takeover(recording)
     if took is not None and (took.data.get("after_transfer") or _transfers_before(recording, took)):
-        note = "taken over after a transfer"
+        note = N_("taken over after a transfer")
         return evidence(took, note, quote="")
     sc = recording.scenario
     hit = next((t for t in (sc.tags if sc else []) if t in tags), None)
     if hit is not None:
-        return evidence(None, f"the case reaches the trainee passed up by a colleague (tag {hit!r})")
+        return evidence(None, N_("the case reaches the trainee passed up by a colleague (tag {tag})", tag=hit))
     return None
 
 
@@ -89,7 +89,9 @@ def _ev(event: Event | None, note: str, quote: str | None = None) -> Evidence | 
 
 def _off_level(recording: Recording, params: OccasionParams) -> ItemResult | None:
     if params.levels and recording.level not in params.levels:
-        return ItemResult.na(f"applies to trainees at {', '.join(params.levels)}, not {recording.level}")
+        return ItemResult.na(
+            N_("applies to trainees at {levels}, not {level}", levels=", ".join(params.levels), level=recording.level)
+        )
     return None
 
 
@@ -98,7 +100,9 @@ def _parts(parts: list[tuple[str, Evidence | None, Evidence]], what: str) -> Ite
     done = [p for p in parts if p[1] is not None]
     ev = [p[1] if p[1] is not None else p[2] for p in parts]
     missing = [p[0] for p in parts if p[1] is None]
-    note = f"{len(done)} of {len(parts)} {what}" + (f"; missing: {', '.join(missing)}" if missing else "")
+    note = N_("{done} of {n} {what}", done=len(done), n=len(parts), what=what)
+    if missing:
+        note = N_("{note}; missing: {missing}", note=note, missing=", ".join(missing))
     return ItemResult.of(not missing, ev, note, fraction=len(done) / len(parts))
 
 
@@ -118,18 +122,18 @@ class EscalatedEnquiry(BaseEvaluator):
         if skip is not None:
             return skip
         if passed_up(recording, params.tags) is None:
-            return ItemResult.na("the contact was not passed up")
+            return ItemResult.na(N_("the contact was not passed up"))
         since = _since_takeover(recording)
         readings = _readings_since(recording)
         look = next((e for e in since if e.type in DESK_LOOKUPS), None)
         empathy, answer = _first_act(readings, "empathy"), _first_act(readings, "answer")
-        no_look = evidence(None, "never looked the case up in the CRM, ticket or KB after taking it over")
+        no_look = evidence(None, N_("never looked the case up in the CRM, ticket or KB after taking it over"))
         parts = [
-            ("look-up", _ev(look, f"looked the case up ({look.type if look else ''})", ""), no_look),
-            ("empathy", _ev(empathy, "empathy for a customer passed along"), evidence(None, "no empathy")),
-            ("answer", _ev(answer, "the answer given"), evidence(None, "the answer was never given")),
+            ("look-up", _ev(look, N_("looked the case up ({how})", how=look.type if look else ""), ""), no_look),
+            ("empathy", _ev(empathy, N_("empathy for a customer passed along")), evidence(None, N_("no empathy"))),
+            ("answer", _ev(answer, N_("the answer given")), evidence(None, N_("the answer was never given"))),
         ]
-        return _parts(parts, "parts of an escalated enquiry")
+        return _parts(parts, N_("parts of an escalated enquiry"))
 
 
 class ReportBackParams(PassedUpParams):
@@ -152,21 +156,25 @@ class ReportBack(BaseEvaluator):
         if skip is not None:
             return skip
         if passed_up(recording, params.tags) is None:
-            return ItemResult.na("the contact was not passed up")
+            return ItemResult.na(N_("the contact was not passed up"))
         since = _since_takeover(recording)
         on_ticket = next((e for e in since if e.type in ("ticket.created", "ticket.linked")), None)
-        ticket_ev = evidence(on_ticket, f"on ticket {on_ticket.data.get('number')}", quote="") if on_ticket else None
+        ticket_ev = (
+            evidence(on_ticket, N_("on ticket {number}", number=on_ticket.data.get("number")), quote="")
+            if on_ticket
+            else None
+        )
         if ticket_ev is None and recording.tickets:
-            ticket_ev = evidence(None, f"the contact is on ticket {recording.tickets[0].number}")
+            ticket_ev = evidence(None, N_("the contact is on ticket {number}", number=recording.tickets[0].number))
         report_types = ("ticket.note", "ticket.escalated", "wrap_up")
         reports = [e for e in since if e.type in report_types and len((e.text or "").strip()) >= params.min_chars]
         report = reports[-1] if reports else None
-        no_report = evidence(None, f"no result of {params.min_chars}+ characters reported back on the ticket")
+        no_report = evidence(None, N_("no result of {n}+ characters reported back on the ticket", n=params.min_chars))
         parts = [
-            ("ticket", ticket_ev, evidence(None, "the enquiry was never put on a ticket")),
-            ("result", _ev(report, f"result recorded ({report.type if report else ''})"), no_report),
+            ("ticket", ticket_ev, evidence(None, N_("the enquiry was never put on a ticket"))),
+            ("result", _ev(report, N_("result recorded ({how})", how=report.type if report else "")), no_report),
         ]
-        return _parts(parts, "parts of taking a transferred enquiry")
+        return _parts(parts, N_("parts of taking a transferred enquiry"))
 
 
 class RiskFlaggedParams(OccasionParams):
@@ -190,7 +198,13 @@ class RiskFlagged(BaseEvaluator):
         sc = recording.scenario
         expected = (sc.expected.ticket or {}).get("risk_level") if sc else None
         if expected not in params.risk_levels or expected not in RISK_ORDER:
-            return ItemResult.na(f"the case's risk level {expected!r} is not one of {params.risk_levels}")
+            return ItemResult.na(
+                N_(
+                    "the case's risk level {level} is not one of {levels}",
+                    level=expected,
+                    levels=", ".join(params.risk_levels),
+                )
+            )
         best: tuple[int, Event] | None = None
         for e in _since_takeover(recording):
             level = None
@@ -203,11 +217,13 @@ class RiskFlagged(BaseEvaluator):
         want = RISK_ORDER.index(expected)
         if best is None:
             return ItemResult.of(
-                False, [evidence(None, f"no risk level recorded; the case is {expected}")], "not flagged"
+                False,
+                [evidence(None, N_("no risk level recorded; the case is {expected}", expected=expected))],
+                N_("not flagged"),
             )
         got, ev = best
         fraction = 1.0 if got >= want else 0.5 if got == want - 1 and got >= RISK_ORDER.index("high") else 0.0
-        note = f"risk recorded as {RISK_ORDER[got]}; the case is {expected}"
+        note = N_("risk recorded as {got}; the case is {expected}", got=RISK_ORDER[got], expected=expected)
         return ItemResult.of(fraction == 1.0, [evidence(ev, note, quote="")], note, fraction=fraction)
 
 
@@ -226,7 +242,7 @@ class OwnsComplaint(BaseEvaluator):
         if skip is not None:
             return skip
         if passed_up(recording, params.tags) is None:
-            return ItemResult.na("the contact was not passed up")
+            return ItemResult.na(N_("the contact was not passed up"))
         sc = recording.scenario
         target = sc.expected.escalation_target if sc else None
         since = _since_takeover(recording)
@@ -240,11 +256,23 @@ class OwnsComplaint(BaseEvaluator):
             None,
         )
         if passed_on is None:
-            kept = (evidence(None, "kept at this desk" + (f" (escalated only to {target})" if target else "")), None)
+            kept = (
+                evidence(
+                    None,
+                    N_("kept at this desk (escalated only to {target})", target=target)
+                    if target
+                    else N_("kept at this desk"),
+                ),
+                None,
+            )
         else:
             kept = (
                 None,
-                evidence(passed_on, f"passed on again ({passed_on.type} to {passed_on.data.get('target')})", quote=""),
+                evidence(
+                    passed_on,
+                    N_("passed on again ({how} to {target})", how=passed_on.type, target=passed_on.data.get("target")),
+                    quote="",
+                ),
             )
         answer = _first_act(readings, "answer")
         loop = _first_act(readings, "promise_followup") or next(
@@ -252,10 +280,10 @@ class OwnsComplaint(BaseEvaluator):
         )
         parts = [
             ("kept", kept[0], kept[1] or evidence(None, "")),
-            ("answer", _ev(answer, "the answer given"), evidence(None, "the answer was never given")),
-            ("follow-up", _ev(loop, "the loop closed (follow-up)"), evidence(None, "no follow-up or callback")),
+            ("answer", _ev(answer, N_("the answer given")), evidence(None, N_("the answer was never given"))),
+            ("follow-up", _ev(loop, N_("the loop closed (follow-up)")), evidence(None, N_("no follow-up or callback"))),
         ]
-        return _parts(parts, "parts of owning an escalated complaint")
+        return _parts(parts, N_("parts of owning an escalated complaint"))
 
 
 class WithinAuthority(BaseEvaluator):
@@ -274,7 +302,7 @@ class WithinAuthority(BaseEvaluator):
         if skip is not None:
             return skip
         if passed_up(recording, params.tags) is None:
-            return ItemResult.na("the contact was not passed up")
+            return ItemResult.na(N_("the contact was not passed up"))
         sc = recording.scenario
         expected = dict(sc.expected.ticket or {}) if sc else {}
         since = _since_takeover(recording)
@@ -289,18 +317,22 @@ class WithinAuthority(BaseEvaluator):
                     value = ((e.data.get("changes") or {}).get(field) or [None, None])[1]
                 if value is not None:
                     setter = (e, value)  # the last value the trainee set counts
-            said = f"set to {setter[1]!r}" if setter else "never set"
+            said = N_("set to {value}", value=setter[1]) if setter else N_("never set")
             right = setter is not None and setter[1] == expected[field]
-            done = _ev(setter[0], f"{field} {said}", "") if right else None
+            done = _ev(setter[0], N_("{field} {said}", field=field, said=said), "") if right else None
             missing = evidence(
-                setter[0] if setter else None, f"{field} {said}; the case is {expected[field]}", quote=""
+                setter[0] if setter else None,
+                N_("{field} {said}; the case is {expected}", field=field, said=said, expected=expected[field]),
+                quote="",
             )
             parts.append((field, done, missing))
         over = next((e for e in since if e.type == "ticket.updated" and e.data.get("over_limit")), None)
-        within = None if over else evidence(None, "no change beyond the level's authority")
-        beyond = _ev(over, f"compensation over the limit of {over.data.get('limit') if over else ''}", "")
+        within = None if over else evidence(None, N_("no change beyond the level's authority"))
+        beyond = _ev(
+            over, N_("compensation over the limit of {limit}", limit=over.data.get("limit") if over else ""), ""
+        )
         parts.append(("authority", within, beyond or evidence(None, "")))
-        return _parts(parts, "parts of handling the business within authority")
+        return _parts(parts, N_("parts of handling the business within authority"))
 
 
 class ExtraHelpParams(OccasionParams):
@@ -327,20 +359,28 @@ class ExtraHelp(BaseEvaluator):
         sc = recording.scenario
         kind = sc.customer.type if sc else None
         if params.customer_types and kind not in params.customer_types:
-            return ItemResult.na(f"the customer is {kind or 'unscripted'}, not one of {params.customer_types}")
+            return ItemResult.na(
+                N_(
+                    "the customer is {kind}, not one of {kinds}",
+                    kind=kind or "unscripted",
+                    kinds=", ".join(params.customer_types),
+                )
+            )
         readings = _readings_since(recording)
         answer = _first_act(readings, "answer")
         if answer is None:
-            return ItemResult.of(False, [evidence(None, "the basic need was never met (no answer)")], "need not met")
+            return ItemResult.of(
+                False, [evidence(None, N_("the basic need was never met (no answer)"))], N_("need not met")
+            )
         later = [(m, r) for m, r in readings if m.seq >= answer.seq]
         extra = next(((m, a) for m, r in later for a in params.extra_acts if _has(r, a)), None)
         if extra is not None:
-            ev = evidence(extra[0], f"extra help: {extra[1]}")
+            ev = evidence(extra[0], N_("extra help: {how}", how=extra[1]))
         else:
             hit = next((e for e in recording.events if e.seq > answer.seq and e.type in params.extra_events), None)
-            ev = evidence(hit, f"extra help: {hit.type}", quote="") if hit else None
-        base = evidence(answer, "the basic need met")
+            ev = evidence(hit, N_("extra help: {how}", how=hit.type), quote="") if hit else None
+        base = evidence(answer, N_("the basic need met"))
         if ev is None:
-            nothing = evidence(None, "nothing beyond the basic answer")
-            return ItemResult.of(False, [base, nothing], "no extra help", fraction=0.5)
-        return ItemResult.of(True, [base, ev], "need met and extra help given")
+            nothing = evidence(None, N_("nothing beyond the basic answer"))
+            return ItemResult.of(False, [base, nothing], N_("no extra help"), fraction=0.5)
+        return ItemResult.of(True, [base, ev], N_("need met and extra help given"))
