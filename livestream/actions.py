@@ -71,12 +71,16 @@ def start_livestream(
     comment_rate: float = 6.0,
     seed: int | None = None,
     started_by: User | None = None,
+    exercise_id: int | None = None,
+    brief: dict | None = None,
 ) -> Contact:
     """Open a livestream presented by ``presenter`` (a trainee, a lead or an admin) for a group, with a
     simulated audience of ``audience_size`` viewers posting ``comment_rate`` comments a minute in all.
 
     The console links here ("run a one-to-many session"): a lead may start one for a trainee of their group
     (``started_by`` the lead), a trainee only for themselves. The audience starts when the presenter goes live.
+    A skill exam's part passes its ``exercise_id`` (the stream counts in the exam and is withheld until release)
+    and the session's ``brief`` (recorded with the settings: what the presenter was asked to cover).
     """
     if presenter.role not in PRESENTER_ROLES:
         raise ActionError(f"a {presenter.role} cannot present a livestream")
@@ -112,6 +116,8 @@ def start_livestream(
         "audience_size": audience_size,
         "comment_rate": comment_rate,
     }
+    if brief:
+        settings["brief"] = brief
     with atomic():  # the contact and its settings are recorded together or not at all
         contact = do_open_contact(
             CHANNEL,
@@ -120,6 +126,7 @@ def start_livestream(
             subject=title,
             simulated=audience_size > 0,
             agent=presenter,
+            exercise_id=exercise_id,
         )
         settings["seed"] = seed if seed is not None else contact.id
         ev, _ = append_event(contact, "livestream.started", "lead" if starter.role == "lead" else "agent",

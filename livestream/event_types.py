@@ -17,6 +17,7 @@ class Started(EventData):
     audience_size: int
     comment_rate: float
     seed: int
+    brief: dict[str, Any] | None = None  # a skill exam's session brief: {id, text, points} the presenter covers
 
 
 class Comment(EventData):

@@ -1,6 +1,6 @@
 """Skill exams with work items: an exam assembled from contacts on every channel an exam can serve (chat,
-email, voice, video, group room: tasks/exam_channels.py) and tasks, so that every function the §4.2 table weighs
-for the level has a part, and the result's per-function shares follow the table.
+email, voice, video, group room, livestream: tasks/exam_channels.py) and tasks, so that every function the §4.2
+table weighs for the level has a part, and the result's per-function shares follow the table.
 
 The contacts are scheduled by grading (``do_schedule_skill_exam``) and served one after another; the work items
 are assigned with the exam's id and open only while the exam runs. Grading's result reads them through the part
@@ -19,7 +19,9 @@ from .models import TaskSpecRecord, WorkItem
 from .schema import TaskSpec
 
 CHAT_MINUTES = 10  # a one-to-one contact's share of the exam time
-PART_MINUTES = {"group": 15}  # a group room runs longer: its audience arrives over a few minutes
+# A group room runs longer (its audience arrives over a few minutes); so does a livestream (going live, then
+# enough of the audience's questions to grade answering them)
+PART_MINUTES = {"group": 15, "livestream": 15}
 
 
 def _scenario_functions(sc) -> set[str]:
@@ -47,6 +49,7 @@ def _contact_candidates(level: str, lang: str) -> dict[str, list]:
     from scenarios import registry
 
     from .exam_channels import find_group
+    from .exam_live import list_live_parts
 
     rank = LEVEL_RANK[level]
     out = {}
@@ -55,6 +58,8 @@ def _contact_candidates(level: str, lang: str) -> dict[str, list]:
             from channels.group.content import group_scenarios
 
             found = [find_group(sid)[0] for sid in group_scenarios(lang)]
+        elif channel == "livestream":  # a session brief, not a scenario
+            found = list_live_parts(lang)
         else:
             found = registry.list_scenarios(lang=lang, channel=channel)
         fit = [sc for sc in found if LEVEL_RANK.get(sc.level, 9) <= rank]

@@ -1,14 +1,13 @@
-"""The skill exam's contacts beyond chat and email: a simulated voice or video caller and a group room with its
-simulated audience, each opened for the candidate on the exam's exercise and ended at time-up.
+"""The skill exam's contacts beyond chat and email: a simulated voice or video caller, a group room with its
+simulated audience and a livestream, each opened for the candidate on the exam's exercise and ended at time-up.
 
 Registered with grading (``grading.exams.add_exam_channel``) by ``tasks.init_app``; chat and email customers are
 the simulator engine's own. A call is reserved for the candidate and rings on their desk: the simulated caller
 starts speaking when they answer it in the browser (WebRTC), as in practice. A group room is opened at once,
 served by the candidate, its audience simulated server-side.
 
-Livestream is not served: a livestream has no scenario content (the session is the presenter's own) and its
-simulated audience only starts when the presenter publishes camera and microphone from the browser, so an exam
-cannot open one as a contact of a scenario; the livestream rubric grades a lead's one-to-many session instead."""
+A livestream part (tasks/exam_live.py) is opened from a session brief in the packs, presented by the candidate
+from /livestream; its simulated audience starts when they go live, as in practice."""
 
 from __future__ import annotations
 
@@ -21,10 +20,7 @@ from contacts.actions import ActionError
 from extensions import db
 
 GROUP_AUDIENCE = 12  # a room's simulated customers in an exam: enough for parallel needs, within 15 minutes
-NOT_SERVED = {
-    "livestream": "a livestream has no scenario and its audience starts only when the presenter publishes media "
-    "from the browser: it cannot be opened as an exam contact",
-}
+NOT_SERVED: dict[str, str] = {}  # every channel is served; a plan names one without content in its language
 
 
 def _error(e: Exception):
@@ -121,9 +117,15 @@ def end_group(room, reason: str) -> None:
 
 
 def register(app) -> None:
-    """Serve voice, video and group-room contacts in skill exams."""
+    """Serve voice, video, group-room and livestream contacts in skill exams (and check the packs' livestream
+    briefs with the rest of a pack)."""
     from grading.exams import add_exam_channel
+    from scenarios.loader import add_pack_hook
+
+    from .exam_live import end_live, find_live, pack_hook, start_live
 
     add_exam_channel(app, "voice", start=start_call, end=end_call)
     add_exam_channel(app, "video", start=start_call, end=end_call)
     add_exam_channel(app, "group", start=start_group, end=end_group, find=find_group)
+    add_exam_channel(app, "livestream", start=start_live, end=end_live, find=find_live)
+    add_pack_hook(app, pack_hook)
