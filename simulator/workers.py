@@ -125,6 +125,9 @@ class SimulatorWorkers:
         with self._lock:
             if contact_id in self.live or contact_id in self._callers:
                 return True
+            mail = self.email_customers
+            if mail is not None and mail.drives(contact_id):
+                return True  # this process's email customer writes on it (the chat take-over would end it)
             record = self.ownership.record("contact", contact_id)
             if record.get("owner") != self.process_id:
                 return False
