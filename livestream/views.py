@@ -153,6 +153,7 @@ def present(stream_id: int):
         stream=contact,
         guest_link=url_for("livestream.guest", token=guest_token(contact), _external=True),
         page=_page_config(contact, "presenter"),
+        brief=livestream_settings(contact).get("brief"),  # a skill exam's session: what to cover
     )
 
 

@@ -1,6 +1,7 @@
 """The skill exam's livestream part (tasks/exam_live.py): the L3 plan includes the pack's livestream brief (L4's
 does not: the brief is L3, where L3/1.2.1 is weighted under service response), serving it opens a livestream
-presented by the candidate on the exam's exercise (withheld until release, the brief recorded), time-up ends it
+presented by the candidate on the exam's exercise (withheld until release, the brief recorded and shown on the
+presenter's page), time-up ends it
 and the exam's result includes its livestream-rubric scorecard. Broken briefs fail the pack check."""
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def test_l3_plan_includes_a_livestream_part_and_l4_does_not(app):
     assert "livestream" not in l4["channels"] and "livestream" in l4["not_served"]
 
 
-def test_livestream_part_served_on_the_exam_and_graded_at_time_up(app):
+def test_livestream_part_served_on_the_exam_and_graded_at_time_up(app, client, auth):
     from clock import clock
     from grading.actions import current_scorecard
     from grading.exam_results import attempts_of
@@ -63,6 +64,13 @@ def test_livestream_part_served_on_the_exam_and_graded_at_time_up(app):
         assert settings["title"].startswith("Summer sale") and settings["started_by"] == user("lead1").id
         assert settings["brief"]["id"] == "en-live-sale-service" and len(settings["brief"]["points"]) == 5
         assert feedback_withheld(cand, live.id)
+        live_id = live.id
+    auth.login("cand")  # the presenter's page shows the session brief and its points
+    page = client.get(f"/livestream/{live_id}/present").get_data(as_text=True)
+    assert "Session brief" in page and "Points to cover" in page and "7-day no-reason returns" in page
+    auth.logout()
+    with app.app_context():
+        cand, exam, live = user("cand"), db.session.get(SkillExam, exam_id), db.session.get(Contact, live_id)
         # the audience asks two distinct questions; the candidate answers one
         q1 = do_post_comment(live, "v1", "Ann", "When will sale orders ship?", sim={"kind": "question", "need": "ship"})
         do_post_comment(live, "v2", "Bo", "How long do refunds take?", sim={"kind": "question", "need": "refund"})
