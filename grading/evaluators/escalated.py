@@ -15,7 +15,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..recording import Event, Recording
-from .base import N_, BaseEvaluator, Evidence, ItemResult, evidence
+from .base import N_, BaseEvaluator, Evidence, ItemResult, evidence, join_notes
 
 # The ticket risk scale, lowest first (tickets.models.RISK_LEVELS; repeated so grading reads no other package).
 RISK_ORDER = ("none", "low", "medium", "high", "crisis")
@@ -85,6 +85,11 @@ def _first_act(readings, act: str) -> Event | None:
 def _ev(event: Event | None, note: str, quote: str | None = None) -> Evidence | None:
     """Evidence of a part done, or None when ``event`` is None (the part was not done)."""
     return evidence(event, note, quote=quote) if event is not None else None
+
+
+def _risk(level):
+    """A ticket risk level as a note of its own, so the scorecard shows it by its label ("危机", not "crisis")."""
+    return N_(level) if level in RISK_ORDER else level
 
 
 def _off_level(recording: Recording, params: OccasionParams) -> ItemResult | None:
@@ -201,8 +206,8 @@ class RiskFlagged(BaseEvaluator):
             return ItemResult.na(
                 N_(
                     "the case's risk level {level} is not one of {levels}",
-                    level=expected,
-                    levels=", ".join(params.risk_levels),
+                    level=_risk(expected),
+                    levels=join_notes([_risk(r) for r in params.risk_levels], ", "),
                 )
             )
         best: tuple[int, Event] | None = None
@@ -218,12 +223,14 @@ class RiskFlagged(BaseEvaluator):
         if best is None:
             return ItemResult.of(
                 False,
-                [evidence(None, N_("no risk level recorded; the case is {expected}", expected=expected))],
+                [evidence(None, N_("no risk level recorded; the case is {expected}", expected=_risk(expected)))],
                 N_("not flagged"),
             )
         got, ev = best
         fraction = 1.0 if got >= want else 0.5 if got == want - 1 and got >= RISK_ORDER.index("high") else 0.0
-        note = N_("risk recorded as {got}; the case is {expected}", got=RISK_ORDER[got], expected=expected)
+        note = N_(
+            "risk recorded as {got}; the case is {expected}", got=_risk(RISK_ORDER[got]), expected=_risk(expected)
+        )
         return ItemResult.of(fraction == 1.0, [evidence(ev, note, quote="")], note, fraction=fraction)
 
 
