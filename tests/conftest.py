@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 
 import pytest
@@ -46,26 +47,38 @@ def app(tmp_path, request):
             _reset_schema()
         db.create_all()
     yield app
+    # The app's background services stop first: one still writing while the schema is dropped deadlocks on
+    # PostgreSQL (seen with a group room's audience).
+    for name in ("kefu_simulator", "kefu_ticker", "kefu_grading", "kefu_group_audience"):
+        svc = app.extensions.get(name)
+        if svc is not None and hasattr(svc, "stop"):
+            svc.stop()
     with app.app_context():
         redis_store.flush_prefix()
         db.session.remove()
         if url:
             _reset_schema()
         db.engine.dispose()
-    for name in ("kefu_simulator", "kefu_ticker", "kefu_grading", "kefu_group_audience"):
-        svc = app.extensions.get(name)
-        if svc is not None and hasattr(svc, "stop"):
-            svc.stop()
 
 
 def _reset_schema():
     """A clean PostgreSQL schema for each test (drop_all cannot order the users<->groups cycle)."""
     from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
 
     db.session.remove()
-    with db.engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
+    for attempt in range(3):
+        try:
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+            return
+        except OperationalError as e:
+            # A straggling connection of an earlier test (a daemon thread finishing its write) can deadlock with
+            # the drop; PostgreSQL aborts one side, and the drop goes through once the other has finished.
+            if "deadlock" not in str(e) or attempt == 2:
+                raise
+            time.sleep(0.5)
 
 
 def _db_url(url, tmp_path):
