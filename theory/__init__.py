@@ -3,12 +3,15 @@ autosaved answers, auto-scoring and auto-submit at the due time; `flask theory l
 
 
 def init_app(app) -> None:
+    from accounts.demo import register_demo_content
     from routing.ticker import register_periodic
 
     from . import cli, models  # noqa: F401  (models: so create_all sees the theory tables)
     from .actions import submit_overdue_exams
+    from .loader import load_all_banks
     from .views import bp
 
     app.register_blueprint(bp)
     cli.register(app)
+    register_demo_content("theory banks", load_all_banks)  # `flask demo seed` loads the banks too
     register_periodic(app, submit_overdue_exams)

@@ -193,3 +193,14 @@ def test_yaml_syntax_error_names_line(tmp_path):
     root = _small_banks(tmp_path, {"en/information_records.yaml": ("answer: false, explanation: x}", ": : [")})
     errors = _errors(root)
     assert any("information_records.yaml line" in e and "YAML syntax error" in e for e in errors), errors
+
+
+def test_demo_seed_loads_the_banks_theory_registered(app, tmp_path):
+    """`flask demo seed` loads the question banks through the loader theory registers in its init_app (accounts
+    imports no feature package): the banks are in the database and their report is printed."""
+    app.config["CONTENT_DIR"] = str(tmp_path)  # no scenario packs: only what the packages registered
+    result = app.test_cli_runner().invoke(args=["demo", "seed"])
+    assert result.exit_code == 0, result.output
+    assert "theory banks: " in result.output
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(TheoryQuestion.id))) >= 300
