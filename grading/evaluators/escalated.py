@@ -12,6 +12,8 @@ nothing for the other scenarios. What the trainee's words did is the shared read
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..recording import Event, Recording
@@ -92,12 +94,29 @@ def _risk(level):
     return N_(level) if level in RISK_ORDER else level
 
 
-def _off_level(recording: Recording, params: OccasionParams) -> ItemResult | None:
+def _not_applicable(recording: Recording, params: OccasionParams) -> ItemResult | None:
+    """N/A when the item's occasion did not arise: the trainee's level is not one of ``levels`` or, for an item
+    with ``tags`` (PassedUpParams), the contact was not passed up. None when the item applies."""
     if params.levels and recording.level not in params.levels:
         return ItemResult.na(
             N_("applies to trainees at {levels}, not {level}", levels=", ".join(params.levels), level=recording.level)
         )
+    if isinstance(params, PassedUpParams) and passed_up(recording, params.tags) is None:
+        return ItemResult.na(N_("the contact was not passed up"))
     return None
+
+
+class OccasionEvaluator(BaseEvaluator):
+    """An item of this module: N/A when its occasion did not arise (``_not_applicable``), else what ``assess``
+    finds, so every item opens with the same level and passed-up guard."""
+
+    def evaluate(self, recording: Recording, params: OccasionParams) -> ItemResult:
+        skip = _not_applicable(recording, params)
+        return skip if skip is not None else self.assess(recording, params)
+
+    @abstractmethod
+    def assess(self, recording: Recording, params: OccasionParams) -> ItemResult:
+        """Grade a recording the item applies to."""
 
 
 def _parts(parts: list[tuple[str, Evidence | None, Evidence]], what: str) -> ItemResult:
@@ -111,7 +130,7 @@ def _parts(parts: list[tuple[str, Evidence | None, Evidence]], what: str) -> Ite
     return ItemResult.of(not missing, ev, note, fraction=len(done) / len(parts))
 
 
-class EscalatedEnquiry(BaseEvaluator):
+class EscalatedEnquiry(OccasionEvaluator):
     """L4/1.2.1: an enquiry passed up the line is handled in the chat. After taking it over the trainee (1) looks
     the case up in the system (CRM, the linked ticket or the KB) instead of starting from nothing, (2) shows the
     customer, who has already told their story once, empathy, and (3) gives the answer (the scenario's correct
@@ -122,12 +141,7 @@ class EscalatedEnquiry(BaseEvaluator):
     channels = TEXT_CHANNELS
     Params = PassedUpParams
 
-    def evaluate(self, recording: Recording, params: PassedUpParams) -> ItemResult:
-        skip = _off_level(recording, params)
-        if skip is not None:
-            return skip
-        if passed_up(recording, params.tags) is None:
-            return ItemResult.na(N_("the contact was not passed up"))
+    def assess(self, recording: Recording, params: PassedUpParams) -> ItemResult:
         since = _since_takeover(recording)
         readings = _readings_since(recording)
         look = next((e for e in since if e.type in DESK_LOOKUPS), None)
@@ -145,7 +159,7 @@ class ReportBackParams(PassedUpParams):
     min_chars: int = Field(15, ge=1)  # a result note shorter than this tells the originator nothing
 
 
-class ReportBack(BaseEvaluator):
+class ReportBack(OccasionEvaluator):
     """L4/2.3.1: a transferred enquiry is taken in the system and its result reported back. After taking the
     contact over the trainee (1) has it on a ticket (created or linked, or a ticket the contact already had) and
     (2) writes the result for the colleague who passed it on: a ticket note, or an escalation or wrap-up with a
@@ -156,12 +170,7 @@ class ReportBack(BaseEvaluator):
     channels = DESK_CHANNELS
     Params = ReportBackParams
 
-    def evaluate(self, recording: Recording, params: ReportBackParams) -> ItemResult:
-        skip = _off_level(recording, params)
-        if skip is not None:
-            return skip
-        if passed_up(recording, params.tags) is None:
-            return ItemResult.na(N_("the contact was not passed up"))
+    def assess(self, recording: Recording, params: ReportBackParams) -> ItemResult:
         since = _since_takeover(recording)
         on_ticket = next((e for e in since if e.type in ("ticket.created", "ticket.linked")), None)
         ticket_ev = (
@@ -186,7 +195,7 @@ class RiskFlaggedParams(OccasionParams):
     risk_levels: list[str] = ["high", "crisis"]  # the case's expected risk levels that make this item apply
 
 
-class RiskFlagged(BaseEvaluator):
+class RiskFlagged(OccasionEvaluator):
     """L4/2.4.1: a high-risk or crisis event is recognised as one: after taking the contact over the trainee
     records a ticket risk level (ticket created, updated or escalated) at least as high as the case's. One step
     lower (high for a crisis) earns half; lower or never earns nothing. N/A when the scenario's expected risk level
@@ -196,10 +205,7 @@ class RiskFlagged(BaseEvaluator):
     channels = DESK_CHANNELS
     Params = RiskFlaggedParams
 
-    def evaluate(self, recording: Recording, params: RiskFlaggedParams) -> ItemResult:
-        skip = _off_level(recording, params)
-        if skip is not None:
-            return skip
+    def assess(self, recording: Recording, params: RiskFlaggedParams) -> ItemResult:
         sc = recording.scenario
         expected = (sc.expected.ticket or {}).get("risk_level") if sc else None
         if expected not in params.risk_levels or expected not in RISK_ORDER:
@@ -234,7 +240,7 @@ class RiskFlagged(BaseEvaluator):
         return ItemResult.of(fraction == 1.0, [evidence(ev, note, quote="")], note, fraction=fraction)
 
 
-class OwnsComplaint(BaseEvaluator):
+class OwnsComplaint(OccasionEvaluator):
     """L3/2.1.2: a complaint passed up by a colleague is dealt with here, not passed on again. After taking it
     over the trainee (1) does not transfer it and escalates only to the scenario's expected target (none when
     the case expects none), (2) gives the answer and (3) closes the loop: a follow-up promised in words or a
@@ -244,12 +250,7 @@ class OwnsComplaint(BaseEvaluator):
     channels = TEXT_CHANNELS
     Params = PassedUpParams
 
-    def evaluate(self, recording: Recording, params: PassedUpParams) -> ItemResult:
-        skip = _off_level(recording, params)
-        if skip is not None:
-            return skip
-        if passed_up(recording, params.tags) is None:
-            return ItemResult.na(N_("the contact was not passed up"))
+    def assess(self, recording: Recording, params: PassedUpParams) -> ItemResult:
         sc = recording.scenario
         target = sc.expected.escalation_target if sc else None
         since = _since_takeover(recording)
@@ -293,7 +294,7 @@ class OwnsComplaint(BaseEvaluator):
         return _parts(parts, N_("parts of owning an escalated complaint"))
 
 
-class WithinAuthority(BaseEvaluator):
+class WithinAuthority(OccasionEvaluator):
     """L3/2.1.3: the trainee adjusts the case's business on the desk, within their permissions. After taking a
     passed-up contact over they (1) set the ticket's category and (2) priority to what the case is (a ticket they
     created or updated; the scenario's expected ticket), and (3) every change stays within their authority: no
@@ -304,12 +305,7 @@ class WithinAuthority(BaseEvaluator):
     channels = DESK_CHANNELS
     Params = PassedUpParams
 
-    def evaluate(self, recording: Recording, params: PassedUpParams) -> ItemResult:
-        skip = _off_level(recording, params)
-        if skip is not None:
-            return skip
-        if passed_up(recording, params.tags) is None:
-            return ItemResult.na(N_("the contact was not passed up"))
+    def assess(self, recording: Recording, params: PassedUpParams) -> ItemResult:
         sc = recording.scenario
         expected = dict(sc.expected.ticket or {}) if sc else {}
         since = _since_takeover(recording)
@@ -348,7 +344,7 @@ class ExtraHelpParams(OccasionParams):
     extra_events: list[str] = ["kb.send", "callback.scheduled"]
 
 
-class ExtraHelp(BaseEvaluator):
+class ExtraHelp(OccasionEvaluator):
     """L3/2.2.2: the basic need is met and then something more is done for the customer. Basic: the answer (the
     shared reading's ``answer`` act); extra, in the same message or after it: one of ``extra_acts`` (goodwill
     offered, a follow-up promised) or a desk action of ``extra_events`` (an article sent to the customer, a
@@ -359,10 +355,7 @@ class ExtraHelp(BaseEvaluator):
     channels = TEXT_CHANNELS
     Params = ExtraHelpParams
 
-    def evaluate(self, recording: Recording, params: ExtraHelpParams) -> ItemResult:
-        skip = _off_level(recording, params)
-        if skip is not None:
-            return skip
+    def assess(self, recording: Recording, params: ExtraHelpParams) -> ItemResult:
         sc = recording.scenario
         kind = sc.customer.type if sc else None
         if params.customer_types and kind not in params.customer_types:
