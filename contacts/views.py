@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, abort, jsonify, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
@@ -80,17 +82,22 @@ def contact_list():
 
 
 def _scores(contact_ids: list[int]) -> dict[int, dict]:
-    """The current scorecard's total per contact (grading's table, read only, for the list)."""
-    from grading.models import Scorecard  # grading imports contacts: imported here, not at module level
-
-    if not contact_ids:
+    """The current scorecard's total per contact, from the reader grading registered (none: no score column)."""
+    if not contact_ids or _score_reader is None:
         return {}
-    rows = db.session.scalars(
-        select(Scorecard)
-        .where(Scorecard.contact_id.in_(contact_ids), Scorecard.current.is_(True))
-        .order_by(Scorecard.id)
-    )
-    return {r.contact_id: {"total": r.total, "passed": r.passed, "gated": r.gated} for r in rows}
+    return _score_reader(contact_ids)
+
+
+# Scores are grading's, and grading imports contacts: it registers its reader here in its init_app instead of
+# contacts importing it. contact ids -> {contact_id: {"total", "passed", "gated"}} for those with a scorecard.
+ScoreReader = Callable[[list[int]], dict[int, dict]]
+_score_reader: ScoreReader | None = None
+
+
+def register_score_reader(reader: ScoreReader) -> None:
+    """grading's init_app: how the contact list reads the current scorecards' totals."""
+    global _score_reader
+    _score_reader = reader
 
 
 @bp.route("/contacts/<int:contact_id>")

@@ -7,10 +7,13 @@ Public API: ``grading.recording.load_recording``, ``grading.scoring.grade`` / ``
 
 
 def init_app(app) -> None:
+    from contacts.views import register_score_reader
+
     from . import cli, models, views  # noqa: F401  (models: so create_all sees the scorecards table)
     from .auto import AutoGrader
 
     app.register_blueprint(views.bp)
+    register_score_reader(views.list_scores)  # the contact list's score column
     from . import review
 
     app.register_blueprint(review.bp)  # the review page and grader panels
