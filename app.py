@@ -42,6 +42,7 @@ PACKAGES = (
     "knowledge_base",
     "scenarios",
     "understanding",
+    "livestream",  # before channels: registers its channel type, which channels' init_app then switches on
     "channels",
     "simulator",
     "grading",

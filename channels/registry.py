@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from livestream.channel import LivestreamChannel
-
 from .base import BaseChannel
 from .chat.channel import ChatChannel
 from .email.channel import EmailChannel
@@ -17,5 +15,11 @@ CHANNEL_TYPES: dict[str, type[BaseChannel]] = {
     GroupChannel.name: GroupChannel,
     VoiceChannel.name: VoiceChannel,
     VideoChannel.name: VideoChannel,
-    LivestreamChannel.name: LivestreamChannel,
 }
+
+
+def register_channel_type(channel_type: type[BaseChannel]) -> None:
+    """A channel type that lives in its own package, above this one (livestream), joins the registry from that
+    package's init_app; create_app calls it before channels' own (app.PACKAGES), so channels imports none of them.
+    Registering a name again replaces its class (create_app runs more than once in one process)."""
+    CHANNEL_TYPES[channel_type.name] = channel_type
