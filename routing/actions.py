@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import select
 
 from accounts.models import LEVEL_RANK, User
@@ -48,17 +49,23 @@ def agent_level(user: User) -> str:
     return user.level if user.level in LEVEL_RANK else "L5"
 
 
+# Seats per channel type: channels registers each type's ``capacity(app)`` from its init_app, so routing, below
+# channels, imports none of them. A channel that registered none holds one seat.
+_capacity_of: dict[str, Callable[[Flask], int]] = {}
+
+
+def register_channel_capacity(channel: str, capacity: Callable[[Flask], int]) -> None:
+    """channels' init_app, for every channel type it knows: how many of its contacts an agent holds at once."""
+    _capacity_of[channel] = capacity
+
+
 def channel_capacities() -> dict[str, int]:
     """Seats per enabled channel, as each channel's ``capacity(app)`` says (chat: CHAT_CAPACITY, email:
     EMAIL_CAPACITY, else the class default; 1 for a channel without a class)."""
-    try:
-        from channels.registry import CHANNEL_TYPES
-    except ImportError:
-        CHANNEL_TYPES = {}
     caps = {}
     for ch in current_app.config["ENABLED_CHANNELS"]:
-        cls = CHANNEL_TYPES.get(ch)
-        caps[ch] = int(cls().capacity(current_app)) if cls is not None else 1
+        capacity = _capacity_of.get(ch)
+        caps[ch] = int(capacity(current_app)) if capacity is not None else 1
     return caps
 
 

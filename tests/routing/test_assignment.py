@@ -9,7 +9,7 @@ from clock import clock
 from contacts.actions import ActionError, do_wrap_up_contact
 from contacts.events import subscribe, unsubscribe
 from extensions import db
-from routing.actions import agent_snapshot, do_set_agent_state, floor_agents, tick
+from routing.actions import agent_snapshot, channel_capacities, do_set_agent_state, floor_agents, tick
 from routing.models import AgentStateChange
 
 from .helpers import agent, contact, fresh, waiting
@@ -164,3 +164,13 @@ def test_agents_serve_only_their_queues(app, make_user):
         assert fresh(general).agent_id == anyq
         with pytest.raises(ActionError):
             do_set_agent_state(db.session.get(User, anyq), "available", queues=["general"])
+
+
+@pytest.mark.app_config(ENABLED_CHANNELS=["chat", "email", "voice", "livestream"], CHAT_CAPACITY=2, EMAIL_CAPACITY=4)
+def test_seats_per_channel_come_from_each_channel_type(app):
+    """The ACD's seats per enabled channel are each channel type's capacity (registered by channels' init_app,
+    routing imports no channel): the configured chat and email figures, one call, one livestream."""
+    with app.app_context():
+        assert channel_capacities() == {"chat": 2, "email": 4, "voice": 1, "livestream": 1}
+        app.config["CHAT_CAPACITY"] = 5  # read when asked, not when registered
+        assert channel_capacities()["chat"] == 5
