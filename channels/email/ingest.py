@@ -15,6 +15,7 @@ Runs in a worker thread with an app context (the SMTP handler hands it over), ne
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import current_app
@@ -242,10 +243,8 @@ def do_receive_email(raw: bytes, *, mail_from: str, rcpt_tos: list[str], peer: s
         ev, _ = append_event(contact, "email.received", "customer", text=clean_str(parsed.text), data=json_safe(data))
         publish_contact_event(ev)
         _link_tickets(contact, earlier, ticket, new_contact)
-    if roleplay_token:
-        from roleplay.actions import bind_roleplay_contact
-
-        bind_roleplay_contact(roleplay_token, contact.id)
+    if roleplay_token and _roleplay_mail is not None:
+        _roleplay_mail.bind_contact(roleplay_token, contact.id)
     return {
         "contact_id": contact.id,
         "event_id": ev.id,
@@ -344,17 +343,35 @@ def _simulated(parsed: ParsedEmail) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class RolePlayMail:
+    """How a role-play's first mail becomes its contact; roleplay registers one in its init_app, so this channel
+    imports nothing of roleplay (which starts chats and calls through the channels)."""
+
+    contact_fields: Callable[[str, str], dict]
+    """(token, sender) -> the contact's fields with "roleplay_token"; ActionError for an unknown or used link."""
+    bind_contact: Callable[[str, int], None]
+    """(token, contact id): record which contact the role-play became, once it exists."""
+
+
+_roleplay_mail: RolePlayMail | None = None
+
+
+def register_roleplay_mail(handler: RolePlayMail) -> None:
+    """roleplay's init_app: mail to ``service+rp-TOKEN@`` opens that role-play's contact."""
+    global _roleplay_mail
+    _roleplay_mail = handler
+
+
 def _roleplay(rcpt_tos: list[str], sender: str) -> dict:
     """Contact fields for a role-play's first mail (to ``service+rp-TOKEN@``): the scenario, its CRM customer,
     the reserved trainee. The first sender is bound to the role-play; {} for an unknown or used link."""
     token = roleplay_tag(rcpt_tos)
-    if not token:
+    if not token or _roleplay_mail is None:
         return {}
-    from roleplay.actions import RolePlayError, roleplay_email_fields
-
     try:
-        return roleplay_email_fields(token, sender)
-    except RolePlayError as e:
+        return _roleplay_mail.contact_fields(token, sender)
+    except ActionError as e:  # the role-play's refusal (RolePlayError)
         current_app.logger.info("role-play mail from %s not attached: %s", sender, e)
         return {}
 
