@@ -29,6 +29,11 @@ LINES: dict[str, dict[str, list[str]]] = {
         "greeted": ["你好，就是我刚才说的那个问题，麻烦帮我看一下。", "嗯你好，我的问题上面说了，帮我处理下吧。"],
         "repeat_ask": ["我刚才不是已经说过了吗？", "这个我前面说了呀。", "怎么又问一遍？"],
         "not_answered": ["你说的这些跟我问的不是一回事啊。", "这没回答我的问题。", "我问的不是这个。"],
+        "no_progress": [
+            "客气话就不用说了，我的问题到底怎么办？",
+            "你说了半天，我的事还没处理呢。",
+            "别光道歉了，能先帮我解决吗？",
+        ],
         "wrong_info": [
             "不对吧？你们页面上写的不是这样的。",
             "你确定吗？跟我了解的不一样。",
@@ -85,6 +90,11 @@ LINES: dict[str, dict[str, list[str]]] = {
         "greeted": ["Hi. It's what I wrote above - could you look into it?", "Hello. My question is just above."],
         "repeat_ask": ["I already told you that.", "I gave you that a minute ago.", "You asked me that already."],
         "not_answered": ["That doesn't answer my question.", "That's not what I asked.", "Sorry, how does that help?"],
+        "no_progress": [
+            "I appreciate that, but what about my problem?",
+            "Thanks, but is anything actually being done?",
+            "You keep saying that. Can we sort this out, please?",
+        ],
         "wrong_info": [
             "That's not right, is it? Your website says something different.",
             "Are you sure? That's not what I was told.",

@@ -47,6 +47,11 @@ FACT_MATCH_MIN = 0.45  # an unforeseen question is answered from the closest fac
 ASK_ACTS = ("ask_order", "ask_verification", "ask_detail")
 # What a furious customer needs beside an apology before it calms at all.
 ACTION_ACTS = ("answer", "escalate", "offer_compensation", "promise_followup", "hold", "refuse_politely")
+# Acts that move a case on (a hold only while holds are tolerated: that is decided where it is acknowledged).
+PROGRESS_ACTS = frozenset(
+    ("answer", "explain_policy", "refuse_politely", "offer_compensation", "escalate", "promise_followup")
+    + ("ask_order", "ask_detail", "ask_verification", "confirm_understanding")
+)
 
 
 # Desk actions the customer notices (event type -> move); kb.send is checked against Scenario.answer.kb_slug.
@@ -143,6 +148,7 @@ class CustomerState:
         self.not_answered = 0  # answers that did not answer the question
         self.wrong_info = 0  # statements that contradicted what the customer knows
         self.repeat_asks = 0
+        self.idle_lines = 0  # agent lines in a row that made no progress while goals were open
         self.grace_until: float | None = None  # every goal done: waiting for the agent's closing until then
         self.known_figures: list[Figure] = known_figures(scenario, reference)
 
@@ -415,6 +421,12 @@ class CustomerState:
             else:
                 kind = "silent"  # one nudge is enough; the customer now just waits (and loses patience)
 
+        if spoken and end is None and self.grace_until is None and self._no_progress(moves, useful):
+            self.emotion = _clamp(self.emotion + 1)
+            notes.append("no_progress")
+            if kind in ("nudge", "silent") or not out:
+                out[:] = [generic.pick(self.lang, "no_progress", self.rng)]
+                kind = "complaint"
         if useful:
             self._refill()
         if end:
@@ -438,6 +450,23 @@ class CustomerState:
             kind=kind if end is None else ("abandon" if end == "abandoned" else "satisfied"),
             notes=notes,
         )
+
+    def _no_progress(self, moves: list[str], useful: bool) -> bool:
+        """Whether this agent line is the second in a row that changed nothing while goals were open. Courtesy
+        that changes nothing wears a waiting customer down as answers that do not answer do: a line that neither
+        answers, asks, acts nor otherwise helps (an apology while calm, a thanks, a third hold) after another one
+        annoys the customer (emotion +1, and it says so), so a pasted string of stock phrases angers the customer
+        instead of keeping it calm (issue 11)."""
+        if useful or set(moves) & PROGRESS_ACTS:
+            self.idle_lines = 0
+            return False
+        if "greeting" in moves:
+            return False  # an opening in its own message is how chats start, not a delay
+        self.idle_lines += 1
+        if self.idle_lines < 2:
+            return False
+        self.idle_lines = 0
+        return True
 
     def _judge_answer(self, moves: list[str], reading, out: list[str], notes: list[str]) -> list[str]:
         """Whether an answering message answers *this* customer, and rightly. A stated figure that contradicts

@@ -204,12 +204,32 @@ def test_hold_buys_time_at_most_twice():
     assert s.patience_left == low
 
 
-def test_useless_message_gets_one_nudge():
-    """A message with no useful move gets a generic nudge; a second in a row gets silence."""
-    s = CustomerState(en_late_parcel(type="rational"), en_pack(), 3)
+def test_useless_message_gets_one_nudge_and_a_second_annoys():
+    """A message with no useful move gets a generic nudge; a second in a row annoys the customer (emotion +1,
+    "what about my problem?"); the count then starts again, so a third only gets a nudge."""
+    s = CustomerState(en_late_parcel(type="rational", emotion="calm"), en_pack(), 3)
     r = s.on_agent_message("Let me see.", 1)
-    assert r.kind == "nudge" and r.lines
-    assert s.on_agent_message("Hmm.", 2).lines == []
+    assert r.kind == "nudge" and r.lines and r.emotion_delta == 0
+    r = s.on_agent_message("Hmm.", 2)
+    assert r.kind == "complaint" and r.lines and r.emotion_delta == 1 and "no_progress" in r.notes
+    r = s.on_agent_message("Hmm.", 3)
+    assert r.kind == "nudge" and r.emotion_delta == 0 and "no_progress" not in r.notes
+
+
+def test_courtesy_without_progress_annoys_and_progress_resets_the_count():
+    """Stock courtesy (thanks, an apology to a calm customer) twice in a row makes the customer ask what is being
+    done; a question or an answer in between resets the count, so courtesy around real work never annoys."""
+    s = state(type="rational", emotion="calm")
+    s.opening(ts=0)
+    assert s.on_agent_message("感谢您的耐心。", 5).emotion_delta == 0
+    r = s.on_agent_message("非常感谢您的理解。", 10)
+    assert r.emotion_delta == 1 and "no_progress" in r.notes and r.lines
+    patient = state(type="rational", emotion="calm")
+    patient.opening(ts=0)
+    patient.on_agent_message("感谢您的耐心。", 5)
+    patient.on_agent_message("请问您的订单号是多少？", 10)
+    assert patient.on_agent_message("感谢您的耐心。", 15).emotion_delta == 0
+    assert patient.emotion == 0
 
 
 def test_desk_events_move_the_conversation():
