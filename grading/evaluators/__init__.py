@@ -30,6 +30,7 @@ from .livestream import (
 )
 from .outcome import CustomerOutcome
 from .phrases import ForbiddenPhrases, RequiredPhrases, StepOrder
+from .resolution import ProblemAddressed
 from .spoken import SpokenAnswerCorrect, SpokenForbidden, SpokenPhrases, SpokenSteps
 from .timing import FirstResponse, ReplyGaps
 from .video import CameraFraming, FacePresence, IdVerification
@@ -43,6 +44,7 @@ _ALL: tuple[type[BaseEvaluator], ...] = (
     StepOrder,
     VerifyBeforeDisclose,
     AnswerCorrect,
+    ProblemAddressed,
     EmailAnswerCorrect,
     SpokenAnswerCorrect,
     TicketEndState,

@@ -1,7 +1,7 @@
 """Grading credits what the trainee's words do, not the words: a chat of pasted stock phrases that never solves
-the problem fails its step and outcome items, and the same case solved in natural words passes every one of them
-and scores 20+ points more. (The stuffed chat's total still clears the pass mark on its timing and courtesy
-items: capping it belongs to the scorecard gates of issue 12.)"""
+the problem fails its step and outcome items and the unanswered-enquiry gate (so the scorecard fails, though its
+timing and courtesy items score), and the same case solved in natural words passes every one of them and scores
+20+ points more."""
 
 from __future__ import annotations
 
@@ -69,7 +69,9 @@ def test_stuffed_chat_fails_its_steps_and_natural_chat_passes(cards):
     n_items = {i["id"]: i for i in natural["items"]}
     assert s_items["step-order"]["status"] == "fail"
     assert s_items["customer-outcome"]["status"] == "fail"
-    for item in ("greeting", "step-order", "closing", "customer-outcome"):
+    assert s_items["problem-addressed"]["status"] == "fail"
+    assert not stuffed["passed"] and stuffed["total"] < 60
+    for item in ("greeting", "step-order", "closing", "customer-outcome", "problem-addressed"):
         assert n_items[item]["status"] == "pass", (item, n_items[item])
     assert natural["total"] >= 60
     assert natural["total"] - stuffed["total"] >= 20
