@@ -14,7 +14,16 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from .schema import AGENT_MOVES, CrmFile, KbFile, PackInfo, Scenario
+from .schema import (
+    AGENT_MOVES,
+    RISK_LEVELS,
+    TICKET_PRIORITIES,
+    TICKET_STATUSES,
+    CrmFile,
+    KbFile,
+    PackInfo,
+    Scenario,
+)
 from .yamlsrc import YamlDoc, read_yaml, split_path_prefix
 
 # Desk actions a rule, a step or a required phrase may name besides the agent moves (as in Scenario.references).
@@ -120,6 +129,19 @@ def load_pack(path: str | Path) -> Pack:
     return Pack(path=path, info=info, crm=crm, kb=kb, scenarios=[sc for _d, sc in scenarios], rubrics=rubrics)
 
 
+def add_pack_writer(app, writer) -> None:
+    """Let the package that owns some of a pack's rows write them: ``writer(pack, report)`` runs first in the
+    load's transaction (before the knowledge base and the scenarios) and counts its rows in ``report``. Tickets
+    registers one for the CRM customers and orders, so this package writes none of tickets' tables."""
+    app.extensions.setdefault("kefu_pack_writers", []).append(writer)
+
+
+def pack_writers() -> list:
+    from flask import current_app
+
+    return current_app.extensions.get("kefu_pack_writers", [])
+
+
 def add_pack_hook(app, hook) -> None:
     """Let another package take part in loading packs: ``hook(pack, write)`` is called for every pack checked
     (``write=False``: validate only, raise PackError) or loaded (``write=True``: validate and add its rows to
@@ -136,8 +158,9 @@ def run_pack_hooks(pack: Pack, write: bool) -> None:
 
 
 def load_pack_into_db(path: str | Path | Pack) -> LoadReport:
-    """Validate a pack and upsert it: CRM customers/orders, KB categories/articles (a changed article makes a
-    new version), scenarios and pack info, and what other packages' pack hooks load (the understanding model).
+    """Validate a pack and upsert it: CRM customers/orders (tickets' pack writer), KB categories/articles (a
+    changed article makes a new version), scenarios and pack info, and what other packages' pack hooks load (the
+    understanding model).
     Idempotent. Raises PackError (nothing written) on any problem."""
     from . import registry
     from .upsert import upsert_pack
@@ -317,8 +340,6 @@ def _check_id_card(doc, sc: Scenario, crm: CrmFile | None) -> list[str]:
 
 
 def _check_expected(doc, sc: Scenario, slugs, categories, wrap_codes, targets) -> list[str]:
-    from tickets.models import RISK_LEVELS, TICKET_PRIORITIES, TICKET_STATUSES
-
     errors: list[str] = []
     exp = sc.expected
     for i, slug in enumerate(exp.kb_articles):

@@ -17,6 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 Level = Literal["L5", "L4", "L3"]
 Channel = Literal["chat", "voice", "video", "email", "group", "livestream"]
 CustomerType = Literal["rational", "emotional", "hesitant", "dominant", "talkative", "suspicious", "elderly", "vip"]
+# The ticket vocabulary a scenario's expected outcome is written in; tickets keeps its tickets in the same words
+# (tickets.models imports these), so the pack schema, below tickets, needs nothing from it.
+TICKET_STATUSES = ("new", "open", "pending", "escalated", "resolved", "closed")
+TICKET_PRIORITIES = ("low", "normal", "high", "urgent")
+RISK_LEVELS = ("none", "low", "medium", "high", "crisis")
 # Emotion levels 0..3: calm, annoyed, angry, furious (the simulator's scale; the desk never shows it).
 EMOTIONS = ("calm", "annoyed", "angry", "furious")
 Emotion = Literal["calm", "annoyed", "angry", "furious"]

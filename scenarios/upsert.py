@@ -3,16 +3,13 @@ the same pack leaves every row untouched (no version bumps, no updated_at change
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from sqlalchemy import select
 
 from clock import clock
 from extensions import db
 from knowledge_base.models import Article, ArticleVersion, Category
-from tickets.models import Customer, Order
 
-from .loader import LoadReport, Pack, PackError
+from .loader import LoadReport, Pack, PackError, pack_writers
 from .models import PackRecord, RubricRecord, ScenarioRecord
 
 
@@ -22,7 +19,8 @@ def upsert_pack(pack: Pack, before_commit=None) -> LoadReport:
     report = LoadReport(lang=pack.lang)
     try:
         _check_scenario_ids(pack)
-        _upsert_crm(pack, report)
+        for write in pack_writers():  # tickets: the CRM customers and orders
+            write(pack, report)
         _upsert_kb(pack, report)
         _upsert_scenarios(pack, report)
         _upsert_rubrics(pack, report)
@@ -36,7 +34,7 @@ def upsert_pack(pack: Pack, before_commit=None) -> LoadReport:
     return report
 
 
-def _assign(obj, values: dict) -> bool:
+def assign_changed(obj, values: dict) -> bool:
     """Set the attributes that differ; True when anything changed."""
     changed = False
     for key, value in values.items():
@@ -44,10 +42,6 @@ def _assign(obj, values: dict) -> bool:
             setattr(obj, key, value)
             changed = True
     return changed
-
-
-def _money(value: float) -> Decimal:
-    return Decimal(str(value)).quantize(Decimal("0.01"))
 
 
 def _check_scenario_ids(pack: Pack) -> None:
@@ -59,32 +53,6 @@ def _check_scenario_ids(pack: Pack) -> None:
         raise PackError([f"{pack.path}: scenario id(s) {clashes} already belong to another language's pack"])
 
 
-def _upsert_crm(pack: Pack, report: LoadReport) -> None:
-    lang = pack.lang
-    customers = {c.ref: c for c in db.session.scalars(select(Customer).where(Customer.lang == lang))}
-    orders = {o.order_no: o for o in db.session.scalars(select(Order).join(Customer).where(Customer.lang == lang))}
-    for rec in pack.crm.customers:
-        values = rec.model_dump(exclude={"orders"})
-        row = customers.get(rec.ref)
-        if row is None:
-            row = Customer(lang=lang, **values)
-            db.session.add(row)
-            report.add("customers", "created")
-        else:
-            report.add("customers", "updated" if _assign(row, values) else "unchanged")
-        db.session.flush()
-        for o in rec.orders:
-            values = o.model_dump()
-            values["amount"] = _money(o.amount)
-            values["customer_id"] = row.id
-            existing = orders.get(o.order_no)
-            if existing is None:
-                db.session.add(Order(**values))
-                report.add("orders", "created")
-            else:
-                report.add("orders", "updated" if _assign(existing, values) else "unchanged")
-
-
 def _upsert_kb(pack: Pack, report: LoadReport) -> None:
     cats = {c.code: c for c in db.session.scalars(select(Category))}
     for rec in pack.kb.categories:
@@ -94,7 +62,7 @@ def _upsert_kb(pack: Pack, report: LoadReport) -> None:
             db.session.add(Category(code=rec.code, **values))
             report.add("categories", "created")
         else:
-            report.add("categories", "updated" if _assign(row, values) else "unchanged")
+            report.add("categories", "updated" if assign_changed(row, values) else "unchanged")
 
     lang = pack.lang
     articles = {a.slug: a for a in db.session.scalars(select(Article).where(Article.lang == lang))}
@@ -109,10 +77,10 @@ def _upsert_kb(pack: Pack, report: LoadReport) -> None:
             db.session.add(row)
             report.add("articles", "created")
             continue
-        moved = _assign(row, {"category_code": rec.category, "customer_text": rec.customer})
+        moved = assign_changed(row, {"category_code": rec.category, "customer_text": rec.customer})
         if any(getattr(row, k) != v for k, v in content.items()):
             # Changed text is a new version: the old one stays readable in ArticleVersion.
-            _assign(row, content)
+            assign_changed(row, content)
             row.version = (row.version or 0) + 1
             row.updated_at = clock.timestamp()
             row.versions.append(ArticleVersion(version=row.version, **content))
@@ -139,7 +107,7 @@ def _upsert_scenarios(pack: Pack, report: LoadReport) -> None:
         if row is None:
             db.session.add(ScenarioRecord(id=sc.id, **values))
             report.add("scenarios", "created")
-        elif _assign(row, values):
+        elif assign_changed(row, values):
             row.updated_at = clock.timestamp()
             report.add("scenarios", "updated")
         else:
@@ -164,7 +132,7 @@ def _upsert_rubrics(pack: Pack, report: LoadReport) -> None:
         if row is None:
             db.session.add(RubricRecord(id=rubric.id, **values))
             report.add("rubrics", "created")
-        elif _assign(row, values):
+        elif assign_changed(row, values):
             row.updated_at = clock.timestamp()
             report.add("rubrics", "updated")
         else:

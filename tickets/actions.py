@@ -17,6 +17,7 @@ from clock import clock
 from contacts.events import append_event, publish_contact_event, send_event
 from contacts.models import Contact
 from extensions import db
+from scenarios.registry import get_pack
 
 from .callbacks import do_complete_callback, do_schedule_callback, due_callbacks, tick_callbacks
 from .crm import (
@@ -237,8 +238,6 @@ def do_create_ticket(
 
 def _check_escalation_target(code: str, lang: str) -> None:
     """An escalation goes to one of the pack's escalation targets, by code (graded by code, never free text)."""
-    from scenarios.registry import get_pack
-
     pack = get_pack(lang)
     known = [t.code for t in pack.escalation_targets] if pack is not None else []
     if known and code not in known:
