@@ -14,6 +14,7 @@ without a usable transcript (recognition off, or it failed) is N/A for these ite
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import ClassVar
 
 from ..recording import Event, Recording
 from .accuracy import AnswerCorrect, AnswerCorrectParams
@@ -26,13 +27,7 @@ from .phrases import (
     StepOrder,
     StepOrderParams,
 )
-
-CALL_CHANNELS = frozenset({"voice", "video"})
-
-
-def _mmss(seconds: float) -> str:
-    seconds = max(0.0, float(seconds))
-    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
+from .voice import CallEvaluator, mmss
 
 
 class SpokenView:
@@ -70,7 +65,7 @@ class SpokenView:
             seg = self.segments[ev.event_id]
             at = float(seg["start"])
             who = seg.get("speaker", "agent")
-            note = f"{ev.note} ({who} at {_mmss(at)}, confidence {float(seg.get('confidence') or 0):.2f})"
+            note = f"{ev.note} ({who} at {mmss(at)}, confidence {float(seg.get('confidence') or 0):.2f})"
             return Evidence(self.transcript.id, self.transcript.seq, self.start + at, ev.quote, note)
         real = self.original.get(ev.seq) if ev.seq is not None else None
         return replace(ev, seq=real.seq) if real is not None else ev
@@ -97,64 +92,56 @@ def spoken_view(recording: Recording) -> tuple[SpokenView | None, str]:
     return SpokenView(recording, tr, float(start)), ""
 
 
-class SpokenPhrases(BaseEvaluator):
+class SpokenItem(CallEvaluator):
+    """A chat item (``chat_item``) judged on the call's transcript view, its evidence pointed back at the call;
+    N/A when the call has no usable transcript."""
+
+    chat_item: ClassVar[type[BaseEvaluator]]
+
+    def call_view(self, recording: Recording) -> tuple[SpokenView | None, str]:
+        return spoken_view(recording)
+
+    def assess(self, view: SpokenView, params) -> ItemResult:
+        return view.result(self.chat_item().evaluate(view.recording, params))
+
+
+class SpokenPhrases(SpokenItem):
     """``required_phrases`` on what the agent said on the call (its transcript): a step (greeting, empathy,
     ask_verification, closing...) recognised in an agent turn, with the same ``when`` occasions."""
 
     name = "spoken_phrases"
-    channels = CALL_CHANNELS
     Params = RequiredPhrasesParams
-
-    def evaluate(self, recording: Recording, params: RequiredPhrasesParams) -> ItemResult:
-        view, why = spoken_view(recording)
-        if view is None:
-            return ItemResult.na(why)
-        return view.result(RequiredPhrases().evaluate(view.recording, params))
+    chat_item = RequiredPhrases
 
 
-class SpokenForbidden(BaseEvaluator):
+class SpokenForbidden(SpokenItem):
     """``forbidden_phrases`` on what the agent said on the call: fails quoting every agent turn with forbidden
     wording (and brush-offs with ``include_dismissal``), each with its time in the call."""
 
     name = "spoken_forbidden"
-    channels = CALL_CHANNELS
     Params = ForbiddenPhrasesParams
+    chat_item = ForbiddenPhrases
 
-    def evaluate(self, recording: Recording, params: ForbiddenPhrasesParams) -> ItemResult:
-        view, why = spoken_view(recording)
-        if view is None:
-            return ItemResult.na(why)
-        r = ForbiddenPhrases().evaluate(view.recording, params)
+    def assess(self, view: SpokenView, params: ForbiddenPhrasesParams) -> ItemResult:
+        r = self.chat_item().evaluate(view.recording, params)
         if r.status == "na":
             return ItemResult.na("nothing the agent said was recognised")
         return view.result(r)
 
 
-class SpokenSteps(BaseEvaluator):
+class SpokenSteps(SpokenItem):
     """``step_order`` with the steps the agent said on the call (transcript) and the desk actions it took
     (verification, the answer's article, tickets, compensation), in the order they happened."""
 
     name = "spoken_steps"
-    channels = CALL_CHANNELS
     Params = StepOrderParams
-
-    def evaluate(self, recording: Recording, params: StepOrderParams) -> ItemResult:
-        view, why = spoken_view(recording)
-        if view is None:
-            return ItemResult.na(why)
-        return view.result(StepOrder().evaluate(view.recording, params))
+    chat_item = StepOrder
 
 
-class SpokenAnswerCorrect(BaseEvaluator):
+class SpokenAnswerCorrect(SpokenItem):
     """The wrong-information gate on what the agent said on the call (its transcript), as ``AnswerCorrect``
     judges a chat; evidence points at the transcript with the moment in the call."""
 
     name = "spoken_answer_correct"
-    channels = CALL_CHANNELS
     Params = AnswerCorrectParams
-
-    def evaluate(self, recording: Recording, params: AnswerCorrectParams) -> ItemResult:
-        view, why = spoken_view(recording)
-        if view is None:
-            return ItemResult.na(why)
-        return view.result(AnswerCorrect().evaluate(view.recording, params))
+    chat_item = AnswerCorrect

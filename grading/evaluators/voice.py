@@ -10,7 +10,8 @@ files were damaged: the event then holds an ``error``) is N/A for the metric ite
 
 from __future__ import annotations
 
-from typing import Literal
+from abc import abstractmethod
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,7 +25,8 @@ class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _mmss(seconds: float) -> str:
+def mmss(seconds: float) -> str:
+    """An offset into the call as m:ss.s, as the player shows it."""
     seconds = max(0.0, float(seconds))
     return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
 
@@ -39,9 +41,7 @@ class _Metrics:
 
     def at(self, offset: float, note: str) -> Evidence:
         ts = self.start + offset if self.start is not None else self.event.ts
-        return Evidence(
-            self.event.id, self.event.seq, ts, "", N_("{note} at {offset}", note=note, offset=_mmss(offset))
-        )
+        return Evidence(self.event.id, self.event.seq, ts, "", N_("{note} at {offset}", note=note, offset=mmss(offset)))
 
     def whole(self, note: str) -> Evidence:
         return evidence(self.event, note, quote="")
@@ -60,23 +60,47 @@ def call_metrics(recording: Recording) -> tuple[_Metrics | None, str]:
     return _Metrics(last, float(start) if start is not None else None), ""
 
 
+class CallEvaluator(BaseEvaluator):
+    """An item graded on one view of a call (its metrics, its transcript): ``call_view`` gives the view, or None
+    and why the call has none, and the item is then N/A with that reason; else ``assess`` grades the view."""
+
+    channels = CALL_CHANNELS
+
+    @abstractmethod
+    def call_view(self, recording: Recording) -> tuple[Any, str]:
+        """The view of the call this item reads, or None and why there is none."""
+
+    @abstractmethod
+    def assess(self, view: Any, params: BaseModel) -> ItemResult:
+        """Grade the call's view against ``params``."""
+
+    def evaluate(self, recording: Recording, params: BaseModel) -> ItemResult:
+        view, why = self.call_view(recording)
+        if view is None:
+            return ItemResult.na(why)
+        return self.assess(view, params)
+
+
+class MetricsEvaluator(CallEvaluator):
+    """An item graded on the call's metrics (``call_metrics``)."""
+
+    def call_view(self, recording: Recording) -> tuple[_Metrics | None, str]:
+        return call_metrics(recording)
+
+
 class DeadAirParams(_Params):
     max_periods: int = Field(0, ge=0)  # dead-air periods allowed
     min_seconds: float = Field(5.0, gt=0)  # count only silences longer than this (the metrics hold those > 5 s)
 
 
-class DeadAir(BaseEvaluator):
+class DeadAir(MetricsEvaluator):
     """Dead air: both sides silent for more than ``min_seconds`` outside hold. Pass with at most
     ``max_periods`` such silences; evidence gives each one's moment and length."""
 
     name = "dead_air"
-    channels = CALL_CHANNELS
     Params = DeadAirParams
 
-    def evaluate(self, recording: Recording, params: DeadAirParams) -> ItemResult:
-        m, why = call_metrics(recording)
-        if m is None:
-            return ItemResult.na(why)
+    def assess(self, m: _Metrics, params: DeadAirParams) -> ItemResult:
         periods = [(s, e) for s, e in m.data["dead_air"]["intervals"] if e - s > params.min_seconds]
         ev = [m.at(s, N_("dead air {value:.1f} s", value=e - s)) for s, e in periods]
         note = N_(
@@ -93,18 +117,14 @@ class OvertalkParams(_Params):
     by: Literal["agent", "any"] = "agent"  # agent: only overtalk the agent started (cutting the customer off)
 
 
-class Overtalk(BaseEvaluator):
+class Overtalk(MetricsEvaluator):
     """Overtalk: both sides speaking at once for 1 s or more. By default only the agent cutting in counts (an
     angry customer interrupting is not the agent's fault). Pass with at most ``max_periods``."""
 
     name = "overtalk"
-    channels = CALL_CHANNELS
     Params = OvertalkParams
 
-    def evaluate(self, recording: Recording, params: OvertalkParams) -> ItemResult:
-        m, why = call_metrics(recording)
-        if m is None:
-            return ItemResult.na(why)
+    def assess(self, m: _Metrics, params: OvertalkParams) -> ItemResult:
         found = [o for o in m.data["overtalk"]["intervals"] if params.by == "any" or o["by"] == "agent"]
         ev = [
             m.at(o["start"], N_("overtalk {value:.1f} s, {by} cut in", value=o["end"] - o["start"], by=o["by"]))
@@ -122,19 +142,15 @@ class ResponseLatencyParams(_Params):
     pass_share: float = Field(0.8, gt=0, le=1)
 
 
-class ResponseLatency(BaseEvaluator):
+class ResponseLatency(MetricsEvaluator):
     """After the customer stops talking, the agent starts within ``max_seconds``. fraction = share of customer
     turns answered in time; pass at ``pass_share``. N/A when the agent never answered a finished customer turn.
     Evidence: each slow answer, or the slowest when none was slow."""
 
     name = "response_latency"
-    channels = CALL_CHANNELS
     Params = ResponseLatencyParams
 
-    def evaluate(self, recording: Recording, params: ResponseLatencyParams) -> ItemResult:
-        m, why = call_metrics(recording)
-        if m is None:
-            return ItemResult.na(why)
+    def assess(self, m: _Metrics, params: ResponseLatencyParams) -> ItemResult:
         values = m.data["response_latency"]["values"]
         if not values:
             return ItemResult.na(N_("the agent never answered a finished customer turn"))
@@ -159,19 +175,15 @@ class TalkRatioParams(_Params):
     max_monologue: float | None = Field(None, gt=0)  # also fail an agent monologue longer than this (seconds)
 
 
-class TalkRatio(BaseEvaluator):
+class TalkRatio(MetricsEvaluator):
     """The agent's talk-to-listen ratio (agent talk time / customer talk time) lies in [min_ratio, max_ratio]:
     neither lecturing nor leaving the customer to do all the talking; with ``max_monologue`` the agent's
     longest monologue must not be longer. N/A when the customer never spoke."""
 
     name = "talk_ratio"
-    channels = CALL_CHANNELS
     Params = TalkRatioParams
 
-    def evaluate(self, recording: Recording, params: TalkRatioParams) -> ItemResult:
-        m, why = call_metrics(recording)
-        if m is None:
-            return ItemResult.na(why)
+    def assess(self, m: _Metrics, params: TalkRatioParams) -> ItemResult:
         agent, customer = m.data["legs"]["agent"], m.data["legs"]["customer"]
         ratio = agent.get("talk_ratio")
         if ratio is None:
