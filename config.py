@@ -121,7 +121,9 @@ class Config:
     SIMULATOR_ENABLED = os.environ.get("KEFU_SIMULATOR", "1") != "0"
     TICK_SECONDS = 0.25
     GRADING_EVALUATORS = None  # None: every registered evaluator; or a list of names
-    GRADING_AUTO = True  # grade simulated practice contacts when they are wrapped up
+    # Grade practice contacts when they are wrapped up; KEFU_GRADING_AUTO=0: this process grades none (another
+    # process of the centre grades what it wraps up: grading/auto.py)
+    GRADING_AUTO = os.environ.get("KEFU_GRADING_AUTO", "1") != "0"
     # Where the event types' schemas are declared (contacts/event_types.py): an explicit list, no folder scanning.
     EVENT_SCHEMA_MODULES = (
         "contacts.contact_events",

@@ -117,7 +117,9 @@ class EventLog:
 
 
 def get_event_log(app) -> EventLog:
-    """This app's EventLog (created on first use)."""
+    """This app's EventLog (created on first use; ``app`` may be ``current_app``: the log keeps the app itself,
+    as its consumers run on threads of their own)."""
+    app = app._get_current_object() if hasattr(app, "_get_current_object") else app
     log_ = app.extensions.get(EXT)
     if log_ is None:
         log_ = app.extensions[EXT] = EventLog(

@@ -1,50 +1,83 @@
-"""Practice feedback: grade a practice contact (simulated or role-played) as soon as the agent wraps it up.
+"""Practice feedback: grade a practice contact (simulated or role-played) as soon as the agent wraps it up, in
+exactly one process of the centre.
 
-The listener (``contacts.events.subscribe``) runs in the publisher's thread, so it only queues the contact id;
-one worker thread per app grades inside that app's context. Exam contacts are not auto-graded here: they wait
-for the panel.
+The wrap-up reaches a grader through the shared event log (contacts/stream.py): the kind ``grading`` has one
+consumer group, and every process that auto-grades (``GRADING_AUTO``, env ``KEFU_GRADING_AUTO``) is one consumer,
+started on its first beat (the liveness ``periodic`` hook) or when it first sees a wrap-up itself. So each
+wrap-up is graded by one process, whichever process's desk recorded it, and one whose grader died before
+acknowledging it is claimed by another after ``EVENT_LOG_CLAIM_IDLE_SECONDS``. With one process (``make run``,
+the tests) that process's own consumer grades, a few milliseconds after the wrap-up.
+
+Delivery is at least once, so the handler is idempotent: it grades under a per-contact lock (a PostgreSQL
+advisory lock across processes, a thread lock within one), skips a contact whose current scorecard was made
+after the wrap-up, and a regrade of an unchanged recording keeps the current scorecard (grading.actions); a
+second delivery never makes a second current scorecard. Exam contacts are not auto-graded: they wait for the
+panel.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
+import time
 
+import redis
 from flask import Flask, current_app, has_app_context
+from sqlalchemy import select, text
 
-from extensions import db
+from contacts.events import subscribe, unsubscribe
+from contacts.models import Contact
+from contacts.stream import StreamKind, get_event_log
+from extensions import db, redis_store
+
+from .models import Scorecard
 
 log = logging.getLogger(__name__)
 
+KIND = "grading"
+LOCK_CLASS = 0x6B656675  # "kefu": the high half of the advisory lock key, the contact id the low half
+DONE_TTL = 3600  # seconds the "graded" marker of a wrap-up is kept (wait_idle reads it)
+
 
 class AutoGrader:
-    """Grades wrapped-up simulated practice contacts on a worker thread (``app.extensions["kefu_grading"]``)."""
+    """Grades wrapped-up practice contacts from the shared log (``app.extensions["kefu_grading"]``)."""
 
     def __init__(self, app: Flask):
         self.app = app
-        self._queue: queue.Queue[int | None] = queue.Queue()
-        self._worker: threading.Thread | None = None
+        self._consumer = None
         self._lock = threading.Lock()
-        self._pending = 0
+        self._grading = threading.Lock()  # one grading at a time in this process (the advisory lock across)
+        self._pending: set[tuple[int, int]] = set()  # (contact, wrap-up seq) wrapped up here, not graded yet
         self._idle = threading.Condition(self._lock)
+        self._stopped = False
 
     def start(self) -> None:
-        from contacts.events import subscribe
-
+        """Listen for wrap-ups recorded here, and consume the log from this process's first beat."""
+        self._stopped = False
         subscribe(self._on_event)
+        liveness = self.app.extensions.get("kefu_liveness")  # routing/liveness.py; grading does not import it
+        if liveness is not None:
+            liveness.on("periodic", self.ensure_consumer)
 
     def stop(self) -> None:
-        """Stop listening and end the worker (app shutdown, end of a test)."""
-        from contacts.events import unsubscribe
-
+        """Stop listening and end the consumer (app shutdown, end of a test)."""
+        self._stopped = True
         unsubscribe(self._on_event)
-        if self._worker is not None:
-            self._queue.put(None)
-            self._worker.join(5)
-            self._worker = None
+        if self._consumer is not None:
+            self._consumer.stop()
+
+    def ensure_consumer(self) -> None:
+        """Start this process's consumer of the ``grading`` kind (once; again after ``stop``)."""
+        if self._stopped:
+            return
+        if self._consumer is None:
+            kind = StreamKind(KIND, handle=self.handle, types=frozenset({"wrap_up"}))
+            self._consumer = get_event_log(self.app).consumer(kind)
+        self._consumer.start()
 
     def _on_event(self, payload: dict) -> None:
+        """A wrap-up recorded in this process: remembered for ``wait_idle``; the consumer (started now if it is
+        not yet) grades it from the log, here or in another process."""
         if payload.get("type") != "contact_event":
             return
         ev = payload.get("event") or {}
@@ -53,48 +86,106 @@ class AutoGrader:
         if not (has_app_context() and current_app._get_current_object() is self.app):
             return  # another app in this process (tests) with the same contact ids
         with self._lock:
-            self._pending += 1
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(target=self._run, name="grading-auto", daemon=True)
-                self._worker.start()
-        self._queue.put(int(ev["contact_id"]))
+            self._pending.add((int(ev["contact_id"]), int(ev.get("seq") or 0)))
+        try:
+            self.ensure_consumer()  # before the entry is appended (after the listeners): it reaches the group
+        except redis.RedisError:
+            log.warning("the grading consumer could not start (Redis); another process grades contact %s", ev)
+
+    def handle(self, payload: dict) -> None:
+        """Grade the contact of one wrap-up from the log (in this app's context, on the consumer's thread)."""
+        ev = payload.get("event") or {}
+        if payload.get("type") != "contact_event" or ev.get("type") != "wrap_up":
+            return
+        contact_id, seq = int(ev["contact_id"]), int(ev.get("seq") or 0)
+        try:
+            self._grade(contact_id, float(ev.get("ts") or 0.0))
+        finally:
+            self._graded(contact_id, seq)
+
+    def _graded(self, contact_id: int, seq: int) -> None:
+        try:
+            redis_store.client.set(self._done_key(contact_id), f"{seq} {self._process_id}", ex=DONE_TTL)
+        except redis.RedisError:
+            log.warning("could not mark contact %s graded", contact_id)
+        with self._idle:
+            self._pending = {(c, s) for c, s in self._pending if c != contact_id or s > seq}
+            self._idle.notify_all()
+
+    @property
+    def _process_id(self) -> str:
+        liveness = self.app.extensions.get("kefu_liveness")
+        return liveness.process_id if liveness is not None else "local"
+
+    @staticmethod
+    def _done_key(contact_id: int) -> str:
+        """``<seq> <process>``: the last wrap-up of the contact that was graded (or passed over), and by whom."""
+        return redis_store.key("grading", "graded", contact_id)
+
+    def graded_by(self, contact_id: int) -> tuple[int, str] | None:
+        """The wrap-up (its seq) of ``contact_id`` last graded and the process that graded it (tests, logs)."""
+        raw = redis_store.client.get(self._done_key(contact_id))
+        if not raw:
+            return None
+        seq, _, by = raw.partition(" ")
+        return int(seq), by
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Block until every queued contact is graded (tests). True when idle."""
+        """Block until every contact wrapped up in this process is graded, here or by another process (tests,
+        the post-call transcript's regrade). True when idle."""
+        deadline = time.monotonic() + timeout
         with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+            while self._pending:
+                self._forget_graded_elsewhere()
+                left = deadline - time.monotonic()
+                if not self._pending or left <= 0:
+                    break
+                self._idle.wait(min(left, 0.2))
+            return not self._pending
 
-    def _run(self) -> None:
-        while True:
-            contact_id = self._queue.get()
-            if contact_id is None:
-                return
-            try:
-                with self.app.app_context():
-                    self._grade(contact_id)
-            except Exception:
-                log.exception("auto-grading contact %s failed", contact_id)
-            finally:
-                with self._idle:
-                    self._pending -= 1
-                    self._idle.notify_all()
+    def _forget_graded_elsewhere(self) -> None:
+        pending = sorted(self._pending)
+        try:
+            done = redis_store.client.mget([self._done_key(c) for c, _ in pending])
+        except redis.RedisError:
+            return
+        for (cid, seq), raw in zip(pending, done, strict=True):
+            if raw and int(raw.partition(" ")[0]) >= seq:
+                self._pending.discard((cid, seq))
 
-    def _grade(self, contact_id: int) -> None:
-        from contacts.models import Contact
+    def _grade(self, contact_id: int, wrapped_up_at: float) -> None:
         from simulator.models import Exercise
 
         from .actions import GradingError, do_grade_contact
 
-        try:
-            contact = db.session.get(Contact, contact_id)
-            if contact is None:
-                return  # simulated and role-played contacts alike: a role-play is graded like practice
-            if contact.exercise_id is not None:
-                exercise = db.session.get(Exercise, contact.exercise_id)
-                if exercise is not None and exercise.kind != "practice":
+        with self._grading:
+            try:
+                self._lock_contact(contact_id)  # held until do_grade_contact commits (or the session ends)
+                contact = db.session.get(Contact, contact_id)
+                if contact is None:
+                    return  # simulated and role-played contacts alike: a role-play is graded like practice
+                if contact.exercise_id is not None:
+                    exercise = db.session.get(Exercise, contact.exercise_id)
+                    if exercise is not None and exercise.kind != "practice":
+                        return
+                if self._graded_since(contact_id, wrapped_up_at):
+                    log.info("contact %s already graded since its wrap-up (a second delivery)", contact_id)
                     return
-            do_grade_contact(contact_id)
-        except GradingError as e:
-            log.info("contact %s not auto-graded: %s", contact_id, e)
-        finally:
-            db.session.remove()
+                do_grade_contact(contact_id)
+            except GradingError as e:
+                log.info("contact %s not auto-graded: %s", contact_id, e)
+            finally:
+                db.session.remove()
+
+    @staticmethod
+    def _lock_contact(contact_id: int) -> None:
+        """Serialise graders of one contact across processes (PostgreSQL; SQLite serves one process)."""
+        if db.session.get_bind().dialect.name == "postgresql":
+            db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": (LOCK_CLASS << 32) | contact_id})
+
+    @staticmethod
+    def _graded_since(contact_id: int, ts: float) -> bool:
+        q = select(Scorecard.id).where(
+            Scorecard.contact_id == contact_id, Scorecard.current.is_(True), Scorecard.created_at >= ts
+        )
+        return db.session.scalar(q.limit(1)) is not None

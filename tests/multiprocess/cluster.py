@@ -15,8 +15,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import socketio
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -24,6 +27,38 @@ START_TIMEOUT = 90.0  # an app import takes ~5 s on a quiet machine; many more o
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|name="csrf-token" content="([^"]+)"')
 # Short beats so a killed process is seen dead in ~2 s (the defaults: 1 s and 5 s).
 HEARTBEAT, TTL = "0.5", "2"
+
+
+def servers() -> tuple[str, str]:
+    """DATABASE_URL and REDIS_URL of the servers the processes share; the test is skipped without them."""
+    db_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
+    if not db_url.startswith("postgresql") or not redis_url:
+        pytest.skip(
+            "several processes must share a database server and a Redis server: set DATABASE_URL=postgresql://... "
+            "and REDIS_URL (CI runs the suite with both)"
+        )
+    return db_url, redis_url
+
+
+def create_database(db_url: str) -> tuple[str, Callable[[], None]]:
+    """A database of its own on the PostgreSQL server (the suite's test database is reset by other tests), and
+    the function that drops it."""
+    import psycopg
+
+    name = f"kefu_mp_{uuid.uuid4().hex[:10]}"
+    base = db_url.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as e:
+        pytest.skip(f"cannot create a database on {base}: {e}")
+    url = base.rsplit("/", 1)[0] + "/" + name
+
+    def drop() -> None:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return url, drop
 
 
 def free_port() -> int:
@@ -68,10 +103,11 @@ class Cluster:
         self.procs[name] = proc
         return proc
 
-    def start_web(self, name: str) -> str:
-        """Start ``python app.py`` on a free port (not waiting); returns its base URL."""
+    def start_web(self, name: str, **extra_env: str) -> str:
+        """Start ``python app.py`` on a free port (not waiting; ``extra_env``: more environment); returns its
+        base URL."""
         port = self.ports[name] = free_port()
-        env = {**self.env(name), "KEFU_PORT": str(port), "KEFU_SIMULATOR": "1"}
+        env = {**self.env(name), "KEFU_PORT": str(port), "KEFU_SIMULATOR": "1", **extra_env}
         self._spawn(name, [sys.executable, "app.py"], env)
         return self.url(name)
 

@@ -8,7 +8,6 @@ The tests run in file order on one cluster (starting processes is the slow part)
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import threading
 import time
@@ -21,7 +20,7 @@ from sqlalchemy import func, select
 from contacts.models import Contact, ContactEvent
 from extensions import db, redis_store
 
-from .cluster import TTL, Browser, Cluster, wait_for
+from .cluster import TTL, Browser, Cluster, create_database, servers, wait_for
 
 PACKS = Path(__file__).resolve().parent.parent.parent / "scenarios" / "packs"
 SCENARIO = "en-delivery-status"
@@ -29,40 +28,10 @@ SCENARIO = "en-delivery-status"
 AWAY_WITHIN = float(TTL) + 3.0
 
 
-def _servers() -> tuple[str, str]:
-    db_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
-    if not db_url.startswith("postgresql") or not redis_url:
-        pytest.skip(
-            "several processes must share a database server and a Redis server: set DATABASE_URL=postgresql://... "
-            "and REDIS_URL (CI runs the suite with both)"
-        )
-    return db_url, redis_url
-
-
-def _create_database(db_url: str) -> tuple[str, callable]:
-    """A database of its own on the PostgreSQL server (the suite's test database is reset by other tests)."""
-    import psycopg
-
-    name = f"kefu_mp_{uuid.uuid4().hex[:10]}"
-    base = db_url.replace("postgresql+psycopg://", "postgresql://")
-    try:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.Error as e:
-        pytest.skip(f"cannot create a database on {base}: {e}")
-    url = base.rsplit("/", 1)[0] + "/" + name
-
-    def drop() -> None:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return url, drop
-
-
 @pytest.fixture(scope="module")
 def centre(tmp_path_factory):
-    db_url, redis_url = _servers()
-    url, drop = _create_database(db_url)
+    db_url, redis_url = servers()
+    url, drop = create_database(db_url)
     tmp = tmp_path_factory.mktemp("cluster")
     prefix = f"kefu-mp-{uuid.uuid4().hex[:8]}:"
     from app import create_app

@@ -1,0 +1,189 @@
+"""Auto-grading from the shared event log (grading/auto.py on contacts/stream.py): a wrap-up is graded by one
+consumer of the ``grading`` kind and acknowledged; a second delivery, or two graders at once, make no second
+current scorecard; a wrap-up left pending by a grader that died is claimed and graded by another. On the test
+Redis (embedded by default); tests/multiprocess/test_listeners.py does it with real processes."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+
+import pytest
+from sqlalchemy import select
+
+from contacts.actions import do_post_message, do_wrap_up_contact
+from contacts.events import subscribe, unsubscribe
+from contacts.models import Contact, ContactEvent, event_dict
+from contacts.redis_writer import redis_writer
+from contacts.stream import StreamConsumer, StreamKind, get_event_log
+from extensions import db, redis_store
+from grading.models import Scorecard
+from routing.actions import do_set_agent_state
+from scenarios.loader import load_pack_into_db
+
+from .. import factories
+from .builders import PACKS
+
+
+def _wrapped_up(app) -> int:
+    """A simulated delivery enquiry answered by trainee t1 and wrapped up; returns its contact id."""
+    engine = app.extensions["kefu_simulator"]
+    load_pack_into_db(PACKS / "en")
+    agent = factories.user("t1", role="trainee", level="L5")
+    do_set_agent_state(agent, "available")
+    cid = engine.start_customer("en-delivery-status", seed=1)
+    engine.run_until_idle(60)
+    contact = db.session.get(Contact, cid)
+    do_post_message(contact, "agent", "Hello! Could you give me your order number?", actor_id=agent.id)
+    engine.run_until_idle(60)
+    do_post_message(contact, "agent", "It is at the Columbus hub, expected June 1.", actor_id=agent.id)
+    engine.run_until_idle(60)
+    db.session.refresh(contact)
+    do_wrap_up_contact(contact, agent, "ENQ_DELIVERY")
+    return cid
+
+
+def _until(pred, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, "not within the time"
+        time.sleep(0.05)
+
+
+def _scorecards(cid: int) -> list[Scorecard]:
+    db.session.expire_all()
+    return db.session.scalars(select(Scorecard).where(Scorecard.contact_id == cid)).all()
+
+
+def _wrap_up_payload(cid: int) -> dict:
+    ev = db.session.scalars(select(ContactEvent).where(ContactEvent.contact_id == cid, ContactEvent.type == "wrap_up"))
+    return {"type": "contact_event", "event": event_dict(ev.one())}
+
+
+@pytest.fixture
+def announced():
+    """The ``scorecard.graded`` events published meanwhile."""
+    got: list[dict] = []
+
+    def listener(payload):
+        if payload.get("type") == "scorecard.graded":
+            got.append(payload)
+
+    subscribe(listener)
+    yield got
+    unsubscribe(listener)
+
+
+def test_a_wrap_up_is_graded_once_from_the_log_and_a_second_delivery_changes_nothing(app, announced):
+    """The wrap-up reaches this process's consumer of ``grading`` through the log: one current scorecard, the
+    entry acknowledged, the grader named. The same entry appended again (a redelivery) is handled and makes no
+    second scorecard and no second announcement."""
+    grader = app.extensions["kefu_grading"]
+    with app.app_context():
+        cid = _wrapped_up(app)
+        assert grader.wait_idle(30)
+        rows = _scorecards(cid)
+        assert len(rows) == 1 and rows[0].current
+        assert len([a for a in announced if a["contact_id"] == cid]) == 1
+        seq = db.session.scalar(
+            select(ContactEvent.seq).where(ContactEvent.contact_id == cid, ContactEvent.type == "wrap_up")
+        )
+        process_id = app.extensions["kefu_liveness"].process_id
+        assert grader.graded_by(cid) == (seq, process_id)
+        event_log = get_event_log(app)
+        consumer = event_log.consumers["grading"]
+        _until(lambda: consumer.stats.outcomes["handled"] == 1)  # counted just after the handler returned
+        assert redis_store.client.xpending(event_log.key("log"), "grading")["pending"] == 0
+        # A redelivery: the same wrap-up on the log again (a new entry id, so no done marker stops it).
+        entry = next(
+            f
+            for _, f in redis_store.client.xrange(event_log.key("log"))
+            if f.get("t") == "wrap_up" and f.get("c") == str(cid)
+        )
+        redis_store.client.xadd(event_log.key("log"), entry)
+        _until(lambda: consumer.stats.outcomes["handled"] == 2)
+        assert [r.id for r in _scorecards(cid)] == [rows[0].id]
+        assert len([a for a in announced if a["contact_id"] == cid]) == 1
+
+
+@pytest.mark.app_config(GRADING_AUTO=False)
+def test_two_graders_at_once_make_one_current_scorecard(app, monkeypatch):
+    """Two deliveries of one wrap-up handled at the same time (a claim while the first grader is still at it):
+    the contact is graded once; the other finds the scorecard and stops. Each grading waits (up to 2 s) at the
+    scoring step for the other to get there too: two graders that both read "no scorecard yet" would both
+    store one."""
+    import grading.actions
+
+    grader = app.extensions["kefu_grading"]
+    meet, scored = threading.Barrier(2), []
+    real_grade = grading.actions.grade
+
+    def grade(*args, **kwargs):
+        with contextlib.suppress(threading.BrokenBarrierError):  # the other delivery never got this far
+            meet.wait(2)
+        scored.append(1)
+        return real_grade(*args, **kwargs)
+
+    monkeypatch.setattr(grading.actions, "grade", grade)
+    with app.app_context():
+        cid = _wrapped_up(app)
+        payload = _wrap_up_payload(cid)
+        db.session.remove()
+    assert _scorecards_in(app, cid) == 0
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def deliver():
+        try:
+            with app.app_context():
+                start.wait(10)
+                grader.handle(payload)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert _scorecards_in(app, cid) == 1
+    assert len(scored) == 1  # the second delivery found the scorecard and did not grade again
+
+
+def _scorecards_in(app, cid: int) -> int:
+    with app.app_context():
+        n = len(_scorecards(cid))
+        db.session.remove()
+        return n
+
+
+def test_a_wrap_up_left_pending_by_a_dead_grader_is_claimed_and_graded(app):
+    """Grader 'gone' read the wrap-up and died before grading it (never acknowledged): after the claim time the
+    live consumer takes it over and grades it, once."""
+    grader = app.extensions["kefu_grading"]
+    grader.stop()  # this process's consumer is started by hand below, after 'gone' took the entry
+    with app.app_context():
+        event_log = get_event_log(app)
+        event_log.claim_idle_ms = 200
+        kind = StreamKind("grading", handle=lambda p: None, types=frozenset({"wrap_up"}))
+        dead = StreamConsumer(event_log, kind)
+        dead.name = "gone"
+        dead.ensure_groups()
+        cid = _wrapped_up(app)
+        assert redis_writer.flush()
+        got = redis_store.client.xreadgroup("grading", "gone", {event_log.key("log"): ">"}, count=1000)
+        mine = [i for i, f in got[0][1] if f.get("t") == "wrap_up" and f.get("c") == str(cid)]
+        assert len(mine) == 1  # pending on 'gone', whose process never beats
+        assert _scorecards(cid) == []
+        grader._stopped = False
+        grader.ensure_consumer()
+        consumer = event_log.consumers["grading"]
+        _until(lambda: _scorecards(cid), timeout=30)
+        _until(lambda: consumer.stats.outcomes["handled"] == 1)
+        rows = _scorecards(cid)
+        assert len(rows) == 1 and rows[0].current
+        assert consumer.stats.claimed >= 1
+        assert grader.graded_by(cid)[1] == app.extensions["kefu_liveness"].process_id
+        assert redis_store.client.xpending(event_log.key("log"), "grading")["pending"] == 0

@@ -1,0 +1,202 @@
+"""Listeners that follow contacts across processes through the shared event log (issue 18), on web processes a,
+g1 and g2 with a PostgreSQL database of their own and the Redis server (skipped without them).
+
+Auto-grading (grading/auto.py): a chat wrapped up on a desk of process a, which grades nothing itself
+(KEFU_GRADING_AUTO=0), is graded by g1 or g2; when the grader that took the wrap-up is killed (-9) in the middle
+of grading it, the other one claims it and grades it, once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from contacts.models import Contact
+from extensions import db, redis_store
+from grading.auto import LOCK_CLASS
+from grading.models import Scorecard
+
+from .cluster import TTL, Browser, Cluster, create_database, servers, wait_for
+
+PACKS = Path(__file__).resolve().parent.parent.parent / "scenarios" / "packs"
+GRADERS = ("g1", "g2")
+
+
+@pytest.fixture(scope="module")
+def centre(tmp_path_factory):
+    db_url, redis_url = servers()
+    url, drop = create_database(db_url)
+    tmp = tmp_path_factory.mktemp("listeners")
+    prefix = f"kefu-mp-{uuid.uuid4().hex[:8]}:"
+    from app import create_app
+    from config import TestingConfig
+    from scenarios.loader import load_pack_into_db
+    from tests import factories
+
+    # The test's own app writes the database and reads the results; it grades nothing (no consumer of its own).
+    app = create_app(
+        TestingConfig,
+        SQLALCHEMY_DATABASE_URI="postgresql+psycopg://" + url.split("://", 1)[1],
+        REDIS_URL=redis_url,
+        REDIS_PREFIX=prefix,
+        SIMULATOR_ENABLED=False,
+        GRADING_AUTO=False,
+    )
+    with app.app_context():
+        db.create_all()
+        load_pack_into_db(PACKS / "en")
+        for name in ("ann", "bob"):
+            factories.user(name, role="trainee", level="L3", password="pass1234")
+        db.session.remove()
+    cluster = Cluster(tmp, url, redis_url, prefix, secret="mp-" + uuid.uuid4().hex, recordings=tmp / "recordings")
+    cluster.app, cluster.db_url = app, url
+    browsers: list[Browser] = []
+    cluster.browser = lambda name, user: browsers.append(Browser(cluster.url(name)).login(user)) or browsers[-1]
+    try:
+        cluster.start_web("a", KEFU_GRADING_AUTO="0")
+        for name in GRADERS:
+            cluster.start_web(name)
+        for name in ("a", *GRADERS):
+            cluster.wait_web(name)
+        yield cluster
+    finally:
+        for b in browsers:
+            b.close()
+        cluster.stop()
+        with app.app_context():
+            redis_store.flush_prefix()
+            db.session.remove()
+            db.engine.dispose()
+        drop()
+
+
+def _pid(process_id: str) -> int:
+    return int(process_id.split("-")[-2])  # host-pid-random
+
+
+def _graders(centre) -> dict[str, str]:
+    """The processes consuming the grading kind (their inbox is made when their consumer starts; Redis 7.2
+    lists a consumer of a group only once it was delivered something), by name (g1, g2)."""
+    by_pid = {centre.procs[n].pid: n for n in centre.procs}
+    inboxes = redis_store.client.scan_iter(redis_store.key("events", "inbox", "grading", "*"))
+    names = [key.rsplit(":", 1)[1] for key in inboxes]
+    return {by_pid[_pid(n)]: n for n in names if _pid(n) in by_pid}
+
+
+def _chat_for(centre, user: str) -> tuple[int, object]:
+    """A chat from a customer, assigned to ``user`` whose desk is on process a, with one line each way."""
+    from channels.chat.customer_side import start_chat
+    from contacts.actions import do_post_message
+
+    app = centre.app
+    desk = centre.browser("a", user).socket()
+    res = desk.call("set_state", {"state": "available"}, namespace="/desk", timeout=20)
+    assert res and res.get("ok"), res
+    with app.app_context():
+        cid = start_chat(lang="en", queue="chat.general", customer_name=f"Customer of {user}").id
+        db.session.remove()
+
+    def assigned():
+        from accounts.models import User
+
+        with app.app_context():
+            c = db.session.get(Contact, cid)
+            out = c.status == "active" and c.agent_id == db.session.scalar(select(User.id).filter_by(username=user))
+            db.session.remove()
+            return out
+
+    wait_for(assigned, timeout=20, what=f"the chat assigned to {user}")
+    with app.app_context():
+        do_post_message(db.session.get(Contact, cid), "customer", "Where is my parcel?")
+        db.session.remove()
+    for event, data in (
+        ("send", {"contact_id": cid, "text": "Hello, thank you for contacting us. Let me check that for you."}),
+        ("end", {"contact_id": cid}),
+    ):
+        res = desk.call(event, data, namespace="/desk", timeout=20)
+        assert res and res.get("ok"), res
+    return cid, desk
+
+
+def _wrap_up(desk, cid: int) -> None:
+    res = desk.call("wrap_up", {"contact_id": cid, "code": "ENQ_ORDER"}, namespace="/desk", timeout=20)
+    assert res and res.get("ok"), res
+
+
+def _scorecards(app, cid: int) -> list[tuple[int, bool]]:
+    with app.app_context():
+        rows = db.session.execute(
+            select(Scorecard.id, Scorecard.current).where(Scorecard.contact_id == cid).order_by(Scorecard.id)
+        ).all()
+        db.session.remove()
+        return [tuple(r) for r in rows]
+
+
+def _graded_by(cid: int) -> str | None:
+    raw = redis_store.client.get(redis_store.key("grading", "graded", cid))
+    return raw.partition(" ")[2] if raw else None
+
+
+def _pending() -> list[dict]:
+    return redis_store.client.xpending_range(redis_store.key("events", "log"), "grading", "-", "+", 100)
+
+
+def test_a_wrap_up_on_a_process_that_grades_nothing_is_graded_by_another(centre):
+    """Ann's desk is on a (KEFU_GRADING_AUTO=0). She wraps her chat up; g1 or g2 grades it: one current
+    scorecard, the log entry acknowledged."""
+    app = centre.app
+    graders = wait_for(lambda: len(g := _graders(centre)) == 2 and g, timeout=60, what="g1 and g2 consuming")
+    assert "a" not in graders
+    cid, desk = _chat_for(centre, "ann")
+    _wrap_up(desk, cid)
+    rows = wait_for(lambda: _scorecards(app, cid), timeout=60, what="the scorecard")
+    assert rows == [(rows[0][0], True)]
+    assert _graded_by(cid) in graders.values()
+    wait_for(lambda: not _pending(), timeout=10, what="the entry acknowledged")
+    time.sleep(1.0)
+    assert len(_scorecards(app, cid)) == 1
+    res = desk.call("set_state", {"state": "away", "reason": "done"}, namespace="/desk", timeout=20)
+    assert res and res.get("ok"), res
+
+
+def test_a_grader_killed_while_grading_is_replaced_by_the_other(centre):
+    """The test holds the contact's grading lock, so the grader that takes Bob's wrap-up waits in the middle of
+    grading it (the entry pending on it); that grader is killed with -9. The other grader claims the entry
+    after EVENT_LOG_CLAIM_IDLE_SECONDS and, once the lock is free, grades it: one current scorecard, by the
+    survivor."""
+    import psycopg
+
+    app = centre.app
+    graders = wait_for(lambda: len(g := _graders(centre)) == 2 and g, timeout=60, what="g1 and g2 consuming")
+    cid, desk = _chat_for(centre, "bob")
+    lock = psycopg.connect(centre.db_url, autocommit=True)
+    released = threading.Event()
+    try:
+        lock.execute("SELECT pg_advisory_lock(%s)", ((LOCK_CLASS << 32) | cid,))
+        _wrap_up(desk, cid)
+        taken = wait_for(lambda: _pending(), timeout=20, what="a grader taking the wrap-up")
+        assert len(taken) == 1
+        holder = next(n for n, c in graders.items() if c == taken[0]["consumer"])
+        centre.kill(holder)
+        survivor = next(n for n in GRADERS if n != holder)
+        time.sleep(0.5)
+        assert _scorecards(app, cid) == []  # nothing graded while the lock is held
+        lock.execute("SELECT pg_advisory_unlock(%s)", ((LOCK_CLASS << 32) | cid,))
+        released.set()
+        rows = wait_for(lambda: _scorecards(app, cid), timeout=60 + float(TTL), what="the scorecard")
+        assert rows == [(rows[0][0], True)]
+        assert _graded_by(cid) == graders[survivor]
+        wait_for(lambda: not _pending(), timeout=10, what="the entry acknowledged")
+        time.sleep(1.0)
+        assert len(_scorecards(app, cid)) == 1
+    finally:
+        if not released.is_set():
+            with contextlib.suppress(Exception):
+                lock.execute("SELECT pg_advisory_unlock_all()")
+        lock.close()
