@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from scenarios.registry import list_scenarios
+
 
 def practice_scenarios(channel: str, lang: str) -> list[dict]:
     """Scenarios of ``channel`` in ``lang`` the current user may practise: those at or below their level (no
@@ -9,7 +11,6 @@ def practice_scenarios(channel: str, lang: str) -> list[dict]:
     from flask_login import current_user
 
     from accounts.models import LEVEL_RANK
-    from scenarios.registry import list_scenarios
 
     if not current_user.is_authenticated:
         return []

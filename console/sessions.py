@@ -68,7 +68,7 @@ def _session_url(contact: Contact) -> str:
 def _group_scenarios() -> list[dict]:
     if not launchers()["group"]:
         return []
-    from channels.group.content import GroupContentError, group_scenarios
+    from scenarios.group import GroupContentError, group_scenarios
 
     try:
         found = group_scenarios(current_lang())

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
+from .group import check_group_folder
 from .schema import (
     AGENT_MOVES,
     RISK_LEVELS,
@@ -239,9 +240,7 @@ def _read_rubrics(path: Path, info: PackInfo | None, scenarios: list[Scenario], 
 
 
 def _check_group(path: Path, scenarios: list[Scenario]) -> list[str]:
-    """The pack's group-chat scenarios (group/*.yaml; channels/group/content.py has their schema)."""
-    from channels.group.content import check_group_folder
-
+    """The pack's group-chat scenarios (group/*.yaml; scenarios/group.py has their schema)."""
     return check_group_folder(path, path.name, {sc.id for sc in scenarios if sc.channel == "chat"})
 
 

@@ -3,7 +3,7 @@ agent's post answers a need. Both use the simulator's move matching (simulator/m
 tokens only, particles glued on allowed), so 发货 matches "什么时候发货呀" but not inside 批发货品 split otherwise,
 and "ship" does not match inside "shipment".
 
-A need is the plain dict a room records (``channels.group.content.Need.snapshot``), so the live room, the
+A need is the plain dict a room records (``scenarios.group.Need.snapshot``), so the live room, the
 simulated customers and grading all decide "answered" the same way from the same recorded data.
 """
 

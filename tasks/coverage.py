@@ -22,7 +22,7 @@ def level_codes(level: str) -> list[str]:
 
 def pack_coverage(folder: Path) -> tuple[str, dict[str, dict]]:
     """(lang, {skill code: {"scenarios": [...], "tasks": [...], "rubric_items": [...]}}) for one pack."""
-    from channels.group.content import read_group_folder
+    from scenarios.group import read_group_folder
     from scenarios.loader import load_pack
 
     from .content import read_specs

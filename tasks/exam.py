@@ -55,7 +55,7 @@ def _contact_candidates(level: str, lang: str) -> dict[str, list]:
     out = {}
     for channel in exam_channels():
         if channel == "group":
-            from channels.group.content import group_scenarios
+            from scenarios.group import group_scenarios
 
             found = [find_group(sid)[0] for sid in group_scenarios(lang)]
         elif channel == "livestream":  # a session brief, not a scenario

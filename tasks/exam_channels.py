@@ -76,7 +76,7 @@ def end_call(contact, reason: str) -> None:
 
 def find_group(sid: str):
     """(scenario-like, lang) of a group scenario id, or None."""
-    from channels.group.content import GroupContentError, find_group_scenario
+    from scenarios.group import GroupContentError, find_group_scenario
 
     try:
         sc, lang = find_group_scenario(sid)

@@ -9,14 +9,13 @@ from accounts.roles import role_required
 from channels.practice import practice_scenarios
 from i18n import current_lang
 from labels import CHANNELS
+from scenarios.registry import get_pack
 
 desk_bp = Blueprint("desk", __name__)
 customer_bp = Blueprint("customer", __name__)
 
 
 def _pack_for(lang: str):
-    from scenarios.registry import get_pack
-
     return get_pack(lang)
 
 

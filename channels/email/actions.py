@@ -21,6 +21,7 @@ from contacts.actions import ActionError
 from contacts.events import append_event, publish_contact_event
 from contacts.models import Contact, ContactEvent
 from extensions import db
+from scenarios.registry import get_pack, get_scenario
 
 from .decode import MSGID_RE, clean_header_text
 from .format_check import check_email_format
@@ -110,8 +111,6 @@ def _ticket_number(contact: Contact) -> str | None:
 
 
 def _pack(lang: str):
-    from scenarios.registry import get_pack
-
     try:
         return get_pack(lang)
     except Exception:  # no content loaded: the check falls back to its own phrase lists
@@ -122,8 +121,6 @@ def _pack(lang: str):
 def _scenario(contact: Contact):
     if not contact.scenario_id:
         return None
-    from scenarios.registry import get_scenario
-
     return get_scenario(contact.scenario_id)
 
 

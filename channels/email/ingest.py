@@ -26,6 +26,7 @@ from contacts.events import append_event, publish_contact_event
 from contacts.models import Contact, ContactEvent
 from contacts.transaction import atomic
 from extensions import db
+from scenarios.registry import get_scenario
 
 from .decode import clean_str
 from .parse import ParsedEmail, parse_message, split_tag
@@ -328,8 +329,6 @@ def _simulated(parsed: ParsedEmail) -> dict:
     fields = verify(current_app.config["SECRET_KEY"], parsed.message_id, parsed.simulation)
     if fields is None:
         return {}
-    from scenarios.registry import get_scenario
-
     scenario = get_scenario(fields["scenario"])
     if scenario is None or scenario.channel != "email":
         return {}

@@ -14,6 +14,7 @@ from contacts.actions import ActionError, do_wrap_up_contact
 from contacts.models import Contact, ContactEvent
 from extensions import db
 from i18n import current_lang
+from scenarios.registry import get_pack
 
 from .htmlsafe import allow_remote_images, block_remote_images
 from .storage import resolve
@@ -81,7 +82,6 @@ def _thread_event(ev: ContactEvent) -> dict:
 @role_required(*AGENT_ROLES)
 def workspace():
     from channels.chat.views import _categories
-    from scenarios.registry import get_pack
 
     from .smtp import endpoint_of
 

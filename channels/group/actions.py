@@ -25,6 +25,7 @@ from contacts.lifecycle import check_wrap_up, do_close_contact, do_open_contact
 from contacts.models import Contact
 from contacts.transaction import atomic
 from extensions import db
+from scenarios.group import GroupContentError, Mix, find_group_scenario
 
 from .recording import (
     GROUP_QUEUE,
@@ -56,8 +57,6 @@ def do_open_group_room(
     individual customers). The room is a contact held by the agent at once (no queue); people may join it too
     with the room's join link. ``exercise_id``: the exercise (a skill exam) the room belongs to. Returns the room
     contact."""
-    from .content import GroupContentError, Mix, find_group_scenario
-
     if agent is None or agent.role not in STAFF_ROLES:
         raise ActionError("a group room is served by a trainee or a lead")
     try:

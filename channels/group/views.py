@@ -12,9 +12,10 @@ from accounts.roles import role_required
 from contacts.actions import ActionError
 from extensions import db
 from i18n import current_lang
+from scenarios.group import GroupContentError, group_scenarios
+from scenarios.registry import get_pack
 
 from .actions import open_rooms_for
-from .content import GroupContentError, group_scenarios
 from .recording import STAFF_ROLES, get_room, may_serve, room_state
 from .sessions import start_group_room
 
@@ -118,8 +119,6 @@ def room_page(room_id: int):
         return render_template("error.html", code=404, message="no such group room"), 404
     if not may_serve(current_user, room):
         return render_template("error.html", code=403, message="this group room is not yours"), 403
-    from scenarios.registry import get_pack
-
     pack = get_pack(room.lang)
     return render_template(
         "group/room.html",

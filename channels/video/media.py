@@ -6,6 +6,7 @@ video files of a call cut off by a restart."""
 from __future__ import annotations
 
 from contacts.models import Contact
+from scenarios.registry import get_scenario
 
 from .actions import do_record_camera_hint, do_record_camera_summary, do_record_video_recording
 
@@ -14,7 +15,6 @@ def video_offer_fields(contact: Contact) -> dict:
     """``scene`` (the scenario's video section, a plain dict) and ``lang`` for the media worker; ``person``
     when a person plays the customer (their own camera is relayed)."""
     from media.video_render import scene_spec
-    from scenarios.registry import get_scenario
 
     if not contact.simulated:
         return {"person": True, "lang": contact.lang}

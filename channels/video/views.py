@@ -11,6 +11,7 @@ from accounts.roles import role_required
 from channels.practice import practice_scenarios
 from contacts.actions import ActionError, get_contact
 from contacts.views import STAFF, load_contact_for
+from scenarios.registry import get_scenario, scenario_lang
 
 from .actions import do_record_camera_unavailable, do_record_id_verification
 
@@ -104,7 +105,6 @@ def _video_practice():
 @role_required(*AGENT_ROLES)
 def api_practice():
     """A simulated customer of a video scenario calls the trainee (reserved for them)."""
-    from scenarios.registry import get_scenario, scenario_lang
     from tickets.models import Customer
 
     from .actions import do_create_video_call

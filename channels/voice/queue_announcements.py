@@ -24,6 +24,7 @@ from clock import clock
 from contacts.actions import ActionError
 from contacts.models import Contact, ContactEvent
 from extensions import db, redis_store
+from scenarios.registry import get_pack
 
 from .actions import _record, call_id
 from .service import media_client
@@ -42,8 +43,6 @@ _LAST_CHECK = "kefu_queue_announcements_checked"
 
 def announcement_text(lang: str, position: int) -> str:
     """What a caller in ``position`` hears, in ``lang``: the pack's ``queue_announcement``, else LINES."""
-    from scenarios.registry import get_pack
-
     pack = get_pack(lang)
     template = (pack.queue_announcement if pack is not None else "") or LINES.get(lang) or LINES["en"]
     return template.format(position=position)

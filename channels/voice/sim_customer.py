@@ -22,6 +22,7 @@ import os
 from flask import Flask
 
 from media.audio import RECORD_RATE, ClipPlayer
+from scenarios.registry import get_pack, get_scenario
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,6 @@ def _build_policy(app: Flask, spec: dict):
     from simulator.voice_customer import VoiceCustomer
 
     with app.app_context():
-        from scenarios.registry import get_pack, get_scenario
-
         scenario = get_scenario(spec["scenario_id"])
         if scenario is None:
             raise LookupError(f"no scenario {spec['scenario_id']!r}")

@@ -16,6 +16,7 @@ from contacts.models import ContactEvent
 from contacts.views import STAFF, load_contact_for
 from extensions import db
 from i18n import current_lang
+from scenarios.registry import get_pack, get_scenario, scenario_lang
 
 from .service import recordings_dir
 
@@ -71,8 +72,6 @@ def _voice_practice():
 def caller_page():
     """Role-play: a person calls the centre from the browser (no staff login needed), by voice or, on a video
     line, with their camera."""
-    from scenarios.registry import get_pack
-
     lang = current_lang()
     pack = get_pack(lang)
     queues = [q.model_dump() for q in pack.queues if q.channel in ("voice", "video")] if pack else []
@@ -85,8 +84,6 @@ def caller_page():
 @role_required(*PRACTICE_ROLES)
 def start_practice_call():
     """A simulated customer of a voice scenario calls the trainee (reserved for them)."""
-    from scenarios.registry import get_scenario, scenario_lang
-
     from .actions import do_create_call
 
     data = request.get_json(silent=True) or {}

@@ -8,8 +8,9 @@ agent moves that customer to a one-to-one chat, where ``private_scenario`` (a ch
 plays the customer.
 
 Group scenarios are read from the content folder (``CONTENT_DIR``) on first use and cached per language; the
-content loader validates them with the rest of a pack (``check_group_folder``). A room records the needs it
-was opened with in its ``group.opened`` event, so grading reads only the recording.
+content loader validates them with the rest of a pack (``check_group_folder``). They are pack content, so they
+live here with the rest of the pack schema; the group channel and the exams read them from here. A room records
+the needs it was opened with in its ``group.opened`` event, so grading reads only the recording.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .yamlsrc import read_yaml, split_path_prefix
 
 
 class _Strict(BaseModel):
@@ -131,8 +134,6 @@ class GroupContentError(ValueError):
 
 def read_group_folder(folder: Path) -> tuple[list[GroupScenario], list[str]]:
     """Every ``*.yaml`` in ``folder`` as a GroupScenario, and one "<file> line <n>: <field>: <msg>" per problem."""
-    from scenarios.yamlsrc import read_yaml, split_path_prefix
-
     scenarios, errors = [], []
     if not folder.is_dir():
         return scenarios, errors
