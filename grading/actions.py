@@ -207,3 +207,18 @@ def set_manual_scores(scorecard: Scorecard, scores: dict) -> Scorecard:
         raise GradingError(str(e)) from e
     db.session.commit()
     return row
+
+
+def regrade_after_transcript(contact_id: int) -> None:
+    """A contact graded before its call transcript landed is graded again (the same rubric reads it now).
+    Registered with the voice channel (channels.voice.transcripts.on_transcript) by grading's init_app."""
+    auto = current_app.extensions.get("kefu_grading")
+    if auto is not None:
+        auto.wait_idle(30)  # a grading of this contact under way finishes first, then is redone here
+    db.session.expire_all()
+    if current_scorecard(contact_id) is None:
+        return
+    try:
+        do_grade_contact(contact_id)
+    except GradingError as e:
+        log.info("contact %s not regraded after its transcript: %s", contact_id, e)

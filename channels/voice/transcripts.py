@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 import wave
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -152,29 +153,19 @@ def _record_transcript(contact_id: int, data: dict) -> None:
     # the text too (speaker: words, a line per segment), so searching the contacts' words finds calls
     text = "\n".join(f"{s['speaker']}: {s['text']}" for s in data.get("segments") or []) or None
     _record(contact, "call.transcript", "system", data=data, text=text)
-    _regrade(contact_id)
+    for listener in _transcript_listeners:
+        listener(contact_id)
 
 
-def db_expire() -> None:
-    from extensions import db
+# What reacts to a recorded call transcript: grading registers its regrade (a contact graded before its transcript
+# landed is graded again) from its init_app, so this channel imports no grading module.
+_transcript_listeners: list[Callable[[int], None]] = []
 
-    db.session.expire_all()
 
-
-def _regrade(contact_id: int) -> None:
-    """A contact graded before its transcript landed is graded again (the same rubric reads it now)."""
-    from grading.actions import GradingError, current_scorecard, do_grade_contact
-
-    auto = current_app.extensions.get("kefu_grading")
-    if auto is not None:
-        auto.wait_idle(30)  # a grading of this contact under way finishes first, then is redone here
-    db_expire()
-    if current_scorecard(contact_id) is None:
-        return
-    try:
-        do_grade_contact(contact_id)
-    except GradingError as e:
-        log.info("contact %s not regraded after its transcript: %s", contact_id, e)
+def on_transcript(listener: Callable[[int], None]) -> None:
+    """Call ``listener(contact_id)`` after a call's transcript is recorded, in the same app context."""
+    if listener not in _transcript_listeners:
+        _transcript_listeners.append(listener)
 
 
 def schedule_transcript(contact, files: dict | None) -> None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from channels.group.room import RoomState
+
 from ..recording import Event, Recording
 from .base import N_, BaseEvaluator, ItemResult, evidence
 
@@ -40,8 +42,6 @@ class NeedFigure:
 
 def need_figures(recording: Recording) -> dict[str, NeedFigure]:
     """Per need id, in the order of ``group.opened``: first question, askers, first answer, moves to 1:1."""
-    from channels.group.room import RoomState
-
     state = RoomState(recording.contact_id)
     figures: dict[str, NeedFigure] = {}
     for e in recording.events:
@@ -180,8 +180,6 @@ class GroupIndividualMoved(BaseEvaluator):
         figs = [f for f in need_figures(recording).values() if f.need.get("individual") and f.asked is not None]
         if not figs:
             return ItemResult.na(N_("no individual need was asked"))
-        from channels.group.room import RoomState
-
         state = RoomState.replay(
             recording.contact_id,
             [
