@@ -11,12 +11,14 @@ engine with ``tick`` / ``run_until_idle``.
 
 def init_app(app) -> None:
     from . import models  # noqa: F401  (the Exercise table, for create_all and migrations)
+    from .channel_hooks import install as install_channel_hooks
     from .cli import simulator_cli
     from .email_customers import EXT as EMAIL_EXT
     from .email_customers import EmailCustomers
     from .engine import SimulatorEngine
     from .views import bp
 
+    install_channel_hooks(app)  # the simulated caller, group audience and private chats, into the channels
     app.cli.add_command(simulator_cli)
     engine = SimulatorEngine(app)
     app.extensions["kefu_simulator"] = engine

@@ -7,7 +7,7 @@ one-to-one chat), off-topic or rude, by the scenario's (or the lead's) mix; need
 A ``GroupCustomer`` reacts to what the agent posts the way a person in a group does: it notices a post that
 is addressed to it (an @mention, a reply to its message) or to everyone (a cluster answer, a pinned
 announcement, a post with no mentions), and counts it as answered only when the post answers its need by the
-need's keywords (simulator.group_match, jieba-aware) - the same rule the room view and grading use. Answered:
+need's keywords (channels.group.match, jieba-aware) - the same rule the room view and grading use. Answered:
 thanks, sometimes a follow-up. Unanswered: a nudge halfway through its patience, then it leaves.
 """
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Callable
 
 from flask import current_app
 from sqlalchemy import select
@@ -292,6 +293,19 @@ def do_unpin_announcement(room: Contact, agent: User, announcement_seq) -> dict:
     return ev
 
 
+# How a simulated member's individual need goes on as a one-to-one chat: the simulator registers its starter from
+# its init_app (simulator/channel_hooks.py), so this channel imports nothing of the simulator.
+# (scenario id, started_by=, reserve_for=) -> the chat contact's id; ActionError when it cannot start.
+PrivateCustomerStarter = Callable[..., int]
+_private_customer: PrivateCustomerStarter | None = None
+
+
+def register_private_customer(starter: PrivateCustomerStarter) -> None:
+    """simulator's init_app: who plays a simulated member in the private chat it is moved to."""
+    global _private_customer
+    _private_customer = starter
+
+
 def do_move_member_to_private(room: Contact, agent: User, member_id: str) -> tuple[dict, Contact, str | None]:
     """Move a member's individual need to a one-to-one chat contact reserved for the room's agent. A simulated
     member goes on as the need's private chat scenario; a person gets the new contact's token on their own
@@ -305,13 +319,8 @@ def do_move_member_to_private(room: Contact, agent: User, member_id: str) -> tup
     need = state.need(member.need)
     scenario_id = need.get("private_scenario") if need else None
     engine = current_app.extensions.get("kefu_simulator")
-    if member.simulated and scenario_id and engine is not None:
-        from simulator.errors import SimulatorError
-
-        try:
-            contact_id = engine.start_customer(scenario_id, started_by=agent.id, reserve_for=room.agent_id)
-        except SimulatorError as e:
-            raise ActionError(str(e)) from e
+    if member.simulated and scenario_id and engine is not None and _private_customer is not None:
+        contact_id = _private_customer(scenario_id, started_by=agent.id, reserve_for=room.agent_id)
         contact = db.session.get(Contact, contact_id)
     else:
         from channels.chat.customer_side import start_chat

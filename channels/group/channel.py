@@ -11,17 +11,12 @@ class GroupChannel(BaseChannel):
     label_key = "Group chat"
 
     def init_app(self, app) -> None:
+        """The /group namespace and pages. The rooms' simulated audience (``app.extensions["kefu_group_audience"]``)
+        is the simulator's: its init_app installs it when this channel is enabled (simulator/channel_hooks.py)."""
         from extensions import socketio
-        from simulator.group_driver import GroupAudienceDriver
 
         from .namespace import GroupNamespace
         from .views import bp
 
         app.register_blueprint(bp)
         socketio.on_namespace(GroupNamespace("/group"))
-        driver = GroupAudienceDriver(app)
-        app.extensions["kefu_group_audience"] = driver
-        if app.config.get("SIMULATOR_ENABLED"):
-            from routing.ticker import register_periodic
-
-            register_periodic(app, driver.tick)

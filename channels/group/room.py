@@ -7,7 +7,7 @@ rebuilds the same view from the recording.
 
 Who an agent's post reaches: a reply that @mentions customers or answers one customer's message reaches them
 directly; a post with no mentions, a cluster answer and a pinned announcement reach everyone. A reached
-customer is answered when the post answers their need (simulator.group_match: the need's answer keywords,
+customer is answered when the post answers their need (channels/group/match.py: the need's answer keywords,
 jieba-aware); a customer with no recognised need (small talk, rudeness, a question the room was not set up
 for) is answered when addressed directly.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from simulator.group_match import answer_evidence, classify_question
+from .match import answer_evidence, classify_question
 
 MEMBER_STATUSES = ("joined", "waiting", "answered", "private", "left")
 # Kinds of simulated lines that react to the agent rather than ask something new.

@@ -40,12 +40,22 @@ def media_client(app: Flask | None = None) -> MediaClient:
     return (app or current_app).extensions["kefu_media"]
 
 
+# Who plays a simulated caller on a call: the simulator registers its factory (simulator/call_customer.py) from its
+# init_app, so the channel imports nothing of the simulator, which sits above it.
+_call_customer_factory = None
+
+
+def register_call_customer_factory(factory) -> None:
+    """``await factory(app, worker, session, spec)`` builds the simulated customer of a call (a CallSession's
+    ``customer`` leg) from ``spec`` (scenario_id, lang, seed, waited)."""
+    global _call_customer_factory
+    _call_customer_factory = factory
+
+
 def make_worker(app: Flask, worker_id: str = "local"):
     """A MediaWorker whose events are recorded on this app's contacts and whose simulated customers are
-    built from this app's scenarios."""
-    from media.worker import MediaWorker
-
-    from .sim_customer import customer_factory
+    built from this app's scenarios (by the factory the simulator registered)."""
+    from media.worker import MediaRequestError, MediaWorker
 
     # One thread: a call's events in order. Submitted to from the media loop's thread, so native under gevent.
     events = thread_pool_executor(1, thread_name_prefix="voice-events")
@@ -54,7 +64,9 @@ def make_worker(app: Flask, worker_id: str = "local"):
         events.submit(_apply_event, app, event)
 
     async def factory(worker, session, spec):
-        return await customer_factory(app, worker, session, spec)
+        if _call_customer_factory is None:
+            raise MediaRequestError("no simulated customers here (the simulator is not installed)")
+        return await _call_customer_factory(app, worker, session, spec)
 
     worker = MediaWorker(
         recordings_dir(app),

@@ -4,7 +4,7 @@ one-to-one chat, forbidden phrases in the agent's posts.
 They fold the room's events with the same ``RoomState`` the live room page uses (channels/group/room.py), so
 "answered" means on the scorecard what it meant in the room: a post that reached the customer (a mention, a
 reply, a cluster answer, an announcement, a post to everyone) and answered their need by its keywords
-(simulator.group_match). The needs come from the recording's ``group.opened`` event, not from the content
+(channels.group.match). The needs come from the recording's ``group.opened`` event, not from the content
 files: grading reads only the recording.
 """
 

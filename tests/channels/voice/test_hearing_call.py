@@ -9,12 +9,12 @@ import time
 
 import pytest
 
-from channels.voice.sim_customer import SimulatedCallCustomer
 from media import tts
 from media.asr import Recogniser, Recognition, RecognitionError
 from media.rtc_client import RtcClient, SpeechTrack
 from media.worker import MediaWorker
 from scenarios.schema import Scenario
+from simulator.call_customer import SimulatedCallCustomer
 from simulator.voice_customer import VoiceCustomer
 
 ORDER = "K F 7 7 3 1"

@@ -9,10 +9,10 @@ import time
 
 import numpy as np
 
-from channels.voice.sim_customer import SimulatedCallCustomer
 from media.rtc_client import RtcClient, ToneTrack
 from media.worker import MediaWorker
 from scenarios.schema import Scenario
+from simulator.call_customer import SimulatedCallCustomer
 from simulator.voice_customer import VoiceCustomer
 
 SCENARIO = {

@@ -1,7 +1,8 @@
 """Recognising needs in a group chat, Chinese-aware: which need a customer's question is about, and whether an
-agent's post answers a need. Both use the simulator's move matching (simulator/moves.py: jieba tokens, whole
-tokens only, particles glued on allowed), so 发货 matches "什么时候发货呀" but not inside 批发货品 split otherwise,
-and "ship" does not match inside "shipment".
+agent's post answers a need. Both use the language understanding's phrase matching (understanding/lexicon.py:
+jieba tokens, whole tokens only, particles glued on allowed), so 发货 matches "什么时候发货呀" but not inside 批发货品
+split otherwise, and "ship" does not match inside "shipment". The live room, the simulated audience and grading
+import it from here.
 
 A need is the plain dict a room records (``scenarios.group.Need.snapshot``), so the live room, the
 simulated customers and grading all decide "answered" the same way from the same recorded data.

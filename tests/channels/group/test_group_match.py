@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulator.group_match import answer_evidence, classify_question
+from channels.group.match import answer_evidence, classify_question
 
 SHIP = {
     "id": "ship",

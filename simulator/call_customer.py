@@ -1,5 +1,6 @@
 """The simulated voice customer on a call: voicesim's ``VoiceCustomer`` policy, heard and voiced through the
-call's media. Lives on the media loop.
+call's media. Lives on the media loop; the voice channel builds it through the factory the simulator registers
+(``customer_factory``, simulator/channel_hooks.py), so channels import nothing of the simulator.
 
 What the trainee says reaches the policy as turn-taking (``media.vad.TurnDetector`` on the audio routed to
 the customer: speech start, turn end) and, with speech recognition on (``KEFU_ASR``, ``media.asr``), as words:
@@ -49,7 +50,8 @@ def _build_policy(app: Flask, spec: dict):
     loaded content (a thread with an app context). The model loads here, off the loop, on a process's first
     call."""
     from media.asr import app_recogniser, asr_setting
-    from simulator.voice_customer import VoiceCustomer
+
+    from .voice_customer import VoiceCustomer
 
     with app.app_context():
         scenario = get_scenario(spec["scenario_id"])
@@ -91,9 +93,10 @@ def _understanding(app: Flask, scenario, pack, lang: str, spec: dict):
     from sqlalchemy import select
 
     from extensions import db
-    from simulator.chat_customers import identity_of, reference_text
     from tickets.models import Customer
     from understanding.store import reader_for
+
+    from .chat_customers import identity_of, reference_text
 
     if pack is None:
         raise LookupError(f"no content pack is loaded for {lang}")
