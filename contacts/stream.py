@@ -183,7 +183,7 @@ class StreamConsumer:
             try:
                 self.step()
             except redis.ResponseError as e:
-                if "NOGROUP" in str(e):  # Redis lost the streams (flushed, restarted): make them again
+                if "NOGROUP" in str(e) or "UNBLOCKED" in str(e):  # Redis lost the streams (flushed, restarted)
                     self._groups_ok = False
                 else:
                     log.exception("event log consumer %s failed", self.kind.name)

@@ -15,6 +15,9 @@ Delays are on the sandbox clock (``clock``): a reply takes ``reply_delay`` secon
 all scaled by ``EMAIL_CUSTOMER_PACE`` (1 = realistic; a classroom may use 0.05). The ticker calls ``tick``;
 tests call it after advancing the clock. Each reaction is recorded as ``customer.state`` on the contact (the
 grading reads the final emotion from it).
+
+Across processes (issue 18), replies and wrap-ups recorded by another process reach a customer through the
+shared event log: simulator/email_stream.py. Each mail is read once by its Message-ID.
 """
 
 from __future__ import annotations
@@ -31,9 +34,11 @@ from email.utils import make_msgid
 from flask import current_app, has_app_context
 
 from clock import clock
+from contacts.events import subscribe
 
 from .content import ContentError, RegistryContent
 from .email_compose import CHASER, SendError, body_text, compose, send
+from .email_stream import CLOSING, MAIL_KIND, EmailCustomersAcross
 from .errors import SimulatorError
 from .persona import CustomerState, Reaction
 
@@ -71,6 +76,8 @@ class EmailCustomer:
     wrapped_at: float | None = None
     follow_up_sent: bool = False
     done: bool = False
+    read_ids: set[str] = field(default_factory=set)  # Message-IDs of the replies read (a mail is read once)
+    delivered_ids: set[str] = field(default_factory=set)  # replies put in the mailbox from the shared log
 
 
 @dataclass(order=True)
@@ -83,7 +90,7 @@ class _Mail:
     tries: int = field(compare=False, default=0)
 
 
-class EmailCustomers:
+class EmailCustomers(EmailCustomersAcross):
     """The app's simulated email customers (``app.extensions["kefu_email_customers"]``)."""
 
     def __init__(self, app, content=None):
@@ -96,9 +103,8 @@ class EmailCustomers:
         self._inbox: deque[dict] = deque()
         self._seq = itertools.count(1)
         self._lock = threading.RLock()
-        from contacts.events import subscribe
-
-        subscribe(self._on_event)
+        self._consumer = None
+        subscribe(self._on_event, kind=MAIL_KIND)
 
     @property
     def pace(self) -> float:
@@ -200,16 +206,21 @@ class EmailCustomers:
         with self._lock:
             return self._mails[0].due if self._mails else None
 
-    def _on_event(self, payload: dict) -> None:
-        """Listener: replies delivered to our customers' mailboxes and the end of their contacts."""
+    def _on_event(self, payload: dict) -> bool | None:
+        """Listener: replies delivered to our customers' mailboxes and the end of their contacts. For a contact
+        event, True when one of our customers writes on its contact (no other process needs it), else False."""
         if not (has_app_context() and current_app._get_current_object() is self.app):
-            return
+            return None
         if payload.get("type") == "email_delivered" and payload.get("to") in self._by_address:
             self._inbox.append({"kind": "mail", "to": payload["to"]})
         elif payload.get("type") == "contact_event":
             ev = payload.get("event") or {}
-            if ev.get("contact_id") in self._by_contact and ev.get("type") in ("wrap_up", "contact.ended"):
+            if ev.get("contact_id") not in self._by_contact:
+                return False
+            if ev.get("type") in CLOSING:
                 self._inbox.append({"kind": "closed", "contact_id": ev["contact_id"], "ts": ev.get("ts")})
+            return True  # a reply sent here was put in our mailbox here (email_delivered)
+        return None
 
     def _apply(self, item: dict, now: float) -> None:
         if item["kind"] == "closed":
@@ -227,6 +238,10 @@ class EmailCustomers:
         if cust is None or cust.done:
             return
         for msg in mailbox.fetch(cust.address):  # the customer opens their inbox
+            message_id = str(msg["Message-ID"] or "")
+            if message_id and message_id in cust.read_ids:
+                continue  # delivered twice: read once
+            cust.read_ids.add(message_id)
             body = msg.get_body(preferencelist=("plain", "html"))
             text = body.get_content() if body is not None else ""
             cust.last_reply = {
@@ -356,7 +371,7 @@ class EmailCustomers:
                 cust.contact_id = contact_id
                 cust.wrapped_at = None
                 self._by_contact[contact_id] = cust.key
-                self.app.extensions["kefu_simulator"].ownership.claim("contact", contact_id)
+                self.app.extensions["kefu_simulator"].ownership.claim("contact", contact_id, channel="email")
         return contact_id
 
     def _fresh_mind(self, cust: EmailCustomer) -> None:

@@ -202,7 +202,7 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers, SimulatorW
             }
             contacts.update({cid: {} for cid in self._callers})
             if self.email_customers is not None:
-                contacts.update({cid: {} for cid in self.email_customers.contact_ids()})
+                contacts.update({cid: {"channel": "email"} for cid in self.email_customers.contact_ids()})
             exercises = sorted(self._running_exercises)
         self.ownership.reannounce(contacts, exercises)
 

@@ -78,10 +78,14 @@ class SimulatorWorkers:
         )
         self._consumer = get_event_log(self.app).consumer(kind)
         self._consumer.start()
+        if self.email_customers is not None:
+            self.email_customers.start_stream()  # replies and wrap-ups on our email customers' contacts
 
     def _stop_stream(self) -> None:
         if self._consumer is not None:
             self._consumer.stop()
+        if self.email_customers is not None:
+            self.email_customers.stop_stream()
 
     def _owner_of(self, payload: dict) -> str | None:
         cid = (payload.get("event") or {}).get("contact_id")

@@ -48,6 +48,7 @@ def centre(tmp_path_factory):
         REDIS_URL=redis_url,
         REDIS_PREFIX=prefix,
         SIMULATOR_ENABLED=False,
+        GRADING_AUTO=False,  # the web processes grade
         MEDIA_TRANSPORT="redis",
         RECORDINGS_DIR=str(tmp / "recordings"),
     )

@@ -4,6 +4,9 @@ g1 and g2 with a PostgreSQL database of their own and the Redis server (skipped 
 Auto-grading (grading/auto.py): a chat wrapped up on a desk of process a, which grades nothing itself
 (KEFU_GRADING_AUTO=0), is graded by g1 or g2; when the grader that took the wrap-up is killed (-9) in the middle
 of grading it, the other one claims it and grades it, once.
+
+Simulated email customers (simulator/email_stream.py): a customer started on g1 (or g2) writes in; the trainee
+answers from a desk on process a; the reply reaches the customer's mailbox there, and it answers once.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ def centre(tmp_path_factory):
     with app.app_context():
         db.create_all()
         load_pack_into_db(PACKS / "en")
-        for name in ("ann", "bob"):
+        for name in ("ann", "bob", "cat"):
             factories.user(name, role="trainee", level="L3", password="pass1234")
         db.session.remove()
     cluster = Cluster(tmp, url, redis_url, prefix, secret="mp-" + uuid.uuid4().hex, recordings=tmp / "recordings")
@@ -59,9 +62,10 @@ def centre(tmp_path_factory):
     browsers: list[Browser] = []
     cluster.browser = lambda name, user: browsers.append(Browser(cluster.url(name)).login(user)) or browsers[-1]
     try:
-        cluster.start_web("a", KEFU_GRADING_AUTO="0")
+        pace = {"KEFU_EMAIL_CUSTOMER_PACE": "0.005"}  # an email customer answers within seconds
+        cluster.start_web("a", KEFU_GRADING_AUTO="0", **pace)
         for name in GRADERS:
-            cluster.start_web(name)
+            cluster.start_web(name, **pace)
         for name in ("a", *GRADERS):
             cluster.wait_web(name)
         yield cluster
@@ -200,3 +204,68 @@ def test_a_grader_killed_while_grading_is_replaced_by_the_other(centre):
             with contextlib.suppress(Exception):
                 lock.execute("SELECT pg_advisory_unlock_all()")
         lock.close()
+
+
+# -- simulated email customers ----------------------------------------------------------------------------------
+
+EMAIL_SCENARIO = "en-email-order-status"
+EMAIL_REPLY = (
+    "Dear Ms Lopez,\n\nThank you for your email. I checked your order US2506270170: the latest scan shows it is on "
+    "its way with SwiftPost and it is expected to arrive on Friday.\n\nKind regards,\nKefu Mall Customer Service"
+)
+
+
+def _mails(app, cid: int, type_: str) -> list:
+    from contacts.models import ContactEvent
+
+    with app.app_context():
+        q = select(ContactEvent).where(ContactEvent.contact_id == cid, ContactEvent.type == type_)
+        rows = db.session.scalars(q.order_by(ContactEvent.seq)).all()
+        db.session.expunge_all()
+        db.session.remove()
+        return rows
+
+
+def test_an_email_customer_on_one_process_reads_a_reply_sent_from_another(centre):
+    """Cat starts a practice email customer on g1 or g2 (whichever the kill test left alive; it lives there: its
+    mailbox is that process's); her desk is on a. She answers from a; the customer reads the reply and thanks
+    her, once."""
+    app = centre.app
+    home = next(n for n in GRADERS if centre.procs[n].poll() is None)
+    desk = centre.browser("a", "cat")
+    sock = desk.socket()
+    res = sock.call("set_state", {"state": "available"}, namespace="/desk", timeout=20)
+    assert res and res.get("ok"), res
+    code, started = centre.browser(home, "cat").post_json("/api/sim/customers", {"scenario_id": EMAIL_SCENARIO})
+    assert code == 201, started
+    cid = started["contact_id"]
+    owner = redis_store.client.hgetall(redis_store.key("sim", "contact", cid))
+    assert owner.get("channel") == "email" and _pid(owner["owner"]) == centre.procs[home].pid, owner
+
+    def held_by_cat():
+        from accounts.models import User
+
+        with app.app_context():
+            c = db.session.get(Contact, cid)
+            out = c.status == "active" and c.agent_id == db.session.scalar(select(User.id).filter_by(username="cat"))
+            db.session.remove()
+            return out
+
+    wait_for(held_by_cat, timeout=20, what="the email assigned to cat")
+    assert len(_mails(app, cid, "email.received")) == 1
+    code, sent = desk.post_json(f"/api/email/contacts/{cid}/reply", {"body_text": EMAIL_REPLY})
+    assert code == 200, sent
+    # reply_delay 600-1800 s at pace 0.005: 3-9 s
+    wait_for(lambda: len(_mails(app, cid, "email.received")) >= 2, timeout=45, what="the customer's answer")
+    time.sleep(3.0)
+    received = _mails(app, cid, "email.received")
+    assert len(received) == 2, [m.text for m in received]  # read once, answered once
+    assert "Thanks for the quick and clear answer" in received[1].text
+    assert received[1].data["threaded_by"] == "in_reply_to"
+    states = [e.data for e in _mails(app, cid, "customer.state")]
+    assert states and states[-1]["end"] == "satisfied"
+    code, wrapped = desk.post_json(f"/api/email/contacts/{cid}/wrap_up", {"code": "ENQ_DELIVERY"})
+    assert code == 200, wrapped
+    res = sock.call("set_state", {"state": "away", "reason": "done"}, namespace="/desk", timeout=20)
+    assert res and res.get("ok"), res
+
