@@ -10,9 +10,10 @@ The loader (scenarios/loader.py) reports every error with file, line and field.
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Level = Literal["L5", "L4", "L3"]
 Channel = Literal["chat", "voice", "video", "email", "group", "livestream"]
@@ -384,6 +385,18 @@ class VoiceScript(Strict):
         return v
 
 
+def skill_codes(v: list[str]) -> list[str]:
+    """The standard's skill codes as written (L4/1.2.1); a ValueError names those that are not."""
+    bad = [s for s in v if not re.fullmatch(r"L[345]/\d\.\d\.\d", s)]
+    if bad:
+        raise ValueError(f"skill codes must look like L4/1.2.1: {bad}")
+    return v
+
+
+# The skills a piece of content exercises (scenarios, livestream briefs): codes of the standard.
+SkillCodes = Annotated[list[str], AfterValidator(skill_codes)]
+
+
 class Scenario(Strict):
     id: str
     title: str
@@ -391,7 +404,7 @@ class Scenario(Strict):
     channel: Channel
     queue: str
     family: str | None = None  # variants of one situation share a family (pass^k)
-    skills: list[str] = Field(min_length=1)
+    skills: SkillCodes = Field(min_length=1)
     tags: list[str] = []
     customer: Persona
     opening: list[str] = Field(min_length=1)  # the customer's first message(s)
@@ -404,16 +417,6 @@ class Scenario(Strict):
     email: EmailSpec | None = None  # email scenarios only: how the customer's mail is written and sent
     video: VideoSpec | None = None  # what the customer's camera shows (video scenarios)
     voice: VoiceScript | None = None  # channel voice: how the caller behaves on the phone
-
-    @field_validator("skills")
-    @classmethod
-    def skill_codes(cls, v: list[str]) -> list[str]:
-        import re
-
-        bad = [s for s in v if not re.fullmatch(r"L[345]/\d\.\d\.\d", s)]
-        if bad:
-            raise ValueError(f"skill codes must look like L4/1.2.1: {bad}")
-        return v
 
     @model_validator(mode="after")
     def references(self) -> Scenario:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+M = TypeVar("M", bound=BaseModel)
 _BOOL = "tag:yaml.org,2002:bool"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 
@@ -129,6 +132,31 @@ def read_yaml(path: Path, name: str) -> tuple[YamlDoc | None, list[str]]:
     if not isinstance(data, dict):
         errors.append(f"{name} line 1: the file must hold a mapping (key: value pairs) at the top level")
     return doc, errors
+
+
+def read_model(path: Path, name: str, model: type[M], errors: list[str]) -> tuple[YamlDoc | None, M | None]:
+    """Parse one file and validate it with ``model``: (doc, the model's instance), the instance None when the file
+    cannot be parsed, holds no mapping or is invalid. Every problem is added to ``errors`` as
+    "<name> line <n>: <field>: <msg>"."""
+    doc, errs = read_yaml(path, name)
+    errors += errs
+    if doc is None or not isinstance(doc.data, dict):
+        return doc, None
+    try:
+        return doc, model.model_validate(doc.data)
+    except ValidationError as e:
+        errors += validation_errors(doc, e)
+        return doc, None
+
+
+def validation_errors(doc: YamlDoc, e: ValidationError) -> list[str]:
+    """A schema's ValidationError as one "<file> line <n>: <field>: <msg>" per error, the field path of a model
+    validator's "rules[3].on: ..." message added to the error's own."""
+    out = []
+    for err in e.errors(include_url=False):
+        inner, msg = split_path_prefix(err["msg"].removeprefix("Value error, "))
+        out.append(doc.error((*err["loc"], *inner), msg))
+    return out
 
 
 def _duplicate_keys(doc: YamlDoc, node: Node | None, loc: tuple) -> list[str]:

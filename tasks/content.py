@@ -7,12 +7,11 @@ import hashlib
 import json
 from pathlib import Path
 
-from pydantic import ValidationError
 from sqlalchemy import select
 
 from extensions import db
 from scenarios.loader import PackError, _display
-from scenarios.yamlsrc import read_yaml, split_path_prefix
+from scenarios.yamlsrc import read_model
 
 from .models import TaskSpecRecord
 from .schema import TaskSpec, spec_problems
@@ -26,16 +25,8 @@ def read_specs(folder: Path, lang: str | None = None) -> tuple[list[TaskSpec], l
     files = sorted([*tdir.glob("*.yaml"), *tdir.glob("*.yml")]) if tdir.is_dir() else []
     specs, errors, first = [], [], {}
     for f in files:
-        doc, errs = read_yaml(f, _display(f))
-        errors += errs
-        if doc is None or not isinstance(doc.data, dict):
-            continue
-        try:
-            spec = TaskSpec.model_validate(doc.data)
-        except ValidationError as e:
-            for err in e.errors(include_url=False):
-                inner, msg = split_path_prefix(err["msg"].removeprefix("Value error, "))
-                errors.append(doc.error((*err["loc"], *inner), msg))
+        doc, spec = read_model(f, _display(f), TaskSpec, errors)
+        if spec is None:
             continue
         problems = spec_problems(spec)
         if spec.id in first:

@@ -8,16 +8,16 @@ content folder on first use, like the group rooms' scenarios."""
 
 from __future__ import annotations
 
-import re
 import threading
 from pathlib import Path
 from types import SimpleNamespace
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from accounts.models import User
 from contacts.actions import ActionError
 from extensions import db
+from scenarios.schema import SkillCodes
 
 LIVE_AUDIENCE_MAX = 200  # an exam's audience: a busy session, still within a 2-core sandbox's means
 
@@ -31,39 +31,23 @@ class LiveBrief(BaseModel):
     id: str
     title: str = Field(min_length=1, max_length=120)  # livestream.actions.MAX_TITLE
     level: str = Field(pattern=r"^L[345]$")
-    skills: list[str] = Field(min_length=1)
+    skills: SkillCodes = Field(min_length=1)
     brief: str = Field(min_length=1)
     points: list[str] = Field(min_length=1)  # what the presenter should cover
     audience_size: int = Field(30, ge=1, le=LIVE_AUDIENCE_MAX)
     comment_rate: float = Field(8.0, gt=0, le=120)  # comments a minute, all viewers together
 
-    @field_validator("skills")
-    @classmethod
-    def skill_codes(cls, v: list[str]) -> list[str]:
-        bad = [s for s in v if not re.fullmatch(r"L[345]/\d\.\d\.\d", s)]
-        if bad:
-            raise ValueError(f"skill codes must look like L3/1.2.1: {bad}")
-        return v
-
 
 def read_briefs(pack_path: Path) -> tuple[list[LiveBrief], list[str]]:
     """Every brief in ``pack_path/livestream`` and one "<file> line <n>: <field>: <msg>" per problem."""
     from scenarios.loader import _display
-    from scenarios.yamlsrc import read_yaml, split_path_prefix
+    from scenarios.yamlsrc import read_model
 
     folder = Path(pack_path) / "livestream"
     briefs, errors, seen = [], [], set()
     for f in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
-        doc, errs = read_yaml(f, _display(f))
-        errors += errs
-        if doc is None or not isinstance(doc.data, dict):
-            continue
-        try:
-            b = LiveBrief.model_validate(doc.data)
-        except ValidationError as e:
-            for err in e.errors(include_url=False):
-                inner, msg = split_path_prefix(err["msg"].removeprefix("Value error, "))
-                errors.append(doc.error((*err["loc"], *inner), msg))
+        doc, b = read_model(f, _display(f), LiveBrief, errors)
+        if b is None:
             continue
         if b.id in seen:
             errors.append(doc.error(("id",), f"duplicate livestream brief id {b.id!r}"))
