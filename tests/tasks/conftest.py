@@ -41,6 +41,21 @@ def team(app):
     return app
 
 
+@pytest.fixture
+def exam_candidate(app):
+    """The en pack and the task specs loaded; lead1 leads team with the L3 candidate cand (en): a skill exam's
+    cast."""
+    from scenarios.loader import load_pack_into_db
+
+    with app.app_context():
+        load_pack_into_db(PACKS / "en")
+        load_specs()
+        lead = factories.user("lead1", role="lead")
+        team = factories.group("team", lead=lead)
+        factories.user("cand", role="trainee", level="L3", group=team, locale="en")
+    return app
+
+
 def user(name):
     from accounts.models import User
 

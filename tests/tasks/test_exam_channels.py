@@ -9,26 +9,13 @@ from contacts.actions import do_post_message, do_wrap_up_contact
 from contacts.models import Contact
 from extensions import db
 
-from .. import factories
-from .conftest import PACKS, load_specs, user
+from .conftest import user
 
 
-def _setup(app):
-    from scenarios.loader import load_pack_into_db
-
-    with app.app_context():
-        load_pack_into_db(PACKS / "en")
-        load_specs()
-        lead = factories.user("lead1", role="lead")
-        team = factories.group("team", lead=lead)
-        factories.user("cand", role="trainee", level="L3", group=team, locale="en")
-
-
-def test_l3_plan_has_a_contact_on_every_channel(app):
+def test_l3_plan_has_a_contact_on_every_channel(exam_candidate, app):
     """Every channel has a part, livestream included: nothing is left unserved."""
     from tasks.exam import plan_skill_exam
 
-    _setup(app)
     with app.app_context():
         plan = plan_skill_exam("L3", "en")
     assert set(plan["channels"]) == {"chat", "email", "voice", "video", "group", "livestream"}
@@ -37,7 +24,7 @@ def test_l3_plan_has_a_contact_on_every_channel(app):
     assert set(plan["scenarios"]) == {sid for ids in plan["channels"].values() for sid in ids}
 
 
-def test_exam_serves_chat_group_and_voice_in_turn_and_grades_them(app):
+def test_exam_serves_chat_group_and_voice_in_turn_and_grades_them(exam_candidate, app):
     """Chat first (reserved for the candidate), then the group room once the chat is wrapped up, then the voice
     call once the room is closed; the lead ends the exam with the call still ringing: it is abandoned, the chat
     and room are graded (scorecards in the result), the call counts 0."""
@@ -46,7 +33,6 @@ def test_exam_serves_chat_group_and_voice_in_turn_and_grades_them(app):
     from grading.models import SkillExam
     from routing.actions import do_set_agent_state
 
-    _setup(app)
     engine = app.extensions["kefu_simulator"]
     with app.app_context():
         cand = user("cand")

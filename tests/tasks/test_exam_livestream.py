@@ -13,25 +13,12 @@ import pytest
 from contacts.models import Contact
 from extensions import db
 
-from .. import factories
-from .conftest import PACKS, load_specs, user
+from .conftest import PACKS, user
 
 
-def _setup(app):
-    from scenarios.loader import load_pack_into_db
-
-    with app.app_context():
-        load_pack_into_db(PACKS / "en")
-        load_specs()
-        lead = factories.user("lead1", role="lead")
-        team = factories.group("team", lead=lead)
-        factories.user("cand", role="trainee", level="L3", group=team, locale="en")
-
-
-def test_l3_plan_includes_a_livestream_part_and_l4_does_not(app):
+def test_l3_plan_includes_a_livestream_part_and_l4_does_not(exam_candidate, app):
     from tasks.exam import plan_skill_exam
 
-    _setup(app)
     with app.app_context():
         l3 = plan_skill_exam("L3", "en")
         l4 = plan_skill_exam("L4", "en")
@@ -43,7 +30,7 @@ def test_l3_plan_includes_a_livestream_part_and_l4_does_not(app):
     assert "livestream" not in l4["channels"] and "livestream" in l4["not_served"]
 
 
-def test_livestream_part_served_on_the_exam_and_graded_at_time_up(app, client, auth):
+def test_livestream_part_served_on_the_exam_and_graded_at_time_up(exam_candidate, app, client, auth):
     from clock import clock
     from grading.actions import current_scorecard
     from grading.exam_results import attempts_of
@@ -51,7 +38,6 @@ def test_livestream_part_served_on_the_exam_and_graded_at_time_up(app, client, a
     from grading.models import SkillExam
     from livestream.actions import do_mark_answered, do_post_comment, livestream_settings
 
-    _setup(app)
     with app.app_context():
         cand = user("cand")
         exam = do_schedule_skill_exam(user("lead1"), cand, ["en-live-sale-service"], 30, 1, "en")
