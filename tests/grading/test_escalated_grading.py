@@ -5,19 +5,14 @@ items read what they did - the shared reader's acts, the CRM look-up, the ticket
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
-from contacts.actions import do_post_message, do_wrap_up_contact
-from contacts.models import Contact
 from extensions import db
-from grading.models import Scorecard
-from routing.actions import do_set_agent_state
 from scenarios.loader import load_pack_into_db
 from tickets.actions import do_add_ticket_note, do_create_ticket, do_update_ticket
 from tickets.crm import do_lookup_customers
 
-from .. import factories
 from .builders import PACKS
+from .conftest import serve_chat
 
 NEW = ("escalated-enquiry", "transfer-report-back", "owns-escalated-complaint", "within-authority", "extra-help")
 GOOD = [
@@ -35,33 +30,23 @@ POOR = [
 ]
 
 
+def _look_up_and_open_a_ticket(agent, contact):
+    do_lookup_customers(agent, "Steven Walsh", contact)
+    ticket = do_create_ticket(agent, contact, subject="Third black screen", category="product")
+    db.session.commit()
+    return ticket
+
+
+def _set_the_ticket_and_note_the_result(agent, contact, ticket):
+    do_update_ticket(agent, ticket, contact, category="warranty", priority="high")
+    do_add_ticket_note(agent, ticket, contact, "Replacement granted after two repairs; data transfer booked")
+    db.session.commit()
+
+
 def _serve(app, name: str, lines: list[str], desk: bool) -> dict:
-    engine = app.extensions["kefu_simulator"]
-    with app.app_context():
-        agent = factories.user(name, role="trainee", level="L3")
-        do_set_agent_state(agent, "available")
-        cid = engine.start_customer("en-repeat-repair", seed=3)
-        engine.run_until_idle(30)
-        contact = db.session.get(Contact, cid)
-        if desk:
-            do_lookup_customers(agent, "Steven Walsh", contact)
-            ticket = do_create_ticket(agent, contact, subject="Third black screen", category="product")
-            db.session.commit()
-        for line in lines:
-            db.session.refresh(contact)
-            if contact.status != "active":
-                break
-            do_post_message(contact, "agent", line, actor_id=agent.id)
-            engine.run_until_idle(20)
-        if desk:
-            do_update_ticket(agent, ticket, contact, category="warranty", priority="high")
-            do_add_ticket_note(agent, ticket, contact, "Replacement granted after two repairs; data transfer booked")
-            db.session.commit()
-        db.session.refresh(contact)
-        do_wrap_up_contact(contact, agent, "WARRANTY")
-        assert app.extensions["kefu_grading"].wait_idle(30)
-        row = db.session.scalars(select(Scorecard).where(Scorecard.contact_id == cid, Scorecard.current)).one()
-        return {i["id"]: i for i in row.data["items"]}
+    before, after = (_look_up_and_open_a_ticket, _set_the_ticket_and_note_the_result) if desk else (None, None)
+    card = serve_chat(app, name, "L3", "en-repeat-repair", 3, lines, "WARRANTY", before, after)
+    return {i["id"]: i for i in card["items"]}
 
 
 @pytest.fixture

@@ -26,29 +26,9 @@ from grading.exams import (
 )
 from grading.models import Scorecard, SkillExam
 from routing.actions import do_set_agent_state
-from scenarios.loader import load_pack_into_db
 from theory.models import TheoryExam
 
-from .. import factories
-from .builders import PACKS
-
 L5_SET = ["en-delivery-status", "en-points-rules"]
-
-
-@pytest.fixture
-def floor(app):
-    """The en pack loaded; lead1 leads team (trainees cand L4, other L4); lead2 leads another group."""
-    with app.app_context():
-        load_pack_into_db(PACKS / "en")
-        lead = factories.user("lead1", role="lead")
-        team = factories.group("team", lead=lead)
-        factories.user("cand", role="trainee", level="L4", group=team, locale="en")
-        factories.user("other", role="trainee", level="L4", group=team, locale="en")
-        lead2 = factories.user("lead2", role="lead")
-        factories.group("team2", lead=lead2)
-        factories.user("admin", role="admin")
-    yield app
-    app.extensions["kefu_grading"].stop()
 
 
 def _u(name):

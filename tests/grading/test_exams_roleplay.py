@@ -19,35 +19,10 @@ from grading.exam_results import attempts_of, compute_result
 from grading.exams import ExamError, do_schedule_skill_exam, feedback_withheld, tick_skill_exams
 from grading.models import Scorecard, SkillExam
 from roleplay.models import RolePlay
-from scenarios.loader import load_pack_into_db
 
-from .. import factories
-from .builders import PACKS
+from .conftest import login, user_id
 
 SCENARIO = "en-delivery-status"
-
-
-@pytest.fixture
-def floor(app):
-    """The en pack; lead1 leads team (trainee cand, L4); lead2 leads another group."""
-    with app.app_context():
-        load_pack_into_db(PACKS / "en")
-        lead = factories.user("lead1", role="lead")
-        team = factories.group("team", lead=lead)
-        factories.user("cand", role="trainee", level="L4", group=team, locale="en")
-        factories.group("team2", lead=factories.user("lead2", role="lead"))
-    yield app
-    app.extensions["kefu_grading"].stop()
-
-
-def _login(app, username):
-    http = app.test_client()
-    assert http.post("/login", data={"username": username, "password": "pass1234"}).status_code == 302
-    return http
-
-
-def _uid(name):
-    return db.session.scalar(select(User.id).where(User.username == name))
 
 
 def _ack(sc, ns, event, data):
@@ -58,7 +33,7 @@ def _ack(sc, ns, event, data):
 
 def _schedule(app, lead_http, **extra) -> int:
     with app.app_context():
-        cand = _uid("cand")
+        cand = user_id("cand")
     form = {"candidate_id": cand, "duration_minutes": 30, "k": 1, f"pos:{SCENARIO}": "1", **extra}
     assert lead_http.post("/exams/schedule", data=form).status_code == 302
     with app.app_context():
@@ -71,7 +46,7 @@ def test_a_role_played_chat_part_is_played_on_customer_and_desk_and_graded_into_
     from extensions import socketio
 
     app = floor
-    lead, lead2, cand_http = _login(app, "lead1"), _login(app, "lead2"), _login(app, "cand")
+    lead, lead2, cand_http = login(app, "lead1"), login(app, "lead2"), login(app, "cand")
     assert f'name="rp:{SCENARIO}"' in lead.get("/exams").get_data(as_text=True)  # the form's per-part choice
     exam_id = _schedule(app, lead, **{f"rp:{SCENARIO}": "1"})
     with app.app_context():
@@ -101,7 +76,7 @@ def test_a_role_played_chat_part_is_played_on_customer_and_desk_and_graded_into_
         contact = db.session.get(Contact, cid)
         exam = db.session.get(SkillExam, exam_id)
         assert contact.exercise_id == exam.exercise_id and contact.scenario_id == SCENARIO
-        assert contact.reserved_agent_id == _uid("cand") and not contact.simulated
+        assert contact.reserved_agent_id == user_id("cand") and not contact.simulated
 
     desk = socketio.test_client(app, namespace="/desk", flask_test_client=cand_http)
     cust = socketio.test_client(app, namespace="/customer", flask_test_client=customer_http)
@@ -137,7 +112,7 @@ def test_a_role_played_chat_part_is_played_on_customer_and_desk_and_graded_into_
         assert card.data["scenario_id"] == SCENARIO
         rows = [{"family": attempt.family, "attempt": 1, "card": card.data}]
         assert exam.result["graded"] == 1 and exam.total == compute_result("L4", rows, 1)["total"]
-        assert feedback_withheld(db.session.get(User, _uid("cand")), cid)
+        assert feedback_withheld(db.session.get(User, user_id("cand")), cid)
     again = customer_http.post("/api/roleplays/start", json={"token": token})
     assert again.status_code == 400
 
@@ -145,13 +120,13 @@ def test_a_role_played_chat_part_is_played_on_customer_and_desk_and_graded_into_
 def test_a_role_played_part_nobody_starts_ends_at_time_up_and_its_link_dies(floor):
     """Time-up ends a part the role-player never started (time_up, no contact), and the link no longer starts."""
     app = floor
-    lead, cand_http = _login(app, "lead1"), _login(app, "cand")
+    lead, cand_http = login(app, "lead1"), login(app, "cand")
     exam_id = _schedule(app, lead, roleplay_all="1")
     assert cand_http.post(f"/exams/{exam_id}/start").status_code == 302
     with app.app_context():
         rp = db.session.scalars(select(RolePlay)).one()
         token = rp.token
-        assert rp.agent_id == _uid("cand") and rp.scenario_id == SCENARIO
+        assert rp.agent_id == user_id("cand") and rp.scenario_id == SCENARIO
     clock.advance(30 * 60 + 1)
     with app.app_context():
         tick_skill_exams()
@@ -166,7 +141,7 @@ def test_a_role_played_part_nobody_starts_ends_at_time_up_and_its_link_dies(floo
 def test_only_the_candidates_lead_schedules_role_played_parts_of_channels_a_person_can_play(floor):
     """lead2 is refused (403); an email scenario cannot be role-played; nor a scenario outside the set."""
     with floor.app_context():
-        lead, lead2, cand = (db.session.get(User, _uid(n)) for n in ("lead1", "lead2", "cand"))
+        lead, lead2, cand = (db.session.get(User, user_id(n)) for n in ("lead1", "lead2", "cand"))
         with pytest.raises(ExamError) as e:
             do_schedule_skill_exam(lead2, cand, [SCENARIO], 30, roleplayed=[SCENARIO])
         assert e.value.status == 403
@@ -177,9 +152,9 @@ def test_only_the_candidates_lead_schedules_role_played_parts_of_channels_a_pers
             do_schedule_skill_exam(lead, cand, [SCENARIO, email], 30, roleplayed=[email])
         with pytest.raises(ExamError, match="one of the exam's scenarios"):
             do_schedule_skill_exam(lead, cand, [SCENARIO], 30, roleplayed=["en-points-rules"])
-    lead2_http = _login(floor, "lead2")
+    lead2_http = login(floor, "lead2")
     with floor.app_context():
-        cand_id = _uid("cand")
+        cand_id = user_id("cand")
     form = {"candidate_id": cand_id, "duration_minutes": 30, f"pos:{SCENARIO}": "1", f"rp:{SCENARIO}": "1"}
     assert lead2_http.post("/exams/schedule", data=form).status_code == 403
 
@@ -188,9 +163,9 @@ def test_a_role_played_voice_part_is_a_call_on_the_exam_and_is_hung_up_at_time_u
     """A voice part's link is the call page; the call the role-player places is the exam's, reserved for the
     candidate, and time-up ends it like a simulated caller's."""
     app = floor
-    lead, cand_http = _login(app, "lead1"), _login(app, "cand")
+    lead, cand_http = login(app, "lead1"), login(app, "cand")
     with app.app_context():
-        cand = _uid("cand")
+        cand = user_id("cand")
     form = {"candidate_id": cand, "duration_minutes": 30, "pos:en-voice-late-delivery": "1", "roleplay_all": "1"}
     assert lead.post("/exams/schedule", data=form).status_code == 302
     with app.app_context():
