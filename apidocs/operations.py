@@ -19,6 +19,11 @@ INT = {"type": "integer", "minimum": 0}
 ID_OR_STR = {"type": "string", "description": "an id"}
 
 
+def obj(*required: str) -> dict:
+    """A JSON object's schema with the keys it always has."""
+    return {"type": "object", "required": list(required)} if required else {"type": "object"}
+
+
 @dataclass(frozen=True)
 class Param:
     name: str
@@ -70,13 +75,11 @@ OPS: dict[str, Op] = {
     "tickets.api_customer": Op(
         "Open a customer's CRM profile; reveal=1 shows details unverified (recorded as crm.disclose)",
         DESK,
-        {"type": "object"},
+        obj(),
         CRM,
         query=(CONTACT, Param("reveal", {"type": "string", "enum": ["0", "1"]}, "needs a contact you hold")),
     ),
-    "tickets.api_verify_customer": Op(
-        "Record an identity check on a contact", DESK, {"type": "object"}, CRM, body=m.VerifyIdentity
-    ),
+    "tickets.api_verify_customer": Op("Record an identity check on a contact", DESK, obj(), CRM, body=m.VerifyIdentity),
     "tickets.api_create_ticket": Op("Create a ticket for a contact", DESK, m.Ticket, TICKETS, 201, m.NewTicket),
     "tickets.api_update_ticket": Op(
         "Change a ticket's fields (status, priority, risk, escalation, compensation ...)",
@@ -88,7 +91,7 @@ OPS: dict[str, Op] = {
     "tickets.api_add_note": Op(
         "Add a note to a ticket",
         DESK,
-        {"type": "object", "required": ["id", "body", "number"]},
+        obj("id", "body", "number"),
         TICKETS,
         201,
         m.TicketNote,
@@ -123,7 +126,7 @@ OPS: dict[str, Op] = {
     "knowledge_base.api_search": Op(
         "Search published articles (recorded as kb.search when contact_id is given)",
         STAFF,
-        {"type": "object", "required": ["query", "lang", "results"]},
+        obj("query", "lang", "results"),
         KB,
         query=(
             Param("q", {"type": "string", "minLength": 1, "maxLength": 200}, required=True),
@@ -136,14 +139,14 @@ OPS: dict[str, Op] = {
     "knowledge_base.api_article": Op(
         "One published article (recorded as kb.open when contact_id is given)",
         STAFF,
-        {"type": "object", "required": ["article", "recorded"]},
+        obj("article", "recorded"),
         KB,
         query=(CONTACT,),
     ),
     "knowledge_base.api_suggest": Op(
         "Articles suggested by the customer's words on a contact",
         OWNER_ONLY,
-        {"type": "object", "required": ["contact_id", "lang", "keywords", "suggestions"]},
+        obj("contact_id", "lang", "keywords", "suggestions"),
         KB,
         query=(
             Param("contact_id", ID_OR_STR, required=True),
@@ -151,13 +154,11 @@ OPS: dict[str, Op] = {
         ),
     ),
     # --- email workspace
-    "email_desk.api_contacts": Op(
-        "Your email contacts", DESK, {"type": "object", "required": ["contacts"]}, EMAIL, errors=(401, 403)
-    ),
+    "email_desk.api_contacts": Op("Your email contacts", DESK, obj("contacts"), EMAIL, errors=(401, 403)),
     "email_desk.api_thread": Op(
         "An email contact's thread, with its tickets",
         OWNER_ONLY,
-        {"type": "object", "required": ["contact", "events", "tickets"]},
+        obj("contact", "events", "tickets"),
         EMAIL,
     ),
     "email_desk.api_reply": Op("Send a reply (real MIME mail)", OWNER_ONLY, m.OkEvent, EMAIL, body=m.EmailReply),
@@ -199,7 +200,7 @@ OPS: dict[str, Op] = {
     "simulator.start_customer": Op(
         "Start one simulated customer (a trainee's is reserved for them)",
         DESK,
-        {"type": "object", "required": ["contact_id", "scenario_id"]},
+        obj("contact_id", "scenario_id"),
         SIM,
         201,
         m.SimCustomer,
@@ -213,7 +214,7 @@ OPS: dict[str, Op] = {
     "console.api_floor": Op(
         "The floor of your groups: agents, queues, live contacts",
         LEADS,
-        {"type": "object"},
+        obj(),
         FLOOR,
         errors=(401, 403),
     ),
@@ -224,7 +225,7 @@ OPS: dict[str, Op] = {
         "Start a livestream presented by a trainee of your group", LEADS, m.CreatedLink, FLOOR, 201, m.LivestreamSession
     ),
     "group.api_start": Op("Start group rooms", DESK, m.RoomsOpened, GROUP, 201, m.GroupRooms),
-    "group.api_room": Op("A group room's live view", "the room's agent, their lead, admins", {"type": "object"}, GROUP),
+    "group.api_room": Op("A group room's live view", "the room's agent, their lead, admins", obj(), GROUP),
     "livestream.guest_link": Op(
         "A guest link for a livestream",
         "the presenter, their lead, admins",
@@ -235,34 +236,30 @@ OPS: dict[str, Op] = {
     # --- review, exams, theory, role-play, work items
     "review.api_create_panel": Op("Create a grader panel", LEADS, m.CreatedLink, REVIEW, 201, m.NewPanel),
     "review.api_save_scores": Op(
-        "Save your scores on a panel assignment", "the assigned grader", {"type": "object"}, REVIEW, body=m.PanelScores
+        "Save your scores on a panel assignment", "the assigned grader", obj(), REVIEW, body=m.PanelScores
     ),
-    "review.api_submit": Op("Submit your panel assignment", "the assigned grader", {"type": "object"}, REVIEW),
+    "review.api_submit": Op("Submit your panel assignment", "the assigned grader", obj(), REVIEW),
     "exams.api_status": Op(
         "A skill exam's status and time left (scores only once released)",
         "the candidate, their lead, graders, admins",
-        {"type": "object", "required": ["id", "status", "remaining", "released"]},
+        obj("id", "status", "remaining", "released"),
         EXAMS,
         errors=(401, 403, 404),
     ),
     "theory.api_save_answer": Op(
         "Save one answer of your running theory exam",
         "the trainee sitting the exam",
-        {"type": "object"},
+        obj(),
         EXAMS,
         body=m.TheoryAnswer,
         errors=(400, 401, 403, 404, 409),
     ),
-    "roleplay.api_open": Op(
-        "Open a role-play link", DESK, {"type": "object", "required": ["token"]}, RP, 201, m.RolePlayOpen
-    ),
-    "roleplay.api_list": Op(
-        "Role-plays you may see", DESK, {"type": "object", "required": ["roleplays"]}, RP, errors=(401, 403)
-    ),
+    "roleplay.api_open": Op("Open a role-play link", DESK, obj("token"), RP, 201, m.RolePlayOpen),
+    "roleplay.api_list": Op("Role-plays you may see", DESK, obj("roleplays"), RP, errors=(401, 403)),
     "roleplay.api_card": Op(
         "The role-player's card",
         ANYONE,
-        {"type": "object", "required": ["channel", "lang", "card"]},
+        obj("channel", "lang", "card"),
         RP,
         query=(Param("token", STR, required=True),),
         errors=(404,),
@@ -271,7 +268,7 @@ OPS: dict[str, Op] = {
     "roleplay.api_start": Op(
         "The role-player starts the contact",
         ANYONE,
-        {"type": "object", "required": ["contact_id", "token", "status", "channel"]},
+        obj("contact_id", "token", "status", "channel"),
         RP,
         201,
         m.RolePlayStart,
