@@ -142,6 +142,8 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers, SimulatorW
                     continue
                 if mail is not None and mail.drives(contact.id):
                     continue
+                if contact.channel == "group" and self._room_driven(contact.id):
+                    continue  # a group room's audience, driven by a live process (simulator/group_driver.py)
                 worker = self._delegate_to()
                 record = self._adoptable("contact", contact.id, trust_missing, to=worker)
                 if record is None:
@@ -175,6 +177,10 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers, SimulatorW
         if any(done.values()):
             log.warning("simulator adopted %s", done)
         return done
+
+    def _room_driven(self, room_id: int) -> bool:
+        owner = self.ownership.record("group", room_id).get("owner")
+        return bool(owner) and self.liveness.is_alive(owner)
 
     def _adoptable(self, kind: str, ident: int, trust_missing: bool, to: str | None = None) -> dict | None:
         """The owner record of something no live process drives, now ours (or ``to``'s, a simulator worker's);

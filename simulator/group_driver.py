@@ -7,6 +7,11 @@ minds (simulator/group_audience.py) and carries out what is due through the same
 event on the room (member, what it recognised and how), which the agent never sees.
 
 Minds are in memory: a restart ends the audience (the recording stays whole; the room's agent can close it).
+
+Across processes (issue 18): an audience lives in the process that opened its room (owner record
+``sim:group:<room>``). What the room's agent does from a desk on another process reaches it through the shared
+event log (contacts/stream.py, kind ``group_audience``: whichever process gets an entry forwards it to the owner's
+inbox). Each event is applied once per room by its sequence number, however it came.
 """
 
 from __future__ import annotations
@@ -23,12 +28,15 @@ from flask import current_app, has_app_context
 
 from clock import clock
 from contacts.actions import ActionError
+from contacts.events import subscribe, unsubscribe
+from contacts.stream import StreamKind, get_event_log
 from extensions import db
 
 from .group_audience import GroupCustomer, Line, plan_audience
 
 log = logging.getLogger(__name__)
 WATCHED = frozenset({"message", "group.announcement", "group.moved_private", "contact.ended", "wrap_up"})
+GROUP_KIND = "group_audience"  # the kind on the shared event log
 
 
 @dataclass
@@ -38,6 +46,7 @@ class LiveRoom:
     lang: str
     customers: list[GroupCustomer]
     by_member: dict[str, GroupCustomer] = field(default_factory=dict)
+    applied: set[int] = field(default_factory=set)  # seqs of the room's events applied (each once)
 
 
 @dataclass(order=True)
@@ -61,14 +70,16 @@ class GroupAudienceDriver:
         self._seq = itertools.count()
         self._inbox: deque[dict] = deque()
         self._lock = threading.RLock()
-        from contacts.events import subscribe
-
-        subscribe(self._on_event)
+        self._consumer = None
+        subscribe(self._on_event, kind=GROUP_KIND)
+        liveness = app.extensions.get("kefu_liveness")  # routing/liveness.py
+        if liveness is not None:
+            liveness.on("reannounce", self.reannounce)  # Redis lost the owner records: put ours back
 
     def stop(self) -> None:
-        from contacts.events import unsubscribe
-
         unsubscribe(self._on_event)
+        if self._consumer is not None:
+            self._consumer.stop()
 
     def start_room(self, room_id: int, scenario, lang: str, size: int, mix, seed: int) -> None:
         """Plan the room's audience and schedule each customer's joining on the sandbox clock."""
@@ -76,13 +87,15 @@ class GroupAudienceDriver:
             customers = plan_audience(scenario, size, mix, seed)
             self.rooms[room_id] = LiveRoom(room_id, scenario, lang, customers)
             self._ids.add(room_id)
+            self._owner_record("claim", room_id)
             now = clock.timestamp()
             for c in customers:
                 self._push(now + c.join_after, room_id, c.index, "join")
 
     def stop_room(self, room_id: int) -> None:
         with self._lock:
-            self.rooms.pop(room_id, None)
+            if self.rooms.pop(room_id, None) is not None:
+                self._owner_record("release", room_id)
             self._ids.discard(room_id)
             self._due = [d for d in self._due if d.room_id != room_id]
             heapq.heapify(self._due)
@@ -95,6 +108,8 @@ class GroupAudienceDriver:
 
     def tick(self) -> None:
         """Apply queued events, carry out what is due, and let waiting customers lose patience."""
+        if self._consumer is None and self.app.config.get("SIMULATOR_ENABLED"):
+            self.start_stream()  # a served process: its ticker ticks us
         with self._lock, self._context():
             now = clock.timestamp()
             for _ in range(20):
@@ -130,17 +145,64 @@ class GroupAudienceDriver:
             return contextlib.nullcontext()
         return self.app.app_context()
 
-    def _on_event(self, payload: dict) -> None:
+    def _on_event(self, payload: dict) -> bool | None:
+        """Listener: events of the rooms this process drives are queued (True: no other process needs them);
+        False for other contacts' events, which the log carries to the process driving their room."""
         if payload.get("type") != "contact_event":
-            return
-        ev = payload.get("event") or {}
-        if ev.get("contact_id") not in self._ids or ev.get("type") not in WATCHED:
-            return
-        if ev["type"] == "message" and ev.get("actor") == "customer":
-            return
+            return None
         if not (has_app_context() and current_app._get_current_object() is self.app):
+            return None
+        ev = payload.get("event") or {}
+        if ev.get("contact_id") not in self._ids:
+            return False
+        self._queue(ev)
+        return True
+
+    def _queue(self, ev: dict) -> None:
+        if ev.get("type") not in WATCHED or (ev["type"] == "message" and ev.get("actor") == "customer"):
             return
         self._inbox.append(ev)
+
+    # -- across processes ---------------------------------------------------------------------------------
+
+    def start_stream(self) -> None:
+        """Consume the shared log: what the agents of our rooms do from desks on other processes."""
+        kind = StreamKind(GROUP_KIND, handle=self.on_stream, owner_of=self._owner_of, types=WATCHED)
+        self._consumer = get_event_log(self.app).consumer(kind)
+        self._consumer.start()
+
+    def on_stream(self, payload: dict) -> None:
+        """An event recorded by another process in a room this process drives."""
+        ev = payload.get("event") or {}
+        if ev.get("contact_id") in self._ids:
+            self._queue(ev)
+
+    def _ownership(self):
+        sim = self.app.extensions.get("kefu_simulator")
+        return sim.ownership if sim is not None else None
+
+    def _owner_of(self, payload: dict) -> str | None:
+        ownership = self._ownership()
+        room_id = (payload.get("event") or {}).get("contact_id")
+        if ownership is None or room_id is None:
+            return None
+        return ownership.record("group", room_id).get("owner") or None
+
+    def _owner_record(self, action: str, room_id: int) -> None:
+        ownership = self._ownership()
+        if ownership is None:
+            return
+        try:
+            getattr(ownership, action)("group", room_id)
+        except Exception:  # Redis away: put back by ``reannounce`` once it is rebuilt
+            log.warning("could not %s the owner record of group room %s", action, room_id)
+
+    def reannounce(self) -> None:
+        """The liveness ``reannounce`` hook: Redis lost the owner records; put back those of our rooms."""
+        with self._lock:
+            rooms = list(self.rooms)
+        for room_id in rooms:
+            self._owner_record("claim", room_id)
 
     def _drain(self) -> bool:
         progressed = False
@@ -148,8 +210,9 @@ class GroupAudienceDriver:
             ev = self._inbox.popleft()
             progressed = True
             room = self.rooms.get(ev["contact_id"])
-            if room is None:
-                continue
+            if room is None or ev.get("seq") in room.applied:
+                continue  # a room no longer driven, or an event delivered twice
+            room.applied.add(ev.get("seq"))
             try:
                 self._apply(room, ev)
             except Exception:

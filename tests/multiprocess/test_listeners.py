@@ -7,6 +7,9 @@ of grading it, the other one claims it and grades it, once.
 
 Simulated email customers (simulator/email_stream.py): a customer started on g1 (or g2) writes in; the trainee
 answers from a desk on process a; the reply reaches the customer's mailbox there, and it answers once.
+
+Group-room audiences (simulator/group_driver.py): a room opened on g1 (or g2) has its simulated audience there;
+the room's agent answers from process a; a customer whose question it answers thanks them.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ def centre(tmp_path_factory):
         load_pack_into_db(PACKS / "en")
         for name in ("ann", "bob", "cat"):
             factories.user(name, role="trainee", level="L3", password="pass1234")
+        team = factories.group("team", lead=factories.user("lena", role="lead", password="pass1234"))
+        factories.user("dan", role="trainee", level="L3", password="pass1234", group=team)
         db.session.remove()
     cluster = Cluster(tmp, url, redis_url, prefix, secret="mp-" + uuid.uuid4().hex, recordings=tmp / "recordings")
     cluster.app, cluster.db_url = app, url
@@ -269,3 +274,60 @@ def test_an_email_customer_on_one_process_reads_a_reply_sent_from_another(centre
     res = sock.call("set_state", {"state": "away", "reason": "done"}, namespace="/desk", timeout=20)
     assert res and res.get("ok"), res
 
+
+# -- group-room audiences ---------------------------------------------------------------------------------------
+
+GROUP_SCENARIO = "en-group-sale"
+GROUP_ANSWER = (
+    "Hello everyone! Sale orders ship within 48 hours and delivery takes 3-5 days. Price protection: you can claim "
+    "the difference within 7 days (not for flash sales or group deals). Coupons: one store coupon and one site-wide "
+    "coupon per order; two of the same kind cannot be combined. Returns: 7 days with no reason needed, and we cover "
+    "the return postage. Receipts: an electronic receipt is emailed within 3 working days."
+)
+
+
+def _room_lines(app, room_id: int, kind: str) -> list:
+    from contacts.models import ContactEvent
+
+    with app.app_context():
+        q = select(ContactEvent).where(
+            ContactEvent.contact_id == room_id, ContactEvent.type == "message", ContactEvent.actor == "customer"
+        )
+        rows = [e for e in db.session.scalars(q.order_by(ContactEvent.seq)) if (e.data or {}).get("kind") == kind]
+        db.session.expunge_all()
+        db.session.remove()
+        return rows
+
+
+def test_a_group_audience_on_one_process_hears_its_agent_on_another(centre):
+    """Lena opens a room for Dan on g1 (or g2): its audience of six askers lives there. Dan serves the room from
+    process a; once a customer has asked, his answer to everyone gets a thanks from the room."""
+    from accounts.models import User
+
+    app = centre.app
+    home = next(n for n in GRADERS if centre.procs[n].poll() is None)
+    with app.app_context():
+        dan = db.session.scalar(select(User.id).filter_by(username="dan"))
+        db.session.remove()
+    body = {
+        "scenario_id": GROUP_SCENARIO,
+        "audience": 6,
+        "mix": {"off_topic": 0, "rude": 0, "individual": 0},
+        "agent_ids": [dan],
+        "seed": 3,
+    }
+    code, made = centre.browser(home, "lena").post_json("/api/group/rooms", body)
+    assert code == 201, made
+    room_id = made["rooms"][0]["id"]
+    owner = redis_store.client.hget(redis_store.key("sim", "group", room_id), "owner")
+    assert owner and _pid(owner) == centre.procs[home].pid, owner
+    sock = centre.browser("a", "dan").socket("/group")
+    res = sock.call("watch", {"room_id": room_id}, namespace="/group", timeout=20)
+    assert res and res.get("ok"), res
+    wait_for(lambda: _room_lines(app, room_id, "question"), timeout=90, what="a customer's question")
+    res = sock.call("reply", {"room_id": room_id, "text": GROUP_ANSWER}, namespace="/group", timeout=20)
+    assert res and res.get("ok"), res
+    thanks = wait_for(lambda: _room_lines(app, room_id, "thanks"), timeout=30, what="a customer's thanks")
+    assert thanks[0].data.get("need")
+    res = sock.call("close", {"room_id": room_id}, namespace="/group", timeout=20)
+    assert res and res.get("ok"), res

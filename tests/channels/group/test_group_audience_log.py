@@ -1,0 +1,58 @@
+"""A group room's audience on the shared event log (simulator/group_driver.py): the process driving a room holds
+its owner record; an agent's post recorded by another process reaches the audience from the log and is applied
+once however many times it is delivered. tests/multiprocess/test_listeners.py does it with real processes."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from channels.group.actions import do_close_group_room, do_reply_in_group
+from channels.group.sessions import start_group_room
+from contacts.models import ContactEvent, event_dict
+from extensions import db
+
+from .conftest import user
+
+ANSWER = (
+    "Hello everyone! Sale orders ship within 48 hours and delivery takes 3-5 days. Price protection: you can claim "
+    "the difference within 7 days (not for flash sales or group deals). Coupons: one store coupon and one site-wide "
+    "coupon per order; two of the same kind cannot be combined. Returns: 7 days with no reason needed, and we cover "
+    "the return postage. Receipts: an electronic receipt is emailed within 3 working days."
+)
+
+
+def _lines(room_id: int, kind: str) -> list[ContactEvent]:
+    db.session.expire_all()
+    q = select(ContactEvent).where(ContactEvent.contact_id == room_id, ContactEvent.type == "message")
+    return [e for e in db.session.scalars(q.order_by(ContactEvent.seq)) if (e.data or {}).get("kind") == kind]
+
+
+def test_an_agents_post_from_the_log_is_applied_once(app, packs, trainee, driver):
+    """Six askers; the agent's answer to everyone is recorded but never reaches the driver in-process (as when
+    the agent's desk is on another process): delivered twice from the log, each asker answered thanks once."""
+    engine = app.extensions["kefu_simulator"]
+    with app.app_context():
+        agent = user(trainee)
+        mix = {"off_topic": 0, "rude": 0, "individual": 0}
+        (room,) = start_group_room(agent, "en-group-sale", audience=6, mix=mix, seed=3)
+        assert engine.ownership.record("group", room.id) == {"owner": engine.process_id}
+        assert driver._owner_of({"event": {"contact_id": room.id}}) == engine.process_id
+        assert driver._on_event({"type": "contact_event", "event": {"contact_id": room.id + 1000}}) is False
+        driver.run_for(100)
+        askers = {e.data["member"] for e in _lines(room.id, "question")}
+        assert askers
+        ev, answered = do_reply_in_group(room, agent, ANSWER)
+        assert set(answered) >= askers
+        driver._inbox.clear()  # it went to another process
+        driver.run_for(20)
+        assert _lines(room.id, "thanks") == []
+        posted = db.session.get(ContactEvent, ev["id"])
+        payload = {"type": "contact_event", "event": event_dict(posted)}
+        driver.on_stream(payload)
+        driver.on_stream(payload)  # at least once: delivered again
+        driver.run_for(30)
+        thanks = [e.data["member"] for e in _lines(room.id, "thanks")]
+        assert sorted(thanks) == sorted(askers)  # each asker once
+        do_close_group_room(room, agent)
+        driver.tick()
+        assert engine.ownership.record("group", room.id) == {}
