@@ -9,14 +9,17 @@ Public API: ``grading.recording.load_recording``, ``grading.scoring.grade`` / ``
 def init_app(app) -> None:
     from channels.voice.transcripts import on_transcript
     from contacts.views import register_score_reader
+    from scenarios.loader import register_rubric_check
 
     from . import cli, models, views  # noqa: F401  (models: so create_all sees the scorecards table)
     from .actions import regrade_after_transcript
     from .auto import AutoGrader
+    from .rubric import rubric_problems
 
     app.register_blueprint(views.bp)
     register_score_reader(views.list_scores)  # the contact list's score column
     on_transcript(regrade_after_transcript)  # a graded call is graded again once its transcript lands
+    register_rubric_check(rubric_problems)  # a pack's rubrics name evaluators that exist, with params they accept
     from . import review
 
     app.register_blueprint(review.bp)  # the review page and grader panels

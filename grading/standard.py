@@ -2,13 +2,16 @@
 
 Source: National Occupational Skill Standard "Call Centre Service Staff" (呼叫中心服务员), 2021 edition, as
 structured in ../shared/standard/skills-2021.yaml: ``weights.skills`` (§4.2, the skill-test weight table, in
-percent) and ``levels.<L>[].function`` (the function number -> key of each level). The skill codes are the
-``levels.<L>[].contents[].skills`` keys. Copied by hand; re-copy when the standard file changes.
+percent) and ``levels.<L>[].function`` (the function number -> key of each level). The skill codes (the
+``levels.<L>[].contents[].skills`` keys) are in scenarios/skills.py, with the content schema that checks them, and
+re-exported here. Copied by hand; re-copy when the standard file changes.
 """
 
 from __future__ import annotations
 
 import re
+
+from scenarios.skills import SKILL_CODES  # the codes live with the content schema, which checks them
 
 LEVELS = ("L5", "L4", "L3")
 PASS_MARK = 60.0
@@ -35,16 +38,6 @@ FUNCTIONS: dict[str, dict[int, str]] = {
         5: "operations",
     },
 }
-
-_SKILLS_BY_LEVEL = {
-    "L5": "1.1.1 1.1.2 1.1.3 1.1.4 1.2.1 1.2.2 1.3.1 1.3.2 2.1.1 2.1.2 2.1.3 2.1.4 2.1.5 2.1.6 2.1.7 2.1.8 "
-    "2.2.1 2.2.2 2.2.3 3.1.1 3.1.2 3.1.3 3.2.1 3.2.2",
-    "L4": "1.1.1 1.1.2 1.2.1 1.2.2 1.3.1 1.3.2 2.1.1 2.1.2 2.2.1 2.2.2 2.3.1 2.3.2 2.4.1 2.4.2 2.5.1 2.5.2 "
-    "3.1.1 3.1.2 3.2.1 4.1.1 4.1.2 4.2.1 4.2.2",
-    "L3": "1.1.1 1.1.2 1.2.1 1.2.2 2.1.1 2.1.2 2.1.3 2.2.1 2.2.2 2.3.1 2.3.2 2.3.3 2.4.1 2.4.2 3.1.1 3.1.2 "
-    "3.2.1 3.2.2 4.1.1 4.1.2 4.1.3 4.2.1 4.2.2 4.2.3 5.1.1 5.1.2 5.1.3 5.1.4 5.2.1 5.2.2 5.2.3",
-}
-SKILL_CODES: frozenset[str] = frozenset(f"{lvl}/{n}" for lvl, codes in _SKILLS_BY_LEVEL.items() for n in codes.split())
 
 _CODE = re.compile(r"^(L[345])/(\d)\.\d\.\d$")
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
 from .group import check_group_folder
+from .rubric import Rubric
 from .schema import (
     AGENT_MOVES,
     RISK_LEVELS,
@@ -51,7 +53,7 @@ class Pack:
     crm: CrmFile
     kb: KbFile
     scenarios: list[Scenario]
-    rubrics: list = field(default_factory=list)  # grading.rubric.Rubric, from rubrics/*.yaml
+    rubrics: list[Rubric] = field(default_factory=list)  # from rubrics/*.yaml
 
     @property
     def lang(self) -> str:
@@ -211,11 +213,23 @@ def _duplicates(doc: YamlDoc, items: list, attr: str, list_loc: tuple, what: str
     return errors
 
 
-def _read_rubrics(path: Path, info: PackInfo | None, scenarios: list[Scenario], errors: list[str]) -> list:
-    """Validate rubrics/*.yaml (optional folder): the Rubric schema, then the cross-checks of
-    ``grading.rubric.rubric_problems`` (evaluators and their params), the pack language and scenario ids."""
-    from grading.rubric import Rubric, rubric_problems
+# Cross-checks of a pack's rubrics that need more than the schema: grading registers ``rubric_problems`` (the
+# evaluators named and their params) from its init_app, so this package imports no grading module.
+# rubric -> [(loc, message)].
+RubricCheck = Callable[[Rubric], list[tuple[tuple, str]]]
+_rubric_checks: list[RubricCheck] = []
 
+
+def register_rubric_check(check: RubricCheck) -> None:
+    """grading's init_app: run ``check(rubric)`` on every rubric a pack holds; each (loc, message) it returns is
+    an error naming the file, line and field."""
+    if check not in _rubric_checks:
+        _rubric_checks.append(check)
+
+
+def _read_rubrics(path: Path, info: PackInfo | None, scenarios: list[Scenario], errors: list[str]) -> list:
+    """Validate rubrics/*.yaml (optional folder): the Rubric schema, then the registered cross-checks
+    (grading.rubric.rubric_problems: evaluators and their params), the pack language and scenario ids."""
     folder = path / "rubrics"
     files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]) if folder.is_dir() else []
     rubrics, first_file = [], {}
@@ -224,7 +238,7 @@ def _read_rubrics(path: Path, info: PackInfo | None, scenarios: list[Scenario], 
         doc, rubric = _read_model(f, Rubric, errors)
         if rubric is None:
             continue
-        problems = rubric_problems(rubric)
+        problems = [problem for check in _rubric_checks for problem in check(rubric)]
         if info is not None and rubric.lang != info.lang:
             problems.append((("lang",), f"{rubric.lang!r} does not match the pack language {info.lang!r}"))
         if rubric.id in first_file:

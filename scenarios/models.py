@@ -34,7 +34,7 @@ class PackRecord(db.Model):
 
 
 class RubricRecord(db.Model):
-    """A validated grading rubric (``grading.rubric.Rubric.model_dump()``), loaded from a pack's rubrics/."""
+    """A validated grading rubric (``scenarios.rubric.Rubric.model_dump()``), loaded from a pack's rubrics/."""
 
     __tablename__ = "rubric_records"
     id: Mapped[str] = mapped_column(String(80), primary_key=True)

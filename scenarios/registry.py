@@ -15,6 +15,7 @@ from sqlalchemy import select
 from extensions import db, redis_store
 
 from .models import PackRecord, RubricRecord, ScenarioRecord
+from .rubric import Rubric
 from .schema import PackInfo, Scenario
 
 _EXT = "kefu_content_cache"
@@ -48,8 +49,6 @@ def _cache() -> dict:
             for r in db.session.scalars(select(ScenarioRecord).order_by(ScenarioRecord.id))
         }
         packs = {r.lang: PackInfo.model_validate(r.data) for r in db.session.scalars(select(PackRecord))}
-        from grading.rubric import Rubric
-
         rubrics = {
             r.id: Rubric.model_validate(r.data)
             for r in db.session.scalars(select(RubricRecord).order_by(RubricRecord.id))
@@ -95,7 +94,7 @@ def wrap_up_code_list(lang: str) -> list[str] | None:
 
 
 def get_rubric(rubric_id: str):
-    """The loaded rubric (grading.rubric.Rubric) with this id, or None."""
+    """The loaded rubric (scenarios.rubric.Rubric) with this id, or None."""
     return _cache()["rubrics"].get(rubric_id)
 
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from grading.rubric import choose_rubric
-from grading.standard import _SKILLS_BY_LEVEL
+from scenarios.skills import SKILLS_BY_LEVEL
 
 LEVELS = ("L4", "L3")
 
 
 def level_codes(level: str) -> list[str]:
-    return [f"{level}/{n}" for n in _SKILLS_BY_LEVEL[level].split()]
+    return [f"{level}/{n}" for n in SKILLS_BY_LEVEL[level].split()]
 
 
 def pack_coverage(folder: Path) -> tuple[str, dict[str, dict]]:

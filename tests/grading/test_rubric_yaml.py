@@ -77,8 +77,9 @@ def test_shipped_packs_have_an_email_rubric_per_language():
         assert sum(1 for i in rubric.items if i.scoring == "manual") >= 2
 
 
-def test_rubric_errors_name_file_line_and_field(tmp_path):
-    """Unknown evaluator, refused params, unknown scenario: each reported with its file, line and field."""
+def test_rubric_errors_name_file_line_and_field(app, tmp_path):
+    """Unknown evaluator, refused params, unknown scenario: each reported with its file, line and field (the
+    evaluator checks are grading's, registered with the loader by its init_app: hence the app)."""
     pack = tmp_path / "en"
     shutil.copytree(PACKS / "en", pack)
     (pack / "rubrics" / "bad.yaml").write_text(
