@@ -243,6 +243,7 @@ NAMESPACES: dict[str, Namespace] = {
             "alert_cleared": push("alert_cleared", "id", id=S, reason=S),
             "livestream_comments": push("livestream_comments", "stream_id", "comments", stream_id=I, comments=A),
             "work_item": push("work_item", "event", "work_item", event=S, work_item=O),
+            "skill_exam": push("skill_exam", "event", "exam", event=S, exam=O, actor_id=I),
         },
     ),
 }

@@ -14,6 +14,7 @@ from accounts.roles import role_required
 from clock import clock
 from extensions import db
 
+from .exam_parts import do_set_roleplayed_parts, exam_part_choices
 from .exam_results import attempts_of, combined_result
 from .exams import (
     MAX_K,
@@ -169,6 +170,7 @@ def exam_page(exam_id: int):
         remaining=remaining,
         functions=FUNCTION_KEYS,
         manage=may_manage(current_user, exam),
+        part_choices=exam_part_choices(exam) if exam.status == "scheduled" else [],
         combined=combined_result(exam) if exam.status == "graded" else None,
     )
 
@@ -202,6 +204,15 @@ def _act(exam_id: int, fn, done_msg: str):
 @role_required("trainee", "lead", "admin")
 def start(exam_id: int):
     return _act(exam_id, lambda e: do_start_skill_exam(current_user, e), _("The exam has started."))
+
+
+@bp.route("/exams/<int:exam_id>/roleplay-parts", methods=["POST"])
+@role_required("lead", "admin")
+def roleplay_parts(exam_id: int):
+    """The lead changes which parts of a scheduled exam a person plays the customer of (rp:<scenario id>)."""
+    exam = _exam_or_404(exam_id)
+    chosen = [sid for sid in exam.scenario_ids if request.form.get(f"rp:{sid}")]
+    return _act(exam_id, lambda e: do_set_roleplayed_parts(current_user, e, chosen), _("Role-played parts saved."))
 
 
 @bp.route("/exams/<int:exam_id>/finish", methods=["POST"])

@@ -157,12 +157,9 @@ def do_schedule_skill_exam(lead: User, candidate: User, scenario_ids: list[str],
         if LEVEL_RANK[sc.level] > LEVEL_RANK[candidate.level]:
             raise ExamError(f"scenario {sid!r} is {sc.level}, above the candidate's level {candidate.level}")
         scenarios.append(sc)
-    roleplayed = {str(s) for s in roleplayed or ()}
-    for sc in scenarios:
-        if sc.id in roleplayed and (sc.channel not in ROLEPLAY_CHANNELS or not _channels(True)):
-            raise ExamError(f"scenario {sc.id!r} is a {sc.channel} scenario: it cannot be role-played")
-    if roleplayed - set(ids):
-        raise ExamError("a role-played scenario must be one of the exam's scenarios")
+    from .exam_parts import check_roleplayed  # beside the change of role-played parts; it imports this module
+
+    roleplayed = check_roleplayed(scenarios, roleplayed)
     exam = SkillExam(
         candidate_id=candidate.id,
         scheduled_by_id=lead.id,

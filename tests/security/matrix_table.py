@@ -262,6 +262,7 @@ ROUTES: dict[str, list[Http]] = {
     "exams.exam_page": [Http(SEES_CONTACT, path=lambda w: {"exam_id": w["skill_exam"]})],
     "exams.api_status": [Http(SEES_CONTACT, path=lambda w: {"exam_id": w["skill_exam"]})],
     "exams.schedule": [Http(GROUP_LEAD, form=lambda w: {"candidate_id": str(w["users"]["owner"])})],
+    "exams.roleplay_parts": [Http(GROUP_LEAD, path=lambda w: {"exam_id": w["skill_exam"]}, form=lambda w: {})],
     "exams.start": [Http(ACTS_ON_CONTACT, path=lambda w: {"exam_id": w["skill_exam"]}, late=1)],
     "exams.finish": [Http(GROUP_LEAD, path=lambda w: {"exam_id": w["skill_exam"]}, late=2)],
     "exams.close_grading": [Http(GROUP_LEAD, path=lambda w: {"exam_id": w["skill_exam"]}, late=3)],
