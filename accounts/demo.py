@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterable
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
@@ -17,16 +15,16 @@ from .services import create_group, create_user
 
 demo_cli = AppGroup("demo", help="Demo content and users.")
 
-# Content a feature package seeds for the demo besides the scenario packs, registered from its init_app (theory:
-# its question banks), so accounts, at the core, imports none of the features: label -> loader, whose return
-# value is printed as the report.
-_demo_content: dict[str, Callable[[], object]] = {}
+# The content packages seed for the demo, registered from their init_app in create_app's order (scenarios: the
+# content packs; theory: its question banks), so accounts, at the bottom, imports none of them. name -> a loader
+# that loads and yields the lines it reports.
+_demo_content: dict[str, Callable[[], Iterable[str]]] = {}
 
 
-def register_demo_content(label: str, loader: Callable[[], object]) -> None:
-    """Have ``flask demo seed`` call ``loader()`` after the content packs and print "<label>: <what it returned>".
-    Registering a label again replaces its loader (create_app runs more than once in one process)."""
-    _demo_content[label] = loader
+def register_demo_content(name: str, loader: Callable[[], Iterable[str]]) -> None:
+    """Have ``flask demo seed`` run ``loader()`` (unless --no-content) and print each line it yields.
+    Registering a name again replaces its loader (create_app runs more than once in one process)."""
+    _demo_content[name] = loader
 
 
 DEMO_PASSWORD = "kefu-demo-2026"  # noqa: S105  (printed to the console on purpose: demo accounts only)
@@ -67,14 +65,9 @@ def seed_demo(password: str = DEMO_PASSWORD) -> list[tuple[str, str, str]]:
 def seed_cmd(no_content):
     """Load the demo content packs (zh_CN, en) and create the demo users."""
     if not no_content:
-        from scenarios.loader import load_pack_into_db
-
-        root = Path(current_app.config["CONTENT_DIR"])
-        for lang_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-            report = load_pack_into_db(lang_dir)
-            click.echo(f"content {lang_dir.name}: {report}")
-        for label, loader in _demo_content.items():
-            click.echo(f"{label}: {loader()}")
+        for loader in _demo_content.values():
+            for line in loader():
+                click.echo(line)
     rows = seed_demo()
     click.echo("")
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD})")

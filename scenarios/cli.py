@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from .loader import PackError, find_packs, load_pack, load_pack_into_db, run_pack_hooks
@@ -55,3 +56,11 @@ def load_cmd(path: Path):
 
 def register(app) -> None:
     app.cli.add_command(content_cli)
+
+
+def demo_packs():
+    """``flask demo seed`` (accounts.demo, registered by init_app): load every pack folder under CONTENT_DIR,
+    one report line each as it is loaded."""
+    root = Path(current_app.config["CONTENT_DIR"])
+    for lang_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        yield f"content {lang_dir.name}: {load_pack_into_db(lang_dir)}"

@@ -8,10 +8,10 @@ def init_app(app) -> None:
 
     from . import cli, models  # noqa: F401  (models: so create_all sees the theory tables)
     from .actions import submit_overdue_exams
-    from .loader import load_all_banks
+    from .loader import demo_banks
     from .views import bp
 
     app.register_blueprint(bp)
     cli.register(app)
-    register_demo_content("theory banks", load_all_banks)  # `flask demo seed` loads the banks too
+    register_demo_content("theory", demo_banks)  # `flask demo seed` loads the banks too
     register_periodic(app, submit_overdue_exams)

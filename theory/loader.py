@@ -201,3 +201,8 @@ def load_all_banks(root: str | Path | None = None) -> LoadReport:
                 report.add(lang, "retired")
     db.session.commit()
     return report
+
+
+def demo_banks():
+    """``flask demo seed`` (accounts.demo, registered by init_app): load the default banks, report one line."""
+    yield f"theory banks: {load_all_banks()}"

@@ -196,11 +196,19 @@ def test_yaml_syntax_error_names_line(tmp_path):
 
 
 def test_demo_seed_loads_the_banks_theory_registered(app, tmp_path):
-    """`flask demo seed` loads the question banks through the loader theory registers in its init_app (accounts
-    imports no feature package): the banks are in the database and their report is printed."""
-    app.config["CONTENT_DIR"] = str(tmp_path)  # no scenario packs: only what the packages registered
+    """`flask demo seed` loads the content packs, then the question banks, through the loaders scenarios and theory
+    register in their init_app (accounts imports neither): the banks are in the database and their report is
+    printed; --no-content loads nothing."""
+    from accounts.demo import _demo_content
+
+    assert list(_demo_content) == ["content packs", "theory"]  # create_app's order: the packs first
+    app.config["CONTENT_DIR"] = str(tmp_path)  # no scenario packs: only the banks
+    result = app.test_cli_runner().invoke(args=["demo", "seed", "--no-content"])
+    assert result.exit_code == 0 and "theory banks" not in result.output, result.output
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(TheoryQuestion.id))) == 0
     result = app.test_cli_runner().invoke(args=["demo", "seed"])
     assert result.exit_code == 0, result.output
-    assert "theory banks: " in result.output
+    assert "theory banks: " in result.output and "content " not in result.output
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(TheoryQuestion.id))) >= 300
