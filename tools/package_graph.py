@@ -2,6 +2,7 @@
 
     .venv/bin/python tools/package_graph.py          # a summary
     .venv/bin/python tools/package_graph.py --edges  # and every package -> package edge, with its import count
+    .venv/bin/python tools/package_graph.py --sites grading scenarios  # where grading imports scenarios (and back)
 
 A function-local import (``def f(): from routing.actions import ...``) is how a cycle hides: the modules load,
 but the packages still depend on each other. So both kinds count as edges here, and the function-local ones are
@@ -33,6 +34,8 @@ class Graph:
     local_imports: int = 0  # function-local imports of another project package
     local_imports_any: int = 0  # every function-local import of project code (same package too)
     local_by_edge: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    # (package, target) -> ["path:line local|top module"], every import that makes the edge
+    sites: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
 
     def successors(self) -> dict[str, set[str]]:
         out: dict[str, set[str]] = defaultdict(set)
@@ -64,10 +67,14 @@ def build(root: Path = ROOT) -> Graph:
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
         module_parts = list(rel.parts[:-1])
+        local_nodes: set[int] = set()
         for node in ast.walk(tree):
             if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
             for inner in ast.walk(node):
+                if id(inner) in local_nodes:  # a nested function's imports count once
+                    continue
+                local_nodes.add(id(inner))
                 for target in _imported(inner, package, module_parts):
                     if target in packages:
                         graph.local_imports_any += 1
@@ -78,6 +85,8 @@ def build(root: Path = ROOT) -> Graph:
             for target in _imported(node, package, module_parts):
                 if target in packages and target != package:
                     graph.edges[(package, target)] += 1
+                    where = "local" if id(node) in local_nodes else "top"
+                    graph.sites[(package, target)].append(f"{rel}:{node.lineno} {where} {getattr(node, 'module', '')}")
     return graph
 
 
@@ -123,6 +132,24 @@ def two_way_pairs(graph: Graph) -> list[tuple[str, str]]:
     return sorted((a, b) for (a, b) in graph.edges if a < b and (b, a) in graph.edges)
 
 
+def layers(graph: Graph) -> list[list[str]] | None:
+    """The packages in dependency order when the graph has no cycle: each layer imports only earlier ones
+    (``layers[0]`` imports no project package). None while a cycle remains."""
+    succ = graph.successors()
+    names = set(succ) | {w for ws in succ.values() for w in ws}
+    placed: dict[str, int] = {}
+    while len(placed) < len(names):
+        ready = [n for n in names - placed.keys() if all(w in placed for w in succ.get(n, ()))]
+        if not ready:
+            return None
+        for n in ready:
+            placed[n] = 1 + max((placed[w] for w in succ.get(n, ())), default=-1)
+    out: list[list[str]] = [[] for _ in range(max(placed.values(), default=-1) + 1)]
+    for n, depth in placed.items():
+        out[depth].append(n)
+    return [sorted(layer) for layer in out]
+
+
 def summary(graph: Graph) -> dict:
     sccs = strongly_connected(graph.successors())
     return {
@@ -147,9 +174,19 @@ def main(argv: list[str]) -> int:
         print(f"  {a} <-> {b}")
     print(f"function-local imports of another package: {s['function_local_imports']}")
     print(f"function-local imports of project code (any package): {s['function_local_imports_any']}")
+    order = layers(graph)
+    if order is not None:
+        print("layers, lowest first (each imports only packages in the layers before it):")
+        for i, layer in enumerate(order):
+            print(f"  {i}: {', '.join(layer)}")
     if "--edges" in argv:
         for (a, b), n in sorted(graph.edges.items()):
             print(f"  {a} -> {b}: {n} ({graph.local_by_edge.get((a, b), 0)} function-local)")
+    if "--sites" in argv:
+        names = argv[argv.index("--sites") + 1 :][:2]
+        for a, b in ((names[0], names[1]), (names[1], names[0])) if len(names) == 2 else ():
+            for site in graph.sites.get((a, b), []):
+                print(f"  {a} -> {b}  {site}")
     return 0
 
 
