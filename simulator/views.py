@@ -6,10 +6,12 @@ import math
 
 from flask import Blueprint, abort, current_app, jsonify, request
 from flask_login import current_user
+from sqlalchemy import func, select
 
 from accounts.models import Group
 from accounts.roles import role_required
 from contacts.actions import ActionError
+from contacts.models import Contact
 from extensions import db
 
 from .arrivals import PlanError, plan_arrivals
@@ -30,6 +32,18 @@ def _engine():
 
 def _error(message: str, status: int = 400):
     return jsonify(error=message), status
+
+
+def open_simulated(*, exercise_id: int | None = None, reserved_for: int | None = None) -> int:
+    """Simulated contacts still open (queued or active) of an exercise, or reserved for a trainee, whichever
+    process drives them (simulator workers, other web processes): counted in the database."""
+    q = select(func.count()).select_from(Contact)
+    q = q.where(Contact.simulated.is_(True), Contact.status.in_(("queued", "active")))
+    if exercise_id is not None:
+        q = q.where(Contact.exercise_id == exercise_id)
+    if reserved_for is not None:
+        q = q.where(Contact.reserved_agent_id == reserved_for)
+    return int(db.session.scalar(q) or 0)
 
 
 def _body() -> dict | None:
@@ -54,7 +68,9 @@ def exercise_dict(ex: Exercise) -> dict:
         "started_at": ex.started_at,
         "ended_at": ex.ended_at,
         "created_at": ex.created_at,
-        "live_customers": _engine().live_count(exercise_id=ex.id),
+        # this process's customers (an email customer waiting to write a follow-up has no open contact), or the
+        # open contacts of the exercise over every process, whichever is more
+        "live_customers": max(_engine().live_count(exercise_id=ex.id), open_simulated(exercise_id=ex.id)),
     }
 
 
@@ -72,7 +88,10 @@ def start_customer():
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         return _error("seed must be a whole number")
     engine = _engine()
-    live = engine.live_count(started_by=current_user.id) + engine.email_customers.live_count(started_by=current_user.id)
+    here = engine.live_count(started_by=current_user.id) + engine.email_customers.live_count(started_by=current_user.id)
+    # Their customers may be driven by other processes (simulator workers, the web process of another request):
+    # the open contacts reserved for them count too.
+    live = max(here, open_simulated(reserved_for=current_user.id)) if current_user.role == "trainee" else here
     if current_user.role == "trainee" and live >= TRAINEE_LIVE_LIMIT:
         return _error(f"you already have {TRAINEE_LIVE_LIMIT} practice customers in conversation", 409)
     if not engine.content.exists(scenario_id.strip()):

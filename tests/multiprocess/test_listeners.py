@@ -10,6 +10,8 @@ answers from a desk on process a; the reply reaches the customer's mailbox there
 
 Group-room audiences (simulator/group_driver.py): a room opened on g1 (or g2) has its simulated audience there;
 the room's agent answers from process a; a customer whose question it answers thanks them.
+
+Limits (simulator/views.py): practice customers a trainee started on g1 (or g2) count on process a too.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def centre(tmp_path_factory):
     with app.app_context():
         db.create_all()
         load_pack_into_db(PACKS / "en")
-        for name in ("ann", "bob", "cat"):
+        for name in ("ann", "bob", "cat", "eve"):
             factories.user(name, role="trainee", level="L3", password="pass1234")
         team = factories.group("team", lead=factories.user("lena", role="lead", password="pass1234"))
         factories.user("dan", role="trainee", level="L3", password="pass1234", group=team)
@@ -331,3 +333,19 @@ def test_a_group_audience_on_one_process_hears_its_agent_on_another(centre):
     assert thanks[0].data.get("need")
     res = sock.call("close", {"room_id": room_id}, namespace="/group", timeout=20)
     assert res and res.get("ok"), res
+
+
+# -- limits over every process ----------------------------------------------------------------------------------
+
+
+def test_practice_customers_on_another_process_count_towards_the_limit(centre):
+    """Eve starts her limit of practice customers on g1 (or g2); one more, asked of process a, is refused."""
+    from simulator.views import TRAINEE_LIVE_LIMIT
+
+    home = next(n for n in GRADERS if centre.procs[n].poll() is None)
+    there, here = centre.browser(home, "eve"), centre.browser("a", "eve")
+    for _ in range(TRAINEE_LIVE_LIMIT):
+        code, started = there.post_json("/api/sim/customers", {"scenario_id": "en-delivery-status"})
+        assert code == 201, started
+    code, refused = here.post_json("/api/sim/customers", {"scenario_id": "en-delivery-status"})
+    assert code == 409, refused
