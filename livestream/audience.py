@@ -15,6 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from .audience_stream import AUDIENCE_KIND, AudiencesAcross
 from .lines import LINES, NAMES
 
 log = logging.getLogger(__name__)
@@ -112,8 +113,10 @@ class AudienceScript:
             self.moved.add(viewer)
 
 
-class Audiences:
-    """Runs the simulated audiences of this process's live streams on one thread (started with the first)."""
+class Audiences(AudiencesAcross):
+    """Runs the simulated audiences of this process's live streams on one thread (started with the first); the
+    presenter's actions on another process reach them through the shared event log (livestream/audience_stream.py).
+    """
 
     def __init__(self) -> None:
         self.app = None
@@ -123,12 +126,16 @@ class Audiences:
         self.tick_seconds = 0.1
         self.posted = 0
         self.refused = 0
+        self._applied: dict[int, set[int]] = {}  # stream -> seqs of its events applied (each once)
 
     def init_app(self, app) -> None:
         self.app = app
         from contacts.events import subscribe
 
-        subscribe(self._on_event)
+        subscribe(self._on_event, kind=AUDIENCE_KIND)
+        liveness = app.extensions.get("kefu_liveness")
+        if liveness is not None:
+            liveness.on("reannounce", self.reannounce)  # Redis lost the owner records: put ours back
 
     def start(self, stream_id: int) -> AudienceScript | None:
         """Start the audience of a stream from its settings (idempotent: a reconnecting presenter keeps it)."""
@@ -164,22 +171,37 @@ class Audiences:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="livestream-audience", daemon=True)
                 self._thread.start()
+        self._claim(stream_id)
         return script
 
     def stop(self, stream_id: int) -> None:
         with self._lock:
-            self._scripts.pop(stream_id, None)
+            stopped = self._scripts.pop(stream_id, None) is not None
+            self._applied.pop(stream_id, None)
+        if stopped:
+            self._release(stream_id)
 
     def script(self, stream_id: int) -> AudienceScript | None:
         return self._scripts.get(stream_id)
 
-    def _on_event(self, payload: dict) -> None:
+    def _on_event(self, payload: dict) -> bool | None:
+        """Listener: True for an event of a stream whose audience runs here (applied now), False for other
+        contacts' (the log carries them to the process running their audience)."""
         if payload.get("type") != "contact_event":
-            return
+            return None
         ev = payload["event"]
-        script = self._scripts.get(ev["contact_id"])
-        if script is None:
-            return
+        if ev["contact_id"] not in self._scripts:
+            return False
+        self._apply(ev)
+        return True
+
+    def _apply(self, ev: dict) -> None:
+        with self._lock:
+            script = self._scripts.get(ev["contact_id"])
+            applied = self._applied.setdefault(ev["contact_id"], set())
+            if script is None or ev.get("seq") in applied:
+                return  # no longer running, or delivered twice
+            applied.add(ev.get("seq"))
         data = ev.get("data") or {}
         if ev["type"] in ("livestream.answered", "livestream.pinned", "livestream.reply") and data.get("viewer"):
             script.on_answered(script.last_need.get(data["viewer"]), data["viewer"])

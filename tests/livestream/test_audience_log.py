@@ -1,0 +1,51 @@
+"""A livestream's simulated audience on the shared event log (livestream/audience_stream.py): the process running
+it holds the stream's owner record; the presenter's actions recorded by another process reach it from the log,
+each applied once; a stopped audience drops its record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from contacts.models import ContactEvent, event_dict
+from extensions import db, redis_store
+from livestream.audience import audiences
+from tests import factories
+
+
+def _payload(seq: int, stream_id: int) -> dict:
+    ev = db.session.scalar(db.select(ContactEvent).where(ContactEvent.contact_id == stream_id, ContactEvent.seq == seq))
+    return {"type": "contact_event", "event": event_dict(ev)}
+
+
+def test_the_presenters_answer_from_the_log_reaches_the_audience_once(app):
+    """A viewer's question is marked answered while this process's audience is not listening (as when the
+    presenter is on another process): from the log, delivered twice, the audience takes the need as answered,
+    applied once."""
+    from livestream.actions import do_mark_answered, do_post_comment, start_livestream
+    from scenarios.loader import load_pack_into_db
+
+    with app.app_context():
+        load_pack_into_db(Path(app.config["CONTENT_DIR"]) / "en")
+        ann = factories.user("ann")
+        contact = start_livestream(ann, title="Sale", lang="en", audience_size=5, seed=2)
+        sid = contact.id
+        script = audiences.start(sid)
+        key = redis_store.key("sim", "livestream", sid)
+        assert redis_store.client.hget(key, "owner") == app.extensions["kefu_liveness"].process_id
+        assert audiences._owner_of({"event": {"contact_id": sid}}) == app.extensions["kefu_liveness"].process_id
+        audiences.stop(sid)  # drive it by hand below, not on the thread
+        assert not redis_store.client.exists(key)
+        question = next(c for c in (script.next_comment(t) for t in range(0, 400, 5)) if c.kind == "question")
+        posted = do_post_comment(contact, question.viewer, question.name, question.text, sim={"kind": "question"})
+        answered = do_mark_answered(contact, ann.id, posted["seq"])  # nobody here listens: recorded elsewhere
+        assert question.need not in script.answered
+        audiences._scripts[sid] = script
+        try:
+            payload = _payload(answered["seq"], sid)
+            audiences.on_stream(payload)
+            audiences.on_stream(payload)  # at least once: delivered again
+            assert question.need in script.answered
+            assert audiences._applied[sid] == {answered["seq"]}
+            assert audiences._on_event({"type": "contact_event", "event": {"contact_id": sid + 1000}}) is False
+        finally:
+            audiences.stop(sid)
