@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,9 +24,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """A real server on a free loopback port, with the demo content and users, simulator and ticker on."""
+@contextmanager
+def serving(tmp_path_factory):
+    """A real server on a free loopback port, with the demo content and users, simulator and ticker on; its
+    address while the block runs."""
     if not os.path.exists(CHROMIUM):
         pytest.skip("Debian chromium is not installed (make test installs it)")
     inst = tmp_path_factory.mktemp("instance")
@@ -63,13 +65,22 @@ def live_server(tmp_path_factory):
     else:
         proc.kill()
         raise RuntimeError("live server did not start")
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """The browser tests' shared server (``serving``)."""
+    with serving(tmp_path_factory) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")
