@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from .group import check_group_folder
 from .rubric import Rubric
@@ -27,7 +27,7 @@ from .schema import (
     PackInfo,
     Scenario,
 )
-from .yamlsrc import YamlDoc, read_yaml, split_path_prefix
+from .yamlsrc import YamlDoc, read_model
 
 # Desk actions a rule, a step or a required phrase may name besides the agent moves (as in Scenario.references).
 DESK_ACTIONS = ("verify_identity", "kb_open", "ticket_created", "ticket_escalated", "id_approved", "id_refused")
@@ -188,18 +188,7 @@ def _read_model(path: Path, model: type[BaseModel], errors: list[str]) -> tuple[
     if not path.is_file():
         errors.append(f"{name}: file missing")
         return None, None
-    doc, errs = read_yaml(path, name)
-    errors += errs
-    if doc is None or not isinstance(doc.data, dict):
-        return doc, None
-    try:
-        return doc, model.model_validate(doc.data)
-    except ValidationError as e:
-        for err in e.errors(include_url=False):
-            msg = err["msg"].removeprefix("Value error, ")
-            inner, msg = split_path_prefix(msg)
-            errors.append(doc.error((*err["loc"], *inner), msg))
-        return doc, None
+    return read_model(path, name, model, errors)
 
 
 def _duplicates(doc: YamlDoc, items: list, attr: str, list_loc: tuple, what: str) -> list[str]:
