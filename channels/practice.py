@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from accounts.models import LEVEL_RANK
+from labels import queue_label
 from scenarios.registry import list_scenarios
 
 
@@ -10,12 +12,8 @@ def practice_scenarios(channel: str, lang: str) -> list[dict]:
     level counts as L3, the highest); none for a visitor who is not logged in."""
     from flask_login import current_user
 
-    from accounts.models import LEVEL_RANK
-
     if not current_user.is_authenticated:
         return []
-    from labels import queue_label
-
     rank = LEVEL_RANK.get(current_user.level or "L3", 3)
     out = [
         {"id": s.id, "title": s.title, "level": s.level, "label": f"{s.customer.name} · {queue_label(s.queue)}"}

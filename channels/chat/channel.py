@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from extensions import socketio
+
 from ..base import BaseChannel
 
 
@@ -11,8 +13,6 @@ class ChatChannel(BaseChannel):
     label_key = "Web chat"
 
     def init_app(self, app) -> None:
-        from extensions import socketio
-
         from .customer_namespace import CustomerNamespace
         from .desk_namespace import DeskNamespace
         from .desk_rooms import init_desk_rooms

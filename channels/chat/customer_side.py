@@ -16,6 +16,7 @@ from contacts.actions import (
 )
 from contacts.models import Contact
 from extensions import db
+from tickets.actions import do_record_csat
 
 
 def start_chat(
@@ -114,8 +115,6 @@ def customer_leave(contact: Contact, reason: str = "customer_left") -> Contact:
 
 def customer_rate(contact: Contact, score: int, comment: str | None = None) -> None:
     """The customer answers the CSAT survey (1-5)."""
-    from tickets.actions import do_record_csat
-
     try:
         score = int(score)
     except (TypeError, ValueError) as e:

@@ -20,6 +20,9 @@ from contacts.actions import (
 )
 from contacts.events import contact_room
 from extensions import db
+from routing.actions import agent_snapshot, do_set_agent_state, queue_figures
+from routing.figures import shared_queue_figures
+from routing.presence import DISCONNECTED, get_presence
 
 from .acks import ack_errors
 from .transcript import events_after
@@ -68,9 +71,6 @@ class DeskNamespace(Namespace):
         join_room(f"agent:{current_user.id}")
         for c in open_contacts_for_agent(current_user.id):
             join_room(contact_room(c.id))
-        from routing.actions import agent_snapshot, do_set_agent_state
-        from routing.presence import DISCONNECTED, get_presence
-
         get_presence().desk_opened(current_user.id)
 
         snap = agent_snapshot(current_user.id)
@@ -81,9 +81,6 @@ class DeskNamespace(Namespace):
     def on_disconnect(self, reason=None):
         if not current_user.is_authenticated:
             return
-        from routing.actions import agent_snapshot, do_set_agent_state
-        from routing.presence import DISCONNECTED, get_presence
-
         if get_presence().desk_closed(current_user.id) > 0:
             return  # another desk of theirs is open, on this process or another
 
@@ -97,8 +94,6 @@ class DeskNamespace(Namespace):
     @ack_errors
     def on_hello(self, data=None):
         """The desk's state after (re)connecting: agent state, open contacts and their events."""
-        from routing.actions import agent_snapshot, queue_figures
-
         contacts = []
         for c in open_contacts_for_agent(current_user.id):
             join_room(contact_room(c.id))
@@ -109,8 +104,6 @@ class DeskNamespace(Namespace):
     @ack_errors
     def on_set_state(self, data):
         """Switch agent state: available, away (with a reason) or offline."""
-        from routing.actions import do_set_agent_state
-
         data = _payload(data)
         state = data.get("state")
         if state not in ("available", "away", "offline"):
@@ -192,9 +185,6 @@ class DeskNamespace(Namespace):
     @ack_errors
     def on_figures(self, data=None):
         """Queue figures (at most a second old) and the agent's own state, for the desk's periodic refresh."""
-        from routing.actions import agent_snapshot
-        from routing.figures import shared_queue_figures
-
         return {"ok": True, "queues": shared_queue_figures(), "agent": agent_snapshot(_me())}
 
     @socket_role_required(*AGENT_ROLES)

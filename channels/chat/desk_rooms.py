@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from contacts.events import contact_room
+from contacts.events import contact_room, subscribe
 from extensions import socketio
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,4 @@ def close_desk_room(event: dict) -> None:
 
 
 def init_desk_rooms(app) -> None:
-    from contacts.events import subscribe
-
     subscribe(close_desk_room)

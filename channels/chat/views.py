@@ -7,7 +7,9 @@ from flask_login import current_user
 
 from accounts.roles import role_required
 from channels.practice import practice_scenarios
+from extensions import db
 from i18n import current_lang
+from knowledge_base.models import Category
 from labels import CHANNELS
 from scenarios.registry import get_pack
 
@@ -21,9 +23,6 @@ def _pack_for(lang: str):
 
 def _categories() -> list[dict]:
     from sqlalchemy import select
-
-    from extensions import db
-    from knowledge_base.models import Category
 
     return [
         {"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en}

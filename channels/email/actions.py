@@ -22,6 +22,7 @@ from contacts.events import append_event, publish_contact_event
 from contacts.models import Contact, ContactEvent
 from extensions import db
 from scenarios.registry import get_pack, get_scenario
+from tickets.actions import tickets_for_contact
 
 from .decode import MSGID_RE, clean_header_text
 from .format_check import check_email_format
@@ -104,8 +105,6 @@ def _mailbox(name: str | None, address: str):
 
 
 def _ticket_number(contact: Contact) -> str | None:
-    from tickets.actions import tickets_for_contact
-
     tickets = tickets_for_contact(contact.id)
     return tickets[-1].number if tickets else None
 

@@ -27,6 +27,8 @@ from contacts.models import Contact, ContactEvent
 from contacts.transaction import atomic
 from extensions import db
 from scenarios.registry import get_scenario
+from tickets.actions import do_link_contact, tickets_for_contact
+from tickets.models import Customer, Ticket, TicketContactLink
 
 from .decode import clean_str
 from .parse import ParsedEmail, parse_message, split_tag
@@ -90,23 +92,17 @@ def customer_address(contact_id: int) -> str | None:
 
 
 def _ticket_by_number(number: str | None):
-    from tickets.models import Ticket
-
     if not number:
         return None
     return db.session.scalar(select(Ticket).where(Ticket.number == number))
 
 
 def _latest_ticket(contact: Contact):
-    from tickets.actions import tickets_for_contact
-
     tickets = tickets_for_contact(contact.id)
     return tickets[-1] if tickets else None
 
 
 def _email_contacts_of(ticket) -> list[Contact]:
-    from tickets.models import TicketContactLink
-
     linked = select(TicketContactLink.contact_id).where(TicketContactLink.ticket_id == ticket.id)
     return list(
         db.session.scalars(
@@ -118,8 +114,6 @@ def _email_contacts_of(ticket) -> list[Contact]:
 
 
 def _ticket_addresses(ticket, contacts: list[Contact]) -> set[str]:
-    from tickets.models import Customer
-
     addresses = {customer_address(c.id) for c in contacts}
     customer = db.session.get(Customer, ticket.customer_id) if ticket.customer_id else None
     if customer is not None and customer.email:
@@ -162,8 +156,6 @@ def find_thread(parsed: ParsedEmail, sender: str) -> Thread:
 
 
 def _customer_for(address: str):
-    from tickets.models import Customer
-
     if not address:
         return None
     return db.session.scalar(select(Customer).where(func.lower(Customer.email) == address).limit(1))
@@ -281,8 +273,6 @@ def _common(parsed: ParsedEmail, mail_from: str, centre_address: str, peer, stor
 
 
 def _link_tickets(contact: Contact, earlier: Contact | None, ticket, new_contact: bool) -> None:
-    from tickets.actions import do_link_contact
-
     if ticket is not None:
         do_link_contact(ticket, contact)
     if earlier is not None and new_contact:
@@ -376,6 +366,4 @@ def _roleplay(rcpt_tos: list[str], sender: str) -> dict:
 
 
 def _earlier_tickets(earlier: Contact, already) -> list:
-    from tickets.actions import tickets_for_contact
-
     return [t for t in tickets_for_contact(earlier.id) if already is None or t.id != already.id]

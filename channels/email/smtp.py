@@ -20,7 +20,7 @@ from aiosmtpd.smtp import SMTP
 
 from clock import clock
 from concurrency import thread_pool_executor
-from extensions import media_loop
+from extensions import db, media_loop
 
 from .parse import split_tag
 from .ratelimit import SlidingWindow
@@ -106,8 +106,6 @@ def _peer(session) -> str:
 
 def _record(app, raw: bytes, mail_from: str, rcpt_tos: list[str], peer: str) -> dict:
     """Worker thread: record the message with an app context (never DB work on the asyncio loop)."""
-    from extensions import db
-
     from .ingest import do_receive_email
 
     with app.app_context():

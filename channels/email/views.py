@@ -15,6 +15,7 @@ from contacts.models import Contact, ContactEvent
 from extensions import db
 from i18n import current_lang
 from scenarios.registry import get_pack
+from tickets.actions import tickets_for_contact
 
 from .htmlsafe import allow_remote_images, block_remote_images
 from .storage import resolve
@@ -116,8 +117,6 @@ def api_thread(contact_id):
     contact = _own(contact_id)
     if not isinstance(contact, Contact):
         return contact
-    from tickets.actions import tickets_for_contact
-
     events = db.session.scalars(
         select(ContactEvent)
         .where(ContactEvent.contact_id == contact.id, ContactEvent.type.in_(THREAD_TYPES))

@@ -25,7 +25,7 @@ from contacts.actions import ActionError
 from contacts.lifecycle import check_wrap_up, do_close_contact, do_open_contact
 from contacts.models import Contact
 from contacts.transaction import atomic
-from extensions import db
+from extensions import db, socketio
 from scenarios.group import GroupContentError, Mix, find_group_scenario
 
 from .recording import (
@@ -345,8 +345,6 @@ def do_move_member_to_private(room: Contact, agent: User, member_id: str) -> tup
     token = None
     if not member.simulated:
         token = contact.customer_token
-        from extensions import socketio
-
         socketio.emit(
             "event",
             {"type": "group.private", "room_id": room.id, "contact_id": contact.id, "token": token},

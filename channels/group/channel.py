@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from extensions import socketio
+
 from ..base import BaseChannel
 
 
@@ -13,8 +15,6 @@ class GroupChannel(BaseChannel):
     def init_app(self, app) -> None:
         """The /group namespace and pages. The rooms' simulated audience (``app.extensions["kefu_group_audience"]``)
         is the simulator's: its init_app installs it when this channel is enabled (simulator/channel_hooks.py)."""
-        from extensions import socketio
-
         from .namespace import GroupNamespace
         from .views import bp
 

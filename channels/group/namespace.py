@@ -10,9 +10,11 @@ from flask import request
 from flask_login import current_user
 from flask_socketio import Namespace, join_room
 
+from accounts.models import User
 from accounts.roles import remember_socket_identity, socket_identity
 from channels.chat.acks import ConnectionRateLimit
 from contacts.actions import ActionError
+from extensions import db
 
 from . import actions
 from .recording import STAFF_ROLES, get_room, member_room, members_room, room_state, staff_room
@@ -47,9 +49,6 @@ def _after(data) -> int:
 
 
 def _me():
-    from accounts.models import User
-    from extensions import db
-
     return db.session.get(User, socket_identity()["id"])
 
 

@@ -16,7 +16,7 @@ from contacts.actions import ActionError
 from contacts.events import append_event, publish_contact_event
 from contacts.models import Contact, ContactEvent
 from contacts.transaction import on_commit
-from extensions import db
+from extensions import db, socketio
 
 from .room import RoomState
 
@@ -134,8 +134,6 @@ def record(room: Contact | int, type: str, actor: str, *, actor_id=None, text=No
 
 
 def _emit_to_members(room_id: int, payload: dict) -> None:
-    from extensions import socketio
-
     try:
         socketio.emit("event", payload, to=members_room(room_id), namespace="/group")
     except Exception:  # the event is committed; a dead socket must not undo it

@@ -5,7 +5,8 @@ video files of a call cut off by a restart."""
 
 from __future__ import annotations
 
-from contacts.models import Contact
+from contacts.models import Contact, ContactEvent
+from extensions import db
 from scenarios.registry import get_scenario
 
 from .actions import do_record_camera_hint, do_record_camera_summary, do_record_video_recording
@@ -38,8 +39,6 @@ def repair_video_recordings(contact: Contact, root) -> dict:
     and seekable up to where its writer stopped. Returns {leg: seconds kept or None}."""
     from sqlalchemy import select
 
-    from contacts.models import ContactEvent
-    from extensions import db
     from media.video_recorder import repair_webm
 
     evs = db.session.scalars(

@@ -10,8 +10,11 @@ from flask_login import current_user
 from accounts.roles import role_required
 from channels.practice import practice_scenarios
 from contacts.actions import ActionError, get_contact
+from contacts.models import ContactEvent
 from contacts.views import STAFF, load_contact_for
+from extensions import db
 from scenarios.registry import get_scenario, scenario_lang
+from tickets.models import Customer
 
 from .actions import do_record_camera_unavailable, do_record_id_verification
 
@@ -72,9 +75,6 @@ def video_recordings(contact_id: int) -> dict[str, dict]:
     """The last ``video.recording`` event's data of each leg: {leg: {path, offset, started_at, ...}}."""
     from sqlalchemy import select
 
-    from contacts.models import ContactEvent
-    from extensions import db
-
     evs = db.session.scalars(
         select(ContactEvent)
         .where(ContactEvent.contact_id == contact_id, ContactEvent.type == "video.recording")
@@ -105,8 +105,6 @@ def _video_practice():
 @role_required(*AGENT_ROLES)
 def api_practice():
     """A simulated customer of a video scenario calls the trainee (reserved for them)."""
-    from tickets.models import Customer
-
     from .actions import do_create_video_call
 
     data = request.get_json(silent=True) or {}
@@ -117,8 +115,6 @@ def api_practice():
     customer = None
     if scenario.customer.crm_ref:
         from sqlalchemy import select
-
-        from extensions import db
 
         customer = db.session.scalar(
             select(Customer).where(Customer.ref == scenario.customer.crm_ref, Customer.lang == lang)

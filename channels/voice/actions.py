@@ -18,13 +18,15 @@ from sqlalchemy import select
 
 from accounts.models import User
 from clock import clock
-from contacts.actions import ActionError, do_create_contact, do_end_contact, do_transfer_contact
+from contacts.actions import ActionError, do_abandon_contact, do_create_contact, do_end_contact, do_transfer_contact
 from contacts.events import append_event, publish_contact_event, send_event
 from contacts.lifecycle import lock_contact
 from contacts.models import Contact, ContactEvent
 from contacts.transaction import atomic
 from extensions import db
+from routing.actions import validate_queue
 from scenarios.schema import QUICK_PHRASE_MOVES
+from tickets.models import Callback
 
 from .service import media_client, recordings_dir
 
@@ -139,8 +141,6 @@ def do_create_call(
     """A customer calls in: a call contact (``channel`` voice, or video: a voice call with cameras) in ``queue``
     for the ACD. A simulated customer (``scenario_id``) is played by the server; otherwise a person calls from
     the customer page with the contact's token."""
-    from routing.actions import validate_queue
-
     if channel not in CALL_CHANNELS:
         raise ActionError(f"{channel!r} is not a call channel")
     validate_queue(queue, channel=channel)
@@ -308,8 +308,6 @@ def do_place_callback_call(agent: User, callback_id: int) -> Contact:
     gives it to them when their voice seat is free), with the customer of the callback. When the callback
     was promised on a simulated call, the same simulated customer answers; otherwise a person answers from
     the customer page."""
-    from tickets.models import Callback
-
     cb = db.session.get(Callback, callback_id)
     if cb is None:
         raise ActionError(f"no callback {callback_id}")
@@ -380,8 +378,6 @@ def do_customer_hang_up(contact: Contact, *, reason: str = "customer_hung_up") -
     if contact.status == "active":
         return do_hang_up_call(contact, "customer", reason=reason)
     if contact.status == "queued":
-        from contacts.actions import do_abandon_contact
-
         media_client().request("hangup", call_id=call_id(contact))
         do_abandon_contact(contact, reason=reason)
         notify_customer(contact, "call.ended", {"reason": reason})

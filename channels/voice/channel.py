@@ -3,6 +3,9 @@ served to those who may see the contact, and the media worker behind the message
 
 from __future__ import annotations
 
+from extensions import socketio
+from routing.ticker import register_periodic
+
 from ..base import BaseChannel
 
 
@@ -12,9 +15,6 @@ class VoiceChannel(BaseChannel):
     label_key = "Voice"
 
     def init_app(self, app) -> None:
-        from extensions import socketio
-        from routing.ticker import register_periodic
-
         from .cli import media_cli
         from .namespace import VoiceNamespace
         from .queue_announcements import announce_waiting_callers

@@ -10,6 +10,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from extensions import redis_store
+
 media_cli = AppGroup("media", help="The media worker.")
 
 
@@ -18,8 +20,6 @@ media_cli = AppGroup("media", help="The media worker.")
 def worker(worker_id):
     """Serve voice calls from Redis (set KEFU_MEDIA_TRANSPORT=redis on the web process, and
     SOCKETIO_MESSAGE_QUEUE on both so this process's events reach the browsers)."""
-    from extensions import redis_store
-
     from .recovery import recover_interrupted_calls
     from .service import run_worker
 

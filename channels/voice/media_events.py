@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from contacts.actions import do_abandon_contact
 from contacts.models import Contact
 from extensions import db
 
@@ -80,8 +81,6 @@ def apply_media_event(event: dict) -> None:
         if contact.status == "active":
             do_hang_up_call(contact, "customer", reason=event.get("reason") or "customer_hung_up")
         elif contact.status == "queued":
-            from contacts.actions import do_abandon_contact
-
             do_abandon_contact(contact, reason=event.get("reason") or "abandoned")
             notify_customer(contact, "call.ended", {"reason": "abandoned"})
     elif kind in ("camera_hint", "camera_summary", "video_recording"):  # a video call's cameras

@@ -24,6 +24,7 @@ from clock import clock
 from contacts.actions import ActionError
 from contacts.models import Contact, ContactEvent
 from extensions import db, redis_store
+from routing.actions import get_acd
 from scenarios.registry import get_pack
 
 from .actions import _record, call_id
@@ -50,8 +51,6 @@ def announcement_text(lang: str, position: int) -> str:
 
 def queue_position(contact: Contact) -> int | None:
     """The caller's place in its queue (1 = next), or None when it is not waiting."""
-    from routing.actions import get_acd
-
     return get_acd().position(contact.id, contact.queue)
 
 

@@ -10,6 +10,7 @@ import logging
 from flask import current_app
 from sqlalchemy import select
 
+from contacts.actions import do_end_contact
 from contacts.models import Contact, ContactEvent
 from extensions import db
 from media.recorder import repair_wav
@@ -25,8 +26,6 @@ def recover_interrupted_calls(contact_ids: list[int] | None = None, *, reason: s
     for one worker's calls: ``reason`` ``media_worker_lost`` when its heartbeat stopped). The agent's desk gets
     ``contact.ended`` (wrap-up follows as after any call), the caller's page ``call.ended`` with the reason.
     Returns the ids closed."""
-    from contacts.actions import do_end_contact
-
     q = select(Contact).where(Contact.channel.in_(CALL_CHANNELS), Contact.status == "active")
     if contact_ids is not None:
         q = q.where(Contact.id.in_(contact_ids))

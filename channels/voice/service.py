@@ -13,8 +13,10 @@ from pathlib import Path
 from flask import Flask, current_app
 
 from concurrency import thread_pool_executor
-from extensions import media_loop, redis_store
+from contacts.events import subscribe
+from extensions import db, media_loop, redis_store
 from media.interface import LocalTransport, MediaClient, RedisTransport
+from routing.liveness import get_liveness
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +89,6 @@ def make_worker(app: Flask, worker_id: str = "local"):
 
 
 def _apply_event(app: Flask, event: dict) -> None:
-    from extensions import db
-
     from .media_events import apply_media_event
 
     with app.app_context():
@@ -106,8 +106,6 @@ def init_media(app: Flask) -> None:
     processes through Redis ("redis")."""
     if app.config.get("MEDIA_TRANSPORT", "local") == "redis":
         transport = RedisTransport(redis_store.client, redis_store.key)
-        from routing.liveness import get_liveness
-
         get_liveness(app).on("periodic", _sweep_media_workers)  # a killed worker's calls end within seconds
     else:
         worker = make_worker(app)
@@ -128,8 +126,6 @@ def end_worker_calls(worker_id: str, call_ids: list[str]) -> None:
     """A media worker stopped: its calls end cleanly (reason ``media_worker_lost``; recordings repaired up to
     the last header rewrite, metrics computed, both sides told, wrap-up as after any call), and its livestream
     viewers are placed elsewhere when their pages ask again."""
-    from extensions import db
-
     from .recovery import recover_interrupted_calls
 
     ids = [int(c) for c in call_ids if str(c).isdigit()]
@@ -152,8 +148,6 @@ _desk_pool = ThreadPoolExecutor(1, thread_name_prefix="voice-desk")
 def _forward_desk_actions(app: Flask) -> None:
     """Desk actions on a voice contact reach its simulated customer (``desk_action``), off the caller's thread.
     One module-level listener serves every app: it runs inside the publishing action's app context."""
-    from contacts.events import subscribe
-
     subscribe(_forward)
 
 
@@ -182,8 +176,6 @@ ENDING_EVENTS = frozenset({"contact.ended", "contact.abandoned", "wrap_up"})
 
 
 def _hang_up_if_live(app: Flask, ev: dict) -> None:
-    from extensions import db
-
     with app.app_context():
         try:
             from contacts.models import Contact
@@ -224,8 +216,6 @@ def start_media(app: Flask) -> None:
     worker = app.extensions.get("kefu_media_worker")
     if worker is None:
         return  # calls live in `flask media worker` processes, which recover their own
-    from routing.liveness import get_liveness
-
     with app.app_context():
         if get_liveness(app).others_alive():
             # Calls in the media threads of other live web processes are theirs: a start never ends them.

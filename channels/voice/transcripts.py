@@ -26,6 +26,9 @@ from pathlib import Path
 import numpy as np
 from flask import Flask, current_app
 
+from contacts.models import Contact
+from extensions import db
+
 log = logging.getLogger(__name__)
 
 _EXT = "kefu_transcripts"
@@ -142,9 +145,6 @@ def transcribe_call(app: Flask, files: dict, lang: str) -> dict:
 
 
 def _record_transcript(contact_id: int, data: dict) -> None:
-    from contacts.models import Contact
-    from extensions import db
-
     from .actions import _record
 
     contact = db.session.get(Contact, contact_id)
