@@ -77,6 +77,9 @@ def test_a_role_played_exam_part_shows_its_link_and_card_to_the_lead(exam_server
     lead_card = lead.locator("section.exam-roleplay .roleplay-card").inner_text()
     assert "王" in lead_card and "订单" in lead_card  # who the customer is, and what they know
     _checked(lead)
+    lead.goto(f"{exam_server}/roleplay?lang=zh_CN")  # the lead's list of role-play links holds the exam's too
+    assert lead.locator("#roleplay-list input.rp-link").first.input_value() == link
+    _checked(lead)
 
     # The role-player opens the link: the chat page with the same card, and the chat reaches the candidate.
     player = browser_context().new_page()
