@@ -168,7 +168,8 @@ def test_a_wrap_up_on_a_process_that_grades_nothing_is_graded_by_another(centre)
     _wrap_up(desk, cid)
     rows = wait_for(lambda: _scorecards(app, cid), timeout=60, what="the scorecard")
     assert rows == [(rows[0][0], True)]
-    assert _graded_by(cid) in graders.values()
+    # the grader marks the wrap-up graded just after the scorecard's commit
+    assert wait_for(lambda: _graded_by(cid), timeout=10, what="the grader's mark") in graders.values()
     wait_for(lambda: not _pending(), timeout=10, what="the entry acknowledged")
     time.sleep(1.0)
     assert len(_scorecards(app, cid)) == 1
@@ -202,7 +203,7 @@ def test_a_grader_killed_while_grading_is_replaced_by_the_other(centre):
         released.set()
         rows = wait_for(lambda: _scorecards(app, cid), timeout=60 + float(TTL), what="the scorecard")
         assert rows == [(rows[0][0], True)]
-        assert _graded_by(cid) == graders[survivor]
+        assert wait_for(lambda: _graded_by(cid), timeout=10, what="the grader's mark") == graders[survivor]
         wait_for(lambda: not _pending(), timeout=10, what="the entry acknowledged")
         time.sleep(1.0)
         assert len(_scorecards(app, cid)) == 1
