@@ -10,6 +10,11 @@ import re
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from extensions import db
+from i18n import current_lang
+from knowledge_base.models import Category
+from scenarios.registry import get_pack
+
 CHANNELS = {
     "chat": _l("Web chat"),
     "email": _l("Email"),
@@ -142,9 +147,6 @@ def channel_label(code: str | None) -> str:
 
 
 def _pack():
-    from i18n import current_lang
-    from scenarios.registry import get_pack
-
     try:
         return get_pack(current_lang())
     except Exception:  # no pack loaded (a fresh database): fall back to the generic labels
@@ -253,10 +255,6 @@ def category_label(code: str | None) -> str:
     """A ticket or KB category by its name in the reader's language."""
     if not code:
         return ""
-    from extensions import db
-    from i18n import current_lang
-    from knowledge_base.models import Category
-
     row = db.session.query(Category).filter_by(code=code).first()
     if row is None:
         return _("Other category")

@@ -28,11 +28,14 @@ from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts.models import User
 from accounts.scope import ALL_ROOM, QUEUE_ROOM, group_room, lead_room  # noqa: F401  (re-exported)
 from clock import clock
-from contacts.events import send_event
+from contacts.events import send_event, subscribe
+from contacts.models import Contact
 from contacts.redis_writer import redis_writer
 from extensions import db, redis_store
+from routing.ticker import register_periodic
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +97,6 @@ def alert_rooms(alert: dict) -> list[tuple[str, str]]:
 def _contact_facts(contact_id: int) -> dict | None:
     """Who holds the contact and in which group, read in a session of our own: this runs inside another
     action's publish and must not touch (or flush) that action's session."""
-    from accounts.models import User
-    from contacts.models import Contact
-
     with Session(db.engine) as s:
         c = s.get(Contact, contact_id)
         if c is None:
@@ -270,8 +270,6 @@ def scan(now: float | None = None) -> list[dict]:
 
 
 def _scan_responses(now: float) -> list[dict]:
-    from contacts.models import Contact
-
     limit = float(current_app.config["RESPONSE_SLA_SECONDS"])
     channels = current_app.config["RESPONSE_SLA_CHANNELS"]
     awaiting_key = _keys()[2]
@@ -314,9 +312,6 @@ def visible_alerts(user) -> list[dict]:
 
 
 def init_alerts(app) -> None:
-    from contacts.events import subscribe
-    from routing.ticker import register_periodic
-
     app.extensions["kefu_alerts_enabled"] = True
     subscribe(_listener)
     register_periodic(app, periodic_scan)

@@ -8,8 +8,10 @@ from __future__ import annotations
 from flask import current_app
 
 from accounts.models import User
+from channels.voice.actions import call_id
 from contacts.actions import ActionError
-from contacts.models import Contact
+from contacts.models import Contact, ContactEvent
+from extensions import db
 
 from .monitoring import VOICE_CHANNELS, VOICE_MODES, do_start_monitoring, do_stop_monitoring, require_right
 
@@ -22,8 +24,6 @@ def _media(op: str, contact: Contact, **fields) -> dict:
     client = current_app.extensions.get("kefu_media")
     if client is None:
         raise ActionError("this server does not carry calls (the voice channel is not enabled)")
-    from channels.voice.actions import call_id
-
     reply = client.request(op, call_id=call_id(contact), **fields)
     if not reply.get("ok"):
         raise ActionError(reply.get("error") or f"media {op} failed")
@@ -74,9 +74,6 @@ def do_leave_call_monitor(user: User, contact: Contact) -> dict:
 def _last_mode(user: User, contact: Contact) -> str:
     """The mode this lead was last in on this call (recorded with the stop, for the review)."""
     from sqlalchemy import select
-
-    from contacts.models import ContactEvent
-    from extensions import db
 
     last = db.session.scalar(
         select(ContactEvent.type)

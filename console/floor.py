@@ -9,6 +9,7 @@ from sqlalchemy import select
 from accounts.models import Group, User
 from contacts.models import Contact
 from extensions import db
+from routing.actions import floor_agents, queue_figures
 
 LIVE_STATUSES = ("queued", "active", "wrap_up")
 
@@ -33,8 +34,6 @@ def floor_snapshot(lead: User) -> dict:
     - ``alerts``: the live alerts this lead may see (console/alerts.py);
     - ``groups``: the groups shown.
     """
-    from routing.actions import floor_agents, queue_figures
-
     from .alerts import visible_alerts
 
     ids = visible_agent_ids(lead)

@@ -20,6 +20,8 @@ from accounts.scope import floor_rooms_of_user
 from channels.chat.acks import ack_errors
 from contacts.actions import ActionError, get_contact
 from contacts.events import contact_room
+from contacts.models import ContactEvent
+from extensions import db
 
 from . import monitoring
 from .floor import floor_snapshot
@@ -60,8 +62,6 @@ class FloorNamespace(Namespace):
             joined = _call_monitors.pop(request.sid, set())
         if not joined or not current_user.is_authenticated:
             return
-        from extensions import db
-
         from .call_monitor import do_leave_call_monitor
 
         for cid in joined:
@@ -163,9 +163,6 @@ class FloorNamespace(Namespace):
 def _all_events(contact) -> list[dict]:
     """The whole recording so far, including what the desk never gets (the customer's mood, monitoring)."""
     from sqlalchemy import select
-
-    from contacts.models import ContactEvent
-    from extensions import db
 
     q = select(ContactEvent).where(ContactEvent.contact_id == contact.id).order_by(ContactEvent.seq)
     return [e.as_dict() for e in db.session.scalars(q)]

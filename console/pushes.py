@@ -13,6 +13,8 @@ import logging
 from sqlalchemy import select
 
 from accounts.scope import floor_rooms_of_agent
+from contacts.events import subscribe
+from contacts.models import Contact
 from extensions import db, socketio
 
 log = logging.getLogger(__name__)
@@ -21,8 +23,6 @@ RELAYED = ("contact_state", "agent_state")
 
 
 def _reserved_for(conn, contact_id) -> int | None:
-    from contacts.models import Contact
-
     return conn.execute(select(Contact.reserved_agent_id).where(Contact.id == contact_id)).scalar()
 
 
@@ -51,6 +51,4 @@ def relay_floor_event(event: dict) -> None:
 
 
 def init_pushes(app) -> None:
-    from contacts.events import subscribe
-
     subscribe(relay_floor_event)

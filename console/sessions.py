@@ -14,10 +14,13 @@ from sqlalchemy import select
 
 from accounts.models import Group, User
 from accounts.roles import role_required
+from channels.group.sessions import start_group_room
 from contacts.actions import ActionError
 from contacts.models import Contact
 from extensions import db
 from i18n import current_lang
+from livestream.actions import start_livestream
+from scenarios.group import GroupContentError, group_scenarios
 
 from .views import bp
 
@@ -68,8 +71,6 @@ def _session_url(contact: Contact) -> str:
 def _group_scenarios() -> list[dict]:
     if not launchers()["group"]:
         return []
-    from scenarios.group import GroupContentError, group_scenarios
-
     try:
         found = group_scenarios(current_lang())
     except GroupContentError:
@@ -135,8 +136,6 @@ def api_start_group_room():
     audience of ``audience`` customers in the chosen mix."""
     if not launchers()["group"]:
         abort(404, description="group chat is not enabled on this server")
-    from channels.group.sessions import start_group_room
-
     try:
         data = _json()
         agent_ids, group_id = _target(data)
@@ -162,8 +161,6 @@ def api_start_livestream():
     simulated audience of ``audience_size`` viewers posting ``comment_rate`` comments a minute."""
     if not launchers()["livestream"]:
         abort(404, description="livestreams are not enabled on this server")
-    from livestream.actions import start_livestream
-
     try:
         data = _json()
         presenter_id = data.get("presenter_id") or current_user.id

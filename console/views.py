@@ -5,7 +5,14 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, render_template
 from flask_login import current_user
 
+from accounts.models import Group
 from accounts.roles import role_required
+from contacts.models import Contact
+from extensions import db
+from i18n import current_lang
+from scenarios.registry import list_scenarios
+from simulator.models import Exercise
+from simulator.views import may_manage_exercise
 
 from .floor import floor_snapshot
 
@@ -31,9 +38,6 @@ def monitor(contact_id: int):
     whisper and barge. 403 for a contact outside the lead's groups."""
     from flask import abort
 
-    from contacts.models import Contact
-    from extensions import db
-
     from .monitoring import monitor_rights
 
     contact = db.session.get(Contact, contact_id)
@@ -51,15 +55,7 @@ def exercises():
     """Plan, start and stop exercises: a mix of simulated customers arriving as a Poisson process."""
     from sqlalchemy import select
 
-    from accounts.models import Group
-    from extensions import db
-    from i18n import current_lang
-    from scenarios.registry import list_scenarios
-    from simulator.models import Exercise
-
     lang = current_lang()
-    from simulator.views import may_manage_exercise
-
     rows = db.session.scalars(select(Exercise).order_by(Exercise.id.desc()).limit(300)).all()
     rows = [ex for ex in rows if may_manage_exercise(current_user, ex)][:100]
     groups = db.session.scalars(select(Group).order_by(Group.name)).all()

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 
 import redis
 
+from extensions import redis_store
+
 log = logging.getLogger(__name__)
 
 EXT = "kefu_event_log"
@@ -68,13 +70,9 @@ class EventLog:
 
     @property
     def client(self) -> redis.Redis:
-        from extensions import redis_store
-
         return redis_store.client
 
     def key(self, *parts) -> str:
-        from extensions import redis_store
-
         return redis_store.key("events", *parts)
 
     @property

@@ -16,6 +16,8 @@ from sqlalchemy import select, update
 from contacts.events import send_event
 from contacts.models import Contact
 from extensions import db
+from scenarios import registry
+from simulator.models import Exercise
 
 from .evaluators import enabled_evaluators
 from .models import Scorecard
@@ -35,8 +37,6 @@ class GradingError(ValueError):
 def rubric_for(recording: Recording, rubrics: list[Rubric] | None = None) -> Rubric | None:
     """The rubric this recording is graded by (grading.rubric.choose_rubric over the loaded rubrics, or over
     ``rubrics`` when the caller already holds them)."""
-    from scenarios import registry
-
     return choose_rubric(
         registry.list_rubrics() if rubrics is None else rubrics,
         lang=recording.lang,
@@ -82,8 +82,6 @@ def _store(recording: Recording, rubric: Rubric, previous: Scorecard | None) -> 
 
 
 def _exercise_kind(contact_id: int) -> str | None:
-    from simulator.models import Exercise
-
     return db.session.scalar(
         select(Exercise.kind).join(Contact, Contact.exercise_id == Exercise.id).where(Contact.id == contact_id)
     )
@@ -151,8 +149,6 @@ def regrade(contact_ids: list[int], progress: Callable[[int], None] | None = Non
     """Recompute the scorecards of ``contact_ids`` (the code path of ``flask grading regrade``): recordings
     and current scorecards are read in chunks, each chunk is committed once. ``progress(n)`` is called with
     the number of contacts done in each chunk. Publishes nothing: a bulk regrade is not live feedback."""
-    from scenarios import registry
-
     report = RegradeReport()
     ids = sorted(set(contact_ids))
     rubrics = registry.list_rubrics()
@@ -186,8 +182,6 @@ def regrade(contact_ids: list[int], progress: Callable[[int], None] | None = Non
 def set_manual_scores(scorecard: Scorecard, scores: dict) -> Scorecard:
     """Merge graders' scores for manual items into a contact's current scorecard and regrade it (the panel
     work builds on this). Raises GradingError for an unknown item id."""
-    from scenarios import registry
-
     rubric = registry.get_rubric(scorecard.rubric_id)
     if rubric is None:
         raise GradingError(f"rubric {scorecard.rubric_id} is not loaded")

@@ -29,6 +29,7 @@ from contacts.events import subscribe, unsubscribe
 from contacts.models import Contact
 from contacts.stream import StreamKind, get_event_log
 from extensions import db, redis_store
+from simulator.models import Exercise
 
 from .models import Scorecard
 
@@ -154,8 +155,6 @@ class AutoGrader:
                 self._pending.discard((cid, seq))
 
     def _grade(self, contact_id: int, wrapped_up_at: float) -> None:
-        from simulator.models import Exercise
-
         from .actions import GradingError, do_grade_contact
 
         with self._grading:

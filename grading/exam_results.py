@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from extensions import db
+from theory.models import TheoryExam
 
 from .models import Scorecard, SkillExam, SkillExamAttempt
 from .standard import FUNCTION_KEYS, PASS_MARK, weights_for
@@ -154,8 +155,6 @@ def pass_k(outcomes: list[tuple[str, bool]], k: int) -> dict:
 def combined_result(exam: SkillExam) -> dict | None:
     """The candidate's latest submitted theory exam at the exam's level beside this skill result: the
     standard certifies a level when both parts score 60 or more. None when there is no theory result."""
-    from theory.models import TheoryExam
-
     theory = db.session.scalar(
         select(TheoryExam)
         .where(

@@ -13,6 +13,8 @@ from accounts.models import LEVEL_RANK, User
 from accounts.roles import role_required
 from clock import clock
 from extensions import db
+from routing.ticker import register_periodic
+from scenarios.registry import list_scenarios, scenario_lang
 
 from .exam_parts import do_set_roleplayed_parts, exam_part_choices
 from .exam_results import attempts_of, combined_result
@@ -37,8 +39,6 @@ bp = Blueprint("exams", __name__)
 
 def init_exams(app) -> None:
     """Register the blueprint and the periodic callback that serves scenarios and ends exams at time-up."""
-    from routing.ticker import register_periodic
-
     from .exams import tick_skill_exams
 
     app.register_blueprint(bp)
@@ -74,8 +74,6 @@ def _refused(e: ExamError, back: str):
 @role_required("trainee", "lead", "grader", "admin")
 def exam_list():
     """Trainees: their skill exams. Leads: schedule and follow their trainees' exams. Graders/admins: all."""
-    from scenarios.registry import list_scenarios
-
     q = select(SkillExam).order_by(SkillExam.id.desc())
     if current_user.role == "trainee":
         exams = list(db.session.scalars(q.where(SkillExam.candidate_id == current_user.id)))
@@ -85,8 +83,6 @@ def exam_list():
         q = q.where(SkillExam.candidate_id.in_([t.id for t in trainees] or [-1]))
     exams = list(db.session.scalars(q.limit(200)))
     scenarios = sorted((s for s in list_scenarios(channel="chat")), key=lambda s: (LEVEL_RANK.get(s.level, 0), s.id))
-    from scenarios.registry import scenario_lang
-
     rows = [
         {"id": s.id, "title": s.title, "level": s.level, "family": s.family or s.id, "lang": scenario_lang(s.id)}
         for s in scenarios

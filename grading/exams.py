@@ -19,9 +19,13 @@ import logging
 from sqlalchemy import select
 
 from accounts.models import LEVEL_RANK, User
+from channels.chat.customer_side import customer_leave
 from clock import clock
 from contacts.models import Contact
 from extensions import db
+from scenarios import registry
+from simulator.errors import SimulatorError
+from simulator.models import Exercise
 
 from .exam_results import attempts_of, exam_result, other_parts_open
 from .models import SkillExam, SkillExamAttempt
@@ -88,8 +92,6 @@ def exam_channels() -> tuple[str, ...]:
 
 def find_exam_scenario(sid: str) -> tuple:
     """(scenario, lang) of an exam part's id from the scenario registry or a channel's ``find``; (None, None)."""
-    from scenarios import registry
-
     sc = registry.get_scenario(sid)
     if sc is not None:
         return sc, registry.scenario_lang(sid)
@@ -200,8 +202,6 @@ def _engine():
 def do_start_skill_exam(actor: User, exam: SkillExam) -> SkillExam:
     """The candidate (or their lead, or an admin) starts a scheduled exam: the clock runs from now and the
     first scenario is served, reserved for the candidate."""
-    from simulator.models import Exercise
-
     if actor.id != exam.candidate_id and not may_manage(actor, exam):
         raise ExamError("only the candidate or their lead may start this exam", 403)
     if exam.status != "scheduled":
@@ -234,8 +234,6 @@ def do_start_skill_exam(actor: User, exam: SkillExam) -> SkillExam:
 
 def _serve_next(exam: SkillExam) -> SkillExamAttempt | None:
     """Start the customer of the next pending attempt; one that cannot start is recorded and skipped."""
-    from simulator.errors import SimulatorError
-
     for attempt in attempts_of(exam):
         if attempt.outcome != "pending":
             continue
@@ -267,8 +265,6 @@ def _serve_next(exam: SkillExam) -> SkillExamAttempt | None:
 def _end_open_contact(attempt: SkillExamAttempt, reason: str) -> None:
     """Time is up: the customer leaves (queued -> abandoned, active -> wrap-up), recorded on the contact as a
     ``contact.ended``/``contact.abandoned`` event with ``reason``; the attempt is recorded as time_up."""
-    from channels.chat.customer_side import customer_leave
-
     contact = db.session.get(Contact, attempt.contact_id) if _roleplay_contact(attempt) else None
     if contact is not None and contact.is_open:
         end = (_channels().get(contact.channel) or {}).get("end") or customer_leave
@@ -317,8 +313,6 @@ def do_finish_skill_exam(exam: SkillExam, reason: str = "ended", actor: User | N
     """End a running exam (time up, set done, or the lead ends it): open contacts are ended with reason
     ``exam_<reason>``, unserved attempts recorded as not_served, handled contacts graded (no feedback: the
     exercise is an exam), and the result computed."""
-    from simulator.models import Exercise
-
     from .actions import GRADABLE_STATUSES, GradingError, do_grade_contact
 
     if actor is not None and not may_manage(actor, exam):

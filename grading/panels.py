@@ -17,7 +17,9 @@ from sqlalchemy import select
 from accounts.models import User
 from clock import clock
 from contacts.models import Contact
+from contacts.views import can_view
 from extensions import db
+from scenarios import registry
 
 from .actions import GRADABLE_STATUSES, GradingError, current_scorecard, do_grade_contact, set_manual_scores
 from .models import Panel, PanelAssignment, PanelScore
@@ -36,8 +38,6 @@ class PanelError(Exception):
 
 def rubric_of(contact_id: int) -> Rubric | None:
     """The rubric of the contact's current scorecard (panels score the manual items of that rubric)."""
-    from scenarios import registry
-
     row = current_scorecard(contact_id)
     return registry.get_rubric(row.rubric_id) if row is not None else None
 
@@ -72,8 +72,6 @@ def do_create_panel(creator: User, contact_ids, grader_ids, name: str, calibrati
     role). Leads (for contacts of their groups) and admins create panels. Contacts are graded first when they
     have no scorecard; each needs manual items to score and may be in only one open panel. A calibration
     panel adds one expert-key assignment per contact, scored by a lead or admin. Raises PanelError."""
-    from contacts.views import can_view
-
     if creator.role not in MANAGERS:
         raise PanelError("only leads and admins create panels", 403)
     name = (name or "").strip()
@@ -274,9 +272,6 @@ def may_view_panel(user: User, panel: Panel) -> bool:
     if user.role == "lead":
         if panel.created_by == user.id:
             return True
-        from contacts.models import Contact
-        from contacts.views import can_view
-
         return all(
             (c := db.session.get(Contact, cid)) is not None and can_view(user, c) for cid in panel.contact_ids or []
         )

@@ -15,6 +15,9 @@ from multiprocessing import get_all_start_methods, get_context
 
 from flask import current_app
 
+from config import Config
+from extensions import db
+
 from .actions import RegradeReport, regrade
 
 # What a worker needs to reach the same data as the parent app.
@@ -32,14 +35,11 @@ def default_workers() -> int:
 def _init_spawned(overrides: dict) -> None:
     global _worker_app
     from app import create_app
-    from config import Config
 
     _worker_app = create_app(Config, SIMULATOR_ENABLED=False, GRADING_AUTO=False, **overrides)
 
 
 def _init_forked() -> None:
-    from extensions import db
-
     with _worker_app.app_context():
         db.engine.dispose(close=False)  # the parent's pooled connections stay the parent's
 
@@ -59,8 +59,6 @@ def regrade_in_workers(
     if workers <= 1:
         return regrade(ids, progress=progress)
     global _worker_app
-    from extensions import db
-
     # Interleaved shares: contacts recorded at the same time (similar sizes) are spread over every worker.
     shares = [ids[i::workers] for i in range(workers)]
     total = RegradeReport()

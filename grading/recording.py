@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from accounts.models import User
+from contacts.models import Contact, ContactEvent
+from extensions import db
+from scenarios import registry
 from scenarios.schema import PackInfo, Scenario
+from tickets.models import Ticket, TicketContactLink
 
 TICKET_STATE_FIELDS = ("category", "priority", "status", "risk_level", "escalation_target", "compensation_amount")
 
@@ -113,12 +118,6 @@ def load_recordings(contact_ids: list[int], chunk: int = 200) -> list[Recording]
 
 def _load_chunk(ids: list[int]) -> list[Recording]:
     from sqlalchemy import select
-
-    from accounts.models import User
-    from contacts.models import Contact, ContactEvent
-    from extensions import db
-    from scenarios import registry
-    from tickets.models import Ticket, TicketContactLink
 
     contacts = db.session.execute(
         select(Contact, User.level).outerjoin(User, User.id == Contact.agent_id).where(Contact.id.in_(ids))

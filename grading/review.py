@@ -15,6 +15,8 @@ from accounts.roles import role_required
 from contacts.models import Contact, ContactEvent
 from contacts.views import STAFF, can_view, load_contact_for
 from extensions import db
+from simulator.models import Exercise
+from simulator.views import may_manage_exercise
 
 from . import panels
 from .actions import GradingError, current_scorecard, do_grade_contact, select_contacts, set_manual_scores
@@ -183,13 +185,9 @@ def _parse_contact_ids(text: str) -> list[str]:
 @bp.route("/review/panels/new", methods=["GET", "POST"])
 @role_required(*panels.MANAGERS)
 def panel_new():
-    from simulator.models import Exercise
-
     graders = db.session.scalars(
         select(User).where(User.role == "grader", User.active.is_(True)).order_by(User.id)
     ).all()
-    from simulator.views import may_manage_exercise
-
     exercises = db.session.scalars(select(Exercise).order_by(Exercise.id.desc()).limit(300)).all()
     exercises = [ex for ex in exercises if may_manage_exercise(current_user, ex)][:100]
     form = request.form

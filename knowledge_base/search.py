@@ -17,6 +17,8 @@ from collections import Counter
 
 from flask import current_app
 
+from extensions import db
+
 from .index import Doc, LangIndex, prepare_doc
 from .snippets import find_spans, make_snippet
 from .text import Highlighter, terms
@@ -76,8 +78,6 @@ class KbSearch:
 
     def rebuild_from_db(self) -> None:
         """Build every index from the published articles in the database."""
-        from extensions import db
-
         from .models import Article
 
         rows = db.session.scalars(db.select(Article).where(Article.status == "published")).all()
@@ -123,8 +123,6 @@ class KbSearch:
             self._reconcile()
 
     def _reconcile(self) -> None:
-        from extensions import db
-
         from .models import Article
 
         fn = db.func

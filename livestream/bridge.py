@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 
+from channels.voice.service import media_client
 from concurrency import native_thread, thread_pool_executor
 from extensions import db, redis_store
 from media.interface import MediaUnavailable, push_event, serve_events
@@ -104,8 +105,6 @@ class LivestreamBridge:
         return redis_store.key("media", "live", stream_id, *parts)
 
     def _request(self, op: str, timeout: float | None = None, **fields) -> dict:
-        from channels.voice.service import media_client
-
         try:
             reply = media_client(self.app).request(op, timeout=timeout, **fields)
         except MediaUnavailable as e:
@@ -115,8 +114,6 @@ class LivestreamBridge:
         return reply
 
     def _workers(self) -> list[str]:
-        from channels.voice.service import media_client
-
         return media_client(self.app).workers()
 
     def publish(self, stream_id: int, offer: dict) -> dict:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 
 from channels.base import BaseChannel
+from channels.voice.service import init_media
+from extensions import db, socketio
 
 DEFAULTS = {
     "LIVESTREAM_COMMENT_MAX_CHARS": 300,
@@ -32,7 +34,6 @@ class LivestreamChannel(BaseChannel):
     label_key = "Livestream"
 
     def init_app(self, app) -> None:
-        from extensions import socketio
         from livestream.audience import audiences
         from livestream.bridge import bridge
         from livestream.comments import batcher
@@ -47,8 +48,6 @@ class LivestreamChannel(BaseChannel):
         # a `flask media worker` process's when its command starts).
         app.extensions.setdefault("kefu_media_installers", []).append(lambda worker: bridge.install(worker, app))
         if "kefu_media" not in app.extensions:
-            from channels.voice.service import init_media
-
             init_media(app)
         elif app.extensions.get("kefu_media_worker") is not None:
             bridge.install(app.extensions["kefu_media_worker"], app)
@@ -61,7 +60,6 @@ class LivestreamChannel(BaseChannel):
 def _start_audience_when_live(app):
     def listener(stream_id: int, kind: str, data: dict) -> None:
         if kind == "publishing" and data.get("kind") == "video":
-            from extensions import db
             from livestream.audience import audiences
 
             with app.app_context():

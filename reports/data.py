@@ -18,6 +18,8 @@ from accounts.models import Group, User
 from contacts.models import Contact
 from extensions import db
 from grading.models import Scorecard, SkillExam, SkillExamAttempt
+from i18n import current_lang
+from scenarios.registry import get_rubric, get_scenario
 
 WEAKEST_N = 5
 REVIEW_N = 5
@@ -92,9 +94,6 @@ def item_difficulty(cards) -> list[dict]:
 def _item_title(rubric_id: str, item_id: str, recorded: str) -> str:
     """An item's title in the reader's language: a class may mix zh and en contacts, whose rubrics are the same
     rubric in two languages (zh-chat-standard / en-chat-standard) with the same item ids."""
-    from i18n import current_lang
-    from scenarios.registry import get_rubric
-
     prefix = "en-" if current_lang() == "en" else "zh-"
     if rubric_id.startswith(("zh-", "en-")) and not rubric_id.startswith(prefix):
         twin = get_rubric(prefix + rubric_id[3:])
@@ -123,8 +122,6 @@ def _verdict(passed: bool, complete: bool = True, gated: bool = False) -> str:
 
 def _scenario_title(scenario_id: str | None) -> str:
     """The scenario's title (its id is a code); empty for a contact without a scenario."""
-    from scenarios.registry import get_scenario
-
     sc = get_scenario(scenario_id) if scenario_id else None
     return sc.title if sc is not None else ""
 

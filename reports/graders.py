@@ -18,7 +18,9 @@ from sqlalchemy import select
 
 from accounts.models import User
 from extensions import db
+from grading.agreement import category_counts, fleiss_kappa, icc2k
 from grading.models import Panel, PanelAssignment, PanelScore
+from grading.panels import calibration_report, manual_items, manual_total, rubric_of
 
 
 def _values(assignment_id: int) -> dict[str, int]:
@@ -28,9 +30,6 @@ def _values(assignment_id: int) -> dict[str, int]:
 
 def grader_report() -> dict:
     """Agreement per panel and deviation per grader; ``empty`` when no panel exists yet."""
-    from grading.agreement import category_counts, fleiss_kappa, icc2k
-    from grading.panels import calibration_report, manual_items, manual_total, rubric_of
-
     panels = list(db.session.scalars(select(Panel).order_by(Panel.id)))
     dev: dict[int, list[float]] = defaultdict(list)
     same: dict[int, list[int]] = defaultdict(list)

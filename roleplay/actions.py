@@ -11,11 +11,16 @@ import secrets
 from sqlalchemy import select
 
 from accounts.models import LEVEL_RANK, User
+from channels.chat.customer_side import start_chat
+from channels.video.actions import do_create_video_call
+from channels.voice.actions import do_create_call
 from clock import clock
 from contacts.actions import ActionError
 from contacts.models import Contact
 from extensions import db
+from scenarios.registry import get_scenario, scenario_lang
 from security import MAX_ID
+from tickets.crm import customer_by_ref
 
 from .models import ROLEPLAY_CHANNELS, RolePlay
 
@@ -52,8 +57,6 @@ def _serving_agent(user: User, agent_id) -> int | None:
 def do_open_roleplay(user: User, *, scenario_id=None, channel=None, lang=None, agent_id=None) -> RolePlay:
     """Open a role-play link. With ``scenario_id`` its channel and language are the scenario's and the serving
     trainee's level must reach the scenario's; without, a free role-play on ``channel`` in ``lang``."""
-    from scenarios.registry import get_scenario, scenario_lang
-
     serving = _serving_agent(user, agent_id)
     if scenario_id not in (None, ""):
         scenario = get_scenario(str(scenario_id))
@@ -106,9 +109,6 @@ def roleplay_for_token(token, *, channel: str | None = None) -> RolePlay:
 
 def _contact_fields(rp: RolePlay, name: str) -> dict:
     """What the contact carries: the scenario, its CRM customer and queue, the reserved trainee."""
-    from scenarios.registry import get_scenario
-    from tickets.crm import customer_by_ref
-
     fields = {"lang": rp.lang, "reserved_agent_id": rp.agent_id}
     if rp.exam_attempt_id is not None:  # a role-played exam part: an exam contact, while the part runs
         from .exam import exam_fields
@@ -140,8 +140,6 @@ def _started(rp: RolePlay) -> Contact | None:
 
 def do_start_roleplay_chat(token, *, name: str = "", queue: str | None = None) -> Contact:
     """The role-player opens the chat: a chat contact with the scenario attached (one per link)."""
-    from channels.chat.customer_side import start_chat
-
     rp = roleplay_for_token(token, channel="chat")
     if _started(rp) is not None:
         raise RolePlayError("this role-play has already started: resume it in the window where it began")
@@ -155,9 +153,6 @@ def do_start_roleplay_chat(token, *, name: str = "", queue: str | None = None) -
 
 def do_start_roleplay_call(token, *, name: str = "", queue: str | None = None) -> Contact:
     """The role-player calls in (voice, or video with their camera): a call contact with the scenario attached."""
-    from channels.video.actions import do_create_video_call
-    from channels.voice.actions import do_create_call
-
     rp = roleplay_for_token(token)
     if rp.channel not in ("voice", "video"):
         raise RolePlayError(f"this link is for a {rp.channel} role-play")

@@ -12,6 +12,10 @@ from sqlalchemy import select
 
 from clock import clock
 from extensions import db
+from grading.exam_results import attempts_of
+from grading.exams import add_exam_roleplay
+from grading.models import SkillExam, SkillExamAttempt
+from scenarios.registry import scenario_lang
 
 from .models import RolePlay
 
@@ -19,8 +23,6 @@ from .models import RolePlay
 def start_part(exam, attempt, scenario) -> None:
     """Open the role-play of an exam part (the contact comes when the role-player starts it). The link lasts until
     the exam's time is up."""
-    from scenarios.registry import scenario_lang
-
     now = clock.timestamp()
     db.session.add(
         RolePlay(
@@ -53,8 +55,6 @@ def contact_of(attempt) -> int | None:
 def exam_fields(rp: RolePlay) -> dict:
     """What an exam part's contact carries beyond a role-play's: the exam's exercise (so it is an exam contact).
     Refused once the part is over (time up, or the lead ended the exam)."""
-    from grading.models import SkillExam, SkillExamAttempt
-
     from .actions import RolePlayError
 
     attempt = db.session.get(SkillExamAttempt, rp.exam_attempt_id)
@@ -66,8 +66,6 @@ def exam_fields(rp: RolePlay) -> dict:
 
 def exam_parts(exam) -> dict[int, dict]:
     """Attempt id -> {"roleplay", "link", "card"} of an exam's role-played parts that came up (the lead's page)."""
-    from grading.exam_results import attempts_of
-
     from .views import card_for, customer_link
 
     out = {}
@@ -80,7 +78,5 @@ def exam_parts(exam) -> dict[int, dict]:
 
 def register(app) -> None:
     """Serve role-played parts in skill exams; the lead's exam page reads them with ``exam_roleplay_parts``."""
-    from grading.exams import add_exam_roleplay
-
     add_exam_roleplay(app, start=start_part, contact_of=contact_of)
     app.add_template_global(exam_parts, "exam_roleplay_parts")

@@ -11,6 +11,9 @@ from accounts.roles import role_required
 from contacts.actions import ActionError
 from extensions import db
 from i18n import current_lang
+from scenarios.registry import get_scenario, list_scenarios
+from simulator.chat_customers import identity_of
+from tickets.crm import customer_by_ref
 
 from .actions import RolePlayError, do_open_roleplay, roleplay_for_token, roleplays_visible_to
 from .models import ROLEPLAY_CHANNELS, RolePlay
@@ -30,10 +33,6 @@ def customer_link(rp: RolePlay) -> str:
 
 def card_for(rp: RolePlay) -> dict | None:
     """The customer card of a role-play (None for a free role-play)."""
-    from scenarios.registry import get_scenario
-    from simulator.chat_customers import identity_of
-    from tickets.crm import customer_by_ref
-
     from .card import customer_card
 
     scenario = get_scenario(rp.scenario_id) if rp.scenario_id else None
@@ -120,8 +119,6 @@ def _trainees() -> list[User]:
 @role_required(*OPENERS)
 def page():
     """Open role-plays and share their links; the list shows where each one stands."""
-    from scenarios.registry import list_scenarios
-
     if request.method == "POST":
         try:
             rp = do_open_roleplay(

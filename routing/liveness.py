@@ -35,6 +35,8 @@ from collections.abc import Callable
 
 import redis
 
+from extensions import redis_store
+
 log = logging.getLogger(__name__)
 
 EXT = "kefu_liveness"
@@ -46,8 +48,6 @@ class Liveness:
     """One process's heartbeat, its view of the live state, and the hooks run on loss, death and every beat."""
 
     def __init__(self, app) -> None:
-        from extensions import redis_store
-
         self.app = app
         self.store = redis_store
         self.process_id = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"

@@ -21,6 +21,9 @@ import threading
 
 from flask import current_app
 
+from accounts.models import User
+from extensions import db, redis_store
+
 from .liveness import get_liveness
 
 log = logging.getLogger(__name__)
@@ -111,8 +114,6 @@ def get_presence(app=None) -> Presence:
 
 def init_presence(app) -> Presence:
     """Bind this process's Presence and its liveness hooks (called by ``routing.init_app``)."""
-    from extensions import redis_store
-
     liveness = get_liveness(app)
     presence = app.extensions[EXT] = Presence(redis_store, liveness.process_id)
     liveness.on("reannounce", presence.reannounce)
@@ -122,9 +123,6 @@ def init_presence(app) -> Presence:
 
 def _set_away_if_deskless(agent_id: int) -> bool:
     """Set an available (or ACW) agent with no open desk anywhere away; True when it was."""
-    from accounts.models import User
-    from extensions import db
-
     from .actions import agent_snapshot, do_set_agent_state
 
     if get_presence().desks_open(agent_id) > 0:

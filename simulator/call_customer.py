@@ -22,8 +22,10 @@ import os
 
 from flask import Flask
 
+from extensions import db
 from media.audio import RECORD_RATE, ClipPlayer
 from scenarios.registry import get_pack, get_scenario
+from tickets.models import Customer
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +94,6 @@ def _understanding(app: Flask, scenario, pack, lang: str, spec: dict):
     """(Reader, identity, reference) as the chat customer gets them (simulator.chat_customers)."""
     from sqlalchemy import select
 
-    from extensions import db
-    from tickets.models import Customer
     from understanding.store import reader_for
 
     from .chat_customers import identity_of, reference_text

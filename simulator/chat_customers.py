@@ -15,10 +15,15 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from channels.chat import customer_side
+from channels.chat.customer_side import start_chat
 from clock import clock
 from contacts.actions import ActionError
-from contacts.models import Contact
+from contacts.events import append_event, publish_contact_event
+from contacts.models import Contact, ContactEvent
 from extensions import db
+from knowledge_base.models import Article
+from tickets.models import Customer
 
 from .persona import DESK_MOVES, CustomerState, Reaction
 
@@ -72,8 +77,6 @@ def reference_text(scenario, lang: str) -> str:
     slug = scenario.answer.kb_slug if scenario.answer else None
     if not slug:
         return ""
-    from knowledge_base.models import Article
-
     article = db.session.scalar(select(Article).where(Article.slug == slug, Article.lang == lang))
     return (getattr(article, "body", None) or "") if article is not None else ""
 
@@ -81,8 +84,6 @@ def reference_text(scenario, lang: str) -> str:
 def record_customer_state(contact_id: int, mind: CustomerState, reaction: Reaction, **extra) -> None:
     """Record the customer's mind after a reaction (``customer.state``): emotion, patience, goals, what was
     recognised, and ``extra``. Grading reads the final emotion from it; the live desk never receives it."""
-    from contacts.events import append_event, publish_contact_event
-
     snap = mind.snapshot()
     data = {
         "emotion": snap["emotion"],
@@ -124,9 +125,6 @@ class ChatCustomers:
     ) -> int:
         """Open a chat contact as the scenario's customer and schedule the opening after a short pause; with a
         ``driver`` (a simulator worker, simulator/workers.py) that worker is named its owner and drives it."""
-        from channels.chat.customer_side import start_chat
-        from tickets.models import Customer
-
         persona = scenario.customer
         customer = None
         if persona.crm_ref:
@@ -172,9 +170,6 @@ class ChatCustomers:
         its seed by replaying the recorded conversation (the agent's lines and desk actions, as it heard them
         live); if the agent spoke last, the customer now answers. False when it cannot be (not a chat, no seed
         recorded, scenario not loaded): the caller then ends the contact."""
-        from contacts.models import ContactEvent
-        from tickets.models import Customer
-
         from .content import ContentError
 
         if contact.channel != "chat" or not contact.scenario_id or not str(record.get("seed") or "").isdigit():
@@ -310,8 +305,6 @@ class ChatCustomers:
 
     def _perform(self, action: _Action) -> None:
         """Carry out one action through the customer side of the chat channel."""
-        from channels.chat import customer_side
-
         live = self.live.get(action.contact_id)
         if live is None:
             return

@@ -17,6 +17,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from routing.liveness import start_liveness
+
 log = logging.getLogger(__name__)
 
 simulator_cli = AppGroup("simulator", help="Simulated customers.")
@@ -26,8 +28,6 @@ simulator_cli = AppGroup("simulator", help="Simulated customers.")
 def worker():
     """Drive simulated customers handed over by the web processes (run N of them beside the web processes,
     on the same DATABASE_URL and REDIS_URL)."""
-    from routing.liveness import start_liveness
-
     app = current_app._get_current_object()
     if not app.config.get("SIMULATOR_ENABLED"):
         raise click.ClickException("the simulator is disabled (KEFU_SIMULATOR=0)")

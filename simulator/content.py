@@ -7,6 +7,7 @@ not loaded in the database.
 
 from __future__ import annotations
 
+from scenarios import registry
 from scenarios.schema import PackInfo, Scenario
 
 
@@ -19,8 +20,6 @@ class RegistryContent:
 
     def find(self, scenario_id: str) -> tuple[Scenario, PackInfo, str]:
         """(scenario, its pack, its language), or ContentError."""
-        from scenarios import registry
-
         scenario = registry.get_scenario(scenario_id)
         if scenario is None:
             raise ContentError(f"no scenario {scenario_id!r} is loaded")
@@ -31,8 +30,6 @@ class RegistryContent:
         return scenario, pack, lang
 
     def exists(self, scenario_id: str) -> bool:
-        from scenarios import registry
-
         return registry.get_scenario(scenario_id) is not None
 
 

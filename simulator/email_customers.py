@@ -33,8 +33,13 @@ from email.utils import make_msgid
 
 from flask import current_app, has_app_context
 
+from channels.email import mailbox
+from channels.email.parse import TICKET_TOKEN_RE
+from channels.email.simtag import sign
+from channels.email.smtp import endpoint_of
 from clock import clock
-from contacts.events import subscribe
+from contacts.events import append_event, publish_contact_event, subscribe
+from extensions import db
 
 from .content import ContentError, RegistryContent
 from .email_compose import CHASER, SendError, body_text, compose, send
@@ -231,9 +236,6 @@ class EmailCustomers(EmailCustomersAcross):
                 if not spec.follow_up or cust.follow_up_sent:
                     cust.done = True  # the case is closed and they have nothing more to write
             return
-        from channels.email import mailbox
-        from channels.email.parse import TICKET_TOKEN_RE
-
         cust = self.customers.get(self._by_address.get(item["to"], -1))
         if cust is None or cust.done:
             return
@@ -311,9 +313,6 @@ class EmailCustomers(EmailCustomersAcross):
 
     def _send(self, cust: EmailCustomer, mail: _Mail) -> int | None:
         """Compose and send one mail; returns the contact it was recorded on (None when it failed)."""
-        from channels.email.simtag import sign
-        from channels.email.smtp import endpoint_of
-
         spec = cust.state.scenario.email
         endpoint = endpoint_of(self.app)
         if endpoint is None:
@@ -387,9 +386,6 @@ class EmailCustomers(EmailCustomersAcross):
 
     def _record_state(self, cust: EmailCustomer, reaction: Reaction, kind: str) -> None:
         """``customer.state`` on the contact, as the chat engine records it (grading reads the last one)."""
-        from contacts.events import append_event, publish_contact_event
-        from extensions import db
-
         if cust.contact_id is None:
             return
         snap = cust.state.snapshot()

@@ -10,6 +10,7 @@ and the owner puts the reply in its own mailbox. Delivery is at least once: a re
 
 from __future__ import annotations
 
+from channels.email import mailbox
 from contacts.stream import StreamKind, get_event_log
 
 MAIL_KIND = "email_customers"  # the kind on the shared event log
@@ -49,8 +50,6 @@ class EmailCustomersAcross:
         """An event recorded by another process on the contact of one of our customers: a reply goes into
         their mailbox (once: a Message-ID already read or delivered is not delivered again), a wrap-up or the
         contact's end closes the case for them."""
-        from channels.email import mailbox
-
         ev = payload.get("event") or {}
         cid = ev.get("contact_id")
         with self._lock:

@@ -33,9 +33,13 @@ from collections import deque
 from flask import current_app, has_app_context
 from sqlalchemy import select
 
+from channels.chat.customer_side import customer_leave
 from clock import clock
+from contacts.events import subscribe, unsubscribe
 from contacts.models import Contact
 from extensions import db
+from routing.liveness import get_liveness
+from routing.ticker import TICKER_KEY
 
 from .chat_customers import ChatCustomers, LiveCustomer, _Action
 from .content import ContentError, RegistryContent
@@ -76,14 +80,10 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers, SimulatorW
         self._worker: threading.Thread | None = None
         self._started = False
         self.email_customers = None  # set by simulator.init_app (EmailCustomers)
-        from routing.liveness import get_liveness
-
         from .ownership import Ownership
 
         self.liveness = get_liveness(app)
         self.ownership = Ownership(self.liveness.process_id)
-        from contacts.events import subscribe
-
         subscribe(self._on_event, kind="simulator")
 
     # -- lifecycle --------------------------------------------------------------------------------------
@@ -110,8 +110,6 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers, SimulatorW
 
     def stop(self) -> None:
         """Stop the worker and stop listening (app shutdown, end of a test)."""
-        from contacts.events import unsubscribe
-
         unsubscribe(self._on_event)
         self._stop_stream()
         self._stop.set()
@@ -127,8 +125,6 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers, SimulatorW
         still in its first queue goes on waiting, an exercise resumes its remaining arrivals. Customers and
         exercises of live processes are left alone. A web process hands them to a live simulator worker instead
         (``handed``). Returns the ids adopted, handed, ended and resumed."""
-        from channels.chat.customer_side import customer_leave
-
         done = {"taken_over": [], "handed": [], "ended": [], "exercises": []}
         with self._lock:
             # A record missing is trusted only when nobody else could still re-announce it.
@@ -361,8 +357,6 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers, SimulatorW
         return True
 
     def _run_worker(self) -> None:
-        from routing.ticker import TICKER_KEY
-
         interval = float(self.app.config.get("TICK_SECONDS", 0.25))
         while not self._stop.is_set():
             self._wake.wait(interval)

@@ -26,6 +26,13 @@ from dataclasses import dataclass, field
 
 from flask import current_app, has_app_context
 
+from channels.group.actions import (
+    do_join_group_member,
+    do_leave_group_member,
+    do_post_group_message,
+    do_record_member_state,
+)
+from channels.group.recording import get_room
 from clock import clock
 from contacts.actions import ActionError
 from contacts.events import subscribe, unsubscribe
@@ -244,8 +251,6 @@ class GroupAudienceDriver:
             self._push(at, room.room_id, c.index, "leave" if line.text is None else "post", line)
 
     def _record_state(self, room: LiveRoom, c: GroupCustomer, reason: str) -> None:
-        from channels.group.actions import do_record_member_state
-
         if c.member_id is None:
             return
         data = {
@@ -282,9 +287,6 @@ class GroupAudienceDriver:
 
     def _perform(self, room: LiveRoom, c: GroupCustomer, item: _Due) -> None:
         """Carry out one due thing through the room's customer-side actions."""
-        from channels.group.actions import do_join_group_member, do_leave_group_member, do_post_group_message
-        from channels.group.recording import get_room
-
         try:
             contact = get_room(room.room_id)
             if item.kind == "join":

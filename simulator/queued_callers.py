@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from channels.voice.actions import do_customer_hang_up
 from contacts.models import Contact
 from extensions import db
 from understanding.lexicon import MoveRecogniser
@@ -131,8 +132,6 @@ class QueuedCallers:
                 self.ownership.release("contact", caller.contact_id)
 
     def _caller_gives_up(self, caller: WaitingCaller, reaction: Reaction, now: float) -> None:
-        from channels.voice.actions import do_customer_hang_up
-
         contact = db.session.get(Contact, caller.contact_id)
         if contact is None or contact.status != "queued":
             return  # answered or ended meanwhile (its event is on the way)

@@ -21,7 +21,9 @@ import time
 
 import redis
 
+from channels.chat.customer_side import customer_leave
 from contacts.models import Contact
+from contacts.stream import StreamKind, get_event_log
 from extensions import db
 
 from .models import Exercise
@@ -54,8 +56,6 @@ class SimulatorWorkers:
             return None
 
     def _send(self, worker: str, message: dict) -> None:
-        from contacts.stream import get_event_log
-
         get_event_log(self.app).send_control(SIM_KIND, worker, message)
 
     def hand_over(self, kind: str, ident: int, worker: str) -> None:
@@ -65,8 +65,6 @@ class SimulatorWorkers:
     # -- the shared log -------------------------------------------------------------------------------------
 
     def _start_stream(self) -> None:
-        from contacts.stream import StreamKind, get_event_log
-
         from .engine import WATCHED
 
         kind = StreamKind(
@@ -124,8 +122,6 @@ class SimulatorWorkers:
     def _adopt_contact(self, contact_id: int) -> bool:
         """Drive a customer whose owner record names this process: a chat customer taken over from its
         recording, a simulated caller waiting in its queue. False when it is not (or no longer) ours to drive."""
-        from channels.chat.customer_side import customer_leave
-
         with self._lock:
             if contact_id in self.live or contact_id in self._callers:
                 return True

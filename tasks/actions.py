@@ -12,6 +12,8 @@ from accounts.models import LEVEL_RANK, Group, User
 from clock import clock
 from contacts.events import send_event
 from extensions import db
+from grading.exams import ExamError, refresh_skill_exam_result
+from grading.models import SkillExam
 
 from . import events
 from .content import get_spec
@@ -161,8 +163,6 @@ def _still_open(item: WorkItem) -> None:
         raise TaskError(f"this work item is {item.status}; it can no longer be changed", 409)
     due = item.due_at
     if item.exam_id:  # an exam's work opens when the exam starts and closes when it ends
-        from grading.models import SkillExam
-
         exam = db.session.get(SkillExam, item.exam_id)
         if exam is None or exam.status != "running":
             raise TaskError("this work item is part of a skill exam that is not running", 409)
@@ -318,9 +318,6 @@ def do_score_work_item(grader: User, item: WorkItem, scores: dict) -> WorkItem:
 
 
 def _refresh_exam(exam_id: int) -> None:
-    from grading.exams import ExamError, refresh_skill_exam_result
-    from grading.models import SkillExam
-
     exam = db.session.get(SkillExam, exam_id)
     if exam is not None and exam.status in ("finished", "graded"):
         with contextlib.suppress(ExamError):  # grading says why it cannot refresh; the scores are stored
@@ -331,7 +328,5 @@ def result_withheld(user: User, item: WorkItem) -> bool:
     """An exam's work item: its candidate sees the grade only once the lead released the exam result."""
     if not item.exam_id or user.id != item.assignee_id:
         return False
-    from grading.models import SkillExam
-
     exam = db.session.get(SkillExam, item.exam_id)
     return exam is not None and exam.released_at is None

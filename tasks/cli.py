@@ -10,6 +10,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+from accounts.models import User
+from extensions import db
+from scenarios.cli import content_cli
+
 tasks_cli = AppGroup("tasks", help="Back-office work items (tasks).")
 
 
@@ -56,9 +60,6 @@ def list_cmd(lang):
 @click.option("--seed", type=int, default=None)
 def assign_cmd(spec_id, username, by_username, seed):
     """Assign a work item to a trainee."""
-    from accounts.models import User
-    from extensions import db
-
     from .actions import do_assign_work_item
     from .kinds import TaskError
 
@@ -74,8 +75,6 @@ def assign_cmd(spec_id, username, by_username, seed):
 
 
 def register(app) -> None:
-    from scenarios.cli import content_cli
-
     if "coverage" not in content_cli.commands:  # the content group is the scenarios package's; coverage joins it
         content_cli.add_command(coverage_cmd)
     app.cli.add_command(tasks_cli)

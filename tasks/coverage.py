@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from grading.rubric import choose_rubric
+from scenarios.group import read_group_folder
+from scenarios.loader import PackError, find_packs, load_pack
 from scenarios.skills import SKILLS_BY_LEVEL
 
 LEVELS = ("L4", "L3")
@@ -22,9 +24,6 @@ def level_codes(level: str) -> list[str]:
 
 def pack_coverage(folder: Path) -> tuple[str, dict[str, dict]]:
     """(lang, {skill code: {"scenarios": [...], "tasks": [...], "rubric_items": [...]}}) for one pack."""
-    from scenarios.group import read_group_folder
-    from scenarios.loader import load_pack
-
     from .content import read_specs
 
     pack = load_pack(folder)
@@ -60,8 +59,6 @@ def pack_coverage(folder: Path) -> tuple[str, dict[str, dict]]:
                     add(code, "scenarios", "livestream-session", f"{rubric.id}/{it.id}")
     specs, errors = read_specs(folder, lang)
     if errors:
-        from scenarios.loader import PackError
-
         raise PackError(errors)
     for spec in specs:
         for it in spec.items:
@@ -73,8 +70,6 @@ def pack_coverage(folder: Path) -> tuple[str, dict[str, dict]]:
 def coverage(root: str | Path) -> dict:
     """``{level: {lang: {"covered": [{"skill", "scenarios", "tasks", "rubric_items"}], "uncovered": [code]}}}``
     for L4 and L3."""
-    from scenarios.loader import find_packs
-
     per_lang = dict(pack_coverage(f) for f in find_packs(root))
     out: dict = {}
     for level in LEVELS:

@@ -13,7 +13,10 @@ from sqlalchemy import select
 
 from accounts.models import LEVEL_RANK, User
 from extensions import db
+from grading.exams import do_schedule_skill_exam, exam_channels
 from grading.standard import FUNCTION_KEYS, function_of, weights_for
+from scenarios import registry
+from scenarios.group import group_scenarios
 
 from .models import TaskSpecRecord, WorkItem
 from .schema import TaskSpec
@@ -45,9 +48,6 @@ def _task_functions(spec: TaskSpec) -> dict[str, float]:
 
 def _contact_candidates(level: str, lang: str) -> dict[str, list]:
     """Channel -> the scenarios in ``lang`` at or below ``level`` an exam can serve, highest level first."""
-    from grading.exams import exam_channels
-    from scenarios import registry
-
     from .exam_channels import find_group
     from .exam_live import list_live_parts
 
@@ -55,8 +55,6 @@ def _contact_candidates(level: str, lang: str) -> dict[str, list]:
     out = {}
     for channel in exam_channels():
         if channel == "group":
-            from scenarios.group import group_scenarios
-
             found = [find_group(sid)[0] for sid in group_scenarios(lang)]
         elif channel == "livestream":  # a session brief, not a scenario
             found = list_live_parts(lang)
@@ -146,8 +144,6 @@ def do_schedule_skill_exam_with_tasks(lead: User, candidate: User, lang: str | N
                                       duration_minutes: int | None = None) -> tuple:  # fmt: skip
     """Schedule the candidate's skill exam by the weights: the contacts of every channel through grading, the
     work items assigned with the exam's id (seeded from it). Returns (exam, plan, work items)."""
-    from grading.exams import do_schedule_skill_exam
-
     from .actions import do_assign_work_item
 
     lang = lang or candidate.locale or "zh_CN"

@@ -16,24 +16,26 @@ from types import SimpleNamespace
 from sqlalchemy import select
 
 from accounts.models import User
-from contacts.actions import ActionError
+from channels.group.actions import GROUP_WRAP_UP, do_close_group_room, do_open_group_room
+from channels.voice.actions import do_create_call, do_hang_up_call
+from contacts.actions import ActionError, do_end_contact
 from extensions import db
+from grading.exams import add_exam_channel
+from scenarios.group import GroupContentError, find_group_scenario
+from scenarios.loader import add_pack_hook
+from simulator.errors import SimulatorError
+from tickets.models import Customer
 
 GROUP_AUDIENCE = 12  # a room's simulated customers in an exam: enough for parallel needs, within 15 minutes
 NOT_SERVED: dict[str, str] = {}  # every channel is served; a plan names one without content in its language
 
 
 def _error(e: Exception):
-    from simulator.errors import SimulatorError
-
     return SimulatorError(str(e))
 
 
 def start_call(exam, attempt, scenario) -> int:
     """A simulated voice or video caller, reserved for the candidate on the exam's exercise."""
-    from channels.voice.actions import do_create_call
-    from tickets.models import Customer
-
     channel = scenario.channel
     queue = scenario.queue if scenario.queue.startswith(channel + ".") else f"{channel}.general"
     customer_id = None
@@ -62,9 +64,6 @@ def start_call(exam, attempt, scenario) -> int:
 def end_call(contact, reason: str) -> None:
     """Time is up on a call: hang up an answered call (its recording is finished); a call still ringing is
     abandoned."""
-    from channels.voice.actions import do_hang_up_call
-    from contacts.actions import do_end_contact
-
     if contact.status == "active":
         try:
             do_hang_up_call(contact, "system", reason=reason)
@@ -76,8 +75,6 @@ def end_call(contact, reason: str) -> None:
 
 def find_group(sid: str):
     """(scenario-like, lang) of a group scenario id, or None."""
-    from scenarios.group import GroupContentError, find_group_scenario
-
     try:
         sc, lang = find_group_scenario(sid)
     except GroupContentError:
@@ -89,8 +86,6 @@ def find_group(sid: str):
 
 def start_group(exam, attempt, scenario) -> int:
     """A group room served by the candidate with a simulated audience, on the exam's exercise."""
-    from channels.group.actions import do_open_group_room
-
     candidate = db.session.get(User, exam.candidate_id)
     lead = db.session.get(User, exam.scheduled_by_id)
     try:
@@ -110,8 +105,6 @@ def start_group(exam, attempt, scenario) -> int:
 def end_group(room, reason: str) -> None:
     """Time is up in a group room: it is closed as its agent would close it (members still waiting count as
     unanswered)."""
-    from channels.group.actions import GROUP_WRAP_UP, do_close_group_room
-
     candidate = db.session.get(User, room.agent_id)
     do_close_group_room(room, candidate, code=GROUP_WRAP_UP, notes=reason)
 
@@ -119,9 +112,6 @@ def end_group(room, reason: str) -> None:
 def register(app) -> None:
     """Serve voice, video, group-room and livestream contacts in skill exams (and check the packs' livestream
     briefs with the rest of a pack)."""
-    from grading.exams import add_exam_channel
-    from scenarios.loader import add_pack_hook
-
     from .exam_live import end_live, find_live, pack_hook, start_live
 
     add_exam_channel(app, "voice", start=start_call, end=end_call)

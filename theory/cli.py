@@ -9,6 +9,8 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from extensions import db
+
 from .checking import CheckOptions, render, run_check
 from .loader import BankError, load_all_banks, load_banks
 
@@ -61,8 +63,6 @@ def load_cmd(path: Path | None):
 def analysis_cmd(as_json, min_responses):
     """Item analysis of every submitted real exam: difficulty, discrimination, flags, KR-20 per level."""
     from dataclasses import asdict
-
-    from extensions import db
 
     from .analysis import AnalysisLimits, analyse
     from .models import TheoryExam

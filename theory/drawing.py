@@ -12,6 +12,8 @@ import random
 import string
 from dataclasses import dataclass, field
 
+from extensions import db
+
 from .weights import EXAM_MINUTES_MIN, weights_for
 
 
@@ -179,8 +181,6 @@ def to_shown_letters(order: list[str] | None, bank) -> object:
 
 def exam_exposure(lang: str, exclude_id: int | None = None) -> Exposure:
     """The exposure of every real exam drawn so far in ``lang``, oldest first."""
-    from extensions import db
-
     from .models import TheoryExam
 
     rows = db.session.execute(
@@ -208,8 +208,6 @@ def draw_exam(
     ``draw_form``). A real exam lasts at least 60 minutes (§1.9) and, unless ``exposure`` is given, prefers the
     questions the earlier real exams in ``lang`` used least; practice may be shorter and draws only practice items.
     """
-    from extensions import db
-
     from .models import TheoryQuestion
 
     if not practice and duration_minutes < EXAM_MINUTES_MIN:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from extensions import db
 from scenarios.yamlsrc import read_yaml, split_path_prefix
 
 from .schema import BankFile, Question
@@ -171,8 +172,6 @@ def load_all_banks(root: str | Path | None = None) -> LoadReport:
 
     Idempotent: an unchanged question is left alone; a question gone from the bank is retired (active=False),
     not deleted, so exams that drew it still show it. Raises BankError (nothing written) on any problem."""
-    from extensions import db
-
     from .models import TheoryQuestion
 
     banks = load_banks(root)

@@ -13,6 +13,7 @@ from accounts.models import User
 from accounts.scope import lead_sees_contact, supervised_ids
 from contacts.models import Contact
 from extensions import db
+from knowledge_base.models import Category
 
 from .models import Customer
 
@@ -93,8 +94,6 @@ def compensation_limit(user: User) -> Decimal | None:
 def allowed_categories() -> set[str]:
     """Knowledge-base category codes plus the configured ticket categories."""
     configured = current_app.config.get("TICKET_CATEGORIES") or DEFAULT_TICKET_CATEGORIES
-    from knowledge_base.models import Category
-
     return set(configured) | set(db.session.scalars(select(Category.code)))
 
 

@@ -12,6 +12,8 @@ from dataclasses import replace
 
 from pydantic import BaseModel, ConfigDict
 
+from extensions import db
+from knowledge_base.models import Article
 from understanding.facts import contradictions, known_figures
 from understanding.text import negation_views, normalise
 
@@ -39,9 +41,6 @@ def _reference(recording: Recording) -> str:
     slug = sc.answer.kb_slug if sc and sc.answer else None
     if not slug or not has_app_context():
         return ""
-    from extensions import db
-    from knowledge_base.models import Article
-
     article = db.session.scalar(db.select(Article).where(Article.slug == slug, Article.lang == recording.lang))
     return (article.body or "") if article is not None else ""
 

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from grading.agreement import icc2k
+
 from ..textcheck import Fact, find_fact, norm
 from . import BaseTaskKind, CheckResult, StrictParams, TaskError
 
@@ -185,8 +187,6 @@ class QaEvaluation(BaseTaskKind):
             ev = [{"quote": q or "", "note": ("addressed: " if q else "not addressed: ") + f.title} for f, q in found]
             n = sum(1 for _f, q in found if q)
             return CheckResult(n / len(found), f"{n} of {len(found)} coaching points addressed", ev)
-        from grading.agreement import icc2k
-
         key, scores = truth["key"], sub.get("scores", {})
         within, ev, matrix = 0, [], []
         for item in params.rubric:

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from channels.email.htmlsafe import html_to_text, sanitise_html
+
 from .. import datagen
 from ..datagen import Metric
 from ..textcheck import Fact, find_fact, find_figure
@@ -38,8 +40,6 @@ class NoParams(StrictParams):
 
 
 def rich_text(body: dict) -> dict:
-    from channels.email.htmlsafe import html_to_text, sanitise_html
-
     html = body.get("html", "")
     if not isinstance(html, str):
         raise TaskError("send the text as html")
