@@ -421,7 +421,8 @@ class CustomerState:
             else:
                 kind = "silent"  # one nudge is enough; the customer now just waits (and loses patience)
 
-        if spoken and end is None and self.grace_until is None and self._no_progress(moves, useful):
+        heard = bool(text) or bool(moves)  # a caller that heard no words cannot judge progress
+        if spoken and heard and end is None and self.grace_until is None and self._no_progress(moves, useful):
             self.emotion = _clamp(self.emotion + 1)
             notes.append("no_progress")
             if kind in ("nudge", "silent") or not out:

@@ -7,8 +7,14 @@
 3. character n-grams (1-3) of its *negated* view, as separate features, so "无法补偿" teaches something other than
    "补偿" (understanding.text);
 4. the pack lexicon's hits (one 0/1 feature per act; hits inside a negation scope do not count, except for the
-   forbidden and dismissal lexicons whose phrases contain their own negation), and two features of the context:
-   whether the customer's previous message asked something, and whether there was one.
+   forbidden and dismissal lexicons whose phrases contain their own negation).
+
+The customer's previous message is not a feature. Version 3 had two flags (the customer asked something; there
+was a previous message): only ~4% of the pack examples carry a previous message, but in use every agent line
+has one, so the flags taught "after a question, anything is an answer". In a 5-fold cross-validation on the
+pack examples, reading the held-out lines after a customer question dropped macro-F1 from 0.850 to 0.819 (en;
+`answer` F1 0.79 -> 0.67) and 0.817 -> 0.786 (zh_CN); without the flags it is 0.851 / 0.817 with or without
+the question (issue 11, bench/README.md).
 
 Each act's decision threshold is chosen by 5-fold cross-validation on the training examples (best F1), so rare
 acts are not drowned. Training is deterministic for a seed (lbfgs, fixed folds). The trained model is saved
@@ -32,13 +38,15 @@ from scenarios.schema import ACTS
 from .examples import Example, examples_digest
 from .text import Views, negation_views, normalise
 
-FEATURE_VERSION = 3  # bump when the features change: older models are then refused
+FEATURE_VERSION = 4  # bump when the features change: older models are then refused
 EMBED_WEIGHT = 1.6  # the embedding block's scale against the TF-IDF blocks (chosen by cross-validation)
 LEXICON_WEIGHT = 1.0
 LEXICON_TRUST = 0.9
-_QUESTION = re.compile(
-    r"[?？]|吗|呢|怎么|什么|哪|几|多久|多少|是不是|能不能|可不可以|有没有|\b(how|what|when|where|why|which|can|could|will|is|are|do|does)\b"
-)
+# Acts that fail a scorecard by themselves (forbidden language, private data) are thresholded for precision
+# (F0.5 on the cross-validated examples): a wrong gate fails a trainee's exam, a missed one still costs the
+# courtesy points.
+GATE_ACTS = ("forbidden", "disclose_private")
+GATE_BETA = 0.5
 
 
 @dataclass
@@ -62,10 +70,6 @@ def lexicon_hits(lexicon, prepared: Prepared) -> dict[str, str]:
     full = lexicon.evidence(prepared.text)
     plain = lexicon.evidence(prepared.views.plain) if prepared.views.scopes else full
     return {act: phrase for act, phrase in full.items() if act in ("forbidden", "dismissal") or act in plain}
-
-
-def _context(prepared: Prepared) -> list[float]:
-    return [1.0 if _QUESTION.search(prepared.before) else 0.0, 1.0 if prepared.before else 0.0]
 
 
 def words(text: str) -> list[str]:
@@ -224,11 +228,10 @@ def _vocab(terms: np.ndarray) -> dict[str, int]:
 
 
 def _lexicon_block(prepared: list[Prepared], lexicon) -> np.ndarray:
-    lex = np.zeros((len(prepared), len(ACTS) + 2), dtype=np.float32)
+    lex = np.zeros((len(prepared), len(ACTS)), dtype=np.float32)
     for i, p in enumerate(prepared):
         for act in lexicon_hits(lexicon, p):
             lex[i, ACTS.index(act)] = LEXICON_WEIGHT
-        lex[i, len(ACTS) :] = _context(p)
     return lex
 
 
@@ -285,7 +288,10 @@ def train(examples: list[Example], lang: str, embedder, lexicon, seed: int = 0, 
         blocks, coef, inter = fit(tr)
         x = _features(blocks, [prepared[i] for i in te], vectors[te], lexicon, lex_all[te])
         oof[te] = 1.0 / (1.0 + np.exp(-(np.asarray(x @ coef.T) + inter)))
-    thresholds = np.array([_best_threshold(oof[:, j], y[:, j]) for j in range(len(ACTS))], dtype=np.float32)
+    thresholds = np.array(
+        [_best_threshold(oof[:, j], y[:, j], GATE_BETA if a in GATE_ACTS else 1.0) for j, a in enumerate(ACTS)],
+        dtype=np.float32,
+    )
 
     blocks, coef, inter = fit(np.arange(len(examples)))
     digest = examples_digest(examples)
@@ -309,7 +315,10 @@ def train(examples: list[Example], lang: str, embedder, lexicon, seed: int = 0, 
         "c": c,
         "cv_f1": {a: round(_f1(oof[:, j] >= thresholds[j], y[:, j]), 4) for j, a in enumerate(ACTS)},
     }
-    meta["version"] = hashlib.sha256(f"{digest}|{embedder.name}|{FEATURE_VERSION}|{seed}|{c}".encode()).hexdigest()[:12]
+    rule = f"gate-beta={GATE_BETA}:{','.join(GATE_ACTS)}"  # the threshold rule decides readings too
+    meta["version"] = hashlib.sha256(
+        f"{digest}|{embedder.name}|{FEATURE_VERSION}|{seed}|{c}|{rule}".encode()
+    ).hexdigest()[:12]
     arrays = {}
     for (name, *_rest), (_view_name, vec) in zip(BLOCKS, blocks, strict=True):
         arrays[f"{name}_vocab"] = np.array(sorted(vec.vocabulary_, key=vec.vocabulary_.get))
@@ -329,17 +338,22 @@ def train(examples: list[Example], lang: str, embedder, lexicon, seed: int = 0, 
 
 
 def _f1(pred: np.ndarray, gold: np.ndarray) -> float:
+    return _fbeta(pred, gold, 1.0)
+
+
+def _fbeta(pred: np.ndarray, gold: np.ndarray, beta: float) -> float:
     tp = float(np.sum(pred & (gold == 1)))
     fp = float(np.sum(pred & (gold == 0)))
     fn = float(np.sum(~pred & (gold == 1)))
-    return 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
+    b2 = beta * beta
+    return 0.0 if tp == 0 else (1 + b2) * tp / ((1 + b2) * tp + b2 * fn + fp)
 
 
-def _best_threshold(prob: np.ndarray, gold: np.ndarray) -> float:
+def _best_threshold(prob: np.ndarray, gold: np.ndarray, beta: float = 1.0) -> float:
     if gold.sum() == 0:
         return 0.5
     grid = np.arange(0.2, 0.81, 0.025)
-    scores = [_f1(prob >= t, gold) for t in grid]
+    scores = [_fbeta(prob >= t, gold, beta) for t in grid]
     best = max(scores)
     # The middle of the best plateau: a threshold on the plateau's edge overfits the folds.
     at = [t for t, s in zip(grid, scores, strict=True) if s >= best - 1e-9]

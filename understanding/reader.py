@@ -168,7 +168,7 @@ class Reader:
                 for act in self._sentence_acts(sentence, before):
                     if act.source == "facts" or act.name in found or act.name in WHOLE_LINE_ONLY:
                         continue
-                    if act.confidence >= SENTENCE_CONFIDENCE:
+                    if act.confidence >= self._sentence_threshold(act):
                         found[act.name] = act
         reading.private = private_data(text)
         if reading.private and "disclose_private" not in found:
@@ -186,18 +186,21 @@ class Reader:
         reading.acts = sorted(found.values(), key=lambda a: order[a.name])
         return reading
 
+    def _sentence_threshold(self, act: Act) -> float:
+        """How sure one sentence must be of an act the whole line did not show: halfway from the act's own
+        decision threshold to certainty. One fixed bar (0.85) was too high for acts the model is rarely very sure
+        of (an opening's empathy read 0.844 lost a calibration session its empathy and step points) and too low
+        for over-predicted ones; halfway keeps the union strict per act (issue 11, bench/README.md).
+        Trusted-lexicon acts keep the fixed bar."""
+        if act.source != "model":
+            return SENTENCE_CONFIDENCE
+        j = ACTS.index(act.name)
+        return (float(self.model.thresholds[j]) + 1.0) / 2.0
+
     def _sentence_acts(self, sentence: str, before: str | None) -> list[Act]:
-        """One sentence's acts, read with the customer's line as context and without it, the higher confidence
-        kept. A sentence inside a reply need not answer that line ("请问您的订单号是多少？" after a greeting, when
-        the customer had asked where the parcel is), and the context flags (the customer asked a question) would
-        otherwise pull a plain question below the sentence threshold. Neutral on the calibration lines (zh_CN
-        macro-F1 0.825 either way, en 0.828 -> 0.830)."""
-        best: dict[str, Act] = {a.name: a for a in self.read(sentence, None, before).acts}
-        if before:
-            for a in self.read(sentence, None, None).acts:
-                if a.name not in best or a.confidence > best[a.name].confidence:
-                    best[a.name] = a
-        return list(best.values())
+        """One sentence's acts. The model reads no context (see understanding.classifier), so a sentence is read
+        without the customer's line: the same acts, and one memo entry however many chats repeat it."""
+        return list(self.read(sentence, None, None).acts)
 
     def _acts(self, prepared) -> dict[str, Act]:
         """The model's and the trusted lexicon's acts for one prepared text, negated committing acts dropped."""
@@ -221,6 +224,11 @@ class Reader:
                 found[act] = Act(act, float(self.model.lexicon_trust[j]), (phrase,), source="lexicon")
         if prepared.views.scopes and found.keys() & NEGATABLE:
             self._drop_negated(prepared, found)
+        refusal = found.get("refuse_politely")
+        if refusal is not None and refusal.source == "model" and not _declines(prepared):
+            # Declining needs a declining word: a rule with a limit ("最多抵一半") or a choice of remedies read
+            # like a refusal to the model. Every refusal among the packs' examples has one (a test checks).
+            del found["refuse_politely"]
         return found
 
     def _drop_negated(self, prepared, found: dict[str, Act]) -> None:
@@ -280,6 +288,19 @@ def _pieces(text: str) -> list[str]:
         else:
             out.extend(p.strip() for p in _SENTENCE_END.split(para) if p and p.strip())
     return out[:MAX_PIECES]
+
+
+# Words that decline without a negation scope of understanding.text: potential complements (改不了, 做不到),
+# authority limits (超出权限, above what I can approve), "only" offers (只能发券) and a third person's consent.
+_DECLINING = re.compile(
+    r"不了|不到|不行|不能|不可以|没法|无法|超出|超过|只能|得.{0,12}本人"
+    r"|above|outside|beyond|exceed|more than|limit|only|afraid|unfortunately|not able|unable"
+)
+
+
+def _declines(prepared) -> bool:
+    """The message has a declining word: a negation scope or one of ``_DECLINING``."""
+    return bool(prepared.views.scopes) or bool(_DECLINING.search(prepared.text))
 
 
 _CHAT_SENTENCE = re.compile(r"(?<=[。！？!?；;～~])|(?<=[.])\s+")

@@ -82,7 +82,7 @@ def test_regrade_and_show_commands(app, graded):
         rows = db.session.scalars(select(Scorecard).where(Scorecard.contact_id == graded)).all()
         assert [r.current for r in rows] == [False, True]  # history kept, one current
     out = runner.invoke(args=["grading", "show", str(graded)])
-    assert out.exit_code == 0 and "rubric en-chat-standard v3" in out.output and "greeting" in out.output
+    assert out.exit_code == 0 and "rubric en-chat-standard v4" in out.output and "greeting" in out.output
     assert runner.invoke(args=["grading", "regrade"]).exit_code != 0  # says what to name
 
 

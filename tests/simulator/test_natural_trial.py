@@ -318,12 +318,6 @@ SCRIPTS: dict[str, list] = {
 MISREAD: dict[str, str] = {
     "zh-double-charge": "'…我先核对下支付记录，您把买手表那笔订单的号码发我？' (empathy + ask_order) read as [no act]; "
     "closing '…直接在这个窗口戳我们就行，拜拜～' read as [answer 0.576, explain_policy 0.56]",
-    "zh-escalated-refund-complaint": "'明天这个时候之前我亲自打电话把结果告诉您…' (promise_followup) read as "
-    "[answer 0.992, explain_policy 0.706], no follow-up promised",
-    "zh-crisis-power-bank-fire": "closing '孩子的伤要紧，您先照顾好他，有任何进展我们都会告诉您。' read as "
-    "[empathy 0.837], no closing",
-    "zh-vip-refund": "'郑先生，我马上查，退回那台笔记本的订单，号码发我一下。' (ask_order) read as [answer 0.644]; "
-    "'…到时候我主动打电话跟您确认' (promise_followup) read as [answer 0.671]",
     "en-delivery-status": "closing 'Great. Keep your phone handy for the driver, and just drop us a line here if it "
     "doesn't turn up by then!' read as [no act]",
     "en-late-delivery-complaint": "closing 'Hang in there - you'll hear from me tomorrow.' read as "

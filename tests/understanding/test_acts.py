@@ -24,17 +24,15 @@ ZH = [
     ("这个不用等，结果已经出来了：退款昨天已经原路退回", {"answer"}, {"hold"}),
     # traps: lexicon words that do not perform their act
     ("退款会原路退回到您付款的那张卡上", {"answer"}, {"offer_compensation"}),
-    pytest.param(
-        "感谢您的理解和耐心",
-        {"thank"},
-        {"empathy"},
-        marks=pytest.mark.xfail(strict=True, reason="still also read as empathy (0.8) by the shipped model"),
-    ),
+    ("感谢您的理解和耐心", {"thank"}, {"empathy"}),
     # rude or dismissive without a listed word
     ("这个说明书上写得清清楚楚，您是不是压根没看？", {"forbidden"}, {"empathy"}),
     ("这事不归我们管，您找快递去吧", {"dismissal"}, {"answer"}),
     # several acts in one line
     ("您好！麻烦把订单号发我一下，我马上帮您查", {"greeting", "ask_order"}, set()),
+    # a rule with a limit or a choice of remedies is not a refusal; a refusal with a way out is
+    ("每200积分抵2块钱，单笔最多抵订单金额的三成", set(), {"refuse_politely"}),
+    ("这单超过七天了没法无理由退，不过质量问题可以走保修", {"refuse_politely"}, set()),
     # private data in full vs masked
     ("您登记的手机号是13812345678，对吧", {"disclose_private"}, set()),
     ("您尾号5678的手机号已经核对过了", set(), {"disclose_private"}),
@@ -58,6 +56,7 @@ EN = [
     ("Honestly, if you'd read the manual you wouldn't be asking this", {"forbidden"}, set()),
     ("not really our problem, you'd have to take it up with the courier", {"dismissal"}, set()),
     ("Hi! Could you give me your order number so I can check?", {"greeting", "ask_order"}, set()),
+    ("You can pick a free replacement or a full refund, whichever suits you", set(), {"refuse_politely"}),
     ("We have your address as 12 Baker Street, London - is that right?", {"disclose_private"}, set()),
     ("the card ending 0107 has been refunded", set(), {"disclose_private"}),
 ]

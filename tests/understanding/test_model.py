@@ -123,3 +123,16 @@ def test_fast_tfidf_equals_sklearns(readers):
     texts = [prepare(t, "en").views.plain for t in ("Hi  there, can I help?", "", "refund to ur card pls")]
     for _view, vec in readers["en"].model._blocks:
         assert np.allclose(vec.transform(texts).toarray(), _transform(vec, texts).toarray(), atol=1e-12)
+
+
+def test_every_refusal_example_has_a_declining_word(packs):
+    """The reader drops a model-read refuse_politely from a message with no declining word (understanding.reader
+    ``_declines``); that rule must hold for every refusal the packs teach, or it would unlearn them."""
+    from understanding.classifier import prepare
+    from understanding.reader import _declines
+
+    for lang, pack in packs.items():
+        refusals = [e.text for e in load_examples(pack.path, lang) if "refuse_politely" in e.acts]
+        assert len(refusals) > 50
+        missing = [t for t in refusals if not _declines(prepare(t, lang))]
+        assert not missing, (lang, missing[:5])
