@@ -95,9 +95,7 @@ def test_only_the_candidates_lead_may_change_the_parts(floor):
     assert _modes(app, exam_id) == {CHAT: {"simulated"}, CHAT2: {"simulated"}}
     with app.app_context():
         with pytest.raises(ExamError) as e:
-            do_set_roleplayed_parts(
-                db.session.get(User, user_id("lead2")), db.session.get(SkillExam, exam_id), [CHAT]
-            )
+            do_set_roleplayed_parts(db.session.get(User, user_id("lead2")), db.session.get(SkillExam, exam_id), [CHAT])
         assert e.value.status == 403
 
 
