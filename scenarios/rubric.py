@@ -22,6 +22,31 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _SCALE = re.compile(r"^(yes_no|0\.\.([1-9]|10))$")
 
 
+def check_scoring(item, auto_field: str, needs_auto: str, no_auto: str) -> None:
+    """The scoring rules shared by rubric items and task items: an automatic item names what scores it
+    (``auto_field``: its evaluator or check) and has no scale; a manual item has no such field and no params, a
+    scale (yes_no or 0..N) and guidance for the grader."""
+    if item.scoring == "auto":
+        if not getattr(item, auto_field):
+            raise ValueError(f"{auto_field}: {needs_auto}")
+        if item.scale is not None:
+            raise ValueError("scale: only manual items have a scale")
+        return
+    if getattr(item, auto_field) or item.params:
+        raise ValueError(f"{auto_field}: {no_auto}")
+    if not item.scale or not _SCALE.match(item.scale):
+        raise ValueError("scale: a manual item needs a scale: yes_no or 0..N (N from 1 to 10)")
+    if not item.guidance:
+        raise ValueError("guidance: a manual item tells the grader what to look for")
+
+
+def scale_max(scale: str | None) -> int:
+    """The top of a manual scale (1 for yes_no)."""
+    if scale == "yes_no" or not scale:
+        return 1
+    return int(scale.split("..")[1])
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -59,26 +84,15 @@ class RubricItem(_Strict):
     def scoring_fields(self) -> RubricItem:
         if self.points == 0 and self.gate != "scorecard":
             raise ValueError("points: only a scorecard gate may carry 0 points (a pure gate)")
-        if self.scoring == "auto":
-            if not self.evaluator:
-                raise ValueError("evaluator: an automatic item names its evaluator")
-            if self.scale is not None:
-                raise ValueError("scale: only manual items have a scale")
-        else:
-            if self.evaluator or self.params:
-                raise ValueError("evaluator: a manual item has no evaluator or params")
-            if not self.scale or not _SCALE.match(self.scale):
-                raise ValueError("scale: a manual item needs a scale: yes_no or 0..N (N from 1 to 10)")
-            if not self.guidance:
-                raise ValueError("guidance: a manual item tells the grader what to look for")
+        check_scoring(
+            self, "evaluator", "an automatic item names its evaluator", "a manual item has no evaluator or params"
+        )
         return self
 
     @property
     def scale_max(self) -> int:
         """The top of a manual scale (1 for yes_no)."""
-        if self.scale == "yes_no" or not self.scale:
-            return 1
-        return int(self.scale.split("..")[1])
+        return scale_max(self.scale)
 
 
 class Rubric(_Strict):

@@ -13,9 +13,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from grading.standard import SKILL_CODES
+from scenarios.rubric import check_scoring, scale_max
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-_SCALE = re.compile(r"^(yes_no|0\.\.([1-9]|10))$")
 
 
 class _Strict(BaseModel):
@@ -46,25 +46,14 @@ class TaskItem(_Strict):
 
     @model_validator(mode="after")
     def scoring_fields(self) -> TaskItem:
-        if self.scoring == "auto":
-            if not self.check:
-                raise ValueError("check: an automatic item names the kind's check it uses")
-            if self.scale is not None:
-                raise ValueError("scale: only manual items have a scale")
-        else:
-            if self.check or self.params:
-                raise ValueError("check: a manual item has no check or params")
-            if not self.scale or not _SCALE.match(self.scale):
-                raise ValueError("scale: a manual item needs a scale: yes_no or 0..N (N from 1 to 10)")
-            if not self.guidance:
-                raise ValueError("guidance: a manual item tells the grader what to look for")
+        check_scoring(
+            self, "check", "an automatic item names the kind's check it uses", "a manual item has no check or params"
+        )
         return self
 
     @property
     def scale_max(self) -> int:
-        if self.scale == "yes_no" or not self.scale:
-            return 1
-        return int(self.scale.split("..")[1])
+        return scale_max(self.scale)
 
 
 class TaskSpec(_Strict):
