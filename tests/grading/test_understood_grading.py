@@ -6,17 +6,11 @@ timing and courtesy items score), and the same case solved in natural words pass
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
-from contacts.actions import do_post_message, do_wrap_up_contact
-from contacts.models import Contact
-from extensions import db
-from grading.models import Scorecard
-from routing.actions import do_set_agent_state
 from scenarios.loader import load_pack_into_db
 
-from .. import factories
 from .builders import PACKS
+from .conftest import serve_chat
 
 STUFFED = [
     "Hello, welcome to Kefu Mall, happy to help!",
@@ -33,24 +27,7 @@ NATURAL = [
 
 
 def _handle(app, lines: list[str], name: str) -> dict:
-    engine = app.extensions["kefu_simulator"]
-    with app.app_context():
-        agent = factories.user(name, role="trainee", level="L5")
-        do_set_agent_state(agent, "available")
-        cid = engine.start_customer("en-delivery-status", seed=1)
-        engine.run_until_idle(30)
-        contact = db.session.get(Contact, cid)
-        for line in lines:
-            db.session.refresh(contact)
-            if contact.status != "active":
-                break
-            do_post_message(contact, "agent", line, actor_id=agent.id)
-            engine.run_until_idle(20)
-        db.session.refresh(contact)
-        do_wrap_up_contact(contact, agent, "ENQ_DELIVERY")
-        assert app.extensions["kefu_grading"].wait_idle(30)
-        row = db.session.scalars(select(Scorecard).where(Scorecard.contact_id == cid, Scorecard.current)).one()
-        return row.data
+    return serve_chat(app, name, "L5", "en-delivery-status", 1, lines, "ENQ_DELIVERY")
 
 
 @pytest.fixture
