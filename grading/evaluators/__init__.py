@@ -30,7 +30,7 @@ from .livestream import (
 )
 from .outcome import CustomerOutcome
 from .phrases import ForbiddenPhrases, RequiredPhrases, StepOrder
-from .resolution import ProblemAddressed
+from .resolution import EmailProblemAddressed, ProblemAddressed
 from .spoken import SpokenAnswerCorrect, SpokenForbidden, SpokenPhrases, SpokenSteps
 from .timing import FirstResponse, ReplyGaps
 from .video import CameraFraming, FacePresence, IdVerification
@@ -45,6 +45,7 @@ _ALL: tuple[type[BaseEvaluator], ...] = (
     VerifyBeforeDisclose,
     AnswerCorrect,
     ProblemAddressed,
+    EmailProblemAddressed,
     EmailAnswerCorrect,
     SpokenAnswerCorrect,
     TicketEndState,

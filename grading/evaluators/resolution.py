@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..phrases import agent_readings
 from ..recording import Recording
+from .accuracy import mail_as_messages
 from .base import N_, BaseEvaluator, ItemResult, evidence
 from .phrases import answered_at
 
@@ -70,6 +71,18 @@ class ProblemAddressed(BaseEvaluator):
             [evidence(None, N_("no answer, no goal met, nothing handed on"))],
             N_("the customer's problem was never answered nor handed on"),
         )
+
+
+class EmailProblemAddressed(BaseEvaluator):
+    """The unanswered-enquiry gate on a mail thread: the agent's replies (without the customer's quoted mail) are
+    judged as chat lines are (see ``ProblemAddressed``): a courteous reply that answers nothing fails."""
+
+    name = "email_problem_addressed"
+    channels = frozenset({"email"})
+    Params = ProblemAddressedParams
+
+    def evaluate(self, recording: Recording, params: ProblemAddressedParams) -> ItemResult:
+        return ProblemAddressed().evaluate(mail_as_messages(recording), params)
 
 
 def _has(reading, act: str) -> bool:

@@ -76,3 +76,17 @@ def test_a_goal_met_passes():
 def test_no_scenario_or_no_agent_line_is_not_applicable():
     assert _run([assigned(0), OPENING, msg("agent", "Thanks!", 3)], sid=None).status == "na"
     assert _run([assigned(0), OPENING]).status == "na"
+
+
+def test_a_courteous_mail_that_answers_nothing_fails_and_a_handed_on_one_passes():
+    """On email the agent's replies are judged, not the customer's mail quoted in them."""
+    from grading.evaluators.resolution import EmailProblemAddressed
+
+    def mail(reply):
+        received = ev("email.received", "customer", text="Where is my watch? I'll call you back tomorrow.", ts=1)
+        sent = ev("email.sent", "agent", text=f"Dear customer,\n\n{reply}\n\n> I'll call you back tomorrow.", ts=9)
+        rec = build([assigned(0), received, sent], sid=SID, channel="email")
+        return EmailProblemAddressed().run(rec, ProblemAddressedParams())
+
+    assert mail("Thank you for your email. We are sorry for any inconvenience.").status == "fail"
+    assert mail("I have passed this to our delivery team, who will email you an update by Friday.").status == "pass"
