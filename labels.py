@@ -341,6 +341,20 @@ def function_label(code: str | None) -> str:
     return str(FUNCTIONS.get(code or "", _("Other function")))
 
 
+# A skill exam's exercise is stored as "skill exam <exam id>" (grading/exams.py), the same in every language.
+_EXAM_EXERCISE = re.compile(r"skill exam (\d+)")
+
+
+def exercise_label(exercise) -> str:
+    """An exercise's name in the reader's language: a skill exam's exercise by the translated "Skill exam #N"
+    (its stored name is a fixed English form), any other exercise by the name its lead gave it."""
+    name = getattr(exercise, "name", None) or ""
+    m = _EXAM_EXERCISE.fullmatch(name)
+    if m and getattr(exercise, "kind", None) == "exam":
+        return _("Skill exam #%(id)s", id=m.group(1))
+    return name
+
+
 def init_app(app) -> None:
     app.add_template_global(code_labels, "code_labels")
     app.add_template_global(ticket_value_label, "ticket_value_label")
@@ -355,6 +369,7 @@ def init_app(app) -> None:
         ("status_label", status_label),
         ("event_label", event_label),
         ("function_label", function_label),
+        ("exercise_label", exercise_label),
         ("humanize_codes", humanize_codes),
         ("engine_note", engine_note),
         ("engine_note_lang", engine_note_lang),

@@ -209,7 +209,7 @@ def do_start_skill_exam(actor: User, exam: SkillExam) -> SkillExam:
     now = clock.timestamp()
     # Status "running" from the start: a planned exercise could be started by hand as Poisson practice.
     exercise = Exercise(
-        name=f"skill exam {exam.id}",
+        name=f"skill exam {exam.id}",  # a fixed form, shown translated by labels.exercise_label
         kind="exam",
         lang=exam.lang,
         group_id=db.session.get(User, exam.candidate_id).group_id,

@@ -26,7 +26,8 @@ export function conversationLines(cfg) {
     switch (ev.type) {
       case 'assignment': return ev.data.after_transfer ? `${T.transferredToYou} · ${ev.data.agent_name}` : `${T.assigned} · ${ev.data.agent_name}`;
       case 'transfer': return `${T.transferred} → ${targetLabel(ev.data.target)}: ${ev.text || ''}`;
-      case 'contact.ended': return `${T.ended} (${T.reasons[ev.data.reason] || ev.data.reason})`;
+      // A reason nobody labelled is left out rather than shown as stored.
+      case 'contact.ended': return T.reasons[ev.data.reason] ? `${T.ended} (${T.reasons[ev.data.reason]})` : T.ended;
       case 'wrap_up': return `${T.closed} · ${wrapUpLabel(ev.data.code)}`;
       case 'kb.send': return `${T.sentArticle}: ${ev.data.title || ev.data.slug}`;
       case 'csat.answered': return `${T.csat}: ${ev.data.score}/5`;
