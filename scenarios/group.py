@@ -19,13 +19,11 @@ import threading
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from .yamlsrc import read_yaml, split_path_prefix
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from .schema import SkillCodes
+from .schema import Strict as _Strict
+from .yamlsrc import read_model
 
 
 class Need(_Strict):
@@ -89,7 +87,7 @@ class GroupScenario(_Strict):
     id: str
     title: str
     level: Literal["L5", "L4", "L3"] = "L3"
-    skills: list[str] = Field(min_length=1)
+    skills: SkillCodes = Field(min_length=1)
     room_name: str
     welcome: str | None = None  # a suggested first announcement, shown to the agent
     needs: list[Need] = Field(min_length=2)
@@ -102,16 +100,6 @@ class GroupScenario(_Strict):
     mix: Mix = Mix()
     patience: float = Field(240, gt=10)  # seconds a customer waits for an answer before leaving
     pace: float = Field(90, gt=0)  # customers arrive over about this many seconds
-
-    @field_validator("skills")
-    @classmethod
-    def skill_codes(cls, v: list[str]) -> list[str]:
-        import re
-
-        bad = [s for s in v if not re.fullmatch(r"L[345]/\d\.\d\.\d", s)]
-        if bad:
-            raise ValueError(f"skill codes must look like L3/1.1.1: {bad}")
-        return v
 
     @model_validator(mode="after")
     def unique_needs(self) -> GroupScenario:
@@ -138,16 +126,9 @@ def read_group_folder(folder: Path) -> tuple[list[GroupScenario], list[str]]:
     if not folder.is_dir():
         return scenarios, errors
     for f in sorted(folder.glob("*.yaml")):
-        doc, errs = read_yaml(f, str(f))
-        errors += errs
-        if doc is None or not isinstance(doc.data, dict):
-            continue
-        try:
-            scenarios.append(GroupScenario.model_validate(doc.data))
-        except ValidationError as e:
-            for err in e.errors(include_url=False):
-                inner, msg = split_path_prefix(err["msg"].removeprefix("Value error, "))
-                errors.append(doc.error((*err["loc"], *inner), msg))
+        _doc, scenario = read_model(f, str(f), GroupScenario, errors)
+        if scenario is not None:
+            scenarios.append(scenario)
     return scenarios, errors
 
 
