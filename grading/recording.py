@@ -8,9 +8,16 @@ contact fields and the same event log (with media marks as events).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from pydantic import ValidationError
 
 from accounts.models import User
+from config import Config
+from contacts.event_types import EventData, EventSchemaError, NoData, event_type, load_event_type_modules
 from contacts.models import Contact, ContactEvent
 from extensions import db
 from scenarios import registry
@@ -22,7 +29,8 @@ TICKET_STATE_FIELDS = ("category", "priority", "status", "risk_level", "escalati
 
 @dataclass(frozen=True)
 class Event:
-    """One recorded ContactEvent. ``data`` is the event's JSON (evaluators only read it)."""
+    """One recorded ContactEvent. ``data`` is the event's JSON; evaluators read it through ``fields``, its typed
+    view (see ``typed_fields``), so a misspelt or renamed field is an AttributeError, not a silent None."""
 
     id: int
     seq: int
@@ -32,6 +40,71 @@ class Event:
     text: str | None = None
     data: dict = field(default_factory=dict)
     actor_id: int | None = None
+
+    @cached_property
+    def fields(self) -> Any:
+        """The event's data as its type's schema model (``typed_fields``), built once per event."""
+        return typed_fields(self.type, self.data)
+
+    @property
+    def conforms(self) -> bool:
+        """Whether the recorded data passes its type's schema (False for legacy or hand-built data)."""
+        return typed_fields_valid(self.type, self.data)
+
+
+_schemas_lock = threading.Lock()
+_schemas_loaded = [False]
+
+
+def _schema_of(type_: str) -> type[EventData] | None:
+    """The data model of an event type, loading the configured schema modules once if no app has (tests build
+    Recordings without one). None for a type no schema declares (a legacy type)."""
+    try:
+        return event_type(type_).data
+    except EventSchemaError:
+        with _schemas_lock:
+            if not _schemas_loaded[0]:
+                load_event_type_modules(Config.EVENT_SCHEMA_MODULES)
+                _schemas_loaded[0] = True
+        try:
+            return event_type(type_).data
+        except EventSchemaError:
+            return None
+
+
+def typed_fields_valid(type_: str, data: dict | None) -> bool:
+    """Whether ``data`` passes the schema of its event type (the check made when an event is appended)."""
+    model = _schema_of(type_)
+    if model is None:
+        return False
+    try:
+        model.model_validate(data or {})
+    except ValidationError:
+        return False
+    return True
+
+
+def typed_fields(type_: str, data: dict | None) -> EventData:
+    """An event's data as an instance of its type's schema model (the one checked when it was appended), so an
+    evaluator reads ``e.fields.result`` and a field the schema does not declare raises AttributeError.
+
+    The attributes hold the values exactly as recorded (the JSON, not coerced: an int stays an int where the
+    schema says float), so grading reads what it read with ``data.get``; a field that was not recorded reads as
+    the schema's default, or None for a required one. Data the schema refuses (recordings older than the
+    schema, hand-built test events) gets the same lenient view with its undeclared keys left out, and an event
+    type no schema declares an empty one: old recordings grade as before and nothing raises on them."""
+    model = _schema_of(type_)
+    if model is None:
+        return NoData()
+    data = data or {}
+    values = {}
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        if key in data:
+            values[name] = data[key]
+        else:
+            values[name] = None if info.is_required() else info.get_default(call_default_factory=True)
+    return model.model_construct(**values)
 
 
 @dataclass(frozen=True)
