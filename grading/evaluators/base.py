@@ -80,6 +80,12 @@ class Evidence:
         }
 
 
+def recorded_or(value, default):
+    """A typed field's value, or ``default`` when the event did not record it (None), as the string-key read
+    with a default did before evaluators read typed fields."""
+    return default if value is None else value
+
+
 def evidence(event: Event | None, note: str = "", quote: str | None = None) -> Evidence:
     """Evidence pointing at ``event`` (quoting its text unless ``quote`` is given), or at nothing."""
     if event is None:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from understanding.facts import private_data
 
 from ..recording import Event, Recording, TicketState
-from .base import N_, BaseEvaluator, ItemResult, evidence
+from .base import N_, BaseEvaluator, ItemResult, evidence, recorded_or
 
 TICKET_FIELDS = ("category", "priority", "status", "risk_level", "escalation_target")
 
@@ -56,11 +56,11 @@ class VerifyBeforeDisclose(BaseEvaluator):
         customer_said = ""
         bad, ok = [], []
         for e in recording.events:
-            if e.type == "crm.verify" and e.data.get("result") == "verified" and verified_at is None:
+            if e.type == "crm.verify" and e.fields.result == "verified" and verified_at is None:
                 verified_at = e
             elif e.type == "crm.disclose":
-                who = e.data.get("customer_ref") or e.data.get("customer_id")
-                if not e.data.get("verified") or verified_at is None:
+                who = e.fields.customer_ref or e.fields.customer_id
+                if not e.fields.verified or verified_at is None:
                     bad.append(evidence(e, N_("details of {who} disclosed before verification", who=who), quote=""))
                 else:
                     ok.append(evidence(e, N_("details of {who} disclosed after verification", who=who), quote=""))
@@ -84,7 +84,7 @@ class VerifyBeforeDisclose(BaseEvaluator):
         if not required and not ok:
             return ItemResult.na(N_("nothing private was disclosed and the scenario does not require verification"))
         ev = (
-            [evidence(verified_at, N_("verified by {method}", method=verified_at.data.get("method", "?")))]
+            [evidence(verified_at, N_("verified by {method}", method=recorded_or(verified_at.fields.method, "?")))]
             if verified_at
             else []
         ) + ok
@@ -102,11 +102,11 @@ def _echoed(value: str, customer_said: str) -> bool:
 def _setting_event(recording: Recording, ticket: TicketState, field: str) -> Event | None:
     """The last event that set ``field`` on this ticket (ticket.created data or ticket.updated changes)."""
     found = None
-    for e in recording.events:
-        if e.data.get("ticket_id") != ticket.id:
+    for e in recording.of_type("ticket.created", "ticket.updated"):
+        if e.fields.ticket_id != ticket.id:
             continue
         if (e.type == "ticket.created" and field in e.data) or (
-            e.type == "ticket.updated" and field in (e.data.get("changes") or {})
+            e.type == "ticket.updated" and field in (e.fields.changes or {})
         ):
             found = e
     return found
@@ -195,7 +195,7 @@ class Escalation(BaseEvaluator):
                 N_("risk level {risk!r} is not one of {risk_levels}", risk=risk, risk_levels=params.risk_levels)
             )
         escalations = recording.of_type("ticket.escalated")
-        hit = next((e for e in escalations if e.data.get("target") == target), None)
+        hit = next((e for e in escalations if e.fields.target == target), None)
         if hit is not None:
             return ItemResult.of(
                 True,
@@ -210,7 +210,7 @@ class Escalation(BaseEvaluator):
             )
             return ItemResult.of(True, [ev], N_("escalated to {target}", target=target))
         ev = [
-            evidence(e, N_("escalated to {got!r}, expected {target!r}", got=e.data.get("target"), target=target))
+            evidence(e, N_("escalated to {got!r}, expected {target!r}", got=e.fields.target, target=target))
             for e in escalations
         ]
         return ItemResult.of(
@@ -238,9 +238,9 @@ class CompensationLimit(BaseEvaluator):
         limit = sc.expected.compensation_limit if sc else None
         offers: list[tuple[float, Event | None, str]] = []
         for e in recording.of_type("ticket.updated"):
-            change = (e.data.get("changes") or {}).get("compensation_amount")
+            change = (e.fields.changes or {}).get("compensation_amount")
             if change and change[1] is not None:
-                offers.append((float(change[1]), e, e.data.get("number") or ""))
+                offers.append((float(change[1]), e, e.fields.number or ""))
         for t in recording.tickets:
             if t.compensation_amount is not None:
                 offers.append((t.compensation_amount, _setting_event(recording, t, "compensation_amount"), t.number))
@@ -285,17 +285,17 @@ class KbArticle(BaseEvaluator):
             return ItemResult.na(N_("the scenario names no knowledge-base article"))
         types = ("kb.send",) if params.require_send else ("kb.open", "kb.send")
         used = recording.of_type(*types)
-        hit = next((e for e in used if e.data.get("slug") in expected), None)
+        hit = next((e for e in used if e.fields.slug in expected), None)
         if hit is not None:
             return ItemResult.of(
                 True,
-                [evidence(hit, N_("{type} {slug}", type=hit.type, slug=hit.data["slug"]), quote="")],
+                [evidence(hit, N_("{type} {slug}", type=hit.type, slug=hit.fields.slug), quote="")],
                 N_("right article"),
             )
         ev = [
             evidence(
                 e,
-                N_("{type} {slug}: not one of {expected}", type=e.type, slug=e.data.get("slug"), expected=expected),
+                N_("{type} {slug}: not one of {expected}", type=e.type, slug=e.fields.slug, expected=expected),
                 quote="",
             )
             for e in used
@@ -327,9 +327,9 @@ class TransferNote(BaseEvaluator):
             note = (e.text or "").strip()
             if len(note) >= params.min_chars:
                 good += 1
-                ev.append(evidence(e, N_("transfer to {target} with a note", target=e.data.get("target"))))
+                ev.append(evidence(e, N_("transfer to {target} with a note", target=e.fields.target)))
             else:
-                ev.append(evidence(e, N_("transfer to {target} without a useful note", target=e.data.get("target"))))
+                ev.append(evidence(e, N_("transfer to {target} without a useful note", target=e.fields.target)))
         note = N_("{good} of {total} transfers with a note", good=good, total=len(transfers))
         return ItemResult.of(good == len(transfers), ev, note, fraction=good / len(transfers))
 
@@ -350,7 +350,7 @@ class WrapUpCode(BaseEvaluator):
                 False, [evidence(None, N_("not wrapped up; expected {expected}", expected=expected))], N_("no wrap-up")
             )
         last = wraps[-1]
-        code = last.data.get("code")
+        code = last.fields.code
         ok = code == expected
         note = (
             N_("wrap-up {code}", code=code)

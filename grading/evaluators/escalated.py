@@ -39,14 +39,14 @@ class PassedUpParams(OccasionParams):
 
 def takeover(recording: Recording) -> Event | None:
     """The trainee's own assignment: the last ``assignment`` to the contact's agent (or the last one)."""
-    mine = [e for e in recording.of_type("assignment") if e.data.get("agent_id") == recording.agent_id]
+    mine = [e for e in recording.of_type("assignment") if e.fields.agent_id == recording.agent_id]
     return (mine or recording.of_type("assignment") or [None])[-1]
 
 
 def passed_up(recording: Recording, tags: list[str]) -> Evidence | None:
     """Evidence that the contact came up the line to the trainee, or None."""
     took = takeover(recording)
-    if took is not None and (took.data.get("after_transfer") or _transfers_before(recording, took)):
+    if took is not None and (took.fields.after_transfer or _transfers_before(recording, took)):
         note = N_("taken over after a transfer")
         return evidence(took, note, quote="")
     sc = recording.scenario
@@ -174,7 +174,7 @@ class ReportBack(OccasionEvaluator):
         since = _since_takeover(recording)
         on_ticket = next((e for e in since if e.type in ("ticket.created", "ticket.linked")), None)
         ticket_ev = (
-            evidence(on_ticket, N_("on ticket {number}", number=on_ticket.data.get("number")), quote="")
+            evidence(on_ticket, N_("on ticket {number}", number=on_ticket.fields.number), quote="")
             if on_ticket
             else None
         )
@@ -220,9 +220,9 @@ class RiskFlagged(OccasionEvaluator):
         for e in _since_takeover(recording):
             level = None
             if e.type in ("ticket.created", "ticket.escalated"):
-                level = e.data.get("risk_level")
+                level = e.fields.risk_level
             elif e.type == "ticket.updated":
-                level = ((e.data.get("changes") or {}).get("risk_level") or [None, None])[1]
+                level = ((e.fields.changes or {}).get("risk_level") or [None, None])[1]
             if level in RISK_ORDER and (best is None or RISK_ORDER.index(level) > best[0]):
                 best = (RISK_ORDER.index(level), e)
         want = RISK_ORDER.index(expected)
@@ -256,11 +256,7 @@ class OwnsComplaint(OccasionEvaluator):
         since = _since_takeover(recording)
         readings = _readings_since(recording)
         passed_on = next(
-            (
-                e
-                for e in since
-                if e.type == "transfer" or (e.type == "ticket.escalated" and e.data.get("target") != target)
-            ),
+            (e for e in since if e.type == "transfer" or (e.type == "ticket.escalated" and e.fields.target != target)),
             None,
         )
         if passed_on is None:
@@ -278,7 +274,7 @@ class OwnsComplaint(OccasionEvaluator):
                 None,
                 evidence(
                     passed_on,
-                    N_("passed on again ({how} to {target})", how=passed_on.type, target=passed_on.data.get("target")),
+                    N_("passed on again ({how} to {target})", how=passed_on.type, target=passed_on.fields.target),
                     quote="",
                 ),
             )
@@ -315,9 +311,9 @@ class WithinAuthority(OccasionEvaluator):
                 continue
             setter = None
             for e in since:
-                value = e.data.get(field) if e.type == "ticket.created" else None
+                value = getattr(e.fields, field) if e.type == "ticket.created" else None
                 if e.type == "ticket.updated":
-                    value = ((e.data.get("changes") or {}).get(field) or [None, None])[1]
+                    value = ((e.fields.changes or {}).get(field) or [None, None])[1]
                 if value is not None:
                     setter = (e, value)  # the last value the trainee set counts
             said = N_("set to {value}", value=setter[1]) if setter else N_("never set")
@@ -329,11 +325,9 @@ class WithinAuthority(OccasionEvaluator):
                 quote="",
             )
             parts.append((field, done, missing))
-        over = next((e for e in since if e.type == "ticket.updated" and e.data.get("over_limit")), None)
+        over = next((e for e in since if e.type == "ticket.updated" and e.fields.over_limit), None)
         within = None if over else evidence(None, N_("no change beyond the level's authority"))
-        beyond = _ev(
-            over, N_("compensation over the limit of {limit}", limit=over.data.get("limit") if over else ""), ""
-        )
+        beyond = _ev(over, N_("compensation over the limit of {limit}", limit=over.fields.limit if over else ""), "")
         parts.append(("authority", within, beyond or evidence(None, "")))
         return _parts(parts, N_("parts of handling the business within authority"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..recording import Recording
-from .base import N_, BaseEvaluator, ItemResult, evidence, join_notes
+from .base import N_, BaseEvaluator, ItemResult, evidence, join_notes, recorded_or
 
 EMOTION_MAX = 3  # calm 0 .. furious 3 (scenarios.schema.EMOTIONS)
 CSAT_MIN, CSAT_MAX = 1, 5
@@ -40,19 +40,19 @@ class CustomerOutcome(BaseEvaluator):
         states = recording.of_type("customer.state")
         if states:
             last = states[-1]
-            emotion = min(EMOTION_MAX, max(0, int(last.data.get("emotion", 0) or 0)))
-            goals = list(last.data.get("goals") or [])
-            done = [g for g in goals if g in (last.data.get("goals_done") or [])]
+            emotion = min(EMOTION_MAX, max(0, int(last.fields.emotion or 0)))
+            goals = list(last.fields.goals or [])
+            done = [g for g in goals if g in (last.fields.goals_done or [])]
             mood = 1 - emotion / EMOTION_MAX
             goal_share = len(done) / len(goals) if goals else mood
             parts.append((mood + goal_share) / 2)
-            name = last.data.get("emotion_name") or str(emotion)
+            name = last.fields.emotion_name or str(emotion)
             note = N_("ended {name}, {done} of {goals} goals done", name=name, done=len(done), goals=len(goals))
             ev.append(evidence(last, note, quote=""))
             notes.append(note)
         answered = recording.of_type("csat.answered")
         if answered:
-            score = int(answered[-1].data.get("score", CSAT_MIN))
+            score = int(recorded_or(answered[-1].fields.score, CSAT_MIN))
             parts.append((score - CSAT_MIN) / (CSAT_MAX - CSAT_MIN))
             ev.append(evidence(answered[-1], N_("CSAT {score}/{max}", score=score, max=CSAT_MAX)))
             notes.append(N_("CSAT {score}", score=score))

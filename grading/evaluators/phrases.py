@@ -18,7 +18,7 @@ from simulator.voice_customer import compensation_offered
 
 from ..phrases import agent_moves, agent_readings, customer_moods, find_phrase
 from ..recording import Event, Recording
-from .base import N_, BaseEvaluator, Evidence, ItemResult, evidence
+from .base import N_, BaseEvaluator, Evidence, ItemResult, evidence, recorded_or
 from .desk import VerifyBeforeDisclose, VerifyBeforeDiscloseParams
 
 # Recorded desk actions that count as a step (as the simulator's persona reads them: persona.DESK_MOVES).
@@ -83,11 +83,11 @@ def upset_moment(recording: Recording, min_emotion: int) -> tuple[bool, Event | 
         return True, None, N_("the customer starts {emotion}", emotion=sc.customer.emotion)
     states = recording.of_type("customer.state")
     for e in states:
-        if int(e.data.get("emotion", 0) or 0) >= min_emotion:
+        if int(e.fields.emotion or 0) >= min_emotion:
             return (
                 True,
                 e,
-                N_("the customer became {emotion}", emotion=e.data.get("emotion_name") or e.data.get("emotion")),
+                N_("the customer became {emotion}", emotion=e.fields.emotion_name or e.fields.emotion),
             )
     if not states:  # a person played the customer: their own words say whether they were upset
         # With a scenario the role-player was given a calm customer: only a clearly upset line changes that.
@@ -163,7 +163,7 @@ class RequiredPhrases(BaseEvaluator):
                     N_("{step} shown", step=step),
                 )
         for marked in recording.of_type("call.quick_phrase"):
-            if marked.seq > after_seq and marked.data.get("move") == step:
+            if marked.seq > after_seq and marked.fields.move == step:
                 return ItemResult.of(
                     True,
                     [*why, evidence(marked, N_("{step}: marked as said", step=step))],
@@ -256,22 +256,22 @@ def observed_steps(recording: Recording) -> list[tuple[int, str, Event, str]]:
                     if phrase:
                         shown[step] = phrase
             out += [(e.seq, s, e, f"“{p}”") for s, p in shown.items() if s not in NOT_STEPS]
-        elif e.type == "crm.verify" and e.data.get("result") == "verified":
-            out.append((e.seq, "verify_identity", e, f"verified by {e.data.get('method', '?')}"))
+        elif e.type == "crm.verify" and e.fields.result == "verified":
+            out.append((e.seq, "verify_identity", e, f"verified by {recorded_or(e.fields.method, '?')}"))
         elif e.type in DESK_STEPS:
             out += [(e.seq, s, e, e.type) for s in DESK_STEPS[e.type]]
-            if e.type == "kb.open" and voice and answer_slug and e.data.get("slug") == answer_slug:
+            if e.type == "kb.open" and voice and answer_slug and e.fields.slug == answer_slug:
                 out.append((e.seq, "answer", e, f"opened article {answer_slug} on the call"))
-        elif e.type == "call.quick_phrase" and e.data.get("move"):
-            out.append((e.seq, str(e.data["move"]), e, "quick phrase marked as said"))
+        elif e.type == "call.quick_phrase" and e.fields.move:
+            out.append((e.seq, str(e.fields.move), e, "quick phrase marked as said"))
         elif voice and e.type == "ticket.updated" and compensation_offered(e.type, e.data):
             out.append((e.seq, "offer_compensation", e, "compensation set on the ticket"))
-        elif e.type == "kb.send" and answer_slug and e.data.get("slug") == answer_slug:
+        elif e.type == "kb.send" and answer_slug and e.fields.slug == answer_slug:
             out.append((e.seq, "answer", e, f"sent article {answer_slug}"))
         elif e.type == "ticket.escalated":
             out += [(e.seq, "ticket_escalated", e, "ticket escalated"), (e.seq, "escalate", e, "ticket escalated")]
-        elif e.type == "video.id_verification" and e.data.get("decision") in ("approved", "refused"):
-            out.append((e.seq, f"id_{e.data['decision']}", e, f"ID {e.data['decision']} on video"))
+        elif e.type == "video.id_verification" and e.fields.decision in ("approved", "refused"):
+            out.append((e.seq, f"id_{e.fields.decision}", e, f"ID {e.fields.decision} on video"))
     return out
 
 
