@@ -34,7 +34,7 @@ def reply_format(recording: Recording, reply: Event) -> dict:
         reply.text or "",
         lang=recording.lang,
         pack=recording.pack,
-        ticket_number=(reply.data or {}).get("ticket_number"),
+        ticket_number=reply.fields.ticket_number,
         scenario=recording.scenario,
     )
 
@@ -189,7 +189,7 @@ class EmailResponseTime(BaseEvaluator):
                     ev.append(evidence(reply, N_("the late reply")))
             elif reply is not None:
                 ev.append(evidence(mail, N_("answered after {wait:.0f} s", wait=wait), quote=""))
-                ev.append(evidence(reply, N_("the reply"), quote=(reply.data or {}).get("subject") or ""))
+                ev.append(evidence(reply, N_("the reply"), quote=reply.fields.subject or ""))
         share = (len(turns) - late) / len(turns)
         note = N_(
             "{answered} of {total} customer emails answered within {limit:g} s",

@@ -59,13 +59,13 @@ def need_figures(recording: Recording) -> dict[str, NeedFigure]:
         if e.type == "group.opened":
             figures = {n["id"]: NeedFigure(n) for n in state.needs}
         elif e.type == "message" and e.actor == "customer":
-            member = state.members.get((e.data or {}).get("member"))
+            member = state.members.get(e.fields.member)
             if member is not None and member.need in figures and member.asked_seq == e.seq:
                 fig = figures[member.need]
                 fig.askers.add(member.id)
                 fig.asked = fig.asked or e
         elif e.type == "group.moved_private":
-            need = (e.data or {}).get("need")
+            need = e.fields.need
             if need in figures:
                 figures[need].moved.append(e)
         for m in answered:
@@ -197,7 +197,7 @@ class GroupIndividualMoved(BaseEvaluator):
         )
         individual_ids = {f.need["id"] for f in figs}
         askers = [m for m in state.members.values() if m.need in individual_ids]
-        moved_events = {(e.data or {}).get("member"): e for f in figs for e in f.moved}
+        moved_events = {e.fields.member: e for f in figs for e in f.moved}
         by_seq = {e.seq: e for e in recording.events}
         ev, moved = [], 0
         for m in askers:

@@ -37,7 +37,7 @@ class Need:
 
 
 def _is_question(e: Event) -> str | None:
-    sim = (e.data or {}).get("sim")
+    sim = e.fields.sim
     if sim:
         return sim.get("need") if sim.get("kind") in QUESTION_KINDS and sim.get("need") else None
     text = (e.text or "").strip()
@@ -56,7 +56,7 @@ def questions(recording: Recording) -> list[Need]:
         need.seqs.add(e.seq)
         by_seq[e.seq] = need
     for e in recording.of_type(*ACK_TYPES):
-        need = by_seq.get((e.data or {}).get("comment_seq"))
+        need = by_seq.get(e.fields.comment_seq)
         if need is None:
             continue
         need.acked = need.acked or e
@@ -166,27 +166,23 @@ class ComplaintOffline(BaseEvaluator):
 
     def evaluate(self, recording: Recording, params: BaseModel) -> ItemResult:
         complaints = [
-            e
-            for e in recording.of_type("livestream.comment")
-            if ((e.data or {}).get("sim") or {}).get("kind") == "complaint"
+            e for e in recording.of_type("livestream.comment") if (e.fields.sim or {}).get("kind") == "complaint"
         ]
         if not complaints:
             return ItemResult.na(N_("no complaint in the chat"))
-        moved = {(e.data or {}).get("viewer"): e for e in recording.of_type("livestream.moved_to_chat")}
-        viewer = complaints[0].data.get("viewer")
+        moved = {e.fields.viewer: e for e in recording.of_type("livestream.moved_to_chat")}
+        viewer = complaints[0].fields.viewer
         if viewer in moved:
             m = moved[viewer]
             wait = m.ts - complaints[0].ts
-            moved_note = N_("moved to chat contact {contact}", contact=m.data.get("chat_contact_id"))
+            moved_note = N_("moved to chat contact {contact}", contact=m.fields.chat_contact_id)
             return ItemResult.of(True, [evidence(m, moved_note)], N_("taken offline after {wait:.0f} s", wait=wait))
         left = N_("{n} complaint comment(s) left in the public chat", n=len(complaints))
         return ItemResult.of(False, [evidence(complaints[0], N_("never moved to a one-to-one chat"))], left)
 
 
 def _samples(recording: Recording) -> list[tuple[Event, dict]]:
-    return [
-        (e, s) for e in recording.of_type("livestream.presenter_samples") for s in (e.data or {}).get("samples", [])
-    ]
+    return [(e, s) for e in recording.of_type("livestream.presenter_samples") for s in e.fields.samples or []]
 
 
 class FaceParams(BaseModel):

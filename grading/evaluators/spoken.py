@@ -38,7 +38,7 @@ class SpokenView:
         self.start = start
         synthetic: list[Event] = []
         self.segments: dict[int, dict] = {}
-        for i, seg in enumerate(transcript.data.get("segments") or []):
+        for i, seg in enumerate(transcript.fields.segments or []):
             if not (seg.get("text") or "").strip() or seg.get("speaker") not in ("agent", "customer"):
                 continue
             sid = -(i + 1)
@@ -82,11 +82,11 @@ def spoken_view(recording: Recording) -> tuple[SpokenView | None, str]:
         ended = recording.of_type("call.ended")
         return None, "no transcript recorded" + (" yet" if ended else " (the call is not over)")
     tr = found[-1]
-    status = tr.data.get("status")
+    status = tr.fields.status
     if status != "done":
-        return None, f"no transcript: {tr.data.get('reason') or status}"
+        return None, f"no transcript: {tr.fields.reason or status}"
     started = recording.of_type("call.recording")
-    start = started[0].data.get("started_at") if started else None
+    start = started[0].fields.started_at if started else None
     if start is None:
         return None, "the transcript has no recording to place it in"
     return SpokenView(recording, tr, float(start)), ""

@@ -54,7 +54,7 @@ class IdVerification(BaseEvaluator):
         if params.fail_on == "approved_mismatch":
             if expected == "approved":
                 return ItemResult.na(N_("the card shown ({card}) matches the CRM record", card=card))
-            approved = [d for d in decisions if d.data.get("decision") == "approved"]
+            approved = [d for d in decisions if d.fields.decision == "approved"]
             if approved:
                 ev = [
                     evidence(d, N_("approved the card {card}, which does not match the CRM record", card=card))
@@ -70,9 +70,9 @@ class IdVerification(BaseEvaluator):
                 N_("no decision"),
             )
         last = decisions[-1]
-        got = last.data.get("decision")
+        got = last.fields.decision
         ev: list[Evidence] = [
-            evidence(d, N_("earlier decision: {decision}", decision=d.data.get("decision"))) for d in decisions[:-1]
+            evidence(d, N_("earlier decision: {decision}", decision=d.fields.decision)) for d in decisions[:-1]
         ]
         if got != expected:
             ev.append(
@@ -91,7 +91,7 @@ class IdVerification(BaseEvaluator):
 def _camera(recording: Recording) -> tuple[Event | None, list[Event], Event | None]:
     """The summary of record (the final one, else the latest), the hint changes and a camera-unavailable mark."""
     summaries = recording.of_type("video.camera_summary")
-    final = [e for e in summaries if e.data.get("final")]
+    final = [e for e in summaries if e.fields.final]
     summary = (final or summaries or [None])[-1]
     hints = recording.of_type("video.camera_hint")
     missing = next(iter(recording.of_type("video.camera_unavailable")), None)
@@ -99,8 +99,8 @@ def _camera(recording: Recording) -> tuple[Event | None, list[Event], Event | No
 
 
 def _hint_evidence(hints: list[Event], wanted: set[str]) -> list[Evidence]:
-    picked = [h for h in hints if h.data.get("hint") in wanted][:HINT_EVIDENCE_MAX]
-    return [evidence(h, N_("hint: {hint}", hint=h.data.get("hint")), quote="") for h in picked]
+    picked = [h for h in hints if h.fields.hint in wanted][:HINT_EVIDENCE_MAX]
+    return [evidence(h, N_("hint: {hint}", hint=h.fields.hint), quote="") for h in picked]
 
 
 class FacePresenceParams(_P):
@@ -121,17 +121,17 @@ class FacePresence(BaseEvaluator):
 
     def evaluate(self, recording: Recording, params: FacePresenceParams) -> ItemResult:
         summary, hints, missing = _camera(recording)
-        if summary is None or not summary.data.get("samples"):
+        if summary is None or not summary.fields.samples:
             if missing is not None:
-                note = N_("no camera on this video call ({reason})", reason=missing.data.get("reason"))
+                note = N_("no camera on this video call ({reason})", reason=missing.fields.reason)
                 if params.camera_missing == "na":
                     return ItemResult.na(note)
                 return ItemResult.of(False, [evidence(missing, note)], note)
             return ItemResult.na(N_("no camera analysis was recorded"))
-        samples = int(summary.data["samples"])
+        samples = int(summary.fields.samples)
         if samples < params.min_samples:
             return ItemResult.na(N_("only {samples} camera samples", samples=samples))
-        ratio = float(summary.data.get("face_present_ratio") or 0.0)
+        ratio = float(summary.fields.face_present_ratio or 0.0)
         note = N_(
             "face in the picture {ratio:.0%} of {samples} samples (needs {min_ratio:.0%})",
             ratio=ratio,
@@ -159,15 +159,15 @@ class CameraFraming(BaseEvaluator):
 
     def evaluate(self, recording: Recording, params: CameraFramingParams) -> ItemResult:
         summary, hints, _ = _camera(recording)
-        samples = int(summary.data.get("samples") or 0) if summary is not None else 0
+        samples = int(summary.fields.samples or 0) if summary is not None else 0
         if samples < params.min_samples:
             return ItemResult.na(
                 N_("no camera analysis was recorded")
                 if summary is None
                 else N_("only {samples} samples", samples=samples)
             )
-        dark = float(summary.data.get("dark_ratio") or 0.0)
-        off = float(summary.data.get("off_centre_ratio") or 0.0)
+        dark = float(summary.fields.dark_ratio or 0.0)
+        off = float(summary.fields.off_centre_ratio or 0.0)
         ok_dark, ok_off = dark <= params.max_dark_ratio, off <= params.max_off_centre_ratio
         note = N_(
             "too dark {dark:.0%} (max {max_dark_ratio:.0%}), off-centre {off:.0%} (max {max_off_centre_ratio:.0%})",

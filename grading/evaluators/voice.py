@@ -36,7 +36,7 @@ class _Metrics:
 
     def __init__(self, event: Event, start: float | None):
         self.event = event
-        self.data = event.data
+        self.fields = event.fields
         self.start = start
 
     def at(self, offset: float, note: str) -> Evidence:
@@ -53,10 +53,10 @@ def call_metrics(recording: Recording) -> tuple[_Metrics | None, str]:
     if not events:
         return None, N_("no call metrics recorded (the call never connected or is not over)")
     last = events[-1]
-    if last.data.get("error") or "legs" not in last.data:
-        return None, N_("call metrics unavailable: {error}", error=last.data.get("error") or "no legs")
+    if last.fields.error or "legs" not in last.data:
+        return None, N_("call metrics unavailable: {error}", error=last.fields.error or "no legs")
     started = recording.of_type("call.recording")
-    start = started[0].data.get("started_at") if started else None
+    start = started[0].fields.started_at if started else None
     return _Metrics(last, float(start) if start is not None else None), ""
 
 
@@ -101,7 +101,7 @@ class DeadAir(MetricsEvaluator):
     Params = DeadAirParams
 
     def assess(self, m: _Metrics, params: DeadAirParams) -> ItemResult:
-        periods = [(s, e) for s, e in m.data["dead_air"]["intervals"] if e - s > params.min_seconds]
+        periods = [(s, e) for s, e in m.fields.dead_air["intervals"] if e - s > params.min_seconds]
         ev = [m.at(s, N_("dead air {value:.1f} s", value=e - s)) for s, e in periods]
         note = N_(
             "{n_periods} silence(s) over {min_seconds:g} s (allowed {max_periods})",
@@ -125,7 +125,7 @@ class Overtalk(MetricsEvaluator):
     Params = OvertalkParams
 
     def assess(self, m: _Metrics, params: OvertalkParams) -> ItemResult:
-        found = [o for o in m.data["overtalk"]["intervals"] if params.by == "any" or o["by"] == "agent"]
+        found = [o for o in m.fields.overtalk["intervals"] if params.by == "any" or o["by"] == "agent"]
         ev = [
             m.at(o["start"], N_("overtalk {value:.1f} s, {by} cut in", value=o["end"] - o["start"], by=o["by"]))
             for o in found
@@ -151,7 +151,7 @@ class ResponseLatency(MetricsEvaluator):
     Params = ResponseLatencyParams
 
     def assess(self, m: _Metrics, params: ResponseLatencyParams) -> ItemResult:
-        values = m.data["response_latency"]["values"]
+        values = m.fields.response_latency["values"]
         if not values:
             return ItemResult.na(N_("the agent never answered a finished customer turn"))
         slow = [v for v in values if v["latency"] > params.max_seconds]
@@ -184,7 +184,7 @@ class TalkRatio(MetricsEvaluator):
     Params = TalkRatioParams
 
     def assess(self, m: _Metrics, params: TalkRatioParams) -> ItemResult:
-        agent, customer = m.data["legs"]["agent"], m.data["legs"]["customer"]
+        agent, customer = m.fields.legs["agent"], m.fields.legs["customer"]
         ratio = agent.get("talk_ratio")
         if ratio is None:
             return ItemResult.na(N_("the customer never spoke"))
@@ -237,7 +237,7 @@ class HoldTime(BaseEvaluator):
         holds = _holds(recording)
         if not holds:
             return ItemResult.na(N_("the customer was never put on hold"))
-        asks = [e.ts for e in recording.of_type("call.quick_phrase") if e.data.get("move") == "hold"]
+        asks = [e.ts for e in recording.of_type("call.quick_phrase") if e.fields.move == "hold"]
         ok, ev, total = True, [], 0.0
         for held, resumed, seconds in holds:
             total += seconds
@@ -276,10 +276,10 @@ def _holds(recording: Recording) -> list[tuple[Event, Event | None, float]]:
         if e.type == "call.held" and open_hold is None:
             open_hold = e
         elif e.type == "call.resumed" and open_hold is not None:
-            if open_hold.data.get("reason") != "transfer":
+            if open_hold.fields.reason != "transfer":
                 out.append((open_hold, e, e.ts - open_hold.ts))
             open_hold = None
-    if open_hold is not None and open_hold.data.get("reason") != "transfer":
+    if open_hold is not None and open_hold.fields.reason != "transfer":
         last = end if end is not None else recording.events[-1].ts
         out.append((open_hold, None, max(0.0, last - open_hold.ts)))
     return out
