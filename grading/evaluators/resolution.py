@@ -50,7 +50,7 @@ class ProblemAddressed(BaseEvaluator):
             msg = next(m for m, _ in readings if m.seq in answered)
             return ItemResult.of(True, [evidence(msg, N_("the case's answer"))], N_("the problem was answered"))
         states = recording.of_type("customer.state")
-        if states and states[-1].data.get("goals_done"):
+        if states and states[-1].fields.goals_done:
             return ItemResult.of(
                 True, [evidence(states[-1], N_("a goal of the customer met"), quote="")], N_("a goal was met")
             )
@@ -61,7 +61,7 @@ class ProblemAddressed(BaseEvaluator):
         if handed:
             return ItemResult.of(True, [evidence(handed[0], N_("handed on"), quote="")], N_("the case was handed on"))
         slugs = set(sc.expected.kb_articles) | ({sc.answer.kb_slug} if sc.answer and sc.answer.kb_slug else set())
-        sent = next((e for e in recording.of_type("kb.send") if e.data.get("slug") in slugs), None)
+        sent = next((e for e in recording.of_type("kb.send") if e.fields.slug in slugs), None)
         if sent is not None:
             return ItemResult.of(
                 True, [evidence(sent, N_("the case's article sent"), quote="")], N_("the case's article was sent")
