@@ -61,6 +61,36 @@ def create_database(db_url: str) -> tuple[str, Callable[[], None]]:
     return url, drop
 
 
+def centre_app(url: str, redis_url: str, prefix: str, **overrides):
+    """The test's own app on the cluster's database (``url``, from create_database) and Redis: no simulator of
+    its own, the schema created and the en pack loaded. ``overrides`` are further config values."""
+    from app import create_app
+    from config import TestingConfig
+    from extensions import db
+    from scenarios.loader import load_pack_into_db
+
+    app = create_app(
+        TestingConfig,
+        SQLALCHEMY_DATABASE_URI="postgresql+psycopg://" + url.split("://", 1)[1],
+        REDIS_URL=redis_url,
+        REDIS_PREFIX=prefix,
+        SIMULATOR_ENABLED=False,
+        **overrides,
+    )
+    with app.app_context():
+        db.create_all()
+        load_pack_into_db(Path(__file__).resolve().parents[2] / "scenarios" / "packs" / "en")
+    return app
+
+
+def with_browsers(cluster: Cluster) -> list[Browser]:
+    """Give ``cluster`` a ``browser(name, user)`` that logs ``user`` in on web process ``name``; the list it fills
+    is for closing them at the end."""
+    browsers: list[Browser] = []
+    cluster.browser = lambda name, user: browsers.append(Browser(cluster.url(name)).login(user)) or browsers[-1]
+    return browsers
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

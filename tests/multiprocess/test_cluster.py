@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from contacts.models import Contact, ContactEvent
 from extensions import db, redis_store
 
-from .cluster import TTL, Browser, Cluster, create_database, servers, wait_for
+from .cluster import TTL, Cluster, centre_app, create_database, servers, wait_for, with_browsers
 
 PACKS = Path(__file__).resolve().parent.parent.parent / "scenarios" / "packs"
 SCENARIO = "en-delivery-status"
@@ -34,27 +34,20 @@ def centre(tmp_path_factory):
     url, drop = create_database(db_url)
     tmp = tmp_path_factory.mktemp("cluster")
     prefix = f"kefu-mp-{uuid.uuid4().hex[:8]}:"
-    from app import create_app
-    from config import TestingConfig
     from routing.liveness import get_liveness
-    from scenarios.loader import load_pack_into_db
     from tests import factories
 
     # The test's own process is one more web process (it serves the media worker test's sockets); it beats like
     # the others so that its desks count.
-    app = create_app(
-        TestingConfig,
-        SQLALCHEMY_DATABASE_URI="postgresql+psycopg://" + url.split("://", 1)[1],
-        REDIS_URL=redis_url,
-        REDIS_PREFIX=prefix,
-        SIMULATOR_ENABLED=False,
+    app = centre_app(
+        url,
+        redis_url,
+        prefix,
         GRADING_AUTO=False,  # the web processes grade
         MEDIA_TRANSPORT="redis",
         RECORDINGS_DIR=str(tmp / "recordings"),
     )
     with app.app_context():
-        db.create_all()
-        load_pack_into_db(PACKS / "en")
         for name in ("ann", "bob", "carl", "eve"):
             factories.user(name, role="trainee", level="L3", password="pass1234")
         factories.user("lena", role="lead", password="pass1234")
@@ -70,8 +63,7 @@ def centre(tmp_path_factory):
     threading.Thread(target=beat, daemon=True).start()
     cluster = Cluster(tmp, url, redis_url, prefix, secret="mp-" + uuid.uuid4().hex, recordings=tmp / "recordings")
     cluster.app = app
-    browsers: list[Browser] = []
-    cluster.browser = lambda name, user: browsers.append(Browser(cluster.url(name)).login(user)) or browsers[-1]
+    browsers = with_browsers(cluster)
     try:
         cluster.start_web("a")
         cluster.start_web("b")

@@ -30,7 +30,7 @@ from extensions import db, redis_store
 from grading.auto import LOCK_CLASS
 from grading.models import Scorecard
 
-from .cluster import TTL, Browser, Cluster, create_database, servers, wait_for
+from .cluster import TTL, Cluster, centre_app, create_database, servers, wait_for, with_browsers
 
 PACKS = Path(__file__).resolve().parent.parent.parent / "scenarios" / "packs"
 GRADERS = ("g1", "g2")
@@ -42,23 +42,11 @@ def centre(tmp_path_factory):
     url, drop = create_database(db_url)
     tmp = tmp_path_factory.mktemp("listeners")
     prefix = f"kefu-mp-{uuid.uuid4().hex[:8]}:"
-    from app import create_app
-    from config import TestingConfig
-    from scenarios.loader import load_pack_into_db
     from tests import factories
 
     # The test's own app writes the database and reads the results; it grades nothing (no consumer of its own).
-    app = create_app(
-        TestingConfig,
-        SQLALCHEMY_DATABASE_URI="postgresql+psycopg://" + url.split("://", 1)[1],
-        REDIS_URL=redis_url,
-        REDIS_PREFIX=prefix,
-        SIMULATOR_ENABLED=False,
-        GRADING_AUTO=False,
-    )
+    app = centre_app(url, redis_url, prefix, GRADING_AUTO=False)
     with app.app_context():
-        db.create_all()
-        load_pack_into_db(PACKS / "en")
         for name in ("ann", "bob", "cat", "eve"):
             factories.user(name, role="trainee", level="L3", password="pass1234")
         team = factories.group("team", lead=factories.user("lena", role="lead", password="pass1234"))
@@ -66,8 +54,7 @@ def centre(tmp_path_factory):
         db.session.remove()
     cluster = Cluster(tmp, url, redis_url, prefix, secret="mp-" + uuid.uuid4().hex, recordings=tmp / "recordings")
     cluster.app, cluster.db_url = app, url
-    browsers: list[Browser] = []
-    cluster.browser = lambda name, user: browsers.append(Browser(cluster.url(name)).login(user)) or browsers[-1]
+    browsers = with_browsers(cluster)
     try:
         pace = {"KEFU_EMAIL_CUSTOMER_PACE": "0.005"}  # an email customer answers within seconds
         cluster.start_web("a", KEFU_GRADING_AUTO="0", **pace)
