@@ -95,6 +95,14 @@ def agent_readings(recording: Recording) -> list[tuple[Event, object]]:
     return result
 
 
+def reading_has(reading, act: str) -> bool:
+    """Whether an ``agent_readings`` reading shows ``act``: the understanding's Reading, or the lexicon's
+    {act: phrase} evidence where no model runs (outside an app)."""
+    if reading is None:
+        return False
+    return act in reading if isinstance(reading, dict) else reading.has(act)
+
+
 def _as_evidence(reading) -> dict[str, str]:
     if reading is None:
         return {}

@@ -16,6 +16,7 @@ from abc import abstractmethod
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..phrases import agent_readings, reading_has
 from ..recording import Event, Recording
 from .base import N_, BaseEvaluator, Evidence, ItemResult, evidence, join_notes
 
@@ -66,22 +67,12 @@ def _since_takeover(recording: Recording) -> list[Event]:
 
 
 def _readings_since(recording: Recording) -> list[tuple[Event, object]]:
-    from ..phrases import agent_readings
-
     took = takeover(recording)
     return [(m, r) for m, r in agent_readings(recording) if took is None or m.seq > took.seq]
 
 
-def _has(reading, act: str) -> bool:
-    if reading is None:
-        return False
-    if isinstance(reading, dict):  # the lexicon's evidence outside an app
-        return act in reading
-    return reading.has(act)
-
-
 def _first_act(readings, act: str) -> Event | None:
-    return next((m for m, r in readings if _has(r, act)), None)
+    return next((m for m, r in readings if reading_has(r, act)), None)
 
 
 def _ev(event: Event | None, note: str, quote: str | None = None) -> Evidence | None:
@@ -367,7 +358,7 @@ class ExtraHelp(OccasionEvaluator):
                 False, [evidence(None, N_("the basic need was never met (no answer)"))], N_("need not met")
             )
         later = [(m, r) for m, r in readings if m.seq >= answer.seq]
-        extra = next(((m, a) for m, r in later for a in params.extra_acts if _has(r, a)), None)
+        extra = next(((m, a) for m, r in later for a in params.extra_acts if reading_has(r, a)), None)
         if extra is not None:
             ev = evidence(extra[0], N_("extra help: {how}", how=extra[1]))
         else:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from ..phrases import agent_readings
+from ..phrases import agent_readings, reading_has
 from ..recording import Recording
 from .accuracy import mail_as_messages
 from .base import N_, BaseEvaluator, ItemResult, evidence
@@ -55,7 +55,7 @@ class ProblemAddressed(BaseEvaluator):
                 True, [evidence(states[-1], N_("a goal of the customer met"), quote="")], N_("a goal was met")
             )
         for msg, reading in readings:
-            if any(_has(reading, a) for a in HANDED_ON_ACTS):
+            if any(reading_has(reading, a) for a in HANDED_ON_ACTS):
                 return ItemResult.of(True, [evidence(msg, N_("handed on"))], N_("the case was handed on"))
         handed = recording.of_type(*HANDED_ON_EVENTS)
         if handed:
@@ -83,10 +83,3 @@ class EmailProblemAddressed(BaseEvaluator):
 
     def evaluate(self, recording: Recording, params: ProblemAddressedParams) -> ItemResult:
         return ProblemAddressed().evaluate(mail_as_messages(recording), params)
-
-
-def _has(reading, act: str) -> bool:
-    """A reading shows ``act``: the understanding's Reading, or the lexicon's {act: phrase} where no model runs."""
-    if reading is None:
-        return False
-    return act in reading if isinstance(reading, dict) else reading.has(act)
