@@ -198,6 +198,10 @@ def start_background_services(app: Flask) -> None:
         start_media(app)
     register_periodic(app, tick_callbacks)  # the simulator registers its own tick in its init_app
     start_ticker(app)  # rebuilds the waiting queues from the database first
+    if "chat" in app.config["ENABLED_CHANNELS"]:
+        from channels.chat.admission import start_lag_probe
+
+        start_lag_probe(app)  # the chat's door refuses new chats while the event loop runs late
     sim = app.extensions.get("kefu_simulator")
     if sim is not None and app.config.get("SIMULATOR_ENABLED"):
         sim.ensure_started()

@@ -77,6 +77,13 @@ class Config:
     MAX_MESSAGE_CHARS = 2000
     CHAT_CAPACITY = int(os.environ.get("KEFU_CHAT_CAPACITY", 3))
     EMAIL_CAPACITY = int(os.environ.get("KEFU_EMAIL_CAPACITY", 5))
+    # Admission control at the chat's door, per web process (channels/chat/admission.py; 0 = no limit): customer
+    # chat sockets served, new chats a second (and burst), and the event-loop lag past which new chats are refused.
+    # The cap comes from bench/README.md chat_load: what one gevent process held at the stress pace.
+    CHAT_MAX_LIVE = int(os.environ.get("KEFU_CHAT_MAX_LIVE", 1500))
+    CHAT_START_RATE = float(os.environ.get("KEFU_CHAT_START_RATE", 30))
+    CHAT_START_BURST = float(os.environ.get("KEFU_CHAT_START_BURST", 60))
+    CHAT_SHED_LAG_MS = float(os.environ.get("KEFU_CHAT_SHED_LAG_MS", 250))
     VOICE_CAPACITY = 1  # calls an agent holds at once
 
     # Voice: where the media worker runs ("local": the media thread of this process; "redis": `flask media

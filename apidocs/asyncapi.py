@@ -16,9 +16,17 @@ LIFECYCLE = ("connect", "disconnect")
 ACK_ERROR = {
     "type": "object",
     "required": ["ok", "error"],
-    "properties": {"ok": {"const": False}, "error": {"type": "string"}},
+    "properties": {
+        "ok": {"const": False},
+        "error": {"type": "string"},
+        "code": {"enum": ["queue_full"], "description": "set when a client should act on the refusal"},
+        "reason": {"enum": ["capacity", "start_rate", "lag"]},
+        "retry_after": {"type": "integer", "description": "seconds before trying again"},
+    },
     "description": "A refused event: the reason (not yours, wrong token, bad field, too many events, not signed "
-    "in, or a transient failure worth a resend with the same client_id). The socket stays open.",
+    "in, or a transient failure worth a resend with the same client_id). The socket stays open. A /customer "
+    "start refused at the door (the web process is at its capacity) has code 'queue_full', the message in the "
+    "customer's language, and retry_after; no contact was opened.",
 }
 
 

@@ -86,7 +86,10 @@ async function start() {
 $('start-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const res = await start();
-  if (!res.ok) { $('cust-error').textContent = res.error; $('cust-error').hidden = false; return; }
+  // Refused (the queue is full: code 'queue_full', the message in the page's language) or invalid: say so on the
+  // form, which stays open for another try.
+  if (!res.ok) { $('start-error').textContent = res.error; $('start-error').hidden = false; return; }
+  $('start-error').hidden = true;
   chat = { contact_id: res.contact_id, token: res.token };
   sessionStorage.setItem(KEY, JSON.stringify(chat));
   showChat();
