@@ -57,6 +57,8 @@ class Log:
     errors: list[tuple[float, str]] = field(default_factory=list)
     drops: list[float] = field(default_factory=list)  # sockets the server closed
     churned: list[float] = field(default_factory=list)  # chats ended by their customer (a new one follows)
+    # starts the server's door refused (code queue_full: past its capacity): (time, reason); not errors
+    refused: list[tuple[float, str]] = field(default_factory=list)
     stopping: bool = False  # the run is over: closed sockets are no longer drops
 
     def error(self, kind: str) -> None:
@@ -242,6 +244,7 @@ class Customer:
         self.token: str | None = None
         self.ready = False  # a chat is started and running
         self.churn = False
+        self.turned_away = False
         self._n = 0
 
     async def run(self) -> None:
@@ -277,6 +280,10 @@ class Customer:
             ack = await self.sio.call(event, data, namespace="/customer", timeout=self.plan.timeout)
         except Exception as e:
             self.log.error(f"customer {event} {type(e).__name__}")
+            return None
+        if ack and ack.get("code") == "queue_full":  # the door's clean refusal: counted apart, the customer goes
+            self.log.refused.append((now(), str(ack.get("reason"))))
+            self.turned_away = True  # so hanging up is no drop
             return None
         if not ack or not ack.get("ok"):
             self.log.error(f"customer {event} refused: {(ack or {}).get('error')}")
@@ -325,7 +332,7 @@ class Customer:
             await asyncio.wait_for(self.stop.wait(), max(0.0, seconds))
 
     async def _on_disconnect(self, reason=None) -> None:
-        if not self.log.stopping:
+        if not self.log.stopping and not self.turned_away:
             self.ready = False
             self.log.drops.append(now())
             self.log.error("customer socket closed")

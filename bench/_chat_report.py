@@ -65,6 +65,7 @@ def merge(logs: list[Log], steps: list[StepTimes]) -> tuple[list[dict], dict, in
     errors = [e for log in logs for e in log.errors]
     drops = [d for log in logs for d in log.drops]
     churned = [c for log in logs for c in log.churned]
+    refused = [r for log in logs for r in getattr(log, "refused", [])]
     at_agent = _first_seen(p for log in logs for p in log.reached_agent)
     at_customer = _first_seen(p for log in logs for p in log.reached_customer)
     assigned = _first_seen(p for log in logs for p in log.assigned)
@@ -103,6 +104,8 @@ def merge(logs: list[Log], steps: list[StepTimes]) -> tuple[list[dict], dict, in
                 "errors": Counter(k for t, k in errors if in_span(t)),
                 "dropped": sum(1 for t in drops if in_span(t)),
                 "chats_churned": sum(1 for t in churned if in_span(t)),
+                # starts refused at the server's door (queue_full): not errors, the customer was told
+                "refused": Counter(reason for t, reason in refused if in_span(t)),
             }
         )
     first = steps[0].ramp_start if steps else math.inf
@@ -124,6 +127,7 @@ def row(level: int, held_now: int, agents: int, raw: dict, meter: dict, window: 
         **{k: raw[k] for k in ("customer_sends", "agent_replies", "chats_churned", "dropped", "lost_c2a")},
         "lost_a2c": raw["lost_a2c"],
         "errors": dict(raw["errors"]),
+        "refused": dict(raw.get("refused") or {}),
     }
     for name in LATENCIES:
         values = raw[name]
@@ -161,7 +165,8 @@ def print_row(r: dict) -> None:
         f"(busiest process {r['client_cpu_max_pct']:.0f}%) machine {r['machine_busy_pct']:.0f}% "
         f"(others {r['other_cores']:.2f} cores, load {r['load_avg']:.2f})  "
         f"rss {r['server_rss_mb']:.0f} MB  threads {r['server_threads']}  "
-        f"loop lag p99 {_ms(r['loop_lag']['p99'])} ms  errors {sum(r['errors'].values())} dropped {r['dropped']}",
+        f"loop lag p99 {_ms(r['loop_lag']['p99'])} ms  errors {sum(r['errors'].values())} dropped {r['dropped']}"
+        + (f"  refused at the door {r['refused']}" if r.get("refused") else ""),
         flush=True,
     )
     if r["errors"]:
@@ -173,7 +178,7 @@ def markdown(rows: list[dict]) -> str:
         "| customers | held | msg/s | send RTT p50 / p95 / p99 ms | agent send p50 / p99 | c→a p50 / p99 | "
         "a→c p50 / p99 | assign p50 / p99 (n) | assign in ramp p50 / p99 | typing /s, p99 | server CPU | "
         "CPU-ms per msg / event | redis CPU | clients CPU (busiest) | machine busy (others) | server RSS MB | "
-        "errors / dropped / lost |"
+        "errors / dropped / lost | refused |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
@@ -189,6 +194,6 @@ def markdown(rows: list[dict]) -> str:
             f"{_ms(r['server_cpu_ms_per_msg'])} / {_ms(r['server_cpu_ms_per_event'])} | {r['redis_cpu_pct']:.0f}% | "
             f"{r['client_cpu_pct']:.0f}% ({r['client_cpu_max_pct']:.0f}%) | "
             f"{r['machine_busy_pct']:.0f}% ({r['other_cores']:.2f}) | {r['server_rss_mb']:.0f} | "
-            f"{sum(r['errors'].values())} / {r['dropped']} / {lost} |"
+            f"{sum(r['errors'].values())} / {r['dropped']} / {lost} | {sum((r.get('refused') or {}).values())} |"
         )
     return "\n".join(lines)

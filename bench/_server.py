@@ -33,6 +33,18 @@ _ENV_DROP = (
 )
 
 
+DOOR_SETTINGS = ("KEFU_CHAT_MAX_LIVE", "KEFU_CHAT_START_RATE", "KEFU_CHAT_START_BURST", "KEFU_CHAT_SHED_LAG_MS")
+
+
+def door_env(env: dict) -> dict:
+    """The chat door's settings for a server under test (channels/chat/admission.py): off (every one 0), so a run
+    measures what the server holds, unless the run's environment sets KEFU_CHAT_MAX_LIVE; then that cap with the
+    start rate and lag shedding of the app's defaults, or of the environment."""
+    if env.get("KEFU_CHAT_MAX_LIVE"):
+        return {k: env[k] for k in DOOR_SETTINGS if env.get(k)}
+    return dict.fromkeys(DOOR_SETTINGS, "0")
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -129,6 +141,7 @@ class ServerProcess:
             SECRET_KEY=os.urandom(16).hex(),
             PYTHONUNBUFFERED="1",
         )
+        self.env.update(door_env(self.env))
         self.agents = agents
         self.password = password
 
