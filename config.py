@@ -84,6 +84,8 @@ class Config:
     CHAT_START_RATE = float(os.environ.get("KEFU_CHAT_START_RATE", 30))
     CHAT_START_BURST = float(os.environ.get("KEFU_CHAT_START_BURST", 60))
     CHAT_SHED_LAG_MS = float(os.environ.get("KEFU_CHAT_SHED_LAG_MS", 250))
+    # ... and under gevent, the share of the time the serving thread may be runnable (on a core or waiting for one)
+    CHAT_SHED_BUSY = float(os.environ.get("KEFU_CHAT_SHED_BUSY", 0.85))
     VOICE_CAPACITY = 1  # calls an agent holds at once
 
     # Voice: where the media worker runs ("local": the media thread of this process; "redis": `flask media

@@ -20,7 +20,7 @@ ACK_ERROR = {
         "ok": {"const": False},
         "error": {"type": "string"},
         "code": {"enum": ["queue_full"], "description": "set when a client should act on the refusal"},
-        "reason": {"enum": ["capacity", "start_rate", "lag"]},
+        "reason": {"enum": ["capacity", "start_rate", "lag", "busy"]},
         "retry_after": {"type": "integer", "description": "seconds before trying again"},
     },
     "description": "A refused event: the reason (not yours, wrong token, bad field, too many events, not signed "

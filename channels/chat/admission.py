@@ -5,7 +5,7 @@ every conversation already running.
 A contact centre does this at the trunk: a queue holds so many calls, and the next caller hears "all lines are
 busy" rather than joining a wait nobody will answer in time. Here the scarce thing is the web process's one core
 (bench/README.md, chat_load: one gevent process held 1,000-1,500 conversations at the stress pace and not 2,000,
-where p99 went to ~0.6 s and sockets dropped). Three limits, each in config (0 switches it off):
+where p99 went to ~0.6 s and sockets dropped). Four limits, each in config (0 switches it off):
 
 - ``CHAT_MAX_LIVE`` (``KEFU_CHAT_MAX_LIVE``): customer chat sockets this process serves. A seat is taken by a
   ``start`` and by a ``resume`` (a reconnecting customer is never refused: their chat was accepted), and given
@@ -16,6 +16,13 @@ where p99 went to ~0.6 s and sockets dropped). Three limits, each in config (0 s
 - ``CHAT_SHED_LAG_MS``: new chats are refused while this process's event loop runs late by more than this
   (smoothed): whatever the counts say, a late loop means the process is past its capacity now (a slower
   machine, other work on it, a heavier pace than the one measured).
+- ``CHAT_SHED_BUSY``: under gevent, new chats are refused while the serving thread is runnable (on a core or
+  waiting for one, from ``/proc/thread-self/schedstat``) more than this share of the time (smoothed over ~2 s).
+  An event loop that never idles has a backlog, and the backlog hides from the lag probe: the loop's timers still
+  fire every turn while the sockets' unread packets wait in the kernel. On a busy machine (other processes on the
+  cores) the wait for a core counts too, and that is right: the process then serves less than its measured
+  capacity. (chat_load, other work holding 1.4 of the 2 cores: 1,500 seats admitted under a lag of < 250 ms, then
+  13 s round trips and 688 sockets dropped.)
 
 Each web process has its own door (``door(app)``): in a cluster the proxy spreads customers, and the centre's
 capacity is the sum. Only ``start`` is ever refused; nothing already accepted is dropped or refused.
@@ -34,11 +41,14 @@ EXT = "kefu_chat_door"
 REFUSED = "queue_full"  # the ack's ``code`` for every refusal at the door: clients read this, not the text
 LAG_PERIOD = 0.1  # seconds between two wake-ups of the lag probe
 LAG_SMOOTHING = 0.3  # weight of the newest lag sample: one GC pause alone does not shut the door
+BUSY_EVERY = 5  # lag readings between two busy readings (0.5 s)
+BUSY_SMOOTHING = 0.3  # weight of the newest busy reading (~2 s to cross the threshold from idle)
 
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why the door said no: ``reason`` is ``capacity``, ``start_rate`` or ``lag``; ``retry_after`` in seconds."""
+    """Why the door said no: ``reason`` is ``capacity``, ``start_rate``, ``lag`` or ``busy``; ``retry_after`` in
+    seconds."""
 
     reason: str
     retry_after: int
@@ -48,17 +58,25 @@ class Door:
     """The admission state of one web process. Thread-safe (threading mode); under gevent its lock is gevent's."""
 
     def __init__(
-        self, max_live: int, start_rate: float, start_burst: float, shed_lag_ms: float, clock=time.monotonic
+        self,
+        max_live: int,
+        start_rate: float,
+        start_burst: float,
+        shed_lag_ms: float,
+        shed_busy: float = 0.0,
+        clock=time.monotonic,
     ) -> None:
         self.max_live, self.start_rate = max(0, int(max_live)), max(0.0, float(start_rate))
         self.start_burst = max(1.0, float(start_burst))
         self.shed_lag = max(0.0, float(shed_lag_ms)) / 1000.0
+        self.shed_busy = max(0.0, float(shed_busy))
         self._clock = clock
         self._lock = threading.Lock()
         self._seats: set[str] = set()  # the sids holding a seat
         self._tokens, self._refilled = self.start_burst, clock()
         self.lag = 0.0  # smoothed event-loop lag, seconds
-        self.refused: dict[str, int] = {"capacity": 0, "start_rate": 0, "lag": 0}
+        self.busy = 0.0  # smoothed share of the time the serving thread was runnable
+        self.refused: dict[str, int] = {"capacity": 0, "start_rate": 0, "lag": 0, "busy": 0}
         self._logged = 0.0
 
     @property
@@ -81,6 +99,8 @@ class Door:
     def _refusal(self, sid: str) -> Refusal | None:
         if self.shed_lag and self.lag > self.shed_lag:
             return Refusal("lag", 30)
+        if self.shed_busy and self.busy > self.shed_busy:
+            return Refusal("busy", 30)
         if self.max_live and sid not in self._seats and len(self._seats) >= self.max_live:
             return Refusal("capacity", 60)
         if self.start_rate:
@@ -112,16 +132,21 @@ class Door:
         sample = min(max(0.0, seconds), 2 * self.shed_lag) if self.shed_lag else max(0.0, seconds)
         self.lag = (1 - LAG_SMOOTHING) * self.lag + LAG_SMOOTHING * sample
 
+    def note_busy(self, share: float) -> None:
+        """One busy reading: the share of the last interval the serving thread was on a core or waiting for one."""
+        self.busy = (1 - BUSY_SMOOTHING) * self.busy + BUSY_SMOOTHING * min(1.0, max(0.0, share))
+
     def _log_refusals(self) -> None:
         # One line every 10 s at most while refusing: the operator learns the door is shut, the log stays small.
         now = self._clock()
         if now - self._logged >= 10:
             self._logged = now
             log.warning(
-                "chat door: refusing new chats (%d live of %s, lag %.0f ms); refused so far %s",
+                "chat door: refusing new chats (%d live of %s, lag %.0f ms, busy %.0f%%); refused so far %s",
                 self.live,
                 self.max_live or "no cap",
                 self.lag * 1000,
+                self.busy * 100,
                 self.refused,
             )
 
@@ -136,24 +161,46 @@ def door(app) -> Door:
             c.get("CHAT_START_RATE", 0),
             c.get("CHAT_START_BURST", 1),
             c.get("CHAT_SHED_LAG_MS", 0),
+            c.get("CHAT_SHED_BUSY", 0),
         )
     return d
 
 
+def _schedstat() -> tuple[float, float] | None:
+    """(seconds on a core, seconds waiting for one) of the calling OS thread, or None where Linux's schedstat is
+    not there."""
+    try:
+        with open("/proc/thread-self/schedstat") as f:
+            on_cpu, waiting, _ = f.read().split()
+    except (OSError, ValueError):
+        return None
+    return int(on_cpu) / 1e9, int(waiting) / 1e9
+
+
 def start_lag_probe(app) -> None:
     """Measure this process's event-loop lag for the door, on the server's own kind of task (a greenlet under
-    gevent, a thread in threading mode, where the lateness is the wait for the GIL). Started with the web
-    server's background services; a process that serves no sockets has no lag to shed on."""
+    gevent, a thread in threading mode, where the lateness is the wait for the GIL), and under gevent how busy the
+    serving thread is (the probe's greenlet runs on it). Started with the web server's background services; a
+    process that serves no sockets has nothing to shed on."""
+    from concurrency import gevent_active
     from extensions import socketio
 
     d = door(app)
-    if not d.shed_lag:
+    busy = d.shed_busy and gevent_active() and _schedstat() is not None
+    if not d.shed_lag and not busy:
         return
 
     def probe() -> None:
+        last, n = (time.monotonic(), _schedstat()) if busy else (0.0, None), 0
         while True:
             t = time.monotonic()
             socketio.sleep(LAG_PERIOD)
             d.note_lag(time.monotonic() - t - LAG_PERIOD)
+            n += 1
+            if busy and n % BUSY_EVERY == 0:
+                now, stat = time.monotonic(), _schedstat()
+                (t0, s0) = last
+                d.note_busy((stat[0] - s0[0] + stat[1] - s0[1]) / max(1e-6, now - t0))
+                last = (now, stat)
 
     socketio.start_background_task(probe)

@@ -72,6 +72,23 @@ def test_door_limits_the_start_rate_and_sheds_on_lag():
     assert door.admit("e") is None
 
 
+def test_door_sheds_while_the_serving_thread_never_idles():
+    """Busy readings (the share of the time the serving thread was on a core or waiting for one) past the threshold
+    shut the door to new chats after a couple of readings, and it opens again once the thread idles; a socket's
+    accepted chat is never refused."""
+    door = Door(max_live=0, start_rate=0, start_burst=1, shed_lag_ms=0, shed_busy=0.85)
+    door.note_busy(1.0)
+    assert door.admit("a") is None  # one reading: smoothed to 0.3
+    for _ in range(6):
+        door.note_busy(1.0)
+    refusal = door.admit("b")
+    assert refusal is not None and refusal.reason == "busy"
+    door.hold("a")  # a reconnecting customer of an accepted chat
+    for _ in range(6):
+        door.note_busy(0.4)
+    assert door.admit("b") is None and door.live == 2
+
+
 def _login_client(app, username):
     c = app.test_client()
     assert c.post("/login", data={"username": username, "password": "pass1234"}).status_code == 302
