@@ -136,9 +136,12 @@ class Audiences(AudiencesAcross):
         liveness = app.extensions.get("kefu_liveness")
         if liveness is not None:
             liveness.on("reannounce", self.reannounce)  # Redis lost the owner records: put ours back
+            liveness.on("dead", self.adopt_orphans)  # a process stopped: go on with its audiences here
 
-    def start(self, stream_id: int) -> AudienceScript | None:
-        """Start the audience of a stream from its settings (idempotent: a reconnecting presenter keeps it)."""
+    def start(self, stream_id: int, *, resume: bool = False) -> AudienceScript | None:
+        """Start the audience of a stream from its settings (idempotent: a reconnecting presenter keeps it);
+        ``resume``: go on with an audience whose process died, from the stream's recording
+        (livestream/audience_stream.py)."""
         from knowledge_base.models import Article
 
         from .actions import get_livestream, livestream_settings
@@ -166,8 +169,12 @@ class Audiences(AudiencesAcross):
             articles=articles,
             seed=int(settings.get("seed") or stream_id),
         )
+        applied = self._replay(stream_id, script) if resume else set()
         with self._lock:
+            if stream_id in self._scripts:
+                return self._scripts[stream_id]
             self._scripts[stream_id] = script
+            self._applied[stream_id] = applied
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="livestream-audience", daemon=True)
                 self._thread.start()
@@ -219,6 +226,7 @@ class Audiences(AudiencesAcross):
 
         while True:
             time.sleep(self.tick_seconds)
+            self.check_leases()  # taken for dead on a stalled machine: another process runs it now
             with self._lock:
                 scripts = dict(self._scripts)
             now = time.time()

@@ -7,18 +7,36 @@ So the audience's process holds an owner record (``sim:livestream:<stream>``), a
 (contacts/stream.py, kind ``livestream_audience``: whichever process gets an entry forwards it to the owner's
 inbox). Each event is applied once per stream by its sequence number, however it came. Only served processes
 (their liveness supervisor running) consume the log; tests drive ``on_stream`` by hand.
+
+When the audience's process dies (kill -9), the process that sees it dead (the liveness ``dead`` hook, run by one
+live process) takes the owner record over (compare-and-set: one taker) and goes on with the audience from the
+stream's recording: the same viewers, what they asked and who asked it first, the needs answered, the thanks
+already said, the complainer moved to a chat or not, and when they last complained; each of those events counts
+as applied. Its comments go on from a random state of their own (seeded by the stream's seed and the comments
+already made), so the audience does not say its first comments over again.
 """
 
 from __future__ import annotations
 
 import logging
+import random
+import time
 
 import redis
+from sqlalchemy import select
 
+from contacts.models import Contact, ContactEvent
 from contacts.stream import StreamKind, get_event_log
-from extensions import redis_store
+from extensions import db, redis_store
 
 log = logging.getLogger(__name__)
+# ARGV: key, owner it must still have, new owner. 1 when it had it and is now the new owner's.
+TAKE = """
+if redis.call('HGET', ARGV[1], 'owner') ~= ARGV[2] then return 0 end
+redis.call('HSET', ARGV[1], 'owner', ARGV[3])
+return 1
+"""
+ANSWERS = ("livestream.answered", "livestream.pinned", "livestream.reply")
 
 AUDIENCE_KIND = "livestream_audience"
 WATCHED = frozenset(
@@ -82,3 +100,85 @@ class AudiencesAcross:
             streams = list(self._scripts)
         for stream_id in streams:
             self._claim(stream_id)
+
+    # -- taking over a dead process's audiences ---------------------------------------------------------------
+
+    _lease_check_at = 0.0
+
+    def check_leases(self) -> list[int]:
+        """Once a second: stop (here) the audiences whose owner record names another process - this one was
+        taken for dead on a stalled machine and they were taken over - so a stream never has two audiences."""
+        liveness, now = self._liveness, time.monotonic()
+        if liveness is None or now < self._lease_check_at or not self._scripts:
+            return []
+        self._lease_check_at = now + 1.0
+        streams = list(self._scripts)
+        try:
+            pipe = redis_store.client.pipeline(transaction=False)
+            for stream_id in streams:
+                pipe.hget(self._owner_key(stream_id), "owner")
+            owners = pipe.execute()
+        except redis.RedisError:
+            return []
+        lost = [s for s, o in zip(streams, owners, strict=True) if o and o != liveness.process_id]
+        for stream_id in lost:
+            log.warning("the audience of livestream %s runs in another process now; letting it go", stream_id)
+            with self._lock:
+                self._scripts.pop(stream_id, None)
+                self._applied.pop(stream_id, None)
+        return lost
+
+    def adopt_orphans(self, process_id: str | None = None) -> list[int]:
+        """The liveness ``dead`` hook: go on here with the audiences of live streams whose recorded owner stopped
+        beating. Returns the streams taken over."""
+        liveness = self._liveness
+        if liveness is None or self.app is None:
+            return []
+        client = redis_store.client
+        taken = []
+        live = db.session.scalars(
+            select(Contact.id).where(Contact.channel == "livestream", Contact.status == "active")
+        ).all()
+        for stream_id in live:
+            if stream_id in self._scripts:
+                continue
+            owner = client.hget(self._owner_key(stream_id), "owner")
+            if not owner or liveness.is_alive(owner):
+                continue  # no audience recorded (none, or not started yet), or its process is alive
+            if not client.eval(TAKE, 0, self._owner_key(stream_id), owner, liveness.process_id):
+                continue  # another process took it first
+            try:
+                if self.start(stream_id, resume=True) is not None:
+                    taken.append(stream_id)
+                    log.warning("took over the simulated audience of livestream %s from %s", stream_id, owner)
+            except Exception:
+                db.session.rollback()
+                log.exception("could not take over the audience of livestream %s", stream_id)
+        return taken
+
+    def _replay(self, stream_id: int, script) -> set[int]:
+        """Bring ``script`` to where the stream's recording left its audience; returns the seqs applied."""
+        applied, made = set(), 0
+        events = db.session.scalars(
+            select(ContactEvent).where(ContactEvent.contact_id == stream_id).order_by(ContactEvent.seq)
+        )
+        for ev in events:
+            applied.add(ev.seq)
+            data = ev.data or {}
+            viewer = data.get("viewer")
+            if ev.type == "livestream.comment" and data.get("sim"):
+                made += 1
+                kind, need = data["sim"].get("kind"), data["sim"].get("need")
+                if kind == "complaint":
+                    script.last_complaint = float(ev.ts)
+                elif kind in ("question", "repeat") and need:
+                    script.asked.setdefault(need, viewer)
+                    script.last_need[viewer] = need
+                elif kind == "thanks" and need:
+                    script.thanked.add(need)
+            elif ev.type in ANSWERS and viewer:
+                script.on_answered(script.last_need.get(viewer), viewer)
+            elif ev.type == "livestream.moved_to_chat":
+                script.on_moved(viewer)
+        script.rng = random.Random(f"{script.seed}|{made}")
+        return applied

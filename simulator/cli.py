@@ -1,9 +1,10 @@
 """``flask simulator worker``: drive simulated customers in a process of their own (issue 18).
 
 A worker beats like every process (routing/liveness.py), registers in ``sim:workers`` with its load, and drives
-the customers and exercises web processes hand it (simulator/workers.py). Killed, its heartbeat expires and a
-live process adopts its customers from their recordings within seconds; stopped with SIGTERM or Ctrl-C, it drops
-its heartbeat at once so that they are adopted on the next beat of another process.
+the customers (chat and email), exercises and group rooms' audiences web processes hand it (simulator/workers.py);
+its email customers send through an SMTP endpoint of its own on a free loopback port. Killed, its heartbeat
+expires and a live process adopts its customers from their recordings within seconds; stopped with SIGTERM or
+Ctrl-C, it drops its heartbeat at once so that they are adopted on the next beat of another process.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from channels.email.smtp import start_smtp, stop_smtp
 from routing.liveness import start_liveness
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,10 @@ def worker():
         raise click.ClickException("the simulator is disabled (KEFU_SIMULATOR=0)")
     app.config["SIMULATOR_WORKER"] = True
     engine = app.extensions["kefu_simulator"]
+    # Our email customers write through an SMTP endpoint of our own, on a free loopback port: the centre's public
+    # one is a web process's (only one process may hold the mail port), and it records the same way.
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=0)
+    start_smtp(app)
     liveness = start_liveness(app)  # heartbeat, the dead-process hook that adopts, Redis loss
     engine.ownership.register_worker(0)
     engine.ensure_started()  # adopts what nobody drives, starts the event-log consumer and the clock loop
@@ -41,12 +47,15 @@ def worker():
         signal.signal(sig, lambda *_: stop.set())
     click.echo(f"simulator worker {liveness.process_id} driving simulated customers (Ctrl-C to stop)", err=True)
     tick = float(app.config.get("TICK_SECONDS", 0.25))
+    rooms = app.extensions.get("kefu_group_audience")
     next_beat = 0.0
     try:
         while not stop.wait(tick):
             try:
                 with app.app_context():
                     engine.email_customers.tick()  # email customers write on their own clock
+                    if rooms is not None:
+                        rooms.tick()  # group rooms' audiences handed to us
                 if time.monotonic() >= next_beat:
                     next_beat = time.monotonic() + liveness.interval
                     engine.ownership.register_worker(engine.worker_load())
@@ -55,6 +64,7 @@ def worker():
     finally:
         engine.stop()
         liveness.stop()
+        stop_smtp(app)
         try:  # others adopt our customers on their next beat rather than after the heartbeat's expiry
             engine.ownership.unregister_worker()
             liveness.client.delete(liveness.proc_key(liveness.process_id))

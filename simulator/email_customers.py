@@ -17,7 +17,9 @@ tests call it after advancing the clock. Each reaction is recorded as ``customer
 grading reads the final emotion from it).
 
 Across processes (issue 18), replies and wrap-ups recorded by another process reach a customer through the
-shared event log: simulator/email_stream.py. Each mail is read once by its Message-ID.
+shared event log: simulator/email_stream.py. Each mail is read once by its Message-ID. A customer is handed to a
+live simulator worker once its opening mail is recorded, and taken over from the recording when its process dies:
+simulator/email_takeover.py.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from extensions import db
 from .content import ContentError, RegistryContent
 from .email_compose import CHASER, SendError, body_text, compose, send
 from .email_stream import CLOSING, MAIL_KIND, EmailCustomersAcross
+from .email_takeover import EmailTakeOver
 from .errors import SimulatorError
 from .persona import CustomerState, Reaction
 
@@ -95,7 +98,7 @@ class _Mail:
     tries: int = field(compare=False, default=0)
 
 
-class EmailCustomers(EmailCustomersAcross):
+class EmailCustomers(EmailCustomersAcross, EmailTakeOver):
     """The app's simulated email customers (``app.extensions["kefu_email_customers"]``)."""
 
     def __init__(self, app, content=None):
@@ -155,6 +158,7 @@ class EmailCustomers(EmailCustomersAcross):
         if contact_id is None:
             self._forget(cust)
             raise SimulatorError("the SMTP endpoint did not record the customer's email")
+        self.hand_to_worker(cust)  # simulator/email_takeover.py: a live simulator worker goes on with them
         return contact_id
 
     def _free_address(self, address: str, key: int) -> str:
@@ -259,6 +263,15 @@ class EmailCustomers(EmailCustomersAcross):
             self._react(cust, cust.state.on_agent_message(text, now), now)
 
     def _react(self, cust: EmailCustomer, reaction: Reaction, now: float) -> None:
+        kind, lines = self._decide(cust, reaction)
+        self._record_state(cust, reaction, kind)
+        if lines:
+            heapq.heappush(self._mails, _Mail(now + self._delay(cust), next(self._seq), cust.key, kind, lines))
+
+    def _decide(self, cust: EmailCustomer, reaction: Reaction) -> tuple[str, list[str]]:
+        """What the customer does about a reply they read (the mail's kind and lines; none for silence), and
+        how it leaves them: stalled, escalated, satisfied, done. Live, and when a take-over replays the replies
+        they had read (simulator/email_takeover.py)."""
         spec = cust.state.scenario.email
         progress = bool(reaction.goals_done or reaction.revealed or reaction.end == "satisfied")
         cust.stalled_replies = 0 if progress else cust.stalled_replies + 1
@@ -274,15 +287,16 @@ class EmailCustomers(EmailCustomersAcross):
             cust.escalated = True
             cust.state.emotion = min(3, cust.state.emotion + 1)
             kind, lines = "escalation", [*lines, *spec.escalate_say]
-        self._record_state(cust, reaction, kind)
         if reaction.end:
             cust.satisfied = reaction.end == "satisfied"
             cust.done = not (spec.follow_up and not cust.follow_up_sent)
-        if lines:
-            upset = 1.0 - 0.15 * cust.state.emotion  # an upset customer answers sooner
-            lo, hi = spec.reply_delay
-            delay = cust.state.rng.uniform(lo, hi) * upset * self.pace
-            heapq.heappush(self._mails, _Mail(now + delay, next(self._seq), cust.key, kind, lines))
+        return kind, lines
+
+    def _delay(self, cust: EmailCustomer) -> float:
+        """Seconds before the customer's answer goes out (an upset customer answers sooner)."""
+        upset = 1.0 - 0.15 * cust.state.emotion
+        lo, hi = cust.state.scenario.email.reply_delay
+        return cust.state.rng.uniform(lo, hi) * upset * self.pace
 
     def _timers(self, cust: EmailCustomer, now: float) -> None:
         spec = cust.state.scenario.email
@@ -370,7 +384,7 @@ class EmailCustomers(EmailCustomersAcross):
                 cust.contact_id = contact_id
                 cust.wrapped_at = None
                 self._by_contact[contact_id] = cust.key
-                self.app.extensions["kefu_simulator"].ownership.claim("contact", contact_id, channel="email")
+                self.app.extensions["kefu_simulator"].ownership.claim("contact", contact_id, **self.record_of(cust))
         return contact_id
 
     def _fresh_mind(self, cust: EmailCustomer) -> None:

@@ -5,7 +5,9 @@ its mailbox is in-process. An agent's reply sent from a desk on another process 
 the rendered message; that event, and the contact's wrap-up and end, reach the owner through the shared event log
 (contacts/stream.py, kind ``email_customers``: whichever process gets an entry forwards it to the owner's inbox),
 and the owner puts the reply in its own mailbox. Delivery is at least once: a reply already delivered or read
-(by its Message-ID) is not delivered again, and a wrap-up closes the case once.
+(by its Message-ID) is not delivered again, and a wrap-up closes the case once. An event that reaches a process
+named the owner before the customer is there (handed over, the adopt message still on its way) makes it take the
+customer over from the recording first (simulator/email_takeover.py).
 """
 
 from __future__ import annotations
@@ -52,6 +54,12 @@ class EmailCustomersAcross:
         contact's end closes the case for them."""
         ev = payload.get("event") or {}
         cid = ev.get("contact_id")
+        engine = self.app.extensions["kefu_simulator"]
+        if cid not in self._by_contact and self._owner_of(payload) == engine.process_id:
+            # Handed to us (or adopted) and the adopt message is still on its way: take the customer over now.
+            # The take-over replays the recording, this event included (it was published after its commit).
+            engine._adopt_contact(cid)
+            return
         with self._lock:
             cust = self.customers.get(self._by_contact.get(cid, -1))
             if cust is None or cust.contact_id != cid:

@@ -14,11 +14,12 @@ State of live customers is in memory, keyed by contact id, and each customer and
 in Redis with the process that drives it (simulator/ownership.py); events published by other processes reach it
 through the shared event log, and simulator workers drive customers handed over by web processes
 (simulator/workers.py). A process adopts only what no live process
-owns: on start, after Redis lost the records, and when another process stops beating. An adopted chat
+owns: on start, after Redis lost the records, and when another process stops beating. An adopted chat or email
 customer is taken over: its mind is rebuilt from the recorded conversation and it goes on (reason-less; only
-when that fails is the contact ended with ``simulator_restarted``); a simulated call still waiting in its first
-queue goes on waiting; an adopted running exercise resumes its remaining arrivals. Starting a web process beside
-live ones ends nobody's customers and starts no arrival twice.
+when that fails is the contact ended with ``simulator_restarted``; email: simulator/email_takeover.py); a
+simulated call still waiting in its first queue goes on waiting; a group room's audience is rebuilt from the
+room's recording (simulator/group_takeover.py); an adopted running exercise resumes its remaining arrivals.
+Starting a web process beside live ones ends nobody's customers and starts no arrival twice.
 """
 
 from __future__ import annotations
@@ -119,10 +120,11 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers, SimulatorW
         self._worker = None
 
     def recover(self) -> dict:
-        """Adopt the simulated customers and running exercises that no live process drives (at start, after a
-        process stopped beating, after Redis lost the records): a chat customer is taken over with its mind
-        rebuilt from the recording (ended with ``simulator_restarted`` only if that fails), a simulated call
-        still in its first queue goes on waiting, an exercise resumes its remaining arrivals. Customers and
+        """Adopt the simulated customers, group audiences and running exercises that no live process drives (at
+        start, after a process stopped beating, after Redis lost the records): a chat or email customer is taken
+        over with its mind rebuilt from the recording (ended with ``simulator_restarted`` only if that fails), a
+        simulated call still in its first queue goes on waiting, a group room's audience is rebuilt from the
+        room's recording, an exercise resumes its remaining arrivals. Customers and
         exercises of live processes are left alone. A web process hands them to a live simulator worker instead
         (``handed``). Returns the ids adopted, handed, ended and resumed."""
         done = {"taken_over": [], "handed": [], "ended": [], "exercises": []}
@@ -138,8 +140,9 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers, SimulatorW
                     continue
                 if mail is not None and mail.drives(contact.id):
                     continue
-                if contact.channel == "group" and self._room_driven(contact.id):
-                    continue  # a group room's audience, driven by a live process (simulator/group_driver.py)
+                if contact.channel == "group":
+                    self._recover_room(contact, trust_missing, done)  # its audience (simulator/group_takeover.py)
+                    continue
                 worker = self._delegate_to()
                 record = self._adoptable("contact", contact.id, trust_missing, to=worker)
                 if record is None:
@@ -148,7 +151,7 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers, SimulatorW
                     self.hand_over("contact", contact.id, worker)
                     done["handed"].append(contact.id)
                     continue
-                if self._resume_caller(contact) or self._take_over_chat(contact, record):
+                if self._take_over(contact, record):
                     done["taken_over"].append(contact.id)
                     continue
                 try:
@@ -174,9 +177,29 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers, SimulatorW
             log.warning("simulator adopted %s", done)
         return done
 
-    def _room_driven(self, room_id: int) -> bool:
-        owner = self.ownership.record("group", room_id).get("owner")
-        return bool(owner) and self.liveness.is_alive(owner)
+    def _take_over(self, contact: Contact, record: dict) -> bool:
+        """Go on as the simulated customer of a contact now ours: a caller waiting in its queue, a chat customer
+        or an email customer, rebuilt from the recording. False when none of them can."""
+        mail = self.email_customers
+        return (
+            self._resume_caller(contact)
+            or self._take_over_chat(contact, record)
+            or (mail is not None and mail.take_over(contact, record))
+        )
+
+    def _recover_room(self, contact: Contact, trust_missing: bool, done: dict) -> None:
+        """Adopt a group room's audience that no live process drives (handed to a live worker when one runs)."""
+        rooms = self.app.extensions.get("kefu_group_audience")
+        if rooms is None or contact.id in rooms.rooms:
+            return
+        worker = self._delegate_to()
+        if self._adoptable("group", contact.id, trust_missing, to=worker) is None:
+            return
+        if worker is not None:
+            self._send(worker, {"adopt": "group", "id": contact.id})
+            done["handed"].append(contact.id)
+        elif rooms.take_over(contact):
+            done["taken_over"].append(contact.id)
 
     def _adoptable(self, kind: str, ident: int, trust_missing: bool, to: str | None = None) -> dict | None:
         """The owner record of something no live process drives, now ours (or ``to``'s, a simulator worker's);
@@ -204,7 +227,7 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers, SimulatorW
             }
             contacts.update({cid: {} for cid in self._callers})
             if self.email_customers is not None:
-                contacts.update({cid: {"channel": "email"} for cid in self.email_customers.contact_ids()})
+                contacts.update(self.email_customers.records())
             exercises = sorted(self._running_exercises)
         self.ownership.reannounce(contacts, exercises)
 

@@ -6,7 +6,8 @@ minds (simulator/group_audience.py) and carries out what is due through the same
 (``channels.group.actions``: join, post, leave). Each reaction of a mind is recorded as a ``customer.state``
 event on the room (member, what it recognised and how), which the agent never sees.
 
-Minds are in memory: a restart ends the audience (the recording stays whole; the room's agent can close it).
+Minds are in memory; when their process dies, another process (or a live simulator worker) takes the audience over
+from the room's recording and goes on (simulator/group_takeover.py).
 
 Across processes (issue 18): an audience lives in the process that opened its room (owner record
 ``sim:group:<room>``). What the room's agent does from a desk on another process reaches it through the shared
@@ -40,6 +41,7 @@ from contacts.stream import StreamKind, get_event_log
 from extensions import db
 
 from .group_audience import GroupCustomer, Line, plan_audience
+from .group_takeover import RoomTakeOver
 
 log = logging.getLogger(__name__)
 WATCHED = frozenset({"message", "group.announcement", "group.moved_private", "contact.ended", "wrap_up"})
@@ -66,7 +68,7 @@ class _Due:
     line: Line | None = field(compare=False, default=None)
 
 
-class GroupAudienceDriver:
+class GroupAudienceDriver(RoomTakeOver):
     """Stored as ``app.extensions["kefu_group_audience"]``."""
 
     def __init__(self, app):
@@ -89,7 +91,14 @@ class GroupAudienceDriver:
             self._consumer.stop()
 
     def start_room(self, room_id: int, scenario, lang: str, size: int, mix, seed: int) -> None:
-        """Plan the room's audience and schedule each customer's joining on the sandbox clock."""
+        """Plan the room's audience and schedule each customer's joining on the sandbox clock; or, while a
+        simulator worker is alive, hand the room to it (it plans the same audience from ``group.opened``)."""
+        sim = self.app.extensions.get("kefu_simulator")
+        worker = sim._delegate_to() if sim is not None else None
+        if worker is not None:
+            sim.ownership.claim("group", room_id, owner=worker)
+            sim._send(worker, {"adopt": "group", "id": room_id})
+            return
         with self._lock:
             customers = plan_audience(scenario, size, mix, seed)
             self.rooms[room_id] = LiveRoom(room_id, scenario, lang, customers)
@@ -118,6 +127,10 @@ class GroupAudienceDriver:
         if self._consumer is None and self.app.config.get("SIMULATOR_ENABLED"):
             self.start_stream()  # a served process: its ticker ticks us
         with self._lock, self._context():
+            try:
+                self.check_leases()
+            except Exception:  # Redis away: the liveness supervisor brings it back
+                log.warning("could not check the group rooms' owner records")
             now = clock.timestamp()
             for _ in range(20):
                 progressed = self._drain()
@@ -181,8 +194,20 @@ class GroupAudienceDriver:
     def on_stream(self, payload: dict) -> None:
         """An event recorded by another process in a room this process drives."""
         ev = payload.get("event") or {}
-        if ev.get("contact_id") in self._ids:
+        room_id = ev.get("contact_id")
+        if room_id not in self._ids and self._owner_of(payload) == self._process_id():
+            # Handed to us and the adopt message is still on its way: take the audience over now (the replay
+            # of the recording applies this event too).
+            sim = self.app.extensions.get("kefu_simulator")
+            if sim is not None:
+                sim.adopt_room(room_id)
+            return
+        if room_id in self._ids:
             self._queue(ev)
+
+    def _process_id(self) -> str | None:
+        ownership = self._ownership()
+        return ownership.process_id if ownership is not None else None
 
     def _ownership(self):
         sim = self.app.extensions.get("kefu_simulator")
@@ -194,6 +219,9 @@ class GroupAudienceDriver:
         if ownership is None or room_id is None:
             return None
         return ownership.record("group", room_id).get("owner") or None
+
+    def _process_id_tag(self) -> str:
+        return (self._process_id() or "local").rsplit("-", 1)[-1]
 
     def _owner_record(self, action: str, room_id: int) -> None:
         ownership = self._ownership()
@@ -302,7 +330,9 @@ class GroupAudienceDriver:
                     line.text,
                     need=line.need,
                     kind=line.kind,
-                    client_id=f"gsim-{room.room_id}-{c.index}-{item.seq}",
+                    # The process id's random part: a line of an audience taken over from a dead process never
+                    # repeats one of its ids (it would be taken for a resend and dropped).
+                    client_id=f"gsim-{room.room_id}-{c.index}-{self._process_id_tag()}-{item.seq}",
                 )
                 c.on_posted(float(ev["ts"]), line.kind)
             elif item.kind == "leave":

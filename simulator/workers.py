@@ -8,9 +8,11 @@ consumer per process, and whichever process gets an entry forwards it to the own
 each event once, keyed by its sequence number (``LiveCustomer.seen``), whichever way it came.
 
 Simulator workers (``flask --app app simulator worker``) are processes that only drive simulated customers. While
-one is alive, a web process hands it the customers and exercises it is asked to start (the least loaded worker:
-the owner record names the worker, and an ``adopt`` message in the worker's inbox makes it take the customer over
-from the recording, opening line first), and the customers of a dead process go to a live worker. With no worker
+one is alive, a web process hands it the customers, group rooms' audiences and exercises it is asked to start (the
+least loaded worker: the owner record names the worker, and an ``adopt`` message in the worker's inbox makes it take
+the customer over from the recording, opening line first; an email customer once its opening mail is recorded,
+simulator/email_takeover.py; a room's audience from ``group.opened``, simulator/group_takeover.py), and the
+customers and audiences of a dead process go to a live worker. With no worker
 (``make run``, the tests) the web process drives them itself, as before.
 """
 
@@ -108,6 +110,8 @@ class SimulatorWorkers:
                 self._adopt_contact(int(message["id"]))
             elif message.get("adopt") == "exercise":
                 self._adopt_exercise(int(message["id"]))
+            elif message.get("adopt") == "group":
+                self.adopt_room(int(message["id"]))
             elif message.get("stop_exercise"):
                 self._stop_exercise_here(
                     int(message["stop_exercise"]), end_customers=bool(message.get("end_customers", True))
@@ -135,7 +139,7 @@ class SimulatorWorkers:
             if contact is None or contact.status not in ("queued", "active"):
                 self.ownership.release("contact", contact_id)
                 return False
-            if self._resume_caller(contact) or self._take_over_chat(contact, record):
+            if self._take_over(contact, record):
                 return True
             try:
                 customer_leave(contact, reason="simulator_restarted")
@@ -159,6 +163,23 @@ class SimulatorWorkers:
             self._queue_arrivals(ex)
             return True
 
+    def adopt_room(self, room_id: int) -> bool:
+        """Drive the simulated audience of a group room whose owner record names this process (handed to us,
+        or we adopted it), rebuilt from the room's recording. False when it is not (or no longer) ours."""
+        rooms = self.app.extensions.get("kefu_group_audience")
+        if rooms is None:
+            return False
+        with self._lock:
+            if room_id in rooms.rooms:
+                return True
+            if self.ownership.record("group", room_id).get("owner") != self.process_id:
+                return False
+            contact = db.session.get(Contact, room_id)
+            if contact is None or contact.status != "active" or not rooms.take_over(contact):
+                self.ownership.release("group", room_id)
+                return False
+            return True
+
     _lease_check_at = 0.0
 
     def check_leases(self) -> list[int]:
@@ -166,21 +187,33 @@ class SimulatorWorkers:
         for dead on a stalled machine and they were adopted), so a customer never has two drivers. A missing
         record (Redis lost it) is ours until re-announced."""
         now = time.monotonic()
-        if now < self._lease_check_at or not self.live:
+        mail = self.email_customers
+        mailing = mail.current_contacts() if mail is not None else []
+        if now < self._lease_check_at or not (self.live or mailing):
             return []
         self._lease_check_at = now + 1.0
-        ids = list(self.live)
+        ids = list(self.live) + mailing
         pipe = self.ownership.client.pipeline(transaction=False)
         for cid in ids:
             pipe.hget(self.ownership.key("contact", cid), "owner")
         lost = [cid for cid, owner in zip(ids, pipe.execute(), strict=True) if owner and owner != self.process_id]
         for cid in lost:
             log.warning("contact %s is driven by another process now; letting it go", cid)
-            self.live.pop(cid, None)
-            self._ids.discard(cid)
-            self._drop_actions(cid, kinds=("typing", "say", "leave", "rate"))
+            if cid in self.live:
+                self.live.pop(cid, None)
+                self._ids.discard(cid)
+                self._drop_actions(cid, kinds=("typing", "say", "leave", "rate"))
+            else:
+                mail.let_go(cid)
         return lost
 
     def worker_load(self) -> int:
-        """How many customers this process drives (a worker reports it on every beat)."""
-        return len(self.live) + len(self._callers)
+        """How many customers (and group rooms' audiences) this process drives (a worker reports it on every
+        beat)."""
+        mail, rooms = self.email_customers, self.app.extensions.get("kefu_group_audience")
+        return (
+            len(self.live)
+            + len(self._callers)
+            + (mail.live_count() if mail is not None else 0)
+            + (len(rooms.rooms) if rooms is not None else 0)
+        )

@@ -74,6 +74,14 @@ def room_state(room_id: int) -> RoomState:
         return state
 
 
+def refresh_room_state(room_id: int) -> RoomState:
+    """Rebuild this process's live view of a room from the recording: a process that takes a room's simulated
+    audience over may have built its view before the members that another process let in had joined."""
+    with room_lock(room_id):
+        current_app.extensions.setdefault(_EXT, {}).pop(room_id, None)
+        return room_state(room_id)
+
+
 def get_room(room_id) -> Contact:
     """The group room contact with this id, or ActionError."""
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from contacts.models import ContactEvent, event_dict
 from extensions import db, redis_store
-from livestream.audience import audiences
+from livestream.audience import AudienceScript, audiences
 from tests import factories
 
 
@@ -47,5 +47,50 @@ def test_the_presenters_answer_from_the_log_reaches_the_audience_once(app):
             assert question.need in script.answered
             assert audiences._applied[sid] == {answered["seq"]}
             assert audiences._on_event({"type": "contact_event", "event": {"contact_id": sid + 1000}}) is False
+        finally:
+            audiences.stop(sid)
+
+
+def test_an_audience_whose_process_died_is_taken_over_from_the_recording(app):
+    """The stream's audience was run by a process that stopped beating (its owner record names it). The dead-process
+    hook takes the record over, once, and goes on with the audience from the recording: the question answered
+    stays answered, the complainer moved to a chat stays quiet, every recorded event counts as applied, and the
+    comments go on from a random state of their own (not the first comments again)."""
+    from livestream.actions import do_mark_answered, do_post_comment, start_livestream
+    from livestream.handoff import do_move_viewer_to_chat
+    from scenarios.loader import load_pack_into_db
+
+    with app.app_context():
+        load_pack_into_db(Path(app.config["CONTENT_DIR"]) / "en")
+        ann = factories.user("ann")
+        contact = start_livestream(ann, title="Sale", lang="en", audience_size=5, seed=2)
+        sid = contact.id
+        script = audiences.start(sid)
+        audiences.stop(sid)  # drive it by hand below, not on the thread
+        said = [script.next_comment(t) for t in range(0, 400, 5)]
+        question = next(c for c in said if c.kind == "question")
+        complaint = next(c for c in said if c.kind == "complaint")
+        asked = do_post_comment(
+            contact, question.viewer, question.name, question.text, sim={"kind": "question", "need": question.need}
+        )
+        do_mark_answered(contact, ann.id, asked["seq"])
+        moaned = do_post_comment(contact, complaint.viewer, complaint.name, complaint.text, sim={"kind": "complaint"})
+        do_move_viewer_to_chat(contact, ann.id, moaned["seq"])
+        key = redis_store.key("sim", "livestream", sid)
+        redis_store.client.hset(key, "owner", "elsewhere-1-dead00")
+        try:
+            assert audiences.adopt_orphans("elsewhere-1-dead00") == [sid]
+            assert audiences.adopt_orphans("elsewhere-1-dead00") == []  # once
+            assert redis_store.client.hget(key, "owner") == app.extensions["kefu_liveness"].process_id
+            resumed = audiences.script(sid)
+            seqs = {e.seq for e in db.session.scalars(db.select(ContactEvent).where(ContactEvent.contact_id == sid))}
+            applied = set(audiences._applied[sid])
+            audiences.stop(sid)  # its thread must not draw from the script while it is read below
+            assert seqs <= applied
+            assert question.need in resumed.answered and complaint.viewer in resumed.moved
+            assert resumed.asked[question.need] == question.viewer
+            fresh = AudienceScript(resumed.lang, resumed.size, resumed.rate_per_minute, resumed.articles, seed=2)
+            again = [resumed.next_comment(t).text for t in range(0, 100, 5)]
+            assert again != [fresh.next_comment(t).text for t in range(0, 100, 5)]
         finally:
             audiences.stop(sid)

@@ -40,7 +40,14 @@ def test_a_reply_from_the_log_is_read_and_answered_once(app, world):  # noqa: F8
     with app.app_context():
         cid = world["engine"].start_customer("en-email-order-status", seed=1)
         record = world["engine"].ownership.record("contact", cid)
-        assert record == {"owner": world["engine"].process_id, "channel": "email"}
+        assert record == {
+            "owner": world["engine"].process_id,
+            "channel": "email",
+            "seed": "1",
+            "exercise_id": "",
+            "started_by": "",
+            "reserve_for": "",
+        }
         assert mail._owner_of({"event": {"contact_id": cid}}) == world["engine"].process_id
         cust = mail.customers[mail._by_contact[cid]]
         reply(world["agent"], cid, ANSWER)

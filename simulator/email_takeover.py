@@ -1,0 +1,235 @@
+"""Simulated email customers handed over and taken over from their recording (issue 18): a mixin of EmailCustomers.
+
+A customer's mind and mailbox live in one process, named by the owner record of its contact (``channel`` email,
+with its ``seed``, exercise, starter and reserved trainee). Two things move it to another process:
+
+- **hand-over**: a web process sends the opening mail itself (that mail opens the contact whose id the caller
+  gets back), then, when a simulator worker is alive, names the least loaded one the owner and tells it to adopt
+  the customer (simulator/workers.py); the web process forgets them;
+- **take-over**: its process died (kill -9); the process that adopts the dead one's work (or a live worker it
+  hands them to) goes on with them.
+
+Either way the new owner rebuilds the customer from the contact's recording: the persona with the same seed,
+fed, in order, the agent's replies (``email.sent``) it had read - one ``customer.state`` was recorded for each
+reply read - so it is in the mind, the mood and the thread it was in. Replies recorded after those were never
+read: they go into its mailbox now and are read and answered as usual. An answer it had decided on but not sent
+(no mail of its came after that reaction) goes out now. So each reply is answered once: a reply read is not read
+again (its Message-ID is remembered; the log may still deliver it), and nothing the customer wrote is written
+again. Only contacts still open are taken over (a wrapped-up customer waiting days to write a follow-up is not).
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+
+from sqlalchemy import select
+
+from channels.email import mailbox
+from channels.email.parse import TICKET_TOKEN_RE
+from clock import clock
+from contacts.models import ContactEvent
+from extensions import db
+
+from .content import ContentError
+from .email_compose import CHASER
+from .persona import CustomerState
+
+log = logging.getLogger(__name__)
+
+
+def _int(value) -> int | None:
+    return int(value) if str(value or "").isdigit() else None
+
+
+def _lower(addresses) -> list[str]:
+    return [str(a).lower() for a in addresses or []]
+
+
+class EmailTakeOver:
+    """Hand-over and take-over for EmailCustomers (which provides app, content, customers, _by_address,
+    _by_contact, _mails, _seq, _lock, _decide, _delay and the EmailCustomer and _Mail records)."""
+
+    def record_of(self, cust) -> dict:
+        """The owner record's fields of a customer's contact (what a take-over needs besides the recording)."""
+        return {
+            "channel": "email",
+            "seed": cust.seed,
+            "exercise_id": cust.exercise_id,
+            "started_by": cust.started_by,
+            "reserve_for": cust.reserve_for,
+        }
+
+    def records(self) -> dict[int, dict]:
+        """The owner record of each contact this process's customers write on (re-announced after Redis lost
+        them)."""
+        with self._lock:
+            by_key = self.customers
+            return {cid: self.record_of(by_key[key]) for cid, key in self._by_contact.items() if key in by_key}
+
+    def hand_to_worker(self, cust) -> str | None:
+        """Hand a customer whose opening mail is recorded to a live simulator worker (named the owner of the
+        contact, then told to adopt it); None, and nothing changes, when no worker is alive or this is one."""
+        engine = self.app.extensions["kefu_simulator"]
+        worker = engine._delegate_to()
+        if worker is None or cust.contact_id is None:
+            return None
+        with self._lock:
+            engine.ownership.claim("contact", cust.contact_id, owner=worker, **self.record_of(cust))
+            self._drop_customer(cust)
+        engine.hand_over("contact", cust.contact_id, worker)
+        return worker
+
+    def current_contacts(self) -> list[int]:
+        """The contact each of this process's customers writes on now (their owner records are checked)."""
+        with self._lock:
+            return [c.contact_id for c in self.customers.values() if c.contact_id is not None and not c.done]
+
+    def let_go(self, contact_id: int) -> None:
+        """Another process drives the customer of ``contact_id`` now (this one was taken for dead): stop here."""
+        with self._lock:
+            cust = self.customers.get(self._by_contact.get(contact_id, -1))
+            if cust is not None:
+                self._drop_customer(cust)
+
+    def _drop_customer(self, cust) -> None:
+        """Stop driving a customer here (another process does now): its mails due here are not sent, and its
+        contacts' events are no longer taken as ours (so the shared log carries them to the new owner)."""
+        cust.done = True
+        self.customers.pop(cust.key, None)
+        if self._by_address.get(cust.address) == cust.key:
+            self._by_address.pop(cust.address, None)
+        for cid in [c for c, k in self._by_contact.items() if k == cust.key]:
+            self._by_contact.pop(cid, None)
+        self._mails = [m for m in self._mails if m.key != cust.key]
+        heapq.heapify(self._mails)
+
+    def take_over(self, contact, record: dict) -> bool:
+        """Go on as the simulated customer of an open email contact whose owner record now names this process,
+        rebuilt from the recording (see the module's docstring). False when it cannot be (not a simulated email
+        contact, no seed recorded, scenario not loaded, no mail of theirs): the caller then ends the contact."""
+        from understanding.store import reader_for
+
+        from .email_customers import EmailCustomer
+
+        if contact.channel != "email" or not contact.scenario_id or _int(record.get("seed")) is None:
+            return False
+        try:
+            scenario, pack, lang = self.content.find(contact.scenario_id)
+        except ContentError:
+            return False
+        if scenario.email is None:
+            return False
+        events = db.session.scalars(
+            select(ContactEvent).where(ContactEvent.contact_id == contact.id).order_by(ContactEvent.seq)
+        ).all()
+        received = [e for e in events if e.type == "email.received" and e.actor == "customer"]
+        if not received:
+            return False
+        first = received[0].data or {}
+        address = str((first.get("from") or {}).get("address") or "").lower()
+        if not address:
+            return False
+        spec, seed = scenario.email, _int(record.get("seed"))
+        follows = first.get("follows_contact_id")  # a follow-up days later: a fresh mind (as _fresh_mind makes)
+        state = CustomerState(
+            scenario, pack, seed + (1 if follows else 0), recogniser=reader_for(pack), closing_grace=False
+        )
+        if follows:
+            state.emotion = max(self._last_emotion(follows), 1)
+        with self._lock:
+            if contact.id in self._by_contact:
+                return True
+            cust = EmailCustomer(
+                next(self._seq),
+                scenario.id,
+                lang,
+                state,
+                address,
+                spec.sign_off or scenario.customer.name,
+                seed,
+                _int(record.get("exercise_id")) or contact.exercise_id,
+                _int(record.get("started_by")),
+                _int(record.get("reserve_for")) or contact.reserved_agent_id,
+                contact_id=contact.id,
+                subject=spec.subject,
+                follow_up_sent=bool(follows),
+            )
+            unread = self._replay(cust, events)
+            self.customers[cust.key] = cust
+            self._by_address[address] = cust.key
+            self._by_contact[contact.id] = cust.key
+        for ev in unread:  # in the mailbox now; ``tick`` reads and answers them
+            data = ev.data or {}
+            cust.delivered_ids.add(data["message_id"])
+            mailbox.deliver(address, data["rendered"].encode(), contact_id=contact.id, message_id=data["message_id"])
+        log.warning(
+            "took over the simulated email customer of contact %s (%d events replayed, %d replies unread)",
+            contact.id,
+            len(events),
+            len(unread),
+        )
+        return True
+
+    def _last_emotion(self, contact_id: int) -> int:
+        ev = db.session.scalar(
+            select(ContactEvent)
+            .where(ContactEvent.contact_id == contact_id, ContactEvent.type == "customer.state")
+            .order_by(ContactEvent.seq.desc())
+            .limit(1)
+        )
+        return int((ev.data or {}).get("emotion") or 0) if ev is not None else 0
+
+    def _replay(self, cust, events) -> list:
+        """Bring ``cust`` to where the recording left them; returns the replies they never read. Mails they
+        had decided on but not sent are queued (at the time they were due, or now)."""
+        from .email_customers import _Mail
+
+        reads = sum(1 for e in events if e.type == "customer.state" and (e.data or {}).get("channel") == "email")
+        read, unread = 0, []
+        owed: list = []  # answers decided (a reply read) whose mail is not in the recording yet
+        since = 0  # the customer's mails since the last reply they read: a second one is a chaser
+        rng, lang = cust.state.rng, "zh_CN" if cust.lang.startswith("zh") else "en"
+        for ev in events:
+            data = ev.data or {}
+            if ev.type == "email.received" and ev.actor == "customer":
+                cust.last_sent_id = data.get("message_id")
+                in_reply_to = data.get("in_reply_to")
+                refs = list(data.get("references") or [])
+                cust.thread_refs = [*refs, *([in_reply_to] if isinstance(in_reply_to, str) else [])][-10:]
+                cust.waiting_since, cust.chased = float(ev.ts), False
+                if owed:
+                    owed.pop(0)
+                    since = 1
+                else:
+                    since += 1
+                    if since >= 2:  # nobody had answered: this was their chaser (it upset them)
+                        cust.chased = True
+                        cust.state.emotion = min(3, cust.state.emotion + 1)
+                        rng.choice(CHASER[lang])  # as the live chaser drew its line
+            elif ev.type == "email.sent" and ev.actor == "agent" and cust.address in _lower(data.get("to")):
+                if read >= reads:
+                    if data.get("rendered") and data.get("message_id"):
+                        unread.append(ev)
+                    continue
+                read += 1
+                cust.read_ids.add(str(data.get("message_id") or ""))
+                cust.last_reply = {
+                    "message_id": data.get("message_id"),
+                    "subject": " ".join(str(data.get("subject") or "").split()),
+                    "references": list(data.get("references") or []),
+                }
+                token = TICKET_TOKEN_RE.search(cust.last_reply["subject"]) or TICKET_TOKEN_RE.search(ev.text or "")
+                if token:
+                    cust.ticket_number = token.group(1).upper()
+                cust.waiting_since, cust.chased, since = None, False, 0
+                kind, lines = self._decide(cust, cust.state.on_agent_message(ev.text or "", float(ev.ts)))
+                if lines:
+                    owed.append(_Mail(float(ev.ts) + self._delay(cust), next(self._seq), cust.key, kind, lines))
+            elif ev.type in ("wrap_up", "contact.ended") and cust.wrapped_at is None:
+                cust.wrapped_at = float(ev.ts)
+        now = clock.timestamp()
+        for mail in owed:
+            mail.due = max(mail.due, now)
+            heapq.heappush(self._mails, mail)
+        return unread

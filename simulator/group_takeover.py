@@ -1,0 +1,194 @@
+"""A group room's simulated audience taken over from the room's recording (issue 18): a mixin of
+GroupAudienceDriver.
+
+An audience lives in one process (owner record ``sim:group:<room>``). When that process dies (kill -9), the
+process that adopts its work (simulator/engine.py ``recover``), or the live simulator worker it hands the room to,
+rebuilds the audience from the recording and goes on: the customers are planned again from ``group.opened``
+(scenario, size, mix, seed: the same names, kinds, needs, questions and patience), and the room's events are
+replayed in order through each customer's mind - who joined as which member, what they posted (a question starts
+their wait), the agent's replies and announcements (each customer reacts as it did live, by the same keyword
+rule), moves to a private chat, patience run out, who left. Then what was cut off is done now:
+
+- a reaction recorded as ``customer.state`` whose lines were not all posted posts the rest (a thanks, a calm
+  line, the private-chat line); one that left on patience leaves;
+- an agent post that no recorded reaction answers is new to the audience: whoever it answers reacts now (its
+  ``customer.state`` is recorded then, as live);
+- a customer not yet joined joins when due, one joined but silent asks when due; patience goes on from the time
+  of their recorded question.
+
+Nothing posted is posted again (line ids carry the process, so a taken-over line is never taken for a resend of
+the dead process's), and each event is applied once (its sequence number is remembered).
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import time
+
+from sqlalchemy import select
+
+from channels.group.recording import refresh_room_state
+from clock import clock
+from contacts.models import ContactEvent, event_dict
+from extensions import db
+from scenarios.group import GroupContentError, Mix, find_group_scenario
+
+from .group_audience import Line, plan_audience
+
+log = logging.getLogger(__name__)
+OPENING_KINDS = ("question", "off_topic", "rude")
+
+
+class RoomTakeOver:
+    """Take-over for GroupAudienceDriver (which provides rooms, _ids, _due, _lock, _push, _ownership and
+    _record_state, and LiveRoom)."""
+
+    _lease_check_at = 0.0
+
+    def check_leases(self) -> list[int]:
+        """Once a second: stop driving (here) the rooms whose owner record names another process - this one was
+        taken for dead on a stalled machine and their audiences were taken over - so a room never has two."""
+        ownership, now = self._ownership(), time.monotonic()
+        if ownership is None or now < self._lease_check_at or not self.rooms:
+            return []
+        self._lease_check_at = now + 1.0
+        rooms = list(self.rooms)
+        pipe = ownership.client.pipeline(transaction=False)
+        for room_id in rooms:
+            pipe.hget(ownership.key("group", room_id), "owner")
+        lost = [r for r, o in zip(rooms, pipe.execute(), strict=True) if o and o != ownership.process_id]
+        for room_id in lost:
+            log.warning("the audience of group room %s is driven by another process now; letting it go", room_id)
+            self.rooms.pop(room_id, None)
+            self._ids.discard(room_id)
+            self._due = [d for d in self._due if d.room_id != room_id]
+            heapq.heapify(self._due)
+        return lost
+
+    def take_over(self, room) -> bool:
+        """Drive the audience of an open room (a Contact) whose owner record now names this process, rebuilt
+        from its recording. False when it cannot be (closed, no ``group.opened``, scenario not loaded)."""
+        from .group_driver import LiveRoom
+
+        with self._lock:
+            if room.id in self.rooms:
+                return True
+            if room.channel != "group" or room.status != "active":
+                return False
+            events = [
+                event_dict(e)
+                for e in db.session.scalars(
+                    select(ContactEvent).where(ContactEvent.contact_id == room.id).order_by(ContactEvent.seq)
+                )
+            ]
+            opened = next((e for e in events if e["type"] == "group.opened"), None)
+            if opened is None or not opened["data"].get("audience"):
+                return False
+            d = opened["data"]
+            try:
+                scenario, lang = find_group_scenario(d["scenario_id"])
+                mix = Mix.model_validate(d["mix"])
+            except (GroupContentError, KeyError, ValueError) as e:
+                log.warning("cannot take over the audience of group room %s: %s", room.id, e)
+                return False
+            live = LiveRoom(room.id, scenario, lang, plan_audience(scenario, int(d["audience"]), mix, int(d["seed"])))
+            self.rooms[room.id] = live
+            self._ids.add(room.id)
+            refresh_room_state(room.id)  # members let in by the dead process: new ones must not reuse their ids
+            self._replay(live, events, float(opened["ts"]))
+        log.warning("took over the simulated audience of group room %s (%d events replayed)", room.id, len(events))
+        return True
+
+    def _replay(self, live, events: list[dict], opened_at: float) -> None:
+        scenario, now = live.scenario, clock.timestamp()
+        by_name = {c.name: c for c in live.customers}
+        joined_at: dict[int, float] = {}
+        posts: dict[int, list[tuple[int, str]]] = {c.index: [] for c in live.customers}
+        states: dict[int, list[dict]] = {c.index: [] for c in live.customers}
+        reactions: list[tuple] = []  # (customer, lines, seq of what they reacted to, reason)
+        gone: set[int] = set()
+        for ev in events:
+            live.applied.add(ev["seq"])
+            data, kind = ev["data"], ev["type"]
+            c = live.by_member.get(data.get("member")) if isinstance(data.get("member"), str) else None
+            if kind == "group.member_joined" and data.get("simulated"):
+                c = by_name.get(data.get("name"))
+                if c is not None and c.member_id is None:
+                    c.member_id = data["member"]
+                    live.by_member[c.member_id] = c
+                    c.opening(scenario)  # a rude customer's one ruder nudge
+                    joined_at[c.index] = float(ev["ts"])
+            elif kind == "message" and ev["actor"] == "customer" and c is not None:
+                said = data.get("kind") or ""
+                posts[c.index].append((ev["seq"], said))
+                if said == "nudge" or (said == "rude" and c.asked_at is not None):
+                    c.nudged = True
+                    c.rude_left = max(0, c.rude_left - (said == "rude"))
+                c.on_posted(float(ev["ts"]), said)
+            elif kind == "customer.state" and c is not None:
+                states[c.index].append({**data, "seq": ev["seq"]})
+                if data.get("reaction") == "patience":
+                    c.nudged = True
+                    if data.get("status") == "left":
+                        c.status = "left"
+            elif kind == "group.member_left" and c is not None:
+                c.status = "left"
+                gone.add(c.index)
+            elif kind == "group.moved_private" and c is not None:
+                reactions.append((c, c.on_moved(scenario), ev["seq"], "moved"))
+            elif kind in ("message", "group.announcement"):
+                for c in live.customers:
+                    lines = c.on_agent_post(ev, scenario)
+                    if lines or c.answered_seq == ev["seq"]:
+                        reactions.append((c, lines, ev["seq"], "answered"))
+        for c, lines, seq, reason in reactions:
+            self._owe(live, c, lines, seq, reason, states[c.index], posts[c.index], now)
+        for c in live.customers:
+            self._resume(live, c, states[c.index], posts[c.index], c.index in gone, joined_at, opened_at, now)
+
+    def _owe(self, live, c, lines: list[Line], seq: int, reason: str, states, posts, now: float) -> None:
+        """A reaction the replay found: post what of it was not posted (recording it first when it never was)."""
+        recorded = next(
+            (
+                s
+                for s in states
+                if s["seq"] > seq
+                and s.get("reaction") == reason
+                and (reason != "answered" or s.get("answered_seq") == seq)
+            ),
+            None,
+        )
+        if recorded is None:
+            self._record_state(live, c, reason)  # new to the audience: an agent post the dead driver never applied
+            after = seq
+        else:
+            after = recorded["seq"]
+        kinds = {line.kind for line in lines}
+        done = sum(1 for s, said in posts if s > after and said in kinds)
+        at = now
+        for line in lines[done:]:
+            at += line.delay
+            self._push(at, live.room_id, c.index, "leave" if line.text is None else "post", line)
+
+    def _resume(self, live, c, states, posts, gone: bool, joined_at, opened_at: float, now: float) -> None:
+        """What a customer still had to do when the driver died: join, ask, or finish leaving."""
+        if gone:
+            return
+        if c.member_id is None:
+            if c.status != "left":
+                self._push(max(now, opened_at + c.join_after), live.room_id, c.index, "join")
+            return
+        if c.status == "left":  # out of patience: their parting line (unless posted), then they leave
+            last = next((s for s in reversed(states) if s.get("reaction") == "patience"), None)
+            after = last["seq"] if last else 0
+            at = now
+            if not any(s > after and said == "leave_line" for s, said in posts):
+                line = Line(0.0, c.rng.choice(live.scenario.leave_lines), "leave_line")
+                self._push(at, live.room_id, c.index, "post", line)
+                at += 1.0
+            self._push(at, live.room_id, c.index, "leave")
+            return
+        if c.asked_at is None and c.status == "idle" and not any(said in OPENING_KINDS for _, said in posts):
+            for line in c.opening(live.scenario):
+                self._push(max(now, joined_at[c.index] + line.delay), live.room_id, c.index, "post", line)

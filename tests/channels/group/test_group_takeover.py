@@ -1,0 +1,87 @@
+"""A group room's simulated audience taken over from the room's recording (simulator/group_takeover.py), as when the
+process driving it dies: the same customers go on - those who asked are thanked once for an answer given while
+nobody drove them or whose thanks was cut off, nobody asks twice, those not yet in join - and each event is applied
+once. tests/multiprocess/test_listeners.py does it with real processes and kill -9."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import select
+
+from channels.group.actions import do_reply_in_group
+from channels.group.sessions import start_group_room
+from contacts.models import Contact, ContactEvent
+from extensions import db
+
+from .conftest import user
+from .test_group_audience_log import ANSWER, _lines
+
+MIX = {"off_topic": 0, "rude": 0, "individual": 0}
+
+
+def _die(driver, room_id: int) -> None:
+    """The driving process is gone: nothing of the room's audience is left in this driver."""
+    driver.rooms.pop(room_id, None)
+    driver._ids.discard(room_id)
+    driver._due = [d for d in driver._due if d.room_id != room_id]
+    driver._inbox.clear()
+
+
+def _joined(room_id: int) -> list[str]:
+    db.session.expire_all()
+    q = select(ContactEvent).where(ContactEvent.contact_id == room_id, ContactEvent.type == "group.member_joined")
+    return [e.data["name"] for e in db.session.scalars(q)]
+
+
+def test_an_answer_given_while_nobody_drove_the_audience_is_thanked_once(app, packs, trainee, driver):
+    """Six askers, some in and asking; the driver dies; the agent answers everyone meanwhile. Taken over, every
+    asker thanks once, nobody asks again, and the rest join (each once)."""
+    with app.app_context():
+        agent = user(trainee)
+        (room,) = start_group_room(agent, "en-group-sale", audience=6, mix=MIX, seed=3)
+        for _ in range(18):  # until someone asks
+            driver.run_for(5)
+            if asked := {e.data["member"] for e in _lines(room.id, "question")}:
+                break
+        assert asked
+        _die(driver, room.id)
+        _, answered = do_reply_in_group(room, agent, ANSWER)
+        assert set(answered) >= asked
+        assert driver.take_over(db.session.get(Contact, room.id))
+        driver.run_for(120)
+        thanks = Counter(e.data["member"] for e in _lines(room.id, "thanks"))
+        assert set(thanks) >= asked and max(thanks.values()) == 1
+        questions = Counter(e.data["member"] for e in _lines(room.id, "question"))
+        assert max(questions.values()) == 1
+        names = _joined(room.id)
+        assert len(names) == 6 and len(set(names)) == 6
+
+
+def test_a_thanks_cut_off_by_the_drivers_death_is_posted_once(app, packs, trainee, driver):
+    """The driver applied the answer (each asker's reaction recorded) and died before the thanks went out: taken
+    over, each of them thanks once, and no reaction is recorded twice."""
+    with app.app_context():
+        agent = user(trainee)
+        (room,) = start_group_room(agent, "en-group-sale", audience=6, mix=MIX, seed=3)
+        driver.run_for(100)
+        asked = {e.data["member"] for e in _lines(room.id, "question")}
+        assert asked
+        do_reply_in_group(room, agent, ANSWER)
+        driver.tick()  # applied now: the reactions recorded, the thanks due 2-8 s later
+        states = [e for e in _states(room.id) if e.data.get("reaction") == "answered"]
+        assert {e.data["member"] for e in states} >= asked
+        assert _lines(room.id, "thanks") == []
+        _die(driver, room.id)
+        assert driver.take_over(db.session.get(Contact, room.id))
+        driver.run_for(30)
+        thanks = Counter(e.data["member"] for e in _lines(room.id, "thanks"))
+        assert set(thanks) == {e.data["member"] for e in states} and max(thanks.values()) == 1
+        again = Counter(e.data["member"] for e in _states(room.id) if e.data.get("reaction") == "answered")
+        assert max(again.values()) == 1
+
+
+def _states(room_id: int) -> list[ContactEvent]:
+    db.session.expire_all()
+    q = select(ContactEvent).where(ContactEvent.contact_id == room_id, ContactEvent.type == "customer.state")
+    return list(db.session.scalars(q.order_by(ContactEvent.seq)))
