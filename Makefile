@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app app
 export FLASK_APP := app
 
-.PHONY: run run-gevent run-cluster haproxy test setup setup-dev frontend translations db chromium lint bench clean
+.PHONY: run run-gevent run-cluster haproxy test setup setup-dev frontend translations db chromium lint bench bench-peer clean
 
 run: setup db
 	$(FLASK) demo seed
@@ -86,8 +86,15 @@ bench: setup-dev
 	$(PY) bench/kb_search.py
 	$(PY) bench/chat_load.py
 
+# The Node peer of `bench/chat_load.py --peer` (bench/peer): packages from the npm registry only; better-sqlite3 is
+# compiled by node-gyp against the Debian nodejs headers (bench/peer/.npmrc), nothing prebuilt is downloaded.
+bench-peer: bench/peer/node_modules/.installed
+bench/peer/node_modules/.installed: bench/peer/package.json bench/peer/package-lock.json
+	cd bench/peer && npm_config_build_from_source=true npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 clean:
-	rm -rf $(VENV) node_modules static/vendor instance
+	rm -rf $(VENV) node_modules static/vendor instance bench/peer/node_modules
 
 # After changing UI text: refresh the catalogs, translate the new zh_CN entries, then `make translations`.
 translations-update: $(VENV)/.installed

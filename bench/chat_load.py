@@ -42,6 +42,7 @@ any case; the server and the client processes are ended on exit. Traffic goes on
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -57,6 +58,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _chat_clients import Plan, now  # noqa: E402
 from _chat_report import StepTimes, markdown, merge, print_row, row  # noqa: E402
 from _chat_worker import ClientPool, default_processes, share  # noqa: E402
+from _peer import PeerProcess, compare, comparison_markdown, node_version, peer_missing  # noqa: E402
 from _server import ServerProcess, _proc_stat, agent_usernames, free_port, machine_busy  # noqa: E402
 
 PASSWORD = "bench-pass-1234"
@@ -126,6 +128,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         choices=("threading", "gevent"),
         default="threading",
         help="the server's KEFU_ASYNC_MODE (default threading, as `make run`)",
+    )
+    p.add_argument(
+        "--peer",
+        action="store_true",
+        help="then run the same steps against the Node peer (bench/peer) and report the ratio sandbox / peer",
     )
     p.add_argument("--json", dest="json_out", default=None, help="write every figure to this file")
     a = p.parse_args(argv)
@@ -247,12 +254,61 @@ def run(a, server: ServerProcess, pool: ClientPool, deadline: float) -> dict:
     return {"rows": rows, "setup_errors": setup_errors, "unassigned_at_end": unassigned}
 
 
+def measure(a, server: ServerProcess, plan: Plan, name: str) -> tuple[dict, list[str]]:
+    """Set ``server`` up, start it, run the steps against it, stop it; (result, server log problems)."""
+    result: dict = {}
+    pool = None
+    problems: list[str] = []
+    try:
+        t = time.monotonic()
+        server.setup()
+        server.start()
+        print(f"{name} up on {server.url} (set-up + start {time.monotonic() - t:.1f}s)", flush=True)
+        pool = ClientPool(a.client_procs, plan)
+        result = run(a, server, pool, now() + a.max_seconds)
+    except (TimeoutError, RuntimeError) as e:  # a client process failed or did not answer: end the run
+        print(f"stopped: {e}", flush=True)
+    finally:
+        if pool is not None:
+            pool.terminate()
+        problems = server.log_problems()
+        server.stop()
+        if problems:  # keep the whole log to read the tracebacks (bench/results/ is git-ignored)
+            keep = Path(__file__).resolve().parent / "results" / f"chat_load-{name}.log"
+            keep.parent.mkdir(exist_ok=True)
+            shutil.copy(server.log_path, keep)
+            print(f"{name} log kept at {keep}", flush=True)
+    return result, problems
+
+
+def largest_held(a, rows: list[dict]) -> int:
+    held = [
+        r
+        for r in rows
+        if r["send_rtt"]["p99"] is not None
+        and r["send_rtt"]["p99"] < a.target_ms
+        and not r["errors"]
+        and not r["dropped"]
+        and not r["lost_c2a"]
+        and not r["lost_a2c"]
+    ]
+    return max((r["customers"] for r in held), default=0)
+
+
 def main(argv=None) -> int:
     a = parse_args(argv)
+    if a.peer and (why := peer_missing()):
+        print(f"--peer: {why}", flush=True)
+        return 2
     capacity = math.ceil(max(a.steps) / a.agents)
     tmp = Path(tempfile.mkdtemp(prefix="kefu-chat-load-"))
     server = ServerProcess(
-        tmp, port=free_port(), chat_capacity=capacity, agents=a.agents, password=PASSWORD, async_mode=a.async_mode
+        tmp / "sandbox",
+        port=free_port(),
+        chat_capacity=capacity,
+        agents=a.agents,
+        password=PASSWORD,
+        async_mode=a.async_mode,
     )
     info = {
         "nproc": os.cpu_count(),
@@ -268,7 +324,8 @@ def main(argv=None) -> int:
         f"window {a.window:.0f}s, customer lines every {a.interval[0]:g}-{a.interval[1]:g}s, replies after "
         f"{a.think[0]:g}-{a.think[1]:g}s (+ typing {a.agent_compose[0]:g}-{a.agent_compose[1]:g}s), typing "
         f"events {'on' if a.typing else 'off'}, desk figures every {a.figures_every:g}s; {a.client_procs} client "
-        f"processes; {info['nproc']} cores, Python {info['python']}, load {os.getloadavg()[0]:.2f}",
+        f"processes; {info['nproc']} cores, Python {info['python']}, load {os.getloadavg()[0]:.2f}"
+        + (f"; then the Node peer ({node_version()})" if a.peer else ""),
         flush=True,
     )
     plan = Plan(
@@ -280,46 +337,34 @@ def main(argv=None) -> int:
         typing=a.typing,
         figures_every=a.figures_every,
     )
-    result: dict = {}
     started = time.monotonic()
-    pool = None
     try:
-        t = time.monotonic()
-        server.setup()
-        server.start()
-        print(f"server up on {server.url} (set-up + start {time.monotonic() - t:.1f}s)", flush=True)
-        pool = ClientPool(a.client_procs, plan)
-        result = run(a, server, pool, now() + a.max_seconds)
-    except (TimeoutError, RuntimeError) as e:  # a client process failed or did not answer: end the run
-        print(f"stopped: {e}", flush=True)
+        result, problems = measure(a, server, plan, "server")
+        peer_out = None
+        if a.peer:
+            # The same steps at the same pace against the peer, right after: compare within one run.
+            peer = PeerProcess(
+                tmp / "peer", port=free_port(), chat_capacity=capacity, agents=a.agents, password=PASSWORD
+            )
+            peer_result, peer_problems = measure(a, peer, dataclasses.replace(plan, url=peer.url), "peer")
+            peer_rows = peer_result.get("rows", [])
+            peer_out = {
+                **peer_result,
+                "node": node_version(),
+                "largest_held": largest_held(a, peer_rows),
+                "log_problems": peer_problems[:50],
+                "comparison": compare(result.get("rows", []), peer_rows),
+            }
     finally:
-        if pool is not None:
-            pool.terminate()
-        problems = server.log_problems()
-        server.stop()
-        if problems:  # keep the whole log to read the tracebacks (bench/results/ is git-ignored)
-            keep = Path(__file__).resolve().parent / "results" / "chat_load-server.log"
-            keep.parent.mkdir(exist_ok=True)
-            shutil.copy(server.log_path, keep)
-            print(f"server log kept at {keep}", flush=True)
         shutil.rmtree(tmp, ignore_errors=True)
     rows = result.get("rows", [])
-    held = [
-        r
-        for r in rows
-        if r["send_rtt"]["p99"] is not None
-        and r["send_rtt"]["p99"] < a.target_ms
-        and not r["errors"]
-        and not r["dropped"]
-        and not r["lost_c2a"]
-        and not r["lost_a2c"]
-    ]
     out = {
         **info,
         **result,
-        "largest_held": max((r["customers"] for r in held), default=0),
+        "largest_held": largest_held(a, rows),
         "server_log_problems": problems[:50],
         "server_log_problem_count": len(problems),
+        "peer": peer_out,
         "wall_seconds": time.monotonic() - started,
         "load_avg_at_end": os.getloadavg(),
     }
@@ -331,6 +376,10 @@ def main(argv=None) -> int:
     if problems:
         print(f"server log: {len(problems)} error lines, first: {problems[0]}", flush=True)
     print("\n" + markdown(rows), flush=True)
+    if peer_out is not None:
+        print(f"\nthe Node peer ({peer_out['node']}): largest held {peer_out['largest_held']}", flush=True)
+        print("\n" + markdown(peer_out.get("rows", [])), flush=True)
+        print("\nsandbox beside the peer, in this run:\n\n" + comparison_markdown(peer_out["comparison"]), flush=True)
     if a.json_out:
         Path(a.json_out).write_text(json.dumps(out, indent=2, default=str))
     return 0 if rows else 1
