@@ -26,6 +26,7 @@ import concurrent.futures
 import itertools
 import os
 import sys
+import weakref
 
 ASYNC_MODES = ("threading", "gevent")
 # The OS thread whose gevent hub serves the sockets, and that hub (set by patch_if_requested).
@@ -299,6 +300,20 @@ class NativeThreadPoolExecutor(concurrent.futures.ThreadPoolExecutor):
             self._queue.put(None)
 
 
+# engine -> its writer's-turn taker, for statements run on the DB-API cursor (no before_cursor_execute event)
+_writer_turns: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def take_writer_turn(conn) -> None:
+    """Before a write run straight on the DB-API cursor of SQLAlchemy Connection ``conn`` (contacts/hot_sql.py):
+    take the SQLite writer's turn as the ``before_cursor_execute`` listener would for a statement SQLAlchemy runs
+    (the Connection's commit or rollback ends it as usual). Nothing to do unless ``serialise_sqlite_writers``
+    applies to the engine."""
+    take = _writer_turns.get(conn.engine)
+    if take is not None:
+        take(conn.connection.info)
+
+
 def serialise_sqlite_writers(engine) -> None:
     """Under gevent, let one connection at a time write to the SQLite file, waiting for its turn
     cooperatively; the turn ends with the transaction (commit, rollback, or the pool's reset on return)."""
@@ -313,17 +328,21 @@ def serialise_sqlite_writers(engine) -> None:
         if dbapi_conn_info.pop(key, False):
             turn.release()
 
-    @event.listens_for(engine, "before_cursor_execute")
-    def _take_turn(conn, cursor, statement, parameters, context, executemany):
-        info = conn.connection.info  # the pooled DB-API connection's info: lives as long as the transaction
+    def take(info: dict) -> None:
         if info.get(key):
-            return
-        head = statement.lstrip()[:8].upper()
-        if head.startswith(("SELECT", "PRAGMA", "WITH")):  # readers never block in WAL mode
             return
         if not turn.acquire(timeout=30):
             raise TimeoutError("waited 30 s for the SQLite writer's turn")
         info[key] = True
+
+    _writer_turns[engine] = take
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _take_turn(conn, cursor, statement, parameters, context, executemany):
+        head = statement.lstrip()[:8].upper()
+        if head.startswith(("SELECT", "PRAGMA", "WITH")):  # readers never block in WAL mode
+            return
+        take(conn.connection.info)  # the pooled DB-API connection's info: lives as long as the transaction
 
     @event.listens_for(engine, "commit")
     def _committed(conn):

@@ -18,7 +18,7 @@ from accounts.models import User
 from extensions import db
 
 from .errors import ActionError
-from .events import append_event, event_connection, publish_contact_event, session_in_transaction
+from .events import append_event, publish_contact_event, read_row
 from .lifecycle import (  # noqa: F401  (the lifecycle actions are part of this module's public API)
     do_abandon_contact,
     do_assign_contact,
@@ -70,14 +70,7 @@ def get_contact_head(contact_id) -> ContactHead:
         cid = int(contact_id)
     except (TypeError, ValueError) as e:
         raise ActionError(f"contact id must be a number, not {contact_id!r}") from e
-    if session_in_transaction():  # the caller's session may hold changes of its own: read through it
-        row = db.session.connection().execute(_HEAD, {"contact_id": cid}).first()
-    else:  # a fresh handler: the event connection is cheaper than beginning the session
-        conn = event_connection()
-        try:
-            row = conn.execute(_HEAD, {"contact_id": cid}).first()
-        finally:
-            conn.rollback()  # end the read: the event's write begins a transaction of its own
+    row = read_row(_HEAD, {"contact_id": cid})
     if row is None:
         raise ActionError(f"no contact {cid}")
     return ContactHead(*row)

@@ -23,6 +23,7 @@ from clock import clock
 from concurrency import off_hub_thread, spawn_on_hub
 from extensions import db, redis_store, socketio
 
+from . import hot_sql
 from .event_types import validate_event
 from .models import Contact, ContactEvent, event_dict
 from .redis_writer import redis_writer
@@ -87,6 +88,16 @@ def event_connection():
     return conn
 
 
+def read_row(statement, params: dict):
+    """The first row of a read (a contact's head on the message path): on the session's connection when the
+    session holds a transaction (the caller may have changes of its own to read), otherwise on the handler's
+    event connection, whose read transaction ends here so the event's write can begin its own. Beginning the
+    ORM session for this read made the event's write commit the whole session (the slow path of append_event)."""
+    if session_in_transaction():
+        return db.session.connection().execute(statement, params).first()
+    return hot_sql.read_first(event_connection(), statement, params)
+
+
 def close_event_connection(_exc=None) -> None:
     """Return the handler's event connection to the pool (teardown of the app context)."""
     conn = g.pop("_kefu_event_conn", None)
@@ -135,7 +146,7 @@ def append_event(
             # of its own, begun and committed here, costs much less than beginning and committing the session.
             conn = event_connection()
             with conn.begin():
-                values, event_id = _insert(conn, contact_id, fields)
+                values, event_id = _insert_hot(conn, contact_id, fields)
             return RecordedEvent(id=event_id, **values), True
         values, event_id = _insert(db.session.connection(), contact_id, fields, returning=commit)
         if not commit:
@@ -163,6 +174,14 @@ def _insert(conn, contact_id: int, fields: dict, *, returning: bool = True) -> t
     if not returning:
         return values, None
     return values, conn.execute(_INSERT_EVENT, values).scalar_one()
+
+
+def _insert_hot(conn, contact_id: int, fields: dict) -> tuple[dict, int]:
+    """As ``_insert``, the same statements run on the DB-API cursor of ``conn`` (contacts/hot_sql.py: a chat line's
+    fast path, ~4x cheaper than SQLAlchemy's Core execution); ``conn`` is in a transaction the caller began."""
+    seq = hot_sql.write_first(conn, _NEXT_SEQ, {"contact_id": contact_id})[0]
+    values = {"contact_id": contact_id, "seq": seq, "ts": clock.timestamp(), **fields}
+    return values, hot_sql.write_first(conn, _INSERT_EVENT, values, _events)[0]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from contacts.actions import (
     do_post_message,
     do_set_typing,
 )
+from contacts.events import read_row
 from contacts.models import Contact
 from extensions import db
 from tickets.actions import do_record_csat
@@ -90,7 +91,7 @@ _TOKEN_HEAD = select(
 
 def contact_head_for_token(contact_id, token: str | None) -> ContactHead:
     """As contact_for_token (chat only), but only the contact's head (the cheap read for messages and typing)."""
-    row = db.session.execute(_TOKEN_HEAD, {"contact_id": _id(contact_id)}).first()
+    row = read_row(_TOKEN_HEAD, {"contact_id": _id(contact_id)})
     if row is None or not token or row.customer_token != token or row.channel not in CHAT_CHANNELS:
         raise ActionError("unknown contact")
     return ContactHead(id=row.id, status=row.status, agent_id=row.agent_id, customer_token=row.customer_token)
