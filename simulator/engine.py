@@ -143,6 +143,8 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers, SimulatorW
                 if contact.channel == "group":
                     self._recover_room(contact, trust_missing, done)  # its audience (simulator/group_takeover.py)
                     continue
+                if contact.channel == "livestream":
+                    continue  # its audience is the livestream's (livestream/audience_stream.py), never ended here
                 worker = self._delegate_to()
                 record = self._adoptable("contact", contact.id, trust_missing, to=worker)
                 if record is None:

@@ -94,3 +94,18 @@ def test_an_audience_whose_process_died_is_taken_over_from_the_recording(app):
             assert again != [fresh.next_comment(t).text for t in range(0, 100, 5)]
         finally:
             audiences.stop(sid)
+
+
+def test_the_simulators_recovery_leaves_a_livestream_alone(app):
+    """A livestream with a simulated audience is a simulated contact, but not a simulated customer: a process that
+    adopts what nobody drives (at its start, when another died) does not end it (it did, as simulator_restarted)."""
+    from contacts.models import Contact
+    from livestream.actions import start_livestream
+
+    with app.app_context():
+        contact = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, seed=2)
+        assert contact.simulated
+        done = app.extensions["kefu_simulator"].recover()
+        assert contact.id not in done["ended"]
+        db.session.expire_all()
+        assert db.session.get(Contact, contact.id).status == "active"
