@@ -94,11 +94,31 @@ class RedisTransport:
             pipe.exists(alive_key(self.key, w))
         return [w for w, alive in zip(ids, pipe.execute(), strict=True) if alive]
 
+    def place_call(self, call_id: str) -> str | None:
+        """The worker a new call opens on (the live one holding the fewest calls), claimed as the call's route
+        before it is asked (SET NX). A call is opened twice at once (the caller's offer and the agent's answer):
+        through the shared queue both could be taken, by two workers, splitting the call (its legs on one, its
+        route on the other: the hang-up missed the call, which ran on unrecorded in the logs of the
+        fault-injection run). None when no worker is alive."""
+        live = self.workers()
+        if not live:
+            return None
+        pipe = self.client.pipeline(transaction=False)
+        for w in live:
+            pipe.scard(calls_key(self.key, w))
+        choice = min(zip(pipe.execute(), live, strict=True))[1]
+        route = self.key("media", "call", call_id, "worker")
+        if self.client.set(route, choice, nx=True, ex=CALL_KEY_TTL):
+            return choice
+        return self.client.get(route) or choice
+
     def request(self, req: dict, timeout: float) -> dict:
         call_id = req.get("call_id")
         worker = req.pop("_worker", None)
         if worker is None and call_id:
             worker = self.client.get(self.key("media", "call", call_id, "worker"))
+        if worker is None and call_id and req.get("op") == "open_call":
+            worker = self.place_call(call_id)
         if req.get("op") != "open_call" and call_id and worker is None:
             # No worker holds this call (it ended, or its worker restarted): nothing to do for a hang-up.
             if req.get("op") == "hangup":
@@ -214,7 +234,9 @@ def serve_redis(worker, media_loop, client, key, *, stop: threading.Event, poll:
         pipe = client.pipeline(transaction=False)
         pipe.set(alive_key(key, worker.worker_id), int(time.time()), px=int(WORKER_TTL_SECONDS * 1000))
         pipe.sadd(key("media", "workers"), worker.worker_id)
-        pipe.execute()
+        pipe.exists(calls_key(key, worker.worker_id))
+        if not pipe.execute()[-1]:
+            announce_calls(client, key, worker)
 
     try:
         while not stop.is_set():
@@ -246,6 +268,24 @@ def serve_redis(worker, media_loop, client, key, *, stop: threading.Event, poll:
         replies.shutdown(wait=True)
         client.srem(key("media", "workers"), worker.worker_id)
         client.delete(alive_key(key, worker.worker_id))
+
+
+def announce_calls(client, key, worker) -> None:
+    """Put back the routes to the calls ``worker`` holds and its call list, when Redis lost them (flushed, or
+    restarted empty): without them a hang-up finds no worker (the call would run on, its recording never
+    closed) and the worker's death would end none of its calls."""
+    try:
+        ids = list(worker.calls)  # the media loop's dict, read from this thread: it may change meanwhile
+    except RuntimeError:
+        return  # read again on the next beat
+    if not ids:
+        return
+    pipe = client.pipeline(transaction=False)
+    for call_id in ids:
+        pipe.set(key("media", "call", call_id, "worker"), worker.worker_id, ex=CALL_KEY_TTL)
+    pipe.sadd(calls_key(key, worker.worker_id), *ids)
+    pipe.execute()
+    log.warning("media worker %s: Redis had lost its %d call route(s); put back", worker.worker_id, len(ids))
 
 
 def _reply(client, key, worker, req: dict, reply_key: str | None, fut) -> None:
