@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+from urllib.parse import urlsplit
 
 if __name__ == "__main__":
     # KEFU_ASYNC_MODE=gevent: patch the standard library before anything else imports sockets or threads.
@@ -56,6 +57,18 @@ PACKAGES = (
 )
 
 
+def socketio_channel(config) -> str:
+    """The Redis pub/sub channel of the Socket.IO message queue. Pub/sub channels are server-wide (no database
+    number, no key prefix), so a fixed name would let two centres sharing a Redis server (other database numbers
+    or prefixes) push their emits to each other's sockets; the channel is named after the prefix and the
+    database number unless ``SOCKETIO_CHANNEL`` (env ``KEFU_SOCKETIO_CHANNEL``) says otherwise."""
+    if config.get("SOCKETIO_CHANNEL"):
+        return config["SOCKETIO_CHANNEL"]
+    url = config.get("SOCKETIO_MESSAGE_QUEUE") or config.get("REDIS_URL") or ""
+    db_number = urlsplit(url).path.strip("/") or "0"
+    return f"{config['REDIS_PREFIX']}socketio:{db_number}"
+
+
 def create_app(config: type[Config] | str | None = None, **overrides) -> Flask:
     """Build the app: bind extensions, then call each package's init_app in PACKAGES order."""
     if config is None or isinstance(config, str):
@@ -81,6 +94,7 @@ def create_app(config: type[Config] | str | None = None, **overrides) -> Flask:
         app,
         async_mode=effective_mode(app.config["ASYNC_MODE"]),
         message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"),
+        channel=socketio_channel(app.config),
         # None = same origin only (the Host header): a page on another site cannot open a socket with our
         # cookies. ([] would switch the origin check off altogether.)
         cors_allowed_origins=app.config.get("SOCKETIO_ALLOWED_ORIGINS"),

@@ -49,6 +49,7 @@ class Config:
     KEFU_EMBEDDINGS = os.environ.get("KEFU_EMBEDDINGS", "use").strip() or "use"
     KEFU_EMBEDDINGS_MODEL = os.environ.get("KEFU_EMBEDDINGS_MODEL", "")
     SOCKETIO_MESSAGE_QUEUE = os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None
+    SOCKETIO_CHANNEL = os.environ.get("KEFU_SOCKETIO_CHANNEL") or None  # None: named after REDIS_PREFIX (app.py)
     # Extra origins allowed to open Socket.IO connections (comma-separated); the site's own origin always is.
     SOCKETIO_ALLOWED_ORIGINS = [o for o in os.environ.get("KEFU_ALLOWED_ORIGINS", "").split(",") if o] or None
     INSTANCE_DIR = str(INSTANCE_DIR)

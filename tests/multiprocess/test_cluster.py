@@ -300,7 +300,9 @@ def test_a_killed_media_worker_ends_its_call_cleanly(centre):
         import redis
 
         listener = redis.Redis.from_url(centre.redis_url).pubsub()
-        listener.subscribe("flask-socketio")
+        from app import socketio_channel
+
+        listener.subscribe(socketio_channel(app.config))
         centre.procs["m1"].send_signal(signal.SIGKILL)
         centre.procs["m1"].wait(10)
         killed = time.monotonic()
