@@ -150,6 +150,9 @@ NAMESPACES: dict[str, Namespace] = {
             "caller_camera_unavailable": Ev(
                 obj("contact_id", "token", contact_id=CID, token=TOKEN, reason=S, detail=S), ok()
             ),
+            "caller_rejoin": Ev(
+                obj("contact_id", "token", contact_id=CID, token=TOKEN), ok("status", "state", status=S, state=O)
+            ),
             "caller_hang_up": Ev(obj("contact_id", "token", contact_id=CID, token=TOKEN), ok("status", status=S)),
         },
         {

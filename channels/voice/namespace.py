@@ -195,6 +195,14 @@ class VoiceNamespace(Namespace):
 
     @_limited
     @ack_errors
+    def on_caller_rejoin(self, data):
+        """The caller's page on a new socket (its web process died, the network blinked): rejoin the call's
+        room, so the call's state (held, ended...) reaches this socket, and get the state it missed."""
+        contact = _caller_call(data)
+        return {"ok": True, "status": contact.status, "state": actions.call_state(contact)}
+
+    @_limited
+    @ack_errors
     def on_caller_hang_up(self, data):
         contact = _caller_call(data)
         actions.do_customer_hang_up(contact)

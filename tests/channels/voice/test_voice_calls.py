@@ -196,3 +196,24 @@ def test_ending_the_contact_from_the_chat_desk_hangs_up_the_call(call, browsers)
     worker = app.extensions["kefu_media_worker"]
     assert str(cid) not in worker.calls and len(worker.peers) == 0
     browsers.run(agent_pc.close())
+
+
+def test_a_caller_on_a_new_socket_rejoins_the_call_and_is_told_it_ended(call, browsers):
+    """The caller's page comes back on a new socket (its web process died): caller_rejoin puts it back in the
+    call's room with the state so far, so the hang-up reaches it; a wrong token is refused."""
+    app, cid = call["app"], call["cid"]
+    agent_pc = connect(browsers, call["voice"], "answer", {"contact_id": cid}, ToneTrack(150, voice=True))
+    wait_for(lambda: events_of(app, cid, "call.recording"))
+    again = socketio.test_client(app, namespace="/voice", flask_test_client=app.test_client())
+    bad = again.emit("caller_rejoin", {"contact_id": cid, "token": "nope"}, namespace="/voice", callback=True)
+    assert not bad["ok"] and bad["error"] == "unknown call"
+    who = {"contact_id": cid, "token": call["token"]}
+    res = again.emit("caller_rejoin", who, namespace="/voice", callback=True)
+    assert res["ok"] and res["status"] == "active" and res["state"]["answered"] and not res["state"]["ended"]
+    again.get_received("/voice")
+    assert call["voice"].emit("hang_up", {"contact_id": cid}, namespace="/voice", callback=True)["ok"]
+    told = [m["args"][0] for m in again.get_received("/voice") if m["name"] == "event"]
+    assert any(t["event"] == "call.ended" and t["contact_id"] == cid for t in told), told
+    res = again.emit("caller_rejoin", who, namespace="/voice", callback=True)
+    assert res["ok"] and res["state"]["ended"] and res["status"] == "wrap_up"
+    browsers.run(agent_pc.close())
