@@ -40,12 +40,12 @@ def servers() -> tuple[str, str]:
     return db_url, redis_url
 
 
-def create_database(db_url: str) -> tuple[str, Callable[[], None]]:
-    """A database of its own on the PostgreSQL server (the suite's test database is reset by other tests), and
-    the function that drops it."""
+def create_database(db_url: str, prefix: str = "kefu_mp") -> tuple[str, Callable[[], None]]:
+    """A database of its own on the PostgreSQL server (the suite's test database is reset by other tests), named
+    ``<prefix>_<hex>``, and the function that drops it."""
     import psycopg
 
-    name = f"kefu_mp_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     base = db_url.replace("postgresql+psycopg://", "postgresql://")
     try:
         with psycopg.connect(base, autocommit=True) as conn:
