@@ -208,7 +208,7 @@ class EmailCustomers(EmailCustomersAcross, EmailTakeOver):
                 self._forget(cust)  # nothing more to write: free their mailbox address
         for mail in due:  # SMTP outside the lock: ingest publishes events our listener queues
             cust = self.customers.get(mail.key)
-            if cust is not None:  # a satisfied customer's thank-you still goes out
+            if cust is not None and self.still_ours(cust):  # a satisfied customer's thank-you still goes out
                 self._send(cust, mail)
 
     def next_due(self) -> float | None:
@@ -241,7 +241,7 @@ class EmailCustomers(EmailCustomersAcross, EmailTakeOver):
                     cust.done = True  # the case is closed and they have nothing more to write
             return
         cust = self.customers.get(self._by_address.get(item["to"], -1))
-        if cust is None or cust.done:
+        if cust is None or cust.done or not self.still_ours(cust):
             return
         for msg in mailbox.fetch(cust.address):  # the customer opens their inbox
             message_id = str(msg["Message-ID"] or "")

@@ -85,6 +85,24 @@ class EmailTakeOver:
         with self._lock:
             return [c.contact_id for c in self.customers.values() if c.contact_id is not None and not c.done]
 
+    def still_ours(self, cust) -> bool:
+        """Whether the owner record of the customer's contact still names this process (checked just before they
+        read or send a mail: on a stalled machine another process may have been given them meanwhile, and a mail
+        must not be answered twice); when it names another, the customer is let go here."""
+        engine = self.app.extensions["kefu_simulator"]
+        if cust.contact_id is None:
+            return True
+        try:
+            owner = engine.ownership.record("contact", cust.contact_id).get("owner")
+        except Exception:  # Redis away: ours until it says otherwise
+            return True
+        if owner and owner != engine.process_id:
+            log.warning("contact %s is driven by another process now; letting it go", cust.contact_id)
+            with self._lock:
+                self._drop_customer(cust)
+            return False
+        return True
+
     def let_go(self, contact_id: int) -> None:
         """Another process drives the customer of ``contact_id`` now (this one was taken for dead): stop here."""
         with self._lock:
