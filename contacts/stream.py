@@ -7,7 +7,8 @@ path, ``contacts.events.subscribe(listener, kind=...)``).
 
 A listener kind (``StreamKind``: the simulator, say) has one consumer group on the log; each process running it is
 one consumer (named by its process id). So every entry reaches one process of each kind (at least once: XACK only
-after the handler, pending entries of a dead or stuck consumer taken by XAUTOCLAIM after ``claim_idle``). That
+after the handler; an entry pending on a dead process's consumer is claimed after ``claim_idle``, one pending on a
+live consumer only after ``stuck``: a slow handler is not run twice at once). That
 process skips what the publisher already dealt with, and for a kind whose state lives in one process (``owner_of``:
 who drives a simulated customer) forwards the entry to the owner's inbox stream ``events:inbox:<kind>:<owner>``,
 which only the owner reads. An entry is handled at most once per kind as far as the log can tell (a done marker per
@@ -61,11 +62,14 @@ class Stats:
 class EventLog:
     """The log of one app: appending (from ``contacts.events.send_event``) and its consumers."""
 
-    def __init__(self, app, *, maxlen: int = 20000, block_ms: int = 500, claim_idle_ms: int = 3000) -> None:
+    def __init__(
+        self, app, *, maxlen: int = 20000, block_ms: int = 500, claim_idle_ms: int = 3000, stuck_ms: int = 120000
+    ) -> None:
         self.app = app
         self.maxlen = maxlen
         self.block_ms = block_ms
         self.claim_idle_ms = claim_idle_ms
+        self.stuck_ms = max(stuck_ms, claim_idle_ms)
         self.consumers: dict[str, StreamConsumer] = {}
 
     @property
@@ -124,6 +128,7 @@ def get_event_log(app) -> EventLog:
             app,
             maxlen=int(app.config.get("EVENT_LOG_MAXLEN", 20000)),
             claim_idle_ms=int(float(app.config.get("EVENT_LOG_CLAIM_IDLE_SECONDS", 3.0)) * 1000),
+            stuck_ms=int(float(app.config.get("EVENT_LOG_STUCK_SECONDS", 120.0)) * 1000),
         )
     return log_
 
@@ -215,19 +220,40 @@ class StreamConsumer:
         return n
 
     def claim(self) -> int:
-        """Take entries of the log left pending longer than ``claim_idle`` (their consumer died or is stuck)
-        and process them; forget consumers of dead processes with nothing pending, and their inboxes."""
+        """Take entries of the log left pending longer than ``claim_idle`` by a consumer whose process is dead,
+        or longer than ``stuck`` by a live one (a handler that hangs), and process them; forget consumers of dead
+        processes with nothing pending, and their inboxes.
+
+        A live consumer's entry is not taken at ``claim_idle``: a handler that is merely slow (grading a long
+        chat on a loaded machine takes seconds) would otherwise be run again by another process while it is still
+        running, and again by a third."""
         client, n = self.log.client, 0
+        alive: dict[str, bool] = {self.name: True}
         for key in (self.log_key, self.inbox_key):
-            start = "0-0"
+            start = "-"
             while True:
-                res = client.xautoclaim(key, self.kind.name, self.name, self.log.claim_idle_ms, start, count=100)
-                start, entries = res[0], res[1]
-                entries = [(i, f) for i, f in entries if f is not None]  # trimmed meanwhile
-                self.stats.claimed += len(entries)
-                n += self._process(key, entries, claimed=True)
-                if start in ("0-0", b"0-0") or not entries:
+                pending = client.xpending_range(
+                    key, self.kind.name, min=start, max="+", count=100, idle=self.log.claim_idle_ms
+                )
+                if not pending:
                     break
+                ids = []
+                for p in pending:
+                    owner = p["consumer"]
+                    if owner == self.name:
+                        continue  # being handled on this process's own thread
+                    if owner not in alive:
+                        alive[owner] = self.log.is_alive(owner)
+                    if not alive[owner] or p["time_since_delivered"] >= self.log.stuck_ms:
+                        ids.append(p["message_id"])
+                if ids:
+                    entries = client.xclaim(key, self.kind.name, self.name, self.log.claim_idle_ms, ids)
+                    entries = [(i, f) for i, f in entries if f is not None]  # trimmed meanwhile
+                    self.stats.claimed += len(entries)
+                    n += self._process(key, entries, claimed=True)
+                if len(pending) < 100:
+                    break
+                start = "(" + pending[-1]["message_id"]
         for info in client.xinfo_consumers(self.log_key, self.kind.name):
             name = info["name"]
             if name != self.name and not info.get("pending") and not self.log.is_alive(name):

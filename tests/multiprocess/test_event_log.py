@@ -134,6 +134,34 @@ def test_a_dead_consumers_pending_entries_are_claimed_and_handled_once(log_app):
     assert live.stats.duplicates == 0
 
 
+def test_a_live_consumers_slow_entry_is_left_to_it_until_it_is_stuck(log_app):
+    """Consumer 'slow' (its process beats) read 3 entries and is still handling them: past the claim time a
+    second consumer does not take them (they would be handled twice at once); past the stuck time it does."""
+    event_log = get_event_log(log_app)
+    handled = []
+    other = log_app.consumer(StreamKind("k", handle=handled.append), "other")
+    log_app.consumer(StreamKind("k", handle=lambda p: None), "slow")
+    cid, lines = _messages(3, "slow")
+    got = redis_store.client.xreadgroup("k", "slow", {event_log.key("log"): ">"}, count=100)
+    assert len([f for _i, f in got[0][1] if f.get("c") == str(cid) and f.get("t") == "message"]) == 3
+    redis_store.client.set(redis_store.key("proc", "slow"), "1", ex=60)  # its process's heartbeat
+    try:
+        time.sleep(0.15)
+        other._next_claim = 0.0
+        other.step(block_ms=10)
+        assert _texts(handled, cid) == [] and other.stats.claimed == 0
+        old = event_log.stuck_ms
+        event_log.stuck_ms = 100
+        try:
+            other._next_claim = 0.0
+            other.step(block_ms=10)
+        finally:
+            event_log.stuck_ms = old
+        assert _texts(handled, cid) == lines
+    finally:
+        redis_store.client.delete(redis_store.key("proc", "slow"))
+
+
 def test_an_entry_about_state_another_process_holds_goes_to_its_inbox(log_app):
     """Kind k's state of the contact lives in process 'owner': consumer 'router' forwards the lines to the
     owner's inbox, the owner handles them in order; a control message in the inbox reaches ``control``."""
