@@ -318,15 +318,10 @@ SCRIPTS: dict[str, list] = {
 MISREAD: dict[str, str] = {
     "zh-double-charge": "'…我先核对下支付记录，您把买手表那笔订单的号码发我？' (empathy + ask_order) read as [no act]; "
     "closing '…直接在这个窗口戳我们就行，拜拜～' read as [answer 0.576, explain_policy 0.56]",
-    "en-delivery-status": "closing 'Great. Keep your phone handy for the driver, and just drop us a line here if it "
-    "doesn't turn up by then!' read as [no act]",
     "en-late-delivery-complaint": "closing 'Hang in there - you'll hear from me tomorrow.' read as "
     "[promise_followup 0.916], no closing",
-    "en-escalated-refund-complaint": "closing 'That's it from me for now - speak tomorrow, Karen.' read as [no act]",
     "en-compensation-limit": "'You'll have their decision by phone within a day.' (promise_followup) read as "
     "[no act]; closing 'That's all for now - expect our call.' read as [dismissal 0.662]",
-    "en-repeat-repair": "closing 'That's it for today - talk tomorrow, Steven.' read as [answer 0.575]",
-    "en-vip-refund": "closing 'That's all on my end. Speak on the 12th if needed.' read as [answer 0.574]",
 }
 
 

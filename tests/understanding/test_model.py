@@ -136,3 +136,20 @@ def test_every_refusal_example_has_a_declining_word(packs):
         assert len(refusals) > 50
         missing = [t for t in refusals if not _declines(prepare(t, lang))]
         assert not missing, (lang, missing[:5])
+
+
+def test_neighbour_block_never_counts_an_example_as_its_own_neighbour():
+    """The neighbour feature of a training example is read from the other examples (understanding.classifier
+    ``_knn_block``), as a new message's is: an example's own label must not leak into its features."""
+    from understanding.classifier import KNN_K, _knn_block
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(KNN_K + 3, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    y = np.zeros((len(vectors), 2), dtype=np.float32)
+    y[0, 0] = 1.0  # only row 0 performs act 0
+    own = _knn_block(vectors, vectors, y, 1.0, self_rows=True)
+    assert own[0, 0] == 0.0  # row 0's neighbours are the other rows
+    new = _knn_block(vectors[:1], vectors, y, 1.0)  # a message identical to row 0 is its neighbour
+    assert new[0, 0] == 1.0 / KNN_K
+    assert _knn_block(vectors, vectors, y, 0.0).shape == (len(vectors), 0)
