@@ -24,11 +24,10 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
-from _server import ROOT, _proc_stat, door_env, free_port
+from _server import ROOT, _proc_stat, door_env, free_port, wait_serving
 
 _ENV_DROP = ("KEFU_CONFIG", "REDIS_PREFIX", "KEFU_CLOCK_SPEED", "SOCKETIO_MESSAGE_QUEUE")
 
@@ -143,18 +142,7 @@ class ClusterServer:
             self._wait(self.url, self.haproxy, timeout)
 
     def _wait(self, url: str, proc: subprocess.Popen, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{url}: exited with {proc.returncode}:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(url + "/login", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"{url} not ready after {timeout}s:\n{self.log_tail()}")
+        wait_serving(url, proc, timeout, self.log_tail)
 
     # -- readings ------------------------------------------------------------------------------------------------
 

