@@ -4,6 +4,7 @@ under monkey-patching. Each runs in a subprocess, since monkey-patching cannot b
 
 from __future__ import annotations
 
+import contextlib
 import http.cookiejar
 import os
 import re
@@ -95,6 +96,37 @@ _SETUP = textwrap.dedent(
 )
 
 
+@contextlib.contextmanager
+def app_py_serving(env: dict, tmp_path: Path, port: int, *, timeout: float = 60):
+    """Set up the database and users (``_SETUP``), start ``python app.py`` with ``env`` (its own process group) and
+    yield ``(url, log path)`` once /login answers; stop it (SIGINT, then SIGKILL) afterwards."""
+    subprocess.run([sys.executable, "-c", _SETUP], cwd=ROOT, env=env, check=True, timeout=120, capture_output=True)
+    log_path = tmp_path / "server.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert proc.poll() is None, log_path.read_text()
+            try:
+                with urllib.request.urlopen(url + "/login", timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.2)
+        yield url, log_path
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
 @pytest.fixture
 def gevent_server(tmp_path):
     """``python app.py`` in gevent mode on free ports, with its own database (a SQLite file, or a reset
@@ -123,31 +155,10 @@ def gevent_server(tmp_path):
     )
     if db_url:
         _reset_pg(db_url)
-    subprocess.run([sys.executable, "-c", _SETUP], cwd=ROOT, env=env, check=True, timeout=120, capture_output=True)
-    log_path = tmp_path / "server.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log_path.read_text()
-            try:
-                with urllib.request.urlopen(url + "/login", timeout=2):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.2)
-        yield {"url": url, "smtp_port": smtp_port, "log": log_path}
+        with app_py_serving(env, tmp_path, port, timeout=60) as (url, log_path):
+            yield {"url": url, "smtp_port": smtp_port, "log": log_path}
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
         if embedded is not None:
             embedded.shutdown()
         if db_url:

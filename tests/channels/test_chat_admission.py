@@ -5,12 +5,7 @@ customers already accepted keep chatting with nothing lost. Also against a real 
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 
 import pytest
@@ -21,7 +16,7 @@ from channels.chat.admission import REFUSED, Door
 from contacts.models import Contact, ContactEvent
 from extensions import db
 from extensions import socketio as kefu_socketio
-from tests.test_concurrency import _SETUP, PASSWORD, ROOT, _ev, _free_port, _Inbox, _login
+from tests.test_concurrency import PASSWORD, _ev, _free_port, _Inbox, _login, app_py_serving
 
 START = {"name": "王女士", "queue": "chat.general", "lang": "zh_CN"}
 
@@ -176,31 +171,10 @@ def capped_server(tmp_path):
         BENCH_PASSWORD=PASSWORD,
         PYTHONUNBUFFERED="1",
     )
-    subprocess.run([sys.executable, "-c", _SETUP], cwd=ROOT, env=env, check=True, timeout=120, capture_output=True)
-    log_path = tmp_path / "server.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, log_path.read_text()
-            try:
-                with urllib.request.urlopen(url + "/login", timeout=2):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.2)
-        yield {"url": url, "log": log_path, "db": tmp_path / "kefu.db"}
+        with app_py_serving(env, tmp_path, port, timeout=90) as (url, log_path):
+            yield {"url": url, "log": log_path, "db": tmp_path / "kefu.db"}
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
         embedded.shutdown()
 
 
