@@ -48,6 +48,9 @@ class StreamKind:
     owner_of: Callable[[dict], str | None] | None = None
     types: frozenset[str] | None = None
     control: Callable[[dict], None] | None = None
+    # Called (in its app context) once the groups were made again after Redis lost them: what was pending in
+    # the lost log and inboxes is gone, and a kind keeping state catches up from the recording.
+    regrouped: Callable[[], None] | None = None
 
 
 @dataclass
@@ -141,6 +144,7 @@ class StreamConsumer:
         self.name = event_log.process_id
         self.stats = Stats()
         self._groups_ok = False
+        self._lost = False  # the groups were lost (NOGROUP, Redis down) and are to be made again
         self._next_claim = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -164,6 +168,14 @@ class StreamConsumer:
                 if "BUSYGROUP" not in str(e):
                     raise
         self._groups_ok = True
+        if self._lost:
+            self._lost = False
+            if self.kind.regrouped is not None:
+                try:
+                    with self.log.app.app_context():
+                        self.kind.regrouped()
+                except Exception:
+                    log.exception("event log %s: catching up after the groups were lost failed", self.kind.name)
 
     # -- the loop -------------------------------------------------------------------------------------------
 
@@ -187,12 +199,12 @@ class StreamConsumer:
                 self.step()
             except redis.ResponseError as e:
                 if "NOGROUP" in str(e) or "UNBLOCKED" in str(e):  # Redis lost the streams (flushed, restarted)
-                    self._groups_ok = False
+                    self._groups_ok, self._lost = False, True
                 else:
                     log.exception("event log consumer %s failed", self.kind.name)
                 self._stop.wait(0.2)
             except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
-                self._groups_ok = False
+                self._groups_ok, self._lost = False, True
                 self._stop.wait(0.5)  # the liveness supervisor brings Redis back
             except Exception:
                 log.exception("event log consumer %s failed", self.kind.name)

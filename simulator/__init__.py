@@ -34,6 +34,7 @@ def init_app(app) -> None:
 
         liveness = get_liveness(app)
         liveness.on("reannounce", engine.reannounce)  # Redis lost the owner records: put ours back
+        liveness.on("reannounce", engine.catch_up)  # ... and the log entries in flight: hear them from the recording
         liveness.on("dead", engine.adopt_from)  # a process stopped: adopt its customers and exercises
 
         @app.before_request

@@ -108,8 +108,8 @@ def record_customer_state(contact_id: int, mind: CustomerState, reaction: Reacti
 
 
 class ChatCustomers:
-    """The chat customers of SimulatorEngine (which provides live, _ids, _actions, _seq, _recognisers and
-    _finish_exercises)."""
+    """The chat customers of SimulatorEngine (which provides live, _ids, _actions, _seq, _recognisers,
+    _finish_exercises and still_ours)."""
 
     def _start_chat(
         self,
@@ -306,8 +306,8 @@ class ChatCustomers:
     def _perform(self, action: _Action) -> None:
         """Carry out one action through the customer side of the chat channel."""
         live = self.live.get(action.contact_id)
-        if live is None:
-            return
+        if live is None or (action.kind in ("say", "leave") and not self.still_ours(action.contact_id)):
+            return  # forgotten, or adopted by another process since the last lease check (simulator/workers.py)
         contact = db.session.get(Contact, action.contact_id)
         if contact is None:
             self._forget(live)

@@ -7,6 +7,9 @@ import heapq
 import logging
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
+
+from channels.chat.customer_side import customer_leave
 from clock import clock
 from extensions import db
 
@@ -54,18 +57,53 @@ class ExerciseSchedule:
                 self._queue_arrivals(exercise)
 
     def stop_exercise(self, exercise: Exercise, *, end_customers: bool = True) -> None:
-        """Stop a running exercise: no more arrivals; its customers still in conversation leave. When another
-        process runs it (a simulator worker), that process is told to do the same."""
+        """Stop a running exercise: no more arrivals; its customers still in conversation leave, wherever they are
+        driven: every live process running its arrivals or driving one of its customers is told to do the same,
+        and a customer no live process drives is ended here."""
         with self._lock, self._context():
             if exercise.status != "running":
                 raise ExerciseStateError(f"exercise {exercise.id} is {exercise.status}; only a running one can stop")
             exercise.status = "stopped"
             exercise.ended_at = clock.timestamp()
             db.session.commit()
-            owner = self.ownership.record("exercise", exercise.id).get("owner")
-            if owner and owner != self.ownership.process_id and self.liveness.is_alive(owner):
+            owners, orphans = self._exercise_drivers(exercise.id)
+            for owner in sorted(owners - {self.ownership.process_id}):
                 self._send(owner, {"stop_exercise": exercise.id, "end_customers": end_customers})
             self._stop_exercise_here(exercise.id, end_customers=end_customers)
+            if end_customers:
+                for contact in orphans:
+                    try:
+                        customer_leave(contact, reason="exercise_stopped")
+                    except Exception:
+                        db.session.rollback()
+                        log.exception("exercise %s: could not end contact %s", exercise.id, contact.id)
+
+    def _exercise_drivers(self, exercise_id: int) -> tuple[set[str], list]:
+        """The live processes running the exercise's arrivals or driving its open chat customers, and the open
+        chat customers no live process drives. Its customers are not all where its arrivals are: those of a
+        killed simulator worker were taken over by whichever process adopted them, and their records may name
+        a dead process (or none, Redis lost them) while their driver is about to re-announce."""
+        from contacts.models import Contact
+
+        owners, orphans = set(), []
+        owner = self.ownership.record("exercise", exercise_id).get("owner")
+        if owner and self.liveness.is_alive(owner):
+            owners.add(owner)
+        contacts = db.session.scalars(
+            select(Contact).where(
+                Contact.exercise_id == exercise_id,
+                Contact.simulated.is_(True),
+                Contact.channel == "chat",
+                Contact.status.in_(("queued", "active")),
+            )
+        ).all()
+        for contact in contacts:
+            owner = self.ownership.record("contact", contact.id).get("owner")
+            if owner and self.liveness.is_alive(owner):
+                owners.add(owner)
+            elif contact.id not in self.live:
+                orphans.append(contact)  # nobody to tell: ended here (a late driver hears contact.ended)
+        return owners, orphans
 
     def _stop_exercise_here(self, exercise_id: int, *, end_customers: bool = True) -> None:
         """No more arrivals of the exercise in this process; its customers driven here leave."""

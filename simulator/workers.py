@@ -22,9 +22,10 @@ import logging
 import time
 
 import redis
+from sqlalchemy import select
 
 from channels.chat.customer_side import customer_leave
-from contacts.models import Contact
+from contacts.models import Contact, ContactEvent, event_dict
 from contacts.stream import StreamKind, get_event_log
 from extensions import db
 
@@ -75,6 +76,7 @@ class SimulatorWorkers:
             owner_of=self._owner_of,
             types=WATCHED | WAIT_ENDS | {"contact.created"},
             control=self._on_control,
+            regrouped=self.catch_up,
         )
         self._consumer = get_event_log(self.app).consumer(kind)
         self._consumer.start()
@@ -120,6 +122,38 @@ class SimulatorWorkers:
     @property
     def process_id(self) -> str:
         return self.liveness.process_id
+
+    def catch_up(self) -> int:
+        """After Redis lost the shared log and the inboxes (the liveness ``reannounce`` hook; the log's consumer
+        re-making its groups): apply to each chat customer this process drives the recorded events it has not
+        seen, in order (an agent's line whose entry the loss took would otherwise be heard only when the
+        customer's silence timer speaks, 40-60 s later). Each event is applied once (``LiveCustomer.seen``), so
+        an entry that still comes, or a second catch-up, changes nothing. Returns how many were applied."""
+        from .engine import WATCHED
+
+        with self._lock, self._context():
+            self._drain_inbox()  # what already came first, in the order it came
+            if not self.live:
+                return 0
+            rows = db.session.scalars(
+                select(ContactEvent)
+                .where(ContactEvent.contact_id.in_(list(self.live)), ContactEvent.type.in_(sorted(WATCHED)))
+                .order_by(ContactEvent.contact_id, ContactEvent.seq)
+            ).all()
+            applied = 0
+            for row in rows:
+                live = self.live.get(row.contact_id)
+                if live is None or row.seq in live.seen or (row.type == "message" and row.actor != "agent"):
+                    continue  # forgotten meanwhile, already applied, or the customer's own line
+                try:
+                    self._apply_event(event_dict(row))
+                    applied += 1
+                except Exception:
+                    db.session.rollback()
+                    log.exception("simulator could not catch up on event %s", row.id)
+            if applied:
+                log.warning("simulated customers caught up on %d recorded event(s) after Redis lost them", applied)
+            return applied
 
     # -- adopting one thing ---------------------------------------------------------------------------------
 
@@ -198,14 +232,32 @@ class SimulatorWorkers:
             pipe.hget(self.ownership.key("contact", cid), "owner")
         lost = [cid for cid, owner in zip(ids, pipe.execute(), strict=True) if owner and owner != self.process_id]
         for cid in lost:
-            log.warning("contact %s is driven by another process now; letting it go", cid)
-            if cid in self.live:
-                self.live.pop(cid, None)
-                self._ids.discard(cid)
-                self._drop_actions(cid, kinds=("typing", "say", "leave", "rate"))
-            else:
-                mail.let_go(cid)
+            self._let_go(cid)
         return lost
+
+    def still_ours(self, contact_id: int) -> bool:
+        """Checked just before a simulated customer speaks or leaves: False (and the customer is let go) when
+        its owner record names another process. The once-a-second ``check_leases`` leaves a window in which a
+        process taken for dead (a stalled machine) and the one that adopted it would both say the same line:
+        the adopter's take-over replays the recording and says what it finds unsaid. A missing record, or Redis
+        away, counts as ours (as in ``check_leases``)."""
+        try:
+            owner = self.ownership.client.hget(self.ownership.key("contact", contact_id), "owner")
+        except redis.RedisError:
+            return True
+        if owner and owner != self.process_id:
+            self._let_go(contact_id)
+            return False
+        return True
+
+    def _let_go(self, contact_id: int) -> None:
+        log.warning("contact %s is driven by another process now; letting it go", contact_id)
+        if contact_id in self.live:
+            self.live.pop(contact_id, None)
+            self._ids.discard(contact_id)
+            self._drop_actions(contact_id, kinds=("typing", "say", "leave", "rate"))
+        elif self.email_customers is not None:
+            self.email_customers.let_go(contact_id)
 
     def worker_load(self) -> int:
         """How many customers (and group rooms' audiences) this process drives (a worker reports it on every
