@@ -193,13 +193,13 @@ class ChatCustomers:
         ).all()
         opening = state.opening(ts=events[0].ts if events else contact.created_at)
         pending = None  # the reaction to the agent's last line
-        answered = 0  # the customer's lines after it
+        answered: list[str] = []  # the customer's lines after it
         spoke = False
         for ev in events:
             if ev.type == "message" and ev.actor == "agent":
-                pending, answered = state.on_agent_message(ev.text or "", ev.ts), 0
+                pending, answered = state.on_agent_message(ev.text or "", ev.ts), []
             elif ev.type == "message" and ev.actor == "customer":
-                answered += 1
+                answered.append(ev.text or "")
                 spoke = True
             elif ev.type in DESK_EVENTS:
                 state.on_desk_event(ev.type, ev.data or {}, ev.ts)
@@ -222,10 +222,13 @@ class ChatCustomers:
         if not spoke:  # handed over at its start (simulator/workers.py), or its driver died before the opening
             pause = random.Random(f"open|{seed}|{scenario.id}").uniform(1.0, 3.0)
             self._schedule_lines(live, opening, now, pause)
-        elif pending is not None and answered == 0:  # the agent spoke last: the customer answers now
+        elif pending is not None and not answered:  # the agent spoke last: the customer answers now
             self._schedule(live, pending, now)
-        elif pending is not None and answered < len(pending.lines):  # cut off in the middle of its answer
-            last = self._schedule_lines(live, pending.lines[answered:], now, LINE_GAP_SECONDS)
+        elif pending is not None and len(answered) < len(pending.lines):  # cut off in the middle of its answer
+            # The replay does not replay the silence ticks (they draw from the persona's random source too), so
+            # the rebuilt reaction may not be the one said live: a line already said is not said again.
+            rest = [line for line in pending.lines[len(answered) :] if line not in answered]
+            last = self._schedule_lines(live, rest, now, LINE_GAP_SECONDS)
             if pending.end:
                 reason = "satisfied" if pending.end == "satisfied" else "abandoned"
                 self._push(last + LEAVE_AFTER_SECONDS, live.contact_id, "leave", reason)

@@ -172,3 +172,23 @@ def test_a_customer_adopted_elsewhere_does_not_say_its_due_line_here(app, engine
         engine.run_until_idle(60)
         assert _customer_lines(cid) == opening
         assert cid not in engine.live
+
+
+def test_a_take_over_does_not_say_again_a_line_already_said(app):
+    """The rebuilt reaction to the agent's last line may differ from the one said live (the replay has no silence
+    ticks, which draw from the persona's random source too): a line of it already said is not said again."""
+    from .builders import zh_pack, zh_refund
+
+    eng = app.extensions["kefu_simulator"]
+    eng.content = StaticContent([zh_pack()], [zh_refund(type="talkative")], lang_of={"zh-test-refund": "zh_CN"})
+    with app.app_context():
+        contact = start_chat(
+            lang="zh_CN", queue="chat.general", customer_name="王芳", simulated=True, scenario_id="zh-test-refund"
+        )
+        append_event(contact.id, "message", "customer", text="你好，我上周申请的退款到现在还没到账。")
+        append_event(contact.id, "message", "agent", text="您好，请提供订单号。")
+        # Live, the reaction said this line first (the rebuilt one has it second, after the order number).
+        append_event(contact.id, "message", "customer", text="你好，我的退款一直没到。")
+        assert eng._take_over_chat(db.session.get(Contact, contact.id), {"seed": "3"})
+        said = [a.value for a in eng._actions if a.kind == "say"]
+        assert "你好，我的退款一直没到。" not in said
