@@ -401,6 +401,7 @@ EVENTS: dict[tuple[str, str], list[Event]] = {
     ("/voice", "dial"): [Event(ALL, lambda w: {"name": "Pat", "queue": "voice.general", "lang": "en"}, probe=False)],
     ("/voice", "caller_offer"): [Event(ALL, lambda w: call_token(w, sdp="v=0"), probe=False)],
     ("/voice", "caller_camera_unavailable"): [Event(ALL, lambda w: call_token(w, reason="none"))],
+    ("/voice", "caller_rejoin"): [Event(ALL, call_token)],
     ("/voice", "caller_hang_up"): [Event(ALL, call_token, late=6)],
     # /group: the room's agent, their lead, admins; members by their own token; joining by the room's token
     ("/group", "watch"): [Event(ACTS_ON_CONTACT, room)],
