@@ -76,6 +76,19 @@ class Plan:
     figures_every: float = 0.0  # a desk polls `figures` this often, as desk.js does (0: never)
     timeout: float = 30.0
 
+    @classmethod
+    def from_args(cls, url: str, a) -> Plan:
+        """The pace chat_load's (and chat_cluster's) parsed arguments ask for, against ``url``."""
+        return cls(
+            url=url,
+            interval=a.interval,
+            think=a.think,
+            customer_compose=a.customer_compose,
+            agent_compose=a.agent_compose,
+            typing=a.typing,
+            figures_every=a.figures_every,
+        )
+
 
 def _uniform(bounds: tuple[float, float]) -> float:
     return random.uniform(*bounds) if bounds[1] > 0 else 0.0

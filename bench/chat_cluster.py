@@ -87,15 +87,7 @@ def main(argv=None) -> int:
         f"{a.client_procs} client processes; {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}",
         flush=True,
     )
-    plan = Plan(
-        url=server.url,
-        interval=a.interval,
-        think=a.think,
-        customer_compose=a.customer_compose,
-        agent_compose=a.agent_compose,
-        typing=a.typing,
-        figures_every=a.figures_every,
-    )
+    plan = Plan.from_args(server.url, a)
     result: dict = {}
     pool = None
     started = time.monotonic()

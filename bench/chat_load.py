@@ -328,15 +328,7 @@ def main(argv=None) -> int:
         + (f"; then the Node peer ({node_version()})" if a.peer else ""),
         flush=True,
     )
-    plan = Plan(
-        url=server.url,
-        interval=a.interval,
-        think=a.think,
-        customer_compose=a.customer_compose,
-        agent_compose=a.agent_compose,
-        typing=a.typing,
-        figures_every=a.figures_every,
-    )
+    plan = Plan.from_args(server.url, a)
     started = time.monotonic()
     try:
         result, problems = measure(a, server, plan, "server")
