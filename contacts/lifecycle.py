@@ -201,6 +201,7 @@ def do_open_contact(
         )
         db.session.add(contact)
         db.session.flush()
+        contact_id = contact.id
         data = {
             "channel": channel,
             "queue": queue,
@@ -218,19 +219,24 @@ def do_open_contact(
         floor_summary(contact)
     if agent is None:
         if in_action():  # opened inside a larger action: offered once that commits
-            on_commit(_enqueue_or_abandon, contact.id)
-        else:
-            _enqueue_or_abandon(contact.id, contact)
-    return contact
+            on_commit(_enqueue_or_abandon, contact_id)
+            return contact  # the outer action's session holds it until that commits
+        _enqueue_or_abandon(contact_id)
+    # The commit expired the instance, and what ran after it (publishing to in-process listeners, the dispatch and
+    # its assignment actions) may have ended the session it belonged to: a caller reading ``contact.id`` from the
+    # old instance then got DetachedInstanceError (seen once in /customer ``start`` under overload). The contact is
+    # handed back as the caller's current session has it (the same instance when that session is still the one).
+    return db.session.get(Contact, contact_id)
 
 
-def _enqueue_or_abandon(contact_id: int, contact: Contact | None = None) -> None:
+def _enqueue_or_abandon(contact_id: int) -> None:
     """Offer a committed queued contact to the ACD; if it cannot take it, record the contact abandoned
-    (``routing_unavailable``) and raise ActionError, so no queued contact is left for a restart to offer."""
+    (``routing_unavailable``) and raise ActionError, so no queued contact is left for a restart to offer. Takes
+    the id, not the instance: it runs after the commit, when the instance may no longer have a session."""
     try:
         router().enqueue(contact_id)
     except Exception as e:
-        contact = contact or db.session.get(Contact, contact_id)
+        contact = db.session.get(Contact, contact_id)
         if contact is not None:
             do_abandon_contact(contact, reason="routing_unavailable", actor="system")
         raise ActionError("routing is unavailable; the contact could not be queued, try again") from e
