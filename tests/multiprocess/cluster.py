@@ -45,7 +45,8 @@ def create_database(db_url: str, prefix: str = "kefu_mp") -> tuple[str, Callable
     ``<prefix>_<hex>``, and the function that drops it."""
     import psycopg
 
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    # KEFU_MP_DB_PREFIX: put before the name (engineers sharing a server keep to their own database names).
+    name = f"{os.environ.get('KEFU_MP_DB_PREFIX', '')}{prefix}_{uuid.uuid4().hex[:10]}"
     base = db_url.replace("postgresql+psycopg://", "postgresql://")
     try:
         with psycopg.connect(base, autocommit=True) as conn:
@@ -185,6 +186,15 @@ class Cluster:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def haproxy_config(path: Path, port: int, webs: dict[str, int]) -> Path:
+    """Write the proxy's configuration as cluster/run.sh does (its template, its server lines: health-checked, one
+    cookie each) for web processes ``webs`` (name -> port), listening on ``port``."""
+    servers = "".join(f"    server {name} 127.0.0.1:{p} check cookie {name}\n" for name, p in webs.items())
+    text = (ROOT / "cluster" / "haproxy.cfg.in").read_text()
+    path.write_text(text.replace("@BIND@", f"127.0.0.1:{port}").replace("@SERVERS@\n", servers))
+    return path
 
 
 class Browser:
