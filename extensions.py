@@ -15,11 +15,12 @@ import redis
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
-from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from socketio.packet import Packet as SocketIOPacket
 from sqlalchemy.orm import DeclarativeBase
+
+from socket_context import EventSocketIO
 
 
 class Base(DeclarativeBase):
@@ -28,7 +29,7 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-socketio = SocketIO()
+socketio = EventSocketIO()  # Flask-SocketIO, each event in a cheaper request context (socket_context.py)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
