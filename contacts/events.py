@@ -8,7 +8,6 @@ Redis for other processes: on the pub/sub channel ``<prefix>events`` and, for co
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -23,7 +22,7 @@ from clock import clock
 from concurrency import off_hub_thread, spawn_on_hub
 from extensions import db, redis_store, socketio
 
-from . import hot_sql
+from . import hot_sql, payload_json
 from .event_types import validate_event
 from .models import Contact, ContactEvent, event_dict
 from .redis_writer import redis_writer
@@ -270,7 +269,7 @@ def send_event(event: dict, rooms: Iterable[tuple[str, str]] = (), skip_sid: str
         if redis_store.client is not None:
             # pipelined and in order from a background worker (contacts/redis_writer.py); pub/sub delivers to
             # whoever listens at that moment, so publishing a few ms after the emit changes nothing for a subscriber
-            encoded = json.dumps(event, default=str)
+            encoded = payload_json.dumps(event)
             commands = [("publish", (redis_store.key("events"), encoded))]
             if event["type"] == "contact_event" and has_app_context():
                 from .stream import get_event_log

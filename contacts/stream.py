@@ -31,6 +31,8 @@ import redis
 
 from extensions import redis_store
 
+from . import payload_json
+
 log = logging.getLogger(__name__)
 
 EXT = "kefu_event_log"
@@ -98,7 +100,7 @@ class EventLog:
         caller's pipeline (contacts/redis_writer.py)."""
         ev = payload.get("event") or {}
         fields = {
-            "e": encoded or json.dumps(payload, default=str),
+            "e": encoded or payload_json.dumps(payload),
             "o": self.process_id,
             "t": str(ev.get("type") or ""),
             "c": str(ev.get("contact_id") or ""),
@@ -336,7 +338,7 @@ class StreamConsumer:
                 return "skipped"  # the publishing process dealt with it in-process
             if kind.types is not None and fields.get("t") not in kind.types:
                 return "skipped"
-        payload = json.loads(fields["e"])
+        payload = payload_json.loads(fields["e"])
         if not inbox:
             owner = None
             if kind.owner_of is not None:

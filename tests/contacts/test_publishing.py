@@ -46,3 +46,31 @@ def test_queued_redis_writes_run_in_order_and_flush_waits_for_them(app):
         assert redis_writer.flush(timeout=5)
         assert redis_store.client.lrange(key, 0, -1) == [str(i) for i in range(50)]
         assert [res[1] for res in seen] == list(range(1, 51))
+
+
+def test_the_published_json_is_the_value_the_standard_library_wrote():
+    """The payload text on Redis (orjson) decodes to the same value as ``json.dumps(payload, default=str)`` did:
+    non-JSON values as their str(), integer keys as strings, Chinese as UTF-8 rather than escapes; an integer
+    beyond 64 bits still goes out (through the standard library)."""
+    import datetime
+    import decimal
+
+    from contacts import payload_json
+
+    payload = {
+        "type": "contact_event",
+        "event": {
+            "text": '您好 "引号" \\ 换行\n',
+            "ts": 1764770000.125,
+            "data": {1: "int key", "when": datetime.datetime(2026, 12, 3, 16, 0), "amount": decimal.Decimal("9.90")},
+            "ok": True,
+            "none": None,
+            "list": [1, 2.5, "三"],
+        },
+    }
+    text = payload_json.dumps(payload)
+    assert json.loads(text) == json.loads(json.dumps(payload, default=str))
+    assert payload_json.loads(text) == json.loads(text)
+    assert "您好" in text
+    huge = {"n": 2**70}
+    assert json.loads(payload_json.dumps(huge)) == huge
