@@ -94,7 +94,10 @@ def read_row(statement, params: dict):
     ORM session for this read made the event's write commit the whole session (the slow path of append_event)."""
     if session_in_transaction():
         return db.session.connection().execute(statement, params).first()
-    return hot_sql.read_first(event_connection(), statement, params)
+    conn = event_connection()
+    if not conn.in_transaction():
+        conn.begin()
+    return hot_sql.read_first(conn, statement, params)
 
 
 def close_event_connection(_exc=None) -> None:
@@ -144,7 +147,7 @@ def append_event(
             # Nothing of the caller's is pending (a chat line or a typing change in a fresh handler): a connection
             # of its own, begun and committed here, costs much less than beginning and committing the session.
             conn = event_connection()
-            with conn.begin():
+            with conn.get_transaction() or conn.begin():
                 values, event_id = _insert_hot(conn, contact_id, fields)
             return RecordedEvent(id=event_id, **values), True
         values, event_id = _insert(db.session.connection(), contact_id, fields, returning=commit)

@@ -1,5 +1,5 @@
 """A chat line's statements run straight on the DB-API cursor: the contact head read, the sequence update and the
-event insert of a fresh handler's message or typing change (contacts/events.py).
+event insert of a fresh handler's message or typing change (contacts/events.py), in one transaction.
 
 Why: for these tiny statements SQLAlchemy's Core execution (cache key, execution context, result object) cost
 about four times the database work itself: ~200 µs a message against ~40 µs for the same statements on the cursor
@@ -69,12 +69,9 @@ def _run(conn, statement, values: dict, table=None):
 
 
 def read_first(conn, statement, values: dict):
-    """The first row of a read on ``conn`` outside any transaction of it (the read ends here: on PostgreSQL it opened
-    one on the server; on SQLite a read opens none), with the selected columns' names; or None."""
-    try:
-        return _run(conn, statement, values)
-    finally:
-        conn.connection.driver_connection.rollback()
+    """The first row of a read on ``conn``, with the selected columns' names; or None. The read belongs to the
+    transaction the caller began on ``conn`` (the chat line's one transaction: the head read, then the write)."""
+    return _run(conn, statement, values)
 
 
 def write_first(conn, statement, values: dict, table=None):

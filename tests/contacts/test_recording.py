@@ -111,3 +111,33 @@ def test_resend_from_a_fresh_handler_is_recorded_once(app):
             select(ContactEvent.text).where(ContactEvent.contact_id == cid, ContactEvent.type == "message")
         ).all()
         assert texts == ["在吗？", "有人吗？"]
+
+
+def test_a_fresh_handlers_line_is_one_transaction_from_head_read_to_commit(app):
+    """A socket handler's head read begins the line's transaction on the event connection and the event's write
+    commits that same transaction; a line refused after the read (typing on a contact not yet active) leaves the
+    read's transaction to the app context's teardown, which rolls it back and returns the connection to the pool."""
+    from contacts.actions import do_set_typing, get_contact_head
+    from contacts.events import event_connection
+
+    cid = _contact(app)
+    with app.app_context():
+        checked_out = db.engine.pool.checkedout()
+    with app.app_context():
+        db.session.remove()
+        head = get_contact_head(cid)
+        conn = event_connection()
+        trans = conn.get_transaction()
+        assert trans is not None and trans.is_active
+        ev, created = do_post_message(head, "customer", "一个事务", client_id="one-1")
+        assert created and not trans.is_active and not conn.in_transaction()
+        refused = get_contact_head(cid)  # queued: typing is recorded only on an active contact
+        read_only = conn.get_transaction()
+        assert read_only is not None and read_only is not trans
+        assert do_set_typing(refused, "customer", True) is None
+    assert not read_only.is_active and conn.closed
+    with app.app_context():
+        assert db.engine.pool.checkedout() == checked_out
+        ev2, _ = do_post_message(get_contact_head(cid), "customer", "下一句", client_id="one-2")
+        assert ev2["seq"] == ev["seq"] + 1
+        assert db.session.scalar(select(ContactEvent.text).where(ContactEvent.id == ev["id"])) == "一个事务"
