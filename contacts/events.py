@@ -80,7 +80,8 @@ def event_connection():
     """The pooled connection that a fresh handler's chat line or typing change reads the contact head and writes
     its event on: one checkout per socket event instead of one per statement group (returned to the pool when
     the app context ends, see ``close_event_connection``). Use it only while the ORM session holds no
-    transaction of its own; each use ends its own transaction."""
+    transaction of its own. The head read begins the line's one transaction on it and the event's write commits
+    it; a handler that refuses the line in between leaves it to the teardown, which rolls it back."""
     conn = g.get("_kefu_event_conn")
     if conn is None or conn.closed:
         conn = g._kefu_event_conn = db.engine.connect()
@@ -90,8 +91,9 @@ def event_connection():
 def read_row(statement, params: dict):
     """The first row of a read (a contact's head on the message path): on the session's connection when the
     session holds a transaction (the caller may have changes of its own to read), otherwise on the handler's
-    event connection, whose read transaction ends here so the event's write can begin its own. Beginning the
-    ORM session for this read made the event's write commit the whole session (the slow path of append_event)."""
+    event connection, in the transaction that the event's write then commits (one transaction for the line: on
+    PostgreSQL one round trip less than ending the read first). Beginning the ORM session for this read made the
+    event's write commit the whole session (the slow path of append_event)."""
     if session_in_transaction():
         return db.session.connection().execute(statement, params).first()
     conn = event_connection()
@@ -147,7 +149,7 @@ def append_event(
             # Nothing of the caller's is pending (a chat line or a typing change in a fresh handler): a connection
             # of its own, begun and committed here, costs much less than beginning and committing the session.
             conn = event_connection()
-            with conn.get_transaction() or conn.begin():
+            with conn.get_transaction() or conn.begin():  # the one the head read began, if it did
                 values, event_id = _insert_hot(conn, contact_id, fields)
             return RecordedEvent(id=event_id, **values), True
         values, event_id = _insert(db.session.connection(), contact_id, fields, returning=commit)
@@ -277,7 +279,7 @@ def send_event(event: dict, rooms: Iterable[tuple[str, str]] = (), skip_sid: str
             if event["type"] == "contact_event" and has_app_context():
                 from .stream import get_event_log
 
-                commands.append(get_event_log(current_app).append_command(event, runs, handled, encoded))
+                commands.extend(get_event_log(current_app).append_commands(event, runs, handled, encoded))
             redis_writer.submit(redis_store.client, commands)
     except Exception:
         log.exception("redis publish failed")

@@ -3,7 +3,8 @@
 Every published contact event is appended (XADD, trimmed to ``EVENT_LOG_MAXLEN``) to ``<prefix>events:log`` with:
 ``e`` the payload (JSON), ``o`` the process that published it, ``t`` its event type, ``c`` its contact, ``r`` the
 listener kinds running in that process and ``h`` the kinds that already dealt with it there (the in-process fast
-path, ``contacts.events.subscribe(listener, kind=...)``).
+path, ``contacts.events.subscribe(listener, kind=...)``); an event of a type that a side log carries (``SIDE_LOGS``:
+the wrap-ups) is appended to ``<prefix>events:log:<name>`` too, with the same fields, for kinds reading only those.
 
 A listener kind (``StreamKind``: the simulator, say) has one consumer group on the log; each process running it is
 one consumer (named by its process id). So every entry reaches one process of each kind (at least once: XACK only
@@ -37,13 +38,20 @@ log = logging.getLogger(__name__)
 
 EXT = "kefu_event_log"
 DONE_TTL = 3600  # seconds a done marker is kept: far longer than any entry stays pending
+# Side logs: ``<prefix>events:log:<name>`` holds the entries of these event types only (also on the log), for a
+# kind that wants nothing else (``StreamKind.log``). Auto-grading reads the wrap-ups: on the whole log its consumer
+# parsed and skipped every chat line and typing change of the centre, a few per cent of a web process's CPU under
+# chat load (bench/README.md chat_load). Every process appends to every side log, whatever it runs itself.
+SIDE_LOGS: dict[str, frozenset[str]] = {"wrap_up": frozenset({"wrap_up"})}
 
 
 @dataclass
 class StreamKind:
     """One kind of listener: ``handle(payload)`` runs in the app context of the process the entry is meant for.
     ``owner_of(payload)`` names the process holding the state the event is about (None: nobody in particular);
-    ``types`` filters on the event type before anything is parsed; ``control(message)`` takes inbox messages."""
+    ``types`` filters on the event type before anything is parsed; ``control(message)`` takes inbox messages;
+    ``log`` names the side log (``SIDE_LOGS``) the kind reads instead of the whole log (its types must be the side
+    log's)."""
 
     name: str
     handle: Callable[[dict], None]
@@ -53,6 +61,7 @@ class StreamKind:
     # Called (in its app context) once the groups were made again after Redis lost them: what was pending in
     # the lost log and inboxes is gone, and a kind keeping state catches up from the recording.
     regrouped: Callable[[], None] | None = None
+    log: str | None = None
 
 
 @dataclass
@@ -93,11 +102,15 @@ class EventLog:
         liveness = self.app.extensions.get("kefu_liveness")
         return liveness.is_alive(process_id) if liveness is not None else process_id == self.process_id
 
-    def append_command(
+    def log_key(self, side: str | None = None) -> str:
+        """The key of the log, or of one of its side logs (``SIDE_LOGS``)."""
+        return self.key("log") if side is None else self.key("log", side)
+
+    def append_commands(
         self, payload: dict, runs: list[str], handled: list[str], encoded: str | None = None
-    ) -> tuple[str, tuple]:
-        """The XADD of one published contact event (``encoded``: its JSON, when the caller has it), for the
-        caller's pipeline (contacts/redis_writer.py)."""
+    ) -> list[tuple[str, tuple]]:
+        """The XADDs of one published contact event (``encoded``: its JSON, when the caller has it) to the log and
+        to the side logs of its type, for the caller's pipeline (contacts/redis_writer.py)."""
         ev = payload.get("event") or {}
         fields = {
             "e": encoded or payload_json.dumps(payload),
@@ -107,13 +120,16 @@ class EventLog:
             "r": ",".join(runs),
             "h": ",".join(handled),
         }
-        return ("xadd", (self.key("log"), fields, "*", self.maxlen, True))
+        keys = [self.key("log")] + [self.key("log", side) for side, types in SIDE_LOGS.items() if fields["t"] in types]
+        return [("xadd", (key, fields, "*", self.maxlen, True)) for key in keys]
 
     def send_control(self, kind: str, process_id: str, message: dict) -> str:
         """Put a control message in ``process_id``'s inbox for ``kind`` (read by its consumer's ``control``)."""
         return self.client.xadd(self.key("inbox", kind, process_id), {"x": json.dumps(message)})
 
     def consumer(self, kind: StreamKind) -> StreamConsumer:
+        if kind.log is not None and not (kind.types and kind.types <= SIDE_LOGS.get(kind.log, frozenset())):
+            raise ValueError(f"kind {kind.name}: side log {kind.log!r} does not carry every type it reads")
         if kind.name not in self.consumers:
             self.consumers[kind.name] = StreamConsumer(self, kind)
         return self.consumers[kind.name]
@@ -153,7 +169,8 @@ class StreamConsumer:
 
     @property
     def log_key(self) -> str:
-        return self.log.key("log")
+        """The log this kind reads: the whole log, or its side log."""
+        return self.log.log_key(self.kind.log)
 
     @property
     def inbox_key(self) -> str:

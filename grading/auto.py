@@ -1,12 +1,13 @@
 """Practice feedback: grade a practice contact (simulated or role-played) as soon as the agent wraps it up, in
 exactly one process of the centre.
 
-The wrap-up reaches a grader through the shared event log (contacts/stream.py): the kind ``grading`` has one
-consumer group, and every process that auto-grades (``GRADING_AUTO``, env ``KEFU_GRADING_AUTO``) is one consumer,
-started on its first beat (the liveness ``periodic`` hook) or when it first sees a wrap-up itself. So each
-wrap-up is graded by one process, whichever process's desk recorded it, and one whose grader died before
-acknowledging it is claimed by another after ``EVENT_LOG_CLAIM_IDLE_SECONDS``. With one process (``make run``,
-the tests) that process's own consumer grades, a few milliseconds after the wrap-up.
+The wrap-up reaches a grader through the shared event log (contacts/stream.py; its side log of wrap-ups, so a
+grader reads no chat line): the kind ``grading`` has one consumer group, and every process that auto-grades
+(``GRADING_AUTO``, env ``KEFU_GRADING_AUTO``) is one consumer, started on its first beat (the liveness
+``periodic`` hook) or when it first sees a wrap-up itself. So each wrap-up is graded by one process, whichever
+process's desk recorded it, and one whose grader died before acknowledging it is claimed by another after
+``EVENT_LOG_CLAIM_IDLE_SECONDS``. With one process (``make run``, the tests) that process's own consumer grades, a
+few milliseconds after the wrap-up.
 
 Delivery is at least once, so the handler is idempotent: it grades under a per-contact lock (a PostgreSQL
 advisory lock across processes, a thread lock within one), skips a contact whose current scorecard was made
@@ -72,7 +73,7 @@ class AutoGrader:
         if self._stopped:
             return
         if self._consumer is None:
-            kind = StreamKind(KIND, handle=self.handle, types=frozenset({"wrap_up"}))
+            kind = StreamKind(KIND, handle=self.handle, types=frozenset({"wrap_up"}), log="wrap_up")
             self._consumer = get_event_log(self.app).consumer(kind)
         self._consumer.start()
 

@@ -94,14 +94,14 @@ def test_a_wrap_up_is_graded_once_from_the_log_and_a_second_delivery_changes_not
         event_log = get_event_log(app)
         consumer = event_log.consumers["grading"]
         _until(lambda: consumer.stats.outcomes["handled"] == 1)  # counted just after the handler returned
-        assert redis_store.client.xpending(event_log.key("log"), "grading")["pending"] == 0
+        assert redis_store.client.xpending(event_log.log_key("wrap_up"), "grading")["pending"] == 0
         # A redelivery: the same wrap-up on the log again (a new entry id, so no done marker stops it).
         entry = next(
             f
-            for _, f in redis_store.client.xrange(event_log.key("log"))
+            for _, f in redis_store.client.xrange(event_log.log_key("wrap_up"))
             if f.get("t") == "wrap_up" and f.get("c") == str(cid)
         )
-        redis_store.client.xadd(event_log.key("log"), entry)
+        redis_store.client.xadd(event_log.log_key("wrap_up"), entry)
         _until(lambda: consumer.stats.outcomes["handled"] == 2)
         assert [r.id for r in _scorecards(cid)] == [rows[0].id]
         assert len([a for a in announced if a["contact_id"] == cid]) == 1
@@ -167,13 +167,13 @@ def test_a_wrap_up_left_pending_by_a_dead_grader_is_claimed_and_graded(app):
     with app.app_context():
         event_log = get_event_log(app)
         event_log.claim_idle_ms = 200
-        kind = StreamKind("grading", handle=lambda p: None, types=frozenset({"wrap_up"}))
+        kind = StreamKind("grading", handle=lambda p: None, types=frozenset({"wrap_up"}), log="wrap_up")
         dead = StreamConsumer(event_log, kind)
         dead.name = "gone"
         dead.ensure_groups()
         cid = _wrapped_up(app)
         assert redis_writer.flush()
-        got = redis_store.client.xreadgroup("grading", "gone", {event_log.key("log"): ">"}, count=1000)
+        got = redis_store.client.xreadgroup("grading", "gone", {event_log.log_key("wrap_up"): ">"}, count=1000)
         mine = [i for i, f in got[0][1] if f.get("t") == "wrap_up" and f.get("c") == str(cid)]
         assert len(mine) == 1  # pending on 'gone', whose process never beats
         assert _scorecards(cid) == []
@@ -186,4 +186,4 @@ def test_a_wrap_up_left_pending_by_a_dead_grader_is_claimed_and_graded(app):
         assert len(rows) == 1 and rows[0].current
         assert consumer.stats.claimed >= 1
         assert grader.graded_by(cid)[1] == app.extensions["kefu_liveness"].process_id
-        assert redis_store.client.xpending(event_log.key("log"), "grading")["pending"] == 0
+        assert redis_store.client.xpending(event_log.log_key("wrap_up"), "grading")["pending"] == 0

@@ -190,3 +190,31 @@ def test_an_entry_about_state_another_process_holds_goes_to_its_inbox(log_app):
     assert redis_writer.flush()
     _drain(router)
     assert _texts(routed, contact.id) == [] and router.stats.outcomes["forwarded"] == forwarded
+
+
+def test_a_kind_reading_a_side_log_gets_its_types_and_reads_no_chat_line(log_app):
+    """A published wrap-up goes on the log and on the wrap-up side log; chat lines only on the log. A kind reading
+    the side log handles the wrap-up and never reads a line; a kind on the whole log still gets both; a kind may
+    not name a side log that does not carry every type it reads."""
+    from contacts.events import send_event
+
+    log_app.extensions["kefu_grading"].stop()  # this app's own grader would take the wrap-up too
+    event_log = get_event_log(log_app)
+    wrap_kind = StreamKind("wraps", handle=(wraps := []).append, types=frozenset({"wrap_up"}), log="wrap_up")
+    side = log_app.consumer(wrap_kind, "p1")
+    whole = log_app.consumer(StreamKind("all", handle=(everything := []).append), "p1")
+    assert side.log_key == event_log.log_key("wrap_up") != whole.log_key == event_log.log_key()
+    cid, lines = _messages(3, "side")
+    wrap_up = {"contact_id": cid, "seq": 4, "type": "wrap_up", "actor": "agent", "data": {"code": "ENQ"}}
+    send_event({"type": "contact_event", "event": wrap_up})
+    assert redis_writer.flush()
+    _drain(side, whole)
+    assert [p["event"]["type"] for p in wraps] == ["wrap_up"]
+    assert side.stats.outcomes == {"handled": 1}  # no line read and skipped
+    assert _texts(everything, cid) == lines and any(p["event"]["type"] == "wrap_up" for p in everything)
+    entries = redis_store.client.xrange(event_log.log_key("wrap_up"))
+    assert [f["t"] for _, f in entries] == ["wrap_up"] and entries[0][1]["c"] == str(cid)
+    with pytest.raises(ValueError):
+        event_log.consumer(StreamKind("bad", handle=print, types=frozenset({"wrap_up", "message"}), log="wrap_up"))
+    with pytest.raises(ValueError):
+        event_log.consumer(StreamKind("bad", handle=print, log="no-such-side-log"))

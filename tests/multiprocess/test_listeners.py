@@ -157,7 +157,7 @@ def _graded_by(cid: int) -> str | None:
 
 
 def _pending() -> list[dict]:
-    return redis_store.client.xpending_range(redis_store.key("events", "log"), "grading", "-", "+", 100)
+    return redis_store.client.xpending_range(redis_store.key("events", "log", "wrap_up"), "grading", "-", "+", 100)
 
 
 def test_a_wrap_up_on_a_process_that_grades_nothing_is_graded_by_another(centre):
