@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import logging
 import random
+import zlib
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -107,6 +108,24 @@ def record_customer_state(contact_id: int, mind: CustomerState, reaction: Reacti
         log.exception("could not record the customer state of contact %s", contact_id)
 
 
+def _seed_of(contact: Contact, record: dict) -> int | None:
+    """The persona's seed: the owner record's; else (Redis lost the record, e.g. with the hand-over to a worker
+    still in flight) one derived from the contact, as long as the customer has said and thought nothing yet (any
+    seed then makes the same scenario's customer, and the next driver finds this one in the record). None when the
+    customer already spoke: the live persona cannot be rebuilt without its own seed."""
+    text = str(record.get("seed") or "")
+    if text.isdigit():
+        return int(text)
+    said = db.session.scalar(
+        select(ContactEvent.id)
+        .where(ContactEvent.contact_id == contact.id, ContactEvent.actor.in_(("customer", "simulator")))
+        .limit(1)
+    )
+    if said is not None:
+        return None
+    return zlib.crc32(f"{contact.id}|{contact.scenario_id}".encode()) & 0x7FFFFFFF
+
+
 class ChatCustomers:
     """The chat customers of SimulatorEngine (which provides live, _ids, _actions, _seq, _recognisers,
     _finish_exercises and still_ours)."""
@@ -172,14 +191,16 @@ class ChatCustomers:
         recorded, scenario not loaded): the caller then ends the contact."""
         from .content import ContentError
 
-        if contact.channel != "chat" or not contact.scenario_id or not str(record.get("seed") or "").isdigit():
+        if contact.channel != "chat" or not contact.scenario_id:
+            return False
+        seed = _seed_of(contact, record)
+        if seed is None:
             return False
         try:
             scenario, pack, lang = self.content.find(contact.scenario_id)
         except ContentError:
             return False
         customer = db.session.get(Customer, contact.customer_id) if contact.customer_id else None
-        seed = int(record["seed"])
         state = CustomerState(
             scenario,
             pack,
@@ -213,8 +234,12 @@ class ChatCustomers:
             lang,
             state,
             exercise_id=_int(record.get("exercise_id")) or contact.exercise_id,
-            started_by=_int(record.get("started_by")),
+            started_by=_int(record.get("started_by")) or contact.reserved_agent_id,
         )
+        if not str(record.get("seed") or "").isdigit():  # re-derived: the next driver must find the same
+            self.ownership.claim(
+                "contact", contact.id, seed=seed, exercise_id=live.exercise_id, started_by=live.started_by
+            )
         live.seen = {ev.seq for ev in events}
         self.live[contact.id] = live
         self._ids.add(contact.id)

@@ -29,6 +29,7 @@ import itertools
 import logging
 import random
 import threading
+import time
 from collections import deque
 
 from flask import current_app, has_app_context
@@ -216,12 +217,28 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers, SimulatorW
             return None  # another process adopted it first
         return record
 
+    _recover_at: float | None = None
+
+    def _recover_if_due(self) -> None:
+        """After Redis lost the owner records, adopt once what no live process re-announced (see ``reannounce``)."""
+        if self._recover_at is None or time.monotonic() < self._recover_at or not self._started:
+            return
+        if not self.liveness.settled():
+            self._recover_at = time.monotonic() + self.liveness.interval
+            return
+        self._recover_at = None
+        self.recover()
+
     def adopt_from(self, process_id: str) -> dict:
         """The liveness ``dead`` hook: a process stopped beating; adopt what it drove."""
         return self.recover() if self.enabled and self._started else {}
 
     def reannounce(self) -> None:
-        """The liveness ``reannounce`` hook: Redis lost the owner records; put back ours."""
+        """The liveness ``reannounce`` hook: Redis lost the owner records; put back ours. Once every live process
+        has had time to put back its own (``Liveness.settled``), ``tick`` runs ``recover`` once: what nobody
+        re-announced is nobody's (a customer or exercise handed to a worker whose ``adopt`` message the loss took
+        with the owner record, or a process that died before re-announcing) and is adopted."""
+        self._recover_at = time.monotonic() + self.liveness.ttl + 2 * self.liveness.interval
         with self._lock:
             contacts = {
                 cid: {"exercise_id": lc.exercise_id, "started_by": lc.started_by, "seed": lc.state.seed}
@@ -291,6 +308,7 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers, SimulatorW
         with self._lock, self._context():
             try:
                 self.check_leases()
+                self._recover_if_due()
             except Exception:  # Redis away: the liveness supervisor brings it back
                 log.warning("could not check the simulated customers' owner records")
             now = clock.timestamp()

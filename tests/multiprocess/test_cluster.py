@@ -456,3 +456,53 @@ def test_simulator_workers_drive_customers_and_take_over_from_a_killed_one(centr
     wait_for(lambda: _events(app, cid, "contact.ended"), timeout=30, what="the customer says goodbye")
     _no_line_doubled(_customer_lines(app, cid))
     _set_state(desk, "away", "done")
+
+
+def test_a_customer_handed_to_a_worker_comes_when_redis_loses_the_hand_over(centre):
+    """Gus's practice customer is handed to the live simulator worker while it is stopped (SIGSTOP, shorter than a
+    heartbeat's life), so its ``adopt`` message waits in the worker's inbox; Redis is flushed, taking the message and
+    the owner record (the worker's name and the persona's seed) with it, and the worker goes on. Nobody
+    re-announces a customer nobody drives yet: before the fix nobody adopted it and it never opened (the contact
+    stayed open and silent). Now, once every live process has re-announced its own, what nobody claimed is adopted:
+    the customer opens and answers Gus, nothing ended."""
+    app = centre.app
+    live = [n for n in ("s1", "s2") if n in centre.procs and centre.procs[n].poll() is None]
+    assert live, "the simulator worker test left no worker alive"
+    worker = centre.procs[live[0]]
+    uid = _trainee(app, "gus")
+    desk = centre.browser("b", "gus").socket()
+    _set_state(desk, "available")
+    starter = centre.browser("a", "gus")
+    worker.send_signal(signal.SIGSTOP)
+    try:
+        stopped = time.monotonic()
+        code, started = starter.post_json("/api/sim/customers", {"scenario_id": SCENARIO})
+        assert code == 201, started
+        cid = started["contact_id"]
+        owner = _owner(cid)
+        assert owner and owner.split("-")[-2] == str(worker.pid), f"not handed to the stopped worker: {owner}"
+        with app.app_context():
+            redis_store.flush_prefix()  # the adopt message, the owner record and the rest of this centre's keys
+        # Stopped for less than a heartbeat's life: nobody took the worker for dead before the flush.
+        assert time.monotonic() - stopped < float(TTL), "the machine is too slow for this test's timing"
+    finally:
+        worker.send_signal(signal.SIGCONT)
+    assert _owner(cid) is None
+
+    def holder():
+        with app.app_context():
+            c = db.session.get(Contact, cid)
+            out = (c.status, c.agent_id)
+            db.session.remove()
+            return out
+
+    desk = centre.browser("b", "gus").socket()  # the flush signed Gus out (sessions live in Redis)
+    _set_state(desk, "available")
+    wait_for(lambda: holder() == ("active", uid), timeout=30, what="the practice customer assigned")
+    wait_for(lambda: any("smartwatch" in t for t in _customer_lines(app, cid)), timeout=30, what="the opening")
+    assert _owner(cid), "the adopter put no owner record back"
+    _say(desk, cid, ORDER_Q)
+    lines = _answered(app, cid, "US2505280011")
+    _no_line_doubled(lines)
+    assert not _events(app, cid, "contact.abandoned") and not _events(app, cid, "contact.ended")
+    _set_state(desk, "away", "done")
