@@ -85,7 +85,7 @@ class Run:
         a = self.args
         self.redis = Redis.from_url(a.redis_url, decode_responses=True)
         self.redis.ping()
-        url, self.drop_db = create_database(a.database_url, prefix="fault")
+        url, self.drop_db = create_database(a.database_url, prefix=a.db_prefix)
         self.app = centre_app(
             url, a.redis_url, self.prefix, GRADING_AUTO=False, MEDIA_TRANSPORT="redis", RECORDINGS_DIR=self.recordings
         )
@@ -371,6 +371,11 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=4.0, help="simulated customers a minute (the exercise)")
     ap.add_argument(
         "--database-url", default=os.environ.get("FAULT_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    )
+    ap.add_argument(
+        "--db-prefix",
+        default=os.environ.get("FAULT_DB_PREFIX", "fault"),
+        help="the run's own database is named <prefix>_<hex> (created, dropped at the end)",
     )
     ap.add_argument(
         "--redis-url",
