@@ -239,6 +239,8 @@ class EmailCustomers(EmailCustomersAcross, EmailTakeOver):
                 spec = cust.state.scenario.email
                 if not spec.follow_up or cust.follow_up_sent:
                     cust.done = True  # the case is closed and they have nothing more to write
+                else:
+                    self.note_waiting(cust)  # days to wait: a take-over must find them (simulator/email_takeover.py)
             return
         cust = self.customers.get(self._by_address.get(item["to"], -1))
         if cust is None or cust.done or not self.still_ours(cust):
@@ -375,6 +377,8 @@ class EmailCustomers(EmailCustomersAcross, EmailTakeOver):
                 with self._lock:
                     heapq.heappush(self._mails, mail)
             return None
+        if mail.kind == "follow_up" and cust.contact_id is not None:
+            self.done_waiting(cust.contact_id)  # written: a take-over of the wrapped-up contact has nothing to send
         with self._lock:
             cust.last_sent_id = msgid
             cust.thread_refs = [*refs, *([in_reply_to] if in_reply_to else [])][-10:]

@@ -15,7 +15,14 @@ reply read - so it is in the mind, the mood and the thread it was in. Replies re
 read: they go into its mailbox now and are read and answered as usual. An answer it had decided on but not sent
 (no mail of its came after that reaction) goes out now. So each reply is answered once: a reply read is not read
 again (its Message-ID is remembered; the log may still deliver it), and nothing the customer wrote is written
-again. Only contacts still open are taken over (a wrapped-up customer waiting days to write a follow-up is not).
+again.
+
+A customer whose contact is wrapped up but who will write a scenario's follow-up days later has nothing open in the
+database to be found by: while it waits, its contact is in ``sim:email:later`` (a sorted set, scored by the
+follow-up's due time on the sandbox clock), put there when it learns of the wrap-up and taken out once the follow-up
+is sent. When its process dies, the adopter takes it over from that set (``recover_waiting``) like an open one: the
+wrap-up's time comes from the recording, so the follow-up goes out at the time it was due, once - not at all when
+the recording already holds it (sent just before the death).
 """
 
 from __future__ import annotations
@@ -23,13 +30,14 @@ from __future__ import annotations
 import heapq
 import logging
 
+import redis
 from sqlalchemy import select
 
 from channels.email import mailbox
 from channels.email.parse import TICKET_TOKEN_RE
 from clock import clock
-from contacts.models import ContactEvent
-from extensions import db
+from contacts.models import Contact, ContactEvent
+from extensions import db, redis_store
 
 from .content import ContentError
 from .email_compose import CHASER
@@ -47,8 +55,8 @@ def _lower(addresses) -> list[str]:
 
 
 class EmailTakeOver:
-    """Hand-over and take-over for EmailCustomers (which provides app, content, customers, _by_address,
-    _by_contact, _mails, _seq, _lock, _decide, _delay and the EmailCustomer and _Mail records)."""
+    """Hand-over and take-over for EmailCustomers (which provides app, content, pace, customers, _by_address,
+    _by_contact, _mails, _seq, _lock, drives, _decide, _delay and the EmailCustomer and _Mail records)."""
 
     def record_of(self, cust) -> dict:
         """The owner record's fields of a customer's contact (what a take-over needs besides the recording)."""
@@ -122,6 +130,125 @@ class EmailTakeOver:
         self._mails = [m for m in self._mails if m.key != cust.key]
         heapq.heapify(self._mails)
 
+    # -- customers waiting to write a follow-up days after their wrap-up -----------------------------------------
+
+    @staticmethod
+    def _later_key() -> str:
+        return redis_store.key("sim", "email", "later")
+
+    def note_waiting(self, cust) -> None:
+        """The customer's contact is wrapped up and its follow-up is still to come: list it in ``sim:email:later``
+        (at the follow-up's due time) so that a take-over finds it."""
+        spec = cust.state.scenario.email
+        if cust.contact_id is None or cust.wrapped_at is None or not spec.follow_up or cust.follow_up_sent:
+            return
+        due = cust.wrapped_at + spec.follow_up.after_seconds * self.pace
+        try:
+            redis_store.client.zadd(self._later_key(), {str(cust.contact_id): due})
+        except redis.RedisError:  # put back by the re-announce once Redis is rebuilt
+            log.warning("could not list the waiting email customer of contact %s", cust.contact_id)
+
+    def done_waiting(self, contact_id: int) -> None:
+        """The follow-up of ``contact_id`` is sent (or will never be): no longer listed."""
+        try:
+            redis_store.client.zrem(self._later_key(), str(contact_id))
+        except redis.RedisError:
+            log.warning("could not unlist the waiting email customer of contact %s", contact_id)
+
+    def reannounce_waiting(self) -> None:
+        """Redis lost the list: put back this process's waiting customers."""
+        with self._lock:
+            waiting = [c for c in self.customers.values() if not c.done and c.wrapped_at is not None]
+        for cust in waiting:
+            self.note_waiting(cust)
+
+    def waiting_of_exercise(self, exercise_id: int) -> bool:
+        """Whether a customer of the exercise, driven by any process, waits to write a follow-up."""
+        client = redis_store.client
+        members = client.zrange(self._later_key(), 0, -1)
+        if not members:
+            return False
+        pipe = client.pipeline(transaction=False)
+        for cid in members:
+            pipe.hget(redis_store.key("sim", "contact", cid), "exercise_id")
+        return any(str(ex or "") == str(exercise_id) for ex in pipe.execute())
+
+    def recover_waiting(self, engine, trust_missing: bool, done: dict) -> None:
+        """Part of the engine's ``recover``: adopt the waiting customers whose process is dead - handed to a live
+        simulator worker when one runs, else taken over here - as open customers are."""
+        try:
+            members = [int(m) for m in redis_store.client.zrange(self._later_key(), 0, -1)]
+        except redis.RedisError:
+            return
+        for cid in members:
+            if self.drives(cid):
+                continue
+            owner = engine.ownership.record("contact", cid).get("owner")
+            if owner and engine.liveness.is_alive(owner):
+                continue  # waiting in a live process
+            worker = engine._delegate_to()
+            record = engine._adoptable("contact", cid, trust_missing, to=worker)
+            if record is None:
+                continue
+            if worker is not None:
+                engine.hand_over("contact", cid, worker)
+                done["handed"].append(cid)
+                continue
+            contact = db.session.get(Contact, cid)
+            if contact is not None and self.take_over_waiting(contact, record):
+                done["taken_over"].append(cid)
+            else:
+                engine.ownership.release("contact", cid)
+
+    def take_over_waiting(self, contact, record: dict) -> bool:
+        """Take over the customer of a wrapped-up email contact who waits to write its follow-up (listed in
+        ``sim:email:later``). False, and unlisted, when it is not listed or the recording holds the follow-up
+        already (sent just before its process died): it is not written twice."""
+        try:
+            listed = redis_store.client.zscore(self._later_key(), str(contact.id)) is not None
+        except redis.RedisError:
+            listed = False
+        if not listed or contact.channel != "email":
+            return False
+        if self._followed_up(contact):
+            self.done_waiting(contact.id)
+            return False
+        return self.take_over(contact, record)
+
+    def _followed_up(self, contact) -> bool:
+        """Whether the customer of ``contact`` already wrote again after its wrap-up: a mail of theirs recorded on
+        it after the wrap-up, or a later contact whose first mail follows it."""
+        closed_at = db.session.scalar(
+            select(ContactEvent.seq)
+            .where(ContactEvent.contact_id == contact.id, ContactEvent.type.in_(("wrap_up", "contact.ended")))
+            .order_by(ContactEvent.seq)
+            .limit(1)
+        )
+        if closed_at is not None and db.session.scalar(
+            select(ContactEvent.id)
+            .where(
+                ContactEvent.contact_id == contact.id,
+                ContactEvent.type == "email.received",
+                ContactEvent.actor == "customer",
+                ContactEvent.seq > closed_at,
+            )
+            .limit(1)
+        ):
+            return True
+        later = db.session.scalars(
+            select(ContactEvent)
+            .join(Contact, Contact.id == ContactEvent.contact_id)
+            .where(
+                Contact.id > contact.id,
+                Contact.simulated.is_(True),
+                Contact.channel == "email",
+                Contact.scenario_id == contact.scenario_id,
+                ContactEvent.type == "email.received",
+                ContactEvent.actor == "customer",
+            )
+        )
+        return any((ev.data or {}).get("follows_contact_id") == contact.id for ev in later)
+
     def take_over(self, contact, record: dict) -> bool:
         """Go on as the simulated customer of an open email contact whose owner record now names this process,
         rebuilt from the recording (see the module's docstring). False when it cannot be (not a simulated email
@@ -177,6 +304,7 @@ class EmailTakeOver:
             self.customers[cust.key] = cust
             self._by_address[address] = cust.key
             self._by_contact[contact.id] = cust.key
+        self.note_waiting(cust)  # wrapped up, its follow-up still to come: still listed (a later death finds it)
         for ev in unread:  # in the mailbox now; ``tick`` reads and answers them
             data = ev.data or {}
             cust.delivered_ids.add(data["message_id"])

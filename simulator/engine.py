@@ -164,6 +164,8 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers, SimulatorW
                 except Exception:
                     db.session.rollback()
                     log.exception("could not end orphaned simulated contact %s", contact.id)
+            if mail is not None:  # wrapped up, writing a follow-up days later (simulator/email_takeover.py)
+                mail.recover_waiting(self, trust_missing, done)
             now = clock.timestamp()
             for ex in db.session.scalars(select(Exercise).where(Exercise.status == "running")).all():
                 if ex.id in self._running_exercises:
@@ -249,6 +251,8 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers, SimulatorW
                 contacts.update(self.email_customers.records())
             exercises = sorted(self._running_exercises)
         self.ownership.reannounce(contacts, exercises)
+        if self.email_customers is not None:
+            self.email_customers.reannounce_waiting()
 
     # -- customers --------------------------------------------------------------------------------------
 

@@ -170,6 +170,9 @@ class SimulatorWorkers:
             if record.get("owner") != self.process_id:
                 return False
             contact = db.session.get(Contact, contact_id)
+            closed = contact is not None and contact.status not in ("queued", "active")
+            if closed and mail is not None and mail.take_over_waiting(contact, record):
+                return True  # wrapped up, to write a follow-up days later (simulator/email_takeover.py)
             if contact is None or contact.status not in ("queued", "active"):
                 self.ownership.release("contact", contact_id)
                 return False

@@ -9,7 +9,7 @@ import pytest
 
 from contacts.models import Contact
 
-from .test_email_customers import later, mails, reply, states, world  # noqa: F401  (world: a fixture)
+from .test_email_customers import later, mails, reply, states, ticket_for, world  # noqa: F401  (world: a fixture)
 
 pytestmark = pytest.mark.app_config(GRADING_AUTO=False)
 
@@ -95,3 +95,104 @@ def test_a_customer_handed_to_a_worker_is_forgotten_here(app, world):  # noqa: F
         assert mail.drives(cid)
         later(world, 4000)
         assert len(mails(cid)) == 1  # the opening, not sent again
+
+
+# -- a customer waiting days to write a follow-up (issue 18) ----------------------------------------------------
+
+FOLLOW_UP = "en-email-refund-follow-up"
+REFUND_ANSWER = (
+    "Dear Mr Harris,\n\nThank you for your email. The warehouse received the return; I have escalated the refund to "
+    "the finance team to expedite it within 24 hours.\n\nYour ticket is {number}.\n\nBest regards,\nKefu Mall "
+    "Customer Service"
+)
+TWO_DAYS = 172800  # the scenario's follow_up.after_seconds
+
+
+def _wrapped_and_waiting(world) -> tuple[int, float]:  # noqa: F811
+    """A follow-up scenario's customer answered (it stays silent) and its contact wrapped up: it now waits two days
+    to write again. Returns the contact and the time its follow-up is due."""
+    from sqlalchemy import select
+
+    from accounts.models import User
+    from contacts.actions import do_wrap_up_contact
+    from contacts.models import ContactEvent
+    from extensions import db
+
+    cid = world["engine"].start_customer(FOLLOW_UP, seed=2)
+    number = ticket_for(world["agent"], cid, "refunds")
+    reply(world["agent"], cid, REFUND_ANSWER.format(number=number))
+    later(world, 5000)
+    assert len(mails()) == 1 and states(cid)[-1]["reaction"] == "silence"
+    do_wrap_up_contact(db.session.get(Contact, cid), db.session.get(User, world["agent"]), "REFUND")
+    later(world, 60)
+    wrapped = db.session.scalar(
+        select(ContactEvent.ts).where(ContactEvent.contact_id == cid, ContactEvent.type == "wrap_up")
+    )
+    return cid, float(wrapped) + TWO_DAYS * world["mail"].pace
+
+
+def _listed(mail, cid: int) -> float | None:
+    from extensions import redis_store
+
+    return redis_store.client.zscore(redis_store.key("sim", "email", "later"), str(cid))
+
+
+def _follow_ups(cid: int) -> list:
+    """The customer's follow-up mails (the scenario's ``follow_up`` body) after the wrapped-up contact ``cid``."""
+    return [m for m in mails() if m.contact_id != cid and "Two days ago you told me" in (m.text or "")]
+
+
+def _as_if_dead(world, cid: int) -> None:  # noqa: F811
+    """The customer's process died: nothing of it is left here, and its owner record names a process with no
+    heartbeat."""
+    engine = world["engine"]
+    _die(world["mail"], cid)
+    assert engine.ownership.take("contact", cid, engine.process_id, to="host-9-deadbeef")
+
+
+def test_a_customer_waiting_to_follow_up_is_taken_over_and_writes_once_when_due(app, world):  # noqa: F811
+    """The contact is wrapped up and the customer waits two days to write again when its process dies. The process
+    that adopts the dead one's work takes it over although its contact is no longer open (it was left behind), and
+    the follow-up goes out at the time it was due - not before, and once."""
+    from clock import clock
+
+    with app.app_context():
+        engine, mail = world["engine"], world["mail"]
+        cid, due = _wrapped_and_waiting(world)
+        _as_if_dead(world, cid)
+        done = engine.recover()
+        assert cid in done["taken_over"]
+        assert engine.ownership.record("contact", cid)["owner"] == engine.process_id
+        assert _listed(mail, cid) == pytest.approx(due)  # still waiting, here now
+        later(world, due - clock.timestamp() - 5)
+        assert len(mails()) == 1  # not before it is due
+        later(world, 10)
+        received = mails()
+        assert len(received) == 2, [m.text for m in received]
+        follow = received[-1]
+        assert follow.contact_id != cid and follow.data["follows_contact_id"] == cid
+        assert due <= follow.ts <= due + 10
+        assert "Two days ago" in follow.text
+        assert _listed(mail, cid) is None
+        later(world, TWO_DAYS)  # (a chaser of the follow-up's own may come: it is a new conversation)
+        assert len(_follow_ups(cid)) == 1 and len(mails(cid)) == 1  # once
+
+
+def test_a_follow_up_already_recorded_is_not_written_again_by_the_taker(app, world):  # noqa: F811
+    """The follow-up went out and the customer's process died before it could unlist the customer: the taker finds
+    the follow-up in the recording and writes nothing."""
+    with app.app_context():
+        engine, mail = world["engine"], world["mail"]
+        cid, due = _wrapped_and_waiting(world)
+        later(world, TWO_DAYS)
+        assert len(mails()) == 2 and _listed(mail, cid) is None
+        from extensions import redis_store
+
+        # Listed again, as if the death came between the send and the unlisting.
+        redis_store.client.zadd(redis_store.key("sim", "email", "later"), {str(cid): due})
+        _as_if_dead(world, cid)
+        done = engine.recover()
+        assert cid not in done["taken_over"] and cid not in done["handed"]
+        assert _listed(mail, cid) is None
+        later(world, 2 * TWO_DAYS)
+        assert len(_follow_ups(cid)) == 1 and len(mails(cid)) == 1
