@@ -118,6 +118,32 @@ class ExerciseSchedule:
                         self._drop_actions(live.contact_id, kinds=("typing", "say", "leave"))
                         self._leave_now(live.contact_id, "exercise_stopped")
 
+    def _customers_elsewhere(self, exercise_id: int) -> bool:
+        """Whether customers of the exercise are still in progress outside this process: open simulated contacts
+        of it in the database (driven by a simulator worker they were handed to, or by whichever process took them
+        over after their driver died, while this one adopted the arrivals), or email customers of it waiting to
+        write a follow-up (simulator/email_takeover.py). Asked only once nothing of the exercise is left here."""
+        from contacts.models import Contact
+
+        open_contact = db.session.scalar(
+            select(Contact.id)
+            .where(
+                Contact.exercise_id == exercise_id,
+                Contact.simulated.is_(True),
+                Contact.status.in_(("queued", "active")),
+            )
+            .limit(1)
+        )
+        if open_contact is not None:
+            return True
+        mail = getattr(self, "email_customers", None)
+        try:
+            waiting = mail is not None and mail.waiting_of_exercise(exercise_id)
+        except Exception:  # Redis away: not finished until it can be told
+            log.warning("exercise %s: could not look for waiting email customers", exercise_id)
+            return True
+        return bool(waiting)
+
     def _queue_arrivals(self, exercise: Exercise, after: float | None = None) -> None:
         started = exercise.started_at or clock.timestamp()
         for i, (offset, sid) in enumerate(exercise.schedule or []):
@@ -138,7 +164,7 @@ class ExerciseSchedule:
                 log.exception("exercise %s: could not start a %s customer", arrival.exercise_id, arrival.scenario_id)
 
     def _finish_exercises(self, now: float) -> None:
-        """A running exercise with no arrivals left and no live customer is finished."""
+        """A running exercise with no arrivals left and no customer left, whoever drives them, is finished."""
         for ex_id in list(self._running_exercises):
             if any(a.exercise_id == ex_id for a in self._arrivals):
                 continue
@@ -146,6 +172,8 @@ class ExerciseSchedule:
                 continue
             mail = getattr(self, "email_customers", None)  # email customers write for hours: wait for them too
             if mail is not None and mail.live_count(exercise_id=ex_id):
+                continue
+            if self._customers_elsewhere(ex_id):
                 continue
             self._running_exercises.discard(ex_id)
             exercise = db.session.get(Exercise, ex_id)

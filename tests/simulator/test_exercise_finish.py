@@ -1,0 +1,64 @@
+"""An exercise is finished only when all its customers and arrivals are done, whoever drives them (issue 18): the
+process running its arrivals is not always the one driving its customers (a customer handed to a simulator worker,
+or taken over by another process after its driver died)."""
+
+from __future__ import annotations
+
+import pytest
+
+from channels.chat.customer_side import customer_leave, start_chat
+from clock import clock
+from contacts.models import Contact
+from extensions import db
+from simulator.content import StaticContent
+from simulator.models import Exercise
+
+from .builders import en_late_parcel, en_pack
+
+PARCEL = "en-test-parcel"
+
+
+@pytest.fixture
+def engine(app):
+    eng = app.extensions["kefu_simulator"]
+    eng.content = StaticContent([en_pack()], [en_late_parcel(type="rational", patience=90)], lang_of={PARCEL: "en"})
+    return eng
+
+
+def test_an_adopted_exercise_is_not_finished_while_another_process_drives_its_customers(app, engine):
+    """The exercise's driver died after its last arrival; this process adopts the exercise (no arrival left) while
+    its customer is driven by another live process (a simulator worker took it over). The exercise stays running
+    while that customer is in conversation (it was marked finished at once), and finishes once it is over."""
+    liveness = engine.liveness
+    other, dead = "host-2-simworker", "host-3-deadbeef"
+    with app.app_context():
+        liveness.client.set(liveness.proc_key(other), 1, ex=60)  # a live simulator worker (its heartbeat)
+        ex = Exercise(
+            name="drill",
+            mix={PARCEL: 1},
+            rate_per_minute=1,
+            duration_seconds=60,
+            seed=2,
+            status="running",
+            started_at=clock.timestamp() - 600,
+            schedule=[[10, PARCEL]],  # arrived long ago
+        )
+        db.session.add(ex)
+        db.session.commit()
+        there = start_chat(
+            lang="en", queue="chat.general", customer_name="A", simulated=True, exercise_id=ex.id, scenario_id=PARCEL
+        )
+        engine.ownership.claim("contact", there.id, owner=other, seed=5, exercise_id=ex.id)
+        engine.ownership.claim("exercise", ex.id, owner=dead)
+
+        done = engine.recover()
+        assert ex.id in done["exercises"] and there.id not in done["taken_over"]
+        engine.run_for(10, step=1.0)
+        db.session.expire_all()
+        assert db.session.get(Exercise, ex.id).status == "running"
+
+        customer_leave(db.session.get(Contact, there.id), reason="satisfied")  # the other process's customer is done
+        engine.run_for(2, step=1.0)
+        db.session.expire_all()
+        finished = db.session.get(Exercise, ex.id)
+        assert finished.status == "finished" and finished.ended_at is not None
