@@ -114,8 +114,9 @@ class AudienceScript:
 
 
 class Audiences(AudiencesAcross):
-    """Runs the simulated audiences of this process's live streams on one thread (started with the first); the
-    presenter's actions on another process reach them through the shared event log (livestream/audience_stream.py).
+    """Runs the simulated audiences of this process's live streams on one thread (started with the first): a
+    simulator worker's, or a web process's when no worker is alive; the presenter's actions on another process reach
+    them through the shared event log (livestream/audience_stream.py).
     """
 
     def __init__(self) -> None:
@@ -133,13 +134,15 @@ class Audiences(AudiencesAcross):
         from contacts.events import subscribe
 
         subscribe(self._on_event, kind=AUDIENCE_KIND)
+        app.extensions["kefu_livestream_audience"] = self  # simulator workers adopt audiences through it
         liveness = app.extensions.get("kefu_liveness")
         if liveness is not None:
             liveness.on("reannounce", self.reannounce)  # Redis lost the owner records: put ours back
             liveness.on("dead", self.adopt_orphans)  # a process stopped: go on with its audiences here
 
     def start(self, stream_id: int, *, resume: bool = False) -> AudienceScript | None:
-        """Start the audience of a stream from its settings (idempotent: a reconnecting presenter keeps it);
+        """Start the audience of a stream from its settings (idempotent: a reconnecting presenter keeps it), or,
+        while a simulator worker is alive, hand it to one (None: it runs in another process);
         ``resume``: go on with an audience whose process died, from the stream's recording
         (livestream/audience_stream.py)."""
         from knowledge_base.models import Article
@@ -155,6 +158,10 @@ class Audiences(AudiencesAcross):
         settings = livestream_settings(contact)
         if not settings.get("audience_size"):
             return None
+        if not resume:
+            elsewhere, resume = self._place(stream_id)
+            if elsewhere:
+                return None
         articles = [
             (a.slug, a.title)
             for a in db.session.scalars(

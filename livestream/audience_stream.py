@@ -8,12 +8,18 @@ So the audience's process holds an owner record (``sim:livestream:<stream>``), a
 inbox). Each event is applied once per stream by its sequence number, however it came. Only served processes
 (their liveness supervisor running) consume the log; tests drive ``on_stream`` by hand.
 
+While a simulator worker (``flask simulator worker``) is alive, the audience is not run by a web process at all: the
+process that takes the "publishing" event names the least loaded live worker the owner (compare-and-set) and tells
+it to adopt the stream (a message in the worker's inbox, simulator/workers.py); the worker runs it from the stream's
+recording. A second "publishing" (the presenter reconnected) leaves an audience whose owner is alive where it is.
+
 When the audience's process dies (kill -9), the process that sees it dead (the liveness ``dead`` hook, run by one
-live process) takes the owner record over (compare-and-set: one taker) and goes on with the audience from the
-stream's recording: the same viewers, what they asked and who asked it first, the needs answered, the thanks
-already said, the complainer moved to a chat or not, and when they last complained; each of those events counts
-as applied. Its comments go on from a random state of their own (seeded by the stream's seed and the comments
-already made), so the audience does not say its first comments over again.
+live process) takes the owner record over (compare-and-set: one taker) for a live simulator worker (or, with none
+alive or in a worker, for itself), and the new owner goes on with the audience from the stream's recording: the same
+viewers, what they asked and who asked it first, the needs answered, the thanks already said, the complainer moved
+to a chat or not, and when they last complained; each of those events counts as applied. Its comments go on from a
+random state of their own (seeded by the stream's seed and the comments already made), so the audience does not say
+its first comments over again.
 """
 
 from __future__ import annotations
@@ -30,9 +36,9 @@ from contacts.stream import StreamKind, get_event_log
 from extensions import db, redis_store
 
 log = logging.getLogger(__name__)
-# ARGV: key, owner it must still have, new owner. 1 when it had it and is now the new owner's.
+# ARGV: key, owner it must still have ('' = none recorded), new owner. 1 when it had it and is now the new owner's.
 TAKE = """
-if redis.call('HGET', ARGV[1], 'owner') ~= ARGV[2] then return 0 end
+if (redis.call('HGET', ARGV[1], 'owner') or '') ~= ARGV[2] then return 0 end
 redis.call('HSET', ARGV[1], 'owner', ARGV[3])
 return 1
 """
@@ -88,6 +94,72 @@ class AudiencesAcross:
             return None
         return redis_store.client.hget(self._owner_key(stream_id), "owner") or None
 
+    def _simulator(self):
+        return self.app.extensions.get("kefu_simulator") if self.app is not None else None  # simulator/engine.py
+
+    def _worker_for(self) -> str | None:
+        """The live simulator worker to run an audience (least loaded); None in a worker or with none alive."""
+        sim = self._simulator()
+        return sim._delegate_to() if sim is not None else None
+
+    def _place(self, stream_id: int) -> tuple[bool, bool]:
+        """Where a stream's audience runs, decided before starting it here: (placed elsewhere, resume). Placed
+        elsewhere when its recorded owner is another live process (a reconnecting presenter's second "publishing"
+        must not start a second audience) or when it is now handed to a live simulator worker; resume when a dead
+        process had run it (go on from the recording, not from its first comments)."""
+        liveness = self._liveness
+        if liveness is None:
+            return False, False
+        key = self._owner_key(stream_id)
+        try:
+            owner = redis_store.client.hget(key, "owner") or None
+            if owner is not None and owner != liveness.process_id and liveness.is_alive(owner):
+                return True, False
+            worker = self._worker_for()
+            if worker is None:
+                return False, owner is not None
+            if not redis_store.client.eval(TAKE, 0, key, owner or "", worker):
+                return True, False  # another process placed it meanwhile
+        except redis.RedisError:
+            return False, False  # Redis away: run it here (its record is put back by ``reannounce``)
+        self._simulator()._send(worker, {"adopt": "livestream", "id": stream_id})
+        log.info("the simulated audience of livestream %s goes to simulator worker %s", stream_id, worker)
+        return True, False
+
+    def adopt(self, stream_id: int) -> bool:
+        """Run the audience of a stream whose owner record names this process (a simulator worker told to adopt
+        it), from the stream's recording: its first comments when it has none yet, else where it was. False when
+        it is not (or no longer) ours, or the stream is over."""
+        liveness = self._liveness
+        if stream_id in self._scripts:
+            return True
+        if liveness is None or redis_store.client.hget(self._owner_key(stream_id), "owner") != liveness.process_id:
+            return False
+        contact = db.session.get(Contact, stream_id)
+        if contact is None or contact.channel != "livestream" or contact.status != "active":
+            self._release(stream_id)
+            return False
+        return self.start(stream_id, resume=True) is not None
+
+    def size(self, contact) -> int:
+        """How many simulated viewers the stream has, wherever its audience runs (a simulator worker's too)."""
+        script = self._scripts.get(contact.id)
+        if script is not None:
+            return len(script.viewers)
+        try:
+            elsewhere = redis_store.client.hget(self._owner_key(contact.id), "owner")
+        except redis.RedisError:
+            elsewhere = None
+        if not elsewhere:
+            return 0
+        from .actions import livestream_settings
+
+        return int(livestream_settings(contact).get("audience_size") or 0)
+
+    def live_count(self) -> int:
+        """How many streams' audiences run here (a simulator worker's load)."""
+        return len(self._scripts)
+
     def on_stream(self, payload: dict) -> None:
         """An event recorded by another process (the presenter's) on a stream whose audience runs here."""
         ev = payload.get("event") or {}
@@ -129,8 +201,9 @@ class AudiencesAcross:
         return lost
 
     def adopt_orphans(self, process_id: str | None = None) -> list[int]:
-        """The liveness ``dead`` hook: go on here with the audiences of live streams whose recorded owner stopped
-        beating. Returns the streams taken over."""
+        """The liveness ``dead`` hook: go on with the audiences of live streams whose recorded owner stopped
+        beating: handed to a live simulator worker when one runs (not in a worker), else here. Returns the streams
+        taken over (here or by the worker they were handed to)."""
         liveness = self._liveness
         if liveness is None or self.app is None:
             return []
@@ -145,8 +218,14 @@ class AudiencesAcross:
             owner = client.hget(self._owner_key(stream_id), "owner")
             if not owner or liveness.is_alive(owner):
                 continue  # no audience recorded (none, or not started yet), or its process is alive
-            if not client.eval(TAKE, 0, self._owner_key(stream_id), owner, liveness.process_id):
+            worker = self._worker_for()
+            if not client.eval(TAKE, 0, self._owner_key(stream_id), owner, worker or liveness.process_id):
                 continue  # another process took it first
+            if worker is not None:
+                self._simulator()._send(worker, {"adopt": "livestream", "id": stream_id})
+                taken.append(stream_id)
+                log.warning("handed the simulated audience of livestream %s from %s to %s", stream_id, owner, worker)
+                continue
             try:
                 if self.start(stream_id, resume=True) is not None:
                     taken.append(stream_id)
@@ -180,5 +259,6 @@ class AudiencesAcross:
                 script.on_answered(script.last_need.get(viewer), viewer)
             elif ev.type == "livestream.moved_to_chat":
                 script.on_moved(viewer)
-        script.rng = random.Random(f"{script.seed}|{made}")
+        if made:  # go on from a random state of its own, not its first comments again
+            script.rng = random.Random(f"{script.seed}|{made}")
         return applied

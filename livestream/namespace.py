@@ -219,8 +219,7 @@ class LivestreamNamespace(Namespace):
         from .audience import audiences
 
         # The simulated audience reads and comments without a video connection: counted apart from viewers.
-        script = audiences.script(contact.id)
-        return {"ok": True, "media": bridge.stats(contact.id), "audience": len(script.viewers) if script else 0}
+        return {"ok": True, "media": bridge.stats(contact.id), "audience": audiences.size(contact)}
 
 
 def stop_livestream(contact, actor_id, reason: str) -> None:

@@ -1,10 +1,10 @@
 """``flask simulator worker``: drive simulated customers in a process of their own (issue 18).
 
-A worker beats like every process (routing/liveness.py), registers in ``sim:workers`` with its load, and drives
-the customers (chat and email), exercises and group rooms' audiences web processes hand it (simulator/workers.py);
-its email customers send through an SMTP endpoint of its own on a free loopback port. Killed, its heartbeat
-expires and a live process adopts its customers from their recordings within seconds; stopped with SIGTERM or
-Ctrl-C, it drops its heartbeat at once so that they are adopted on the next beat of another process.
+A worker beats like every process (routing/liveness.py), registers in ``sim:workers`` with its load, and drives the
+customers (chat and email), exercises and group rooms' and livestreams' audiences web processes hand it
+(simulator/workers.py); its email customers send through an SMTP endpoint of its own on a free loopback port.
+Killed, its heartbeat expires and a live process adopts its customers from their recordings within seconds; stopped
+with SIGTERM or Ctrl-C, it drops its heartbeat at once so that they are adopted on the next beat of another process.
 """
 
 from __future__ import annotations

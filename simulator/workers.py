@@ -8,7 +8,8 @@ consumer per process, and whichever process gets an entry forwards it to the own
 each event once, keyed by its sequence number (``LiveCustomer.seen``), whichever way it came.
 
 Simulator workers (``flask --app app simulator worker``) are processes that only drive simulated customers. While
-one is alive, a web process hands it the customers, group rooms' audiences and exercises it is asked to start (the
+one is alive, a web process hands it the customers, group rooms' and livestreams' audiences and exercises it is asked
+to start (the
 least loaded worker: the owner record names the worker, and an ``adopt`` message in the worker's inbox makes it take
 the customer over from the recording, opening line first; an email customer once its opening mail is recorded,
 simulator/email_takeover.py; a room's audience from ``group.opened``, simulator/group_takeover.py), and the
@@ -114,6 +115,8 @@ class SimulatorWorkers:
                 self._adopt_exercise(int(message["id"]))
             elif message.get("adopt") == "group":
                 self.adopt_room(int(message["id"]))
+            elif message.get("adopt") == "livestream":
+                self.adopt_livestream(int(message["id"]))
             elif message.get("stop_exercise"):
                 self._stop_exercise_here(
                     int(message["stop_exercise"]), end_customers=bool(message.get("end_customers", True))
@@ -217,6 +220,13 @@ class SimulatorWorkers:
                 return False
             return True
 
+    def adopt_livestream(self, stream_id: int) -> bool:
+        """Run the simulated audience of a livestream whose owner record names this process (handed to us by the
+        web process that took its "publishing" event, or after its process died), from the stream's recording
+        (livestream/audience_stream.py). False when it is not ours or the stream is over."""
+        audiences = self.app.extensions.get("kefu_livestream_audience")
+        return audiences is not None and audiences.adopt(stream_id)
+
     _lease_check_at = 0.0
 
     def check_leases(self) -> list[int]:
@@ -263,12 +273,14 @@ class SimulatorWorkers:
             self.email_customers.let_go(contact_id)
 
     def worker_load(self) -> int:
-        """How many customers (and group rooms' audiences) this process drives (a worker reports it on every
-        beat)."""
+        """How many customers (and group rooms' and livestreams' audiences) this process drives (a worker reports
+        it on every beat)."""
         mail, rooms = self.email_customers, self.app.extensions.get("kefu_group_audience")
+        streams = self.app.extensions.get("kefu_livestream_audience")
         return (
             len(self.live)
             + len(self._callers)
             + (mail.live_count() if mail is not None else 0)
             + (len(rooms.rooms) if rooms is not None else 0)
+            + (streams.live_count() if streams is not None else 0)
         )

@@ -109,3 +109,46 @@ def test_the_simulators_recovery_leaves_a_livestream_alone(app):
         assert contact.id not in done["ended"]
         db.session.expire_all()
         assert db.session.get(Contact, contact.id).status == "active"
+
+
+def test_an_audience_goes_to_a_live_simulator_worker_and_runs_there(app):
+    """While a simulator worker is alive, the process that takes the "publishing" event runs no audience: it names
+    the worker the stream's owner and tells it to adopt the stream; a second "publishing" (the presenter
+    reconnected) leaves it there. The worker told to adopt it runs it from the recording."""
+    import json
+
+    from contacts.stream import get_event_log
+    from livestream.actions import start_livestream
+    from simulator.ownership import Ownership
+
+    engine = app.extensions["kefu_simulator"]
+    liveness = app.extensions["kefu_liveness"]
+    worker = "host-7-simworker"
+    with app.app_context():
+        contact = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, seed=2)
+        sid = contact.id
+        liveness.client.set(liveness.proc_key(worker), 1, ex=60)  # a live simulator worker (its heartbeat)
+        Ownership(worker).register_worker(0)
+        key = redis_store.key("sim", "livestream", sid)
+        try:
+            assert audiences.start(sid) is None
+            assert audiences.script(sid) is None  # nothing runs here
+            assert redis_store.client.hget(key, "owner") == worker
+            log_ = get_event_log(app)
+            inbox = log_.client.xrange(log_.key("inbox", "simulator", worker))
+            assert [json.loads(fields["x"]) for _, fields in inbox] == [{"adopt": "livestream", "id": sid}]
+            assert audiences.start(sid) is None  # publishing again: it stays the worker's, told once
+            assert redis_store.client.hget(key, "owner") == worker
+            assert len(log_.client.xrange(log_.key("inbox", "simulator", worker))) == 1
+            assert audiences.size(contact) == 5  # counted where it is not run
+
+            assert not engine.adopt_livestream(sid)  # not ours: the worker's
+            redis_store.client.hset(key, "owner", liveness.process_id)  # this process is the worker told to adopt
+            engine._on_control({"adopt": "livestream", "id": sid})
+            script = audiences.script(sid)
+            assert script is not None and script.size == 5 and audiences.live_count() == 1
+            seqs = {e.seq for e in db.session.scalars(db.select(ContactEvent).where(ContactEvent.contact_id == sid))}
+            assert seqs <= audiences._applied[sid]  # from the recording
+            assert redis_store.client.hget(key, "owner") == liveness.process_id
+        finally:
+            audiences.stop(sid)

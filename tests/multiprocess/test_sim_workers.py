@@ -1,0 +1,363 @@
+"""Simulator workers (``flask simulator worker``) drive what web processes hand them, and a worker killed (-9) has
+its work taken over by the other without starting it over (issue 18), on real processes: web process w1, media
+worker m1, simulator workers s1 and s2, a PostgreSQL database of their own and the Redis server (skipped without
+them).
+
+An exercise started on w1 while no worker was alive has its arrivals on w1 and its customers handed to the workers
+started since (simulator/exercises.py): it is finished only once those customers are done.
+
+A livestream's simulated audience (livestream/audience_stream.py) runs on a simulator worker, not on the web process
+that took the media worker's "publishing" event; a web process started meanwhile leaves it there; its worker is
+killed and the other worker goes on with it from the recording (its comments go on, not from the start; a need
+thanked is not thanked again; the next answer is thanked).
+
+An email customer whose contact is wrapped up and who waits to write its scenario's follow-up (simulator/
+email_takeover.py): its worker is killed while it waits; the other worker takes it over, and the follow-up goes out
+when it was due, once.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections import Counter
+from unittest import mock
+
+import pytest
+from sqlalchemy import select
+
+from contacts.models import Contact, ContactEvent
+from extensions import db, redis_store
+
+from .cluster import TTL, Cluster, centre_app, create_database, servers, wait_for, with_browsers
+
+# Simulated email customers' pace (EMAIL_CUSTOMER_PACE) in every process: the follow-up two days after the wrap-up
+# comes 35 s after it, a reply within half a second.
+PACE = "0.0002"
+TAKE_OVER_WITHIN = float(TTL) + 8.0  # the heartbeat expires, the next beat of a live process adopts, it acts
+
+
+@pytest.fixture(scope="module")
+def centre(tmp_path_factory):
+    db_url, redis_url = servers()
+    url, drop = create_database(db_url, prefix="sim")
+    tmp = tmp_path_factory.mktemp("simworkers")
+    prefix = f"kefu-sw-{uuid.uuid4().hex[:8]}:"
+    from tests import factories
+
+    app = centre_app(url, redis_url, prefix, GRADING_AUTO=False)
+    with app.app_context():
+        for name in ("flo", "lia"):
+            factories.user(name, role="trainee", level="L4", password="pass1234")
+        factories.user("lena", role="lead", password="pass1234")
+        db.session.remove()
+    cluster = Cluster(tmp, url, redis_url, prefix, secret="sw-" + uuid.uuid4().hex, recordings=tmp / "recordings")
+    cluster.app = app
+    browsers = with_browsers(cluster)
+    env = {
+        "KEFU_EMAIL_CUSTOMER_PACE": PACE,
+        # A livestream audience's thanks is not lost to a viewer's rate limit (the test waits for it).
+        "KEFU_LIVESTREAM_COMMENTS_PER_WINDOW": "30",
+        "KEFU_GRADING_AUTO": "0",
+    }
+    cluster.extra_env = env
+    try:
+        with mock.patch.dict(os.environ, env):  # every process of the centre (Cluster.env copies os.environ)
+            cluster.start_web("w1")
+            cluster.start_media_worker("m1")
+            cluster.wait_web("w1")  # the simulator workers start in the first test (_both_workers)
+        yield cluster
+    finally:
+        for b in browsers:
+            b.close()
+        cluster.stop()
+        with app.app_context():
+            redis_store.flush_prefix()
+            db.session.remove()
+            db.engine.dispose()
+        drop()
+
+
+def _workers(centre) -> dict[str, str]:
+    """The live simulator workers s1, s2 by name -> process id."""
+    by_pid = {str(centre.procs[n].pid): n for n in ("s1", "s2") if n in centre.procs and centre.procs[n].poll() is None}
+    names = redis_store.client.smembers(redis_store.key("sim", "workers"))
+    return {by_pid[w.split("-")[-2]]: w for w in names if w.split("-")[-2] in by_pid}
+
+
+def _both_workers(centre) -> dict[str, str]:
+    """Simulator workers s1 and s2, started if they were not."""
+    if "s1" not in centre.procs:
+        with mock.patch.dict(os.environ, centre.extra_env):
+            centre.start_sim_worker("s1")
+            centre.start_sim_worker("s2")
+    return wait_for(lambda: len(w := _workers(centre)) == 2 and w, timeout=120, what="two simulator workers")
+
+
+def _events(app, type_: str, cid: int | None = None) -> list:
+    with app.app_context():
+        q = select(ContactEvent).where(ContactEvent.type == type_)
+        if cid is not None:
+            q = q.where(ContactEvent.contact_id == cid)
+        rows = db.session.scalars(q.order_by(ContactEvent.id)).all()
+        db.session.expunge_all()
+        db.session.remove()
+        return rows
+
+
+def _comments(app, sid: int, kind: str | None = None) -> list:
+    """The simulated audience's comments on stream ``sid`` (of one ``kind``), in order."""
+    return [
+        e
+        for e in _events(app, "livestream.comment", sid)
+        if (e.data or {}).get("sim") and (kind is None or e.data["sim"].get("kind") == kind)
+    ]
+
+
+def _media_up() -> bool:
+    from media.interface import RedisTransport
+
+    return "m1" in RedisTransport(redis_store.client, redis_store.key).workers()
+
+
+CHAT_SCENARIO = "en-delivery-status"
+
+
+def test_an_exercise_is_finished_only_when_its_customers_on_workers_are_done(centre):
+    """Lena's exercise starts on w1 while no simulator worker is alive, so w1 runs its arrivals; the workers start
+    before its first arrival, so w1 hands each customer to one. After the last arrival w1 has nothing of the
+    exercise left itself, but the exercise stays running while the workers' customers are in conversation (it was
+    marked finished at once), and finishes once they are over."""
+    from channels.chat.customer_side import customer_leave
+    from simulator.arrivals import plan_arrivals
+    from simulator.models import Exercise
+
+    app = centre.app
+    seed = next(
+        s
+        for s in range(1, 1000)
+        if 1 <= len(p := plan_arrivals({CHAT_SCENARIO: 1}, 2.0, 100, s)) <= 2 and p[0][0] >= 60
+    )
+    plan = plan_arrivals({CHAT_SCENARIO: 1}, 2.0, 100, seed)
+    with app.app_context():
+        from accounts.models import User
+
+        lena = db.session.scalar(select(User).filter_by(username="lena"))
+        ex = Exercise(
+            name="drill",
+            lang="en",
+            created_by=lena.id,
+            seed=seed,
+            rate_per_minute=2.0,
+            duration_seconds=100,
+            mix={CHAT_SCENARIO: 1.0},
+            schedule=[],
+            status="planned",
+        )
+        db.session.add(ex)
+        db.session.commit()
+        ex_id = ex.id
+        db.session.remove()
+    code, started = centre.browser("w1", "lena").post_json(f"/api/exercises/{ex_id}/start", {})
+    assert code == 200 and started["status"] == "running", started
+    began = time.monotonic()
+    owner = redis_store.client.hget(redis_store.key("sim", "exercise", ex_id), "owner")
+    assert _pid(owner) == centre.procs["w1"].pid  # no worker was alive: w1 runs the arrivals
+    workers = _both_workers(centre)
+    if time.monotonic() - began > plan[0][0] - 5:
+        pytest.skip("the simulator workers came up after the first arrival (a loaded machine)")
+
+    def contacts() -> list[Contact]:
+        with app.app_context():
+            rows = db.session.scalars(select(Contact).where(Contact.exercise_id == ex_id)).all()
+            db.session.expunge_all()
+            db.session.remove()
+            return rows
+
+    def status() -> str:
+        with app.app_context():
+            out = db.session.get(Exercise, ex_id).status
+            db.session.remove()
+            return out
+
+    arrived = wait_for(lambda: len(c := contacts()) == len(plan) and c, timeout=plan[-1][0] + 30, what="every arrival")
+    for c in arrived:
+        assert redis_store.client.hget(redis_store.key("sim", "contact", c.id), "owner") in workers.values()
+    time.sleep(3.0)  # w1 ticks every 0.25 s: it has looked at the exercise many times since its last arrival
+    open_now = [c for c in contacts() if c.status in ("queued", "active")]
+    assert open_now and status() == "running", (status(), [c.status for c in contacts()])
+    with app.app_context():
+        for c in open_now:
+            customer_leave(db.session.get(Contact, c.id), reason="test_over")
+        db.session.remove()
+    wait_for(lambda: status() == "finished", timeout=20, what="the exercise finished")
+
+
+def _pid(process_id: str) -> int:
+    return int(process_id.split("-")[-2])  # host-pid-random
+
+
+def test_a_livestream_audience_runs_on_a_worker_and_survives_its_kill(centre):
+    """Lia publishes through m1 from w1 (a real aiortc publisher). The audience runs on a simulator worker, not on
+    w1; she marks a question answered and the audience thanks her. A web process w2 starting meanwhile leaves the
+    audience where it is. The worker is killed (-9): within seconds the other worker goes on with the audience from
+    the recording - its comments go on (not its first comments again), the need thanked is not thanked again - and
+    it thanks her for the next answer."""
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+
+    from livestream.actions import start_livestream
+    from tests.livestream.aiortc_peers import MovingPicture, Tone, offer_of
+    from tests.livestream.test_livestream_app import PeerLoop
+
+    app = centre.app
+    workers = _both_workers(centre)
+    with app.app_context():
+        from accounts.models import User
+
+        lia = db.session.scalar(select(User).filter_by(username="lia"))
+        sid = start_livestream(lia, title="Sale Q&A", lang="en", audience_size=8, comment_rate=150, seed=4).id
+        db.session.remove()
+    sock = centre.browser("w1", "lia").socket("/livestream")
+    res = sock.call("join", {"stream_id": sid}, namespace="/livestream", timeout=20)
+    assert res and res.get("ok"), res
+    answered: set[str] = set()
+
+    def open_question():
+        """The latest question whose viewer has asked nothing since, on a need not answered yet."""
+        comments = _comments(app, sid)
+        for c in reversed(comments):
+            if c.data["sim"].get("kind") in ("question", "repeat") and c.data["sim"].get("need") not in answered:
+                later = [d for d in comments if d.seq > c.seq and d.data["viewer"] == c.data["viewer"]]
+                if not [d for d in later if d.data["sim"].get("kind") in ("question", "repeat")]:
+                    return c
+        return None
+
+    def thanked() -> list[str]:
+        return [c.data["sim"].get("need") for c in _comments(app, sid, "thanks")]
+
+    def answer_and_thanks() -> set[str]:
+        question = wait_for(open_question, timeout=60, what="an open question")
+        before = set(thanked())
+        res = sock.call(
+            "mark_answered", {"stream_id": sid, "comment_seq": question.seq}, namespace="/livestream", timeout=20
+        )
+        assert res and res.get("ok"), res
+        got = wait_for(lambda: set(thanked()) - before, timeout=60, what="the audience's thanks")
+        answered.update(got | {question.data["sim"]["need"]})
+        return got
+
+    peers = PeerLoop()
+    pub = None
+    try:
+        wait_for(_media_up, timeout=90, what="media worker m1 registered")
+
+        async def publisher():
+            pc = RTCPeerConnection()
+            pc.addTrack(MovingPicture(160, 120))
+            pc.addTrack(Tone())
+            return pc, await offer_of(pc)
+
+        pub, offer = peers.run(publisher())
+        res = sock.call("publish", {"stream_id": sid, "offer": offer}, namespace="/livestream", timeout=60)
+        assert res and res.get("ok"), res
+        peers.run(pub.setRemoteDescription(RTCSessionDescription(**res["answer"])))
+        key = redis_store.key("sim", "livestream", sid)
+        owner = wait_for(lambda: redis_store.client.hget(key, "owner"), timeout=60, what="the audience started")
+        assert owner in workers.values(), f"the audience runs on {owner}, not on a simulator worker {workers}"
+        driver = next(n for n, w in workers.items() if w == owner)
+        first = answer_and_thanks()
+        res = sock.call("stats", {"stream_id": sid}, namespace="/livestream", timeout=20)
+        assert res and res.get("audience") == 8, res
+
+        with mock.patch.dict(os.environ, centre.extra_env):
+            centre.start_web("w2")
+        centre.wait_web("w2")
+        before = len(_comments(app, sid))
+        time.sleep(3 * float(TTL))
+        assert redis_store.client.hget(key, "owner") == owner  # a web process's start touched nothing
+        assert len(_comments(app, sid)) > before
+
+        centre.kill(driver)
+        killed, before = time.monotonic(), len(_comments(app, sid))
+        survivor = next(w for n, w in workers.items() if n != driver)
+        wait_for(lambda: redis_store.client.hget(key, "owner") == survivor, timeout=30, what="the take-over")
+        took = time.monotonic() - killed
+        assert took < TAKE_OVER_WITHIN, f"taken over {took:.1f} s after the kill"
+        wait_for(lambda: len(_comments(app, sid)) > before + 8, timeout=30, what="comments after the take-over")
+        comments = [c.text for c in _comments(app, sid)]
+        assert comments[before : before + 8] != comments[:8]  # went on, not started over
+        answer_and_thanks()
+        thanks = thanked()
+        assert all(thanks.count(need) == 1 for need in first), Counter(thanks)  # not thanked again
+        res = sock.call("stop", {"stream_id": sid}, namespace="/livestream", timeout=20)
+        assert res and res.get("ok"), res
+        wait_for(lambda: not redis_store.client.exists(key), timeout=20, what="the audience stopped")
+    finally:
+        if pub is not None:
+            peers.run(pub.close())
+        peers.stop()
+
+
+FOLLOW_UP = "en-email-refund-follow-up"  # silent when satisfied; writes again two days after the wrap-up
+REFUND_ANSWER = (
+    "Dear Mr Harris,\n\nThank you for your email. The warehouse received the return; I have escalated the refund to "
+    "the finance team to expedite it within 24 hours.\n\nBest regards,\nKefu Mall Customer Service"
+)
+
+
+def test_an_email_customer_waiting_to_follow_up_survives_its_workers_kill(centre):
+    """Flo's practice email customer (a follow-up scenario) goes to a simulator worker. She answers it and wraps the
+    contact up: the customer waits two days (35 s at this pace) to write again. Its worker is killed (-9) while it
+    waits; the other worker takes it over although its contact is closed, and the follow-up arrives when it was
+    due, once, following the wrapped-up contact."""
+    app = centre.app
+    workers = _both_workers(centre)
+    desk = centre.browser("w1", "flo")
+    sock = desk.socket()
+    res = sock.call("set_state", {"state": "available"}, namespace="/desk", timeout=20)
+    assert res and res.get("ok"), res
+    code, started = desk.post_json("/api/sim/customers", {"scenario_id": FOLLOW_UP})
+    assert code == 201, started
+    cid = started["contact_id"]
+    key = redis_store.key("sim", "contact", cid)
+    owner = wait_for(
+        lambda: (o := redis_store.client.hget(key, "owner")) in workers.values() and o,
+        timeout=10,
+        what="the customer handed to a worker",
+    )
+    driver = next(n for n, w in workers.items() if w == owner)
+
+    def held():
+        with app.app_context():
+            c = db.session.get(Contact, cid)
+            out = c.status == "active" and c.agent_id is not None
+            db.session.remove()
+            return out
+
+    wait_for(held, timeout=20, what="the email assigned to flo")
+    code, sent = desk.post_json(f"/api/email/contacts/{cid}/reply", {"body_text": REFUND_ANSWER})
+    assert code == 200, sent
+    wait_for(lambda: _events(app, "customer.state", cid), timeout=30, what="the customer reading the answer")
+    time.sleep(2.0)  # a reply it decided on (0.2-0.5 s at this pace) is out
+    code, wrapped = desk.post_json(f"/api/email/contacts/{cid}/wrap_up", {"code": "REFUND"})
+    assert code == 200, wrapped
+    later = redis_store.key("sim", "email", "later")
+    due = wait_for(lambda: redis_store.client.zscore(later, str(cid)), timeout=20, what="the customer waiting")
+    assert due - time.time() > 20, "the follow-up would be due before the take-over"
+    mails_before = [e.contact_id for e in _events(app, "email.received")].count(cid)
+    centre.kill(driver)
+    survivor = next(w for n, w in workers.items() if n != driver)
+    wait_for(lambda: redis_store.client.hget(key, "owner") == survivor, timeout=TAKE_OVER_WITHIN, what="the take-over")
+
+    def follow_ups() -> list:
+        return [e for e in _events(app, "email.received") if e.data.get("follows_contact_id") == cid]
+
+    assert not follow_ups()
+    got = wait_for(follow_ups, timeout=due - time.time() + 30, what="the follow-up")
+    assert got[0].ts >= due - 0.5, f"sent {due - got[0].ts:.1f} s before it was due"
+    assert "Two days ago" in got[0].text
+    time.sleep(3.0)
+    assert len(follow_ups()) == 1  # once
+    assert not redis_store.client.zscore(later, str(cid))
+    assert [e.contact_id for e in _events(app, "email.received")].count(cid) == mails_before  # nothing sent twice
