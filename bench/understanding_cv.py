@@ -79,6 +79,7 @@ def main() -> None:
     from scenarios.loader import load_pack
     from scenarios.schema import ACTS
     from understanding import classifier as clf
+    from understanding import features as feat
     from understanding.embedding import get_embedder
     from understanding.lexicon import MoveRecogniser
 
@@ -91,10 +92,10 @@ def main() -> None:
     examples = [e for e, _f in pairs]
     train_only = np.array([any(fnmatch.fnmatch(f, g) for g in args.train_only) for _e, f in pairs])
     lexicon = MoveRecogniser(pack.info)
-    prepared = [clf.prepare(e.text, args.lang, e.before) for e in examples]
+    prepared = [feat.prepare(e.text, args.lang, e.before) for e in examples]
     vectors = encode_cached(get_embedder("use"), [p.text for p in prepared], args.lang)
     y = np.array([[1 if a in e.acts else 0 for a in ACTS] for e in examples], dtype=np.int8)
-    lex = clf._lexicon_block(prepared, lexicon)
+    lex = feat.lexicon_block(prepared, lexicon)
 
     scored = np.flatnonzero(~train_only)
     always = np.flatnonzero(train_only)

@@ -16,8 +16,9 @@ import numpy as np
 
 from scenarios.schema import ACTS, PackInfo, Scenario
 
-from .classifier import ActModel, lexicon_hits, prepare
+from .classifier import ActModel
 from .facts import Figure, Private, figures, private_data
+from .features import lexicon_hits, prepare
 from .lexicon import MoveRecogniser, _Message, phrase_key
 
 _MEMO_MAX = 20_000

@@ -120,6 +120,6 @@ def test_calibration_spearman(report):
     assert report["spearman"] is not None and report["spearman"] >= 0.8
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 not met yet: gates 0.95 (a belittling line without taboo words)")
 def test_calibration_gates_exact(report):
+    """Every gate the examiners failed, and only those, fails on the grader's scorecard (issue 12: 100 %)."""
     assert report["gates_exact"] == 1.0

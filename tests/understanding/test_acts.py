@@ -114,3 +114,67 @@ def test_scenario_answer_keywords_and_figures(readers, scenarios):
     reading = readers["zh_CN"].read("查到了，包裹现在在杭州转运中心，预计6月1日送到", sc)
     assert reading.has("answer") and len(reading.answer_groups) >= 2
     assert reading.answer_keywords
+
+
+# Issue 12: talking down to a customer without any taboo word is forbidden language (it fails the gate); the same
+# help said respectfully is not. Lines written for this test, none of them a training example.
+BELITTLING = [
+    (
+        "zh_CN",
+        "您这么大岁数了，这些新玩意儿搞不懂也难怪，反正保修期内给您免费修。",
+        "您别着急，新东西刚开始用都不太习惯，保修期内给您免费修。",
+    ),
+    (
+        "zh_CN",
+        "都讲三遍了还没记住？维修免费，快递员上门来取。",
+        "我再跟您确认一遍：维修免费，快递员上门来取。",
+    ),
+    (
+        "zh_CN",
+        "叔叔，我打字已经够慢的了，您倒是认真看啊：免费上门取件。",
+        "叔叔，我打字慢一点，您慢慢看：免费上门取件。",
+    ),
+    (
+        "en",
+        "Honestly, a child could work this out - the reset button is on the left.",
+        "The reset button is on the left; it's a little hidden, so it's easy to miss.",
+    ),
+    pytest.param(
+        "en",
+        "As I've explained twice now, the repair is free. Please pay attention this time.",
+        "Just to confirm again in case my earlier message got buried, the repair is free.",
+        marks=pytest.mark.xfail(
+            strict=True, reason="issue 12: the en model (unchanged this round) misses impatience said politely"
+        ),
+    ),
+]
+
+
+# More negation and trap cases, written for these tests (issue 11): a negated commitment is not made; the words
+# of one act doing another do not make that act.
+NEGATION_TRAP = [
+    ("zh_CN", "这单不用转人工，我这边就能办：退款已经提交了", {"answer"}, {"escalate"}),
+    ("zh_CN", "不用等了，刚查到：包裹今天下午就派送", {"answer"}, {"hold"}),
+    ("zh_CN", "维修是免费的，这是保修本来就包含的", {"answer"}, {"offer_compensation"}),
+    ("en", "No need to hang on - I can already see it was delivered at 2pm.", {"answer"}, {"hold"}),
+    ("en", "I won't need to pass you to another team, I can fix this one here.", set(), {"escalate"}),
+    ("en", "Thanks a lot for your patience while I looked into it.", {"thank"}, {"empathy"}),
+    ("en", "The money goes back on the card you used, in 3-5 working days.", {"answer"}, {"offer_compensation"}),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "present", "absent"), NEGATION_TRAP)
+def test_negation_and_trap_paraphrases(readers, lang, text, present, absent):
+    """Negated commitments and one act's words used for another are read by what the line does."""
+    got = set(readers[lang].moves(text))
+    assert present <= got, (text, got)
+    assert not (absent & got), (text, got)
+
+
+@pytest.mark.parametrize(("lang", "rude", "polite"), BELITTLING)
+def test_belittling_help_is_forbidden_and_the_respectful_twin_is_not(readers, lang, rude, polite):
+    """Condescension wrapped around real help is read as forbidden language; the same help said respectfully is
+    read as help, without it (a false gate would fail a trainee)."""
+    assert "forbidden" in readers[lang].moves(rude), rude
+    got = set(readers[lang].moves(polite))
+    assert "forbidden" not in got and got & {"answer", "explain_policy"}, (polite, got)

@@ -118,17 +118,17 @@ def test_content_check_refuses_a_model_trained_on_other_examples(app, tmp_path):
 
 def test_fast_tfidf_equals_sklearns(readers):
     """The reader's direct TF-IDF gives the same numbers as sklearn's transform for every block of the model."""
-    from understanding.classifier import _transform, prepare
+    from understanding.features import prepare, transform
 
     texts = [prepare(t, "en").views.plain for t in ("Hi  there, can I help?", "", "refund to ur card pls")]
     for _view, vec in readers["en"].model._blocks:
-        assert np.allclose(vec.transform(texts).toarray(), _transform(vec, texts).toarray(), atol=1e-12)
+        assert np.allclose(vec.transform(texts).toarray(), transform(vec, texts).toarray(), atol=1e-12)
 
 
 def test_every_refusal_example_has_a_declining_word(packs):
     """The reader drops a model-read refuse_politely from a message with no declining word (understanding.reader
     ``_declines``); that rule must hold for every refusal the packs teach, or it would unlearn them."""
-    from understanding.classifier import prepare
+    from understanding.features import prepare
     from understanding.reader import _declines
 
     for lang, pack in packs.items():
@@ -139,17 +139,17 @@ def test_every_refusal_example_has_a_declining_word(packs):
 
 
 def test_neighbour_block_never_counts_an_example_as_its_own_neighbour():
-    """The neighbour feature of a training example is read from the other examples (understanding.classifier
-    ``_knn_block``), as a new message's is: an example's own label must not leak into its features."""
-    from understanding.classifier import KNN_K, _knn_block
+    """The neighbour feature of a training example is read from the other examples (understanding.features
+    ``knn_block``), as a new message's is: an example's own label must not leak into its features."""
+    from understanding.features import KNN_K, knn_block
 
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(KNN_K + 3, 8)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     y = np.zeros((len(vectors), 2), dtype=np.float32)
     y[0, 0] = 1.0  # only row 0 performs act 0
-    own = _knn_block(vectors, vectors, y, 1.0, self_rows=True)
+    own = knn_block(vectors, vectors, y, 1.0, self_rows=True)
     assert own[0, 0] == 0.0  # row 0's neighbours are the other rows
-    new = _knn_block(vectors[:1], vectors, y, 1.0)  # a message identical to row 0 is its neighbour
+    new = knn_block(vectors[:1], vectors, y, 1.0)  # a message identical to row 0 is its neighbour
     assert new[0, 0] == 1.0 / KNN_K
-    assert _knn_block(vectors, vectors, y, 0.0).shape == (len(vectors), 0)
+    assert knn_block(vectors, vectors, y, 0.0).shape == (len(vectors), 0)
