@@ -316,6 +316,9 @@ SCRIPTS: dict[str, list] = {
 # other lines can move with a retrained model. The strict mark asserts only that the scenario still fails: when
 # a retrain fixes one, the XPASS fails the suite and the entry must go.
 MISREAD: dict[str, str] = {
+    "zh-compensation-limit": "'我能直接给您的最多是50块…得值班负责人审批。' (refuse_politely + offer) read as "
+    "[answer 0.826, offer_compensation 0.846, escalate 0.776, refuse_politely 0.603]: the escalation is heard one "
+    "line early, every goal is met there and the customer is gone before the closing (zh_CN model of 912dd06)",
     "zh-double-charge": "'…我先核对下支付记录，您把买手表那笔订单的号码发我？' (empathy + ask_order) read as [no act]; "
     "closing '…直接在这个窗口戳我们就行，拜拜～' read as [answer 0.576, explain_policy 0.56]",
     "en-late-delivery-complaint": "closing 'Hang in there - you'll hear from me tomorrow.' read as "
