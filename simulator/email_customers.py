@@ -19,7 +19,7 @@ grading reads the final emotion from it).
 Across processes (issue 18), replies and wrap-ups recorded by another process reach a customer through the
 shared event log: simulator/email_stream.py. Each mail is read once by its Message-ID. A customer is handed to a
 live simulator worker once its opening mail is recorded, and taken over from the recording when its process dies:
-simulator/email_takeover.py.
+simulator/email_takeover.py. How a mail is written and sent (threading, retries): simulator/email_sending.py.
 """
 
 from __future__ import annotations
@@ -31,20 +31,18 @@ import random
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from email.utils import make_msgid
 
 from flask import current_app, has_app_context
 
 from channels.email import mailbox
 from channels.email.parse import TICKET_TOKEN_RE
-from channels.email.simtag import sign
-from channels.email.smtp import endpoint_of
 from clock import clock
 from contacts.events import append_event, publish_contact_event, subscribe
 from extensions import db
 
 from .content import ContentError, RegistryContent
-from .email_compose import CHASER, SendError, body_text, compose, send
+from .email_compose import CHASER
+from .email_sending import EmailSending
 from .email_stream import CLOSING, MAIL_KIND, EmailCustomersAcross
 from .email_takeover import EmailTakeOver
 from .errors import SimulatorError
@@ -52,8 +50,6 @@ from .persona import CustomerState, Reaction
 
 log = logging.getLogger(__name__)
 EXT = "kefu_email_customers"
-RETRY_SECONDS = 60.0
-MAX_TRIES = 3
 
 
 @dataclass
@@ -98,7 +94,7 @@ class _Mail:
     tries: int = field(compare=False, default=0)
 
 
-class EmailCustomers(EmailCustomersAcross, EmailTakeOver):
+class EmailCustomers(EmailCustomersAcross, EmailTakeOver, EmailSending):
     """The app's simulated email customers (``app.extensions["kefu_email_customers"]``)."""
 
     def __init__(self, app, content=None):
@@ -324,83 +320,6 @@ class EmailCustomers(EmailCustomersAcross, EmailTakeOver):
         ):
             cust.follow_up_sent = True
             heapq.heappush(self._mails, _Mail(now, next(self._seq), cust.key, "follow_up", list(spec.follow_up.body)))
-
-    # -- sending --------------------------------------------------------------------------------------
-
-    def _send(self, cust: EmailCustomer, mail: _Mail) -> int | None:
-        """Compose and send one mail; returns the contact it was recorded on (None when it failed)."""
-        spec = cust.state.scenario.email
-        endpoint = endpoint_of(self.app)
-        if endpoint is None:
-            raise SimulatorError("the SMTP endpoint is not running")
-        reply = cust.last_reply
-        to, subject, in_reply_to, refs = spec.to, cust.subject, None, []
-        if mail.kind == "follow_up":
-            base = spec.follow_up.subject or cust.subject
-            if cust.ticket_number:  # a new mail quoting the ticket number they were given
-                subject = f"{base} [{cust.ticket_number}]"
-            elif reply:  # no number: they answer the last mail they got, days later
-                subject, in_reply_to, refs = reply["subject"], reply["message_id"], reply["references"]
-            self._fresh_mind(cust)
-        elif mail.kind != "opening":
-            if reply:
-                subject, in_reply_to, refs = reply["subject"], reply["message_id"], reply["references"]
-                if not subject.lower().startswith(("re:", "回复")):
-                    subject = "Re: " + subject
-            elif cust.last_sent_id:  # a chaser before any reply: answers their own mail
-                subject, in_reply_to, refs = "Re: " + cust.subject, cust.last_sent_id, cust.thread_refs
-            if mail.kind == "escalation":
-                to = spec.escalate_to
-        # The signature covers the Message-ID, so the id is chosen first.
-        msgid = make_msgid(domain=cust.address.rsplit("@", 1)[-1])
-        fields = {"scenario": cust.scenario_id, "exercise": cust.exercise_id, "reserve": cust.reserve_for}
-        raw, msgid = compose(
-            spec,
-            from_name=cust.state.scenario.customer.name,
-            from_address=cust.address,
-            to=to,
-            subject=subject,
-            text=body_text(mail.lines, cust.name, cust.lang),
-            in_reply_to=in_reply_to,
-            references=refs,
-            attachments=mail.kind == "opening",
-            message_id=msgid,
-            sim_header=sign(self.app.config["SECRET_KEY"], msgid, **fields),
-        )
-        try:
-            contact_id = send(endpoint.host, endpoint.port, cust.address, to, raw)
-        except SendError as e:
-            log.warning("simulated email customer %s: %s", cust.address, e)
-            if e.temporary and mail.tries + 1 < MAX_TRIES:
-                mail.tries += 1
-                mail.due = clock.timestamp() + RETRY_SECONDS
-                with self._lock:
-                    heapq.heappush(self._mails, mail)
-            return None
-        if mail.kind == "follow_up" and cust.contact_id is not None:
-            self.done_waiting(cust.contact_id)  # written: a take-over of the wrapped-up contact has nothing to send
-        with self._lock:
-            cust.last_sent_id = msgid
-            cust.thread_refs = [*refs, *([in_reply_to] if in_reply_to else [])][-10:]
-            cust.waiting_since = clock.timestamp()
-            cust.chased = cust.chased and mail.kind == "chaser"
-            if contact_id is not None and contact_id != cust.contact_id:
-                cust.contact_id = contact_id
-                cust.wrapped_at = None
-                self._by_contact[contact_id] = cust.key
-                self.app.extensions["kefu_simulator"].ownership.claim("contact", contact_id, **self.record_of(cust))
-        return contact_id
-
-    def _fresh_mind(self, cust: EmailCustomer) -> None:
-        """A follow-up days later is a new conversation about the same case: the customer again needs an
-        answer (their goals start over), in the mood the last one left them in."""
-        old = cust.state
-        new = CustomerState(old.scenario, old.pack, old.seed + 1, recogniser=old.recogniser, closing_grace=False)
-        new.emotion = max(old.emotion, 1)  # having to write again is annoying
-        cust.state = new
-        cust.stalled_replies = 0
-        cust.satisfied = False
-        cust.escalated = False
 
     def _record_state(self, cust: EmailCustomer, reaction: Reaction, kind: str) -> None:
         """``customer.state`` on the contact, as the chat engine records it (grading reads the last one)."""

@@ -8,7 +8,8 @@ person playing the customer does.
 
 This module holds the engine's lifecycle, its listener and the clock-driven loop (``tick``, ``run_until_idle``,
 ``run_for``); the per-customer reaction loop is simulator/chat_customers.py, simulated callers waiting in a
-queue simulator/queued_callers.py, exercise arrivals simulator/exercises.py (mixins of SimulatorEngine).
+queue simulator/queued_callers.py, exercise arrivals simulator/exercises.py, adopting what no live process
+drives simulator/recovery.py (mixins of SimulatorEngine).
 
 State of live customers is in memory, keyed by contact id, and each customer and running exercise is recorded
 in Redis with the process that drives it (simulator/ownership.py); events published by other processes reach it
@@ -33,12 +34,9 @@ import time
 from collections import deque
 
 from flask import current_app, has_app_context
-from sqlalchemy import select
 
-from channels.chat.customer_side import customer_leave
 from clock import clock
 from contacts.events import subscribe, unsubscribe
-from contacts.models import Contact
 from extensions import db
 from routing.liveness import get_liveness
 from routing.ticker import TICKER_KEY
@@ -47,9 +45,9 @@ from .chat_customers import ChatCustomers, LiveCustomer, _Action
 from .content import ContentError, RegistryContent
 from .errors import SimulatorError  # noqa: F401  (re-exported)
 from .exercises import ExerciseSchedule, ExerciseStateError, _Arrival  # noqa: F401  (re-exported)
-from .models import Exercise
 from .persona import DESK_MOVES
 from .queued_callers import QueuedCallers, WaitingCaller
+from .recovery import Recovery
 from .workers import SimulatorWorkers
 
 log = logging.getLogger(__name__)
@@ -61,7 +59,7 @@ WATCHED = frozenset(
 )
 
 
-class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers, SimulatorWorkers):
+class SimulatorEngine(Recovery, ExerciseSchedule, ChatCustomers, QueuedCallers, SimulatorWorkers):
     """Drives simulated customers for one app. Stored as ``app.extensions["kefu_simulator"]``."""
 
     def __init__(self, app, content=None):
@@ -119,105 +117,6 @@ class SimulatorEngine(ExerciseSchedule, ChatCustomers, QueuedCallers, SimulatorW
         if self._worker and self._worker is not threading.current_thread():
             self._worker.join(2)
         self._worker = None
-
-    def recover(self) -> dict:
-        """Adopt the simulated customers, group audiences and running exercises that no live process drives (at
-        start, after a process stopped beating, after Redis lost the records): a chat or email customer is taken
-        over with its mind rebuilt from the recording (ended with ``simulator_restarted`` only if that fails), a
-        simulated call still in its first queue goes on waiting, a group room's audience is rebuilt from the
-        room's recording, an exercise resumes its remaining arrivals. Customers and
-        exercises of live processes are left alone. A web process hands them to a live simulator worker instead
-        (``handed``). Returns the ids adopted, handed, ended and resumed."""
-        done = {"taken_over": [], "handed": [], "ended": [], "exercises": []}
-        with self._lock:
-            # A record missing is trusted only when nobody else could still re-announce it.
-            trust_missing = self.liveness.settled() or not self.liveness.others_alive()
-            orphans = db.session.scalars(
-                select(Contact).where(Contact.simulated.is_(True), Contact.status.in_(("queued", "active")))
-            ).all()
-            mail = self.email_customers
-            for contact in orphans:
-                if contact.id in self.live or contact.id in self._callers:
-                    continue
-                if mail is not None and mail.drives(contact.id):
-                    continue
-                if contact.channel == "group":
-                    self._recover_room(contact, trust_missing, done)  # its audience (simulator/group_takeover.py)
-                    continue
-                if contact.channel == "livestream":
-                    continue  # its audience is the livestream's (livestream/audience_stream.py), never ended here
-                worker = self._delegate_to()
-                record = self._adoptable("contact", contact.id, trust_missing, to=worker)
-                if record is None:
-                    continue
-                if worker is not None:
-                    self.hand_over("contact", contact.id, worker)
-                    done["handed"].append(contact.id)
-                    continue
-                if self._take_over(contact, record):
-                    done["taken_over"].append(contact.id)
-                    continue
-                try:
-                    customer_leave(contact, reason="simulator_restarted")
-                    self.ownership.release("contact", contact.id)
-                    done["ended"].append(contact.id)
-                except Exception:
-                    db.session.rollback()
-                    log.exception("could not end orphaned simulated contact %s", contact.id)
-            if mail is not None:  # wrapped up, writing a follow-up days later (simulator/email_takeover.py)
-                mail.recover_waiting(self, trust_missing, done)
-            now = clock.timestamp()
-            for ex in db.session.scalars(select(Exercise).where(Exercise.status == "running")).all():
-                if ex.id in self._running_exercises:
-                    continue
-                worker = self._delegate_to()
-                if self._adoptable("exercise", ex.id, trust_missing, to=worker) is None:
-                    continue
-                if worker is not None:
-                    self.hand_over("exercise", ex.id, worker)
-                else:
-                    self._queue_arrivals(ex, after=now)
-                done["exercises"].append(ex.id)
-        if any(done.values()):
-            log.warning("simulator adopted %s", done)
-        return done
-
-    def _take_over(self, contact: Contact, record: dict) -> bool:
-        """Go on as the simulated customer of a contact now ours: a caller waiting in its queue, a chat customer
-        or an email customer, rebuilt from the recording. False when none of them can."""
-        mail = self.email_customers
-        return (
-            self._resume_caller(contact)
-            or self._take_over_chat(contact, record)
-            or (mail is not None and mail.take_over(contact, record))
-        )
-
-    def _recover_room(self, contact: Contact, trust_missing: bool, done: dict) -> None:
-        """Adopt a group room's audience that no live process drives (handed to a live worker when one runs)."""
-        rooms = self.app.extensions.get("kefu_group_audience")
-        if rooms is None or contact.id in rooms.rooms:
-            return
-        worker = self._delegate_to()
-        if self._adoptable("group", contact.id, trust_missing, to=worker) is None:
-            return
-        if worker is not None:
-            self._send(worker, {"adopt": "group", "id": contact.id})
-            done["handed"].append(contact.id)
-        elif rooms.take_over(contact):
-            done["taken_over"].append(contact.id)
-
-    def _adoptable(self, kind: str, ident: int, trust_missing: bool, to: str | None = None) -> dict | None:
-        """The owner record of something no live process drives, now ours (or ``to``'s, a simulator worker's);
-        None when it is not ours to take."""
-        record = self.ownership.record(kind, ident)
-        owner = record.get("owner") or None
-        if owner is not None and owner != self.liveness.process_id and self.liveness.is_alive(owner):
-            return None
-        if owner is None and not trust_missing:
-            return None
-        if owner != (to or self.liveness.process_id) and not self.ownership.take(kind, ident, owner, to=to):
-            return None  # another process adopted it first
-        return record
 
     _recover_at: float | None = None
 

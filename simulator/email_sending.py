@@ -1,0 +1,110 @@
+"""Sending a simulated email customer's mail (a mixin of ``simulator.email_customers.EmailCustomers``).
+
+Each mail is composed as the customer's mail client writes it (simulator/email_compose.py) and sent through the
+centre's SMTP endpoint: the opening; an answer, chaser or escalation in the thread of the last reply read (or of
+their own mail when nobody answered); a follow-up days after the wrap-up, quoting the ticket number they were given
+(a new conversation about the same case: a fresh mind). A temporary refusal is tried again later. The contact the
+endpoint recorded it on becomes the customer's contact, with its owner record.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from email.utils import make_msgid
+from typing import TYPE_CHECKING
+
+from channels.email.simtag import sign
+from channels.email.smtp import endpoint_of
+from clock import clock
+
+from .email_compose import SendError, body_text, compose, send
+from .errors import SimulatorError
+from .persona import CustomerState
+
+if TYPE_CHECKING:
+    from .email_customers import EmailCustomer, _Mail
+
+log = logging.getLogger(__name__)
+RETRY_SECONDS = 60.0
+MAX_TRIES = 3
+
+
+class EmailSending:
+    """The sending side of EmailCustomers (which provides app, _lock, _mails, _by_contact, record_of and
+    done_waiting)."""
+
+    def _send(self, cust: EmailCustomer, mail: _Mail) -> int | None:
+        """Compose and send one mail; returns the contact it was recorded on (None when it failed)."""
+        spec = cust.state.scenario.email
+        endpoint = endpoint_of(self.app)
+        if endpoint is None:
+            raise SimulatorError("the SMTP endpoint is not running")
+        reply = cust.last_reply
+        to, subject, in_reply_to, refs = spec.to, cust.subject, None, []
+        if mail.kind == "follow_up":
+            base = spec.follow_up.subject or cust.subject
+            if cust.ticket_number:  # a new mail quoting the ticket number they were given
+                subject = f"{base} [{cust.ticket_number}]"
+            elif reply:  # no number: they answer the last mail they got, days later
+                subject, in_reply_to, refs = reply["subject"], reply["message_id"], reply["references"]
+            self._fresh_mind(cust)
+        elif mail.kind != "opening":
+            if reply:
+                subject, in_reply_to, refs = reply["subject"], reply["message_id"], reply["references"]
+                if not subject.lower().startswith(("re:", "回复")):
+                    subject = "Re: " + subject
+            elif cust.last_sent_id:  # a chaser before any reply: answers their own mail
+                subject, in_reply_to, refs = "Re: " + cust.subject, cust.last_sent_id, cust.thread_refs
+            if mail.kind == "escalation":
+                to = spec.escalate_to
+        # The signature covers the Message-ID, so the id is chosen first.
+        msgid = make_msgid(domain=cust.address.rsplit("@", 1)[-1])
+        fields = {"scenario": cust.scenario_id, "exercise": cust.exercise_id, "reserve": cust.reserve_for}
+        raw, msgid = compose(
+            spec,
+            from_name=cust.state.scenario.customer.name,
+            from_address=cust.address,
+            to=to,
+            subject=subject,
+            text=body_text(mail.lines, cust.name, cust.lang),
+            in_reply_to=in_reply_to,
+            references=refs,
+            attachments=mail.kind == "opening",
+            message_id=msgid,
+            sim_header=sign(self.app.config["SECRET_KEY"], msgid, **fields),
+        )
+        try:
+            contact_id = send(endpoint.host, endpoint.port, cust.address, to, raw)
+        except SendError as e:
+            log.warning("simulated email customer %s: %s", cust.address, e)
+            if e.temporary and mail.tries + 1 < MAX_TRIES:
+                mail.tries += 1
+                mail.due = clock.timestamp() + RETRY_SECONDS
+                with self._lock:
+                    heapq.heappush(self._mails, mail)
+            return None
+        if mail.kind == "follow_up" and cust.contact_id is not None:
+            self.done_waiting(cust.contact_id)  # written: a take-over of the wrapped-up contact has nothing to send
+        with self._lock:
+            cust.last_sent_id = msgid
+            cust.thread_refs = [*refs, *([in_reply_to] if in_reply_to else [])][-10:]
+            cust.waiting_since = clock.timestamp()
+            cust.chased = cust.chased and mail.kind == "chaser"
+            if contact_id is not None and contact_id != cust.contact_id:
+                cust.contact_id = contact_id
+                cust.wrapped_at = None
+                self._by_contact[contact_id] = cust.key
+                self.app.extensions["kefu_simulator"].ownership.claim("contact", contact_id, **self.record_of(cust))
+        return contact_id
+
+    def _fresh_mind(self, cust: EmailCustomer) -> None:
+        """A follow-up days later is a new conversation about the same case: the customer again needs an
+        answer (their goals start over), in the mood the last one left them in."""
+        old = cust.state
+        new = CustomerState(old.scenario, old.pack, old.seed + 1, recogniser=old.recogniser, closing_grace=False)
+        new.emotion = max(old.emotion, 1)  # having to write again is annoying
+        cust.state = new
+        cust.stalled_replies = 0
+        cust.satisfied = False
+        cust.escalated = False

@@ -1,0 +1,129 @@
+"""Adopting the simulated customers, group rooms' audiences and running exercises that no live process drives (at
+start, when another process stopped beating, after Redis lost the owner records): a mixin of SimulatorEngine.
+
+Each is recorded with the process that drives it (simulator/ownership.py); a process adopts only what has no live
+owner, by compare-and-set on the owner record, and a web process hands it to a live simulator worker when one runs.
+An adopted chat or email customer is taken over from its recording (ended with ``simulator_restarted`` only when
+that fails), a simulated call still in its first queue goes on waiting, a group room's audience is rebuilt from the
+room's recording, an email customer waiting days to follow up is taken over from ``sim:email:later``, and an
+exercise resumes its remaining arrivals. Livestream audiences are the livestream's (livestream/audience_stream.py).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from channels.chat.customer_side import customer_leave
+from clock import clock
+from contacts.models import Contact
+from extensions import db
+
+from .models import Exercise
+
+log = logging.getLogger(__name__)
+
+
+class Recovery:
+    """Adoption for SimulatorEngine (which provides liveness, ownership, live, _callers, _lock, email_customers,
+    _running_exercises, _delegate_to, hand_over, _send, _resume_caller, _take_over_chat and _queue_arrivals)."""
+
+    def recover(self) -> dict:
+        """Adopt the simulated customers, group audiences and running exercises that no live process drives (at
+        start, after a process stopped beating, after Redis lost the records): a chat or email customer is taken
+        over with its mind rebuilt from the recording (ended with ``simulator_restarted`` only if that fails), a
+        simulated call still in its first queue goes on waiting, a group room's audience is rebuilt from the
+        room's recording, an exercise resumes its remaining arrivals. Customers and
+        exercises of live processes are left alone. A web process hands them to a live simulator worker instead
+        (``handed``). Returns the ids adopted, handed, ended and resumed."""
+        done = {"taken_over": [], "handed": [], "ended": [], "exercises": []}
+        with self._lock:
+            # A record missing is trusted only when nobody else could still re-announce it.
+            trust_missing = self.liveness.settled() or not self.liveness.others_alive()
+            orphans = db.session.scalars(
+                select(Contact).where(Contact.simulated.is_(True), Contact.status.in_(("queued", "active")))
+            ).all()
+            mail = self.email_customers
+            for contact in orphans:
+                if contact.id in self.live or contact.id in self._callers:
+                    continue
+                if mail is not None and mail.drives(contact.id):
+                    continue
+                if contact.channel == "group":
+                    self._recover_room(contact, trust_missing, done)  # its audience (simulator/group_takeover.py)
+                    continue
+                if contact.channel == "livestream":
+                    continue  # its audience is the livestream's (livestream/audience_stream.py), never ended here
+                worker = self._delegate_to()
+                record = self._adoptable("contact", contact.id, trust_missing, to=worker)
+                if record is None:
+                    continue
+                if worker is not None:
+                    self.hand_over("contact", contact.id, worker)
+                    done["handed"].append(contact.id)
+                    continue
+                if self._take_over(contact, record):
+                    done["taken_over"].append(contact.id)
+                    continue
+                try:
+                    customer_leave(contact, reason="simulator_restarted")
+                    self.ownership.release("contact", contact.id)
+                    done["ended"].append(contact.id)
+                except Exception:
+                    db.session.rollback()
+                    log.exception("could not end orphaned simulated contact %s", contact.id)
+            if mail is not None:  # wrapped up, writing a follow-up days later (simulator/email_takeover.py)
+                mail.recover_waiting(self, trust_missing, done)
+            now = clock.timestamp()
+            for ex in db.session.scalars(select(Exercise).where(Exercise.status == "running")).all():
+                if ex.id in self._running_exercises:
+                    continue
+                worker = self._delegate_to()
+                if self._adoptable("exercise", ex.id, trust_missing, to=worker) is None:
+                    continue
+                if worker is not None:
+                    self.hand_over("exercise", ex.id, worker)
+                else:
+                    self._queue_arrivals(ex, after=now)
+                done["exercises"].append(ex.id)
+        if any(done.values()):
+            log.warning("simulator adopted %s", done)
+        return done
+
+    def _take_over(self, contact: Contact, record: dict) -> bool:
+        """Go on as the simulated customer of a contact now ours: a caller waiting in its queue, a chat customer
+        or an email customer, rebuilt from the recording. False when none of them can."""
+        mail = self.email_customers
+        return (
+            self._resume_caller(contact)
+            or self._take_over_chat(contact, record)
+            or (mail is not None and mail.take_over(contact, record))
+        )
+
+    def _recover_room(self, contact: Contact, trust_missing: bool, done: dict) -> None:
+        """Adopt a group room's audience that no live process drives (handed to a live worker when one runs)."""
+        rooms = self.app.extensions.get("kefu_group_audience")
+        if rooms is None or contact.id in rooms.rooms:
+            return
+        worker = self._delegate_to()
+        if self._adoptable("group", contact.id, trust_missing, to=worker) is None:
+            return
+        if worker is not None:
+            self._send(worker, {"adopt": "group", "id": contact.id})
+            done["handed"].append(contact.id)
+        elif rooms.take_over(contact):
+            done["taken_over"].append(contact.id)
+
+    def _adoptable(self, kind: str, ident: int, trust_missing: bool, to: str | None = None) -> dict | None:
+        """The owner record of something no live process drives, now ours (or ``to``'s, a simulator worker's);
+        None when it is not ours to take."""
+        record = self.ownership.record(kind, ident)
+        owner = record.get("owner") or None
+        if owner is not None and owner != self.liveness.process_id and self.liveness.is_alive(owner):
+            return None
+        if owner is None and not trust_missing:
+            return None
+        if owner != (to or self.liveness.process_id) and not self.ownership.take(kind, ident, owner, to=to):
+            return None  # another process adopted it first
+        return record
