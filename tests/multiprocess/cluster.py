@@ -256,3 +256,39 @@ def wait_for(pred, timeout: float = 15.0, step: float = 0.1, what: str = "condit
             return got
         time.sleep(step)
     raise AssertionError(f"{what} not met within {timeout:.0f} s")
+
+
+def tear_down(app, cluster: Cluster, drop: Callable[[], None]) -> None:
+    """Stop a test centre's processes, delete its Redis keys and drop its database (every fixture's ``finally``)."""
+    from extensions import db, redis_store
+
+    cluster.stop()
+    with app.app_context():
+        redis_store.flush_prefix()
+        db.session.remove()
+        db.engine.dispose()
+    drop()
+
+
+def email_driver(app, cid: int, workers: dict[str, str]) -> str:
+    """Wait until simulated email customer ``cid`` is owned by one of ``workers`` (name -> owner id) and its contact
+    is assigned to an agent; return the driving worker's name."""
+    from contacts.models import Contact
+    from extensions import db, redis_store
+
+    owner = wait_for(
+        lambda: (o := redis_store.client.hget(redis_store.key("sim", "contact", cid), "owner")) in workers.values()
+        and o,
+        timeout=10,
+        what="the customer handed to a worker",
+    )
+
+    def held():
+        with app.app_context():
+            c = db.session.get(Contact, cid)
+            out = c.status == "active" and c.agent_id is not None
+            db.session.remove()
+            return out
+
+    wait_for(held, timeout=20, what="the email assigned to flo")
+    return next(n for n, w in workers.items() if w == owner)

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from contacts.models import Contact, ContactEvent
 from extensions import db, redis_store
 
-from .cluster import TTL, Cluster, centre_app, create_database, servers, wait_for, with_browsers
+from .cluster import TTL, Cluster, centre_app, create_database, servers, tear_down, wait_for, with_browsers
 
 PACKS = Path(__file__).resolve().parent.parent.parent / "scenarios" / "packs"
 SCENARIO = "en-delivery-status"
@@ -74,12 +74,7 @@ def centre(tmp_path_factory):
         for b in browsers:
             b.close()
         stop.set()
-        cluster.stop()
-        with app.app_context():
-            redis_store.flush_prefix()
-            db.session.remove()
-            db.engine.dispose()
-        drop()
+        tear_down(app, cluster, drop)
 
 
 def _snapshot(app, agent_id: int) -> dict:

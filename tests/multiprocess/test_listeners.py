@@ -40,7 +40,17 @@ from extensions import db, redis_store
 from grading.auto import LOCK_CLASS
 from grading.models import Scorecard
 
-from .cluster import TTL, Cluster, centre_app, create_database, servers, wait_for, with_browsers
+from .cluster import (
+    TTL,
+    Cluster,
+    centre_app,
+    create_database,
+    email_driver,
+    servers,
+    tear_down,
+    wait_for,
+    with_browsers,
+)
 
 PACKS = Path(__file__).resolve().parent.parent.parent / "scenarios" / "packs"
 GRADERS = ("g1", "g2")
@@ -81,12 +91,7 @@ def centre(tmp_path_factory):
     finally:
         for b in browsers:
             b.close()
-        cluster.stop()
-        with app.app_context():
-            redis_store.flush_prefix()
-            db.session.remove()
-            db.engine.dispose()
-        drop()
+        tear_down(app, cluster, drop)
 
 
 def _pid(process_id: str) -> int:
@@ -402,22 +407,7 @@ def test_an_email_customer_goes_to_a_worker_and_survives_its_kill(centre):
     code, started = centre.browser(home, "flo").post_json("/api/sim/customers", {"scenario_id": EMAIL_SCENARIO})
     assert code == 201, started
     cid = started["contact_id"]
-    owner = wait_for(
-        lambda: (o := redis_store.client.hget(redis_store.key("sim", "contact", cid), "owner")) in workers.values()
-        and o,
-        timeout=10,
-        what="the customer handed to a worker",
-    )
-    driver = next(n for n, w in workers.items() if w == owner)
-
-    def held():
-        with app.app_context():
-            c = db.session.get(Contact, cid)
-            out = c.status == "active" and c.agent_id is not None
-            db.session.remove()
-            return out
-
-    wait_for(held, timeout=20, what="the email assigned to flo")
+    driver = email_driver(app, cid, workers)
     code, sent = desk.post_json(f"/api/email/contacts/{cid}/reply", {"body_text": DISMISSAL})
     assert code == 200, sent
     wait_for(lambda: len(_mails(app, cid, "email.received")) >= 2, timeout=45, what="the customer's first answer")
@@ -430,7 +420,7 @@ def test_an_email_customer_goes_to_a_worker_and_survives_its_kill(centre):
     wait_for(lambda: len(_mails(app, cid, "customer.state")) >= 2, timeout=30, what="the take-over")
     took = time.monotonic() - killed
     new_owner = redis_store.client.hget(redis_store.key("sim", "contact", cid), "owner")
-    assert new_owner and new_owner != owner
+    assert new_owner and new_owner != workers[driver]
     assert took < TAKE_OVER_WITHIN, f"taken over {took:.1f} s after the kill"
     wait_for(lambda: len(_mails(app, cid, "email.received")) >= 3, timeout=45, what="the customer's thanks")
     time.sleep(3.0)

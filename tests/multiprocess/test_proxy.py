@@ -18,9 +18,7 @@ import pytest
 import requests
 import socketio
 
-from extensions import db, redis_store
-
-from .cluster import Cluster, centre_app, create_database, free_port, haproxy_config, servers, wait_for
+from .cluster import Cluster, centre_app, create_database, free_port, haproxy_config, servers, tear_down, wait_for
 
 NODES = ("web1", "web2", "web3")
 START = {"queue": "chat.general", "lang": "en"}
@@ -56,12 +54,7 @@ def proxied(tmp_path_factory):
         wait_for(answers, timeout=30, what="HAProxy serving")
         yield cluster, proxy
     finally:
-        cluster.stop()
-        with app.app_context():
-            redis_store.flush_prefix()
-            db.session.remove()
-            db.engine.dispose()
-        drop()
+        tear_down(app, cluster, drop)
 
 
 def _pinned(node: str) -> requests.Session:

@@ -30,7 +30,17 @@ from sqlalchemy import select
 from contacts.models import Contact, ContactEvent
 from extensions import db, redis_store
 
-from .cluster import TTL, Cluster, centre_app, create_database, servers, wait_for, with_browsers
+from .cluster import (
+    TTL,
+    Cluster,
+    centre_app,
+    create_database,
+    email_driver,
+    servers,
+    tear_down,
+    wait_for,
+    with_browsers,
+)
 
 # Simulated email customers' pace (EMAIL_CUSTOMER_PACE) in every process: the follow-up two days after the wrap-up
 # comes 35 s after it, a reply within half a second.
@@ -71,12 +81,7 @@ def centre(tmp_path_factory):
     finally:
         for b in browsers:
             b.close()
-        cluster.stop()
-        with app.app_context():
-            redis_store.flush_prefix()
-            db.session.remove()
-            db.engine.dispose()
-        drop()
+        tear_down(app, cluster, drop)
 
 
 def _sim_names(centre) -> list[str]:
@@ -321,21 +326,7 @@ def test_an_email_customer_waiting_to_follow_up_survives_its_workers_kill(centre
     assert code == 201, started
     cid = started["contact_id"]
     key = redis_store.key("sim", "contact", cid)
-    owner = wait_for(
-        lambda: (o := redis_store.client.hget(key, "owner")) in workers.values() and o,
-        timeout=10,
-        what="the customer handed to a worker",
-    )
-    driver = next(n for n, w in workers.items() if w == owner)
-
-    def held():
-        with app.app_context():
-            c = db.session.get(Contact, cid)
-            out = c.status == "active" and c.agent_id is not None
-            db.session.remove()
-            return out
-
-    wait_for(held, timeout=20, what="the email assigned to flo")
+    driver = email_driver(app, cid, workers)
     time.sleep(3.0)  # the customer's chaser (chase_after 2 h: 1.4 s at this pace) is out
     code, wrapped = desk.post_json(f"/api/email/contacts/{cid}/wrap_up", {"code": "REFUND"})
     assert code == 200, wrapped
