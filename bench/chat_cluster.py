@@ -40,6 +40,10 @@ def _ms(v) -> str:
     return "-" if v is None else (f"{v:.0f}" if v >= 10 else f"{v:.1f}")
 
 
+def _not_logs(folder: str, names: list[str]) -> list[str]:
+    return [n for n in names if n.endswith((".db", ".rdb")) or os.path.isdir(os.path.join(folder, n))]
+
+
 def markdown(rows: list[dict]) -> str:
     head = (
         "| customers | held | msg/s | send p50 / p95 / p99 ms | agent send p99 | assign p50 / p99 | web CPU (each) | "
@@ -108,7 +112,8 @@ def main(argv=None) -> int:
         if problems:
             keep = Path(__file__).resolve().parent / "results" / "chat_cluster-logs"
             shutil.rmtree(keep, ignore_errors=True)
-            shutil.copytree(tmp, keep, ignore=shutil.ignore_patterns("*.db", "*.rdb", "web-*"))
+            # the logs (web-N.log included: they hold the tracebacks), not the databases or the processes' folders
+            shutil.copytree(tmp, keep, ignore=_not_logs)
             print(f"{len(problems)} problem lines in the web logs; logs kept in {keep}", flush=True)
         shutil.rmtree(tmp, ignore_errors=True)
     rows = result.get("rows", [])
