@@ -157,7 +157,16 @@ class Config:
             cls.SQLALCHEMY_ENGINE_OPTIONS = {"pool_size": 20, "max_overflow": 60, **cls.SQLALCHEMY_ENGINE_OPTIONS}
         else:
             # A server connection can die between uses; a local SQLite file cannot, so it skips the ping.
-            cls.SQLALCHEMY_ENGINE_OPTIONS = {**cls.SQLALCHEMY_ENGINE_OPTIONS, "pool_pre_ping": True}
+            # SQLAlchemy's default pool (5 kept + 10 overflow) is far too small for a gevent web process serving
+            # hundreds of sockets: at 1,000 chats all 15 were busy, greenlets queued for a connection, and every
+            # overflow connection was closed on return and opened again a moment later (a PostgreSQL backend forked
+            # and authenticated per message). Keep enough connections open instead; a centre with many processes
+            # sizes these against the server's max_connections (README, Configuration).
+            pool = {
+                "pool_size": int(os.environ.get("KEFU_DB_POOL_SIZE", 20)),
+                "max_overflow": int(os.environ.get("KEFU_DB_MAX_OVERFLOW", 10)),
+            }
+            cls.SQLALCHEMY_ENGINE_OPTIONS = {**pool, **cls.SQLALCHEMY_ENGINE_OPTIONS, "pool_pre_ping": True}
 
 
 class TestingConfig(Config):
