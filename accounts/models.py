@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -73,6 +73,20 @@ class User(UserMixin, db.Model):
 
     def led_group_ids(self) -> list[int]:
         return [g.id for g in db.session.scalars(db.select(Group).where(Group.lead_id == self.id))]
+
+
+class UserSession(db.Model):
+    """A server-side sign-in (accounts/sessions.py). The cookie holds a random session id; this row holds only
+    its SHA-256, so a copy of the database signs nobody in. It outlives a Redis flush, which only drops the
+    cache in front of it; logout deletes it. Times are real seconds since the epoch (time.time(), not the
+    sandbox clock): the idle limit is how long a person really left the desk."""
+
+    __tablename__ = "user_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    # Written at most every sessions.TOUCH_SECONDS (Redis carries the exact sliding expiry in between).
+    last_seen_at: Mapped[float] = mapped_column(Float, index=True)
 
 
 @login_manager.user_loader

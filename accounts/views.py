@@ -15,7 +15,7 @@ from .forms import GroupForm, LoginForm, UserForm
 from .models import Group, User
 from .roles import role_required
 from .services import AccountError, create_group, create_user
-from .sessions import end_session, start_session
+from .sessions import do_end_session, do_start_session
 from .throttle import throttle_login
 
 bp = Blueprint("accounts", __name__)
@@ -38,7 +38,7 @@ def login():
             flash(_("Wrong username or password."), "error")
             return render_template("accounts/login.html", form=form), 401
         login_user(user)
-        start_session(user.id)
+        do_start_session(user.id)
         nxt = request.args.get("next")
         if nxt and urlparse(nxt).netloc == "" and nxt.startswith("/"):
             return redirect(nxt)
@@ -49,7 +49,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    end_session()
+    do_end_session()
     logout_user()
     return redirect(url_for("accounts.login"))
 
