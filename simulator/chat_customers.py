@@ -27,6 +27,7 @@ from knowledge_base.models import Article
 from tickets.models import Customer
 
 from .persona import DESK_MOVES, CustomerState, Reaction
+from .seeds import do_record_seed, recorded_seed
 
 log = logging.getLogger(__name__)
 
@@ -109,13 +110,17 @@ def record_customer_state(contact_id: int, mind: CustomerState, reaction: Reacti
 
 
 def _seed_of(contact: Contact, record: dict) -> int | None:
-    """The persona's seed: the owner record's; else (Redis lost the record, e.g. with the hand-over to a worker
-    still in flight) one derived from the contact, as long as the customer has said and thought nothing yet (any
-    seed then makes the same scenario's customer, and the next driver finds this one in the record). None when the
-    customer already spoke: the live persona cannot be rebuilt without its own seed."""
+    """The persona's seed: the owner record's; else (Redis lost the record: flushed, or the hand-over to a worker
+    still in flight) the one recorded in the database when the customer started (simulator/seeds.py); else one
+    derived from the contact, as long as the customer has said and thought nothing yet (any seed then makes the
+    same scenario's customer, and the next driver finds this one recorded). None when the customer already spoke
+    and no seed was recorded (a customer started before the table): it cannot be rebuilt without its own seed."""
     text = str(record.get("seed") or "")
     if text.isdigit():
         return int(text)
+    row = recorded_seed(contact.id)
+    if row is not None:
+        return int(row.seed)
     said = db.session.scalar(
         select(ContactEvent.id)
         .where(ContactEvent.contact_id == contact.id, ContactEvent.actor.in_(("customer", "simulator")))
@@ -124,6 +129,13 @@ def _seed_of(contact: Contact, record: dict) -> int | None:
     if said is not None:
         return None
     return zlib.crc32(f"{contact.id}|{contact.scenario_id}".encode()) & 0x7FFFFFFF
+
+
+def _started_by(contact: Contact) -> int | None:
+    """Who started the customer, when Redis lost the owner record: as recorded with its seed, else the trainee
+    it is reserved for."""
+    row = recorded_seed(contact.id)
+    return (row.started_by if row is not None else None) or contact.reserved_agent_id
 
 
 class ChatCustomers:
@@ -160,6 +172,7 @@ class ChatCustomers:
             exercise_id=exercise_id,
             reserved_agent_id=reserve_for,
         )
+        do_record_seed(contact.id, seed, exercise_id=exercise_id, started_by=started_by)  # outlives a Redis flush
         if driver is not None:
             self.ownership.claim(
                 "contact", contact.id, owner=driver, seed=seed, exercise_id=exercise_id, started_by=started_by
@@ -234,12 +247,13 @@ class ChatCustomers:
             lang,
             state,
             exercise_id=_int(record.get("exercise_id")) or contact.exercise_id,
-            started_by=_int(record.get("started_by")) or contact.reserved_agent_id,
+            started_by=_int(record.get("started_by")) or _started_by(contact),
         )
-        if not str(record.get("seed") or "").isdigit():  # re-derived: the next driver must find the same
+        if not str(record.get("seed") or "").isdigit():  # recorded or re-derived: the next driver must find the same
             self.ownership.claim(
                 "contact", contact.id, seed=seed, exercise_id=live.exercise_id, started_by=live.started_by
             )
+            do_record_seed(contact.id, seed, exercise_id=live.exercise_id, started_by=live.started_by)
         live.seen = {ev.seq for ev in events}
         self.live[contact.id] = live
         self._ids.add(contact.id)

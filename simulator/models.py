@@ -1,8 +1,9 @@
-"""Exercise: a run of scenarios for a group of trainees (practice or exam)."""
+"""Exercise: a run of scenarios for a group of trainees (practice or exam); SimulatedCustomer: the seed of a
+simulated chat customer (simulator/seeds.py)."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Float, ForeignKey, String
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clock import clock
@@ -25,4 +26,16 @@ class Exercise(db.Model):
     status: Mapped[str] = mapped_column(String(12), default="planned")  # planned, running, finished, stopped
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float, default=lambda: clock.timestamp())
+
+
+class SimulatedCustomer(db.Model):
+    """The seed a simulated chat customer's persona was made with (simulator/seeds.py): what a process taking the
+    customer over needs when Redis lost the owner record that carries it too."""
+
+    __tablename__ = "simulated_customers"
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), primary_key=True, autoincrement=False)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    exercise_id: Mapped[int | None] = mapped_column(nullable=True)
+    started_by: Mapped[int | None] = mapped_column(nullable=True)
     created_at: Mapped[float] = mapped_column(Float, default=lambda: clock.timestamp())

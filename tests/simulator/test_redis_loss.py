@@ -192,3 +192,44 @@ def test_a_take_over_does_not_say_again_a_line_already_said(app):
         assert eng._take_over_chat(db.session.get(Contact, contact.id), {"seed": "3"})
         said = [a.value for a in eng._actions if a.kind == "say"]
         assert "你好，我的退款一直没到。" not in said
+
+
+def test_a_customer_that_had_spoken_is_taken_over_with_its_own_seed_after_a_flush(app, engine):
+    """Redis flushed and the customer's driver gone without re-announcing it (a process killed at that moment, a
+    hand-over in flight): a customer that had already spoken is taken over with the seed it was started with
+    (recorded in the database), and answers the agent's next line, instead of being ended simulator_restarted."""
+    from extensions import redis_store
+    from simulator.models import SimulatedCustomer
+
+    with app.app_context():
+        agent = factories.user("agent1", role="trainee", level="L4")
+        do_set_agent_state(agent, "available")
+        cid = engine.start_customer(PARCEL, seed=4)
+        engine.run_until_idle(60)
+        do_post_message(db.session.get(Contact, cid), "agent", "Your order number, please?", actor_id=agent.id)
+        engine.run_until_idle(60)
+        said = _customer_lines(cid)
+        assert len(said) >= 2  # the opening and an answer
+        assert db.session.get(SimulatedCustomer, cid).seed == 4
+
+        # Its driver is gone without a word, and Redis lost the owner record that carried the seed.
+        engine.live.pop(cid)
+        engine._ids.discard(cid)
+        engine._drop_actions(cid, kinds=("typing", "say", "leave", "rate"))
+        redis_store.flush_prefix()  # this test's keys only
+
+        done = engine.recover()
+        assert done["taken_over"] == [cid] and done["ended"] == []
+        assert engine.live[cid].state.seed == 4
+        assert engine.ownership.record("contact", cid).get("seed") == "4"  # the next driver finds it in Redis too
+        db.session.expire_all()
+        assert db.session.get(Contact, cid).status == "active"
+        do_post_message(db.session.get(Contact, cid), "agent", "Thank you, let me check that.", actor_id=agent.id)
+        engine.run_until_idle(60)
+        assert _customer_lines(cid)[: len(said)] == said
+        reasons = [
+            (e.data or {}).get("reason")
+            for e in db.session.scalars(select(ContactEvent).where(ContactEvent.contact_id == cid))
+            if e.type in ("contact.ended", "contact.abandoned")
+        ]
+        assert "simulator_restarted" not in reasons
