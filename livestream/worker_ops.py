@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import time
 from collections.abc import Callable
 
@@ -32,6 +33,9 @@ from .media import LiveMedia, MediaError, RelayedLive
 from .relay import RelayEndpoint
 
 OPS = ("live_publish", "live_view", "live_leave", "live_stop", "live_stats")
+KEY_TTL = 24 * 3600  # of the routes put back after a Redis loss: livestream.bridge's KEY_TTL
+
+log = logging.getLogger(__name__)
 
 
 def _refusals_as_errors(op):
@@ -96,6 +100,7 @@ class LiveOps:
         for op in OPS:
             worker.register_op(op, _refusals_as_errors(getattr(self, f"_{op}")))
         worker.on_shutdown.append(self.shutdown)
+        worker.announcers.append(self.announce)
 
     async def _relay(self) -> RelayEndpoint | None:
         async with self._relay_lock:  # requests come concurrently: one socket per worker
@@ -196,6 +201,46 @@ class LiveOps:
             "cpu_s": round(time.process_time(), 3),
             "encoders_in_process": dict(ENCODERS_ALIVE),
         }
+
+    def announce(self, client, key) -> None:
+        """On each beat of a ``flask media worker`` (media.interface.serve_redis): put back in Redis where this
+        worker's livestreams are when Redis lost it (flushed, or restarted empty). The web processes keep that
+        in ``media:live:<id>:*`` (livestream.bridge): the owner (the worker holding the publisher, and its relay
+        address), the workers serving the stream, their viewer counts and each viewer's worker. Without them
+        new viewers are refused ("the presenter is not live yet"), a viewer's leave reaches no worker and the
+        end of the stream stops nothing (its recording never closed). One SISMEMBER per stream per beat; the
+        writes only for a stream whose worker set lost this worker."""
+        me = self.worker.worker_id
+        try:  # the media loop's dict, read from the beat's thread: it may change meanwhile
+            streams = [(sid, live) for sid, live in list(self.streams.items()) if not live.ended]
+        except RuntimeError:
+            return  # read again on the next beat
+        if not streams:
+            return
+        pipe = client.pipeline(transaction=False)
+        for sid, _ in streams:
+            pipe.sismember(key("media", "live", sid, "workers"), me)
+        lost = [(sid, live) for (sid, live), known in zip(streams, pipe.execute(), strict=True) if not known]
+        if not lost:
+            return
+        pipe = client.pipeline(transaction=False)
+        for sid, live in lost:
+            names = {n: key("media", "live", sid, n) for n in ("owner", "workers", "load", "where")}
+            try:
+                viewers = list(live.viewers.viewers)
+            except RuntimeError:
+                viewers = []
+            if isinstance(live, LiveMedia):  # the publisher's worker (also while its presenter reconnects)
+                pipe.hsetnx(names["owner"], "worker", me)
+                pipe.hsetnx(names["owner"], "relay", self._relay_address() or "")
+            pipe.sadd(names["workers"], me)
+            pipe.hset(names["load"], me, len(viewers))
+            for viewer in viewers:
+                pipe.hsetnx(names["where"], viewer, me)
+            for name in names.values():
+                pipe.expire(name, KEY_TTL)
+        pipe.execute()
+        log.warning("media worker %s: Redis had lost its livestream routes; put back for %s", me, [s for s, _ in lost])
 
     async def shutdown(self) -> None:
         for sid in list(self.streams):

@@ -237,6 +237,8 @@ def serve_redis(worker, media_loop, client, key, *, stop: threading.Event, poll:
         pipe.exists(calls_key(key, worker.worker_id))
         if not pipe.execute()[-1]:
             announce_calls(client, key, worker)
+        for announce in worker.announcers:
+            announce(client, key)
 
     try:
         while not stop.is_set():

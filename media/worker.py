@@ -62,6 +62,9 @@ class MediaWorker:
         self._ops: dict[str, Handler] = {}
         self._tick_hooks: list[Callable[[CallSession, float], None]] = []
         self.on_shutdown: list[Callable[[], Awaitable[None]]] = []  # plugins' own closing (livestreams)
+        # plugins' own routes put back in Redis on each beat of a `flask media worker` after Redis lost them
+        # (media.interface.serve_redis calls each with (client, key); livestreams)
+        self.announcers: list[Callable] = []
         ops = (
             "open_call",
             "offer",
