@@ -196,7 +196,10 @@ NAMESPACES: dict[str, Namespace] = {
         "staff of the stream's group and guests with the stream's guest link; presenter events only for the presenter",
         {
             "join": Ev(obj("stream_id", stream_id=I), ok()),
-            "comment": Ev(obj("stream_id", "text", stream_id=I, text=S), ok("comment", comment=O)),
+            "comment": Ev(
+                obj("stream_id", "text", stream_id=I, text=S, client_id=S),
+                ok("comment", "duplicate", comment=O, duplicate=B),
+            ),
             "watch": Ev(obj("stream_id", "offer", stream_id=I, offer=SDP), ok("answer", answer=O)),
             "leave": Ev(obj("stream_id", stream_id=I), ok()),
             "publish": Ev(obj("stream_id", "offer", stream_id=I, offer=SDP), ok("answer", answer=O)),

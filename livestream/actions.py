@@ -202,10 +202,19 @@ def public_comment(ev: dict) -> dict:
 
 
 def do_post_comment(
-    contact: Contact, viewer: str, name: str, text: str, *, actor_id: int | None = None, sim: dict | None = None
+    contact: Contact,
+    viewer: str,
+    name: str,
+    text: str,
+    *,
+    actor_id: int | None = None,
+    sim: dict | None = None,
+    client_id: str | None = None,
 ) -> dict:
     """Record one viewer's comment (after the caller's rate limit) and queue it for the next batched emit.
-    Returns the public comment."""
+    Returns the public comment. A ``client_id`` the stream already recorded (a page resending a comment whose
+    ack its dropped socket never got) records and shows nothing again: the comment recorded first is returned,
+    marked ``duplicate``."""
     from .comments import batcher
 
     _require_live(contact)
@@ -214,11 +223,17 @@ def do_post_comment(
     limit = current_app.config["LIVESTREAM_COMMENT_MAX_CHARS"]
     if len(text) > limit:
         raise ActionError(f"comment is {len(text)} characters; the limit is {limit}")
+    if client_id is not None and (not isinstance(client_id, str) or not client_id or len(client_id) > 64):
+        raise ActionError("client_id must be a string of 1 to 64 characters")
     data = {"viewer": viewer, "name": (name or "")[:40]}
     if sim:
         data["sim"] = sim
-    ev, _ = append_event(contact, "livestream.comment", "audience", actor_id=actor_id, text=text.strip(), data=data)
+    ev, created = append_event(
+        contact, "livestream.comment", "audience", actor_id=actor_id, text=text.strip(), data=data, client_id=client_id
+    )
     comment = public_comment(ev.as_dict())
+    if not created:
+        return {**comment, "duplicate": True}
     batcher.add(contact.id, comment)
     return comment
 

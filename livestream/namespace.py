@@ -159,12 +159,18 @@ class LivestreamNamespace(Namespace):
 
     @live_event()
     def on_comment(self, contact, data, ident):
-        """Post a comment in the live chat (rate-limited per viewer)."""
+        """Post a comment in the live chat (rate-limited per viewer); ``client_id``: the page's id for it, so that a
+        resend after a dropped socket is recorded once (the ack then says ``duplicate``)."""
         check_rate(contact.id, ident["viewer"])
         comment = do_post_comment(
-            contact, ident["viewer"], ident["name"], data.get("text"), actor_id=ident.get("user_id")
+            contact,
+            ident["viewer"],
+            ident["name"],
+            data.get("text"),
+            actor_id=ident.get("user_id"),
+            client_id=data.get("client_id"),
         )
-        return {"ok": True, "comment": comment}
+        return {"ok": True, "comment": comment, "duplicate": bool(comment.get("duplicate"))}
 
     @live_event()
     def on_watch(self, contact, data, ident):

@@ -242,6 +242,47 @@ def test_comment_flood_is_rate_limited_and_batched(app, people, socket_client):
     assert n == 6
 
 
+def test_a_resent_comment_is_recorded_and_shown_once(app, people, socket_client):
+    """A comment sent again with its ``client_id`` (its ack was lost with a dropped socket; a guest comes back as
+    a new viewer) is recorded once and batched to the presenter once; the resend's ack returns the first one,
+    marked duplicate. Another client_id is another comment; a bad client_id is refused."""
+    from contacts.models import Contact
+    from extensions import socketio
+    from livestream.actions import guest_token
+
+    sid = people["stream"]
+    ann = socket_client("/livestream", logged_in(app, "ann"))
+    ask(ann, "join", {"stream_id": sid})
+    ann.get_received("/livestream")
+    with app.app_context():
+        token = guest_token(db.session.get(Contact, sid))
+    comment = {"stream_id": sid, "text": "Does it ship today?", "client_id": "g1-1"}
+    first = socketio.test_client(app, namespace="/livestream", auth={"guest": token, "name": "Gus"})
+    assert ask(first, "join", {"stream_id": sid})["ok"]
+    one = ask(first, "comment", comment)
+    assert one["ok"] and not one["duplicate"]
+    first.disconnect(namespace="/livestream")
+    again = socketio.test_client(app, namespace="/livestream", auth={"guest": token, "name": "Gus"})
+    assert ask(again, "join", {"stream_id": sid})["ok"]
+    two = ask(again, "comment", comment)
+    assert two["ok"] and two["duplicate"] and two["comment"]["seq"] == one["comment"]["seq"]
+    other = ask(again, "comment", {**comment, "client_id": "g1-2"})
+    assert other["ok"] and other["comment"]["seq"] > one["comment"]["seq"]
+    bad = ask(again, "comment", {**comment, "client_id": "x" * 65})
+    assert not bad["ok"] and "client_id" in bad["error"]
+    time.sleep(0.7)  # a few batch intervals
+    shown = [c["seq"] for b in received(ann, "livestream_comments") for c in b["comments"]]
+    assert shown == [one["comment"]["seq"], other["comment"]["seq"]]
+    with app.app_context():
+        texts = db.session.scalars(
+            db.select(ContactEvent.client_id).where(
+                ContactEvent.contact_id == sid, ContactEvent.type == "livestream.comment"
+            )
+        ).all()
+    assert sorted(texts) == ["g1-1", "g1-2"]
+    again.disconnect(namespace="/livestream")
+
+
 def test_presenter_marks_pins_replies_and_moves_a_viewer(app, people, socket_client):
     """The presenter marks a question answered, pins an answer, replies, and moves a viewer to a one-to-one
     chat reserved for them; the viewer gets the private chat's token; every step is recorded."""
