@@ -59,18 +59,24 @@ def token_hash(token: str) -> str:
 
 
 def room_state(room_id: int) -> RoomState:
-    """This room's live view (rebuilt from the recording on first use in this process)."""
+    """This room's live view: rebuilt from the recording on first use in this process, and brought up to date
+    with the events recorded since (by another web process: a member who joined there, a post made there) on
+    every use. Without that catch-up a process kept the view it first built: a member who joined through
+    another process and came back here on a new socket was refused as "unknown member", and a join here could
+    reuse a member id given out there (found by bench/fault_injection.py's group room). One indexed query per
+    use, which finds nothing in the common case."""
     rooms = current_app.extensions.setdefault(_EXT, {})
     with room_lock(room_id):
         state = rooms.get(room_id)
+        q = select(ContactEvent).where(ContactEvent.contact_id == room_id)
+        if state is not None:
+            q = q.where(ContactEvent.seq > state.last_seq)
+        events = [e.as_dict() for e in db.session.scalars(q.order_by(ContactEvent.seq))]
         if state is None:
-            events = [
-                e.as_dict()
-                for e in db.session.scalars(
-                    select(ContactEvent).where(ContactEvent.contact_id == room_id).order_by(ContactEvent.seq)
-                )
-            ]
             state = rooms[room_id] = RoomState.replay(room_id, events)
+        else:
+            for ev in events:
+                state.apply(ev)
         return state
 
 
