@@ -76,4 +76,26 @@ def init_throttle(app) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", _storage_uri(redis_store.url))
     app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
     limiter.init_app(app)
+    _release_only_what_was_used(app)
     app.register_error_handler(429, _too_many)
+
+
+def _release_only_what_was_used(app) -> None:
+    """Flask-Limiter (4.1.1) resets its per-request state in a ``teardown_request`` of every request context, and
+    reaching that state creates it first. A Socket.IO event runs in a request context too (socket_context.py) but
+    never through ``before_request``, where the limiter makes and fills that state, so for every chat line it
+    built an empty one only to clear it (~2 % of a line's CPU, bench/README.md chat_load). The teardown now runs
+    only when the request made the state: the same outcome, since a context that never had it has nothing to
+    reset. The login's limits are checked in ``before_request`` as before."""
+    from flask.globals import _cv_request
+
+    funcs = app.teardown_request_funcs.get(None, [])
+    for i, func in enumerate(funcs):
+        if getattr(func, "__self__", None) is limiter:
+
+            def release(exc=None, _release=func):
+                ctx = _cv_request.get(None)
+                if ctx is None or hasattr(ctx, "_limiter_request_context"):
+                    _release(exc)
+
+            funcs[i] = release
