@@ -86,10 +86,17 @@ def lost_and_doubled(rec, contacts, events) -> dict:
                 last = ev.text
             elif ev.actor in ("agent", "lead"):
                 last = None
+    by_who: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # kind of sender -> [acknowledged, lost]
+    for a in rec.acked:
+        by_who[a["who"].rstrip("0123456789")][0] += 1
+    for a in lost:
+        by_who[a["who"].rstrip("0123456789")][1] += 1
     return {
         "acked_sends": len(rec.acked),
         "acked_customer": sum(a["who"].startswith("customer") for a in rec.acked),
-        "acked_agent": sum(not a["who"].startswith("customer") for a in rec.acked),
+        "acked_agent": sum(a["who"].startswith("agent") for a in rec.acked),
+        # customer (chat), agent (desks), member and host (the group room), viewer (livestream comments)
+        "acked_and_lost_by_sender": {k: v for k, v in sorted(by_who.items())},
         "resent": sum(a["tries"] > 1 for a in rec.acked),
         "resends_recorded_already": sum(a["duplicate"] for a in rec.acked),
         "lost": len(lost),

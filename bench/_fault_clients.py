@@ -2,7 +2,7 @@
 Socket.IO clients (python-socketio, WebSocket) that outlive a web process killed under them.
 
 A client whose socket drops connects again to the next web process that answers, as a browser behind the proxy
-would be sent to a live one (a desk signs in again when its session is gone: sessions live in Redis), rejoins
+would be sent to a live one (a desk signs in again only if its session is gone), rejoins
 its conversation (``resume`` / ``hello`` / ``caller_rejoin``) and sends again, with the same ``client_id``,
 whatever was not acknowledged. Every acknowledged send, start, assignment, drop and reconnection is recorded with
 its ``time.monotonic()`` reading, and so is what each side of a call was told, for the checks against the
@@ -62,6 +62,7 @@ class Link:
         self.sio: socketio.AsyncClient | None = None
         self.url: str | None = None
         self.lost = asyncio.Event()
+        self.auth: dict | None = None  # the connect payload (a livestream guest's link token)
 
     async def open(self, headers_for, until: float) -> bool:
         """Connect (``headers_for(url, attempt)`` gives the headers, e.g. a session cookie; None: skip that
@@ -81,8 +82,9 @@ class Link:
                         sio.on(event, fn, namespace=ns)
                     sio.on("disconnect", self._on_disconnect(sio), namespace=self.namespaces[0])
                     await sio.connect(
-                        url, transports=["websocket"], namespaces=self.namespaces, headers=headers, wait_timeout=5
-                    )
+                        url, transports=["websocket"], namespaces=self.namespaces, headers=headers, auth=self.auth,
+                        wait_timeout=5,
+                    )  # fmt: skip
                     self.sio, self.url = sio, url
                     self.first = (self.first + k - 1) % len(self.urls)
                     self.lost.clear()

@@ -14,8 +14,12 @@ The load (bench/_fault_clients.py), for ``--minutes``: ``--desks`` trainees at t
 they answer every customer line after a think time, answer calls with an aiortc peer and hang up after 15-30 s,
 and wrap up), ``--customers`` scripted chat customers (a line every 3-7 s with a client_id, 5-9 lines, then they
 leave and start again), a practice exercise whose simulated customers (four chat scenarios, ``--rate`` a minute)
-the simulator workers drive, and ``--callers`` people calling in (an aiortc peer each) through the media workers.
-Every send is repeated with its client_id until acknowledged, across reconnections; only acknowledged sends count.
+the simulator workers drive, ``--callers`` people calling in (an aiortc peer each) through the media workers, and
+(bench/_fault_rooms.py) a trainee's group room with ``--members`` people who joined with its link posting
+questions while the trainee answers the room, and a trainee's livestream with ``--viewers`` guests commenting in
+its live chat; the room is closed and the stream ended after the load. Every send (chat line, room post and
+reply, comment) is repeated with its client_id until acknowledged, across reconnections; only acknowledged sends
+count.
 
 The faults, at 20 %, 40 %, 60 % and 80 % of the load: kill -9 of web process 2, of the media worker holding the
 most calls (waiting up to 20 s for one to hold a call), of the simulator worker driving the most customers, and a
@@ -47,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 from bench import _fault_checks as checks  # noqa: E402
 from bench._fault_clients import Caller, ChatCustomer, Record  # noqa: E402
 from bench._fault_desk import Desk  # noqa: E402
+from bench._fault_rooms import open_room_and_stream, room_and_stream_clients  # noqa: E402
 from tests.multiprocess.cluster import Browser, Cluster, centre_app, create_database, wait_for  # noqa: E402
 
 MIX = {"en-delivery-status": 1, "en-double-charge": 1, "en-points-rules": 1, "en-presales-purifier": 1}
@@ -93,6 +98,8 @@ class Run:
             for i in range(a.desks):
                 factories.user(f"agent{i}", role="trainee", level="L3")
             factories.user("lead1", role="lead")
+            factories.user("host0", role="trainee", level="L3")  # the group room's (not a desk: no ACD seat)
+            factories.user("presenter0", role="trainee", level="L3")  # the livestream's
             db.session.remove()
         c = self.cluster = FaultCluster(
             self.tmp, url, a.redis_url, self.prefix, "fault-" + uuid.uuid4().hex, Path(self.recordings)
@@ -131,7 +138,7 @@ class Run:
         return {n: pids[n.split("-")[-2]] for n in names if n.split("-")[-2] in pids}
 
     def lead(self) -> Browser:
-        """The lead signed in on a live web process (again each time: a Redis flush signs everyone out)."""
+        """The lead signed in on a live web process (a fresh sign-in each time)."""
         for w in self.webs:
             if self.cluster.procs[w].poll() is None:
                 return Browser(self.cluster.url(w)).login("lead1")
@@ -224,7 +231,15 @@ class Run:
         ex_id = await loop.run_in_executor(None, self.start_exercise, seconds)
         customers = [ChatCustomer(urls, i, self.rec, stop, timeout) for i in range(a.customers)]
         callers = [Caller(urls, i, self.rec, stop, timeout) for i in range(a.callers)]
-        talk = [asyncio.create_task(c.run()) for c in customers]
+        rooms, staff = [], []
+        if a.members or a.viewers:
+            ids = await loop.run_in_executor(
+                None, open_room_and_stream, self.app, self.cluster.secret, "host0", "presenter0"
+            )
+            rooms, staff = room_and_stream_clients(
+                ids, urls, self.rec, stop, timeout, members=a.members, viewers=a.viewers
+            )
+        talk = [asyncio.create_task(c.run()) for c in [*customers, *rooms]]
         talk += [asyncio.create_task(c.run(hold_max=60)) for c in callers]
         for frac, fault in (
             (0.2, self.kill_web),
@@ -241,12 +256,14 @@ class Run:
         await loop.run_in_executor(None, self.stop_exercise, ex_id)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*talk, return_exceptions=True), 90)
+        with contextlib.suppress(TimeoutError):  # the room closed and the stream ended, by their trainees
+            await asyncio.wait_for(asyncio.gather(*(s.finish() for s in staff), return_exceptions=True), 60)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and await loop.run_in_executor(None, self.open_contacts):
             await asyncio.sleep(1)
         await asyncio.sleep(3)  # the last wrap-ups' acks
         self.end_wall = time.time()
-        for c in [*customers, *callers, *desks]:
+        for c in [*customers, *callers, *desks, *rooms]:
             await c.close()
 
     def open_contacts(self) -> int:
@@ -349,7 +366,8 @@ def print_table(r: dict) -> None:
             f"{f['fault'] + ' ' + str(f['target']):<23} {f['at_s']:>6}  {str(f['next_acked_send_s']):>12}  "
             f"{str(f['next_assignment_s']):>19}  {json.dumps(extra)}"
         )
-    print(f"\nclients: {json.dumps(r['clients'])}")
+    print(f"\nacknowledged and lost, by sender: {json.dumps(r['sends']['acked_and_lost_by_sender'])}")
+    print(f"clients: {json.dumps(r['clients'])}")
     print(
         f"queue wait p50/p95/max: {r['customers']['queue_wait_p50_s']}/{r['customers']['queue_wait_p95_s']}/"
         f"{r['customers']['queue_wait_max_s']} s; end reasons {json.dumps(r['customers']['end_reasons'])}"
@@ -369,6 +387,8 @@ def main() -> None:
     ap.add_argument("--customers", type=int, default=10)
     ap.add_argument("--callers", type=int, default=2)
     ap.add_argument("--rate", type=float, default=4.0, help="simulated customers a minute (the exercise)")
+    ap.add_argument("--members", type=int, default=4, help="people posting in the group room (0: no room)")
+    ap.add_argument("--viewers", type=int, default=4, help="guests commenting on the livestream (0: no stream)")
     ap.add_argument(
         "--database-url", default=os.environ.get("FAULT_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     )
@@ -393,6 +413,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.short:
         args.minutes, args.desks, args.customers, args.callers, args.rate = 80 / 60, 5, 5, 1, 6.0
+        args.members, args.viewers = 3, 3
     run = Run(args)
     run.load_at_start = [round(x, 2) for x in os.getloadavg()]
     print(f"load average at start: {run.load_at_start}; logs in {run.tmp}", flush=True)
