@@ -8,6 +8,7 @@ Redis for other processes: on the pub/sub channel ``<prefix>events`` and, for co
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -16,13 +17,14 @@ from dataclasses import dataclass, field
 from flask import current_app, g, has_app_context
 from socketio.manager import Manager as LocalManager
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from clock import clock
 from concurrency import off_hub_thread, spawn_on_hub
 from extensions import db, redis_store, socketio
 
 from . import hot_sql, payload_json
+from .event_connections import dropped, shelf_for
 from .event_types import validate_event
 from .models import Contact, ContactEvent, event_dict
 from .redis_writer import redis_writer
@@ -76,15 +78,23 @@ def session_in_transaction() -> bool:
     return db.session.registry.has() and db.session().in_transaction()
 
 
-def event_connection():
+def event_connection(shelved: bool = False):
     """The pooled connection that a fresh handler's chat line or typing change reads the contact head and writes
-    its event on: one checkout per socket event instead of one per statement group (returned to the pool when
-    the app context ends, see ``close_event_connection``). Use it only while the ORM session holds no
-    transaction of its own. The head read begins the line's one transaction on it and the event's write commits
-    it; a handler that refuses the line in between leaves it to the teardown, which rolls it back."""
+    its event on: one checkout per socket event instead of one per statement group (put back when the app context
+    ends, see ``close_event_connection``). Use it only while the ORM session holds no transaction of its own. The
+    head read begins the line's one transaction on it and the event's write commits it; a handler that refuses the
+    line in between leaves it to the teardown, which rolls it back. ``shelved``: the caller's first statement is
+    the head read, which may take a connection an earlier event left on the shelf (contacts/event_connections.py)
+    and retries on a fresh one if the database dropped it meanwhile; other callers check one out of the pool."""
     conn = g.get("_kefu_event_conn")
     if conn is None or conn.closed:
-        conn = g._kefu_event_conn = db.engine.connect()
+        engine = db.engine
+        conn = shelf_for(engine).take() if shelved else None
+        if conn is None:
+            conn = engine.connect()
+        else:
+            g._kefu_event_conn_reused = True
+        g._kefu_event_conn = conn
     return conn
 
 
@@ -96,17 +106,33 @@ def read_row(statement, params: dict):
     event's write commit the whole session (the slow path of append_event)."""
     if session_in_transaction():
         return db.session.connection().execute(statement, params).first()
-    conn = event_connection()
+    conn = event_connection(shelved=True)
+    reused = g.pop("_kefu_event_conn_reused", False)
     if not conn.in_transaction():
         conn.begin()
+    try:
+        return hot_sql.read_first(conn, statement, params)
+    except DBAPIError as e:
+        if not (reused and dropped(conn, e)):
+            raise
+    # The shelved connection was dropped by the database (a restart) while it waited: nothing was done on it, so
+    # the read runs again on a connection from the pool, which pings it first (as the checkout always did).
+    log.warning("a shelved event connection was dropped by the database; reading on a fresh one")
+    with contextlib.suppress(Exception):
+        conn.invalidate()
+        conn.close()
+    g._kefu_event_conn = conn = db.engine.connect()
+    conn.begin()
     return hot_sql.read_first(conn, statement, params)
 
 
 def close_event_connection(_exc=None) -> None:
-    """Return the handler's event connection to the pool (teardown of the app context)."""
+    """Put the handler's event connection on its engine's shelf for the next event, its transaction ended, or
+    back in the pool (teardown of the app context; contacts/event_connections.py)."""
+    g.pop("_kefu_event_conn_reused", None)
     conn = g.pop("_kefu_event_conn", None)
     if conn is not None:
-        conn.close()
+        shelf_for(conn.engine).put(conn)
 
 
 def append_event(

@@ -57,14 +57,16 @@ def _run(conn, statement, values: dict, table=None):
     c = _compiled.get(key)
     if c is None:  # the statements are module constants: compiled once per process and dialect
         c = _compiled[key] = _Compiled(statement, dialect, table)
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = None
     try:
+        cursor = conn.connection.driver_connection.cursor()  # fails here on a connection the driver knows closed
         cursor.execute(c.sql, c.params(values))
         row = cursor.fetchone()
     except dialect.loaded_dbapi.Error as e:
         raise DBAPIError.instance(c.sql, values, e, dialect.loaded_dbapi.Error, dialect=dialect) from e
     finally:
-        cursor.close()
+        if cursor is not None:
+            cursor.close()
     return c.row(*row) if row is not None and c.row is not None else row
 
 

@@ -116,8 +116,10 @@ def test_resend_from_a_fresh_handler_is_recorded_once(app):
 def test_a_fresh_handlers_line_is_one_transaction_from_head_read_to_commit(app):
     """A socket handler's head read begins the line's transaction on the event connection and the event's write
     commits that same transaction; a line refused after the read (typing on a contact not yet active) leaves the
-    read's transaction to the app context's teardown, which rolls it back and returns the connection to the pool."""
+    read's transaction to the app context's teardown, which rolls it back and shelves the connection for the next
+    event (contacts/event_connections.py), or returns it to the pool."""
     from contacts.actions import do_set_typing, get_contact_head
+    from contacts.event_connections import shelf_for
     from contacts.events import event_connection
 
     cid = _contact(app)
@@ -135,9 +137,10 @@ def test_a_fresh_handlers_line_is_one_transaction_from_head_read_to_commit(app):
         read_only = conn.get_transaction()
         assert read_only is not None and read_only is not trans
         assert do_set_typing(refused, "customer", True) is None
-    assert not read_only.is_active and conn.closed
+    assert not read_only.is_active and not conn.in_transaction()
     with app.app_context():
-        assert db.engine.pool.checkedout() == checked_out
+        shelved = len(shelf_for(db.engine))
+        assert shelved == 1 and db.engine.pool.checkedout() == checked_out + shelved
         ev2, _ = do_post_message(get_contact_head(cid), "customer", "下一句", client_id="one-2")
         assert ev2["seq"] == ev["seq"] + 1
         assert db.session.scalar(select(ContactEvent.text).where(ContactEvent.id == ev["id"])) == "一个事务"
