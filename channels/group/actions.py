@@ -128,7 +128,11 @@ def do_join_group_member(room: Contact, name: str, *, simulated: bool = False) -
     name = (name or "").strip()
     if not name or len(name) > 40:
         raise ActionError("give a name of 1 to 40 characters")
-    with room_lock(room.id):
+    with room_lock(room.id), atomic():
+        # The room's row, locked: a join through another web process at the same moment waits for this one, and
+        # the view read next (caught up from the recording) has its member, so no member id is given twice (the
+        # room lock is only this process's).
+        db.session.execute(select(Contact.id).where(Contact.id == room.id).with_for_update())
         state = _open_room(room)
         top = int(current_app.config.get("GROUP_MAX_MEMBERS", 60))
         if len(state.members) >= top:
