@@ -18,19 +18,23 @@ What else Redis held, and how it comes back (issue 18; the rebuild itself is onl
   records ``sim:*``, with a chat or email customer's seed, exercise and starter): put back by each live owner from
   its memory (the ``reannounce`` hooks). What no live process re-announces (a customer or exercise handed to a
   simulator worker whose ``adopt`` message went with the flush; the work of a process that died before
-  re-announcing) is adopted by the simulator's ``recover`` once the state is settled (simulator/engine.py), a chat
-  customer that had said nothing yet with a seed derived from its contact. Lost for good: the seed of a customer
-  that had spoken and whose driver did not re-announce it (it is ended ``simulator_restarted``), and the arrivals
-  an exercise handed over in that moment had due before its adoption;
+  re-announcing) is adopted by the simulator's ``recover`` once the state is settled (simulator/engine.py): a chat
+  customer with the seed recorded in the database at its start (``simulated_customers``, simulator/seeds.py), so
+  one that had already spoken goes on as itself; one with no recorded seed (started before that table) only if it
+  had said nothing yet, with a seed derived from its contact. Lost for good: the arrivals an exercise handed over
+  in that moment had due before its adoption;
 - which agent a transferred contact is being handed to (or kept from): read back from its last ``transfer`` event
   here, a reserved practice customer's trainee from the contact row;
 - which media worker holds a call (``media:call:<id>:worker`` and the worker's call list): put back by the worker
-  on its next beat (media/interface.py ``announce_calls``). Not put back: which worker holds a livestream's
-  presenter (``media:live:<id>:owner``), so new viewers are refused until the presenter publishes again;
+  on its next beat (media/interface.py ``announce_calls``); where a livestream is (``media:live:<id>:*``: the
+  worker holding its presenter and its relay, the workers serving it, each viewer's worker and their counts): put
+  back by each media worker on its next beat (livestream/worker_ops.py ``announce``). Viewers already watching
+  are not touched (their media never passes through Redis); new ones are refused until that beat;
 - contact events in flight on the shared log and the processes' inboxes: live chat customers catch up from the
   recording (``SimulatorWorkers.catch_up``); done markers and ``grading:graded`` go (the grader's lock in the
   database keeps one scorecard);
-- desk presence: re-announced by every process (above); sessions: lost (everyone signs in again).
+- desk presence: re-announced by every process (above); sign-ins: kept in the database, Redis only caches them
+  (accounts/sessions.py): the next request of each reads its row back, nobody signs in again.
 """
 
 from __future__ import annotations
