@@ -177,12 +177,15 @@ class StreamConsumer:
         return self.log.key("inbox", self.kind.name, self.name)
 
     def ensure_groups(self) -> None:
-        """Create the kind's group on the log (from now on) and on this process's inbox (both kept across
-        restarts of other processes; recreated after Redis lost them)."""
+        """Create the kind's group on the log (from now on) and on this process's inbox (from its start; both kept
+        across restarts of other processes; recreated after Redis lost them)."""
         client = self.log.client
-        for key in (self.log_key, self.inbox_key):
+        # The log from now on; the inbox from its start: it is this process's alone (its id is this run's), so
+        # what was put there before the group existed (a hand-over's adopt message, a reply forwarded to a worker
+        # just listed) is meant for us and must not be skipped.
+        for key, start in ((self.log_key, "$"), (self.inbox_key, "0")):
             try:
-                client.xgroup_create(key, self.kind.name, id="$", mkstream=True)
+                client.xgroup_create(key, self.kind.name, id=start, mkstream=True)
             except redis.ResponseError as e:
                 if "BUSYGROUP" not in str(e):
                     raise

@@ -192,6 +192,19 @@ def test_an_entry_about_state_another_process_holds_goes_to_its_inbox(log_app):
     assert _texts(routed, contact.id) == [] and router.stats.outcomes["forwarded"] == forwarded
 
 
+def test_what_reached_an_inbox_before_its_consumer_started_is_handled(log_app):
+    """A process is handed work the moment it is listed, before its consumer of kind k made its groups: the adopt
+    message already in its inbox reaches ``control`` once the consumer starts (it was skipped: the inbox's group
+    was made from "now on", and the customer handed over was never driven)."""
+    controls = []
+    get_event_log(log_app).send_control("k", "late", {"adopt": "contact", "id": 7})
+    late = log_app.consumer(StreamKind("k", handle=lambda p: None, control=controls.append), "late")
+    _drain(late)
+    assert controls == [{"adopt": "contact", "id": 7}]
+    _drain(late)
+    assert len(controls) == 1
+
+
 def test_a_kind_reading_a_side_log_gets_its_types_and_reads_no_chat_line(log_app):
     """A published wrap-up goes on the log and on the wrap-up side log; chat lines only on the log. A kind reading
     the side log handles the wrap-up and never reads a line; a kind on the whole log still gets both; a kind may
