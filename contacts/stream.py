@@ -1,10 +1,11 @@
 """The shared log of contact events on Redis Streams, and the consumer groups that carry them across processes.
 
 Every published contact event is appended (XADD, trimmed to ``EVENT_LOG_MAXLEN``) to ``<prefix>events:log`` with:
-``e`` the payload (JSON), ``o`` the process that published it, ``t`` its event type, ``c`` its contact, ``r`` the
-listener kinds running in that process and ``h`` the kinds that already dealt with it there (the in-process fast
-path, ``contacts.events.subscribe(listener, kind=...)``); an event of a type that a side log carries (``SIDE_LOGS``:
-the wrap-ups) is appended to ``<prefix>events:log:<name>`` too, with the same fields, for kinds reading only those.
+``e`` the payload (JSON), ``o`` the process that published it, ``t`` its event type, ``a`` its actor, ``c`` its
+contact, ``r`` the listener kinds running in that process and ``h`` the kinds that already dealt with it there (the
+in-process fast path, ``contacts.events.subscribe(listener, kind=...)``); an event of a type that a side log carries
+(``SIDE_LOGS``: the wrap-ups) is appended to ``<prefix>events:log:<name>`` too, with the same fields, for kinds
+reading only those.
 
 A listener kind (``StreamKind``: the simulator, say) has one consumer group on the log; each process running it is
 one consumer (named by its process id). So every entry reaches one process of each kind (at least once: XACK only
@@ -49,7 +50,8 @@ SIDE_LOGS: dict[str, frozenset[str]] = {"wrap_up": frozenset({"wrap_up"})}
 class StreamKind:
     """One kind of listener: ``handle(payload)`` runs in the app context of the process the entry is meant for.
     ``owner_of(payload)`` names the process holding the state the event is about (None: nobody in particular);
-    ``types`` filters on the event type before anything is parsed; ``control(message)`` takes inbox messages;
+    ``types`` filters on the event type before anything is parsed, and ``actors`` on the actor of the types it
+    names (the simulator reads an agent's lines, not the customer's own); ``control(message)`` takes inbox messages;
     ``log`` names the side log (``SIDE_LOGS``) the kind reads instead of the whole log (its types must be the side
     log's)."""
 
@@ -62,6 +64,7 @@ class StreamKind:
     # the lost log and inboxes is gone, and a kind keeping state catches up from the recording.
     regrouped: Callable[[], None] | None = None
     log: str | None = None
+    actors: dict[str, frozenset[str]] | None = None
 
 
 @dataclass
@@ -116,6 +119,7 @@ class EventLog:
             "e": encoded or payload_json.dumps(payload),
             "o": self.process_id,
             "t": str(ev.get("type") or ""),
+            "a": str(ev.get("actor") or ""),
             "c": str(ev.get("contact_id") or ""),
             "r": ",".join(runs),
             "h": ",".join(handled),
@@ -358,6 +362,10 @@ class StreamConsumer:
                 return "skipped"  # the publishing process dealt with it in-process
             if kind.types is not None and fields.get("t") not in kind.types:
                 return "skipped"
+            if kind.actors is not None and "a" in fields:  # (an entry from before the field: read, as it was)
+                wanted = kind.actors.get(fields.get("t"))
+                if wanted is not None and fields["a"] not in wanted:
+                    return "skipped"  # e.g. a customer's own line: read by no simulated customer, parsed for nothing
         payload = payload_json.loads(fields["e"])
         if not inbox:
             owner = None

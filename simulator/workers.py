@@ -76,6 +76,9 @@ class SimulatorWorkers:
             handle=self._on_stream,
             owner_of=self._owner_of,
             types=WATCHED | WAIT_ENDS | {"contact.created"},
+            # a simulated customer reacts to the agent's lines only (ChatCustomers._accept): the customer's own
+            # lines, half of every chat, are passed on unread instead of parsed and looked up for their owner
+            actors={"message": frozenset({"agent"})},
             control=self._on_control,
             regrouped=self.catch_up,
         )

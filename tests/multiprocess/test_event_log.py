@@ -231,3 +231,27 @@ def test_a_kind_reading_a_side_log_gets_its_types_and_reads_no_chat_line(log_app
         event_log.consumer(StreamKind("bad", handle=print, types=frozenset({"wrap_up", "message"}), log="wrap_up"))
     with pytest.raises(ValueError):
         event_log.consumer(StreamKind("bad", handle=print, log="no-such-side-log"))
+
+
+def test_a_kind_reads_only_the_actors_it_names_for_a_type(log_app):
+    """A kind reading messages by agents only (the simulator's): the customer's lines are passed on unread (no
+    payload parsed, no owner looked up: ``owner_of`` never sees them), the agent's lines are handled; a kind
+    without the filter gets both."""
+    owners_asked, handled = [], []
+    kind = StreamKind(
+        "agents_only",
+        handle=handled.append,
+        owner_of=lambda payload: owners_asked.append(payload["event"]["actor"]),
+        types=frozenset({"message"}),
+        actors={"message": frozenset({"agent"})},
+    )
+    c = log_app.consumer(kind, "p4")
+    both = log_app.consumer(StreamKind("both", handle=(everything := []).append), "p4")
+    contact = do_create_contact("chat", "chat.general", customer_name="Actors")
+    do_post_message(db.session.get(type(contact), contact.id), "customer", "the customer's line")
+    do_post_message(db.session.get(type(contact), contact.id), "agent", "the agent's line")
+    assert redis_writer.flush()
+    _drain(c, both)
+    assert _texts(handled, contact.id) == ["the agent's line"]
+    assert owners_asked == ["agent"]
+    assert _texts(everything, contact.id) == ["the customer's line", "the agent's line"]
