@@ -40,8 +40,10 @@ def worker():
     app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=0)
     start_smtp(app)
     liveness = start_liveness(app)  # heartbeat, the dead-process hook that adopts, Redis loss
-    engine.ownership.register_worker(0)
     engine.ensure_started()  # adopts what nobody drives, starts the event-log consumer and the clock loop
+    # Listed for hand-overs only now that our consumers read our inboxes: a customer handed to us before, its adopt
+    # message (and the replies forwarded to us) would wait in an inbox nobody read yet.
+    engine.ownership.register_worker(engine.worker_load())
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -32,6 +32,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 
+import redis
 from flask import current_app, has_app_context
 
 from channels.email import mailbox
@@ -92,6 +93,9 @@ class _Mail:
     kind: str = field(compare=False)  # opening | reply | chaser | escalation | follow_up
     lines: list = field(compare=False, default_factory=list)
     tries: int = field(compare=False, default=0)
+    # What the mail answers (the agent's reply read, their own mail a chaser follows, the contact a follow-up
+    # follows): its Message-ID is made from it, the same in whichever process sends it (email_sending.py).
+    answers: str | None = field(compare=False, default=None)
 
 
 class EmailCustomers(EmailCustomersAcross, EmailTakeOver, EmailSending):
@@ -200,8 +204,9 @@ class EmailCustomers(EmailCustomersAcross, EmailTakeOver, EmailSending):
             while self._mails and self._mails[0].due <= now:
                 due.append(heapq.heappop(self._mails))
             pending = {m.key for m in self._mails} | {m.key for m in due}
-            for cust in [c for c in self.customers.values() if c.done and c.key not in pending]:
-                self._forget(cust)  # nothing more to write: free their mailbox address
+            finished = [c for c in self.customers.values() if c.done and c.key not in pending and _closed(c)]
+            for cust in finished:
+                self._forget(cust)  # nothing more to write, the case closed: free their mailbox and owner records
         for mail in due:  # SMTP outside the lock: ingest publishes events our listener queues
             cust = self.customers.get(mail.key)
             if cust is not None and self.still_ours(cust):  # a satisfied customer's thank-you still goes out
@@ -264,7 +269,8 @@ class EmailCustomers(EmailCustomersAcross, EmailTakeOver, EmailSending):
         kind, lines = self._decide(cust, reaction)
         self._record_state(cust, reaction, kind)
         if lines:
-            heapq.heappush(self._mails, _Mail(now + self._delay(cust), next(self._seq), cust.key, kind, lines))
+            due, answers = now + self._delay(cust), (cust.last_reply or {}).get("message_id")
+            heapq.heappush(self._mails, _Mail(due, next(self._seq), cust.key, kind, lines, 0, answers))
 
     def _decide(self, cust: EmailCustomer, reaction: Reaction) -> tuple[str, list[str]]:
         """What the customer does about a reply they read (the mail's kind and lines; none for silence), and
@@ -311,7 +317,7 @@ class EmailCustomers(EmailCustomersAcross, EmailTakeOver, EmailSending):
             cust.chased = True
             cust.state.emotion = min(3, cust.state.emotion + 1)  # waiting long for an answer upsets them
             line = cust.state.rng.choice(CHASER["zh_CN" if cust.lang.startswith("zh") else "en"])
-            heapq.heappush(self._mails, _Mail(now, next(self._seq), cust.key, "chaser", [line]))
+            heapq.heappush(self._mails, _Mail(now, next(self._seq), cust.key, "chaser", [line], 0, cust.last_sent_id))
         if (
             spec.follow_up
             and not cust.follow_up_sent
@@ -319,7 +325,8 @@ class EmailCustomers(EmailCustomersAcross, EmailTakeOver, EmailSending):
             and now - cust.wrapped_at >= spec.follow_up.after_seconds * self.pace
         ):
             cust.follow_up_sent = True
-            heapq.heappush(self._mails, _Mail(now, next(self._seq), cust.key, "follow_up", list(spec.follow_up.body)))
+            body, follows = list(spec.follow_up.body), f"follow-up of {cust.contact_id}"
+            heapq.heappush(self._mails, _Mail(now, next(self._seq), cust.key, "follow_up", body, 0, follows))
 
     def _record_state(self, cust: EmailCustomer, reaction: Reaction, kind: str) -> None:
         """``customer.state`` on the contact, as the chat engine records it (grading reads the last one)."""
@@ -346,8 +353,26 @@ class EmailCustomers(EmailCustomersAcross, EmailTakeOver, EmailSending):
             log.exception("could not record the customer state of contact %s", cust.contact_id)
 
     def _forget(self, cust: EmailCustomer) -> None:
+        """Stop holding a customer who will write nothing more: their mailbox address is free again and the owner
+        records of their contacts (still naming this process) are deleted - nothing is left to take over."""
         with self._lock:
             cust.done = True
             self.customers.pop(cust.key, None)
             if self._by_address.get(cust.address) == cust.key:
                 self._by_address.pop(cust.address, None)
+            contacts = [cid for cid, key in self._by_contact.items() if key == cust.key]
+            for cid in contacts:
+                self._by_contact.pop(cid, None)
+        ownership = self.app.extensions["kefu_simulator"].ownership
+        for cid in contacts:
+            try:
+                ownership.release("contact", cid)
+            except redis.RedisError:  # Redis away: the record stays (naming a customer nobody holds)
+                log.warning("could not release the owner record of contact %s", cid)
+
+
+def _closed(cust: EmailCustomer) -> bool:
+    """Whether a customer's case is closed (their contact wrapped up or ended), or never opened. A customer done
+    writing (satisfied, say) whose contact is still open stays held, owner record and all, until it closes: a
+    take-over must not rebuild them meanwhile, and the record is deleted only once nobody needs it."""
+    return cust.contact_id is None or cust.wrapped_at is not None

@@ -9,6 +9,7 @@ endpoint recorded it on becomes the customer's contact, with its owner record.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import logging
 from email.utils import make_msgid
@@ -28,6 +29,26 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 60.0
 MAX_TRIES = 3
+
+
+def _re(subject: str) -> str:
+    """A reply's subject, as a mail client writes it (one "Re:")."""
+    return subject if subject.lower().startswith(("re:", "回复")) else "Re: " + subject
+
+
+def _message_id(cust: EmailCustomer, mail: _Mail) -> str:
+    """The mail's Message-ID. A mail that answers something (the agent's reply it read, their own mail a chaser
+    follows, the wrapped-up contact a follow-up follows) has the same id in whichever process sends it: when a
+    customer's old driver and the process that took it over both send the answer to one reply (the old one was
+    taken for dead, or sent it just before its death and the take-over replayed the reply as unanswered), the
+    endpoint records it once - a Message-ID already recorded is a duplicate (channels/email/ingest.py)."""
+    domain = cust.address.rsplit("@", 1)[-1]
+    answers = str(mail.answers or "").strip()
+    if mail.kind == "opening" or not answers or cust.contact_id is None:
+        return make_msgid(domain=domain)
+    # Not the kind: one answer to one mail, even if the two drivers' minds were to differ on what it says.
+    key = f"{cust.contact_id}\n{answers}".encode()
+    return f"<sim.{cust.contact_id}.{hashlib.sha256(key).hexdigest()[:24]}@{domain}>"
 
 
 class EmailSending:
@@ -51,15 +72,13 @@ class EmailSending:
             self._fresh_mind(cust)
         elif mail.kind != "opening":
             if reply:
-                subject, in_reply_to, refs = reply["subject"], reply["message_id"], reply["references"]
-                if not subject.lower().startswith(("re:", "回复")):
-                    subject = "Re: " + subject
-            elif cust.last_sent_id:  # a chaser before any reply: answers their own mail
-                subject, in_reply_to, refs = "Re: " + cust.subject, cust.last_sent_id, cust.thread_refs
+                subject, in_reply_to, refs = _re(reply["subject"]), reply["message_id"], reply["references"]
+            elif cust.last_sent_id:  # a chaser before any reply (in this conversation): answers their own mail
+                subject, in_reply_to, refs = _re(cust.subject), cust.last_sent_id, cust.thread_refs
             if mail.kind == "escalation":
                 to = spec.escalate_to
         # The signature covers the Message-ID, so the id is chosen first.
-        msgid = make_msgid(domain=cust.address.rsplit("@", 1)[-1])
+        msgid = _message_id(cust, mail)
         fields = {"scenario": cust.scenario_id, "exercise": cust.exercise_id, "reserve": cust.reserve_for}
         raw, msgid = compose(
             spec,
@@ -87,6 +106,10 @@ class EmailSending:
         if mail.kind == "follow_up" and cust.contact_id is not None:
             self.done_waiting(cust.contact_id)  # written: a take-over of the wrapped-up contact has nothing to send
         with self._lock:
+            if mail.kind == "follow_up":
+                # A new conversation (a new contact): what comes next answers this mail, not the reply read days
+                # ago in the old thread (a chaser threaded there would open yet another contact).
+                cust.last_reply, cust.subject = None, subject
             cust.last_sent_id = msgid
             cust.thread_refs = [*refs, *([in_reply_to] if in_reply_to else [])][-10:]
             cust.waiting_since = clock.timestamp()

@@ -56,10 +56,11 @@ class EmailCustomersAcross:
         cid = ev.get("contact_id")
         engine = self.app.extensions["kefu_simulator"]
         if cid not in self._by_contact and self._owner_of(payload) == engine.process_id:
-            # Handed to us (or adopted) and the adopt message is still on its way: take the customer over now.
-            # The take-over replays the recording, this event included (it was published after its commit).
+            # Handed to us (or adopted) and the adopt message is still on its way: take the customer over now. The
+            # event is still delivered below (once, by its Message-ID): the take-over that ran may be another
+            # thread's (the adopt message's), whose replay read the recording before this event was in it - a reply
+            # dropped here was never read, and the customer answered the next one as if it had not been sent.
             engine._adopt_contact(cid)
-            return
         with self._lock:
             cust = self.customers.get(self._by_contact.get(cid, -1))
             if cust is None or cust.contact_id != cid:

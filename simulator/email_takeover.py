@@ -297,7 +297,8 @@ class EmailTakeOver:
                 _int(record.get("started_by")),
                 _int(record.get("reserve_for")) or contact.reserved_agent_id,
                 contact_id=contact.id,
-                subject=spec.subject,
+                # A follow-up's contact is its own conversation: a chaser there answers the follow-up's subject.
+                subject=(follows and " ".join(str(first.get("subject") or "").split())) or spec.subject,
                 follow_up_sent=bool(follows),
             )
             unread = self._replay(cust, events)
@@ -371,7 +372,8 @@ class EmailTakeOver:
                 cust.waiting_since, cust.chased, since = None, False, 0
                 kind, lines = self._decide(cust, cust.state.on_agent_message(ev.text or "", float(ev.ts)))
                 if lines:
-                    owed.append(_Mail(float(ev.ts) + self._delay(cust), next(self._seq), cust.key, kind, lines))
+                    due, answers = float(ev.ts) + self._delay(cust), data.get("message_id")
+                    owed.append(_Mail(due, next(self._seq), cust.key, kind, lines, 0, answers))
             elif ev.type in ("wrap_up", "contact.ended") and cust.wrapped_at is None:
                 cust.wrapped_at = float(ev.ts)
         now = clock.timestamp()

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 
 from contacts.actions import ActionError, do_create_contact
 from contacts.events import append_event, publish_contact_event
+from contacts.lifecycle import lock_contact
 from contacts.models import Contact, ContactEvent
 from contacts.transaction import atomic
 from extensions import db
@@ -199,6 +200,14 @@ def do_receive_email(raw: bytes, *, mail_from: str, rcpt_tos: list[str], peer: s
     roleplay_token = None
     # The contact, the mail and its ticket links: one transaction; the ACD is offered the contact after it.
     with atomic():
+        if earlier is not None:
+            # Two senders of one Message-ID at once (a simulated customer's old driver and the process that took it
+            # over, simulator/email_sending.py) both passed the check above: the thread's row serialises them, and
+            # the second finds the first's mail now.
+            lock_contact(earlier)
+            seen = event_by_message_id([parsed.message_id], types=("email.received",))
+            if seen is not None:
+                return {"contact_id": seen.contact_id, "event_id": seen.id, "new_contact": False, "duplicate": True}
         if new_contact:
             customer = _customer_for(sender)
             lang = "zh_CN" if _CJK.search(parsed.subject + parsed.text[:2000]) else "en"

@@ -241,10 +241,16 @@ def _mails(app, cid: int, type_: str) -> list:
         return rows
 
 
+def _record_deleted(cid: int) -> None:
+    """The customer's case is closed and it will write nothing more: its driver deletes its owner record."""
+    key = redis_store.key("sim", "contact", cid)
+    wait_for(lambda: not redis_store.client.exists(key), timeout=20, what="the owner record deleted")
+
+
 def test_an_email_customer_on_one_process_reads_a_reply_sent_from_another(centre):
     """Cat starts a practice email customer on g1 or g2 (whichever the kill test left alive; it lives there: its
     mailbox is that process's); her desk is on a. She answers from a; the customer reads the reply and thanks
-    her, once."""
+    her, once; once she wraps it up, its owner record is deleted."""
     app = centre.app
     home = next(n for n in GRADERS if centre.procs[n].poll() is None)
     desk = centre.browser("a", "cat")
@@ -281,6 +287,7 @@ def test_an_email_customer_on_one_process_reads_a_reply_sent_from_another(centre
     assert states and states[-1]["end"] == "satisfied"
     code, wrapped = desk.post_json(f"/api/email/contacts/{cid}/wrap_up", {"code": "ENQ_DELIVERY"})
     assert code == 200, wrapped
+    _record_deleted(cid)
     res = sock.call("set_state", {"state": "away", "reason": "done"}, namespace="/desk", timeout=20)
     assert res and res.get("ok"), res
 
@@ -433,6 +440,7 @@ def test_an_email_customer_goes_to_a_worker_and_survives_its_kill(centre):
     assert not _ended_by_customer(app, cid)
     code, wrapped = desk.post_json(f"/api/email/contacts/{cid}/wrap_up", {"code": "ENQ_DELIVERY"})
     assert code == 200, wrapped
+    _record_deleted(cid)
     res = sock.call("set_state", {"state": "away", "reason": "done"}, namespace="/desk", timeout=20)
     assert res and res.get("ok"), res
 

@@ -11,9 +11,11 @@ that took the media worker's "publishing" event; a web process started meanwhile
 killed and the other worker goes on with it from the recording (its comments go on, not from the start; a need
 thanked is not thanked again; the next answer is thanked).
 
-An email customer whose contact is wrapped up and who waits to write its scenario's follow-up (simulator/
-email_takeover.py): its worker is killed while it waits; the other worker takes it over, and the follow-up goes out
-when it was due, once.
+An email customer handed to a worker reads a reply sent from the desk on its starting process and thanks once (the
+reply reached the worker while it was taking the customer over, and was dropped), and its owner record is deleted
+after the wrap-up. An email customer whose contact is wrapped up and who waits to write its scenario's follow-up
+(simulator/email_takeover.py): its worker is killed while it waits; the other worker takes it over, and the follow-up
+goes out when it was due, once.
 """
 
 from __future__ import annotations
@@ -306,6 +308,52 @@ def test_a_livestream_audience_runs_on_a_worker_and_survives_its_kill(centre):
         if pub is not None:
             peers.run(pub.close())
         peers.stop()
+
+
+ORDER_STATUS = "en-email-order-status"  # thanks when answered
+ORDER_ANSWER = (
+    "Dear Ms Lopez,\n\nThank you for your email. I checked your order US2506270170: the latest scan shows it is on "
+    "its way with SwiftPost and it is expected to arrive on Friday.\n\nKind regards,\nKefu Mall Customer Service"
+)
+
+
+def test_an_email_customer_on_a_worker_reads_a_reply_from_the_desk_on_its_starting_process(centre):
+    """Gil's practice email customer is started on w1, where his desk is, and handed to a simulator worker. At this
+    pace (an answer within half a second, a chaser after 1.4 s) he answers it from w1: the customer, on the worker,
+    reads the reply and thanks him, once; once he wraps it up, its owner record is deleted."""
+    from tests import factories
+
+    app = centre.app
+    workers = _both_workers(centre)
+    with app.app_context():
+        factories.user("gil", role="trainee", level="L4", password="pass1234")
+        db.session.remove()
+    desk = centre.browser("w1", "gil")
+    sock = desk.socket()
+    res = sock.call("set_state", {"state": "available"}, namespace="/desk", timeout=20)
+    assert res and res.get("ok"), res
+    code, started = desk.post_json("/api/sim/customers", {"scenario_id": ORDER_STATUS})
+    assert code == 201, started
+    cid = started["contact_id"]
+    email_driver(app, cid, workers)
+    code, sent = desk.post_json(f"/api/email/contacts/{cid}/reply", {"body_text": ORDER_ANSWER})
+    assert code == 200, sent
+    wait_for(lambda: _events(app, "customer.state", cid), timeout=30, what="the customer reading the reply")
+
+    def thanks() -> list:
+        return [e for e in _events(app, "email.received", cid) if "Thanks for the quick and clear answer" in e.text]
+
+    wait_for(thanks, timeout=20, what="the customer's thanks")
+    time.sleep(2.0)
+    assert len(thanks()) == 1
+    states = [e.data for e in _events(app, "customer.state", cid)]
+    assert len(states) == 1 and states[0]["end"] == "satisfied", states
+    code, wrapped = desk.post_json(f"/api/email/contacts/{cid}/wrap_up", {"code": "ENQ_DELIVERY"})
+    assert code == 200, wrapped
+    key = redis_store.key("sim", "contact", cid)
+    wait_for(lambda: not redis_store.client.exists(key), timeout=20, what="the owner record deleted")
+    res = sock.call("set_state", {"state": "away", "reason": "done"}, namespace="/desk", timeout=20)
+    assert res and res.get("ok"), res
 
 
 FOLLOW_UP = "en-email-refund-follow-up"  # silent when satisfied; writes again two days after the wrap-up

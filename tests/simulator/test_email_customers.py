@@ -16,6 +16,7 @@ from contacts.models import Contact, ContactEvent
 from extensions import db
 from routing.actions import do_set_agent_state
 from scenarios.loader import load_pack_into_db
+from simulator.email_compose import CHASER
 from tickets.actions import do_create_ticket, tickets_for_contact
 
 from .. import factories
@@ -256,3 +257,88 @@ def test_a_trainee_starts_practice_emails_up_to_the_limit(app, client, auth, wor
         assert {c.reserved_agent_id for c in contacts} == {world["agent"]} and all(c.simulated for c in contacts)
         senders = {mails(i)[0].data["from"]["address"] for i in ids}
         assert len(senders) == 3 and "nancy.lopez17@example.com" in senders
+
+
+REFUND_ANSWER = (
+    "Dear Mr Harris,\n\nThank you for your email. The warehouse received the return; I have escalated the refund to "
+    "the finance team to expedite it within 24 hours.\n\nYour ticket is {number}.\n\nBest regards,\nKefu Mall "
+    "Customer Service"
+)
+
+
+def _follow_up(app, world, seed):
+    """The refund customer answered (ticket number given), wrapped up, and their follow-up two days later: (the
+    first contact, the ticket number, the follow-up's event)."""
+    cid = world["engine"].start_customer("en-email-refund-follow-up", seed=seed)
+    number = ticket_for(world["agent"], cid, "refunds")
+    reply(world["agent"], cid, REFUND_ANSWER.format(number=number))
+    later(world, 5000)
+    do_wrap_up_contact(db.session.get(Contact, cid), db.session.get(User, world["agent"]), "REFUND")
+    later(world, 172800 + 60)
+    follow = mails()[-1]
+    assert follow.contact_id != cid and "Two days ago" in follow.text
+    return cid, number, follow
+
+
+def _after_call_work_over():
+    """The agent's after-call work since a wrap-up runs out, and the ACD assigns what waits."""
+    from routing.actions import tick
+
+    clock.advance(600)
+    tick()
+    db.session.expire_all()
+
+
+def test_a_chaser_after_a_follow_up_answers_the_follow_up(app, world):
+    """Nobody answers the follow-up for two hours: the customer's chaser answers their follow-up, on its contact.
+    (It answered the reply read days before in the wrapped-up thread, which opened a third contact.)"""
+    with app.app_context():
+        cid, number, follow = _follow_up(app, world, seed=7)
+        later(world, 7300)
+        chaser = mails()[-1]
+        assert chaser.id != follow.id and any(line in chaser.text for line in CHASER["en"])
+        assert chaser.contact_id == follow.contact_id, (chaser.contact_id, follow.contact_id, cid)
+        assert chaser.data["threaded_by"] == "in_reply_to"
+        assert follow.data["message_id"] in chaser.data["in_reply_to"]
+        assert chaser.data["subject"] == f"Re: Refund for order US2506050211 not started [{number}]"
+
+
+def test_a_finished_customer_leaves_no_owner_record(app, world):
+    """The owner record of a simulated email customer's contact stays while the customer may still write (waiting
+    for an answer, satisfied with the contact still open, waiting days to follow up) and is deleted once the case
+    is closed and they will write nothing more - both contacts' records when they followed up."""
+    from extensions import redis_store
+
+    def records(*ids):
+        return [bool(redis_store.client.exists(redis_store.key("sim", "contact", i))) for i in ids]
+
+    with app.app_context():
+        mail = world["mail"]
+        cid = world["engine"].start_customer("en-email-order-status", seed=8)
+        reply(
+            world["agent"],
+            cid,
+            "Dear Ms Lopez,\n\nThank you for your email. I checked your order US2506270170: the latest scan shows it "
+            "is on its way with SwiftPost and it is expected to arrive on Friday.\n\nKind regards,\nKefu Mall",
+        )
+        later(world, 3600)
+        assert states(cid)[-1]["end"] == "satisfied" and len(mails(cid)) == 2  # thanked: nothing more to write
+        assert records(cid) == [True]  # the contact is still open: held
+        do_wrap_up_contact(db.session.get(Contact, cid), db.session.get(User, world["agent"]), "ENQ_DELIVERY")
+        later(world, 1)
+        assert records(cid) == [False] and not mail.drives(cid)
+
+        _after_call_work_over()
+        first, number, follow = _follow_up(app, world, seed=9)
+        assert records(first, follow.contact_id) == [True, True]
+        _after_call_work_over()
+        new = db.session.get(Contact, follow.contact_id)
+        assert new.status == "active" and new.agent_id == world["agent"]
+        reply(world["agent"], new.id, REFUND_ANSWER.format(number=number))
+        later(world, 5000)
+        assert states(new.id)[-1]["end"] == "satisfied"
+        assert records(first, new.id) == [True, True]
+        do_wrap_up_contact(db.session.get(Contact, new.id), db.session.get(User, world["agent"]), "REFUND")
+        later(world, 1)
+        assert records(first, new.id) == [False, False]
+        assert not mail.drives(first) and not mail.drives(new.id) and mail.live_count() == 0

@@ -77,6 +77,32 @@ def test_an_answer_decided_but_not_sent_goes_out_once(app, world):  # noqa: F811
         assert len(mails(cid)) == 2
 
 
+def test_an_answer_sent_by_the_old_driver_and_the_taker_is_recorded_once(app, world):  # noqa: F811
+    """The customer read the reply and its answer is due when another process takes it over from the recording
+    (its process was taken for dead on a stalled machine, or sent the answer just as it died): the old driver and
+    the taker both send the answer to that reply. The endpoint records it once: an answer's Message-ID is made
+    from the reply it answers, the same in both (it was random: recorded twice, tests/multiprocess/test_listeners.py
+    saw four mails instead of three)."""
+    import heapq
+
+    with app.app_context():
+        engine, mail = world["engine"], world["mail"]
+        cid = engine.start_customer("zh-email-late-fridge-complaint", seed=3)
+        reply(world["agent"], cid, BRUSH_OFF)
+        mail.tick()  # read: the reaction is recorded, the answer is due in 600-1800 s
+        old = mail.customers[mail._by_contact[cid]]
+        due = [m for m in mail._mails if m.key == old.key]
+        assert [m.kind for m in due] == ["reply"]
+        _die(mail, cid)
+        _take_over(world, cid)  # the taker owes the same answer
+        mail.customers[old.key] = old  # ...and the old driver still sends its own
+        heapq.heappush(mail._mails, due[0])
+        later(world, 4000)
+        received = mails(cid)
+        assert len(received) == 2, [m.text for m in received]
+        assert "主管" in received[-1].text and len(states(cid)) == 1
+
+
 def test_a_customer_handed_to_a_worker_is_forgotten_here(app, world):  # noqa: F811
     """With a simulator worker alive, the web process sends the opening, names the worker the owner and forgets the
     customer; the worker's take-over finds the opening sent and waits for a reply."""
