@@ -9,7 +9,9 @@ own threshold. The classifier alone: the reader's sentence, lexicon-trust and re
 
 ``--exclude`` leaves example files out (glob on the file name: the baseline before a new file); ``--train-only``
 names files whose lines are in every training fold but never scored, so a new file is measured by what it does
-to the examples that were there before it.
+to the examples that were there before it. ``--stack C`` (repeatable) adds the classifier's second stage with that C,
+fitted inside each fold on the fold's own out-of-fold probabilities (five more fits a fold); the first stage alone
+is printed beside it from the same folds.
 """
 
 from __future__ import annotations
@@ -71,6 +73,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--c", type=float, default=4.0)
     ap.add_argument("--knn", type=float, default=None, help="the neighbour block's weight (default: as shipped)")
+    ap.add_argument(
+        "--stack",
+        type=float,
+        action="append",
+        default=None,
+        help="the second stage's C, 0 for none (default: as shipped); repeat to compare several in one run",
+    )
     ap.add_argument("--errors", action="append", default=[], help="list the scored lines an act is wrong on")
     args = ap.parse_args()
 
@@ -85,6 +94,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     knn = args.knn if args.knn is not None else clf.KNN_WEIGHTS.get(args.lang, 0.0)
+    stack_cs = [c for c in (args.stack if args.stack is not None else [clf.STACK_C.get(args.lang, 0.0)]) if c]
     pack = load_pack(ROOT / "scenarios" / "packs" / args.lang)
     pairs = [
         (e, f) for e, f in load_with_files(pack.path, args.lang) if not any(fnmatch.fnmatch(f, g) for g in args.exclude)
@@ -99,42 +109,64 @@ def main() -> None:
 
     scored = np.flatnonzero(~train_only)
     always = np.flatnonzero(train_only)
-    oof = np.zeros(y.shape, dtype=np.float32)
+    first = np.zeros(y.shape, dtype=np.float32)  # the first stage's out-of-fold probabilities
+    second = {c: np.zeros(y.shape, dtype=np.float32) for c in stack_cs}  # the second stage's, per C
     fold_of = np.full(len(examples), -1)
     folds = KFold(n_splits=5, shuffle=True, random_state=args.seed)
     for k, (tr, te) in enumerate(folds.split(scored)):
         idx = np.concatenate([scored[tr], always])
         blocks, coef, inter = clf.fit_acts(prepared, vectors, y, lexicon, lex, idx, args.c, args.seed, knn)
-        oof[scored[te]] = clf.predict_rows(
+        first[scored[te]] = clf.predict_rows(
             blocks, coef, inter, prepared, vectors, y, lexicon, lex, scored[te], idx, knn
         )
+        if stack_cs:
+            # Nested, as training does it: the second stage is fitted on out-of-fold probabilities of this
+            # fold's training rows only, then re-reads the held-out rows' first-stage probabilities.
+            inner = clf.out_of_fold(prepared, vectors, y, lexicon, lex, idx, args.c, args.seed, knn)
+            for c, out in second.items():
+                s_coef, s_inter = clf.fit_stack(inner, y[idx], c, args.seed)
+                out[scored[te]] = clf.apply_stack(first[scored[te]], s_coef, s_inter)
         fold_of[scored[te]] = k
 
-    pred = np.zeros(y.shape, dtype=bool)
-    for k in range(5):
-        te = scored[fold_of[scored] == k]
-        rest = scored[fold_of[scored] != k]
-        for j, act in enumerate(ACTS):
-            beta = clf.GATE_BETA if act in clf.GATE_ACTS else 1.0
-            t = clf._best_threshold(oof[rest, j], y[rest, j], beta)
-            pred[te, j] = oof[te, j] >= t
+    def predict(probs: np.ndarray) -> np.ndarray:
+        pred = np.zeros(y.shape, dtype=bool)
+        for k in range(5):
+            te = scored[fold_of[scored] == k]
+            rest = scored[fold_of[scored] != k]
+            for j, act in enumerate(ACTS):
+                beta = clf.GATE_BETA if act in clf.GATE_ACTS else 1.0
+                t = clf._best_threshold(probs[rest, j], y[rest, j], beta)
+                pred[te, j] = probs[te, j] >= t
+        return pred
 
-    ys, ps = y[scored], pred[scored]
-    f1 = {}
+    def macro(pred: np.ndarray, table: bool) -> tuple[float, float]:
+        ys, ps = y[scored], pred[scored]
+        f1 = {}
+        if table:
+            print(f"{'act':24} {'P':>6} {'R':>6} {'F1':>6} {'gold':>5}")
+        for j, act in enumerate(ACTS):
+            tp = int(np.sum(ps[:, j] & (ys[:, j] == 1)))
+            fp = int(np.sum(ps[:, j] & (ys[:, j] == 0)))
+            fn = int(np.sum(~ps[:, j] & (ys[:, j] == 1)))
+            prec = tp / (tp + fp) if tp + fp else 0.0
+            rec = tp / (tp + fn) if tp + fn else 0.0
+            f1[act] = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+            if table:
+                print(f"{act:24} {prec:6.3f} {rec:6.3f} {f1[act]:6.3f} {tp + fn:5d}")
+        return float(np.mean(list(f1.values()))), float(np.mean(np.all(ps == (ys == 1), axis=1)))
+
     print(
-        f"{args.lang}: {len(scored)} scored examples, {len(always)} train-only; seed {args.seed}, C {args.c}, knn {knn}"
+        f"{args.lang}: {len(scored)} scored examples, {len(always)} train-only; seed {args.seed}, C {args.c},"
+        f" knn {knn}, stack {stack_cs or 'none'}"
     )
-    print(f"{'act':24} {'P':>6} {'R':>6} {'F1':>6} {'gold':>5}")
-    for j, act in enumerate(ACTS):
-        tp = int(np.sum(ps[:, j] & (ys[:, j] == 1)))
-        fp = int(np.sum(ps[:, j] & (ys[:, j] == 0)))
-        fn = int(np.sum(~ps[:, j] & (ys[:, j] == 1)))
-        prec = tp / (tp + fp) if tp + fp else 0.0
-        rec = tp / (tp + fn) if tp + fn else 0.0
-        f1[act] = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-        print(f"{act:24} {prec:6.3f} {rec:6.3f} {f1[act]:6.3f} {tp + fn:5d}")
-    exact = float(np.mean(np.all(ps == (ys == 1), axis=1)))
-    print(f"macro-F1 {np.mean(list(f1.values())):.4f}  exact set {exact:.4f}  ({time.perf_counter() - t0:.0f} s)")
+    oof = second[stack_cs[0]] if stack_cs else first  # the table and --errors: the first C given (or none)
+    pred = predict(oof)
+    m, exact = macro(pred, True)
+    print(f"macro-F1 {m:.4f}  exact set {exact:.4f}  ({time.perf_counter() - t0:.0f} s)")
+    if stack_cs:
+        for c, out in [(0.0, first)] + list(second.items())[1:]:
+            mc, ec = macro(predict(out), False)
+            print(f"  {'first stage alone' if not c else f'second stage C {c}'}: macro-F1 {mc:.4f}  exact set {ec:.4f}")
     for act in args.errors:
         j = ACTS.index(act)
         for i in scored:

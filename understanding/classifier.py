@@ -1,9 +1,12 @@
 """The dialogue-act classifier: one logistic regression per act over the features of understanding.features.
 
 Each act's decision threshold is chosen by 5-fold cross-validation on the training examples (best F1), so rare
-acts are not drowned. Training is deterministic for a seed (lbfgs, fixed folds). The trained model is saved
-as one ``.npz`` of arrays (no pickle): vocabularies, IDF weights, coefficients, thresholds, and the training
-examples' embeddings (the neighbour block and the "nearest examples" evidence).
+acts are not drowned. A language named in ``STACK_C`` has a second stage: each act's probability re-read from every
+act's first-stage probability by a small logistic regression fitted on the out-of-fold probabilities, so the model
+learns which acts go together and which exclude each other. Training is deterministic for a seed (lbfgs, fixed
+folds). The trained model is saved as one ``.npz`` of arrays (no pickle): vocabularies, IDF weights, coefficients,
+thresholds, the second stage, and the training examples' embeddings (the neighbour block and the "nearest
+examples" evidence).
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ GATE_ACTS = ("forbidden", "disclose_private")
 GATE_BETA = 0.5
 # The neighbour block's weight by language (understanding.features); a language not named has none.
 KNN_WEIGHTS = {"en": 0.5, "zh_CN": 0.5}
+# The second stage by language: C of its logistic regressions over the first stage's logits (0: no second stage).
+STACK_C: dict[str, float] = {}
 
 
 class ActModel:
@@ -62,6 +67,9 @@ class ActModel:
         self.intercept = arrays["intercept"].astype(np.float32)
         self.thresholds = arrays["thresholds"].astype(np.float32)
         self.lexicon_trust = arrays["lexicon_trust"].astype(np.float32)
+        # A model without a second stage (trained before it, or STACK_C 0) has no stack arrays.
+        self.stack_coef = arrays["stack_coef"].astype(np.float32) if "stack_coef" in arrays else None
+        self.stack_intercept = arrays["stack_intercept"].astype(np.float32) if "stack_coef" in arrays else None
         self.example_vectors = arrays["example_vectors"].astype(np.float32)
         self.example_texts: list[str] = list(arrays["example_texts"])
         self.example_acts: list[list[str]] = json.loads(str(arrays["example_acts"]))
@@ -80,9 +88,12 @@ class ActModel:
         return build_features(self._blocks, prepared, vectors, lexicon, knn=knn)
 
     def scores(self, x: sparse.csr_matrix) -> np.ndarray:
-        """Probabilities (n, acts)."""
+        """Probabilities (n, acts): the first stage's, re-read by the second stage when the model has one."""
         z = x @ self.coef.T + self.intercept
-        return 1.0 / (1.0 + np.exp(-np.asarray(z)))
+        probs = 1.0 / (1.0 + np.exp(-np.asarray(z)))
+        if self.stack_coef is not None:
+            probs = apply_stack(probs, self.stack_coef, self.stack_intercept)
+        return probs
 
     def top_terms(self, x_row: sparse.csr_matrix, act_index: int, k: int = 3) -> list[str]:
         """The message's character n-grams that pushed most towards an act (evidence for graders)."""
@@ -182,10 +193,62 @@ def predict_rows(
     return 1.0 / (1.0 + np.exp(-(np.asarray(x @ coef.T) + inter)))
 
 
-def train(examples: list[Example], lang: str, embedder, lexicon, seed: int = 0, c: float = 4.0) -> ActModel:
-    """Fit the classifier on a pack's examples (deterministic for ``seed``); thresholds by 5-fold CV."""
+def out_of_fold(prepared, vectors, y, lexicon, lex, idx, c=4.0, seed=0, knn_weight=0.0, n_splits=5) -> np.ndarray:
+    """First-stage probabilities (len(idx), acts) of the rows ``idx``, each from a fit on the other folds of
+    ``idx`` (thresholds and the second stage are fitted on these, never on a row's own fit)."""
     from sklearn.model_selection import KFold
 
+    oof = np.zeros((len(idx), y.shape[1]), dtype=np.float32)
+    for tr, te in KFold(n_splits=n_splits, shuffle=True, random_state=seed).split(idx):
+        blocks, coef, inter = fit_acts(prepared, vectors, y, lexicon, lex, idx[tr], c, seed, knn_weight)
+        oof[te] = predict_rows(blocks, coef, inter, prepared, vectors, y, lexicon, lex, idx[te], idx[tr], knn_weight)
+    return oof
+
+
+def _logits(probs: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(probs, dtype=np.float64), 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+def fit_stack(oof: np.ndarray, y: np.ndarray, c: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The second stage: per act, a logistic regression over every act's first-stage logit (out-of-fold)."""
+    from sklearn.linear_model import LogisticRegression
+
+    z = _logits(oof)
+    n = y.shape[1]
+    coef, inter = np.zeros((n, n)), np.zeros(n)
+    for j in range(n):
+        yj = y[:, j]
+        if yj.min() == yj.max():  # nothing to learn: keep the first stage's reading
+            coef[j, j] = 1.0
+            continue
+        # No class weights: balanced ones (as the first stage has) over-read every act (bench/README.md).
+        clf = LogisticRegression(C=c, solver="lbfgs", max_iter=1000, random_state=seed)
+        clf.fit(z, yj)
+        coef[j], inter[j] = clf.coef_[0], clf.intercept_[0]
+    return coef, inter
+
+
+def apply_stack(probs: np.ndarray, coef: np.ndarray, inter: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-(_logits(probs) @ coef.T + inter)))
+
+
+def stack_out_of_fold(oof: np.ndarray, y: np.ndarray, c: float, seed: int = 0) -> np.ndarray:
+    """Second-stage probabilities of each row from a second stage fitted on the other folds' rows."""
+    from sklearn.model_selection import KFold
+
+    out = np.zeros(oof.shape, dtype=np.float32)
+    for tr, te in KFold(n_splits=5, shuffle=True, random_state=seed).split(oof):
+        coef, inter = fit_stack(oof[tr], y[tr], c, seed)
+        out[te] = apply_stack(oof[te], coef, inter)
+    return out
+
+
+def train(
+    examples: list[Example], lang: str, embedder, lexicon, seed: int = 0, c: float = 4.0, stack_c: float | None = None
+) -> ActModel:
+    """Fit the classifier on a pack's examples (deterministic for ``seed``); thresholds by 5-fold CV. ``stack_c``:
+    the second stage's C (default: the language's ``STACK_C``; 0 for none)."""
     if len(examples) < 20:
         raise ValueError(f"{len(examples)} examples for {lang}: a classifier needs at least 20")
     prepared = [prepare(e.text, lang, e.before) for e in examples]
@@ -194,21 +257,21 @@ def train(examples: list[Example], lang: str, embedder, lexicon, seed: int = 0, 
     lex_all = lexicon_block(prepared, lexicon)  # the lexicon is read once, not once per fold
     knn_weight = KNN_WEIGHTS.get(lang, 0.0)
 
-    def fit(idx: np.ndarray):
-        return fit_acts(prepared, vectors, y, lexicon, lex_all, idx, c, seed, knn_weight)
+    stack_c = STACK_C.get(lang, 0.0) if stack_c is None else stack_c
+    everything = np.arange(len(examples))
 
-    # Thresholds from out-of-fold probabilities.
-    oof = np.zeros(y.shape, dtype=np.float32)
-    folds = KFold(n_splits=5, shuffle=True, random_state=seed)
-    for tr, te in folds.split(np.arange(len(examples))):
-        blocks, coef, inter = fit(tr)
-        oof[te] = predict_rows(blocks, coef, inter, prepared, vectors, y, lexicon, lex_all, te, tr, knn_weight)
+    # Thresholds (and the second stage) from out-of-fold probabilities.
+    oof = out_of_fold(prepared, vectors, y, lexicon, lex_all, everything, c, seed, knn_weight)
+    stack = None
+    if stack_c:
+        stack = fit_stack(oof, y, stack_c, seed)
+        oof = stack_out_of_fold(oof, y, stack_c, seed)
     thresholds = np.array(
         [_best_threshold(oof[:, j], y[:, j], GATE_BETA if a in GATE_ACTS else 1.0) for j, a in enumerate(ACTS)],
         dtype=np.float32,
     )
 
-    blocks, coef, inter = fit(np.arange(len(examples)))
+    blocks, coef, inter = fit_acts(prepared, vectors, y, lexicon, lex_all, everything, c, seed, knn_weight)
     digest = examples_digest(examples)
     # The lexicon as a high-precision signal: an act whose lexicon hits were right on at least LEXICON_TRUST of
     # the training examples that hit it (and on at least 5) is credited on a hit even when the model is unsure.
@@ -229,9 +292,12 @@ def train(examples: list[Example], lang: str, embedder, lexicon, seed: int = 0, 
         "seed": seed,
         "c": c,
         "knn_weight": knn_weight,
+        "stack_c": stack_c,
         "cv_f1": {a: round(_f1(oof[:, j] >= thresholds[j], y[:, j]), 4) for j, a in enumerate(ACTS)},
     }
     rule = f"gate-beta={GATE_BETA}:{','.join(GATE_ACTS)}|knn={KNN_K}x{knn_weight}"  # these decide readings too
+    if stack_c:
+        rule += f"|stack={stack_c}"
     meta["version"] = hashlib.sha256(
         f"{digest}|{embedder.name}|{FEATURE_VERSION}|{seed}|{c}|{rule}".encode()
     ).hexdigest()[:12]
@@ -248,6 +314,8 @@ def train(examples: list[Example], lang: str, embedder, lexicon, seed: int = 0, 
         "example_texts": np.array([e.text for e in examples]),
         "example_acts": np.array(json.dumps([e.acts for e in examples], ensure_ascii=False)),
     }
+    if stack is not None:
+        arrays |= {"stack_coef": stack[0].astype(np.float32), "stack_intercept": stack[1].astype(np.float32)}
     model = ActModel(lang, embedder.name, arrays, meta)
     model._arrays = arrays
     return model

@@ -35,6 +35,32 @@ def test_training_is_deterministic_for_a_seed(packs):
     assert again.version == a.version and np.array_equal(again.coef, a.coef)
 
 
+def test_second_stage_is_saved_and_read_back(packs):
+    """A model trained with a second stage (understanding.classifier ``fit_stack``) keeps it through dump and load
+    and reads the same probabilities with it; the stage is applied (it changes the first stage's probabilities); a
+    model without one (``STACK_C`` 0, or trained before it) loads and reads with its first stage alone."""
+    from understanding.embedding import get_embedder
+    from understanding.features import prepare
+
+    pack = packs["en"]
+    examples = load_examples(pack.path, "en")[::12]
+    emb = get_embedder("use")
+    lexicon = MoveRecogniser(pack.info)
+    model = train(examples, "en", emb, lexicon, seed=1, stack_c=1.0)
+    assert model.stack_coef is not None and model.meta["stack_c"] == 1.0
+    texts = ["Could you send me the order number?", "I'm so sorry, that's not our problem, ask the courier"]
+    prepared = [prepare(t, "en") for t in texts]
+    x = model.features(prepared, emb.encode([p.text for p in prepared]), lexicon)
+    again = ActModel.load(model.dump())
+    assert np.allclose(again.scores(x), model.scores(x))
+    arrays = {k: v for k, v in model._arrays.items() if not k.startswith("stack_")}
+    first_only = ActModel(model.lang, model.embedder_name, arrays, model.meta)
+    assert first_only.stack_coef is None
+    assert not np.allclose(first_only.scores(x), model.scores(x))
+    plain = train(examples, "en", emb, lexicon, seed=1, stack_c=0.0)
+    assert plain.stack_coef is None and plain.version != model.version
+
+
 def test_shipped_models_match_their_examples(packs, readers):
     """Each pack's model.npz was trained on exactly the examples the pack holds now (else content load refuses)."""
     from understanding.examples import examples_digest
