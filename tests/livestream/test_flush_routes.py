@@ -5,20 +5,13 @@ reaches its worker and the end of the stream stops it on both workers and closes
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from extensions import db, redis_store
-from livestream.actions import start_livestream
+from extensions import redis_store
 from livestream.bridge import bridge
-from tests import factories
-from tests.media_workers import start_media_worker, wait_registered
 
-from .aiortc_peers import MovingPicture, Tone, Viewer, offer_of
-from .test_livestream_app import PeerLoop, ask, logged_in, wait_until
-from .test_worker_processes import events
+from .test_livestream_app import PeerLoop, wait_until
+from .test_worker_processes import events, stream_on_workers
 
 
 @pytest.fixture
@@ -26,10 +19,6 @@ def peers():
     p = PeerLoop()
     yield p
     p.stop()
-
-
-async def _viewer():
-    return Viewer()
 
 
 def _live_keys(sid):
@@ -45,45 +34,7 @@ def _live_keys(sid):
 def test_a_redis_flush_loses_neither_the_viewers_nor_the_routes(app, tmp_path, socket_client, peers):
     """Flushed mid-stream: both viewers keep receiving frames; the owner key, the worker set and the viewers'
     places come back as they were; a new viewer is served; a leave and the stream's stop reach the workers."""
-    app.config["LIVESTREAM_RECORD_DIR"] = str(tmp_path / "live")
-    with app.app_context():
-        ann = factories.user("ann")
-        sid = start_livestream(ann, title="Flushed", lang="en", audience_size=0).id
-        db.session.remove()
-    procs = [start_media_worker(app, tmp_path, w) for w in ("fw1", "fw2")]
-    try:
-        wait_registered(procs, tmp_path, ("fw1", "fw2"))
-        presenter = socket_client("/livestream", logged_in(app, "ann"))
-        assert ask(presenter, "join", {"stream_id": sid})["me"]["presenter"]
-
-        async def make_publisher():
-            pc = RTCPeerConnection()
-            pc.addTrack(MovingPicture())
-            pc.addTrack(Tone())
-            return pc, await offer_of(pc)
-
-        pub, offer = peers.run(make_publisher())
-        ack = ask(presenter, "publish", {"stream_id": sid, "offer": offer})
-        assert ack["ok"], ack
-        peers.run(pub.setRemoteDescription(RTCSessionDescription(**ack["answer"])))
-        assert wait_until(lambda: any(t == "livestream.publishing" for t, _ in events(app, sid)), 30)
-
-        def watch(key):
-            v = peers.run(_viewer())
-            offer = peers.run(offer_of(v.pc))
-            deadline = time.time() + 15
-            while True:  # the publisher's first frames may not be encoded yet
-                try:
-                    answer = bridge.watch(sid, key, offer)
-                    break
-                except Exception:
-                    if time.time() > deadline:
-                        peers.run(v.close())
-                        raise
-                    time.sleep(0.3)
-            peers.run(v.pc.setRemoteDescription(RTCSessionDescription(**answer)))
-            return v
-
+    with stream_on_workers(app, tmp_path, socket_client, peers, ("fw1", "fw2"), "Flushed") as (sid, pub, watch):
         viewers = [watch("v0"), watch("v1")]
         assert wait_until(lambda: all(v.video_frames >= 10 for v in viewers), 60)
         before = _live_keys(sid)
@@ -108,8 +59,3 @@ def test_a_redis_flush_loses_neither_the_viewers_nor_the_routes(app, tmp_path, s
         for v in [*viewers, late]:
             peers.run(v.close())
         peers.run(pub.close())
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(15)

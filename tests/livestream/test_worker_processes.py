@@ -5,7 +5,10 @@ as events."""
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable
+from typing import NamedTuple
 
 import av
 import pytest
@@ -39,20 +42,25 @@ def peers():
     p.stop()
 
 
-@pytest.mark.app_config(MEDIA_TRANSPORT="redis", LIVESTREAM_OWNER_WEIGHT=1)
-def test_two_workers_share_the_audience_of_one_encoder(app, tmp_path, socket_client, peers):
-    """Publisher on one worker, four viewers spread two and two, one video and one audio encoder in all;
-    a late viewer on the relayed worker starts at a keyframe; a silent worker is avoided after one failed
-    try; the drop and the recording reach the contact."""
+class Workers(NamedTuple):
+    sid: int
+    pub: RTCPeerConnection
+    watch: Callable  # watch(viewer_key, retry=True) -> Viewer
+
+
+@contextlib.contextmanager
+def stream_on_workers(app, tmp_path, socket_client, peers, names, title):
+    """Ann's livestream published from an aiortc peer while `names` media worker processes serve it; yields the
+    stream, the publisher and a `watch` that adds a viewer (retrying while the first frames are not encoded yet).
+    The workers are stopped on the way out."""
     app.config["LIVESTREAM_RECORD_DIR"] = str(tmp_path / "live")
-    assert "kefu_media_worker" not in app.extensions  # the web process runs no media
     with app.app_context():
         ann = factories.user("ann")
-        sid = start_livestream(ann, title="Two workers", lang="en", audience_size=0).id
+        sid = start_livestream(ann, title=title, lang="en", audience_size=0).id
         db.session.remove()
-    procs = [start_media_worker(app, tmp_path, w) for w in ("lw1", "lw2")]
+    procs = [start_media_worker(app, tmp_path, w) for w in names]
     try:
-        wait_registered(procs, tmp_path, ("lw1", "lw2"))
+        wait_registered(procs, tmp_path, names)
         presenter = socket_client("/livestream", logged_in(app, "ann"))
         assert ask(presenter, "join", {"stream_id": sid})["me"]["presenter"]
 
@@ -84,6 +92,21 @@ def test_two_workers_share_the_audience_of_one_encoder(app, tmp_path, socket_cli
             peers.run(v.pc.setRemoteDescription(RTCSessionDescription(**answer)))
             return v
 
+        yield Workers(sid, pub, watch)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(15)
+
+
+@pytest.mark.app_config(MEDIA_TRANSPORT="redis", LIVESTREAM_OWNER_WEIGHT=1)
+def test_two_workers_share_the_audience_of_one_encoder(app, tmp_path, socket_client, peers):
+    """Publisher on one worker, four viewers spread two and two, one video and one audio encoder in all;
+    a late viewer on the relayed worker starts at a keyframe; a silent worker is avoided after one failed
+    try; the drop and the recording reach the contact."""
+    assert "kefu_media_worker" not in app.extensions  # the web process runs no media
+    with stream_on_workers(app, tmp_path, socket_client, peers, ("lw1", "lw2"), "Two workers") as (sid, pub, watch):
         viewers = [watch(f"v{i}") for i in range(4)]
         assert wait_until(lambda: all(v.video_frames >= 15 and v.audio_frames >= 10 for v in viewers), 60)
         stats = bridge.stats(sid)
@@ -125,11 +148,6 @@ def test_two_workers_share_the_audience_of_one_encoder(app, tmp_path, socket_cli
         for v in [*viewers, late, again]:
             peers.run(v.close())
         bridge.stop(sid, "test")
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(15)
 
 
 async def _viewer():
