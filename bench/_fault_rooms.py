@@ -61,6 +61,25 @@ class _Poster(Client):
             }
         )
 
+    async def talk(self, event: str, ns: str, contact_id: int, extra: dict, lines, prefix: str, seq_of, gone,
+                   stop_on_loss: bool = True) -> None:  # fmt: skip
+        """Every ``self.interval`` seconds one of ``lines`` to ``event`` with a client_id (``prefix``), sent until
+        acknowledged and recorded; a send never acknowledged counts as unacked (and ends the talk if
+        ``stop_on_loss``: the room or stream is gone)."""
+        while not self.stop.is_set():
+            await _pause(self.stop, random.uniform(*self.interval))
+            if self.stop.is_set():
+                break
+            self.n += 1
+            client_id, t = f"{prefix}{self.index}-{self.n}", now()
+            ack = await self.send(event, {**extra, "text": random.choice(lines), "client_id": client_id}, ns, gone=gone)
+            if ack is None:
+                self.rec.unacked.append({"who": self.name, "contact_id": contact_id, "client_id": client_id})
+                if stop_on_loss:
+                    break
+                continue
+            self._acked(contact_id, client_id, seq_of(ack), t, ack)
+
 
 class _Staff(_Poster):
     """A signed-in trainee (the room's host, the stream's presenter): signs in again only when every process
@@ -100,18 +119,10 @@ class GroupHost(_Staff):
 
     async def run(self) -> None:
         self.watch()
-        while not self.stop.is_set():
-            await _pause(self.stop, random.uniform(*self.interval))
-            if self.stop.is_set():
-                break
-            self.n += 1
-            client_id, t = f"h{self.index}-{self.n}", now()
-            data = {"room_id": self.room_id, "text": random.choice(HOST_LINES), "client_id": client_id}
-            ack = await self.send("reply", data, "/group", gone=("closed",))
-            if ack is None:
-                self.rec.unacked.append({"who": self.name, "contact_id": self.room_id, "client_id": client_id})
-                continue
-            self._acked(self.room_id, client_id, (ack.get("event") or {}).get("seq"), t, ack)
+        await self.talk(
+            "reply", "/group", self.room_id, {"room_id": self.room_id}, HOST_LINES, "h",
+            lambda ack: (ack.get("event") or {}).get("seq"), ("closed",), stop_on_loss=False,
+        )  # fmt: skip
 
     async def finish(self) -> None:
         """Close the room (wrap-up code GROUP), as the host does at the end of the session."""
@@ -149,20 +160,9 @@ class GroupMember(_Poster):
             self.rec.start_failed.append((self.name, now()))
             return
         self.me = {"room_id": self.room_id, "member_id": ack["member_id"], "member_token": ack["member_token"]}
-        while not self.stop.is_set():
-            await _pause(self.stop, random.uniform(*self.interval))
-            if self.stop.is_set():
-                break
-            self.n += 1
-            client_id, t = f"m{self.index}-{self.n}", now()
-            ack = await self.send(
-                "post", {**self.me, "text": random.choice(MEMBER_LINES), "client_id": client_id}, "/group",
-                gone=self.GONE,
-            )  # fmt: skip
-            if ack is None:
-                self.rec.unacked.append({"who": self.name, "contact_id": self.room_id, "client_id": client_id})
-                break
-            self._acked(self.room_id, client_id, ack.get("seq"), t, ack)
+        await self.talk(
+            "post", "/group", self.room_id, self.me, MEMBER_LINES, "m", lambda ack: ack.get("seq"), self.GONE
+        )
         await self.send("leave", self.me, "/group", gone=self.GONE, tries=5)
 
 
@@ -210,18 +210,10 @@ class LiveViewer(_Poster):
 
     async def run(self) -> None:
         self.watch()
-        while not self.stop.is_set():
-            await _pause(self.stop, random.uniform(*self.interval))
-            if self.stop.is_set():
-                break
-            self.n += 1
-            client_id, t = f"v{self.index}-{self.n}", now()
-            data = {"stream_id": self.stream_id, "text": random.choice(VIEWER_LINES), "client_id": client_id}
-            ack = await self.send("comment", data, "/livestream", gone=("has ended",))
-            if ack is None:
-                self.rec.unacked.append({"who": self.name, "contact_id": self.stream_id, "client_id": client_id})
-                break
-            self._acked(self.stream_id, client_id, (ack.get("comment") or {}).get("seq"), t, ack)
+        await self.talk(
+            "comment", "/livestream", self.stream_id, {"stream_id": self.stream_id}, VIEWER_LINES, "v",
+            lambda ack: (ack.get("comment") or {}).get("seq"), ("has ended",),
+        )  # fmt: skip
 
 
 def open_room_and_stream(app, secret: str, host: str, presenter: str) -> dict:
