@@ -119,7 +119,25 @@ class EmailSending:
                 cust.wrapped_at = None
                 self._by_contact[contact_id] = cust.key
                 self.app.extensions["kefu_simulator"].ownership.claim("contact", contact_id, **self.record_of(cust))
+                new_contact = True
+            else:
+                new_contact = False
+        if new_contact:
+            self._record_seed(cust, contact_id)
         return contact_id
+
+    def _record_seed(self, cust: EmailCustomer, contact_id: int) -> None:
+        """The customer's seed, kept in the database for a take-over after Redis lost the owner record (as a chat
+        customer's: simulator/seeds.py). The mail is recorded already: a failure here costs only that fallback."""
+        from extensions import db
+
+        from .seeds import do_record_seed
+
+        try:
+            do_record_seed(contact_id, cust.seed, exercise_id=cust.exercise_id, started_by=cust.started_by)
+        except Exception:
+            db.session.rollback()
+            log.exception("could not record the seed of the simulated email customer of contact %s", contact_id)
 
     def _fresh_mind(self, cust: EmailCustomer) -> None:
         """A follow-up days later is a new conversation about the same case: the customer again needs an

@@ -249,6 +249,25 @@ class EmailTakeOver:
         )
         return any((ev.data or {}).get("follows_contact_id") == contact.id for ev in later)
 
+    @staticmethod
+    def _with_recorded_seed(contact, record: dict) -> dict:
+        """The owner record, with the seed (exercise, starter) recorded in the database when Redis lost it (flushed,
+        or the hand-over to a worker still in flight): simulator/seeds.py, written when each contact of the
+        customer opened."""
+        from .seeds import recorded_seed
+
+        if _int(record.get("seed")) is not None:
+            return record
+        row = recorded_seed(contact.id)
+        if row is None:
+            return record
+        return {
+            **record,
+            "seed": str(row.seed),
+            "exercise_id": record.get("exercise_id") or row.exercise_id,
+            "started_by": record.get("started_by") or row.started_by,
+        }
+
     def take_over(self, contact, record: dict) -> bool:
         """Go on as the simulated customer of an open email contact whose owner record now names this process,
         rebuilt from the recording (see the module's docstring). False when it cannot be (not a simulated email
@@ -257,7 +276,11 @@ class EmailTakeOver:
 
         from .email_customers import EmailCustomer
 
-        if contact.channel != "email" or not contact.scenario_id or _int(record.get("seed")) is None:
+        if contact.channel != "email" or not contact.scenario_id:
+            return False
+        from_db = _int(record.get("seed")) is None
+        record = self._with_recorded_seed(contact, record)
+        if _int(record.get("seed")) is None:
             return False
         try:
             scenario, pack, lang = self.content.find(contact.scenario_id)
@@ -305,6 +328,8 @@ class EmailTakeOver:
             self.customers[cust.key] = cust
             self._by_address[address] = cust.key
             self._by_contact[contact.id] = cust.key
+        if from_db:  # the owner record gets its fields back, for whoever takes the customer over next
+            self.app.extensions["kefu_simulator"].ownership.claim("contact", contact.id, **self.record_of(cust))
         self.note_waiting(cust)  # wrapped up, its follow-up still to come: still listed (a later death finds it)
         for ev in unread:  # in the mailbox now; ``tick`` reads and answers them
             data = ev.data or {}

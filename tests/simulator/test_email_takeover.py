@@ -222,3 +222,31 @@ def test_a_follow_up_already_recorded_is_not_written_again_by_the_taker(app, wor
         assert _listed(mail, cid) is None
         later(world, 2 * TWO_DAYS)
         assert len(_follow_ups(cid)) == 1 and len(mails(cid)) == 1
+
+
+def test_a_customer_whose_owner_record_redis_lost_is_taken_over_with_its_own_seed(app, world):  # noqa: F811
+    """Redis lost the owner record (a flush) and the customer's process is gone, so nobody announces it again: the
+    adoption finds the seed recorded in the database when the contact opened (simulator/seeds.py) and the customer
+    goes on in its own mind, escalating after a second brush-off as it would have. Without the recorded seed the
+    contact was ended simulator_restarted."""
+    from extensions import db
+    from simulator.seeds import recorded_seed
+
+    with app.app_context():
+        engine, mail = world["engine"], world["mail"]
+        cid = engine.start_customer("zh-email-late-fridge-complaint", seed=3)
+        assert recorded_seed(cid).seed == 3
+        reply(world["agent"], cid, BRUSH_OFF)
+        later(world, 4000)
+        _die(mail, cid)
+        engine.ownership.release("contact", cid)  # the record went with the flush
+        reply(world["agent"], cid, BRUSH_OFF_2)
+        db.session.remove()
+        done = engine.recover()
+        assert cid in done["taken_over"] and cid not in done["ended"], done
+        assert engine.ownership.record("contact", cid)["seed"] == "3"
+        later(world, 4000)
+        received = mails(cid)
+        assert len(received) == 3, [m.text for m in received]
+        assert received[-1].data["centre_address"] == "complaints@kefu.local"
+        assert db.session.get(Contact, cid).status != "ended"
