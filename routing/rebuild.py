@@ -20,9 +20,9 @@ What else Redis held, and how it comes back (issue 18; the rebuild itself is onl
   simulator worker whose ``adopt`` message went with the flush; the work of a process that died before
   re-announcing) is adopted by the simulator's ``recover`` once the state is settled (simulator/engine.py): a chat
   customer with the seed recorded in the database at its start (``simulated_customers``, simulator/seeds.py), an
-  email customer with the one recorded when its contact opened, so one that had already spoken goes on as itself; one with no recorded seed (started before that table) only if it
-  had said nothing yet, with a seed derived from its contact. Lost for good: the arrivals an exercise handed over
-  in that moment had due before its adoption;
+  email customer with the one recorded when its contact opened, so one that had already spoken goes on as itself;
+  one with no recorded seed (started before that table) only if it had said nothing yet, with a seed derived from
+  its contact. Lost for good: the arrivals an exercise handed over in that moment had due before its adoption;
 - which agent a transferred contact is being handed to (or kept from): read back from its last ``transfer`` event
   here, a reserved practice customer's trainee from the contact row;
 - which media worker holds a call (``media:call:<id>:worker`` and the worker's call list): put back by the worker
