@@ -26,6 +26,24 @@ log = logging.getLogger(__name__)
 simulator_cli = AppGroup("simulator", help="Simulated customers.")
 
 
+def _warm_readers(app) -> None:
+    """Load each loaded pack's reader (the embedding model, the act classifier) before taking any work: a customer
+    taken over from a dead worker, or handed over, is then read within a beat, not after a model load of several
+    seconds (seen: a take-over 11.5 s after the kill on a loaded machine, most of it the first load)."""
+    from scenarios.registry import get_pack
+    from understanding.store import ModelMissing, reader_for
+
+    with app.app_context():
+        for lang in app.config.get("LANGUAGES", ()):
+            pack = get_pack(lang)
+            if pack is None:
+                continue
+            try:
+                reader_for(pack).read("ok")  # the first reading loads the embedding model too
+            except ModelMissing as e:
+                log.warning("simulator worker: %s", e)  # its customers fail the same way later, with this message
+
+
 @simulator_cli.command("worker")
 def worker():
     """Drive simulated customers handed over by the web processes (run N of them beside the web processes,
@@ -40,6 +58,7 @@ def worker():
     app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=0)
     start_smtp(app)
     liveness = start_liveness(app)  # heartbeat, the dead-process hook that adopts, Redis loss
+    _warm_readers(app)
     engine.ensure_started()  # adopts what nobody drives, starts the event-log consumer and the clock loop
     # Listed for hand-overs only now that our consumers read our inboxes: a customer handed to us before, its adopt
     # message (and the replies forwarded to us) would wait in an inbox nobody read yet.
