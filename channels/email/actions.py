@@ -19,7 +19,7 @@ from accounts.models import User
 from clock import clock
 from contacts.actions import ActionError
 from contacts.events import append_event, publish_contact_event
-from contacts.models import Contact, ContactEvent
+from contacts.models import Contact, ContactEvent, event_dict
 from extensions import db
 from scenarios.registry import get_pack, get_scenario
 from tickets.actions import tickets_for_contact
@@ -123,17 +123,31 @@ def _scenario(contact: Contact):
     return get_scenario(contact.scenario_id)
 
 
-def do_send_email_reply(agent: User, contact: Contact, body_text: str, html: str | None = None) -> dict:
+def do_send_email_reply(
+    agent: User, contact: Contact, body_text: str, html: str | None = None, client_id: str | None = None
+) -> dict:
     """Send the agent's reply on an active email contact; returns the recorded ``email.sent`` event.
 
     The event carries the rendered message (``data["rendered"]``), its file, its headers and the format
     check (``data["format"]``). Delivery to the customer's mailbox follows the commit; a configured relay
     that fails records ``email.relay_failed`` (the reply stays recorded and delivered in the sandbox).
+
+    ``client_id`` (the desk's id for one reply) makes sending again idempotent: a reply whose request was recorded
+    but whose answer never came back (the web process died after the commit, the proxy answered 502) and that the
+    agent sends again is not recorded, delivered or relayed a second time - the customer would get the same mail
+    twice and answer both. The recorded event is returned with ``duplicate`` True, even if the contact has moved on
+    since.
     """
     if contact.channel != "email":
         raise ActionError(f"contact {contact.id} is a {contact.channel} contact, not email")
     if contact.agent_id != agent.id:
         raise ActionError("only the agent holding a contact can reply to it")
+    if client_id is not None and (not isinstance(client_id, str) or not client_id or len(client_id) > 64):
+        raise ActionError("client_id must be a string of at most 64 characters")
+    if client_id:
+        recorded = _recorded_reply(contact, client_id)
+        if recorded is not None:
+            return recorded
     if contact.status != "active":
         raise ActionError(f"contact {contact.id} is {contact.status}; it takes no more replies")
     if not isinstance(body_text, str) or not body_text.strip():
@@ -186,13 +200,29 @@ def do_send_email_reply(agent: User, contact: Contact, body_text: str, html: str
         "relay": bool(current_app.config.get("SMTP_RELAY")),
         **stored,
     }
-    ev, _ = append_event(contact, "email.sent", "agent", actor_id=agent.id, text=body_text, data=data)
+    ev, created = append_event(
+        contact, "email.sent", "agent", actor_id=agent.id, text=body_text, data=data, client_id=client_id
+    )
+    if not created:  # the same reply sent twice at once: the other request recorded it first and delivers it
+        return {**event_dict(ev), "duplicate": True}
     payload = publish_contact_event(ev)
     deliver(to_address, rendered, contact_id=contact.id, message_id=data["message_id"])
     relay = current_app.config.get("SMTP_RELAY")
     if relay:
         _relay(contact, msg, centre, to_address, relay)
     return payload["event"]
+
+
+def _recorded_reply(contact: Contact, client_id: str) -> dict | None:
+    """The ``email.sent`` already recorded on the contact under ``client_id`` (with ``duplicate`` True), if any."""
+    ev = db.session.scalar(
+        select(ContactEvent).where(ContactEvent.contact_id == contact.id, ContactEvent.client_id == client_id)
+    )
+    if ev is None:
+        return None
+    if ev.type != "email.sent":
+        raise ActionError(f"client_id {client_id!r} is used by another event of contact {contact.id}")
+    return {**event_dict(ev), "duplicate": True}
 
 
 def _relay(contact: Contact, msg: EmailMessage, from_address: str, to_address: str, relay: str) -> None:

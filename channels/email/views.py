@@ -152,8 +152,11 @@ def api_reply(contact_id):
     from .actions import do_send_email_reply
 
     def reply(agent, contact, body):
-        event = do_send_email_reply(agent, contact, body.get("body_text"), body.get("html"))
-        return jsonify(ok=True, event=_thread_event_dict(event))
+        event = do_send_email_reply(
+            agent, contact, body.get("body_text"), body.get("html"), client_id=body.get("client_id")
+        )
+        duplicate = bool(event.pop("duplicate", False))
+        return jsonify(ok=True, event=_thread_event_dict(event), duplicate=duplicate)
 
     return _on_own_contact(contact_id, reply)
 

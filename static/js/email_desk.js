@@ -120,6 +120,9 @@ async function openThread(id) {
   loadList();
 }
 
+const unacked = new Map(); // contact id -> the reply on its way: its text and client_id
+const replyId = () => `r-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+
 $('send-reply').addEventListener('click', async () => {
   if (!current) return;
   const id = current; // the reply goes to this contact, whatever is opened while it is on its way
@@ -129,7 +132,13 @@ $('send-reply').addEventListener('click', async () => {
     // Rich text: the editor's HTML goes as the alternative part (the server sanitises it) with its plain text.
     const body = rich ? { body_text: $('reply-rich').innerText, html: $('reply-rich').innerHTML }
       : { body_text: $('reply-body').value };
+    // One id per reply, kept until it is acknowledged: sending the same text again after an error (the server may
+    // have recorded it before its answer was lost) is recorded once; an edited text is a new reply.
+    const sending = unacked.get(id);
+    body.client_id = sending && sending.text === body.body_text ? sending.clientId : replyId();
+    unacked.set(id, { text: body.body_text, clientId: body.client_id });
     const res = await api('POST', `/api/email/contacts/${id}/reply`, body);
+    unacked.delete(id);
     drafts.delete(id);
     if (current !== id) return;
     $('reply-body').value = '';

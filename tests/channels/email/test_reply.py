@@ -158,3 +158,30 @@ def test_rich_text_reply_is_sanitised_and_sent_as_an_alternative(app, send, agen
     assert delivered.get_body(preferencelist=("plain",)).get_content().startswith("Dear Ms Li,")
     (sent,) = _one(app, "email.sent")
     assert "<script" not in sent.data["html"] and "<b>It ships today.</b>" in sent.data["html"]
+
+
+def test_a_reply_sent_again_with_its_client_id_is_recorded_and_delivered_once(app, send, agent, client, auth):
+    """The desk sends a reply again with the same client_id (its answer was lost: the web process died after the
+    commit): the second request gets the recorded reply back, marked duplicate, and the customer gets one mail;
+    another client_id is another reply. (Before, each request recorded and delivered its own email.sent.)"""
+    send(raw_text("Where is my parcel?", from_addr="twice@example.com"), sender="twice@example.com")
+    with app.app_context():
+        cid = db.session.scalars(select(Contact)).one().id
+    mailbox.fetch("twice@example.com")
+    auth.login("mailagent")
+    body = {"body_text": "Dear customer,\n\nIt left today.", "client_id": "desk-7"}
+    first = client.post(f"/api/email/contacts/{cid}/reply", json=body)
+    again = client.post(f"/api/email/contacts/{cid}/reply", json=body)
+    assert first.status_code == again.status_code == 200, again.get_json()
+    (sent,) = _one(app, "email.sent")
+    assert sent.client_id == "desk-7"
+    assert len(mailbox.fetch("twice@example.com")) == 1
+    assert first.get_json()["duplicate"] is False and again.get_json()["duplicate"] is True
+    assert again.get_json()["event"]["seq"] == first.get_json()["event"]["seq"]
+    assert again.get_json()["event"]["data"]["message_id"] == first.get_json()["event"]["data"]["message_id"]
+    assert "rendered" not in again.get_json()["event"]["data"]
+    other = client.post(f"/api/email/contacts/{cid}/reply", json={**body, "client_id": "desk-8"})
+    assert other.status_code == 200 and other.get_json()["duplicate"] is False
+    assert len(_one(app, "email.sent")) == 2
+    bad = client.post(f"/api/email/contacts/{cid}/reply", json={**body, "client_id": "x" * 65})
+    assert bad.status_code == 400
