@@ -221,8 +221,14 @@ class EmailCustomers(EmailCustomersAcross, EmailTakeOver, EmailSending):
         event, True when one of our customers writes on its contact (no other process needs it), else False."""
         if not (has_app_context() and current_app._get_current_object() is self.app):
             return None
-        if payload.get("type") == "email_delivered" and payload.get("to") in self._by_address:
-            self._inbox.append({"kind": "mail", "to": payload["to"]})
+        if payload.get("type") == "email_delivered":
+            # The customer writing on that contact reads it (another of ours may share the address: its mailbox
+            # holds each message with its contact, channels/email/mailbox.py).
+            key = self._by_contact.get(payload.get("contact_id"))
+            if key is None and payload.get("contact_id") is None:
+                key = self._by_address.get(payload.get("to"))
+            if key is not None:
+                self._inbox.append({"kind": "mail", "key": key})
         elif payload.get("type") == "contact_event":
             ev = payload.get("event") or {}
             if ev.get("contact_id") not in self._by_contact:
@@ -243,10 +249,11 @@ class EmailCustomers(EmailCustomersAcross, EmailTakeOver, EmailSending):
                 else:
                     self.note_waiting(cust)  # days to wait: a take-over must find them (simulator/email_takeover.py)
             return
-        cust = self.customers.get(self._by_address.get(item["to"], -1))
+        cust = self.customers.get(item["key"])
         if cust is None or cust.done or not self.still_ours(cust):
             return
-        for msg in mailbox.fetch(cust.address):  # the customer opens their inbox
+        contacts = {cid for cid, key in self._by_contact.items() if key == cust.key}
+        for msg in mailbox.fetch(cust.address, contact_ids=contacts):  # the customer opens their inbox
             message_id = str(msg["Message-ID"] or "")
             if message_id and message_id in cust.read_ids:
                 continue  # delivered twice: read once

@@ -250,3 +250,30 @@ def test_a_customer_whose_owner_record_redis_lost_is_taken_over_with_its_own_see
         assert len(received) == 3, [m.text for m in received]
         assert received[-1].data["centre_address"] == "complaints@kefu.local"
         assert db.session.get(Contact, cid).status != "ended"
+
+
+def test_two_customers_of_one_address_in_one_process_each_read_their_own_reply(app, world):  # noqa: F811
+    """Two customers of one scenario on two simulator workers write from the scenario's address (a process keeps
+    its own customers' addresses apart, not another's). One worker dies and the other takes its customer over: two
+    customers, one address, one process. Each reads the reply to its own contact, once, and answers it in its own
+    thread. (Before, the customer taken over last owned the address: it read both replies, the other none.)"""
+    with app.app_context():
+        engine, mail = world["engine"], world["mail"]
+        a = engine.start_customer("zh-email-late-fridge-complaint", seed=3)
+        _die(mail, a)  # A lives on the other worker
+        b = engine.start_customer("zh-email-late-fridge-complaint", seed=5)
+        _take_over(world, a)  # that worker died: A comes here, with the address B writes from
+
+        def address(cid):
+            return mails(cid)[0].data["from"]["address"]
+
+        assert address(a) == address(b)
+        reply(world["agent"], b, BRUSH_OFF)
+        mail.tick()
+        assert (len(states(a)), len(states(b))) == (0, 1)
+        reply(world["agent"], a, BRUSH_OFF)
+        mail.tick()
+        assert (len(states(a)), len(states(b))) == (1, 1)
+        later(world, 4000)
+        assert (len(mails(a)), len(mails(b))) == (2, 2)
+        assert (len(states(a)), len(states(b))) == (1, 1)
