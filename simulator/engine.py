@@ -152,6 +152,8 @@ class SimulatorEngine(Recovery, ExerciseSchedule, ChatCustomers, QueuedCallers, 
         self.ownership.reannounce(contacts, exercises)
         if self.email_customers is not None:
             self.email_customers.reannounce_waiting()
+            # Replies and wrap-ups recorded while no record named us may have been passed over on the log.
+            self.email_customers.catch_up()
 
     # -- customers --------------------------------------------------------------------------------------
 

@@ -81,3 +81,31 @@ def test_only_an_email_customers_contact_has_an_email_owner(app, world):  # noqa
         assert world["mail"]._owner_of({"event": {"contact_id": 999_001}}) is None
         engine.ownership.claim("contact", 999_002, channel="email")
         assert world["mail"]._owner_of({"event": {"contact_id": 999_002}}) == engine.process_id
+
+
+def test_a_reply_whose_log_entry_redis_lost_is_read_once_after_the_reannounce(app, world):  # noqa: F811
+    """Redis was flushed: the shared log's groups and the owner records went with it, so a reply recorded just then
+    never reached the customer (its entry lost, or skipped while no record named an owner), and neither did the
+    wrap-up that followed. When this process puts its owner records back (the liveness ``reannounce`` hook), its
+    email customers catch up from the recording: the reply is read once, the answer sent once, and a second
+    catch-up changes nothing; the wrap-up then closes the case. (Before, the customer never read the reply.)"""
+    mail, engine = world["mail"], world["engine"]
+    with app.app_context():
+        cid = engine.start_customer("en-email-order-status", seed=1)
+        cust = mail.customers[mail._by_contact[cid]]
+        reply(world["agent"], cid, ANSWER)
+        mailbox.fetch(cust.address)  # the entry that would have put it in this process's mailbox is gone
+        mail._inbox.clear()
+        later(world, 30)  # an answer would take 6-18 s here (a chaser 72 s)
+        assert states(cid) == [] and len(mails(cid)) == 1  # nobody told the customer
+        engine.reannounce()
+        engine.reannounce()  # twice (a second loss, or the log's regrouping too): still read once
+        later(world, 30)
+        answers = mails(cid)
+        assert len(answers) == 2 and "Thanks for the quick and clear answer" in answers[1].text, answers
+        assert len(states(cid)) == 1
+        do_wrap_up_contact(db.session.get(Contact, cid), db.session.get(User, world["agent"]), "ENQ_DELIVERY")
+        mail._inbox.clear()  # its entry lost too
+        engine.reannounce()
+        mail.tick()
+        assert cust.wrapped_at is not None and cust.key not in mail.customers
