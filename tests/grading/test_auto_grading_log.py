@@ -187,3 +187,40 @@ def test_a_wrap_up_left_pending_by_a_dead_grader_is_claimed_and_graded(app):
         assert consumer.stats.claimed >= 1
         assert grader.graded_by(cid)[1] == app.extensions["kefu_liveness"].process_id
         assert redis_store.client.xpending(event_log.log_key("wrap_up"), "grading")["pending"] == 0
+
+
+def test_a_wrap_up_left_on_the_old_main_log_group_at_an_upgrade_is_graded_by_the_sweep(app):
+    """A rolling upgrade: the old version's grader ('old-1') read wrap-ups off the main log and died with one pending
+    (the old version wrote no side log). The new grader's side-log group, made now, never sees it - only the sweep
+    grades it, once its grace has passed: one current scorecard, and a second sweep (or the next period's lock)
+    grades nothing again. (Before the sweep, such a wrap-up was graded only by a regrade.)"""
+    from clock import clock
+
+    grader = app.extensions["kefu_grading"]
+    grader.stop()
+    with app.app_context():
+        event_log = get_event_log(app)
+        old_kind = StreamKind("grading", handle=lambda p: None, types=frozenset({"wrap_up"}))  # the main log
+        old = StreamConsumer(event_log, old_kind)
+        old.name = "old-1"
+        old.ensure_groups()
+        cid = _wrapped_up(app)
+        assert redis_writer.flush()
+        redis_store.client.delete(event_log.log_key("wrap_up"))  # written by the new version only
+        got = redis_store.client.xreadgroup("grading", "old-1", {event_log.log_key(): ">"}, count=1000)
+        assert [i for i, f in got[0][1] if f.get("t") == "wrap_up" and f.get("c") == str(cid)]  # pending on old-1
+        grader._stopped = False
+        grader.ensure_consumer()
+        consumer = event_log.consumers["grading"]
+        time.sleep(1.5)  # the new consumer reads and claims on its side log: nothing there for it
+        assert consumer.stats.outcomes["handled"] == 0 and _scorecards(cid) == []
+        assert grader.sweep() == []  # within the grace: still the log's to deliver
+        clock.advance(app.config.get("GRADING_SWEEP_GRACE_SECONDS", 120.0) + 1)
+        assert grader.sweep_when_due() == [cid]
+        rows = _scorecards(cid)
+        assert len(rows) == 1 and rows[0].current
+        assert grader.graded_by(cid)[1] == app.extensions["kefu_liveness"].process_id
+        grader._next_sweep = 0.0
+        assert grader.sweep_when_due() == []  # this period is swept (the centre's lock)
+        assert grader.sweep() == []  # graded: nothing left
+        assert [r.id for r in _scorecards(cid)] == [rows[0].id]
