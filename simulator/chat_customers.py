@@ -4,6 +4,10 @@ A live customer's persona (simulator/persona.py) reacts to the recorded events t
 (``_apply_event``); its reaction is scheduled as actions on the sandbox clock (typing, say, leave, rate) and
 carried out, when due, through ``channels.chat.customer_side`` - exactly what a person playing the customer
 does. Its mind after each reaction is recorded as a ``customer.state`` event.
+
+Everything a customer records (its lines, typing, leaving, its CSAT answer, its mind) is written under its lease
+(simulator/ownership.py ``fenced``): a process that was taken for dead and whose customer was taken over records
+nothing more for it, and lets it go.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ from __future__ import annotations
 import heapq
 import logging
 import random
-import zlib
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -21,13 +24,15 @@ from channels.chat.customer_side import start_chat
 from clock import clock
 from contacts.actions import ActionError
 from contacts.events import append_event, publish_contact_event
-from contacts.models import Contact, ContactEvent
+from contacts.models import Contact
+from contacts.transaction import atomic, on_commit
 from extensions import db
 from knowledge_base.models import Article
 from tickets.models import Customer
 
+from .ownership import LeaseLost
 from .persona import DESK_MOVES, CustomerState, Reaction
-from .seeds import do_record_seed, recorded_seed
+from .seeds import do_record_seed
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +56,7 @@ class LiveCustomer:
     busy_until: float = 0.0  # the last scheduled line: a new reply waits for it
     closed_at: float | None = None  # the contact stopped taking messages
     done: bool = False
+    lease: int | None = None  # the generation of its lease this process drives it under (simulator/ownership.py)
     # Sequence numbers of the events already applied: an event may come in-process and again through the
     # shared log (a claimed entry, a take-over that replayed it), and is applied once.
     seen: set[int] = field(default_factory=set)
@@ -109,38 +115,9 @@ def record_customer_state(contact_id: int, mind: CustomerState, reaction: Reacti
         log.exception("could not record the customer state of contact %s", contact_id)
 
 
-def _seed_of(contact: Contact, record: dict) -> int | None:
-    """The persona's seed: the owner record's; else (Redis lost the record: flushed, or the hand-over to a worker
-    still in flight) the one recorded in the database when the customer started (simulator/seeds.py); else one
-    derived from the contact, as long as the customer has said and thought nothing yet (any seed then makes the
-    same scenario's customer, and the next driver finds this one recorded). None when the customer already spoke
-    and no seed was recorded (a customer started before the table): it cannot be rebuilt without its own seed."""
-    text = str(record.get("seed") or "")
-    if text.isdigit():
-        return int(text)
-    row = recorded_seed(contact.id)
-    if row is not None:
-        return int(row.seed)
-    said = db.session.scalar(
-        select(ContactEvent.id)
-        .where(ContactEvent.contact_id == contact.id, ContactEvent.actor.in_(("customer", "simulator")))
-        .limit(1)
-    )
-    if said is not None:
-        return None
-    return zlib.crc32(f"{contact.id}|{contact.scenario_id}".encode()) & 0x7FFFFFFF
-
-
-def _started_by(contact: Contact) -> int | None:
-    """Who started the customer, when Redis lost the owner record: as recorded with its seed, else the trainee
-    it is reserved for."""
-    row = recorded_seed(contact.id)
-    return (row.started_by if row is not None else None) or contact.reserved_agent_id
-
-
 class ChatCustomers:
     """The chat customers of SimulatorEngine (which provides live, _ids, _actions, _seq, _recognisers,
-    _finish_exercises and still_ours)."""
+    _finish_exercises, still_ours and _lease_lost)."""
 
     def _start_chat(
         self,
@@ -153,9 +130,22 @@ class ChatCustomers:
         started_by: int | None,
         reserve_for: int | None,
         driver: str | None = None,
+        exercise_lease: int | None = None,
     ) -> int:
         """Open a chat contact as the scenario's customer and schedule the opening after a short pause; with a
-        ``driver`` (a simulator worker, simulator/workers.py) that worker is named its owner and drives it."""
+        ``driver`` (a simulator worker, simulator/workers.py) that worker is named its owner and drives it. An
+        arrival of an exercise is opened under the exercise's lease (``exercise_lease``): a process whose exercise
+        was adopted by another opens nothing (LeaseLost)."""
+        # One transaction: the contact, its seed and (here) its lease commit together, and its owner record is
+        # written before the commit, so nobody who sees the contact finds it without an owner (another process's
+        # recovery would take it for an orphan and adopt it) and a worker is told to adopt it only once it is there.
+        with atomic():
+            if exercise_lease is not None:
+                with self.ownership.fenced("exercise", exercise_id, exercise_lease):
+                    pass  # the exercise's row stays held until this transaction commits
+            return self._open_chat(scenario, pack, lang, seed, exercise_id, started_by, reserve_for, driver)
+
+    def _open_chat(self, scenario, pack, lang, seed, exercise_id, started_by, reserve_for, driver) -> int:
         persona = scenario.customer
         customer = None
         if persona.crm_ref:
@@ -172,13 +162,16 @@ class ChatCustomers:
             exercise_id=exercise_id,
             reserved_agent_id=reserve_for,
         )
-        do_record_seed(contact.id, seed, exercise_id=exercise_id, started_by=started_by)  # outlives a Redis flush
         if driver is not None:
+            do_record_seed(contact.id, seed, exercise_id=exercise_id, started_by=started_by)  # outlives a Redis flush
             self.ownership.claim(
                 "contact", contact.id, owner=driver, seed=seed, exercise_id=exercise_id, started_by=started_by
             )
-            self.hand_over("contact", contact.id, driver)
+            on_commit(self.hand_over, "contact", contact.id, driver)  # the worker takes the lease
             return contact.id
+        lease = self.ownership.take_lease(
+            "contact", contact.id, seed=seed, exercise_id=exercise_id, started_by=started_by
+        )
         state = CustomerState(
             scenario,
             pack,
@@ -187,7 +180,9 @@ class ChatCustomers:
             identity=identity_of(customer),
             reference=reference_text(scenario, lang),
         )
-        live = LiveCustomer(contact.id, scenario.id, lang, state, exercise_id=exercise_id, started_by=started_by)
+        live = LiveCustomer(
+            contact.id, scenario.id, lang, state, exercise_id=exercise_id, started_by=started_by, lease=lease
+        )
         self.live[contact.id] = live
         self._ids.add(contact.id)
         self.ownership.claim("contact", contact.id, seed=seed, exercise_id=exercise_id, started_by=started_by)
@@ -196,83 +191,6 @@ class ChatCustomers:
         opening = state.opening(ts=now + pause)
         self._schedule_lines(live, opening, now, pause)
         return contact.id
-
-    def _take_over_chat(self, contact: Contact, record: dict) -> bool:
-        """Go on as the simulated customer of a chat contact whose process stopped: the persona is rebuilt with
-        its seed by replaying the recorded conversation (the agent's lines and desk actions, as it heard them
-        live); if the agent spoke last, the customer now answers. False when it cannot be (not a chat, no seed
-        recorded, scenario not loaded): the caller then ends the contact."""
-        from .content import ContentError
-
-        if contact.channel != "chat" or not contact.scenario_id:
-            return False
-        seed = _seed_of(contact, record)
-        if seed is None:
-            return False
-        try:
-            scenario, pack, lang = self.content.find(contact.scenario_id)
-        except ContentError:
-            return False
-        customer = db.session.get(Customer, contact.customer_id) if contact.customer_id else None
-        state = CustomerState(
-            scenario,
-            pack,
-            seed,
-            recogniser=self._recogniser(pack),
-            identity=identity_of(customer),
-            reference=reference_text(scenario, lang),
-        )
-        events = db.session.scalars(
-            select(ContactEvent).where(ContactEvent.contact_id == contact.id).order_by(ContactEvent.seq)
-        ).all()
-        opening = state.opening(ts=events[0].ts if events else contact.created_at)
-        pending = None  # the reaction to the agent's last line
-        answered: list[str] = []  # the customer's lines after it
-        spoke = False
-        for ev in events:
-            if ev.type == "message" and ev.actor == "agent":
-                pending, answered = state.on_agent_message(ev.text or "", ev.ts), []
-            elif ev.type == "message" and ev.actor == "customer":
-                answered.append(ev.text or "")
-                spoke = True
-            elif ev.type in DESK_EVENTS:
-                state.on_desk_event(ev.type, ev.data or {}, ev.ts)
-
-        def _int(value):
-            return int(value) if str(value or "").isdigit() else None
-
-        live = LiveCustomer(
-            contact.id,
-            scenario.id,
-            lang,
-            state,
-            exercise_id=_int(record.get("exercise_id")) or contact.exercise_id,
-            started_by=_int(record.get("started_by")) or _started_by(contact),
-        )
-        if not str(record.get("seed") or "").isdigit():  # recorded or re-derived: the next driver must find the same
-            self.ownership.claim(
-                "contact", contact.id, seed=seed, exercise_id=live.exercise_id, started_by=live.started_by
-            )
-            do_record_seed(contact.id, seed, exercise_id=live.exercise_id, started_by=live.started_by)
-        live.seen = {ev.seq for ev in events}
-        self.live[contact.id] = live
-        self._ids.add(contact.id)
-        now = clock.timestamp()
-        if not spoke:  # handed over at its start (simulator/workers.py), or its driver died before the opening
-            pause = random.Random(f"open|{seed}|{scenario.id}").uniform(1.0, 3.0)
-            self._schedule_lines(live, opening, now, pause)
-        elif pending is not None and not answered:  # the agent spoke last: the customer answers now
-            self._schedule(live, pending, now)
-        elif pending is not None and len(answered) < len(pending.lines):  # cut off in the middle of its answer
-            # The replay does not replay the silence ticks (they draw from the persona's random source too), so
-            # the rebuilt reaction may not be the one said live: a line already said is not said again.
-            rest = [line for line in pending.lines[len(answered) :] if line not in answered]
-            last = self._schedule_lines(live, rest, now, LINE_GAP_SECONDS)
-            if pending.end:
-                reason = "satisfied" if pending.end == "satisfied" else "abandoned"
-                self._push(last + LEAVE_AFTER_SECONDS, live.contact_id, "leave", reason)
-        log.warning("took over the simulated customer of contact %s (%d events replayed)", contact.id, len(events))
-        return True
 
     def _recogniser(self, pack):
         # The language understanding's reader, shared with grading (it is cached per app and pack version).
@@ -292,7 +210,7 @@ class ChatCustomers:
         kind, ts, state = ev["type"], float(ev["ts"]), live.state
         if kind == "message":
             if live.closed_at is None:
-                self._schedule(live, state.on_agent_message(ev.get("text") or "", ts), ts)
+                self._schedule(live, state.on_agent_message(ev.get("text") or "", ts), ts, answers=seq)
         elif kind in ("contact.ended", "contact.abandoned"):
             live.closed_at = ts
             self._drop_actions(live.contact_id, kinds=("typing", "say", "leave"))
@@ -308,8 +226,21 @@ class ChatCustomers:
             if reaction is not None:
                 self._schedule(live, reaction, ts)
 
-    def _schedule(self, live: LiveCustomer, reaction: Reaction, ts: float) -> None:
-        record_customer_state(live.contact_id, live.state, reaction)
+    def _schedule(self, live: LiveCustomer, reaction: Reaction, ts: float, answers: int | None = None) -> None:
+        """Record the customer's mind after ``reaction`` (to the agent's line ``answers``, by its seq: a take-over
+        finds it answered in thought) under its lease, then schedule what it says and does."""
+        extra = {"answered_seq": answers} if answers is not None else {}
+        try:
+            with self.ownership.fenced("contact", live.contact_id, live.lease):
+                record_customer_state(live.contact_id, live.state, reaction, **extra)
+        except LeaseLost:
+            self._lease_lost(live.contact_id)  # another process drives it now: it reacts there, not here
+            return
+        except Exception:
+            log.exception("could not record the customer state of contact %s", live.contact_id)
+        self._act_out(live, reaction, ts)
+
+    def _act_out(self, live: LiveCustomer, reaction: Reaction, ts: float) -> None:
         last = self._schedule_lines(live, reaction.lines, ts, reaction.delay)
         if reaction.end:
             reason = "satisfied" if reaction.end == "satisfied" else "abandoned"
@@ -349,23 +280,28 @@ class ChatCustomers:
         """Carry out one action through the customer side of the chat channel."""
         live = self.live.get(action.contact_id)
         if live is None or (action.kind in ("say", "leave") and not self.still_ours(action.contact_id)):
-            return  # forgotten, or adopted by another process since the last lease check (simulator/workers.py)
+            return  # forgotten, or its owner record names the process that adopted it (simulator/workers.py)
         contact = db.session.get(Contact, action.contact_id)
         if contact is None:
             self._forget(live)
             return
         try:
-            if action.kind == "typing":
-                customer_side.customer_typing(contact, True)
-            elif action.kind == "say":
-                # The process id's random part keeps a line's id unique when another process took the customer
-                # over (its action counter starts again; a repeated id would be taken for a resend and dropped).
-                tag = self.ownership.process_id.rsplit("-", 1)[-1]
-                customer_side.customer_say(contact, str(action.value), client_id=f"sim-{contact.id}-{tag}-{action.seq}")
-            elif action.kind == "leave":
-                customer_side.customer_leave(contact, reason=str(action.value))
-            elif action.kind == "rate":
-                customer_side.customer_rate(contact, live.state.csat())
+            # Under the customer's lease: refused (and the customer let go) once another process took it over.
+            with self.ownership.fenced("contact", contact.id, live.lease):
+                if action.kind == "typing":
+                    customer_side.customer_typing(contact, True)
+                elif action.kind == "say":
+                    # The process id's random part keeps a line's id unique when another process took the customer
+                    # over (its action counter starts again; a repeated id would be taken for a resend and dropped).
+                    tag = self.ownership.process_id.rsplit("-", 1)[-1]
+                    client_id = f"sim-{contact.id}-{tag}-{action.seq}"
+                    customer_side.customer_say(contact, str(action.value), client_id=client_id)
+                elif action.kind == "leave":
+                    customer_side.customer_leave(contact, reason=str(action.value))
+                elif action.kind == "rate":
+                    customer_side.customer_rate(contact, live.state.csat())
+        except LeaseLost:
+            self._lease_lost(action.contact_id)
         except ActionError as e:
             # The contact moved on (ended by the agent, already rated): the customer stops talking.
             db.session.rollback()

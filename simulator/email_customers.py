@@ -47,6 +47,7 @@ from .email_sending import EmailSending
 from .email_stream import CLOSING, MAIL_KIND, EmailCustomersAcross
 from .email_takeover import EmailTakeOver
 from .errors import SimulatorError
+from .ownership import LeaseLost
 from .persona import CustomerState, Reaction
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class EmailCustomer:
     wrapped_at: float | None = None
     follow_up_sent: bool = False
     done: bool = False
+    lease: int | None = None  # the lease on ``contact_id`` this process drives them under (simulator/ownership.py)
     read_ids: set[str] = field(default_factory=set)  # Message-IDs of the replies read (a mail is read once)
     delivered_ids: set[str] = field(default_factory=set)  # replies put in the mailbox from the shared log
 
@@ -274,7 +276,8 @@ class EmailCustomers(EmailCustomersAcross, EmailTakeOver, EmailSending):
 
     def _react(self, cust: EmailCustomer, reaction: Reaction, now: float) -> None:
         kind, lines = self._decide(cust, reaction)
-        self._record_state(cust, reaction, kind)
+        if not self._record_state(cust, reaction, kind):
+            return  # another process drives them now (their lease is lost): it answers, not this one
         if lines:
             due, answers = now + self._delay(cust), (cust.last_reply or {}).get("message_id")
             heapq.heappush(self._mails, _Mail(due, next(self._seq), cust.key, kind, lines, 0, answers))
@@ -335,10 +338,12 @@ class EmailCustomers(EmailCustomersAcross, EmailTakeOver, EmailSending):
             body, follows = list(spec.follow_up.body), f"follow-up of {cust.contact_id}"
             heapq.heappush(self._mails, _Mail(now, next(self._seq), cust.key, "follow_up", body, 0, follows))
 
-    def _record_state(self, cust: EmailCustomer, reaction: Reaction, kind: str) -> None:
-        """``customer.state`` on the contact, as the chat engine records it (grading reads the last one)."""
+    def _record_state(self, cust: EmailCustomer, reaction: Reaction, kind: str) -> bool:
+        """``customer.state`` on the contact, as the chat engine records it (grading reads the last one), under the
+        customer's lease (simulator/ownership.py). False, and the customer let go, when another process took them
+        over meanwhile."""
         if cust.contact_id is None:
-            return
+            return True
         snap = cust.state.snapshot()
         data = {
             "emotion": snap["emotion"],
@@ -352,12 +357,18 @@ class EmailCustomers(EmailCustomersAcross, EmailTakeOver, EmailSending):
             "end": reaction.end,
             "channel": "email",
         }
+        engine = self.app.extensions["kefu_simulator"]
         try:
-            ev, _ = append_event(cust.contact_id, "customer.state", "simulator", data=data)
-            publish_contact_event(ev)
+            with engine.ownership.fenced("contact", cust.contact_id, cust.lease):
+                ev, _ = append_event(cust.contact_id, "customer.state", "simulator", data=data)
+                publish_contact_event(ev)
+        except LeaseLost:
+            engine._lease_lost(cust.contact_id)
+            return False
         except Exception:
             db.session.rollback()
             log.exception("could not record the customer state of contact %s", cust.contact_id)
+        return True
 
     def _forget(self, cust: EmailCustomer) -> None:
         """Stop holding a customer who will write nothing more: their mailbox address is free again and the owner

@@ -105,6 +105,9 @@ class EmailSending:
             return None
         if mail.kind == "follow_up" and cust.contact_id is not None:
             self.done_waiting(cust.contact_id)  # written: a take-over of the wrapped-up contact has nothing to send
+        lease = None
+        if contact_id is not None and contact_id != cust.contact_id:
+            lease = self._take_lease(cust, contact_id)  # before anything of theirs is recorded on it
         with self._lock:
             if mail.kind == "follow_up":
                 # A new conversation (a new contact): what comes next answers this mail, not the reply read days
@@ -116,28 +119,28 @@ class EmailSending:
             cust.chased = cust.chased and mail.kind == "chaser"
             if contact_id is not None and contact_id != cust.contact_id:
                 cust.contact_id = contact_id
+                cust.lease = lease
                 cust.wrapped_at = None
                 self._by_contact[contact_id] = cust.key
                 self.app.extensions["kefu_simulator"].ownership.claim("contact", contact_id, **self.record_of(cust))
-                new_contact = True
-            else:
-                new_contact = False
-        if new_contact:
-            self._record_seed(cust, contact_id)
         return contact_id
 
-    def _record_seed(self, cust: EmailCustomer, contact_id: int) -> None:
+    def _take_lease(self, cust: EmailCustomer, contact_id: int) -> int | None:
         """The customer's seed, kept in the database for a take-over after Redis lost the owner record (as a chat
-        customer's: simulator/seeds.py). The mail is recorded already: a failure here costs only that fallback."""
+        customer's: simulator/seeds.py), and their lease on the contact, which fences what they record on it
+        (simulator/ownership.py). The mail is recorded already: a failure here leaves them unable to record more
+        (a take-over after their process goes finds the seed in the owner record)."""
         from extensions import db
 
-        from .seeds import do_record_seed
-
+        ownership = self.app.extensions["kefu_simulator"].ownership
         try:
-            do_record_seed(contact_id, cust.seed, exercise_id=cust.exercise_id, started_by=cust.started_by)
+            return ownership.take_lease(
+                "contact", contact_id, seed=cust.seed, exercise_id=cust.exercise_id, started_by=cust.started_by
+            )
         except Exception:
             db.session.rollback()
-            log.exception("could not record the seed of the simulated email customer of contact %s", contact_id)
+            log.exception("could not take the lease of the simulated email customer of contact %s", contact_id)
+            return None
 
     def _fresh_mind(self, cust: EmailCustomer) -> None:
         """A follow-up days later is a new conversation about the same case: the customer again needs an

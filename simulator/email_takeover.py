@@ -94,20 +94,22 @@ class EmailTakeOver:
             return [c.contact_id for c in self.customers.values() if c.contact_id is not None and not c.done]
 
     def still_ours(self, cust) -> bool:
-        """Whether the owner record of the customer's contact still names this process (checked just before they
-        read or send a mail: on a stalled machine another process may have been given them meanwhile, and a mail
-        must not be answered twice); when it names another, the customer is let go here."""
+        """Whether this process still holds the lease of the customer's contact (simulator/ownership.py; checked just
+        before they read or send a mail: on a stalled machine another process may have taken them over meanwhile,
+        and a mail must not be answered twice); when not, the customer is let go here. A mail is sent over SMTP,
+        outside any transaction of ours, so this is a check, not a fence: what still slips through (a stall between
+        the check and the send) is refused by the endpoint, the answer's Message-ID being made from what it answers
+        (simulator/email_sending.py); the customer's mind is recorded under the fence."""
         engine = self.app.extensions["kefu_simulator"]
         if cust.contact_id is None:
             return True
         try:
-            owner = engine.ownership.record("contact", cust.contact_id).get("owner")
-        except Exception:  # Redis away: ours until it says otherwise
+            held = engine.ownership.holds("contact", cust.contact_id, cust.lease)
+        except Exception:  # the database away: nothing can be recorded anyway; the fence decides later
+            db.session.rollback()
             return True
-        if owner and owner != engine.process_id:
-            log.warning("contact %s is driven by another process now; letting it go", cust.contact_id)
-            with self._lock:
-                self._drop_customer(cust)
+        if not held:
+            engine._lease_lost(cust.contact_id)
             return False
         return True
 
@@ -286,8 +288,18 @@ class EmailTakeOver:
             scenario, pack, lang = self.content.find(contact.scenario_id)
         except ContentError:
             return False
-        if scenario.email is None:
-            return False
+        if scenario.email is None or self.drives(contact.id):
+            return scenario.email is not None
+        # The lease first, committed; then the recording: a write of the driver we replace either is in what we read
+        # or is refused (simulator/ownership.py).
+        exercise_id = _int(record.get("exercise_id")) or contact.exercise_id
+        lease = self.app.extensions["kefu_simulator"].ownership.take_lease(
+            "contact",
+            contact.id,
+            seed=_int(record.get("seed")),
+            exercise_id=exercise_id,
+            started_by=_int(record.get("started_by")),
+        )
         events = db.session.scalars(
             select(ContactEvent).where(ContactEvent.contact_id == contact.id).order_by(ContactEvent.seq)
         ).all()
@@ -316,13 +328,14 @@ class EmailTakeOver:
                 address,
                 spec.sign_off or scenario.customer.name,
                 seed,
-                _int(record.get("exercise_id")) or contact.exercise_id,
+                exercise_id,
                 _int(record.get("started_by")),
                 _int(record.get("reserve_for")) or contact.reserved_agent_id,
                 contact_id=contact.id,
                 # A follow-up's contact is its own conversation: a chaser there answers the follow-up's subject.
                 subject=(follows and " ".join(str(first.get("subject") or "").split())) or spec.subject,
                 follow_up_sent=bool(follows),
+                lease=lease,
             )
             unread = self._replay(cust, events)
             self.customers[cust.key] = cust

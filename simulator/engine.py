@@ -7,7 +7,8 @@ customer's persona (simulator/persona.py) and schedules the reply on the sandbox
 person playing the customer does.
 
 This module holds the engine's lifecycle, its listener and the clock-driven loop (``tick``, ``run_until_idle``,
-``run_for``); the per-customer reaction loop is simulator/chat_customers.py, simulated callers waiting in a
+``run_for``); the per-customer reaction loop is simulator/chat_customers.py (taken over from the recording:
+simulator/chat_takeover.py), simulated callers waiting in a
 queue simulator/queued_callers.py, exercise arrivals simulator/exercises.py, adopting what no live process
 drives simulator/recovery.py (mixins of SimulatorEngine).
 
@@ -42,6 +43,7 @@ from routing.liveness import get_liveness
 from routing.ticker import TICKER_KEY
 
 from .chat_customers import ChatCustomers, LiveCustomer, _Action
+from .chat_takeover import ChatTakeOver
 from .content import ContentError, RegistryContent
 from .errors import SimulatorError  # noqa: F401  (re-exported)
 from .exercises import ExerciseSchedule, ExerciseStateError, _Arrival  # noqa: F401  (re-exported)
@@ -59,7 +61,7 @@ WATCHED = frozenset(
 )
 
 
-class SimulatorEngine(Recovery, ExerciseSchedule, ChatCustomers, QueuedCallers, SimulatorWorkers):
+class SimulatorEngine(Recovery, ExerciseSchedule, ChatCustomers, ChatTakeOver, QueuedCallers, SimulatorWorkers):
     """Drives simulated customers for one app. Stored as ``app.extensions["kefu_simulator"]``."""
 
     def __init__(self, app, content=None):
@@ -72,6 +74,7 @@ class SimulatorEngine(Recovery, ExerciseSchedule, ChatCustomers, QueuedCallers, 
         self._actions: list[_Action] = []
         self._arrivals: list[_Arrival] = []
         self._running_exercises: set[int] = set()
+        self._exercise_leases: dict[int, int] = {}  # exercise id -> the lease its arrivals run under here
         self._seq = itertools.count()
         self._inbox: deque[dict] = deque()
         self._wake = threading.Event()
@@ -164,9 +167,11 @@ class SimulatorEngine(Recovery, ExerciseSchedule, ChatCustomers, QueuedCallers, 
         seed: int | None = None,
         started_by: int | None = None,
         reserve_for: int | None = None,
+        exercise_lease: int | None = None,
     ) -> int:
-        """Open a chat contact as the scenario's customer and send the opening after a short pause.
-        Returns the contact id. SimulatorError for an unknown or non-chat scenario."""
+        """Open a chat contact as the scenario's customer and send the opening after a short pause (an exercise's
+        arrival: under the exercise's lease, simulator/exercises.py). Returns the contact id. SimulatorError for an
+        unknown or non-chat scenario."""
         with self._lock, self._context():
             try:
                 scenario, pack, lang = self.content.find(scenario_id)
@@ -191,6 +196,7 @@ class SimulatorEngine(Recovery, ExerciseSchedule, ChatCustomers, QueuedCallers, 
                 started_by=started_by,
                 reserve_for=reserve_for,
                 driver=self._delegate_to(),
+                exercise_lease=exercise_lease,
             )
 
     def live_count(self, *, exercise_id: int | None = None, started_by: int | None = None) -> int:

@@ -1,5 +1,10 @@
 """Exercises on the simulator: plan Poisson arrivals for a scenario mix, start customers when they are due,
-stop early, and mark an exercise finished when its last customer is gone. A mixin of SimulatorEngine."""
+stop early, and mark an exercise finished when its last customer is gone. A mixin of SimulatorEngine.
+
+The process running an exercise's arrivals holds its lease (simulator/ownership.py, taken in ``_queue_arrivals``):
+each arrival it opens and the finish it records are fenced by it, so a process taken for dead (a stalled machine)
+whose exercise another process adopted opens no arrival twice and finishes nothing; it stops running the exercise.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from extensions import db
 from .arrivals import plan_arrivals
 from .errors import ExerciseStateError, SimulatorError
 from .models import Exercise
+from .ownership import LeaseLost
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +117,7 @@ class ExerciseSchedule:
             self._arrivals = [a for a in self._arrivals if a.exercise_id != exercise_id]
             heapq.heapify(self._arrivals)
             self._running_exercises.discard(exercise_id)
+            self._exercise_leases.pop(exercise_id, None)
             self.ownership.release("exercise", exercise_id)
             if end_customers:
                 for live in list(self.live.values()):
@@ -145,6 +152,8 @@ class ExerciseSchedule:
         return bool(waiting)
 
     def _queue_arrivals(self, exercise: Exercise, after: float | None = None) -> None:
+        """Run the exercise's arrivals (those due after ``after``) here, under its lease, taken now."""
+        self._exercise_leases[exercise.id] = self.ownership.take_lease("exercise", exercise.id)
         started = exercise.started_at or clock.timestamp()
         for i, (offset, sid) in enumerate(exercise.schedule or []):
             due = started + float(offset)
@@ -157,8 +166,16 @@ class ExerciseSchedule:
     def _start_due_arrivals(self, now: float) -> None:
         while self._arrivals and self._arrivals[0].due <= now:
             arrival = heapq.heappop(self._arrivals)
+            lease = self._exercise_leases.get(arrival.exercise_id)
             try:
-                self.start_customer(arrival.scenario_id, exercise_id=arrival.exercise_id, seed=arrival.seed)
+                if not self.ownership.holds("exercise", arrival.exercise_id, lease):
+                    raise LeaseLost(f"exercise {arrival.exercise_id} is run by another process now")
+                # A chat arrival is opened under the lease (fenced); an email one, sent over SMTP, after the check.
+                self.start_customer(
+                    arrival.scenario_id, exercise_id=arrival.exercise_id, seed=arrival.seed, exercise_lease=lease
+                )
+            except LeaseLost:
+                self._exercise_lost(arrival.exercise_id)
             except Exception:
                 db.session.rollback()
                 log.exception("exercise %s: could not start a %s customer", arrival.exercise_id, arrival.scenario_id)
@@ -175,10 +192,24 @@ class ExerciseSchedule:
                 continue
             if self._customers_elsewhere(ex_id):
                 continue
+            try:
+                with self.ownership.fenced("exercise", ex_id, self._exercise_leases.get(ex_id)):
+                    exercise = db.session.get(Exercise, ex_id)
+                    if exercise is not None and exercise.status == "running":
+                        exercise.status = "finished"
+                        exercise.ended_at = now
+            except LeaseLost:
+                self._exercise_lost(ex_id)
+                continue
             self._running_exercises.discard(ex_id)
-            exercise = db.session.get(Exercise, ex_id)
-            if exercise is not None and exercise.status == "running":
-                exercise.status = "finished"
-                exercise.ended_at = now
-                db.session.commit()
+            self._exercise_leases.pop(ex_id, None)
             self.ownership.release("exercise", ex_id)
+
+    def _exercise_lost(self, exercise_id: int) -> None:
+        """Another process runs the exercise's arrivals now (it adopted them while this one was taken for dead):
+        stop running them here; its customers driven here go on under their own leases."""
+        log.warning("exercise %s is run by another process now; stopping its arrivals here", exercise_id)
+        self._arrivals = [a for a in self._arrivals if a.exercise_id != exercise_id]
+        heapq.heapify(self._arrivals)
+        self._running_exercises.discard(exercise_id)
+        self._exercise_leases.pop(exercise_id, None)

@@ -1,5 +1,6 @@
 """Exercise: a run of scenarios for a group of trainees (practice or exam); SimulatedCustomer: the seed of a
-simulated chat customer (simulator/seeds.py)."""
+simulated chat or email customer (simulator/seeds.py) and the lease of the process driving it
+(simulator/ownership.py)."""
 
 from __future__ import annotations
 
@@ -27,11 +28,16 @@ class Exercise(db.Model):
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[float] = mapped_column(Float, default=lambda: clock.timestamp())
+    # The lease on running its arrivals (simulator/ownership.py): bumped by each process that starts or adopts them.
+    lease: Mapped[int] = mapped_column(default=0, server_default="0")
+    driver: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
 
 class SimulatedCustomer(db.Model):
-    """The seed a simulated chat customer's persona was made with (simulator/seeds.py): what a process taking the
-    customer over needs when Redis lost the owner record that carries it too."""
+    """The seed a simulated chat or email customer's persona was made with (simulator/seeds.py): what a process
+    taking the customer over needs when Redis lost the owner record that carries it too; and the lease (a
+    generation bumped by each process that takes the customer over, with that process's id) that fences what the
+    customer records (simulator/ownership.py)."""
 
     __tablename__ = "simulated_customers"
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), primary_key=True, autoincrement=False)
@@ -39,3 +45,5 @@ class SimulatedCustomer(db.Model):
     exercise_id: Mapped[int | None] = mapped_column(nullable=True)
     started_by: Mapped[int | None] = mapped_column(nullable=True)
     created_at: Mapped[float] = mapped_column(Float, default=lambda: clock.timestamp())
+    lease: Mapped[int] = mapped_column(default=0, server_default="0")
+    driver: Mapped[str | None] = mapped_column(String(80), nullable=True)

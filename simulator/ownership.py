@@ -13,11 +13,48 @@ A process adopts only what has no live owner: the owner's heartbeat expired (it 
 record at all and the live state is settled (every live process has had time to re-announce what it holds
 after Redis lost the records; see ``Liveness.settled``). Adopting is a compare-and-set on the owner field, so
 two processes never adopt the same customer.
+
+**Leases (the fence).** An expired heartbeat does not prove a process dead: a process starved of CPU (a loaded
+machine; a VM paused; SIGSTOP) misses its beats, another adopts its customers, and the starved one wakes up
+still holding them in memory, a line or a mail half-decided. Checking the owner record just before acting does
+not help: the process can stall again between the check and the write. So what a driven customer (or an
+exercise's arrivals) records goes through a fence in the database, where the record itself is written:
+
+- ``take_lease`` bumps a generation on the customer's ``simulated_customers`` row (the exercise's row) and names
+  this process, and commits, *before* the new driver reads the recording it rebuilds the customer from;
+- ``fenced`` runs an action in one transaction that first updates that row only where the generation is still
+  the one this process took (a conditional update: it also holds the row until the commit), else raises
+  ``LeaseLost`` and writes nothing.
+
+A stale driver's write therefore either commits before the take-over (and the new driver's replay reads it) or
+is refused after it (and the stale driver drops the customer): never both drivers acting on the same recording.
+The generation, not Redis, decides, so it holds when Redis lost the records or names a process that is not dead.
+An email customer's mail goes out through SMTP, outside any transaction of ours: it is sent only after the lease
+is found current (``holds``), and a late duplicate is refused by the endpoint (its Message-ID is made from what
+it answers, simulator/email_sending.py).
 """
 
 from __future__ import annotations
 
-from extensions import redis_store
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import select, update
+
+from contacts.transaction import atomic
+from extensions import db, redis_store
+
+from .models import Exercise, SimulatedCustomer
+from .seeds import do_record_seed
+
+# The row that carries the lease of each kind of driven thing, and its key column.
+_LEASED = {"contact": (SimulatedCustomer.__table__, "contact_id"), "exercise": (Exercise.__table__, "id")}
+
+
+class LeaseLost(Exception):
+    """This process no longer holds the lease it acted under (another process took the customer or exercise over):
+    nothing was recorded, and the caller stops driving it."""
+
 
 # ARGV: key, expected owner ('' = none recorded), new owner. 1 when the owner was as expected and is now ours.
 TAKE = """
@@ -57,6 +94,67 @@ class Ownership:
         if self._take is None:
             self._take = self.client.register_script(TAKE)
         return bool(self._take(keys=[], args=[self.key(kind, ident), expected or "", to or self.process_id]))
+
+    # -- leases (the fence; see the module's docstring) -----------------------------------------------------
+
+    def take_lease(self, kind: str, ident: int, *, seed: int | None = None, **seed_fields) -> int:
+        """Hold the lease of a customer (``contact``) or an exercise from now on: bump its generation and name this
+        process, committed (or with the caller's action, when one runs) before the caller reads the recording it
+        goes on from. A customer's row is created with ``seed`` (and ``exercise_id``, ``started_by``) when missing.
+        Returns the generation to give ``fenced``."""
+        table, key = _LEASED[kind]
+        with atomic():
+            if kind == "contact" and seed is not None:
+                do_record_seed(ident, seed, **seed_fields)
+                db.session.flush()  # the row, if new, before the update below (Core statements do not flush)
+            conn = db.session.connection()
+            # Update first, then read: the update holds the row (and SQLite's write lock), so two takers never
+            # read the same generation.
+            taken = conn.execute(
+                update(table).where(table.c[key] == ident).values(lease=table.c.lease + 1, driver=self.process_id)
+            ).rowcount
+            if taken != 1:
+                raise LeaseLost(f"no {kind} {ident} to hold a lease on")
+            return conn.execute(select(table.c.lease).where(table.c[key] == ident)).scalar_one()
+
+    @contextmanager
+    def fenced(self, kind: str, ident: int, lease: int | None) -> Iterator[None]:
+        """Run the block (an action recording for the customer or exercise) as one transaction that commits only
+        while this process holds the lease ``lease``; LeaseLost, with nothing written, when another process took
+        it over since. The row stays locked until the commit, so a take-over waits for the write and reads it."""
+        table, key = _LEASED[kind]
+        with atomic():
+            held = (
+                lease is not None
+                and db.session.connection()
+                .execute(
+                    update(table)
+                    .where(table.c[key] == ident, table.c.lease == lease, table.c.driver == self.process_id)
+                    .values(lease=table.c.lease)
+                )
+                .rowcount
+                == 1
+            )
+            if not held:
+                raise LeaseLost(f"{kind} {ident} is driven by another process now")
+            yield
+
+    def holds(self, kind: str, ident: int, lease: int | None) -> bool:
+        """Whether this process still holds the lease ``lease`` (a read: for what cannot be fenced, a mail sent over
+        SMTP, whose duplicate the endpoint refuses by its Message-ID)."""
+        if lease is None:
+            return False
+        table, key = _LEASED[kind]
+        began = not db.session().in_transaction()
+        row = db.session.execute(select(table.c.lease, table.c.driver).where(table.c[key] == ident)).first()
+        if began:
+            db.session.commit()  # no read transaction left open while the mail is ingested by another thread
+        return row is not None and row.lease == lease and row.driver == self.process_id
+
+    def lease_holder(self, kind: str, ident: int) -> str | None:
+        """The process the database names as holding the lease (None: none taken yet)."""
+        table, key = _LEASED[kind]
+        return db.session.scalar(select(table.c.driver).where(table.c[key] == ident))
 
     def release(self, kind: str, ident: int) -> None:
         """The customer is done (or the exercise over): forget the record if it is still ours."""

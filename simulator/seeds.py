@@ -5,7 +5,7 @@ The owner record in Redis (simulator/ownership.py) carries the seed too, for the
 over; but a Redis flush takes that record with it, and a customer that had already spoken cannot be rebuilt with
 another seed (its persona draws its lines, patience and moves from it). So the seed is also written here when
 the customer starts (an email customer: when each of its contacts opens), and a take-over with no owner record
-reads it back (simulator/chat_customers.py ``_seed_of``, simulator/email_takeover.py ``_with_recorded_seed``).
+reads it back (simulator/chat_takeover.py ``_seed_of``, simulator/email_takeover.py ``_with_recorded_seed``).
 Written once per contact, read only at a take-over.
 """
 

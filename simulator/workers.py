@@ -253,10 +253,9 @@ class SimulatorWorkers:
 
     def still_ours(self, contact_id: int) -> bool:
         """Checked just before a simulated customer speaks or leaves: False (and the customer is let go) when
-        its owner record names another process. The once-a-second ``check_leases`` leaves a window in which a
-        process taken for dead (a stalled machine) and the one that adopted it would both say the same line:
-        the adopter's take-over replays the recording and says what it finds unsaid. A missing record, or Redis
-        away, counts as ours (as in ``check_leases``)."""
+        its owner record names another process, which adopted it between two ``check_leases``. An early way out,
+        not the guarantee: the process can stall between this check and the write, which is why the write itself
+        is fenced by the customer's lease (``_lease_lost``). A missing record, or Redis away, counts as ours."""
         try:
             owner = self.ownership.client.hget(self.ownership.key("contact", contact_id), "owner")
         except redis.RedisError:
@@ -265,6 +264,21 @@ class SimulatorWorkers:
             self._let_go(contact_id)
             return False
         return True
+
+    def _lease_lost(self, contact_id: int) -> None:
+        """A write for the customer was refused: another process took its lease (simulator/ownership.py) while this
+        one was taken for dead (a stalled machine), and drives it from the recording. The once-a-second
+        ``check_leases`` would let it go too, but only after a window in which both would act. Let it go here, and
+        point an owner record still naming us (re-announced after a Redis loss) at the lease's holder, so that the
+        events of the customer reach the process that drives it."""
+        self._let_go(contact_id)
+        try:
+            holder = self.ownership.lease_holder("contact", contact_id)
+            if holder and holder != self.process_id:
+                self.ownership.take("contact", contact_id, self.process_id, to=holder)
+        except Exception:
+            db.session.rollback()
+            log.warning("could not point the owner record of contact %s at its driver", contact_id)
 
     def _let_go(self, contact_id: int) -> None:
         log.warning("contact %s is driven by another process now; letting it go", contact_id)

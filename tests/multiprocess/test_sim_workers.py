@@ -16,6 +16,9 @@ reply reached the worker while it was taking the customer over, and was dropped)
 after the wrap-up. An email customer whose contact is wrapped up and who waits to write its scenario's follow-up
 (simulator/email_takeover.py): its worker is killed while it waits; the other worker takes it over, and the follow-up
 goes out when it was due, once.
+
+A worker stopped (SIGSTOP) past its heartbeat's TTL in the middle of a chat customer's write, taken over and resumed,
+records nothing twice (the customer's lease, simulator/ownership.py).
 """
 
 from __future__ import annotations
@@ -399,3 +402,90 @@ def test_an_email_customer_waiting_to_follow_up_survives_its_workers_kill(centre
     assert len(follow_ups()) == 1  # once
     assert not redis_store.client.zscore(redis_store.key("sim", "email", "later"), str(cid))  # no longer waiting
     assert [e.contact_id for e in _events(app, "email.received")].count(cid) == mails_before  # nothing sent twice
+
+
+def _waiting_on_a_lock(url: str) -> int:
+    """How many sessions of the centre's database wait for a row another transaction holds."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ).fetchone()[0]
+
+
+def test_a_worker_stopped_past_its_ttl_records_nothing_twice_once_resumed(centre):
+    """A starved process is not a dead one. Ivy's practice chat customer goes to a simulator worker; she asks for the
+    order number and the customer, on the worker, makes up its mind (recorded) and starts answering - its write held
+    up by a row this test keeps locked, as a stall would hold it after every check. The worker is then stopped
+    (SIGSTOP) past its heartbeat's TTL, so another process takes the customer over, and resumed (SIGCONT) once the
+    take-over waits for the row too. The customer's mind is recorded once for the line and none of its answer is
+    said twice: the stale worker's write either lands before the take-over reads the recording or is refused
+    (simulator/ownership.py), and it lets the customer go."""
+    import signal
+
+    import psycopg
+
+    from tests import factories
+
+    app = centre.app
+    workers = _both_workers(centre)
+    with app.app_context():
+        factories.user("ivy", role="trainee", level="L4", password="pass1234")
+        db.session.remove()
+    desk = centre.browser("w1", "ivy")
+    sock = desk.socket()
+    res = sock.call("set_state", {"state": "available"}, namespace="/desk", timeout=20)
+    assert res and res.get("ok"), res
+    code, started = desk.post_json("/api/sim/customers", {"scenario_id": CHAT_SCENARIO})
+    assert code == 201, started
+    cid = started["contact_id"]
+    key = redis_store.key("sim", "contact", cid)
+    stale = wait_for(
+        lambda: (o := redis_store.client.hget(key, "owner")) in workers.values() and o, timeout=20, what="a driver"
+    )
+    name = next(n for n, w in workers.items() if w == stale)
+
+    def said() -> list:
+        return [e for e in _events(app, "message", cid) if e.actor == "customer"]
+
+    def held() -> bool:
+        with app.app_context():
+            c = db.session.get(Contact, cid)
+            out = c.status == "active" and c.agent_id is not None
+            db.session.remove()
+            return out
+
+    wait_for(held, timeout=30, what="the chat assigned to ivy")
+    wait_for(said, timeout=30, what="the customer's opening")
+    line = {"contact_id": cid, "text": "Could you give me your order number, please?"}
+    res = sock.call("send", line, namespace="/desk", timeout=20)
+    assert res and res.get("ok"), res
+    asked = max(e.seq for e in _events(app, "message", cid) if e.actor == "agent")
+
+    def states() -> list:
+        return [e for e in _events(app, "customer.state", cid) if e.seq > asked]
+
+    wait_for(states, timeout=20, what="the customer making up its mind")
+    lock = psycopg.connect(centre.db_url)
+    proc = centre.procs[name]
+    try:
+        lock.execute("SELECT id FROM contacts WHERE id = %s FOR UPDATE", (cid,))  # the next write of cid waits
+        assert not [e for e in said() if e.seq > asked], "answered before the row was locked"
+        wait_for(lambda: _waiting_on_a_lock(centre.db_url), timeout=30, what="the worker's write held up")
+        proc.send_signal(signal.SIGSTOP)
+        wait_for(lambda: redis_store.client.hget(key, "owner") != stale, timeout=TAKE_OVER_WITHIN, what="the take-over")
+        wait_for(lambda: _waiting_on_a_lock(centre.db_url) >= 2, timeout=20, what="the take-over's write held up")
+        lock.rollback()  # the stale worker's write goes first (it asked first), and waits for the worker
+        time.sleep(1.0)
+    finally:
+        lock.close()
+        proc.send_signal(signal.SIGCONT)
+    wait_for(lambda: [e for e in said() if e.seq > asked], timeout=30, what="the customer's answer")
+    time.sleep(8.0)  # every line of the answer said (1.5 s apart), and the stale worker awake for seconds
+    answer = [e.text for e in said() if e.seq > asked]
+    assert len(answer) == len(set(answer)), answer  # no line said twice
+    assert len(states()) == 1, [e.data for e in states()]  # one mind for one line
+    assert redis_store.client.hget(key, "owner") != stale
+    res = sock.call("end", {"contact_id": cid}, namespace="/desk", timeout=20)
+    assert res and res.get("ok"), res

@@ -1,0 +1,118 @@
+"""The lease fence (simulator/ownership.py, issue 18): a process whose customer or exercise another process took
+over while it was taken for dead records nothing more for it, whatever its owner record in Redis says; a process
+taking a customer over goes on from what the stale one recorded before the take-over."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from clock import clock
+from contacts.actions import do_post_message
+from contacts.models import Contact, ContactEvent
+from extensions import db
+from routing.actions import do_set_agent_state
+from simulator.content import StaticContent
+from simulator.models import Exercise
+from simulator.ownership import LeaseLost, Ownership
+
+from .. import factories
+from .builders import en_late_parcel, en_pack
+
+PARCEL = "en-test-parcel"
+ADOPTER = "host-9-adopter"
+
+
+@pytest.fixture
+def engine(app):
+    eng = app.extensions["kefu_simulator"]
+    eng.content = StaticContent([en_pack()], [en_late_parcel(type="rational", patience=90)], lang_of={PARCEL: "en"})
+    return eng
+
+
+def _events(cid: int, type_: str, actor: str | None = None) -> list[ContactEvent]:
+    db.session.expire_all()
+    q = select(ContactEvent).where(ContactEvent.contact_id == cid, ContactEvent.type == type_)
+    if actor is not None:
+        q = q.where(ContactEvent.actor == actor)
+    return list(db.session.scalars(q.order_by(ContactEvent.seq)))
+
+
+def _started(app, engine) -> tuple[int, int]:
+    """A customer driven here that has said its opening, and the agent it is assigned to."""
+    agent = factories.user("agent1", role="trainee", level="L4")
+    do_set_agent_state(agent, "available")
+    cid = engine.start_customer(PARCEL, seed=4)
+    engine.run_until_idle(60)
+    assert len(_events(cid, "message", "customer")) == 1
+    return cid, agent.id
+
+
+def test_a_customer_whose_lease_another_process_took_records_nothing_here(app, engine):
+    """Another process took the customer's lease while its owner record in Redis still names this one (as after a
+    Redis loss this process re-announced it): the agent's next line is read here, but neither the customer's mind
+    nor a line of its answer is recorded; the customer is let go and its owner record names the lease's holder."""
+    with app.app_context():
+        cid, agent_id = _started(app, engine)
+        Ownership(ADOPTER).take_lease("contact", cid)
+        assert engine.ownership.record("contact", cid)["owner"] == engine.process_id
+        do_post_message(db.session.get(Contact, cid), "agent", "Your order number, please?", actor_id=agent_id)
+        engine.run_until_idle(60)
+        asked = _events(cid, "message", "agent")[-1].seq
+        assert len(_events(cid, "message", "customer")) == 1
+        assert not [e for e in _events(cid, "customer.state") if e.seq > asked]
+        assert cid not in engine.live and not engine._actions
+        assert engine.ownership.record("contact", cid)["owner"] == ADOPTER
+
+
+def test_a_fenced_write_is_all_or_nothing(app, engine):
+    """Under a lease that is no longer this process's, nothing of the block is written; under its own, all of it."""
+    from contacts.events import append_event
+
+    with app.app_context():
+        cid, _ = _started(app, engine)
+        lease = engine.live[cid].lease
+        before = len(_events(cid, "note"))
+        with engine.ownership.fenced("contact", cid, lease):
+            append_event(cid, "note", "system", text="ours")
+        Ownership(ADOPTER).take_lease("contact", cid)
+        with pytest.raises(LeaseLost), engine.ownership.fenced("contact", cid, lease):
+            append_event(cid, "note", "system", text="stale")
+        assert [e.text for e in _events(cid, "note")][before:] == ["ours"]
+        assert not engine.ownership.holds("contact", cid, lease)
+
+
+def test_a_take_over_says_an_answer_whose_mind_was_recorded_without_recording_it_again(app, engine):
+    """The driver recorded the customer's mind about the agent's line, then stalled before saying its answer, and
+    another process took the customer over: the answer is said once, and the mind is not recorded a second time."""
+    with app.app_context():
+        cid, agent_id = _started(app, engine)
+        do_post_message(db.session.get(Contact, cid), "agent", "Your order number, please?", actor_id=agent_id)
+        engine.tick()  # the mind is recorded, the answer scheduled
+        asked = _events(cid, "message", "agent")[-1].seq
+        assert [e.data.get("answered_seq") for e in _events(cid, "customer.state")][-1] == asked
+        engine._let_go(cid)  # the stalled driver; this engine plays the one that takes the customer over
+        assert engine.ownership.take("contact", cid, engine.process_id, to=engine.process_id)
+        assert engine._take_over_chat(db.session.get(Contact, cid), engine.ownership.record("contact", cid))
+        engine.run_until_idle(60)
+        answer = [e.text for e in _events(cid, "message", "customer") if e.seq > asked]
+        assert answer and len(answer) == len(set(answer))
+        assert len([e for e in _events(cid, "customer.state") if e.seq > asked]) == 1
+
+
+def test_an_exercise_adopted_elsewhere_opens_no_arrival_here(app, engine):
+    """Another process took the lease of the exercise whose arrivals this one runs (it adopted them while this one
+    was taken for dead): the next arrival is not opened here, nor is the exercise finished here."""
+    with app.app_context():
+        ex = Exercise(name="drill", mix={PARCEL: 1}, rate_per_minute=6, duration_seconds=60, seed=2)
+        db.session.add(ex)
+        db.session.commit()
+        engine.start_exercise(ex)
+        assert ex.schedule, "no arrival planned"
+        Ownership(ADOPTER).take_lease("exercise", ex.id)
+        engine.run_for(float(ex.schedule[-1][0]) + 5, step=1.0)
+        assert not db.session.scalars(select(Contact).where(Contact.exercise_id == ex.id)).all()
+        assert ex.id not in engine._running_exercises
+        db.session.expire_all()
+        assert db.session.get(Exercise, ex.id).status == "running"
+        assert clock.timestamp() > ex.started_at
