@@ -7,9 +7,11 @@ own threshold. The classifier alone: the reader's sentence, lexicon-trust and re
 
     .venv/bin/python bench/understanding_cv.py --lang en [--train-only boundaries.yaml] [--errors forbidden]
 
-``--exclude`` leaves example files out (glob on the file name: the baseline before a new file); ``--train-only``
-names files whose lines are in every training fold but never scored, so a new file is measured by what it does
-to the examples that were there before it. ``--stack C`` (repeatable) adds the classifier's second stage with that C,
+``--pack`` reads another copy of the pack (one with a candidate example file: a pack whose examples differ from
+its model's fails to load, so a candidate never sits in the shipped one). ``--exclude`` leaves example files out
+(glob on the file name: the baseline before a new file); ``--train-only`` names files whose lines are in every
+training fold but never scored, so a new file is measured by what it does to the examples that were there before
+it. ``--stack C`` (repeatable) adds the classifier's second stage with that C,
 fitted inside each fold on the fold's own out-of-fold probabilities (five more fits a fold); the first stage alone
 is printed beside it from the same folds.
 """
@@ -70,6 +72,7 @@ def main() -> None:
     ap.add_argument("--lang", required=True)
     ap.add_argument("--train-only", action="append", default=[], help="file-name glob: train on, never score")
     ap.add_argument("--exclude", action="append", default=[], help="file-name glob: leave out altogether")
+    ap.add_argument("--pack", type=Path, default=None, help="a pack folder (default: the shipped pack of --lang)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--c", type=float, default=4.0)
     ap.add_argument("--knn", type=float, default=None, help="the neighbour block's weight (default: as shipped)")
@@ -95,7 +98,7 @@ def main() -> None:
     t0 = time.perf_counter()
     knn = args.knn if args.knn is not None else clf.KNN_WEIGHTS.get(args.lang, 0.0)
     stack_cs = [c for c in (args.stack if args.stack is not None else [clf.STACK_C.get(args.lang, 0.0)]) if c]
-    pack = load_pack(ROOT / "scenarios" / "packs" / args.lang)
+    pack = load_pack(args.pack or ROOT / "scenarios" / "packs" / args.lang)
     pairs = [
         (e, f) for e, f in load_with_files(pack.path, args.lang) if not any(fnmatch.fnmatch(f, g) for g in args.exclude)
     ]

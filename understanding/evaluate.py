@@ -2,6 +2,9 @@
 
 The lines are files ``<lang>.yaml`` in a folder, each a list of items ``{id, scenario, customer_before, text,
 moves, tags}`` (the format of ../shared/calibration/moves). They are for measuring only: nothing here trains.
+A line is labelled with the acts it performs by the act definitions, where a scenario's own
+``expected.forbidden_phrases`` are not `forbidden` (they are judged with the session): the reading is scored by
+``Reading.performed``, which leaves a `forbidden` out that only such a phrase gave.
 """
 
 from __future__ import annotations
@@ -80,7 +83,7 @@ def evaluate(reader_for, lines: dict[str, list[dict]], scenario_for=None) -> dic
             scenario = scenario_for(it.get("scenario")) if scenario_for and it.get("scenario") else None
             reading = reader.read(it["text"], scenario, it.get("customer_before"))
             gold.append(set(it.get("moves") or []))
-            pred.append(set(reading.names))
+            pred.append(set(reading.performed()))  # the scenario's own forbidden phrases are judged per session
         overall = score(gold, pred)
         tags = sorted({t for it in items for t in it.get("tags") or []})
         by_tag = {}

@@ -64,6 +64,14 @@ class Reading:
     def names(self) -> list[str]:
         return [a.name for a in self.acts]
 
+    def performed(self) -> list[str]:
+        """The acts the line performs by the act definitions alone: ``names`` without a ``forbidden`` that only the
+        scenario's own ``expected.forbidden_phrases`` gave ("guarantee" where a promise is off limits, "misuse"
+        in a safety case). Those phrases are a rule of the scenario, judged with the session (grading and the
+        simulated customer still see them in ``names``), not wording the definitions call forbidden; the labelled
+        lines are measured on this (understanding.evaluate)."""
+        return [a.name for a in self.acts if not (a.name == "forbidden" and a.source == "scenario")]
+
     def has(self, act: str) -> bool:
         return any(a.name == act for a in self.acts)
 
