@@ -83,7 +83,7 @@ class Recovery:
                 if self._adoptable("exercise", ex.id, trust_missing, to=worker) is None:
                     continue
                 if worker is not None:
-                    self.hand_over("exercise", ex.id, worker)
+                    self.hand_over("exercise", ex.id, worker, after=now)  # the dead driver's arrivals: not again
                 else:
                     self._queue_arrivals(ex, after=now)
                 done["exercises"].append(ex.id)

@@ -62,9 +62,13 @@ class SimulatorWorkers:
     def _send(self, worker: str, message: dict) -> None:
         get_event_log(self.app).send_control(SIM_KIND, worker, message)
 
-    def hand_over(self, kind: str, ident: int, worker: str) -> None:
-        """Tell ``worker`` (already named the owner) to drive the customer (``contact``) or the exercise."""
-        self._send(worker, {"adopt": kind, "id": ident})
+    def hand_over(self, kind: str, ident: int, worker: str, *, after: float | None = None) -> None:
+        """Tell ``worker`` (already named the owner) to drive the customer (``contact``) or the exercise; ``after``:
+        an exercise's arrivals due by then are not the worker's (a dead driver's, adopted: it started them)."""
+        message = {"adopt": kind, "id": ident}
+        if after is not None:
+            message["after"] = after
+        self._send(worker, message)
 
     # -- the shared log -------------------------------------------------------------------------------------
 
@@ -115,7 +119,8 @@ class SimulatorWorkers:
             if message.get("adopt") == "contact":
                 self._adopt_contact(int(message["id"]))
             elif message.get("adopt") == "exercise":
-                self._adopt_exercise(int(message["id"]))
+                after = message.get("after")
+                self._adopt_exercise(int(message["id"]), after=float(after) if after is not None else None)
             elif message.get("adopt") == "group":
                 self.adopt_room(int(message["id"]))
             elif message.get("adopt") == "livestream":
@@ -192,8 +197,11 @@ class SimulatorWorkers:
             self.ownership.release("contact", contact_id)
             return False
 
-    def _adopt_exercise(self, exercise_id: int) -> bool:
-        """Run the arrivals of an exercise handed to this process (from its start: none is skipped)."""
+    def _adopt_exercise(self, exercise_id: int, after: float | None = None) -> bool:
+        """Run the arrivals of an exercise handed to this process: from its start when a web process hands over one it
+        just started (none is skipped), those due after ``after`` when it is adopted from a dead driver (which started
+        the earlier ones: started again, each would be a second customer, as the local adoption in
+        simulator/recovery.py already skips them)."""
         with self._lock:
             if exercise_id in self._running_exercises:
                 return True
@@ -203,7 +211,7 @@ class SimulatorWorkers:
             if ex is None or ex.status != "running":
                 self.ownership.release("exercise", exercise_id)
                 return False
-            self._queue_arrivals(ex)
+            self._queue_arrivals(ex, after=after)
             return True
 
     def adopt_room(self, room_id: int) -> bool:
