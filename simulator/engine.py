@@ -133,9 +133,15 @@ class SimulatorEngine(Recovery, ExerciseSchedule, ChatCustomers, ChatTakeOver, Q
         self._recover_at = None
         self.recover()
 
-    def adopt_from(self, process_id: str) -> dict:
-        """The liveness ``dead`` hook: a process stopped beating; adopt what it drove."""
-        return self.recover() if self.enabled and self._started else {}
+    def adopt_from(self, process_id: str) -> None:
+        """The liveness ``dead`` hook: a process stopped beating; adopt what it drove, on this engine's next tick
+        (within ``TICK_SECONDS``) rather than in the liveness thread. A take-over reads the recording, may load a
+        model and waits for a stale driver's write to finish under the customer's lease (simulator/ownership.py):
+        run in the liveness thread, it held this process's own beats back, and a process busy adopting was taken
+        for dead in turn."""
+        if self.enabled and self._started:
+            self._recover_at = time.monotonic()
+            self._wake.set()
 
     def reannounce(self) -> None:
         """The liveness ``reannounce`` hook: Redis lost the owner records; put back ours. Once every live process
