@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from understanding.classifier import ActModel, train
 from understanding.examples import load_examples
@@ -20,22 +21,32 @@ from understanding.lexicon import MoveRecogniser
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_training_is_deterministic_for_a_seed(packs):
-    """The same examples and seed give the same version and the same weights; the saved model loads back."""
-    pack = packs["en"]
-    examples = load_examples(pack.path, "en")[::12]  # a small slice keeps the test quick
+@pytest.fixture(scope="module")
+def stacked(packs):
+    """A model trained with a second stage on a small slice of the en examples (seed 1, ``stack_c`` 1.0), shared by
+    the two tests below: a training takes a 5-fold fit of every act, ~10-30 s, and each test needs one like it."""
     from understanding.embedding import get_embedder
 
-    emb = get_embedder("use")
-    a = train(examples, "en", emb, MoveRecogniser(pack.info), seed=3)
-    b = train(examples, "en", emb, MoveRecogniser(pack.info), seed=3)
+    pack = packs["en"]
+    examples = load_examples(pack.path, "en")[::12]  # a small slice keeps the tests quick
+    return examples, train(examples, "en", get_embedder("use"), MoveRecogniser(pack.info), seed=1, stack_c=1.0)
+
+
+def test_training_is_deterministic_for_a_seed(packs, stacked):
+    """The same examples and seed give the same version and the same weights (both stages); the saved model loads
+    back."""
+    from understanding.embedding import get_embedder
+
+    examples, a = stacked
+    b = train(examples, "en", get_embedder("use"), MoveRecogniser(packs["en"].info), seed=1, stack_c=1.0)
     assert a.version == b.version and a.meta["examples"] == len(examples)
     assert np.array_equal(a.coef, b.coef) and np.array_equal(a.thresholds, b.thresholds)
+    assert a.stack_coef is not None and np.array_equal(a.stack_coef, b.stack_coef)
     again = ActModel.load(a.dump())
     assert again.version == a.version and np.array_equal(again.coef, a.coef)
 
 
-def test_second_stage_is_saved_and_read_back(packs):
+def test_second_stage_is_saved_and_read_back(packs, stacked):
     """A model trained with a second stage (understanding.classifier ``fit_stack``) keeps it through dump and load
     and reads the same probabilities with it; the stage is applied (it changes the first stage's probabilities); a
     model without one (``STACK_C`` 0, or trained before it) loads and reads with its first stage alone."""
@@ -43,10 +54,9 @@ def test_second_stage_is_saved_and_read_back(packs):
     from understanding.features import prepare
 
     pack = packs["en"]
-    examples = load_examples(pack.path, "en")[::12]
+    examples, model = stacked
     emb = get_embedder("use")
     lexicon = MoveRecogniser(pack.info)
-    model = train(examples, "en", emb, lexicon, seed=1, stack_c=1.0)
     assert model.stack_coef is not None and model.meta["stack_c"] == 1.0
     texts = ["Could you send me the order number?", "I'm so sorry, that's not our problem, ask the courier"]
     prepared = [prepare(t, "en") for t in texts]
