@@ -63,12 +63,28 @@ def examples_dir(pack_dir: str | Path) -> Path:
     return Path(pack_dir) / "understanding"
 
 
+# What the example files held when last read, by folder, language and the files' names, sizes and mtimes: a content
+# load reads them twice (its check, then its write) and the tests load the same packs dozens of times; a file
+# changed since is read again.
+_read: dict[tuple, list[Example]] = {}
+
+
 def load_examples(pack_dir: str | Path, lang: str) -> list[Example]:
     """Every example of a pack, in file-name order then file order; duplicates (same text) keep the first."""
+    folder = examples_dir(pack_dir)
+    paths = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+    key = (str(folder.resolve()), lang, tuple((p.name, (st := p.stat()).st_size, st.st_mtime_ns) for p in paths))
+    if key not in _read:
+        if len(_read) >= 8:
+            _read.clear()
+        _read[key] = _parse_examples(paths, lang)
+    return list(_read[key])
+
+
+def _parse_examples(paths: list[Path], lang: str) -> list[Example]:
     out: list[Example] = []
     seen: set[str] = set()
-    folder = examples_dir(pack_dir)
-    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+    for path in paths:
         try:
             raw = yaml.load(path.read_text(encoding="utf-8"), Loader=SafeBase) or {}  # noqa: S506 (a safe loader)
             parsed = ExampleFile.model_validate(raw)
