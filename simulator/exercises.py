@@ -20,7 +20,7 @@ from extensions import db
 
 from .arrivals import plan_arrivals
 from .errors import ExerciseStateError, SimulatorError
-from .models import Exercise
+from .models import Exercise, SimulatedCustomer
 from .ownership import LeaseLost
 
 log = logging.getLogger(__name__)
@@ -152,14 +152,22 @@ class ExerciseSchedule:
         return bool(waiting)
 
     def _queue_arrivals(self, exercise: Exercise, after: float | None = None) -> None:
-        """Run the exercise's arrivals (those due after ``after``) here, under its lease, taken now."""
+        """Run the exercise's arrivals here, under its lease, taken now: all of them, or, adopted from a dead driver
+        at ``after``, all but those due by then that it started - an arrival is started once its customer's seed
+        (one per arrival) is recorded (simulated_customers, simulator/seeds.py), so one due while nobody ran the
+        exercise (between the death and the adoption) is started late rather than never."""
         self._exercise_leases[exercise.id] = self.ownership.take_lease("exercise", exercise.id)
         started = exercise.started_at or clock.timestamp()
+        arrived = set()
+        if after is not None:
+            arrived = set(
+                db.session.scalars(select(SimulatedCustomer.seed).where(SimulatedCustomer.exercise_id == exercise.id))
+            )
         for i, (offset, sid) in enumerate(exercise.schedule or []):
             due = started + float(offset)
-            if after is not None and due <= after:
-                continue
             seed = exercise.seed * 100_003 + i  # one seed per arrival, fixed by the exercise's seed
+            if after is not None and due <= after and seed in arrived:
+                continue
             heapq.heappush(self._arrivals, _Arrival(due, next(self._seq), exercise.id, sid, seed))
         self._running_exercises.add(exercise.id)
 

@@ -12,6 +12,7 @@ from contacts.models import Contact
 from extensions import db
 from simulator.content import StaticContent
 from simulator.models import Exercise
+from simulator.seeds import do_record_seed
 
 from .builders import en_late_parcel, en_pack
 
@@ -48,6 +49,7 @@ def test_an_adopted_exercise_is_not_finished_while_another_process_drives_its_cu
         there = start_chat(
             lang="en", queue="chat.general", customer_name="A", simulated=True, exercise_id=ex.id, scenario_id=PARCEL
         )
+        do_record_seed(there.id, ex.seed * 100_003, exercise_id=ex.id)  # the exercise's arrival (its only one)
         engine.ownership.claim("contact", there.id, owner=other, seed=5, exercise_id=ex.id)
         engine.ownership.claim("exercise", ex.id, owner=dead)
 

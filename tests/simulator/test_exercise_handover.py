@@ -1,6 +1,6 @@
 """An exercise handed to a simulator worker after the process running its arrivals died (simulator/recovery.py,
-simulator/workers.py): the worker resumes the arrivals due from the hand-over on; the dead driver's, already
-started, are not started again."""
+simulator/workers.py): the worker starts each arrival the dead driver had not started (late, if it is overdue),
+and none it had."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import json
 import pytest
 from sqlalchemy import select
 
+from channels.chat.customer_side import start_chat
 from clock import clock
 from contacts.models import Contact
 from contacts.stream import get_event_log
 from extensions import db, redis_store
 from simulator.content import StaticContent
 from simulator.models import Exercise
+from simulator.seeds import do_record_seed
 
 from .builders import en_late_parcel, en_pack
 
@@ -28,12 +30,14 @@ def engine(app):
     return eng
 
 
-def test_an_exercise_handed_to_a_worker_after_its_driver_died_starts_no_arrival_twice(app, engine):
-    """The process running a drill's arrivals died after starting the first; this process hands the drill to a
-    live simulator worker (and then plays that worker, reading the hand-over from its inbox). The worker starts the
-    second arrival when due, not the first again. (Before, the hand-over queued the schedule from its start, so
+def test_an_exercise_handed_to_a_worker_after_its_driver_died_starts_each_arrival_once(app, engine):
+    """The process running a drill's arrivals died after starting the first (its customer's seed recorded) and
+    before the second was due; this process hands the drill to a live simulator worker (and then plays that worker,
+    reading the hand-over from its inbox). The worker does not start the first again, starts the second at once
+    (late rather than never) and the third when due. (Before, the hand-over queued the schedule from its start, so
     every past arrival was started again at once: seven duplicate email customers in a bench/fault_injection.py
-    --short run, four seconds after the simulator worker's kill.)"""
+    --short run, four seconds after the simulator worker's kill; and a process adopting the drill itself skipped
+    every arrival due by then, the unstarted second one too: two chat customers never came in a run.)"""
     worker, dead = "host-2-simworker", "host-3-deadbeef"
     with app.app_context():
         engine.liveness.client.set(engine.liveness.proc_key(worker), 1, ex=60)  # a live simulator worker
@@ -47,19 +51,27 @@ def test_an_exercise_handed_to_a_worker_after_its_driver_died_starts_no_arrival_
             seed=2,
             status="running",
             started_at=clock.timestamp() - 600,
-            schedule=[[10, PARCEL], [605, PARCEL]],  # the first started by the dead driver long ago
+            schedule=[[10, PARCEL], [598, PARCEL], [605, PARCEL]],  # due long ago, 2 s ago, in 5 s
         )
         db.session.add(ex)
         db.session.commit()
+        first = start_chat(
+            lang="en", queue="chat.general", customer_name="A", simulated=True, exercise_id=ex.id, scenario_id=PARCEL
+        )
+        do_record_seed(first.id, ex.seed * 100_003, exercise_id=ex.id)  # the dead driver's first arrival
         engine.ownership.claim("exercise", ex.id, owner=dead)
         assert ex.id in engine.recover()["exercises"]
         assert engine.ownership.record("exercise", ex.id)["owner"] == worker
-        ((_, fields),) = redis_store.client.xrange(get_event_log(app).key("inbox", "simulator", worker))
+        inbox = [
+            json.loads(f["x"])
+            for _, f in redis_store.client.xrange(get_event_log(app).key("inbox", "simulator", worker))
+        ]
+        (message,) = [m for m in inbox if m.get("adopt") == "exercise"]  # (the first customer is handed over too)
         engine.ownership.claim("exercise", ex.id, owner=engine.process_id)  # this process plays the worker
-        engine._on_control(json.loads(fields["x"]))
+        engine._on_control(message)
         engine.run_for(1, step=0.5)
         started = lambda: db.session.scalars(select(Contact).where(Contact.exercise_id == ex.id)).all()  # noqa: E731
-        assert started() == []  # the first arrival is not started again
+        assert len(started()) == 2  # the first not again; the second, missed while nobody ran the drill, now
         engine.run_for(10, step=0.5)
         db.session.expire_all()
-        assert len(started()) == 1  # the second, when due
+        assert len(started()) == 3  # the third when due
