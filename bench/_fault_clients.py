@@ -45,11 +45,15 @@ class Record:
     calls: dict[int, dict] = field(default_factory=dict)  # contact id -> what happened to the call
     desk_told_ended: dict[int, float] = field(default_factory=dict)  # contact id -> when a desk got contact.ended
     logins: list[tuple[str, str, float]] = field(default_factory=list)  # (desk, web process, t)
+    emails: dict[int, dict] = field(default_factory=dict)  # email contact id -> what its desk did
     refused: Counter = field(default_factory=Counter)
     errors: Counter = field(default_factory=Counter)
 
     def call(self, cid: int) -> dict:
         return self.calls.setdefault(cid, {})
+
+    def email(self, cid: int) -> dict:
+        return self.emails.setdefault(cid, {})
 
 
 class Link:

@@ -1,5 +1,6 @@
-"""The desks of bench/fault_injection.py: trainees answering chats and calls as real Socket.IO clients that outlive
-a web process killed under them (bench/_fault_clients.py: the shared connection and resend logic)."""
+"""The desks of bench/fault_injection.py: trainees answering chats, calls and emails as real Socket.IO clients that
+outlive a web process killed under them (bench/_fault_clients.py: the shared connection and resend logic;
+bench/_fault_email_desk.py: the email work)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import contextlib
 import random
 
 from bench._fault_clients import Client, Dropped, login, now
+from bench._fault_email_desk import EmailDesk
 
 # What the desks say: English, as the exercise's simulated customers are; the last line invites a goodbye.
 DESK_LINES = (
@@ -18,11 +20,11 @@ DESK_LINES = (
 )
 
 
-class Desk(Client):
+class Desk(EmailDesk, Client):
     """A trainee at the desk: available, answers every customer line after a think time (sent until
     acknowledged, with a client_id), answers a call with an aiortc peer and hangs up after ``call_seconds``,
-    wraps up every ended contact. After a drop it signs in again if it must, and ``hello`` brings back its
-    contacts and the lines it missed."""
+    answers email threads (EmailDesk), wraps up every ended contact. After a drop it signs in again if it must,
+    and ``hello`` brings back its contacts and the lines it missed."""
 
     who = "desk"
     namespaces = ["/desk", "/voice"]
@@ -40,6 +42,7 @@ class Desk(Client):
         self.wrapped: set[int] = set()
         self.peers: dict[int, object] = {}
         self.n = 0
+        self._init_email()
 
     def handlers(self) -> dict:
         return {("event", "/desk"): self._on_event}
@@ -77,6 +80,8 @@ class Desk(Client):
             self.contacts[cid] = contact["channel"]
             if contact["channel"] == "voice":
                 self.spawn(self._answer_call(cid))
+            elif contact["channel"] == "email":
+                self._email_take(contact)
         for ev in events:
             self._event(ev)
 
@@ -95,6 +100,8 @@ class Desk(Client):
             if key not in self.answered:
                 self.answered.add(key)
                 self.spawn(self._reply(cid))
+        elif kind in ("email.received", "email.sent") and cid in self.contacts:
+            self._email_event(cid, ev)
         elif kind == "contact.ended" and cid in self.contacts:
             self.rec.desk_told_ended.setdefault(cid, now())
             self._wrap_up(cid)

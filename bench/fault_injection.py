@@ -17,14 +17,19 @@ leave and start again), a practice exercise whose simulated customers (four chat
 the simulator workers drive, ``--callers`` people calling in (an aiortc peer each) through the media workers, and
 (bench/_fault_rooms.py) a trainee's group room with ``--members`` people who joined with its link posting
 questions while the trainee answers the room, and a trainee's livestream with ``--viewers`` guests commenting in
-its live chat; the room is closed and the stream ended after the load. Every send (chat line, room post and
-reply, comment) is repeated with its client_id until acknowledged, across reconnections; only acknowledged sends
-count.
+its live chat; the room is closed and the stream ended after the load; and a second exercise of simulated email
+customers (``--emails`` a minute, at ``--email-pace``: they answer in seconds and chase an unanswered mail after
+11-16 s) who write through the SMTP endpoint of the simulator worker driving them, answered by the desks through
+the email workspace's reply call (bench/_fault_email_desk.py: holding replies, then the answer; one thread in three
+left past the chase time) and wrapped up once the customer thanks or falls silent. Every send (chat line, room
+post and reply, comment, email reply) is repeated with its client_id until acknowledged, across reconnections;
+only acknowledged sends count.
 
 The faults, at 20 %, 40 %, 60 % and 80 % of the load: kill -9 of web process 2, of the media worker holding the
 most calls (waiting up to 20 s for one to hold a call), of the simulator worker driving the most customers, and a
-FLUSHDB. Then the customers stop and leave, the exercise is stopped, and the desks drain what is left (up to 60 s)
-before the checks (bench/_fault_checks.py).
+FLUSHDB. Then the customers stop and leave, the exercises are stopped, and the desks drain what is left (up to
+60 s) before the checks (bench/_fault_checks.py; the emails' in bench/_fault_email_checks.py: each customer mail
+recorded once, each desk reply recorded once and read once, no chaser lost).
 
 Usage: ``.venv/bin/python bench/fault_injection.py [--minutes 5] [--json out.json]``; ``--short`` is the ~2 minute
 variant (fewer clients, 80 s of load). Needs PostgreSQL (``--database-url``, a server where it may create a
@@ -45,16 +50,25 @@ import time
 import uuid
 from pathlib import Path
 
+from sqlalchemy import select
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import _fault_checks as checks  # noqa: E402
+from bench import _fault_email_checks as email_checks  # noqa: E402
 from bench._fault_clients import Caller, ChatCustomer, Record  # noqa: E402
 from bench._fault_desk import Desk  # noqa: E402
 from bench._fault_rooms import open_room_and_stream, room_and_stream_clients  # noqa: E402
 from tests.multiprocess.cluster import Browser, Cluster, centre_app, create_database, wait_for  # noqa: E402
 
 MIX = {"en-delivery-status": 1, "en-double-charge": 1, "en-points-rules": 1, "en-presales-purifier": 1}
+# The email exercise: a customer thanked when answered, and an angry complaint that escalates after two brush-offs;
+# both chase an unanswered mail (bench/_fault_email_desk.py lets one thread in three wait past that).
+EMAIL_MIX = {"en-email-order-status": 1, "en-email-late-fridge-complaint": 1}
+# Its arrivals' seed: at --short's 6 a minute it plans a mail 1-6 s before each of the four faults (a thread is
+# often answered and thanked within 10 s, so arrivals just before a fault are what puts mail in flight at it).
+EMAIL_SEED = 13
 
 
 class FaultCluster(Cluster):
@@ -62,10 +76,12 @@ class FaultCluster(Cluster):
     tests' short ones, so the recovery times are the ones a centre sees."""
 
     beat = ("1", "5")
+    email_pace = "1"
 
     def env(self, name: str) -> dict:
         env = super().env(name)
         env.update(KEFU_HEARTBEAT_SECONDS=self.beat[0], KEFU_PROCESS_TTL=self.beat[1])
+        env.update(KEFU_EMAIL_CUSTOMER_PACE=self.email_pace)  # every process: whichever drives a customer
         return env
 
 
@@ -104,6 +120,7 @@ class Run:
         c = self.cluster = FaultCluster(
             self.tmp, url, a.redis_url, self.prefix, "fault-" + uuid.uuid4().hex, Path(self.recordings)
         )
+        c.email_pace = str(a.email_pace)
         self.webs = [f"w{i + 1}" for i in range(a.web)]
         self.medias = [f"m{i + 1}" for i in range(a.media)]
         self.sims = [f"s{i + 1}" for i in range(a.sim)]
@@ -144,13 +161,15 @@ class Run:
                 return Browser(self.cluster.url(w)).login("lead1")
         raise RuntimeError("no web process is alive")
 
-    def start_exercise(self, seconds: int) -> int:
+    def start_exercise(
+        self, seconds: int, mix: dict = MIX, rate: float | None = None, name: str = "fault drill", seed: int = 11
+    ) -> int:
         body = {
-            "name": "fault drill",
-            "mix": MIX,
-            "rate_per_minute": self.args.rate,
+            "name": name,
+            "mix": mix,
+            "rate_per_minute": self.args.rate if rate is None else rate,
             "duration_seconds": seconds,
-            "seed": 11,
+            "seed": seed,
             "lang": "en",
         }
         lead = self.lead()
@@ -162,7 +181,7 @@ class Run:
 
     def stop_exercise(self, ex_id: int) -> None:
         code, res = self.lead().post_json(f"/api/exercises/{ex_id}/stop", {})
-        if code != 200:
+        if code != 200 and "is finished" not in str(res.get("error")):  # (all its customers done already)
             self.rec.errors[f"exercise stop answered {code}: {res}"] += 1
 
     # -- the faults (blocking) ------------------------------------------------------------------------------
@@ -229,6 +248,9 @@ class Run:
         self.t0 = time.monotonic()
         self.wall0 = time.time() - 5
         ex_id = await loop.run_in_executor(None, self.start_exercise, seconds)
+        if a.emails:  # the simulated email customers, an exercise of their own (its own rate)
+            args = (seconds, EMAIL_MIX, a.emails, "email drill", EMAIL_SEED)
+            mail_ex = await loop.run_in_executor(None, self.start_exercise, *args)
         customers = [ChatCustomer(urls, i, self.rec, stop, timeout) for i in range(a.customers)]
         callers = [Caller(urls, i, self.rec, stop, timeout) for i in range(a.callers)]
         rooms, staff = [], []
@@ -254,6 +276,8 @@ class Run:
         self.stop_at = time.monotonic()
         stop.set()
         await loop.run_in_executor(None, self.stop_exercise, ex_id)
+        if a.emails:
+            await loop.run_in_executor(None, self.stop_exercise, mail_ex)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*talk, return_exceptions=True), 90)
         with contextlib.suppress(TimeoutError):  # the room closed and the stream ended, by their trainees
@@ -293,9 +317,13 @@ class Run:
             },
             "sends": checks.lost_and_doubled(self.rec, contacts, events),
             "graded_twice": checks.graded_twice(self.app, contacts),
+            "arrivals": self.arrivals(contacts, events),
             "customers": checks.stranded(contacts, events, self.end_wall),
             "calls": checks.calls(self.rec, contacts, events, Path(self.recordings)),
             "recovery": checks.recovery(self.rec, self.faults, events, contacts),
+            "emails": email_checks.emails(
+                contacts, events, self.rec, self.chase_after(), self.end_wall, faults=self.faults
+            ),
             "clients": {
                 "drops": len(self.rec.drops),
                 "reconnected": len(self.rec.back),
@@ -313,6 +341,38 @@ class Run:
             },
             "dead_processes": {n: p.returncode for n, p in self.cluster.procs.items() if p.poll() is not None},
         }
+
+    def arrivals(self, contacts, events) -> dict:
+        """Per exercise: the arrivals it planned and the simulated customers it started (an email customer's first
+        contact only: a mail threaded onto a closed case opens another). More started than planned is an arrival
+        started twice (a dead driver's arrivals started again by the process that adopted the exercise)."""
+        from extensions import db
+        from simulator.models import Exercise
+
+        with self.app.app_context():
+            planned = {ex.id: (ex.name, len(ex.schedule or [])) for ex in db.session.scalars(select(Exercise))}
+            db.session.remove()
+        out = {}
+        for ex_id, (name, n) in planned.items():
+            started = 0
+            for c in contacts.values():
+                first = next((e for e in events.get(c.id, []) if e.type == "email.received"), None)
+                follows = first is not None and (first.data or {}).get("follows_contact_id")
+                started += c.simulated and c.exercise_id == ex_id and not follows
+            out[name] = {"planned": n, "started": started}
+        return out
+
+    def chase_after(self) -> dict[str, float]:
+        """Seconds each email scenario's customer waits before chasing, at the run's pace."""
+        from scenarios.registry import get_scenario
+
+        with self.app.app_context():
+            out = {}
+            for sid in EMAIL_MIX:
+                spec = get_scenario(sid).email
+                if spec.chase_after:
+                    out[sid] = spec.chase_after * self.args.email_pace
+            return out
 
     def stop(self) -> None:
         if self.cluster is not None:
@@ -342,7 +402,13 @@ def verdict(r: dict) -> list[tuple[str, str, bool]]:
             f"{len(r['graded_twice'])} graded twice",
             s["doubled_client_ids"] == 0 and s["doubled_simulated_lines"] == 0 and not r["graded_twice"],
         ),
+        (
+            "exercise arrivals started twice",
+            ", ".join(f"{k}: {v['started']} of {v['planned']}" for k, v in r["arrivals"].items()),
+            all(v["started"] <= v["planned"] for v in r["arrivals"].values()),
+        ),
         ("customers stranded (open after the drain)", f"{c['still_open']} of {c['contacts']}", c["still_open"] == 0),
+        *email_checks.verdict(r["emails"]),
         ("simulated customers silent > 30 s", str(c["simulated_silent"]), c["simulated_silent"] == 0),
         ("served before an earlier arrival", str(c["overtaken"]), c["overtaken"] == 0),
         (
@@ -373,6 +439,7 @@ def print_table(r: dict) -> None:
         f"{r['customers']['queue_wait_max_s']} s; end reasons {json.dumps(r['customers']['end_reasons'])}"
     )
     print(f"calls: {json.dumps(r['calls'])}")
+    print(f"emails: {json.dumps(r['emails'])}")
     print(f"machine: {json.dumps(r['machine'])}")
 
 
@@ -389,6 +456,13 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=4.0, help="simulated customers a minute (the exercise)")
     ap.add_argument("--members", type=int, default=4, help="people posting in the group room (0: no room)")
     ap.add_argument("--viewers", type=int, default=4, help="guests commenting on the livestream (0: no stream)")
+    ap.add_argument("--emails", type=float, default=3.0, help="simulated email customers a minute (0: none)")
+    ap.add_argument(
+        "--email-pace",
+        type=float,
+        default=0.0015,
+        help="EMAIL_CUSTOMER_PACE: their delays x this (0.0015: a reply in 1-5 s, a chaser after 11-16 s)",
+    )
     ap.add_argument(
         "--database-url", default=os.environ.get("FAULT_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     )
@@ -413,7 +487,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.short:
         args.minutes, args.desks, args.customers, args.callers, args.rate = 80 / 60, 5, 5, 1, 6.0
-        args.members, args.viewers = 3, 3
+        args.members, args.viewers, args.emails = 3, 3, 6.0
     run = Run(args)
     run.load_at_start = [round(x, 2) for x in os.getloadavg()]
     print(f"load average at start: {run.load_at_start}; logs in {run.tmp}", flush=True)
