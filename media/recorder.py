@@ -53,6 +53,9 @@ class WavWriter:
         self.data_bytes = 0
         self._file = open(self.path, "wb")  # noqa: SIM115  (kept open for the call's length)
         self._file.write(_header(channels, rate, 0))
+        # On disk at once: a process killed before its first sync (or before the buffer fills) leaves a valid,
+        # empty WAV rather than a file with no header, which repair_wav could not read back.
+        self._file.flush()
 
     def write(self, samples: np.ndarray) -> None:
         """``samples``: int16, shape (n,) for mono or (n, channels) interleaved."""
@@ -84,12 +87,20 @@ class WavWriter:
             self._file.close()
 
 
-def repair_wav(path: str | os.PathLike) -> float | None:
+def repair_wav(path: str | os.PathLike, channels: int | None = None, rate: int = RECORD_RATE) -> float | None:
     """Make a WAV whose writer died mid-call valid again: set the header's sizes from the file's length (a
-    half-written last sample is cut off). Returns the duration in seconds, or None when it is not our WAV."""
+    half-written last sample is cut off). Returns the duration in seconds, or None when it is not our WAV.
+
+    ``channels``: what the file was opened with, when the caller knows it. A file cut off inside its header (a
+    writer killed as it opened the file) is then written as a valid WAV of no samples, instead of left unreadable.
+    """
     path = Path(path)
     try:
         size = path.stat().st_size
+        if size < HEADER_BYTES and channels is not None:
+            with open(path, "wb") as f:
+                f.write(_header(channels, rate, 0))
+            return 0.0
         with open(path, "r+b") as f:
             head = f.read(HEADER_BYTES)
             if len(head) < HEADER_BYTES or head[:4] != b"RIFF" or head[8:12] != b"WAVE" or head[36:40] != b"data":

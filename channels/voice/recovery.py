@@ -43,9 +43,11 @@ def recover_interrupted_calls(contact_ids: list[int] | None = None, *, reason: s
         seconds = 0.0
         files = (rec.data or {}).get("files") if rec is not None else None
         if files:
-            for path in [files.get("stereo"), *(v["path"] for v in files.get("legs", {}).values())]:
+            # The stereo mix has two channels, each leg one (media/recorder.py CallRecorder).
+            wavs = [(files.get("stereo"), 2), *((v["path"], 1) for v in files.get("legs", {}).values())]
+            for path, channels in wavs:
                 if path:
-                    got = repair_wav(root / path)
+                    got = repair_wav(root / path, channels)
                     if got is not None and path == files.get("stereo"):
                         seconds = got
         if contact.channel == "video":  # its camera files, cut off too

@@ -57,3 +57,25 @@ def test_restart_mid_call_closes_contact_and_keeps_recording(call, browsers):
     with app.app_context():
         assert recover_interrupted_calls() == []  # a second start finds nothing to close
     browsers.run(agent_pc.close())
+
+
+def test_a_recording_cut_off_inside_its_header_is_made_readable(tmp_path):
+    """A writer killed as it opened its files leaves them shorter than a WAV header (empty, or the header cut
+    off): the repair writes a valid WAV of no samples with the file's channels, so the call's recording opens."""
+    import wave
+
+    from media.recorder import RECORD_RATE, WavWriter, repair_wav
+
+    empty, cut = tmp_path / "call.wav", tmp_path / "agent.wav"
+    empty.write_bytes(b"")
+    cut.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt ")
+    assert repair_wav(empty) is None  # channels unknown: left as it is
+    assert repair_wav(empty, 2) == 0.0 and repair_wav(cut, 1) == 0.0
+    for path, channels in ((empty, 2), (cut, 1)):
+        with wave.open(str(path)) as w:
+            assert (w.getnchannels(), w.getframerate(), w.getnframes()) == (channels, RECORD_RATE, 0)
+    # A writer's header is on disk as soon as the file is opened, before any sync.
+    writer = WavWriter(tmp_path / "new.wav", channels=2)
+    with wave.open(str(tmp_path / "new.wav")) as w:
+        assert w.getnchannels() == 2 and w.getnframes() == 0
+    writer.close()
