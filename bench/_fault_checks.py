@@ -208,9 +208,9 @@ def calls(rec, contacts, events, recordings: Path) -> dict:
             problems.append("neither ended nor abandoned")
         for r in recs:
             path = (r.data or {}).get("files", {}).get("stereo")
-            # A call cut off within a second of its recording's start may keep no sample (the writer's buffer
-            # had not reached the disk); after that, an empty file is a lost recording.
-            cut_early = bool(ended) and ended[0].ts - r.ts < 1.0
+            # A call cut off right after its recording started may keep no sample (the writer's buffer had not
+            # reached the disk, or a starved media loop had not ticked yet); later, an empty file is a lost recording.
+            cut_early = bool(ended) and ended[0].ts - r.ts < 2.0
             try:
                 with wave.open(str(recordings / path)) as w:
                     if w.getnframes() <= 0 and not cut_early:
