@@ -189,10 +189,11 @@ def stranded(contacts, events, end_wall: float) -> dict:
     }
 
 
-def calls(rec, contacts, events, recordings: Path) -> dict:
+def calls(rec, contacts, events, recordings: Path, faults: list[dict] = ()) -> dict:
     """Every call ended once, is not left open, has a readable recording and its metrics when it was recorded,
     and both sides were told (the caller's page, when our caller knew the call, and the desk)."""
     rows, bad = [], []
+    media_kills = [f["wall"] for f in faults if f["kind"] == "kill media worker"]
     for cid in sorted(c.id for c in contacts.values() if c.channel == "voice"):
         seen = rec.calls.get(cid, {})
         c, evs = contacts.get(cid), events.get(cid, [])
@@ -208,9 +209,10 @@ def calls(rec, contacts, events, recordings: Path) -> dict:
             problems.append("neither ended nor abandoned")
         for r in recs:
             path = (r.data or {}).get("files", {}).get("stereo")
-            # A call cut off right after its recording started may keep no sample (the writer's buffer had not
-            # reached the disk, or a starved media loop had not ticked yet); later, an empty file is a lost recording.
-            cut_early = bool(ended) and ended[0].ts - r.ts < 2.0
+            # A call whose media worker was killed right after its recording started may keep no sample (the
+            # writer's buffer had not reached the disk, or a starved media loop had not ticked yet); otherwise an
+            # empty file is a lost recording.
+            cut_early = any(0 <= k - r.ts < 2.0 for k in media_kills)
             try:
                 with wave.open(str(recordings / path)) as w:
                     if w.getnframes() <= 0 and not cut_early:

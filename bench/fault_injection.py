@@ -319,7 +319,7 @@ class Run:
             "graded_twice": checks.graded_twice(self.app, contacts),
             "arrivals": self.arrivals(contacts, events),
             "customers": checks.stranded(contacts, events, self.end_wall),
-            "calls": checks.calls(self.rec, contacts, events, Path(self.recordings)),
+            "calls": checks.calls(self.rec, contacts, events, Path(self.recordings), self.faults),
             "recovery": checks.recovery(self.rec, self.faults, events, contacts),
             "emails": email_checks.emails(
                 contacts, events, self.rec, self.chase_after(), self.end_wall, faults=self.faults
