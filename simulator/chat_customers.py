@@ -172,14 +172,7 @@ class ChatCustomers:
         lease = self.ownership.take_lease(
             "contact", contact.id, seed=seed, exercise_id=exercise_id, started_by=started_by
         )
-        state = CustomerState(
-            scenario,
-            pack,
-            seed,
-            recogniser=self._recogniser(pack),
-            identity=identity_of(customer),
-            reference=reference_text(scenario, lang),
-        )
+        state = self._customer_state(scenario, pack, seed, customer, lang)
         live = LiveCustomer(
             contact.id, scenario.id, lang, state, exercise_id=exercise_id, started_by=started_by, lease=lease
         )
@@ -197,6 +190,17 @@ class ChatCustomers:
         from understanding.store import reader_for
 
         return reader_for(pack)
+
+    def _customer_state(self, scenario, pack, seed: int, customer: Customer | None, lang: str) -> CustomerState:
+        """A chat customer's persona for ``seed``: a new customer's, or one taken over (then replayed)."""
+        return CustomerState(
+            scenario,
+            pack,
+            seed,
+            recogniser=self._recogniser(pack),
+            identity=identity_of(customer),
+            reference=reference_text(scenario, lang),
+        )
 
     def _apply_event(self, ev: dict) -> None:
         live = self.live.get(ev["contact_id"])

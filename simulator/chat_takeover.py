@@ -27,10 +27,7 @@ from .chat_customers import (
     LEAVE_AFTER_SECONDS,
     LINE_GAP_SECONDS,
     LiveCustomer,
-    identity_of,
-    reference_text,
 )
-from .persona import CustomerState
 from .seeds import recorded_seed
 
 log = logging.getLogger(__name__)
@@ -66,7 +63,7 @@ def _started_by(contact: Contact) -> int | None:
 
 
 class ChatTakeOver:
-    """Chat take-over for SimulatorEngine (which provides content, ownership, live, _ids, _recogniser, _schedule,
+    """Chat take-over for SimulatorEngine (which provides content, ownership, live, _ids, _customer_state, _schedule,
     _act_out, _schedule_lines and _push)."""
 
     def _take_over_chat(self, contact: Contact, record: dict) -> bool:
@@ -86,14 +83,7 @@ class ChatTakeOver:
         except ContentError:
             return False
         customer = db.session.get(Customer, contact.customer_id) if contact.customer_id else None
-        state = CustomerState(
-            scenario,
-            pack,
-            seed,
-            recogniser=self._recogniser(pack),
-            identity=identity_of(customer),
-            reference=reference_text(scenario, lang),
-        )
+        state = self._customer_state(scenario, pack, seed, customer, lang)
 
         def _int(value):
             return int(value) if str(value or "").isdigit() else None

@@ -123,3 +123,16 @@ def en_late_parcel(**customer) -> Scenario:
             "satisfied_say": ["Thanks, bye."],
         }
     )
+
+
+PARCEL = "en-test-parcel"
+
+
+def parcel_engine(app):
+    """The app's simulator engine serving only the English late-parcel scenario (a rational, patient customer):
+    the engine the exercise, lease and Redis-loss tests drive by hand."""
+    from simulator.content import StaticContent
+
+    eng = app.extensions["kefu_simulator"]
+    eng.content = StaticContent([en_pack()], [en_late_parcel(type="rational", patience=90)], lang_of={PARCEL: "en"})
+    return eng

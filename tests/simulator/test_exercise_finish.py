@@ -10,20 +10,15 @@ from channels.chat.customer_side import customer_leave, start_chat
 from clock import clock
 from contacts.models import Contact
 from extensions import db
-from simulator.content import StaticContent
 from simulator.models import Exercise
 from simulator.seeds import do_record_seed
 
-from .builders import en_late_parcel, en_pack
-
-PARCEL = "en-test-parcel"
+from .builders import PARCEL, parcel_engine
 
 
 @pytest.fixture
 def engine(app):
-    eng = app.extensions["kefu_simulator"]
-    eng.content = StaticContent([en_pack()], [en_late_parcel(type="rational", patience=90)], lang_of={PARCEL: "en"})
-    return eng
+    return parcel_engine(app)
 
 
 def test_an_adopted_exercise_is_not_finished_while_another_process_drives_its_customers(app, engine):

@@ -14,20 +14,15 @@ from clock import clock
 from contacts.models import Contact
 from contacts.stream import get_event_log
 from extensions import db, redis_store
-from simulator.content import StaticContent
 from simulator.models import Exercise
 from simulator.seeds import do_record_seed
 
-from .builders import en_late_parcel, en_pack
-
-PARCEL = "en-test-parcel"
+from .builders import PARCEL, parcel_engine
 
 
 @pytest.fixture
 def engine(app):
-    eng = app.extensions["kefu_simulator"]
-    eng.content = StaticContent([en_pack()], [en_late_parcel(type="rational", patience=90)], lang_of={PARCEL: "en"})
-    return eng
+    return parcel_engine(app)
 
 
 def test_an_exercise_handed_to_a_worker_after_its_driver_died_starts_each_arrival_once(app, engine):

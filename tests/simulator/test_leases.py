@@ -12,22 +12,18 @@ from contacts.actions import do_post_message
 from contacts.models import Contact, ContactEvent
 from extensions import db
 from routing.actions import do_set_agent_state
-from simulator.content import StaticContent
 from simulator.models import Exercise
 from simulator.ownership import LeaseLost, Ownership
 
 from .. import factories
-from .builders import en_late_parcel, en_pack
+from .builders import PARCEL, parcel_engine
 
-PARCEL = "en-test-parcel"
 ADOPTER = "host-9-adopter"
 
 
 @pytest.fixture
 def engine(app):
-    eng = app.extensions["kefu_simulator"]
-    eng.content = StaticContent([en_pack()], [en_late_parcel(type="rational", patience=90)], lang_of={PARCEL: "en"})
-    return eng
+    return parcel_engine(app)
 
 
 def _events(cid: int, type_: str, actor: str | None = None) -> list[ContactEvent]:

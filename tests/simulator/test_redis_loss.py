@@ -19,16 +19,12 @@ from simulator.content import StaticContent
 from simulator.models import Exercise
 
 from .. import factories
-from .builders import en_late_parcel, en_pack
-
-PARCEL = "en-test-parcel"
+from .builders import PARCEL, parcel_engine
 
 
 @pytest.fixture
 def engine(app):
-    eng = app.extensions["kefu_simulator"]
-    eng.content = StaticContent([en_pack()], [en_late_parcel(type="rational", patience=90)], lang_of={PARCEL: "en"})
-    return eng
+    return parcel_engine(app)
 
 
 def _customer_lines(cid: int) -> list[str]:
