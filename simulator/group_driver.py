@@ -23,6 +23,7 @@ import itertools
 import logging
 import threading
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from flask import current_app, has_app_context
@@ -33,7 +34,7 @@ from channels.group.actions import (
     do_post_group_message,
     do_record_member_state,
 )
-from channels.group.recording import get_room
+from channels.group.recording import get_room, room_lock
 from clock import clock
 from contacts.actions import ActionError
 from contacts.events import subscribe, unsubscribe
@@ -42,6 +43,7 @@ from extensions import db
 
 from .group_audience import GroupCustomer, Line, plan_audience
 from .group_takeover import RoomTakeOver
+from .ownership import LeaseLost
 
 log = logging.getLogger(__name__)
 WATCHED = frozenset({"message", "group.announcement", "group.moved_private", "contact.ended", "wrap_up"})
@@ -56,6 +58,7 @@ class LiveRoom:
     customers: list[GroupCustomer]
     by_member: dict[str, GroupCustomer] = field(default_factory=dict)
     applied: set[int] = field(default_factory=set)  # seqs of the room's events applied (each once)
+    lease: int | None = None  # the audience's lease (simulator/ownership.py), taken when driven here
 
 
 @dataclass(order=True)
@@ -101,7 +104,7 @@ class GroupAudienceDriver(RoomTakeOver):
             return
         with self._lock:
             customers = plan_audience(scenario, size, mix, seed)
-            self.rooms[room_id] = LiveRoom(room_id, scenario, lang, customers)
+            self.rooms[room_id] = LiveRoom(room_id, scenario, lang, customers, lease=self._take_lease(room_id, seed))
             self._ids.add(room_id)
             self._owner_record("claim", room_id)
             now = clock.timestamp()
@@ -220,6 +223,39 @@ class GroupAudienceDriver(RoomTakeOver):
             return None
         return ownership.record("group", room_id).get("owner") or None
 
+    def _take_lease(self, room_id: int, seed: int) -> int | None:
+        """Hold the lease of the room's audience (on the room contact's ``simulated_customers`` row, with the
+        audience's seed): what it records from now on is fenced by it."""
+        ownership = self._ownership()
+        return ownership.take_lease("contact", room_id, seed=seed) if ownership is not None else None
+
+    @contextlib.contextmanager
+    def _fence(self, room: LiveRoom) -> Iterator[None]:
+        """Record for the room's audience only while this process holds its lease (LeaseLost otherwise, nothing
+        written): a process taken for dead on a stalled machine, whose audience another process took over, must
+        not post, join or leave for it a second time. The room's lock is taken first, in the order the group
+        actions take it (room lock, then the database), so a member's post here never waits on us the other way."""
+        ownership = self._ownership()
+        if ownership is None:
+            yield
+            return
+        with room_lock(room.room_id), ownership.fenced("contact", room.room_id, room.lease):
+            yield
+
+    def _lease_lost(self, room_id: int) -> None:
+        """Another process drives this room's audience now: let it go here, and point a Redis owner record that
+        still names this process at the lease's holder."""
+        db.session.rollback()
+        log.warning("the audience of group room %s is driven by another process now; letting it go", room_id)
+        self._forget(room_id)
+        ownership = self._ownership()
+        try:
+            holder = ownership.lease_holder("contact", room_id)
+            if holder and holder != ownership.process_id:
+                ownership.take("group", room_id, ownership.process_id, to=holder)
+        except Exception:  # Redis away: the holder re-announces its rooms
+            db.session.rollback()
+
     def _process_id_tag(self) -> str:
         return (self._process_id() or "local").rsplit("-", 1)[-1]
 
@@ -291,7 +327,10 @@ class GroupAudienceDriver(RoomTakeOver):
             "answered_how": c.answered_how,
         }
         try:
-            do_record_member_state(room.room_id, data)
+            with self._fence(room):
+                do_record_member_state(room.room_id, data)
+        except LeaseLost:
+            self._lease_lost(room.room_id)
         except Exception:
             db.session.rollback()
             log.exception("could not record a group member's state in room %s", room.room_id)
@@ -316,30 +355,36 @@ class GroupAudienceDriver(RoomTakeOver):
     def _perform(self, room: LiveRoom, c: GroupCustomer, item: _Due) -> None:
         """Carry out one due thing through the room's customer-side actions."""
         try:
-            contact = get_room(room.room_id)
-            if item.kind == "join":
-                c.member_id, _ = do_join_group_member(contact, c.name, simulated=True)
-                room.by_member[c.member_id] = c
-                for line in c.opening(room.scenario):
-                    self._push(item.due + line.delay, room.room_id, c.index, "post", line)
-            elif item.kind == "post":
-                line = item.line
-                ev, _ = do_post_group_message(
-                    contact,
-                    c.member_id,
-                    line.text,
-                    need=line.need,
-                    kind=line.kind,
-                    # The process id's random part: a line of an audience taken over from a dead process never
-                    # repeats one of its ids (it would be taken for a resend and dropped).
-                    client_id=f"gsim-{room.room_id}-{c.index}-{self._process_id_tag()}-{item.seq}",
-                )
-                c.on_posted(float(ev["ts"]), line.kind)
-            elif item.kind == "leave":
-                do_leave_group_member(contact, c.member_id, "impatient" if c.status == "left" else "left")
+            with self._fence(room):
+                self._act(room, c, item)
+        except LeaseLost:
+            self._lease_lost(room.room_id)
         except ActionError as e:
             db.session.rollback()
             log.info("group room %s member %s: %s refused: %s", room.room_id, c.member_id, item.kind, e)
         except Exception:
             db.session.rollback()
             log.exception("group room %s member %s: %s failed", room.room_id, c.member_id, item.kind)
+
+    def _act(self, room: LiveRoom, c: GroupCustomer, item: _Due) -> None:
+        contact = get_room(room.room_id)
+        if item.kind == "join":
+            c.member_id, _ = do_join_group_member(contact, c.name, simulated=True)
+            room.by_member[c.member_id] = c
+            for line in c.opening(room.scenario):
+                self._push(item.due + line.delay, room.room_id, c.index, "post", line)
+        elif item.kind == "post":
+            line = item.line
+            ev, _ = do_post_group_message(
+                contact,
+                c.member_id,
+                line.text,
+                need=line.need,
+                kind=line.kind,
+                # The process id's random part: a line of an audience taken over from a dead process never
+                # repeats one of its ids (it would be taken for a resend and dropped).
+                client_id=f"gsim-{room.room_id}-{c.index}-{self._process_id_tag()}-{item.seq}",
+            )
+            c.on_posted(float(ev["ts"]), line.kind)
+        elif item.kind == "leave":
+            do_leave_group_member(contact, c.member_id, "impatient" if c.status == "left" else "left")

@@ -17,7 +17,9 @@ rule), moves to a private chat, patience run out, who left. Then what was cut of
   of their recorded question.
 
 Nothing posted is posted again (line ids carry the process, so a taken-over line is never taken for a resend of
-the dead process's), and each event is applied once (its sequence number is remembered).
+the dead process's), and each event is applied once (its sequence number is remembered). The taker holds the
+audience's lease (simulator/ownership.py) before it reads the recording, and every join, post, leave and recorded
+reaction is fenced by it: a process taken for dead that was only stalled records nothing more for the room.
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ OPENING_KINDS = ("question", "off_topic", "rude")
 
 
 class RoomTakeOver:
-    """Take-over for GroupAudienceDriver (which provides rooms, _ids, _due, _lock, _push, _ownership and
-    _record_state, and LiveRoom)."""
+    """Take-over for GroupAudienceDriver (which provides rooms, _ids, _due, _lock, _push, _ownership, _take_lease
+    and _record_state, and LiveRoom)."""
 
     _lease_check_at = 0.0
 
@@ -60,11 +62,15 @@ class RoomTakeOver:
         lost = [r for r, o in zip(rooms, pipe.execute(), strict=True) if o and o != ownership.process_id]
         for room_id in lost:
             log.warning("the audience of group room %s is driven by another process now; letting it go", room_id)
-            self.rooms.pop(room_id, None)
-            self._ids.discard(room_id)
-            self._due = [d for d in self._due if d.room_id != room_id]
-            heapq.heapify(self._due)
+            self._forget(room_id)
         return lost
+
+    def _forget(self, room_id: int) -> None:
+        """Stop driving a room's audience here, recording nothing."""
+        self.rooms.pop(room_id, None)
+        self._ids.discard(room_id)
+        self._due = [d for d in self._due if d.room_id != room_id]
+        heapq.heapify(self._due)
 
     def take_over(self, room) -> bool:
         """Drive the audience of an open room (a Contact) whose owner record now names this process, rebuilt
@@ -76,6 +82,16 @@ class RoomTakeOver:
                 return True
             if room.channel != "group" or room.status != "active":
                 return False
+            opened = db.session.scalar(
+                select(ContactEvent)
+                .where(ContactEvent.contact_id == room.id, ContactEvent.type == "group.opened")
+                .limit(1)
+            )
+            if opened is None or not (opened.data or {}).get("audience"):
+                return False
+            # The lease first, then the recording: a write of the process that drove the audience until now (taken
+            # for dead, perhaps only stalled) either is in what we read below or is refused (simulator/ownership.py).
+            lease = self._take_lease(room.id, int(opened.data.get("seed") or 0))
             events = [
                 event_dict(e)
                 for e in db.session.scalars(
@@ -92,7 +108,8 @@ class RoomTakeOver:
             except (GroupContentError, KeyError, ValueError) as e:
                 log.warning("cannot take over the audience of group room %s: %s", room.id, e)
                 return False
-            live = LiveRoom(room.id, scenario, lang, plan_audience(scenario, int(d["audience"]), mix, int(d["seed"])))
+            customers = plan_audience(scenario, int(d["audience"]), mix, int(d["seed"]))
+            live = LiveRoom(room.id, scenario, lang, customers, lease=lease)
             self.rooms[room.id] = live
             self._ids.add(room.id)
             refresh_room_state(room.id)  # members let in by the dead process: new ones must not reuse their ids

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from channels.group.actions import do_reply_in_group
 from channels.group.sessions import start_group_room
@@ -85,3 +85,25 @@ def _states(room_id: int) -> list[ContactEvent]:
     db.session.expire_all()
     q = select(ContactEvent).where(ContactEvent.contact_id == room_id, ContactEvent.type == "customer.state")
     return list(db.session.scalars(q.order_by(ContactEvent.seq)))
+
+
+def test_an_audience_whose_lease_another_process_took_records_nothing_here(app, packs, trainee, driver):
+    """This process drives a room's audience, stalls, and another process takes the audience over (it holds the
+    lease) while this one's owner record in Redis still names it: nobody joins, posts or leaves for the room from
+    here any more, the room is let go here, and its owner record is pointed at the lease's holder."""
+    from simulator.ownership import Ownership
+
+    adopter = "host-9-adopter"
+    with app.app_context():
+        agent = user(trainee)
+        (room,) = start_group_room(agent, "en-group-sale", audience=6, mix=MIX, seed=3)
+        driver.run_for(20)
+        before = db.session.scalar(select(func.count()).where(ContactEvent.contact_id == room.id))
+        assert _joined(room.id), "nobody joined while this process held the lease"
+        Ownership(adopter).take_lease("contact", room.id, seed=3)
+        driver.run_for(120)
+        after = db.session.scalar(select(func.count()).where(ContactEvent.contact_id == room.id))
+        assert after == before
+        assert room.id not in driver.rooms
+        sim = app.extensions["kefu_simulator"]
+        assert sim.ownership.record("group", room.id).get("owner") == adopter
