@@ -128,6 +128,7 @@ class Audiences(AudiencesAcross):
         self.posted = 0
         self.refused = 0
         self._applied: dict[int, set[int]] = {}  # stream -> seqs of its events applied (each once)
+        self._leases: dict[int, int] = {}  # stream -> the lease its audience is driven under here
 
     def init_app(self, app) -> None:
         self.app = app
@@ -176,12 +177,15 @@ class Audiences(AudiencesAcross):
             articles=articles,
             seed=int(settings.get("seed") or stream_id),
         )
+        lease = self._take_lease(stream_id, script.seed)  # before the recording is read (a take-over replays it)
         applied = self._replay(stream_id, script) if resume else set()
         with self._lock:
             if stream_id in self._scripts:
                 return self._scripts[stream_id]
             self._scripts[stream_id] = script
             self._applied[stream_id] = applied
+            if lease is not None:
+                self._leases[stream_id] = lease
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="livestream-audience", daemon=True)
                 self._thread.start()
@@ -192,6 +196,7 @@ class Audiences(AudiencesAcross):
         with self._lock:
             stopped = self._scripts.pop(stream_id, None) is not None
             self._applied.pop(stream_id, None)
+            self._leases.pop(stream_id, None)
         if stopped:
             self._release(stream_id)
 
@@ -227,6 +232,7 @@ class Audiences(AudiencesAcross):
     def _run(self) -> None:
         from contacts.actions import ActionError
         from extensions import db
+        from simulator.ownership import LeaseLost
 
         from .actions import get_livestream
         from .comments import check_rate
@@ -250,10 +256,13 @@ class Audiences(AudiencesAcross):
                                 sim = {"kind": c.kind, "need": c.need}
                                 from .actions import do_post_comment
 
-                                do_post_comment(contact, c.viewer, c.name, c.text, sim=sim)
+                                with self._fence(stream_id):
+                                    do_post_comment(contact, c.viewer, c.name, c.text, sim=sim)
                                 self.posted += 1
                             except ActionError:
                                 self.refused += 1  # rate-limited like anyone, or the stream ended
+                    except LeaseLost:
+                        self._lease_lost(stream_id)
                     except ActionError:
                         self.stop(stream_id)
                     except Exception:

@@ -24,9 +24,11 @@ its first comments over again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
+from collections.abc import Iterator
 
 import redis
 from sqlalchemy import select
@@ -175,6 +177,54 @@ class AudiencesAcross:
 
     # -- taking over a dead process's audiences ---------------------------------------------------------------
 
+    # -- the lease (simulator/ownership.py): a process taken for dead while only stalled posts nothing more ---------
+
+    def _take_lease(self, stream_id: int, seed: int) -> int | None:
+        """Hold the lease of the stream's audience (on the stream contact's ``simulated_customers`` row, with the
+        audience's seed), before a take-over reads the recording: its comments are fenced by it from now on."""
+        liveness = self._liveness
+        if liveness is None:
+            return None  # one process, nothing shared: nobody else can drive the audience
+        from simulator.ownership import Ownership
+
+        return Ownership(liveness.process_id).take_lease("contact", stream_id, seed=seed)
+
+    @contextlib.contextmanager
+    def _fence(self, stream_id: int) -> Iterator[None]:
+        """Record for the stream's audience only while this process holds its lease (LeaseLost otherwise, with
+        nothing written). An audience without a lease here (no shared state) is not fenced."""
+        lease, liveness = self._leases.get(stream_id), self._liveness
+        if lease is None or liveness is None:
+            yield
+            return
+        from simulator.ownership import Ownership
+
+        with Ownership(liveness.process_id).fenced("contact", stream_id, lease):
+            yield
+
+    def _lease_lost(self, stream_id: int) -> None:
+        """Another process runs this stream's audience now: let it go here, and point a Redis owner record that
+        still names this process at the lease's holder."""
+        from simulator.ownership import Ownership
+
+        db.session.rollback()
+        log.warning("the audience of livestream %s runs in another process now; letting it go", stream_id)
+        self._forget(stream_id)
+        liveness = self._liveness
+        try:
+            ownership = Ownership(liveness.process_id)
+            holder = ownership.lease_holder("contact", stream_id)
+            if holder and holder != liveness.process_id:
+                redis_store.client.eval(TAKE, 0, self._owner_key(stream_id), liveness.process_id, holder)
+        except Exception:  # Redis away: the holder re-announces its audiences
+            db.session.rollback()
+
+    def _forget(self, stream_id: int) -> None:
+        with self._lock:
+            self._scripts.pop(stream_id, None)
+            self._applied.pop(stream_id, None)
+            self._leases.pop(stream_id, None)
+
     _lease_check_at = 0.0
 
     def check_leases(self) -> list[int]:
@@ -195,9 +245,7 @@ class AudiencesAcross:
         lost = [s for s, o in zip(streams, owners, strict=True) if o and o != liveness.process_id]
         for stream_id in lost:
             log.warning("the audience of livestream %s runs in another process now; letting it go", stream_id)
-            with self._lock:
-                self._scripts.pop(stream_id, None)
-                self._applied.pop(stream_id, None)
+            self._forget(stream_id)
         return lost
 
     def adopt_orphans(self, process_id: str | None = None) -> list[int]:

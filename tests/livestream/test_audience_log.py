@@ -152,3 +152,39 @@ def test_an_audience_goes_to_a_live_simulator_worker_and_runs_there(app):
             assert redis_store.client.hget(key, "owner") == liveness.process_id
         finally:
             audiences.stop(sid)
+
+
+def test_an_audience_whose_lease_another_process_took_posts_nothing_more_here(app):
+    """This process runs a stream's audience, stalls, and another process takes the audience over (it holds the
+    lease) while this one's owner record in Redis still names it: no comment is posted from here any more, the
+    audience is let go here, and the owner record is pointed at the lease's holder."""
+    import time
+
+    from livestream.actions import start_livestream
+    from simulator.ownership import Ownership
+
+    adopter = "host-9-adopter"
+    with app.app_context():
+        contact = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, comment_rate=600)
+        sid = contact.id
+
+        def comments() -> int:
+            db.session.expire_all()
+            q = db.select(ContactEvent).where(ContactEvent.contact_id == sid, ContactEvent.type == "livestream.comment")
+            return len(db.session.scalars(q).all())
+
+        try:
+            assert audiences.start(sid) is not None
+            deadline = time.monotonic() + 20
+            while comments() < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert comments() >= 2, "the audience said nothing while this process held its lease"
+            Ownership(adopter).take_lease("contact", sid, seed=1)
+            time.sleep(0.5)  # a comment already inside its transaction may still land
+            before = comments()
+            time.sleep(3)  # 600 a minute: ~30 more would be due
+            assert comments() == before
+            assert audiences.script(sid) is None
+            assert redis_store.client.hget(redis_store.key("sim", "livestream", sid), "owner") == adopter
+        finally:
+            audiences.stop(sid)
