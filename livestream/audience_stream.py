@@ -210,14 +210,8 @@ class AudiencesAcross:
         db.session.rollback()
         log.warning("the audience of livestream %s runs in another process now; letting it go", stream_id)
         self._forget(stream_id)
-        liveness = self._liveness
-        try:
-            ownership = Ownership(liveness.process_id)
-            holder = ownership.lease_holder("contact", stream_id)
-            if holder and holder != liveness.process_id:
-                redis_store.client.eval(TAKE, 0, self._owner_key(stream_id), liveness.process_id, holder)
-        except Exception:  # Redis away: the holder re-announces its audiences
-            db.session.rollback()
+        if self._liveness is not None:
+            Ownership(self._liveness.process_id).follow_holder("livestream", stream_id)
 
     def _forget(self, stream_id: int) -> None:
         with self._lock:

@@ -249,12 +249,8 @@ class GroupAudienceDriver(RoomTakeOver):
         log.warning("the audience of group room %s is driven by another process now; letting it go", room_id)
         self._forget(room_id)
         ownership = self._ownership()
-        try:
-            holder = ownership.lease_holder("contact", room_id)
-            if holder and holder != ownership.process_id:
-                ownership.take("group", room_id, ownership.process_id, to=holder)
-        except Exception:  # Redis away: the holder re-announces its rooms
-            db.session.rollback()
+        if ownership is not None:
+            ownership.follow_holder("group", room_id)
 
     def _process_id_tag(self) -> str:
         return (self._process_id() or "local").rsplit("-", 1)[-1]

@@ -36,6 +36,7 @@ it answers, simulator/email_sending.py).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -46,6 +47,8 @@ from extensions import db, redis_store
 
 from .models import Exercise, SimulatedCustomer
 from .seeds import do_record_seed
+
+log = logging.getLogger(__name__)
 
 # The row that carries the lease of each kind of driven thing, and its key column.
 _LEASED = {"contact": (SimulatedCustomer.__table__, "contact_id"), "exercise": (Exercise.__table__, "id")}
@@ -155,6 +158,18 @@ class Ownership:
         """The process the database names as holding the lease (None: none taken yet)."""
         table, key = _LEASED[kind]
         return db.session.scalar(select(table.c.driver).where(table.c[key] == ident))
+
+    def follow_holder(self, kind: str, ident: int) -> None:
+        """After LeaseLost: point an owner record (``kind``: contact, group, livestream) that still names this
+        process - re-announced after a Redis loss, say - at the process the lease of ``ident``'s row names, so the
+        events for it reach the process that drives it. Best effort: Redis away, the holder re-announces."""
+        try:
+            holder = self.lease_holder("contact", ident)
+            if holder and holder != self.process_id:
+                self.take(kind, ident, self.process_id, to=holder)
+        except Exception:
+            db.session.rollback()
+            log.warning("could not point the owner record of %s %s at its driver", kind, ident)
 
     def release(self, kind: str, ident: int) -> None:
         """The customer is done (or the exercise over): forget the record if it is still ours."""

@@ -280,13 +280,7 @@ class SimulatorWorkers:
         point an owner record still naming us (re-announced after a Redis loss) at the lease's holder, so that the
         events of the customer reach the process that drives it."""
         self._let_go(contact_id)
-        try:
-            holder = self.ownership.lease_holder("contact", contact_id)
-            if holder and holder != self.process_id:
-                self.ownership.take("contact", contact_id, self.process_id, to=holder)
-        except Exception:
-            db.session.rollback()
-            log.warning("could not point the owner record of contact %s at its driver", contact_id)
+        self.ownership.follow_holder("contact", contact_id)
 
     def _let_go(self, contact_id: int) -> None:
         log.warning("contact %s is driven by another process now; letting it go", contact_id)
