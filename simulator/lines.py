@@ -2,7 +2,8 @@
 
 Scenario text (opening, rules, satisfied_say, abandon_say) always wins; these cover nudges when the agent
 says nothing useful, complaints at a forbidden phrase or a brush-off, "are you there?" on slow replies, a
-hesitant customer's last doubt, and a plain goodbye.
+hesitant customer's last doubt, a settled customer's "OK" while it waits for the goodbye, and a plain
+goodbye.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ LINES: dict[str, dict[str, list[str]]] = {
         ],
         "dont_know": ["这个我不太清楚。", "这个我也不知道呢。", "我没注意过这个。"],
         "goodbye": ["没有了，谢谢，再见。", "没别的了，拜拜。", "好的，谢谢，再见。"],
+        "grace_ack": ["好的。", "嗯，知道了。", "行，明白。"],
+        "take_leave": ["好的，那我先这样了，谢谢，再见。", "行，没别的事我先下了，拜拜。"],
         "verification": ["手机号后四位是 {phone_last4}，名字是 {name}。", "我叫{name}，手机尾号 {phone_last4}。"],
     },
     "en": {
@@ -102,6 +105,8 @@ LINES: dict[str, dict[str, list[str]]] = {
         ],
         "dont_know": ["I'm not sure, to be honest.", "I don't know, sorry.", "I didn't check that."],
         "goodbye": ["No, that's all. Thanks, bye.", "Nothing else, thank you. Bye!", "That's it, thanks. Goodbye."],
+        "grace_ack": ["OK.", "Right, got it.", "Okay, noted."],
+        "take_leave": ["OK, I'll leave it there. Thanks, bye.", "Alright, that's me done. Bye!"],
         "verification": [
             "Sure - my name is {name} and my phone ends in {phone_last4}.",
             "It's {name}, phone number ending {phone_last4}.",

@@ -20,8 +20,14 @@ is refilled by a useful reply (a rule fired, a fact revealed, the answer, calmin
 Customer types (``TRAITS``):
 - rational: empathy calms only once the answer was given; nudges ask for facts.
 - emotional: forbidden phrases and brush-offs raise emotion two steps; empathy calms two steps.
-- hesitant: patience x1.25; when every goal is done asks one follow-up question first, and is satisfied by the
-  agent's next (polite) message.
+- hesitant: patience x1.25; when every goal is done asks one follow-up question first (its own question, if its
+  last reply asked one), and is settled by the agent's next (polite) message.
+
+Ending: when every goal is done the customer does not vanish. It thanks the agent (``satisfied_say``; after the
+answer when its last reply asked something) and stays for the agent's closing: a closing gets a goodbye and ends
+the chat satisfied; a line or two that are not a closing are acknowledged in character; after ``GRACE_LINES`` of
+them, or ``CLOSING_GRACE_SECONDS`` after its last line with no agent activity (a ticket or an escalation counts),
+it says goodbye itself, still satisfied (``Replying._settled``).
 - dominant: patience x0.6; forbidden phrases +2; the answer calms only once the agent escalated or offered
   compensation; one hold only; nudges demand a supervisor.
 - talkative: patience x1.2, types longer. suspicious: empathy calms only after the answer.
@@ -38,7 +44,7 @@ from understanding.facts import Figure, known_figures
 from understanding.lexicon import MoveRecogniser
 
 from . import lines as generic
-from .persona_reply import CLOSING_GRACE_SECONDS, Reaction, Replying, _clamp  # noqa: F401  (re-exported)
+from .persona_reply import CLOSING_GRACE_SECONDS, GRACE_LINES, Reaction, Replying, _clamp  # noqa: F401  (re-exported)
 from .traits import TRAITS, TypeTraits
 
 ASK_ACTS = ("ask_order", "ask_verification", "ask_detail")
@@ -108,6 +114,8 @@ class CustomerState(Replying):
         self.repeat_asks = 0
         self.idle_lines = 0  # agent lines in a row that made no progress while goals were open
         self.grace_until: float | None = None  # every goal done: waiting for the agent's closing until then
+        self.grace_lines = 0  # agent lines since then that were not a closing
+        self.satisfied_pending = False  # its thanks wait for the answer to the question it asked last
         self.known_figures: list[Figure] = known_figures(scenario, reference)
 
     # -- public API -------------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from . import lines as generic
 MAX_RULES_PER_MESSAGE = 2
 MAX_EMPATHY_CALMS = 2
 CLOSING_GRACE_SECONDS = 45.0  # after its last goal the customer waits this long for the agent's closing
+# ... and answers this many more agent lines that are not a closing before it takes its leave itself.
+GRACE_LINES = 2
 FACT_MATCH_MIN = 0.45  # an unforeseen question is answered from the closest fact when it is at least this close
 # What a furious customer needs beside an apology before it calms at all.
 ACTION_ACTS = ("answer", "escalate", "offer_compensation", "promise_followup", "hold", "refuse_politely")
@@ -42,7 +44,9 @@ class Reaction:
     end: str | None = None  # None | "satisfied" | "abandoned"
     moves: list[str] = field(default_factory=list)
     rules_fired: list[int] = field(default_factory=list)
-    kind: str = "reply"  # reply | rule | nudge | complaint | hold | followup | waiting | abandon | transfer
+    # reply | rule | nudge | complaint | hold | followup | satisfied_waiting | grace_ack | silent | waiting | abandon
+    # | transfer | satisfied
+    kind: str = "reply"
     notes: list[str] = field(default_factory=list)  # why: wrong_information, not_answered, asked_again...
 
     def as_tuple(self) -> tuple:
@@ -75,8 +79,6 @@ class Replying:
 
         if spoken and reading is not None:
             moves = self._judge_answer(moves, reading, out, notes)
-        if spoken and self.grace_until is not None:
-            self.grace_until = ts + CLOSING_GRACE_SECONDS  # the agent is still talking: wait for the goodbye
         self.seen_moves.update(moves)
 
         if "forbidden" in moves:
@@ -132,35 +134,14 @@ class Replying:
         closing_now = spoken and ("closing" in moves or "thank" in moves and self.grace_until is not None)
         if end == "satisfied" and not closing_now and not any(self.scenario.rules[i].on == "closing" for i in fired):
             end = None  # the last goal is met: stay for the agent's closing (below) instead of vanishing
-        if (
-            spoken
-            and self.followup_asked
-            and not self.finished
-            and not rose
-            and end is None
-            and self.grace_until is None
-        ):
-            end = "satisfied"  # a hesitant customer's last doubt was answered
         if end is None and all(g in self.goals_done for g in self.scenario.goals):
-            if self.traits.follow_up and not self.followup_asked:
-                self.followup_asked = True
-                out.append(generic.pick(self.lang, "followup", self.rng))
-                kind = "followup"
-            elif self.grace_until is None:
-                if not any(self.scenario.rules[i].end == "satisfied" for i in fired):
-                    out.append(self._line(self.scenario.satisfied_say, "satisfied"))
-                self.grace_until = ts + CLOSING_GRACE_SECONDS
-                kind = "satisfied_waiting"
-                if closing_now or not self.closing_grace:
-                    end = "satisfied"
-            elif closing_now:
+            kind = self._settled(out, fired, spoken=spoken, rose=rose, closing_now=closing_now, kind=kind)
+            if kind == "satisfied":
                 end = "satisfied"
-                if not fired:
-                    out.append(generic.pick(self.lang, "goodbye", self.rng))
         if end == "abandoned" and not out:
             out.append(self._line(self.scenario.abandon_say, "abandon"))
 
-        if spoken and not useful and end is None and not out:
+        if spoken and end is None and not out and (not useful or self.grace_until is not None):
             if "hold" in moves and self.holds_used < self.traits.max_holds:
                 self.holds_used += 1
                 useful = True
@@ -169,12 +150,19 @@ class Replying:
             elif rose:
                 kind = "complaint"
                 out.append(generic.pick(self.lang, "complaint", self.rng))
+            elif self.grace_until is not None:
+                # Satisfied and waiting for the goodbye: a line that is not a closing (more information, a
+                # promise, a closing the reading missed) gets the thanks it was keeping back or a short "OK".
+                kind = "grace_ack"
+                if self.satisfied_pending:
+                    out.append(self._line(self.scenario.satisfied_say, "satisfied"))
+                else:
+                    out.append(generic.pick(self.lang, "grace_ack", self.rng))
+                self.satisfied_pending = False
             elif "greeting" in moves and not self.restated:
                 self.restated = True  # a greeting alone: point at the question asked, never re-send it
                 kind = "reply"
                 out.append(generic.pick(self.lang, "greeted", self.rng))
-            elif self.grace_until is not None:
-                kind = "silent"  # satisfied and waiting for the goodbye
             elif self.last_kind != "nudge":
                 kind = "nudge"
                 out.append(generic.pick(self.lang, "nudge", self.rng, self.traits.nudge))
@@ -193,6 +181,10 @@ class Replying:
         if end:
             self.finished = end
         delay = self._typing_delay(out) if out else 0.0
+        if self.grace_until is not None and not end:
+            # The wait for the goodbye runs from the customer's own last line, and starts again whenever the agent
+            # is seen still working on the case (a line, a ticket, an escalation).
+            self.grace_until = ts + delay + CLOSING_GRACE_SECONDS
         if spoken or out:
             # An agent message restarts the slow-reply clock; the customer's own reply starts a new wait.
             self._start_wait(ts + delay)
@@ -211,6 +203,53 @@ class Replying:
             kind=kind if end is None else ("abandon" if end == "abandoned" else "satisfied"),
             notes=notes,
         )
+
+    def _settled(
+        self, out: list[str], fired: list[int], *, spoken: bool, rose: bool, closing_now: bool, kind: str
+    ) -> str:
+        """Every goal is done (and no rule ended the chat): how the customer winds up. Returns the reply's kind,
+        ``"satisfied"`` when the chat ends now.
+
+        A real customer whose issue is settled does not vanish: it thanks the agent (``satisfied_say``) and waits
+        a grace period for the agent's goodbye (``grace_until``, ``GRACE_LINES``), leaving at once only on a
+        closing or, for an email customer (no ``closing_grace``), whose thank-you is its goodbye. A hesitant
+        customer first voices one last doubt and settles at the agent's next line that does not upset it. A
+        customer whose own reply asks something does not thank in the same breath: its thanks wait for the answer
+        (``satisfied_pending``; said in ``_react``'s grace acknowledgement), and for a hesitant customer that
+        question is its last doubt.
+        While waiting, the agent's closing gets a goodbye; a line or two that are not a closing are acknowledged
+        (in ``_react``), and past ``GRACE_LINES`` of them the customer takes its leave itself, satisfied."""
+        asks = bool(out) and out[-1].rstrip().endswith(("?", "？"))
+        ended_by_rule = any(self.scenario.rules[i].end == "satisfied" for i in fired)
+        if self.grace_until is None:
+            if self.traits.follow_up and not self.followup_asked:
+                self.followup_asked = True
+                if not asks:
+                    out.append(generic.pick(self.lang, "followup", self.rng))
+                return "followup"
+            if self.followup_asked and (not spoken or rose):
+                return kind  # a desk action or a rude line does not settle the hesitant customer's last doubt
+            if closing_now or not self.closing_grace:
+                if not ended_by_rule:
+                    out.append(self._line(self.scenario.satisfied_say, "satisfied"))
+                return "satisfied"
+            if asks:
+                self.satisfied_pending = True
+            elif not ended_by_rule:
+                out.append(self._line(self.scenario.satisfied_say, "satisfied"))
+            self.grace_until = 0.0  # set from the reply's end in _react
+            self.grace_lines = 0
+            return "satisfied_waiting"
+        if closing_now:
+            if not fired:
+                out.append(generic.pick(self.lang, "goodbye", self.rng))
+            return "satisfied"
+        if spoken:
+            self.grace_lines += 1
+            if self.grace_lines > GRACE_LINES:
+                out.append(generic.pick(self.lang, "take_leave", self.rng))  # the agent keeps talking: leave politely
+                return "satisfied"
+        return kind
 
     def _no_progress(self, moves: list[str], useful: bool) -> bool:
         """Whether this agent line is the second in a row that changed nothing while goals were open. Courtesy

@@ -94,6 +94,8 @@ class CallerTurns:
                 return [self._line(stage.say[used], "stage")]
             break
         r = self.mind._react([], at, spoken=True)
+        if r.end:
+            return self._from_reaction(r, plain=False)  # a settled caller taking its leave hangs up after it
         if r.lines:
             return [self._line(t, "nudge") for t in r.lines]
         return [self._line(self._generic("ack"), "ack")]

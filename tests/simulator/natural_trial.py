@@ -2,7 +2,9 @@
 trainee against it, and check scripts for stock wording (the pack's move lexicon and service snippets).
 
 A script is a list of steps: a ``str`` is an agent chat message; a ``(event_type, data)`` tuple is a desk
-action the customer notices (``crm.verify``, ``ticket.created``, ``ticket.escalated``, ``kb.send``).
+action the customer notices (``crm.verify``, ``ticket.created``, ``ticket.escalated``, ``kb.send``). What the
+customer does on its own as the clock ticks between steps (an "are you there?", leaving) is a turn too, with the
+step ``("tick", {"ts": ...})``, so a trace shows when and why a customer left.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class Trial:
             if isinstance(t.step, str):
                 acts = [f"{a['act']}:{a['confidence']}" for a in (t.reading or {}).get("acts", [])]
                 lines.append(f"agent: {t.step}\n    read as {acts} figures={(t.reading or {}).get('figures')}")
+            elif t.step[0] == "tick":
+                lines.append(f"clock: {t.step[1]['ts']:.0f} s")
             else:
                 lines.append(f"desk: {t.step[0]} {t.step[1]}")
             r = t.reaction
@@ -86,7 +90,8 @@ def play(pack, scenario, reader, script: list, seed: int = 0) -> Trial:
     ts = 0.0
     for step in script:
         ts += AGENT_TYPING_SECONDS if isinstance(step, str) else DESK_SECONDS
-        state.on_tick(ts)
+        if (tick := state.on_tick(ts)) is not None:
+            trial.turns.append(Turn(("tick", {"ts": ts}), state.last_said, None, tick))
         before = state.last_said
         if isinstance(step, str):
             reading = reader.read(step, scenario, before).as_dict()

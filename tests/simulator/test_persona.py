@@ -144,22 +144,25 @@ def test_satisfied_when_all_goals_done_then_stays_for_the_closing():
 
 
 def test_satisfied_customer_leaves_by_itself_when_no_closing_comes():
-    """Without a closing the satisfied customer says goodbye and leaves after the grace period."""
+    """Without a closing the satisfied customer says goodbye and leaves after the grace period (counted from
+    its own last line)."""
     s = state(type="talkative")
     s.on_agent_message("请提供订单号。", 1)
-    s.on_agent_message(ANSWER, 2)
-    r = s.on_tick(2 + CLOSING_GRACE_SECONDS + 1)
+    thanks = s.on_agent_message(ANSWER, 2)
+    r = s.on_tick(2 + thanks.delay + CLOSING_GRACE_SECONDS + 1)
     assert r is not None and r.end == "satisfied" and r.lines
 
 
 def test_hesitant_customer_asks_a_follow_up_first():
-    """A hesitant customer asks one more question before being satisfied by the agent's next reply."""
+    """A hesitant customer asks one more question before being satisfied by the agent's next reply (then, like
+    any settled customer, it stays for the closing)."""
     s = state(type="hesitant")
     s.on_agent_message("请提供订单号。", 1)
     r = s.on_agent_message(ANSWER, 2)
     assert r.end is None and r.kind == "followup"
     r = s.on_agent_message("如果三天后还没到，您再联系我们。", 3)
-    assert r.end == "satisfied"
+    assert r.kind == "satisfied_waiting" and r.end is None
+    assert s.on_agent_message("还有什么可以帮您？", 4).end == "satisfied"
 
 
 def test_abandons_when_patience_runs_out():
