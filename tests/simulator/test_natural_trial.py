@@ -316,18 +316,11 @@ SCRIPTS: dict[str, list] = {
 # other lines can move with a retrained model. The strict mark asserts only that the scenario still fails: when
 # a retrain fixes one, the XPASS fails the suite and the entry must go.
 MISREAD: dict[str, str] = {
-    "zh-double-charge": "closing '不用取消，订单照常走…直接在这个窗口戳我们就行，拜拜～' (answer + closing) read "
-    "as [answer 0.859] (zh_CN model of 912dd06): a goodbye at the tail of a long answering line is lost on the "
-    "whole line (the last sentence alone reads closing 0.74, under the sentence bar); the customer thanks and "
-    "waits, no closing comes",
-    "en-late-delivery-complaint": "closing 'Hang in there - you'll hear from me tomorrow.' (empathy + "
-    "promise_followup + closing) read as [promise_followup 0.998] (en model of 8dc87ba): 'Hang in there' alone "
-    "reads as no act",
     "en-compensation-limit": "'Promised June 1, arrived June 6 - five days without a fridge is a real mess, and "
-    "it's on us. What's the order code?' (empathy + ask_order) read as [ask_order 0.948, answer 0.874] (en model "
-    "of 8dc87ba): the restated dates pull the line to answer and the empathy is lost, so 'soothed' is never met, "
-    "the escalate rule (after soothed) never fires and the dominant customer runs out of patience before the "
-    "closing",
+    "it's on us. What's the order code?' (empathy + ask_order) read as [ask_order 0.987] (en model of issue 11's "
+    "trial boundaries; the first sentence alone reads answer 0.73): the restated dates pull the line to answer and "
+    "the empathy is lost, so 'soothed' is never met, the escalate rule (after soothed) never fires and the dominant "
+    "customer runs out of patience before the closing",
 }
 
 
