@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from scenarios.schema import ACTS
@@ -71,6 +72,32 @@ def score(gold: list[set[str]], pred: list[set[str]], acts: tuple[str, ...] = AC
     return {"per_act": per, "macro_f1": macro, "exact": exact, "n": len(gold)}
 
 
+BOOTSTRAP_RESAMPLES = 1000
+
+
+def macro_f1_interval(
+    gold: list[set[str]], pred: list[set[str]], level: float = 0.9, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
+) -> tuple[float, float]:
+    """The ``level`` percentile interval of macro-F1 over ``resamples`` bootstrap resamples of the lines (seeded,
+    so the same lines give the same interval): how far the figure could move on another set of lines written the
+    same way. A set of a few hundred lines moves by several points; a change smaller than that is not shown."""
+    if not gold:
+        return 0.0, 0.0
+    g = np.array([[a in s for a in ACTS] for s in gold])
+    p = np.array([[a in s for a in ACTS] for s in pred])
+    tp, fp, fn = (g & p).astype(np.int32), (~g & p).astype(np.int32), (g & ~p).astype(np.int32)
+    rows = np.random.default_rng(seed).integers(0, len(gold), size=(resamples, len(gold)))
+    counts = np.zeros((resamples, len(gold)), dtype=np.int32)
+    np.add.at(counts, (np.arange(resamples)[:, None], rows), 1)  # how often each line is drawn in each resample
+    t, f_p, f_n = counts @ tp, counts @ fp, counts @ fn  # (resamples, acts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f1 = np.where(2 * t + f_p + f_n > 0, 2 * t / (2 * t + f_p + f_n), 0.0)
+    supported = (t + f_n) > 0  # macro over the acts that have gold lines in the resample, as ``score`` does
+    macro = (f1 * supported).sum(axis=1) / np.maximum(supported.sum(axis=1), 1)
+    lo, hi = np.quantile(macro, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
 def evaluate(reader_for, lines: dict[str, list[dict]], scenario_for=None) -> dict:
     """Read every line with its language's reader and score it: overall, per tag, and the confusions
     (gold act -> acts predicted instead, for the missed lines)."""
@@ -98,6 +125,7 @@ def evaluate(reader_for, lines: dict[str, list[dict]], scenario_for=None) -> dic
                 confusion.setdefault(f"+{act}", Counter()).update(sorted(g - p) or ["(nothing missed)"])
         report[lang] = {
             **overall,
+            "macro_f1_interval": macro_f1_interval(gold, pred),
             "by_tag": {t: s["macro_f1"] for t, s in by_tag.items()},
             "by_tag_n": {t: s["n"] for t, s in by_tag.items()},
             "confusion": {k: dict(v.most_common(5)) for k, v in sorted(confusion.items())},
@@ -125,7 +153,11 @@ def summary_json(report: dict) -> dict:
 def format_report(report: dict, show_errors: bool = False) -> str:
     lines: list[str] = []
     for lang, r in report.items():
-        lines.append(f"== {lang}: {r['n']} lines, macro-F1 {r['macro_f1']:.3f}, exact set {r['exact']:.3f}")
+        lo, hi = r["macro_f1_interval"]
+        lines.append(
+            f"== {lang}: {r['n']} lines, macro-F1 {r['macro_f1']:.3f} (90% bootstrap interval {lo:.3f}-{hi:.3f}),"
+            f" exact set {r['exact']:.3f}"
+        )
         lines.append(f"{'act':24} {'P':>6} {'R':>6} {'F1':>6} {'gold':>5} {'pred':>5}")
         for act, s in r["per_act"].items():
             if s["support"] or s["predicted"]:

@@ -97,6 +97,24 @@ def test_evaluate_command_prints_the_figures(app, tmp_path):
     assert bad.exit_code != 0
 
 
+def test_macro_f1_interval_brackets_the_figure_and_narrows_with_more_lines():
+    """The bootstrap interval of ``understanding evaluate`` holds the macro-F1 of the lines, is the same on every
+    run, is a point for a perfect reading, and is narrower on 4x the same kind of lines."""
+    from understanding.evaluate import macro_f1_interval, score
+
+    rng = np.random.default_rng(3)
+    acts = ["greeting", "answer", "empathy", "closing"]
+    gold = [{acts[i % 4]} for i in range(80)]
+    pred = [g if rng.random() < 0.8 else {acts[int(rng.integers(4))]} for g in gold]
+    lo, hi = macro_f1_interval(gold, pred)
+    assert lo <= score(gold, pred)["macro_f1"] <= hi and lo < hi
+    assert macro_f1_interval(gold, pred) == (lo, hi)
+    assert macro_f1_interval(gold, gold) == (1.0, 1.0)
+    lo4, hi4 = macro_f1_interval(gold * 4, pred * 4)
+    assert hi4 - lo4 < (hi - lo) * 0.7
+    assert macro_f1_interval([], []) == (0.0, 0.0)
+
+
 def test_private_data_in_full_versus_masked():
     """Full phone, ID, card, email and street address are private data; masked forms are not."""
     kinds = {p.kind for p in private_data("手机13812345678，身份证110101199003071234，邮箱a.b@example.com")}
