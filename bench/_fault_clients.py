@@ -55,6 +55,26 @@ class Record:
     def email(self, cid: int) -> dict:
         return self.emails.setdefault(cid, {})
 
+    def ack(self, who: str, cid: int, client_id: str, *, seq, t: float, tries: int, duplicate) -> None:
+        """A send acknowledged (a customer's line, a desk's line or email reply; ``t``: when first sent): one
+        row of ``acked``, as the checks read it, for every client that sends with a client_id."""
+        self.acked.append(
+            {
+                "who": who,
+                "contact_id": cid,
+                "client_id": client_id,
+                "seq": seq,
+                "t": t,
+                "t_ack": now(),
+                "tries": tries,
+                "duplicate": bool(duplicate),
+            }
+        )
+
+    def gave_up(self, who: str, cid: int, client_id: str) -> None:
+        """A send given up (the contact ended meanwhile): kept apart, not counted as lost."""
+        self.unacked.append({"who": who, "contact_id": cid, "client_id": client_id})
+
 
 class Link:
     """One client's socket to one of the web processes. ``open`` connects to the first process that answers,
@@ -317,20 +337,17 @@ class ChatCustomer(Client):
         t = now()
         ack = await self.send("send", {**data, "client_id": client_id}, "/customer", gone=self.GONE)
         if ack is None:
-            self.rec.unacked.append({"who": self.name, "contact_id": self.contact_id, "client_id": client_id})
+            self.rec.gave_up(self.name, self.contact_id, client_id)
             return False
         self.seen = max(self.seen, int(ack["seq"]))
-        self.rec.acked.append(
-            {
-                "who": self.name,
-                "contact_id": self.contact_id,
-                "client_id": client_id,
-                "seq": ack["seq"],
-                "t": t,
-                "t_ack": now(),
-                "tries": ack["_tries"],
-                "duplicate": bool(ack.get("duplicate")),
-            }
+        self.rec.ack(
+            self.name,
+            self.contact_id,
+            client_id,
+            seq=ack["seq"],
+            t=t,
+            tries=ack["_tries"],
+            duplicate=ack.get("duplicate"),
         )
         return True
 

@@ -121,20 +121,11 @@ class Desk(EmailDesk, Client):
         data = {"contact_id": cid, "text": random.choice(DESK_LINES), "client_id": client_id}
         ack = await self.send("send", data, "/desk", gone=self.GONE)
         if ack is None:
-            self.rec.unacked.append({"who": self.name, "contact_id": cid, "client_id": client_id})
+            self.rec.gave_up(self.name, cid, client_id)
             return
         ev = ack.get("event") or {}
-        self.rec.acked.append(
-            {
-                "who": self.name,
-                "contact_id": cid,
-                "client_id": client_id,
-                "seq": ev.get("seq"),
-                "t": t,
-                "t_ack": now(),
-                "tries": ack["_tries"],
-                "duplicate": bool(ack.get("duplicate")),
-            }
+        self.rec.ack(
+            self.name, cid, client_id, seq=ev.get("seq"), t=t, tries=ack["_tries"], duplicate=ack.get("duplicate")
         )
 
     def _wrap_up(self, cid: int) -> None:

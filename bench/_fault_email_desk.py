@@ -166,17 +166,8 @@ class EmailDesk:
                 continue
             if status == 200 and ack.get("ok"):
                 ev = ack.get("event") or {}
-                self.rec.acked.append(
-                    {
-                        "who": self.name,
-                        "contact_id": cid,
-                        "client_id": client_id,
-                        "seq": ev.get("seq"),
-                        "t": t0,
-                        "t_ack": now(),
-                        "tries": n + 1,
-                        "duplicate": bool(ack.get("duplicate")),
-                    }
+                self.rec.ack(
+                    self.name, cid, client_id, seq=ev.get("seq"), t=t0, tries=n + 1, duplicate=ack.get("duplicate")
                 )
                 self.rec.email(cid).setdefault("acked", []).append(client_id)
                 self._email_event(cid, ev)
@@ -190,8 +181,8 @@ class EmailDesk:
             elif "CSRF" in err:
                 self.csrf.pop(self.cookie, None)
             elif any(g in err for g in GONE):
-                self.rec.unacked.append({"who": self.name, "contact_id": cid, "client_id": client_id})
+                self.rec.gave_up(self.name, cid, client_id)
                 return False
             await asyncio.sleep(0.5 + random.random())
-        self.rec.unacked.append({"who": self.name, "contact_id": cid, "client_id": client_id})
+        self.rec.gave_up(self.name, cid, client_id)
         return False

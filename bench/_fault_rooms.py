@@ -45,21 +45,7 @@ def _pause(stop: asyncio.Event, seconds: float):
 
 
 class _Poster(Client):
-    """Records each acknowledged send as fault_injection's chat customers do."""
-
-    def _acked(self, contact_id: int, client_id: str, seq, t: float, ack: dict) -> None:
-        self.rec.acked.append(
-            {
-                "who": self.name,
-                "contact_id": contact_id,
-                "client_id": client_id,
-                "seq": seq,
-                "t": t,
-                "t_ack": now(),
-                "tries": ack["_tries"],
-                "duplicate": bool(ack.get("duplicate")),
-            }
-        )
+    """Records each acknowledged send as fault_injection's chat customers do (Record.ack)."""
 
     async def talk(self, event: str, ns: str, contact_id: int, extra: dict, lines, prefix: str, seq_of, gone,
                    stop_on_loss: bool = True) -> None:  # fmt: skip
@@ -74,11 +60,19 @@ class _Poster(Client):
             client_id, t = f"{prefix}{self.index}-{self.n}", now()
             ack = await self.send(event, {**extra, "text": random.choice(lines), "client_id": client_id}, ns, gone=gone)
             if ack is None:
-                self.rec.unacked.append({"who": self.name, "contact_id": contact_id, "client_id": client_id})
+                self.rec.gave_up(self.name, contact_id, client_id)
                 if stop_on_loss:
                     break
                 continue
-            self._acked(contact_id, client_id, seq_of(ack), t, ack)
+            self.rec.ack(
+                self.name,
+                contact_id,
+                client_id,
+                seq=seq_of(ack),
+                t=t,
+                tries=ack["_tries"],
+                duplicate=ack.get("duplicate"),
+            )
 
 
 class _Staff(_Poster):
