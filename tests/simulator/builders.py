@@ -1,4 +1,5 @@
-"""Scenario and PackInfo objects built in Python, so simulator tests do not depend on the content packs."""
+"""Scenario and PackInfo objects built in Python, so simulator tests do not depend on the content packs; and the
+late-parcel engine and drill the exercise tests drive by hand."""
 
 from __future__ import annotations
 
@@ -136,3 +137,38 @@ def parcel_engine(app):
     eng = app.extensions["kefu_simulator"]
     eng.content = StaticContent([en_pack()], [en_late_parcel(type="rational", patience=90)], lang_of={PARCEL: "en"})
     return eng
+
+
+def running_drill(schedule: list, duration_seconds: int):
+    """A late-parcel drill (seed 2) running for ten minutes, its arrivals at ``schedule`` ([[second, scenario id],
+    ...] from its start), committed: the exercise a dead driver leaves behind."""
+    from clock import clock
+    from extensions import db
+    from simulator.models import Exercise
+
+    ex = Exercise(
+        name="drill",
+        mix={PARCEL: 1},
+        rate_per_minute=1,
+        duration_seconds=duration_seconds,
+        seed=2,
+        status="running",
+        started_at=clock.timestamp() - 600,
+        schedule=schedule,
+    )
+    db.session.add(ex)
+    db.session.commit()
+    return ex
+
+
+def started_arrival(ex):
+    """The chat customer of ``ex``'s first arrival as its driver starts it: the contact, and the arrival's seed
+    recorded (simulator/exercises.py), which is what marks an arrival started."""
+    from channels.chat.customer_side import start_chat
+    from simulator.seeds import do_record_seed
+
+    contact = start_chat(
+        lang="en", queue="chat.general", customer_name="A", simulated=True, exercise_id=ex.id, scenario_id=PARCEL
+    )
+    do_record_seed(contact.id, ex.seed * 100_003, exercise_id=ex.id)
+    return contact

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from channels.chat.customer_side import customer_leave, start_chat
-from clock import clock
+from channels.chat.customer_side import customer_leave
 from contacts.models import Contact
 from extensions import db
 from simulator.models import Exercise
-from simulator.seeds import do_record_seed
 
-from .builders import PARCEL, parcel_engine
+from .builders import PARCEL, parcel_engine, running_drill, started_arrival
 
 
 @pytest.fixture
@@ -29,22 +27,8 @@ def test_an_adopted_exercise_is_not_finished_while_another_process_drives_its_cu
     other, dead = "host-2-simworker", "host-3-deadbeef"
     with app.app_context():
         liveness.client.set(liveness.proc_key(other), 1, ex=60)  # a live simulator worker (its heartbeat)
-        ex = Exercise(
-            name="drill",
-            mix={PARCEL: 1},
-            rate_per_minute=1,
-            duration_seconds=60,
-            seed=2,
-            status="running",
-            started_at=clock.timestamp() - 600,
-            schedule=[[10, PARCEL]],  # arrived long ago
-        )
-        db.session.add(ex)
-        db.session.commit()
-        there = start_chat(
-            lang="en", queue="chat.general", customer_name="A", simulated=True, exercise_id=ex.id, scenario_id=PARCEL
-        )
-        do_record_seed(there.id, ex.seed * 100_003, exercise_id=ex.id)  # the exercise's arrival (its only one)
+        ex = running_drill([[10, PARCEL]], 60)  # arrived long ago
+        there = started_arrival(ex)  # the exercise's arrival (its only one)
         engine.ownership.claim("contact", there.id, owner=other, seed=5, exercise_id=ex.id)
         engine.ownership.claim("exercise", ex.id, owner=dead)
 

@@ -9,15 +9,11 @@ import json
 import pytest
 from sqlalchemy import select
 
-from channels.chat.customer_side import start_chat
-from clock import clock
 from contacts.models import Contact
 from contacts.stream import get_event_log
 from extensions import db, redis_store
-from simulator.models import Exercise
-from simulator.seeds import do_record_seed
 
-from .builders import PARCEL, parcel_engine
+from .builders import PARCEL, parcel_engine, running_drill, started_arrival
 
 
 @pytest.fixture
@@ -38,22 +34,8 @@ def test_an_exercise_handed_to_a_worker_after_its_driver_died_starts_each_arriva
         engine.liveness.client.set(engine.liveness.proc_key(worker), 1, ex=60)  # a live simulator worker
         redis_store.client.sadd(redis_store.key("sim", "workers"), worker)
         redis_store.client.hset(redis_store.key("sim", "load"), worker, 0)
-        ex = Exercise(
-            name="drill",
-            mix={PARCEL: 1},
-            rate_per_minute=1,
-            duration_seconds=660,
-            seed=2,
-            status="running",
-            started_at=clock.timestamp() - 600,
-            schedule=[[10, PARCEL], [598, PARCEL], [605, PARCEL]],  # due long ago, 2 s ago, in 5 s
-        )
-        db.session.add(ex)
-        db.session.commit()
-        first = start_chat(
-            lang="en", queue="chat.general", customer_name="A", simulated=True, exercise_id=ex.id, scenario_id=PARCEL
-        )
-        do_record_seed(first.id, ex.seed * 100_003, exercise_id=ex.id)  # the dead driver's first arrival
+        ex = running_drill([[10, PARCEL], [598, PARCEL], [605, PARCEL]], 660)  # due long ago, 2 s ago, in 5 s
+        started_arrival(ex)  # the dead driver's first arrival
         engine.ownership.claim("exercise", ex.id, owner=dead)
         assert ex.id in engine.recover()["exercises"]
         assert engine.ownership.record("exercise", ex.id)["owner"] == worker
