@@ -153,9 +153,12 @@ class ExerciseSchedule:
 
     def _queue_arrivals(self, exercise: Exercise, after: float | None = None) -> None:
         """Run the exercise's arrivals here, under its lease, taken now: all of them, or, adopted from a dead driver
-        at ``after``, all but those due by then that it started - an arrival is started once its customer's seed
-        (one per arrival) is recorded (simulated_customers, simulator/seeds.py), so one due while nobody ran the
-        exercise (between the death and the adoption) is started late rather than never."""
+        (at ``after``), all but those it started - an arrival is started once its customer's seed (one per arrival)
+        is recorded (simulated_customers, simulator/seeds.py), so one due while nobody ran the exercise (between the
+        death and the adoption) is started late rather than never. Whatever its due time: a worker handed the
+        exercise takes the lease when the message arrives, later than ``after``, and an old driver that was only
+        stalled may start an arrival due in between; the lease is committed before the seeds are read, so the old
+        driver's start is either read here or refused by the fence."""
         self._exercise_leases[exercise.id] = self.ownership.take_lease("exercise", exercise.id)
         started = exercise.started_at or clock.timestamp()
         arrived = set()
@@ -166,7 +169,7 @@ class ExerciseSchedule:
         for i, (offset, sid) in enumerate(exercise.schedule or []):
             due = started + float(offset)
             seed = exercise.seed * 100_003 + i  # one seed per arrival, fixed by the exercise's seed
-            if after is not None and due <= after and seed in arrived:
+            if seed in arrived:
                 continue
             heapq.heappush(self._arrivals, _Arrival(due, next(self._seq), exercise.id, sid, seed))
         self._running_exercises.add(exercise.id)

@@ -112,3 +112,41 @@ def test_an_exercise_adopted_elsewhere_opens_no_arrival_here(app, engine):
         db.session.expire_all()
         assert db.session.get(Exercise, ex.id).status == "running"
         assert clock.timestamp() > ex.started_at
+
+
+def test_an_exercise_handed_over_late_does_not_start_again_an_arrival_its_stalled_driver_started(app, engine):
+    """Recovery hands a drill to a worker at ``after``; the worker takes the lease only when the message arrives. An
+    arrival that came due in between was started by the old driver, which was only stalled and still held the lease:
+    the worker does not start it a second time (before, only the arrivals due by ``after`` were skipped)."""
+    from channels.chat.customer_side import start_chat
+    from simulator.seeds import do_record_seed
+
+    with app.app_context():
+        now = clock.timestamp()
+        ex = Exercise(
+            name="drill",
+            mix={PARCEL: 1},
+            rate_per_minute=1,
+            duration_seconds=660,
+            seed=2,
+            status="running",
+            started_at=now - 600,
+            schedule=[[10, PARCEL], [598, PARCEL]],  # due long ago, and 2 s ago: after the hand-over below
+        )
+        db.session.add(ex)
+        db.session.commit()
+        for i in (0, 1):  # the old driver started both, the second after recovery handed the drill over
+            contact = start_chat(
+                lang="en",
+                queue="chat.general",
+                customer_name="A",
+                simulated=True,
+                exercise_id=ex.id,
+                scenario_id=PARCEL,
+            )
+            do_record_seed(contact.id, ex.seed * 100_003 + i, exercise_id=ex.id)
+        db.session.commit()
+        engine._queue_arrivals(ex, after=now - 5)  # the hand-over's recovery time, before the second was due
+        engine.run_for(2, step=0.5)
+        db.session.expire_all()
+        assert len(db.session.scalars(select(Contact).where(Contact.exercise_id == ex.id)).all()) == 2
