@@ -22,7 +22,9 @@ def upgrade():
 
 
 def downgrade():
+    # Plain DROP COLUMN (SQLite 3.35+ has it; neither column is indexed or a key), not a batch: SQLite's batch
+    # copies the table and drops the old one, which foreign keys from contacts.exercise_id refuse once any
+    # contact belongs to an exercise, leaving _alembic_tmp_exercises behind.
     for table in ("exercises", "simulated_customers"):
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column("driver")
-            batch.drop_column("lease")
+        op.drop_column(table, "driver")
+        op.drop_column(table, "lease")
