@@ -181,6 +181,11 @@ class Audiences(AudiencesAcross):
         applied = self._replay(stream_id, script) if resume else set()
         with self._lock:
             if stream_id in self._scripts:
+                # Another start of it (a reconnecting presenter's second "publishing", a publish overlapping an
+                # adopt) registered first: both leases are this process's, and the newer one is the current one -
+                # kept under the older, every comment would be refused and the audience would go silent.
+                if lease is not None:
+                    self._leases[stream_id] = max(self._leases.get(stream_id, lease), lease)
                 return self._scripts[stream_id]
             self._scripts[stream_id] = script
             self._applied[stream_id] = applied

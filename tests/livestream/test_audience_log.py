@@ -188,3 +188,45 @@ def test_an_audience_whose_lease_another_process_took_posts_nothing_more_here(ap
             assert redis_store.client.hget(redis_store.key("sim", "livestream", sid), "owner") == adopter
         finally:
             audiences.stop(sid)
+
+
+def test_two_overlapping_starts_of_one_audience_keep_the_lease_that_is_current(app, monkeypatch):
+    """Two starts of one stream's audience overlap in this process (a reconnecting presenter's two "publishing"
+    events): each takes the lease, and the one that took the older generation registers first. The audience is
+    fenced by the newer one, both being this process's: it goes on posting instead of being fenced out by its own
+    second start and going silent (before, it kept the older and every comment raised LeaseLost)."""
+    import time
+
+    from livestream.actions import start_livestream
+    from simulator.models import SimulatedCustomer
+
+    with app.app_context():
+        contact = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, comment_rate=600)
+        sid = contact.id
+        real, overlapped = audiences._take_lease, []
+
+        def take_lease(stream_id, seed):
+            if not overlapped:  # the second start: the first takes the lease and registers meanwhile
+                overlapped.append(None)
+                overlapped[0] = audiences.start(stream_id)
+            return real(stream_id, seed)
+
+        monkeypatch.setattr(audiences, "_take_lease", take_lease)
+
+        def comments() -> int:
+            db.session.expire_all()
+            q = db.select(ContactEvent).where(ContactEvent.contact_id == sid, ContactEvent.type == "livestream.comment")
+            return len(db.session.scalars(q).all())
+
+        try:
+            assert audiences.start(sid) is overlapped[0] is not None
+            db.session.expire_all()
+            assert audiences._leases[sid] == db.session.get(SimulatedCustomer, sid).lease
+            before = comments()
+            deadline = time.monotonic() + 20
+            while comments() < before + 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert comments() >= before + 2, "the audience went silent"
+            assert audiences.script(sid) is not None
+        finally:
+            audiences.stop(sid)
