@@ -270,11 +270,22 @@ def tear_down(app, cluster: Cluster, drop: Callable[[], None]) -> None:
     drop()
 
 
+def assigned(app, cid: int) -> bool:
+    """Whether contact ``cid`` is active and assigned to an agent (read from the centre's database)."""
+    from contacts.models import Contact
+    from extensions import db
+
+    with app.app_context():
+        c = db.session.get(Contact, cid)
+        out = c.status == "active" and c.agent_id is not None
+        db.session.remove()
+        return out
+
+
 def email_driver(app, cid: int, workers: dict[str, str]) -> str:
     """Wait until simulated email customer ``cid`` is owned by one of ``workers`` (name -> owner id) and its contact
     is assigned to an agent; return the driving worker's name."""
-    from contacts.models import Contact
-    from extensions import db, redis_store
+    from extensions import redis_store
 
     owner = wait_for(
         lambda: (o := redis_store.client.hget(redis_store.key("sim", "contact", cid), "owner")) in workers.values()
@@ -282,13 +293,5 @@ def email_driver(app, cid: int, workers: dict[str, str]) -> str:
         timeout=10,
         what="the customer handed to a worker",
     )
-
-    def held():
-        with app.app_context():
-            c = db.session.get(Contact, cid)
-            out = c.status == "active" and c.agent_id is not None
-            db.session.remove()
-            return out
-
-    wait_for(held, timeout=20, what="the email assigned to flo")
+    wait_for(lambda: assigned(app, cid), timeout=20, what="the email assigned to flo")
     return next(n for n, w in workers.items() if w == owner)

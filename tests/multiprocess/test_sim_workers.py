@@ -38,6 +38,7 @@ from extensions import db, redis_store
 from .cluster import (
     TTL,
     Cluster,
+    assigned,
     centre_app,
     create_database,
     email_driver,
@@ -63,7 +64,7 @@ def centre(tmp_path_factory):
 
     app = centre_app(url, redis_url, prefix, GRADING_AUTO=False)
     with app.app_context():
-        for name in ("flo", "lia"):
+        for name in ("flo", "lia", "gil", "ivy"):
             factories.user(name, role="trainee", level="L4", password="pass1234")
         factories.user("lena", role="lead", password="pass1234")
         db.session.remove()
@@ -107,6 +108,18 @@ def _both_workers(centre) -> dict[str, str]:
         for _ in range(2 - len(live)):
             centre.start_sim_worker(f"s{len(_sim_names(centre)) + 1}")
     return wait_for(lambda: len(w := _workers(centre)) == 2 and w, timeout=120, what="two simulator workers")
+
+
+def _practice_customer(centre, trainee: str, scenario_id: str):
+    """``trainee`` (a user of the centre fixture), available at a desk on w1, starts a practice customer of
+    ``scenario_id``: the desk (a browser), its socket and the customer's contact id."""
+    desk = centre.browser("w1", trainee)
+    sock = desk.socket()
+    res = sock.call("set_state", {"state": "available"}, namespace="/desk", timeout=20)
+    assert res and res.get("ok"), res
+    code, started = desk.post_json("/api/sim/customers", {"scenario_id": scenario_id})
+    assert code == 201, started
+    return desk, sock, started["contact_id"]
 
 
 def _events(app, type_: str, cid: int | None = None) -> list:
@@ -324,20 +337,9 @@ def test_an_email_customer_on_a_worker_reads_a_reply_from_the_desk_on_its_starti
     """Gil's practice email customer is started on w1, where his desk is, and handed to a simulator worker. At this
     pace (an answer within half a second, a chaser after 1.4 s) he answers it from w1: the customer, on the worker,
     reads the reply and thanks him, once; once he wraps it up, its owner record is deleted."""
-    from tests import factories
-
     app = centre.app
     workers = _both_workers(centre)
-    with app.app_context():
-        factories.user("gil", role="trainee", level="L4", password="pass1234")
-        db.session.remove()
-    desk = centre.browser("w1", "gil")
-    sock = desk.socket()
-    res = sock.call("set_state", {"state": "available"}, namespace="/desk", timeout=20)
-    assert res and res.get("ok"), res
-    code, started = desk.post_json("/api/sim/customers", {"scenario_id": ORDER_STATUS})
-    assert code == 201, started
-    cid = started["contact_id"]
+    desk, sock, cid = _practice_customer(centre, "gil", ORDER_STATUS)
     email_driver(app, cid, workers)
     code, sent = desk.post_json(f"/api/email/contacts/{cid}/reply", {"body_text": ORDER_ANSWER})
     assert code == 200, sent
@@ -369,13 +371,7 @@ def test_an_email_customer_waiting_to_follow_up_survives_its_workers_kill(centre
     due, once."""
     app = centre.app
     workers = _both_workers(centre)
-    desk = centre.browser("w1", "flo")
-    sock = desk.socket()
-    res = sock.call("set_state", {"state": "available"}, namespace="/desk", timeout=20)
-    assert res and res.get("ok"), res
-    code, started = desk.post_json("/api/sim/customers", {"scenario_id": FOLLOW_UP})
-    assert code == 201, started
-    cid = started["contact_id"]
+    desk, _, cid = _practice_customer(centre, "flo", FOLLOW_UP)
     key = redis_store.key("sim", "contact", cid)
     driver = email_driver(app, cid, workers)
     time.sleep(3.0)  # the customer's chaser (chase_after 2 h: 1.4 s at this pace) is out
@@ -426,20 +422,9 @@ def test_a_worker_stopped_past_its_ttl_records_nothing_twice_once_resumed(centre
 
     import psycopg
 
-    from tests import factories
-
     app = centre.app
     workers = _both_workers(centre)
-    with app.app_context():
-        factories.user("ivy", role="trainee", level="L4", password="pass1234")
-        db.session.remove()
-    desk = centre.browser("w1", "ivy")
-    sock = desk.socket()
-    res = sock.call("set_state", {"state": "available"}, namespace="/desk", timeout=20)
-    assert res and res.get("ok"), res
-    code, started = desk.post_json("/api/sim/customers", {"scenario_id": CHAT_SCENARIO})
-    assert code == 201, started
-    cid = started["contact_id"]
+    _, sock, cid = _practice_customer(centre, "ivy", CHAT_SCENARIO)
     key = redis_store.key("sim", "contact", cid)
     stale = wait_for(
         lambda: (o := redis_store.client.hget(key, "owner")) in workers.values() and o, timeout=20, what="a driver"
@@ -449,14 +434,7 @@ def test_a_worker_stopped_past_its_ttl_records_nothing_twice_once_resumed(centre
     def said() -> list:
         return [e for e in _events(app, "message", cid) if e.actor == "customer"]
 
-    def held() -> bool:
-        with app.app_context():
-            c = db.session.get(Contact, cid)
-            out = c.status == "active" and c.agent_id is not None
-            db.session.remove()
-            return out
-
-    wait_for(held, timeout=30, what="the chat assigned to ivy")
+    wait_for(lambda: assigned(app, cid), timeout=30, what="the chat assigned to ivy")
     wait_for(said, timeout=30, what="the customer's opening")
     line = {"contact_id": cid, "text": "Could you give me your order number, please?"}
     res = sock.call("send", line, namespace="/desk", timeout=20)
