@@ -15,18 +15,7 @@ after the wrap-up, and a regrade of an unchanged recording keeps the current sco
 second delivery never makes a second current scorecard. Exam contacts are not auto-graded: they wait for the
 panel.
 
-Delivery can also miss a wrap-up altogether, so a sweep backs it up (``sweep``): every ``GRADING_SWEEP_SECONDS``
-one process of the centre (a Redis lock per period) grades, through the same idempotent path, the contacts wrapped
-up more than ``GRADING_SWEEP_GRACE_SECONDS`` ago (and less than ``GRADING_SWEEP_WINDOW_SECONDS``) that have no
-current scorecard. What it closes: a rolling upgrade from a version whose graders read the wrap-ups off the main
-log - its consumer group there holds the wrap-ups its processes had not graded yet (pending or unread), and the new
-side-log group, made from "now on", never sees them; a Redis flush or restart that takes the side log's entries
-before a grader read them; an entry trimmed off a log nobody read for a while. Draining the old group once, when
-the side-log group is first made, would close only the first of these, and only if the process doing it lives
-through the drain (and old-version processes still consuming that group during the upgrade race it); the sweep
-needs no memory of what happened to the log, only the recording: a wrapped-up contact with no scorecard. Its
-cost is one query on the contacts a period, and the grace keeps it off wrap-ups the log is still delivering. A
-contact that cannot be graded (no rubric) is passed over once per ``DONE_TTL``, as the log's handler marks it.
+Delivery can also miss a wrap-up altogether; a sweep backs it up (grading/sweep.py), on a thread of its own.
 """
 
 from __future__ import annotations
@@ -37,26 +26,22 @@ import time
 
 import redis
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import exists, func, or_, select, text
+from sqlalchemy import select, text
 
-from clock import clock
 from contacts.events import subscribe, unsubscribe
-from contacts.models import Contact, ContactEvent
+from contacts.models import Contact
 from contacts.stream import StreamKind, get_event_log
 from extensions import db, redis_store
 from simulator.models import Exercise
 
 from .models import Scorecard
+from .sweep import Sweeper
 
 log = logging.getLogger(__name__)
 
 KIND = "grading"
 LOCK_CLASS = 0x6B656675  # "kefu": the high half of the advisory lock key, the contact id the low half
 DONE_TTL = 3600  # seconds the "graded" marker of a wrap-up is kept (wait_idle reads it)
-SWEEP_SECONDS = 60.0  # how often the centre looks for wrapped-up contacts the log did not get graded
-SWEEP_GRACE_SECONDS = 120.0  # a wrap-up younger than this is the log's to deliver
-SWEEP_WINDOW_SECONDS = 86400.0  # older ones are left to the regrade command
-SWEEP_BATCH = 100  # contacts graded per sweep at most (the next sweep takes the rest)
 
 
 class AutoGrader:
@@ -70,6 +55,7 @@ class AutoGrader:
         self._pending: set[tuple[int, int]] = set()  # (contact, wrap-up seq) wrapped up here, not graded yet
         self._idle = threading.Condition(self._lock)
         self._stopped = False
+        self.sweeper = Sweeper(self)
 
     def start(self) -> None:
         """Listen for wrap-ups recorded here, and consume the log from this process's first beat."""
@@ -78,7 +64,7 @@ class AutoGrader:
         liveness = self.app.extensions.get("kefu_liveness")  # routing/liveness.py; grading does not import it
         if liveness is not None:
             liveness.on("periodic", self.ensure_consumer)
-            liveness.on("periodic", self.sweep_when_due)
+            liveness.on("periodic", self.sweeper.when_due)  # only marks the sweep due: it grades on its thread
 
     def stop(self) -> None:
         """Stop listening and end the consumer (app shutdown, end of a test)."""
@@ -86,6 +72,7 @@ class AutoGrader:
         unsubscribe(self._on_event)
         if self._consumer is not None:
             self._consumer.stop()
+        self.sweeper.stop()
 
     def ensure_consumer(self) -> None:
         """Start this process's consumer of the ``grading`` kind (once; again after ``stop``)."""
@@ -193,81 +180,6 @@ class AutoGrader:
                 do_grade_contact(contact_id)
             except GradingError as e:
                 log.info("contact %s not auto-graded: %s", contact_id, e)
-            finally:
-                db.session.remove()
-
-    # -- the sweep: wrapped-up contacts the log did not get graded ---------------------------------------------
-
-    _next_sweep = 0.0
-
-    def sweep_when_due(self) -> list[int]:
-        """The liveness ``periodic`` hook: sweep when this process's period is up and no other process of the
-        centre swept in this period (a Redis lock that expires with the period). Returns the contacts graded."""
-        every = float(self.app.config.get("GRADING_SWEEP_SECONDS", SWEEP_SECONDS))
-        if self._stopped or every <= 0 or time.monotonic() < self._next_sweep:
-            return []
-        self._next_sweep = time.monotonic() + every
-        try:
-            lock = redis_store.key("grading", "sweep")
-            if not redis_store.client.set(lock, self._process_id, nx=True, ex=max(1, round(every))):
-                return []  # another process sweeps this period
-        except redis.RedisError:
-            return []
-        return self.sweep()
-
-    def sweep(self) -> list[int]:
-        """Grade the contacts wrapped up between the window and the grace ago that have no current scorecard and
-        were not passed over (the ones the log's handler would grade: not in an exam); returns their ids."""
-        now = clock.timestamp()
-        grace = float(self.app.config.get("GRADING_SWEEP_GRACE_SECONDS", SWEEP_GRACE_SECONDS))
-        window = float(self.app.config.get("GRADING_SWEEP_WINDOW_SECONDS", SWEEP_WINDOW_SECONDS))
-        with self.app.app_context():
-            try:
-                rows = db.session.execute(
-                    select(Contact.id, Contact.closed_at)
-                    .outerjoin(Exercise, Exercise.id == Contact.exercise_id)
-                    .where(
-                        Contact.status == "closed",
-                        Contact.wrap_up_code.is_not(None),
-                        Contact.agent_id.is_not(None),
-                        Contact.closed_at <= now - grace,
-                        Contact.closed_at >= now - window,
-                        or_(Contact.exercise_id.is_(None), Exercise.kind == "practice"),
-                        ~exists().where(Scorecard.contact_id == Contact.id, Scorecard.current.is_(True)),
-                    )
-                    .order_by(Contact.closed_at)
-                    .limit(SWEEP_BATCH)
-                ).all()
-            finally:
-                db.session.remove()
-        if not rows:
-            return []
-        try:
-            marks = redis_store.client.mget([self._done_key(cid) for cid, _ in rows])
-        except redis.RedisError:
-            return []
-        graded = []
-        for (cid, closed_at), mark in zip(rows, marks, strict=True):
-            if mark:
-                continue  # graded or passed over since (the log got there after all, or it has no rubric)
-            log.warning("contact %s wrapped up %.0f s ago has no scorecard: grading it now", cid, now - closed_at)
-            with self.app.app_context():
-                self._grade(cid, float(closed_at))
-            self._graded(cid, self._wrap_up_seq(cid))
-            graded.append(cid)
-        return graded
-
-    def _wrap_up_seq(self, contact_id: int) -> int:
-        with self.app.app_context():
-            try:
-                return int(
-                    db.session.scalar(
-                        select(func.max(ContactEvent.seq)).where(
-                            ContactEvent.contact_id == contact_id, ContactEvent.type == "wrap_up"
-                        )
-                    )
-                    or 0
-                )
             finally:
                 db.session.remove()
 

@@ -214,13 +214,59 @@ def test_a_wrap_up_left_on_the_old_main_log_group_at_an_upgrade_is_graded_by_the
         consumer = event_log.consumers["grading"]
         time.sleep(1.5)  # the new consumer reads and claims on its side log: nothing there for it
         assert consumer.stats.outcomes["handled"] == 0 and _scorecards(cid) == []
-        assert grader.sweep() == []  # within the grace: still the log's to deliver
+        sweeper = grader.sweeper
+        assert sweeper.sweep() == []  # within the grace: still the log's to deliver
         clock.advance(app.config.get("GRADING_SWEEP_GRACE_SECONDS", 120.0) + 1)
-        assert grader.sweep_when_due() == [cid]
+        assert sweeper.wait(sweeper.when_due()) == [cid]
         rows = _scorecards(cid)
         assert len(rows) == 1 and rows[0].current
         assert grader.graded_by(cid)[1] == app.extensions["kefu_liveness"].process_id
-        grader._next_sweep = 0.0
-        assert grader.sweep_when_due() == []  # this period is swept (the centre's lock)
-        assert grader.sweep() == []  # graded: nothing left
+        sweeper._next = 0.0
+        assert sweeper.wait(sweeper.when_due()) == []  # this period is swept (the centre's lock)
+        assert sweeper.sweep() == []  # graded: nothing left
         assert [r.id for r in _scorecards(cid)] == [rows[0].id]
+
+
+def _sweep_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "kefu-grading-sweep" and t.is_alive()]
+
+
+def test_the_sweep_grades_off_the_heartbeat_thread_and_stops_with_the_grader(app, monkeypatch):
+    """A sweep stuck in a grading (the log's grading in progress, the advisory lock, the model loading) does not
+    hold up the liveness beat that found it due: ``Liveness.step()`` returns at once, again at the next beat, so
+    the process is not taken for dead; the sweep thread grades the contact once the grading can go on, and ends
+    with the grader. (Before: the hook graded on the heartbeat thread, and the beat waited for the sweep.)"""
+    from clock import clock
+
+    grader, liveness = app.extensions["kefu_grading"], app.extensions["kefu_liveness"]
+    grader.stop()  # the wrap-up below reaches no consumer: only the sweep grades it
+    with app.app_context():
+        cid = _wrapped_up(app)
+        assert redis_writer.flush()
+        redis_store.client.delete(get_event_log(app).log_key("wrap_up"))
+    clock.advance(app.config.get("GRADING_SWEEP_GRACE_SECONDS", 120.0) + 1)
+    entered, release = threading.Event(), threading.Event()
+    real_grade = grader._grade
+
+    def stuck(contact_id, wrapped_up_at):
+        entered.set()
+        release.wait(30)
+        real_grade(contact_id, wrapped_up_at)
+
+    monkeypatch.setattr(grader, "_grade", stuck)
+    grader.start()
+    try:
+        for _ in range(2):  # the beat that starts the sweep, and the next one while it is stuck
+            beat = threading.Thread(target=liveness.step)
+            beat.start()
+            beat.join(3)
+            assert not beat.is_alive(), "the liveness beat waited for the sweep's grading"
+            assert entered.wait(10)
+        assert liveness.client.exists(liveness.proc_key(liveness.process_id))
+        assert _scorecards_in(app, cid) == 0
+    finally:
+        release.set()
+    _until(lambda: _scorecards_in(app, cid) == 1, timeout=30)
+    assert _sweep_threads()
+    grader.stop()
+    assert not _sweep_threads()

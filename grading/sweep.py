@@ -1,0 +1,199 @@
+"""The sweep behind auto-grading (grading/auto.py): wrapped-up contacts the log did not get graded.
+
+Delivery can miss a wrap-up altogether, so every ``GRADING_SWEEP_SECONDS`` one process of the centre (a Redis lock
+per period) grades, through the grader's idempotent path, the contacts wrapped up more than
+``GRADING_SWEEP_GRACE_SECONDS`` ago (and less than ``GRADING_SWEEP_WINDOW_SECONDS``) that have no current
+scorecard. What it closes: a rolling upgrade from a version whose graders read the wrap-ups off the main log - its
+consumer group there holds the wrap-ups its processes had not graded yet (pending or unread), and the new side-log
+group, made from "now on", never sees them; a Redis flush or restart that takes the side log's entries before a
+grader read them; an entry trimmed off a log nobody read for a while. Draining the old group once, when the
+side-log group is first made, would close only the first of these, and only if the process doing it lives through
+the drain (and old-version processes still consuming that group during the upgrade race it); the sweep needs no
+memory of what happened to the log, only the recording: a wrapped-up contact with no scorecard. Its cost is one
+query on the contacts a period, and the grace keeps it off wrap-ups the log is still delivering. A contact that
+cannot be graded (no rubric) is passed over once per ``DONE_TTL``, as the log's handler marks it.
+
+The sweep grades on a thread of its own (``kefu-grading-sweep``), never on the liveness thread that runs its hook:
+a sweep grades up to ``SWEEP_BATCH`` contacts one after another, each waiting for the log's grading in progress and
+the contact's advisory lock, and the first grading in a process loads the understanding model (~1.7 s). On the
+heartbeat thread that outlasts the process's TTL, and the process is taken for dead: its customers, rooms and
+calls adopted by others. So the hook only marks the sweep due.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING
+
+import redis
+from sqlalchemy import exists, func, or_, select
+
+from clock import clock
+from contacts.models import Contact, ContactEvent
+from extensions import db, redis_store
+from simulator.models import Exercise
+
+from .models import Scorecard
+
+if TYPE_CHECKING:
+    from .auto import AutoGrader
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 60.0  # how often the centre looks for wrapped-up contacts the log did not get graded
+SWEEP_GRACE_SECONDS = 120.0  # a wrap-up younger than this is the log's to deliver
+SWEEP_WINDOW_SECONDS = 86400.0  # older ones are left to the regrade command
+SWEEP_BATCH = 100  # contacts graded per sweep at most (the next sweep takes the rest)
+STOP_WAIT_SECONDS = 10.0  # a stop waits out the grading in progress (the sweep stops between contacts)
+
+
+class Sweeper:
+    """One process's sweep (``AutoGrader.sweeper``): ``when_due`` is the liveness hook, the thread sweeps."""
+
+    def __init__(self, grader: AutoGrader):
+        self.grader = grader
+        self.app = grader.app
+        self._next = 0.0  # monotonic time this process's next period starts
+        self._due = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._thread_lock = threading.Lock()
+        self._done = threading.Condition()
+        self._asked = self._served = 0  # sweeps asked for by the hook, and the last one done (``wait``)
+        self.last: list[int] = []  # the contacts the last sweep graded
+
+    # -- the hook and the thread --------------------------------------------------------------------------------
+
+    def when_due(self) -> int:
+        """The liveness ``periodic`` hook (on the heartbeat thread): when this process's period is up, mark a
+        sweep due for the sweep thread (started now if it is not running) and return its number for ``wait``;
+        0 when not due. No lock taken, nothing graded here."""
+        every = float(self.app.config.get("GRADING_SWEEP_SECONDS", SWEEP_SECONDS))
+        if every <= 0 or time.monotonic() < self._next:
+            return 0
+        with self._thread_lock:
+            if self.grader._stopped:  # read under the lock: a stop in progress joins any thread started here
+                return 0
+            self._next = time.monotonic() + every
+            if self._thread is None or not self._thread.is_alive():
+                # Its own events: a thread a stop gave up waiting for stays stopped, and the wake-up a stop left
+                # set does not start a sweep nobody asked for.
+                self._stop, self._due = threading.Event(), threading.Event()
+                self._thread = threading.Thread(
+                    target=self._run, args=(self._stop, self._due), name="kefu-grading-sweep", daemon=True
+                )
+                self._thread.start()
+        with self._done:
+            self._asked += 1
+            ticket = self._asked
+        self._due.set()
+        return ticket
+
+    def stop(self) -> None:
+        """End the sweep thread (app shutdown, end of a test); a sweep in progress stops after its contact."""
+        with self._thread_lock:
+            self._stop.set()
+            self._due.set()
+            thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(STOP_WAIT_SECONDS)
+
+    def wait(self, ticket: int, timeout: float = 30.0) -> list[int] | None:
+        """The contacts graded by sweep ``ticket`` (from ``when_due``) once it is done; None if not in time."""
+        with self._done:
+            if not self._done.wait_for(lambda: self._served >= ticket, timeout):
+                return None
+            return list(self.last)
+
+    def _run(self, stop: threading.Event, due: threading.Event) -> None:
+        while True:
+            due.wait()
+            if stop.is_set():
+                return
+            due.clear()
+            with self._done:
+                ticket = self._asked  # every sweep asked for so far is answered by this one
+            try:
+                with self.app.app_context():
+                    graded = self.sweep_if_first()
+            except Exception:
+                log.exception("the grading sweep failed")
+                graded = []
+            with self._done:
+                self.last, self._served = graded, ticket
+                self._done.notify_all()
+
+    def sweep_if_first(self) -> list[int]:
+        """Sweep unless another process of the centre swept in this period (a Redis lock that expires with the
+        period). Returns the contacts graded."""
+        every = float(self.app.config.get("GRADING_SWEEP_SECONDS", SWEEP_SECONDS))
+        try:
+            lock = redis_store.key("grading", "sweep")
+            if not redis_store.client.set(lock, self.grader._process_id, nx=True, ex=max(1, round(every))):
+                return []  # another process sweeps this period
+        except redis.RedisError:
+            return []
+        return self.sweep()
+
+    # -- the sweep ------------------------------------------------------------------------------------------------
+
+    def sweep(self) -> list[int]:
+        """Grade the contacts wrapped up between the window and the grace ago that have no current scorecard and
+        were not passed over (the ones the log's handler would grade: not in an exam); returns their ids."""
+        grader = self.grader
+        now = clock.timestamp()
+        grace = float(self.app.config.get("GRADING_SWEEP_GRACE_SECONDS", SWEEP_GRACE_SECONDS))
+        window = float(self.app.config.get("GRADING_SWEEP_WINDOW_SECONDS", SWEEP_WINDOW_SECONDS))
+        with self.app.app_context():
+            try:
+                rows = db.session.execute(
+                    select(Contact.id, Contact.closed_at)
+                    .outerjoin(Exercise, Exercise.id == Contact.exercise_id)
+                    .where(
+                        Contact.status == "closed",
+                        Contact.wrap_up_code.is_not(None),
+                        Contact.agent_id.is_not(None),
+                        Contact.closed_at <= now - grace,
+                        Contact.closed_at >= now - window,
+                        or_(Contact.exercise_id.is_(None), Exercise.kind == "practice"),
+                        ~exists().where(Scorecard.contact_id == Contact.id, Scorecard.current.is_(True)),
+                    )
+                    .order_by(Contact.closed_at)
+                    .limit(SWEEP_BATCH)
+                ).all()
+            finally:
+                db.session.remove()
+        if not rows:
+            return []
+        try:
+            marks = redis_store.client.mget([grader._done_key(cid) for cid, _ in rows])
+        except redis.RedisError:
+            return []
+        graded = []
+        for (cid, closed_at), mark in zip(rows, marks, strict=True):
+            if self._stop.is_set():
+                break  # shutting down: the next sweep (here or elsewhere) takes the rest
+            if mark:
+                continue  # graded or passed over since (the log got there after all, or it has no rubric)
+            log.warning("contact %s wrapped up %.0f s ago has no scorecard: grading it now", cid, now - closed_at)
+            with self.app.app_context():
+                grader._grade(cid, float(closed_at))
+            grader._graded(cid, self._wrap_up_seq(cid))
+            graded.append(cid)
+        return graded
+
+    def _wrap_up_seq(self, contact_id: int) -> int:
+        with self.app.app_context():
+            try:
+                return int(
+                    db.session.scalar(
+                        select(func.max(ContactEvent.seq)).where(
+                            ContactEvent.contact_id == contact_id, ContactEvent.type == "wrap_up"
+                        )
+                    )
+                    or 0
+                )
+            finally:
+                db.session.remove()
