@@ -14,16 +14,21 @@ from config import TestingConfig
 from extensions import db
 
 
-def test_upgrade_matches_models(tmp_path):
-    """`db upgrade` on an empty SQLite file leaves no difference between the database and the models."""
-    if os.environ.get("DATABASE_URL"):
-        pytest.skip("checked on the embedded SQLite database; the PostgreSQL run uses create_all")
-    app = create_app(
+def _sqlite_app(tmp_path):
+    """An app on an empty SQLite file of its own (the migrations are run on it, not create_all)."""
+    return create_app(
         TestingConfig,
         SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'm.db'}",
         REDIS_EMBEDDED_PATH="/tmp/kefu-test-redis.db",
         REDIS_PREFIX="kefu-test-mig:",
     )
+
+
+def test_upgrade_matches_models(tmp_path):
+    """`db upgrade` on an empty SQLite file leaves no difference between the database and the models."""
+    if os.environ.get("DATABASE_URL"):
+        pytest.skip("checked on the embedded SQLite database; the PostgreSQL run uses create_all")
+    app = _sqlite_app(tmp_path)
     with app.app_context():
         upgrade()
         with db.engine.connect() as conn:
@@ -39,12 +44,7 @@ def test_lease_migration_downgrades_with_an_exercise_in_use(tmp_path):
     from flask_migrate import downgrade
     from sqlalchemy import inspect, text
 
-    app = create_app(
-        TestingConfig,
-        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'm.db'}",
-        REDIS_EMBEDDED_PATH="/tmp/kefu-test-redis.db",
-        REDIS_PREFIX="kefu-test-mig:",
-    )
+    app = _sqlite_app(tmp_path)
     with app.app_context():
         upgrade(revision="a8c0e2f4b6d7")
         with db.engine.begin() as conn:
