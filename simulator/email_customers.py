@@ -359,7 +359,11 @@ class EmailCustomers(EmailCustomersAcross, EmailTakeOver, EmailSending):
         }
         engine = self.app.extensions["kefu_simulator"]
         try:
-            with engine.ownership.fenced("contact", cust.contact_id, cust.lease):
+            lease = self._lease_now(cust)  # taking it failed when their mail was recorded: again now
+            if lease is None:  # the database is still failing: not recorded, as on any failure below
+                log.warning("no lease to record the customer state of contact %s under", cust.contact_id)
+                return True
+            with engine.ownership.fenced("contact", cust.contact_id, lease):
                 ev, _ = append_event(cust.contact_id, "customer.state", "simulator", data=data)
                 publish_contact_event(ev)
         except LeaseLost:

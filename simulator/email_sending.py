@@ -21,6 +21,7 @@ from clock import clock
 
 from .email_compose import SendError, body_text, compose, send
 from .errors import SimulatorError
+from .ownership import LeaseLost
 from .persona import CustomerState
 
 if TYPE_CHECKING:
@@ -128,8 +129,8 @@ class EmailSending:
     def _take_lease(self, cust: EmailCustomer, contact_id: int) -> int | None:
         """The customer's seed, kept in the database for a take-over after Redis lost the owner record (as a chat
         customer's: simulator/seeds.py), and their lease on the contact, which fences what they record on it
-        (simulator/ownership.py). The mail is recorded already: a failure here leaves them unable to record more
-        (a take-over after their process goes finds the seed in the owner record)."""
+        (simulator/ownership.py). The mail is recorded already: on a failure (None) the lease is taken again before
+        they next read, send or record (``_lease_now``)."""
         from extensions import db
 
         ownership = self.app.extensions["kefu_simulator"].ownership
@@ -141,6 +142,21 @@ class EmailSending:
             db.session.rollback()
             log.exception("could not take the lease of the simulated email customer of contact %s", contact_id)
             return None
+
+    def _lease_now(self, cust: EmailCustomer) -> int | None:
+        """The lease the customer's reads, mails and mind go under. When taking it failed as their mail was recorded
+        (the database busy past its timeout, a dropped connection), it is taken now: without it the next check would
+        let them go, and nobody would adopt a customer whose owner record names a live process - orphaned for good.
+        Taken only while that record still names this process (or Redis lost it); naming another, that process took
+        them over: LeaseLost. None: the database failed again; tried again next time."""
+        if cust.lease is not None or cust.contact_id is None:
+            return cust.lease
+        ownership = self.app.extensions["kefu_simulator"].ownership
+        owner = ownership.record("contact", cust.contact_id).get("owner")
+        if owner and owner != ownership.process_id:
+            raise LeaseLost(f"contact {cust.contact_id} is driven by {owner}")
+        cust.lease = self._take_lease(cust, cust.contact_id)
+        return cust.lease
 
     def _fresh_mind(self, cust: EmailCustomer) -> None:
         """A follow-up days later is a new conversation about the same case: the customer again needs an

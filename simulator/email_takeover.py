@@ -41,6 +41,7 @@ from extensions import db, redis_store
 
 from .content import ContentError
 from .email_compose import CHASER
+from .ownership import LeaseLost
 from .persona import CustomerState
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,11 @@ class EmailTakeOver:
         if cust.contact_id is None:
             return True
         try:
-            held = engine.ownership.holds("contact", cust.contact_id, cust.lease)
+            lease = self._lease_now(cust)  # taking it failed when their mail was recorded: again now
+            # None: the database is still failing; nothing can be recorded anyway, the fence decides later
+            held = lease is None or engine.ownership.holds("contact", cust.contact_id, lease)
+        except LeaseLost:
+            held = False
         except Exception:  # the database away: nothing can be recorded anyway; the fence decides later
             db.session.rollback()
             return True

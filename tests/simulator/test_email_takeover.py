@@ -277,3 +277,27 @@ def test_two_customers_of_one_address_in_one_process_each_read_their_own_reply(a
         later(world, 4000)
         assert (len(mails(a)), len(mails(b))) == (2, 2)
         assert (len(states(a)), len(states(b))) == (1, 1)
+
+
+def test_a_customer_whose_lease_failed_when_their_mail_was_recorded_goes_on(app, world, monkeypatch):  # noqa: F811
+    """Taking the customer's lease failed just after their opening was recorded (the database busy past its timeout,
+    a dropped connection), while their owner record names this live process, so nobody would adopt them: the lease
+    is taken again at their next read, and they answer the reply (before, they were let go at once: no answer, and
+    nobody drove them again)."""
+    with app.app_context():
+        engine, mail = world["engine"], world["mail"]
+        real, failed = engine.ownership.take_lease, []
+
+        def take_lease(kind, ident, **fields):
+            if not failed:
+                failed.append(ident)
+                raise RuntimeError("database is locked")
+            return real(kind, ident, **fields)
+
+        monkeypatch.setattr(engine.ownership, "take_lease", take_lease)
+        cid = engine.start_customer("zh-email-late-fridge-complaint", seed=3)
+        assert failed == [cid] and engine.ownership.record("contact", cid)["owner"] == engine.process_id
+        reply(world["agent"], cid, BRUSH_OFF)
+        later(world, 4000)
+        assert len(mails(cid)) == 2 and "主管" in mails(cid)[-1].text
+        assert len(states(cid)) == 1 and mail.drives(cid)
