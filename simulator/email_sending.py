@@ -42,9 +42,16 @@ def _message_id(cust: EmailCustomer, mail: _Mail) -> str:
     follows, the wrapped-up contact a follow-up follows) has the same id in whichever process sends it: when a
     customer's old driver and the process that took it over both send the answer to one reply (the old one was
     taken for dead, or sent it just before its death and the take-over replayed the reply as unanswered), the
-    endpoint records it once - a Message-ID already recorded is a duplicate (channels/email/ingest.py)."""
+    endpoint records it once - a Message-ID already recorded is a duplicate (channels/email/ingest.py). So has an
+    exercise arrival's opening, made from the exercise and the arrival's seed: the exercise's lease is checked before
+    the opening is sent and its seed recorded only after, so a process adopting the exercise in between finds the
+    arrival not started and starts it too; the endpoint records the second opening as a duplicate of the first (its
+    sender is given the same contact, and the customer's lease decides which process drives them)."""
     domain = cust.address.rsplit("@", 1)[-1]
     answers = str(mail.answers or "").strip()
+    if mail.kind == "opening" and cust.exercise_id is not None:
+        key = f"opening\n{cust.exercise_id}\n{cust.seed}\n{cust.scenario_id}".encode()
+        return f"<sim.x{cust.exercise_id}.{hashlib.sha256(key).hexdigest()[:24]}@{domain}>"
     if mail.kind == "opening" or not answers or cust.contact_id is None:
         return make_msgid(domain=domain)
     # Not the kind: one answer to one mail, even if the two drivers' minds were to differ on what it says.

@@ -301,3 +301,27 @@ def test_a_customer_whose_lease_failed_when_their_mail_was_recorded_goes_on(app,
         later(world, 4000)
         assert len(mails(cid)) == 2 and "主管" in mails(cid)[-1].text
         assert len(states(cid)) == 1 and mail.drives(cid)
+
+
+def test_an_exercise_arrival_opened_by_two_processes_is_one_customer(app, world):  # noqa: F811
+    """A process checks the exercise's lease and sends an arrival's opening; before its seed is recorded another
+    process adopts the exercise, finds the arrival not started and sends it too. The endpoint records the second
+    opening as a duplicate of the first (same Message-ID, made from the exercise and the arrival's seed): one contact,
+    one mail (before, each opening had a random Message-ID: two customers for one arrival)."""
+    from extensions import db
+    from simulator.models import Exercise
+
+    with app.app_context():
+        engine, mail = world["engine"], world["mail"]
+        ex = Exercise(name="drill", mix={"zh-email-late-fridge-complaint": 1}, rate_per_minute=1, duration_seconds=60)
+        db.session.add(ex)
+        db.session.commit()
+        arrival = {"exercise_id": ex.id, "seed": ex.seed * 100_003}
+        cid = engine.start_customer("zh-email-late-fridge-complaint", **arrival)
+        _die(mail, cid)  # the first process, stalled: its customer is not in this one
+        assert engine.start_customer("zh-email-late-fridge-complaint", **arrival) == cid
+        db.session.expire_all()
+        assert len(db.session.scalars(db.select(Contact).where(Contact.exercise_id == ex.id)).all()) == 1
+        assert len(mails(cid)) == 1 and len(mails()) == 1
+        other = engine.start_customer("zh-email-late-fridge-complaint", exercise_id=ex.id, seed=ex.seed * 100_003 + 1)
+        assert other != cid  # the exercise's next arrival is a customer of its own
