@@ -11,7 +11,8 @@ side-log group is first made, would close only the first of these, and only if t
 the drain (and old-version processes still consuming that group during the upgrade race it); the sweep needs no
 memory of what happened to the log, only the recording: a wrapped-up contact with no scorecard. Its cost is one
 query on the contacts a period, and the grace keeps it off wrap-ups the log is still delivering. A contact that
-cannot be graded (no rubric) is passed over once per ``DONE_TTL``, as the log's handler marks it.
+cannot be graded (no rubric, or its grading raises) is passed over once per ``DONE_TTL``, as the log's handler
+marks it; the sweep pages past the passed-over ones, so they never hold back the contacts wrapped up after them.
 
 The sweep grades on a thread of its own (``kefu-grading-sweep``), never on the liveness thread that runs its hook:
 a sweep grades up to ``SWEEP_BATCH`` contacts one after another, each waiting for the log's grading in progress and
@@ -28,7 +29,7 @@ import time
 from typing import TYPE_CHECKING
 
 import redis
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 
 from clock import clock
 from contacts.models import Contact, ContactEvent
@@ -141,48 +142,76 @@ class Sweeper:
 
     def sweep(self) -> list[int]:
         """Grade the contacts wrapped up between the window and the grace ago that have no current scorecard and
-        were not passed over (the ones the log's handler would grade: not in an exam); returns their ids."""
-        grader = self.grader
+        were not passed over (the ones the log's handler would grade: not in an exam), oldest first, at most
+        ``SWEEP_BATCH``; returns their ids (the ones whose grading failed too: they are passed over)."""
         now = clock.timestamp()
         grace = float(self.app.config.get("GRADING_SWEEP_GRACE_SECONDS", SWEEP_GRACE_SECONDS))
         window = float(self.app.config.get("GRADING_SWEEP_WINDOW_SECONDS", SWEEP_WINDOW_SECONDS))
+        graded: list[int] = []
+        after = None
+        # Pages on (closed_at, id) until a batch is graded: the passed-over contacts (marked in Redis, which SQL
+        # cannot see) keep no scorecard, so a single LIMIT would fetch the same ones every sweep once a batch of
+        # them is in the window, and nothing newer would ever be reached.
+        while len(graded) < SWEEP_BATCH and not self._stop.is_set():
+            rows = self._page(now - window, now - grace, after)
+            if not rows:
+                break
+            try:
+                marks = redis_store.client.mget([self.grader._done_key(cid) for cid, _ in rows])
+            except redis.RedisError:
+                break
+            for (cid, closed_at), mark in zip(rows, marks, strict=True):
+                if len(graded) >= SWEEP_BATCH or self._stop.is_set():
+                    break  # the next sweep (here or elsewhere) takes the rest
+                if mark:
+                    continue  # graded or passed over since (the log got there after all, or it has no rubric)
+                log.warning("contact %s wrapped up %.0f s ago has no scorecard: grading it now", cid, now - closed_at)
+                self._grade_one(cid, float(closed_at))
+                graded.append(cid)
+            if len(rows) < SWEEP_BATCH:
+                break
+            after = rows[-1][1], rows[-1][0]  # (closed_at, id) of the last row seen
+        return graded
+
+    def _page(self, since: float, until: float, after: tuple[float, int] | None) -> list[tuple[int, float]]:
+        """Up to ``SWEEP_BATCH`` (id, closed_at) of sweepable contacts closed in [since, until], after ``after``
+        ((closed_at, id) of the previous page's last row)."""
+        q = (
+            select(Contact.id, Contact.closed_at)
+            .outerjoin(Exercise, Exercise.id == Contact.exercise_id)
+            .where(
+                Contact.status == "closed",
+                Contact.wrap_up_code.is_not(None),
+                Contact.agent_id.is_not(None),
+                Contact.closed_at <= until,
+                Contact.closed_at >= since,
+                or_(Contact.exercise_id.is_(None), Exercise.kind == "practice"),
+                ~exists().where(Scorecard.contact_id == Contact.id, Scorecard.current.is_(True)),
+            )
+            .order_by(Contact.closed_at, Contact.id)
+            .limit(SWEEP_BATCH)
+        )
+        if after is not None:
+            closed_at, cid = after
+            q = q.where(or_(Contact.closed_at > closed_at, and_(Contact.closed_at == closed_at, Contact.id > cid)))
         with self.app.app_context():
             try:
-                rows = db.session.execute(
-                    select(Contact.id, Contact.closed_at)
-                    .outerjoin(Exercise, Exercise.id == Contact.exercise_id)
-                    .where(
-                        Contact.status == "closed",
-                        Contact.wrap_up_code.is_not(None),
-                        Contact.agent_id.is_not(None),
-                        Contact.closed_at <= now - grace,
-                        Contact.closed_at >= now - window,
-                        or_(Contact.exercise_id.is_(None), Exercise.kind == "practice"),
-                        ~exists().where(Scorecard.contact_id == Contact.id, Scorecard.current.is_(True)),
-                    )
-                    .order_by(Contact.closed_at)
-                    .limit(SWEEP_BATCH)
-                ).all()
+                return [(r.id, r.closed_at) for r in db.session.execute(q)]
             finally:
                 db.session.remove()
-        if not rows:
-            return []
+
+    def _grade_one(self, contact_id: int, wrapped_up_at: float) -> None:
+        """Grade one contact and mark it, whatever its grading raises: a contact that breaks an evaluator (or has
+        a malformed recording) left unmarked would be first again in every sweep and stop each one there."""
+        seq = 0
         try:
-            marks = redis_store.client.mget([grader._done_key(cid) for cid, _ in rows])
-        except redis.RedisError:
-            return []
-        graded = []
-        for (cid, closed_at), mark in zip(rows, marks, strict=True):
-            if self._stop.is_set():
-                break  # shutting down: the next sweep (here or elsewhere) takes the rest
-            if mark:
-                continue  # graded or passed over since (the log got there after all, or it has no rubric)
-            log.warning("contact %s wrapped up %.0f s ago has no scorecard: grading it now", cid, now - closed_at)
+            seq = self._wrap_up_seq(contact_id)
             with self.app.app_context():
-                grader._grade(cid, float(closed_at))
-            grader._graded(cid, self._wrap_up_seq(cid))
-            graded.append(cid)
-        return graded
+                self.grader._grade(contact_id, wrapped_up_at)
+        except Exception:
+            log.exception("contact %s could not be graded by the sweep; passed over until its mark expires", contact_id)
+        finally:
+            self.grader._graded(contact_id, seq)
 
     def _wrap_up_seq(self, contact_id: int) -> int:
         with self.app.app_context():

@@ -270,3 +270,70 @@ def test_the_sweep_grades_off_the_heartbeat_thread_and_stops_with_the_grader(app
     assert _sweep_threads()
     grader.stop()
     assert not _sweep_threads()
+
+
+def _closed(app, closed_at: list[float]) -> list[int]:
+    """Contacts trainee t1 wrapped up at these times (no recording: the tests replace the grading)."""
+    with app.app_context():
+        agent = factories.user("t1", role="trainee", level="L5")
+        contacts = [
+            Contact(channel="chat", queue="q", status="closed", wrap_up_code="ENQ", agent_id=agent.id, closed_at=t)
+            for t in closed_at
+        ]
+        db.session.add_all(contacts)
+        db.session.commit()
+        ids = [c.id for c in contacts]
+        db.session.remove()
+    return ids
+
+
+@pytest.mark.app_config(GRADING_AUTO=False)
+def test_a_contact_whose_grading_raises_does_not_stop_the_sweep(app, monkeypatch, caplog):
+    """The oldest contact breaks its grading with something other than a GradingError (an evaluator's bug, a
+    malformed recording): the sweep logs it with the contact's id, marks it and grades the later ones; the next
+    sweep does not try it again. (Before: the error ended the sweep, the contact stayed unmarked and ended every
+    later sweep too.)"""
+    import grading.actions
+    from clock import clock
+
+    now = clock.timestamp()
+    ids = _closed(app, [now - 400, now - 300, now - 200])
+    tried: list[int] = []
+
+    def grade(contact_id):
+        tried.append(contact_id)
+        if contact_id == ids[0]:
+            raise ValueError("a malformed recording")
+
+    monkeypatch.setattr(grading.actions, "do_grade_contact", grade)
+    grader = app.extensions["kefu_grading"]
+    assert grader.sweeper.sweep() == ids
+    assert tried == ids
+    assert all(grader.graded_by(cid) for cid in ids)
+    assert f"contact {ids[0]} could not be graded" in caplog.text
+    tried.clear()
+    assert grader.sweeper.sweep() == [] and tried == []
+
+
+@pytest.mark.app_config(GRADING_AUTO=False)
+def test_passed_over_contacts_do_not_hold_back_the_ones_wrapped_up_after_them(app, monkeypatch):
+    """A batch's worth of passed-over contacts (no rubric: marked, no scorecard) at the start of the window: the
+    sweep pages past them, keyset on (closed_at, id) so a contact closed at the same time as the last one of a page
+    is not skipped, grades a batch of the later ones and the rest next time. (Before: LIMIT took the same
+    passed-over contacts every sweep and nothing later was graded.)"""
+    import grading.actions
+    import grading.sweep
+    from clock import clock
+
+    monkeypatch.setattr(grading.sweep, "SWEEP_BATCH", 2)
+    now = clock.timestamp()
+    ids = _closed(app, [now - 500, now - 400, now - 400, now - 300, now - 200])
+    grader = app.extensions["kefu_grading"]
+    for cid in ids[:2]:
+        grader._graded(cid, 0)  # passed over by an earlier sweep
+    tried: list[int] = []
+    monkeypatch.setattr(grading.actions, "do_grade_contact", tried.append)  # stores no scorecard either
+    assert grader.sweeper.sweep() == ids[2:4]
+    assert grader.sweeper.sweep() == [ids[4]]
+    assert grader.sweeper.sweep() == []
+    assert tried == ids[2:]
