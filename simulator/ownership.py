@@ -40,7 +40,8 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import OperationalError
 
 from contacts.transaction import atomic
 from extensions import db, redis_store
@@ -54,9 +55,21 @@ log = logging.getLogger(__name__)
 _LEASED = {"contact": (SimulatedCustomer.__table__, "contact_id"), "exercise": (Exercise.__table__, "id")}
 
 
+# How long taking a lease waits for a row another process holds in an open transaction (PostgreSQL; SQLite has its
+# busy timeout). A driver stopped in the middle of a fenced write (a stalled machine, SIGSTOP) holds it until it
+# resumes: without a bound, the taker - holding its engine's lock, or in the liveness thread - waited as long.
+LOCK_WAIT = "1500ms"
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's lock_timeout
+
+
 class LeaseLost(Exception):
     """This process no longer holds the lease it acted under (another process took the customer or exercise over):
     nothing was recorded, and the caller stops driving it."""
+
+
+class LeaseBusy(Exception):
+    """The lease was not taken now: its row is held by another process's open transaction (a stalled driver in the
+    middle of a write) past ``LOCK_WAIT``. Nothing changed; the caller tries again on a later tick."""
 
 
 # ARGV: key, expected owner ('' = none recorded), new owner. 1 when the owner was as expected and is now ours.
@@ -104,18 +117,29 @@ class Ownership:
         """Hold the lease of a customer (``contact``) or an exercise from now on: bump its generation and name this
         process, committed (or with the caller's action, when one runs) before the caller reads the recording it
         goes on from. A customer's row is created with ``seed`` (and ``exercise_id``, ``started_by``) when missing.
-        Returns the generation to give ``fenced``."""
+        Returns the generation to give ``fenced``; LeaseBusy when a stalled driver's open write holds the row past
+        ``LOCK_WAIT`` (not taken now)."""
         table, key = _LEASED[kind]
         with atomic():
             if kind == "contact" and seed is not None:
                 do_record_seed(ident, seed, **seed_fields)
                 db.session.flush()  # the row, if new, before the update below (Core statements do not flush)
             conn = db.session.connection()
+            postgres = conn.dialect.name == "postgresql"
+            if postgres:
+                conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
             # Update first, then read: the update holds the row (and SQLite's write lock), so two takers never
             # read the same generation.
-            taken = conn.execute(
-                update(table).where(table.c[key] == ident).values(lease=table.c.lease + 1, driver=self.process_id)
-            ).rowcount
+            try:
+                taken = conn.execute(
+                    update(table).where(table.c[key] == ident).values(lease=table.c.lease + 1, driver=self.process_id)
+                ).rowcount
+            except OperationalError as e:
+                if getattr(e.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                    raise LeaseBusy(f"{kind} {ident}: its row is held by another process's transaction") from e
+                raise
+            if postgres:  # the caller's transaction, when the lease is taken in one, waits as it did
+                conn.execute(text("SET LOCAL lock_timeout = DEFAULT"))
             if taken != 1:
                 raise LeaseLost(f"no {kind} {ident} to hold a lease on")
             return conn.execute(select(table.c.lease).where(table.c[key] == ident)).scalar_one()

@@ -12,6 +12,7 @@ exercise resumes its remaining arrivals. Livestream audiences are the livestream
 from __future__ import annotations
 
 import logging
+import time
 
 from sqlalchemy import select
 
@@ -21,6 +22,7 @@ from contacts.models import Contact
 from extensions import db
 
 from .models import Exercise
+from .ownership import LeaseBusy
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,10 @@ class Recovery:
                 if mail is not None and mail.drives(contact.id):
                     continue
                 if contact.channel == "group":
-                    self._recover_room(contact, trust_missing, done)  # its audience (simulator/group_takeover.py)
+                    try:
+                        self._recover_room(contact, trust_missing, done)  # its audience (simulator/group_takeover.py)
+                    except LeaseBusy:
+                        self.retry_recovery(f"group room {contact.id}")
                     continue
                 if contact.channel == "livestream":
                     continue  # its audience is the livestream's (livestream/audience_stream.py), never ended here
@@ -63,7 +68,12 @@ class Recovery:
                     self.hand_over("contact", contact.id, worker)
                     done["handed"].append(contact.id)
                     continue
-                if self._take_over(contact, record):
+                try:
+                    taken = self._take_over(contact, record)
+                except LeaseBusy:
+                    self.retry_recovery(f"contact {contact.id}")
+                    continue
+                if taken:
                     done["taken_over"].append(contact.id)
                     continue
                 try:
@@ -74,7 +84,10 @@ class Recovery:
                     db.session.rollback()
                     log.exception("could not end orphaned simulated contact %s", contact.id)
             if mail is not None:  # wrapped up, writing a follow-up days later (simulator/email_takeover.py)
-                mail.recover_waiting(self, trust_missing, done)
+                try:
+                    mail.recover_waiting(self, trust_missing, done)
+                except LeaseBusy:
+                    self.retry_recovery("email customers waiting to follow up")
             now = clock.timestamp()
             for ex in db.session.scalars(select(Exercise).where(Exercise.status == "running")).all():
                 if ex.id in self._running_exercises:
@@ -85,11 +98,25 @@ class Recovery:
                 if worker is not None:
                     self.hand_over("exercise", ex.id, worker, after=now)  # the dead driver's arrivals: not again
                 else:
-                    self._queue_arrivals(ex, after=now)
+                    try:
+                        self._queue_arrivals(ex, after=now)
+                    except LeaseBusy:
+                        self.retry_recovery(f"exercise {ex.id}")
+                        continue
                 done["exercises"].append(ex.id)
         if any(done.values()):
             log.warning("simulator adopted %s", done)
         return done
+
+    def retry_recovery(self, what: str) -> None:
+        """Taking the lease of ``what`` gave up behind another process's open write (LeaseBusy: a driver stopped in
+        the middle of one). Its owner record names this process now, so nobody else adopts it: recovery runs again
+        here on a later tick (``_recover_if_due``) and takes it then. Waiting here instead held the engine's lock,
+        freezing every customer this process drives, for as long as the stalled driver stayed stopped."""
+        log.warning("%s: its lease is held by a stalled write; taking it over on a later tick", what)
+        retry_at = time.monotonic() + self.liveness.interval
+        if self._recover_at is None or self._recover_at > retry_at:
+            self._recover_at = retry_at
 
     def _take_over(self, contact: Contact, record: dict) -> bool:
         """Go on as the simulated customer of a contact now ours: a caller waiting in its queue, a chat customer

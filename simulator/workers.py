@@ -31,6 +31,7 @@ from contacts.stream import StreamKind, get_event_log
 from extensions import db
 
 from .models import Exercise
+from .ownership import LeaseBusy
 from .queued_callers import WAIT_ENDS
 
 log = logging.getLogger(__name__)
@@ -110,11 +111,22 @@ class SimulatorWorkers:
         ev = payload.get("event") or {}
         cid = ev.get("contact_id")
         if cid not in self._ids and cid not in self._caller_ids and self._owner_of(payload) == self.process_id:
-            self._adopt_contact(cid)  # handed to us and the hand-over message is still on its way
+            try:
+                self._adopt_contact(cid)  # handed to us and the hand-over message is still on its way
+            except LeaseBusy:
+                self.retry_recovery(f"contact {cid}")
         self._accept(ev)
 
     def _on_control(self, message: dict) -> None:
-        """A message in this process's inbox: adopt a customer or an exercise, or stop an exercise."""
+        """A message in this process's inbox: adopt a customer or an exercise, or stop an exercise. An adoption
+        whose lease is held by a stalled write (LeaseBusy) is taken by recovery on a later tick: the owner record
+        names this process already."""
+        try:
+            self._control(message)
+        except LeaseBusy:
+            self.retry_recovery(f"{message.get('adopt')} {message.get('id')}")
+
+    def _control(self, message: dict) -> None:
         with self._lock:
             if message.get("adopt") == "contact":
                 self._adopt_contact(int(message["id"]))

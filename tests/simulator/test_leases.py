@@ -4,6 +4,8 @@ taking a customer over goes on from what the stale one recorded before the take-
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from sqlalchemy import select
 
@@ -150,3 +152,69 @@ def test_an_exercise_handed_over_late_does_not_start_again_an_arrival_its_stalle
         engine.run_for(2, step=0.5)
         db.session.expire_all()
         assert len(db.session.scalars(select(Contact).where(Contact.exercise_id == ex.id)).all()) == 2
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgresql"), reason="needs DATABASE_URL on PostgreSQL"
+)
+def test_taking_a_lease_held_by_a_stalled_write_gives_up_within_its_lock_wait(app):
+    """The old driver stopped (SIGSTOP) in the middle of a fenced write: its transaction holds the exercise's row.
+    Taking the lease gives up within about LOCK_WAIT (LeaseBusy, nothing changed) instead of waiting until the old
+    driver resumes (before: blocked for as long as the row was held), and is taken once the row is free."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from simulator.ownership import LeaseBusy
+
+    with app.app_context():
+        ex = Exercise(name="drill", mix={PARCEL: 1}, rate_per_minute=1, duration_seconds=60, seed=2)
+        db.session.add(ex)
+        db.session.commit()
+        first = Ownership("host-1-stalled").take_lease("exercise", ex.id)
+        stalled = db.engine.connect()
+        held = stalled.begin()
+        stalled.execute(text("UPDATE exercises SET lease = lease WHERE id = :id"), {"id": ex.id})  # mid write
+        release = threading.Timer(10, held.rollback)  # the old driver resumes at last (bounds the test on failure)
+        release.start()
+        try:
+            began = time.monotonic()
+            with pytest.raises(LeaseBusy):
+                Ownership(ADOPTER).take_lease("exercise", ex.id)
+            assert time.monotonic() - began < 3
+            assert db.session.get(Exercise, ex.id).lease == first
+        finally:
+            release.cancel()
+            if held.is_active:
+                held.rollback()
+            stalled.close()
+        assert Ownership(ADOPTER).take_lease("exercise", ex.id) == first + 1
+
+
+def test_a_take_over_whose_lease_is_busy_is_retried_on_a_later_tick(app, engine, monkeypatch):
+    """Recovery adopts a dead process's customer, but its lease is held by a stalled driver's open write
+    (LeaseBusy): the customer is neither ended nor lost - its owner record names this process, so recovery runs
+    again on a later tick and takes it over then."""
+    from simulator.ownership import LeaseBusy
+
+    dead = "host-3-deadbeef"
+    with app.app_context():
+        cid, _ = _started(app, engine)
+        engine._let_go(cid)  # driven by the dead process, not this one
+        engine.ownership.claim("contact", cid, owner=dead, seed=4)
+        real, busy = engine.ownership.take_lease, []
+
+        def take_lease(kind, ident, **fields):
+            if not busy:
+                busy.append(ident)
+                raise LeaseBusy("held")
+            return real(kind, ident, **fields)
+
+        monkeypatch.setattr(engine.ownership, "take_lease", take_lease)
+        assert cid not in engine.recover()["taken_over"] and busy == [cid]
+        db.session.expire_all()
+        assert db.session.get(Contact, cid).status in ("queued", "active") and cid not in engine.live
+        assert engine.ownership.record("contact", cid)["owner"] == engine.process_id
+        assert engine._recover_at is not None  # recovery again on a later tick
+        assert cid in engine.recover()["taken_over"] and cid in engine.live
