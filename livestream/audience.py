@@ -129,6 +129,9 @@ class Audiences(AudiencesAcross):
         self.refused = 0
         self._applied: dict[int, set[int]] = {}  # stream -> seqs of its events applied (each once)
         self._leases: dict[int, int] = {}  # stream -> the lease its audience is driven under here
+        self._busy: set[int] = set()  # streams taken over here whose lease a stalled write held: adopted again soon
+        self._adopt_due = threading.Event()
+        self._adopter: threading.Thread | None = None
 
     def init_app(self, app) -> None:
         self.app = app
@@ -139,7 +142,7 @@ class Audiences(AudiencesAcross):
         liveness = app.extensions.get("kefu_liveness")
         if liveness is not None:
             liveness.on("reannounce", self.reannounce)  # Redis lost the owner records: put ours back
-            liveness.on("dead", self.adopt_orphans)  # a process stopped: go on with its audiences here
+            liveness.on("dead", self.adopt_soon)  # a process stopped: go on with its audiences (on our thread)
 
     def start(self, stream_id: int, *, resume: bool = False) -> AudienceScript | None:
         """Start the audience of a stream from its settings (idempotent: a reconnecting presenter keeps it), or,

@@ -14,8 +14,9 @@ it to adopt the stream (a message in the worker's inbox, simulator/workers.py); 
 recording. A second "publishing" (the presenter reconnected) leaves an audience whose owner is alive where it is.
 
 When the audience's process dies (kill -9), the process that sees it dead (the liveness ``dead`` hook, run by one
-live process) takes the owner record over (compare-and-set: one taker) for a live simulator worker (or, with none
-alive or in a worker, for itself), and the new owner goes on with the audience from the stream's recording: the same
+live process; the take-over itself runs on a thread of the audiences', not the liveness one) takes the owner record
+over (compare-and-set: one taker) for a live simulator worker (or, with none alive or in a worker, for itself), and
+the new owner goes on with the audience from the stream's recording: the same
 viewers, what they asked and who asked it first, the needs answered, the thanks already said, the complainer moved
 to a chat or not, and when they last complained; each of those events counts as applied. Its comments go on from a
 random state of their own (seeded by the stream's seed and the comments already made), so the audience does not say
@@ -27,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import threading
 import time
 from collections.abc import Iterator
 
@@ -53,7 +55,8 @@ WATCHED = frozenset(
 
 
 class AudiencesAcross:
-    """The shared-log side of Audiences (which provides app, _scripts, _lock and _apply)."""
+    """The shared-log side of Audiences (which provides app, _scripts, _lock, _apply, _busy, _adopt_due and
+    _adopter)."""
 
     _consumer = None
 
@@ -131,7 +134,18 @@ class AudiencesAcross:
     def adopt(self, stream_id: int) -> bool:
         """Run the audience of a stream whose owner record names this process (a simulator worker told to adopt
         it), from the stream's recording: its first comments when it has none yet, else where it was. False when
-        it is not (or no longer) ours, or the stream is over."""
+        it is not (or no longer) ours, or the stream is over, or its lease is held by a stalled write (adopted
+        again soon, on the adopting thread)."""
+        from simulator.ownership import LeaseBusy
+
+        try:
+            return self._adopt(stream_id)
+        except LeaseBusy:
+            self._busy.add(stream_id)
+            self.adopt_soon()
+            return False
+
+    def _adopt(self, stream_id: int) -> bool:
         liveness = self._liveness
         if stream_id in self._scripts:
             return True
@@ -242,10 +256,40 @@ class AudiencesAcross:
             self._forget(stream_id)
         return lost
 
+    def adopt_soon(self, process_id: str | None = None) -> None:
+        """The liveness ``dead`` hook: go on with the dead process's audiences (``adopt_orphans``) on a thread of our
+        own. A take-over waits for the audience's lease (up to simulator/ownership.py's LOCK_WAIT behind a stalled
+        write) and replays the stream: run in the liveness thread, it held this process's beats back, and a process
+        busy adopting was taken for dead in turn. Streams whose lease was busy are adopted again every second."""
+        self._adopt_due.set()
+        with self._lock:
+            if self._adopter is None or not self._adopter.is_alive():
+                self._adopter = threading.Thread(target=self._adopt_loop, name="livestream-adopt", daemon=True)
+                self._adopter.start()
+
+    def _adopt_loop(self) -> None:
+        while True:
+            self._adopt_due.wait()
+            self._adopt_due.clear()
+            with self.app.app_context():
+                try:
+                    self.adopt_orphans()
+                except Exception:
+                    db.session.rollback()
+                    log.exception("could not adopt the livestream audiences of a dead process")
+                finally:
+                    db.session.remove()
+            if self._busy:  # a stalled write held a lease: again in a moment
+                time.sleep(1.0)
+                self._adopt_due.set()
+
     def adopt_orphans(self, process_id: str | None = None) -> list[int]:
-        """The liveness ``dead`` hook: go on with the audiences of live streams whose recorded owner stopped
-        beating: handed to a live simulator worker when one runs (not in a worker), else here. Returns the streams
-        taken over (here or by the worker they were handed to)."""
+        """Go on with the audiences of live streams whose recorded owner stopped beating: handed to a live simulator
+        worker when one runs (not in a worker), else here; and with those taken over here whose lease a stalled
+        write held then (LeaseBusy: their owner record names this process, so nobody else would). Returns the
+        streams taken over (here or by the worker they were handed to)."""
+        from simulator.ownership import LeaseBusy
+
         liveness = self._liveness
         if liveness is None or self.app is None:
             return []
@@ -254,24 +298,34 @@ class AudiencesAcross:
         live = db.session.scalars(
             select(Contact.id).where(Contact.channel == "livestream", Contact.status == "active")
         ).all()
+        self._busy.intersection_update(live)
         for stream_id in live:
             if stream_id in self._scripts:
+                self._busy.discard(stream_id)
                 continue
             owner = client.hget(self._owner_key(stream_id), "owner")
-            if not owner or liveness.is_alive(owner):
+            if stream_id in self._busy and owner == liveness.process_id:
+                pass  # ours, its lease busy the last time: again now
+            elif not owner or liveness.is_alive(owner):
                 continue  # no audience recorded (none, or not started yet), or its process is alive
-            worker = self._worker_for()
-            if not client.eval(TAKE, 0, self._owner_key(stream_id), owner, worker or liveness.process_id):
-                continue  # another process took it first
-            if worker is not None:
-                self._simulator()._send(worker, {"adopt": "livestream", "id": stream_id})
-                taken.append(stream_id)
-                log.warning("handed the simulated audience of livestream %s from %s to %s", stream_id, owner, worker)
-                continue
+            else:
+                worker = self._worker_for()
+                if not client.eval(TAKE, 0, self._owner_key(stream_id), owner, worker or liveness.process_id):
+                    continue  # another process took it first
+                if worker is not None:
+                    self._simulator()._send(worker, {"adopt": "livestream", "id": stream_id})
+                    taken.append(stream_id)
+                    log.warning("handed the audience of livestream %s from %s to %s", stream_id, owner, worker)
+                    continue
+            self._busy.discard(stream_id)
             try:
                 if self.start(stream_id, resume=True) is not None:
                     taken.append(stream_id)
                     log.warning("took over the simulated audience of livestream %s from %s", stream_id, owner)
+            except LeaseBusy:
+                db.session.rollback()
+                self._busy.add(stream_id)
+                log.warning("livestream %s: its lease is held by a stalled write; taking it over soon", stream_id)
             except Exception:
                 db.session.rollback()
                 log.exception("could not take over the audience of livestream %s", stream_id)

@@ -230,3 +230,44 @@ def test_two_overlapping_starts_of_one_audience_keep_the_lease_that_is_current(a
             assert audiences.script(sid) is not None
         finally:
             audiences.stop(sid)
+
+
+def test_an_audience_whose_lease_is_busy_is_taken_over_soon_off_the_liveness_thread(app, monkeypatch):
+    """The stream's audience ran in a process that stopped beating, in the middle of a comment's write: taking its
+    lease gives up (LeaseBusy) rather than wait for that process to resume. The owner record names this process
+    now, so nobody else would adopt it: this process takes it over again a moment later, on the audiences' own
+    thread (the liveness ``dead`` hook only wakes it), once the lease is free."""
+    import threading
+    import time
+
+    from livestream.actions import start_livestream
+    from simulator.ownership import LeaseBusy
+
+    dead = "elsewhere-1-dead00"
+    with app.app_context():
+        contact = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, seed=2)
+        sid = contact.id
+        key = redis_store.key("sim", "livestream", sid)
+        redis_store.client.hset(key, "owner", dead)
+        real, busy, threads = audiences._take_lease, [], []
+
+        def take_lease(stream_id, seed):
+            threads.append(threading.current_thread().name)
+            if not busy:
+                busy.append(stream_id)
+                raise LeaseBusy("held")
+            return real(stream_id, seed)
+
+        monkeypatch.setattr(audiences, "_take_lease", take_lease)
+        try:
+            assert audiences.adopt_orphans(dead) == [] and busy == [sid]
+            assert audiences.script(sid) is None
+            assert redis_store.client.hget(key, "owner") == app.extensions["kefu_liveness"].process_id
+            audiences.adopt_soon(dead)  # the liveness hook: returns at once
+            deadline = time.monotonic() + 10
+            while audiences.script(sid) is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert audiences.script(sid) is not None
+            assert threads[-1] == "livestream-adopt"
+        finally:
+            audiences.stop(sid)
