@@ -113,6 +113,9 @@ class EmailSending:
             return None
         if mail.kind == "follow_up" and cust.contact_id is not None:
             self.done_waiting(cust.contact_id)  # written: a take-over of the wrapped-up contact has nothing to send
+        if mail.kind == "opening" and contact_id is not None and self._opened_elsewhere(contact_id):
+            self._forget(cust)  # the arrival's customer is another process's: it answers from its own mailbox
+            return contact_id
         lease = None
         if contact_id is not None and contact_id != cust.contact_id:
             lease = self._take_lease(cust, contact_id)  # before anything of theirs is recorded on it
@@ -132,6 +135,21 @@ class EmailSending:
                 self._by_contact[contact_id] = cust.key
                 self.app.extensions["kefu_simulator"].ownership.claim("contact", contact_id, **self.record_of(cust))
         return contact_id
+
+    def _opened_elsewhere(self, contact_id: int) -> bool:
+        """Whether an opening just sent was recorded as a duplicate of another process's (an exercise arrival both
+        started, ``_message_id``) that holds the customer's lease already: that process drives them, with the address
+        the recorded mail came from. Best effort: when the other has not taken it yet, the later taker drives them."""
+        from extensions import db
+
+        ownership = self.app.extensions["kefu_simulator"].ownership
+        try:
+            holder = ownership.lease_holder("contact", contact_id)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            return False
+        return holder is not None and holder != ownership.process_id
 
     def _take_lease(self, cust: EmailCustomer, contact_id: int) -> int | None:
         """The customer's seed, kept in the database for a take-over after Redis lost the owner record (as a chat

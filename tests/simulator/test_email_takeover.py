@@ -325,3 +325,26 @@ def test_an_exercise_arrival_opened_by_two_processes_is_one_customer(app, world)
         assert len(mails(cid)) == 1 and len(mails()) == 1
         other = engine.start_customer("zh-email-late-fridge-complaint", exercise_id=ex.id, seed=ex.seed * 100_003 + 1)
         assert other != cid  # the exercise's next arrival is a customer of its own
+
+
+def test_an_arrival_whose_opening_another_process_drives_is_let_go_here(app, world):  # noqa: F811
+    """The other process sent the arrival's opening and took its customer's lease while this one was stalled before
+    sending the same: this one's opening is a duplicate, and it leaves the customer to that process (it reads the
+    replies at the address the recorded mail came from) instead of taking its lease."""
+    from extensions import db
+    from simulator.models import Exercise
+    from simulator.ownership import Ownership
+
+    with app.app_context():
+        engine, mail = world["engine"], world["mail"]
+        ex = Exercise(name="drill", mix={"zh-email-late-fridge-complaint": 1}, rate_per_minute=1, duration_seconds=60)
+        db.session.add(ex)
+        db.session.commit()
+        arrival = {"exercise_id": ex.id, "seed": ex.seed * 100_003}
+        cid = engine.start_customer("zh-email-late-fridge-complaint", **arrival)
+        _die(mail, cid)
+        lease = Ownership("host-5-other").take_lease("contact", cid)  # the process that drives it
+        assert engine.start_customer("zh-email-late-fridge-complaint", **arrival) == cid
+        assert not mail.drives(cid) and not mail.customers
+        assert engine.ownership.lease_holder("contact", cid) == "host-5-other"
+        assert Ownership("host-5-other").holds("contact", cid, lease)
