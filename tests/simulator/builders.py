@@ -172,3 +172,18 @@ def started_arrival(ex):
     )
     do_record_seed(contact.id, ex.seed * 100_003, exercise_id=ex.id)
     return contact
+
+
+def lease_fails_once(monkeypatch, ownership, error: Exception) -> list:
+    """Make ``ownership.take_lease`` raise ``error`` on its first call only (a database busy past its timeout, a
+    stalled driver's open write); returns the list that gets the ident of the call that failed."""
+    real, failed = ownership.take_lease, []
+
+    def take_lease(kind, ident, **fields):
+        if not failed:
+            failed.append(ident)
+            raise error
+        return real(kind, ident, **fields)
+
+    monkeypatch.setattr(ownership, "take_lease", take_lease)
+    return failed

@@ -9,6 +9,7 @@ import pytest
 
 from contacts.models import Contact
 
+from .builders import lease_fails_once
 from .test_email_customers import later, mails, reply, states, ticket_for, world  # noqa: F401  (world: a fixture)
 
 pytestmark = pytest.mark.app_config(GRADING_AUTO=False)
@@ -286,15 +287,7 @@ def test_a_customer_whose_lease_failed_when_their_mail_was_recorded_goes_on(app,
     nobody drove them again)."""
     with app.app_context():
         engine, mail = world["engine"], world["mail"]
-        real, failed = engine.ownership.take_lease, []
-
-        def take_lease(kind, ident, **fields):
-            if not failed:
-                failed.append(ident)
-                raise RuntimeError("database is locked")
-            return real(kind, ident, **fields)
-
-        monkeypatch.setattr(engine.ownership, "take_lease", take_lease)
+        failed = lease_fails_once(monkeypatch, engine.ownership, RuntimeError("database is locked"))
         cid = engine.start_customer("zh-email-late-fridge-complaint", seed=3)
         assert failed == [cid] and engine.ownership.record("contact", cid)["owner"] == engine.process_id
         reply(world["agent"], cid, BRUSH_OFF)
@@ -309,14 +302,10 @@ def test_an_exercise_arrival_opened_by_two_processes_is_one_customer(app, world)
     opening as a duplicate of the first (same Message-ID, made from the exercise and the arrival's seed): one contact,
     one mail (before, each opening had a random Message-ID: two customers for one arrival)."""
     from extensions import db
-    from simulator.models import Exercise
 
     with app.app_context():
         engine, mail = world["engine"], world["mail"]
-        ex = Exercise(name="drill", mix={"zh-email-late-fridge-complaint": 1}, rate_per_minute=1, duration_seconds=60)
-        db.session.add(ex)
-        db.session.commit()
-        arrival = {"exercise_id": ex.id, "seed": ex.seed * 100_003}
+        ex, arrival = _email_drill()
         cid = engine.start_customer("zh-email-late-fridge-complaint", **arrival)
         _die(mail, cid)  # the first process, stalled: its customer is not in this one
         assert engine.start_customer("zh-email-late-fridge-complaint", **arrival) == cid
@@ -331,16 +320,11 @@ def test_an_arrival_whose_opening_another_process_drives_is_let_go_here(app, wor
     """The other process sent the arrival's opening and took its customer's lease while this one was stalled before
     sending the same: this one's opening is a duplicate, and it leaves the customer to that process (it reads the
     replies at the address the recorded mail came from) instead of taking its lease."""
-    from extensions import db
-    from simulator.models import Exercise
     from simulator.ownership import Ownership
 
     with app.app_context():
         engine, mail = world["engine"], world["mail"]
-        ex = Exercise(name="drill", mix={"zh-email-late-fridge-complaint": 1}, rate_per_minute=1, duration_seconds=60)
-        db.session.add(ex)
-        db.session.commit()
-        arrival = {"exercise_id": ex.id, "seed": ex.seed * 100_003}
+        ex, arrival = _email_drill()
         cid = engine.start_customer("zh-email-late-fridge-complaint", **arrival)
         _die(mail, cid)
         lease = Ownership("host-5-other").take_lease("contact", cid)  # the process that drives it
@@ -348,3 +332,14 @@ def test_an_arrival_whose_opening_another_process_drives_is_let_go_here(app, wor
         assert not mail.drives(cid) and not mail.customers
         assert engine.ownership.lease_holder("contact", cid) == "host-5-other"
         assert Ownership("host-5-other").holds("contact", cid, lease)
+
+
+def _email_drill():
+    """A drill of one email scenario, and its first arrival (the exercise and the seed it starts with)."""
+    from extensions import db
+    from simulator.models import Exercise
+
+    ex = Exercise(name="drill", mix={"zh-email-late-fridge-complaint": 1}, rate_per_minute=1, duration_seconds=60)
+    db.session.add(ex)
+    db.session.commit()
+    return ex, {"exercise_id": ex.id, "seed": ex.seed * 100_003}

@@ -18,7 +18,7 @@ from simulator.models import Exercise
 from simulator.ownership import LeaseLost, Ownership
 
 from .. import factories
-from .builders import PARCEL, parcel_engine
+from .builders import PARCEL, lease_fails_once, parcel_engine
 
 ADOPTER = "host-9-adopter"
 
@@ -203,15 +203,7 @@ def test_a_take_over_whose_lease_is_busy_is_retried_on_a_later_tick(app, engine,
         cid, _ = _started(app, engine)
         engine._let_go(cid)  # driven by the dead process, not this one
         engine.ownership.claim("contact", cid, owner=dead, seed=4)
-        real, busy = engine.ownership.take_lease, []
-
-        def take_lease(kind, ident, **fields):
-            if not busy:
-                busy.append(ident)
-                raise LeaseBusy("held")
-            return real(kind, ident, **fields)
-
-        monkeypatch.setattr(engine.ownership, "take_lease", take_lease)
+        busy = lease_fails_once(monkeypatch, engine.ownership, LeaseBusy("held"))
         assert cid not in engine.recover()["taken_over"] and busy == [cid]
         db.session.expire_all()
         assert db.session.get(Contact, cid).status in ("queued", "active") and cid not in engine.live
