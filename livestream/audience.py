@@ -148,8 +148,11 @@ class Audiences(AudiencesAcross):
         """Start the audience of a stream from its settings (idempotent: a reconnecting presenter keeps it), or,
         while a simulator worker is alive, hand it to one (None: it runs in another process);
         ``resume``: go on with an audience whose process died, from the stream's recording
-        (livestream/audience_stream.py)."""
+        (livestream/audience_stream.py). A start for "publishing" whose lease a stalled write holds (LeaseBusy)
+        returns None too: it is taken over here soon, on the adopting thread; a take-over (``resume``) raises
+        LeaseBusy to its caller, which retries it the same way."""
         from knowledge_base.models import Article
+        from simulator.ownership import LeaseBusy
 
         from .actions import get_livestream, livestream_settings
 
@@ -162,7 +165,8 @@ class Audiences(AudiencesAcross):
         settings = livestream_settings(contact)
         if not settings.get("audience_size"):
             return None
-        if not resume:
+        publishing = not resume
+        if publishing:
             elsewhere, resume = self._place(stream_id)
             if elsewhere:
                 return None
@@ -180,7 +184,13 @@ class Audiences(AudiencesAcross):
             articles=articles,
             seed=int(settings.get("seed") or stream_id),
         )
-        lease = self._take_lease(stream_id, script.seed)  # before the recording is read (a take-over replays it)
+        try:
+            lease = self._take_lease(stream_id, script.seed)  # before the recording is read (a take-over replays it)
+        except LeaseBusy:
+            if not publishing:
+                raise
+            self._retry_busy(stream_id)  # nobody else would start it: the dead hook ran, or none will
+            return None
         applied = self._replay(stream_id, script) if resume else set()
         with self._lock:
             if stream_id in self._scripts:

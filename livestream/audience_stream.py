@@ -256,6 +256,27 @@ class AudiencesAcross:
             self._forget(stream_id)
         return lost
 
+    def _retry_busy(self, stream_id: int) -> None:
+        """A "publishing" start gave up on the stream's lease (LeaseBusy: the audience's previous process, taken for
+        dead, stopped in the middle of a comment's write). Nothing else would start the audience again: the dead
+        hook may have run already, and no record named a live owner. So name this process the owner (unless another
+        process placed the audience meanwhile) and take it over on the adopting thread, as a take-over whose lease
+        was busy: again every second until the lease is free."""
+        liveness, key = self._liveness, self._owner_key(stream_id)
+        try:
+            owner = redis_store.client.hget(key, "owner") or None
+            if owner != liveness.process_id:
+                if owner is not None and liveness.is_alive(owner):
+                    return  # another live process runs it (or took it over meanwhile)
+                if not redis_store.client.eval(TAKE, 0, key, owner or "", liveness.process_id):
+                    return  # another process took it first
+        except redis.RedisError:
+            log.warning("livestream %s: its lease is busy and Redis is away; not retried", stream_id)
+            return
+        log.warning("livestream %s: its lease is held by a stalled write; starting its audience soon", stream_id)
+        self._busy.add(stream_id)
+        self.adopt_soon()
+
     def adopt_soon(self, process_id: str | None = None) -> None:
         """The liveness ``dead`` hook: go on with the dead process's audiences (``adopt_orphans``) on a thread of our
         own. A take-over waits for the audience's lease (up to simulator/ownership.py's LOCK_WAIT behind a stalled

@@ -4,7 +4,10 @@ each applied once; a stopped audience drops its record."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from contacts.models import ContactEvent, event_dict
 from extensions import db, redis_store
@@ -270,4 +273,72 @@ def test_an_audience_whose_lease_is_busy_is_taken_over_soon_off_the_liveness_thr
             assert audiences.script(sid) is not None
             assert threads[-1] == "livestream-adopt"
         finally:
+            audiences.stop(sid)
+
+
+def _hold_lease_row(stream_id: int):
+    """Another process's open write on the stream's lease row (a comment's fenced write by a process stopped in the
+    middle of it, SIGSTOP): the row stays locked until ``rollback`` (bounded: released after 15 s whatever happens).
+    Returns (connection, transaction, timer)."""
+    import threading
+
+    from sqlalchemy import text
+
+    stalled = db.engine.connect()
+    held = stalled.begin()
+    stalled.execute(text("UPDATE simulated_customers SET lease = lease WHERE contact_id = :id"), {"id": stream_id})
+    release = threading.Timer(15, held.rollback)
+    release.start()
+    return stalled, held, release
+
+
+def _let_go_of_row(stalled, held, release) -> None:
+    release.cancel()
+    if held.is_active:
+        held.rollback()
+    stalled.close()
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgresql"), reason="needs DATABASE_URL on PostgreSQL"
+)
+def test_a_publishing_start_whose_lease_is_busy_starts_the_audience_once_the_lease_is_free(app):
+    """The stream's audience ran in a process that stopped beating in the middle of a comment's write (its owner
+    record names it; its transaction holds the lease row), and the presenter's "publishing" reaches this process.
+    Taking the lease gives up within its lock wait (LeaseBusy) and the start returns; the owner record now names
+    this process and the audience is started here on the adopting thread once the row is free, under a lease of
+    this process's (before: LeaseBusy escaped the start, nothing retried it, and the stream had no audience)."""
+    import time
+
+    from livestream.actions import start_livestream
+    from simulator.models import SimulatedCustomer
+    from simulator.ownership import Ownership
+
+    dead = "elsewhere-1-dead00"
+    pid = app.extensions["kefu_liveness"].process_id
+    with app.app_context():
+        contact = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, seed=2)
+        sid = contact.id
+        key = redis_store.key("sim", "livestream", sid)
+        redis_store.client.hset(key, "owner", dead)
+        Ownership(dead).take_lease("contact", sid, seed=2)
+        row = _hold_lease_row(sid)
+        try:
+            began = time.monotonic()
+            assert audiences.start(sid) is None  # the presenter's "publishing"
+            assert time.monotonic() - began < 5
+            assert audiences.script(sid) is None
+            assert redis_store.client.hget(key, "owner") == pid
+            time.sleep(1.5)  # retried while the row is still held: still busy, still not started
+            assert audiences.script(sid) is None
+            _let_go_of_row(*row)  # the stalled process is killed at last
+            deadline = time.monotonic() + 15
+            while audiences.script(sid) is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert audiences.script(sid) is not None
+            db.session.expire_all()
+            held = db.session.get(SimulatedCustomer, sid)
+            assert held.driver == pid and audiences._leases[sid] == held.lease
+        finally:
+            _let_go_of_row(*row)
             audiences.stop(sid)
