@@ -325,10 +325,13 @@ class AudiencesAcross:
                 self._busy.discard(stream_id)
                 continue
             owner = client.hget(self._owner_key(stream_id), "owner")
-            if stream_id in self._busy and owner == liveness.process_id:
-                pass  # ours, its lease busy the last time: again now
+            if stream_id in self._busy and owner in (None, liveness.process_id):
+                pass  # ours, its lease busy the last time (its record lost with Redis: still ours): again now
             elif not owner or liveness.is_alive(owner):
-                continue  # no audience recorded (none, or not started yet), or its process is alive
+                # No audience recorded (none, or not started yet), or its process is alive - for a busy one, a
+                # process that took it over since: not ours to retry (kept, it woke this thread every second).
+                self._busy.discard(stream_id)
+                continue
             else:
                 worker = self._worker_for()
                 if not client.eval(TAKE, 0, self._owner_key(stream_id), owner, worker or liveness.process_id):

@@ -342,3 +342,42 @@ def test_a_publishing_start_whose_lease_is_busy_starts_the_audience_once_the_lea
         finally:
             _let_go_of_row(*row)
             audiences.stop(sid)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgresql"), reason="needs DATABASE_URL on PostgreSQL"
+)
+def test_a_busy_audience_that_another_process_took_over_meanwhile_is_not_retried_here(app):
+    """A take-over here found the stream's lease busy and is retried every second; meanwhile another live process
+    took the audience over (its owner record names it). This process stops retrying: it starts nothing and its
+    adopting thread goes idle (before: the stream stayed in the busy set for as long as it was live, and the thread
+    woke every second to look at it)."""
+    import time
+
+    from livestream.actions import start_livestream
+
+    dead, other = "elsewhere-1-dead00", "elsewhere-2-live00"
+    liveness = app.extensions["kefu_liveness"]
+    with app.app_context():
+        contact = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, seed=2)
+        sid = contact.id
+        key = redis_store.key("sim", "livestream", sid)
+        redis_store.client.hset(key, "owner", dead)
+        audiences.start(sid)  # creates the lease row; let go at once, as the dead process's audience
+        audiences.stop(sid)
+        redis_store.client.hset(key, "owner", dead)
+        row = _hold_lease_row(sid)
+        try:
+            assert audiences.adopt_orphans(dead) == [] and sid in audiences._busy  # LeaseBusy: retried soon
+            liveness.client.set(liveness.proc_key(other), 1, ex=60)  # another live process ...
+            redis_store.client.hset(key, "owner", other)  # ... took the audience over meanwhile
+            _let_go_of_row(*row)
+            audiences.adopt_soon()
+            deadline = time.monotonic() + 10
+            while sid in audiences._busy and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert sid not in audiences._busy
+            assert audiences.script(sid) is None and redis_store.client.hget(key, "owner") == other
+        finally:
+            _let_go_of_row(*row)
+            audiences.stop(sid)
