@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 KIND = "grading"
 LOCK_CLASS = 0x6B656675  # "kefu": the high half of the advisory lock key, the contact id the low half
 DONE_TTL = 3600  # seconds the "graded" marker of a wrap-up is kept (wait_idle reads it)
+RETRY_SECONDS = 60.0  # a grading that failed is tried again (by the sweep) this long after, doubled each time
+FAILURES_TTL = 86400  # seconds a contact's count of failed gradings is kept (the sweep's window)
 
 
 class AutoGrader:
@@ -106,14 +108,40 @@ class AutoGrader:
         if payload.get("type") != "contact_event" or ev.get("type") != "wrap_up":
             return
         contact_id, seq = int(ev["contact_id"]), int(ev.get("seq") or 0)
+        self.grade_and_mark(contact_id, seq, float(ev.get("ts") or 0.0))
+
+    def grade_and_mark(self, contact_id: int, seq: int, wrapped_up_at: float) -> None:
+        """Grade one wrap-up (the log's handler, the sweep) and mark it, whatever its grading raises. A failure
+        (the database away, an evaluator's bug) is logged with the contact's id and marked for a while only, so
+        the sweep tries it again: at ``GRADING_RETRY_SECONDS``, doubled after each failure, up to ``DONE_TTL``.
+        Raising instead would end the log's delivery with the wrap-up acknowledged (the stream consumer logs a
+        handler's error and acknowledges the entry) and marked like a graded one: nothing tried it again for an
+        hour, and nothing said which contact it was."""
         try:
-            self._grade(contact_id, float(ev.get("ts") or 0.0))
-        finally:
+            self._grade(contact_id, wrapped_up_at)
+        except Exception:
+            delay = self._failed(contact_id, seq)
+            log.exception("contact %s could not be graded; the sweep tries again in %d s", contact_id, delay)
+        else:
             self._graded(contact_id, seq)
 
-    def _graded(self, contact_id: int, seq: int) -> None:
+    def _failed(self, contact_id: int, seq: int) -> int:
+        """Mark a failed grading until its retry is due; returns the delay (seconds)."""
+        first = float(self.app.config.get("GRADING_RETRY_SECONDS", RETRY_SECONDS))
+        delay = max(1, round(first))
         try:
-            redis_store.client.set(self._done_key(contact_id), f"{seq} {self._process_id}", ex=DONE_TTL)
+            failures = redis_store.key("grading", "failures", contact_id)
+            n = int(redis_store.client.incr(failures))
+            redis_store.client.expire(failures, FAILURES_TTL)
+            delay = max(1, min(DONE_TTL, round(first * 2 ** min(n - 1, 20))))
+        except redis.RedisError:
+            pass  # unmarked: the sweep tries it again next period
+        self._graded(contact_id, seq, ttl=delay)
+        return delay
+
+    def _graded(self, contact_id: int, seq: int, ttl: int = DONE_TTL) -> None:
+        try:
+            redis_store.client.set(self._done_key(contact_id), f"{seq} {self._process_id}", ex=ttl)
         except redis.RedisError:
             log.warning("could not mark contact %s graded", contact_id)
         with self._idle:
@@ -127,7 +155,8 @@ class AutoGrader:
 
     @staticmethod
     def _done_key(contact_id: int) -> str:
-        """``<seq> <process>``: the last wrap-up of the contact that was graded (or passed over), and by whom."""
+        """``<seq> <process>``: the last wrap-up of the contact that was graded (or passed over, or failed: until
+        its retry is due), and by whom."""
         return redis_store.key("grading", "graded", contact_id)
 
     def graded_by(self, contact_id: int) -> tuple[int, str] | None:

@@ -202,16 +202,16 @@ class Sweeper:
 
     def _grade_one(self, contact_id: int, wrapped_up_at: float) -> None:
         """Grade one contact and mark it, whatever its grading raises: a contact that breaks an evaluator (or has
-        a malformed recording) left unmarked would be first again in every sweep and stop each one there."""
-        seq = 0
+        a malformed recording) left unmarked would be first again in every sweep and stop each one there. A
+        failure is marked until its retry is due (``AutoGrader.grade_and_mark``)."""
         try:
             seq = self._wrap_up_seq(contact_id)
-            with self.app.app_context():
-                self.grader._grade(contact_id, wrapped_up_at)
         except Exception:
-            log.exception("contact %s could not be graded by the sweep; passed over until its mark expires", contact_id)
-        finally:
-            self.grader._graded(contact_id, seq)
+            delay = self.grader._failed(contact_id, 0)
+            log.exception("contact %s could not be graded by the sweep; tried again in %d s", contact_id, delay)
+            return
+        with self.app.app_context():
+            self.grader.grade_and_mark(contact_id, seq, wrapped_up_at)
 
     def _wrap_up_seq(self, contact_id: int) -> int:
         with self.app.app_context():

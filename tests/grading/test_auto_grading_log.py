@@ -337,3 +337,49 @@ def test_passed_over_contacts_do_not_hold_back_the_ones_wrapped_up_after_them(ap
     assert grader.sweeper.sweep() == [ids[4]]
     assert grader.sweeper.sweep() == []
     assert tried == ids[2:]
+
+
+@contextlib.contextmanager
+def _scorecards_table_away(app):
+    """The scorecards table renamed for a while (a migration holding it, say): every grading fails with a database
+    error, not a GradingError."""
+    from sqlalchemy import text
+
+    with app.app_context():
+        with db.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE scorecards RENAME TO scorecards_away"))
+        try:
+            yield
+        finally:
+            db.session.remove()
+            with db.engine.begin() as conn:
+                conn.execute(text("ALTER TABLE scorecards_away RENAME TO scorecards"))
+
+
+@pytest.mark.app_config(GRADING_AUTO=False, GRADING_RETRY_SECONDS=1)
+def test_a_grading_the_database_refuses_is_logged_with_its_contact_and_retried_by_the_sweep(app, caplog):
+    """The log's handler meets an error other than a GradingError (here the database's): it returns (the stream
+    consumer goes on and acknowledges the entry), logs the contact's id, and marks the contact only until its retry
+    is due, so the sweep grades it then, once. (Before: the error escaped the handler - the consumer logged the
+    entry's id only - and the contact was marked like a graded one for an hour, so no sweep retried it.)"""
+    from clock import clock
+
+    grader = app.extensions["kefu_grading"]
+    with app.app_context():
+        cid = _wrapped_up(app)
+        payload = _wrap_up_payload(cid)
+        db.session.remove()
+    with _scorecards_table_away(app), app.app_context():
+        grader.handle(payload)
+    assert f"contact {cid} could not be graded" in caplog.text
+    assert _scorecards_in(app, cid) == 0
+    assert 0 < redis_store.client.ttl(grader._done_key(cid)) <= 1  # passed over until the retry is due
+    with app.app_context():
+        assert grader.sweeper.sweep() == []  # within the grace, and marked
+    clock.advance(app.config.get("GRADING_SWEEP_GRACE_SECONDS", 120.0) + 1)
+    _until(lambda: not redis_store.client.exists(grader._done_key(cid)), timeout=5)
+    with app.app_context():
+        assert grader.sweeper.sweep() == [cid]
+    assert _scorecards_in(app, cid) == 1
+    with app.app_context():
+        assert grader.sweeper.sweep() == []
