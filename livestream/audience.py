@@ -266,6 +266,7 @@ class Audiences(AudiencesAcross):
                 if not comments:
                     continue
                 with self.app.app_context():
+                    lease = None
                     try:
                         contact = get_livestream(stream_id)
                         for c in comments:
@@ -274,13 +275,14 @@ class Audiences(AudiencesAcross):
                                 sim = {"kind": c.kind, "need": c.need}
                                 from .actions import do_post_comment
 
-                                with self._fence(stream_id):
+                                lease = self._leases.get(stream_id)  # the one this comment is fenced by
+                                with self._fence(stream_id, lease):
                                     do_post_comment(contact, c.viewer, c.name, c.text, sim=sim)
                                 self.posted += 1
                             except ActionError:
                                 self.refused += 1  # rate-limited like anyone, or the stream ended
                     except LeaseLost:
-                        self._lease_lost(stream_id)
+                        self._lease_lost(stream_id, lease)
                     except ActionError:
                         self.stop(stream_id)
                     except Exception:

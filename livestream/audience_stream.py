@@ -204,10 +204,10 @@ class AudiencesAcross:
         return Ownership(liveness.process_id).take_lease("contact", stream_id, seed=seed)
 
     @contextlib.contextmanager
-    def _fence(self, stream_id: int) -> Iterator[None]:
-        """Record for the stream's audience only while this process holds its lease (LeaseLost otherwise, with
-        nothing written). An audience without a lease here (no shared state) is not fenced."""
-        lease, liveness = self._leases.get(stream_id), self._liveness
+    def _fence(self, stream_id: int, lease: int | None) -> Iterator[None]:
+        """Record for the stream's audience only while this process holds its lease ``lease`` (LeaseLost otherwise,
+        with nothing written). An audience without a lease here (no shared state) is not fenced."""
+        liveness = self._liveness
         if lease is None or liveness is None:
             yield
             return
@@ -216,14 +216,26 @@ class AudiencesAcross:
         with Ownership(liveness.process_id).fenced("contact", stream_id, lease):
             yield
 
-    def _lease_lost(self, stream_id: int) -> None:
-        """Another process runs this stream's audience now: let it go here, and point a Redis owner record that
-        still names this process at the lease's holder."""
+    def _lease_lost(self, stream_id: int, lease: int | None) -> None:
+        """A comment fenced by ``lease`` was refused: another process runs this stream's audience now - let it go
+        here, and point a Redis owner record that still names this process at the lease's holder. Unless the
+        audience is registered here under a newer lease than the refused comment's (another start of it in this
+        process took the lease while the comment was on its way): that is the current one, and the audience goes
+        on under it (its next comment, fenced by it, says whether it is still ours)."""
         from simulator.ownership import Ownership
 
         db.session.rollback()
+        with self._lock:
+            current = self._leases.get(stream_id)
+            if stream_id in self._scripts and current is not None and current != lease:
+                log.info(
+                    "livestream %s: a comment under an older lease was refused; going on under %s", stream_id, current
+                )
+                return
+            self._scripts.pop(stream_id, None)
+            self._applied.pop(stream_id, None)
+            self._leases.pop(stream_id, None)
         log.warning("the audience of livestream %s runs in another process now; letting it go", stream_id)
-        self._forget(stream_id)
         if self._liveness is not None:
             Ownership(self._liveness.process_id).follow_holder("livestream", stream_id)
 

@@ -381,3 +381,85 @@ def test_a_busy_audience_that_another_process_took_over_meanwhile_is_not_retried
         finally:
             _let_go_of_row(*row)
             audiences.stop(sid)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgresql"), reason="needs DATABASE_URL on PostgreSQL"
+)
+def test_a_comment_refused_under_an_older_lease_does_not_drop_the_audience_registered_under_a_newer_one(
+    app, monkeypatch
+):
+    """Two starts of one stream's audience overlap in this process: the first registers under its lease and the
+    audience's thread sends a comment under it; the second takes a newer lease (its transaction holds the row, so
+    the comment waits) and registers it. The comment is then refused (its lease is no longer current) - but the
+    audience registered under the newer lease is this process's current one: it goes on posting (before: the
+    refusal let the audience go, and the stream was silent until a later start)."""
+    import time
+
+    from sqlalchemy import text
+
+    from livestream.actions import start_livestream
+
+    pid = app.extensions["kefu_liveness"].process_id
+    with app.app_context():
+        contact = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, comment_rate=600)
+        sid = contact.id
+        real, first, second = audiences._take_lease, [], []
+
+        def comments() -> int:
+            db.session.expire_all()
+            q = db.select(ContactEvent).where(ContactEvent.contact_id == sid, ContactEvent.type == "livestream.comment")
+            return len(db.session.scalars(q).all())
+
+        def waiting_comment() -> bool:  # the audience's thread, blocked on the lease row
+            q = text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE simulated_customers%'"
+            )
+            with db.engine.connect() as conn:
+                return bool(conn.execute(q).scalar())
+
+        def take_lease(stream_id, seed):
+            if first:
+                return real(stream_id, seed)
+            first.append(None)
+            first[0] = audiences.start(stream_id)  # the first start: registered, its thread posting
+            deadline = time.monotonic() + 20
+            while comments() < 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            # The second start's lease: taken in a transaction still open while it registers (a comment of the
+            # first's, on its way meanwhile, waits for the row and is refused once it is committed).
+            conn = db.engine.connect()
+            second.extend([conn, conn.begin()])
+            lease = conn.execute(
+                text(
+                    "UPDATE simulated_customers SET lease = lease + 1, driver = :pid"
+                    " WHERE contact_id = :id RETURNING lease"
+                ),
+                {"pid": pid, "id": stream_id},
+            ).scalar_one()
+            deadline = time.monotonic() + 10
+            while not waiting_comment() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert waiting_comment(), "no comment on its way under the first start's lease"
+            return lease
+
+        monkeypatch.setattr(audiences, "_take_lease", take_lease)
+        try:
+            assert audiences.start(sid) is first[0] is not None
+            newer = audiences._leases[sid]
+            second[1].commit()  # the second start's lease is committed: the waiting comment is refused
+            time.sleep(1.0)
+            assert audiences.script(sid) is not None, "the audience was let go"
+            assert audiences._leases[sid] == newer
+            before = comments()
+            deadline = time.monotonic() + 20
+            while comments() < before + 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert comments() >= before + 2, "the audience went silent"
+        finally:
+            if second:
+                if second[1].is_active:
+                    second[1].rollback()
+                second[0].close()
+            audiences.stop(sid)
