@@ -20,7 +20,7 @@ from scenarios import registry
 from simulator.models import Exercise
 
 from .evaluators import enabled_evaluators
-from .models import Scorecard
+from .models import Scorecard, UngradeableContact
 from .recording import Recording, load_recording, load_recordings
 from .rubric import Rubric, choose_rubric
 from .scoring import content_hash, grade
@@ -116,6 +116,18 @@ def do_grade_contact(contact_id: int) -> Scorecard:
             [("/desk", f"agent:{recording.agent_id}")],
         )
     return row
+
+
+def do_record_ungradeable(contact_id: int, reason: str) -> bool:
+    """Record that auto-grading cannot grade ``contact_id`` (``reason``: the GradingError's message), once: the
+    sweep passes over it from now on. One transaction; True when recorded now, False when it was already. Called by
+    the auto-grader under the contact's grading lock, so two recorders of one contact do not race."""
+    if db.session.get(UngradeableContact, contact_id) is not None:
+        db.session.commit()
+        return False
+    db.session.add(UngradeableContact(contact_id=contact_id, reason=reason[:500]))
+    db.session.commit()
+    return True
 
 
 @dataclass

@@ -191,7 +191,7 @@ class AutoGrader:
                 self._pending.discard((cid, seq))
 
     def _grade(self, contact_id: int, wrapped_up_at: float) -> None:
-        from .actions import GradingError, do_grade_contact
+        from .actions import GradingError, do_grade_contact, do_record_ungradeable
 
         with self._grading:
             try:
@@ -208,7 +208,9 @@ class AutoGrader:
                     return
                 do_grade_contact(contact_id)
             except GradingError as e:
-                log.info("contact %s not auto-graded: %s", contact_id, e)
+                # It will not pass: recorded once (under the contact's lock), so the sweep never tries it again.
+                if do_record_ungradeable(contact_id, str(e)):
+                    log.info("contact %s not auto-graded: %s", contact_id, e)
             finally:
                 db.session.remove()
 

@@ -32,6 +32,19 @@ class Scorecard(db.Model):
     created_at: Mapped[float] = mapped_column(Float, default=lambda: clock.timestamp())
 
 
+class UngradeableContact(db.Model):
+    """A wrapped-up contact that auto-grading cannot grade for a reason that does not pass with time (a
+    GradingError: no rubric for its channel, language and level; never handled by an agent; a recording that
+    does not load), recorded once so that the sweep (grading/sweep.py) does not try it again every hour. The
+    regrade command still grades it (a pack adding the rubric, a fixed loader). A failure that may pass (the
+    database away, an evaluator's bug) is not recorded here: it is retried after a back-off (grading/auto.py)."""
+
+    __tablename__ = "ungradeable_contacts"
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), primary_key=True, autoincrement=False)
+    reason: Mapped[str] = mapped_column(String(500))
+    recorded_at: Mapped[float] = mapped_column(Float, default=lambda: clock.timestamp())
+
+
 class Panel(db.Model):
     """A set of recorded contacts scored independently by an odd number (≥ 3) of graders; the final manual
     score per item is the graders' median. A calibration panel also holds an expert key (assignments with

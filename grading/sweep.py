@@ -11,8 +11,11 @@ side-log group is first made, would close only the first of these, and only if t
 the drain (and old-version processes still consuming that group during the upgrade race it); the sweep needs no
 memory of what happened to the log, only the recording: a wrapped-up contact with no scorecard. Its cost is one
 query on the contacts a period, and the grace keeps it off wrap-ups the log is still delivering. A contact that
-cannot be graded (no rubric, or its grading raises) is passed over once per ``DONE_TTL``, as the log's handler
-marks it; the sweep pages past the passed-over ones, so they never hold back the contacts wrapped up after them.
+cannot be graded for good (a GradingError: no rubric, never handled) is recorded once (``UngradeableContact``,
+by the log's handler or the sweep) and never swept again; one whose grading failed otherwise (the database away,
+an evaluator's bug) is marked until its retry is due (``AutoGrader.grade_and_mark``: a back-off from
+``GRADING_RETRY_SECONDS`` up to ``DONE_TTL``). The sweep pages past the marked ones, so they never hold back the
+contacts wrapped up after them.
 
 The sweep grades on a thread of its own (``kefu-grading-sweep``), never on the liveness thread that runs its hook:
 a sweep grades up to ``SWEEP_BATCH`` contacts one after another, each waiting for the log's grading in progress and
@@ -36,7 +39,7 @@ from contacts.models import Contact, ContactEvent
 from extensions import db, redis_store
 from simulator.models import Exercise
 
-from .models import Scorecard
+from .models import Scorecard, UngradeableContact
 
 if TYPE_CHECKING:
     from .auto import AutoGrader
@@ -142,8 +145,8 @@ class Sweeper:
 
     def sweep(self) -> list[int]:
         """Grade the contacts wrapped up between the window and the grace ago that have no current scorecard and
-        were not passed over (the ones the log's handler would grade: not in an exam), oldest first, at most
-        ``SWEEP_BATCH``; returns their ids (the ones whose grading failed too: they are passed over)."""
+        were not found ungradeable or marked (the ones the log's handler would grade: not in an exam), oldest
+        first, at most ``SWEEP_BATCH``; returns their ids (the ones whose grading failed too: retried later)."""
         now = clock.timestamp()
         grace = float(self.app.config.get("GRADING_SWEEP_GRACE_SECONDS", SWEEP_GRACE_SECONDS))
         window = float(self.app.config.get("GRADING_SWEEP_WINDOW_SECONDS", SWEEP_WINDOW_SECONDS))
@@ -164,7 +167,7 @@ class Sweeper:
                 if len(graded) >= SWEEP_BATCH or self._stop.is_set():
                     break  # the next sweep (here or elsewhere) takes the rest
                 if mark:
-                    continue  # graded or passed over since (the log got there after all, or it has no rubric)
+                    continue  # graded since (the log got there after all), or failed and not due again yet
                 log.warning("contact %s wrapped up %.0f s ago has no scorecard: grading it now", cid, now - closed_at)
                 self._grade_one(cid, float(closed_at))
                 graded.append(cid)
@@ -187,6 +190,7 @@ class Sweeper:
                 Contact.closed_at >= since,
                 or_(Contact.exercise_id.is_(None), Exercise.kind == "practice"),
                 ~exists().where(Scorecard.contact_id == Contact.id, Scorecard.current.is_(True)),
+                ~exists().where(UngradeableContact.contact_id == Contact.id),
             )
             .order_by(Contact.closed_at, Contact.id)
             .limit(SWEEP_BATCH)

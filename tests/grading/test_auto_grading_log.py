@@ -383,3 +383,30 @@ def test_a_grading_the_database_refuses_is_logged_with_its_contact_and_retried_b
     assert _scorecards_in(app, cid) == 1
     with app.app_context():
         assert grader.sweeper.sweep() == []
+
+
+@pytest.mark.app_config(GRADING_AUTO=False)
+def test_an_ungradeable_contact_is_recorded_once_and_never_swept_again(app, caplog):
+    """Two wrapped-up contacts with no rubric to grade them by (no pack loaded: a GradingError, which does not pass
+    with time), one met by the log's handler, one only by the sweep: each is recorded once as ungradeable (grading's
+    own table), and once their marks are gone (the hour passed, Redis flushed) the sweep neither grades nor warns
+    about them again. (Before: each was passed over for an hour only, then tried again - with a warning - every
+    hour for a day.)"""
+    from clock import clock
+    from grading.models import UngradeableContact
+
+    now = clock.timestamp()
+    by_log, by_sweep = _closed(app, [now - 300, now - 200])
+    grader = app.extensions["kefu_grading"]
+    with app.app_context():
+        grader.handle({"type": "contact_event", "event": {"type": "wrap_up", "contact_id": by_log, "seq": 1}})
+        assert grader.sweeper.sweep() == [by_sweep]
+        recorded = {r.contact_id: r.reason for r in db.session.scalars(select(UngradeableContact))}
+        db.session.remove()
+    assert set(recorded) == {by_log, by_sweep}
+    assert all("rubric" in reason or "contact" in reason for reason in recorded.values()), recorded
+    redis_store.client.delete(grader._done_key(by_log), grader._done_key(by_sweep))
+    caplog.clear()
+    with app.app_context():
+        assert grader.sweeper.sweep() == []
+    assert "has no scorecard" not in caplog.text
