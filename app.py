@@ -219,6 +219,19 @@ def start_background_services(app: Flask) -> None:
     sim = app.extensions.get("kefu_simulator")
     if sim is not None and app.config.get("SIMULATOR_ENABLED"):
         sim.ensure_started()
+    _stop_grading_at_exit(app)
+
+
+def _stop_grading_at_exit(app: Flask) -> None:
+    """Auto-grading's consumer and sweep threads end at the process's exit (Ctrl-C, the end of ``main``), after
+    the grading in progress, as the media worker's calls are closed (channels/voice/service.py): cut off in the
+    middle, a grading commits nothing and its wrap-up waits, unacknowledged, for another process to claim it once
+    this one's heartbeat has expired. (SIGTERM's default action runs no exit handler.)"""
+    import atexit
+
+    grader = app.extensions.get("kefu_grading")
+    if grader is not None:
+        atexit.register(grader.stop)
 
 
 FULL_GC_AFTER = 1000  # middle-generation collections between two full ones (CPython's default: 10)
