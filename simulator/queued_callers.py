@@ -9,6 +9,11 @@ abandoned through the voice channel's customer side (``do_customer_hang_up``, as
 caller page), which takes it out of the queue and counts the abandonment with its wait in the queue's
 figures. The caller's mind at that moment is recorded (``customer.state``, with ``waited``).
 
+A waiting caller is driven under its lease (simulator/ownership.py), as a chat customer is: taken when its wait
+starts (or resumes in a process taking it over), and its hang-up - its mind and the abandonment, one transaction -
+is fenced by it. A process taken for dead while only stalled (its caller adopted by another) records nothing for
+the caller when it wakes, and lets it go: the once-a-second owner check, or the refused hang-up.
+
 The ACD assigning an agent ends the wait: the call then rings on the desk, and the media side's caller takes
 over once it is answered, starting where the whole wait (queue and ringing) left the same persona
 (``VoiceCustomer.carry_wait``: patience spent, annoyance). A call sent back to a queue by a transfer is not
@@ -21,12 +26,14 @@ import logging
 from dataclasses import dataclass
 
 from channels.voice.actions import do_customer_hang_up
+from contacts.lifecycle import lock_contact
 from contacts.models import Contact
 from extensions import db
 from understanding.lexicon import MoveRecogniser
 
 from .chat_customers import record_customer_state
 from .content import ContentError
+from .ownership import LeaseBusy, LeaseLost
 from .persona import CustomerState, Reaction
 from .voice_customer import _bare_pack
 
@@ -46,6 +53,7 @@ class WaitingCaller:
     scenario_id: str
     since: float  # when the caller joined the queue
     mind: CustomerState
+    lease: int | None = None  # the generation of its lease this process drives it under (simulator/ownership.py)
 
 
 def joins_queue(ev: dict) -> bool:
@@ -73,7 +81,11 @@ class QueuedCallers:
         """Start or end a caller's wait; False when the event is not about a waiting caller."""
         if joins_queue(ev):
             data = ev["data"]
-            self._caller_waits(ev["contact_id"], data["scenario_id"], float(ev["ts"]))
+            try:
+                self._caller_waits(ev["contact_id"], data["scenario_id"], float(ev["ts"]))
+            except LeaseBusy:  # a stalled process's open write holds its lease row: ours, taken on a later tick
+                self.ownership.claim("contact", ev["contact_id"])
+                self.retry_recovery(f"simulated caller {ev['contact_id']}")
             return True
         if ev.get("contact_id") in self._caller_ids and ev.get("type") in WAIT_ENDS:
             self._callers.pop(ev["contact_id"], None)
@@ -85,8 +97,9 @@ class QueuedCallers:
 
     def _caller_waits(self, contact_id: int, scenario_id: str, since: float) -> WaitingCaller | None:
         """Start (or, after a restart, resume) the wait of a simulated caller who joined the queue at ``since``.
-        Seeded with the contact id, as the media side's caller is. None when the scenario is not loaded: such a
-        caller cannot be played at all, and waits until someone ends it."""
+        Seeded with the contact id, as the media side's caller is; its lease taken (LeaseBusy when a stalled
+        process's open write holds it). None when the scenario is not loaded: such a caller cannot be played at
+        all, and waits until someone ends it."""
         if contact_id in self._callers:
             return self._callers[contact_id]
         try:
@@ -97,7 +110,8 @@ class QueuedCallers:
         # The caller reads no text: a lexicon-free recogniser (no jieba dictionary is loaded for it).
         mind = CustomerState(scenario, pack, contact_id, recogniser=MoveRecogniser(_bare_pack(lang)))
         mind.opening(ts=since)  # dialling is the caller's opening move: the wait for an agent starts there
-        caller = WaitingCaller(contact_id, scenario_id, since, mind)
+        lease = self.ownership.take_lease("contact", contact_id, seed=contact_id)  # its hang-up is fenced by it
+        caller = WaitingCaller(contact_id, scenario_id, since, mind, lease)
         self._callers[contact_id] = caller
         self._caller_ids.add(contact_id)
         if self.ownership.record("contact", contact_id).get("owner") != self.ownership.process_id:
@@ -132,12 +146,21 @@ class QueuedCallers:
                 self.ownership.release("contact", caller.contact_id)
 
     def _caller_gives_up(self, caller: WaitingCaller, reaction: Reaction, now: float) -> None:
+        """Record the caller's mind and hang up, in one transaction under its lease: nothing of it when another
+        process took the caller over (LeaseLost; the owner record is pointed at that process), nor when the call
+        was answered or ended meanwhile."""
         contact = db.session.get(Contact, caller.contact_id)
         if contact is None or contact.status != "queued":
             return  # answered or ended meanwhile (its event is on the way)
-        record_customer_state(contact.id, caller.mind, reaction, waited=round(now - caller.since, 3))
         try:
-            do_customer_hang_up(contact, reason=ABANDON_REASON)
+            with self.ownership.fenced("contact", contact.id, caller.lease):
+                if lock_contact(contact).status != "queued":
+                    return  # answered meanwhile: no mind of a caller who hung up
+                record_customer_state(contact.id, caller.mind, reaction, waited=round(now - caller.since, 3))
+                do_customer_hang_up(contact, reason=ABANDON_REASON)
+        except LeaseLost:
+            log.warning("simulated caller %s is driven by another process now; letting it go", caller.contact_id)
+            self.ownership.follow_holder("contact", caller.contact_id)
         except Exception:
             db.session.rollback()
             log.exception("the simulated caller of contact %s could not hang up", caller.contact_id)

@@ -253,16 +253,16 @@ class SimulatorWorkers:
     _lease_check_at = 0.0
 
     def check_leases(self) -> list[int]:
-        """Once a second: stop driving customers whose owner record names another process (this one was taken
-        for dead on a stalled machine and they were adopted), so a customer never has two drivers. A missing
-        record (Redis lost it) is ours until re-announced."""
+        """Once a second: stop driving customers (callers waiting in a queue too) whose owner record names another
+        process (this one was taken for dead on a stalled machine and they were adopted), so a customer never has
+        two drivers. A missing record (Redis lost it) is ours until re-announced."""
         now = time.monotonic()
         mail = self.email_customers
         mailing = mail.current_contacts() if mail is not None else []
-        if now < self._lease_check_at or not (self.live or mailing):
+        if now < self._lease_check_at or not (self.live or self._callers or mailing):
             return []
         self._lease_check_at = now + 1.0
-        ids = list(self.live) + mailing
+        ids = list(self.live) + list(self._callers) + mailing
         pipe = self.ownership.client.pipeline(transaction=False)
         for cid in ids:
             pipe.hget(self.ownership.key("contact", cid), "owner")
@@ -300,6 +300,9 @@ class SimulatorWorkers:
             self.live.pop(contact_id, None)
             self._ids.discard(contact_id)
             self._drop_actions(contact_id, kinds=("typing", "say", "leave", "rate"))
+        elif contact_id in self._callers:  # a simulated caller waiting in its queue
+            self._callers.pop(contact_id, None)
+            self._caller_ids.discard(contact_id)
         elif self.email_customers is not None:
             self.email_customers.let_go(contact_id)
 

@@ -22,7 +22,7 @@ from contacts.actions import ActionError, do_abandon_contact, do_create_contact,
 from contacts.events import append_event, publish_contact_event, send_event
 from contacts.lifecycle import lock_contact
 from contacts.models import Contact, ContactEvent
-from contacts.transaction import atomic
+from contacts.transaction import atomic, on_commit
 from extensions import db
 from routing.actions import validate_queue
 from scenarios.schema import QUICK_PHRASE_MOVES
@@ -378,7 +378,14 @@ def do_customer_hang_up(contact: Contact, *, reason: str = "customer_hung_up") -
     if contact.status == "active":
         return do_hang_up_call(contact, "customer", reason=reason)
     if contact.status == "queued":
-        media_client().request("hangup", call_id=call_id(contact))
-        do_abandon_contact(contact, reason=reason)
-        notify_customer(contact, "call.ended", {"reason": reason})
+        # One action (joining the caller's, when it runs one: a simulated caller's is fenced by its lease); the
+        # media is let go after the commit, never with the transaction open while the media worker answers.
+        with atomic():
+            do_abandon_contact(contact, reason=reason)
+            notify_customer(contact, "call.ended", {"reason": reason})
+            on_commit(_hang_up_media, call_id(contact))
     return contact
+
+
+def _hang_up_media(call: str) -> None:
+    media_client().request("hangup", call_id=call)

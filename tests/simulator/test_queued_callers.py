@@ -138,3 +138,45 @@ def test_waiting_caller_goes_on_waiting_after_a_restart(app, engine):
         engine.run_for(13)
         assert _status(cid) == "abandoned"
         assert _events(cid, "contact.abandoned")[0].data["reason"] == "customer_abandoned"
+
+
+ADOPTER = "host-9-adopter"
+
+
+def test_a_waiting_caller_whose_lease_another_process_took_hangs_up_nothing_here(app, engine):
+    """Another process took the waiting caller's lease (it adopted the caller while this one was taken for dead)
+    while the owner record in Redis still names this process (re-announced after a Redis loss): when the caller's
+    patience runs out here, neither its mind nor the abandonment is recorded from here - the call stays in the
+    queue for the process that drives it - and the owner record is pointed at the lease's holder (before: the
+    caller was not fenced, and this process hung up the other's caller)."""
+    from simulator.ownership import Ownership
+
+    with app.app_context():
+        cid = _call("en-q-calm").id
+        engine.run_for(5)
+        assert engine.waiting_callers() == [cid]
+        Ownership(ADOPTER).take_lease("contact", cid, seed=cid)  # as its take-over does (_caller_waits)
+        assert engine.ownership.record("contact", cid)["owner"] == engine.process_id
+        engine.run_for(30)  # past its 30 s of patience
+        assert _status(cid) == "queued"
+        assert _events(cid, "contact.abandoned") == [] and _events(cid, "customer.state") == []
+        assert engine.waiting_callers() == []
+        assert engine.ownership.record("contact", cid)["owner"] == ADOPTER
+
+
+def test_a_waiting_caller_whose_owner_record_names_another_process_is_let_go(app, engine):
+    """A waiting caller's owner record names another live process (it adopted the caller while this one was
+    taken for dead): within a second this process stops driving it, as it does a chat customer (before: it went
+    on waiting here, a second driver of the same caller, and hung up when its patience ran out)."""
+    liveness = app.extensions["kefu_liveness"]
+    with app.app_context():
+        cid = _call("en-q-calm").id
+        engine.run_for(5)
+        assert engine.waiting_callers() == [cid]
+        liveness.client.set(liveness.proc_key(ADOPTER), 1, ex=60)
+        engine.ownership.claim("contact", cid, owner=ADOPTER)
+        engine._lease_check_at = 0.0  # the once-a-second check is due
+        engine.run_for(1)
+        assert engine.waiting_callers() == []
+        engine.run_for(30)
+        assert _status(cid) == "queued" and _events(cid, "customer.state") == []
