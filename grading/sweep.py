@@ -121,7 +121,7 @@ class Sweeper:
                 ticket = self._asked  # every sweep asked for so far is answered by this one
             try:
                 with self.app.app_context():
-                    graded = self.sweep_if_first()
+                    graded = self.sweep_if_first(stop)
             except Exception:
                 log.exception("the grading sweep failed")
                 graded = []
@@ -129,7 +129,7 @@ class Sweeper:
                 self.last, self._served = graded, ticket
                 self._done.notify_all()
 
-    def sweep_if_first(self) -> list[int]:
+    def sweep_if_first(self, stop: threading.Event | None = None) -> list[int]:
         """Sweep unless another process of the centre swept in this period (a Redis lock that expires with the
         period). Returns the contacts graded."""
         every = float(self.app.config.get("GRADING_SWEEP_SECONDS", SWEEP_SECONDS))
@@ -139,14 +139,17 @@ class Sweeper:
                 return []  # another process sweeps this period
         except redis.RedisError:
             return []
-        return self.sweep()
+        return self.sweep(stop)
 
     # -- the sweep ------------------------------------------------------------------------------------------------
 
-    def sweep(self) -> list[int]:
+    def sweep(self, stop: threading.Event | None = None) -> list[int]:
         """Grade the contacts wrapped up between the window and the grace ago that have no current scorecard and
         were not found ungradeable or marked (the ones the log's handler would grade: not in an exam), oldest
-        first, at most ``SWEEP_BATCH``; returns their ids (the ones whose grading failed too: retried later)."""
+        first, at most ``SWEEP_BATCH``; returns their ids (the ones whose grading failed too: retried later).
+        ``stop``: the sweep thread's own stop event (a stop may have given up waiting for this thread, and a new
+        thread with new events have replaced it: this one still stops after its contact)."""
+        stop = self._stop if stop is None else stop
         now = clock.timestamp()
         grace = float(self.app.config.get("GRADING_SWEEP_GRACE_SECONDS", SWEEP_GRACE_SECONDS))
         window = float(self.app.config.get("GRADING_SWEEP_WINDOW_SECONDS", SWEEP_WINDOW_SECONDS))
@@ -155,7 +158,7 @@ class Sweeper:
         # Pages on (closed_at, id) until a batch is graded: the passed-over contacts (marked in Redis, which SQL
         # cannot see) keep no scorecard, so a single LIMIT would fetch the same ones every sweep once a batch of
         # them is in the window, and nothing newer would ever be reached.
-        while len(graded) < SWEEP_BATCH and not self._stop.is_set():
+        while len(graded) < SWEEP_BATCH and not stop.is_set():
             rows = self._page(now - window, now - grace, after)
             if not rows:
                 break
@@ -164,7 +167,7 @@ class Sweeper:
             except redis.RedisError:
                 break
             for (cid, closed_at), mark in zip(rows, marks, strict=True):
-                if len(graded) >= SWEEP_BATCH or self._stop.is_set():
+                if len(graded) >= SWEEP_BATCH or stop.is_set():
                     break  # the next sweep (here or elsewhere) takes the rest
                 if mark:
                     continue  # graded since (the log got there after all), or failed and not due again yet

@@ -410,3 +410,39 @@ def test_an_ungradeable_contact_is_recorded_once_and_never_swept_again(app, capl
     with app.app_context():
         assert grader.sweeper.sweep() == []
     assert "has no scorecard" not in caplog.text
+
+
+@pytest.mark.app_config(GRADING_AUTO=False)
+def test_a_sweep_thread_a_stop_gave_up_on_still_stops_after_its_contact(app, monkeypatch):
+    """A stop gives up waiting for a sweep stuck in a grading, and a new sweep thread is started (the grader started
+    again): once its grading goes on, the old thread grades no further contact. (Before: it read the new thread's
+    stop event, unset, and swept the rest of its page beside the new thread.)"""
+    import grading.sweep
+    from clock import clock
+
+    now = clock.timestamp()
+    ids = _closed(app, [now - 400, now - 300, now - 200])
+    grader = app.extensions["kefu_grading"]
+    sweeper = grader.sweeper
+    entered, release, tried = threading.Event(), threading.Event(), []
+
+    def stuck(contact_id, wrapped_up_at):
+        tried.append(contact_id)
+        if contact_id == ids[0]:
+            entered.set()
+            release.wait(30)
+
+    monkeypatch.setattr(grader, "_grade", stuck)
+    monkeypatch.setattr(grading.sweep, "STOP_WAIT_SECONDS", 0.2)
+    assert sweeper.when_due()
+    assert entered.wait(10)
+    stuck_thread = _sweep_threads()[0]
+    sweeper.stop()  # gives up after 0.2 s: the thread is still in its grading
+    assert stuck_thread.is_alive()
+    sweeper._next = 0.0
+    assert sweeper.when_due()  # a new thread; this period's lock is the old sweep's, so it sweeps nothing
+    release.set()
+    stuck_thread.join(10)
+    assert not stuck_thread.is_alive()
+    assert tried == [ids[0]]
+    sweeper.stop()
