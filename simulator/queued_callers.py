@@ -67,6 +67,13 @@ def joins_queue(ev: dict) -> bool:
     )
 
 
+def waiting_in_first_queue(contact: Contact) -> bool:
+    """Whether a contact is a call not yet answered nor sent back to a queue by a transfer: the only time its
+    simulated caller is the simulator's (once answered it is the media side's, which ends it if its worker stops,
+    channels/voice/recovery.py)."""
+    return contact.channel in CALL_CHANNELS and contact.status == "queued" and contact.agent_id is None
+
+
 class QueuedCallers:
     """The waiting simulated callers of SimulatorEngine (which provides content, _callers and _caller_ids,
     and calls these under its lock, in an app context)."""
@@ -121,12 +128,7 @@ class QueuedCallers:
     def _resume_caller(self, contact: Contact) -> bool:
         """After a restart: a simulated call still in its first queue goes on waiting, its patience spent
         since it was created. False for any other contact."""
-        if not (
-            contact.channel in CALL_CHANNELS
-            and contact.status == "queued"
-            and contact.agent_id is None
-            and contact.scenario_id
-        ):
+        if not (waiting_in_first_queue(contact) and contact.scenario_id):
             return False
         return self._caller_waits(contact.id, contact.scenario_id, contact.created_at) is not None
 

@@ -23,6 +23,7 @@ from extensions import db
 
 from .models import Exercise
 from .ownership import LeaseBusy
+from .queued_callers import CALL_CHANNELS, waiting_in_first_queue
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +36,10 @@ class Recovery:
         """Adopt the simulated customers, group audiences and running exercises that no live process drives (at
         start, after a process stopped beating, after Redis lost the records): a chat or email customer is taken
         over with its mind rebuilt from the recording (ended with ``simulator_restarted`` only if that fails), a
-        simulated call still in its first queue goes on waiting, a group room's audience is rebuilt from the
-        room's recording, an exercise resumes its remaining arrivals. Customers and
-        exercises of live processes are left alone. A web process hands them to a live simulator worker instead
-        (``handed``). Returns the ids adopted, handed, ended and resumed."""
+        simulated call still in its first queue goes on waiting (an answered one is the media side's, left alone),
+        a group room's audience is rebuilt from the room's recording, an exercise resumes its remaining arrivals.
+        Customers and exercises of live processes are left alone. A web process hands them to a live simulator
+        worker instead (``handed``). Returns the ids adopted, handed, ended and resumed."""
         done = {"taken_over": [], "handed": [], "ended": [], "exercises": []}
         with self._lock:
             # A record missing is trusted only when nobody else could still re-announce it.
@@ -60,6 +61,8 @@ class Recovery:
                     continue
                 if contact.channel == "livestream":
                     continue  # its audience is the livestream's (livestream/audience_stream.py), never ended here
+                if contact.channel in CALL_CHANNELS and not waiting_in_first_queue(contact):
+                    continue  # answered (or parked by a transfer): its caller is the media side's, never ended here
                 worker = self._delegate_to()
                 record = self._adoptable("contact", contact.id, trust_missing, to=worker)
                 if record is None:

@@ -180,3 +180,19 @@ def test_a_waiting_caller_whose_owner_record_names_another_process_is_let_go(app
         assert engine.waiting_callers() == []
         engine.run_for(30)
         assert _status(cid) == "queued" and _events(cid, "customer.state") == []
+
+
+def test_recovery_leaves_an_answered_simulated_call_to_the_media_side(app, engine):
+    """A simulated call answered by an agent has no owner record (its caller is the media side's from then on). A
+    process recovering what nobody drives - alone, at its start or when another process died, or after a Redis
+    loss - leaves the call going (before: it ended the call in progress as ``simulator_restarted``)."""
+    with app.app_context():
+        agent = factories.user("agent1", role="trainee", level="L4")
+        cid = _call("en-q-calm").id
+        engine.run_for(5)
+        do_set_agent_state(agent, "available")
+        engine.run_for(2)
+        assert _status(cid) == "active" and engine.ownership.record("contact", cid) == {}
+        done = engine.recover()
+        assert cid not in done["ended"] and _status(cid) == "active"
+        assert _events(cid, "contact.ended") == []
