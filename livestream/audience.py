@@ -192,6 +192,10 @@ class Audiences(AudiencesAcross):
             self._retry_busy(stream_id)  # nobody else would start it: the dead hook ran, or none will
             return None
         applied = self._replay(stream_id, script) if resume else set()
+        # The owner record names this process before the audience is registered: the thread's once-a-second check
+        # lets go of a registered audience whose record names another process, and a record still naming the dead
+        # process this one goes on from (a "publishing" after it died) would have it let go before it was claimed.
+        self._claim(stream_id)
         with self._lock:
             if stream_id in self._scripts:
                 # Another start of it (a reconnecting presenter's second "publishing", a publish overlapping an
@@ -207,7 +211,6 @@ class Audiences(AudiencesAcross):
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="livestream-audience", daemon=True)
                 self._thread.start()
-        self._claim(stream_id)
         return script
 
     def stop(self, stream_id: int) -> None:

@@ -463,3 +463,33 @@ def test_a_comment_refused_under_an_older_lease_does_not_drop_the_audience_regis
                     second[1].rollback()
                 second[0].close()
             audiences.stop(sid)
+
+
+def test_a_publishing_start_after_the_audiences_process_died_is_not_let_go_by_the_owner_check(app, monkeypatch):
+    """The stream's audience ran in a process that died (its owner record still names it) and the presenter's
+    "publishing" reaches this process, which goes on with the audience. The audience thread's once-a-second owner
+    check, run while the start is under way, does not let the new audience go: the record names this process
+    before the audience is registered (before: registered first, it was let go by a check run before the record
+    was claimed, and the stream was silent with its record naming this process)."""
+    from livestream.actions import start_livestream
+
+    dead = "elsewhere-1-dead00"
+    with app.app_context():
+        contact = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, seed=2)
+        sid = contact.id
+        key = redis_store.key("sim", "livestream", sid)
+        redis_store.client.hset(key, "owner", dead)
+        real, checked = audiences._claim, []
+
+        def claim(stream_id):  # the thread's owner check comes due just as the start claims the record
+            audiences._lease_check_at = 0.0
+            checked.extend(audiences.check_leases())
+            real(stream_id)
+
+        monkeypatch.setattr(audiences, "_claim", claim)
+        try:
+            assert audiences.start(sid) is not None
+            assert checked == [] and audiences.script(sid) is not None
+            assert redis_store.client.hget(key, "owner") == app.extensions["kefu_liveness"].process_id
+        finally:
+            audiences.stop(sid)
