@@ -57,11 +57,15 @@ class AutoGrader:
         self._pending: set[tuple[int, int]] = set()  # (contact, wrap-up seq) wrapped up here, not graded yet
         self._idle = threading.Condition(self._lock)
         self._stopped = False
+        # ensure_consumer runs on the liveness thread and on every thread that records a wrap-up: made and started
+        # under this lock, one consumer (and one thread of it), and none after a stop.
+        self._consumer_lock = threading.Lock()
         self.sweeper = Sweeper(self)
 
     def start(self) -> None:
         """Listen for wrap-ups recorded here, and consume the log from this process's first beat."""
-        self._stopped = False
+        with self._consumer_lock:
+            self._stopped = False
         subscribe(self._on_event)
         liveness = self.app.extensions.get("kefu_liveness")  # routing/liveness.py; grading does not import it
         if liveness is not None:
@@ -70,20 +74,24 @@ class AutoGrader:
 
     def stop(self) -> None:
         """Stop listening and end the consumer (app shutdown, end of a test)."""
-        self._stopped = True
+        with self._consumer_lock:
+            self._stopped = True
+            consumer = self._consumer
         unsubscribe(self._on_event)
-        if self._consumer is not None:
-            self._consumer.stop()
+        if consumer is not None:
+            consumer.stop()
         self.sweeper.stop()
 
     def ensure_consumer(self) -> None:
-        """Start this process's consumer of the ``grading`` kind (once; again after ``stop``)."""
-        if self._stopped:
-            return
-        if self._consumer is None:
-            kind = StreamKind(KIND, handle=self.handle, types=frozenset({"wrap_up"}), log="wrap_up")
-            self._consumer = get_event_log(self.app).consumer(kind)
-        self._consumer.start()
+        """Start this process's consumer of the ``grading`` kind (once; again after ``start`` follows a
+        ``stop``)."""
+        with self._consumer_lock:
+            if self._stopped:
+                return
+            if self._consumer is None:
+                kind = StreamKind(KIND, handle=self.handle, types=frozenset({"wrap_up"}), log="wrap_up")
+                self._consumer = get_event_log(self.app).consumer(kind)
+            self._consumer.start()
 
     def _on_event(self, payload: dict) -> None:
         """A wrap-up recorded in this process: remembered for ``wait_idle``; the consumer (started now if it is

@@ -446,3 +446,43 @@ def test_a_sweep_thread_a_stop_gave_up_on_still_stops_after_its_contact(app, mon
     assert not stuck_thread.is_alive()
     assert tried == [ids[0]]
     sweeper.stop()
+
+
+def _consumer_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "events-grading" and t.is_alive()]
+
+
+@pytest.mark.app_config(GRADING_AUTO=False)
+def test_wrap_ups_starting_the_consumer_at_once_start_one_and_a_stop_ends_it(app):
+    """Eight threads start the grading consumer at the same moment (the first wrap-ups of a process, recorded at
+    once on several desks' threads, and its first beat), ten times over: one consumer thread each time, and the
+    grader's stop ends it. (Before: two threads could both find no consumer and each make and start one, or both
+    start the same one; stop ended only the one the grader kept, and the other went on reading and grading.)"""
+    import sys
+
+    grader = app.extensions["kefu_grading"]
+    event_log = get_event_log(app)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch often: the race shows in a few rounds
+    try:
+        for _ in range(10):
+            go = threading.Barrier(8)
+
+            def start():
+                go.wait()
+                with app.app_context():
+                    grader.ensure_consumer()
+
+            starters = [threading.Thread(target=start) for _ in range(8)]
+            for t in starters:
+                t.start()
+            for t in starters:
+                t.join()
+            running = len(_consumer_threads())
+            grader.stop()
+            _until(lambda: not _consumer_threads(), timeout=5)
+            assert running == 1
+            grader._stopped, grader._consumer = False, None  # a fresh start, with a new consumer object too
+            event_log.consumers.pop("grading", None)
+    finally:
+        sys.setswitchinterval(interval)
