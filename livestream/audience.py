@@ -211,6 +211,8 @@ class Audiences(AudiencesAcross):
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="livestream-audience", daemon=True)
                 self._thread.start()
+        if resume:
+            self._catch_up(stream_id, applied)
         return script
 
     def stop(self, stream_id: int) -> None:

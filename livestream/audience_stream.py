@@ -35,7 +35,7 @@ from collections.abc import Iterator
 import redis
 from sqlalchemy import select
 
-from contacts.models import Contact, ContactEvent
+from contacts.models import Contact, ContactEvent, event_dict
 from contacts.stream import StreamKind, get_event_log
 from extensions import db, redis_store
 
@@ -366,6 +366,23 @@ class AudiencesAcross:
                 db.session.rollback()
                 log.exception("could not take over the audience of livestream %s", stream_id)
         return taken
+
+    def _catch_up(self, stream_id: int, replayed: set[int]) -> None:
+        """Apply to a resumed audience, just registered, what was recorded on the stream after its replay read the
+        recording: the presenter's answer recorded in between reached no running audience (the log passed it over
+        for the dead owner, or handed it to this process before the audience was registered here). Each event is
+        applied once (by its sequence number), so one that also comes from the log changes nothing."""
+        rows = db.session.scalars(
+            select(ContactEvent)
+            .where(
+                ContactEvent.contact_id == stream_id,
+                ContactEvent.seq > max(replayed, default=0),
+                ContactEvent.type.in_(sorted(WATCHED)),
+            )
+            .order_by(ContactEvent.seq)
+        ).all()
+        for row in rows:
+            self._apply(event_dict(row))
 
     def _replay(self, stream_id: int, script) -> set[int]:
         """Bring ``script`` to where the stream's recording left its audience; returns the seqs applied."""

@@ -493,3 +493,41 @@ def test_a_publishing_start_after_the_audiences_process_died_is_not_let_go_by_th
             assert redis_store.client.hget(key, "owner") == app.extensions["kefu_liveness"].process_id
         finally:
             audiences.stop(sid)
+
+
+def test_an_answer_recorded_while_an_audience_is_taken_over_reaches_it(app, monkeypatch):
+    """The presenter answers a viewer's question while this process takes the audience of a dead process over:
+    after the take-over read the stream's recording and before the audience was registered here. The log hands
+    the answer to no running audience; the taken-over audience still counts the question as answered (before: it
+    was missed, and the audience kept asking an answered question)."""
+    from livestream.actions import do_mark_answered, do_post_comment, start_livestream
+
+    dead = "elsewhere-1-dead00"
+    with app.app_context():
+        from scenarios.loader import load_pack_into_db
+
+        load_pack_into_db(Path(app.config["CONTENT_DIR"]) / "en")
+        ann = factories.user("ann")
+        contact = start_livestream(ann, title="Sale", lang="en", audience_size=5, seed=2)
+        sid = contact.id
+        script = audiences.start(sid)
+        audiences.stop(sid)  # the dead process's audience
+        question = next(c for c in (script.next_comment(t) for t in range(0, 400, 5)) if c.kind == "question")
+        asked = do_post_comment(
+            contact, question.viewer, question.name, question.text, sim={"kind": "question", "need": question.need}
+        )
+        redis_store.client.hset(redis_store.key("sim", "livestream", sid), "owner", dead)
+        real = audiences._replay
+
+        def replay(stream_id, resumed):
+            applied = real(stream_id, resumed)
+            answered = do_mark_answered(contact, ann.id, asked["seq"])  # the presenter, just then
+            audiences.on_stream(_payload(answered["seq"], sid))  # the log's copy: no audience here yet
+            return applied
+
+        monkeypatch.setattr(audiences, "_replay", replay)
+        try:
+            assert audiences.adopt_orphans(dead) == [sid]
+            assert question.need in audiences.script(sid).answered
+        finally:
+            audiences.stop(sid)
