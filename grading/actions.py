@@ -220,7 +220,7 @@ def regrade_after_transcript(contact_id: int) -> None:
     Registered with the voice channel (channels.voice.transcripts.on_transcript) by grading's init_app."""
     auto = current_app.extensions.get("kefu_grading")
     if auto is not None:
-        auto.wait_idle(30)  # a grading of this contact under way finishes first, then is redone here
+        auto.wait_idle(30, contact_id=contact_id)  # a grading of this contact under way finishes first, then is redone
     db.session.expire_all()
     if current_scorecard(contact_id) is None:
         return

@@ -175,18 +175,23 @@ class AutoGrader:
         seq, _, by = raw.partition(" ")
         return int(seq), by
 
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Block until every contact wrapped up in this process is graded, here or by another process (tests,
-        the post-call transcript's regrade). True when idle."""
+    def wait_idle(self, timeout: float = 10.0, contact_id: int | None = None) -> bool:
+        """Block until every contact wrapped up in this process (or only ``contact_id``: the post-call transcript's
+        regrade, which must not wait for the whole floor's wrap-ups) is graded, here or by another process. True
+        when idle."""
         deadline = time.monotonic() + timeout
+
+        def waiting() -> bool:
+            return any(contact_id is None or c == contact_id for c, _ in self._pending)
+
         with self._idle:
-            while self._pending:
+            while waiting():
                 self._forget_graded_elsewhere()
                 left = deadline - time.monotonic()
-                if not self._pending or left <= 0:
+                if not waiting() or left <= 0:
                     break
                 self._idle.wait(min(left, 0.2))
-            return not self._pending
+            return not waiting()
 
     def _forget_graded_elsewhere(self) -> None:
         pending = sorted(self._pending)

@@ -486,3 +486,40 @@ def test_wrap_ups_starting_the_consumer_at_once_start_one_and_a_stop_ends_it(app
             event_log.consumers.pop("grading", None)
     finally:
         sys.setswitchinterval(interval)
+
+
+def test_a_transcript_regrade_waits_for_its_own_contact_only(app, monkeypatch):
+    """A call's transcript lands while another contact wrapped up here is still being graded: the regrade after the
+    transcript waits for a grading of its own contact only, not for the process's other wrap-ups. (Before: it waited
+    until nothing at all was pending, up to 30 s on the transcripts' single thread for each call, however busy the
+    centre kept the pending set.)"""
+    from grading.actions import regrade_after_transcript
+
+    grader = app.extensions["kefu_grading"]
+    entered, release = threading.Event(), threading.Event()
+    real_grade = grader._grade
+
+    def stuck(contact_id, wrapped_up_at):
+        entered.set()
+        release.wait(60)
+        real_grade(contact_id, wrapped_up_at)
+
+    monkeypatch.setattr(grader, "_grade", stuck)
+    try:
+        with app.app_context():
+            busy = _wrapped_up(app)
+            call = Contact(channel="voice", queue="q", status="closed", wrap_up_code="ENQ", agent_id=1)
+            db.session.add(call)
+            db.session.commit()
+            call_id = call.id
+            db.session.remove()
+        assert entered.wait(10)
+        started = time.monotonic()
+        with app.app_context():
+            regrade_after_transcript(call_id)
+        assert time.monotonic() - started < 5
+        assert _scorecards_in(app, busy) == 0
+    finally:
+        release.set()
+    assert grader.wait_idle(30)
+    assert _scorecards_in(app, busy) == 1
