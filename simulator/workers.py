@@ -127,6 +127,11 @@ class SimulatorWorkers:
             self.retry_recovery(f"{message.get('adopt')} {message.get('id')}")
 
     def _control(self, message: dict) -> None:
+        if message.get("adopt") == "livestream":
+            # Not under the engine's lock: the audience has its own, and its take-over waits for the stream's lease
+            # and replays the stream's whole recording (thousands of comments), while every customer here waited.
+            self.adopt_livestream(int(message["id"]))
+            return
         with self._lock:
             if message.get("adopt") == "contact":
                 self._adopt_contact(int(message["id"]))
@@ -135,8 +140,6 @@ class SimulatorWorkers:
                 self._adopt_exercise(int(message["id"]), after=float(after) if after is not None else None)
             elif message.get("adopt") == "group":
                 self.adopt_room(int(message["id"]))
-            elif message.get("adopt") == "livestream":
-                self.adopt_livestream(int(message["id"]))
             elif message.get("stop_exercise"):
                 self._stop_exercise_here(
                     int(message["stop_exercise"]), end_customers=bool(message.get("end_customers", True))
