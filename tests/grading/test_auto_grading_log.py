@@ -523,3 +523,33 @@ def test_a_transcript_regrade_waits_for_its_own_contact_only(app, monkeypatch):
         release.set()
     assert grader.wait_idle(30)
     assert _scorecards_in(app, busy) == 1
+
+
+@pytest.mark.app_config(GRADING_AUTO=False)
+def test_the_sweep_takes_practice_contacts_in_its_window_only(app, monkeypatch):
+    """What the sweep grades: a contact of no exercise and one of a practice exercise, wrapped up between the window
+    and the grace ago; not an exam's (it waits for the panel), not one inside the grace (the log's to deliver), not
+    one older than the window (the regrade command's), not one with a current scorecard."""
+    import grading.actions
+    from clock import clock
+    from simulator.models import Exercise
+
+    now = clock.timestamp()
+    plain, practice, exam, young, old, scored = _closed(
+        app, [now - 300, now - 300, now - 300, now - 60, now - 90000, now - 300]
+    )
+    with app.app_context():
+        for cid, kind in ((practice, "practice"), (exam, "exam")):
+            ex = Exercise(name=kind, kind=kind)
+            db.session.add(ex)
+            db.session.flush()
+            db.session.get(Contact, cid).exercise_id = ex.id
+        db.session.add(
+            Scorecard(contact_id=scored, rubric_id="r", level="L5", total=1.0, data={}, content_hash="h", current=True)
+        )
+        db.session.commit()
+        db.session.remove()
+    tried: list[int] = []
+    monkeypatch.setattr(grading.actions, "do_grade_contact", tried.append)
+    assert app.extensions["kefu_grading"].sweeper.sweep() == [plain, practice]
+    assert tried == [plain, practice]
