@@ -312,7 +312,10 @@ def _declines(prepared) -> bool:
     return bool(prepared.views.scopes) or bool(_DECLINING.search(prepared.text))
 
 
-_CHAT_SENTENCE = re.compile(r"(?<=[。！？!?；;～~])|(?<=[.])\s+")
+# Sentence ends, and a dash between two clauses ("arrived June 6 - five days without a fridge is a real mess"):
+# chat joins two acts with a spaced dash as often as with a full stop. A dash inside a range ("3-7 days") has no
+# spaces and does not split.
+_CHAT_SENTENCE = re.compile(r"(?<=[。！？!?；;～~])|(?<=[.])\s+|\s+[-–—]+\s+|——")
 MAX_SENTENCES = 6
 # Acts that fail a scorecard's gate are read on the whole line only: a sentence out of context ("You're right,
 # words don't fix it.") can sound like a brush-off the whole line is not.

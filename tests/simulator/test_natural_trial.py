@@ -315,13 +315,7 @@ SCRIPTS: dict[str, list] = {
 # The first line that kept each scenario from its good ending, as observed when it was marked; the reading of
 # other lines can move with a retrained model. The strict mark asserts only that the scenario still fails: when
 # a retrain fixes one, the XPASS fails the suite and the entry must go.
-MISREAD: dict[str, str] = {
-    "en-compensation-limit": "'Promised June 1, arrived June 6 - five days without a fridge is a real mess, and "
-    "it's on us. What's the order code?' (empathy + ask_order) read as [ask_order 0.987] (en model of issue 11's "
-    "trial boundaries; the first sentence alone reads answer 0.73): the restated dates pull the line to answer and "
-    "the empathy is lost, so 'soothed' is never met, the escalate rule (after soothed) never fires and the dominant "
-    "customer runs out of patience before the closing",
-}
+MISREAD: dict[str, str] = {}
 
 
 def _chat_ids(lang: str) -> list[str]:

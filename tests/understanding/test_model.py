@@ -207,3 +207,18 @@ def test_neighbour_block_never_counts_an_example_as_its_own_neighbour():
     new = knn_block(vectors[:1], vectors, y, 1.0)  # a message identical to row 0 is its neighbour
     assert new[0, 0] == 1.0 / KNN_K
     assert knn_block(vectors, vectors, y, 0.0).shape == (len(vectors), 0)
+
+
+def test_a_spaced_dash_joins_two_sentences_a_range_does_not():
+    """Chat joins two acts with a spaced dash as often as with a full stop: each side is read as a sentence of its
+    own (understanding.reader ``_sentences``), while a range such as 3-7 or a hyphenated word stays whole."""
+    from understanding.reader import _sentences
+
+    assert _sentences("Ordered on the 3rd, still nothing on the 12th - that's awful, I'm so sorry") == [
+        "Ordered on the 3rd, still nothing on the 12th",
+        "that's awful, I'm so sorry",
+    ]
+    assert _sentences("说好1号到拖到6号——这个真是我们的问题") == ["说好1号到拖到6号", "这个真是我们的问题"]
+    assert _sentences("The refund takes 3-7 working days for a follow-up order.") == [
+        "The refund takes 3-7 working days for a follow-up order."
+    ]
