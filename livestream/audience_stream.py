@@ -249,7 +249,10 @@ class AudiencesAcross:
 
     def check_leases(self) -> list[int]:
         """Once a second: stop (here) the audiences whose owner record names another process - this one was
-        taken for dead on a stalled machine and they were taken over - so a stream never has two audiences."""
+        taken for dead on a stalled machine and they were taken over - so a stream never has two audiences. The
+        lease decides, not the record: an audience whose lease this process still holds goes on here, and its record
+        is claimed back (another start of it, overlapping this one's, claimed the record last but took the older
+        lease: its comments are refused and it lets the audience go; on the record's word, both did)."""
         liveness, now = self._liveness, time.monotonic()
         if liveness is None or now < self._lease_check_at or not self._scripts:
             return []
@@ -262,11 +265,32 @@ class AudiencesAcross:
             owners = pipe.execute()
         except redis.RedisError:
             return []
-        lost = [s for s, o in zip(streams, owners, strict=True) if o and o != liveness.process_id]
+        named = [s for s, o in zip(streams, owners, strict=True) if o and o != liveness.process_id]
+        held = self._still_held(named) if named else set()
+        lost = [s for s in named if s not in held]
+        for stream_id in held:
+            log.warning("livestream %s: its owner record named another process, but its lease is ours", stream_id)
+            self._claim(stream_id)
         for stream_id in lost:
             log.warning("the audience of livestream %s runs in another process now; letting it go", stream_id)
             self._forget(stream_id)
         return lost
+
+    def _still_held(self, streams: list[int]) -> set[int]:
+        """Of ``streams``, those whose audience's lease this process still holds (the database decides); none when
+        it cannot be read (the record's word is taken, as before)."""
+        from simulator.ownership import Ownership
+
+        ownership = Ownership(self._liveness.process_id)
+        with self.app.app_context():
+            try:
+                return {s for s in streams if ownership.holds("contact", s, self._leases.get(s))}
+            except Exception:
+                db.session.rollback()
+                log.exception("could not read the leases of livestream audiences")
+                return set()
+            finally:
+                db.session.remove()
 
     def _retry_busy(self, stream_id: int) -> None:
         """A "publishing" start gave up on the stream's lease (LeaseBusy: the audience's previous process, taken for

@@ -569,3 +569,41 @@ def test_a_worker_adopting_an_audience_does_not_hold_its_simulated_customers_mea
             assert free == [True]
         finally:
             audiences.stop(sid)
+
+
+def test_an_audience_whose_lease_is_still_ours_is_not_let_go_for_a_record_naming_another(app):
+    """This process runs the stream's audience under the current lease, but the owner record names another live
+    process (that process's start of the same audience, overlapping this one's take-over, claimed the record after
+    this one did; its own lease is older, so its comments are refused and it lets the audience go). This process
+    goes on with the audience and claims the record back (before: it let the audience go on the record's word, and
+    the stream had no audience at all)."""
+    import time
+
+    from livestream.actions import start_livestream
+
+    other = "elsewhere-2-live00"
+    liveness = app.extensions["kefu_liveness"]
+    with app.app_context():
+        contact = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, comment_rate=600)
+        sid = contact.id
+        key = redis_store.key("sim", "livestream", sid)
+
+        def comments() -> int:
+            db.session.expire_all()
+            q = db.select(ContactEvent).where(ContactEvent.contact_id == sid, ContactEvent.type == "livestream.comment")
+            return len(db.session.scalars(q).all())
+
+        try:
+            assert audiences.start(sid) is not None
+            liveness.client.set(liveness.proc_key(other), 1, ex=60)
+            redis_store.client.hset(key, "owner", other)
+            time.sleep(2.5)  # the audience thread's owner check runs (once a second)
+            assert audiences.script(sid) is not None, "the audience was let go"
+            assert redis_store.client.hget(key, "owner") == liveness.process_id
+            before = comments()
+            deadline = time.monotonic() + 20
+            while comments() < before + 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert comments() >= before + 2
+        finally:
+            audiences.stop(sid)
