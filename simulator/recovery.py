@@ -58,6 +58,9 @@ class Recovery:
                         self._recover_room(contact, trust_missing, done)  # its audience (simulator/group_takeover.py)
                     except LeaseBusy:
                         self.retry_recovery(f"group room {contact.id}")
+                    except Exception:  # one room's failure stops no other adoption
+                        db.session.rollback()
+                        log.exception("could not take over the audience of group room %s", contact.id)
                     continue
                 if contact.channel == "livestream":
                     continue  # its audience is the livestream's (livestream/audience_stream.py), never ended here
@@ -76,6 +79,13 @@ class Recovery:
                 except LeaseBusy:
                     self.retry_recovery(f"contact {contact.id}")
                     continue
+                except Exception:
+                    # One customer that cannot be rebuilt (a record or recording it cannot read) is ended as one
+                    # that cannot be taken over, below; escaping here, it stopped the whole recovery, and as the
+                    # first orphan every later one, so no other customer, room or exercise was adopted again.
+                    db.session.rollback()
+                    log.exception("could not take over simulated contact %s", contact.id)
+                    taken = False
                 if taken:
                     done["taken_over"].append(contact.id)
                     continue
@@ -91,6 +101,9 @@ class Recovery:
                     mail.recover_waiting(self, trust_missing, done)
                 except LeaseBusy:
                     self.retry_recovery("email customers waiting to follow up")
+                except Exception:
+                    db.session.rollback()
+                    log.exception("could not take over the email customers waiting to follow up")
             now = clock.timestamp()
             for ex in db.session.scalars(select(Exercise).where(Exercise.status == "running")).all():
                 if ex.id in self._running_exercises:
@@ -105,6 +118,10 @@ class Recovery:
                         self._queue_arrivals(ex, after=now)
                     except LeaseBusy:
                         self.retry_recovery(f"exercise {ex.id}")
+                        continue
+                    except Exception:
+                        db.session.rollback()
+                        log.exception("could not resume the arrivals of exercise %s", ex.id)
                         continue
                 done["exercises"].append(ex.id)
         if any(done.values()):

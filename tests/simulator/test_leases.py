@@ -210,3 +210,23 @@ def test_a_take_over_whose_lease_is_busy_is_retried_on_a_later_tick(app, engine,
         assert engine.ownership.record("contact", cid)["owner"] == engine.process_id
         assert engine._recover_at is not None  # recovery again on a later tick
         assert cid in engine.recover()["taken_over"] and cid in engine.live
+
+
+def test_a_customer_that_cannot_be_rebuilt_does_not_stop_the_recovery_of_the_others(app, engine):
+    """Two customers of a dead process are adopted; one's owner record carries a seed the database cannot hold (a
+    corrupted record), so taking it over raises. That one is ended as a customer that cannot be taken over, and the
+    other is taken over all the same (before: the error escaped ``recover``, whatever came after it was not
+    adopted, and each later recovery stopped at it again)."""
+    from channels.chat.customer_side import start_chat
+
+    dead = "host-3-deadbeef"
+    with app.app_context():
+        cid, _ = _started(app, engine)
+        engine._let_go(cid)  # driven by the dead process, not this one
+        engine.ownership.claim("contact", cid, owner=dead, seed=4)
+        broken = start_chat(lang="en", queue="chat.general", customer_name="B", simulated=True, scenario_id=PARCEL)
+        engine.ownership.claim("contact", broken.id, owner=dead, seed=10**30)
+        done = engine.recover()
+        assert broken.id in done["ended"] and cid in done["taken_over"] and cid in engine.live
+        db.session.expire_all()
+        assert db.session.get(Contact, cid).status in ("queued", "active")
