@@ -345,51 +345,60 @@ class AudiencesAcross:
         worker when one runs (not in a worker), else here; and with those taken over here whose lease a stalled
         write held then (LeaseBusy: their owner record names this process, so nobody else would). Returns the
         streams taken over (here or by the worker they were handed to)."""
-        from simulator.ownership import LeaseBusy
-
         liveness = self._liveness
         if liveness is None or self.app is None:
             return []
-        client = redis_store.client
         taken = []
         live = db.session.scalars(
             select(Contact.id).where(Contact.channel == "livestream", Contact.status == "active")
         ).all()
         self._busy.intersection_update(live)
         for stream_id in live:
-            if stream_id in self._scripts:
-                self._busy.discard(stream_id)
-                continue
-            owner = client.hget(self._owner_key(stream_id), "owner")
-            if stream_id in self._busy and owner in (None, liveness.process_id):
-                pass  # ours, its lease busy the last time (its record lost with Redis: still ours): again now
-            elif not owner or liveness.is_alive(owner):
-                # No audience recorded (none, or not started yet), or its process is alive - for a busy one, a
-                # process that took it over since: not ours to retry (kept, it woke this thread every second).
-                self._busy.discard(stream_id)
-                continue
-            else:
-                worker = self._worker_for()
-                if not client.eval(TAKE, 0, self._owner_key(stream_id), owner, worker or liveness.process_id):
-                    continue  # another process took it first
-                if worker is not None:
-                    self._simulator()._send(worker, {"adopt": "livestream", "id": stream_id})
-                    taken.append(stream_id)
-                    log.warning("handed the audience of livestream %s from %s to %s", stream_id, owner, worker)
-                    continue
-            self._busy.discard(stream_id)
             try:
-                if self.start(stream_id, resume=True) is not None:
+                if self._adopt_orphan(stream_id, liveness):
                     taken.append(stream_id)
-                    log.warning("took over the simulated audience of livestream %s from %s", stream_id, owner)
-            except LeaseBusy:
+            except Exception:  # one stream's failure (a record it cannot read, Redis blinking) stops no other's
                 db.session.rollback()
-                self._busy.add(stream_id)
-                log.warning("livestream %s: its lease is held by a stalled write; taking it over soon", stream_id)
-            except Exception:
-                db.session.rollback()
-                log.exception("could not take over the audience of livestream %s", stream_id)
+                log.exception("could not adopt the audience of livestream %s", stream_id)
         return taken
+
+    def _adopt_orphan(self, stream_id: int, liveness) -> bool:
+        """``adopt_orphans`` for one live stream: True when its audience was taken over (here or by a worker)."""
+        from simulator.ownership import LeaseBusy
+
+        client = redis_store.client
+        if stream_id in self._scripts:
+            self._busy.discard(stream_id)
+            return False
+        owner = client.hget(self._owner_key(stream_id), "owner")
+        if stream_id in self._busy and owner in (None, liveness.process_id):
+            pass  # ours, its lease busy the last time (its record lost with Redis: still ours): again now
+        elif not owner or liveness.is_alive(owner):
+            # No audience recorded (none, or not started yet), or its process is alive - for a busy one, a
+            # process that took it over since: not ours to retry (kept, it woke this thread every second).
+            self._busy.discard(stream_id)
+            return False
+        else:
+            worker = self._worker_for()
+            if not client.eval(TAKE, 0, self._owner_key(stream_id), owner, worker or liveness.process_id):
+                return False  # another process took it first
+            if worker is not None:
+                self._simulator()._send(worker, {"adopt": "livestream", "id": stream_id})
+                log.warning("handed the audience of livestream %s from %s to %s", stream_id, owner, worker)
+                return True
+        self._busy.discard(stream_id)
+        try:
+            if self.start(stream_id, resume=True) is not None:
+                log.warning("took over the simulated audience of livestream %s from %s", stream_id, owner)
+                return True
+        except LeaseBusy:
+            db.session.rollback()
+            self._busy.add(stream_id)
+            log.warning("livestream %s: its lease is held by a stalled write; taking it over soon", stream_id)
+        except Exception:
+            self._busy.add(stream_id)  # its record names this process now: nobody else would try again
+            raise
+        return False
 
     def _catch_up(self, stream_id: int, replayed: set[int]) -> None:
         """Apply to a resumed audience, just registered, what was recorded on the stream after its replay read the

@@ -607,3 +607,61 @@ def test_an_audience_whose_lease_is_still_ours_is_not_let_go_for_a_record_naming
             assert comments() >= before + 2
         finally:
             audiences.stop(sid)
+
+
+def test_a_stream_whose_record_cannot_be_read_does_not_stop_the_take_over_of_the_others(app):
+    """Two live streams' audiences ran in a process that died; one's owner record cannot be read (a key of the
+    wrong type: Redis answers WRONGTYPE). The other's audience is taken over all the same (before: the error
+    escaped ``adopt_orphans`` and no audience after it in the pass was taken over)."""
+    from livestream.actions import start_livestream
+
+    dead = "elsewhere-1-dead00"
+    with app.app_context():
+        ann = factories.user("ann")
+        broken = start_livestream(ann, title="Sale", lang="en", audience_size=5, seed=2).id
+        sid = start_livestream(ann, title="Sale 2", lang="en", audience_size=5, seed=3).id
+        redis_store.client.set(redis_store.key("sim", "livestream", broken), "not a hash")
+        redis_store.client.hset(redis_store.key("sim", "livestream", sid), "owner", dead)
+        try:
+            assert audiences.adopt_orphans(dead) == [sid]
+            assert audiences.script(sid) is not None
+        finally:
+            audiences.stop(sid)
+            audiences.stop(broken)
+
+
+def test_a_take_over_that_fails_is_tried_again(app):
+    """Taking a dead process's audience over fails after its owner record was taken (here: the stream's settings
+    cannot be read, until they are put right). The record names this process, so nobody else would try again: this
+    process does, on its adopting thread, and the audience runs once the start succeeds (before: it was logged and
+    the stream had no audience for good)."""
+    import time
+
+    from livestream.actions import start_livestream
+
+    dead = "elsewhere-1-dead00"
+    with app.app_context():
+        sid = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, seed=2).id
+        key = redis_store.key("sim", "livestream", sid)
+        redis_store.client.hset(key, "owner", dead)
+        started = db.session.scalar(
+            db.select(ContactEvent).where(ContactEvent.contact_id == sid, ContactEvent.type == "livestream.started")
+        )
+        good = dict(started.data)
+
+        def settings(data: dict) -> None:
+            db.session.execute(db.update(ContactEvent).where(ContactEvent.id == started.id).values(data=data))
+            db.session.commit()
+
+        settings({**good, "audience_size": "many"})
+        try:
+            assert audiences.adopt_orphans(dead) == []
+            assert redis_store.client.hget(key, "owner") == app.extensions["kefu_liveness"].process_id
+            settings(good)
+            audiences.adopt_soon()
+            deadline = time.monotonic() + 10
+            while audiences.script(sid) is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert audiences.script(sid) is not None
+        finally:
+            audiences.stop(sid)
