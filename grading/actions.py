@@ -93,8 +93,14 @@ def do_grade_contact(contact_id: int) -> Scorecard:
     exam contacts (no feedback until the panel finishes). Raises GradingError when it cannot be graded."""
     try:
         recording = load_recording(int(contact_id))
-    except (LookupError, ValueError, TypeError) as e:
+    except LookupError as e:
         raise GradingError(f"no contact {contact_id!r}") from e
+    except (ValueError, TypeError) as e:
+        # Said as it is (a scenario or pack failing its schema, a malformed id): the message is the reason kept
+        # in ungradeable_contacts, and "no contact N" sent its reader looking for a row that is there.
+        raise GradingError(
+            f"the recording of contact {contact_id!r} could not be loaded: {type(e).__name__}: {e}"
+        ) from e
     if recording.agent_id is None:
         raise GradingError(f"contact {contact_id} was never handled by an agent")
     rubric = rubric_for(recording)

@@ -553,3 +553,32 @@ def test_the_sweep_takes_practice_contacts_in_its_window_only(app, monkeypatch):
     monkeypatch.setattr(grading.actions, "do_grade_contact", tried.append)
     assert app.extensions["kefu_grading"].sweeper.sweep() == [plain, practice]
     assert tried == [plain, practice]
+
+
+@pytest.mark.app_config(GRADING_AUTO=False)
+def test_a_recording_that_fails_to_load_is_recorded_ungradeable_with_its_error(app):
+    """The wrapped-up contact's scenario, as stored, fails its schema (content loaded by an older version, a record
+    edited by hand): loading the recording raises a ValueError (pydantic's), and the contact is recorded ungradeable
+    with that error as its reason - the scenario and the field named - not as a contact that does not exist.
+    (Before: the reason was "no contact N", which sent whoever read it looking for a missing row.)"""
+    from clock import clock
+    from grading.models import UngradeableContact
+    from scenarios.models import ScenarioRecord
+    from scenarios.registry import invalidate
+
+    (cid,) = _closed(app, [clock.timestamp() - 300])
+    grader = app.extensions["kefu_grading"]
+    with app.app_context():
+        db.session.add(
+            ScenarioRecord(
+                id="en-broken", lang="en", channel="chat", level="L5", queue="q", title="t", data={"id": "en-broken"}
+            )
+        )
+        db.session.get(Contact, cid).scenario_id = "en-broken"
+        db.session.commit()
+        invalidate()
+        grader.handle({"type": "contact_event", "event": {"type": "wrap_up", "contact_id": cid, "seq": 1}})
+        reason = db.session.get(UngradeableContact, cid).reason
+        db.session.remove()
+    assert not reason.startswith(f"no contact {cid}"), reason
+    assert str(cid) in reason and "validation error" in reason and "Scenario" in reason, reason
