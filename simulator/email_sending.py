@@ -113,7 +113,14 @@ class EmailSending:
             return None
         if mail.kind == "follow_up" and cust.contact_id is not None:
             self.done_waiting(cust.contact_id)  # written: a take-over of the wrapped-up contact has nothing to send
-        if mail.kind == "opening" and contact_id is not None and self._opened_elsewhere(contact_id):
+        # Only an exercise arrival's opening can be a duplicate (its Message-ID is made from the exercise and the
+        # seed, ``_message_id``; any other is random): the others need no look-up of the lease holder.
+        if (
+            mail.kind == "opening"
+            and contact_id is not None
+            and cust.exercise_id is not None
+            and self._opened_elsewhere(contact_id)
+        ):
             self._forget(cust)  # the arrival's customer is another process's: it answers from its own mailbox
             return contact_id
         lease = None

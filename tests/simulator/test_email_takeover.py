@@ -334,6 +334,38 @@ def test_an_arrival_whose_opening_another_process_drives_is_let_go_here(app, wor
         assert Ownership("host-5-other").holds("contact", cid, lease)
 
 
+def test_only_an_exercise_arrivals_opening_asks_who_holds_its_lease(app, world):  # noqa: F811
+    """An opening outside an exercise has a random Message-ID, so it is never recorded as a duplicate of another
+    process's: sending it asks the database nothing about the lease holder. An exercise arrival's opening (a fixed
+    Message-ID, which two processes may both send) still asks, once. (Before: every opening asked - a query for
+    each email customer of the centre, none of which could be a duplicate.)"""
+    import re
+
+    from sqlalchemy import event
+
+    from extensions import db
+
+    asked: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if re.match(r"SELECT simulated_customers\.driver\s+FROM simulated_customers", statement):
+            asked.append(statement)
+
+    with app.app_context():
+        engine, mail = world["engine"], world["mail"]
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            cid = engine.start_customer("zh-email-late-fridge-complaint", seed=3)
+            alone = len(asked)
+            ex, arrival = _email_drill()
+            arrived = engine.start_customer("zh-email-late-fridge-complaint", **arrival)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        assert mail.drives(cid) and mail.drives(arrived) and arrived != cid
+    assert alone == 0
+    assert len(asked) == 1
+
+
 def _email_drill():
     """A drill of one email scenario, and its first arrival (the exercise and the seed it starts with)."""
     from extensions import db
