@@ -134,13 +134,19 @@ class AudiencesAcross:
     def adopt(self, stream_id: int) -> bool:
         """Run the audience of a stream whose owner record names this process (a simulator worker told to adopt
         it), from the stream's recording: its first comments when it has none yet, else where it was. False when
-        it is not (or no longer) ours, or the stream is over, or its lease is held by a stalled write (adopted
-        again soon, on the adopting thread)."""
+        it is not (or no longer) ours, or the stream is over, or its lease is held by a stalled write or the start
+        failed (adopted again soon, on the adopting thread)."""
         from simulator.ownership import LeaseBusy
 
         try:
             return self._adopt(stream_id)
         except LeaseBusy:
+            self._busy.add(stream_id)
+            self.adopt_soon()
+            return False
+        except Exception:  # its record names this process: nobody else would try again
+            db.session.rollback()
+            log.exception("could not adopt the audience of livestream %s; trying again soon", stream_id)
             self._busy.add(stream_id)
             self.adopt_soon()
             return False

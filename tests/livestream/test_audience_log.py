@@ -665,3 +665,39 @@ def test_a_take_over_that_fails_is_tried_again(app):
             assert audiences.script(sid) is not None
         finally:
             audiences.stop(sid)
+
+
+def test_a_worker_adoption_that_fails_is_tried_again(app):
+    """A simulator worker is told to adopt a stream's audience (its owner record names the worker), but the start
+    fails (the stream's settings cannot be read, until they are put right). The worker tries again on its adopting
+    thread, and the audience runs once the start succeeds (before: the adopt message was logged as failed, and as
+    the record named a live worker nobody adopted the audience again)."""
+    import time
+
+    from livestream.actions import start_livestream
+
+    engine = app.extensions["kefu_simulator"]
+    liveness = app.extensions["kefu_liveness"]
+    with app.app_context():
+        sid = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, seed=2).id
+        redis_store.client.hset(redis_store.key("sim", "livestream", sid), "owner", liveness.process_id)
+        started = db.session.scalar(
+            db.select(ContactEvent).where(ContactEvent.contact_id == sid, ContactEvent.type == "livestream.started")
+        )
+        good = dict(started.data)
+
+        def settings(data: dict) -> None:
+            db.session.execute(db.update(ContactEvent).where(ContactEvent.id == started.id).values(data=data))
+            db.session.commit()
+
+        settings({**good, "audience_size": "many"})
+        try:
+            engine._on_control({"adopt": "livestream", "id": sid})
+            assert audiences.script(sid) is None
+            settings(good)
+            deadline = time.monotonic() + 10
+            while audiences.script(sid) is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert audiences.script(sid) is not None
+        finally:
+            audiences.stop(sid)
