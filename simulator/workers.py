@@ -115,15 +115,26 @@ class SimulatorWorkers:
                 self._adopt_contact(cid)  # handed to us and the hand-over message is still on its way
             except LeaseBusy:
                 self.retry_recovery(f"contact {cid}")
+            except Exception:  # its record names us: recovery tries again (and ends it if it cannot be rebuilt)
+                db.session.rollback()
+                log.exception("could not adopt simulated contact %s", cid)
+                self.retry_recovery(f"contact {cid}")
         self._accept(ev)
 
     def _on_control(self, message: dict) -> None:
         """A message in this process's inbox: adopt a customer or an exercise, or stop an exercise. An adoption
-        whose lease is held by a stalled write (LeaseBusy) is taken by recovery on a later tick: the owner record
-        names this process already."""
+        whose lease is held by a stalled write (LeaseBusy), or that failed, is taken by recovery on a later tick:
+        the owner record names this process already, so nobody else would (a customer that cannot be rebuilt is
+        ended there, as recovery ends one)."""
         try:
             self._control(message)
         except LeaseBusy:
+            self.retry_recovery(f"{message.get('adopt')} {message.get('id')}")
+        except Exception:
+            if not message.get("adopt"):
+                raise
+            db.session.rollback()
+            log.exception("could not adopt %s %s", message.get("adopt"), message.get("id"))
             self.retry_recovery(f"{message.get('adopt')} {message.get('id')}")
 
     def _control(self, message: dict) -> None:

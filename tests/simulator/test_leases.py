@@ -230,3 +230,20 @@ def test_a_customer_that_cannot_be_rebuilt_does_not_stop_the_recovery_of_the_oth
         assert broken.id in done["ended"] and cid in done["taken_over"] and cid in engine.live
         db.session.expire_all()
         assert db.session.get(Contact, cid).status in ("queued", "active")
+
+
+def test_an_adoption_that_fails_is_tried_again_by_recovery(app, engine):
+    """A worker is told to adopt a customer (its owner record names this process) whose take-over fails - its
+    record's seed cannot be stored. The failure does not lose the customer: recovery runs again on a later tick,
+    and there the customer, which cannot be rebuilt, is ended as recovery ends such a one (before: the error went up
+    to the event log's consumer, the adopt message was logged as failed, and the customer was left to nobody, its
+    record naming a live process)."""
+    from channels.chat.customer_side import start_chat
+
+    with app.app_context():
+        contact = start_chat(lang="en", queue="chat.general", customer_name="B", simulated=True, scenario_id=PARCEL)
+        engine.ownership.claim("contact", contact.id, seed=10**30)  # handed to this process
+        engine._on_control({"adopt": "contact", "id": contact.id})
+        assert contact.id not in engine.live
+        assert engine._recover_at is not None  # recovery again on a later tick
+        assert contact.id in engine.recover()["ended"]
