@@ -28,9 +28,19 @@ from .queued_callers import CALL_CHANNELS, waiting_in_first_queue
 log = logging.getLogger(__name__)
 
 
+# A take-over that raises is tried again on later ticks, and after this many attempts the customer is ended as one
+# that cannot be taken over.
+TAKE_OVER_ATTEMPTS = 3
+
+
 class Recovery:
     """Adoption for SimulatorEngine (which provides liveness, ownership, live, _callers, _lock, email_customers,
     _running_exercises, _delegate_to, hand_over, _send, _resume_caller, _take_over_chat and _queue_arrivals)."""
+
+    @property
+    def _take_over_failures(self) -> dict[int, int]:
+        """Contact id -> take-overs of it that raised so far (reset once one does not)."""
+        return self.__dict__.setdefault("_take_over_failure_counts", {})
 
     def recover(self) -> dict:
         """Adopt the simulated customers, group audiences and running exercises that no live process drives (at
@@ -80,12 +90,18 @@ class Recovery:
                     self.retry_recovery(f"contact {contact.id}")
                     continue
                 except Exception:
-                    # One customer that cannot be rebuilt (a record or recording it cannot read) is ended as one
-                    # that cannot be taken over, below; escaping here, it stopped the whole recovery, and as the
-                    # first orphan every later one, so no other customer, room or exercise was adopted again.
+                    # Escaping here, one customer's failure stopped the whole recovery, and as the first orphan
+                    # every later one. A failure may pass (the database or Redis blinking): tried again on a later
+                    # tick; one that does not (a record or recording it cannot read) ends the customer, below, as
+                    # one that cannot be taken over.
                     db.session.rollback()
-                    log.exception("could not take over simulated contact %s", contact.id)
+                    failures = self._take_over_failures[contact.id] = self._take_over_failures.get(contact.id, 0) + 1
+                    log.exception("could not take over simulated contact %s (attempt %d)", contact.id, failures)
+                    if failures < TAKE_OVER_ATTEMPTS:
+                        self.retry_recovery(f"contact {contact.id}")
+                        continue
                     taken = False
+                self._take_over_failures.pop(contact.id, None)
                 if taken:
                     done["taken_over"].append(contact.id)
                     continue
