@@ -88,6 +88,9 @@ class EventLog:
         self.claim_idle_ms = claim_idle_ms
         self.stuck_ms = max(stuck_ms, claim_idle_ms)
         self.consumers: dict[str, StreamConsumer] = {}
+        # A kind's consumer is asked for on whichever thread first needs it (the liveness thread, a request's): made
+        # under this lock, so that two at once get one consumer, the one ``stop`` ends.
+        self._consumers_lock = threading.Lock()
 
     @property
     def client(self) -> redis.Redis:
@@ -134,12 +137,15 @@ class EventLog:
     def consumer(self, kind: StreamKind) -> StreamConsumer:
         if kind.log is not None and not (kind.types and kind.types <= SIDE_LOGS.get(kind.log, frozenset())):
             raise ValueError(f"kind {kind.name}: side log {kind.log!r} does not carry every type it reads")
-        if kind.name not in self.consumers:
-            self.consumers[kind.name] = StreamConsumer(self, kind)
-        return self.consumers[kind.name]
+        with self._consumers_lock:
+            if kind.name not in self.consumers:
+                self.consumers[kind.name] = StreamConsumer(self, kind)
+            return self.consumers[kind.name]
 
     def stop(self) -> None:
-        for c in list(self.consumers.values()):
+        with self._consumers_lock:
+            consumers = list(self.consumers.values())
+        for c in consumers:
             c.stop()
 
 
@@ -170,6 +176,9 @@ class StreamConsumer:
         self._next_claim = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # start and stop run on any thread (the liveness thread, a request's, the app's shutdown): the check for a
+        # running thread and the start of a new one are made under this lock, so two starts make one thread.
+        self._thread_lock = threading.Lock()
 
     @property
     def log_key(self) -> str:
@@ -206,21 +215,29 @@ class StreamConsumer:
     # -- the loop -------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self.ensure_groups()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"events-{self.kind.name}", daemon=True)
-        self._thread.start()
+        """Read the log on a thread of this consumer's (one: a start while it runs does nothing)."""
+        with self._thread_lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self.ensure_groups()
+            # Each thread its own stop event: one a stop gave up waiting for (a handler running long) stays stopped
+            # when a new thread is started.
+            self._stop = threading.Event()
+            self._thread = threading.Thread(
+                target=self._run, args=(self._stop,), name=f"events-{self.kind.name}", daemon=True
+            )
+            self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(self.log.block_ms / 1000 + 2)
-        self._thread = None
+        """End the reading thread (after the batch it is handling)."""
+        with self._thread_lock:
+            self._stop.set()
+            thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(self.log.block_ms / 1000 + 2)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
             try:
                 self.step()
             except redis.ResponseError as e:
@@ -228,13 +245,13 @@ class StreamConsumer:
                     self._groups_ok, self._lost = False, True
                 else:
                     log.exception("event log consumer %s failed", self.kind.name)
-                self._stop.wait(0.2)
+                stop.wait(0.2)
             except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
                 self._groups_ok, self._lost = False, True
-                self._stop.wait(0.5)  # the liveness supervisor brings Redis back
+                stop.wait(0.5)  # the liveness supervisor brings Redis back
             except Exception:
                 log.exception("event log consumer %s failed", self.kind.name)
-                self._stop.wait(0.2)
+                stop.wait(0.2)
 
     def step(self, block_ms: int | None = None) -> int:
         """Read and process what is new (waiting up to ``block_ms``), then claim stale entries when due.

@@ -255,3 +255,72 @@ def test_a_kind_reads_only_the_actors_it_names_for_a_type(log_app):
     assert _texts(handled, contact.id) == ["the agent's line"]
     assert owners_asked == ["agent"]
     assert _texts(everything, contact.id) == ["the customer's line", "the agent's line"]
+
+
+def _at_once(n: int, fn) -> list:
+    """Run ``fn()`` on ``n`` threads released together; returns what each returned."""
+    import threading
+
+    go, out = threading.Barrier(n), [None] * n
+
+    def run(i: int) -> None:
+        go.wait()
+        out[i] = fn()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def _threads_named(name: str) -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == name and t.is_alive()]
+
+
+def test_threads_asking_for_a_kinds_consumer_at_once_get_one(log_app):
+    """Eight threads ask the log for the consumer of a kind at the same moment (the first events of a process, on
+    several threads), twenty kinds over: each time they all get the same consumer, the one the log keeps and stops.
+    (Before: two could both find none and each make one; the log kept the last, and the other, started by its
+    caller, was never stopped by the log's stop.)"""
+    import sys
+
+    event_log = get_event_log(log_app)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch often: the race shows in a few rounds
+    try:
+        for i in range(20):
+            kind = StreamKind(f"race{i}", handle=lambda payload: None)
+            got = _at_once(8, lambda kind=kind: event_log.consumer(kind))
+            assert len({id(c) for c in got}) == 1
+            assert got[0] is event_log.consumers[kind.name]
+    finally:
+        sys.setswitchinterval(interval)
+        for i in range(20):
+            event_log.consumers.pop(f"race{i}", None)
+
+
+def test_threads_starting_a_consumer_at_once_start_one_thread_and_a_stop_ends_it(log_app):
+    """Eight threads start one consumer at the same moment, ten times over: one thread reads the log each time, and
+    the consumer's stop ends it. (Before: each could find no live thread, make the groups and start a thread of its
+    own; the consumer kept the last, so its stop ended that one and the others read and handled entries for ever.)"""
+    import sys
+
+    consumer = log_app.consumer(StreamKind("starts", handle=lambda payload: None), "p1")
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for _ in range(10):
+            _at_once(8, consumer.start)
+            running = len(_threads_named("events-starts"))
+            consumer.stop()
+            deadline = time.monotonic() + 5
+            while _threads_named("events-starts") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert running == 1
+            assert not _threads_named("events-starts")
+    finally:
+        sys.setswitchinterval(interval)
