@@ -251,3 +251,40 @@ def test_an_adoption_that_fails_is_tried_again_by_recovery(app, engine):
         assert engine._recover_at is not None  # recovery again on a later tick
         ended = [contact.id in engine.recover()["ended"] for _ in range(3)]
         assert ended == [False, False, True]
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgresql"), reason="needs DATABASE_URL on PostgreSQL"
+)
+def test_an_exercise_handed_over_while_its_lease_is_busy_is_adopted_on_a_later_tick(app, engine):
+    """A worker is told to adopt a running drill (its owner record names this process) while the drill's row is
+    held by its old driver's open write (stopped in the middle of it): the adopt message gives up within the lock
+    wait instead of holding the engine's lock, and recovery runs again on a later tick, which adopts the drill once
+    the row is free (its arrivals queued here, under a lease of this process's)."""
+    import threading
+
+    from sqlalchemy import text
+
+    from .builders import running_drill
+
+    with app.app_context():
+        ex = running_drill([[900, PARCEL]], 1200)
+        Ownership("host-1-stalled").take_lease("exercise", ex.id)
+        engine.ownership.claim("exercise", ex.id)  # handed to this process
+        stalled = db.engine.connect()
+        held = stalled.begin()
+        stalled.execute(text("UPDATE exercises SET lease = lease WHERE id = :id"), {"id": ex.id})
+        release = threading.Timer(10, held.rollback)
+        release.start()
+        try:
+            engine._on_control({"adopt": "exercise", "id": ex.id})
+            assert ex.id not in engine._running_exercises
+            assert engine._recover_at is not None  # recovery again on a later tick
+        finally:
+            release.cancel()
+            if held.is_active:
+                held.rollback()
+            stalled.close()
+        assert ex.id in engine.recover()["exercises"] and ex.id in engine._running_exercises
+        db.session.expire_all()
+        assert db.session.get(Exercise, ex.id).driver == engine.process_id
