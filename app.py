@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 from urllib.parse import urlsplit
 
 if __name__ == "__main__":
@@ -202,6 +203,7 @@ def start_background_services(app: Flask) -> None:
     from routing.ticker import register_periodic, start_ticker
     from tickets.callbacks import tick_callbacks
 
+    _leave_at_exit(app)  # first: exit handlers run last-registered first, and this one is to run after the others
     media_loop.start()
     from channels.email.smtp import start_smtp
 
@@ -226,7 +228,7 @@ def _stop_grading_at_exit(app: Flask) -> None:
     """Auto-grading's consumer and sweep threads end at the process's exit (Ctrl-C, the end of ``main``), after
     the grading in progress, as the media worker's calls are closed (channels/voice/service.py): cut off in the
     middle, a grading commits nothing and its wrap-up waits, unacknowledged, for another process to claim it once
-    this one's heartbeat has expired. (SIGTERM's default action runs no exit handler.)"""
+    this one's heartbeat has expired. (``main`` turns SIGTERM into such an exit: ``_exit_on_sigterm``.)"""
     import atexit
 
     grader = app.extensions.get("kefu_grading")
@@ -234,10 +236,39 @@ def _stop_grading_at_exit(app: Flask) -> None:
         atexit.register(grader.stop)
 
 
+def _leave_at_exit(app: Flask) -> None:
+    """At the process's exit, once the other exit handlers have stopped its work, the liveness supervisor (started
+    with the ticker in a served app) stops and its heartbeat is deleted, as a simulator worker does
+    (simulator/cli.py): another process then adopts what this one held (its simulated customers, its desks'
+    presence, what it left pending in the event log) on its next beat rather than once the heartbeat has expired."""
+    import atexit
+
+    liveness = app.extensions.get("kefu_liveness")
+    if liveness is not None:
+        atexit.register(liveness.leave)
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM - what process managers (systemd, Docker, Kubernetes, supervisord) send to stop a service - ends the
+    process as a clean exit (SystemExit, status 0), so its exit handlers run: auto-grading's threads stop after the
+    grading in progress, the media worker closes its calls, the heartbeat is deleted. Its default action runs none
+    of them. The handler runs on the main thread, which serves in both async modes: under werkzeug (threading) the
+    exception leaves serve_forever; under gevent the hub, where the handler runs, throws it into the main greenlet
+    waiting in serve_forever. A second SIGTERM while the exit handlers run is ignored, so it cannot cut them off
+    (SIGKILL still can)."""
+
+    def terminate(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, terminate)
+
+
 FULL_GC_AFTER = 1000  # middle-generation collections between two full ones (CPython's default: 10)
 
 
 def main() -> None:
+    _exit_on_sigterm()
     app = create_app()
     start_background_services(app)
     # What is loaded by now (the app, jieba's dictionary, the KB search indexes, ~190k objects) lives as long as

@@ -224,6 +224,19 @@ class Liveness:
             self._thread.join(2)
         self._thread = None
 
+    def leave(self) -> None:
+        """This process is going (its exit): stop beating and delete its heartbeat, so that another process runs the
+        ``dead`` hooks for it (adopts its simulated customers, claims what it left pending in the event log) on its
+        next beat rather than once the heartbeat has expired. Nothing when the supervisor was not running (a CLI
+        command, a test driving the beats by hand). Best effort: with Redis away the heartbeat expires."""
+        if not self.running:
+            return
+        self.stop()
+        try:
+            self.client.delete(self.proc_key(self.process_id))
+        except redis.RedisError:
+            log.warning("could not delete this process's heartbeat; it is taken for dead once it has expired")
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self.step()

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 SERVED = r"""
@@ -54,3 +56,113 @@ def test_a_served_process_stops_auto_grading_at_exit(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "RUNNING ['events-grading', 'kefu-grading-sweep']" in proc.stdout, proc.stdout + proc.stderr[-3000:]
     assert "LEFT []" in proc.stdout, proc.stdout
+
+
+SERVED_MAIN = r"""
+import atexit, sys, threading, time
+from concurrency import patch_if_requested
+
+patch_if_requested()  # as `python app.py` does first thing (KEFU_ASYNC_MODE=gevent)
+NAMES = ("events-grading", "kefu-grading-sweep", "kefu-liveness")
+
+def alive():
+    return sorted(t.name for t in threading.enumerate() if t.name in NAMES and t.is_alive())
+
+def left():  # registered before the app's own exit handlers, so it runs after them
+    print("LEFT", alive(), flush=True)
+
+atexit.register(left)
+
+def watch():
+    while alive() != sorted(NAMES):
+        time.sleep(0.1)
+    print("RUNNING", alive(), flush=True)
+
+threading.Thread(target=watch, name="watch", daemon=True).start()
+import app
+
+app.main()
+"""
+
+
+@pytest.mark.parametrize("mode", ["threading", "gevent"])
+def test_a_served_process_sent_sigterm_runs_its_exit_handlers_and_says_goodbye(tmp_path, mode):
+    """`python app.py` (its main) serving, its liveness beating and auto-grading's threads running, is sent SIGTERM -
+    what process managers send to stop a service: it exits with status 0 through its exit handlers, in both async
+    modes: auto-grading's consumer and sweep are stopped, the liveness thread too, and its heartbeat is deleted, so
+    another process adopts what it held on its next beat rather than once the heartbeat has expired (as a simulator
+    worker does). (Before: SIGTERM's default action killed it - status -15, no exit handler run, the heartbeat left
+    to expire.)"""
+    import os
+    import signal
+    import socket
+    import time
+    import uuid
+
+    from app import create_app
+    from config import TestingConfig
+    from embedded_redis import embedded_redis
+    from extensions import db
+
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    prefix = f"kefu-test-term-{uuid.uuid4().hex[:8]}:"
+    redis_path = str(instance / "redis.db")
+    # The schema, and the embedded Redis server the served process shares: started here, it outlives that process,
+    # so what it left in Redis can be read after its exit.
+    made = create_app(
+        TestingConfig,
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{instance / 'kefu.db'}",
+        REDIS_EMBEDDED_PATH=redis_path,
+        REDIS_PREFIX=prefix,
+    )
+    with made.app_context():
+        db.create_all()
+        db.engine.dispose()
+    redis = embedded_redis(redis_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    drop = ("DATABASE_URL", "REDIS_URL", "KEFU_CONFIG", "SOCKETIO_MESSAGE_QUEUE", "KEFU_SOCKETIO_CHANNEL")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(
+        KEFU_ASYNC_MODE=mode,
+        KEFU_INSTANCE=str(instance),
+        REDIS_PREFIX=prefix,
+        KEFU_PORT=str(port),
+        KEFU_SMTP_PORT="0",
+        KEFU_SIMULATOR="0",
+        KEFU_ASR="off",
+        KEFU_LOCALE="en",
+        KEFU_HEARTBEAT_SECONDS="0.5",
+        KEFU_PROCESS_TTL="30",  # a heartbeat gone at once is one deleted, not one expired
+        PYTHONUNBUFFERED="1",
+    )
+    log = open(tmp_path / "served.log", "w+")  # noqa: SIM115  (read after the process ended)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVED_MAIN], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
+    )
+
+    def output() -> str:
+        return (tmp_path / "served.log").read_text()
+
+    try:
+        deadline = time.monotonic() + 120
+        while "RUNNING" not in output():
+            assert proc.poll() is None, output()[-3000:]
+            assert time.monotonic() < deadline, output()[-3000:]
+            time.sleep(0.2)
+        beats = redis.keys(prefix + "proc:*")
+        assert len(beats) == 1, beats
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+    out = output()
+    assert code == 0, out[-3000:]
+    assert "RUNNING ['events-grading', 'kefu-grading-sweep', 'kefu-liveness']" in out, out[-3000:]
+    assert "LEFT []" in out, out[-3000:]
+    assert redis.keys(prefix + "proc:*") == []
