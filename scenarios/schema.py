@@ -109,6 +109,10 @@ class PackInfo(Strict):
     # What a caller waiting for an agent hears every ~30 s (channels/voice/queue_announcements.py); {position}
     # is their place in the queue. Empty: the sandbox's own line in the pack's language.
     queue_announcement: str = ""
+    # Languages whose packs' dialogue-act examples this pack's model also learns from (understanding.examples
+    # ``training_examples``): the sentence embedding puts both languages in one space, so an English example of
+    # an act teaches the Chinese model too. The other pack is found beside this one.
+    acts_also_learned_from: list[Literal["zh_CN", "en"]] = []
 
     @field_validator("queue_announcement")
     @classmethod

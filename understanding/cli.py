@@ -32,14 +32,14 @@ def _packs(path: Path):
 def train_cmd(path: Path | None, seed: int):
     """Train each pack's classifier on its understanding/*.yaml examples; write <pack>/understanding/model.npz."""
     from .classifier import train
-    from .examples import ExamplesError, load_examples
+    from .examples import ExamplesError, training_examples
     from .lexicon import MoveRecogniser
     from .store import embedder_for_app, save_model
 
     embedder = embedder_for_app(current_app)
     for pack in _packs(path or DEFAULT_PACKS):
         try:
-            examples = load_examples(pack.path, pack.lang)
+            examples = training_examples(pack.path, pack.lang, pack.info.acts_also_learned_from)
         except ExamplesError as e:
             raise click.ClickException(str(e)) from e
         if not examples:

@@ -81,6 +81,35 @@ def load_examples(pack_dir: str | Path, lang: str) -> list[Example]:
     return list(_read[key])
 
 
+def training_examples(pack_dir: str | Path, lang: str, also_from: list[str] | tuple[str, ...] = ()) -> list[Example]:
+    """What a pack's model is trained on: its own examples, then those of the packs of ``also_from`` (PackInfo
+    ``acts_also_learned_from``; each found beside this pack, in a folder whose pack.yaml has that ``lang``), a text
+    seen before kept once. The model records their digest, so a change to the other pack's examples makes this
+    pack's model stale too."""
+    out = load_examples(pack_dir, lang)
+    seen = {e.text for e in out}
+    for other in also_from:
+        if other == lang:
+            continue
+        for ex in load_examples(_sibling_pack(pack_dir, other), other):
+            if ex.text not in seen:
+                seen.add(ex.text)
+                out.append(ex)
+    return out
+
+
+def _sibling_pack(pack_dir: str | Path, lang: str) -> Path:
+    parent = Path(pack_dir).resolve().parent
+    for folder in sorted(p for p in parent.iterdir() if (p / "pack.yaml").is_file()):
+        try:
+            raw = yaml.load((folder / "pack.yaml").read_text(encoding="utf-8"), Loader=SafeBase) or {}  # noqa: S506
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(raw, dict) and raw.get("lang") == lang:
+            return folder
+    raise ExamplesError(f"{pack_dir}: its model also learns from {lang!r}, but no {lang} pack lies in {parent}")
+
+
 def _parse_examples(paths: list[Path], lang: str) -> list[Example]:
     out: list[Example] = []
     seen: set[str] = set()

@@ -144,10 +144,10 @@ def pack_hook(pack, write: bool) -> None:
     trained on exactly those examples; on load the model is stored for every process."""
     from scenarios.loader import PackError
 
-    from .examples import ExamplesError, examples_digest, load_examples
+    from .examples import ExamplesError, examples_digest, training_examples
 
     try:
-        examples = load_examples(pack.path, pack.lang)
+        examples = training_examples(pack.path, pack.lang, pack.info.acts_also_learned_from)
     except ExamplesError as e:
         raise PackError([str(e)]) from e
     if not examples and not model_path(pack.path).is_file():
