@@ -26,6 +26,20 @@ from .. import factories
 from .builders import PACKS
 
 
+def _stuck_grading(grader, monkeypatch, seconds: float) -> tuple[threading.Event, threading.Event]:
+    """Make the grader's gradings wait (up to ``seconds``) once they have begun: (entered, release)."""
+    entered, release = threading.Event(), threading.Event()
+    real_grade = grader._grade
+
+    def stuck(contact_id, wrapped_up_at):
+        entered.set()
+        release.wait(seconds)
+        real_grade(contact_id, wrapped_up_at)
+
+    monkeypatch.setattr(grader, "_grade", stuck)
+    return entered, release
+
+
 def _wrapped_up(app) -> int:
     """A simulated delivery enquiry answered by trainee t1 and wrapped up; returns its contact id."""
     engine = app.extensions["kefu_simulator"]
@@ -245,15 +259,7 @@ def test_the_sweep_grades_off_the_heartbeat_thread_and_stops_with_the_grader(app
         assert redis_writer.flush()
         redis_store.client.delete(get_event_log(app).log_key("wrap_up"))
     clock.advance(app.config.get("GRADING_SWEEP_GRACE_SECONDS", 120.0) + 1)
-    entered, release = threading.Event(), threading.Event()
-    real_grade = grader._grade
-
-    def stuck(contact_id, wrapped_up_at):
-        entered.set()
-        release.wait(30)
-        real_grade(contact_id, wrapped_up_at)
-
-    monkeypatch.setattr(grader, "_grade", stuck)
+    entered, release = _stuck_grading(grader, monkeypatch, 30)
     grader.start()
     try:
         for _ in range(2):  # the beat that starts the sweep, and the next one while it is stuck
@@ -496,15 +502,7 @@ def test_a_transcript_regrade_waits_for_its_own_contact_only(app, monkeypatch):
     from grading.actions import regrade_after_transcript
 
     grader = app.extensions["kefu_grading"]
-    entered, release = threading.Event(), threading.Event()
-    real_grade = grader._grade
-
-    def stuck(contact_id, wrapped_up_at):
-        entered.set()
-        release.wait(60)
-        real_grade(contact_id, wrapped_up_at)
-
-    monkeypatch.setattr(grader, "_grade", stuck)
+    entered, release = _stuck_grading(grader, monkeypatch, 60)
     try:
         with app.app_context():
             busy = _wrapped_up(app)

@@ -630,6 +630,26 @@ def test_a_stream_whose_record_cannot_be_read_does_not_stop_the_take_over_of_the
             audiences.stop(broken)
 
 
+def _stream_with_unreadable_settings(owner: str):
+    """A live stream whose owner record names ``owner`` and whose recorded settings cannot be read (its audience
+    cannot start): (its id, a function that puts the settings right)."""
+    from livestream.actions import start_livestream
+
+    sid = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, seed=2).id
+    redis_store.client.hset(redis_store.key("sim", "livestream", sid), "owner", owner)
+    started = db.session.scalar(
+        db.select(ContactEvent).where(ContactEvent.contact_id == sid, ContactEvent.type == "livestream.started")
+    )
+    good = dict(started.data)
+
+    def settings(data: dict) -> None:
+        db.session.execute(db.update(ContactEvent).where(ContactEvent.id == started.id).values(data=data))
+        db.session.commit()
+
+    settings({**good, "audience_size": "many"})
+    return sid, lambda: settings(good)
+
+
 def test_a_take_over_that_fails_is_tried_again(app):
     """Taking a dead process's audience over fails after its owner record was taken (here: the stream's settings
     cannot be read, until they are put right). The record names this process, so nobody else would try again: this
@@ -637,27 +657,14 @@ def test_a_take_over_that_fails_is_tried_again(app):
     the stream had no audience for good)."""
     import time
 
-    from livestream.actions import start_livestream
-
     dead = "elsewhere-1-dead00"
     with app.app_context():
-        sid = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, seed=2).id
+        sid, mend = _stream_with_unreadable_settings(owner=dead)
         key = redis_store.key("sim", "livestream", sid)
-        redis_store.client.hset(key, "owner", dead)
-        started = db.session.scalar(
-            db.select(ContactEvent).where(ContactEvent.contact_id == sid, ContactEvent.type == "livestream.started")
-        )
-        good = dict(started.data)
-
-        def settings(data: dict) -> None:
-            db.session.execute(db.update(ContactEvent).where(ContactEvent.id == started.id).values(data=data))
-            db.session.commit()
-
-        settings({**good, "audience_size": "many"})
         try:
             assert audiences.adopt_orphans(dead) == []
             assert redis_store.client.hget(key, "owner") == app.extensions["kefu_liveness"].process_id
-            settings(good)
+            mend()
             audiences.adopt_soon()
             deadline = time.monotonic() + 10
             while audiences.script(sid) is None and time.monotonic() < deadline:
@@ -674,27 +681,14 @@ def test_a_worker_adoption_that_fails_is_tried_again(app):
     the record named a live worker nobody adopted the audience again)."""
     import time
 
-    from livestream.actions import start_livestream
-
     engine = app.extensions["kefu_simulator"]
     liveness = app.extensions["kefu_liveness"]
     with app.app_context():
-        sid = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, seed=2).id
-        redis_store.client.hset(redis_store.key("sim", "livestream", sid), "owner", liveness.process_id)
-        started = db.session.scalar(
-            db.select(ContactEvent).where(ContactEvent.contact_id == sid, ContactEvent.type == "livestream.started")
-        )
-        good = dict(started.data)
-
-        def settings(data: dict) -> None:
-            db.session.execute(db.update(ContactEvent).where(ContactEvent.id == started.id).values(data=data))
-            db.session.commit()
-
-        settings({**good, "audience_size": "many"})
+        sid, mend = _stream_with_unreadable_settings(owner=liveness.process_id)
         try:
             engine._on_control({"adopt": "livestream", "id": sid})
             assert audiences.script(sid) is None
-            settings(good)
+            mend()
             deadline = time.monotonic() + 10
             while audiences.script(sid) is None and time.monotonic() < deadline:
                 time.sleep(0.1)
