@@ -48,6 +48,11 @@ return 1
 """
 ANSWERS = ("livestream.answered", "livestream.pinned", "livestream.reply")
 
+# A take-over pass that failed (the live streams or an owner record could not be read) is tried again after this many
+# seconds, doubled after each failure in a row up to ADOPT_RETRY_MAX_SECONDS: nothing else would run it again.
+ADOPT_RETRY_SECONDS = 2.0
+ADOPT_RETRY_MAX_SECONDS = 30.0
+
 AUDIENCE_KIND = "livestream_audience"
 WATCHED = frozenset(
     {"livestream.answered", "livestream.pinned", "livestream.reply", "livestream.moved_to_chat", "contact.ended"}
@@ -330,18 +335,45 @@ class AudiencesAcross:
                 self._adopter = threading.Thread(target=self._adopt_loop, name="livestream-adopt", daemon=True)
                 self._adopter.start()
 
+    _adopt_timer: tuple[threading.Timer, float] | None = None  # a pass to come, and when (monotonic)
+    _adopt_failures = 0  # take-over passes failed in a row
+
+    def _adopt_later(self, delay: float) -> None:
+        """Run a take-over pass (``adopt_soon``) in ``delay`` seconds, unless one is due sooner already."""
+        at = time.monotonic() + delay
+        with self._lock:
+            if self._adopt_timer is not None:
+                timer, due = self._adopt_timer
+                if timer.is_alive() and due <= at:
+                    return
+                timer.cancel()
+            timer = threading.Timer(delay, self.adopt_soon)
+            timer.daemon = True
+            timer.start()
+            self._adopt_timer = (timer, at)
+
     def _adopt_loop(self) -> None:
         while True:
             self._adopt_due.wait()
             self._adopt_due.clear()
+            ok = False
             with self.app.app_context():
                 try:
-                    self.adopt_orphans()
+                    ok = self._adopt_pass()[1]
                 except Exception:
                     db.session.rollback()
                     log.exception("could not adopt the livestream audiences of a dead process")
                 finally:
                     db.session.remove()
+            if ok:
+                self._adopt_failures = 0
+            else:
+                # The dead hook ran once, for a process nobody else will see die again: a pass that failed (the
+                # database or Redis away) and left nothing in the retry set lost the dead process's audiences.
+                self._adopt_failures += 1
+                delay = min(ADOPT_RETRY_SECONDS * 2 ** (self._adopt_failures - 1), ADOPT_RETRY_MAX_SECONDS)
+                log.warning("livestream take-over pass failed; trying again in %.0f s", delay)
+                self._adopt_later(delay)
             if self._busy:  # a stalled write held a lease: again in a moment
                 time.sleep(1.0)
                 self._adopt_due.set()
@@ -351,10 +383,14 @@ class AudiencesAcross:
         worker when one runs (not in a worker), else here; and with those taken over here whose lease a stalled
         write held then (LeaseBusy: their owner record names this process, so nobody else would). Returns the
         streams taken over (here or by the worker they were handed to)."""
+        return self._adopt_pass()[0]
+
+    def _adopt_pass(self) -> tuple[list[int], bool]:
+        """``adopt_orphans``: (the streams taken over, whether every live stream could be looked at)."""
         liveness = self._liveness
         if liveness is None or self.app is None:
-            return []
-        taken = []
+            return [], True
+        taken, ok = [], True
         live = db.session.scalars(
             select(Contact.id).where(Contact.channel == "livestream", Contact.status == "active")
         ).all()
@@ -366,7 +402,8 @@ class AudiencesAcross:
             except Exception:  # one stream's failure (a record it cannot read, Redis blinking) stops no other's
                 db.session.rollback()
                 log.exception("could not adopt the audience of livestream %s", stream_id)
-        return taken
+                ok = ok and stream_id in self._busy  # a failed start is retried every second already
+        return taken, ok
 
     def _adopt_orphan(self, stream_id: int, liveness) -> bool:
         """``adopt_orphans`` for one live stream: True when its audience was taken over (here or by a worker)."""

@@ -695,3 +695,76 @@ def test_a_worker_adoption_that_fails_is_tried_again(app):
             assert audiences.script(sid) is not None
         finally:
             audiences.stop(sid)
+
+
+def _rename_table(old: str, new: str) -> None:
+    """Rename a table from another connection (the live-streams query of a pass fails while it is away)."""
+    from sqlalchemy import text
+
+    db.session.remove()
+    with db.engine.begin() as conn:
+        if db.engine.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL lock_timeout = '5s'"))
+        conn.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
+
+
+def test_a_take_over_pass_that_fails_as_a_whole_is_tried_again(app):
+    """A process died while running a stream's audience, and the pass that goes on with its audiences fails as a
+    whole (the live streams cannot be read: here their table is away, until it is back). Nothing is in the retry
+    set, and no other process will run the dead hook again: the pass is tried again a few seconds later, and the
+    audience runs here (before: the failure was logged and the audience never taken over)."""
+    import time
+
+    dead = "elsewhere-1-dead00"
+    with app.app_context():
+        from livestream.actions import start_livestream
+
+        sid = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, seed=2).id
+        key = redis_store.key("sim", "livestream", sid)
+        redis_store.client.hset(key, "owner", dead)
+        _rename_table("contacts", "contacts_away")
+        try:
+            audiences.adopt_soon(dead)  # the liveness dead hook: the pass fails
+            deadline = time.monotonic() + 5
+            while audiences._adopt_due.is_set() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.5)  # the pass has run (and failed)
+            assert audiences.script(sid) is None
+        finally:
+            _rename_table("contacts_away", "contacts")
+        try:
+            deadline = time.monotonic() + 15
+            while audiences.script(sid) is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert audiences.script(sid) is not None, "the failed pass was not tried again"
+            assert redis_store.client.hget(key, "owner") == app.extensions["kefu_liveness"].process_id
+        finally:
+            audiences.stop(sid)
+
+
+def test_a_take_over_pass_in_which_redis_failed_is_tried_again(app):
+    """A process died while running a stream's audience, and Redis fails the pass that goes on with its audiences
+    (here the stream's owner record cannot be read - WRONGTYPE - until it is put right). The stream was not taken
+    over, so nothing is in the retry set: the pass is tried again a few seconds later and the audience runs here
+    (before: each stream's failure was logged and the pass ended as if there was nothing to take over)."""
+    import time
+
+    from livestream.actions import start_livestream
+
+    dead = "elsewhere-1-dead00"
+    with app.app_context():
+        sid = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, seed=2).id
+        key = redis_store.key("sim", "livestream", sid)
+        redis_store.client.set(key, "not a hash")
+        try:
+            audiences.adopt_soon(dead)  # the liveness dead hook: reading the record fails
+            time.sleep(1.0)
+            assert audiences.script(sid) is None
+            redis_store.client.delete(key)
+            redis_store.client.hset(key, "owner", dead)  # Redis answers again
+            deadline = time.monotonic() + 15
+            while audiences.script(sid) is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert audiences.script(sid) is not None, "the failed pass was not tried again"
+        finally:
+            audiences.stop(sid)
