@@ -20,7 +20,8 @@ the new owner goes on with the audience from the stream's recording: the same
 viewers, what they asked and who asked it first, the needs answered, the thanks already said, the complainer moved
 to a chat or not, and when they last complained; each of those events counts as applied. Its comments go on from a
 random state of their own (seeded by the stream's seed and the comments already made), so the audience does not say
-its first comments over again.
+its first comments over again. An audience whose process died while Redis was away (no owner record, and no dead
+hook: the loss took the heartbeat) is taken over the same way, by a pass run once the live state is settled.
 """
 
 from __future__ import annotations
@@ -194,11 +195,17 @@ class AudiencesAcross:
             self._apply(ev)
 
     def reannounce(self) -> None:
-        """The liveness ``reannounce`` hook: Redis lost the owner records; put back those of our audiences."""
+        """The liveness ``reannounce`` hook: Redis lost the owner records; put back those of our audiences. And once
+        every live process has had time to put back its own (``Liveness.settled``), run a take-over pass: an audience
+        whose process died while Redis was away has no record now, and no dead hook runs for that process (the loss
+        took its heartbeat and the process list), so only a pass that trusts a missing record takes it over."""
         with self._lock:
             streams = list(self._scripts)
         for stream_id in streams:
             self._claim(stream_id)
+        liveness = self._liveness
+        if liveness is not None:
+            self._adopt_later(liveness.ttl + 2 * liveness.interval)
 
     # -- taking over a dead process's audiences ---------------------------------------------------------------
 
@@ -379,10 +386,11 @@ class AudiencesAcross:
                 self._adopt_due.set()
 
     def adopt_orphans(self, process_id: str | None = None) -> list[int]:
-        """Go on with the audiences of live streams whose recorded owner stopped beating: handed to a live simulator
-        worker when one runs (not in a worker), else here; and with those taken over here whose lease a stalled
-        write held then (LeaseBusy: their owner record names this process, so nobody else would). Returns the
-        streams taken over (here or by the worker they were handed to)."""
+        """Go on with the audiences of live streams whose recorded owner stopped beating, or that have no owner
+        record at all once the live state is settled (``_orphaned``: their process died while Redis was away):
+        handed to a live simulator worker when one runs (not in a worker), else here; and with those taken over here
+        whose lease a stalled write held then (LeaseBusy: their owner record names this process, so nobody else
+        would). Returns the streams taken over (here or by the worker they were handed to)."""
         return self._adopt_pass()[0]
 
     def _adopt_pass(self) -> tuple[list[int], bool]:
@@ -416,14 +424,14 @@ class AudiencesAcross:
         owner = client.hget(self._owner_key(stream_id), "owner")
         if stream_id in self._busy and owner in (None, liveness.process_id):
             pass  # ours, its lease busy the last time (its record lost with Redis: still ours): again now
-        elif not owner or liveness.is_alive(owner):
-            # No audience recorded (none, or not started yet), or its process is alive - for a busy one, a
-            # process that took it over since: not ours to retry (kept, it woke this thread every second).
+        elif (owner and liveness.is_alive(owner)) or (not owner and not self._orphaned(stream_id, liveness)):
+            # Its process is alive - for a busy one, a process that took it over since: not ours to retry (kept,
+            # it woke this thread every second); or no audience recorded that anybody should be running.
             self._busy.discard(stream_id)
             return False
         else:
             worker = self._worker_for()
-            if not client.eval(TAKE, 0, self._owner_key(stream_id), owner, worker or liveness.process_id):
+            if not client.eval(TAKE, 0, self._owner_key(stream_id), owner or "", worker or liveness.process_id):
                 return False  # another process took it first
             if worker is not None:
                 self._simulator()._send(worker, {"adopt": "livestream", "id": stream_id})
@@ -441,6 +449,28 @@ class AudiencesAcross:
         except Exception:
             self._busy.add(stream_id)  # its record names this process now: nobody else would try again
             raise
+        return False
+
+    def _orphaned(self, stream_id: int, liveness) -> bool:
+        """Whether a live stream with no owner record has an audience nobody runs: its presenter published (its
+        audience was started then) and it has one, and the live state is settled - every live process has had time
+        to put back the records Redis lost (simulator/recovery.py trusts a missing record the same way). Before the
+        state is settled, such a stream is looked at again a beat later."""
+        from .actions import livestream_settings
+
+        contact = db.session.get(Contact, stream_id)
+        if contact is None or not livestream_settings(contact).get("audience_size"):
+            return False
+        published = db.session.scalars(
+            select(ContactEvent.data).where(
+                ContactEvent.contact_id == stream_id, ContactEvent.type == "livestream.publishing"
+            )
+        )
+        if not any((data or {}).get("kind") == "video" for data in published):
+            return False  # not started yet: the presenter's "publishing" starts it
+        if liveness.settled():
+            return True
+        self._adopt_later(liveness.interval)
         return False
 
     def _catch_up(self, stream_id: int, replayed: set[int]) -> None:

@@ -768,3 +768,41 @@ def test_a_take_over_pass_in_which_redis_failed_is_tried_again(app):
             assert audiences.script(sid) is not None, "the failed pass was not tried again"
         finally:
             audiences.stop(sid)
+
+
+@pytest.mark.app_config(PROCESS_TTL_SECONDS=1.0, PROCESS_HEARTBEAT_SECONDS=0.25)
+def test_an_audience_whose_process_died_while_redis_was_lost_is_taken_over_once_settled(app):
+    """Redis lost its keys (a flush) and the process running a stream's audience died meanwhile: the stream has no
+    owner record, and no dead hook runs for that process (the loss took its heartbeat and the process list). Once
+    every live process has had time to put its own records back (``Liveness.settled``), this process takes the
+    audience over from the recording; a live stream not published yet (no audience started) is left alone (before:
+    the published stream had no audience for good)."""
+    import time
+
+    from livestream.actions import do_record_media_event, start_livestream
+
+    dead = "elsewhere-1-dead00"
+    liveness = app.extensions["kefu_liveness"]
+    with app.app_context():
+        ann = factories.user("ann")
+        sid = start_livestream(ann, title="Sale", lang="en", audience_size=5, seed=2).id
+        waiting = start_livestream(ann, title="Later", lang="en", audience_size=5, seed=3).id
+        do_record_media_event(sid, "publishing", {"kind": "video"})  # its audience started in the dead process
+        key = redis_store.key("sim", "livestream", sid)
+        redis_store.client.hset(key, "owner", dead)
+        liveness.ensure_live_state()
+        try:
+            redis_store.flush_prefix()  # Redis lost its keys; the dead process never puts its record back
+            assert liveness.ensure_live_state()  # rebuilt; this process re-announces its own (none)
+            assert not liveness.settled()  # a missing record is not trusted yet: nothing taken over at once
+            assert audiences.script(sid) is None and not redis_store.client.exists(key)
+            deadline = time.monotonic() + 15
+            while audiences.script(sid) is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert audiences.script(sid) is not None, "the orphaned audience was not taken over"
+            assert redis_store.client.hget(key, "owner") == liveness.process_id
+            assert audiences.script(waiting) is None
+            assert not redis_store.client.exists(redis_store.key("sim", "livestream", waiting))
+        finally:
+            audiences.stop(sid)
+            audiences.stop(waiting)
