@@ -146,11 +146,13 @@ class Audiences(AudiencesAcross):
 
     def start(self, stream_id: int, *, resume: bool = False) -> AudienceScript | None:
         """Start the audience of a stream from its settings (idempotent: a reconnecting presenter keeps it), or,
-        while a simulator worker is alive, hand it to one (None: it runs in another process);
-        ``resume``: go on with an audience whose process died, from the stream's recording
-        (livestream/audience_stream.py). A start for "publishing" whose lease a stalled write holds (LeaseBusy)
-        returns None too: it is taken over here soon, on the adopting thread; a take-over (``resume``) raises
-        LeaseBusy to its caller, which retries it the same way."""
+        while a simulator worker is alive, hand it to one (None: it runs in another process). The audience always
+        goes on from the stream's recording (livestream/audience_stream.py; its first comments on a new stream):
+        a "publishing" start cannot tell a new stream from one whose audience ran in a process that died when
+        Redis lost the record that said so. ``resume``: a take-over of an audience whose process died. A start for
+        "publishing" whose lease a stalled write holds (LeaseBusy) returns None too: it is taken over here soon, on
+        the adopting thread; a take-over (``resume``) raises LeaseBusy to its caller, which retries it the same
+        way."""
         from knowledge_base.models import Article
         from simulator.ownership import LeaseBusy
 
@@ -166,10 +168,8 @@ class Audiences(AudiencesAcross):
         if not settings.get("audience_size"):
             return None
         publishing = not resume
-        if publishing:
-            elsewhere, resume = self._place(stream_id)
-            if elsewhere:
-                return None
+        if publishing and self._place(stream_id):
+            return None
         articles = [
             (a.slug, a.title)
             for a in db.session.scalars(
@@ -191,7 +191,8 @@ class Audiences(AudiencesAcross):
                 raise
             self._retry_busy(stream_id)  # nobody else would start it: the dead hook ran, or none will
             return None
-        applied = self._replay(stream_id, script) if resume else set()
+        # Replayed always (cheap on a new stream): a missing owner record does not prove the audience never ran.
+        applied = self._replay(stream_id, script)
         # The owner record names this process before the audience is registered: the thread's once-a-second check
         # lets go of a registered audience whose record names another process, and a record still naming the dead
         # process this one goes on from (a "publishing" after it died) would have it let go before it was claimed.
@@ -211,8 +212,7 @@ class Audiences(AudiencesAcross):
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="livestream-audience", daemon=True)
                 self._thread.start()
-        if resume:
-            self._catch_up(stream_id, applied)
+        self._catch_up(stream_id, applied)
         return script
 
     def stop(self, stream_id: int) -> None:

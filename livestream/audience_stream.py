@@ -113,29 +113,28 @@ class AudiencesAcross:
         sim = self._simulator()
         return sim._delegate_to() if sim is not None else None
 
-    def _place(self, stream_id: int) -> tuple[bool, bool]:
-        """Where a stream's audience runs, decided before starting it here: (placed elsewhere, resume). Placed
-        elsewhere when its recorded owner is another live process (a reconnecting presenter's second "publishing"
-        must not start a second audience) or when it is now handed to a live simulator worker; resume when a dead
-        process had run it (go on from the recording, not from its first comments)."""
+    def _place(self, stream_id: int) -> bool:
+        """Whether a stream's audience runs elsewhere, decided before starting it here: its recorded owner is another
+        live process (a reconnecting presenter's second "publishing" must not start a second audience), or it is
+        now handed to a live simulator worker. Where it starts, it goes on from the stream's recording."""
         liveness = self._liveness
         if liveness is None:
-            return False, False
+            return False
         key = self._owner_key(stream_id)
         try:
             owner = redis_store.client.hget(key, "owner") or None
             if owner is not None and owner != liveness.process_id and liveness.is_alive(owner):
-                return True, False
+                return True
             worker = self._worker_for()
             if worker is None:
-                return False, owner is not None
+                return False
             if not redis_store.client.eval(TAKE, 0, key, owner or "", worker):
-                return True, False  # another process placed it meanwhile
+                return True  # another process placed it meanwhile
         except redis.RedisError:
-            return False, False  # Redis away: run it here (its record is put back by ``reannounce``)
+            return False  # Redis away: run it here (its record is put back by ``reannounce``)
         self._simulator()._send(worker, {"adopt": "livestream", "id": stream_id})
         log.info("the simulated audience of livestream %s goes to simulator worker %s", stream_id, worker)
-        return True, False
+        return True
 
     def adopt(self, stream_id: int) -> bool:
         """Run the audience of a stream whose owner record names this process (a simulator worker told to adopt

@@ -806,3 +806,46 @@ def test_an_audience_whose_process_died_while_redis_was_lost_is_taken_over_once_
         finally:
             audiences.stop(sid)
             audiences.stop(waiting)
+
+
+def test_a_publishing_start_after_a_redis_flush_does_not_say_the_first_comments_again(app):
+    """A stream's audience had posted its first comments when its process went and Redis lost its keys (the owner
+    record with them); the presenter's "publishing" starts the audience again here. It goes on from the stream's
+    recording: its comments are not its first ones over again (before: with no record to say it had run, it started
+    afresh from its seed and repeated them, the complaint first)."""
+    import time
+
+    from livestream.actions import start_livestream
+
+    def said() -> list[tuple]:
+        db.session.expire_all()
+        q = (
+            db.select(ContactEvent)
+            .where(ContactEvent.contact_id == sid, ContactEvent.type == "livestream.comment")
+            .order_by(ContactEvent.seq)
+        )
+        return [(e.data.get("viewer"), e.text, (e.data.get("sim") or {}).get("kind")) for e in db.session.scalars(q)]
+
+    def wait_for(count: int) -> list[tuple]:
+        deadline = time.monotonic() + 20
+        while len(said()) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return said()
+
+    with app.app_context():
+        sid = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=20, comment_rate=120).id
+        try:
+            assert audiences.start(sid) is not None  # the presenter's "publishing"
+            first = wait_for(4)[:4]
+            assert len(first) == 4
+            audiences.stop(sid)  # its process goes ...
+            time.sleep(0.3)  # (a comment already on its way lands)
+            before = said()
+            redis_store.flush_prefix()  # ... and Redis loses its keys
+            assert audiences.start(sid) is not None  # the presenter publishes again
+            again = wait_for(len(before) + 4)[len(before) :][:4]
+            assert len(again) == 4
+            assert again != first, "the audience said its first comments again"
+            assert again[0] != first[0]
+        finally:
+            audiences.stop(sid)
