@@ -20,17 +20,24 @@ def _payload(seq: int, stream_id: int) -> dict:
     return {"type": "contact_event", "event": event_dict(ev)}
 
 
+def _en_sale(app):
+    """The English pack loaded and a presenter's live sale started (5 viewers, seed 2): (presenter, contact)."""
+    from livestream.actions import start_livestream
+    from scenarios.loader import load_pack_into_db
+
+    load_pack_into_db(Path(app.config["CONTENT_DIR"]) / "en")
+    ann = factories.user("ann")
+    return ann, start_livestream(ann, title="Sale", lang="en", audience_size=5, seed=2)
+
+
 def test_the_presenters_answer_from_the_log_reaches_the_audience_once(app):
     """A viewer's question is marked answered while this process's audience is not listening (as when the
     presenter is on another process): from the log, delivered twice, the audience takes the need as answered,
     applied once."""
-    from livestream.actions import do_mark_answered, do_post_comment, start_livestream
-    from scenarios.loader import load_pack_into_db
+    from livestream.actions import do_mark_answered, do_post_comment
 
     with app.app_context():
-        load_pack_into_db(Path(app.config["CONTENT_DIR"]) / "en")
-        ann = factories.user("ann")
-        contact = start_livestream(ann, title="Sale", lang="en", audience_size=5, seed=2)
+        ann, contact = _en_sale(app)
         sid = contact.id
         script = audiences.start(sid)
         key = redis_store.key("sim", "livestream", sid)
@@ -59,14 +66,11 @@ def test_an_audience_whose_process_died_is_taken_over_from_the_recording(app):
     hook takes the record over, once, and goes on with the audience from the recording: the question answered
     stays answered, the complainer moved to a chat stays quiet, every recorded event counts as applied, and the
     comments go on from a random state of their own (not the first comments again)."""
-    from livestream.actions import do_mark_answered, do_post_comment, start_livestream
+    from livestream.actions import do_mark_answered, do_post_comment
     from livestream.handoff import do_move_viewer_to_chat
-    from scenarios.loader import load_pack_into_db
 
     with app.app_context():
-        load_pack_into_db(Path(app.config["CONTENT_DIR"]) / "en")
-        ann = factories.user("ann")
-        contact = start_livestream(ann, title="Sale", lang="en", audience_size=5, seed=2)
+        ann, contact = _en_sale(app)
         sid = contact.id
         script = audiences.start(sid)
         audiences.stop(sid)  # drive it by hand below, not on the thread
@@ -500,15 +504,11 @@ def test_an_answer_recorded_while_an_audience_is_taken_over_reaches_it(app, monk
     after the take-over read the stream's recording and before the audience was registered here. The log hands
     the answer to no running audience; the taken-over audience still counts the question as answered (before: it
     was missed, and the audience kept asking an answered question)."""
-    from livestream.actions import do_mark_answered, do_post_comment, start_livestream
+    from livestream.actions import do_mark_answered, do_post_comment
 
     dead = "elsewhere-1-dead00"
     with app.app_context():
-        from scenarios.loader import load_pack_into_db
-
-        load_pack_into_db(Path(app.config["CONTENT_DIR"]) / "en")
-        ann = factories.user("ann")
-        contact = start_livestream(ann, title="Sale", lang="en", audience_size=5, seed=2)
+        ann, contact = _en_sale(app)
         sid = contact.id
         script = audiences.start(sid)
         audiences.stop(sid)  # the dead process's audience
