@@ -20,6 +20,33 @@ def _payload(seq: int, stream_id: int) -> dict:
     return {"type": "contact_event", "event": event_dict(ev)}
 
 
+def _comments(sid: int) -> int:
+    """How many comments the stream's audience has recorded (read afresh from the database)."""
+    db.session.expire_all()
+    q = db.select(ContactEvent).where(ContactEvent.contact_id == sid, ContactEvent.type == "livestream.comment")
+    return len(db.session.scalars(q).all())
+
+
+def _stream_owned_by(owner: str):
+    """A live sale (5 viewers, seed 2) whose owner record names ``owner``: (contact, the record's key)."""
+    from livestream.actions import start_livestream
+
+    contact = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, seed=2)
+    key = redis_store.key("sim", "livestream", contact.id)
+    redis_store.client.hset(key, "owner", owner)
+    return contact, key
+
+
+def _audience_runs(sid: int, seconds: float) -> bool:
+    """Whether the stream's audience runs in this process within ``seconds``."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while audiences.script(sid) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return audiences.script(sid) is not None
+
+
 def _en_sale(app):
     """The English pack loaded and a presenter's live sale started (5 viewers, seed 2): (presenter, contact)."""
     from livestream.actions import start_livestream
@@ -175,22 +202,17 @@ def test_an_audience_whose_lease_another_process_took_posts_nothing_more_here(ap
         contact = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, comment_rate=600)
         sid = contact.id
 
-        def comments() -> int:
-            db.session.expire_all()
-            q = db.select(ContactEvent).where(ContactEvent.contact_id == sid, ContactEvent.type == "livestream.comment")
-            return len(db.session.scalars(q).all())
-
         try:
             assert audiences.start(sid) is not None
             deadline = time.monotonic() + 20
-            while comments() < 2 and time.monotonic() < deadline:
+            while _comments(sid) < 2 and time.monotonic() < deadline:
                 time.sleep(0.1)
-            assert comments() >= 2, "the audience said nothing while this process held its lease"
+            assert _comments(sid) >= 2, "the audience said nothing while this process held its lease"
             Ownership(adopter).take_lease("contact", sid, seed=1)
             time.sleep(0.5)  # a comment already inside its transaction may still land
-            before = comments()
+            before = _comments(sid)
             time.sleep(3)  # 600 a minute: ~30 more would be due
-            assert comments() == before
+            assert _comments(sid) == before
             assert audiences.script(sid) is None
             assert redis_store.client.hget(redis_store.key("sim", "livestream", sid), "owner") == adopter
         finally:
@@ -220,20 +242,15 @@ def test_two_overlapping_starts_of_one_audience_keep_the_lease_that_is_current(a
 
         monkeypatch.setattr(audiences, "_take_lease", take_lease)
 
-        def comments() -> int:
-            db.session.expire_all()
-            q = db.select(ContactEvent).where(ContactEvent.contact_id == sid, ContactEvent.type == "livestream.comment")
-            return len(db.session.scalars(q).all())
-
         try:
             assert audiences.start(sid) is overlapped[0] is not None
             db.session.expire_all()
             assert audiences._leases[sid] == db.session.get(SimulatedCustomer, sid).lease
-            before = comments()
+            before = _comments(sid)
             deadline = time.monotonic() + 20
-            while comments() < before + 2 and time.monotonic() < deadline:
+            while _comments(sid) < before + 2 and time.monotonic() < deadline:
                 time.sleep(0.1)
-            assert comments() >= before + 2, "the audience went silent"
+            assert _comments(sid) >= before + 2, "the audience went silent"
             assert audiences.script(sid) is not None
         finally:
             audiences.stop(sid)
@@ -245,17 +262,13 @@ def test_an_audience_whose_lease_is_busy_is_taken_over_soon_off_the_liveness_thr
     now, so nobody else would adopt it: this process takes it over again a moment later, on the audiences' own
     thread (the liveness ``dead`` hook only wakes it), once the lease is free."""
     import threading
-    import time
 
-    from livestream.actions import start_livestream
     from simulator.ownership import LeaseBusy
 
     dead = "elsewhere-1-dead00"
     with app.app_context():
-        contact = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, seed=2)
+        contact, key = _stream_owned_by(dead)
         sid = contact.id
-        key = redis_store.key("sim", "livestream", sid)
-        redis_store.client.hset(key, "owner", dead)
         real, busy, threads = audiences._take_lease, [], []
 
         def take_lease(stream_id, seed):
@@ -271,10 +284,7 @@ def test_an_audience_whose_lease_is_busy_is_taken_over_soon_off_the_liveness_thr
             assert audiences.script(sid) is None
             assert redis_store.client.hget(key, "owner") == app.extensions["kefu_liveness"].process_id
             audiences.adopt_soon(dead)  # the liveness hook: returns at once
-            deadline = time.monotonic() + 10
-            while audiences.script(sid) is None and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert audiences.script(sid) is not None
+            assert _audience_runs(sid, 10)
             assert threads[-1] == "livestream-adopt"
         finally:
             audiences.stop(sid)
@@ -314,17 +324,14 @@ def test_a_publishing_start_whose_lease_is_busy_starts_the_audience_once_the_lea
     this process's (before: LeaseBusy escaped the start, nothing retried it, and the stream had no audience)."""
     import time
 
-    from livestream.actions import start_livestream
     from simulator.models import SimulatedCustomer
     from simulator.ownership import Ownership
 
     dead = "elsewhere-1-dead00"
     pid = app.extensions["kefu_liveness"].process_id
     with app.app_context():
-        contact = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, seed=2)
+        contact, key = _stream_owned_by(dead)
         sid = contact.id
-        key = redis_store.key("sim", "livestream", sid)
-        redis_store.client.hset(key, "owner", dead)
         Ownership(dead).take_lease("contact", sid, seed=2)
         row = _hold_lease_row(sid)
         try:
@@ -336,10 +343,7 @@ def test_a_publishing_start_whose_lease_is_busy_starts_the_audience_once_the_lea
             time.sleep(1.5)  # retried while the row is still held: still busy, still not started
             assert audiences.script(sid) is None
             _let_go_of_row(*row)  # the stalled process is killed at last
-            deadline = time.monotonic() + 15
-            while audiences.script(sid) is None and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert audiences.script(sid) is not None
+            assert _audience_runs(sid, 15)
             db.session.expire_all()
             held = db.session.get(SimulatedCustomer, sid)
             assert held.driver == pid and audiences._leases[sid] == held.lease
@@ -358,15 +362,11 @@ def test_a_busy_audience_that_another_process_took_over_meanwhile_is_not_retried
     woke every second to look at it)."""
     import time
 
-    from livestream.actions import start_livestream
-
     dead, other = "elsewhere-1-dead00", "elsewhere-2-live00"
     liveness = app.extensions["kefu_liveness"]
     with app.app_context():
-        contact = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, seed=2)
+        contact, key = _stream_owned_by(dead)
         sid = contact.id
-        key = redis_store.key("sim", "livestream", sid)
-        redis_store.client.hset(key, "owner", dead)
         audiences.start(sid)  # creates the lease row; let go at once, as the dead process's audience
         audiences.stop(sid)
         redis_store.client.hset(key, "owner", dead)
@@ -410,11 +410,6 @@ def test_a_comment_refused_under_an_older_lease_does_not_drop_the_audience_regis
         sid = contact.id
         real, first, second = audiences._take_lease, [], []
 
-        def comments() -> int:
-            db.session.expire_all()
-            q = db.select(ContactEvent).where(ContactEvent.contact_id == sid, ContactEvent.type == "livestream.comment")
-            return len(db.session.scalars(q).all())
-
         def waiting_comment() -> bool:  # the audience's thread, blocked on the lease row
             q = text(
                 "SELECT count(*) FROM pg_stat_activity"
@@ -429,7 +424,7 @@ def test_a_comment_refused_under_an_older_lease_does_not_drop_the_audience_regis
             first.append(None)
             first[0] = audiences.start(stream_id)  # the first start: registered, its thread posting
             deadline = time.monotonic() + 20
-            while comments() < 1 and time.monotonic() < deadline:
+            while _comments(sid) < 1 and time.monotonic() < deadline:
                 time.sleep(0.05)
             # The second start's lease: taken in a transaction still open while it registers (a comment of the
             # first's, on its way meanwhile, waits for the row and is refused once it is committed).
@@ -456,11 +451,11 @@ def test_a_comment_refused_under_an_older_lease_does_not_drop_the_audience_regis
             time.sleep(1.0)
             assert audiences.script(sid) is not None, "the audience was let go"
             assert audiences._leases[sid] == newer
-            before = comments()
+            before = _comments(sid)
             deadline = time.monotonic() + 20
-            while comments() < before + 2 and time.monotonic() < deadline:
+            while _comments(sid) < before + 2 and time.monotonic() < deadline:
                 time.sleep(0.1)
-            assert comments() >= before + 2, "the audience went silent"
+            assert _comments(sid) >= before + 2, "the audience went silent"
         finally:
             if second:
                 if second[1].is_active:
@@ -475,14 +470,11 @@ def test_a_publishing_start_after_the_audiences_process_died_is_not_let_go_by_th
     check, run while the start is under way, does not let the new audience go: the record names this process
     before the audience is registered (before: registered first, it was let go by a check run before the record
     was claimed, and the stream was silent with its record naming this process)."""
-    from livestream.actions import start_livestream
 
     dead = "elsewhere-1-dead00"
     with app.app_context():
-        contact = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, seed=2)
+        contact, key = _stream_owned_by(dead)
         sid = contact.id
-        key = redis_store.key("sim", "livestream", sid)
-        redis_store.client.hset(key, "owner", dead)
         real, checked = audiences._claim, []
 
         def claim(stream_id):  # the thread's owner check comes due just as the start claims the record
@@ -588,11 +580,6 @@ def test_an_audience_whose_lease_is_still_ours_is_not_let_go_for_a_record_naming
         sid = contact.id
         key = redis_store.key("sim", "livestream", sid)
 
-        def comments() -> int:
-            db.session.expire_all()
-            q = db.select(ContactEvent).where(ContactEvent.contact_id == sid, ContactEvent.type == "livestream.comment")
-            return len(db.session.scalars(q).all())
-
         try:
             assert audiences.start(sid) is not None
             liveness.client.set(liveness.proc_key(other), 1, ex=60)
@@ -600,11 +587,11 @@ def test_an_audience_whose_lease_is_still_ours_is_not_let_go_for_a_record_naming
             time.sleep(2.5)  # the audience thread's owner check runs (once a second)
             assert audiences.script(sid) is not None, "the audience was let go"
             assert redis_store.client.hget(key, "owner") == liveness.process_id
-            before = comments()
+            before = _comments(sid)
             deadline = time.monotonic() + 20
-            while comments() < before + 2 and time.monotonic() < deadline:
+            while _comments(sid) < before + 2 and time.monotonic() < deadline:
                 time.sleep(0.1)
-            assert comments() >= before + 2
+            assert _comments(sid) >= before + 2
         finally:
             audiences.stop(sid)
 
@@ -633,10 +620,8 @@ def test_a_stream_whose_record_cannot_be_read_does_not_stop_the_take_over_of_the
 def _stream_with_unreadable_settings(owner: str):
     """A live stream whose owner record names ``owner`` and whose recorded settings cannot be read (its audience
     cannot start): (its id, a function that puts the settings right)."""
-    from livestream.actions import start_livestream
 
-    sid = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, seed=2).id
-    redis_store.client.hset(redis_store.key("sim", "livestream", sid), "owner", owner)
+    sid = _stream_owned_by(owner)[0].id
     started = db.session.scalar(
         db.select(ContactEvent).where(ContactEvent.contact_id == sid, ContactEvent.type == "livestream.started")
     )
@@ -655,7 +640,6 @@ def test_a_take_over_that_fails_is_tried_again(app):
     cannot be read, until they are put right). The record names this process, so nobody else would try again: this
     process does, on its adopting thread, and the audience runs once the start succeeds (before: it was logged and
     the stream had no audience for good)."""
-    import time
 
     dead = "elsewhere-1-dead00"
     with app.app_context():
@@ -666,10 +650,7 @@ def test_a_take_over_that_fails_is_tried_again(app):
             assert redis_store.client.hget(key, "owner") == app.extensions["kefu_liveness"].process_id
             mend()
             audiences.adopt_soon()
-            deadline = time.monotonic() + 10
-            while audiences.script(sid) is None and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert audiences.script(sid) is not None
+            assert _audience_runs(sid, 10)
         finally:
             audiences.stop(sid)
 
@@ -679,7 +660,6 @@ def test_a_worker_adoption_that_fails_is_tried_again(app):
     fails (the stream's settings cannot be read, until they are put right). The worker tries again on its adopting
     thread, and the audience runs once the start succeeds (before: the adopt message was logged as failed, and as
     the record named a live worker nobody adopted the audience again)."""
-    import time
 
     engine = app.extensions["kefu_simulator"]
     liveness = app.extensions["kefu_liveness"]
@@ -689,10 +669,7 @@ def test_a_worker_adoption_that_fails_is_tried_again(app):
             engine._on_control({"adopt": "livestream", "id": sid})
             assert audiences.script(sid) is None
             mend()
-            deadline = time.monotonic() + 10
-            while audiences.script(sid) is None and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert audiences.script(sid) is not None
+            assert _audience_runs(sid, 10)
         finally:
             audiences.stop(sid)
 
