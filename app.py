@@ -222,6 +222,7 @@ def start_background_services(app: Flask) -> None:
     if sim is not None and app.config.get("SIMULATOR_ENABLED"):
         sim.ensure_started()
     _stop_grading_at_exit(app)
+    _stop_simulator_at_exit(app)  # registered last, so it runs first: nothing drives a customer once we are going
 
 
 def _stop_grading_at_exit(app: Flask) -> None:
@@ -234,6 +235,27 @@ def _stop_grading_at_exit(app: Flask) -> None:
     grader = app.extensions.get("kefu_grading")
     if grader is not None:
         atexit.register(grader.stop)
+
+
+def _stop_simulator_at_exit(app: Flask) -> None:
+    """At the process's exit, before its heartbeat is deleted (``_leave_at_exit``), the simulated customers it drives
+    itself (no simulator worker) stop being driven: the ticker that ticks the engine, the group rooms' audience and
+    the email customers stops, then the engine's worker and its consumers of the shared log (``simulator.stop``).
+    Left running, they went on replying for its customers and claiming log entries about them after the heartbeat
+    had gone - when another process may already have adopted them - until the interpreter went down."""
+    import atexit
+
+    from routing.ticker import TICKER_KEY
+
+    def stop() -> None:
+        ticker = app.extensions.get(TICKER_KEY)
+        if ticker is not None:
+            ticker.stop()
+        import simulator
+
+        simulator.stop(app)
+
+    atexit.register(stop)
 
 
 def _leave_at_exit(app: Flask) -> None:

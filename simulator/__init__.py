@@ -40,3 +40,16 @@ def init_app(app) -> None:
         @app.before_request
         def _start_simulator() -> None:
             engine.ensure_started()
+
+
+def stop(app) -> None:
+    """Stop driving simulated customers in this process (its exit, ``app._stop_simulator_at_exit``): the engine's
+    worker thread and its consumers of the shared log (its own and its email customers'), and the group rooms'
+    audience's consumer. What they drove stays recorded under this process's name, for the process that adopts it
+    once this one's heartbeat is gone."""
+    engine = app.extensions.get("kefu_simulator")
+    if engine is not None:
+        engine.stop()
+    rooms = app.extensions.get("kefu_group_audience")
+    if rooms is not None:
+        rooms.stop()

@@ -63,7 +63,7 @@ import atexit, sys, threading, time
 from concurrency import patch_if_requested
 
 patch_if_requested()  # as `python app.py` does first thing (KEFU_ASYNC_MODE=gevent)
-NAMES = ("events-grading", "kefu-grading-sweep", "kefu-liveness")
+NAMES = tuple(sys.argv[1:])  # the threads to see running, then gone after the exit handlers
 
 def alive():
     return sorted(t.name for t in threading.enumerate() if t.name in NAMES and t.is_alive())
@@ -85,14 +85,23 @@ app.main()
 """
 
 
-@pytest.mark.parametrize("mode", ["threading", "gevent"])
-def test_a_served_process_sent_sigterm_runs_its_exit_handlers_and_says_goodbye(tmp_path, mode):
-    """`python app.py` (its main) serving, its liveness beating and auto-grading's threads running, is sent SIGTERM -
-    what process managers send to stop a service: it exits with status 0 through its exit handlers, in both async
-    modes: auto-grading's consumer and sweep are stopped, the liveness thread too, and its heartbeat is deleted, so
-    another process adopts what it held on its next beat rather than once the heartbeat has expired (as a simulator
-    worker does). (Before: SIGTERM's default action killed it - status -15, no exit handler run, the heartbeat left
-    to expire.)"""
+GRADING = ("events-grading", "kefu-grading-sweep", "kefu-liveness")
+# What runs the simulated customers in a web process that drives them itself (no simulator worker): the engine's
+# worker and its consumers of the shared log (its own, its email customers', the group rooms' audience), and the
+# ticker that ticks them.
+SIMULATOR = (
+    "kefu-simulator",
+    "events-simulator",
+    "events-email_customers",
+    "events-group_audience",
+    "kefu-ticker",
+    "kefu-liveness",
+)
+
+
+def _serve_and_terminate(tmp_path, mode: str, names: tuple[str, ...], *, simulator: bool):
+    """Run `python app.py`'s main in a subprocess until the threads ``names`` all run, send it SIGTERM and wait for
+    its exit. Returns (exit status, its output, the process's heartbeats left in Redis)."""
     import os
     import signal
     import socket
@@ -131,7 +140,7 @@ def test_a_served_process_sent_sigterm_runs_its_exit_handlers_and_says_goodbye(t
         REDIS_PREFIX=prefix,
         KEFU_PORT=str(port),
         KEFU_SMTP_PORT="0",
-        KEFU_SIMULATOR="0",
+        KEFU_SIMULATOR="1" if simulator else "0",
         KEFU_ASR="off",
         KEFU_LOCALE="en",
         KEFU_HEARTBEAT_SECONDS="0.5",
@@ -140,7 +149,12 @@ def test_a_served_process_sent_sigterm_runs_its_exit_handlers_and_says_goodbye(t
     )
     log = open(tmp_path / "served.log", "w+")  # noqa: SIM115  (read after the process ended)
     proc = subprocess.Popen(
-        [sys.executable, "-c", SERVED_MAIN], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
+        [sys.executable, "-c", SERVED_MAIN, *names],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
     def output() -> str:
@@ -161,8 +175,33 @@ def test_a_served_process_sent_sigterm_runs_its_exit_handlers_and_says_goodbye(t
             proc.kill()
             proc.wait()
         log.close()
-    out = output()
+    return code, output(), redis.keys(prefix + "proc:*")
+
+
+@pytest.mark.parametrize("mode", ["threading", "gevent"])
+def test_a_served_process_sent_sigterm_runs_its_exit_handlers_and_says_goodbye(tmp_path, mode):
+    """`python app.py` (its main) serving, its liveness beating and auto-grading's threads running, is sent SIGTERM -
+    what process managers send to stop a service: it exits with status 0 through its exit handlers, in both async
+    modes: auto-grading's consumer and sweep are stopped, the liveness thread too, and its heartbeat is deleted, so
+    another process adopts what it held on its next beat rather than once the heartbeat has expired (as a simulator
+    worker does). (Before: SIGTERM's default action killed it - status -15, no exit handler run, the heartbeat left
+    to expire.)"""
+    code, out, beats = _serve_and_terminate(tmp_path, mode, GRADING, simulator=False)
     assert code == 0, out[-3000:]
-    assert "RUNNING ['events-grading', 'kefu-grading-sweep', 'kefu-liveness']" in out, out[-3000:]
+    assert f"RUNNING {sorted(GRADING)}" in out, out[-3000:]
     assert "LEFT []" in out, out[-3000:]
-    assert redis.keys(prefix + "proc:*") == []
+    assert beats == []
+
+
+@pytest.mark.parametrize("mode", ["threading", "gevent"])
+def test_a_served_process_driving_simulated_customers_stops_its_simulator_at_exit(tmp_path, mode):
+    """A web process that drives simulated customers itself (the simulator on, no simulator worker) stops its
+    simulator at its exit, before its heartbeat is deleted: the engine's worker, its consumers of the shared log
+    and the ticker that ticks it are gone after the exit handlers, in both async modes, so nothing of this process
+    drives a customer, or claims a log entry about one, once another process may have adopted it. (Before: all
+    five were still running when the heartbeat had gone, until the interpreter went down.)"""
+    code, out, beats = _serve_and_terminate(tmp_path, mode, SIMULATOR, simulator=True)
+    assert code == 0, out[-3000:]
+    assert f"RUNNING {sorted(SIMULATOR)}" in out, out[-3000:]
+    assert "LEFT []" in out, out[-3000:]
+    assert beats == []
