@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 from .audience_stream import AUDIENCE_KIND, AudiencesAcross
+from .audience_takeover import AudienceTakeover
 from .lines import LINES, NAMES
 
 log = logging.getLogger(__name__)
@@ -113,10 +114,11 @@ class AudienceScript:
             self.moved.add(viewer)
 
 
-class Audiences(AudiencesAcross):
+class Audiences(AudiencesAcross, AudienceTakeover):
     """Runs the simulated audiences of this process's live streams on one thread (started with the first): a
     simulator worker's, or a web process's when no worker is alive; the presenter's actions on another process reach
-    them through the shared event log (livestream/audience_stream.py).
+    them through the shared event log (livestream/audience_stream.py); the audiences of a process that died are
+    taken over on a thread of their own (livestream/audience_takeover.py).
     """
 
     def __init__(self) -> None:
@@ -142,7 +144,7 @@ class Audiences(AudiencesAcross):
         liveness = app.extensions.get("kefu_liveness")
         if liveness is not None:
             liveness.on("reannounce", self.reannounce)  # Redis lost the owner records: put ours back
-            liveness.on("dead", self.adopt_soon)  # a process stopped: go on with its audiences (on our thread)
+            liveness.on("dead", self.adopt_soon)  # a process stopped: its audiences (audience_takeover.py, our thread)
 
     def start(self, stream_id: int, *, resume: bool = False) -> AudienceScript | None:
         """Start the audience of a stream from its settings (idempotent: a reconnecting presenter keeps it), or,

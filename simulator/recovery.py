@@ -6,7 +6,7 @@ owner, by compare-and-set on the owner record, and a web process hands it to a l
 An adopted chat or email customer is taken over from its recording (ended with ``simulator_restarted`` only when
 that fails), a simulated call still in its first queue goes on waiting, a group room's audience is rebuilt from the
 room's recording, an email customer waiting days to follow up is taken over from ``sim:email:later``, and an
-exercise resumes its remaining arrivals. Livestream audiences are the livestream's (livestream/audience_stream.py).
+exercise resumes its remaining arrivals. Livestream audiences are the livestream's (livestream/audience_takeover.py).
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class Recovery:
                         log.exception("could not take over the audience of group room %s", contact.id)
                     continue
                 if contact.channel == "livestream":
-                    continue  # its audience is the livestream's (livestream/audience_stream.py), never ended here
+                    continue  # its audience is the livestream's (livestream/audience_takeover.py), never ended here
                 if contact.channel in CALL_CHANNELS and not waiting_in_first_queue(contact):
                     continue  # answered (or parked by a transfer): its caller is the media side's, never ended here
                 worker = self._delegate_to()

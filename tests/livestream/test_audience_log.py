@@ -1,6 +1,7 @@
 """A livestream's simulated audience on the shared event log (livestream/audience_stream.py): the process running
 it holds the stream's owner record; the presenter's actions recorded by another process reach it from the log,
-each applied once; a stopped audience drops its record."""
+each applied once; a stopped audience drops its record. The audience of a process that died is taken over from the
+recording (livestream/audience_takeover.py)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ process takes them over from the recording, and each answer is answered once (si
 simulator/group_takeover.py). Last, a livestream published through media worker m1 by a real aiortc publisher:
 its audience, on whichever web process took the "publishing" event, thanks the presenter for an answer given from
 another process; that process is killed (-9), another goes on with the audience from the recording
-(livestream/audience_stream.py).
+(livestream/audience_takeover.py).
 """
 
 from __future__ import annotations
