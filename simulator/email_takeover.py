@@ -89,10 +89,11 @@ class EmailTakeOver:
         engine.hand_over("contact", cust.contact_id, worker)
         return worker
 
-    def current_contacts(self) -> list[int]:
-        """The contact each of this process's customers writes on now (their owner records are checked)."""
+    def current_leases(self) -> dict[int, int | None]:
+        """The contact each of this process's customers writes on now, with the lease they write under (their owner
+        records are checked, simulator/workers.py ``check_leases``)."""
         with self._lock:
-            return [c.contact_id for c in self.customers.values() if c.contact_id is not None and not c.done]
+            return {c.contact_id: c.lease for c in self.customers.values() if c.contact_id is not None and not c.done}
 
     def still_ours(self, cust) -> bool:
         """Whether this process still holds the lease of the customer's contact (simulator/ownership.py; checked just

@@ -267,36 +267,65 @@ class SimulatorWorkers:
     _lease_check_at = 0.0
 
     def check_leases(self) -> list[int]:
-        """Once a second: stop driving customers (callers waiting in a queue too) whose owner record names another
-        process (this one was taken for dead on a stalled machine and they were adopted), so a customer never has
-        two drivers. A missing record (Redis lost it) is ours until re-announced."""
+        """Once a second: stop driving customers (callers waiting in a queue, email customers too) that another
+        process drives now (this one was taken for dead on a stalled machine and they were adopted), so a customer
+        never has two drivers. The owner record only says whom to ask: a customer whose record names another process
+        is let go when its lease (the database) is no longer ours, and kept, its record claimed back, while it is -
+        after a Redis loss a stalled process re-announces the customers it still has in memory, and on the record's
+        word the lease's holder let them go and nobody drove them. A missing record (Redis lost it) is ours until
+        re-announced. Returns the customers let go."""
         now = time.monotonic()
         mail = self.email_customers
-        mailing = mail.current_contacts() if mail is not None else []
+        mailing = mail.current_leases() if mail is not None else {}
         if now < self._lease_check_at or not (self.live or self._callers or mailing):
             return []
         self._lease_check_at = now + 1.0
-        ids = list(self.live) + list(self._callers) + mailing
+        leases = {cid: lc.lease for cid, lc in self.live.items()}
+        leases.update({cid: caller.lease for cid, caller in self._callers.items()})
+        leases.update(mailing)
+        ids = list(leases)
         pipe = self.ownership.client.pipeline(transaction=False)
         for cid in ids:
             pipe.hget(self.ownership.key("contact", cid), "owner")
-        lost = [cid for cid, owner in zip(ids, pipe.execute(), strict=True) if owner and owner != self.process_id]
-        for cid in lost:
-            self._let_go(cid)
-        return lost
+        named = [(cid, o) for cid, o in zip(ids, pipe.execute(), strict=True) if o and o != self.process_id]
+        return [cid for cid, owner in named if not self._keep_if_leased(cid, owner, leases[cid])]
 
     def still_ours(self, contact_id: int) -> bool:
         """Checked just before a simulated customer speaks or leaves: False (and the customer is let go) when
-        its owner record names another process, which adopted it between two ``check_leases``. An early way out,
-        not the guarantee: the process can stall between this check and the write, which is why the write itself
-        is fenced by the customer's lease (``_lease_lost``). A missing record, or Redis away, counts as ours."""
+        another process took it over between two ``check_leases`` - its owner record names another process and its
+        lease is no longer ours. An early way out, not the guarantee: the process can stall between this check and
+        the write, which is why the write itself is fenced by the customer's lease (``_lease_lost``). A missing
+        record, or Redis away, counts as ours."""
         try:
             owner = self.ownership.client.hget(self.ownership.key("contact", contact_id), "owner")
         except redis.RedisError:
             return True
         if owner and owner != self.process_id:
+            live = self.live.get(contact_id)
+            return self._keep_if_leased(contact_id, owner, live.lease if live is not None else None)
+        return True
+
+    def _keep_if_leased(self, contact_id: int, owner: str, lease: int | None) -> bool:
+        """The owner record of a customer driven here names ``owner``, another process: the lease decides. True, and
+        the record claimed back (compare-and-set: unless it changed meanwhile), while this process still holds
+        ``lease``; False, and the customer let go, when not. The database unreadable: kept, as the fence refuses
+        its writes if another holds the lease (and the next check asks again)."""
+        try:
+            held = self.ownership.holds("contact", contact_id, lease)
+        except Exception:
+            db.session.rollback()
+            log.warning("could not read the lease of contact %s; keeping it until it can be read", contact_id)
+            return True
+        if not held:
             self._let_go(contact_id)
             return False
+        log.warning(
+            "contact %s: its owner record named %s, but its lease is ours; claiming the record back", contact_id, owner
+        )
+        try:
+            self.ownership.take("contact", contact_id, owner)
+        except redis.RedisError:
+            log.warning("could not claim back the owner record of contact %s", contact_id)
         return True
 
     def _lease_lost(self, contact_id: int) -> None:

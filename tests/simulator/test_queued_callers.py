@@ -165,21 +165,42 @@ def test_a_waiting_caller_whose_lease_another_process_took_hangs_up_nothing_here
 
 
 def test_a_waiting_caller_whose_owner_record_names_another_process_is_let_go(app, engine):
-    """A waiting caller's owner record names another live process (it adopted the caller while this one was
-    taken for dead): within a second this process stops driving it, as it does a chat customer (before: it went
-    on waiting here, a second driver of the same caller, and hung up when its patience ran out)."""
+    """Another live process adopted a waiting caller while this one was taken for dead (it took the caller's lease
+    and its owner record names it): within a second this process stops driving it, as it does a chat customer
+    (before: it went on waiting here, a second driver of the same caller, and hung up when its patience ran out)."""
+    from simulator.ownership import Ownership
+
     liveness = app.extensions["kefu_liveness"]
     with app.app_context():
         cid = _call("en-q-calm").id
         engine.run_for(5)
         assert engine.waiting_callers() == [cid]
         liveness.client.set(liveness.proc_key(ADOPTER), 1, ex=60)
+        Ownership(ADOPTER).take_lease("contact", cid)
         engine.ownership.claim("contact", cid, owner=ADOPTER)
         engine._lease_check_at = 0.0  # the once-a-second check is due
         engine.run_for(1)
         assert engine.waiting_callers() == []
         engine.run_for(30)
         assert _status(cid) == "queued" and _events(cid, "customer.state") == []
+
+
+def test_a_waiting_caller_whose_lease_is_ours_is_kept_when_a_stale_record_names_another(app, engine):
+    """A waiting caller's owner record names another live process (a stalled one re-announcing it after a Redis
+    loss) but its lease is this process's: the caller goes on waiting here, its record claimed back, and hangs up
+    when its patience runs out (before: let go on the record's word, and nobody drove it)."""
+    liveness = app.extensions["kefu_liveness"]
+    with app.app_context():
+        cid = _call("en-q-calm").id
+        engine.run_for(5)
+        liveness.client.set(liveness.proc_key(ADOPTER), 1, ex=60)
+        engine.ownership.claim("contact", cid, owner=ADOPTER)
+        engine._lease_check_at = 0.0  # the once-a-second check is due
+        engine.run_for(1)
+        assert engine.waiting_callers() == [cid]
+        assert engine.ownership.record("contact", cid)["owner"] == engine.process_id
+        engine.run_for(30)
+        assert _status(cid) == "abandoned"
 
 
 def test_recovery_leaves_an_answered_simulated_call_to_the_media_side(app, engine):

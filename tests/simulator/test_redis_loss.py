@@ -17,6 +17,7 @@ from extensions import db
 from routing.actions import do_set_agent_state
 from simulator.content import StaticContent
 from simulator.models import Exercise
+from simulator.ownership import Ownership
 
 from .. import factories
 from .builders import PARCEL, parcel_engine
@@ -164,10 +165,42 @@ def test_a_customer_adopted_elsewhere_does_not_say_its_due_line_here(app, engine
         do_post_message(db.session.get(Contact, cid), "agent", "Your order number, please?", actor_id=agent.id)
         engine.tick()  # the reply is scheduled, and the leases were just checked
         assert any(a.kind == "say" for a in engine._actions)
+        # The adopter takes the customer's lease, then names itself in the owner record.
+        Ownership("host-9-adopter").take_lease("contact", cid)
         assert engine.ownership.take("contact", cid, engine.liveness.process_id, to="host-9-adopter")
         engine.run_until_idle(60)
         assert _customer_lines(cid) == opening
         assert cid not in engine.live
+
+
+def test_a_customer_whose_lease_is_ours_is_driven_on_when_a_stale_record_names_another(app, engine):
+    """After a Redis loss a stalled process re-announced a customer it still had in memory: the owner record names
+    it, but the lease is this process's. This process keeps driving the customer - the once-a-second check and the
+    check before a line alike - and claims the record back (before: it let the customer go on the record's word,
+    and the stalled process, refused by the lease, let it go too: nobody drove it)."""
+    stalled = "host-9-stalled"
+    with app.app_context():
+        agent = factories.user("agent1", role="trainee", level="L4")
+        do_set_agent_state(agent, "available")
+        cid = engine.start_customer(PARCEL, seed=4)
+        engine.run_until_idle(60)
+        opening = _customer_lines(cid)
+        key = engine.ownership.key("contact", cid)
+
+        engine.ownership.client.hset(key, "owner", stalled)  # the stalled process's re-announce
+        engine._lease_check_at = 0.0  # the once-a-second check is due
+        assert engine.check_leases() == []
+        assert cid in engine.live
+        assert engine.ownership.record("contact", cid)["owner"] == engine.process_id
+
+        do_post_message(db.session.get(Contact, cid), "agent", "Your order number, please?", actor_id=agent.id)
+        engine.tick()  # the reply is scheduled, and the leases were just checked
+        assert any(a.kind == "say" for a in engine._actions)
+        engine.ownership.client.hset(key, "owner", stalled)  # re-announced again, before the line is said
+        engine.run_until_idle(60)
+        assert len(_customer_lines(cid)) > len(opening)
+        assert cid in engine.live
+        assert engine.ownership.record("contact", cid)["owner"] == engine.process_id
 
 
 def test_a_take_over_does_not_say_again_a_line_already_said(app):
