@@ -22,16 +22,27 @@ a sweep grades up to ``SWEEP_BATCH`` contacts one after another, each waiting fo
 the contact's advisory lock, and the first grading in a process loads the understanding model (~1.7 s). On the
 heartbeat thread that outlasts the process's TTL, and the process is taken for dead: its customers, rooms and
 calls adopted by others. So the hook only marks the sweep due.
+
+The lock (``grading:sweep``, a redis-py Lock with a token of this sweep's own) is taken for one period and is held,
+however long the sweep takes: the process's heartbeat renews it (the same hook, while the sweep runs), and so does
+the sweep before each contact, which stops if the lock is no longer its own (expired while the process stalled, and
+taken by another process's sweep; Redis lost it). Once the sweep is done the lock is kept to the end of its period
+(the next sweep of the centre is a period later), or let go when the sweep outlasted the period. With a lock that
+only expired with its period, a sweep outlasting it (100 slow gradings) had a second process's sweep grade the same
+contacts beside it.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from typing import TYPE_CHECKING
 
 import redis
+from redis.exceptions import LockError
+from redis.lock import Lock
 from sqlalchemy import and_, exists, func, or_, select
 
 from clock import clock
@@ -67,13 +78,17 @@ class Sweeper:
         self._done = threading.Condition()
         self._asked = self._served = 0  # sweeps asked for by the hook, and the last one done (``wait``)
         self.last: list[int] = []  # the contacts the last sweep graded
+        self._held: Lock | None = None  # the centre's sweep lock while this process sweeps (the heartbeat renews it)
 
     # -- the hook and the thread --------------------------------------------------------------------------------
 
     def when_due(self) -> int:
         """The liveness ``periodic`` hook (on the heartbeat thread): when this process's period is up, mark a
         sweep due for the sweep thread (started now if it is not running) and return its number for ``wait``;
-        0 when not due. No lock taken, nothing graded here."""
+        0 when not due. No lock taken, nothing graded here; the lock of a sweep in progress is renewed."""
+        held = self._held
+        if held is not None:
+            self._renew(held)  # a grading may outlast the lock's timeout: the lock lasts while the process beats
         every = float(self.app.config.get("GRADING_SWEEP_SECONDS", SWEEP_SECONDS))
         if every <= 0 or time.monotonic() < self._next:
             return 0
@@ -130,25 +145,55 @@ class Sweeper:
                 self._done.notify_all()
 
     def sweep_if_first(self, stop: threading.Event | None = None) -> list[int]:
-        """Sweep unless another process of the centre swept in this period (a Redis lock that expires with the
-        period). Returns the contacts graded."""
-        every = float(self.app.config.get("GRADING_SWEEP_SECONDS", SWEEP_SECONDS))
+        """Sweep unless another process of the centre sweeps or swept in this period (a Redis lock held while the
+        sweep runs and kept to the end of the period). Returns the contacts graded."""
+        every = max(1, round(float(self.app.config.get("GRADING_SWEEP_SECONDS", SWEEP_SECONDS))))
+        lock = Lock(
+            redis_store.client, redis_store.key("grading", "sweep"), timeout=every, blocking=False, thread_local=False
+        )
         try:
-            lock = redis_store.key("grading", "sweep")
-            if not redis_store.client.set(lock, self.grader._process_id, nx=True, ex=max(1, round(every))):
+            if not lock.acquire(token=f"{self.grader._process_id} {secrets.token_hex(4)}"):
                 return []  # another process sweeps this period
         except redis.RedisError:
             return []
-        return self.sweep(stop)
+        ends = time.monotonic() + every
+        self._held = lock
+        try:
+            return self.sweep(stop, lock)
+        finally:
+            if self._held is lock:
+                self._held = None
+            self._keep_to_the_period_end(lock, ends - time.monotonic())
+
+    @staticmethod
+    def _renew(lock: Lock) -> bool:
+        """Give the sweep's lock a whole timeout again; False when it is no longer this sweep's (or Redis fails)."""
+        try:
+            return lock.reacquire()
+        except (LockError, redis.RedisError):
+            return False
+
+    @staticmethod
+    def _keep_to_the_period_end(lock: Lock, left: float) -> None:
+        """A finished sweep's lock lasts to the end of its period (``left`` seconds), or goes now when the sweep
+        outlasted it; a lock no longer ours is left to its holder."""
+        try:
+            if left >= 0.01:
+                lock.extend(left, replace_ttl=True)
+            else:
+                lock.release()
+        except (LockError, redis.RedisError):
+            pass
 
     # -- the sweep ------------------------------------------------------------------------------------------------
 
-    def sweep(self, stop: threading.Event | None = None) -> list[int]:
+    def sweep(self, stop: threading.Event | None = None, lock: Lock | None = None) -> list[int]:
         """Grade the contacts wrapped up between the window and the grace ago that have no current scorecard and
         were not found ungradeable or marked (the ones the log's handler would grade: not in an exam), oldest
         first, at most ``SWEEP_BATCH``; returns their ids (the ones whose grading failed too: retried later).
         ``stop``: the sweep thread's own stop event (a stop may have given up waiting for this thread, and a new
-        thread with new events have replaced it: this one still stops after its contact)."""
+        thread with new events have replaced it: this one still stops after its contact). ``lock``: the centre's
+        sweep lock (``sweep_if_first``), renewed before each contact; the sweep stops once it is not its own."""
         stop = self._stop if stop is None else stop
         now = clock.timestamp()
         grace = float(self.app.config.get("GRADING_SWEEP_GRACE_SECONDS", SWEEP_GRACE_SECONDS))
@@ -171,6 +216,9 @@ class Sweeper:
                     break  # the next sweep (here or elsewhere) takes the rest
                 if mark:
                     continue  # graded since (the log got there after all), or failed and not due again yet
+                if lock is not None and not self._renew(lock):
+                    log.warning("the grading sweep's lock is no longer this process's: the sweep stops here")
+                    return graded
                 log.warning("contact %s wrapped up %.0f s ago has no scorecard: grading it now", cid, now - closed_at)
                 self._grade_one(cid, float(closed_at))
                 graded.append(cid)
