@@ -131,7 +131,8 @@ class Audiences(AudiencesAcross, AudienceTakeover):
         self.refused = 0
         self._applied: dict[int, set[int]] = {}  # stream -> seqs of its events applied (each once)
         self._leases: dict[int, int] = {}  # stream -> the lease its audience is driven under here
-        self._busy: set[int] = set()  # streams taken over here whose lease a stalled write held: adopted again soon
+        self._busy: set[int] = set()  # streams taken over here whose lease was busy or start failed: adopted again
+        self._failing: dict[int, tuple[int, str, float]] = {}  # stream -> take-over failures in a row, the last, when
         self._adopt_due = threading.Event()
         self._adopter: threading.Thread | None = None
 

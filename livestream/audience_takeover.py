@@ -10,8 +10,11 @@ owner record, and no dead hook: the loss took the heartbeat) is taken over the s
 state is settled. A simulator worker told to adopt a stream (``adopt``) starts it the same way.
 
 Nothing else would run a take-over again, so this module retries its own: a stream whose lease a stalled write holds
-(LeaseBusy) or whose start failed after its record was taken (it names this process now) is in ``_busy`` and tried
-again every second; a pass that could not look at every live stream is run again after a back-off.
+(LeaseBusy) is in ``_busy`` and tried again every second; one whose start failed after its record was taken (it names
+this process now) is in ``_busy`` too, tried again after a back-off of its own; a pass that could not look at every
+live stream is run again after a back-off. A failure that repeats is logged once, not on every retry (a record or
+settings unreadable for good would otherwise log an error every few seconds for as long as the stream is live), and
+once more when it is over.
 """
 
 from __future__ import annotations
@@ -31,14 +34,24 @@ from .audience_stream import TAKE
 log = logging.getLogger(__name__)
 
 # A take-over pass that failed (the live streams or an owner record could not be read) is tried again after this many
-# seconds, doubled after each failure in a row up to ADOPT_RETRY_MAX_SECONDS: nothing else would run it again.
+# seconds, doubled after each failure in a row up to ADOPT_RETRY_MAX_SECONDS: nothing else would run it again. The
+# cap is minutes, not seconds: what still fails after a few tries (a record Redis cannot read as a hash, settings that
+# do not parse) mostly fails for good, and a pass every 30 s spent a query and a traceback on it for the stream's life.
 ADOPT_RETRY_SECONDS = 2.0
-ADOPT_RETRY_MAX_SECONDS = 30.0
+ADOPT_RETRY_MAX_SECONDS = 300.0
+# A start that failed after the stream's record was taken (``_busy``) is tried again after this many seconds, doubled
+# in the same way (a stalled write's busy lease, which passes, is tried every second).
+START_RETRY_SECONDS = 1.0
+
+
+def backoff(failures: int, first: float) -> float:
+    """Seconds to wait after ``failures`` failures in a row: ``first``, doubled each time, at most the cap."""
+    return min(first * 2 ** max(failures - 1, 0), ADOPT_RETRY_MAX_SECONDS)
 
 
 class AudienceTakeover:
-    """The adopting side of Audiences (which provides app, start, _scripts, _lock, _busy, _adopt_due, _adopter and,
-    from AudiencesAcross, _liveness, _owner_key, _release, _simulator and _worker_for)."""
+    """The adopting side of Audiences (which provides app, start, _scripts, _lock, _busy, _failing, _adopt_due,
+    _adopter and, from AudiencesAcross, _liveness, _owner_key, _release, _simulator and _worker_for)."""
 
     def adopt(self, stream_id: int) -> bool:
         """Run the audience of a stream whose owner record names this process (a simulator worker told to adopt
@@ -53,9 +66,9 @@ class AudienceTakeover:
             self._busy.add(stream_id)
             self.adopt_soon()
             return False
-        except Exception:  # its record names this process: nobody else would try again
+        except Exception as e:  # its record names this process: nobody else would try again
             db.session.rollback()
-            log.exception("could not adopt the audience of livestream %s; trying again soon", stream_id)
+            self._failed(stream_id, e, "could not adopt the audience of livestream %s; trying again soon")
             self._busy.add(stream_id)
             self.adopt_soon()
             return False
@@ -107,6 +120,32 @@ class AudienceTakeover:
     _adopt_timer: tuple[threading.Timer, float] | None = None  # a pass to come, and when (monotonic)
     _adopt_failures = 0  # take-over passes failed in a row
 
+    def _failed(self, stream_id: int, error: Exception, message: str) -> None:
+        """Count a failure of the stream's take-over (a start that failed is tried again after a back-off) and log
+        it: with its traceback the first time, and again only when it fails otherwise; a repeat goes to the debug
+        log."""
+        failures, said, _ = self._failing.get(stream_id, (0, None, 0.0))
+        now_said = f"{type(error).__name__}: {error}"
+        self._failing[stream_id] = (failures + 1, now_said, time.monotonic())
+        if now_said != said:
+            log.error(message, stream_id, exc_info=error)
+        else:
+            log.debug(message + " (%d failures in a row)", stream_id, failures + 1)
+
+    def _mended(self, stream_id: int) -> None:
+        """The stream's take-over no longer fails (it ran, or is nobody's to run here): say so if it had failed."""
+        failed = self._failing.pop(stream_id, None)
+        if failed is not None:
+            log.warning("livestream %s: its take-over no longer fails (after %d failures)", stream_id, failed[0])
+
+    def _retry_in(self, stream_id: int) -> float:
+        """Seconds until a busy stream may be started again: a failed start's back-off, or 0."""
+        failed = self._failing.get(stream_id)
+        if failed is None:
+            return 0.0
+        failures, _, at = failed
+        return max(0.0, at + backoff(failures, START_RETRY_SECONDS) - time.monotonic())
+
     def _adopt_later(self, delay: float) -> None:
         """Run a take-over pass (``adopt_soon``) in ``delay`` seconds, unless one is due sooner already."""
         at = time.monotonic() + delay
@@ -131,21 +170,27 @@ class AudienceTakeover:
                     ok = self._adopt_pass()[1]
                 except Exception:
                     db.session.rollback()
-                    log.exception("could not adopt the livestream audiences of a dead process")
+                    if self._adopt_failures == 0:  # logged once: a failure for good would log on every retry
+                        log.exception("could not adopt the livestream audiences of a dead process")
+                    else:
+                        log.debug("could not adopt the livestream audiences of a dead process", exc_info=True)
                 finally:
                     db.session.remove()
             if ok:
+                if self._adopt_failures:
+                    log.warning("livestream take-over pass ran after %d failed ones", self._adopt_failures)
                 self._adopt_failures = 0
             else:
                 # The dead hook ran once, for a process nobody else will see die again: a pass that failed (the
                 # database or Redis away) and left nothing in the retry set lost the dead process's audiences.
                 self._adopt_failures += 1
-                delay = min(ADOPT_RETRY_SECONDS * 2 ** (self._adopt_failures - 1), ADOPT_RETRY_MAX_SECONDS)
-                log.warning("livestream take-over pass failed; trying again in %.0f s", delay)
+                delay = backoff(self._adopt_failures, ADOPT_RETRY_SECONDS)
+                said = log.warning if self._adopt_failures == 1 else log.debug
+                said("livestream take-over pass failed; trying again in %.0f s", delay)
                 self._adopt_later(delay)
-            if self._busy:  # a stalled write held a lease: again in a moment
-                time.sleep(1.0)
-                self._adopt_due.set()
+            busy = list(self._busy)
+            if busy:  # a stalled write held a lease (again in a second), or a start failed (after its back-off)
+                self._adopt_later(max(min(self._retry_in(s) for s in busy), 1.0))
 
     def adopt_orphans(self, process_id: str | None = None) -> list[int]:
         """Go on with the audiences of live streams whose recorded owner stopped beating, or that have no owner
@@ -165,14 +210,19 @@ class AudienceTakeover:
             select(Contact.id).where(Contact.channel == "livestream", Contact.status == "active")
         ).all()
         self._busy.intersection_update(live)
+        for stream_id in set(self._failing) - set(live):
+            self._failing.pop(stream_id, None)
         for stream_id in live:
             try:
                 if self._adopt_orphan(stream_id, liveness):
                     taken.append(stream_id)
-            except Exception:  # one stream's failure (a record it cannot read, Redis blinking) stops no other's
+            except Exception as e:  # one stream's failure (a record it cannot read, Redis blinking) stops no other's
                 db.session.rollback()
-                log.exception("could not adopt the audience of livestream %s", stream_id)
-                ok = ok and stream_id in self._busy  # a failed start is retried every second already
+                self._failed(stream_id, e, "could not adopt the audience of livestream %s")
+                ok = ok and stream_id in self._busy  # a failed start is retried after its own back-off already
+            else:
+                if stream_id not in self._busy:
+                    self._mended(stream_id)
         return taken, ok
 
     def _adopt_orphan(self, stream_id: int, liveness) -> bool:
@@ -185,7 +235,9 @@ class AudienceTakeover:
             return False
         owner = client.hget(self._owner_key(stream_id), "owner")
         if stream_id in self._busy and owner in (None, liveness.process_id):
-            pass  # ours, its lease busy the last time (its record lost with Redis: still ours): again now
+            if self._retry_in(stream_id) > 0:
+                return False  # ours, its start failed: again once its back-off is over
+            # ours, its lease busy (or its start failed) the last time (its record lost with Redis: still ours)
         elif (owner and liveness.is_alive(owner)) or (not owner and not self._orphaned(stream_id, liveness)):
             # Its process is alive - for a busy one, a process that took it over since: not ours to retry (kept,
             # it woke this thread every second); or no audience recorded that anybody should be running.
@@ -207,6 +259,7 @@ class AudienceTakeover:
         except LeaseBusy:
             db.session.rollback()
             self._busy.add(stream_id)
+            self._failing.pop(stream_id, None)  # the start got as far as the lease: retried every second
             log.warning("livestream %s: its lease is held by a stalled write; taking it over soon", stream_id)
         except Exception:
             self._busy.add(stream_id)  # its record names this process now: nobody else would try again

@@ -827,3 +827,96 @@ def test_a_publishing_start_after_a_redis_flush_does_not_say_the_first_comments_
             assert again[0] != first[0]
         finally:
             audiences.stop(sid)
+
+
+def _errors(caplog, stream_id: int) -> list[str]:
+    """The errors logged about taking the stream's audience over."""
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelname == "ERROR" and r.name == "livestream.audience_takeover" and str(stream_id) in r.getMessage()
+    ]
+
+
+@pytest.fixture
+def quiet_takeover():
+    """Leave the audiences' take-over state as found: no pass to come, no failure counted (a test's failures would
+    delay the next test's passes)."""
+    yield
+    timer = audiences._adopt_timer
+    if timer is not None:
+        timer[0].cancel()
+    audiences._adopt_failures = 0
+    audiences._failing.clear()
+    audiences._busy.clear()
+
+
+def test_an_owner_record_unreadable_for_good_is_logged_once_and_backed_off(app, monkeypatch, caplog, quiet_takeover):
+    """A dead process's stream has an owner record Redis cannot read (WRONGTYPE) for good. Each failed pass is tried
+    again, but the error is logged once, not on every pass (before: a traceback on every retry, for as long as the
+    stream was live), and the passes back off past 30 s (before: every 30 s for good)."""
+    import logging
+    import time
+
+    from livestream import audience_takeover
+    from livestream.actions import start_livestream
+
+    monkeypatch.setattr(audience_takeover, "ADOPT_RETRY_SECONDS", 0.1)
+    real_later, delays = audiences._adopt_later, []
+
+    def adopt_later(delay):
+        delays.append(delay)
+        real_later(delay)
+
+    monkeypatch.setattr(audiences, "_adopt_later", adopt_later)
+    caplog.set_level(logging.DEBUG, logger="livestream.audience_takeover")
+    with app.app_context():
+        sid = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, seed=2).id
+        redis_store.client.set(redis_store.key("sim", "livestream", sid), "not a hash")
+        audiences.adopt_soon("elsewhere-1-dead00")  # the liveness dead hook
+        deadline = time.monotonic() + 10
+        while len(delays) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(delays) >= 4, "the failed pass was not tried again"
+        assert len(_errors(caplog, sid)) == 1
+        assert sum(r.levelname == "WARNING" and "pass failed" in r.getMessage() for r in caplog.records) == 1
+        monkeypatch.setattr(audience_takeover, "ADOPT_RETRY_SECONDS", 2.0)
+        audiences._adopt_failures = 9  # failing for a while now
+        tried = len(delays)
+        audiences.adopt_soon()
+        deadline = time.monotonic() + 10
+        while len(delays) == tried and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert delays[tried] > 60, "the passes did not back off past 30 s"
+        assert len(_errors(caplog, sid)) == 1
+
+
+def test_a_take_over_that_fails_for_good_is_logged_once(app, caplog, quiet_takeover):
+    """Taking a dead process's audience over fails after its owner record was taken, for good (the stream's settings
+    cannot be read). It is tried again, after a growing back-off, and the error is logged once (before: tried every
+    second with a traceback each time, for as long as the stream was live)."""
+    import logging
+    import time
+
+    caplog.set_level(logging.DEBUG, logger="livestream.audience_takeover")
+    tries = []
+    with app.app_context():
+        sid, _mend = _stream_with_unreadable_settings(owner="elsewhere-1-dead00")
+        real = audiences.start
+
+        def start(stream_id, **kw):
+            tries.append(time.monotonic())
+            return real(stream_id, **kw)
+
+        audiences.start = start  # an instance attribute: the class's start is untouched
+        try:
+            assert audiences.adopt_orphans("elsewhere-1-dead00") == []
+            audiences.adopt_soon()
+            time.sleep(4.5)
+            assert len(tries) >= 3, "the failed start was not tried again"
+            assert len(_errors(caplog, sid)) == 1
+            gaps = [b - a for a, b in zip(tries[1:], tries[2:], strict=False)]
+            assert gaps == sorted(gaps), "the retries did not back off"
+        finally:
+            del audiences.start
+            audiences.stop(sid)
