@@ -30,7 +30,7 @@ from extensions import db
 from knowledge_base.models import Article
 from tickets.models import Customer
 
-from .ownership import LeaseLost
+from .ownership import LeaseLost, Ownership
 from .persona import DESK_MOVES, CustomerState, Reaction
 from .seeds import do_record_seed
 
@@ -136,20 +136,55 @@ class ChatCustomers:
         ``driver`` (a simulator worker, simulator/workers.py) that worker is named its owner and drives it. An
         arrival of an exercise is opened under the exercise's lease (``exercise_lease``): a process whose exercise
         was adopted by another opens nothing (LeaseLost)."""
-        # One transaction: the contact, its seed and (here) its lease commit together, and its owner record is
-        # written before the commit, so nobody who sees the contact finds it without an owner (another process's
-        # recovery would take it for an orphan and adopt it) and a worker is told to adopt it only once it is there.
-        with atomic():
-            if exercise_lease is not None:
-                with self.ownership.fenced("exercise", exercise_id, exercise_lease):
-                    pass  # the exercise's row stays held until this transaction commits
-            return self._open_chat(scenario, pack, lang, seed, exercise_id, started_by, reserve_for, driver)
-
-    def _open_chat(self, scenario, pack, lang, seed, exercise_id, started_by, reserve_for, driver) -> int:
         persona = scenario.customer
         customer = None
         if persona.crm_ref:
             customer = db.session.scalar(select(Customer).where(Customer.ref == persona.crm_ref, Customer.lang == lang))
+        # The persona (its recogniser, the KB article its answer rests on) is built before the transaction, which
+        # would otherwise hold its rows (and SQLite's write lock) meanwhile; a worker builds its own.
+        state = self._customer_state(scenario, pack, seed, customer, lang) if driver is None else None
+        claimed: list[int] = []  # the contact whose owner record is written, taken back if the commit fails
+        try:
+            # One transaction: the contact, its seed and (here) its lease commit together, and its owner record is
+            # written before the commit, so nobody who sees the contact finds it without an owner (another process's
+            # recovery would take it for an orphan and adopt it) and a worker is told to adopt it only once it is
+            # there.
+            with atomic():
+                if exercise_lease is not None:
+                    with self.ownership.fenced("exercise", exercise_id, exercise_lease):
+                        pass  # the exercise's row stays held until this transaction commits
+                contact_id, lease = self._open_chat(
+                    scenario, lang, seed, exercise_id, started_by, reserve_for, customer, driver, claimed
+                )
+        except BaseException:
+            for cid in claimed:  # no contact: no record of it either (its id may be given again)
+                try:
+                    (self.ownership if driver is None else Ownership(driver)).release("contact", cid)
+                except Exception:
+                    log.warning("could not take back the owner record of contact %s", cid)
+            raise
+        if driver is not None:
+            return contact_id
+        # Committed: only now is the customer driven here, so a failed commit leaves nothing of it in memory. Its
+        # contact's first events were published before this, none of them one a customer reacts to (WATCHED).
+        live = LiveCustomer(
+            contact_id, scenario.id, lang, state, exercise_id=exercise_id, started_by=started_by, lease=lease
+        )
+        self.live[contact_id] = live
+        self._ids.add(contact_id)
+        now = clock.timestamp()
+        pause = random.Random(f"open|{seed}|{scenario.id}").uniform(1.0, 3.0)
+        opening = state.opening(ts=now + pause)
+        self._schedule_lines(live, opening, now, pause)
+        return contact_id
+
+    def _open_chat(
+        self, scenario, lang, seed, exercise_id, started_by, reserve_for, customer, driver, claimed
+    ) -> tuple[int, int | None]:
+        """The writes of ``_start_chat`` (in its transaction): the contact, its seed, its owner record naming this
+        process or ``driver`` (its contact appended to ``claimed``) and, driven here, its lease. Returns the contact
+        id and the lease (None when a worker drives it: the worker takes the lease)."""
+        persona = scenario.customer
         contact = start_chat(
             lang=lang,
             queue=scenario.queue,
@@ -162,28 +197,17 @@ class ChatCustomers:
             exercise_id=exercise_id,
             reserved_agent_id=reserve_for,
         )
+        fields = {"seed": seed, "exercise_id": exercise_id, "started_by": started_by}
         if driver is not None:
             do_record_seed(contact.id, seed, exercise_id=exercise_id, started_by=started_by)  # outlives a Redis flush
-            self.ownership.claim(
-                "contact", contact.id, owner=driver, seed=seed, exercise_id=exercise_id, started_by=started_by
-            )
+            claimed.append(contact.id)
+            self.ownership.claim("contact", contact.id, owner=driver, **fields)
             on_commit(self.hand_over, "contact", contact.id, driver)  # the worker takes the lease
-            return contact.id
-        lease = self.ownership.take_lease(
-            "contact", contact.id, seed=seed, exercise_id=exercise_id, started_by=started_by
-        )
-        state = self._customer_state(scenario, pack, seed, customer, lang)
-        live = LiveCustomer(
-            contact.id, scenario.id, lang, state, exercise_id=exercise_id, started_by=started_by, lease=lease
-        )
-        self.live[contact.id] = live
-        self._ids.add(contact.id)
-        self.ownership.claim("contact", contact.id, seed=seed, exercise_id=exercise_id, started_by=started_by)
-        now = clock.timestamp()
-        pause = random.Random(f"open|{seed}|{scenario.id}").uniform(1.0, 3.0)
-        opening = state.opening(ts=now + pause)
-        self._schedule_lines(live, opening, now, pause)
-        return contact.id
+            return contact.id, None
+        lease = self.ownership.take_lease("contact", contact.id, **fields)
+        claimed.append(contact.id)
+        self.ownership.claim("contact", contact.id, **fields)
+        return contact.id, lease
 
     def _recogniser(self, pack):
         # The language understanding's reader, shared with grading (it is cached per app and pack version).

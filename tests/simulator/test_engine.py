@@ -197,3 +197,30 @@ def test_practice_customer_is_reserved_for_its_trainee(app, engine):
         contact = db.session.get(Contact, cid)
         db.session.refresh(contact)
         assert contact.status == "active" and contact.agent_id == mine.id
+
+
+def test_a_customer_whose_contact_fails_to_commit_is_not_driven(app, engine):
+    """The commit of a new customer's contact fails (the database refuses it): nothing of the customer is left -
+    not driven here, no opening due, no owner record, no contact - and the next customer starts as usual (before:
+    it was registered in memory before the commit and stayed, a customer of a contact that does not exist)."""
+    from sqlalchemy import event
+
+    from extensions import redis_store
+
+    def refuse(session):
+        raise RuntimeError("the database refused the commit")
+
+    with app.app_context():
+        event.listen(db.session, "before_commit", refuse)
+        try:
+            with pytest.raises(RuntimeError, match="refused the commit"):
+                engine.start_customer("en-test-parcel", seed=4)
+        finally:
+            event.remove(db.session, "before_commit", refuse)
+        assert engine.live == {} and engine._ids == set() and engine._actions == []
+        assert db.session.scalars(select(Contact)).all() == []
+        assert list(redis_store.client.scan_iter(redis_store.key("sim", "contact", "*"))) == []
+
+        cid = engine.start_customer("en-test-parcel", seed=4)
+        engine.run_until_idle(60)
+        assert list(engine.live) == [cid] and len(_customer_lines(cid)) == 1
