@@ -83,6 +83,7 @@ def create_app(config: type[Config] | str | None = None, **overrides) -> Flask:
     # Before any route exists: bounded int ids, security headers, request size caps (security.py).
     init_security(app)
 
+    _postgres_session_options(app)
     db.init_app(app)
     _sqlite_pragmas(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
@@ -174,6 +175,25 @@ def _error_handlers(app: Flask) -> None:
         if wants_json():
             return jsonify(error="internal error; it has been logged"), 500
         return render_template("error.html", code=500, message=None), 500
+
+
+def _postgres_session_options(app: Flask) -> None:
+    """Every PostgreSQL connection ends a transaction left idle for ``DB_IDLE_IN_TRANSACTION_SECONDS`` (the server
+    ends the session): a host stalled in the middle of a write (a paused VM, SIGSTOP, a machine starved of CPU) held
+    the rows it had written - a simulated customer's or an exercise's lease row, a contact's - until TCP noticed,
+    which on a host that is merely stopped is never, so nobody could take its customers over. Its own write then
+    fails when it resumes, nothing of it committed, and its connection is discarded: the pool pre-pings a
+    connection before lending it (config.py). Set at connect time (libpq's ``options``); PgBouncer needs
+    ``ignore_startup_parameters = options``, or 0 here and the setting on the server."""
+    seconds = float(app.config.get("DB_IDLE_IN_TRANSACTION_SECONDS") or 0)
+    if seconds <= 0 or not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        return
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})  # the config class's dict stays as it is
+    connect_args = dict(options.get("connect_args") or {})
+    setting = f"-c idle_in_transaction_session_timeout={max(1, round(seconds * 1000))}"
+    connect_args["options"] = " ".join(filter(None, (connect_args.get("options"), setting)))
+    options["connect_args"] = connect_args
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def _sqlite_pragmas(app: Flask) -> None:

@@ -39,6 +39,10 @@ class Config:
     SECRET_KEY = None  # filled in by init()
     SQLALCHEMY_DATABASE_URI = None
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}  # pool_pre_ping is added for server databases in init()
+    # PostgreSQL ends a session left idle in a transaction this long (idle_in_transaction_session_timeout, set on
+    # every connection by app.py): a stalled host's open write frees its rows (a lease, a contact) within it rather
+    # than once TCP notices. 0: the server's own setting.
+    DB_IDLE_IN_TRANSACTION_SECONDS = float(os.environ.get("KEFU_DB_IDLE_IN_TRANSACTION_SECONDS", 30))
     REDIS_URL = os.environ.get("REDIS_URL") or None
     REDIS_EMBEDDED_PATH = str(INSTANCE_DIR / "redis.db")
     REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "kefu:")
