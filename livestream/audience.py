@@ -153,8 +153,8 @@ class Audiences(AudiencesAcross, AudienceTakeover):
         goes on from the stream's recording (livestream/audience_stream.py; its first comments on a new stream):
         a "publishing" start cannot tell a new stream from one whose audience ran in a process that died when
         Redis lost the record that said so. ``resume``: a take-over of an audience whose process died. A start for
-        "publishing" whose lease a stalled write holds (LeaseBusy) returns None too: it is taken over here soon, on
-        the adopting thread; a take-over (``resume``) raises LeaseBusy to its caller, which retries it the same
+        "publishing" whose lease a stalled write holds (LeaseBusy), or that fails, returns None too: it is taken over
+        here soon, on the adopting thread; a take-over (``resume``) raises to its caller, which retries it the same
         way."""
         from knowledge_base.models import Article
         from simulator.ownership import LeaseBusy
@@ -173,29 +173,35 @@ class Audiences(AudiencesAcross, AudienceTakeover):
         publishing = not resume
         if publishing and self._place(stream_id):
             return None
-        articles = [
-            (a.slug, a.title)
-            for a in db.session.scalars(
-                db.select(Article).where(Article.lang == contact.lang, Article.status == "published")
-            )
-            if a.category_code not in ("service_standards", "crisis")
-        ]
-        script = AudienceScript(
-            lang=contact.lang if contact.lang in ("zh_CN", "en") else "en",
-            size=int(settings["audience_size"]),
-            rate_per_minute=float(settings.get("comment_rate", 6)),
-            articles=articles,
-            seed=int(settings.get("seed") or stream_id),
-        )
         try:
+            articles = [
+                (a.slug, a.title)
+                for a in db.session.scalars(
+                    db.select(Article).where(Article.lang == contact.lang, Article.status == "published")
+                )
+                if a.category_code not in ("service_standards", "crisis")
+            ]
+            script = AudienceScript(
+                lang=contact.lang if contact.lang in ("zh_CN", "en") else "en",
+                size=int(settings["audience_size"]),
+                rate_per_minute=float(settings.get("comment_rate", 6)),
+                articles=articles,
+                seed=int(settings.get("seed") or stream_id),
+            )
             lease = self._take_lease(stream_id, script.seed)  # before the recording is read (a take-over replays it)
+            # Replayed always (cheap on a new stream): a missing owner record does not prove the audience never ran.
+            applied = self._replay(stream_id, script)
         except LeaseBusy:
             if not publishing:
                 raise
             self._retry_busy(stream_id)  # nobody else would start it: the dead hook ran, or none will
             return None
-        # Replayed always (cheap on a new stream): a missing owner record does not prove the audience never ran.
-        applied = self._replay(stream_id, script)
+        except Exception as e:
+            if not publishing:
+                raise
+            db.session.rollback()
+            self._start_failed(stream_id, e)  # its record names this process (``_place``): nobody else would
+            return None
         # The owner record names this process before the audience is registered: the thread's once-a-second check
         # lets go of a registered audience whose record names another process, and a record still naming the dead
         # process this one goes on from (a "publishing" after it died) would have it let go before it was claimed.

@@ -110,7 +110,10 @@ class AudiencesAcross:
     def _place(self, stream_id: int) -> bool:
         """Whether a stream's audience runs elsewhere, decided before starting it here: its recorded owner is another
         live process (a reconnecting presenter's second "publishing" must not start a second audience), or it is
-        now handed to a live simulator worker. Where it starts, it goes on from the stream's recording."""
+        now handed to a live simulator worker. Where it starts, it goes on from the stream's recording. When it
+        starts here, the owner record names this process from now on (compare-and-set), before the start takes the
+        lease and replays the recording: with no record meanwhile, a take-over pass elsewhere took the published
+        stream for one whose process died with Redis and started a second audience (audience_takeover.py)."""
         liveness = self._liveness
         if liveness is None:
             return False
@@ -120,12 +123,13 @@ class AudiencesAcross:
             if owner is not None and owner != liveness.process_id and liveness.is_alive(owner):
                 return True
             worker = self._worker_for()
-            if worker is None:
-                return False
-            if not redis_store.client.eval(TAKE, 0, key, owner or "", worker):
-                return True  # another process placed it meanwhile
+            if not redis_store.client.eval(TAKE, 0, key, owner or "", worker or liveness.process_id):
+                # Another process placed it meanwhile (or another start of it here did: this one joins it).
+                return redis_store.client.hget(key, "owner") != liveness.process_id
         except redis.RedisError:
             return False  # Redis away: run it here (its record is put back by ``reannounce``)
+        if worker is None:
+            return False
         self._simulator()._send(worker, {"adopt": "livestream", "id": stream_id})
         log.info("the simulated audience of livestream %s goes to simulator worker %s", stream_id, worker)
         return True

@@ -106,6 +106,14 @@ class AudienceTakeover:
         self._busy.add(stream_id)
         self.adopt_soon()
 
+    def _start_failed(self, stream_id: int, error: Exception) -> None:
+        """A "publishing" start failed after its owner record was claimed for this process (``_place``): nobody else
+        would start the audience (the record names a live process), so it is started again on the adopting thread,
+        after a back-off, as a take-over whose start failed."""
+        self._failed(stream_id, error, "could not start the audience of livestream %s; trying again soon")
+        self._busy.add(stream_id)
+        self.adopt_soon()
+
     def adopt_soon(self, process_id: str | None = None) -> None:
         """The liveness ``dead`` hook: go on with the dead process's audiences (``adopt_orphans``) on a thread of our
         own. A take-over waits for the audience's lease (up to simulator/ownership.py's LOCK_WAIT behind a stalled
@@ -270,19 +278,29 @@ class AudienceTakeover:
         """Whether a live stream with no owner record has an audience nobody runs: its presenter published (its
         audience was started then) and it has one, and the live state is settled - every live process has had time
         to put back the records Redis lost (simulator/recovery.py trusts a missing record the same way). Before the
-        state is settled, such a stream is looked at again a beat later."""
+        state is settled, such a stream is looked at again a beat later. One whose presenter published less than
+        the liveness TTL ago is left to that "publishing" start for now (its process claims the record before it
+        reads the recording, but not before the event is recorded: taken over in that moment, the stream had a
+        second audience) and looked at again once that time is over - should that process have died meanwhile."""
+        from clock import clock
+
         from .actions import livestream_settings
 
         contact = db.session.get(Contact, stream_id)
         if contact is None or not livestream_settings(contact).get("audience_size"):
             return False
-        published = db.session.scalars(
-            select(ContactEvent.data).where(
+        published = db.session.execute(
+            select(ContactEvent.data, ContactEvent.ts).where(
                 ContactEvent.contact_id == stream_id, ContactEvent.type == "livestream.publishing"
             )
-        )
-        if not any((data or {}).get("kind") == "video" for data in published):
+        ).all()
+        video = [float(ts) for data, ts in published if (data or {}).get("kind") == "video"]
+        if not video:
             return False  # not started yet: the presenter's "publishing" starts it
+        starting = max(video) + liveness.ttl - clock.timestamp()
+        if starting > 0:
+            self._adopt_later(starting + liveness.interval)
+            return False
         if liveness.settled():
             return True
         self._adopt_later(liveness.interval)

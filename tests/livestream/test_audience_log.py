@@ -920,3 +920,81 @@ def test_a_take_over_that_fails_for_good_is_logged_once(app, caplog, quiet_takeo
         finally:
             del audiences.start
             audiences.stop(sid)
+
+
+def test_a_publishing_start_names_its_process_the_owner_before_it_reads_the_recording(app, monkeypatch):
+    """The presenter's "publishing" starts the audience here, and while the start reads the stream's recording (a
+    long one, after a reconnect) a take-over pass in another process looks at the published stream. Its owner record
+    names this process already, so the other process's compare-and-set on a missing record fails (before: there was
+    no record until the replay was over; the other process took the stream and started a second audience)."""
+    from livestream.actions import do_record_media_event, start_livestream
+    from livestream.audience_stream import TAKE
+
+    pid = app.extensions["kefu_liveness"].process_id
+    with app.app_context():
+        sid = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, seed=2).id
+        do_record_media_event(sid, "publishing", {"kind": "video"})
+        key = redis_store.key("sim", "livestream", sid)
+        real, during = audiences._replay, []
+
+        def replay(stream_id, script):
+            during.append(redis_store.client.hget(key, "owner"))
+            # what another process's pass does with a published stream that has no record (audience_takeover.py)
+            during.append(redis_store.client.eval(TAKE, 0, key, "", "elsewhere-2-live00"))
+            return real(stream_id, script)
+
+        monkeypatch.setattr(audiences, "_replay", replay)
+        try:
+            assert audiences.start(sid) is not None
+            assert during == [pid, 0]
+            assert redis_store.client.hget(key, "owner") == pid
+        finally:
+            audiences.stop(sid)
+
+
+@pytest.mark.app_config(PROCESS_TTL_SECONDS=1.0, PROCESS_HEARTBEAT_SECONDS=0.25)
+def test_a_take_over_pass_leaves_a_stream_just_published_to_its_publishing_start(app, quiet_takeover):
+    """A stream's presenter published a moment ago, and the "publishing" start (in another process) has not claimed
+    the owner record yet. A take-over pass here leaves the stream to that start (before: it took the stream over -
+    with the start going on elsewhere, a second audience); once a TTL has passed with still no record (that process
+    died before claiming it), a pass takes it over."""
+    import time
+
+    from livestream.actions import do_record_media_event, start_livestream
+
+    liveness = app.extensions["kefu_liveness"]
+    with app.app_context():
+        sid = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, seed=2).id
+        liveness.ensure_live_state()
+        deadline = time.monotonic() + 10
+        while not liveness.settled() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert liveness.settled()  # a missing record is trusted
+        do_record_media_event(sid, "publishing", {"kind": "video"})
+        key = redis_store.key("sim", "livestream", sid)
+        try:
+            assert audiences.adopt_orphans() == []
+            assert audiences.script(sid) is None and not redis_store.client.exists(key)
+            assert _audience_runs(sid, 10), "not looked at again once the TTL was over"
+            assert redis_store.client.hget(key, "owner") == liveness.process_id
+        finally:
+            audiences.stop(sid)
+
+
+def test_a_publishing_start_that_fails_is_tried_again(app, quiet_takeover):
+    """The presenter's "publishing" start fails after it claimed the stream's owner record (the stream's settings
+    cannot be read, until they are put right). The record names this live process, so nobody else would start the
+    audience: this process starts it on its adopting thread once the start succeeds (before: the failure went up to
+    the media event's listener, and the stream had no audience)."""
+    pid = app.extensions["kefu_liveness"].process_id
+    with app.app_context():
+        sid, mend = _stream_with_unreadable_settings(owner=pid)
+        key = redis_store.key("sim", "livestream", sid)
+        redis_store.client.delete(key)  # a new stream: no record yet
+        try:
+            assert audiences.start(sid) is None
+            assert redis_store.client.hget(key, "owner") == pid
+            mend()
+            assert _audience_runs(sid, 10)
+        finally:
+            audiences.stop(sid)
