@@ -265,8 +265,22 @@ class SimulatorWorkers:
         return audiences is not None and audiences.adopt(stream_id)
 
     _lease_check_at = 0.0
+    _reclaimed = False  # an owner record was claimed back: catch up on what went to the process it named
 
     def check_leases(self) -> list[int]:
+        """``_check_leases``, then, when an owner record was claimed back since the last check (here or just before
+        a line), a catch-up: while the record named the other process, the log handed that one the customer's
+        events (an agent's line, an email reply), and it dropped them; the customers here take them from the
+        recording (each once)."""
+        lost = self._check_leases()
+        if self._reclaimed:
+            self._reclaimed = False
+            self.catch_up()
+            if self.email_customers is not None:
+                self.email_customers.catch_up()
+        return lost
+
+    def _check_leases(self) -> list[int]:
         """Once a second: stop driving customers (callers waiting in a queue, email customers too) that another
         process drives now (this one was taken for dead on a stalled machine and they were adopted), so a customer
         never has two drivers. The owner record only says whom to ask: a customer whose record names another process
@@ -326,6 +340,7 @@ class SimulatorWorkers:
             self.ownership.take("contact", contact_id, owner)
         except redis.RedisError:
             log.warning("could not claim back the owner record of contact %s", contact_id)
+        self._reclaimed = True
         return True
 
     def _lease_lost(self, contact_id: int) -> None:

@@ -109,3 +109,25 @@ def test_a_reply_whose_log_entry_redis_lost_is_read_once_after_the_reannounce(ap
         engine.reannounce()
         mail.tick()
         assert cust.wrapped_at is not None and cust.key not in mail.customers
+
+
+def test_a_reply_that_went_to_a_stale_records_process_is_read_once_the_record_is_claimed_back(app, world):  # noqa: F811
+    """While a stale owner record named a stalled process (its re-announce after a Redis loss), the agent's reply
+    was delivered there, not here. This process, whose lease the customer still is, claims the record back and its
+    email customers catch up from the recording: the reply is read and answered once (before: the customer was
+    let go; with the record claimed back alone, never read)."""
+    mail, engine = world["mail"], world["engine"]
+    with app.app_context():
+        cid = engine.start_customer("en-email-order-status", seed=1)
+        cust = mail.customers[mail._by_contact[cid]]
+        engine.ownership.client.hset(engine.ownership.key("contact", cid), "owner", "host-9-stalled")
+        reply(world["agent"], cid, ANSWER)
+        mailbox.fetch(cust.address)  # delivered to the stalled process, which dropped it
+        mail._inbox.clear()
+        engine._lease_check_at = 0.0  # the once-a-second check is due
+        assert engine.check_leases() == []
+        assert engine.ownership.record("contact", cid)["owner"] == engine.process_id
+        later(world, 30)  # an answer would take 6-18 s here (a chaser 72 s)
+        answers = mails(cid)
+        assert len(answers) == 2 and "Thanks for the quick and clear answer" in answers[1].text, answers
+        assert len(states(cid)) == 1

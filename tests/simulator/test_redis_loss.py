@@ -262,3 +262,24 @@ def test_a_customer_that_had_spoken_is_taken_over_with_its_own_seed_after_a_flus
             if e.type in ("contact.ended", "contact.abandoned")
         ]
         assert "simulator_restarted" not in reasons
+
+
+def test_a_line_that_went_to_the_stale_records_process_is_answered_once_the_record_is_claimed_back(app, engine):
+    """While a stale owner record named a stalled process (its re-announce after a Redis loss), an agent's line was
+    delivered there, not here (the log hands an entry to the process the record names; that one, its lease gone,
+    drops it). Claiming the record back, this process catches up on the recording: the line is answered now, not
+    when the customer's silence timer speaks (before: not answered)."""
+    with app.app_context():
+        agent = factories.user("agent1", role="trainee", level="L4")
+        do_set_agent_state(agent, "available")
+        cid = engine.start_customer(PARCEL, seed=4)
+        engine.run_until_idle(60)
+        assert len(_customer_lines(cid)) == 1
+        engine.ownership.client.hset(engine.ownership.key("contact", cid), "owner", "host-9-stalled")
+        # Recorded, and its entry went to the stalled process: never published here.
+        line, _ = append_event(cid, "message", "agent", actor_id=agent.id, text="Could you give me your order number?")
+        engine._lease_check_at = 0.0  # the once-a-second check is due
+        engine.run_until_idle(60)
+        assert engine.ownership.record("contact", cid)["owner"] == engine.process_id
+        assert line.seq in engine.live[cid].seen
+        assert len(_customer_lines(cid)) > 1
