@@ -272,6 +272,7 @@ class Audiences(AudiencesAcross, AudienceTakeover):
         while True:
             time.sleep(self.tick_seconds)
             self.check_leases()  # taken for dead on a stalled machine: another process runs it now
+            self.catch_up_if_due()  # Redis lost the records or the log: what the log passed over meanwhile
             with self._lock:
                 scripts = dict(self._scripts)
             now = time.time()

@@ -78,7 +78,9 @@ class AudiencesAcross:
         except redis.RedisError:  # put back by ``reannounce`` once Redis is rebuilt
             log.warning("could not record the owner of livestream %s's audience", stream_id)
         if liveness.running and (self._consumer is None or self._consumer.log.app is not self.app):
-            kind = StreamKind(AUDIENCE_KIND, handle=self.on_stream, owner_of=self._owner_of, types=WATCHED)
+            kind = StreamKind(
+                AUDIENCE_KIND, handle=self.on_stream, owner_of=self._owner_of, types=WATCHED, regrouped=self.missed
+            )
             self._consumer = get_event_log(self.app).consumer(kind)
             self._consumer.start()
 
@@ -163,14 +165,66 @@ class AudiencesAcross:
         """The liveness ``reannounce`` hook: Redis lost the owner records; put back those of our audiences. And once
         every live process has had time to put back its own (``Liveness.settled``), run a take-over pass: an audience
         whose process died while Redis was away has no record now, and no dead hook runs for that process (the loss
-        took its heartbeat and the process list), so only a pass that trusts a missing record takes it over."""
+        took its heartbeat and the process list), so only a pass that trusts a missing record takes it over. Our
+        audiences catch up on what was recorded while their records were missing (``missed``)."""
         with self._lock:
             streams = list(self._scripts)
         for stream_id in streams:
             self._claim(stream_id)
+        self.missed()  # after the claims: what is recorded from now on comes by the log again
         liveness = self._liveness
         if liveness is not None:
             self._adopt_later(liveness.ttl + 2 * liveness.interval)
+
+    _catch_up_at: float | None = None  # when the running audiences catch up on the recording (monotonic)
+    _catch_up_failed = False
+
+    def missed(self) -> None:
+        """Redis lost the owner records or the log (the ``reannounce`` hook; the log's consumer re-making its groups),
+        or a record that named another process was claimed back (``check_leases``): a presenter's answer recorded
+        meanwhile by another process was passed over by the log (no record named an owner, or its entry went with
+        the log) or handed to the process named, which runs no audience of the stream and dropped it; the audience
+        would keep asking an answered question. The audiences' thread catches up from the recording on its next tick
+        (``catch_up_if_due``): not here, on the liveness thread, whose beats a slow database would hold back."""
+        self._catch_up_at = time.monotonic()
+
+    def catch_up_if_due(self) -> int:
+        """On the audiences' thread: apply to each audience running here the presenter's events recorded on its
+        stream that it has not applied, in order (each once, by its sequence number). Tried again a second later
+        when the database cannot be read (logged once). Returns how many were applied."""
+        due = self._catch_up_at
+        if due is None or time.monotonic() < due:
+            return 0
+        self._catch_up_at = None
+        with self._lock:
+            streams = {s: set(self._applied.get(s, ())) for s in self._scripts}
+        if not streams:
+            return 0
+        applied = 0
+        with self.app.app_context():
+            try:
+                rows = db.session.scalars(
+                    select(ContactEvent)
+                    .where(ContactEvent.contact_id.in_(list(streams)), ContactEvent.type.in_(sorted(WATCHED)))
+                    .order_by(ContactEvent.contact_id, ContactEvent.seq)
+                ).all()
+                for row in rows:
+                    if row.seq not in streams[row.contact_id]:
+                        self._apply(event_dict(row))
+                        applied += 1
+                self._catch_up_failed = False
+            except Exception:
+                db.session.rollback()
+                if self._catch_up_at is None:
+                    self._catch_up_at = time.monotonic() + 1.0
+                if not self._catch_up_failed:
+                    log.exception("livestream audiences could not catch up on the recording; trying again")
+                self._catch_up_failed = True
+            finally:
+                db.session.remove()
+        if applied:
+            log.warning("livestream audiences caught up on %d recorded event(s) the log passed over", applied)
+        return applied
 
     # -- the lease (simulator/ownership.py): a process taken for dead while only stalled posts nothing more ---------
 
@@ -252,6 +306,8 @@ class AudiencesAcross:
         for stream_id in held:
             log.warning("livestream %s: its owner record named another process, but its lease is ours", stream_id)
             self._claim(stream_id)
+        if held:  # meanwhile the log handed the presenter's events to the process named, which runs no audience
+            self.missed()
         for stream_id in lost:
             log.warning("the audience of livestream %s runs in another process now; letting it go", stream_id)
             self._forget(stream_id)

@@ -998,3 +998,83 @@ def test_a_publishing_start_that_fails_is_tried_again(app, quiet_takeover):
             assert _audience_runs(sid, 10)
         finally:
             audiences.stop(sid)
+
+
+def test_an_answer_the_log_passed_over_while_redis_was_lost_reaches_the_running_audience(app):
+    """This process runs a stream's audience when Redis loses its keys (the owner record, the log), and before the
+    process puts its record back the presenter answers a viewer's question from another process: the log passes the
+    entry over (no record names an owner; here, this process's listener does not see it). Once the record is back
+    the audience catches up from the recording and takes the question as answered (before: it never learned of the
+    answer and went on asking)."""
+    import time
+
+    from livestream.actions import do_mark_answered, do_post_comment
+
+    liveness = app.extensions["kefu_liveness"]
+    with app.app_context():
+        ann, contact = _en_sale(app)
+        sid = contact.id
+        script = audiences.start(sid)
+        audiences.stop(sid)
+        question = next(c for c in (script.next_comment(t) for t in range(0, 400, 5)) if c.kind == "question")
+        asked = do_post_comment(
+            contact, question.viewer, question.name, question.text, sim={"kind": "question", "need": question.need}
+        )
+        try:
+            running = audiences.start(sid)  # the audience runs here, the question in its recording
+            assert question.need not in running.answered
+            liveness.ensure_live_state()
+            redis_store.flush_prefix()  # Redis loses its keys
+            with audiences._lock:
+                audiences._scripts.pop(sid)  # the presenter is on another process: not seen in-process
+            do_mark_answered(contact, ann.id, asked["seq"])
+            with audiences._lock:
+                audiences._scripts[sid] = running
+            assert liveness.ensure_live_state()  # rebuilt: this process puts its record back
+            key = redis_store.key("sim", "livestream", sid)
+            assert redis_store.client.hget(key, "owner") == liveness.process_id
+            deadline = time.monotonic() + 5
+            while question.need not in running.answered and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert question.need in running.answered, "the answer the log passed over never reached the audience"
+        finally:
+            audiences.stop(sid)
+
+
+def test_an_answer_handed_to_the_process_a_record_named_reaches_the_audience_once_it_is_claimed_back(app):
+    """This process runs a stream's audience under the current lease, but its owner record names another live process
+    (an overlapping start there claimed it last), and the presenter answers a question meanwhile: the log hands the
+    entry to that process, which runs no audience and drops it. Once the owner check claims the record back (the
+    lease is ours), the audience catches up from the recording and takes the question as answered (before: never)."""
+    import time
+
+    from livestream.actions import do_mark_answered, do_post_comment
+
+    other = "elsewhere-2-live00"
+    liveness = app.extensions["kefu_liveness"]
+    with app.app_context():
+        ann, contact = _en_sale(app)
+        sid = contact.id
+        script = audiences.start(sid)
+        audiences.stop(sid)
+        question = next(c for c in (script.next_comment(t) for t in range(0, 400, 5)) if c.kind == "question")
+        asked = do_post_comment(
+            contact, question.viewer, question.name, question.text, sim={"kind": "question", "need": question.need}
+        )
+        key = redis_store.key("sim", "livestream", sid)
+        try:
+            running = audiences.start(sid)
+            liveness.client.set(liveness.proc_key(other), 1, ex=60)
+            with audiences._lock:
+                audiences._scripts.pop(sid)  # the presenter is on another process: not seen in-process
+            redis_store.client.hset(key, "owner", other)  # the log hands the answer to it
+            do_mark_answered(contact, ann.id, asked["seq"])
+            with audiences._lock:
+                audiences._scripts[sid] = running
+            deadline = time.monotonic() + 5
+            while question.need not in running.answered and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert redis_store.client.hget(key, "owner") == liveness.process_id  # claimed back
+            assert question.need in running.answered, "the answer handed to the other process never reached it"
+        finally:
+            audiences.stop(sid)
