@@ -87,6 +87,39 @@ def off_hub_thread() -> bool:
     return monkey.get_original("_thread", "get_ident")() != _hub_thread
 
 
+def native_lock():
+    """A lock of the operating system's, even when ``threading`` is patched into gevent's: for state shared by the
+    hub's greenlets and native threads (``compute_off_hub``), held for a short computation and never across I/O.
+    gevent's own locks must not be shared between OS threads (its maintainers: only compute in a thread)."""
+    if gevent_active():
+        from gevent import monkey
+
+        return monkey.get_original("_thread", "allocate_lock")()
+    import threading
+
+    return threading.Lock()
+
+
+_compute_pool = None
+
+
+def compute_off_hub(fn, *args):
+    """``fn(*args)``, for CPU-bound work without I/O (reading a chat line with the language model: 5-40 ms each,
+    a grading reads dozens). On the hub thread of a gevent process it runs on a native thread of its own while the
+    calling greenlet waits, so the hub goes on serving every other socket: run on the hub, a grading's lines held
+    it for the whole reading (1.6 s for 40 lines, tests/understanding/test_off_hub.py). Anywhere else (threading
+    mode, a native thread, a CLI) it runs here. One thread: the work needs the interpreter, so a second would
+    only queue; ``fn`` must not touch gevent objects (use ``native_lock`` for its locks)."""
+    if _hub_thread is None or not gevent_active() or off_hub_thread():
+        return fn(*args)
+    global _compute_pool
+    if _compute_pool is None:
+        from gevent.threadpool import ThreadPool
+
+        _compute_pool = ThreadPool(1)
+    return _compute_pool.apply(fn, args)
+
+
 def spawn_on_hub(fn, *args) -> None:
     """Run ``fn(*args)`` in a new greenlet on the hub thread; callable from any thread, returns at once."""
     import gevent

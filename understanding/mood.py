@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from concurrency import compute_off_hub
+
 MOODS = ("upset", "neutral", "satisfied")
 K = 7
 _CODES = re.compile(r"[A-Za-z]*\d[\w-]*")  # order numbers, phone digits, amounts
@@ -60,7 +62,10 @@ class MoodReader:
         self.embedder = embedder
         self.texts = [t for t, _ in examples]
         self.moods = np.array([MOODS.index(m) for _, m in examples], dtype=np.int64)
-        self.vectors = embedder.encode(self.texts) if self.texts else np.zeros((0, 1), dtype=np.float32)
+        # built on first use, maybe on the hub of a gevent process: the packs' customer lines, off the hub
+        self.vectors = (
+            compute_off_hub(embedder.encode, self.texts) if self.texts else np.zeros((0, 1), dtype=np.float32)
+        )
         self._memo: dict[str, Mood] = {}
 
     def read(self, text: str) -> Mood:
@@ -73,7 +78,7 @@ class MoodReader:
         hit = self._memo.get(text)
         if hit is not None:
             return hit
-        v = self.embedder.encode([text])[0]
+        v = compute_off_hub(self.embedder.encode, [text])[0]  # under gevent: not on the hub (concurrency.py)
         sims = self.vectors @ v
         top = np.argsort(-sims)[:K]
         votes = np.zeros(len(MOODS))

@@ -8,12 +8,12 @@ scorecard credits), so the two never disagree about what was said. ``read`` retu
 from __future__ import annotations
 
 import re
-import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from concurrency import compute_off_hub, native_lock
 from scenarios.schema import ACTS, PackInfo, Scenario
 
 from .classifier import ActModel
@@ -103,7 +103,7 @@ class Reader:
         self.embedder = embedder
         self.lexicon = MoveRecogniser(pack)
         self._memo: OrderedDict[tuple, Reading] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = native_lock()  # shared with the native thread that reads under gevent (compute_off_hub)
 
     # -- the lexicon recogniser's interface ----------------------------------------------------------------
 
@@ -131,7 +131,9 @@ class Reader:
             if hit is not None:
                 self._memo.move_to_end(key)
                 return hit
-        reading = self._read(text, scenario, before)
+        # CPU only (the model, the lexicon, 5-40 ms a line): under gevent off the hub, so that a grading's dozens
+        # of lines do not stop every other chat of the process.
+        reading = compute_off_hub(self._read, text, scenario, before)
         with self._lock:
             self._memo[key] = reading
             if len(self._memo) > _MEMO_MAX:
@@ -336,5 +338,5 @@ def _group_hit(msg: _Message, group: list[str]) -> bool:
 
 def similarity(reader: Reader, a: str, b: str) -> float:
     """Cosine similarity of two texts in the reader's embedding space."""
-    va, vb = reader.embedder.encode([a or " ", b or " "])
+    va, vb = compute_off_hub(reader.embedder.encode, [a or " ", b or " "])
     return float(np.dot(va, vb))
