@@ -143,14 +143,17 @@ class SimulatorWorkers:
             # and replays the stream's whole recording (thousands of comments), while every customer here waited.
             self.adopt_livestream(int(message["id"]))
             return
+        if message.get("adopt") == "group":
+            # Nor a group room's: its audience driver has its own lock, and the take-over waits for the room's lease
+            # and replays the room's recording.
+            self.adopt_room(int(message["id"]))
+            return
         with self._lock:
             if message.get("adopt") == "contact":
                 self._adopt_contact(int(message["id"]))
             elif message.get("adopt") == "exercise":
                 after = message.get("after")
                 self._adopt_exercise(int(message["id"]), after=float(after) if after is not None else None)
-            elif message.get("adopt") == "group":
-                self.adopt_room(int(message["id"]))
             elif message.get("stop_exercise"):
                 self._stop_exercise_here(
                     int(message["stop_exercise"]), end_customers=bool(message.get("end_customers", True))
@@ -242,20 +245,21 @@ class SimulatorWorkers:
 
     def adopt_room(self, room_id: int) -> bool:
         """Drive the simulated audience of a group room whose owner record names this process (handed to us,
-        or we adopted it), rebuilt from the room's recording. False when it is not (or no longer) ours."""
+        or we adopted it), rebuilt from the room's recording. False when it is not (or no longer) ours. Not under
+        the engine's lock (the room's driver has its own; ``take_over`` is idempotent under it): the take-over waits
+        for the room's lease and replays its recording, and every customer this process drives would wait too."""
         rooms = self.app.extensions.get("kefu_group_audience")
         if rooms is None:
             return False
-        with self._lock:
-            if room_id in rooms.rooms:
-                return True
-            if self.ownership.record("group", room_id).get("owner") != self.process_id:
-                return False
-            contact = db.session.get(Contact, room_id)
-            if contact is None or contact.status != "active" or not rooms.take_over(contact):
-                self.ownership.release("group", room_id)
-                return False
+        if room_id in rooms.rooms:
             return True
+        if self.ownership.record("group", room_id).get("owner") != self.process_id:
+            return False
+        contact = db.session.get(Contact, room_id)
+        if contact is None or contact.status != "active" or not rooms.take_over(contact):
+            self.ownership.release("group", room_id)
+            return False
+        return True
 
     def adopt_livestream(self, stream_id: int) -> bool:
         """Run the simulated audience of a livestream whose owner record names this process (handed to us by the

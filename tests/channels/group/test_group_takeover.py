@@ -107,3 +107,38 @@ def test_an_audience_whose_lease_another_process_took_records_nothing_here(app, 
         assert room.id not in driver.rooms
         sim = app.extensions["kefu_simulator"]
         assert sim.ownership.record("group", room.id).get("owner") == adopter
+
+
+def test_a_worker_adopting_a_rooms_audience_does_not_hold_its_simulated_customers_meanwhile(
+    app, packs, trainee, driver, monkeypatch
+):
+    """A simulator worker told to adopt a group room's audience waits for the room's lease and replays the room's
+    recording: meanwhile the worker's engine goes on with its customers - its lock is free for the engine's tick
+    (before: the adoption ran under the engine's lock, and every customer of the worker waited for it)."""
+    import threading
+
+    engine = app.extensions["kefu_simulator"]
+    with app.app_context():
+        agent = user(trainee)
+        (room,) = start_group_room(agent, "en-group-sale", audience=6, mix=MIX, seed=3)
+        _die(driver, room.id)
+        assert engine.ownership.record("group", room.id).get("owner") == engine.process_id  # handed to us
+        real, free = driver._replay, []
+
+        def tick_meanwhile() -> None:  # the engine's tick, on its own thread, wants the lock
+            if engine._lock.acquire(timeout=1.0):
+                engine._lock.release()
+                free.append(True)
+            else:
+                free.append(False)
+
+        def replay(live, events, opened_at):
+            probe = threading.Thread(target=tick_meanwhile)
+            probe.start()
+            probe.join()
+            return real(live, events, opened_at)
+
+        monkeypatch.setattr(driver, "_replay", replay)
+        engine._on_control({"adopt": "group", "id": room.id})
+        assert room.id in driver.rooms
+        assert free == [True]
