@@ -90,7 +90,8 @@ class AudienceTakeover:
         dead, stopped in the middle of a comment's write). Nothing else would start the audience again: the dead
         hook may have run already, and no record named a live owner. So name this process the owner (unless another
         process placed the audience meanwhile) and take it over on the adopting thread, as a take-over whose lease
-        was busy: again every second until the lease is free."""
+        was busy: again every second until the lease is free. With Redis failing, it is retried all the same: the
+        pass reads the record again, and leaves the stream alone if another live process runs it by then."""
         liveness, key = self._liveness, self._owner_key(stream_id)
         try:
             owner = redis_store.client.hget(key, "owner") or None
@@ -99,10 +100,10 @@ class AudienceTakeover:
                     return  # another live process runs it (or took it over meanwhile)
                 if not redis_store.client.eval(TAKE, 0, key, owner or "", liveness.process_id):
                     return  # another process took it first
-        except redis.RedisError:
-            log.warning("livestream %s: its lease is busy and Redis is away; not retried", stream_id)
-            return
-        log.warning("livestream %s: its lease is held by a stalled write; starting its audience soon", stream_id)
+        except redis.RedisError:  # not retried, the stream had no audience: no dead hook comes for it again
+            log.warning("livestream %s: its lease is busy and Redis is failing; trying again soon", stream_id)
+        else:
+            log.warning("livestream %s: its lease is held by a stalled write; starting its audience soon", stream_id)
         self._busy.add(stream_id)
         self.adopt_soon()
 

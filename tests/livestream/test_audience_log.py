@@ -1078,3 +1078,35 @@ def test_an_answer_handed_to_the_process_a_record_named_reaches_the_audience_onc
             assert question.need in running.answered, "the answer handed to the other process never reached it"
         finally:
             audiences.stop(sid)
+
+
+def test_a_publishing_start_whose_lease_is_busy_while_redis_fails_is_tried_again(app, monkeypatch, quiet_takeover):
+    """The presenter's "publishing" start finds the stream's lease busy (a stalled write of the audience's previous
+    process, taken for dead) while Redis fails on the stream's owner record (WRONGTYPE here). The start is tried
+    again on the adopting thread all the same, and the audience runs here once Redis answers and the lease is free
+    (before: "not retried" - no dead hook comes again, and the stream had no audience)."""
+    from simulator.ownership import LeaseBusy
+
+    dead = "elsewhere-1-dead00"
+    with app.app_context():
+        contact, key = _stream_owned_by(dead)
+        sid = contact.id
+        redis_store.client.delete(key)
+        redis_store.client.set(key, "not a hash")
+        real, busy = audiences._take_lease, []
+
+        def take_lease(stream_id, seed):
+            if not busy:
+                busy.append(stream_id)
+                raise LeaseBusy("held")
+            return real(stream_id, seed)
+
+        monkeypatch.setattr(audiences, "_take_lease", take_lease)
+        try:
+            assert audiences.start(sid) is None and busy == [sid]
+            redis_store.client.delete(key)
+            redis_store.client.hset(key, "owner", dead)  # Redis answers again: the record names the dead process
+            assert _audience_runs(sid, 10), "the busy start was not tried again"
+            assert redis_store.client.hget(key, "owner") == app.extensions["kefu_liveness"].process_id
+        finally:
+            audiences.stop(sid)
