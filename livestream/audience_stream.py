@@ -46,6 +46,11 @@ if (redis.call('HGET', ARGV[1], 'owner') or '') ~= ARGV[2] then return 0 end
 redis.call('HSET', ARGV[1], 'owner', ARGV[3])
 return 1
 """
+# ARGV: key, owner it must still have. Deletes the record only while it names that owner (1 when it did).
+RELEASE = """
+if redis.call('HGET', ARGV[1], 'owner') ~= ARGV[2] then return 0 end
+return redis.call('DEL', ARGV[1])
+"""
 ANSWERS = ("livestream.answered", "livestream.pinned", "livestream.reply")
 
 AUDIENCE_KIND = "livestream_audience"
@@ -85,13 +90,15 @@ class AudiencesAcross:
             self._consumer.start()
 
     def _release(self, stream_id: int) -> None:
+        """Drop the stream's owner record if it still names this process, in one step (compare-and-delete): a read
+        then a delete dropped the record of a process that took the audience over in between, and the stream's
+        audience ran with no record - the log passed its presenter's events over, and a take-over pass trusting the
+        missing record started a second audience."""
         liveness = self._liveness
         if liveness is None:
             return
         try:
-            key = self._owner_key(stream_id)
-            if redis_store.client.hget(key, "owner") == liveness.process_id:
-                redis_store.client.delete(key)
+            redis_store.client.eval(RELEASE, 0, self._owner_key(stream_id), liveness.process_id)
         except redis.RedisError:
             log.warning("could not drop the owner record of livestream %s's audience", stream_id)
 

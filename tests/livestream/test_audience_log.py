@@ -1110,3 +1110,40 @@ def test_a_publishing_start_whose_lease_is_busy_while_redis_fails_is_tried_again
             assert redis_store.client.hget(key, "owner") == app.extensions["kefu_liveness"].process_id
         finally:
             audiences.stop(sid)
+
+
+def test_stopping_an_audience_leaves_a_record_another_process_took_meanwhile(app, monkeypatch):
+    """This process stops a stream's audience (its end, say) just as another process takes the audience over (this
+    one was taken for dead): the other's owner record, written between this process's check that the record is its
+    own and its delete, stays (before: deleted - the stream's audience ran with no record, its presenter's events
+    passed over by the log and a take-over pass free to start a second one)."""
+    from livestream.actions import start_livestream
+
+    other = "elsewhere-2-live00"
+    with app.app_context():
+        sid = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, seed=2).id
+        key = redis_store.key("sim", "livestream", sid)
+        client = redis_store.client
+        real_hget, real_eval = client.hget, client.eval
+
+        def hget(name, field):  # the check, then the other process's take-over just after it
+            value = real_hget(name, field)
+            if name == key:
+                client.hset(key, "owner", other)
+            return value
+
+        def eval_(script, numkeys, *args):  # a check-and-delete in one step: the take-over can only come after it
+            value = real_eval(script, numkeys, *args)
+            if key in args:
+                client.hset(key, "owner", other)
+            return value
+
+        try:
+            assert audiences.start(sid) is not None
+            monkeypatch.setattr(client, "hget", hget)
+            monkeypatch.setattr(client, "eval", eval_)
+            audiences.stop(sid)
+            monkeypatch.undo()
+            assert client.hget(key, "owner") == other
+        finally:
+            audiences.stop(sid)
