@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 Level = Literal["L5", "L4", "L3"]
 Channel = Literal["chat", "voice", "video", "email", "group", "livestream"]
@@ -93,6 +93,15 @@ class QueueDef(Strict):
     skill: str | None = None
 
 
+class CustomerMoods(Strict):
+    """Labelled customer lines by mood, beyond the scenarios' own (understanding/mood.py reads a person-played
+    customer's mood by the nearest labelled lines)."""
+
+    upset: list[Annotated[str, StringConstraints(min_length=1, max_length=500)]] = Field([], max_length=2000)
+    neutral: list[Annotated[str, StringConstraints(min_length=1, max_length=500)]] = Field([], max_length=2000)
+    satisfied: list[Annotated[str, StringConstraints(min_length=1, max_length=500)]] = Field([], max_length=2000)
+
+
 class PackInfo(Strict):
     lang: Literal["zh_CN", "en"]
     name: str
@@ -113,6 +122,8 @@ class PackInfo(Strict):
     # ``training_examples``): the sentence embedding puts both languages in one space, so an English example of
     # an act teaches the Chinese model too. The other pack is found beside this one.
     acts_also_learned_from: list[Literal["zh_CN", "en"]] = []
+    # How customers sound (upset, neutral, satisfied) in lines of the pack's own, for the mood reading.
+    customer_moods: CustomerMoods = CustomerMoods()
 
     @field_validator("queue_announcement")
     @classmethod
