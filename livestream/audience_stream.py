@@ -12,6 +12,10 @@ While a simulator worker (``flask simulator worker``) is alive, the audience is 
 process that takes the "publishing" event names the least loaded live worker the owner (compare-and-set) and tells
 it to adopt the stream (a message in the worker's inbox, simulator/workers.py); the worker runs it from the stream's
 recording. A second "publishing" (the presenter reconnected) leaves an audience whose owner is alive where it is.
+Where it starts, the record names the process before the start reads the recording (``_place``), so that no take-over
+pass elsewhere takes the published stream for an orphan meanwhile. An event the log could not hand to the audience's
+process (Redis lost the record or the log; the record named another process until it was claimed back) is applied
+from the recording on the audiences' thread (``missed``, ``catch_up_if_due``).
 
 A stream's audience goes on from the stream's recording wherever it starts (``_replay``, then ``_catch_up``): the
 same viewers, what they asked and who asked it first, the needs answered, the thanks already said, the complainer

@@ -7,7 +7,9 @@ takes the owner record over (compare-and-set: one taker) for a live simulator wo
 worker, for itself), and the new owner goes on with the audience from the stream's recording
 (livestream/audience_stream.py: ``start(resume=True)``). An audience whose process died while Redis was away (no
 owner record, and no dead hook: the loss took the heartbeat) is taken over the same way, by a pass run once the live
-state is settled. A simulator worker told to adopt a stream (``adopt``) starts it the same way.
+state is settled - unless its presenter published less than a TTL (of wall time) ago: that "publishing" start, in
+whichever process took the media event, is about to claim the record, and the stream is looked at again after it. A
+simulator worker told to adopt a stream (``adopt``) starts it the same way.
 
 Nothing else would run a take-over again, so this module retries its own: a stream whose lease a stalled write holds
 (LeaseBusy) is in ``_busy`` and tried again every second; one whose start failed after its record was taken (it names
@@ -298,9 +300,10 @@ class AudienceTakeover:
         video = [float(ts) for data, ts in published if (data or {}).get("kind") == "video"]
         if not video:
             return False  # not started yet: the presenter's "publishing" starts it
-        starting = max(video) + liveness.ttl - clock.timestamp()
-        if starting > 0:
-            self._adopt_later(starting + liveness.interval)
+        # Wall seconds since it published (the sandbox clock may run fast, or jump; one gone back gives no grace).
+        age = (clock.timestamp() - max(video)) / (getattr(clock, "speed", 1.0) or 1.0)
+        if 0 <= age < liveness.ttl:
+            self._adopt_later(liveness.ttl - age + liveness.interval)
             return False
         if liveness.settled():
             return True

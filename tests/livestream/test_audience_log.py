@@ -1147,3 +1147,38 @@ def test_stopping_an_audience_leaves_a_record_another_process_took_meanwhile(app
             assert client.hget(key, "owner") == other
         finally:
             audiences.stop(sid)
+
+
+@pytest.mark.app_config(PROCESS_TTL_SECONDS=1.0, PROCESS_HEARTBEAT_SECONDS=0.25)
+def test_the_grace_after_publishing_is_wall_time_whatever_the_sandbox_clock(app, quiet_takeover):
+    """The grace a take-over pass leaves a just-published stream is a TTL of wall time. On a sandbox clock running
+    20 times fast, a stream published 0.2 s ago is still left to its start (before: 4 sandbox seconds, the grace was
+    over); a stream whose "publishing" the clock puts an hour ahead (recorded by a run whose clock was advanced, the
+    clock restarted since) is taken over at once (before: put off for an hour)."""
+    import time
+
+    from clock import clock
+    from livestream.actions import do_record_media_event, start_livestream
+
+    liveness = app.extensions["kefu_liveness"]
+    with app.app_context():
+        ann = factories.user("ann")
+        fast = start_livestream(ann, title="Sale", lang="en", audience_size=5, seed=2).id
+        ahead = start_livestream(ann, title="Later", lang="en", audience_size=5, seed=3).id
+        liveness.ensure_live_state()
+        deadline = time.monotonic() + 10
+        while not liveness.settled() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert liveness.settled()
+        try:
+            clock.advance(3600)
+            do_record_media_event(ahead, "publishing", {"kind": "video"})
+            clock.configure(20.0)  # restarted, 20 times fast
+            do_record_media_event(fast, "publishing", {"kind": "video"})
+            time.sleep(0.2)
+            assert audiences.adopt_orphans() == [ahead]
+            assert audiences.script(fast) is None
+        finally:
+            clock.configure(1.0)
+            audiences.stop(fast)
+            audiences.stop(ahead)
