@@ -47,10 +47,17 @@ class RoomTakeOver:
     and _record_state, and LiveRoom)."""
 
     _lease_check_at = 0.0
+    _behind: frozenset[int] = frozenset()  # rooms whose catch-up could not read the recording: tried again
 
     def check_leases(self) -> list[int]:
-        """Once a second: stop driving (here) the rooms whose owner record names another process - this one was
-        taken for dead on a stalled machine and their audiences were taken over - so a room never has two."""
+        """Once a second: stop driving (here) the rooms whose audience another process drives now - this one was
+        taken for dead on a stalled machine and their audiences were taken over - so a room never has two. The owner
+        record only says whom to ask: a room whose record names another process is let go when its lease (the
+        database) is no longer ours, and kept, its record claimed back, while it is - after a Redis loss a stalled
+        process re-announces the rooms it still has in memory, and on the record's word the lease's holder let them
+        go and nobody drove them (simulator/workers.py ``check_leases`` does the same for customers). A room whose
+        record is claimed back catches up on the recording: the log handed the process the record named the room's
+        events meanwhile, and it dropped them. Returns the rooms let go."""
         ownership, now = self._ownership(), time.monotonic()
         if ownership is None or now < self._lease_check_at or not self.rooms:
             return []
@@ -59,11 +66,72 @@ class RoomTakeOver:
         pipe = ownership.client.pipeline(transaction=False)
         for room_id in rooms:
             pipe.hget(ownership.key("group", room_id), "owner")
-        lost = [r for r, o in zip(rooms, pipe.execute(), strict=True) if o and o != ownership.process_id]
-        for room_id in lost:
+        named = [(r, o) for r, o in zip(rooms, pipe.execute(), strict=True) if o and o != ownership.process_id]
+        kept = [r for r, owner in named if self._keep_if_leased(ownership, r, owner)]
+        if kept or self._behind:
+            self.catch_up(sorted(self._behind | set(kept)))
+        return [r for r, _ in named if r not in kept]
+
+    def _keep_if_leased(self, ownership, room_id: int, owner: str) -> bool:
+        """The owner record of a room driven here names ``owner``, another process: the lease decides. True, and the
+        record claimed back (compare-and-set: unless it changed meanwhile), while this process still holds the
+        room's lease; False, and the room let go, when not. The database unreadable: kept, as the fence refuses its
+        writes if another holds the lease (and the next check asks again)."""
+        live = self.rooms.get(room_id)
+        try:
+            held = ownership.holds("contact", room_id, live.lease if live is not None else None)
+        except Exception:
+            db.session.rollback()
+            log.warning("could not read the lease of group room %s; keeping its audience until it can be", room_id)
+            return True
+        if not held:
             log.warning("the audience of group room %s is driven by another process now; letting it go", room_id)
             self._forget(room_id)
-        return lost
+            return False
+        log.warning("group room %s: its owner record named %s, but its lease is ours; claiming it back", room_id, owner)
+        try:
+            ownership.take("group", room_id, owner)
+        except Exception:  # Redis away: put back by ``reannounce`` once it is rebuilt
+            log.warning("could not claim back the owner record of group room %s", room_id)
+        return True
+
+    def catch_up(self, room_ids: list[int]) -> int:
+        """Apply to the audiences of ``room_ids`` the recorded events they have not applied, in order (each once, by
+        its sequence number: an entry that still comes changes nothing). What already came is applied first, in the
+        order it came. Returns how many were applied (a failure to read the recording: tried again at the next
+        check)."""
+        from .group_driver import WATCHED
+
+        with self._lock, self._context():
+            self._drain()
+            ids = [r for r in room_ids if r in self.rooms]
+            if not ids:
+                return 0
+            try:
+                rows = db.session.scalars(
+                    select(ContactEvent)
+                    .where(ContactEvent.contact_id.in_(ids), ContactEvent.type.in_(sorted(WATCHED)))
+                    .order_by(ContactEvent.contact_id, ContactEvent.seq)
+                ).all()
+                missed = [event_dict(e) for e in rows]
+            except Exception:
+                db.session.rollback()
+                log.warning("could not read the recordings of group rooms %s to catch up; trying again", ids)
+                self._behind = frozenset(ids)
+                return 0
+            self._behind = frozenset()
+            missed = [
+                e
+                for e in missed
+                if e["seq"] not in self.rooms[e["contact_id"]].applied
+                and not (e["type"] == "message" and e["actor"] == "customer")
+            ]
+            for ev in missed:
+                self._queue(ev)
+            self._drain()
+        if missed:
+            log.warning("group audiences caught up on %d recorded event(s) the log took elsewhere", len(missed))
+        return len(missed)
 
     def _forget(self, room_id: int) -> None:
         """Stop driving a room's audience here, recording nothing."""

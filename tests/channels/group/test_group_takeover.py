@@ -142,3 +142,49 @@ def test_a_worker_adopting_a_rooms_audience_does_not_hold_its_simulated_customer
         engine._on_control({"adopt": "group", "id": room.id})
         assert room.id in driver.rooms
         assert free == [True]
+
+
+def test_an_audience_whose_lease_is_ours_is_driven_on_when_a_stale_record_names_another(app, packs, trainee, driver):
+    """After a Redis loss a stalled process re-announced a room it still had in memory: the room's owner record names
+    it, but the audience's lease is this process's. The agent answers meanwhile, and the log hands the answer to the
+    process the record names (never heard here). This process keeps driving the audience, claims the record back and
+    catches up on the recording: every asker thanks once (before: the room was let go on the record's word - nobody
+    drove its audience)."""
+    stalled = "host-9-stalled"
+    engine = app.extensions["kefu_simulator"]
+    with app.app_context():
+        agent = user(trainee)
+        (room,) = start_group_room(agent, "en-group-sale", audience=6, mix=MIX, seed=3)
+        driver.run_for(100)
+        asked = {e.data["member"] for e in _lines(room.id, "question")}
+        assert asked
+        engine.ownership.client.hset(engine.ownership.key("group", room.id), "owner", stalled)  # its re-announce
+        do_reply_in_group(room, agent, ANSWER)
+        driver._inbox.clear()  # the log handed it to the stalled process, which dropped it
+        driver._lease_check_at = 0.0  # the once-a-second check is due
+        assert driver.check_leases() == []
+        assert room.id in driver.rooms
+        assert engine.ownership.record("group", room.id).get("owner") == engine.process_id
+        driver.run_for(30)
+        thanks = Counter(e.data["member"] for e in _lines(room.id, "thanks"))
+        assert set(thanks) >= asked and max(thanks.values()) == 1
+        assert room.id in driver.rooms
+
+
+def test_an_audience_adopted_elsewhere_is_let_go_within_a_second(app, packs, trainee, driver):
+    """Another process took the room's audience over (it took the lease, then named itself in the owner record):
+    within a second this process lets the room go, recording nothing more for it, and leaves the record alone."""
+    from simulator.ownership import Ownership
+
+    adopter = "host-9-adopter"
+    engine = app.extensions["kefu_simulator"]
+    with app.app_context():
+        agent = user(trainee)
+        (room,) = start_group_room(agent, "en-group-sale", audience=6, mix=MIX, seed=3)
+        driver.run_for(20)
+        Ownership(adopter).take_lease("contact", room.id, seed=3)
+        assert engine.ownership.take("group", room.id, engine.process_id, to=adopter)
+        driver._lease_check_at = 0.0  # the once-a-second check is due
+        assert driver.check_leases() == [room.id]
+        assert room.id not in driver.rooms
+        assert engine.ownership.record("group", room.id).get("owner") == adopter
