@@ -264,10 +264,10 @@ class AudiencesAcross:
 
     def _lease_lost(self, stream_id: int, lease: int | None) -> None:
         """A comment fenced by ``lease`` was refused: another process runs this stream's audience now - let it go
-        here, and point a Redis owner record that still names this process at the lease's holder. Unless the
-        audience is registered here under a newer lease than the refused comment's (another start of it in this
-        process took the lease while the comment was on its way): that is the current one, and the audience goes
-        on under it (its next comment, fenced by it, says whether it is still ours)."""
+        here, and point a Redis owner record that still names this process at the lease's holder (taken over from
+        it if it is dead). Unless the audience is registered here under a newer lease than the refused comment's
+        (another start of it in this process took the lease while the comment was on its way): that is the current
+        one, and the audience goes on under it (its next comment, fenced by it, says whether it is still ours)."""
         from simulator.ownership import Ownership
 
         db.session.rollback()
@@ -284,6 +284,9 @@ class AudiencesAcross:
         log.warning("the audience of livestream %s runs in another process now; letting it go", stream_id)
         if self._liveness is not None:
             Ownership(self._liveness.process_id).follow_holder("livestream", stream_id)
+            # The holder may have died since it took the lease, its dead hook run while the record named this
+            # process (re-announced after a Redis loss): a pass looks once, and takes over from a dead holder.
+            self.adopt_soon()
 
     def _forget(self, stream_id: int) -> None:
         with self._lock:

@@ -199,9 +199,11 @@ def test_an_audience_whose_lease_another_process_took_posts_nothing_more_here(ap
     from simulator.ownership import Ownership
 
     adopter = "host-9-adopter"
+    liveness = app.extensions["kefu_liveness"]
     with app.app_context():
         contact = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, comment_rate=600)
         sid = contact.id
+        liveness.client.set(liveness.proc_key(adopter), 1, ex=60)  # alive (a dead holder is taken over from)
 
         try:
             assert audiences.start(sid) is not None
@@ -1182,3 +1184,34 @@ def test_the_grace_after_publishing_is_wall_time_whatever_the_sandbox_clock(app,
             clock.configure(1.0)
             audiences.stop(fast)
             audiences.stop(ahead)
+
+
+def test_an_audience_whose_lease_a_process_that_died_took_is_taken_over_from_it(app, quiet_takeover):
+    """This process runs a stream's audience and its owner record names it (put back after a Redis loss), but the
+    lease was taken meanwhile by a process that then died - its dead hook ran while the record named this process,
+    and no hook comes for it again. The refused comment lets the audience go here and points the record at the dead
+    holder; a take-over pass then goes on with the audience (before: the record named the dead process and the
+    stream had no audience)."""
+    import time
+
+    from livestream.actions import start_livestream
+    from simulator.ownership import Ownership
+
+    dead = "elsewhere-1-dead00"
+    pid = app.extensions["kefu_liveness"].process_id
+    with app.app_context():
+        contact = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, comment_rate=600)
+        sid = contact.id
+        key = redis_store.key("sim", "livestream", sid)
+        try:
+            assert audiences.start(sid) is not None
+            first = audiences._leases[sid]
+            Ownership(dead).take_lease("contact", sid, seed=1)  # the holder, dead since (no heartbeat)
+            deadline = time.monotonic() + 10
+            while audiences._leases.get(sid) == first and time.monotonic() < deadline:
+                time.sleep(0.05)  # refused, let go, taken over under a new lease
+            assert _audience_runs(sid, 10), "nobody went on with the audience"
+            assert audiences._leases[sid] != first
+            assert redis_store.client.hget(key, "owner") == pid
+        finally:
+            audiences.stop(sid)
