@@ -65,7 +65,7 @@ WATCHED = frozenset(
 
 class AudiencesAcross:
     """The shared-log side of Audiences (which provides app, start, _scripts, _lock, _apply, _applied and _leases; and,
-    from AudienceTakeover, _adopt_later)."""
+    from AudienceTakeover, adopt_soon and _adopt_later)."""
 
     _consumer = None
 
