@@ -18,6 +18,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+import simulator
 from channels.email.smtp import start_smtp, stop_smtp
 from routing.liveness import start_liveness
 
@@ -83,7 +84,9 @@ def worker():
             except Exception:
                 log.exception("simulator worker step failed")
     finally:
-        engine.stop()
+        # The engine's worker and its consumers of the shared log, and the group rooms' audience's consumer: none of
+        # them claims a log entry once another process may adopt what we drove.
+        simulator.stop(app)
         liveness.stop()
         stop_smtp(app)
         try:  # others adopt our customers on their next beat rather than after the heartbeat's expiry

@@ -58,11 +58,9 @@ def test_a_served_process_stops_auto_grading_at_exit(tmp_path):
     assert "LEFT []" in proc.stdout, proc.stdout
 
 
-SERVED_MAIN = r"""
-import atexit, sys, threading, time
-from concurrency import patch_if_requested
-
-patch_if_requested()  # as `python app.py` does first thing (KEFU_ASYNC_MODE=gevent)
+# Run in the process under test: once the threads named on its command line all run, it prints RUNNING; at its exit,
+# after the app's own exit handlers (registered before them, so it runs after them), it prints those still alive.
+_WATCH = r"""
 NAMES = tuple(sys.argv[1:])  # the threads to see running, then gone after the exit handlers
 
 def alive():
@@ -79,10 +77,36 @@ def watch():
     print("RUNNING", alive(), flush=True)
 
 threading.Thread(target=watch, name="watch", daemon=True).start()
+"""
+
+SERVED_MAIN = (
+    r"""
+import atexit, sys, threading, time
+from concurrency import patch_if_requested
+
+patch_if_requested()  # as `python app.py` does first thing (KEFU_ASYNC_MODE=gevent)
+"""
+    + _WATCH
+    + r"""
 import app
 
 app.main()
 """
+)
+
+# `flask simulator worker`, as a process manager runs it.
+WORKER_MAIN = (
+    r"""
+import atexit, sys, threading, time
+"""
+    + _WATCH
+    + r"""
+from flask.cli import main
+
+sys.argv = ["flask", "--app", "app", "simulator", "worker"]
+main()
+"""
+)
 
 
 GRADING = ("events-grading", "kefu-grading-sweep", "kefu-liveness")
@@ -99,9 +123,9 @@ SIMULATOR = (
 )
 
 
-def _serve_and_terminate(tmp_path, mode: str, names: tuple[str, ...], *, simulator: bool):
-    """Run `python app.py`'s main in a subprocess until the threads ``names`` all run, send it SIGTERM and wait for
-    its exit. Returns (exit status, its output, the process's heartbeats left in Redis)."""
+def _serve_and_terminate(tmp_path, mode: str, names: tuple[str, ...], *, simulator: bool, script: str = SERVED_MAIN):
+    """Run `python app.py`'s main (or ``script``) in a subprocess until the threads ``names`` all run, send it SIGTERM
+    and wait for its exit. Returns (exit status, its output, the process's heartbeats left in Redis)."""
     import os
     import signal
     import socket
@@ -149,7 +173,7 @@ def _serve_and_terminate(tmp_path, mode: str, names: tuple[str, ...], *, simulat
     )
     log = open(tmp_path / "served.log", "w+")  # noqa: SIM115  (read after the process ended)
     proc = subprocess.Popen(
-        [sys.executable, "-c", SERVED_MAIN, *names],
+        [sys.executable, "-c", script, *names],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -203,5 +227,22 @@ def test_a_served_process_driving_simulated_customers_stops_its_simulator_at_exi
     code, out, beats = _serve_and_terminate(tmp_path, mode, SIMULATOR, simulator=True)
     assert code == 0, out[-3000:]
     assert f"RUNNING {sorted(SIMULATOR)}" in out, out[-3000:]
+    assert "LEFT []" in out, out[-3000:]
+    assert beats == []
+
+
+# What a simulator worker runs: the engine's worker and its consumers of the shared log (its own, its email
+# customers', the group rooms' audience, started by the first tick of its rooms), and its liveness.
+WORKER = ("kefu-simulator", "events-simulator", "events-email_customers", "events-group_audience", "kefu-liveness")
+
+
+def test_a_simulator_worker_sent_sigterm_stops_its_group_audience_too(tmp_path):
+    """`flask simulator worker` sent SIGTERM, once its engine, its consumers of the shared log and its liveness run:
+    it exits with status 0 with none of them left - the group rooms' audience's consumer stopped too
+    (``simulator.stop``), so it claims no log entry about a room once another process may have adopted its rooms -
+    and its heartbeat deleted. (Before: the worker stopped the engine only; LEFT ['events-group_audience'].)"""
+    code, out, beats = _serve_and_terminate(tmp_path, "threading", WORKER, simulator=True, script=WORKER_MAIN)
+    assert code == 0, out[-3000:]
+    assert f"RUNNING {sorted(WORKER)}" in out, out[-3000:]
     assert "LEFT []" in out, out[-3000:]
     assert beats == []
