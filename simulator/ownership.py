@@ -79,6 +79,12 @@ if (cur or '') ~= ARGV[2] then return 0 end
 redis.call('HSET', ARGV[1], 'owner', ARGV[3])
 return 1
 """
+# ARGV: key, owner it must still have. Deletes the record only while it names that owner (1 when it did). The same
+# script as livestream/audience_stream.py's RELEASE (850f1cc).
+RELEASE = """
+if redis.call('HGET', ARGV[1], 'owner') ~= ARGV[2] then return 0 end
+return redis.call('DEL', ARGV[1])
+"""
 
 
 class Ownership:
@@ -87,6 +93,7 @@ class Ownership:
     def __init__(self, process_id: str) -> None:
         self.process_id = process_id
         self._take = None
+        self._release = None
 
     @property
     def client(self):
@@ -196,10 +203,13 @@ class Ownership:
             log.warning("could not point the owner record of %s %s at its driver", kind, ident)
 
     def release(self, kind: str, ident: int) -> None:
-        """The customer is done (or the exercise over): forget the record if it is still ours."""
-        key = self.key(kind, ident)
-        if self.client.hget(key, "owner") == self.process_id:
-            self.client.delete(key)
+        """The customer is done (or the exercise over): forget the record if it is still ours, in one step
+        (compare-and-delete). A read then a delete dropped the record of a process that took the customer (room,
+        exercise) over in between: the log then passed its events over, and a take-over pass trusting the missing
+        record was free to start a second driver."""
+        if self._release is None:
+            self._release = self.client.register_script(RELEASE)
+        self._release(keys=[], args=[self.key(kind, ident), self.process_id], client=self.client)
 
     def reannounce(self, contacts: dict[int, dict], exercises: list[int]) -> None:
         """Put back the records of what this process drives (Redis lost them)."""

@@ -288,3 +288,40 @@ def test_an_exercise_handed_over_while_its_lease_is_busy_is_adopted_on_a_later_t
         assert ex.id in engine.recover()["exercises"] and ex.id in engine._running_exercises
         db.session.expire_all()
         assert db.session.get(Exercise, ex.id).driver == engine.process_id
+
+
+def test_letting_a_customer_go_leaves_a_record_another_process_took_meanwhile(app, engine, monkeypatch):
+    """This process lets a customer go (done, say) just as another process takes it over (this one was taken for
+    dead): the other's owner record, written between this process's check that the record is its own and its delete,
+    stays (before: deleted - the customer ran with no record, its events passed over by the log and a take-over pass
+    free to start a second driver)."""
+    from extensions import redis_store
+
+    with app.app_context():
+        cid, _ = _started(app, engine)
+        key = engine.ownership.key("contact", cid)
+        client = redis_store.client
+        real_hget, real_eval, real_evalsha = client.hget, client.eval, client.evalsha
+
+        def hget(name, field):  # the check, then the other process's take-over just after it
+            value = real_hget(name, field)
+            if name == key:
+                client.hset(key, "owner", ADOPTER)
+            return value
+
+        def after(real):  # a check-and-delete in one step: the take-over can only come after it
+            def run(script, numkeys, *args):
+                value = real(script, numkeys, *args)
+                if key in args:
+                    client.hset(key, "owner", ADOPTER)
+                return value
+
+            return run
+
+        monkeypatch.setattr(client, "hget", hget)
+        monkeypatch.setattr(client, "eval", after(real_eval))
+        monkeypatch.setattr(client, "evalsha", after(real_evalsha))
+        engine._forget(engine.live[cid])
+        monkeypatch.undo()
+        assert client.hget(key, "owner") == ADOPTER
+        assert cid not in engine.live
