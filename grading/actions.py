@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from contacts.events import send_event
 from contacts.models import Contact
@@ -107,6 +107,7 @@ def do_grade_contact(contact_id: int) -> Scorecard:
     if rubric is None:
         raise GradingError(f"no {recording.channel} rubric in {recording.lang} for level {recording.level}")
     row, _changed = _store(recording, rubric, current_scorecard(recording.contact_id, rubric.id))
+    _no_longer_ungradeable([recording.contact_id])  # graded now: off the list, with its scorecard or not at all
     db.session.commit()
     if _exercise_kind(recording.contact_id) != "exam":
         send_event(
@@ -122,6 +123,13 @@ def do_grade_contact(contact_id: int) -> Scorecard:
             [("/desk", f"agent:{recording.agent_id}")],
         )
     return row
+
+
+def _no_longer_ungradeable(contact_ids: list[int]) -> None:
+    """Take graded contacts off the ungradeable list, in the transaction that stores their scorecards: a pack
+    that added the rubric, or a loader that was fixed, leaves no contact listed that has a scorecard."""
+    if contact_ids:
+        db.session.execute(delete(UngradeableContact).where(UngradeableContact.contact_id.in_(contact_ids)))
 
 
 def do_record_ungradeable(contact_id: int, reason: str) -> bool:
@@ -172,6 +180,7 @@ def regrade(contact_ids: list[int], progress: Callable[[int], None] | None = Non
     rubrics = registry.list_rubrics()
     for start in range(0, len(ids), chunk):
         part = ids[start : start + chunk]
+        graded: list[int] = []
         current = {
             (s.contact_id, s.rubric_id): s
             for s in db.session.scalars(
@@ -191,6 +200,8 @@ def regrade(contact_ids: list[int], progress: Callable[[int], None] | None = Non
                 continue
             report.graded += 1
             report.changed += int(changed)
+            graded.append(recording.contact_id)
+        _no_longer_ungradeable(graded)
         db.session.commit()
         if progress:
             progress(len(part))

@@ -1,0 +1,75 @@
+"""The ungradeable list (grading.models.UngradeableContact): a contact graded after all leaves it, whichever path
+graded it; ``flask grading regrade --ungradeable`` tries the whole list again; leads and graders see it on the
+panels page, a lead only their groups' contacts, and trainees never."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from contacts.actions import do_assign_contact, do_create_contact, do_post_message, do_wrap_up_contact
+from extensions import db
+from grading.actions import current_scorecard, do_grade_contact, regrade
+from grading.models import UngradeableContact
+
+from .test_panels import build_world, handled_contact, u
+
+pytestmark = pytest.mark.app_config(GRADING_AUTO=False)
+
+NO_RUBRIC = "no chat rubric in en for level L4"  # what was said before the pack was loaded
+
+
+def _list(contact_ids, reason=NO_RUBRIC) -> None:
+    for cid in contact_ids:
+        db.session.add(UngradeableContact(contact_id=cid, reason=reason))
+    db.session.commit()
+
+
+def _listed() -> dict[int, str]:
+    db.session.expire_all()
+    return {r.contact_id: r.reason for r in db.session.scalars(select(UngradeableContact))}
+
+
+def _unhandled_and_foreign(agent_id: int) -> tuple[int, int]:
+    """A contact nobody handled (never gradeable) and a German chat handled by ``agent_id`` (no de rubric)."""
+    never = do_create_contact("chat", "chat.general", lang="en", customer_name="Nobody").id
+    de = do_create_contact("chat", "chat.general", lang="de", customer_name="Kim")
+    do_assign_contact(de.id, agent_id)
+    do_post_message(de, "customer", "Wo ist mein Paket?")
+    do_wrap_up_contact(de, u(agent_id), "ENQ_DELIVERY")
+    return never, de.id
+
+
+def test_a_contact_graded_now_leaves_the_ungradeable_list_whatever_graded_it(app):
+    """Three contacts listed as ungradeable (no rubric, before the pack came) are graded now: one by
+    do_grade_contact (the review page's button, the transcript's regrade), one by the auto-grader's handler (the log
+    and the sweep), one by the bulk regrade; each leaves the list with its scorecard. A contact that is still
+    ungradeable stays. (Before: all of them stayed listed, graded or not.)"""
+    world = build_world(app)
+    with app.app_context():
+        first, second = world["contacts"]
+        third = handled_contact(u(world["agent"]))
+        never, _de = _unhandled_and_foreign(world["agent"])
+        _list([first, second, third, never])
+        do_grade_contact(first)
+        assert set(_listed()) == {second, third, never}
+        grader = app.extensions["kefu_grading"]
+        grader.handle({"type": "contact_event", "event": {"type": "wrap_up", "contact_id": second, "seq": 1}})
+        assert set(_listed()) == {third, never}
+        report = regrade([third])
+        assert report.graded == 1 and not report.errors
+        assert set(_listed()) == {never}
+        assert all(current_scorecard(c) is not None for c in (first, second, third))
+
+
+def test_a_failed_grading_rolls_back_and_leaves_the_contact_listed(app):
+    """A contact that raises GradingError when graded again stays listed as it was (nothing half written)."""
+    world = build_world(app)
+    with app.app_context():
+        never, _de = _unhandled_and_foreign(world["agent"])
+        _list([never], reason="an old reason")
+        from grading.actions import GradingError
+
+        with pytest.raises(GradingError):
+            do_grade_contact(never)
+        assert _listed() == {never: "an old reason"}
