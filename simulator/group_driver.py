@@ -265,11 +265,17 @@ class GroupAudienceDriver(RoomTakeOver):
             log.warning("could not %s the owner record of group room %s", action, room_id)
 
     def reannounce(self) -> None:
-        """The liveness ``reannounce`` hook: Redis lost the owner records; put back those of our rooms."""
+        """The liveness ``reannounce`` hook: Redis lost the owner records; put back those of our rooms, then catch up
+        on their recordings (as chat customers do, ``SimulatorWorkers.catch_up``): an agent's post recorded while no
+        record named this process was passed over by the log, and one whose entry the loss took never comes. Each
+        event is applied once, so an entry that still comes changes nothing; a failed read is tried again at the next
+        ``check_leases``."""
         with self._lock:
             rooms = list(self.rooms)
         for room_id in rooms:
             self._owner_record("claim", room_id)
+        if rooms:
+            self.catch_up(rooms)
 
     def _drain(self) -> bool:
         progressed = False

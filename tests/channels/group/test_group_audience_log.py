@@ -19,6 +19,7 @@ ANSWER = (
     "coupon per order; two of the same kind cannot be combined. Returns: 7 days with no reason needed, and we cover "
     "the return postage. Receipts: an electronic receipt is emailed within 3 working days."
 )
+MIX = {"off_topic": 0, "rude": 0, "individual": 0}
 
 
 def _lines(room_id: int, kind: str) -> list[ContactEvent]:
@@ -56,3 +57,38 @@ def test_an_agents_post_from_the_log_is_applied_once(app, packs, trainee, driver
         do_close_group_room(room, agent)
         driver.tick()
         assert engine.ownership.record("group", room.id) == {}
+
+
+def test_an_answer_recorded_while_redis_was_lost_is_applied_once_after_the_reannounce(app, packs, trainee, driver):
+    """Redis loses its keys (the room's owner record with them) and the agent answers everyone meanwhile from a desk
+    on another process: the log, finding no owner, never hands the answer to the audience. Once the live state is
+    rebuilt, the re-announce puts the record back and catches up on the recording: every asker thanks once, and a
+    second catch-up or the entry turning up after all changes nothing (before: the record came back, nobody
+    thanked)."""
+    from collections import Counter
+
+    from extensions import redis_store
+
+    engine = app.extensions["kefu_simulator"]
+    liveness = app.extensions["kefu_liveness"]
+    with app.app_context():
+        agent = user(trainee)
+        (room,) = start_group_room(agent, "en-group-sale", audience=6, mix=MIX, seed=3)
+        driver.run_for(100)
+        askers = {e.data["member"] for e in _lines(room.id, "question")}
+        assert askers
+        liveness.ensure_live_state()
+        redis_store.flush_prefix()  # Redis loses its keys
+        ev, _ = do_reply_in_group(room, agent, ANSWER)
+        driver._inbox.clear()  # recorded on another process, the log passed it over: never heard here
+        driver.run_for(20)
+        assert _lines(room.id, "thanks") == []
+        assert liveness.ensure_live_state()  # rebuilt: this process re-announces its rooms
+        assert engine.ownership.record("group", room.id).get("owner") == engine.process_id
+        driver.run_for(30)
+        thanks = Counter(e.data["member"] for e in _lines(room.id, "thanks"))
+        assert set(thanks) == askers and max(thanks.values()) == 1
+        assert driver.catch_up([room.id]) == 0
+        driver.on_stream({"type": "contact_event", "event": event_dict(db.session.get(ContactEvent, ev["id"]))})
+        driver.run_for(30)
+        assert Counter(e.data["member"] for e in _lines(room.id, "thanks")) == thanks
