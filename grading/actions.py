@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from flask import current_app
 from sqlalchemy import delete, select, update
 
+from clock import clock
 from contacts.events import send_event
 from contacts.models import Contact
 from extensions import db
@@ -87,10 +88,9 @@ def _exercise_kind(contact_id: int) -> str | None:
     )
 
 
-def do_grade_contact(contact_id: int) -> Scorecard:
-    """Grade one contact from its recording and store the scorecard (one current per contact+rubric; the
-    graders' manual scores are carried over). Publishes ``scorecard.graded`` to the agent's desk, except for
-    exam contacts (no feedback until the panel finishes). Raises GradingError when it cannot be graded."""
+def _grade_and_store(contact_id: int, rubrics: list[Rubric] | None = None) -> tuple[Recording, Rubric, Scorecard, bool]:
+    """Grade one contact and store its scorecard, taking it off the ungradeable list (uncommitted): the recording,
+    the rubric, the current row and whether it changed. Raises GradingError when it cannot be graded."""
     try:
         recording = load_recording(int(contact_id))
     except LookupError as e:
@@ -103,11 +103,19 @@ def do_grade_contact(contact_id: int) -> Scorecard:
         ) from e
     if recording.agent_id is None:
         raise GradingError(f"contact {contact_id} was never handled by an agent")
-    rubric = rubric_for(recording)
+    rubric = rubric_for(recording, rubrics)
     if rubric is None:
         raise GradingError(f"no {recording.channel} rubric in {recording.lang} for level {recording.level}")
-    row, _changed = _store(recording, rubric, current_scorecard(recording.contact_id, rubric.id))
+    row, changed = _store(recording, rubric, current_scorecard(recording.contact_id, rubric.id))
     _no_longer_ungradeable([recording.contact_id])  # graded now: off the list, with its scorecard or not at all
+    return recording, rubric, row, changed
+
+
+def do_grade_contact(contact_id: int) -> Scorecard:
+    """Grade one contact from its recording and store the scorecard (one current per contact+rubric; the
+    graders' manual scores are carried over). Publishes ``scorecard.graded`` to the agent's desk, except for
+    exam contacts (no feedback until the panel finishes). Raises GradingError when it cannot be graded."""
+    recording, rubric, row, _changed = _grade_and_store(contact_id)
     db.session.commit()
     if _exercise_kind(recording.contact_id) != "exam":
         send_event(
@@ -205,6 +213,41 @@ def regrade(contact_ids: list[int], progress: Callable[[int], None] | None = Non
         db.session.commit()
         if progress:
             progress(len(part))
+    return report
+
+
+def ungradeable_ids() -> list[int]:
+    """Ids of the contacts listed as ungradeable, in order."""
+    return list(db.session.scalars(select(UngradeableContact.contact_id).order_by(UngradeableContact.contact_id)))
+
+
+def regrade_ungradeable(progress: Callable[[int], None] | None = None) -> RegradeReport:
+    """Grade every contact listed as ungradeable again (``flask grading regrade --ungradeable``), each in its own
+    transaction: one that grades now leaves the list; one that still fails stays, with the new failure as its
+    reason and now as its time, and is reported in ``errors``. Publishes nothing, as ``regrade``."""
+    report = RegradeReport()
+    rubrics = registry.list_rubrics()
+    for cid in ungradeable_ids():
+        try:
+            _recording, _rubric, _row, changed = _grade_and_store(cid, rubrics)
+            db.session.commit()
+        except Exception as e:  # a GradingError, or one broken recording: the others are still tried
+            db.session.rollback()
+            if not isinstance(e, GradingError):
+                log.exception("grading contact %s failed", cid)
+            reason = str(e) if isinstance(e, GradingError) else f"{type(e).__name__}: {e}"
+            report.errors[cid] = reason
+            db.session.execute(
+                update(UngradeableContact)
+                .where(UngradeableContact.contact_id == cid)
+                .values(reason=reason[:500], recorded_at=clock.timestamp())
+            )
+            db.session.commit()
+        else:
+            report.graded += 1
+            report.changed += int(changed)
+        if progress:
+            progress(1)
     return report
 
 

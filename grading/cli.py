@@ -1,4 +1,5 @@
-"""`flask grading regrade [--contact ID ...] [--exercise ID] [--all]` and `flask grading show CONTACT_ID`."""
+"""`flask grading regrade [--contact ID ...] [--exercise ID] [--all] [--ungradeable]` and
+`flask grading show CONTACT_ID`."""
 
 from __future__ import annotations
 
@@ -12,17 +13,29 @@ grading_cli = AppGroup("grading", help="Grade recorded contacts and show scoreca
 @click.option("--contact", "contacts", type=int, multiple=True, help="A contact id (repeatable).")
 @click.option("--exercise", "exercise_id", type=int, default=None, help="Every contact of this exercise.")
 @click.option("--all", "everything", is_flag=True, help="Every handled, ended contact.")
+@click.option(
+    "--ungradeable",
+    is_flag=True,
+    help="Every contact listed as ungradeable: those that grade now leave the list, the others keep their new reason.",
+)
 @click.option("--workers", type=int, default=None, help="Worker processes (default: one per core).")
-def regrade_cmd(contacts, exercise_id, everything, workers):
+def regrade_cmd(contacts, exercise_id, everything, ungradeable, workers):
     """Recompute scorecards from the recordings; prints how many changed."""
-    from .actions import select_contacts
+    from .actions import regrade_ungradeable, select_contacts, ungradeable_ids
     from .parallel import regrade_in_workers
 
-    if not (contacts or exercise_id is not None or everything):
-        raise click.UsageError("name --contact ID, --exercise ID or --all")
-    ids = select_contacts(contacts, exercise_id, everything)
-    with click.progressbar(length=len(ids), label="Regrading", show_pos=True) as bar:
-        report = regrade_in_workers(ids, workers=workers, progress=bar.update)
+    if ungradeable:
+        if contacts or exercise_id is not None or everything:
+            raise click.UsageError("--ungradeable goes alone: it names its own contacts")
+        # In this process: the list is short, and each contact is its own transaction (a failure rewrites its row).
+        with click.progressbar(length=len(ungradeable_ids()), label="Regrading", show_pos=True) as bar:
+            report = regrade_ungradeable(progress=bar.update)
+    elif not (contacts or exercise_id is not None or everything):
+        raise click.UsageError("name --contact ID, --exercise ID, --all or --ungradeable")
+    else:
+        ids = select_contacts(contacts, exercise_id, everything)
+        with click.progressbar(length=len(ids), label="Regrading", show_pos=True) as bar:
+            report = regrade_in_workers(ids, workers=workers, progress=bar.update)
     click.echo(
         f"{report.graded} graded, {report.changed} scorecard(s) changed, {report.skipped} skipped (no rubric), "
         f"{len(report.errors)} error(s)"

@@ -36,9 +36,10 @@ class UngradeableContact(db.Model):
     """A wrapped-up contact that auto-grading cannot grade for a reason that does not pass with time (a
     GradingError: no rubric for its channel, language and level; never handled by an agent; a recording that
     does not load), recorded once so that the sweep (grading/sweep.py) does not try it again every hour. The
-    regrade command still grades it (a pack adding the rubric, a fixed loader), and a contact graded by any path
-    leaves the list in the transaction that stores its scorecard. A failure that may pass (the database away, an
-    evaluator's bug) is not recorded here: it is retried after a back-off (grading/auto.py)."""
+    regrade command still grades it (a pack adding the rubric, a fixed loader; ``flask grading regrade
+    --ungradeable`` tries the whole list again), and a contact graded by any path leaves the list in the
+    transaction that stores its scorecard. A failure that may pass (the database away, an evaluator's bug) is
+    not recorded here: it is retried after a back-off (grading/auto.py)."""
 
     __tablename__ = "ungradeable_contacts"
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), primary_key=True, autoincrement=False)

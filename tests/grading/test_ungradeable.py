@@ -73,3 +73,29 @@ def test_a_failed_grading_rolls_back_and_leaves_the_contact_listed(app):
         with pytest.raises(GradingError):
             do_grade_contact(never)
         assert _listed() == {never: "an old reason"}
+
+
+def test_regrade_ungradeable_grades_the_list_and_keeps_what_still_fails_with_its_new_reason(app):
+    """``flask grading regrade --ungradeable``, once the pack that was missing is loaded: the two handled en chats
+    grade (scorecards made, off the list); the contact nobody handled and the German chat (no de rubric) stay
+    listed with the reason found now, not the old one, and are the command's errors (exit status 1). Naming other
+    contacts beside it is refused. (Before: no such option.)"""
+    world = build_world(app)
+    with app.app_context():
+        first, second = world["contacts"]
+        never, de = _unhandled_and_foreign(world["agent"])
+        _list([first, second, never, de], reason="an old reason")
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["grading", "regrade", "--ungradeable"])
+    assert out.exit_code == 1, out.output
+    assert "2 graded, 2 scorecard(s) changed" in out.output and "2 error(s)" in out.output
+    assert f"contact {never}: contact {never} was never handled by an agent" in out.output
+    with app.app_context():
+        assert _listed() == {
+            never: f"contact {never} was never handled by an agent",
+            de: "no chat rubric in de for level L4",
+        }
+        assert all(current_scorecard(c) is not None for c in (first, second))
+    out = runner.invoke(args=["grading", "regrade", "--ungradeable"])
+    assert "0 graded, 0 scorecard(s) changed" in out.output and "2 error(s)" in out.output
+    assert runner.invoke(args=["grading", "regrade", "--ungradeable", "--all"]).exit_code != 0
