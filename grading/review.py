@@ -162,7 +162,8 @@ def _panel(panel_id: int) -> Panel:
 @bp.route("/review/panels")
 @role_required(*SCORERS)
 def panel_list():
-    """Graders see their assignments; leads their groups' panels; admins every panel."""
+    """Graders see their assignments; leads their groups' panels; admins every panel. Below them, the contacts
+    auto-grading could not grade, scoped the same way (grading/ungradeable.py)."""
     mine = []
     if current_user.role == "grader":
         mine = db.session.scalars(
@@ -175,7 +176,12 @@ def panel_list():
     else:
         rows = db.session.scalars(select(Panel).order_by(Panel.id.desc())).all()
         rows = [p for p in rows if panels.may_view_panel(current_user, p)]  # a lead: their groups' panels
-    return render_template("review/panels.html", panels=rows, mine=mine)
+    from .ungradeable import ungradeable_for
+
+    ungradeable, ungradeable_total = ungradeable_for(current_user)
+    return render_template(
+        "review/panels.html", panels=rows, mine=mine, ungradeable=ungradeable, ungradeable_total=ungradeable_total
+    )
 
 
 def _parse_contact_ids(text: str) -> list[str]:

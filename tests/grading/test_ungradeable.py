@@ -12,6 +12,7 @@ from extensions import db
 from grading.actions import current_scorecard, do_grade_contact, regrade
 from grading.models import UngradeableContact
 
+from .. import factories
 from .test_panels import build_world, handled_contact, u
 
 pytestmark = pytest.mark.app_config(GRADING_AUTO=False)
@@ -99,3 +100,46 @@ def test_regrade_ungradeable_grades_the_list_and_keeps_what_still_fails_with_its
     out = runner.invoke(args=["grading", "regrade", "--ungradeable"])
     assert "0 graded, 0 scorecard(s) changed" in out.output and "2 error(s)" in out.output
     assert runner.invoke(args=["grading", "regrade", "--ungradeable", "--all"]).exit_code != 0
+
+
+def test_the_panels_page_lists_what_could_not_be_graded_to_leads_of_its_group_and_graders(app, client, auth):
+    """Under "Could not be graded" on the panels page: a lead sees their group's listed contact (linked to its
+    recording, with trainee, scenario, channel and reason) and not another group's; a grader sees both; the trainee
+    gets 403 on the page. (Before: the list was shown nowhere.)"""
+    world = build_world(app)
+    with app.app_context():
+        mine = world["contacts"][0]
+        lead2 = factories.user("lead2", role="lead")
+        stranger = factories.user("t2", role="trainee", level="L4", group=factories.group("team2", lead=lead2))
+        theirs = handled_contact(stranger)
+        _list([mine], reason="no chat rubric in en for level L4")
+        _list([theirs], reason="the recording of contact could not be loaded")
+
+    def section(html: str) -> str:
+        assert 'id="ungradeable"' in html and "Could not be graded" in html
+        return html[html.index('id="ungradeable"') :]
+
+    auth.login("lead1")
+    res = client.get("/review/panels")
+    assert res.status_code == 200
+    html = section(res.get_data(as_text=True))
+    assert f'data-contact="{mine}"' in html and f'href="/contacts/{mine}"' in html
+    assert "t1" in html and "no chat rubric in en for level L4" in html
+    assert f'data-contact="{theirs}"' not in html and "could not be loaded" not in html
+    auth.logout()
+    auth.login("g1")
+    html = section(client.get("/review/panels").get_data(as_text=True))
+    assert f'data-contact="{mine}"' in html and f'data-contact="{theirs}"' in html
+    auth.logout()
+    auth.login("t1")
+    assert client.get("/review/panels").status_code == 403
+
+
+def test_the_section_is_in_chinese_for_a_chinese_reader(app, client, auth):
+    """A lead whose locale is zh_CN reads the section's heading and columns in Chinese."""
+    build_world(app)
+    with app.app_context():
+        factories.user("leadzh", role="lead", locale="zh_CN")
+    auth.login("leadzh")
+    html = client.get("/review/panels").get_data(as_text=True)
+    assert "无法评分" in html and "原因" in html
