@@ -190,9 +190,20 @@ class GroupAudienceDriver(RoomTakeOver):
 
     def start_stream(self) -> None:
         """Consume the shared log: what the agents of our rooms do from desks on other processes."""
-        kind = StreamKind(GROUP_KIND, handle=self.on_stream, owner_of=self._owner_of, types=WATCHED)
-        self._consumer = get_event_log(self.app).consumer(kind)
+        self._consumer = get_event_log(self.app).consumer(self.stream_kind())
         self._consumer.start()
+
+    def stream_kind(self) -> StreamKind:
+        """This driver's kind of the shared log. ``regrouped``: the log's groups were made again after Redis lost
+        them, from new entries on, so what was appended before is never read: the rooms catch up from their
+        recordings (as on a re-announce)."""
+        return StreamKind(
+            GROUP_KIND,
+            handle=self.on_stream,
+            owner_of=self._owner_of,
+            types=WATCHED,
+            regrouped=lambda: self.catch_up(list(self.rooms)),
+        )
 
     def on_stream(self, payload: dict) -> None:
         """An event recorded by another process in a room this process drives."""

@@ -92,3 +92,24 @@ def test_an_answer_recorded_while_redis_was_lost_is_applied_once_after_the_reann
         driver.on_stream({"type": "contact_event", "event": event_dict(db.session.get(ContactEvent, ev["id"]))})
         driver.run_for(30)
         assert Counter(e.data["member"] for e in _lines(room.id, "thanks")) == thanks
+
+
+def test_an_answer_appended_before_the_log_was_regrouped_is_applied_once(app, packs, trainee, driver):
+    """Redis loses the log's groups; they are made again from new entries on, so an answer appended before is never
+    read: the kind's ``regrouped`` catches the rooms up from their recordings (before: no catch-up, nobody thanked)."""
+    from collections import Counter
+
+    with app.app_context():
+        agent = user(trainee)
+        (room,) = start_group_room(agent, "en-group-sale", audience=6, mix=MIX, seed=3)
+        driver.run_for(100)
+        askers = {e.data["member"] for e in _lines(room.id, "question")}
+        assert askers
+        do_reply_in_group(room, agent, ANSWER)
+        driver._inbox.clear()  # appended to the log before the groups were lost: never read here
+        driver.run_for(20)
+        assert _lines(room.id, "thanks") == []
+        driver.stream_kind().regrouped()  # what the consumer calls once the groups are made again
+        driver.run_for(30)
+        thanks = Counter(e.data["member"] for e in _lines(room.id, "thanks"))
+        assert set(thanks) == askers and max(thanks.values()) == 1
