@@ -43,18 +43,10 @@ from contacts.models import ContactEvent, event_dict
 from contacts.stream import StreamKind, get_event_log
 from extensions import db, redis_store
 
+# The owner record's compare-and-set and compare-and-delete: the simulated customers' scripts (one copy).
+from simulator.ownership import RELEASE, TAKE  # noqa: F401  (TAKE: audience_takeover's and the tests' name here)
+
 log = logging.getLogger(__name__)
-# ARGV: key, owner it must still have ('' = none recorded), new owner. 1 when it had it and is now the new owner's.
-TAKE = """
-if (redis.call('HGET', ARGV[1], 'owner') or '') ~= ARGV[2] then return 0 end
-redis.call('HSET', ARGV[1], 'owner', ARGV[3])
-return 1
-"""
-# ARGV: key, owner it must still have. Deletes the record only while it names that owner (1 when it did).
-RELEASE = """
-if redis.call('HGET', ARGV[1], 'owner') ~= ARGV[2] then return 0 end
-return redis.call('DEL', ARGV[1])
-"""
 ANSWERS = ("livestream.answered", "livestream.pinned", "livestream.reply")
 
 AUDIENCE_KIND = "livestream_audience"

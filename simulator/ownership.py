@@ -79,8 +79,8 @@ if (cur or '') ~= ARGV[2] then return 0 end
 redis.call('HSET', ARGV[1], 'owner', ARGV[3])
 return 1
 """
-# ARGV: key, owner it must still have. Deletes the record only while it names that owner (1 when it did). The same
-# script as livestream/audience_stream.py's RELEASE (850f1cc).
+# ARGV: key, owner it must still have. Deletes the record only while it names that owner (1 when it did). Livestream
+# audiences' records use these two scripts too (livestream/audience_stream.py).
 RELEASE = """
 if redis.call('HGET', ARGV[1], 'owner') ~= ARGV[2] then return 0 end
 return redis.call('DEL', ARGV[1])
