@@ -38,14 +38,21 @@ def _customer_lines(cid: int) -> list[str]:
     return [e.text for e in rows]
 
 
+def _greeted(engine) -> tuple:
+    """An available agent ("agent1") and a parcel customer (seed 4) the engine ran until idle, its opening said:
+    (the agent, the contact id)."""
+    agent = factories.user("agent1", role="trainee", level="L4")
+    do_set_agent_state(agent, "available")
+    cid = engine.start_customer(PARCEL, seed=4)
+    engine.run_until_idle(60)
+    return agent, cid
+
+
 def test_catch_up_applies_a_line_the_log_lost_once(app, engine):
     """An agent's line recorded but never delivered (Redis lost its entry) is answered after the catch-up; a
     second catch-up, and the entry coming late after all, change nothing."""
     with app.app_context():
-        agent = factories.user("agent1", role="trainee", level="L4")
-        do_set_agent_state(agent, "available")
-        cid = engine.start_customer(PARCEL, seed=4)
-        engine.run_until_idle(60)
+        agent, cid = _greeted(engine)
         assert len(_customer_lines(cid)) == 1  # the opening
         assert engine.catch_up() == 0  # nothing new: nothing scheduled
         assert engine._actions == []
@@ -135,10 +142,7 @@ def test_the_log_consumer_catches_up_when_redis_lost_its_groups(app, engine):
     from extensions import redis_store
 
     with app.app_context():
-        agent = factories.user("agent1", role="trainee", level="L4")
-        do_set_agent_state(agent, "available")
-        cid = engine.start_customer(PARCEL, seed=4)
-        engine.run_until_idle(60)
+        agent, cid = _greeted(engine)
         engine._start_stream()
         try:
             lost, _ = append_event(cid, "message", "agent", actor_id=agent.id, text="Your order number, please?")
@@ -157,10 +161,7 @@ def test_a_customer_adopted_elsewhere_does_not_say_its_due_line_here(app, engine
     """Taken for dead and adopted by another process between two lease checks, this process does not say the
     line it had due (the adopter says it from the recording): no line said twice in a row."""
     with app.app_context():
-        agent = factories.user("agent1", role="trainee", level="L4")
-        do_set_agent_state(agent, "available")
-        cid = engine.start_customer(PARCEL, seed=4)
-        engine.run_until_idle(60)
+        agent, cid = _greeted(engine)
         opening = _customer_lines(cid)
         do_post_message(db.session.get(Contact, cid), "agent", "Your order number, please?", actor_id=agent.id)
         engine.tick()  # the reply is scheduled, and the leases were just checked
@@ -180,10 +181,7 @@ def test_a_customer_whose_lease_is_ours_is_driven_on_when_a_stale_record_names_a
     and the stalled process, refused by the lease, let it go too: nobody drove it)."""
     stalled = "host-9-stalled"
     with app.app_context():
-        agent = factories.user("agent1", role="trainee", level="L4")
-        do_set_agent_state(agent, "available")
-        cid = engine.start_customer(PARCEL, seed=4)
-        engine.run_until_idle(60)
+        agent, cid = _greeted(engine)
         opening = _customer_lines(cid)
         key = engine.ownership.key("contact", cid)
 
@@ -231,10 +229,7 @@ def test_a_customer_that_had_spoken_is_taken_over_with_its_own_seed_after_a_flus
     from simulator.models import SimulatedCustomer
 
     with app.app_context():
-        agent = factories.user("agent1", role="trainee", level="L4")
-        do_set_agent_state(agent, "available")
-        cid = engine.start_customer(PARCEL, seed=4)
-        engine.run_until_idle(60)
+        agent, cid = _greeted(engine)
         do_post_message(db.session.get(Contact, cid), "agent", "Your order number, please?", actor_id=agent.id)
         engine.run_until_idle(60)
         said = _customer_lines(cid)
@@ -270,10 +265,7 @@ def test_a_line_that_went_to_the_stale_records_process_is_answered_once_the_reco
     drops it). Claiming the record back, this process catches up on the recording: the line is answered now, not
     when the customer's silence timer speaks (before: not answered)."""
     with app.app_context():
-        agent = factories.user("agent1", role="trainee", level="L4")
-        do_set_agent_state(agent, "available")
-        cid = engine.start_customer(PARCEL, seed=4)
-        engine.run_until_idle(60)
+        agent, cid = _greeted(engine)
         assert len(_customer_lines(cid)) == 1
         engine.ownership.client.hset(engine.ownership.key("contact", cid), "owner", "host-9-stalled")
         # Recorded, and its entry went to the stalled process: never published here.
