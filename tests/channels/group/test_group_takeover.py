@@ -15,9 +15,7 @@ from contacts.models import Contact, ContactEvent
 from extensions import db
 
 from .conftest import user
-from .test_group_audience_log import ANSWER, _lines
-
-MIX = {"off_topic": 0, "rude": 0, "individual": 0}
+from .rooms import ANSWER, MIX, lines, room_with_askers, said
 
 
 def _die(driver, room_id: int) -> None:
@@ -42,7 +40,7 @@ def test_an_answer_given_while_nobody_drove_the_audience_is_thanked_once(app, pa
         (room,) = start_group_room(agent, "en-group-sale", audience=6, mix=MIX, seed=3)
         for _ in range(18):  # until someone asks
             driver.run_for(5)
-            if asked := {e.data["member"] for e in _lines(room.id, "question")}:
+            if asked := {e.data["member"] for e in lines(room.id, "question")}:
                 break
         assert asked
         _die(driver, room.id)
@@ -50,9 +48,9 @@ def test_an_answer_given_while_nobody_drove_the_audience_is_thanked_once(app, pa
         assert set(answered) >= asked
         assert driver.take_over(db.session.get(Contact, room.id))
         driver.run_for(120)
-        thanks = Counter(e.data["member"] for e in _lines(room.id, "thanks"))
+        thanks = said(room.id, "thanks")
         assert set(thanks) >= asked and max(thanks.values()) == 1
-        questions = Counter(e.data["member"] for e in _lines(room.id, "question"))
+        questions = said(room.id, "question")
         assert max(questions.values()) == 1
         names = _joined(room.id)
         assert len(names) == 6 and len(set(names)) == 6
@@ -62,20 +60,17 @@ def test_a_thanks_cut_off_by_the_drivers_death_is_posted_once(app, packs, traine
     """The driver applied the answer (each asker's reaction recorded) and died before the thanks went out: taken
     over, each of them thanks once, and no reaction is recorded twice."""
     with app.app_context():
-        agent = user(trainee)
-        (room,) = start_group_room(agent, "en-group-sale", audience=6, mix=MIX, seed=3)
-        driver.run_for(100)
-        asked = {e.data["member"] for e in _lines(room.id, "question")}
+        agent, room, asked = room_with_askers(trainee, driver)
         assert asked
         do_reply_in_group(room, agent, ANSWER)
         driver.tick()  # applied now: the reactions recorded, the thanks due 2-8 s later
         states = [e for e in _states(room.id) if e.data.get("reaction") == "answered"]
         assert {e.data["member"] for e in states} >= asked
-        assert _lines(room.id, "thanks") == []
+        assert lines(room.id, "thanks") == []
         _die(driver, room.id)
         assert driver.take_over(db.session.get(Contact, room.id))
         driver.run_for(30)
-        thanks = Counter(e.data["member"] for e in _lines(room.id, "thanks"))
+        thanks = said(room.id, "thanks")
         assert set(thanks) == {e.data["member"] for e in states} and max(thanks.values()) == 1
         again = Counter(e.data["member"] for e in _states(room.id) if e.data.get("reaction") == "answered")
         assert max(again.values()) == 1
@@ -153,10 +148,7 @@ def test_an_audience_whose_lease_is_ours_is_driven_on_when_a_stale_record_names_
     stalled = "host-9-stalled"
     engine = app.extensions["kefu_simulator"]
     with app.app_context():
-        agent = user(trainee)
-        (room,) = start_group_room(agent, "en-group-sale", audience=6, mix=MIX, seed=3)
-        driver.run_for(100)
-        asked = {e.data["member"] for e in _lines(room.id, "question")}
+        agent, room, asked = room_with_askers(trainee, driver)
         assert asked
         engine.ownership.client.hset(engine.ownership.key("group", room.id), "owner", stalled)  # its re-announce
         do_reply_in_group(room, agent, ANSWER)
@@ -166,7 +158,7 @@ def test_an_audience_whose_lease_is_ours_is_driven_on_when_a_stale_record_names_
         assert room.id in driver.rooms
         assert engine.ownership.record("group", room.id).get("owner") == engine.process_id
         driver.run_for(30)
-        thanks = Counter(e.data["member"] for e in _lines(room.id, "thanks"))
+        thanks = said(room.id, "thanks")
         assert set(thanks) >= asked and max(thanks.values()) == 1
         assert room.id in driver.rooms
 
