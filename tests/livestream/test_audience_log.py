@@ -58,6 +58,22 @@ def _en_sale(app):
     return ann, start_livestream(ann, title="Sale", lang="en", audience_size=5, seed=2)
 
 
+def _en_sale_asked(app):
+    """The English live sale (_en_sale) with the first question its audience's script says posted as a viewer's
+    comment (with its need), the audience started and stopped again: (presenter, contact, the question, the
+    comment posted)."""
+    from livestream.actions import do_post_comment
+
+    ann, contact = _en_sale(app)
+    script = audiences.start(contact.id)
+    audiences.stop(contact.id)
+    question = next(c for c in (script.next_comment(t) for t in range(0, 400, 5)) if c.kind == "question")
+    asked = do_post_comment(
+        contact, question.viewer, question.name, question.text, sim={"kind": "question", "need": question.need}
+    )
+    return ann, contact, question, asked
+
+
 def test_the_presenters_answer_from_the_log_reaches_the_audience_once(app):
     """A viewer's question is marked answered while this process's audience is not listening (as when the
     presenter is on another process): from the log, delivered twice, the audience takes the need as answered,
@@ -499,18 +515,12 @@ def test_an_answer_recorded_while_an_audience_is_taken_over_reaches_it(app, monk
     after the take-over read the stream's recording and before the audience was registered here. The log hands
     the answer to no running audience; the taken-over audience still counts the question as answered (before: it
     was missed, and the audience kept asking an answered question)."""
-    from livestream.actions import do_mark_answered, do_post_comment
+    from livestream.actions import do_mark_answered
 
     dead = "elsewhere-1-dead00"
     with app.app_context():
-        ann, contact = _en_sale(app)
+        ann, contact, question, asked = _en_sale_asked(app)  # its audience stopped: the dead process's
         sid = contact.id
-        script = audiences.start(sid)
-        audiences.stop(sid)  # the dead process's audience
-        question = next(c for c in (script.next_comment(t) for t in range(0, 400, 5)) if c.kind == "question")
-        asked = do_post_comment(
-            contact, question.viewer, question.name, question.text, sim={"kind": "question", "need": question.need}
-        )
         redis_store.client.hset(redis_store.key("sim", "livestream", sid), "owner", dead)
         real = audiences._replay
 
@@ -1010,18 +1020,12 @@ def test_an_answer_the_log_passed_over_while_redis_was_lost_reaches_the_running_
     answer and went on asking)."""
     import time
 
-    from livestream.actions import do_mark_answered, do_post_comment
+    from livestream.actions import do_mark_answered
 
     liveness = app.extensions["kefu_liveness"]
     with app.app_context():
-        ann, contact = _en_sale(app)
+        ann, contact, question, asked = _en_sale_asked(app)
         sid = contact.id
-        script = audiences.start(sid)
-        audiences.stop(sid)
-        question = next(c for c in (script.next_comment(t) for t in range(0, 400, 5)) if c.kind == "question")
-        asked = do_post_comment(
-            contact, question.viewer, question.name, question.text, sim={"kind": "question", "need": question.need}
-        )
         try:
             running = audiences.start(sid)  # the audience runs here, the question in its recording
             assert question.need not in running.answered
@@ -1050,19 +1054,13 @@ def test_an_answer_handed_to_the_process_a_record_named_reaches_the_audience_onc
     lease is ours), the audience catches up from the recording and takes the question as answered (before: never)."""
     import time
 
-    from livestream.actions import do_mark_answered, do_post_comment
+    from livestream.actions import do_mark_answered
 
     other = "elsewhere-2-live00"
     liveness = app.extensions["kefu_liveness"]
     with app.app_context():
-        ann, contact = _en_sale(app)
+        ann, contact, question, asked = _en_sale_asked(app)
         sid = contact.id
-        script = audiences.start(sid)
-        audiences.stop(sid)
-        question = next(c for c in (script.next_comment(t) for t in range(0, 400, 5)) if c.kind == "question")
-        asked = do_post_comment(
-            contact, question.viewer, question.name, question.text, sim={"kind": "question", "need": question.need}
-        )
         key = redis_store.key("sim", "livestream", sid)
         try:
             running = audiences.start(sid)
