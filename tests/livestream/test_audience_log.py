@@ -542,9 +542,8 @@ def test_a_worker_adopting_an_audience_does_not_hold_its_simulated_customers_mea
     """A simulator worker told to adopt a stream's audience replays the stream's recording (and may wait for its
     lease): meanwhile the worker's engine goes on with its customers - its lock is free for the engine's tick
     (before: the adoption ran under the engine's lock, and every customer of the worker waited for it)."""
-    import threading
-
     from livestream.actions import start_livestream
+    from tests.lock_probe import probing_lock
 
     engine = app.extensions["kefu_simulator"]
     liveness = app.extensions["kefu_liveness"]
@@ -552,21 +551,7 @@ def test_a_worker_adopting_an_audience_does_not_hold_its_simulated_customers_mea
         contact = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, seed=2)
         sid = contact.id
         redis_store.client.hset(redis_store.key("sim", "livestream", sid), "owner", liveness.process_id)
-        real, free = audiences._replay, []
-
-        def tick_meanwhile() -> None:  # the engine's tick, on its own thread, wants the lock
-            if engine._lock.acquire(timeout=1.0):
-                engine._lock.release()
-                free.append(True)
-            else:
-                free.append(False)
-
-        def replay(stream_id, script):
-            probe = threading.Thread(target=tick_meanwhile)
-            probe.start()
-            probe.join()
-            return real(stream_id, script)
-
+        replay, free = probing_lock(engine._lock, audiences._replay)
         monkeypatch.setattr(audiences, "_replay", replay)
         try:
             engine._on_control({"adopt": "livestream", "id": sid})

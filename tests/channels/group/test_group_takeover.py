@@ -110,7 +110,7 @@ def test_a_worker_adopting_a_rooms_audience_does_not_hold_its_simulated_customer
     """A simulator worker told to adopt a group room's audience waits for the room's lease and replays the room's
     recording: meanwhile the worker's engine goes on with its customers - its lock is free for the engine's tick
     (before: the adoption ran under the engine's lock, and every customer of the worker waited for it)."""
-    import threading
+    from tests.lock_probe import probing_lock
 
     engine = app.extensions["kefu_simulator"]
     with app.app_context():
@@ -118,21 +118,7 @@ def test_a_worker_adopting_a_rooms_audience_does_not_hold_its_simulated_customer
         (room,) = start_group_room(agent, "en-group-sale", audience=6, mix=MIX, seed=3)
         _die(driver, room.id)
         assert engine.ownership.record("group", room.id).get("owner") == engine.process_id  # handed to us
-        real, free = driver._replay, []
-
-        def tick_meanwhile() -> None:  # the engine's tick, on its own thread, wants the lock
-            if engine._lock.acquire(timeout=1.0):
-                engine._lock.release()
-                free.append(True)
-            else:
-                free.append(False)
-
-        def replay(live, events, opened_at):
-            probe = threading.Thread(target=tick_meanwhile)
-            probe.start()
-            probe.join()
-            return real(live, events, opened_at)
-
+        replay, free = probing_lock(engine._lock, driver._replay)
         monkeypatch.setattr(driver, "_replay", replay)
         engine._on_control({"adopt": "group", "id": room.id})
         assert room.id in driver.rooms
