@@ -38,6 +38,28 @@ def _stream_owned_by(owner: str):
     return contact, key
 
 
+def _lease_busy_once(monkeypatch, threads: list[str] | None = None) -> list[int]:
+    """The audiences' lease busy the first time it is taken (LeaseBusy: as when a stalled process holds it), taken
+    for real after that: the list of streams it was busy for. ``threads``, if given, gets the name of the thread of
+    each try."""
+    import threading
+
+    from simulator.ownership import LeaseBusy
+
+    real, busy = audiences._take_lease, []
+
+    def take_lease(stream_id, seed):
+        if threads is not None:
+            threads.append(threading.current_thread().name)
+        if not busy:
+            busy.append(stream_id)
+            raise LeaseBusy("held")
+        return real(stream_id, seed)
+
+    monkeypatch.setattr(audiences, "_take_lease", take_lease)
+    return busy
+
+
 def _audience_runs(sid: int, seconds: float) -> bool:
     """Whether the stream's audience runs in this process within ``seconds``."""
     import time
@@ -280,24 +302,12 @@ def test_an_audience_whose_lease_is_busy_is_taken_over_soon_off_the_liveness_thr
     lease gives up (LeaseBusy) rather than wait for that process to resume. The owner record names this process
     now, so nobody else would adopt it: this process takes it over again a moment later, on the audiences' own
     thread (the liveness ``dead`` hook only wakes it), once the lease is free."""
-    import threading
-
-    from simulator.ownership import LeaseBusy
-
     dead = "elsewhere-1-dead00"
     with app.app_context():
         contact, key = _stream_owned_by(dead)
         sid = contact.id
-        real, busy, threads = audiences._take_lease, [], []
-
-        def take_lease(stream_id, seed):
-            threads.append(threading.current_thread().name)
-            if not busy:
-                busy.append(stream_id)
-                raise LeaseBusy("held")
-            return real(stream_id, seed)
-
-        monkeypatch.setattr(audiences, "_take_lease", take_lease)
+        threads = []
+        busy = _lease_busy_once(monkeypatch, threads)
         try:
             assert audiences.adopt_orphans(dead) == [] and busy == [sid]
             assert audiences.script(sid) is None
@@ -1070,23 +1080,13 @@ def test_a_publishing_start_whose_lease_is_busy_while_redis_fails_is_tried_again
     process, taken for dead) while Redis fails on the stream's owner record (WRONGTYPE here). The start is tried
     again on the adopting thread all the same, and the audience runs here once Redis answers and the lease is free
     (before: "not retried" - no dead hook comes again, and the stream had no audience)."""
-    from simulator.ownership import LeaseBusy
-
     dead = "elsewhere-1-dead00"
     with app.app_context():
         contact, key = _stream_owned_by(dead)
         sid = contact.id
         redis_store.client.delete(key)
         redis_store.client.set(key, "not a hash")
-        real, busy = audiences._take_lease, []
-
-        def take_lease(stream_id, seed):
-            if not busy:
-                busy.append(stream_id)
-                raise LeaseBusy("held")
-            return real(stream_id, seed)
-
-        monkeypatch.setattr(audiences, "_take_lease", take_lease)
+        busy = _lease_busy_once(monkeypatch)
         try:
             assert audiences.start(sid) is None and busy == [sid]
             redis_store.client.delete(key)
