@@ -38,6 +38,13 @@ def _stream_owned_by(owner: str):
     return contact, key
 
 
+def _chatty_sale() -> int:
+    """A live sale (5 viewers) whose audience comments 600 times a minute: its contact id."""
+    from livestream.actions import start_livestream
+
+    return start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, comment_rate=600).id
+
+
 def _lease_busy_once(monkeypatch, threads: list[str] | None = None) -> list[int]:
     """The audiences' lease busy the first time it is taken (LeaseBusy: as when a stalled process holds it), taken
     for real after that: the list of streams it was busy for. ``threads``, if given, gets the name of the thread of
@@ -233,14 +240,12 @@ def test_an_audience_whose_lease_another_process_took_posts_nothing_more_here(ap
     audience is let go here, and the owner record is pointed at the lease's holder."""
     import time
 
-    from livestream.actions import start_livestream
     from simulator.ownership import Ownership
 
     adopter = "host-9-adopter"
     liveness = app.extensions["kefu_liveness"]
     with app.app_context():
-        contact = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, comment_rate=600)
-        sid = contact.id
+        sid = _chatty_sale()
         liveness.client.set(liveness.proc_key(adopter), 1, ex=60)  # alive (a dead holder is taken over from)
 
         try:
@@ -267,12 +272,10 @@ def test_two_overlapping_starts_of_one_audience_keep_the_lease_that_is_current(a
     second start and going silent (before, it kept the older and every comment raised LeaseLost)."""
     import time
 
-    from livestream.actions import start_livestream
     from simulator.models import SimulatedCustomer
 
     with app.app_context():
-        contact = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, comment_rate=600)
-        sid = contact.id
+        sid = _chatty_sale()
         real, overlapped = audiences._take_lease, []
 
         def take_lease(stream_id, seed):
@@ -431,12 +434,9 @@ def test_a_comment_refused_under_an_older_lease_does_not_drop_the_audience_regis
 
     from sqlalchemy import text
 
-    from livestream.actions import start_livestream
-
     pid = app.extensions["kefu_liveness"].process_id
     with app.app_context():
-        contact = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, comment_rate=600)
-        sid = contact.id
+        sid = _chatty_sale()
         real, first, second = audiences._take_lease, [], []
 
         def waiting_comment() -> bool:  # the audience's thread, blocked on the lease row
@@ -579,13 +579,10 @@ def test_an_audience_whose_lease_is_still_ours_is_not_let_go_for_a_record_naming
     the stream had no audience at all)."""
     import time
 
-    from livestream.actions import start_livestream
-
     other = "elsewhere-2-live00"
     liveness = app.extensions["kefu_liveness"]
     with app.app_context():
-        contact = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, comment_rate=600)
-        sid = contact.id
+        sid = _chatty_sale()
         key = redis_store.key("sim", "livestream", sid)
 
         try:
@@ -1177,14 +1174,12 @@ def test_an_audience_whose_lease_a_process_that_died_took_is_taken_over_from_it(
     stream had no audience)."""
     import time
 
-    from livestream.actions import start_livestream
     from simulator.ownership import Ownership
 
     dead = "elsewhere-1-dead00"
     pid = app.extensions["kefu_liveness"].process_id
     with app.app_context():
-        contact = start_livestream(factories.user("ann"), title="Sale", lang="en", audience_size=5, comment_rate=600)
-        sid = contact.id
+        sid = _chatty_sale()
         key = redis_store.key("sim", "livestream", sid)
         try:
             assert audiences.start(sid) is not None
