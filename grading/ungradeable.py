@@ -8,8 +8,10 @@ for; anyone else none. The rule is applied in the query, so a lead's page does n
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 
 from accounts.models import User
@@ -20,6 +22,22 @@ from extensions import db
 from .models import UngradeableContact
 
 LIMIT = 200  # the newest; the rest are for `flask grading regrade --ungradeable`
+# What kind of reason a recorded one is (grading/actions.py's GradingError messages), in the reader's language: the
+# message itself is English, kept beside it for whoever fixes the cause.
+REASONS = (
+    (re.compile(r"was never handled by an agent"), _l("Never handled by an agent")),
+    (re.compile(r"^no \S+ rubric in "), _l("No rubric for its channel, language and level")),
+    (re.compile(r"could not be loaded"), _l("Its recording could not be loaded")),
+    (re.compile(r"^no contact "), _l("The contact no longer exists")),
+)
+
+
+def reason_label(reason: str):
+    """The kind of a recorded reason, as a label in the request's language."""
+    for pattern, label in REASONS:
+        if pattern.search(reason or ""):
+            return label
+    return _l("Grading failed")
 
 
 @dataclass(frozen=True)
@@ -30,6 +48,10 @@ class UngradeableRow:
     channel: str
     reason: str
     recorded_at: float
+
+    @property
+    def reason_label(self):
+        return reason_label(self.reason)
 
 
 def ungradeable_for(user, limit: int = LIMIT) -> tuple[list[UngradeableRow], int]:

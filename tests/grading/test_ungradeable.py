@@ -139,7 +139,12 @@ def test_the_section_is_in_chinese_for_a_chinese_reader(app, client, auth):
     """A lead whose locale is zh_CN reads the section's heading and columns in Chinese."""
     build_world(app)
     with app.app_context():
-        factories.user("leadzh", role="lead", locale="zh_CN")
+        lead = factories.user("leadzh", role="lead", locale="zh_CN")
+        team = factories.group("teamzh", lead=lead)
+        mine = handled_contact(factories.user("tzh", role="trainee", level="L4", group=team))
+        _list([mine], reason="no chat rubric in en for level L4")
     auth.login("leadzh")
     html = client.get("/review/panels").get_data(as_text=True)
     assert "无法评分" in html and "原因" in html
+    # the kind of reason in Chinese, the recorded message beside it (before: the English message alone)
+    assert "没有适用于该渠道、语言和级别的评分表" in html and "no chat rubric in en for level L4" in html
