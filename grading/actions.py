@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 
 from clock import clock
 from contacts.events import send_event
@@ -88,9 +88,23 @@ def _exercise_kind(contact_id: int) -> str | None:
     )
 
 
+LOCK_CLASS = 0x6B656675  # "kefu": the high half of a contact's grading lock key, the contact id the low half
+
+
+def lock_contact_for_grading(contact_id: int) -> None:
+    """Serialise the graders of one contact across processes until the transaction ends (a PostgreSQL advisory
+    lock; taken again in the same transaction it is held once more; SQLite serves one process): auto-grading, the
+    sweep, a grader's Grade button and the ungradeable list's retry, so a grading and a failing one never
+    interleave (the one would put back on the ungradeable list what the other just graded)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": (LOCK_CLASS << 32) | int(contact_id)})
+
+
 def _grade_and_store(contact_id: int, rubrics: list[Rubric] | None = None) -> tuple[Recording, Rubric, Scorecard, bool]:
-    """Grade one contact and store its scorecard, taking it off the ungradeable list (uncommitted): the recording,
-    the rubric, the current row and whether it changed. Raises GradingError when it cannot be graded."""
+    """Grade one contact and store its scorecard, taking it off the ungradeable list (uncommitted), under the
+    contact's grading lock: the recording, the rubric, the current row and whether it changed. Raises GradingError
+    when it cannot be graded."""
+    lock_contact_for_grading(contact_id)
     try:
         recording = load_recording(int(contact_id))
     except LookupError as e:

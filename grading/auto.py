@@ -26,7 +26,7 @@ import time
 
 import redis
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from contacts.events import subscribe, unsubscribe
 from contacts.models import Contact
@@ -40,7 +40,6 @@ from .sweep import Sweeper
 log = logging.getLogger(__name__)
 
 KIND = "grading"
-LOCK_CLASS = 0x6B656675  # "kefu": the high half of the advisory lock key, the contact id the low half
 DONE_TTL = 3600  # seconds the "graded" marker of a wrap-up is kept (wait_idle reads it)
 RETRY_SECONDS = 60.0  # a grading that failed is tried again (by the sweep) this long after, doubled each time
 FAILURES_TTL = 86400  # seconds a contact's count of failed gradings is kept (the sweep's window)
@@ -204,11 +203,11 @@ class AutoGrader:
                 self._pending.discard((cid, seq))
 
     def _grade(self, contact_id: int, wrapped_up_at: float) -> None:
-        from .actions import GradingError, do_grade_contact, do_record_ungradeable
+        from .actions import GradingError, do_grade_contact, do_record_ungradeable, lock_contact_for_grading
 
         with self._grading:
             try:
-                self._lock_contact(contact_id)  # held until do_grade_contact commits (or the session ends)
+                lock_contact_for_grading(contact_id)  # held until do_grade_contact commits (or the session ends)
                 contact = db.session.get(Contact, contact_id)
                 if contact is None:
                     return  # simulated and role-played contacts alike: a role-play is graded like practice
@@ -226,12 +225,6 @@ class AutoGrader:
                     log.info("contact %s not auto-graded: %s", contact_id, e)
             finally:
                 db.session.remove()
-
-    @staticmethod
-    def _lock_contact(contact_id: int) -> None:
-        """Serialise graders of one contact across processes (PostgreSQL; SQLite serves one process)."""
-        if db.session.get_bind().dialect.name == "postgresql":
-            db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": (LOCK_CLASS << 32) | contact_id})
 
     @staticmethod
     def _graded_since(contact_id: int, ts: float) -> bool:

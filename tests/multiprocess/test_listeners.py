@@ -37,7 +37,7 @@ from sqlalchemy import select
 
 from contacts.models import Contact
 from extensions import db, redis_store
-from grading.auto import LOCK_CLASS
+from grading.actions import LOCK_CLASS
 from grading.models import Scorecard
 
 from .cluster import (
