@@ -21,6 +21,7 @@ from simulator.views import may_manage_exercise
 from . import panels
 from .actions import GradingError, current_scorecard, do_grade_contact, select_contacts, set_manual_scores
 from .models import Panel, PanelAssignment
+from .ungradeable import reason_label
 
 bp = Blueprint("review", __name__)
 
@@ -95,7 +96,8 @@ def grade_contact(contact_id: int):
     try:
         do_grade_contact(contact.id)
     except GradingError as e:
-        flash(str(e), "error")
+        # The kind of reason in the grader's language, the error's own (English) message after it.
+        flash(_("Could not be graded: %(reason)s (%(detail)s)", reason=reason_label(str(e)), detail=str(e)), "error")
     return redirect(url_for("review.review_contact", contact_id=contact.id))
 
 

@@ -148,3 +148,17 @@ def test_the_section_is_in_chinese_for_a_chinese_reader(app, client, auth):
     assert "无法评分" in html and "原因" in html
     # the kind of reason in Chinese, the recorded message beside it (before: the English message alone)
     assert "没有适用于该渠道、语言和级别的评分表" in html and "no chat rubric in en for level L4" in html
+
+
+def test_the_grade_button_says_why_in_the_graders_language(app, client, auth):
+    """A grader whose locale is zh_CN presses Grade on a chat in a language with no rubric: the page says the kind of
+    reason in Chinese, the error's message after it (before: the English message alone)."""
+    world = build_world(app)
+    with app.app_context():
+        _never, de = _unhandled_and_foreign(world["agent"])
+        factories.user("gzh", role="grader", locale="zh_CN")
+    auth.login("gzh")
+    res = client.post(f"/review/contacts/{de}/grade", follow_redirects=True)
+    html = res.get_data(as_text=True)
+    assert "无法评分：没有适用于该渠道、语言和级别的评分表" in html, html[:2000]
+    assert "no chat rubric in de" in html
