@@ -20,6 +20,7 @@ from .classifier import ActModel
 from .facts import Figure, Private, figures, private_data
 from .features import lexicon_hits, prepare
 from .lexicon import MoveRecogniser, _Message, phrase_key
+from .text import shares_content
 
 _MEMO_MAX = 20_000
 # Acts that commit to doing something: negated, they are not performed ("没办法给您补偿", "no need to hold",
@@ -181,6 +182,12 @@ class Reader:
                         continue
                     if act.confidence >= self._sentence_threshold(act):
                         found[act.name] = act
+        if "confirm_understanding" in found and before and not shares_content(text, before):
+            # Restating the customer's problem repeats some of what they said (their order, the fault, the date);
+            # read alone, a check of a fact they never gave ("您买的是1.7L那款对吗") looks the same to the model. With
+            # the customer's line at hand, a "restatement" that shares nothing with it is not one. One rule, tried
+            # once: development zh_CN 0.877 -> 0.885, en 0.873 -> 0.878, no restatement lost (bench/README.md).
+            del found["confirm_understanding"]
         reading.private = private_data(text)
         if reading.private and "disclose_private" not in found:
             found["disclose_private"] = Act(

@@ -230,3 +230,33 @@ def _negating_compound(tok: str) -> bool:
         "别的",
         "别人",
     )
+
+
+# Words that two lines share without sharing a subject: English function words of four letters or more, and
+# Chinese character pairs of address, tag questions and filler.
+_COMMON_EN_WORDS = (
+    "that this with your have just what about from they them there were will would could should been you're it's "
+    "okay right sure yeah"
+)
+_COMMON_ZH_PAIRS = (
+    "您的 一下 我们 这个 是不 不是 对吧 是吧 对吗 您是 就是 这边 那个 的话 一个 没有 可以 什么 怎么 现在 已经 还是"
+)
+_COMMON_EN = frozenset(_COMMON_EN_WORDS.split())
+_COMMON_ZH = frozenset(_COMMON_ZH_PAIRS.split())
+
+
+def content_terms(text: str) -> set[str]:
+    """What a line is about, as comparable terms: English words of four letters or more (not function words),
+    runs of two or more digits (an order number, a date) and the pairs of adjacent Chinese characters (not those of
+    address, tag questions and filler)."""
+    t = (text or "").lower()
+    out = {w for w in re.findall(r"[a-z]{4,}", t) if w not in _COMMON_EN}
+    out |= set(re.findall(r"\d{2,}", t))
+    for run in re.findall(r"[\u4e00-\u9fff]+", t):
+        out |= {run[i : i + 2] for i in range(len(run) - 1)} - _COMMON_ZH
+    return out
+
+
+def shares_content(text: str, other: str) -> bool:
+    """Whether two lines have a content term in common (``content_terms``)."""
+    return bool(content_terms(text) & content_terms(other))

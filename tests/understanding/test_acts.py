@@ -178,3 +178,34 @@ def test_belittling_help_is_forbidden_and_the_respectful_twin_is_not(readers, la
     assert "forbidden" in readers[lang].moves(rude), rude
     got = set(readers[lang].moves(polite))
     assert "forbidden" not in got and got & {"answer", "explain_policy"}, (polite, got)
+
+
+# Restating the customer's problem repeats some of what they said; with the customer's line at hand, a restatement
+# that shares nothing with it is not one (understanding.reader, understanding.text.shares_content). Lines written for
+# this test: (lang, agent line, a customer line it restates, a customer line it has nothing to do with).
+RESTATEMENTS = [
+    ("zh_CN", "跟您确认一下，您是说净化器滤网一直在报警，对吧？", "上周买的净化器，滤网一直报警", "怎么开发票"),
+    ("zh_CN", "我理解的是：耳机左边没声音，想换一副新的，对吗？", "耳机左边完全没声音了，能换新的吗", "什么时候发货啊"),
+    (
+        "en",
+        "So if I've got this right, the blender stopped working after two days?",
+        "My blender died after two days of use",
+        "Hi, can I change my delivery address?",
+    ),
+    (
+        "en",
+        "Just checking I understand: you were charged twice for the same jacket?",
+        "I see two charges for one jacket on my card",
+        "When will my parcel arrive?",
+    ),
+]
+
+
+@pytest.mark.parametrize(("lang", "line", "restated", "unrelated"), RESTATEMENTS)
+def test_a_restatement_must_share_something_with_the_customers_line(readers, lang, line, restated, unrelated):
+    """Read alone or after the line it restates, the check is confirm_understanding; after a customer line it shares
+    nothing with, it is not (before: confirm_understanding whatever the customer had said)."""
+    reader = readers[lang]
+    assert "confirm_understanding" in reader.moves(line)
+    assert "confirm_understanding" in reader.moves(line, None, restated)
+    assert "confirm_understanding" not in reader.moves(line, None, unrelated)
