@@ -94,10 +94,27 @@ LOCK_CLASS = 0x6B656675  # "kefu": the high half of a contact's grading lock key
 def lock_contact_for_grading(contact_id: int) -> None:
     """Serialise the graders of one contact across processes until the transaction ends (a PostgreSQL advisory
     lock; taken again in the same transaction it is held once more; SQLite serves one process): auto-grading, the
-    sweep, a grader's Grade button and the ungradeable list's retry, so a grading and a failing one never
-    interleave (the one would put back on the ungradeable list what the other just graded)."""
+    sweep, a grader's Grade button and the ungradeable list's retry (a bulk regrade takes its chunk's together:
+    ``lock_contacts_for_grading``), so a grading and a failing one never interleave (the one would put back on the
+    ungradeable list what the other just graded)."""
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": (LOCK_CLASS << 32) | int(contact_id)})
+
+
+def lock_contacts_for_grading(contact_ids: Iterable[int]) -> None:
+    """``lock_contact_for_grading`` for many contacts in one statement (a bulk regrade's chunk), taken in contact id
+    order: two bulk regrades over the same contacts wait for each other's lowest id and never hold a lock the other
+    waits for (a deadlock). Held to the end of the transaction; nothing on SQLite."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        keys = [(LOCK_CLASS << 32) | cid for cid in sorted({int(c) for c in contact_ids})]
+        # One round trip: the aggregate takes each lock as it reads the sorted keys (EXPLAIN: Aggregate over Sort).
+        db.session.execute(
+            text(
+                "SELECT count(pg_advisory_xact_lock(k)) FROM"
+                " (SELECT k FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS ordered"
+            ),
+            {"keys": keys},
+        )
 
 
 def _grade_and_store(contact_id: int, rubrics: list[Rubric] | None = None) -> tuple[Recording, Rubric, Scorecard, bool]:
@@ -195,7 +212,8 @@ def select_contacts(
 
 def regrade(contact_ids: list[int], progress: Callable[[int], None] | None = None, chunk: int = 200) -> RegradeReport:
     """Recompute the scorecards of ``contact_ids`` (the code path of ``flask grading regrade``): recordings
-    and current scorecards are read in chunks, each chunk is committed once. ``progress(n)`` is called with
+    and current scorecards are read in chunks, each chunk under its contacts' grading locks (waiting for an
+    auto-grading of one of them in progress) and committed once. ``progress(n)`` is called with
     the number of contacts done in each chunk. Publishes nothing: a bulk regrade is not live feedback."""
     report = RegradeReport()
     ids = sorted(set(contact_ids))
@@ -203,6 +221,7 @@ def regrade(contact_ids: list[int], progress: Callable[[int], None] | None = Non
     for start in range(0, len(ids), chunk):
         part = ids[start : start + chunk]
         graded: list[int] = []
+        lock_contacts_for_grading(part)  # before anything of the chunk is read: no grader of these is half-way
         current = {
             (s.contact_id, s.rubric_id): s
             for s in db.session.scalars(

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from extensions import db
-from grading.actions import LOCK_CLASS, current_scorecard, do_grade_contact
+from grading.actions import LOCK_CLASS, current_scorecard, do_grade_contact, regrade
 
 from .test_panels import build_world
 
@@ -62,3 +62,76 @@ def test_the_grade_button_waits_for_a_grading_of_the_same_contact_in_progress(ap
         thread.join()
         assert not errors, errors
         assert current_scorecard(contact_id) is not None
+
+
+def _in_thread(app, work) -> tuple[threading.Thread, threading.Event, list[BaseException]]:
+    """Run ``work()`` in an app context of its own thread (another grader); the event is set when it ends."""
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                work()
+            except BaseException as e:  # reported by the caller's assertion
+                errors.append(e)
+            finally:
+                db.session.remove()
+                done.set()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, done, errors
+
+
+def test_a_bulk_regrade_waits_for_a_grading_of_a_contact_of_its_chunk(app):
+    """Another process holds the grading lock of one contact of a chunk (an auto-grading in progress): the bulk regrade
+    (``flask grading regrade``) waits for it before it reads the chunk's scorecards, then grades the chunk (before: it
+    graded at once beside the other, and could store a stale scorecard or relist a contact just graded)."""
+    world = build_world(app)
+    low, high = world["contacts"]
+    assert low < high
+    with app.app_context():
+        do_grade_contact(low)  # loads the language model (seconds): not what is timed here
+        other = db.engine.connect()  # the other process's connection
+        try:
+            other.execute(text("SELECT pg_advisory_lock(:k)"), {"k": (LOCK_CLASS << 32) | high})
+            thread, done, errors = _in_thread(app, lambda: regrade([low, high]))
+            assert not done.wait(1.0), "regraded while another grading of a contact of the chunk held its lock"
+            other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": (LOCK_CLASS << 32) | high})
+            other.commit()
+        finally:
+            other.close()
+        assert done.wait(30)
+        thread.join()
+        assert not errors, errors
+        db.session.expire_all()
+        assert current_scorecard(high) is not None
+
+
+def test_a_bulk_regrade_takes_its_chunks_locks_in_contact_id_order(app):
+    """The bulk regrade takes the locks of a chunk in contact id order, whatever order it was given the ids in, so two
+    bulk regrades over the same contacts never hold each a lock the other waits for: while it waits for the lowest
+    id's lock, a higher id's lock is still free."""
+    world = build_world(app)
+    low, high = world["contacts"]
+    with app.app_context():
+        do_grade_contact(low)
+        other, probe = db.engine.connect(), db.engine.connect()
+        try:
+            other.execute(text("SELECT pg_advisory_lock(:k)"), {"k": (LOCK_CLASS << 32) | low})
+            thread, done, errors = _in_thread(app, lambda: regrade([high, low]))
+            assert not done.wait(1.0), "regraded while another grading of a contact of the chunk held its lock"
+            free = probe.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": (LOCK_CLASS << 32) | high}).scalar()
+            if free:
+                probe.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": (LOCK_CLASS << 32) | high})
+            probe.commit()
+            other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": (LOCK_CLASS << 32) | low})
+            other.commit()
+        finally:
+            other.close()
+            probe.close()
+        assert done.wait(30)
+        thread.join()
+        assert not errors, errors
+        assert free, "the regrade held a higher contact id's lock while it waited for a lower one's"
