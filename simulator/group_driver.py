@@ -113,11 +113,9 @@ class GroupAudienceDriver(RoomTakeOver):
 
     def stop_room(self, room_id: int) -> None:
         with self._lock:
-            if self.rooms.pop(room_id, None) is not None:
+            if room_id in self.rooms or self._taking.get(room_id):  # driven here, or being taken over
                 self._owner_record("release", room_id)
-            self._ids.discard(room_id)
-            self._due = [d for d in self._due if d.room_id != room_id]
-            heapq.heapify(self._due)
+            self._forget(room_id)
 
     def live_members(self, room_id: int) -> int:
         room = self.rooms.get(room_id)

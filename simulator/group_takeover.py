@@ -19,7 +19,9 @@ rule), moves to a private chat, patience run out, who left. Then what was cut of
 Nothing posted is posted again (line ids carry the process, so a taken-over line is never taken for a resend of
 the dead process's), and each event is applied once (its sequence number is remembered). The taker holds the
 audience's lease (simulator/ownership.py) before it reads the recording, and every join, post, leave and recorded
-reaction is fenced by it: a process taken for dead that was only stalled records nothing more for the room.
+reaction is fenced by it: a process taken for dead that was only stalled records nothing more for the room. The
+lease wait and the replay run outside the driver's lock, so the process's other rooms go on ticking meanwhile; the
+room is registered with the driver once rebuilt (``take_over``).
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ OPENING_KINDS = ("question", "off_topic", "rude")
 
 
 class RoomTakeOver:
-    """Take-over for GroupAudienceDriver (which provides rooms, _ids, _due, _lock, _push, _ownership, _take_lease
-    and _record_state, and LiveRoom)."""
+    """Take-over for GroupAudienceDriver (which provides rooms, _ids, _due, _inbox, _lock, _push, _queue,
+    _ownership, _take_lease and _record_state, and LiveRoom)."""
 
     _lease_check_at = 0.0
     _behind: frozenset[int] = frozenset()  # rooms whose catch-up could not read the recording: tried again
@@ -134,58 +136,124 @@ class RoomTakeOver:
         return len(missed)
 
     def _forget(self, room_id: int) -> None:
-        """Stop driving a room's audience here, recording nothing."""
-        self.rooms.pop(room_id, None)
-        self._ids.discard(room_id)
-        self._due = [d for d in self._due if d.room_id != room_id]
-        heapq.heapify(self._due)
+        """Stop driving a room's audience here, recording nothing (one being taken over is not registered)."""
+        with self._lock:
+            self.rooms.pop(room_id, None)
+            self._ids.discard(room_id)
+            self._due = [d for d in self._due if d.room_id != room_id]
+            heapq.heapify(self._due)
+            if room_id in self._taking:
+                self._taking[room_id] = False
+
+    @property
+    def _taking(self) -> dict[int, bool]:
+        """The rooms whose audience a take-over is rebuilding now, each False once it is let go meanwhile (its lease
+        lost during the replay, the room closed): that take-over then registers nothing."""
+        return self.__dict__.setdefault("_taking_over", {})
 
     def take_over(self, room) -> bool:
         """Drive the audience of an open room (a Contact) whose owner record now names this process, rebuilt
-        from its recording. False when it cannot be (closed, no ``group.opened``, scenario not loaded)."""
-        from .group_driver import LiveRoom
+        from its recording. False when it cannot be (closed, no ``group.opened``, scenario not loaded).
 
+        The lease wait and the replay run outside the driver's lock, which every room's tick takes: held through
+        them, every other room of this process stopped (its members silent) for as long as a stalled driver's write
+        held the lease or a long recording was replayed. The room is built aside, out of every tick's sight (a tick
+        never sees it half-built), and registered with its due steps in one step under the lock; what was recorded
+        on it after the replay read the recording is queued then, ahead of what comes next (``_register``). A second
+        take-over of the room meanwhile (an event of it from the log) leaves it to this one."""
         with self._lock:
-            if room.id in self.rooms:
+            if room.id in self.rooms or room.id in self._taking:
                 return True
-            if room.channel != "group" or room.status != "active":
+            self._taking[room.id] = True
+        try:
+            live, events, due = self._rebuild(room)
+            if live is None:
                 return False
-            opened = db.session.scalar(
-                select(ContactEvent)
-                .where(ContactEvent.contact_id == room.id, ContactEvent.type == "group.opened")
-                .limit(1)
-            )
-            if opened is None or not (opened.data or {}).get("audience"):
-                return False
-            # The lease first, then the recording: a write of the process that drove the audience until now (taken
-            # for dead, perhaps only stalled) either is in what we read below or is refused (simulator/ownership.py).
-            lease = self._take_lease(room.id, int(opened.data.get("seed") or 0))
-            events = [
-                event_dict(e)
-                for e in db.session.scalars(
-                    select(ContactEvent).where(ContactEvent.contact_id == room.id).order_by(ContactEvent.seq)
-                )
-            ]
-            opened = next((e for e in events if e["type"] == "group.opened"), None)
-            if opened is None or not opened["data"].get("audience"):
-                return False
-            d = opened["data"]
-            try:
-                scenario, lang = find_group_scenario(d["scenario_id"])
-                mix = Mix.model_validate(d["mix"])
-            except (GroupContentError, KeyError, ValueError) as e:
-                log.warning("cannot take over the audience of group room %s: %s", room.id, e)
-                return False
-            customers = plan_audience(scenario, int(d["audience"]), mix, int(d["seed"]))
-            live = LiveRoom(room.id, scenario, lang, customers, lease=lease)
-            self.rooms[room.id] = live
-            self._ids.add(room.id)
-            refresh_room_state(room.id)  # members let in by the dead process: new ones must not reuse their ids
-            self._replay(live, events, float(opened["ts"]))
+            if not self._register(live, due, max((e["seq"] for e in events), default=0)):
+                log.warning("group room %s was let go while its audience was being taken over", room.id)
+                return True
+        finally:
+            with self._lock:
+                self._taking.pop(room.id, None)
         log.warning("took over the simulated audience of group room %s (%d events replayed)", room.id, len(events))
         return True
 
-    def _replay(self, live, events: list[dict], opened_at: float) -> None:
+    def _rebuild(self, room) -> tuple[object | None, list[dict], list[tuple]]:
+        """The room's audience taken over, not yet registered: (the room, the events replayed, its due steps), the
+        lease taken and the recording replayed. (None, [], []) when it cannot be."""
+        from .group_driver import LiveRoom
+
+        if room.channel != "group" or room.status != "active":
+            return None, [], []
+        opened = db.session.scalar(
+            select(ContactEvent).where(ContactEvent.contact_id == room.id, ContactEvent.type == "group.opened").limit(1)
+        )
+        if opened is None or not (opened.data or {}).get("audience"):
+            return None, [], []
+        # The lease first, then the recording: a write of the process that drove the audience until now (taken for
+        # dead, perhaps only stalled) either is in what we read below or is refused (simulator/ownership.py).
+        lease = self._take_lease(room.id, int(opened.data.get("seed") or 0))
+        events = [
+            event_dict(e)
+            for e in db.session.scalars(
+                select(ContactEvent).where(ContactEvent.contact_id == room.id).order_by(ContactEvent.seq)
+            )
+        ]
+        opened = next((e for e in events if e["type"] == "group.opened"), None)
+        if opened is None or not opened["data"].get("audience"):
+            return None, [], []
+        d = opened["data"]
+        try:
+            scenario, lang = find_group_scenario(d["scenario_id"])
+            mix = Mix.model_validate(d["mix"])
+        except (GroupContentError, KeyError, ValueError) as e:
+            log.warning("cannot take over the audience of group room %s: %s", room.id, e)
+            return None, [], []
+        customers = plan_audience(scenario, int(d["audience"]), mix, int(d["seed"]))
+        live = LiveRoom(room.id, scenario, lang, customers, lease=lease)
+        refresh_room_state(room.id)  # members let in by the dead process: new ones must not reuse their ids
+        return live, events, self._replay(live, events, float(opened["ts"]))
+
+    def _register(self, live, due: list[tuple], replayed: int) -> bool:
+        """Drive a rebuilt room from now on: registered, its due steps queued, and the room's watched events recorded
+        after ``replayed`` (the last seq the replay read: the log passed them over while the room was not ours here)
+        queued ahead of the inbox, in order - all under the driver's lock, so the next tick applies them first and
+        the room's events from now on come to the inbox. A failed read is tried again at the next ``check_leases``.
+        False, and nothing registered, when the room was let go meanwhile."""
+        from .group_driver import WATCHED
+
+        with self._lock:
+            if not self._taking.get(live.room_id):
+                return False
+            self.rooms[live.room_id] = live
+            self._ids.add(live.room_id)
+            for at, index, kind, line in due:
+                self._push(at, live.room_id, index, kind, line)
+            try:
+                rows = db.session.scalars(
+                    select(ContactEvent)
+                    .where(
+                        ContactEvent.contact_id == live.room_id,
+                        ContactEvent.seq > replayed,
+                        ContactEvent.type.in_(sorted(WATCHED)),
+                    )
+                    .order_by(ContactEvent.seq)
+                ).all()
+            except Exception:
+                db.session.rollback()
+                log.warning("could not read what was recorded in group room %s during its take-over", live.room_id)
+                self._behind = self._behind | {live.room_id}
+                return True
+            tail = [event_dict(e) for e in rows]
+            self._inbox.extendleft(
+                reversed([e for e in tail if not (e["type"] == "message" and e["actor"] == "customer")])
+            )
+        return True
+
+    def _replay(self, live, events: list[dict], opened_at: float) -> list[tuple]:
+        """Bring the rebuilt room's customers to where its recording left them, and record what the dead driver owed
+        (``_owe``); returns the steps due from now on, (when, customer index, join | post | leave, line), queued
+        when the room is registered."""
         scenario, now = live.scenario, clock.timestamp()
         by_name = {c.name: c for c in live.customers}
         joined_at: dict[int, float] = {}
@@ -227,12 +295,14 @@ class RoomTakeOver:
                     lines = c.on_agent_post(ev, scenario)
                     if lines or c.answered_seq == ev["seq"]:
                         reactions.append((c, lines, ev["seq"], "answered"))
+        due: list[tuple] = []
         for c, lines, seq, reason in reactions:
-            self._owe(live, c, lines, seq, reason, states[c.index], posts[c.index], now)
+            self._owe(live, c, lines, seq, reason, states[c.index], posts[c.index], now, due)
         for c in live.customers:
-            self._resume(live, c, states[c.index], posts[c.index], c.index in gone, joined_at, opened_at, now)
+            self._resume(live, c, states[c.index], posts[c.index], c.index in gone, joined_at, opened_at, now, due)
+        return due
 
-    def _owe(self, live, c, lines: list[Line], seq: int, reason: str, states, posts, now: float) -> None:
+    def _owe(self, live, c, lines: list[Line], seq: int, reason: str, states, posts, now: float, due) -> None:
         """A reaction the replay found: post what of it was not posted (recording it first when it never was)."""
         recorded = next(
             (
@@ -254,15 +324,15 @@ class RoomTakeOver:
         at = now
         for line in lines[done:]:
             at += line.delay
-            self._push(at, live.room_id, c.index, "leave" if line.text is None else "post", line)
+            due.append((at, c.index, "leave" if line.text is None else "post", line))
 
-    def _resume(self, live, c, states, posts, gone: bool, joined_at, opened_at: float, now: float) -> None:
+    def _resume(self, live, c, states, posts, gone: bool, joined_at, opened_at: float, now: float, due) -> None:
         """What a customer still had to do when the driver died: join, ask, or finish leaving."""
         if gone:
             return
         if c.member_id is None:
             if c.status != "left":
-                self._push(max(now, opened_at + c.join_after), live.room_id, c.index, "join")
+                due.append((max(now, opened_at + c.join_after), c.index, "join", None))
             return
         if c.status == "left":  # out of patience: their parting line (unless posted), then they leave
             last = next((s for s in reversed(states) if s.get("reaction") == "patience"), None)
@@ -270,10 +340,10 @@ class RoomTakeOver:
             at = now
             if not any(s > after and said == "leave_line" for s, said in posts):
                 line = Line(0.0, c.rng.choice(live.scenario.leave_lines), "leave_line")
-                self._push(at, live.room_id, c.index, "post", line)
+                due.append((at, c.index, "post", line))
                 at += 1.0
-            self._push(at, live.room_id, c.index, "leave")
+            due.append((at, c.index, "leave", None))
             return
         if c.asked_at is None and c.status == "idle" and not any(said in OPENING_KINDS for _, said in posts):
             for line in c.opening(live.scenario):
-                self._push(max(now, joined_at[c.index] + line.delay), live.room_id, c.index, "post", line)
+                due.append((max(now, joined_at[c.index] + line.delay), c.index, "post", line))

@@ -1,0 +1,150 @@
+"""A slow take-over of one group room's audience (its lease held by a stalled driver's open write, a long recording to
+replay) does not stop the other rooms of the process: their members go on joining and speaking meanwhile, and the
+room taken over is driven once it is rebuilt (simulator/group_takeover.py ``take_over``)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+from sqlalchemy import func, select, text
+
+from channels.group.sessions import start_group_room
+from contacts.models import Contact, ContactEvent
+from extensions import db
+from tests import factories
+
+from .conftest import user
+from .rooms import MIX
+from .test_group_takeover import _die
+
+PG = os.environ.get("DATABASE_URL", "").startswith("postgresql")
+
+
+def _events(room_id: int) -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).where(ContactEvent.contact_id == room_id))
+
+
+def _lease(room_id: int) -> int:
+    """The generation of the lease of the room's audience (simulator/ownership.py), read afresh."""
+    from simulator.models import SimulatedCustomer
+
+    lease = db.session.scalar(select(SimulatedCustomer.lease).where(SimulatedCustomer.contact_id == room_id))
+    db.session.commit()
+    return lease
+
+
+def _two_rooms(app, trainee, driver):
+    """Two trainees' English sale rooms, each with its audience driven here a second: (room A, room B)."""
+    other = factories.user("grp2", role="trainee", level="L3").id
+    (a,) = start_group_room(user(trainee), "en-group-sale", audience=6, mix=MIX, seed=3)
+    (b,) = start_group_room(user(other), "en-group-sale", audience=6, mix=MIX, seed=4)
+    driver.run_for(1)
+    return a, b
+
+
+def _take_over_in_thread(app, driver, room_id: int):
+    """``driver.take_over`` of the room on a thread of its own (as the worker's control thread does): (the thread,
+    the event set when it is over, the list its result or exception goes to)."""
+    done, result = threading.Event(), []
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                result.append(driver.take_over(db.session.get(Contact, room_id)))
+            except BaseException as e:  # reported by the test's assertions
+                result.append(e)
+            finally:
+                db.session.remove()
+                done.set()
+
+    thread = threading.Thread(target=run, name="take-over")
+    thread.start()
+    return thread, done, result
+
+
+def _tick_until_spoken(driver, room_id: int, steps: int = 90) -> bool:
+    """Tick the process's rooms a sandbox second at a time until room ``room_id`` records something new."""
+    from clock import clock
+
+    before = _events(room_id)
+    for _ in range(steps):
+        clock.advance(1.0)
+        driver.tick()
+        if _events(room_id) > before:
+            return True
+    return False
+
+
+@pytest.mark.skipif(
+    not PG, reason="PostgreSQL only (DATABASE_URL): a row held by another connection; SQLite holds every writer at once"
+)
+def test_a_take_over_waiting_for_the_lease_does_not_stop_the_other_rooms(app, packs, trainee, driver):
+    """Room B's audience is taken over while another connection holds B's lease row (a stalled driver's fenced write,
+    open): the take-over waits for it. Meanwhile the process ticks on, and room A's members join and speak; once the
+    row is let go, B is driven here (before: the take-over held the driver's lock through its lease wait, and room A
+    was silent until it gave up)."""
+    with app.app_context():
+        a, b = _two_rooms(app, trainee, driver)
+        _die(driver, b.id)
+        stalled = db.engine.connect()
+        held = stalled.begin()
+        stalled.execute(text("UPDATE simulated_customers SET lease = lease WHERE contact_id = :id"), {"id": b.id})
+        thread = None
+        try:
+            thread, done, result = _take_over_in_thread(app, driver, b.id)
+            deadline = time.monotonic() + 5
+            waiting = 0
+            while not waiting and time.monotonic() < deadline:
+                waiting = db.session.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND wait_event_type = 'Lock'"
+                    )
+                )
+                db.session.commit()
+            assert waiting, "the take-over never waited for the lease row"
+            assert _tick_until_spoken(driver, a.id), "room A said nothing"
+            assert not done.is_set(), f"room A spoke only once the take-over was over ({result})"
+            assert b.id not in driver.rooms  # not registered half-built (the lease cannot be taken yet)
+        finally:
+            held.rollback()
+            stalled.close()
+            if thread is not None:
+                thread.join(10)
+        assert result == [True], result
+        assert b.id in driver.rooms
+
+
+def test_a_take_over_replaying_a_long_recording_does_not_stop_the_other_rooms(app, packs, trainee, driver):
+    """Room B's audience is taken over from a long recording (thousands of the agent's lines: seconds of replay).
+    Meanwhile the process ticks on, and room A's members join and speak; B is driven here once replayed (before: the
+    replay ran under the driver's lock, and room A was silent until it was over)."""
+    from sqlalchemy import insert
+
+    from channels.group.actions import do_reply_in_group
+
+    with app.app_context():
+        a, b = _two_rooms(app, trainee, driver)
+        line, _ = do_reply_in_group(b, db.session.get(Contact, b.id).agent, "One moment please, I am checking that.")
+        last = db.session.scalar(select(func.max(ContactEvent.seq)).where(ContactEvent.contact_id == b.id))
+        row = {k: line[k] for k in ("contact_id", "type", "actor", "actor_id", "ts", "text", "data")}
+        db.session.execute(insert(ContactEvent), [{**row, "seq": last + i} for i in range(1, 3001)])
+        db.session.commit()
+        _die(driver, b.id)
+        lease = _lease(b.id)
+        thread, done, result = _take_over_in_thread(app, driver, b.id)
+        try:
+            deadline = time.monotonic() + 10
+            while _lease(b.id) == lease and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert _lease(b.id) > lease, "the take-over never took the lease"  # it reads and replays the recording now
+            assert _tick_until_spoken(driver, a.id), "room A said nothing"
+            assert not done.is_set(), f"room A spoke only once the take-over was over ({result})"
+        finally:
+            thread.join(30)
+        assert result == [True], result
+        assert b.id in driver.rooms
