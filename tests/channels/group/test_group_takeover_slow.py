@@ -37,6 +37,20 @@ def _lease(room_id: int) -> int:
     return lease
 
 
+def _long_recording(room, lines: int = 3000) -> None:
+    """The agent's "one moment" said ``lines`` times more in the room (seconds of replay for a take-over): recorded
+    in one go, the contact's event count (its next sequence number) kept right."""
+    from sqlalchemy import insert, update
+
+    from channels.group.actions import do_reply_in_group
+
+    line, _ = do_reply_in_group(room, db.session.get(Contact, room.id).agent, "One moment please, I am checking that.")
+    row = {k: line[k] for k in ("contact_id", "type", "actor", "actor_id", "ts", "text", "data")}
+    db.session.execute(insert(ContactEvent), [{**row, "seq": line["seq"] + i} for i in range(1, lines + 1)])
+    db.session.execute(update(Contact).where(Contact.id == room.id).values(event_count=Contact.event_count + lines))
+    db.session.commit()
+
+
 def _two_rooms(app, trainee, driver):
     """Two trainees' English sale rooms, each with its audience driven here a second: (room A, room B)."""
     other = factories.user("grp2", role="trainee", level="L3").id
@@ -47,9 +61,9 @@ def _two_rooms(app, trainee, driver):
 
 
 def _take_over_in_thread(app, driver, room_id: int):
-    """``driver.take_over`` of the room on a thread of its own (as the worker's control thread does): (the thread,
-    the event set when it is over, the list its result or exception goes to)."""
-    done, result = threading.Event(), []
+    """``driver.take_over`` of the room on a thread of its own (as the worker's control thread does): (the thread, the
+    list its result or exception goes to the moment it is over)."""
+    result = []
 
     def run() -> None:
         with app.app_context():
@@ -59,20 +73,21 @@ def _take_over_in_thread(app, driver, room_id: int):
                 result.append(e)
             finally:
                 db.session.remove()
-                done.set()
 
     thread = threading.Thread(target=run, name="take-over")
     thread.start()
-    return thread, done, result
+    return thread, result
 
 
 def _tick_until_spoken(driver, room_id: int, steps: int = 90) -> bool:
-    """Tick the process's rooms a sandbox second at a time until room ``room_id`` records something new."""
+    """Tick the process's rooms, the sandbox clock moved on to what is due next each time, until room ``room_id``
+    records something new."""
     from clock import clock
 
     before = _events(room_id)
     for _ in range(steps):
-        clock.advance(1.0)
+        due = driver.next_due()
+        clock.advance(1.0 if due is None else max(due - clock.timestamp(), 0.0) + 0.01)
         driver.tick()
         if _events(room_id) > before:
             return True
@@ -95,7 +110,7 @@ def test_a_take_over_waiting_for_the_lease_does_not_stop_the_other_rooms(app, pa
         stalled.execute(text("UPDATE simulated_customers SET lease = lease WHERE contact_id = :id"), {"id": b.id})
         thread = None
         try:
-            thread, done, result = _take_over_in_thread(app, driver, b.id)
+            thread, result = _take_over_in_thread(app, driver, b.id)
             deadline = time.monotonic() + 5
             waiting = 0
             while not waiting and time.monotonic() < deadline:
@@ -108,7 +123,7 @@ def test_a_take_over_waiting_for_the_lease_does_not_stop_the_other_rooms(app, pa
                 db.session.commit()
             assert waiting, "the take-over never waited for the lease row"
             assert _tick_until_spoken(driver, a.id), "room A said nothing"
-            assert not done.is_set(), f"room A spoke only once the take-over was over ({result})"
+            assert not result, f"room A spoke only once the take-over was over ({result})"
             assert b.id not in driver.rooms  # not registered half-built (the lease cannot be taken yet)
         finally:
             held.rollback()
@@ -123,28 +138,55 @@ def test_a_take_over_replaying_a_long_recording_does_not_stop_the_other_rooms(ap
     """Room B's audience is taken over from a long recording (thousands of the agent's lines: seconds of replay).
     Meanwhile the process ticks on, and room A's members join and speak; B is driven here once replayed (before: the
     replay ran under the driver's lock, and room A was silent until it was over)."""
-    from sqlalchemy import insert
-
-    from channels.group.actions import do_reply_in_group
-
     with app.app_context():
         a, b = _two_rooms(app, trainee, driver)
-        line, _ = do_reply_in_group(b, db.session.get(Contact, b.id).agent, "One moment please, I am checking that.")
-        last = db.session.scalar(select(func.max(ContactEvent.seq)).where(ContactEvent.contact_id == b.id))
-        row = {k: line[k] for k in ("contact_id", "type", "actor", "actor_id", "ts", "text", "data")}
-        db.session.execute(insert(ContactEvent), [{**row, "seq": last + i} for i in range(1, 3001)])
-        db.session.commit()
+        _long_recording(b)
         _die(driver, b.id)
         lease = _lease(b.id)
-        thread, done, result = _take_over_in_thread(app, driver, b.id)
+        thread, result = _take_over_in_thread(app, driver, b.id)
         try:
             deadline = time.monotonic() + 10
             while _lease(b.id) == lease and time.monotonic() < deadline:
                 time.sleep(0.01)
             assert _lease(b.id) > lease, "the take-over never took the lease"  # it reads and replays the recording now
             assert _tick_until_spoken(driver, a.id), "room A said nothing"
-            assert not done.is_set(), f"room A spoke only once the take-over was over ({result})"
+            assert not result, f"room A spoke only once the take-over was over ({result})"
         finally:
             thread.join(30)
         assert result == [True], result
         assert b.id in driver.rooms
+
+
+def test_an_answer_recorded_while_the_room_is_replayed_is_heard_once(app, packs, trainee, driver):
+    """The agent answers everyone while room B's audience is taken over from a long recording, after the take-over
+    read it: once B is driven here, every asker thanks once (the answer is queued when the room is registered; the
+    log passed it over, the room being nobody's here yet)."""
+    from channels.group.actions import do_reply_in_group
+
+    from .rooms import ANSWER, lines, said
+
+    with app.app_context():
+        agent = user(trainee)
+        (b,) = start_group_room(agent, "en-group-sale", audience=6, mix=MIX, seed=3)
+        for _ in range(18):  # until someone asks
+            driver.run_for(5)
+            if asked := {e.data["member"] for e in lines(b.id, "question")}:
+                break
+        assert asked
+        _long_recording(b)
+        _die(driver, b.id)
+        lease = _lease(b.id)
+        thread, result = _take_over_in_thread(app, driver, b.id)
+        try:
+            deadline = time.monotonic() + 10
+            while _lease(b.id) == lease and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.2)  # the recording read: it is being replayed now
+            _, answered = do_reply_in_group(db.session.get(Contact, b.id), agent, ANSWER)
+            assert set(answered) >= asked
+        finally:
+            thread.join(30)
+        assert result == [True], result
+        driver.run_for(30)
+        thanks = said(b.id, "thanks")
+        assert set(thanks) >= asked and max(thanks.values()) == 1
