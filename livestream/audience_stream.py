@@ -69,13 +69,17 @@ class AudiencesAcross:
     def _owner_key(stream_id: int) -> str:
         return redis_store.key("sim", "livestream", stream_id)
 
-    def _claim(self, stream_id: int) -> None:
-        """Say this process runs the stream's audience, and consume the log if this is a served process."""
+    def _claim(self, stream_id: int, *, over: str | None = None) -> bool:
+        """Say this process runs the stream's audience (compare-and-set: when the record is missing, names this process,
+        a dead one or ``over`` - the owner ``check_leases`` found while the lease is ours), and consume the log if this
+        is a served process. A record naming another live process, which has just taken the stream, is left to it
+        (logged): the lease decides which goes on. Overwritten, both believed they ran the audience. True: ours."""
         liveness = self._liveness
         if liveness is None:
-            return
+            return True
+        claimed = False
         try:
-            redis_store.client.hset(self._owner_key(stream_id), "owner", liveness.process_id)
+            claimed = self._claim_record(stream_id, liveness.process_id, liveness.is_alive, over)
         except redis.RedisError:  # put back by ``reannounce`` once Redis is rebuilt
             log.warning("could not record the owner of livestream %s's audience", stream_id)
         if liveness.running and (self._consumer is None or self._consumer.log.app is not self.app):
@@ -84,6 +88,21 @@ class AudiencesAcross:
             )
             self._consumer = get_event_log(self.app).consumer(kind)
             self._consumer.start()
+        return claimed
+
+    def _claim_record(self, stream_id: int, me: str, is_alive, over: str | None) -> bool:
+        key = self._owner_key(stream_id)
+        owner = redis_store.client.hget(key, "owner") or None
+        if owner == me:
+            return True
+        if owner is not None and owner != over and is_alive(owner):
+            log.warning("livestream %s: its owner record names %s, a live process; left to it", stream_id, owner)
+            return False
+        if redis_store.client.eval(TAKE, 0, key, owner or "", me):
+            return True
+        now = redis_store.client.hget(key, "owner")
+        log.warning("livestream %s: its owner record was taken by %s meanwhile; left to it", stream_id, now)
+        return now == me
 
     def _release(self, stream_id: int) -> None:
         """Drop the stream's owner record if it still names this process, in one step (compare-and-delete): a read
@@ -122,7 +141,7 @@ class AudiencesAcross:
         liveness = self._liveness
         if liveness is None:
             return False
-        key = self._owner_key(stream_id)
+        key, worker = self._owner_key(stream_id), None
         try:
             owner = redis_store.client.hget(key, "owner") or None
             if owner is not None and owner != liveness.process_id and liveness.is_alive(owner):
@@ -130,8 +149,10 @@ class AudiencesAcross:
             worker = self._worker_for()
             if not redis_store.client.eval(TAKE, 0, key, owner or "", worker or liveness.process_id):
                 # Another process placed it meanwhile (or another start of it here did: this one joins it).
+                self._worker_not_used(worker)
                 return redis_store.client.hget(key, "owner") != liveness.process_id
         except redis.RedisError:
+            self._worker_not_used(worker)
             return False  # Redis away: run it here (its record is put back by ``reannounce``)
         if worker is None:
             return False
@@ -306,12 +327,12 @@ class AudiencesAcross:
             owners = pipe.execute()
         except redis.RedisError:
             return []
-        named = [s for s, o in zip(streams, owners, strict=True) if o and o != liveness.process_id]
-        held = self._still_held(named) if named else set()
+        named = {s: o for s, o in zip(streams, owners, strict=True) if o and o != liveness.process_id}
+        held = self._still_held(list(named)) if named else set()
         lost = [s for s in named if s not in held]
         for stream_id in held:
             log.warning("livestream %s: its owner record named another process, but its lease is ours", stream_id)
-            self._claim(stream_id)
+            self._claim(stream_id, over=named[stream_id])
         if held:  # meanwhile the log handed the presenter's events to the process named, which runs no audience
             self.missed()
         for stream_id in lost:

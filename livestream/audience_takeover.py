@@ -87,6 +87,18 @@ class AudienceTakeover:
             return False
         return self.start(stream_id, resume=True) is not None
 
+    def _worker_not_used(self, worker: str | None) -> None:
+        """A worker ``_worker_for`` picked (its load counted up at once) that the audience did not go to after all (a
+        compare-and-set on its record failed): its count taken back. Left counted, it looked busier than it is, and
+        new customers and streams went elsewhere, until its next beat re-counted its load."""
+        sim = self._simulator()
+        if worker is None or sim is None:
+            return
+        try:
+            sim.ownership.unpick_worker(worker)
+        except redis.RedisError:
+            log.warning("could not take back the load counted for simulator worker %s", worker)
+
     def _retry_busy(self, stream_id: int) -> None:
         """A "publishing" start gave up on the stream's lease (LeaseBusy: the audience's previous process, taken for
         dead, stopped in the middle of a comment's write). Nothing else would start the audience again: the dead
@@ -257,6 +269,7 @@ class AudienceTakeover:
         else:
             worker = self._worker_for()
             if not client.eval(TAKE, 0, self._owner_key(stream_id), owner or "", worker or liveness.process_id):
+                self._worker_not_used(worker)
                 return False  # another process took it first
             if worker is not None:
                 self._simulator()._send(worker, {"adopt": "livestream", "id": stream_id})

@@ -86,6 +86,13 @@ if redis.call('HGET', ARGV[1], 'owner') ~= ARGV[2] then return 0 end
 return redis.call('DEL', ARGV[1])
 """
 
+# ARGV: the load hash, a worker. Counts one less for the worker (never below 0; nothing for one no longer listed).
+UNPICK = """
+local n = tonumber(redis.call('HGET', ARGV[1], ARGV[2]) or '')
+if not n or n <= 0 then return 0 end
+return redis.call('HINCRBY', ARGV[1], ARGV[2], -1)
+"""
+
 
 class Ownership:
     """Owner records for one process (``process_id``)."""
@@ -259,3 +266,9 @@ class Ownership:
         name = min(live, key=lambda w: (live[w], w))
         self.client.hincrby(redis_store.key("sim", "load"), name, 1)
         return name
+
+    def unpick_worker(self, name: str) -> None:
+        """``pick_worker`` counted ``name``'s load up for work that then did not go to it (another process placed the
+        work first): the count taken back, or the worker looked busier than it is - fewer new customers and streams
+        sent to it - until its next beat re-counted its load."""
+        self.client.eval(UNPICK, 0, redis_store.key("sim", "load"), name)
