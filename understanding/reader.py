@@ -182,6 +182,11 @@ class Reader:
                         continue
                     if act.confidence >= self._sentence_threshold(act):
                         found[act.name] = act
+        if "hold" in found and found.keys() & ASKS_FOR_DETAILS and not _WAITING.search(prepared.text):
+            # "发下单号，我帮您查" / "Let me look into it. What's the order number?": the checking starts once the
+            # customer sends what is asked for, which is no hold (the act's definition); a line that also asks the
+            # customer to wait ("稍等", "one moment") still holds.
+            del found["hold"]
         if "confirm_understanding" in found and before and not shares_content(text, before):
             # Restating the customer's problem repeats some of what they said (their order, the fault, the date);
             # read alone, a check of a fact they never gave ("您买的是1.7L那款对吗") looks the same to the model. With
@@ -284,9 +289,12 @@ class Reader:
             reading.answer_groups = tuple(i for i, g in enumerate(answer.keywords) if _group_hit(msg, g))
             if len(hits) >= min(answer.min_keywords, len(answer.keywords)):
                 reading.answer_keywords = " + ".join(p for _, p in sorted(hits))
-                if "answer" not in found and not (found.keys() & {"ask_detail", "ask_order", "ask_verification"}):
+                if "answer" not in found and not (found.keys() & NOT_ANSWERED_BY_KEYWORDS):
                     # The case's own facts stated plainly ("杭州转运中心, 预计1号到") are an answer even when
-                    # the model was unsure.
+                    # the model was unsure. Not in a question, and not in a line that hands the case on, promises
+                    # a call back or holds: a scenario whose answer is "the supervisor approves within 24 hours"
+                    # has those words in every escalation, which announces and does not answer (the act's
+                    # definition; on the development lines 7 of 11 keyword-only answers were such lines).
                     found["answer"] = Act("answer", 0.8, (reading.answer_keywords,), source="scenario")
 
 
@@ -329,6 +337,14 @@ MAX_SENTENCES = 6
 # Acts that fail a scorecard's gate are read on the whole line only: a sentence out of context ("You're right,
 # words don't fix it.") can sound like a brush-off the whole line is not.
 WHOLE_LINE_ONLY = frozenset({"forbidden", "dismissal", "disclose_private"})
+# A hold in a line asking for these is checking that starts once the customer answers: no hold without a word of
+# waiting (``_WAITING``).
+ASKS_FOR_DETAILS = frozenset({"ask_order", "ask_verification"})
+_WAITING = re.compile(r"稍等|稍候|等一下|等等|等我|耐心|moment|hold on|please hold|bear with|a sec|a minute|wait")
+# Acts whose lines a scenario's answer keywords alone never make an answer.
+NOT_ANSWERED_BY_KEYWORDS = frozenset(
+    {"ask_detail", "ask_order", "ask_verification", "escalate", "promise_followup", "hold"}
+)
 SENTENCE_CONFIDENCE = 0.85  # an act seen only in one sentence must be clear there (fewer false unions)
 
 
