@@ -4,7 +4,6 @@ the rows it holds instead of holding them until TCP notices, and the app goes on
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 
@@ -15,16 +14,13 @@ from sqlalchemy.exc import DBAPIError
 from extensions import db
 from simulator.models import Exercise
 from simulator.ownership import Ownership
+from tests.markers import needs_postgresql
 
 from . import factories
 
-PG = os.environ.get("DATABASE_URL", "")
-
-pytestmark = pytest.mark.skipif(
-    not PG.startswith("postgresql"),
-    reason="PostgreSQL only (DATABASE_URL): idle_in_transaction_session_timeout is a PostgreSQL setting; SQLite, one "
-    "file of one host, has no session a stalled host could leave open (its busy timeout bounds the wait)",
-)
+# idle_in_transaction_session_timeout is a PostgreSQL setting; SQLite, one file of one host, has no session a stalled
+# host could leave open (its busy timeout bounds the wait).
+pytestmark = needs_postgresql
 
 TIMEOUT = 1  # DB_IDLE_IN_TRANSACTION_SECONDS of the tests below
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import threading
 
-import pytest
 from sqlalchemy import text
+
+from tests.markers import needs_postgresql
 
 PG = os.environ.get("DATABASE_URL", "")
 
-pytestmark = pytest.mark.skipif(not PG.startswith("postgresql"), reason="needs DATABASE_URL on PostgreSQL")
+pytestmark = needs_postgresql  # the pool of a server database
 
 
 def test_a_burst_of_concurrent_work_keeps_its_connections_open(app):

@@ -12,6 +12,7 @@ from flask_migrate import upgrade
 from app import create_app
 from config import TestingConfig
 from extensions import db
+from tests.markers import needs_postgresql
 
 
 def _sqlite_app(tmp_path):
@@ -151,12 +152,11 @@ def test_the_grading_sweeps_index_migrates_up_and_down_and_its_query_uses_it(tmp
                 assert not any("TEMP B-TREE" in step for step in plan), plan  # in (closed_at, id) order as read
 
 
+@needs_postgresql
 def test_the_grading_sweeps_index_migrates_up_and_down_on_postgresql():
     """The same migration's upgrade and downgrade on a PostgreSQL database of its own (DATABASE_URL names the
     server; skipped without one)."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        pytest.skip("needs DATABASE_URL=postgresql://...")
+    url = os.environ["DATABASE_URL"]
     import uuid
 
     import psycopg

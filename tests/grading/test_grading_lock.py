@@ -4,7 +4,6 @@ for an auto-grading of the same contact in progress, so a grading and a failing 
 
 from __future__ import annotations
 
-import os
 import threading
 
 import pytest
@@ -12,18 +11,12 @@ from sqlalchemy import text
 
 from extensions import db
 from grading.actions import LOCK_CLASS, current_scorecard, do_grade_contact, regrade
+from tests.markers import needs_postgresql
 
 from .test_panels import build_world
 
-PG = os.environ.get("DATABASE_URL", "")
-
-pytestmark = [
-    pytest.mark.app_config(GRADING_AUTO=False),
-    pytest.mark.skipif(
-        not PG.startswith("postgresql"),
-        reason="PostgreSQL only (DATABASE_URL): the lock is a PostgreSQL advisory lock; SQLite serves one process",
-    ),
-]
+# The lock is a PostgreSQL advisory lock; SQLite serves one process.
+pytestmark = [pytest.mark.app_config(GRADING_AUTO=False), needs_postgresql]
 
 
 def test_the_grade_button_waits_for_a_grading_of_the_same_contact_in_progress(app):

@@ -4,10 +4,6 @@ one error logged for a failure that lasts."""
 
 from __future__ import annotations
 
-import os
-
-import pytest
-
 from extensions import db, redis_store
 from livestream.audience import audiences
 from tests import factories
@@ -21,6 +17,7 @@ from tests.livestream.audience_helpers import (
     _stream_owned_by,
     _stream_with_unreadable_settings,
 )
+from tests.markers import needs_postgresql
 
 
 def test_an_audience_whose_lease_is_busy_is_taken_over_soon_off_the_liveness_thread(app, monkeypatch):
@@ -45,9 +42,7 @@ def test_an_audience_whose_lease_is_busy_is_taken_over_soon_off_the_liveness_thr
             audiences.stop(sid)
 
 
-@pytest.mark.skipif(
-    not os.environ.get("DATABASE_URL", "").startswith("postgresql"), reason="needs DATABASE_URL on PostgreSQL"
-)
+@needs_postgresql
 def test_a_publishing_start_whose_lease_is_busy_starts_the_audience_once_the_lease_is_free(app):
     """The stream's audience ran in a process that stopped beating in the middle of a comment's write (its owner
     record names it; its transaction holds the lease row), and the presenter's "publishing" reaches this process.
@@ -84,9 +79,7 @@ def test_a_publishing_start_whose_lease_is_busy_starts_the_audience_once_the_lea
             audiences.stop(sid)
 
 
-@pytest.mark.skipif(
-    not os.environ.get("DATABASE_URL", "").startswith("postgresql"), reason="needs DATABASE_URL on PostgreSQL"
-)
+@needs_postgresql
 def test_a_busy_audience_that_another_process_took_over_meanwhile_is_not_retried_here(app):
     """A take-over here found the stream's lease busy and is retried every second; meanwhile another live process
     took the audience over (its owner record names it). This process stops retrying: it starts nothing and its

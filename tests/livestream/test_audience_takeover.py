@@ -4,15 +4,12 @@ nothing more, and one whose lease is still current keeps the audience whatever i
 
 from __future__ import annotations
 
-import os
-
-import pytest
-
 from contacts.models import ContactEvent
 from extensions import db, redis_store
 from livestream.audience import AudienceScript, audiences
 from tests import factories
 from tests.livestream.audience_helpers import _audience_runs, _chatty_sale, _comments, _en_sale, _stream_owned_by
+from tests.markers import needs_postgresql
 
 
 def test_an_audience_whose_process_died_is_taken_over_from_the_recording(app):
@@ -123,9 +120,7 @@ def test_two_overlapping_starts_of_one_audience_keep_the_lease_that_is_current(a
             audiences.stop(sid)
 
 
-@pytest.mark.skipif(
-    not os.environ.get("DATABASE_URL", "").startswith("postgresql"), reason="needs DATABASE_URL on PostgreSQL"
-)
+@needs_postgresql
 def test_a_comment_refused_under_an_older_lease_does_not_drop_the_audience_registered_under_a_newer_one(
     app, monkeypatch
 ):

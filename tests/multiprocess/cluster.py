@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 import socketio
 
+from tests.markers import on_postgresql
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 START_TIMEOUT = 90.0  # an app import takes ~5 s on a quiet machine; many more on a loaded one
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|name="csrf-token" content="([^"]+)"')
@@ -32,7 +34,7 @@ HEARTBEAT, TTL = "0.5", "2"
 def servers() -> tuple[str, str]:
     """DATABASE_URL and REDIS_URL of the servers the processes share; the test is skipped without them."""
     db_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
-    if not db_url.startswith("postgresql") or not redis_url:
+    if not on_postgresql() or not redis_url:
         pytest.skip(
             "several processes must share a database server and a Redis server: set DATABASE_URL=postgresql://... "
             "and REDIS_URL (CI runs the suite with both)"

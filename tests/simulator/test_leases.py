@@ -4,8 +4,6 @@ taking a customer over goes on from what the stale one recorded before the take-
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from sqlalchemy import select
 
@@ -18,6 +16,7 @@ from simulator.models import Exercise
 from simulator.ownership import LeaseLost, Ownership
 
 from .. import factories
+from ..markers import needs_postgresql
 from .builders import PARCEL, lease_fails_once, parcel_engine
 
 ADOPTER = "host-9-adopter"
@@ -154,9 +153,7 @@ def test_an_exercise_handed_over_late_does_not_start_again_an_arrival_its_stalle
         assert len(db.session.scalars(select(Contact).where(Contact.exercise_id == ex.id)).all()) == 2
 
 
-@pytest.mark.skipif(
-    not os.environ.get("DATABASE_URL", "").startswith("postgresql"), reason="needs DATABASE_URL on PostgreSQL"
-)
+@needs_postgresql
 def test_taking_a_lease_held_by_a_stalled_write_gives_up_within_its_lock_wait(app):
     """The old driver stopped (SIGSTOP) in the middle of a fenced write: its transaction holds the exercise's row.
     Taking the lease gives up within about LOCK_WAIT (LeaseBusy, nothing changed) instead of waiting until the old
@@ -253,9 +250,7 @@ def test_an_adoption_that_fails_is_tried_again_by_recovery(app, engine):
         assert ended == [False, False, True]
 
 
-@pytest.mark.skipif(
-    not os.environ.get("DATABASE_URL", "").startswith("postgresql"), reason="needs DATABASE_URL on PostgreSQL"
-)
+@needs_postgresql
 def test_an_exercise_handed_over_while_its_lease_is_busy_is_adopted_on_a_later_tick(app, engine):
     """A worker is told to adopt a running drill (its owner record names this process) while the drill's row is
     held by its old driver's open write (stopped in the middle of it): the adopt message gives up within the lock
