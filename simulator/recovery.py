@@ -180,7 +180,15 @@ class Recovery:
 
     def _adoptable(self, kind: str, ident: int, trust_missing: bool, to: str | None = None) -> dict | None:
         """The owner record of something no live process drives, now ours (or ``to``'s, a simulator worker's);
-        None when it is not ours to take."""
+        None when it is not ours to take - and ``to``, picked for it by ``_delegate_to`` (its load counted up at
+        once), has the count taken back: a pass over the customers of live processes counted the worker up once for
+        each of them, and it looked that much busier, sent less new work, until its next beat."""
+        record = self._adoptable_record(kind, ident, trust_missing, to)
+        if record is None and to is not None:
+            self.ownership.unpick_worker(to)
+        return record
+
+    def _adoptable_record(self, kind: str, ident: int, trust_missing: bool, to: str | None) -> dict | None:
         record = self.ownership.record(kind, ident)
         owner = record.get("owner") or None
         if owner is not None and owner != self.liveness.process_id and self.liveness.is_alive(owner):

@@ -52,3 +52,22 @@ def test_an_exercise_handed_to_a_worker_after_its_driver_died_starts_each_arriva
         engine.run_for(10, step=0.5)
         db.session.expire_all()
         assert len(started()) == 3  # the third when due
+
+
+def test_a_recovery_pass_over_what_live_processes_drive_leaves_the_workers_load_as_it_was(app, engine):
+    """A web process's recovery pass, a simulator worker alive, looks at an exercise and a customer that another live
+    process drives: neither is adopted nor handed over, and the worker's load is as it was (before: the worker was
+    picked, its load counted up, for each of them, and left counted until its next beat)."""
+    worker, other = "host-2-simworker", "host-4-live0000"
+    with app.app_context():
+        for process in (worker, other):
+            engine.liveness.client.set(engine.liveness.proc_key(process), 1, ex=60)  # alive
+        redis_store.client.sadd(redis_store.key("sim", "workers"), worker)
+        redis_store.client.hset(redis_store.key("sim", "load"), worker, 0)
+        ex = running_drill([[10, PARCEL], [598, PARCEL]], 660)
+        customer = started_arrival(ex)
+        engine.ownership.claim("exercise", ex.id, owner=other)
+        engine.ownership.claim("contact", customer.id, owner=other)
+        done = engine.recover()
+        assert done["exercises"] == [] and done["handed"] == [] and done["taken_over"] == []
+        assert redis_store.client.hget(redis_store.key("sim", "load"), worker) == "0"
