@@ -300,6 +300,7 @@ def train(
         "feature_version": FEATURE_VERSION,
         "examples": len(examples),
         "examples_digest": digest,
+        "lexicon_digest": lexicon.digest() if lexicon is not None else None,
         "seed": seed,
         "c": c,
         "knn_weight": knn_weight,
@@ -313,7 +314,7 @@ def train(
     if stack_c:
         rule += f"|stack={stack_c}"
     meta["version"] = hashlib.sha256(
-        f"{digest}|{embedder.name}|{FEATURE_VERSION}|{seed}|{c}|{rule}".encode()
+        f"{digest}|{meta['lexicon_digest']}|{embedder.name}|{FEATURE_VERSION}|{seed}|{c}|{rule}".encode()
     ).hexdigest()[:12]
     arrays = {}
     for (name, *_rest), (_view_name, vec) in zip(BLOCKS, blocks, strict=True):

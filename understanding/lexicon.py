@@ -16,6 +16,8 @@ Grading reuses ``MoveRecogniser.evidence`` to show which phrase made a move coun
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import unicodedata
 from functools import lru_cache
@@ -175,6 +177,16 @@ class MoveRecogniser:
                 synonyms += pack.forbidden_phrases
             if synonyms or patterns:
                 self._lexicons[move] = _Lexicon(synonyms, patterns)
+
+    def digest(self) -> str:
+        """A content hash of the lexicon (each move's synonyms and patterns, the taboo phrases): the classifier
+        reads its hits as features, so a model records the lexicon it was trained with and a changed pack.yaml
+        lexicon makes it stale, as changed examples do."""
+        spec = {
+            move: [[s for s, _key in lex.synonyms], [rx.pattern for rx in lex.patterns]]
+            for move, lex in sorted(self._lexicons.items())
+        }
+        return hashlib.sha256(json.dumps(spec, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
     def moves(self, text: str, scenario: Scenario | None = None) -> list[str]:
         """The moves shown in ``text``, in the order the agent made them, each once."""

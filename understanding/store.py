@@ -145,6 +145,7 @@ def pack_hook(pack, write: bool) -> None:
     from scenarios.loader import PackError
 
     from .examples import ExamplesError, examples_digest, training_examples
+    from .lexicon import MoveRecogniser
 
     try:
         examples = training_examples(pack.path, pack.lang, pack.info.acts_also_learned_from)
@@ -161,6 +162,16 @@ def pack_hook(pack, write: bool) -> None:
             [
                 f"{model_path(pack.path)}: trained on other examples than {pack.path / 'understanding'} holds now;"
                 f" run `flask understanding train {pack.path}`"
+            ]
+        )
+    lexicon = model.meta.get("lexicon_digest")
+    if lexicon is not None and lexicon != MoveRecogniser(pack.info).digest():
+        # The lexicon's hits are features: a model read with another lexicon than its own reads differently
+        # under the same version, and a regrade would not give the same result.
+        raise PackError(
+            [
+                f"{model_path(pack.path)}: trained with another move lexicon than {pack.path / 'pack.yaml'} holds"
+                f" now; run `flask understanding train {pack.path}`"
             ]
         )
     if write:

@@ -172,6 +172,27 @@ def test_content_check_refuses_a_model_trained_on_other_examples(app, tmp_path):
     assert out.exit_code != 0 and "flask understanding train" in out.output
 
 
+def test_content_check_refuses_a_model_trained_with_another_lexicon(app, tmp_path):
+    """The lexicon's hits are features: a pack.yaml whose move lexicon changed after training is refused too, so a
+    model's version always means the same readings."""
+    import shutil
+
+    pack = tmp_path / "en"
+    shutil.copytree(ROOT / "scenarios" / "packs" / "en", pack)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["content", "check", str(pack)]).exit_code == 0
+    text = (pack / "pack.yaml").read_text(encoding="utf-8")
+    assert "have a nice day," in text
+    (pack / "pack.yaml").write_text(text.replace("have a nice day,", "have a nice day, cheerio,"), encoding="utf-8")
+    out = runner.invoke(args=["content", "check", str(pack)])
+    assert out.exit_code != 0 and "lexicon" in out.output and "flask understanding train" in out.output
+
+
+def test_shipped_models_record_their_packs_lexicon(packs, readers):
+    for lang, pack in packs.items():
+        assert readers[lang].model.meta["lexicon_digest"] == MoveRecogniser(pack.info).digest()
+
+
 def test_fast_tfidf_equals_sklearns(readers):
     """The reader's direct TF-IDF gives the same numbers as sklearn's transform for every block of the model."""
     from understanding.features import prepare, transform
