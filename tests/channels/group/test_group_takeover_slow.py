@@ -4,23 +4,20 @@ room taken over is driven once it is rebuilt (simulator/group_takeover.py ``take
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 
-import pytest
 from sqlalchemy import func, select, text
 
 from channels.group.sessions import start_group_room
 from contacts.models import Contact, ContactEvent
 from extensions import db
 from tests import factories
+from tests.markers import needs_postgresql
 
 from .conftest import user
 from .rooms import MIX
 from .test_group_takeover import _die
-
-PG = os.environ.get("DATABASE_URL", "").startswith("postgresql")
 
 
 def _events(room_id: int) -> int:
@@ -94,9 +91,7 @@ def _tick_until_spoken(driver, room_id: int, steps: int = 90) -> bool:
     return False
 
 
-@pytest.mark.skipif(
-    not PG, reason="PostgreSQL only (DATABASE_URL): a row held by another connection; SQLite holds every writer at once"
-)
+@needs_postgresql  # a row held by another connection; SQLite's one writer at a time would hold room A's writes too
 def test_a_take_over_waiting_for_the_lease_does_not_stop_the_other_rooms(app, packs, trainee, driver):
     """Room B's audience is taken over while another connection holds B's lease row (a stalled driver's fenced write,
     open): the take-over waits for it. Meanwhile the process ticks on, and room A's members join and speak; once the
