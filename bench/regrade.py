@@ -6,7 +6,10 @@ own words and the pack's service phrases, customer.state, KB search/open, CRM ve
 CSAT, wrap-up), then times grading.actions.regrade over select_contacts(everything=True): a first pass that
 writes every scorecard, and a second pass over unchanged recordings.
 
-    .venv/bin/python bench/regrade.py [--contacts 1000] [--seed 7]
+    .venv/bin/python bench/regrade.py [--contacts 1000] [--seed 7] [--database-url postgresql://.../empty_db]
+
+--database-url runs it on an empty PostgreSQL database of its own instead of the SQLite file (the grading locks
+that bulk regrades take are PostgreSQL advisory locks; on SQLite they are nothing).
 """
 
 from __future__ import annotations
@@ -160,10 +163,18 @@ def build_contacts(n: int, seed: int) -> None:
     db.session.commit()
 
 
+def _sqlalchemy_url(url: str) -> str:
+    """psycopg 3 spelled out for a PostgreSQL URL (as config.py does for DATABASE_URL)."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--contacts", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--database-url", default=None, help="an empty PostgreSQL database (default: a SQLite file)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="kefu-bench-regrade-")
     os.environ.setdefault("KEFU_INSTANCE", tmp)
@@ -178,7 +189,7 @@ def main() -> None:
 
     app = create_app(
         TestingConfig,
-        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp}/bench.db",
+        SQLALCHEMY_DATABASE_URI=_sqlalchemy_url(args.database_url or f"sqlite:///{tmp}/bench.db"),
         REDIS_PREFIX=f"kefu-bench-{uuid.uuid4().hex[:8]}:",
         REDIS_EMBEDDED_PATH=f"{tmp}/redis.db",
         SIMULATOR_ENABLED=False,
