@@ -76,6 +76,14 @@ def _take_over_in_thread(app, driver, room_id: int):
     return thread, result
 
 
+def _wait_for_the_lease(room_id: int, lease: int) -> None:
+    """Until the take-over in its thread has taken the room's lease (its version moved on from ``lease``)."""
+    deadline = time.monotonic() + 10
+    while _lease(room_id) == lease and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _lease(room_id) > lease, "the take-over never took the lease"
+
+
 def _tick_until_spoken(driver, room_id: int, steps: int = 90) -> bool:
     """Tick the process's rooms, the sandbox clock moved on to what is due next each time, until room ``room_id``
     records something new."""
@@ -140,10 +148,7 @@ def test_a_take_over_replaying_a_long_recording_does_not_stop_the_other_rooms(ap
         lease = _lease(b.id)
         thread, result = _take_over_in_thread(app, driver, b.id)
         try:
-            deadline = time.monotonic() + 10
-            while _lease(b.id) == lease and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert _lease(b.id) > lease, "the take-over never took the lease"  # it reads and replays the recording now
+            _wait_for_the_lease(b.id, lease)  # it reads and replays the recording now
             assert _tick_until_spoken(driver, a.id), "room A said nothing"
             assert not result, f"room A spoke only once the take-over was over ({result})"
         finally:
@@ -173,9 +178,7 @@ def test_an_answer_recorded_while_the_room_is_replayed_is_heard_once(app, packs,
         lease = _lease(b.id)
         thread, result = _take_over_in_thread(app, driver, b.id)
         try:
-            deadline = time.monotonic() + 10
-            while _lease(b.id) == lease and time.monotonic() < deadline:
-                time.sleep(0.01)
+            _wait_for_the_lease(b.id, lease)
             time.sleep(0.2)  # the recording read: it is being replayed now
             _, answered = do_reply_in_group(db.session.get(Contact, b.id), agent, ANSWER)
             assert set(answered) >= asked
