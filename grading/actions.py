@@ -55,31 +55,58 @@ def current_scorecard(contact_id: int, rubric_id: str | None = None) -> Scorecar
     return db.session.scalars(q.order_by(Scorecard.id.desc())).first()
 
 
-def _store(recording: Recording, rubric: Rubric, previous: Scorecard | None) -> tuple[Scorecard, bool]:
-    """Grade and keep one current row per contact+rubric; an unchanged result keeps the existing row."""
+@dataclass(frozen=True)
+class _Graded:
+    """A contact's scorecard computed and not yet stored: ``_compute`` makes it (CPU work and reads, no writes),
+    ``_save`` writes it. ``previous`` is the current row it replaces, ``columns`` the row's summary columns."""
+
+    recording: Recording
+    rubric: Rubric
+    previous: Scorecard | None
+    card: dict
+    columns: dict
+    manual: dict
+    digest: str
+
+    @property
+    def changed(self) -> bool:
+        return self.previous is None or self.previous.content_hash != self.digest
+
+
+def _compute(recording: Recording, rubric: Rubric, previous: Scorecard | None) -> _Graded:
+    """Grade one recording, carrying the previous row's manual scores over; writes nothing (a bulk regrade grades
+    a chunk this way, then stores it in one short write transaction)."""
     manual = dict(previous.manual_scores or {}) if previous is not None else {}
     sc = grade(recording, rubric, manual_scores=manual, evaluators=enabled_evaluators(current_app.config))
-    digest = content_hash(sc)
-    if previous is not None and previous.content_hash == digest:
+    columns = {k: sc[k] for k in ("level", "total", "passed", "gated", "complete")}
+    return _Graded(recording, rubric, previous, sc, columns, manual, content_hash(sc))
+
+
+def _save(graded: _Graded) -> tuple[Scorecard, bool]:
+    """Keep one current row per contact+rubric: an unchanged result keeps the existing row, a changed one
+    replaces it (uncommitted)."""
+    previous = graded.previous
+    if not graded.changed:
         return previous, False
     if previous is not None:
         previous.current = False
     row = Scorecard(
-        contact_id=recording.contact_id,
-        rubric_id=rubric.id,
-        rubric_version=rubric.version,
-        level=sc["level"],
-        total=sc["total"],
-        passed=sc["passed"],
-        gated=sc["gated"],
-        complete=sc["complete"],
-        data=sc,
-        manual_scores=manual,
-        content_hash=digest,
+        contact_id=graded.recording.contact_id,
+        rubric_id=graded.rubric.id,
+        rubric_version=graded.rubric.version,
+        **graded.columns,
+        data=graded.card,
+        manual_scores=graded.manual,
+        content_hash=graded.digest,
         current=True,
     )
     db.session.add(row)
     return row, True
+
+
+def _store(recording: Recording, rubric: Rubric, previous: Scorecard | None) -> tuple[Scorecard, bool]:
+    """Grade and keep one current row per contact+rubric; an unchanged result keeps the existing row."""
+    return _save(_compute(recording, rubric, previous))
 
 
 def _exercise_kind(contact_id: int) -> str | None:
@@ -214,36 +241,41 @@ def select_contacts(
 def regrade(contact_ids: list[int], progress: Callable[[int], None] | None = None, chunk: int = 200) -> RegradeReport:
     """Recompute the scorecards of ``contact_ids`` (the code path of ``flask grading regrade``): recordings
     and current scorecards are read in chunks, each chunk under its contacts' grading locks (waiting for an
-    auto-grading of one of them in progress) and committed once. ``progress(n)`` is called with
-    the number of contacts done in each chunk. Publishes nothing: a bulk regrade is not live feedback."""
+    auto-grading of one of them in progress), graded whole, then stored in one short write transaction.
+    ``progress(n)`` is called with the number of contacts done in each chunk. Publishes nothing: a bulk regrade
+    is not live feedback."""
     report = RegradeReport()
     ids = sorted(set(contact_ids))
     rubrics = registry.list_rubrics()
     for start in range(0, len(ids), chunk):
         part = ids[start : start + chunk]
-        graded: list[int] = []
-        lock_contacts_for_grading(part)  # before anything of the chunk is read: no grader of these is half-way
+        lock_contacts_for_grading(part)  # before anything of the chunk is read, held to its commit below
         current = {
             (s.contact_id, s.rubric_id): s
             for s in db.session.scalars(
                 select(Scorecard).where(Scorecard.contact_id.in_(part), Scorecard.current.is_(True))
             )
         }
+        results: list[_Graded] = []
         for recording in load_recordings(part, chunk=chunk):
             rubric = rubric_for(recording, rubrics)
             if rubric is None:
                 report.skipped += 1
                 continue
             try:
-                _row, changed = _store(recording, rubric, current.get((recording.contact_id, rubric.id)))
+                results.append(_compute(recording, rubric, current.get((recording.contact_id, rubric.id))))
             except Exception as e:  # one broken recording must not stop a regrade of thousands
                 log.exception("grading contact %s failed", recording.contact_id)
                 report.errors[recording.contact_id] = f"{type(e).__name__}: {e}"
-                continue
+        # The chunk graded, its results are stored in one short write transaction. On SQLite a write transaction
+        # begins at the first write and holds the file's one write lock to the commit: storing each scorecard as
+        # it was graded held it across the grading of the rest of the chunk (20-40 s), and another worker
+        # process's write gave up after the busy timeout ("database is locked").
+        for result in results:
+            _row, changed = _save(result)
             report.graded += 1
             report.changed += int(changed)
-            graded.append(recording.contact_id)
-        _no_longer_ungradeable(graded)
+        _no_longer_ungradeable([r.recording.contact_id for r in results])
         db.session.commit()
         if progress:
             progress(len(part))

@@ -14,6 +14,7 @@ from routing.actions import do_set_agent_state
 from scenarios.loader import load_pack_into_db
 
 from .. import factories
+from ..markers import on_postgresql
 from .builders import PACKS
 
 
@@ -123,3 +124,52 @@ def test_regrade_in_worker_processes_gives_the_same_scorecard(app, graded):
         db.session.expire_all()
         after = db.session.scalar(select(Scorecard).where(Scorecard.contact_id == graded, Scorecard.current))
         assert after is not None and after.content_hash == want
+
+
+@pytest.mark.skipif(on_postgresql(), reason="SQLite's one write lock and busy timeout; PostgreSQL has row locks")
+def test_two_worker_processes_regrade_on_sqlite_without_waiting_out_the_busy_timeout(app, graded, monkeypatch):
+    """Two worker processes regrade 60 contacts on SQLite with a busy timeout of 0.25 s and grading made to cost
+    50 ms a contact (the app's timeout is 10 s, and real grading 100-200 ms: a chunk of 200 took 20-40 s). Each
+    grades its chunk first and then stores it in one short write transaction, so the other's write waits a moment
+    at most. Before, a worker stored each scorecard as it graded, held SQLite's write lock from its chunk's first
+    contact to its commit (1.5 s here), and the other's write failed "database is locked"."""
+    import time
+
+    from sqlalchemy import event, insert
+
+    import grading.actions
+    from grading.parallel import regrade_in_workers
+
+    real_grade = grading.actions.grade
+
+    def slow_grade(*args, **kwargs):  # the copies read alike and the reader's cache makes them cheap: not real
+        time.sleep(0.05)
+        return real_grade(*args, **kwargs)
+
+    monkeypatch.setattr(grading.actions, "grade", slow_grade)  # the forked workers inherit it
+
+    with app.app_context():
+        contact = {c.name: v for c, v in zip(Contact.__table__.columns, db.session.execute(
+            select(Contact.__table__).where(Contact.id == graded)).one(), strict=True) if c.name != "id"}  # fmt: skip
+        events = [
+            {k: v for k, v in row._mapping.items() if k not in ("id", "contact_id")}
+            for row in db.session.execute(select(ContactEvent.__table__).where(ContactEvent.contact_id == graded))
+        ]
+        ids = [graded]
+        for _ in range(59):  # copies of the graded chat: same recording, same scorecard, each its own contact
+            cid = db.session.execute(insert(Contact.__table__).values(**contact)).inserted_primary_key[0]
+            db.session.execute(insert(ContactEvent.__table__), [{**e, "contact_id": cid} for e in events])
+            ids.append(cid)
+        db.session.query(Scorecard).delete()
+        db.session.commit()
+
+        @event.listens_for(db.engine, "connect")
+        def _short_busy_timeout(dbapi_conn, _record):  # after the app's own pragmas (10 s)
+            dbapi_conn.execute("PRAGMA busy_timeout=250")
+
+        db.session.remove()
+        db.engine.dispose()  # the pooled connections have the app's timeout; the workers open their own
+        report = regrade_in_workers(ids, workers=2, min_per_worker=1)
+        assert not report.errors and report.graded == 60 and report.changed == 60
+        current = set(db.session.scalars(select(Scorecard.contact_id).where(Scorecard.current)))
+        assert current == set(ids)
