@@ -319,7 +319,19 @@ def regrade_ungradeable(progress: Callable[[int], None] | None = None) -> Regrad
 
 def set_manual_scores(scorecard: Scorecard, scores: dict) -> Scorecard:
     """Merge graders' scores for manual items into a contact's current scorecard and regrade it (the panel
-    work builds on this). Raises GradingError for an unknown item id."""
+    work builds on this). Raises GradingError for an unknown item id. Under the contact's grading lock, on the row
+    current then: an auto-grading or regrade that replaced ``scorecard`` meanwhile is built on, not overwritten (the
+    scores went to a row no longer current, and the grading that replaced it carried the old ones)."""
+    lock_contact_for_grading(scorecard.contact_id)
+    current = db.session.scalar(
+        select(Scorecard).where(
+            Scorecard.contact_id == scorecard.contact_id,
+            Scorecard.rubric_id == scorecard.rubric_id,
+            Scorecard.current.is_(True),
+        )
+    )
+    if current is not None and current.id != scorecard.id:
+        scorecard = current
     rubric = registry.get_rubric(scorecard.rubric_id)
     if rubric is None:
         raise GradingError(f"rubric {scorecard.rubric_id} is not loaded")

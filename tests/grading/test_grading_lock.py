@@ -128,3 +128,34 @@ def test_a_bulk_regrade_takes_its_chunks_locks_in_contact_id_order(app):
         thread.join()
         assert not errors, errors
         assert free, "the regrade held a higher contact id's lock while it waited for a lower one's"
+
+
+def test_saving_manual_scores_waits_for_a_grading_of_the_same_contact(app):
+    """A grader saves manual scores (review page, panel medians) while another process grades the contact: the save
+    waits for the contact's grading lock, then builds on the scorecard that grading left (before: it wrote at once
+    beside it)."""
+    from grading.actions import set_manual_scores
+
+    world = build_world(app)
+    contact_id, warm = world["contacts"]
+    with app.app_context():
+        do_grade_contact(warm)  # loads the language model (seconds): not what is timed here
+        do_grade_contact(contact_id)
+        shown = current_scorecard(contact_id)
+        other = db.engine.connect()  # the other process's connection
+        try:
+            other.execute(text("SELECT pg_advisory_lock(:k)"), {"k": (LOCK_CLASS << 32) | contact_id})
+            save = lambda: set_manual_scores(  # noqa: E731
+                db.session.get(type(shown), shown.id), {"tone-and-wording": {"value": 3, "by": "grader1"}}
+            )
+            thread, done, errors = _in_thread(app, save)
+            assert not done.wait(1.0), "saved while another grading of the contact held its lock"
+            other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": (LOCK_CLASS << 32) | contact_id})
+            other.commit()
+        finally:
+            other.close()
+        assert done.wait(30)
+        thread.join()
+        assert not errors, errors
+        db.session.expire_all()
+        assert "tone-and-wording" in (current_scorecard(contact_id).manual_scores or {})

@@ -173,3 +173,21 @@ def test_two_worker_processes_regrade_on_sqlite_without_waiting_out_the_busy_tim
         assert not report.errors and report.graded == 60 and report.changed == 60
         current = set(db.session.scalars(select(Scorecard.contact_id).where(Scorecard.current)))
         assert current == set(ids)
+
+
+def test_manual_scores_given_on_a_scorecard_replaced_meanwhile_build_on_the_current_one(app, graded):
+    """A grader's page shows a scorecard; before they save, another grading replaces it (here: another grader's
+    manual score). Their scores are merged into the row current now, which keeps the other's (before: they were
+    merged into the stale row and a second current scorecard was added beside the first, without the other's
+    score)."""
+    from grading.actions import set_manual_scores
+
+    with app.app_context():
+        shown = db.session.scalars(select(Scorecard).where(Scorecard.contact_id == graded)).one()
+        set_manual_scores(shown, {"tone-and-wording": {"value": 4, "by": "grader1"}})
+        row = set_manual_scores(shown, {"solution-fit": {"value": 2, "by": "grader2"}})
+        current = db.session.scalars(
+            select(Scorecard).where(Scorecard.contact_id == graded, Scorecard.current.is_(True))
+        ).all()
+        assert [r.id for r in current] == [row.id]
+        assert {"tone-and-wording", "solution-fit"} <= set(row.manual_scores)
