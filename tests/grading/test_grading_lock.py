@@ -26,34 +26,7 @@ def test_the_grade_button_waits_for_a_grading_of_the_same_contact_in_progress(ap
     contact_id, warm = world["contacts"]
     with app.app_context():
         do_grade_contact(warm)  # the first grading loads the language model (seconds): not what is timed here
-    key = (LOCK_CLASS << 32) | contact_id
-    done = threading.Event()
-    errors: list[BaseException] = []
-
-    def grade() -> None:
-        with app.app_context():
-            try:
-                do_grade_contact(contact_id)
-            except BaseException as e:  # reported by the assertion below
-                errors.append(e)
-            finally:
-                db.session.remove()
-                done.set()
-
-    with app.app_context():
-        other = db.engine.connect()  # the other process's connection
-        try:
-            other.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
-            thread = threading.Thread(target=grade)
-            thread.start()
-            assert not done.wait(1.0), "graded while another grading of the contact held its lock"
-            other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-            other.commit()
-        finally:
-            other.close()
-        assert done.wait(30)
-        thread.join()
-        assert not errors, errors
+        _waits_for_the_lock(app, contact_id, lambda: do_grade_contact(contact_id), "graded")
         assert current_scorecard(contact_id) is not None
 
 
@@ -77,6 +50,25 @@ def _in_thread(app, work) -> tuple[threading.Thread, threading.Event, list[BaseE
     return thread, done, errors
 
 
+def _waits_for_the_lock(app, contact_id: int, work, what: str) -> None:
+    """Another process (its own connection) holds ``contact_id``'s grading lock while ``work`` runs in a thread: the
+    work must still be waiting a second later, and finish without error once the lock is let go."""
+    key = (LOCK_CLASS << 32) | contact_id
+    other = db.engine.connect()
+    try:
+        other.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        thread, done, errors = _in_thread(app, work)
+        assert not done.wait(1.0), f"{what} while another grading of contact {contact_id} held its lock"
+        other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+        other.commit()
+    finally:
+        other.close()
+    assert done.wait(30)
+    thread.join()
+    assert not errors, errors
+    db.session.expire_all()
+
+
 def test_a_bulk_regrade_waits_for_a_grading_of_a_contact_of_its_chunk(app):
     """Another process holds the grading lock of one contact of a chunk (an auto-grading in progress): the bulk regrade
     (``flask grading regrade``) waits for it before it reads the chunk's scorecards, then grades the chunk (before: it
@@ -86,19 +78,7 @@ def test_a_bulk_regrade_waits_for_a_grading_of_a_contact_of_its_chunk(app):
     assert low < high
     with app.app_context():
         do_grade_contact(low)  # loads the language model (seconds): not what is timed here
-        other = db.engine.connect()  # the other process's connection
-        try:
-            other.execute(text("SELECT pg_advisory_lock(:k)"), {"k": (LOCK_CLASS << 32) | high})
-            thread, done, errors = _in_thread(app, lambda: regrade([low, high]))
-            assert not done.wait(1.0), "regraded while another grading of a contact of the chunk held its lock"
-            other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": (LOCK_CLASS << 32) | high})
-            other.commit()
-        finally:
-            other.close()
-        assert done.wait(30)
-        thread.join()
-        assert not errors, errors
-        db.session.expire_all()
+        _waits_for_the_lock(app, high, lambda: regrade([low, high]), "regraded")
         assert current_scorecard(high) is not None
 
 
@@ -142,20 +122,11 @@ def test_saving_manual_scores_waits_for_a_grading_of_the_same_contact(app):
         do_grade_contact(warm)  # loads the language model (seconds): not what is timed here
         do_grade_contact(contact_id)
         shown = current_scorecard(contact_id)
-        other = db.engine.connect()  # the other process's connection
-        try:
-            other.execute(text("SELECT pg_advisory_lock(:k)"), {"k": (LOCK_CLASS << 32) | contact_id})
-            save = lambda: set_manual_scores(  # noqa: E731
+
+        def save() -> None:
+            set_manual_scores(
                 db.session.get(type(shown), shown.id), {"tone-and-wording": {"value": 3, "by": "grader1"}}
             )
-            thread, done, errors = _in_thread(app, save)
-            assert not done.wait(1.0), "saved while another grading of the contact held its lock"
-            other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": (LOCK_CLASS << 32) | contact_id})
-            other.commit()
-        finally:
-            other.close()
-        assert done.wait(30)
-        thread.join()
-        assert not errors, errors
-        db.session.expire_all()
+
+        _waits_for_the_lock(app, contact_id, save, "saved")
         assert "tone-and-wording" in (current_scorecard(contact_id).manual_scores or {})
