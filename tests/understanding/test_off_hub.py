@@ -69,3 +69,33 @@ def test_a_gevent_process_serves_on_while_lines_are_read(readers):
         for i in range(30)
     ]
     assert got["acts"] == [readers["en"].read(s).names for s in lines]
+
+
+def test_a_line_and_its_sentences_are_encoded_in_one_batch(packs, readers):
+    """A line of several sentences is read whole and sentence by sentence; its embeddings come from one encode call
+    (a batch costs about half of one call a text), and the reading is the same as the shared reader's (before: one
+    call for the line and one for each sentence)."""
+    from understanding.embedding import Embedder, get_embedder
+    from understanding.reader import Reader
+    from understanding.store import load_model_file
+
+    inner = get_embedder("use")
+
+    class Counting(Embedder):
+        name, dim = inner.name, inner.dim
+
+        def __init__(self) -> None:
+            self.calls: list[int] = []
+
+        def encode(self, texts):
+            self.calls.append(len(texts))
+            return inner.encode(texts)
+
+    counting = Counting()
+    reader = Reader(packs["zh_CN"].info, load_model_file(packs["zh_CN"].path), counting)
+    line = "您好！您的包裹昨天已经到杭州转运中心了。给您带来的不便，实在抱歉。"
+    reading = reader.read(line)
+    assert counting.calls == [4]  # the line and its three sentences
+    assert [(a.name, round(a.confidence, 4)) for a in reading.acts] == [
+        (a.name, round(a.confidence, 4)) for a in readers["zh_CN"].read(line).acts
+    ]
