@@ -163,15 +163,10 @@ def test_an_answer_recorded_while_the_room_is_replayed_is_heard_once(app, packs,
     log passed it over, the room being nobody's here yet)."""
     from channels.group.actions import do_reply_in_group
 
-    from .rooms import ANSWER, lines, said
+    from .rooms import ANSWER, room_with_askers, said
 
     with app.app_context():
-        agent = user(trainee)
-        (b,) = start_group_room(agent, "en-group-sale", audience=6, mix=MIX, seed=3)
-        for _ in range(18):  # until someone asks
-            driver.run_for(5)
-            if asked := {e.data["member"] for e in lines(b.id, "question")}:
-                break
+        agent, b, asked = room_with_askers(trainee, driver)
         assert asked
         _long_recording(b)
         _die(driver, b.id)
