@@ -143,7 +143,9 @@ def test_a_take_over_replaying_a_long_recording_does_not_stop_the_other_rooms(ap
     replay ran under the driver's lock, and room A was silent until it was over)."""
     with app.app_context():
         a, b = _two_rooms(app, trainee, driver)
-        _long_recording(b)
+        # Long enough that the replay outlasts room A's next line on a quiet machine too (3,000 lines did only on a
+        # loaded one: the replay was over before A spoke).
+        _long_recording(b, 20000)
         _die(driver, b.id)
         lease = _lease(b.id)
         thread, result = _take_over_in_thread(app, driver, b.id)
