@@ -323,13 +323,7 @@ def set_manual_scores(scorecard: Scorecard, scores: dict) -> Scorecard:
     current then: an auto-grading or regrade that replaced ``scorecard`` meanwhile is built on, not overwritten (the
     scores went to a row no longer current, and the grading that replaced it carried the old ones)."""
     lock_contact_for_grading(scorecard.contact_id)
-    current = db.session.scalar(
-        select(Scorecard).where(
-            Scorecard.contact_id == scorecard.contact_id,
-            Scorecard.rubric_id == scorecard.rubric_id,
-            Scorecard.current.is_(True),
-        )
-    )
+    current = current_scorecard(scorecard.contact_id, scorecard.rubric_id)
     if current is not None and current.id != scorecard.id:
         scorecard = current
     rubric = registry.get_rubric(scorecard.rubric_id)
