@@ -3,7 +3,7 @@
 Builds a throwaway app (SQLite file and embedded Redis in a temp dir), loads the zh_CN and en packs, writes
 1,000 closed chat contacts straight into the database (30-60 events each: typing, messages in the scenario's
 own words and the pack's service phrases, customer.state, KB search/open, CRM verify, a ticket with updates,
-CSAT, wrap-up), then times grading.actions.regrade over select_contacts(everything=True): a first pass that
+CSAT, wrap-up), then times grading.regrade.regrade over select_contacts(everything=True): a first pass that
 writes every scorecard, and a second pass over unchanged recordings.
 
     .venv/bin/python bench/regrade.py [--contacts 1000] [--seed 7] [--database-url postgresql://.../empty_db]
@@ -182,9 +182,10 @@ def main() -> None:
     from config import TestingConfig
     from contacts.models import ContactEvent
     from extensions import db, redis_store
-    from grading.actions import regrade, select_contacts
+    from grading.actions import select_contacts
     from grading.models import Scorecard
     from grading.parallel import regrade_in_workers
+    from grading.regrade import regrade
     from scenarios.loader import load_pack_into_db
 
     app = create_app(

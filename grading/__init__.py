@@ -2,7 +2,8 @@
 regrading (``flask grading``), practice auto-grading and the scorecard page.
 
 Public API: ``grading.recording.load_recording``, ``grading.scoring.grade`` / ``scorecard_json``,
-``grading.actions.do_grade_contact`` / ``regrade`` / ``select_contacts``, ``grading.evaluators.EVALUATORS``.
+``grading.actions.do_grade_contact`` / ``select_contacts``, ``grading.regrade.regrade``,
+``grading.evaluators.EVALUATORS``.
 """
 
 

@@ -1,4 +1,5 @@
-"""Grading actions: grade one contact, regrade many, and the queries that choose what to regrade.
+"""Grading actions: grade one contact, and the queries that choose what to regrade (grading/regrade.py regrades
+many).
 
 Grading never appends to the contact's recording (the recording is its input; writing to it would change
 the next regrade). It stores a Scorecard row and publishes a typed ``scorecard.graded`` event instead.
@@ -7,13 +8,12 @@ the next regrade). It stores a Scorecard row and publishes a typed ``scorecard.g
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import delete, select, text, update
 
-from clock import clock
 from contacts.events import send_event
 from contacts.models import Contact
 from extensions import db
@@ -22,7 +22,7 @@ from simulator.models import Exercise
 
 from .evaluators import enabled_evaluators
 from .models import Scorecard, UngradeableContact
-from .recording import Recording, load_recording, load_recordings
+from .recording import Recording, load_recording
 from .rubric import Rubric, choose_rubric
 from .scoring import content_hash, grade
 
@@ -200,26 +200,16 @@ def _no_longer_ungradeable(contact_ids: list[int]) -> None:
 
 
 def do_record_ungradeable(contact_id: int, reason: str) -> bool:
-    """Record that auto-grading cannot grade ``contact_id`` (``reason``: the GradingError's message), once: the
-    sweep passes over it from now on. One transaction; True when recorded now, False when it was already. Called by
-    the auto-grader under the contact's grading lock, so two recorders of one contact do not race."""
+    """Record that auto-grading cannot grade ``contact_id`` (``reason``: the GradingError's message, or why a bulk
+    regrade could not store its scorecard), once: the sweep passes over it from now on. One transaction; True when
+    recorded now, False when it was already. Called by the auto-grader and the bulk regrade (grading/regrade.py)
+    under the contact's grading lock, so two recorders of one contact do not race."""
     if db.session.get(UngradeableContact, contact_id) is not None:
         db.session.commit()
         return False
     db.session.add(UngradeableContact(contact_id=contact_id, reason=reason[:500]))
     db.session.commit()
     return True
-
-
-@dataclass
-class RegradeReport:
-    """What a regrade did: contacts graded, scorecards that changed (new or different), contacts skipped
-    (no rubric) and errors (contact id -> message)."""
-
-    graded: int = 0
-    changed: int = 0
-    skipped: int = 0
-    errors: dict[int, str] = field(default_factory=dict)
 
 
 def select_contacts(
@@ -236,85 +226,6 @@ def select_contacts(
         if exercise_id is not None:
             q = q.where(Contact.exercise_id == exercise_id)
     return list(db.session.scalars(q.order_by(Contact.id)))
-
-
-def regrade(contact_ids: list[int], progress: Callable[[int], None] | None = None, chunk: int = 200) -> RegradeReport:
-    """Recompute the scorecards of ``contact_ids`` (the code path of ``flask grading regrade``): recordings
-    and current scorecards are read in chunks, each chunk under its contacts' grading locks (waiting for an
-    auto-grading of one of them in progress), graded whole, then stored in one short write transaction.
-    ``progress(n)`` is called with the number of contacts done in each chunk. Publishes nothing: a bulk regrade
-    is not live feedback."""
-    report = RegradeReport()
-    ids = sorted(set(contact_ids))
-    rubrics = registry.list_rubrics()
-    for start in range(0, len(ids), chunk):
-        part = ids[start : start + chunk]
-        lock_contacts_for_grading(part)  # before anything of the chunk is read, held to its commit below
-        current = {
-            (s.contact_id, s.rubric_id): s
-            for s in db.session.scalars(
-                select(Scorecard).where(Scorecard.contact_id.in_(part), Scorecard.current.is_(True))
-            )
-        }
-        results: list[_Graded] = []
-        for recording in load_recordings(part, chunk=chunk):
-            rubric = rubric_for(recording, rubrics)
-            if rubric is None:
-                report.skipped += 1
-                continue
-            try:
-                results.append(_compute(recording, rubric, current.get((recording.contact_id, rubric.id))))
-            except Exception as e:  # one broken recording must not stop a regrade of thousands
-                log.exception("grading contact %s failed", recording.contact_id)
-                report.errors[recording.contact_id] = f"{type(e).__name__}: {e}"
-        # The chunk graded, its results are stored in one short write transaction. On SQLite a write transaction
-        # begins at the first write and holds the file's one write lock to the commit: storing each scorecard as
-        # it was graded held it across the grading of the rest of the chunk (20-40 s), and another worker
-        # process's write gave up after the busy timeout ("database is locked").
-        for result in results:
-            _row, changed = _save(result)
-            report.graded += 1
-            report.changed += int(changed)
-        _no_longer_ungradeable([r.recording.contact_id for r in results])
-        db.session.commit()
-        if progress:
-            progress(len(part))
-    return report
-
-
-def ungradeable_ids() -> list[int]:
-    """Ids of the contacts listed as ungradeable, in order."""
-    return list(db.session.scalars(select(UngradeableContact.contact_id).order_by(UngradeableContact.contact_id)))
-
-
-def regrade_ungradeable(progress: Callable[[int], None] | None = None) -> RegradeReport:
-    """Grade every contact listed as ungradeable again (``flask grading regrade --ungradeable``), each in its own
-    transaction: one that grades now leaves the list; one that still fails stays, with the new failure as its
-    reason and now as its time, and is reported in ``errors``. Publishes nothing, as ``regrade``."""
-    report = RegradeReport()
-    rubrics = registry.list_rubrics()
-    for cid in ungradeable_ids():
-        try:
-            _recording, _rubric, _row, changed = _grade_and_store(cid, rubrics)
-            db.session.commit()
-        except Exception as e:  # a GradingError, or one broken recording: the others are still tried
-            db.session.rollback()
-            if not isinstance(e, GradingError):
-                log.exception("grading contact %s failed", cid)
-            reason = str(e) if isinstance(e, GradingError) else f"{type(e).__name__}: {e}"
-            report.errors[cid] = reason
-            db.session.execute(
-                update(UngradeableContact)
-                .where(UngradeableContact.contact_id == cid)
-                .values(reason=reason[:500], recorded_at=clock.timestamp())
-            )
-            db.session.commit()
-        else:
-            report.graded += 1
-            report.changed += int(changed)
-        if progress:
-            progress(1)
-    return report
 
 
 def set_manual_scores(scorecard: Scorecard, scores: dict) -> Scorecard:

@@ -21,8 +21,9 @@ grading_cli = AppGroup("grading", help="Grade recorded contacts and show scoreca
 @click.option("--workers", type=int, default=None, help="Worker processes (default: one per core).")
 def regrade_cmd(contacts, exercise_id, everything, ungradeable, workers):
     """Recompute scorecards from the recordings; prints how many changed."""
-    from .actions import regrade_ungradeable, select_contacts, ungradeable_ids
+    from .actions import select_contacts
     from .parallel import regrade_in_workers
+    from .regrade import regrade_ungradeable, ungradeable_ids
 
     if ungradeable:
         if contacts or exercise_id is not None or everything:

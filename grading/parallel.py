@@ -18,7 +18,7 @@ from flask import current_app
 from config import Config
 from extensions import db
 
-from .actions import RegradeReport, regrade
+from .regrade import RegradeReport, regrade
 
 # What a worker needs to reach the same data as the parent app.
 _SHARED_KEYS = ("SQLALCHEMY_DATABASE_URI", "REDIS_URL", "REDIS_EMBEDDED_PATH", "REDIS_PREFIX", "SECRET_KEY",

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from extensions import db
-from grading.actions import LOCK_CLASS, current_scorecard, do_grade_contact, regrade
+from grading.actions import LOCK_CLASS, current_scorecard, do_grade_contact
+from grading.regrade import regrade
 from tests.markers import needs_postgresql
 
 from .test_panels import build_world

@@ -9,8 +9,9 @@ from sqlalchemy import select
 
 from contacts.actions import do_assign_contact, do_create_contact, do_post_message, do_wrap_up_contact
 from extensions import db
-from grading.actions import current_scorecard, do_grade_contact, regrade
+from grading.actions import current_scorecard, do_grade_contact
 from grading.models import UngradeableContact
+from grading.regrade import regrade
 
 from .. import factories
 from .test_panels import build_world, handled_contact, u
