@@ -60,28 +60,38 @@ def regrade(contact_ids: list[int], progress: Callable[[int], None] | None = Non
     and current scorecards are read in chunks, each chunk under its contacts' grading locks (waiting for an
     auto-grading of one of them in progress), graded whole, then stored in one short write transaction.
     ``progress(n)`` is called with the number of contacts done in each chunk. A contact that fails to grade or to
-    store is reported in ``errors`` and the regrade goes on (see the module's docstring); a chunk that cannot be
-    read at all (the database away) has each of its contacts reported. Publishes nothing: a bulk regrade is not
-    live feedback."""
+    store is reported in ``errors`` and the regrade goes on (see the module's docstring); so is one whose recording
+    cannot be read (``_regrade_part``). Publishes nothing: a bulk regrade is not live feedback."""
     report = RegradeReport()
     ids = sorted(set(contact_ids))
     rubrics = registry.list_rubrics()
     for start in range(0, len(ids), chunk):
         part = ids[start : start + chunk]
-        graded = RegradeReport()
-        try:
-            results = _grade_chunk(part, rubrics, graded, chunk)
-        except Exception as e:
-            db.session.rollback()
-            log.exception("the chunk of contacts %s..%s could not be read", part[0], part[-1])
-            report.errors.update({cid: f"its chunk could not be read: {type(e).__name__}: {e}" for cid in part})
-        else:
-            report.skipped += graded.skipped
-            report.errors.update(graded.errors)
-            _store_chunk(results, rubrics, report)
+        _regrade_part(part, rubrics, report, chunk)
         if progress:
             progress(len(part))
     return report
+
+
+def _regrade_part(part: list[int], rubrics: list[Rubric], report: RegradeReport, chunk: int) -> None:
+    """Grade and store one chunk. A chunk that cannot be read (a recording that fails to load) is read again one
+    contact at a time, so only the contact at fault is reported."""
+    graded = RegradeReport()
+    try:
+        results = _grade_chunk(part, rubrics, graded, chunk)
+    except Exception as e:
+        db.session.rollback()
+        if len(part) > 1:
+            log.exception("the chunk of contacts %s..%s could not be read; reading them one by one", part[0], part[-1])
+            for cid in part:
+                _regrade_part([cid], rubrics, report, chunk)
+        else:
+            log.exception("the recording of contact %s could not be read", part[0])
+            report.errors[part[0]] = f"its recording could not be read: {type(e).__name__}: {e}"
+        return
+    report.skipped += graded.skipped
+    report.errors.update(graded.errors)
+    _store_chunk(results, rubrics, report)
 
 
 def _grade_chunk(part: list[int], rubrics: list[Rubric], report: RegradeReport, chunk: int) -> list[_Graded]:

@@ -148,3 +148,25 @@ def test_a_regrade_goes_on_past_a_connection_lost_while_storing_a_chunk(app, tri
         assert report.graded == 4 and set(report.errors) == {broken}
         listed = {r.contact_id: r.reason for r in db.session.scalars(select(UngradeableContact))}
         assert set(listed) == {broken} and listed[broken].startswith("its scorecard could not be stored")
+
+
+@pytest.mark.skipif(on_postgresql(), reason="a json column on PostgreSQL refuses a malformed value when written")
+def test_a_chunk_that_cannot_be_read_is_reported_and_the_regrade_goes_on(app):
+    """One contact's recording cannot be read (an event whose data is not JSON): its chunk is read again contact by
+    contact, so that contact alone is reported; the others, of its chunk and of the chunks before and after it, are
+    stored. Before: the exception left ``regrade``."""
+    ids = _contacts(app, 6)
+    with app.app_context():
+        db.session.execute(
+            text(
+                "UPDATE contact_events SET data = '{not json' WHERE id = (SELECT min(id) FROM contact_events"
+                " WHERE contact_id = :cid)"
+            ),
+            {"cid": ids[3]},
+        )
+        db.session.commit()
+        report = regrade(ids, chunk=2)
+        assert set(report.errors) == {ids[3]}
+        assert report.errors[ids[3]].startswith("its recording could not be read: JSONDecodeError")
+        stored = set(db.session.scalars(select(Scorecard.contact_id).where(Scorecard.current.is_(True))))
+        assert stored == set(ids) - {ids[3]} and report.graded == 5
