@@ -15,6 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from .audience_lease import AudienceLeases
 from .audience_stream import AUDIENCE_KIND, AudiencesAcross
 from .audience_takeover import AudienceTakeover
 from .lines import LINES, NAMES
@@ -114,11 +115,12 @@ class AudienceScript:
             self.moved.add(viewer)
 
 
-class Audiences(AudiencesAcross, AudienceTakeover):
+class Audiences(AudiencesAcross, AudienceLeases, AudienceTakeover):
     """Runs the simulated audiences of this process's live streams on one thread (started with the first): a
     simulator worker's, or a web process's when no worker is alive; the presenter's actions on another process reach
-    them through the shared event log (livestream/audience_stream.py); the audiences of a process that died are
-    taken over on a thread of their own (livestream/audience_takeover.py).
+    them through the shared event log (livestream/audience_stream.py); each posts under its lease
+    (livestream/audience_lease.py); the audiences of a process that died are taken over on a thread of their own
+    (livestream/audience_takeover.py).
     """
 
     def __init__(self) -> None:
