@@ -250,7 +250,10 @@ def test_the_grace_after_publishing_is_wall_time_whatever_the_sandbox_clock(app,
             clock.configure(20.0)  # restarted, 20 times fast
             do_record_media_event(fast, "publishing", {"kind": "video"})
             time.sleep(0.2)
-            assert audiences.adopt_orphans() == [ahead]
+            taken = audiences.adopt_orphans()
+            # The process's own take-over thread runs the same pass on a liveness event (under load another test's
+            # process can be declared dead now): it may have taken ``ahead`` a moment before this call did.
+            assert taken == [ahead] or (taken == [] and audiences.script(ahead) is not None), taken
             assert audiences.script(fast) is None
         finally:
             clock.configure(1.0)
