@@ -124,7 +124,8 @@ def _store_chunk(results: list[_Graded], rubrics: list[Rubric], report: RegradeR
     On SQLite a write transaction begins at the first write and holds the file's one write lock to the commit:
     storing each scorecard as it was graded held it across the grading of the rest of the chunk (20-40 s), and
     another worker process's write gave up after the busy timeout ("database is locked")."""
-    previous_ids = {id(r): r.previous.id if r.previous is not None else None for r in results}
+    # Read before the write: after a rollback the rows are expired, and reading them would query again.
+    previous_ids = [r.previous.id if r.previous is not None else None for r in results]
     try:
         changed = [_save(result)[1] for result in results]
         _no_longer_ungradeable([r.recording.contact_id for r in results])
@@ -136,8 +137,8 @@ def _store_chunk(results: list[_Graded], rubrics: list[Rubric], report: RegradeR
         report.graded += len(changed)
         report.changed += sum(changed)
         return
-    for result in results:
-        _store_alone(result, previous_ids[id(result)], rubrics, report)
+    for result, previous_id in zip(results, previous_ids, strict=True):
+        _store_alone(result, previous_id, rubrics, report)
 
 
 def _store_alone(result: _Graded, previous_id: int | None, rubrics: list[Rubric], report: RegradeReport) -> None:
