@@ -1,10 +1,11 @@
 """Facts in what the agent states: private data in full, and figures checked against what the case knows.
 
-``private_data(text)`` finds private data stated in full (a mainland mobile number, an 18-digit ID number, a
-card or bank number, an email address, a street address); masked forms (139****7007, 尾号8812, ending 0107)
-are not disclosures. ``figures(text)`` pulls the figures a statement rests on: order numbers, amounts, dates,
-durations. ``contradictions(stated, known)`` says which stated figures disagree with every known figure of the
-same kind, so a confident wrong answer ("24 小时到账" where the policy says 3-7 working days) is caught.
+``private_data(text)`` finds private data stated in full (a mainland, North American or UK mobile number, an
+18-digit ID number, a passport-style or social-security number, a card or bank account number, an email address, a
+street address); masked forms (139****7007, 尾号8812, ending 0107, w***2@example.cn) are not disclosures.
+``figures(text)`` pulls the figures a statement rests on: order numbers, amounts, dates, durations.
+``contradictions(stated, known)`` says which stated figures disagree with every known figure of the same kind, so a
+confident wrong answer ("24 小时到账" where the policy says 3-7 working days) is caught.
 """
 
 from __future__ import annotations
@@ -13,14 +14,37 @@ import re
 from dataclasses import dataclass
 
 _PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)")
+# North American numbers as they are written: (216) 555-0101, 216-555-0101, 216.555.0101, +1 206 555 0104.
+# A service line (toll-free 8xx, China's 400) is no one's private number.
+_NANP = re.compile(
+    r"(?<![\dA-Za-z*])(?:\+?1[-. ]?)?(?!\(?(?:400|800|888|877|866|855|844|833)\b)"
+    r"(?:\(\d{3}\)\s?|\d{3}[-. ])\d{3}[-. ]\d{4}(?![\dA-Za-z*])"
+)
+_UK_MOBILE = re.compile(r"(?<![\dA-Za-z*])(?:\+44\s?7\d{3}|07\d{3})\s?\d{3}\s?\d{3}(?![\dA-Za-z*])")
+# Ten bare digits are a phone number only beside a phone word: tracking and order numbers are bare digits too.
+_BARE_TEN = re.compile(r"(?<![\dA-Za-z*])[2-9]\d{9}(?![\dA-Za-z*])")
+_PHONE_WORD = re.compile(r"phone|mobile|cell|\btel\b|contact number|reg(?:istered)? number|手机|电话", re.I)
 _ID = re.compile(r"(?<![\dA-Za-z])\d{17}[\dXx](?![\dA-Za-z])")
+# A passport-style number (one letter, eight digits: X20481137) and a US social-security number.
+_ID_LETTER = re.compile(r"(?<![\dA-Za-z*])[A-Z]\d{8}(?![\dA-Za-z*])")
+_SSN = re.compile(r"(?<![\dA-Za-z*])\d{3}-\d{2}-\d{4}(?![\dA-Za-z*])")
 _CARD = re.compile(r"(?<!\d)(?:\d[ -]?){15,18}\d(?!\d)")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# A bank account named as one: "account 7730 1255 9031", "routing 121000358", 账号11001234567890123456.
+_ACCOUNT = re.compile(
+    r"(?:\baccount|\bacct|\brouting|\biban|\bsort code|账号|账户|卡号)\s*(?:number|no\.?|#)?\s*(?:is|:|：)?\s*"
+    r"((?<![\dA-Za-z*])\d[\d -]{6,32}\d)(?![\dA-Za-z*])",
+    re.I,
+)
+_EMAIL = re.compile(r"(?<![A-Za-z0-9_.*+'-])[A-Za-z0-9_.+'-]+@[\w-]+(?:\.[\w-]+)+")
 _ZH_ADDRESS = re.compile(
     r"[\u4e00-\u9fff]{2,}(?:路|街|道|巷|弄)\s*\d+\s*号(?:\s*\d+\s*(?:栋|幢|号楼))?(?:\s*\d+\s*(?:室|单元))?"
+    r"|[\u4e00-\u9fff]{2,}(?:区|小区|花园|家园|苑)[\u4e00-\u9fff]{0,8}?\d+\s*(?:号楼|栋|幢)(?:\s*\d+\s*(?:室|单元|号))?"
 )
 _EN_ADDRESS = re.compile(
-    r"\b\d{1,5}\s+(?:[A-Z][a-z]+\s+){1,3}(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Way|Boulevard|Blvd)\b",
+    r"\b\d{1,5}\s+(?:[A-Z][a-z]+\s+|\d{1,3}(?:st|nd|rd|th)\s+){1,3}"
+    r"(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Way|Boulevard|Blvd|Court|Ct|Place|Pl|Terrace|Crescent|Parkway)\b"
+    # typed in lower case, only the unmistakable street words ("44 maple ave apt 3")
+    r"|\b\d{1,5}\s+[a-z]+(?:\s+[a-z]+)?\s+(?:street|road|avenue|ave|blvd|boulevard)\b"
 )
 
 
@@ -37,19 +61,30 @@ def private_data(text: str) -> list[Private]:
     out: list[Private] = []
     taken: list[tuple[int, int]] = []
 
-    def add(kind: str, m: re.Match) -> None:
-        if any(s < m.end() and m.start() < e for s, e in taken):
+    def add(kind: str, m: re.Match, group: int = 0) -> None:
+        start, end = m.start(group), m.end(group)
+        if any(s < end and start < e for s, e in taken):
             return
-        taken.append((m.start(), m.end()))
-        out.append(Private(kind, m.group(0)))
+        taken.append((start, end))
+        out.append(Private(kind, m.group(group)))
 
     for m in _ID.finditer(text):
         add("id_number", m)
-    for m in _PHONE.finditer(text):
-        add("phone", m)
+    for rx in (_PHONE, _NANP, _UK_MOBILE):
+        for m in rx.finditer(text):
+            add("phone", m)
+    for m in _BARE_TEN.finditer(text):
+        if _PHONE_WORD.search(text[max(0, m.start() - 30) : m.end() + 30]):
+            add("phone", m)
+    for rx in (_ID_LETTER, _SSN):
+        for m in rx.finditer(text):
+            add("id_number", m)
     for m in _CARD.finditer(text):
         if len(re.sub(r"\D", "", m.group(0))) >= 16:
             add("card", m)
+    for m in _ACCOUNT.finditer(text):
+        if len(re.sub(r"\D", "", m.group(1))) >= 8:
+            add("card", m, 1)
     for m in _EMAIL.finditer(text):
         add("email", m)
     for rx in (_ZH_ADDRESS, _EN_ADDRESS):
