@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from understanding.facts import private_data
 
 from ..recording import Event, Recording, TicketState
-from .base import N_, BaseEvaluator, ItemResult, evidence, recorded_or
+from .base import N_, BaseEvaluator, ItemResult, evidence, join_notes, recorded_or
 
 TICKET_FIELDS = ("category", "priority", "status", "risk_level", "escalation_target")
 
@@ -73,7 +73,7 @@ class VerifyBeforeDisclose(BaseEvaluator):
                     if private:
                         ok.append(evidence(e, N_("private data written after verification")))
                 elif private:
-                    kinds = ", ".join(sorted({p.kind for p in private}))
+                    kinds = join_notes([PRIVATE_KINDS[k] for k in sorted({p.kind for p in private})], ", ")
                     bad.append(
                         evidence(e, N_("private data ({kinds}) written in full before verification", kinds=kinds))
                     )
@@ -89,6 +89,16 @@ class VerifyBeforeDisclose(BaseEvaluator):
             else []
         ) + ok
         return ItemResult.of(True, ev, N_("no disclosure before verification"))
+
+
+# understanding.facts.Private kinds as the scorecard names them (a code is never shown).
+PRIVATE_KINDS = {
+    "phone": N_("phone number"),
+    "id_number": N_("ID number"),
+    "card": N_("card or bank account number"),
+    "email": N_("email address"),
+    "address": N_("street address"),
+}
 
 
 def _echoed(value: str, customer_said: str) -> bool:

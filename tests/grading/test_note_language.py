@@ -51,3 +51,18 @@ def test_joined_and_nested_notes_are_each_translated_and_old_notes_shown_as_writ
         zh = engine_note(stored)
         assert "4; " in zh and "CSAT" not in zh and "sounds" not in zh
         assert engine_note(old) != old["note"] and engine_note_lang(old) == "en"
+
+
+def test_the_kinds_of_private_data_disclosed_are_named_in_the_readers_language(app):
+    """The disclosure note names what was written (a phone number, an ID number) in words, never the detector's
+    codes (id_number)."""
+    rec = build([assigned(0), msg("agent", "We have (412) 555-0177 and ID K40917263 on file for you.", 5)])
+    result = EVALUATORS["verify_before_disclose"]().run(rec, {})
+    assert result.status == "fail"
+    item = _item(result)
+    (bad,) = item["evidence"]
+    assert bad["note"] == "private data (ID number, phone number) written in full before verification"
+    with app.test_request_context("/?lang=zh_CN"):
+        zh = engine_note(bad)
+        assert "证件号" in zh and "手机号码" in zh
+        assert "id_number" not in zh and "phone" not in zh
