@@ -345,10 +345,11 @@ def _pieces(text: str) -> list[str]:
     return out[:MAX_PIECES]
 
 
-# Words that decline without a negation scope of understanding.text: potential complements (改不了, 做不到),
+# Words that decline without a negation scope of understanding.text: potential complements (改不了, 做不到, 跳不过去:
+# 不过 alone is "but" and opens no scope),
 # authority limits (超出权限, above what I can approve), "only" offers (只能发券) and a third person's consent.
 _DECLINING = re.compile(
-    r"不了|不到|不行|不能|不可以|没法|无法|超出|超过|只能|得.{0,12}本人"
+    r"不了|不到|不过去|不行|不能|不可以|没法|无法|超出|超过|只能|得.{0,12}本人"
     r"|above|outside|beyond|exceed|more than|limit|only|afraid|unfortunately|not able|unable"
 )
 

@@ -129,15 +129,10 @@ BELITTLING = [
         "都讲三遍了还没记住？维修免费，快递员上门来取。",
         "我再跟您确认一遍：维修免费，快递员上门来取。",
     ),
-    pytest.param(
+    (
         "zh_CN",
         "叔叔，我打字已经够慢的了，您倒是认真看啊：免费上门取件。",
         "叔叔，我打字慢一点，您慢慢看：免费上门取件。",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="issue 11: the zh_CN model trained on the 2026-12-04 examples reads the respectful twin as forbidden"
-            " (0.88 against its 0.80 threshold; 0.71 for the bare answer to 叔叔), the rude line rightly (1.00)",
-        ),
     ),
     (
         "en",

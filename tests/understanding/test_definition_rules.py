@@ -57,3 +57,13 @@ def test_the_scenarios_answer_words_stated_plainly_are_still_an_answer(readers, 
     """The rule leaves a plain statement of the case's facts alone: the keywords make it an answer."""
     reading = readers["zh_CN"].read("查到了，包裹现在在杭州转运中心，预计6月1日送到", scenarios["zh-delivery-status"])
     assert reading.has("answer")
+
+
+def test_a_potential_complement_declines_though_buguo_alone_is_but():
+    """跳不过去 declines as 改不了 does (a refusal needs a declining word), though 不过 alone means "but" and opens no
+    negation scope."""
+    from understanding.features import prepare
+    from understanding.reader import _declines
+
+    assert _declines(prepare("这期已经在打包，跳不过去了，不过可以把下期暂停", "zh_CN"))
+    assert not _declines(prepare("已经发出了，不过要明天才到", "zh_CN"))
