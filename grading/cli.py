@@ -41,6 +41,9 @@ def regrade_cmd(contacts, exercise_id, everything, ungradeable, workers):
         f"{report.graded} graded, {report.changed} scorecard(s) changed, {report.skipped} skipped (no rubric), "
         f"{len(report.errors)} error(s)"
     )
+    if report.shares_regraded_here:
+        died = f"  a worker process died: {report.shares_regraded_here} share(s) of the contacts graded again here"
+        click.echo(died, err=True)
     for cid, msg in sorted(report.errors.items()):
         click.echo(f"  contact {cid}: {msg}", err=True)
     if report.errors:

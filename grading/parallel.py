@@ -5,12 +5,17 @@ Where the platform can fork, workers are forked from this process, so they start
 dictionary and the content already loaded; each drops the database connections it inherited (a connection
 must never be shared between processes) and runs the same ``regrade`` on its share. Elsewhere, workers are
 spawned and build their own app from this one's database and Redis settings.
+
+A worker that dies (killed, out of memory) breaks the pool: its share and the shares the pool then cancels are
+graded again in this process once the pool is down. Regrading is idempotent (a contact whose scorecard was already
+stored by the dead worker grades to the same scorecard and is not stored twice), so nothing is lost or doubled.
 """
 
 from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_all_start_methods, get_context
 
 from flask import current_app
@@ -69,14 +74,27 @@ def regrade_in_workers(
     else:
         overrides = {k: current_app.config.get(k) for k in _SHARED_KEYS}
         pool_args = {"mp_context": get_context("spawn"), "initializer": _init_spawned, "initargs": (overrides,)}
+    unfinished: list[list[int]] = []
     with ProcessPoolExecutor(workers, **pool_args) as pool:
-        futures = {pool.submit(_run_share, share): len(share) for share in shares}
+        futures = {pool.submit(_run_share, share): share for share in shares}
         for fut in as_completed(futures):
-            part = fut.result()
-            total.graded += part.graded
-            total.changed += part.changed
-            total.skipped += part.skipped
-            total.errors.update(part.errors)
+            try:
+                part = fut.result()
+            except BrokenProcessPool:
+                unfinished.append(futures[fut])
+                continue
+            _add(total, part)
             if progress:
-                progress(futures[fut])
+                progress(len(futures[fut]))
+    if unfinished:
+        # A worker died: the pool is gone, this process grades what it had not reported (see the module docstring).
+        total.shares_regraded_here = len(unfinished)
+        _add(total, regrade(sorted(i for share in unfinished for i in share), progress=progress))
     return total
+
+
+def _add(total: RegradeReport, part: RegradeReport) -> None:
+    total.graded += part.graded
+    total.changed += part.changed
+    total.skipped += part.skipped
+    total.errors.update(part.errors)

@@ -47,12 +47,14 @@ NOT_STORED = "its scorecard could not be stored: "  # the start of the reason a 
 @dataclass
 class RegradeReport:
     """What a regrade did: contacts graded, scorecards that changed (new or different), contacts skipped
-    (no rubric) and errors (contact id -> message)."""
+    (no rubric), errors (contact id -> message) and the worker shares graded again after a worker died."""
 
     graded: int = 0
     changed: int = 0
     skipped: int = 0
     errors: dict[int, str] = field(default_factory=dict)
+    # Shares of a regrade in worker processes graded again in the parent because a worker died (grading.parallel).
+    shares_regraded_here: int = 0
 
 
 def regrade(contact_ids: list[int], progress: Callable[[int], None] | None = None, chunk: int = 200) -> RegradeReport:
