@@ -29,6 +29,8 @@ REASONS = (
     (re.compile(r"^no \S+ rubric in "), _l("No rubric for its channel, language and level")),
     (re.compile(r"could not be loaded"), _l("Its recording could not be loaded")),
     (re.compile(r"^no contact "), _l("The contact no longer exists")),
+    # grading.regrade.NOT_STORED: the database refused the scorecard (its old one, if any, stays current)
+    (re.compile(r"^its scorecard could not be stored"), _l("Its new scorecard could not be stored")),
 )
 
 

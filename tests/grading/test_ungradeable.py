@@ -163,3 +163,18 @@ def test_the_grade_button_says_why_in_the_graders_language(app, client, auth):
     html = res.get_data(as_text=True)
     assert "无法评分：没有适用于该渠道、语言和级别的评分表" in html, html[:2000]
     assert "no chat rubric in de" in html
+
+
+def test_a_scorecard_the_database_refused_is_named_as_such_in_the_readers_language(app, client, auth):
+    """A contact listed because its new scorecard could not be stored (grading.regrade.NOT_STORED) shows that kind of
+    reason, in Chinese for a Chinese reader (before: the catch-all "Grading failed")."""
+    from grading.regrade import NOT_STORED
+
+    build_world(app)
+    with app.app_context():
+        factories.user("gzh2", role="grader", locale="zh_CN")
+        mine = handled_contact(factories.user("tzh2", role="trainee", level="L4"))
+        _list([mine], reason=NOT_STORED + "IntegrityError: scorecard refused")
+    auth.login("gzh2")
+    html = client.get("/review/panels").get_data(as_text=True)
+    assert "新评分卡未能保存" in html and "评分失败" not in html
