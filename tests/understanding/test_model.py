@@ -188,6 +188,26 @@ def test_content_check_refuses_a_model_trained_with_another_lexicon(app, tmp_pat
     assert out.exit_code != 0 and "lexicon" in out.output and "flask understanding train" in out.output
 
 
+def test_content_check_refuses_a_model_trained_on_older_features(app, tmp_path):
+    """A model trained before the text was spelled out as it is now (feature version 5) would read differently under
+    its own version: `flask content check` refuses it and names the command to run."""
+    import io
+    import shutil
+
+    pack = tmp_path / "en"
+    shutil.copytree(ROOT / "scenarios" / "packs" / "en", pack)
+    path = pack / "understanding" / "model.npz"
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta"]))
+    arrays["meta"] = np.array(json.dumps({**meta, "feature_version": 5}))
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    path.write_bytes(buf.getvalue())
+    out = app.test_cli_runner().invoke(args=["content", "check", str(pack)])
+    assert out.exit_code != 0 and "v5" in out.output and "flask understanding train" in out.output, out.output
+
+
 def test_shipped_models_record_their_packs_lexicon(packs, readers):
     for lang, pack in packs.items():
         assert readers[lang].model.meta["lexicon_digest"] == MoveRecogniser(pack.info).digest()
@@ -245,6 +265,34 @@ def test_a_spaced_dash_joins_two_sentences_a_range_does_not():
     assert _sentences("The refund takes 3-7 working days for a follow-up order.") == [
         "The refund takes 3-7 working days for a follow-up order."
     ]
+
+
+def test_a_comma_and_joins_two_halves_a_list_does_not():
+    """A comma before and / but / so (or 另外, 同时, 而且, 然后, 并且) can join two acts: the reader has the halves of
+    each sentence (read when the line shows one act or none); "and" in a list or without a comma does not split."""
+    from understanding.reader import _halves, _sentences
+
+    assert _halves("I'll text you on Monday once it's booked, and the engineer's visit is free") == [
+        "I'll text you on Monday once it's booked",
+        "and the engineer's visit is free",
+    ]
+    assert _halves("已经给您退款了，另外我明天上午再打电话跟您确认") == [
+        "已经给您退款了",
+        "另外我明天上午再打电话跟您确认",
+    ]
+    assert _halves("It comes in red, blue and green and ships in 2 days.") == []
+    # Halves are a sentence's: the sentences themselves stay as they were.
+    line = "Five days is a real mess, and it's on us. What's the order code?"
+    assert _sentences(line) == ["Five days is a real mess, and it's on us.", "What's the order code?"]
+    assert _halves(line) == ["Five days is a real mess", "and it's on us."]
+
+
+def test_a_promise_joined_to_an_answer_by_a_comma_is_still_heard(readers):
+    """One act no longer hides the other when a line joins them with ", and" (read whole, this line is `answer`
+    only)."""
+    line = "We'll phone you within a week with the result, and the refund goes back to your card, which takes 5 days."
+    got = set(readers["en"].moves(line))
+    assert {"promise_followup", "answer"} <= got, got
 
 
 def _examples_pack(root: Path, folder: str, lang: str, texts: list[str], also: str = "") -> Path:

@@ -12,6 +12,17 @@ def test_abbreviations_are_spelled_out_in_both_languages():
     assert normalise("Unhappy USER", "en") == "unhappy user"
 
 
+def test_more_chat_shorthand_is_spelled_out():
+    """Sign-offs, times and desk words typed in shorthand read as the words they stand for (feature v6)."""
+    assert normalise("ttyl, lmk if the pkg isnt there in 2 hrs", "en") == (
+        "talk to you later, let me know if the package isn't there in 2 hours"
+    )
+    assert normalise("one sec, checking w my mgr. tc!", "en") == "one second, checking w my manager. take care!"
+    # A Chinese message may sign off in English shorthand too; the pinyin initials keep their Chinese reading.
+    assert normalise("好的亲 ttyl", "zh_CN") == "好的亲 talk to you later"
+    assert normalise("kk", "zh_CN") == "看看" and normalise("kk", "en") == "ok"
+
+
 def test_negated_words_form_their_own_view():
     """无法补偿 puts 补偿 in the negated view; "can't refund" puts "refund" there; the rest stays plain."""
     v = negation_views(normalise("我们无法给您补偿", "zh_CN"))
