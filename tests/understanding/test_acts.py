@@ -148,9 +148,7 @@ BELITTLING = [
         "en",
         "As I've explained twice now, the repair is free. Please pay attention this time.",
         "Just to confirm again in case my earlier message got buried, the repair is free.",
-        marks=pytest.mark.xfail(
-            strict=True, reason="issue 12: the en model misses impatience said politely"
-        ),
+        marks=pytest.mark.xfail(strict=True, reason="issue 12: the en model misses impatience said politely"),
     ),
 ]
 
