@@ -70,6 +70,9 @@ class ActModel:
             vec.idf_ = arrays[f"{name}_idf"]
             self._blocks.append((view, vec))
         self.coef = arrays["coef"].astype(np.float32)  # (acts, features)
+        # x @ coef.T with the transpose laid out once: scipy copies a non-contiguous operand on every product,
+        # which was a third of scoring a message.
+        self.coef_t = np.ascontiguousarray(self.coef.T)
         self.intercept = arrays["intercept"].astype(np.float32)
         self.thresholds = arrays["thresholds"].astype(np.float32)
         self.lexicon_trust = arrays["lexicon_trust"].astype(np.float32)
@@ -89,13 +92,29 @@ class ActModel:
 
     # -- reading --------------------------------------------------------------------------------------------
 
-    def features(self, prepared: list[Prepared], vectors: np.ndarray, lexicon) -> sparse.csr_matrix:
-        knn = knn_block(vectors, self.example_vectors, self._example_y, self.knn_weight)
-        return build_features(self._blocks, prepared, vectors, lexicon, knn=knn)
+    def neighbours(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The neighbour block (n, acts) of messages' embeddings and their similarities to every example (n,
+        examples): one pass over the example vectors for a batch (the pass is most of the cost, however few the
+        rows)."""
+        sims = np.asarray(vectors, dtype=np.float32) @ self.example_vectors.T
+        return knn_block(vectors, self.example_vectors, self._example_y, self.knn_weight, sims=sims), sims
+
+    def features(
+        self,
+        prepared: list[Prepared],
+        vectors: np.ndarray,
+        lexicon,
+        lex: np.ndarray | None = None,
+        knn: np.ndarray | None = None,
+    ) -> sparse.csr_matrix:
+        """The feature rows of prepared messages; ``lex`` and ``knn`` when the caller has them already."""
+        if knn is None:
+            knn = self.neighbours(vectors)[0]
+        return build_features(self._blocks, prepared, vectors, lexicon, lex=lex, knn=knn)
 
     def scores(self, x: sparse.csr_matrix) -> np.ndarray:
         """Probabilities (n, acts): the first stage's, re-read by the second stage when the model has one."""
-        z = x @ self.coef.T + self.intercept
+        z = x @ self.coef_t + self.intercept
         probs = 1.0 / (1.0 + np.exp(-np.asarray(z)))
         if self.stack_coef is not None:
             probs = apply_stack(probs, self.stack_coef, self.stack_intercept)
@@ -119,13 +138,13 @@ class ActModel:
                 terms.append(term)
         return terms
 
-    def nearest(self, vector: np.ndarray, act: str, k: int = 2) -> list[str]:
-        """The training examples closest to a message among those that perform ``act``."""
+    def nearest(self, sims: np.ndarray, act: str, k: int = 2) -> list[str]:
+        """The training examples closest to a message among those that perform ``act``, from the message's
+        similarities to every example (``neighbours``)."""
         rows = self._rows_by_act.get(act)
         if rows is None or not len(rows):
             return []
-        sims = self.example_vectors[rows] @ vector
-        top = np.argsort(-sims)[:k]
+        top = np.argsort(-sims[rows])[:k]
         return [self.example_texts[rows[i]] for i in top]
 
     # -- storage --------------------------------------------------------------------------------------------

