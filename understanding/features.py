@@ -127,11 +127,10 @@ def transform(vec, texts: list[str]) -> sparse.csr_matrix:
         if not counts:
             continue
         idx = np.fromiter(counts, dtype=np.int64, count=len(counts))
-        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-        order = np.argsort(idx)  # canonical CSR: columns in order, as sklearn's matrices have them
-        idx, tf = idx[order], tf[order]
-        w = (1.0 + np.log(tf)) * idf[idx]
+        w = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * idf[idx]
         w /= np.sqrt(np.dot(w, w))
+        order = np.argsort(idx)  # canonical CSR: columns in order, as the COO conversion before left them
+        idx, w = idx[order], w[order]
         cols.append(idx)
         vals.append(w)
     if not cols:
