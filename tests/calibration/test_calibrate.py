@@ -123,3 +123,21 @@ def test_calibration_spearman(report):
 def test_calibration_gates_exact(report):
     """Every gate the examiners failed, and only those, fails on the grader's scorecard (issue 12: 100 %)."""
     assert report["gates_exact"] == 1.0
+
+
+def test_the_scratch_centre_stops_its_embedded_redis_before_deleting_its_folder():
+    """A calibration's throwaway sandbox stops its own Redis when it closes. Left running, the server could not save
+    into its deleted folder, and the calibrating process then hung 12 s at exit before killing it (the command, and
+    every run a lead starts on /review/calibration)."""
+    from calibration.replay import ScratchCentre
+    from embedded_redis import _is_server
+    from extensions import redis_store
+
+    centre = ScratchCentre(ROOT / "scenarios" / "packs")
+    if not redis_store.embedded:
+        centre.close()
+        pytest.skip("REDIS_URL is set: the scratch centre uses that server, not an embedded one")
+    pid = redis_store._embedded.pid
+    assert pid and _is_server(pid)
+    centre.close()
+    assert not _is_server(pid)
