@@ -6,8 +6,9 @@ one-to-one chat), off-topic or rude, by the scenario's (or the lead's) mix; need
 
 A ``GroupCustomer`` reacts to what the agent posts the way a person in a group does: it notices a post that
 is addressed to it (an @mention, a reply to its message) or to everyone (a cluster answer, a pinned
-announcement, a post with no mentions), and counts it as answered only when the post answers its need by the
-need's keywords (channels.group.match, jieba-aware) - the same rule the room view and grading use. Answered:
+announcement, a post with no mentions), and counts it as answered only when the post answers its need: the
+need's keywords (channels.group.match, jieba-aware) in a post the language understanding reads as answering -
+the same rule the room view and grading use. Answered:
 thanks, sometimes a follow-up. Unanswered: a nudge halfway through its patience, then it leaves.
 """
 
@@ -64,12 +65,13 @@ class GroupCustomer:
         if kind in ("question", "off_topic", "rude") and self.status in ("idle", "answered"):
             self.status, self.asked_at, self.nudged = "waiting", ts, False
 
-    def on_agent_post(self, ev: dict, scenario) -> list[Line]:
-        """React to an agent reply or announcement: answered (thanks, maybe a follow-up), calmed, or nothing."""
+    def on_agent_post(self, ev: dict, scenario, lang: str) -> list[Line]:
+        """React to an agent reply or announcement (in the room's language ``lang``): answered (thanks, maybe a
+        follow-up), calmed, or nothing."""
         post = post_of(ev)
         if post is None or self.member_id is None or self.status != "waiting":
             return []
-        how = answers(post, self.member_id, None if self.kind in ("off_topic", "rude") else self.need)
+        how = answers(post, self.member_id, None if self.kind in ("off_topic", "rude") else self.need, lang)
         if how is None:
             return []
         self.status, self.answered_seq, self.answered_how = "answered", post.seq, how

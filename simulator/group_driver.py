@@ -314,7 +314,7 @@ class GroupAudienceDriver(RoomTakeOver):
                 self._schedule(room, c, c.on_moved(room.scenario), ts, reason="moved")
             return
         for c in room.customers:
-            lines = c.on_agent_post(ev, room.scenario)
+            lines = c.on_agent_post(ev, room.scenario, room.lang)
             if lines or c.answered_seq == ev["seq"]:
                 self._schedule(room, c, lines, ts, reason="answered")
 

@@ -292,7 +292,7 @@ class RoomTakeOver:
                 reactions.append((c, c.on_moved(scenario), ev["seq"], "moved"))
             elif kind in ("message", "group.announcement"):
                 for c in live.customers:
-                    lines = c.on_agent_post(ev, scenario)
+                    lines = c.on_agent_post(ev, scenario, live.lang)
                     if lines or c.answered_seq == ev["seq"]:
                         reactions.append((c, lines, ev["seq"], "answered"))
         due: list[tuple] = []

@@ -334,7 +334,7 @@ class Reader:
             reading.answer_groups = tuple(i for i, g in enumerate(answer.keywords) if _group_hit(msg, g))
             if len(hits) >= min(answer.min_keywords, len(answer.keywords)):
                 reading.answer_keywords = " + ".join(p for _, p in sorted(hits))
-                if "answer" not in found and not (found.keys() & NOT_ANSWERED_BY_KEYWORDS):
+                if "answer" not in found and keywords_answer(found.keys()):
                     # The case's own facts stated plainly ("杭州转运中心, 预计1号到") are an answer even when
                     # the model was unsure. Not in a question, and not in a line that hands the case on, promises
                     # a call back or holds: a scenario whose answer is "the supervisor approves within 24 hours"
@@ -415,6 +415,15 @@ def _halves(text: str) -> list[str]:
         if len(pieces) > 1:
             halves += pieces
     return halves[: 2 * MAX_SENTENCES]
+
+
+def keywords_answer(acts) -> bool:
+    """Whether a line that states a case's answer keywords answers with them, given the names of the acts it was
+    read as: it is read as an answer, or it does nothing the keywords alone never make an answer of (asking,
+    handing the case on, promising a call back, holding; ``NOT_ANSWERED_BY_KEYWORDS``). Chat scenarios' answers
+    and group rooms' needs are both decided by it."""
+    names = set(acts)
+    return "answer" in names or not (names & NOT_ANSWERED_BY_KEYWORDS)
 
 
 def _group_hit(msg: _Message, group: list[str]) -> bool:

@@ -1,8 +1,9 @@
 """Recognising needs in a group chat, Chinese-aware: which need a customer's question is about, and whether an
 agent's post answers a need. Both use the language understanding's phrase matching (understanding/lexicon.py:
 jieba tokens, whole tokens only, particles glued on allowed), so 发货 matches "什么时候发货呀" but not inside 批发货品
-split otherwise, and "ship" does not match inside "shipment". The live room, the simulated audience and grading
-import it from here.
+split otherwise, and "ship" does not match inside "shipment"; a post with a need's keywords answers it only when
+the understanding reads it as answering (``read_as_answer``), as a chat scenario's answer is decided. The live
+room, the simulated audience and grading import it from here.
 
 A need is the plain dict a room records (``scenarios.group.Need.snapshot``), so the live room, the
 simulated customers and grading all decide "answered" the same way from the same recorded data.
@@ -35,6 +36,21 @@ def answer_evidence(text: str, need: dict) -> str | None:
     if len(hits) < min(int(need.get("min_keywords") or 1), len(groups)):
         return None
     return " + ".join(p for _, p in sorted(hits))
+
+
+def read_as_answer(text: str, lang: str, reader=None) -> bool:
+    """Whether a post that states a need's answer keywords answers with them, by the language understanding's
+    reading of it (``understanding.reader.keywords_answer``, the rule chat scenarios' answers follow): "您是问
+    退款多久到账吗？" or "refund times? I'll ask billing and get back to you" names the keywords and answers
+    nothing. ``reader``: the Reader to use (grading passes its recording's pack's); by default the app's for the
+    loaded pack of ``lang``. No keyword fall-back."""
+    from understanding.reader import keywords_answer
+
+    if reader is None:
+        from understanding.store import reader_for_lang
+
+        reader = reader_for_lang(lang)
+    return keywords_answer(reader.read(text).names)
 
 
 def classify_question(text: str, needs: list[dict]) -> str | None:

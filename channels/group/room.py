@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .match import answer_evidence, classify_question
+from .match import answer_evidence, classify_question, read_as_answer
 
 MEMBER_STATUSES = ("joined", "waiting", "answered", "private", "left")
 # Kinds of simulated lines that react to the agent rather than ask something new.
@@ -94,9 +94,10 @@ def post_of(ev: dict) -> Post | None:
     return None
 
 
-def answers(post: Post, member_id: str, need: dict | None) -> str | None:
+def answers(post: Post, member_id: str, need: dict | None, lang: str, reader=None) -> str | None:
     """How ``post`` answers a member waiting on ``need`` (None if it does not): it must reach them, and either
-    answer the need's keywords or, for a member with no common need, address them directly."""
+    answer the need (its keywords, in a post read as answering: ``read_as_answer``) or, for a member with no
+    common need, address them directly."""
     how = post.how(member_id)
     if how is None:
         return None
@@ -104,7 +105,7 @@ def answers(post: Post, member_id: str, need: dict | None) -> str | None:
         return how if how in ("mention", "reply") else None
     if need.get("individual"):
         return None  # an account question is settled in a one-to-one chat, never in the group
-    return how if answer_evidence(post.text, need) else None
+    return how if answer_evidence(post.text, need) and read_as_answer(post.text, lang, reader) else None
 
 
 @dataclass
@@ -120,13 +121,16 @@ class RoomState:
     open: bool = True
     last_seq: int = 0
     audience: int = 0
+    # The understanding's Reader that decides whether a post answers (not state: grading passes its recording's
+    # pack's; None: the app's for the loaded pack of ``lang``).
+    reader: object | None = field(default=None, repr=False, compare=False)
 
     def need(self, need_id: str | None) -> dict | None:
         return next((n for n in self.needs if n["id"] == need_id), None) if need_id else None
 
     @classmethod
-    def replay(cls, room_id: int, events: list[dict]) -> RoomState:
-        state = cls(room_id)
+    def replay(cls, room_id: int, events: list[dict], reader=None) -> RoomState:
+        state = cls(room_id, reader=reader)
         for ev in events:
             state.apply(ev)
         return state
@@ -173,7 +177,7 @@ class RoomState:
         for m in self.members.values():
             if m.status != "waiting":
                 continue
-            how = answers(post, m.id, self.need(m.need))
+            how = answers(post, m.id, self.need(m.need), self.lang, self.reader)
             if how:
                 m.status, m.answered_at, m.answered_seq, m.answered_how = "answered", post.ts, post.seq, how
                 answered.append(m)

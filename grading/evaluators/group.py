@@ -40,9 +40,18 @@ class NeedFigure:
         return self.answered.ts - self.asked.ts
 
 
+def _reader(recording: Recording):
+    """The Reader of the recording's pack (None: the app's for the loaded pack of the room's language)."""
+    if recording.pack is None:
+        return None
+    from ..phrases import pack_recogniser
+
+    return pack_recogniser(recording.pack)
+
+
 def need_figures(recording: Recording) -> dict[str, NeedFigure]:
     """Per need id, in the order of ``group.opened``: first question, askers, first answer, moves to 1:1."""
-    state = RoomState(recording.contact_id)
+    state = RoomState(recording.contact_id, reader=_reader(recording))
     figures: dict[str, NeedFigure] = {}
     for e in recording.events:
         ev = {
@@ -182,7 +191,8 @@ class GroupIndividualMoved(BaseEvaluator):
             return ItemResult.na(N_("no individual need was asked"))
         state = RoomState.replay(
             recording.contact_id,
-            [
+            reader=_reader(recording),
+            events=[
                 {
                     "contact_id": recording.contact_id,
                     "seq": e.seq,

@@ -130,3 +130,18 @@ def test_nothing_asked_is_not_applicable(app):
         rec = Build().rec()
         for cls in (GroupNeedsAnswered, GroupAnswerTime, GroupIndividualMoved, GroupForbiddenPhrases):
             assert _run(cls, rec).status == "na", cls.name
+
+
+def test_a_question_back_naming_the_keywords_does_not_answer_the_need(app):
+    """The room's scorecard reads posts as the audience does: a question that names the delivery times answers
+    nothing, and the time to answer runs to the post that states them."""
+    with app.app_context():
+        b = Build()
+        b.ask(10, "m1", "ship")
+        b.post(20, "@甲 您下单时选的是48小时发货还是预售呢？", mentions=["m1"])
+        answer = b.post(50, "@甲 现货付款后48小时内发货。", mentions=["m1"])
+        rec = b.rec()
+        res = _run(GroupNeedsAnswered, rec)
+        assert [e.event_id for e in res.evidence] == [answer.id]
+        t = _run(GroupAnswerTime, rec, within_seconds=60)
+        assert t.status == "pass" and "40 s" in t.evidence[0].note

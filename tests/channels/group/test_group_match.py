@@ -46,3 +46,43 @@ def test_classifies_questions_by_ask_keywords(app):
         assert classify_question("今天天气真热", needs) is None
         assert classify_question("When will it ship?", [EN]) == "ship"
         assert classify_question("my shipment of apples", [EN]) is None
+
+
+def test_a_post_with_the_keywords_answers_only_when_read_as_answering(packs):
+    """The keywords in a question back to the customer, or in checking that is only announced, answer nothing;
+    the same keywords stated as the facts do (the rule a chat scenario's answer follows)."""
+    from channels.group.match import read_as_answer
+
+    with packs.app_context():
+        assert answer_evidence("@甲 您下单时选的是48小时发货还是预售呢？", SHIP) == "48小时"
+        assert not read_as_answer("@甲 您下单时选的是48小时发货还是预售呢？", "zh_CN")
+        assert read_as_answer("各位，现货付款后48小时内发货", "zh_CN")
+        held = "Will it leave within 48 hours? Let me check with the warehouse and get back to you."
+        assert answer_evidence(held, EN) == "48 hours" and not read_as_answer(held, "en")
+        assert read_as_answer("Everyone: in-stock orders leave within 48 hours of payment.", "en")
+
+
+def test_the_simulated_customer_thanks_the_answer_not_the_question_back(packs):
+    """A customer waiting on delivery times is not answered by a question that names them, and thanks the post
+    that states them."""
+    import random
+
+    from scenarios.group import group_scenarios
+    from simulator.group_audience import GroupCustomer
+
+    with packs.app_context():
+        scenario = group_scenarios("zh_CN")["zh-group-618"]
+        need = scenario.need("ship-time")
+        customer = GroupCustomer(
+            0, "甲", "asker", need.snapshot(), need.paraphrases[0], 0, 1, 200, random.Random(1), member_id="m1"
+        )
+        customer.on_posted(10.0, "question")
+
+        def post(seq, text):
+            data = {"mentions": ["m1"], "reply_to": None, "cluster": None}
+            return {"seq": seq, "ts": 20.0 + seq, "type": "message", "actor": "agent", "text": text, "data": data}
+
+        assert customer.on_agent_post(post(1, "@甲 您下单时选的是48小时发货还是预售呢？"), scenario, "zh_CN") == []
+        assert customer.status == "waiting"
+        lines = customer.on_agent_post(post(2, "@甲 现货付款后48小时内发货"), scenario, "zh_CN")
+        assert customer.status == "answered" and [line.kind for line in lines][:1] == ["thanks"]
