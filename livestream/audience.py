@@ -15,8 +15,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from flask import has_app_context
+
+from .answering import answers_question
 from .audience_lease import AudienceLeases
-from .audience_stream import AUDIENCE_KIND, AudiencesAcross
+from .audience_stream import ANSWERS, AUDIENCE_KIND, AudiencesAcross
 from .audience_takeover import AudienceTakeover
 from .lines import LINES, NAMES
 
@@ -256,12 +259,22 @@ class Audiences(AudiencesAcross, AudienceLeases, AudienceTakeover):
                 return  # no longer running, or delivered twice
             applied.add(ev.get("seq"))
         data = ev.get("data") or {}
-        if ev["type"] in ("livestream.answered", "livestream.pinned", "livestream.reply") and data.get("viewer"):
-            script.on_answered(script.last_need.get(data["viewer"]), data["viewer"])
+        if ev["type"] in ANSWERS and data.get("viewer"):
+            if self._answers(ev["type"], ev.get("text"), script.lang):
+                script.on_answered(script.last_need.get(data["viewer"]), data["viewer"])
         elif ev["type"] == "livestream.moved_to_chat":
             script.on_moved(data.get("viewer"))
         elif ev["type"] == "contact.ended":
             self.stop(ev["contact_id"])
+
+    def _answers(self, ev_type: str, text: str | None, lang: str) -> bool:
+        """``answering.answers_question`` with the app's Reader of ``lang`` (the log's thread has no app)."""
+        from understanding.store import reader_for_lang
+
+        if has_app_context():
+            return answers_question(ev_type, text, reader_for_lang(lang))
+        with self.app.app_context():
+            return answers_question(ev_type, text, reader_for_lang(lang))
 
     def _run(self) -> None:
         from contacts.actions import ActionError

@@ -285,7 +285,8 @@ class AudiencesAcross:
                 elif kind == "thanks" and need:
                     script.thanked.add(need)
             elif ev.type in ANSWERS and viewer:
-                script.on_answered(script.last_need.get(viewer), viewer)
+                if self._answers(ev.type, ev.text, script.lang):
+                    script.on_answered(script.last_need.get(viewer), viewer)
             elif ev.type == "livestream.moved_to_chat":
                 script.on_moved(viewer)
         if made:  # go on from a random state of its own, not its first comments again

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from livestream.answering import MARKED, answers_question
+
 from ..phrases import find_phrase, pack_recogniser
 from ..recording import Event, Recording
 from .base import N_, BaseEvaluator, ItemResult, evidence
@@ -21,7 +23,6 @@ from .base import N_, BaseEvaluator, ItemResult, evidence
 LIVE = frozenset({"livestream"})
 QUESTION_KINDS = ("question", "repeat")
 ACK_TYPES = ("livestream.answered", "livestream.pinned", "livestream.reply", "livestream.moved_to_chat")
-ANSWER_TYPES = ("livestream.answered", "livestream.pinned")
 
 
 @dataclass
@@ -45,7 +46,10 @@ def _is_question(e: Event) -> str | None:
 
 
 def questions(recording: Recording) -> list[Need]:
-    """The distinct questions of a livestream and when the presenter first acknowledged and answered each."""
+    """The distinct questions of a livestream and when the presenter first acknowledged and answered each
+    (answered: ``livestream.answering``, the rule the simulated audience follows, with the pack's Reader; a
+    recording without a pack has only its marked answers counted)."""
+    reader = pack_recogniser(recording.pack) if recording.pack is not None else None
     needs: dict[str, Need] = {}
     by_seq: dict[int, Need] = {}
     for e in recording.of_type("livestream.comment"):
@@ -60,8 +64,10 @@ def questions(recording: Recording) -> list[Need]:
         if need is None:
             continue
         need.acked = need.acked or e
-        if e.type in ANSWER_TYPES:
-            need.answered = need.answered or e
+        if need.answered is None and (
+            e.type == MARKED or (reader is not None and answers_question(e.type, e.text, reader))
+        ):
+            need.answered = e
     return list(needs.values())
 
 
@@ -72,7 +78,7 @@ class AnsweredParams(BaseModel):
 
 
 class QuestionsAnswered(BaseEvaluator):
-    """The presenter answers (marks answered or pins an answer to) at least ``pass_share`` of the distinct
+    """The presenter answers (marks answered, or pins or writes an answer to) at least ``pass_share`` of the distinct
     questions; partial credit is the share answered. The note also gives the share acknowledged (answered,
     replied to, or moved to a one-to-one chat). N/A with fewer than ``min_questions`` questions."""
 

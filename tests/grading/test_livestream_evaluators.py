@@ -42,19 +42,34 @@ def stream():
     ]
 
 
-def test_questions_answered_and_response_time():
+def test_questions_answered_and_response_time(app):
     """Three distinct questions (a repeat counts once); two answered → 2/3 passes 0.6; the median response is
     computed from the first asking, unacknowledged ones wait until the end."""
     acts = [act("livestream.answered", 3, 25, viewer="s2"), act("livestream.pinned", 5, 70, "Yes, to 30 countries.")]
     rec = build(stream() + acts + [ev("contact.ended", ts=200)], channel="livestream")
-    r = run("livestream_questions_answered", rec)
-    assert r.status == "pass" and abs(r.fraction - 2 / 3) < 1e-9 and "2/3" in r.note
-    r = run("livestream_response_time", rec, max_median_seconds=60)
-    # waits: refund 25-10=15, points never acked 200-30=170, person 70-40=30 -> median 30
-    assert r.status == "pass" and "30 s" in r.note
-    assert run("livestream_response_time", rec, max_median_seconds=20).status == "fail"
-    assert run("livestream_questions_answered", rec, pass_share=0.9).status == "fail"
-    assert run("livestream_questions_answered", build([ev("livestream.started")], channel="livestream")).status == "na"
+    with app.app_context():  # a pinned answer is read by the understanding
+        r = run("livestream_questions_answered", rec)
+        assert r.status == "pass" and abs(r.fraction - 2 / 3) < 1e-9 and "2/3" in r.note
+        r = run("livestream_response_time", rec, max_median_seconds=60)
+        # waits: refund 25-10=15, points never acked 200-30=170, person 70-40=30 -> median 30
+        assert r.status == "pass" and "30 s" in r.note
+        assert run("livestream_response_time", rec, max_median_seconds=20).status == "fail"
+        assert run("livestream_questions_answered", rec, pass_share=0.9).status == "fail"
+        empty = build([ev("livestream.started")], channel="livestream")
+        assert run("livestream_questions_answered", empty).status == "na"
+
+
+def test_a_reply_answers_when_read_as_answering_and_not_when_it_only_acknowledges(app):
+    """A chat reply that states the answer answers the question, as a pinned one does; thanks for asking, or a
+    promise to look into it, acknowledges it without answering (the simulated audience reads them the same way)."""
+    thanks = act("livestream.reply", 2, 15, "Great question, thanks for asking!")
+    later = act("livestream.reply", 4, 35, "I'll look into the points rules and get back to you after the stream.")
+    answer = act("livestream.reply", 5, 45, "Yes, we ship to 30 countries, delivery takes 7-10 days.")
+    rec = build(stream() + [thanks, later, answer, ev("contact.ended", ts=200)], channel="livestream")
+    with app.app_context():
+        r = run("livestream_questions_answered", rec)
+    assert abs(r.fraction - 1 / 3) < 1e-9 and "1/3 distinct questions answered, 3/3 acknowledged" in r.note
+    assert [e.quote for e in r.evidence if e.note == "answered"] == [answer[2]]
 
 
 def test_forbidden_words_in_replies_and_pins():
@@ -101,7 +116,7 @@ def test_face_present_ratio_and_audio_level():
     assert run("livestream_audio_level", build(stream(), channel="livestream")).status == "na"
 
 
-def test_shipped_rubrics_grade_a_livestream_in_both_languages():
+def test_shipped_rubrics_grade_a_livestream_in_both_languages(app):
     """Each language pack has a livestream rubric; grading a livestream recording gives a scorecard whose items
     are the livestream evaluators' results."""
     for lang in ("en", "zh_CN"):
@@ -109,7 +124,8 @@ def test_shipped_rubrics_grade_a_livestream_in_both_languages():
         assert len(rubrics) == 1 and sum(i.points for i in rubrics[0].items) == 100
         rec = build(stream() + [act("livestream.answered", 2, 15, viewer="s1"), samples(60, [True] * 5, [-18] * 5),
                                 ev("contact.ended", ts=100)], channel="livestream", lang=lang)  # fmt: skip
-        card = grade(rec, rubrics[0])
+        with app.app_context():
+            card = grade(rec, rubrics[0])
         results = {i["id"]: i["status"] for i in card["items"]}
         assert results["face-present"] == "pass" and results["complaint-offline"] == "fail"
         assert results["questions-answered"] == "fail"  # 1 of 3

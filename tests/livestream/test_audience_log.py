@@ -46,6 +46,35 @@ def test_the_presenters_answer_from_the_log_reaches_the_audience_once(app):
             audiences.stop(sid)
 
 
+def test_a_reply_that_only_acknowledges_leaves_the_question_waiting_and_an_answer_settles_it(app):
+    """The viewer reads the presenter's written reply as the scorecard does (livestream/answering.py): thanks for
+    asking is no answer, and the question stays open; a reply that states the facts answers it."""
+    from livestream.actions import do_reply_comment
+    from tests.livestream.audience_helpers import _en_sale_asked
+
+    with app.app_context():
+        ann, contact, question, asked = _en_sale_asked(app)
+        sid = contact.id
+        script = audiences.start(sid)
+        audiences.stop(sid)  # driven by hand below
+        script.last_need[question.viewer] = question.need
+        audiences._scripts[sid] = script
+        try:
+            thanks = do_reply_comment(contact, ann.id, "Great question, thanks for asking!", asked["seq"])
+            audiences.on_stream(_payload(thanks["seq"], sid))
+            assert question.need not in script.answered
+            answer = do_reply_comment(
+                contact,
+                ann.id,
+                "It's covered: returns within 30 days are free, and refunds take 3-5 days.",
+                asked["seq"],
+            )
+            audiences.on_stream(_payload(answer["seq"], sid))
+            assert question.need in script.answered
+        finally:
+            audiences.stop(sid)
+
+
 def test_the_simulators_recovery_leaves_a_livestream_alone(app):
     """A livestream with a simulated audience is a simulated contact, but not a simulated customer: a process that
     adopts what nobody drives (at its start, when another died) does not end it (it did, as simulator_restarted)."""
