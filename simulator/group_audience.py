@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from channels.group.match import slights
 from channels.group.room import answers, post_of
 
 KINDS = ("asker", "individual", "off_topic", "rude")
@@ -67,10 +68,12 @@ class GroupCustomer:
 
     def on_agent_post(self, ev: dict, scenario, lang: str) -> list[Line]:
         """React to an agent reply or announcement (in the room's language ``lang``): answered (thanks, maybe a
-        follow-up), calmed, or nothing."""
+        follow-up), calmed, slighted (``_slighted``), or nothing."""
         post = post_of(ev)
         if post is None or self.member_id is None or self.status != "waiting":
             return []
+        if post.how(self.member_id) in ("mention", "reply") and slights(post.text, lang):
+            return self._slighted(float(ev["ts"]), scenario)
         how = answers(post, self.member_id, None if self.kind in ("off_topic", "rude") else self.need, lang)
         if how is None:
             return []
@@ -85,6 +88,20 @@ class GroupCustomer:
         if followups and self.rng.random() < 0.25:
             out.append(Line(self.rng.uniform(3, 10), self.rng.choice(followups), "followup", self._need_id()))
         return out
+
+    def _slighted(self, ts: float, scenario) -> list[Line]:
+        """A post said to this waiting customer (a mention, a reply) that brushes them off or is rude, and answers
+        nothing: half the patience they had left is gone, and they say so at once (their halfway nudge, or a ruder
+        line from a rude customer, who is not calmed by it) instead of later."""
+        waited = max(0.0, ts - (self.asked_at or ts))
+        self.patience = waited + max(0.0, self.patience - waited) / 2
+        if self.nudged:
+            return []
+        self.nudged = True
+        if self.kind == "rude" and self.rude_left > 0:
+            self.rude_left -= 1
+            return [Line(self.rng.uniform(1, 4), self.rng.choice(scenario.rude), "rude")]
+        return [Line(self.rng.uniform(1, 4), self.rng.choice(scenario.nudges), "nudge", self._need_id())]
 
     def need_obj(self, scenario):
         return scenario.need(self._need_id())

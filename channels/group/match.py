@@ -46,11 +46,26 @@ def read_as_answer(text: str, lang: str, reader=None) -> bool:
     loaded pack of ``lang``. No keyword fall-back."""
     from understanding.reader import keywords_answer
 
+    return keywords_answer(post_acts(text, lang, reader))
+
+
+# What a customer waiting in the room takes badly when it is said to them: a brush-off or taboo wording.
+SLIGHTING_ACTS = frozenset({"dismissal", "forbidden"})
+
+
+def slights(text: str, lang: str, reader=None) -> bool:
+    """Whether a post said to a customer brushes them off or is rude and answers nothing (``SLIGHTING_ACTS``)."""
+    acts = post_acts(text, lang, reader)
+    return bool(acts & SLIGHTING_ACTS) and "answer" not in acts
+
+
+def post_acts(text: str, lang: str, reader=None) -> set[str]:
+    """The acts the language understanding reads in a post (``reader``: as for ``read_as_answer``)."""
     if reader is None:
         from understanding.store import reader_for_lang
 
         reader = reader_for_lang(lang)
-    return keywords_answer(reader.read(text).names)
+    return set(reader.read(text).names)
 
 
 def classify_question(text: str, needs: list[dict]) -> str | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .match import answer_evidence, classify_question, read_as_answer
+from .match import answer_evidence, classify_question, read_as_answer, slights
 
 MEMBER_STATUSES = ("joined", "waiting", "answered", "private", "left")
 # Kinds of simulated lines that react to the agent rather than ask something new.
@@ -101,8 +101,8 @@ def answers(post: Post, member_id: str, need: dict | None, lang: str, reader=Non
     how = post.how(member_id)
     if how is None:
         return None
-    if need is None:
-        return how if how in ("mention", "reply") else None
+    if need is None:  # off topic or rude: spoken to directly, and not brushed off or insulted back
+        return how if how in ("mention", "reply") and not slights(post.text, lang, reader) else None
     if need.get("individual"):
         return None  # an account question is settled in a one-to-one chat, never in the group
     return how if answer_evidence(post.text, need) and read_as_answer(post.text, lang, reader) else None

@@ -62,6 +62,55 @@ def test_a_post_with_the_keywords_answers_only_when_read_as_answering(packs):
         assert read_as_answer("Everyone: in-stock orders leave within 48 hours of payment.", "en")
 
 
+def _customer(kind, need, question):
+    import random
+
+    from simulator.group_audience import GroupCustomer
+
+    customer = GroupCustomer(0, "甲", kind, need, question, 0, 1, 200, random.Random(1), member_id="m1")
+    customer.on_posted(10.0, "question" if need else kind)
+    return customer
+
+
+def _said_to_m1(seq, text):
+    data = {"mentions": ["m1"], "reply_to": None, "cluster": None}
+    return {"seq": seq, "ts": 50.0, "type": "message", "actor": "agent", "text": text, "data": data}
+
+
+def test_a_brush_off_said_to_a_waiting_customer_costs_half_their_patience_and_they_say_so(packs):
+    """Told to go and look it up themselves, a customer waiting on delivery times complains at once and leaves
+    when half the patience they had left is gone, not at the end of it."""
+    from scenarios.group import group_scenarios
+
+    with packs.app_context():
+        scenario = group_scenarios("zh_CN")["zh-group-618"]
+        need = scenario.need("ship-time")
+        customer = _customer("asker", need.snapshot(), need.paraphrases[0])
+        lines = customer.on_agent_post(_said_to_m1(1, "@甲 这个我们管不了，你自己去看详情页"), scenario, "zh_CN")
+        assert [line.kind for line in lines] == ["nudge"] and customer.status == "waiting"
+        # asked at 10, slighted at 50 with 160 s of its 200 left: it leaves 80 s later, at 130, not at 210
+        assert customer.on_tick(129.0, scenario) == []
+        assert [line.kind for line in customer.on_tick(131.0, scenario)] == ["leave_line", "leave"]
+
+
+def test_a_rude_customer_calms_when_spoken_to_politely_not_when_insulted_back(packs):
+    """Spoken to directly, a rude customer calms down; told to calm down, they get ruder, and the room page does not
+    count them answered."""
+    from channels.group.room import Post, answers
+    from scenarios.group import group_scenarios
+
+    with packs.app_context():
+        scenario = group_scenarios("zh_CN")["zh-group-618"]
+        rude = _customer("rude", None, scenario.rude[0])
+        rude.rude_left = 1
+        assert [
+            line.kind for line in rude.on_agent_post(_said_to_m1(1, "@甲 你冷静点，吵也没用"), scenario, "zh_CN")
+        ] == ["rude"]
+        assert answers(Post(1, 50.0, "@甲 你冷静点，吵也没用", ("m1",)), "m1", None, "zh_CN") is None
+        polite = _said_to_m1(2, "@甲 您好，请问有什么可以帮您？")
+        assert [line.kind for line in rude.on_agent_post(polite, scenario, "zh_CN")] == ["calm"]
+
+
 def test_the_simulated_customer_thanks_the_answer_not_the_question_back(packs):
     """A customer waiting on delivery times is not answered by a question that names them, and thanks the post
     that states them."""
