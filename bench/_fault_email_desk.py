@@ -6,7 +6,8 @@ error (static/js/email_desk.js) - and wraps the contact up once the customer is 
 
 One driver per email contact, as a trainee works a thread: every customer mail not yet answered gets one reply
 (mails that came while the reply was being written are answered by it, as a person answers a thread, not each
-mail); first ``holds`` holding replies ("I am looking into it"), then the scenario's answer (``ANSWERS``). One
+mail); first ``holds`` holding replies ("I am looking into it"), then the scenario's answer (``ANSWERS``), sent
+unasked when the customer has been quiet for ``quiet`` seconds after a holding reply. One
 thread in three waits longer than the customer's chase time before its first reply, so chasers are written while
 the faults happen. The contact is wrapped up when the customer thanks (a mail after the answer that thanks, or the
 first mail of a thread following a closed case), or stays silent for ``quiet`` seconds after the answer, or after
@@ -81,7 +82,7 @@ class EmailDesk:
         t = self.threads[cid]
         holds, slow = random.Random(cid).choice((0, 1, 1, 2)), cid % 3 == 0  # a third of the threads, whichever desk
         replies = answers = 0
-        answered_at = None
+        answered_at = held_at = None
         rec = self.rec.email(cid)
         rec.update(desk=self.username, holds=holds, slow=slow)
         while cid in self.contacts:
@@ -96,23 +97,27 @@ class EmailDesk:
             if waiting and replies >= MAX_REPLIES:
                 rec["closed_by"] = "replies"
                 break
-            if not waiting:
+            # "I am looking into it, I will write again shortly" and the customer went quiet (one nudge is enough
+            # for a persona; it then waits): the trainee writes again with the answer, as promised, not only when
+            # the customer writes.
+            follow_up = not waiting and held_at is not None and now() - held_at >= self.quiet
+            if not waiting and not follow_up:
                 t["wake"].clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(t["wake"].wait(), 1.0)
                 continue
             wait = self.slow_first if slow and replies == 0 and not self.stop.is_set() else random.uniform(*self.think)
             await asyncio.sleep(wait)
-            final = replies >= holds or self.stop.is_set()
+            final = follow_up or replies >= holds or self.stop.is_set()
             text = ANSWERS.get(t["scenario"], HOLDING) if final else HOLDING
             if not await self._email_reply(cid, text):
                 break  # the contact ended meanwhile, or nothing took the reply
             replies += 1
             if final:
                 answers += 1
-                answered_at = now()
+                answered_at, held_at = now(), None
             else:
-                answered_at = None
+                answered_at, held_at = None, now()
             # Wait for the sent reply to come back as an event (so the mails it answers are no longer waiting).
             for _ in range(20):
                 if any(m[0] == "email.sent" and s > last_reply for s, m in t["mails"].items()):
